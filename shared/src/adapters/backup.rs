@@ -1,0 +1,190 @@
+//! AWS Backup through `aws-sdk-backup`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_backup::types;
+use aws_sdk_backup::Client;
+
+use super::error::{classify, malformed};
+use crate::domain::{
+    BackupJob, BackupJobId, BackupJobState, BackupPlanId, BackupPlanVersion, BackupRuleId, BackupVaultArn, CopyJob,
+    CopyJobId, CopyJobState, DomainError, IamRoleArn, Lifecycle, PlanRuleRef, RecoveryPointArn, ResourceArn,
+};
+use crate::ports::{AwsError, BackupApi, StartCopyRequest};
+
+/// Copy actions of one plan version: (rule id, destination, lifecycle).
+type CopyActions = Arc<Vec<(String, String, Option<Lifecycle>)>>;
+
+pub struct SdkBackup {
+    client: Client,
+    /// Plan versions are immutable, so their copy actions are cached for the life of the
+    /// execution environment: a burst of failures costs one GetBackupPlan per plan version.
+    plans: Mutex<HashMap<(String, String), CopyActions>>,
+}
+
+impl SdkBackup {
+    pub fn new(client: Client) -> Self {
+        Self { client, plans: Mutex::new(HashMap::new()) }
+    }
+
+    async fn plan_copy_actions(&self, rule: &PlanRuleRef) -> Result<CopyActions, AwsError> {
+        let key = (rule.plan_id.to_string(), rule.plan_version.to_string());
+        if let Some(cached) = self.plans.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return Ok(cached.clone());
+        }
+        let output = self
+            .client
+            .get_backup_plan()
+            .backup_plan_id(rule.plan_id.as_str())
+            .version_id(rule.plan_version.as_str())
+            .send()
+            .await
+            .map_err(|err| classify("backup", "GetBackupPlan", err))?;
+        let actions: Vec<_> = output
+            .backup_plan()
+            .map(|plan| plan.rules())
+            .unwrap_or_default()
+            .iter()
+            .flat_map(|rule| {
+                let rule_id = rule.rule_id().unwrap_or_default().to_owned();
+                rule.copy_actions().iter().map(move |action| {
+                    (rule_id.clone(), action.destination_backup_vault_arn().to_owned(), action.lifecycle().map(lifecycle_from_sdk))
+                })
+            })
+            .collect();
+        let actions = Arc::new(actions);
+        self.plans.lock().unwrap_or_else(|p| p.into_inner()).insert(key, actions.clone());
+        Ok(actions)
+    }
+}
+
+fn lifecycle_from_sdk(lifecycle: &types::Lifecycle) -> Lifecycle {
+    Lifecycle {
+        move_to_cold_storage_after_days: lifecycle.move_to_cold_storage_after_days(),
+        delete_after_days: lifecycle.delete_after_days(),
+        opt_in_to_archive_for_supported_resources: lifecycle.opt_in_to_archive_for_supported_resources(),
+    }
+}
+
+fn lifecycle_to_sdk(lifecycle: &Lifecycle) -> types::Lifecycle {
+    types::Lifecycle::builder()
+        .set_move_to_cold_storage_after_days(lifecycle.move_to_cold_storage_after_days)
+        .set_delete_after_days(lifecycle.delete_after_days)
+        .set_opt_in_to_archive_for_supported_resources(lifecycle.opt_in_to_archive_for_supported_resources)
+        .build()
+}
+
+/// Reads the members of a response into domain types, naming the member that is missing or wrong.
+struct Members(&'static str);
+
+impl Members {
+    fn required<T>(&self, name: &str, value: Option<&str>, parse: fn(&str) -> Result<T, DomainError>) -> Result<T, AwsError> {
+        let value = value.ok_or_else(|| malformed("backup", self.0, format_args!("lacks {name}")))?;
+        parse(value).map_err(|err| malformed("backup", self.0, format_args!("member {name}: {err}")))
+    }
+
+    fn optional<T>(&self, name: &str, value: Option<&str>, parse: fn(&str) -> Result<T, DomainError>) -> Result<Option<T>, AwsError> {
+        value.filter(|v| !v.is_empty()).map(|_| self.required(name, value, parse)).transpose()
+    }
+}
+
+fn plan_rule(created_by: Option<&types::RecoveryPointCreator>) -> Option<PlanRuleRef> {
+    let created_by = created_by?;
+    Some(PlanRuleRef {
+        plan_id: BackupPlanId::parse(created_by.backup_plan_id()?).ok()?,
+        plan_version: BackupPlanVersion::parse(created_by.backup_plan_version()?).ok()?,
+        rule_id: BackupRuleId::parse(created_by.backup_rule_id()?).ok()?,
+    })
+}
+
+impl BackupApi for SdkBackup {
+    async fn describe_copy_job(&self, id: &CopyJobId) -> Result<CopyJob, AwsError> {
+        const OP: &str = "DescribeCopyJob";
+        let output = self
+            .client
+            .describe_copy_job()
+            .copy_job_id(id.as_str())
+            .send()
+            .await
+            .map_err(|err| classify("backup", OP, err))?;
+        let job = output.copy_job().ok_or_else(|| malformed("backup", OP, "lacks CopyJob"))?;
+        let m = Members(OP);
+        Ok(CopyJob {
+            id: m.required("CopyJobId", job.copy_job_id(), CopyJobId::parse)?,
+            state: m.required("State", job.state().map(|s| s.as_str()), CopyJobState::parse)?,
+            status_message: job.status_message().map(str::to_owned),
+            source_recovery_point: m.required("SourceRecoveryPointArn", job.source_recovery_point_arn(), RecoveryPointArn::parse)?,
+            source_vault: m.required("SourceBackupVaultArn", job.source_backup_vault_arn(), BackupVaultArn::parse)?,
+            destination_vault: m.required("DestinationBackupVaultArn", job.destination_backup_vault_arn(), BackupVaultArn::parse)?,
+            destination_recovery_point: m.optional(
+                "DestinationRecoveryPointArn",
+                job.destination_recovery_point_arn(),
+                RecoveryPointArn::parse,
+            )?,
+            destination_lifecycle: job.destination_recovery_point_lifecycle().map(lifecycle_from_sdk),
+            resource: m.optional("ResourceArn", job.resource_arn(), ResourceArn::parse)?,
+            resource_type: job.resource_type().map(str::to_owned),
+            iam_role: m.required("IamRoleArn", job.iam_role_arn(), IamRoleArn::parse)?,
+            created_by: plan_rule(job.created_by()),
+        })
+    }
+
+    async fn describe_backup_job(&self, id: &BackupJobId) -> Result<BackupJob, AwsError> {
+        const OP: &str = "DescribeBackupJob";
+        let job = self
+            .client
+            .describe_backup_job()
+            .backup_job_id(id.as_str())
+            .send()
+            .await
+            .map_err(|err| classify("backup", OP, err))?;
+        let m = Members(OP);
+        Ok(BackupJob {
+            id: m.required("BackupJobId", job.backup_job_id(), BackupJobId::parse)?,
+            state: BackupJobState::parse(job.state().map(|s| s.as_str()).unwrap_or_default()),
+            recovery_point: m.optional("RecoveryPointArn", job.recovery_point_arn(), RecoveryPointArn::parse)?,
+            vault: m.required("BackupVaultArn", job.backup_vault_arn(), BackupVaultArn::parse)?,
+            resource: m.optional("ResourceArn", job.resource_arn(), ResourceArn::parse)?,
+            resource_type: job.resource_type().map(str::to_owned),
+        })
+    }
+
+    async fn copy_action_lifecycle(
+        &self,
+        rule: &PlanRuleRef,
+        destination: &BackupVaultArn,
+    ) -> Result<Option<Lifecycle>, AwsError> {
+        match self.plan_copy_actions(rule).await {
+            Ok(actions) => Ok(actions
+                .iter()
+                .find(|(rule_id, action_destination, _)| {
+                    rule_id == rule.rule_id.as_str() && action_destination == destination.as_str()
+                })
+                .and_then(|(_, _, lifecycle)| *lifecycle)),
+            // A deleted plan leaves no lifecycle to reuse; the copy goes ahead with the vault's default.
+            Err(err) if err.is_code("ResourceNotFoundException") => {
+                tracing::warn!(plan = %rule.plan_id, "backup plan not found; retrying without its copy lifecycle");
+                Ok(None)
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    async fn start_copy_job(&self, request: &StartCopyRequest) -> Result<CopyJobId, AwsError> {
+        const OP: &str = "StartCopyJob";
+        let output = self
+            .client
+            .start_copy_job()
+            .recovery_point_arn(request.recovery_point.as_str())
+            .source_backup_vault_name(request.source_vault.as_str())
+            .destination_backup_vault_arn(request.destination_vault.as_str())
+            .iam_role_arn(request.iam_role.as_str())
+            .idempotency_token(request.token.as_str())
+            .set_lifecycle(request.lifecycle.as_ref().map(lifecycle_to_sdk))
+            .send()
+            .await
+            .map_err(|err| classify("backup", OP, err))?;
+        Members(OP).required("CopyJobId", output.copy_job_id(), CopyJobId::parse)
+    }
+}

@@ -1,0 +1,89 @@
+//! Classifying SDK errors once, for every adapter.
+
+use aws_sdk_backup::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_types::error::display::DisplayErrorContext;
+
+use crate::ports::{AwsError, ErrorClass};
+
+/// Error codes that mean "try again later" in the services we call.
+const TRANSIENT_CODES: &[&str] = &[
+    "ThrottlingException",
+    "Throttling",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "LimitExceededException",
+    "ProvisionedThroughputExceededException",
+    "TransactionConflictException",
+    "ServiceUnavailableException",
+    "ServiceUnavailable",
+    "InternalServerError",
+    "InternalServerException",
+    "InternalFailure",
+    "InternalError",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "KMSThrottlingException",
+];
+
+pub(super) fn classify<E, R>(service: &'static str, operation: &'static str, err: SdkError<E, R>) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + HasStatus,
+{
+    let (class, code) = match &err {
+        SdkError::ServiceError(service_err) => {
+            let code = service_err.err().code().map(str::to_owned);
+            let status = service_err.raw().status();
+            let transient = status >= 500
+                || status == 429
+                || code.as_deref().is_some_and(|code| TRANSIENT_CODES.contains(&code));
+            (if transient { ErrorClass::Transient } else { ErrorClass::Permanent }, code)
+        }
+        SdkError::ResponseError(_) => (ErrorClass::Transient, None),
+        // Timeouts and connection failures: the request may not have reached the service.
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => (ErrorClass::Transient, None),
+        // ConstructionFailure and anything new: a bug on our side, retrying will not help.
+        _ => (ErrorClass::Permanent, None),
+    };
+    let message = match &err {
+        SdkError::ServiceError(service_err) => {
+            service_err.err().message().map(str::to_owned).unwrap_or_else(|| code.clone().unwrap_or_default())
+        }
+        other => DisplayErrorContext(other).to_string(),
+    };
+    AwsError { service, operation, class, code, message: truncate(message) }
+}
+
+/// A response that is not what the API promises (a required member missing or unparsable).
+pub(super) fn malformed(service: &'static str, operation: &'static str, what: impl std::fmt::Display) -> AwsError {
+    AwsError {
+        service,
+        operation,
+        class: ErrorClass::Permanent,
+        code: Some("MalformedResponse".into()),
+        message: format!("response {what}"),
+    }
+}
+
+fn truncate(mut message: String) -> String {
+    if message.len() > 512 {
+        let mut cut = 512;
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        message.truncate(cut);
+    }
+    message
+}
+
+/// The HTTP status of a raw response, whatever the SDK crate.
+pub(super) trait HasStatus {
+    fn status(&self) -> u16;
+}
+
+impl HasStatus for aws_smithy_runtime_api::http::Response {
+    fn status(&self) -> u16 {
+        aws_smithy_runtime_api::http::Response::status(self).as_u16()
+    }
+}

@@ -1,0 +1,44 @@
+//! Alerts through `aws-sdk-sns`.
+
+use aws_sdk_sns::types::MessageAttributeValue;
+use aws_sdk_sns::Client;
+
+use super::error::classify;
+use crate::domain::{Alert, TopicArn};
+use crate::ports::{AlertSink, AwsError};
+
+pub struct SnsAlerts {
+    client: Client,
+    topic: TopicArn,
+}
+
+impl SnsAlerts {
+    pub fn new(client: Client, topic: TopicArn) -> Self {
+        Self { client, topic }
+    }
+}
+
+fn string_attribute(value: &str) -> MessageAttributeValue {
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(value)
+        .build()
+        .expect("data_type is set")
+}
+
+impl AlertSink for SnsAlerts {
+    async fn publish(&self, alert: &Alert) -> Result<(), AwsError> {
+        self.client
+            .publish()
+            .topic_arn(self.topic.as_str())
+            .subject(alert.subject())
+            .message(alert.body())
+            // Attributes let subscribers filter (e.g. page only on permanent failures).
+            .message_attributes("CopyJobId", string_attribute(alert.copy_job.as_str()))
+            .message_attributes("Reason", string_attribute(alert.reason.summary()))
+            .send()
+            .await
+            .map_err(|err| classify("sns", "Publish", err))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,201 @@
+//! Configuration from environment variables, validated once at cold start. Every problem is
+//! collected, so a misconfigured function reports all of them in one clear error.
+
+use std::time::Duration;
+
+use crate::domain::{IamRoleArn, RetryPolicy, RouteTable, TopicArn};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {}", problems.join("; "))]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+/// Reads variables through a lookup function, so tests need not touch the process environment.
+struct Env<F> {
+    lookup: F,
+    problems: Vec<String>,
+}
+
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    fn new(lookup: F) -> Self {
+        Self { lookup, problems: Vec::new() }
+    }
+
+    fn get(&self, name: &str) -> Option<String> {
+        (self.lookup)(name).map(|value| value.trim().to_owned()).filter(|value| !value.is_empty())
+    }
+
+    fn required(&mut self, name: &str) -> Option<String> {
+        let value = self.get(name);
+        if value.is_none() {
+            self.problems.push(format!("{name} is not set"));
+        }
+        value
+    }
+
+    fn parsed<T, E: std::fmt::Display>(&mut self, name: &str, parse: impl FnOnce(&str) -> Result<T, E>) -> Option<T> {
+        let raw = self.required(name)?;
+        parse(&raw).map_err(|err| self.problems.push(format!("{name}: {err}"))).ok()
+    }
+
+    fn number(&mut self, name: &str, default: u64) -> u64 {
+        match self.get(name) {
+            None => default,
+            Some(raw) => raw.parse().unwrap_or_else(|_| {
+                self.problems.push(format!("{name} must be a whole number of {}", if name.ends_with("SECONDS") { "seconds" } else { "units" }));
+                default
+            }),
+        }
+    }
+
+    fn finish<T>(self, build: impl FnOnce() -> Option<T>) -> Result<T, ConfigError> {
+        match (self.problems.is_empty(), build()) {
+            (true, Some(config)) => Ok(config),
+            _ => Err(ConfigError { problems: self.problems }),
+        }
+    }
+}
+
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// copy-job-tracker.
+#[derive(Debug, Clone)]
+pub struct TrackerConfig {
+    pub table: String,
+}
+
+impl TrackerConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(process_env)
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut env = Env::new(lookup);
+        let table = env.required("TRACKING_TABLE_NAME");
+        env.finish(|| Some(Self { table: table? }))
+    }
+}
+
+/// copy-job-retrier.
+#[derive(Debug, Clone)]
+pub struct RetrierConfig {
+    pub table: String,
+    pub alert_topic: TopicArn,
+    pub retry_queue_url: String,
+    pub policy: RetryPolicy,
+    pub claim_lease: Duration,
+}
+
+impl RetrierConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(process_env)
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut env = Env::new(lookup);
+        let table = env.required("TRACKING_TABLE_NAME");
+        let alert_topic = env.parsed("ALERT_TOPIC_ARN", TopicArn::parse);
+        let retry_queue_url = env.parsed("RETRY_QUEUE_URL", |url| {
+            if url.starts_with("https://") || url.starts_with("http://") {
+                Ok(url.to_owned())
+            } else {
+                Err("must be a queue URL (https://...)")
+            }
+        });
+        let max_attempts = env.number("MAX_ATTEMPTS", 3);
+        let base_delay = env.number("RETRY_BASE_DELAY_SECONDS", 60);
+        let lease = env.number("CLAIM_LEASE_SECONDS", 90);
+        let policy = RetryPolicy::new(u32::try_from(max_attempts).unwrap_or(u32::MAX), Duration::from_secs(base_delay))
+            .map_err(|err| env.problems.push(err.to_string()))
+            .ok();
+        if lease < 1 {
+            env.problems.push("CLAIM_LEASE_SECONDS must be at least 1 (and longer than the function timeout)".into());
+        }
+        env.finish(|| {
+            Some(Self {
+                table: table?,
+                alert_topic: alert_topic?,
+                retry_queue_url: retry_queue_url?,
+                policy: policy?,
+                claim_lease: Duration::from_secs(lease),
+            })
+        })
+    }
+}
+
+/// cross-region-copier.
+#[derive(Debug, Clone)]
+pub struct CopierConfig {
+    pub table: String,
+    pub routes: RouteTable,
+    pub copy_role: IamRoleArn,
+}
+
+impl CopierConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(process_env)
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut env = Env::new(lookup);
+        let table = env.required("TRACKING_TABLE_NAME");
+        let routes = env.parsed("COPY_ROUTES", RouteTable::from_json);
+        let copy_role = env.parsed("COPY_ROLE_ARN", IamRoleArn::parse);
+        if routes.as_ref().is_some_and(RouteTable::is_empty) {
+            env.problems.push("COPY_ROUTES has no routes: the copier would never copy anything".into());
+        }
+        env.finish(|| Some(Self { table: table?, routes: routes?, copy_role: copy_role? }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn retrier_defaults_apply() {
+        let config = RetrierConfig::from_lookup(lookup(&[
+            ("TRACKING_TABLE_NAME", "tracking"),
+            ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:alerts"),
+            ("RETRY_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/retries"),
+        ]))
+        .unwrap();
+        assert_eq!(config.policy, RetryPolicy::default());
+        assert_eq!(config.claim_lease, Duration::from_secs(90));
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let err = RetrierConfig::from_lookup(lookup(&[("ALERT_TOPIC_ARN", "alerts"), ("MAX_ATTEMPTS", "0")])).unwrap_err();
+        let message = err.to_string();
+        for expected in ["TRACKING_TABLE_NAME is not set", "ALERT_TOPIC_ARN: SNS topic ARN", "RETRY_QUEUE_URL is not set", "MAX_ATTEMPTS must be between 1 and 10"] {
+            assert!(message.contains(expected), "{message} lacks {expected}");
+        }
+    }
+
+    #[test]
+    fn copier_rejects_bad_routes_and_roles() {
+        let err = CopierConfig::from_lookup(lookup(&[
+            ("TRACKING_TABLE_NAME", "tracking"),
+            ("COPY_ROUTES", r#"[{"sourceVault":"primary","destinationVaultArn":"arn:aws:backup:us-west-2:123456789012:backup-vault:dr","lifecycle":{"moveToColdStorageAfterDays":30,"deleteAfterDays":60}}]"#),
+            ("COPY_ROLE_ARN", "arn:aws:iam::123456789012:user/x"),
+        ]))
+        .unwrap_err();
+        assert_eq!(err.problems.len(), 2, "{err}");
+        assert!(CopierConfig::from_lookup(lookup(&[("TRACKING_TABLE_NAME", "t"), ("COPY_ROUTES", "[]"), ("COPY_ROLE_ARN", "arn:aws:iam::123456789012:role/r")])).is_err());
+    }
+
+    #[test]
+    fn tracker_needs_its_table() {
+        assert!(TrackerConfig::from_lookup(lookup(&[])).unwrap_err().to_string().contains("TRACKING_TABLE_NAME"));
+    }
+}

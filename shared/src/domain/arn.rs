@@ -1,0 +1,224 @@
+//! ARNs the system handles. Only the parts we rely on are checked: a vault ARN must name a vault (its
+//! name is what StartCopyJob wants as `SourceBackupVaultName`); a recovery point ARN can belong to
+//! any service (EBS snapshots and AMIs are `ec2` ARNs), so it is only checked to be an ARN.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::DomainError;
+
+const MAX_ARN_LEN: usize = 2048;
+
+/// The six colon-separated parts of an ARN, borrowed from the string that holds them.
+struct ArnParts<'a> {
+    service: &'a str,
+    resource: &'a str,
+}
+
+fn split_arn<'a>(kind: &'static str, raw: &'a str) -> Result<ArnParts<'a>, DomainError> {
+    if raw.len() > MAX_ARN_LEN {
+        return Err(DomainError::invalid(kind, "is longer than 2048 characters"));
+    }
+    if raw.chars().any(char::is_whitespace) {
+        return Err(DomainError::invalid(kind, "contains whitespace"));
+    }
+    let mut parts = raw.splitn(6, ':');
+    let (Some("arn"), Some(partition), Some(service), Some(_region), Some(_account), Some(resource)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return Err(DomainError::invalid(kind, "is not an ARN (arn:partition:service:region:account:resource)"));
+    };
+    if partition.is_empty() || service.is_empty() || resource.is_empty() {
+        return Err(DomainError::invalid(kind, "has an empty partition, service or resource"));
+    }
+    Ok(ArnParts { service, resource })
+}
+
+macro_rules! arn_newtype_common {
+    ($name:ident) => {
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+        impl TryFrom<String> for $name {
+            type Error = DomainError;
+            fn try_from(raw: String) -> Result<Self, DomainError> {
+                Self::parse(&raw)
+            }
+        }
+        impl From<$name> for String {
+            fn from(arn: $name) -> String {
+                arn.0
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+/// ARN of a recovery point (source or destination of a copy).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RecoveryPointArn(String);
+
+impl RecoveryPointArn {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        let raw = raw.trim();
+        split_arn("recovery point ARN", raw)?;
+        Ok(Self(raw.to_owned()))
+    }
+}
+arn_newtype_common!(RecoveryPointArn);
+
+/// ARN of the protected resource (volume, table, bucket...).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ResourceArn(String);
+
+impl ResourceArn {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        let raw = raw.trim();
+        split_arn("resource ARN", raw)?;
+        Ok(Self(raw.to_owned()))
+    }
+}
+arn_newtype_common!(ResourceArn);
+
+/// ARN of an IAM role (the role AWS Backup assumes to copy).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct IamRoleArn(String);
+
+impl IamRoleArn {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        let raw = raw.trim();
+        let parts = split_arn("IAM role ARN", raw)?;
+        if parts.service != "iam" || !parts.resource.starts_with("role/") {
+            return Err(DomainError::invalid("IAM role ARN", "is not an IAM role (arn:aws:iam::ACCOUNT:role/NAME)"));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+}
+arn_newtype_common!(IamRoleArn);
+
+/// ARN of an SNS topic.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TopicArn(String);
+
+impl TopicArn {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        let raw = raw.trim();
+        let parts = split_arn("SNS topic ARN", raw)?;
+        if parts.service != "sns" || parts.resource.contains(':') {
+            return Err(DomainError::invalid("SNS topic ARN", "is not an SNS topic (arn:aws:sns:REGION:ACCOUNT:NAME)"));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+}
+arn_newtype_common!(TopicArn);
+
+/// ARN of a backup vault: `arn:aws:backup:REGION:ACCOUNT:backup-vault:NAME`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct BackupVaultArn(String);
+
+impl BackupVaultArn {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        let raw = raw.trim();
+        let parts = split_arn("backup vault ARN", raw)?;
+        let name = parts.resource.strip_prefix("backup-vault:");
+        match name {
+            Some(name) if parts.service == "backup" && VaultName::parse(name).is_ok() => Ok(Self(raw.to_owned())),
+            _ => Err(DomainError::invalid(
+                "backup vault ARN",
+                "is not a backup vault (arn:aws:backup:REGION:ACCOUNT:backup-vault:NAME)",
+            )),
+        }
+    }
+
+    /// The vault name, which StartCopyJob and the vault APIs take instead of the ARN.
+    pub fn vault_name(&self) -> VaultName {
+        let name = self.0.rsplit_once("backup-vault:").map(|(_, name)| name).unwrap_or_default();
+        VaultName(name.to_owned())
+    }
+
+    pub fn region(&self) -> &str {
+        self.0.split(':').nth(3).unwrap_or_default()
+    }
+
+    pub fn account(&self) -> &str {
+        self.0.split(':').nth(4).unwrap_or_default()
+    }
+}
+arn_newtype_common!(BackupVaultArn);
+
+/// A backup vault name: 2-50 characters of letters, digits, '-' and '_' (the console also allows '.').
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct VaultName(String);
+
+impl VaultName {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        let raw = raw.trim();
+        let valid_chars = raw.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if (2..=50).contains(&raw.len()) && valid_chars {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(DomainError::invalid("backup vault name", "must be 2-50 letters, digits, '-', '_' or '.'"))
+        }
+    }
+}
+arn_newtype_common!(VaultName);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VAULT: &str = "arn:aws:backup:us-west-2:123456789012:backup-vault:dr-copy";
+
+    #[test]
+    fn vault_name_and_region_come_from_the_arn() {
+        let arn = BackupVaultArn::parse(VAULT).unwrap();
+        assert_eq!(arn.vault_name().as_str(), "dr-copy");
+        assert_eq!(arn.region(), "us-west-2");
+        assert_eq!(arn.account(), "123456789012");
+    }
+
+    #[test]
+    fn a_vault_arn_must_name_a_vault() {
+        for bad in [
+            "arn:aws:backup:us-east-1:123456789012:recovery-point:X",
+            "arn:aws:s3:::bucket",
+            "backup-vault:primary",
+            "arn:aws:backup:us-east-1:123456789012:backup-vault:",
+        ] {
+            let err = BackupVaultArn::parse(bad).unwrap_err().to_string();
+            assert!(err.contains("backup vault ARN"), "{err}");
+        }
+    }
+
+    #[test]
+    fn recovery_points_of_other_services_are_accepted() {
+        assert!(RecoveryPointArn::parse("arn:aws:ec2:us-east-1::snapshot/snap-0123").is_ok());
+        assert!(RecoveryPointArn::parse("not-an-arn").is_err());
+    }
+
+    #[test]
+    fn role_and_topic_arns_are_checked_by_service() {
+        assert!(IamRoleArn::parse("arn:aws:iam::123456789012:role/service-role/Backup").is_ok());
+        assert!(IamRoleArn::parse("arn:aws:iam::123456789012:user/bob").is_err());
+        assert!(TopicArn::parse("arn:aws:sns:us-east-1:123456789012:alerts").is_ok());
+        assert!(TopicArn::parse("arn:aws:sqs:us-east-1:123456789012:alerts").is_err());
+    }
+}

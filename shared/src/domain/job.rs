@@ -1,0 +1,173 @@
+//! Jobs as AWS Backup reports them: kinds, states, and the described copy/backup jobs.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    BackupJobId, BackupPlanId, BackupPlanVersion, BackupRuleId, BackupVaultArn, CopyJobId, DomainError, IamRoleArn,
+    Lifecycle, RecoveryPointArn, ResourceArn,
+};
+
+/// The `EventType` message attribute of a vault notification, reduced to the kinds we act on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JobKind {
+    Backup,
+    Copy,
+    Restore,
+    /// Anything else AWS Backup publishes (the list keeps growing); carried for logging only.
+    Other(String),
+}
+
+impl JobKind {
+    pub fn parse(raw: &str) -> Self {
+        match raw.trim() {
+            "BACKUP_JOB" => Self::Backup,
+            "COPY_JOB" => Self::Copy,
+            "RESTORE_JOB" => Self::Restore,
+            other => Self::Other(other.chars().take(64).collect()),
+        }
+    }
+}
+
+impl fmt::Display for JobKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Backup => f.write_str("BACKUP_JOB"),
+            Self::Copy => f.write_str("COPY_JOB"),
+            Self::Restore => f.write_str("RESTORE_JOB"),
+            Self::Other(raw) => f.write_str(raw),
+        }
+    }
+}
+
+/// State of a copy job. The order of `rank` is the only order a tracking record may move in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CopyJobState {
+    Created,
+    Running,
+    Completed,
+    Failed,
+    Partial,
+}
+
+impl CopyJobState {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        match raw.trim().to_ascii_uppercase().as_str() {
+            "CREATED" => Ok(Self::Created),
+            "RUNNING" => Ok(Self::Running),
+            "COMPLETED" => Ok(Self::Completed),
+            "FAILED" => Ok(Self::Failed),
+            "PARTIAL" => Ok(Self::Partial),
+            _ => Err(DomainError::invalid("copy job state", "is not CREATED, RUNNING, COMPLETED, FAILED or PARTIAL")),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "CREATED",
+            Self::Running => "RUNNING",
+            Self::Completed => "COMPLETED",
+            Self::Failed => "FAILED",
+            Self::Partial => "PARTIAL",
+        }
+    }
+
+    /// CREATED < RUNNING < {COMPLETED, FAILED, PARTIAL}: terminal states share the top rank, so the
+    /// first terminal state recorded wins and no event can move a job out of it.
+    pub fn rank(self) -> u8 {
+        match self {
+            Self::Created => 0,
+            Self::Running => 1,
+            Self::Completed | Self::Failed | Self::Partial => 2,
+        }
+    }
+
+    pub fn is_terminal(self) -> bool {
+        self.rank() == 2
+    }
+}
+
+impl fmt::Display for CopyJobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// State of a backup job, as far as the copier cares.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BackupJobState {
+    Completed,
+    /// FAILED, EXPIRED, ABORTED, RUNNING...: nothing to copy.
+    NotCompleted(String),
+}
+
+impl BackupJobState {
+    pub fn parse(raw: &str) -> Self {
+        match raw.trim().to_ascii_uppercase().as_str() {
+            "COMPLETED" => Self::Completed,
+            other => Self::NotCompleted(other.chars().take(32).collect()),
+        }
+    }
+}
+
+/// Which plan rule created a job (`CreatedBy`); a retry reuses that rule's copy lifecycle.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanRuleRef {
+    pub plan_id: BackupPlanId,
+    pub plan_version: BackupPlanVersion,
+    pub rule_id: BackupRuleId,
+}
+
+/// A copy job as DescribeCopyJob reports it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CopyJob {
+    pub id: CopyJobId,
+    pub state: CopyJobState,
+    pub status_message: Option<String>,
+    pub source_recovery_point: RecoveryPointArn,
+    pub source_vault: BackupVaultArn,
+    pub destination_vault: BackupVaultArn,
+    pub destination_recovery_point: Option<RecoveryPointArn>,
+    pub destination_lifecycle: Option<Lifecycle>,
+    pub resource: Option<ResourceArn>,
+    pub resource_type: Option<String>,
+    pub iam_role: IamRoleArn,
+    pub created_by: Option<PlanRuleRef>,
+}
+
+/// A backup job as DescribeBackupJob reports it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BackupJob {
+    pub id: BackupJobId,
+    pub state: BackupJobState,
+    pub recovery_point: Option<RecoveryPointArn>,
+    pub vault: BackupVaultArn,
+    pub resource: Option<ResourceArn>,
+    pub resource_type: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_states_rank_forward_only() {
+        use CopyJobState::*;
+        assert!(Created.rank() < Running.rank());
+        assert!(Running.rank() < Completed.rank());
+        assert_eq!(Completed.rank(), Failed.rank());
+        assert_eq!(Failed.rank(), Partial.rank());
+        assert!(Partial.is_terminal() && !Running.is_terminal());
+    }
+
+    #[test]
+    fn states_parse_case_insensitively_and_reject_unknowns() {
+        assert_eq!(CopyJobState::parse("completed").unwrap(), CopyJobState::Completed);
+        assert!(CopyJobState::parse("DONE").is_err());
+        assert_eq!(BackupJobState::parse("EXPIRED"), BackupJobState::NotCompleted("EXPIRED".into()));
+        assert_eq!(JobKind::parse("COPY_JOB"), JobKind::Copy);
+        assert_eq!(JobKind::parse("S3_BACKUP_OBJECT"), JobKind::Other("S3_BACKUP_OBJECT".into()));
+    }
+}

@@ -1,0 +1,39 @@
+//! The domain vocabulary: identifiers, ARNs, jobs, routes, retry policy, tracking records.
+//! Everything here is parsed and validated once; past this module nothing is a bare string.
+
+mod alert;
+mod arn;
+mod ids;
+mod job;
+mod lifecycle;
+mod retry;
+mod route;
+mod token;
+mod tracking;
+
+pub use alert::{Alert, AlertReason};
+pub use arn::{BackupVaultArn, IamRoleArn, RecoveryPointArn, ResourceArn, TopicArn, VaultName};
+pub use ids::{AccountId, BackupJobId, BackupPlanId, BackupPlanVersion, BackupRuleId, CopyJobId};
+pub use job::{BackupJob, BackupJobState, CopyJob, CopyJobState, JobKind, PlanRuleRef};
+pub use lifecycle::{Lifecycle, MIN_DAYS_IN_COLD_STORAGE};
+pub use retry::{classify_status_message, FailureClass, Lineage, RetryPolicy, MAX_RETRY_DELAY};
+pub use route::{CopyRoute, RouteTable};
+pub use token::IdempotencyToken;
+pub use tracking::{
+    Claim, ClaimKind, CopyDetails, CopyJobRecord, DestinationStatus, StartedCopy, StateChange, StateUpdate,
+};
+
+/// A value that does not fit the domain. Names what was wrong, never echoes the value (it may be
+/// attacker-controlled or huge).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} {problem}")]
+pub struct DomainError {
+    pub what: &'static str,
+    pub problem: String,
+}
+
+impl DomainError {
+    pub fn invalid(what: &'static str, problem: impl Into<String>) -> Self {
+        Self { what, problem: problem.into() }
+    }
+}

@@ -1,0 +1,122 @@
+//! What the tracking table knows about copy jobs and recovery points.
+
+use chrono::{DateTime, Utc};
+
+use super::{BackupVaultArn, CopyJob, CopyJobId, CopyJobState, Lifecycle, Lineage, RecoveryPointArn, ResourceArn};
+
+/// Facts about a copy job that do not change over its life. Any of them may be unknown to an event;
+/// the tracker fills the gaps from DescribeCopyJob once.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CopyDetails {
+    pub source_recovery_point: Option<RecoveryPointArn>,
+    pub source_vault: Option<BackupVaultArn>,
+    pub destination_vault: Option<BackupVaultArn>,
+    pub destination_recovery_point: Option<RecoveryPointArn>,
+    pub resource: Option<ResourceArn>,
+    pub resource_type: Option<String>,
+}
+
+impl CopyDetails {
+    /// True when the facts the tracker needs to show where a copy went are present.
+    pub fn is_complete(&self) -> bool {
+        self.source_recovery_point.is_some() && self.source_vault.is_some() && self.destination_vault.is_some()
+    }
+}
+
+impl From<&CopyJob> for CopyDetails {
+    fn from(job: &CopyJob) -> Self {
+        Self {
+            source_recovery_point: Some(job.source_recovery_point.clone()),
+            source_vault: Some(job.source_vault.clone()),
+            destination_vault: Some(job.destination_vault.clone()),
+            destination_recovery_point: job.destination_recovery_point.clone(),
+            resource: job.resource.clone(),
+            resource_type: job.resource_type.clone(),
+        }
+    }
+}
+
+/// A state change reported by an event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StateUpdate {
+    pub id: CopyJobId,
+    pub state: CopyJobState,
+    /// When AWS reported the change (the notification's timestamp).
+    pub at: DateTime<Utc>,
+    pub status_message: Option<String>,
+    pub details: CopyDetails,
+}
+
+/// The tracking record of one copy job.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CopyJobRecord {
+    pub id: Option<CopyJobId>,
+    pub state: Option<CopyJobState>,
+    pub status_message: Option<String>,
+    pub details: CopyDetails,
+    /// Present when vaultwatch started the job (a retry or a routed copy).
+    pub lineage: Option<Lineage>,
+    /// The lifecycle vaultwatch asked for when it started the job; a later retry reuses it.
+    pub lifecycle: Option<Lifecycle>,
+    /// The retry that replaced this job after it failed.
+    pub retried_by: Option<CopyJobId>,
+    /// What the retrier decided about this job's failure (e.g. "retry 2 scheduled", "alerted: permanent").
+    pub outcome: Option<String>,
+}
+
+/// Result of recording a state change.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StateChange {
+    /// The record moved forward; this is the record as it now stands.
+    Applied(CopyJobRecord),
+    /// The record was already at this state or beyond it; nothing changed.
+    Stale,
+}
+
+/// A copy vaultwatch has just started (or found already started through its idempotency token).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StartedCopy {
+    pub id: CopyJobId,
+    pub details: CopyDetails,
+    pub lineage: Lineage,
+    pub lifecycle: Option<Lifecycle>,
+    pub at: DateTime<Utc>,
+}
+
+/// Side effects guarded by a claim in the tracking table, so duplicate deliveries do them once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ClaimKind {
+    /// Deciding what to do about a copy job's failure (retry or alert).
+    FailureHandling,
+    /// Publishing the one alert a failed chain gets.
+    Alert,
+}
+
+impl ClaimKind {
+    pub fn attribute(self) -> &'static str {
+        match self {
+            Self::FailureHandling => "failure_claim",
+            Self::Alert => "alert_claim",
+        }
+    }
+}
+
+/// Outcome of trying to claim a side effect.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Claim {
+    /// This invocation owns the side effect; here is the job's record as it stands.
+    Acquired(CopyJobRecord),
+    /// Another delivery already did it.
+    AlreadyDone,
+    /// Another delivery is doing it right now (its lease has not expired).
+    InProgress,
+}
+
+/// Where a recovery point stands with a destination vault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DestinationStatus {
+    /// A copy was requested (started by vaultwatch).
+    Requested,
+    /// A copy completed: the destination holds it.
+    Copied,
+}

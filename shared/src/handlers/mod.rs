@@ -1,0 +1,92 @@
+//! The functions' behaviour, over the ports only. Each `main.rs` wires one of these to real clients.
+
+pub mod copier;
+pub mod retrier;
+pub mod tracker;
+
+use std::future::Future;
+
+use lambda_runtime::Diagnostic;
+use serde_json::{json, Value};
+
+use crate::domain::{BackupJobId, CopyJobId, CopyJobState};
+use crate::notification::{parse_lambda_event, Notification, ParseError};
+use crate::ports::AwsError;
+
+/// Why an invocation failed. Returning it to Lambda makes Lambda retry the event and, after the
+/// retries, send it to the failure destination: nothing is dropped silently.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    #[error("malformed notification: {0}")]
+    Parse(#[from] ParseError),
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error("copy job {0}: another delivery of this failure is being handled; try again later")]
+    InProgress(CopyJobId),
+    #[error("copy job {0} was reported FAILED but DescribeCopyJob says {1}; try again later")]
+    StateNotSettled(CopyJobId, CopyJobState),
+    #[error("backup job {0} completed without a recovery point ARN")]
+    NoRecoveryPoint(BackupJobId),
+    #[error("{failed} of {total} records failed; first: {first}")]
+    Records { failed: usize, total: usize, first: Box<HandlerError> },
+}
+
+impl HandlerError {
+    /// A short, stable name for the CloudWatch `errorType` field.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Parse(_) => "MalformedNotification",
+            Self::Aws(err) if err.is_transient() => "AwsTransientError",
+            Self::Aws(_) => "AwsPermanentError",
+            Self::InProgress(_) => "InProgress",
+            Self::StateNotSettled(..) => "StateNotSettled",
+            Self::NoRecoveryPoint(_) => "NoRecoveryPoint",
+            Self::Records { first, .. } => first.kind(),
+        }
+    }
+}
+
+impl From<HandlerError> for Diagnostic {
+    fn from(err: HandlerError) -> Self {
+        Diagnostic { error_type: err.kind().to_owned(), error_message: err.to_string() }
+    }
+}
+
+/// Parses the payload and runs `handle` on each notification in turn. Every record is attempted even
+/// when an earlier one fails (the handlers are idempotent, so the retry of the whole event is safe);
+/// the first error is returned after the rest were tried.
+pub(crate) async fn for_each_notification<F, Fut>(payload: &Value, mut handle: F) -> Result<Value, HandlerError>
+where
+    F: FnMut(Notification) -> Fut,
+    Fut: Future<Output = Result<Value, HandlerError>>,
+{
+    let records = parse_lambda_event(payload)?;
+    let total = records.len();
+    let mut outcomes = Vec::with_capacity(total);
+    let mut errors = Vec::new();
+    for record in records {
+        let result = match record {
+            Ok(notification) => handle(notification).await,
+            Err(err) => Err(err.into()),
+        };
+        match result {
+            Ok(outcome) => outcomes.push(outcome),
+            Err(err) => {
+                tracing::error!(error = %err, kind = err.kind(), "record failed");
+                outcomes.push(json!({ "error": err.to_string() }));
+                errors.push(err);
+            }
+        }
+    }
+    match errors.len() {
+        0 => Ok(json!({ "outcomes": outcomes })),
+        1 if total == 1 => Err(errors.remove(0)),
+        failed => Err(HandlerError::Records { failed, total, first: Box::new(errors.remove(0)) }),
+    }
+}
+
+/// Logs a skipped notification; unknown event types are normal, not errors.
+pub(crate) fn skipped(notification: &Notification, why: &str) -> Value {
+    tracing::info!(origin = ?notification.origin, why, "notification skipped");
+    json!({ "skipped": why })
+}

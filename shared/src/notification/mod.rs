@@ -1,0 +1,94 @@
+//! Parsing AWS Backup notifications into typed events, once, at the edge.
+//!
+//! Accepted shapes: an SNS event (`Records[].Sns`, any number of records) whose MessageAttributes
+//! carry the facts; an EventBridge event (`detail-type` "Copy Job State Change" / "Backup Job State
+//! Change"); and an EventBridge event delivered as an SNS message. Unknown event types parse into
+//! [`JobEvent::Ignored`] so handlers can skip them with a log line.
+
+mod error;
+mod eventbridge;
+mod message_text;
+mod sns;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+pub use error::ParseError;
+
+use crate::domain::{
+    AccountId, BackupJobId, BackupVaultArn, BackupJobState, CopyDetails, CopyJobId, CopyJobState, IamRoleArn, JobKind,
+    RecoveryPointArn, ResourceArn, StateUpdate,
+};
+
+/// Largest notification we read. AWS Backup's are under 4 KiB; SNS caps messages at 256 KiB.
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+
+/// Where a notification came from, for logs and source verification.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    Sns { topic_arn: String, message_id: String },
+    EventBridge { id: Option<String> },
+}
+
+/// One AWS Backup job notification.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Notification {
+    pub origin: Origin,
+    pub account: Option<AccountId>,
+    /// When AWS published the notification.
+    pub time: DateTime<Utc>,
+    pub event: JobEvent,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum JobEvent {
+    Copy(CopyJobEvent),
+    Backup(BackupJobEvent),
+    /// Restore jobs, unknown event types, and events with nothing to act on.
+    Ignored { kind: JobKind, reason: String },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CopyJobEvent {
+    pub id: CopyJobId,
+    pub state: CopyJobState,
+    pub status_message: Option<String>,
+    /// Whatever the event carried (EventBridge carries most of it; SNS none).
+    pub details: CopyDetails,
+}
+
+impl CopyJobEvent {
+    pub fn state_update(&self, at: DateTime<Utc>) -> StateUpdate {
+        StateUpdate {
+            id: self.id.clone(),
+            state: self.state,
+            at,
+            status_message: self.status_message.clone(),
+            details: self.details.clone(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct BackupJobEvent {
+    pub id: BackupJobId,
+    pub state: BackupJobState,
+    pub recovery_point: Option<RecoveryPointArn>,
+    pub vault: Option<BackupVaultArn>,
+    pub resource: Option<ResourceArn>,
+    pub resource_type: Option<String>,
+    pub iam_role: Option<IamRoleArn>,
+}
+
+/// Parses a Lambda event payload. The outer error means the payload is not a notification at all;
+/// each inner result is one record, so one bad record does not hide the good ones.
+pub fn parse_lambda_event(payload: &Value) -> Result<Vec<Result<Notification, ParseError>>, ParseError> {
+    let object = payload.as_object().ok_or(ParseError::NotAnEvent)?;
+    if object.contains_key("Records") {
+        sns::parse_sns_event(payload)
+    } else if object.contains_key("detail-type") {
+        Ok(vec![eventbridge::parse_eventbridge_event(payload.clone(), "EventBridge event")])
+    } else {
+        Err(ParseError::NotAnEvent)
+    }
+}

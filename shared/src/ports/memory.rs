@@ -1,0 +1,396 @@
+//! In-memory implementations of the ports, with the same semantics as the AWS adapters (idempotency
+//! tokens, conditional state moves, claims). For tests and for reasoning about the handlers.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::{AlertSink, AwsError, BackupApi, ErrorClass, RetryQueue, RetryRequest, StartCopyRequest, TrackingStore};
+use crate::domain::{
+    Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, CopyDetails, CopyJob, CopyJobId, CopyJobRecord,
+    DestinationStatus, Lifecycle, PlanRuleRef, RecoveryPointArn, StartedCopy, StateChange, StateUpdate,
+};
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// An error as the Backup adapter would classify it.
+pub fn backup_error(operation: &'static str, class: ErrorClass, code: &str) -> AwsError {
+    AwsError { service: "backup", operation, class, code: Some(code.to_owned()), message: format!("{code} (injected)") }
+}
+
+#[derive(Default)]
+struct BackupState {
+    copy_jobs: HashMap<CopyJobId, CopyJob>,
+    backup_jobs: HashMap<BackupJobId, BackupJob>,
+    copy_actions: HashMap<(String, String, BackupVaultArn), Lifecycle>,
+    tokens: HashMap<String, (StartCopyRequest, CopyJobId)>,
+    started: Vec<StartCopyRequest>,
+    calls: BTreeMap<&'static str, usize>,
+    failures: HashMap<&'static str, Vec<AwsError>>,
+    next_id: usize,
+}
+
+/// AWS Backup in memory: describes what it was given, starts copy jobs with token semantics.
+#[derive(Default)]
+pub struct MemoryBackup {
+    state: Mutex<BackupState>,
+}
+
+impl MemoryBackup {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add_copy_job(&self, job: CopyJob) {
+        lock(&self.state).copy_jobs.insert(job.id.clone(), job);
+    }
+
+    pub fn add_backup_job(&self, job: BackupJob) {
+        lock(&self.state).backup_jobs.insert(job.id.clone(), job);
+    }
+
+    pub fn add_copy_action(&self, rule: &PlanRuleRef, destination: &BackupVaultArn, lifecycle: Lifecycle) {
+        let key = (rule.plan_id.to_string(), rule.rule_id.to_string(), destination.clone());
+        lock(&self.state).copy_actions.insert(key, lifecycle);
+    }
+
+    /// The next call of `operation` fails with `error` (queued: several calls fail in order).
+    pub fn fail_next(&self, operation: &'static str, error: AwsError) {
+        lock(&self.state).failures.entry(operation).or_default().push(error);
+    }
+
+    /// Copy jobs actually created (duplicates answered through a token are not counted).
+    pub fn started_copies(&self) -> Vec<StartCopyRequest> {
+        lock(&self.state).started.clone()
+    }
+
+    pub fn calls(&self, operation: &str) -> usize {
+        lock(&self.state).calls.get(operation).copied().unwrap_or(0)
+    }
+
+    /// Sets a job's state and status message, as AWS Backup does when a copy runs.
+    pub fn set_copy_state(&self, id: &CopyJobId, state: crate::domain::CopyJobState, message: Option<&str>) {
+        if let Some(job) = lock(&self.state).copy_jobs.get_mut(id) {
+            job.state = state;
+            job.status_message = message.map(str::to_owned);
+        }
+    }
+
+    pub fn copy_job(&self, id: &CopyJobId) -> Option<CopyJob> {
+        lock(&self.state).copy_jobs.get(id).cloned()
+    }
+
+    fn enter(&self, operation: &'static str) -> Result<std::sync::MutexGuard<'_, BackupState>, AwsError> {
+        let mut state = lock(&self.state);
+        *state.calls.entry(operation).or_default() += 1;
+        if let Some(queue) = state.failures.get_mut(operation) {
+            if !queue.is_empty() {
+                return Err(queue.remove(0));
+            }
+        }
+        Ok(state)
+    }
+}
+
+fn not_found(operation: &'static str) -> AwsError {
+    backup_error(operation, ErrorClass::Permanent, "ResourceNotFoundException")
+}
+
+impl BackupApi for MemoryBackup {
+    async fn describe_copy_job(&self, id: &CopyJobId) -> Result<CopyJob, AwsError> {
+        let state = self.enter("DescribeCopyJob")?;
+        state.copy_jobs.get(id).cloned().ok_or_else(|| not_found("DescribeCopyJob"))
+    }
+
+    async fn describe_backup_job(&self, id: &BackupJobId) -> Result<BackupJob, AwsError> {
+        let state = self.enter("DescribeBackupJob")?;
+        state.backup_jobs.get(id).cloned().ok_or_else(|| not_found("DescribeBackupJob"))
+    }
+
+    async fn copy_action_lifecycle(
+        &self,
+        rule: &PlanRuleRef,
+        destination: &BackupVaultArn,
+    ) -> Result<Option<Lifecycle>, AwsError> {
+        let state = self.enter("GetBackupPlan")?;
+        let key = (rule.plan_id.to_string(), rule.rule_id.to_string(), destination.clone());
+        Ok(state.copy_actions.get(&key).copied())
+    }
+
+    async fn start_copy_job(&self, request: &StartCopyRequest) -> Result<CopyJobId, AwsError> {
+        let mut state = self.enter("StartCopyJob")?;
+        if let Some((earlier, id)) = state.tokens.get(request.token.as_str()) {
+            return if earlier == request {
+                Ok(id.clone())
+            } else {
+                Err(backup_error("StartCopyJob", ErrorClass::Permanent, "InvalidRequestException"))
+            };
+        }
+        state.next_id += 1;
+        let id = CopyJobId::parse(&format!("COPY-{:04}", state.next_id)).expect("generated ids are valid");
+        let source_vault_arn = BackupVaultArn::parse(&format!(
+            "arn:aws:backup:us-east-1:123456789012:backup-vault:{}",
+            request.source_vault
+        ))
+        .expect("vault names from requests are valid");
+        state.copy_jobs.insert(
+            id.clone(),
+            CopyJob {
+                id: id.clone(),
+                state: crate::domain::CopyJobState::Created,
+                status_message: None,
+                source_recovery_point: request.recovery_point.clone(),
+                source_vault: source_vault_arn,
+                destination_vault: request.destination_vault.clone(),
+                destination_recovery_point: None,
+                // Left unset so tests prove retries do not depend on AWS echoing the lifecycle back.
+                destination_lifecycle: None,
+                resource: None,
+                resource_type: None,
+                iam_role: request.iam_role.clone(),
+                created_by: None,
+            },
+        );
+        state.tokens.insert(request.token.as_str().to_owned(), (request.clone(), id.clone()));
+        state.started.push(request.clone());
+        Ok(id)
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct StoredRecord {
+    record: CopyJobRecord,
+    claims: HashMap<ClaimKind, (bool, DateTime<Utc>)>,
+}
+
+/// The tracking table in memory.
+#[derive(Default)]
+pub struct MemoryStore {
+    records: Mutex<HashMap<CopyJobId, StoredRecord>>,
+    destinations: Mutex<HashMap<RecoveryPointArn, HashMap<BackupVaultArn, DestinationStatus>>>,
+    failures: Mutex<HashMap<&'static str, usize>>,
+}
+
+fn merge_details(into: &mut CopyDetails, from: &CopyDetails) {
+    macro_rules! keep_first {
+        ($($field:ident),*) => {$( if into.$field.is_none() { into.$field = from.$field.clone(); } )*};
+    }
+    keep_first!(source_recovery_point, source_vault, destination_vault, destination_recovery_point, resource, resource_type);
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn record(&self, id: &CopyJobId) -> Option<CopyJobRecord> {
+        lock(&self.records).get(id).map(|stored| stored.record.clone())
+    }
+
+    pub fn records(&self) -> Vec<CopyJobRecord> {
+        lock(&self.records).values().map(|stored| stored.record.clone()).collect()
+    }
+
+    pub fn destinations(&self, recovery_point: &RecoveryPointArn) -> HashMap<BackupVaultArn, DestinationStatus> {
+        lock(&self.destinations).get(recovery_point).cloned().unwrap_or_default()
+    }
+
+    /// The next `count` calls of `operation` (e.g. "claim") fail transiently.
+    pub fn fail_next(&self, operation: &'static str, count: usize) {
+        lock(&self.failures).insert(operation, count);
+    }
+
+    fn check(&self, operation: &'static str) -> Result<(), AwsError> {
+        let mut failures = lock(&self.failures);
+        match failures.get_mut(operation) {
+            Some(count) if *count > 0 => {
+                *count -= 1;
+                Err(AwsError {
+                    service: "dynamodb",
+                    operation,
+                    class: ErrorClass::Transient,
+                    code: Some("ProvisionedThroughputExceededException".into()),
+                    message: "injected".into(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn with_record<T>(&self, id: &CopyJobId, change: impl FnOnce(&mut StoredRecord) -> T) -> T {
+        let mut records = lock(&self.records);
+        let stored = records.entry(id.clone()).or_default();
+        stored.record.id.get_or_insert_with(|| id.clone());
+        change(stored)
+    }
+}
+
+impl TrackingStore for MemoryStore {
+    async fn apply_state(&self, update: &StateUpdate) -> Result<StateChange, AwsError> {
+        self.check("apply_state")?;
+        Ok(self.with_record(&update.id, |stored| {
+            let record = &mut stored.record;
+            if record.state.is_some_and(|current| current.rank() >= update.state.rank()) {
+                return StateChange::Stale;
+            }
+            record.state = Some(update.state);
+            if update.status_message.is_some() {
+                record.status_message = update.status_message.clone();
+            }
+            merge_details(&mut record.details, &update.details);
+            StateChange::Applied(record.clone())
+        }))
+    }
+
+    async fn fill_details(&self, id: &CopyJobId, details: &CopyDetails) -> Result<(), AwsError> {
+        self.check("fill_details")?;
+        self.with_record(id, |stored| merge_details(&mut stored.record.details, details));
+        Ok(())
+    }
+
+    async fn record_started(&self, copy: &StartedCopy) -> Result<(), AwsError> {
+        self.check("record_started")?;
+        self.with_record(&copy.id, |stored| {
+            let record = &mut stored.record;
+            merge_details(&mut record.details, &copy.details);
+            record.lineage = Some(copy.lineage.clone());
+            record.lifecycle = record.lifecycle.or(copy.lifecycle);
+            record.state.get_or_insert(crate::domain::CopyJobState::Created);
+        });
+        Ok(())
+    }
+
+    async fn link_retry(&self, failed: &CopyJobId, retry: &CopyJobId) -> Result<(), AwsError> {
+        self.check("link_retry")?;
+        self.with_record(failed, |stored| stored.record.retried_by = Some(retry.clone()));
+        Ok(())
+    }
+
+    async fn claim(&self, id: &CopyJobId, kind: ClaimKind, now: DateTime<Utc>, lease: Duration) -> Result<Claim, AwsError> {
+        self.check("claim")?;
+        let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        Ok(self.with_record(id, |stored| match stored.claims.get(&kind) {
+            Some((true, _)) => Claim::AlreadyDone,
+            Some((false, at)) if *at + lease > now => Claim::InProgress,
+            _ => {
+                stored.claims.insert(kind, (false, now));
+                Claim::Acquired(stored.record.clone())
+            }
+        }))
+    }
+
+    async fn finish_claim(&self, id: &CopyJobId, kind: ClaimKind, outcome: &str) -> Result<(), AwsError> {
+        self.check("finish_claim")?;
+        self.with_record(id, |stored| {
+            let at = stored.claims.get(&kind).map(|(_, at)| *at).unwrap_or_else(Utc::now);
+            stored.claims.insert(kind, (true, at));
+            stored.record.outcome = Some(outcome.to_owned());
+        });
+        Ok(())
+    }
+
+    async fn release_claim(&self, id: &CopyJobId, kind: ClaimKind) -> Result<(), AwsError> {
+        self.check("release_claim")?;
+        self.with_record(id, |stored| {
+            stored.claims.remove(&kind);
+        });
+        Ok(())
+    }
+
+    async fn mark_destination(
+        &self,
+        recovery_point: &RecoveryPointArn,
+        destination: &BackupVaultArn,
+        status: DestinationStatus,
+    ) -> Result<(), AwsError> {
+        self.check("mark_destination")?;
+        let mut destinations = lock(&self.destinations);
+        let entry = destinations.entry(recovery_point.clone()).or_default().entry(destination.clone()).or_insert(status);
+        // Copied is final: a late "requested" does not undo it.
+        if status == DestinationStatus::Copied {
+            *entry = status;
+        }
+        Ok(())
+    }
+
+    async fn get(&self, id: &CopyJobId) -> Result<Option<CopyJobRecord>, AwsError> {
+        self.check("get")?;
+        Ok(self.record(id))
+    }
+}
+
+/// Alerts in memory.
+#[derive(Default)]
+pub struct MemoryAlerts {
+    published: Mutex<Vec<Alert>>,
+    failures: Mutex<usize>,
+}
+
+impl MemoryAlerts {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn published(&self) -> Vec<Alert> {
+        lock(&self.published).clone()
+    }
+
+    pub fn fail_next(&self, count: usize) {
+        *lock(&self.failures) = count;
+    }
+}
+
+impl AlertSink for MemoryAlerts {
+    async fn publish(&self, alert: &Alert) -> Result<(), AwsError> {
+        let mut failures = lock(&self.failures);
+        if *failures > 0 {
+            *failures -= 1;
+            return Err(AwsError {
+                service: "sns",
+                operation: "Publish",
+                class: ErrorClass::Transient,
+                code: Some("InternalError".into()),
+                message: "injected".into(),
+            });
+        }
+        lock(&self.published).push(alert.clone());
+        Ok(())
+    }
+}
+
+/// The delay queue in memory: tests take the scheduled requests and deliver them by hand.
+#[derive(Default)]
+pub struct MemoryQueue {
+    scheduled: Mutex<Vec<(RetryRequest, Duration)>>,
+}
+
+impl MemoryQueue {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn scheduled(&self) -> Vec<(RetryRequest, Duration)> {
+        lock(&self.scheduled).clone()
+    }
+
+    /// Removes and returns what was scheduled, as a queue consumer would.
+    pub fn drain(&self) -> Vec<(RetryRequest, Duration)> {
+        std::mem::take(&mut *lock(&self.scheduled))
+    }
+}
+
+impl RetryQueue for MemoryQueue {
+    async fn schedule(&self, request: &RetryRequest, delay: Duration) -> Result<(), AwsError> {
+        lock(&self.scheduled).push((request.clone(), delay));
+        Ok(())
+    }
+}
+
+/// Distinct destination vaults of a set of start requests, for assertions.
+pub fn destinations_of(requests: &[StartCopyRequest]) -> HashSet<BackupVaultArn> {
+    requests.iter().map(|request| request.destination_vault.clone()).collect()
+}

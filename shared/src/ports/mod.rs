@@ -1,0 +1,140 @@
+//! Ports: the narrow interfaces the handlers need from the outside world. `crate::adapters` implements
+//! them with the AWS SDK; `memory` implements them in memory for tests.
+
+pub mod memory;
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{
+    Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, CopyDetails, CopyJob, CopyJobId, CopyJobRecord,
+    DestinationStatus, IamRoleArn, IdempotencyToken, Lifecycle, Lineage, PlanRuleRef, RecoveryPointArn, ResourceArn,
+    StartedCopy, StateChange, StateUpdate, VaultName,
+};
+
+/// Whether an operation that failed may succeed when tried again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorClass {
+    Transient,
+    Permanent,
+}
+
+/// A failed call to an AWS service, classified.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{service} {operation} failed ({class:?}{}): {message}", code.as_deref().map(|c| format!(", {c}")).unwrap_or_default())]
+pub struct AwsError {
+    pub service: &'static str,
+    pub operation: &'static str,
+    pub class: ErrorClass,
+    /// The service's error code, e.g. "ThrottlingException".
+    pub code: Option<String>,
+    pub message: String,
+}
+
+impl AwsError {
+    pub fn is_transient(&self) -> bool {
+        self.class == ErrorClass::Transient
+    }
+
+    pub fn is_code(&self, code: &str) -> bool {
+        self.code.as_deref() == Some(code)
+    }
+}
+
+/// Everything StartCopyJob needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StartCopyRequest {
+    pub recovery_point: RecoveryPointArn,
+    pub source_vault: VaultName,
+    pub destination_vault: BackupVaultArn,
+    pub iam_role: IamRoleArn,
+    pub lifecycle: Option<Lifecycle>,
+    pub token: IdempotencyToken,
+}
+
+/// AWS Backup, as far as vaultwatch uses it.
+pub trait BackupApi: Send + Sync {
+    fn describe_copy_job(&self, id: &CopyJobId) -> impl Future<Output = Result<CopyJob, AwsError>> + Send;
+    fn describe_backup_job(&self, id: &BackupJobId) -> impl Future<Output = Result<BackupJob, AwsError>> + Send;
+    /// The lifecycle of the plan rule's CopyAction for `destination`, if the rule has one.
+    fn copy_action_lifecycle(
+        &self,
+        rule: &PlanRuleRef,
+        destination: &BackupVaultArn,
+    ) -> impl Future<Output = Result<Option<Lifecycle>, AwsError>> + Send;
+    /// Starts (or, for a token already used with the same parameters, finds) a copy job.
+    fn start_copy_job(&self, request: &StartCopyRequest) -> impl Future<Output = Result<CopyJobId, AwsError>> + Send;
+}
+
+/// The tracking table.
+pub trait TrackingStore: Send + Sync {
+    /// Moves a copy job's record forward to `update.state`; a state at or below the recorded one is stale.
+    fn apply_state(&self, update: &StateUpdate) -> impl Future<Output = Result<StateChange, AwsError>> + Send;
+    /// Sets the details the record lacks; details already recorded are kept.
+    fn fill_details(&self, id: &CopyJobId, details: &CopyDetails) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Records a copy vaultwatch started, with its lineage; the job's state, if already known, is kept.
+    fn record_started(&self, copy: &StartedCopy) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Links a failed job to the retry that replaced it.
+    fn link_retry(&self, failed: &CopyJobId, retry: &CopyJobId) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Claims a side effect for this invocation; a claim older than `lease` is considered abandoned.
+    fn claim(
+        &self,
+        id: &CopyJobId,
+        kind: ClaimKind,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> impl Future<Output = Result<Claim, AwsError>> + Send;
+    /// Marks a claimed side effect done, with a short note of what was done.
+    fn finish_claim(
+        &self,
+        id: &CopyJobId,
+        kind: ClaimKind,
+        outcome: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Gives a claim back after the side effect failed, so a redelivery can try again.
+    fn release_claim(&self, id: &CopyJobId, kind: ClaimKind) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Records where a recovery point stands with a destination vault.
+    fn mark_destination(
+        &self,
+        recovery_point: &RecoveryPointArn,
+        destination: &BackupVaultArn,
+        status: DestinationStatus,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    fn get(&self, id: &CopyJobId) -> impl Future<Output = Result<Option<CopyJobRecord>, AwsError>> + Send;
+}
+
+/// Where operators are told about copies that need them.
+pub trait AlertSink: Send + Sync {
+    fn publish(&self, alert: &Alert) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// A retry waiting for its backoff to pass. Serialised into the delay queue, so it carries
+/// everything StartCopyJob needs and the retrier does not have to describe the failed job again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RetryRequest {
+    pub failed_job: CopyJobId,
+    /// Lineage of the copy this request starts.
+    pub lineage: Lineage,
+    pub recovery_point: RecoveryPointArn,
+    pub source_vault: BackupVaultArn,
+    pub destination_vault: BackupVaultArn,
+    pub iam_role: IamRoleArn,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<Lifecycle>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<ResourceArn>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_type: Option<String>,
+    /// The failure that led here, for the alert if this retry cannot start.
+    #[serde(default)]
+    pub last_status_message: String,
+}
+
+/// The delay queue that holds retries until their backoff has passed.
+pub trait RetryQueue: Send + Sync {
+    fn schedule(&self, request: &RetryRequest, delay: Duration) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
