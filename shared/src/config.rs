@@ -19,11 +19,16 @@ struct Env<F> {
 
 impl<F: Fn(&str) -> Option<String>> Env<F> {
     fn new(lookup: F) -> Self {
-        Self { lookup, problems: Vec::new() }
+        Self {
+            lookup,
+            problems: Vec::new(),
+        }
     }
 
     fn get(&self, name: &str) -> Option<String> {
-        (self.lookup)(name).map(|value| value.trim().to_owned()).filter(|value| !value.is_empty())
+        (self.lookup)(name)
+            .map(|value| value.trim().to_owned())
+            .filter(|value| !value.is_empty())
     }
 
     fn required(&mut self, name: &str) -> Option<String> {
@@ -34,16 +39,29 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         value
     }
 
-    fn parsed<T, E: std::fmt::Display>(&mut self, name: &str, parse: impl FnOnce(&str) -> Result<T, E>) -> Option<T> {
+    fn parsed<T, E: std::fmt::Display>(
+        &mut self,
+        name: &str,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<T> {
         let raw = self.required(name)?;
-        parse(&raw).map_err(|err| self.problems.push(format!("{name}: {err}"))).ok()
+        parse(&raw)
+            .map_err(|err| self.problems.push(format!("{name}: {err}")))
+            .ok()
     }
 
     fn number(&mut self, name: &str, default: u64) -> u64 {
         match self.get(name) {
             None => default,
             Some(raw) => raw.parse().unwrap_or_else(|_| {
-                self.problems.push(format!("{name} must be a whole number of {}", if name.ends_with("SECONDS") { "seconds" } else { "units" }));
+                self.problems.push(format!(
+                    "{name} must be a whole number of {}",
+                    if name.ends_with("SECONDS") {
+                        "seconds"
+                    } else {
+                        "units"
+                    }
+                ));
                 default
             }),
         }
@@ -52,7 +70,9 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     fn finish<T>(self, build: impl FnOnce() -> Option<T>) -> Result<T, ConfigError> {
         match (self.problems.is_empty(), build()) {
             (true, Some(config)) => Ok(config),
-            _ => Err(ConfigError { problems: self.problems }),
+            _ => Err(ConfigError {
+                problems: self.problems,
+            }),
         }
     }
 }
@@ -108,11 +128,17 @@ impl RetrierConfig {
         let max_attempts = env.number("MAX_ATTEMPTS", 3);
         let base_delay = env.number("RETRY_BASE_DELAY_SECONDS", 60);
         let lease = env.number("CLAIM_LEASE_SECONDS", 90);
-        let policy = RetryPolicy::new(u32::try_from(max_attempts).unwrap_or(u32::MAX), Duration::from_secs(base_delay))
-            .map_err(|err| env.problems.push(err.to_string()))
-            .ok();
+        let policy = RetryPolicy::new(
+            u32::try_from(max_attempts).unwrap_or(u32::MAX),
+            Duration::from_secs(base_delay),
+        )
+        .map_err(|err| env.problems.push(err.to_string()))
+        .ok();
         if lease < 1 {
-            env.problems.push("CLAIM_LEASE_SECONDS must be at least 1 (and longer than the function timeout)".into());
+            env.problems.push(
+                "CLAIM_LEASE_SECONDS must be at least 1 (and longer than the function timeout)"
+                    .into(),
+            );
         }
         env.finish(|| {
             Some(Self {
@@ -145,9 +171,16 @@ impl CopierConfig {
         let routes = env.parsed("COPY_ROUTES", RouteTable::from_json);
         let copy_role = env.parsed("COPY_ROLE_ARN", IamRoleArn::parse);
         if routes.as_ref().is_some_and(RouteTable::is_empty) {
-            env.problems.push("COPY_ROUTES has no routes: the copier would never copy anything".into());
+            env.problems
+                .push("COPY_ROUTES has no routes: the copier would never copy anything".into());
         }
-        env.finish(|| Some(Self { table: table?, routes: routes?, copy_role: copy_role? }))
+        env.finish(|| {
+            Some(Self {
+                table: table?,
+                routes: routes?,
+                copy_role: copy_role?,
+            })
+        })
     }
 }
 
@@ -157,7 +190,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |name| map.get(name).cloned()
     }
 
@@ -165,8 +201,14 @@ mod tests {
     fn retrier_defaults_apply() {
         let config = RetrierConfig::from_lookup(lookup(&[
             ("TRACKING_TABLE_NAME", "tracking"),
-            ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:alerts"),
-            ("RETRY_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/retries"),
+            (
+                "ALERT_TOPIC_ARN",
+                "arn:aws:sns:us-east-1:123456789012:alerts",
+            ),
+            (
+                "RETRY_QUEUE_URL",
+                "https://sqs.us-east-1.amazonaws.com/123456789012/retries",
+            ),
         ]))
         .unwrap();
         assert_eq!(config.policy, RetryPolicy::default());
@@ -175,9 +217,18 @@ mod tests {
 
     #[test]
     fn every_problem_is_reported_at_once() {
-        let err = RetrierConfig::from_lookup(lookup(&[("ALERT_TOPIC_ARN", "alerts"), ("MAX_ATTEMPTS", "0")])).unwrap_err();
+        let err = RetrierConfig::from_lookup(lookup(&[
+            ("ALERT_TOPIC_ARN", "alerts"),
+            ("MAX_ATTEMPTS", "0"),
+        ]))
+        .unwrap_err();
         let message = err.to_string();
-        for expected in ["TRACKING_TABLE_NAME is not set", "ALERT_TOPIC_ARN: SNS topic ARN", "RETRY_QUEUE_URL is not set", "MAX_ATTEMPTS must be between 1 and 10"] {
+        for expected in [
+            "TRACKING_TABLE_NAME is not set",
+            "ALERT_TOPIC_ARN: SNS topic ARN",
+            "RETRY_QUEUE_URL is not set",
+            "MAX_ATTEMPTS must be between 1 and 10",
+        ] {
             assert!(message.contains(expected), "{message} lacks {expected}");
         }
     }
@@ -191,11 +242,19 @@ mod tests {
         ]))
         .unwrap_err();
         assert_eq!(err.problems.len(), 2, "{err}");
-        assert!(CopierConfig::from_lookup(lookup(&[("TRACKING_TABLE_NAME", "t"), ("COPY_ROUTES", "[]"), ("COPY_ROLE_ARN", "arn:aws:iam::123456789012:role/r")])).is_err());
+        assert!(CopierConfig::from_lookup(lookup(&[
+            ("TRACKING_TABLE_NAME", "t"),
+            ("COPY_ROUTES", "[]"),
+            ("COPY_ROLE_ARN", "arn:aws:iam::123456789012:role/r")
+        ]))
+        .is_err());
     }
 
     #[test]
     fn tracker_needs_its_table() {
-        assert!(TrackerConfig::from_lookup(lookup(&[])).unwrap_err().to_string().contains("TRACKING_TABLE_NAME"));
+        assert!(TrackerConfig::from_lookup(lookup(&[]))
+            .unwrap_err()
+            .to_string()
+            .contains("TRACKING_TABLE_NAME"));
     }
 }

@@ -1,0 +1,149 @@
+//! Helpers for the behaviour tests: the reference payloads in `fixtures/` (AWS wire format) and
+//! builders that vary them.
+
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+use vaultwatch::domain::{
+    BackupJob, BackupJobId, BackupJobState, BackupPlanId, BackupPlanVersion, BackupRuleId,
+    BackupVaultArn, CopyJob, CopyJobId, CopyJobState, IamRoleArn, Lifecycle, PlanRuleRef,
+    RecoveryPointArn, ResourceArn,
+};
+
+pub const SOURCE_VAULT: &str = "arn:aws:backup:us-east-1:123456789012:backup-vault:primary";
+pub const DR_VAULT: &str = "arn:aws:backup:us-west-2:123456789012:backup-vault:dr-copy";
+pub const FAILED_COPY_JOB: &str = "47C8EF56-74D8-059D-1301-C5BE1D5C926E";
+pub const BACKUP_JOB: &str = "8A9C2E6B-41D7-4F0B-9C3E-2B7F5D1A6E90";
+pub const RECOVERY_POINT: &str =
+    "arn:aws:backup:us-east-1:123456789012:recovery-point:1EB3B5E7-9EB0-435A-A80B-108B488B0D45";
+
+pub fn fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+/// A fixture as JSON, e.g. `fixture("sns/copy-job-failed.json")`.
+pub fn fixture(relative: &str) -> Value {
+    let path = fixtures_dir().join(relative);
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+}
+
+/// An SNS notification like the fixtures, for any job kind, state and id.
+pub fn sns_notification(event_type: &str, state: &str, id: &str) -> Value {
+    let mut event = fixture("sns/copy-job-failed.json");
+    let attributes = &mut event["Records"][0]["Sns"]["MessageAttributes"];
+    attributes["EventType"]["Value"] = json!(event_type);
+    attributes["State"]["Value"] = json!(state);
+    attributes["Id"]["Value"] = json!(id);
+    event
+}
+
+pub fn copy_event(state: &str, id: &str) -> Value {
+    sns_notification("COPY_JOB", state, id)
+}
+
+/// The records of several SNS events in one event.
+pub fn batch(events: &[Value]) -> Value {
+    let records: Vec<Value> = events
+        .iter()
+        .flat_map(|e| e["Records"].as_array().cloned().unwrap_or_default())
+        .collect();
+    json!({ "Records": records })
+}
+
+/// An SQS event delivering `bodies`, as Lambda's SQS event source does.
+pub fn sqs_event(bodies: &[(String, String)]) -> Value {
+    let records: Vec<Value> = bodies
+        .iter()
+        .map(|(message_id, body)| {
+            json!({
+                "messageId": message_id,
+                "receiptHandle": format!("handle-{message_id}"),
+                "body": body,
+                "attributes": {},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:vaultwatch-retries",
+                "awsRegion": "us-east-1"
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+fn s<'a>(value: &'a Value, name: &str) -> Option<&'a str> {
+    value.get(name).and_then(Value::as_str)
+}
+
+pub fn lifecycle_from_wire(value: &Value) -> Option<Lifecycle> {
+    value.as_object().map(|_| Lifecycle {
+        move_to_cold_storage_after_days: value
+            .get("MoveToColdStorageAfterDays")
+            .and_then(Value::as_i64),
+        delete_after_days: value.get("DeleteAfterDays").and_then(Value::as_i64),
+        opt_in_to_archive_for_supported_resources: None,
+    })
+}
+
+/// `CopyJob` of a DescribeCopyJob response body.
+pub fn copy_job_from_wire(body: &Value) -> CopyJob {
+    let job = &body["CopyJob"];
+    let created_by = &job["CreatedBy"];
+    CopyJob {
+        id: CopyJobId::parse(s(job, "CopyJobId").unwrap()).unwrap(),
+        state: CopyJobState::parse(s(job, "State").unwrap()).unwrap(),
+        status_message: s(job, "StatusMessage").map(str::to_owned),
+        source_recovery_point: RecoveryPointArn::parse(s(job, "SourceRecoveryPointArn").unwrap())
+            .unwrap(),
+        source_vault: BackupVaultArn::parse(s(job, "SourceBackupVaultArn").unwrap()).unwrap(),
+        destination_vault: BackupVaultArn::parse(s(job, "DestinationBackupVaultArn").unwrap())
+            .unwrap(),
+        destination_recovery_point: s(job, "DestinationRecoveryPointArn")
+            .map(|a| RecoveryPointArn::parse(a).unwrap()),
+        destination_lifecycle: job
+            .get("DestinationRecoveryPointLifecycle")
+            .and_then(lifecycle_from_wire),
+        resource: s(job, "ResourceArn").map(|a| ResourceArn::parse(a).unwrap()),
+        resource_type: s(job, "ResourceType").map(str::to_owned),
+        iam_role: IamRoleArn::parse(s(job, "IamRoleArn").unwrap()).unwrap(),
+        created_by: s(created_by, "BackupPlanId").map(|plan| PlanRuleRef {
+            plan_id: BackupPlanId::parse(plan).unwrap(),
+            plan_version: BackupPlanVersion::parse(s(created_by, "BackupPlanVersion").unwrap())
+                .unwrap(),
+            rule_id: BackupRuleId::parse(s(created_by, "BackupRuleId").unwrap()).unwrap(),
+        }),
+    }
+}
+
+/// `BackupJob` of a DescribeBackupJob response body.
+pub fn backup_job_from_wire(body: &Value) -> BackupJob {
+    BackupJob {
+        id: BackupJobId::parse(s(body, "BackupJobId").unwrap()).unwrap(),
+        state: BackupJobState::parse(s(body, "State").unwrap()),
+        recovery_point: s(body, "RecoveryPointArn").map(|a| RecoveryPointArn::parse(a).unwrap()),
+        vault: BackupVaultArn::parse(s(body, "BackupVaultArn").unwrap()).unwrap(),
+        resource: s(body, "ResourceArn").map(|a| ResourceArn::parse(a).unwrap()),
+        resource_type: s(body, "ResourceType").map(str::to_owned),
+    }
+}
+
+/// The failed copy job of `backup-api/describe-copy-job-failed.json`.
+pub fn failed_copy_job() -> CopyJob {
+    copy_job_from_wire(&fixture("backup-api/describe-copy-job-failed.json"))
+}
+
+/// The copy action lifecycle of `backup-api/get-backup-plan-with-copy-actions.json`.
+pub fn plan_copy_lifecycle() -> Lifecycle {
+    let plan = fixture("backup-api/get-backup-plan-with-copy-actions.json");
+    lifecycle_from_wire(&plan["BackupPlan"]["Rules"][0]["CopyActions"][0]["Lifecycle"]).unwrap()
+}
+
+pub fn copy_id(raw: &str) -> CopyJobId {
+    CopyJobId::parse(raw).unwrap()
+}
+
+pub fn vault(raw: &str) -> BackupVaultArn {
+    BackupVaultArn::parse(raw).unwrap()
+}

@@ -8,8 +8,9 @@ use aws_sdk_backup::Client;
 
 use super::error::{classify, malformed};
 use crate::domain::{
-    BackupJob, BackupJobId, BackupJobState, BackupPlanId, BackupPlanVersion, BackupRuleId, BackupVaultArn, CopyJob,
-    CopyJobId, CopyJobState, DomainError, IamRoleArn, Lifecycle, PlanRuleRef, RecoveryPointArn, ResourceArn,
+    BackupJob, BackupJobId, BackupJobState, BackupPlanId, BackupPlanVersion, BackupRuleId,
+    BackupVaultArn, CopyJob, CopyJobId, CopyJobState, DomainError, IamRoleArn, Lifecycle,
+    PlanRuleRef, RecoveryPointArn, ResourceArn,
 };
 use crate::ports::{AwsError, BackupApi, StartCopyRequest};
 
@@ -25,12 +26,20 @@ pub struct SdkBackup {
 
 impl SdkBackup {
     pub fn new(client: Client) -> Self {
-        Self { client, plans: Mutex::new(HashMap::new()) }
+        Self {
+            client,
+            plans: Mutex::new(HashMap::new()),
+        }
     }
 
     async fn plan_copy_actions(&self, rule: &PlanRuleRef) -> Result<CopyActions, AwsError> {
         let key = (rule.plan_id.to_string(), rule.plan_version.to_string());
-        if let Some(cached) = self.plans.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        if let Some(cached) = self
+            .plans
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
             return Ok(cached.clone());
         }
         let output = self
@@ -49,12 +58,19 @@ impl SdkBackup {
             .flat_map(|rule| {
                 let rule_id = rule.rule_id().unwrap_or_default().to_owned();
                 rule.copy_actions().iter().map(move |action| {
-                    (rule_id.clone(), action.destination_backup_vault_arn().to_owned(), action.lifecycle().map(lifecycle_from_sdk))
+                    (
+                        rule_id.clone(),
+                        action.destination_backup_vault_arn().to_owned(),
+                        action.lifecycle().map(lifecycle_from_sdk),
+                    )
                 })
             })
             .collect();
         let actions = Arc::new(actions);
-        self.plans.lock().unwrap_or_else(|p| p.into_inner()).insert(key, actions.clone());
+        self.plans
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, actions.clone());
         Ok(actions)
     }
 }
@@ -63,7 +79,8 @@ fn lifecycle_from_sdk(lifecycle: &types::Lifecycle) -> Lifecycle {
     Lifecycle {
         move_to_cold_storage_after_days: lifecycle.move_to_cold_storage_after_days(),
         delete_after_days: lifecycle.delete_after_days(),
-        opt_in_to_archive_for_supported_resources: lifecycle.opt_in_to_archive_for_supported_resources(),
+        opt_in_to_archive_for_supported_resources: lifecycle
+            .opt_in_to_archive_for_supported_resources(),
     }
 }
 
@@ -71,7 +88,9 @@ fn lifecycle_to_sdk(lifecycle: &Lifecycle) -> types::Lifecycle {
     types::Lifecycle::builder()
         .set_move_to_cold_storage_after_days(lifecycle.move_to_cold_storage_after_days)
         .set_delete_after_days(lifecycle.delete_after_days)
-        .set_opt_in_to_archive_for_supported_resources(lifecycle.opt_in_to_archive_for_supported_resources)
+        .set_opt_in_to_archive_for_supported_resources(
+            lifecycle.opt_in_to_archive_for_supported_resources,
+        )
         .build()
 }
 
@@ -79,13 +98,28 @@ fn lifecycle_to_sdk(lifecycle: &Lifecycle) -> types::Lifecycle {
 struct Members(&'static str);
 
 impl Members {
-    fn required<T>(&self, name: &str, value: Option<&str>, parse: fn(&str) -> Result<T, DomainError>) -> Result<T, AwsError> {
-        let value = value.ok_or_else(|| malformed("backup", self.0, format_args!("lacks {name}")))?;
-        parse(value).map_err(|err| malformed("backup", self.0, format_args!("member {name}: {err}")))
+    fn required<T>(
+        &self,
+        name: &str,
+        value: Option<&str>,
+        parse: fn(&str) -> Result<T, DomainError>,
+    ) -> Result<T, AwsError> {
+        let value =
+            value.ok_or_else(|| malformed("backup", self.0, format_args!("lacks {name}")))?;
+        parse(value)
+            .map_err(|err| malformed("backup", self.0, format_args!("member {name}: {err}")))
     }
 
-    fn optional<T>(&self, name: &str, value: Option<&str>, parse: fn(&str) -> Result<T, DomainError>) -> Result<Option<T>, AwsError> {
-        value.filter(|v| !v.is_empty()).map(|_| self.required(name, value, parse)).transpose()
+    fn optional<T>(
+        &self,
+        name: &str,
+        value: Option<&str>,
+        parse: fn(&str) -> Result<T, DomainError>,
+    ) -> Result<Option<T>, AwsError> {
+        value
+            .filter(|v| !v.is_empty())
+            .map(|_| self.required(name, value, parse))
+            .transpose()
     }
 }
 
@@ -108,21 +142,41 @@ impl BackupApi for SdkBackup {
             .send()
             .await
             .map_err(|err| classify("backup", OP, err))?;
-        let job = output.copy_job().ok_or_else(|| malformed("backup", OP, "lacks CopyJob"))?;
+        let job = output
+            .copy_job()
+            .ok_or_else(|| malformed("backup", OP, "lacks CopyJob"))?;
         let m = Members(OP);
         Ok(CopyJob {
             id: m.required("CopyJobId", job.copy_job_id(), CopyJobId::parse)?,
-            state: m.required("State", job.state().map(|s| s.as_str()), CopyJobState::parse)?,
+            state: m.required(
+                "State",
+                job.state().map(|s| s.as_str()),
+                CopyJobState::parse,
+            )?,
             status_message: job.status_message().map(str::to_owned),
-            source_recovery_point: m.required("SourceRecoveryPointArn", job.source_recovery_point_arn(), RecoveryPointArn::parse)?,
-            source_vault: m.required("SourceBackupVaultArn", job.source_backup_vault_arn(), BackupVaultArn::parse)?,
-            destination_vault: m.required("DestinationBackupVaultArn", job.destination_backup_vault_arn(), BackupVaultArn::parse)?,
+            source_recovery_point: m.required(
+                "SourceRecoveryPointArn",
+                job.source_recovery_point_arn(),
+                RecoveryPointArn::parse,
+            )?,
+            source_vault: m.required(
+                "SourceBackupVaultArn",
+                job.source_backup_vault_arn(),
+                BackupVaultArn::parse,
+            )?,
+            destination_vault: m.required(
+                "DestinationBackupVaultArn",
+                job.destination_backup_vault_arn(),
+                BackupVaultArn::parse,
+            )?,
             destination_recovery_point: m.optional(
                 "DestinationRecoveryPointArn",
                 job.destination_recovery_point_arn(),
                 RecoveryPointArn::parse,
             )?,
-            destination_lifecycle: job.destination_recovery_point_lifecycle().map(lifecycle_from_sdk),
+            destination_lifecycle: job
+                .destination_recovery_point_lifecycle()
+                .map(lifecycle_from_sdk),
             resource: m.optional("ResourceArn", job.resource_arn(), ResourceArn::parse)?,
             resource_type: job.resource_type().map(str::to_owned),
             iam_role: m.required("IamRoleArn", job.iam_role_arn(), IamRoleArn::parse)?,
@@ -143,8 +197,16 @@ impl BackupApi for SdkBackup {
         Ok(BackupJob {
             id: m.required("BackupJobId", job.backup_job_id(), BackupJobId::parse)?,
             state: BackupJobState::parse(job.state().map(|s| s.as_str()).unwrap_or_default()),
-            recovery_point: m.optional("RecoveryPointArn", job.recovery_point_arn(), RecoveryPointArn::parse)?,
-            vault: m.required("BackupVaultArn", job.backup_vault_arn(), BackupVaultArn::parse)?,
+            recovery_point: m.optional(
+                "RecoveryPointArn",
+                job.recovery_point_arn(),
+                RecoveryPointArn::parse,
+            )?,
+            vault: m.required(
+                "BackupVaultArn",
+                job.backup_vault_arn(),
+                BackupVaultArn::parse,
+            )?,
             resource: m.optional("ResourceArn", job.resource_arn(), ResourceArn::parse)?,
             resource_type: job.resource_type().map(str::to_owned),
         })

@@ -2,7 +2,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{BackupVaultArn, CopyJob, CopyJobId, CopyJobState, Lifecycle, Lineage, RecoveryPointArn, ResourceArn};
+use super::{
+    BackupVaultArn, CopyJob, CopyJobId, CopyJobState, Lifecycle, Lineage, RecoveryPointArn,
+    ResourceArn,
+};
 
 /// Facts about a copy job that do not change over its life. Any of them may be unknown to an event;
 /// the tracker fills the gaps from DescribeCopyJob once.
@@ -19,7 +22,9 @@ pub struct CopyDetails {
 impl CopyDetails {
     /// True when the facts the tracker needs to show where a copy went are present.
     pub fn is_complete(&self) -> bool {
-        self.source_recovery_point.is_some() && self.source_vault.is_some() && self.destination_vault.is_some()
+        self.source_recovery_point.is_some()
+            && self.source_vault.is_some()
+            && self.destination_vault.is_some()
     }
 }
 

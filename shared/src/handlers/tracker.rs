@@ -18,7 +18,9 @@ impl<B: BackupApi, S: TrackingStore> Tracker<B, S> {
         for_each_notification(payload, |notification| async move {
             match &notification.event {
                 JobEvent::Copy(copy) => self.on_copy_event(copy, notification.time).await,
-                JobEvent::Backup(_) => Ok(skipped(&notification, "backup job events are the copier's")),
+                JobEvent::Backup(_) => {
+                    Ok(skipped(&notification, "backup job events are the copier's"))
+                }
                 JobEvent::Ignored { reason, .. } => Ok(skipped(&notification, reason)),
             }
         })
@@ -27,7 +29,11 @@ impl<B: BackupApi, S: TrackingStore> Tracker<B, S> {
 
     /// Records one state change. One conditional write in the common case; DescribeCopyJob only
     /// when the record lacks the job's details.
-    pub async fn on_copy_event(&self, event: &CopyJobEvent, at: DateTime<Utc>) -> Result<Value, HandlerError> {
+    pub async fn on_copy_event(
+        &self,
+        event: &CopyJobEvent,
+        at: DateTime<Utc>,
+    ) -> Result<Value, HandlerError> {
         let update = event.state_update(at);
         let mut details = match self.store.apply_state(&update).await? {
             StateChange::Applied(record) => record.details,
@@ -39,14 +45,16 @@ impl<B: BackupApi, S: TrackingStore> Tracker<B, S> {
                     tracing::info!(copy_job = %event.id, state = %event.state, recorded = ?record.state, "stale event ignored");
                     return Ok(json!({ "copyJob": event.id, "stale": event.state }));
                 }
-                let needs_follow_up = !record.details.is_complete() || event.state == CopyJobState::Completed;
+                let needs_follow_up =
+                    !record.details.is_complete() || event.state == CopyJobState::Completed;
                 if !needs_follow_up {
                     return Ok(json!({ "copyJob": event.id, "stale": event.state }));
                 }
                 record.details
             }
         };
-        let wants_destination_point = event.state == CopyJobState::Completed && details.destination_recovery_point.is_none();
+        let wants_destination_point =
+            event.state == CopyJobState::Completed && details.destination_recovery_point.is_none();
         if !details.is_complete() || wants_destination_point {
             let job = self.backup.describe_copy_job(&event.id).await?;
             let described = CopyDetails::from(&job);
@@ -54,8 +62,12 @@ impl<B: BackupApi, S: TrackingStore> Tracker<B, S> {
             details = described;
         }
         if event.state == CopyJobState::Completed {
-            if let (Some(recovery_point), Some(destination)) = (&details.source_recovery_point, &details.destination_vault) {
-                self.store.mark_destination(recovery_point, destination, DestinationStatus::Copied).await?;
+            if let (Some(recovery_point), Some(destination)) =
+                (&details.source_recovery_point, &details.destination_vault)
+            {
+                self.store
+                    .mark_destination(recovery_point, destination, DestinationStatus::Copied)
+                    .await?;
             }
         }
         tracing::info!(copy_job = %event.id, state = %event.state, "copy job state recorded");

@@ -7,19 +7,31 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::{AlertSink, AwsError, BackupApi, ErrorClass, RetryQueue, RetryRequest, StartCopyRequest, TrackingStore};
+use super::{
+    AlertSink, AwsError, BackupApi, ErrorClass, RetryQueue, RetryRequest, StartCopyRequest,
+    TrackingStore,
+};
 use crate::domain::{
-    Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, CopyDetails, CopyJob, CopyJobId, CopyJobRecord,
-    DestinationStatus, Lifecycle, PlanRuleRef, RecoveryPointArn, StartedCopy, StateChange, StateUpdate,
+    Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, CopyDetails, CopyJob,
+    CopyJobId, CopyJobRecord, DestinationStatus, Lifecycle, PlanRuleRef, RecoveryPointArn,
+    StartedCopy, StateChange, StateUpdate,
 };
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// An error as the Backup adapter would classify it.
 pub fn backup_error(operation: &'static str, class: ErrorClass, code: &str) -> AwsError {
-    AwsError { service: "backup", operation, class, code: Some(code.to_owned()), message: format!("{code} (injected)") }
+    AwsError {
+        service: "backup",
+        operation,
+        class,
+        code: Some(code.to_owned()),
+        message: format!("{code} (injected)"),
+    }
 }
 
 #[derive(Default)]
@@ -53,14 +65,27 @@ impl MemoryBackup {
         lock(&self.state).backup_jobs.insert(job.id.clone(), job);
     }
 
-    pub fn add_copy_action(&self, rule: &PlanRuleRef, destination: &BackupVaultArn, lifecycle: Lifecycle) {
-        let key = (rule.plan_id.to_string(), rule.rule_id.to_string(), destination.clone());
+    pub fn add_copy_action(
+        &self,
+        rule: &PlanRuleRef,
+        destination: &BackupVaultArn,
+        lifecycle: Lifecycle,
+    ) {
+        let key = (
+            rule.plan_id.to_string(),
+            rule.rule_id.to_string(),
+            destination.clone(),
+        );
         lock(&self.state).copy_actions.insert(key, lifecycle);
     }
 
     /// The next call of `operation` fails with `error` (queued: several calls fail in order).
     pub fn fail_next(&self, operation: &'static str, error: AwsError) {
-        lock(&self.state).failures.entry(operation).or_default().push(error);
+        lock(&self.state)
+            .failures
+            .entry(operation)
+            .or_default()
+            .push(error);
     }
 
     /// Copy jobs actually created (duplicates answered through a token are not counted).
@@ -73,7 +98,12 @@ impl MemoryBackup {
     }
 
     /// Sets a job's state and status message, as AWS Backup does when a copy runs.
-    pub fn set_copy_state(&self, id: &CopyJobId, state: crate::domain::CopyJobState, message: Option<&str>) {
+    pub fn set_copy_state(
+        &self,
+        id: &CopyJobId,
+        state: crate::domain::CopyJobState,
+        message: Option<&str>,
+    ) {
         if let Some(job) = lock(&self.state).copy_jobs.get_mut(id) {
             job.state = state;
             job.status_message = message.map(str::to_owned);
@@ -84,7 +114,10 @@ impl MemoryBackup {
         lock(&self.state).copy_jobs.get(id).cloned()
     }
 
-    fn enter(&self, operation: &'static str) -> Result<std::sync::MutexGuard<'_, BackupState>, AwsError> {
+    fn enter(
+        &self,
+        operation: &'static str,
+    ) -> Result<std::sync::MutexGuard<'_, BackupState>, AwsError> {
         let mut state = lock(&self.state);
         *state.calls.entry(operation).or_default() += 1;
         if let Some(queue) = state.failures.get_mut(operation) {
@@ -97,18 +130,30 @@ impl MemoryBackup {
 }
 
 fn not_found(operation: &'static str) -> AwsError {
-    backup_error(operation, ErrorClass::Permanent, "ResourceNotFoundException")
+    backup_error(
+        operation,
+        ErrorClass::Permanent,
+        "ResourceNotFoundException",
+    )
 }
 
 impl BackupApi for MemoryBackup {
     async fn describe_copy_job(&self, id: &CopyJobId) -> Result<CopyJob, AwsError> {
         let state = self.enter("DescribeCopyJob")?;
-        state.copy_jobs.get(id).cloned().ok_or_else(|| not_found("DescribeCopyJob"))
+        state
+            .copy_jobs
+            .get(id)
+            .cloned()
+            .ok_or_else(|| not_found("DescribeCopyJob"))
     }
 
     async fn describe_backup_job(&self, id: &BackupJobId) -> Result<BackupJob, AwsError> {
         let state = self.enter("DescribeBackupJob")?;
-        state.backup_jobs.get(id).cloned().ok_or_else(|| not_found("DescribeBackupJob"))
+        state
+            .backup_jobs
+            .get(id)
+            .cloned()
+            .ok_or_else(|| not_found("DescribeBackupJob"))
     }
 
     async fn copy_action_lifecycle(
@@ -117,7 +162,11 @@ impl BackupApi for MemoryBackup {
         destination: &BackupVaultArn,
     ) -> Result<Option<Lifecycle>, AwsError> {
         let state = self.enter("GetBackupPlan")?;
-        let key = (rule.plan_id.to_string(), rule.rule_id.to_string(), destination.clone());
+        let key = (
+            rule.plan_id.to_string(),
+            rule.rule_id.to_string(),
+            destination.clone(),
+        );
         Ok(state.copy_actions.get(&key).copied())
     }
 
@@ -127,11 +176,16 @@ impl BackupApi for MemoryBackup {
             return if earlier == request {
                 Ok(id.clone())
             } else {
-                Err(backup_error("StartCopyJob", ErrorClass::Permanent, "InvalidRequestException"))
+                Err(backup_error(
+                    "StartCopyJob",
+                    ErrorClass::Permanent,
+                    "InvalidRequestException",
+                ))
             };
         }
         state.next_id += 1;
-        let id = CopyJobId::parse(&format!("COPY-{:04}", state.next_id)).expect("generated ids are valid");
+        let id = CopyJobId::parse(&format!("COPY-{:04}", state.next_id))
+            .expect("generated ids are valid");
         let source_vault_arn = BackupVaultArn::parse(&format!(
             "arn:aws:backup:us-east-1:123456789012:backup-vault:{}",
             request.source_vault
@@ -155,7 +209,10 @@ impl BackupApi for MemoryBackup {
                 created_by: None,
             },
         );
-        state.tokens.insert(request.token.as_str().to_owned(), (request.clone(), id.clone()));
+        state.tokens.insert(
+            request.token.as_str().to_owned(),
+            (request.clone(), id.clone()),
+        );
         state.started.push(request.clone());
         Ok(id)
     }
@@ -179,7 +236,14 @@ fn merge_details(into: &mut CopyDetails, from: &CopyDetails) {
     macro_rules! keep_first {
         ($($field:ident),*) => {$( if into.$field.is_none() { into.$field = from.$field.clone(); } )*};
     }
-    keep_first!(source_recovery_point, source_vault, destination_vault, destination_recovery_point, resource, resource_type);
+    keep_first!(
+        source_recovery_point,
+        source_vault,
+        destination_vault,
+        destination_recovery_point,
+        resource,
+        resource_type
+    );
 }
 
 impl MemoryStore {
@@ -188,15 +252,26 @@ impl MemoryStore {
     }
 
     pub fn record(&self, id: &CopyJobId) -> Option<CopyJobRecord> {
-        lock(&self.records).get(id).map(|stored| stored.record.clone())
+        lock(&self.records)
+            .get(id)
+            .map(|stored| stored.record.clone())
     }
 
     pub fn records(&self) -> Vec<CopyJobRecord> {
-        lock(&self.records).values().map(|stored| stored.record.clone()).collect()
+        lock(&self.records)
+            .values()
+            .map(|stored| stored.record.clone())
+            .collect()
     }
 
-    pub fn destinations(&self, recovery_point: &RecoveryPointArn) -> HashMap<BackupVaultArn, DestinationStatus> {
-        lock(&self.destinations).get(recovery_point).cloned().unwrap_or_default()
+    pub fn destinations(
+        &self,
+        recovery_point: &RecoveryPointArn,
+    ) -> HashMap<BackupVaultArn, DestinationStatus> {
+        lock(&self.destinations)
+            .get(recovery_point)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The next `count` calls of `operation` (e.g. "claim") fail transiently.
@@ -234,7 +309,10 @@ impl TrackingStore for MemoryStore {
         self.check("apply_state")?;
         Ok(self.with_record(&update.id, |stored| {
             let record = &mut stored.record;
-            if record.state.is_some_and(|current| current.rank() >= update.state.rank()) {
+            if record
+                .state
+                .is_some_and(|current| current.rank() >= update.state.rank())
+            {
                 return StateChange::Stale;
             }
             record.state = Some(update.state);
@@ -248,7 +326,9 @@ impl TrackingStore for MemoryStore {
 
     async fn fill_details(&self, id: &CopyJobId, details: &CopyDetails) -> Result<(), AwsError> {
         self.check("fill_details")?;
-        self.with_record(id, |stored| merge_details(&mut stored.record.details, details));
+        self.with_record(id, |stored| {
+            merge_details(&mut stored.record.details, details)
+        });
         Ok(())
     }
 
@@ -259,34 +339,55 @@ impl TrackingStore for MemoryStore {
             merge_details(&mut record.details, &copy.details);
             record.lineage = Some(copy.lineage.clone());
             record.lifecycle = record.lifecycle.or(copy.lifecycle);
-            record.state.get_or_insert(crate::domain::CopyJobState::Created);
+            record
+                .state
+                .get_or_insert(crate::domain::CopyJobState::Created);
         });
         Ok(())
     }
 
     async fn link_retry(&self, failed: &CopyJobId, retry: &CopyJobId) -> Result<(), AwsError> {
         self.check("link_retry")?;
-        self.with_record(failed, |stored| stored.record.retried_by = Some(retry.clone()));
+        self.with_record(failed, |stored| {
+            stored.record.retried_by = Some(retry.clone())
+        });
         Ok(())
     }
 
-    async fn claim(&self, id: &CopyJobId, kind: ClaimKind, now: DateTime<Utc>, lease: Duration) -> Result<Claim, AwsError> {
+    async fn claim(
+        &self,
+        id: &CopyJobId,
+        kind: ClaimKind,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<Claim, AwsError> {
         self.check("claim")?;
         let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
-        Ok(self.with_record(id, |stored| match stored.claims.get(&kind) {
-            Some((true, _)) => Claim::AlreadyDone,
-            Some((false, at)) if *at + lease > now => Claim::InProgress,
-            _ => {
-                stored.claims.insert(kind, (false, now));
-                Claim::Acquired(stored.record.clone())
-            }
-        }))
+        Ok(
+            self.with_record(id, |stored| match stored.claims.get(&kind) {
+                Some((true, _)) => Claim::AlreadyDone,
+                Some((false, at)) if *at + lease > now => Claim::InProgress,
+                _ => {
+                    stored.claims.insert(kind, (false, now));
+                    Claim::Acquired(stored.record.clone())
+                }
+            }),
+        )
     }
 
-    async fn finish_claim(&self, id: &CopyJobId, kind: ClaimKind, outcome: &str) -> Result<(), AwsError> {
+    async fn finish_claim(
+        &self,
+        id: &CopyJobId,
+        kind: ClaimKind,
+        outcome: &str,
+    ) -> Result<(), AwsError> {
         self.check("finish_claim")?;
         self.with_record(id, |stored| {
-            let at = stored.claims.get(&kind).map(|(_, at)| *at).unwrap_or_else(Utc::now);
+            let at = stored
+                .claims
+                .get(&kind)
+                .map(|(_, at)| *at)
+                .unwrap_or_else(Utc::now);
             stored.claims.insert(kind, (true, at));
             stored.record.outcome = Some(outcome.to_owned());
         });
@@ -309,7 +410,11 @@ impl TrackingStore for MemoryStore {
     ) -> Result<(), AwsError> {
         self.check("mark_destination")?;
         let mut destinations = lock(&self.destinations);
-        let entry = destinations.entry(recovery_point.clone()).or_default().entry(destination.clone()).or_insert(status);
+        let entry = destinations
+            .entry(recovery_point.clone())
+            .or_default()
+            .entry(destination.clone())
+            .or_insert(status);
         // Copied is final: a late "requested" does not undo it.
         if status == DestinationStatus::Copied {
             *entry = status;
@@ -392,5 +497,8 @@ impl RetryQueue for MemoryQueue {
 
 /// Distinct destination vaults of a set of start requests, for assertions.
 pub fn destinations_of(requests: &[StartCopyRequest]) -> HashSet<BackupVaultArn> {
-    requests.iter().map(|request| request.destination_vault.clone()).collect()
+    requests
+        .iter()
+        .map(|request| request.destination_vault.clone())
+        .collect()
 }
