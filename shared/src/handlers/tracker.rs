@@ -35,8 +35,8 @@ impl<B: BackupApi, S: TrackingStore> Tracker<B, S> {
         at: DateTime<Utc>,
     ) -> Result<Value, HandlerError> {
         let update = event.state_update(at);
-        let mut details = match self.store.apply_state(&update).await? {
-            StateChange::Applied(record) => record.details,
+        let (mut details, stale) = match self.store.apply_state(&update).await? {
+            StateChange::Applied(record) => (record.details, false),
             StateChange::Stale => {
                 // Already at this state or beyond. A redelivery of the same state still finishes
                 // what an earlier, failed invocation may have left undone (details, destination).
@@ -50,7 +50,7 @@ impl<B: BackupApi, S: TrackingStore> Tracker<B, S> {
                 if !needs_follow_up {
                     return Ok(json!({ "copyJob": event.id, "stale": event.state }));
                 }
-                record.details
+                (record.details, true)
             }
         };
         let wants_destination_point =
@@ -69,6 +69,10 @@ impl<B: BackupApi, S: TrackingStore> Tracker<B, S> {
                     .mark_destination(recovery_point, destination, DestinationStatus::Copied)
                     .await?;
             }
+        }
+        if stale {
+            tracing::info!(copy_job = %event.id, state = %event.state, "redelivered state; follow-ups completed");
+            return Ok(json!({ "copyJob": event.id, "stale": event.state }));
         }
         tracing::info!(copy_job = %event.id, state = %event.state, "copy job state recorded");
         Ok(json!({ "copyJob": event.id, "state": event.state }))

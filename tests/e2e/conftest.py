@@ -1,0 +1,42 @@
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stack import ACCOUNT, LocalStack  # noqa: E402
+
+DR_VAULT = f"arn:aws:backup:us-west-2:{ACCOUNT}:backup-vault:dr-copy"
+EU_VAULT = f"arn:aws:backup:eu-west-1:{ACCOUNT}:backup-vault:eu-archive"
+ROUTES = [
+    {"sourceVault": "routed", "destinationVaultArn": DR_VAULT,
+     "lifecycle": {"moveToColdStorageAfterDays": 30, "deleteAfterDays": 365}},
+    {"sourceVault": "routed", "destinationVaultArn": EU_VAULT, "resourceTypes": ["EBS"]},
+]
+
+
+@pytest.fixture(scope="session")
+def stack():
+    """One local stack for the session: vaults `routed` (copier routes to two regions) and
+    `planned` (copies come from a plan rule's CopyAction). Tests use fresh resources each."""
+    with LocalStack(max_attempts=3, routes=ROUTES) as stack:
+        stack.create_vault("routed")
+        stack.create_vault("planned")
+        stack.create_vault("dr-copy", region="us-west-2", notify=False)
+        stack.create_vault("eu-archive", region="eu-west-1", notify=False)
+        yield stack
+
+
+@pytest.fixture
+def resource():
+    return f"arn:aws:ec2:us-east-1:{ACCOUNT}:volume/vol-{uuid.uuid4().hex[:17]}"
+
+
+@pytest.fixture
+def settled(stack):
+    """The stack with nothing in flight before and after the test."""
+    stack.settle()
+    stack.alerts()
+    yield stack
+    stack.settle()

@@ -1,0 +1,154 @@
+"""A local Lambda Runtime API: runs a function's real binary the way Lambda does.
+
+The binary is started with AWS_LAMBDA_RUNTIME_API pointing at this server; it long-polls
+GET /2018-06-01/runtime/invocation/next, and posts .../response or .../error per invocation.
+`invoke()` hands it one event and waits for the outcome. A crashed process is restarted (a new
+execution environment), as Lambda would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+API = "/2018-06-01/runtime"
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    payload: dict  # the response, or {"errorType", "errorMessage"}
+    request_id: str
+
+
+class LocalLambda:
+    def __init__(self, name: str, binary: str, env: dict[str, str], log_path: str, timeout: float = 30.0):
+        self.name, self.binary, self.env, self.log_path, self.timeout = name, binary, env, log_path, timeout
+        self.events: queue.Queue = queue.Queue()
+        self.results: dict[str, queue.Queue] = {}
+        self.init_error: dict | None = None
+        self.process: subprocess.Popen | None = None
+        self.invocations = 0
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.log = open(log_path, "ab")
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.name}"
+
+    def _handler(self):
+        harness = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _reply(self, status: int, body: bytes = b"{}", headers: dict | None = None):
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _body(self) -> dict:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                try:
+                    return json.loads(raw or b"null") or {}
+                except json.JSONDecodeError:
+                    return {"raw": raw.decode(errors="replace")}
+
+            def do_GET(self):
+                if self.path != f"{API}/invocation/next":
+                    return self._reply(404)
+                # Bound to this process generation's queue: a poll left over from a crashed
+                # process must not take the next environment's events.
+                request_id, event = harness.events.get()
+                deadline = int((time.time() + harness.timeout) * 1000)
+                self._reply(200, json.dumps(event).encode(), {
+                    "Lambda-Runtime-Aws-Request-Id": request_id,
+                    "Lambda-Runtime-Deadline-Ms": str(deadline),
+                    "Lambda-Runtime-Invoked-Function-Arn": harness.arn,
+                    "Lambda-Runtime-Trace-Id": f"Root=1-{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:24]}",
+                })
+
+            def do_POST(self):
+                body = self._body()
+                if self.path == f"{API}/init/error":
+                    harness.init_error = body
+                    return self._reply(202)
+                parts = self.path[len(f"{API}/invocation/"):].split("/")
+                if len(parts) == 2 and parts[1] in ("response", "error") and parts[0] in harness.results:
+                    harness.results[parts[0]].put(Outcome(parts[1] == "response", body, parts[0]))
+                    return self._reply(202)
+                self._reply(400)
+
+        return Handler
+
+    def start(self) -> None:
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{self.server.server_address[1]}",
+            "AWS_LAMBDA_FUNCTION_NAME": self.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{self.name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": "local",
+            **self.env,
+        }
+        self.init_error = None
+        self.events = queue.Queue()
+        self.process = subprocess.Popen([self.binary], env=env, stdout=self.log, stderr=self.log)
+
+    def invoke(self, event: dict) -> Outcome:
+        """One synchronous invocation; a crash or init failure is reported as an error outcome."""
+        if self.process is None or self.process.poll() is not None:
+            self.start()
+        request_id = str(uuid.uuid4())
+        results: queue.Queue = queue.Queue()
+        self.results[request_id] = results
+        self.events.put((request_id, event))
+        self.invocations += 1
+        try:
+            deadline = time.time() + self.timeout
+            while True:
+                try:
+                    return results.get(timeout=0.05)
+                except queue.Empty:
+                    pass
+                crashed = self.process.poll() is not None
+                if crashed or time.time() > deadline:
+                    # Lambda ends the environment on a crash or a timeout; the next invoke starts a new one.
+                    if not crashed:
+                        self.process.kill()
+                        self.process.wait()
+                    kind = "Runtime.InitError" if self.init_error else ("Runtime.ExitError" if crashed else "Sandbox.Timedout")
+                    detail = self.init_error or {"errorMessage": f"process exited with {self.process.returncode}"}
+                    return Outcome(False, {"errorType": kind, **detail}, request_id)
+        finally:
+            self.results.pop(request_id, None)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.server.shutdown()
+        self.server.server_close()
+        self.log.close()

@@ -1,0 +1,173 @@
+"""End to end: real function binaries, real SDK clients, local AWS (moto + the Backup stand-in).
+
+Each scenario asserts on the stand-in's copy jobs, the tracking table and the alert topic.
+"""
+
+import json
+
+from conftest import DR_VAULT, EU_VAULT
+
+LIFECYCLE = {"MoveToColdStorageAfterDays": 30, "DeleteAfterDays": 365}
+TRANSIENT = "Copy job failed because the destination backup vault is being modified. Try again later."
+PERMANENT = "Access denied: the IAM role cannot use KMS key arn:aws:kms:us-west-2:123456789012:key/abc"
+
+
+def plan(stack) -> str:
+    backup = stack.client("backup")
+    return backup.create_backup_plan(BackupPlan={
+        "BackupPlanName": "daily-with-dr-copy",
+        "Rules": [{
+            "RuleName": "daily", "TargetBackupVaultName": "planned", "ScheduleExpression": "cron(0 3 * * ? *)",
+            "Lifecycle": {"DeleteAfterDays": 35},
+            "CopyActions": [{"DestinationBackupVaultArn": DR_VAULT, "Lifecycle": LIFECYCLE}],
+        }],
+    })["BackupPlanId"]
+
+
+def jobs_for(stack, recovery_point: str) -> list[dict]:
+    return sorted(stack.copy_jobs(BySourceRecoveryPointArn=recovery_point), key=lambda j: j["CreationDate"])
+
+
+def test_backup_completion_starts_one_copy_per_route(settled, resource):
+    backup = settled.complete_backup("routed", resource)
+    settled.settle()
+
+    jobs = jobs_for(settled, backup["RecoveryPointArn"])
+    assert sorted(j["DestinationBackupVaultArn"] for j in jobs) == sorted([DR_VAULT, EU_VAULT])
+    assert all(j["State"] == "COMPLETED" for j in jobs)
+    dr = next(j for j in jobs if j["DestinationBackupVaultArn"] == DR_VAULT)
+    assert dr["DestinationRecoveryPointLifecycle"] == LIFECYCLE
+    for job in jobs:
+        record = settled.copy_record(job["CopyJobId"])
+        assert record["state"] == "COMPLETED"
+        assert record["source_recovery_point_arn"] == backup["RecoveryPointArn"]
+        assert record["destination_recovery_point_arn"] == job["DestinationRecoveryPointArn"]
+    point = settled.recovery_point_record(backup["RecoveryPointArn"])
+    assert point["copied_destinations"] == {DR_VAULT, EU_VAULT}
+    assert settled.alerts() == []
+
+
+def test_transient_failure_is_retried_with_the_plan_lifecycle_and_tracked_to_completion(settled, resource):
+    plan_id = plan(settled)
+    settled.standin("faults", {"failCopies": [{"statusMessage": TRANSIENT, "destinationVaultArn": DR_VAULT, "count": 1}]})
+    backup = settled.complete_backup("planned", resource, planId=plan_id)
+    settled.settle()
+
+    failed, retry = jobs_for(settled, backup["RecoveryPointArn"])
+    assert (failed["State"], failed["StatusMessage"]) == ("FAILED", TRANSIENT)
+    assert failed["CreatedBy"]["BackupPlanId"] == plan_id and "DestinationRecoveryPointLifecycle" not in failed
+    assert retry["State"] == "COMPLETED"
+    assert retry["DestinationRecoveryPointLifecycle"] == LIFECYCLE, "the plan rule's CopyAction lifecycle"
+    assert (retry["SourceBackupVaultArn"], retry["DestinationBackupVaultArn"]) == (failed["SourceBackupVaultArn"], DR_VAULT)
+    assert retry["IamRoleArn"] == failed["IamRoleArn"]
+
+    failed_record = settled.copy_record(failed["CopyJobId"])
+    retry_record = settled.copy_record(retry["CopyJobId"])
+    assert failed_record["state"] == "FAILED" and failed_record["outcome"] == "retry 1 scheduled"
+    assert failed_record["retried_by"] == retry["CopyJobId"]
+    assert retry_record["state"] == "COMPLETED"
+    assert (retry_record["root_job_id"], retry_record["attempt"], retry_record["retry_of"]) == (failed["CopyJobId"], 1, failed["CopyJobId"])
+    assert settled.recovery_point_record(backup["RecoveryPointArn"])["copied_destinations"] == {DR_VAULT}
+    assert settled.alerts() == []
+
+
+def test_permanent_failure_alerts_once_and_is_not_retried(settled, resource):
+    plan_id = plan(settled)
+    settled.standin("faults", {"failCopies": [{"statusMessage": PERMANENT, "destinationVaultArn": DR_VAULT}]})
+    backup = settled.complete_backup("planned", resource, planId=plan_id)
+    settled.settle()
+
+    jobs = jobs_for(settled, backup["RecoveryPointArn"])
+    assert [j["State"] for j in jobs] == ["FAILED"]
+    alerts = settled.alerts()
+    assert len(alerts) == 1
+    assert "failed permanently" in alerts[0]["Subject"]
+    for part in (jobs[0]["CopyJobId"], resource, "dr-copy", "Access denied", "Attempts:          1"):
+        assert part in alerts[0]["Message"]
+    assert settled.copy_record(jobs[0]["CopyJobId"])["outcome"] == "alerted: permanent failure"
+
+
+def test_exhausted_attempts_alert_once(settled, resource):
+    plan_id = plan(settled)
+    settled.standin("faults", {"failCopies": [{"statusMessage": "Rate exceeded", "destinationVaultArn": DR_VAULT, "count": 4}]})
+    backup = settled.complete_backup("planned", resource, planId=plan_id)
+    settled.settle()
+
+    jobs = jobs_for(settled, backup["RecoveryPointArn"])
+    assert [j["State"] for j in jobs] == ["FAILED"] * 4, "the original and MAX_ATTEMPTS=3 retries"
+    root = jobs[0]["CopyJobId"]
+    attempts = [settled.copy_record(j["CopyJobId"]).get("attempt", 0) for j in jobs]
+    assert attempts == [0, 1, 2, 3]
+    assert all(settled.copy_record(j["CopyJobId"]).get("root_job_id", root) == root for j in jobs)
+    alerts = settled.alerts()
+    assert len(alerts) == 1 and "failed after all retries" in alerts[0]["Subject"]
+    assert "Attempts:          4" in alerts[0]["Message"]
+
+
+def test_the_same_notification_delivered_twice_starts_one_copy(settled, resource):
+    settled.duplicate_deliveries = 2
+    try:
+        backup = settled.complete_backup("routed", resource)
+        settled.settle()
+    finally:
+        settled.duplicate_deliveries = 1
+    jobs = jobs_for(settled, backup["RecoveryPointArn"])
+    assert len(jobs) == 2, "one copy per route, not per delivery"
+    assert {j["State"] for j in jobs} == {"COMPLETED"}
+
+
+def test_throttling_and_server_errors_lose_and_duplicate_nothing(settled, resource):
+    # More throttles than the SDK's 3 attempts absorb: the invocation fails and Lambda retries it.
+    failures_before = len(settled.failures())
+    settled.standin("faults", {"throttleNext": {"StartCopyJob": 4, "DescribeBackupJob": 1}})
+    backup = settled.complete_backup("routed", resource)
+    settled.settle()
+    jobs = jobs_for(settled, backup["RecoveryPointArn"])
+    assert sorted(j["DestinationBackupVaultArn"] for j in jobs) == sorted([DR_VAULT, EU_VAULT])
+    assert any(not i.outcome.ok for i in settled.invocations if i.function == "copier")
+    assert len(settled.failures()) == failures_before, "Lambda's own retries absorbed the faults"
+    assert settled.alerts() == []
+
+
+def test_out_of_order_events_end_in_the_right_state(settled, resource):
+    plan_id = plan(settled)
+    backup = settled.complete_backup("planned", resource, planId=plan_id)
+    settled.standin("advance")  # the copy runs to COMPLETED before the tracker sees anything
+    sqs = settled.client("sqs")
+    messages = []
+    while batch := sqs.receive_message(QueueUrl=settled.subscription_queues["tracker"], MaxNumberOfMessages=10).get("Messages"):
+        messages += batch
+        for m in batch:
+            sqs.delete_message(QueueUrl=settled.subscription_queues["tracker"], ReceiptHandle=m["ReceiptHandle"])
+    states = [json.loads(m["Body"])["MessageAttributes"]["State"]["Value"] for m in messages]
+    assert sorted(states) == ["COMPLETED", "CREATED"]
+    # Deliver SUCCESSFUL first, then the stale STARTED, then SUCCESSFUL again.
+    ordered = sorted(messages, key=lambda m: json.loads(m["Body"])["MessageAttributes"]["State"]["Value"] != "COMPLETED")
+    for message in ordered + ordered[:1]:
+        assert settled.invoke_async("tracker", settled.sns_event(message)).ok
+    (job,) = jobs_for(settled, backup["RecoveryPointArn"])
+    record = settled.copy_record(job["CopyJobId"])
+    assert record["state"] == "COMPLETED"
+    assert record["destination_recovery_point_arn"] == job["DestinationRecoveryPointArn"]
+    assert "created_at" not in record, "the late STARTED changed nothing"
+
+
+def test_malformed_notification_is_retried_then_kept_in_the_failure_destination(settled):
+    before = len(settled.failures())
+    settled.client("sns").publish(
+        TopicArn=settled.vault_topic, Subject="Notification from AWS Backup", Message="An AWS Backup copy job failed.",
+        MessageAttributes={
+            "EventType": {"DataType": "String", "StringValue": "COPY_JOB"},
+            "State": {"DataType": "String", "StringValue": "FAILED"},
+        },
+    )
+    settled.settle()
+    failures = settled.failures()[before:]
+    by_function = {f["requestContext"]["functionArn"].split(":")[6]: f for f in failures}
+    assert set(by_function) == {"tracker", "retrier"}, "both subscribers got it; the copier's filter kept it out"
+    for failure in by_function.values():
+        assert failure["requestContext"]["condition"] == "RetriesExhausted"
+        assert failure["requestContext"]["approximateInvokeCount"] == 3
+        assert failure["responsePayload"]["errorType"] == "MalformedNotification"
+        assert failure["responsePayload"]["errorMessage"] == "malformed notification: Records[0]: missing MessageAttributes.Id"
+        assert failure["requestPayload"]["Records"][0]["Sns"]["Message"] == "An AWS Backup copy job failed."
