@@ -6,6 +6,7 @@ ends with the tracking table. Run it with `scripts/demo`.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -102,6 +103,8 @@ def print_table(stack: LocalStack) -> None:
 
 
 def main() -> int:
+    # SIGTERM unwinds like Ctrl-C, so the stack's processes are stopped either way.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print("vaultwatch demo: local AWS (moto + AWS Backup stand-in), real function binaries\n")
     with LocalStack(max_attempts=3, routes=ROUTES, on_invocation=on_invocation) as stack:
         say("setup", "vaults primary (us-east-1), dr-copy (us-west-2), eu-archive (eu-west-1)")

@@ -418,3 +418,27 @@ def plain(item: dict) -> dict:
         (kind, raw), = value.items()
         out[name] = int(raw) if kind == "N" else set(raw) if kind == "SS" else raw
     return out
+
+
+def main() -> None:
+    """Starts the stack and keeps it up until Ctrl-C, printing the endpoints to use."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Run the local vaultwatch stack until Ctrl-C.")
+    parser.add_argument("--routes", default="[]", help="COPY_ROUTES JSON for the copier")
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    with LocalStack(routes=json.loads(args.routes)) as stack:
+        print(f"AWS_ENDPOINT_URL={stack.moto_url}")
+        print(f"AWS_ENDPOINT_URL_BACKUP={stack.backup_url}")
+        print(f"vault topic: {stack.vault_topic}")
+        print(f"tracking table: {stack.table}; logs in {stack.workdir}")
+        print("Ctrl-C to stop every process.", flush=True)
+        try:
+            signal.pause()
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()

@@ -446,16 +446,15 @@ class Backup:
             moved.append(self.transition(job_id, "FAILED" if failure else "COMPLETED", failure))
         return moved
 
-    def list_copy_jobs(self, query: dict) -> dict:
-        ctx = "ListCopyJobs"
+    def _list(self, ctx: str, key: str, jobs: list[dict], query: dict, equal_filters: dict) -> dict:
+        """List semantics shared by ListCopyJobs and ListBackupJobs: equality filters, created/complete
+        time windows, MaxResults 1..1000, opaque NextToken."""
         q = {k: v[-1] for k, v in query.items()}
         max_results = q.get("maxResults")
         if max_results is not None:
             if not max_results.isdigit() or not 1 <= int(max_results) <= 1000:
                 raise invalid("MaxResults must be between 1 and 1000", ctx)
         limit = int(max_results or 1000)
-        if "state" in q and q["state"] not in COPY_STATES:
-            raise invalid(f"Invalid state {q['state']}", ctx)
 
         def stamp(name):
             if name not in q:
@@ -470,44 +469,95 @@ class Backup:
 
         created_before, created_after = stamp("createdBefore"), stamp("createdAfter")
         complete_before, complete_after = stamp("completeBefore"), stamp("completeAfter")
-        equal_filters = {
-            "resourceArn": "ResourceArn", "state": "State", "resourceType": "ResourceType",
-            "destinationVaultArn": "DestinationBackupVaultArn", "accountId": "AccountId", "parentJobId": "ParentJobId",
-            "sourceRecoveryPointArn": "SourceRecoveryPointArn", "messageCategory": "MessageCategory",
-        }
-        with self.lock:
-            jobs = [self.copy_jobs[i] for i in self.copy_order]
-            selected = []
-            for job in jobs:
-                if any(param in q and job.get(member) != q[param] for param, member in equal_filters.items()):
-                    continue
-                if created_before is not None and not job["CreationDate"] < created_before:
-                    continue
-                if created_after is not None and not job["CreationDate"] > created_after:
-                    continue
-                done = job.get("CompletionDate")
-                if complete_before is not None and not (done and done < complete_before):
-                    continue
-                if complete_after is not None and not (done and done > complete_after):
-                    continue
-                selected.append(dict(job))
+        selected = []
+        for job in jobs:
+            if any(param in q and job.get(member) != q[param] for param, member in equal_filters.items()):
+                continue
+            if created_before is not None and not job["CreationDate"] < created_before:
+                continue
+            if created_after is not None and not job["CreationDate"] > created_after:
+                continue
+            done = job.get("CompletionDate")
+            if complete_before is not None and not (done and done < complete_before):
+                continue
+            if complete_after is not None and not (done and done > complete_after):
+                continue
+            selected.append(dict(job))
         start = 0
         if q.get("nextToken"):
             try:
-                start = int(base64.b64decode(q["nextToken"]).decode().split(":")[1])
-            except (ValueError, IndexError, UnicodeDecodeError):
+                prefix, offset = base64.b64decode(q["nextToken"]).decode().split(":")
+                start = int(offset)
+                assert prefix == key
+            except (ValueError, IndexError, UnicodeDecodeError, AssertionError):
                 raise invalid("Invalid NextToken", ctx) from None
-        page = selected[start:start + limit]
-        result = {"CopyJobs": page}
+        result = {key: selected[start:start + limit]}
         if start + limit < len(selected):
-            result["NextToken"] = base64.b64encode(f"copyjobs:{start + limit}".encode()).decode()
+            result["NextToken"] = base64.b64encode(f"{key}:{start + limit}".encode()).decode()
         return result
+
+    def list_copy_jobs(self, query: dict) -> dict:
+        state = query.get("state", [None])[-1]
+        if state is not None and state not in COPY_STATES:
+            raise invalid(f"Invalid state {state}", "ListCopyJobs")
+        with self.lock:
+            jobs = [self.copy_jobs[i] for i in self.copy_order]
+            return self._list("ListCopyJobs", "CopyJobs", jobs, query, {
+                "resourceArn": "ResourceArn", "state": "State", "resourceType": "ResourceType",
+                "destinationVaultArn": "DestinationBackupVaultArn", "accountId": "AccountId",
+                "parentJobId": "ParentJobId", "sourceRecoveryPointArn": "SourceRecoveryPointArn",
+                "messageCategory": "MessageCategory",
+            })
+
+    def list_backup_jobs(self, query: dict) -> dict:
+        with self.lock:
+            jobs = list(self.backup_jobs.values())
+            return self._list("ListBackupJobs", "BackupJobs", jobs, query, {
+                "resourceArn": "ResourceArn", "state": "State", "backupVaultName": "BackupVaultName",
+                "resourceType": "ResourceType", "accountId": "AccountId", "parentJobId": "ParentJobId",
+                "messageCategory": "MessageCategory",
+            })
+
+    def bulk(self, spec: dict) -> dict:
+        """Control: `count` completed backups in `vault`, each with a copy job to one of
+        `destinations` (round robin) in a state drawn from `states` (weights), published to
+        nobody: jobs the event path never saw. With no destinations, backups without copies."""
+        rng = random.Random(spec.get("seed", 0))
+        states = spec.get("states", {"COMPLETED": 1.0})
+        names, weights = list(states), list(states.values())
+        destinations = spec.get("destinations", [])
+        message = spec.get("statusMessage", "Copy job failed. Try again later.")
+        region = spec.get("region", DEFAULT_REGION)
+        created = {"backups": 0, "copies": 0}
+        with self.lock:
+            vault = self.vault(region, spec["vault"], "bulk")
+            notifications, vault["notifications"] = vault["notifications"], None
+            try:
+                for index in range(spec["count"]):
+                    job = self.complete_backup({
+                        "vault": vault["name"], "region": region, "resourceType": spec.get("resourceType", "EBS"),
+                        "resourceArn": f"arn:aws:ec2:{region}:{ACCOUNT}:volume/vol-bulk{index:06d}",
+                    })
+                    created["backups"] += 1
+                    if destinations:
+                        copy = self._new_copy_job(job["RecoveryPointArn"], vault, destinations[index % len(destinations)], job["IamRoleArn"], None, None, None)
+                        state = rng.choices(names, weights)[0]
+                        copy["State"] = state
+                        if state in TERMINAL:
+                            copy["CompletionDate"] = now()
+                        if state == "FAILED":
+                            copy["StatusMessage"] = message
+                        created["copies"] += 1
+            finally:
+                vault["notifications"] = notifications
+        return created
 
 
 ROUTES = [
     ("PUT", re.compile(r"^/copy-jobs$"), "StartCopyJob"),
-    ("GET", re.compile(r"^/copy-jobs/$"), "ListCopyJobs"),
+    ("GET", re.compile(r"^/copy-jobs/?$"), "ListCopyJobs"),
     ("GET", re.compile(r"^/copy-jobs/(?P<id>[^/]+)$"), "DescribeCopyJob"),
+    ("GET", re.compile(r"^/backup-jobs/?$"), "ListBackupJobs"),
     ("GET", re.compile(r"^/backup-jobs/(?P<id>[^/]+)$"), "DescribeBackupJob"),
     ("PUT", re.compile(r"^/backup-vaults/(?P<name>[^/]+)$"), "CreateBackupVault"),
     ("PUT", re.compile(r"^/backup-vaults/(?P<name>[^/]+)/notification-configuration$"), "PutBackupVaultNotifications"),
@@ -576,6 +626,8 @@ def make_handler(backup: Backup):
                 return backup.list_copy_jobs(query)
             if operation == "DescribeCopyJob":
                 return backup.describe_copy_job(params["id"])
+            if operation == "ListBackupJobs":
+                return backup.list_backup_jobs(query)
             if operation == "DescribeBackupJob":
                 return backup.describe_backup_job(params["id"])
             if operation == "CreateBackupVault":
@@ -613,6 +665,8 @@ def make_handler(backup: Backup):
                 return {}
             if path == "/_standin/backup-jobs":
                 return backup.complete_backup(body)
+            if path == "/_standin/bulk":
+                return backup.bulk(body)
             if path == "/_standin/advance":
                 return {"moved": backup.advance()}
             match = re.match(r"^/_standin/copy-jobs/([^/]+)/transition$", path)
