@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::domain::{IamRoleArn, RetryPolicy, RouteTable, TopicArn};
+use crate::domain::{BackupVaultArn, CopyJobState, IamRoleArn, RetryPolicy, RouteTable, TopicArn};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid configuration: {}", problems.join("; "))]
@@ -19,16 +19,11 @@ struct Env<F> {
 
 impl<F: Fn(&str) -> Option<String>> Env<F> {
     fn new(lookup: F) -> Self {
-        Self {
-            lookup,
-            problems: Vec::new(),
-        }
+        Self { lookup, problems: Vec::new() }
     }
 
     fn get(&self, name: &str) -> Option<String> {
-        (self.lookup)(name)
-            .map(|value| value.trim().to_owned())
-            .filter(|value| !value.is_empty())
+        (self.lookup)(name).map(|value| value.trim().to_owned()).filter(|value| !value.is_empty())
     }
 
     fn required(&mut self, name: &str) -> Option<String> {
@@ -39,15 +34,9 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         value
     }
 
-    fn parsed<T, E: std::fmt::Display>(
-        &mut self,
-        name: &str,
-        parse: impl FnOnce(&str) -> Result<T, E>,
-    ) -> Option<T> {
+    fn parsed<T, E: std::fmt::Display>(&mut self, name: &str, parse: impl FnOnce(&str) -> Result<T, E>) -> Option<T> {
         let raw = self.required(name)?;
-        parse(&raw)
-            .map_err(|err| self.problems.push(format!("{name}: {err}")))
-            .ok()
+        parse(&raw).map_err(|err| self.problems.push(format!("{name}: {err}"))).ok()
     }
 
     fn number(&mut self, name: &str, default: u64) -> u64 {
@@ -56,11 +45,7 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             Some(raw) => raw.parse().unwrap_or_else(|_| {
                 self.problems.push(format!(
                     "{name} must be a whole number of {}",
-                    if name.ends_with("SECONDS") {
-                        "seconds"
-                    } else {
-                        "units"
-                    }
+                    if name.ends_with("SECONDS") { "seconds" } else { "units" }
                 ));
                 default
             }),
@@ -70,9 +55,7 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     fn finish<T>(self, build: impl FnOnce() -> Option<T>) -> Result<T, ConfigError> {
         match (self.problems.is_empty(), build()) {
             (true, Some(config)) => Ok(config),
-            _ => Err(ConfigError {
-                problems: self.problems,
-            }),
+            _ => Err(ConfigError { problems: self.problems }),
         }
     }
 }
@@ -128,17 +111,11 @@ impl RetrierConfig {
         let max_attempts = env.number("MAX_ATTEMPTS", 3);
         let base_delay = env.number("RETRY_BASE_DELAY_SECONDS", 60);
         let lease = env.number("CLAIM_LEASE_SECONDS", 90);
-        let policy = RetryPolicy::new(
-            u32::try_from(max_attempts).unwrap_or(u32::MAX),
-            Duration::from_secs(base_delay),
-        )
-        .map_err(|err| env.problems.push(err.to_string()))
-        .ok();
+        let policy = RetryPolicy::new(u32::try_from(max_attempts).unwrap_or(u32::MAX), Duration::from_secs(base_delay))
+            .map_err(|err| env.problems.push(err.to_string()))
+            .ok();
         if lease < 1 {
-            env.problems.push(
-                "CLAIM_LEASE_SECONDS must be at least 1 (and longer than the function timeout)"
-                    .into(),
-            );
+            env.problems.push("CLAIM_LEASE_SECONDS must be at least 1 (and longer than the function timeout)".into());
         }
         env.finish(|| {
             Some(Self {
@@ -171,14 +148,67 @@ impl CopierConfig {
         let routes = env.parsed("COPY_ROUTES", RouteTable::from_json);
         let copy_role = env.parsed("COPY_ROLE_ARN", IamRoleArn::parse);
         if routes.as_ref().is_some_and(RouteTable::is_empty) {
-            env.problems
-                .push("COPY_ROUTES has no routes: the copier would never copy anything".into());
+            env.problems.push("COPY_ROUTES has no routes: the copier would never copy anything".into());
+        }
+        env.finish(|| Some(Self { table: table?, routes: routes?, copy_role: copy_role? }))
+    }
+}
+
+/// copy-job-reconciler: the retrier's settings (it hands failures to the same logic) plus the sweep.
+#[derive(Debug, Clone)]
+pub struct ReconcilerConfig {
+    pub retrier: RetrierConfig,
+    pub lookback: Duration,
+    pub destination_vault: Option<BackupVaultArn>,
+    pub state: Option<CopyJobState>,
+    /// Routes whose missing copies are started (optional: without them only existing jobs are reconciled).
+    pub routes: RouteTable,
+    pub copy_role: Option<IamRoleArn>,
+}
+
+impl ReconcilerConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(process_env)
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let retrier = RetrierConfig::from_lookup(&lookup);
+        let mut env = Env::new(&lookup);
+        if let Err(err) = &retrier {
+            env.problems.extend(err.problems.iter().cloned());
+        }
+        let hours = env.number("RECONCILE_LOOKBACK_HOURS", 72);
+        if !(1..=24 * 30).contains(&hours) {
+            env.problems.push("RECONCILE_LOOKBACK_HOURS must be between 1 and 720".into());
+        }
+        let destination_vault = env.get("RECONCILE_DESTINATION_VAULT_ARN").and_then(|raw| {
+            BackupVaultArn::parse(&raw)
+                .map_err(|err| env.problems.push(format!("RECONCILE_DESTINATION_VAULT_ARN: {err}")))
+                .ok()
+        });
+        let state = env.get("RECONCILE_STATE").and_then(|raw| {
+            CopyJobState::parse(&raw).map_err(|err| env.problems.push(format!("RECONCILE_STATE: {err}"))).ok()
+        });
+        let routes = match env.get("COPY_ROUTES") {
+            None => Some(RouteTable::default()),
+            Some(raw) => {
+                RouteTable::from_json(&raw).map_err(|err| env.problems.push(format!("COPY_ROUTES: {err}"))).ok()
+            }
+        };
+        let copy_role = env.get("COPY_ROLE_ARN").and_then(|raw| {
+            IamRoleArn::parse(&raw).map_err(|err| env.problems.push(format!("COPY_ROLE_ARN: {err}"))).ok()
+        });
+        if routes.as_ref().is_some_and(|r| !r.is_empty()) && copy_role.is_none() && env.get("COPY_ROLE_ARN").is_none() {
+            env.problems.push("COPY_ROLE_ARN is not set (needed to start the copies COPY_ROUTES call for)".into());
         }
         env.finish(|| {
             Some(Self {
-                table: table?,
+                retrier: retrier.ok()?,
+                lookback: Duration::from_secs(hours * 3600),
+                destination_vault,
+                state,
                 routes: routes?,
-                copy_role: copy_role?,
+                copy_role,
             })
         })
     }
@@ -190,10 +220,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |name| map.get(name).cloned()
     }
 
@@ -201,14 +228,8 @@ mod tests {
     fn retrier_defaults_apply() {
         let config = RetrierConfig::from_lookup(lookup(&[
             ("TRACKING_TABLE_NAME", "tracking"),
-            (
-                "ALERT_TOPIC_ARN",
-                "arn:aws:sns:us-east-1:123456789012:alerts",
-            ),
-            (
-                "RETRY_QUEUE_URL",
-                "https://sqs.us-east-1.amazonaws.com/123456789012/retries",
-            ),
+            ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:alerts"),
+            ("RETRY_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/retries"),
         ]))
         .unwrap();
         assert_eq!(config.policy, RetryPolicy::default());
@@ -217,11 +238,8 @@ mod tests {
 
     #[test]
     fn every_problem_is_reported_at_once() {
-        let err = RetrierConfig::from_lookup(lookup(&[
-            ("ALERT_TOPIC_ARN", "alerts"),
-            ("MAX_ATTEMPTS", "0"),
-        ]))
-        .unwrap_err();
+        let err =
+            RetrierConfig::from_lookup(lookup(&[("ALERT_TOPIC_ARN", "alerts"), ("MAX_ATTEMPTS", "0")])).unwrap_err();
         let message = err.to_string();
         for expected in [
             "TRACKING_TABLE_NAME is not set",
@@ -251,10 +269,32 @@ mod tests {
     }
 
     #[test]
+    fn reconciler_reports_retrier_and_sweep_problems_together() {
+        let err = ReconcilerConfig::from_lookup(lookup(&[
+            ("TRACKING_TABLE_NAME", "tracking"),
+            ("RECONCILE_LOOKBACK_HOURS", "0"),
+            ("RECONCILE_STATE", "DONE"),
+            ("COPY_ROUTES", r#"[{"sourceVault":"primary","destinationVaultArn":"arn:aws:backup:us-west-2:123456789012:backup-vault:dr"}]"#),
+        ]))
+        .unwrap_err()
+        .to_string();
+        for expected in
+            ["ALERT_TOPIC_ARN is not set", "RECONCILE_LOOKBACK_HOURS", "RECONCILE_STATE", "COPY_ROLE_ARN is not set"]
+        {
+            assert!(err.contains(expected), "{err} lacks {expected}");
+        }
+        let ok = ReconcilerConfig::from_lookup(lookup(&[
+            ("TRACKING_TABLE_NAME", "tracking"),
+            ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:alerts"),
+            ("RETRY_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/retries"),
+        ]))
+        .unwrap();
+        assert_eq!(ok.lookback, Duration::from_secs(72 * 3600));
+        assert!(ok.routes.is_empty() && ok.copy_role.is_none());
+    }
+
+    #[test]
     fn tracker_needs_its_table() {
-        assert!(TrackerConfig::from_lookup(lookup(&[]))
-            .unwrap_err()
-            .to_string()
-            .contains("TRACKING_TABLE_NAME"));
+        assert!(TrackerConfig::from_lookup(lookup(&[])).unwrap_err().to_string().contains("TRACKING_TABLE_NAME"));
     }
 }

@@ -57,7 +57,10 @@ async fn clients() -> (aws_sdk_backup::Client, SdkBackup, DynamoStore) {
 async fn completed_backup(raw: &aws_sdk_backup::Client) -> (String, BackupVaultArn, String, RecoveryPointArn) {
     let name = unique("contract");
     let created = raw.create_backup_vault().backup_vault_name(&name).send().await.unwrap();
-    let job = control("backup-jobs", &json!({ "vault": name, "resourceArn": "arn:aws:ec2:us-east-1:123456789012:volume/vol-contract" }));
+    let job = control(
+        "backup-jobs",
+        &json!({ "vault": name, "resourceArn": "arn:aws:ec2:us-east-1:123456789012:volume/vol-contract" }),
+    );
     let vault = BackupVaultArn::parse(created.backup_vault_arn().unwrap()).unwrap();
     let rp = RecoveryPointArn::parse(job["RecoveryPointArn"].as_str().unwrap()).unwrap();
     (name, vault, job["BackupJobId"].as_str().unwrap().to_owned(), rp)
@@ -69,7 +72,12 @@ async fn destination(raw: &aws_sdk_backup::Client) -> BackupVaultArn {
     BackupVaultArn::parse(created.backup_vault_arn().unwrap()).unwrap()
 }
 
-fn start_request(vault: &BackupVaultArn, rp: &RecoveryPointArn, to: &BackupVaultArn, lifecycle: Option<Lifecycle>) -> StartCopyRequest {
+fn start_request(
+    vault: &BackupVaultArn,
+    rp: &RecoveryPointArn,
+    to: &BackupVaultArn,
+    lifecycle: Option<Lifecycle>,
+) -> StartCopyRequest {
     StartCopyRequest {
         recovery_point: rp.clone(),
         source_vault: vault.vault_name(),
@@ -121,7 +129,14 @@ async fn validation_and_missing_resources_are_permanent_errors() {
     assert_eq!(err.code.as_deref(), Some("InvalidParameterValueException"), "{err}");
     assert!(err.message.contains("90 days"), "{err}");
 
-    let missing = raw.start_copy_job().recovery_point_arn(rp.as_str()).source_backup_vault_name(vault.vault_name().as_str()).destination_backup_vault_arn(to.as_str()).send().await.unwrap_err();
+    let missing = raw
+        .start_copy_job()
+        .recovery_point_arn(rp.as_str())
+        .source_backup_vault_name(vault.vault_name().as_str())
+        .destination_backup_vault_arn(to.as_str())
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(aws_sdk_backup::error::ProvideErrorMetadata::code(&missing), Some("MissingParameterValueException"));
 
     let err = backup.describe_copy_job(&CopyJobId::parse("NO-SUCH-JOB").unwrap()).await.unwrap_err();
@@ -153,13 +168,29 @@ async fn plan_copy_lifecycles_are_read_once_per_plan_version() {
     let to = destination(&raw).await;
     let copy = aws_sdk_backup::types::CopyAction::builder()
         .destination_backup_vault_arn(to.as_str())
-        .lifecycle(aws_sdk_backup::types::Lifecycle::builder().move_to_cold_storage_after_days(30).delete_after_days(365).build())
+        .lifecycle(
+            aws_sdk_backup::types::Lifecycle::builder()
+                .move_to_cold_storage_after_days(30)
+                .delete_after_days(365)
+                .build(),
+        )
         .build()
         .unwrap();
-    let rule = aws_sdk_backup::types::BackupRuleInput::builder().rule_name("daily").target_backup_vault_name("primary").copy_actions(copy).build().unwrap();
+    let rule = aws_sdk_backup::types::BackupRuleInput::builder()
+        .rule_name("daily")
+        .target_backup_vault_name("primary")
+        .copy_actions(copy)
+        .build()
+        .unwrap();
     let plan = raw
         .create_backup_plan()
-        .backup_plan(aws_sdk_backup::types::BackupPlanInput::builder().backup_plan_name(unique("plan")).rules(rule).build().unwrap())
+        .backup_plan(
+            aws_sdk_backup::types::BackupPlanInput::builder()
+                .backup_plan_name(unique("plan"))
+                .rules(rule)
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap();
@@ -216,9 +247,20 @@ async fn list_copy_jobs_pages_and_filters() {
     }
     assert_eq!(pages, 3);
     assert_eq!(seen, started.iter().map(|id| id.to_string()).collect::<Vec<_>>());
-    let by_destination = raw.list_copy_jobs().by_destination_vault_arn(backup.describe_copy_job(&started[3]).await.unwrap().destination_vault.as_str()).send().await.unwrap();
+    let by_destination = raw
+        .list_copy_jobs()
+        .by_destination_vault_arn(backup.describe_copy_job(&started[3]).await.unwrap().destination_vault.as_str())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(by_destination.copy_jobs().len(), 1);
-    let completed = raw.list_copy_jobs().by_source_recovery_point_arn(rp.as_str()).by_state(aws_sdk_backup::types::CopyJobState::Completed).send().await.unwrap();
+    let completed = raw
+        .list_copy_jobs()
+        .by_source_recovery_point_arn(rp.as_str())
+        .by_state(aws_sdk_backup::types::CopyJobState::Completed)
+        .send()
+        .await
+        .unwrap();
     assert!(completed.copy_jobs().is_empty());
     for bad in [0, 1001] {
         let err = raw.list_copy_jobs().max_results(bad).send().await.unwrap_err();
@@ -242,18 +284,34 @@ async fn tracking_states_only_move_forward_in_dynamodb() {
     assert!(matches!(store.apply_state(&update(&id, CopyJobState::Running)).await.unwrap(), StateChange::Applied(_)));
     assert_eq!(store.apply_state(&update(&id, CopyJobState::Created)).await.unwrap(), StateChange::Stale);
     assert_eq!(store.apply_state(&update(&id, CopyJobState::Running)).await.unwrap(), StateChange::Stale);
-    let StateChange::Applied(record) = store.apply_state(&update(&id, CopyJobState::Failed)).await.unwrap() else { panic!() };
+    let StateChange::Applied(record) = store.apply_state(&update(&id, CopyJobState::Failed)).await.unwrap() else {
+        panic!()
+    };
     assert_eq!(record.state, Some(CopyJobState::Failed));
     assert_eq!(store.apply_state(&update(&id, CopyJobState::Completed)).await.unwrap(), StateChange::Stale);
 
     // Details are filled once and never overwritten; starting a job never moves its state back.
     let vault = BackupVaultArn::parse("arn:aws:backup:us-west-2:123456789012:backup-vault:dr").unwrap();
-    let details = CopyDetails { destination_vault: Some(vault.clone()), resource_type: Some("EBS".into()), ..CopyDetails::default() };
+    let details = CopyDetails {
+        destination_vault: Some(vault.clone()),
+        resource_type: Some("EBS".into()),
+        ..CopyDetails::default()
+    };
     store.fill_details(&id, &details).await.unwrap();
     let other = CopyDetails { resource_type: Some("RDS".into()), ..CopyDetails::default() };
     store.fill_details(&id, &other).await.unwrap();
-    let lineage = Lineage::original(&CopyJobId::parse("ROOT").unwrap()).next_attempt(&CopyJobId::parse("ROOT").unwrap());
-    store.record_started(&StartedCopy { id: id.clone(), details: CopyDetails::default(), lineage: lineage.clone(), lifecycle: Some(lifecycle(30, 365)), at: Utc::now() }).await.unwrap();
+    let lineage =
+        Lineage::original(&CopyJobId::parse("ROOT").unwrap()).next_attempt(&CopyJobId::parse("ROOT").unwrap());
+    store
+        .record_started(&StartedCopy {
+            id: id.clone(),
+            details: CopyDetails::default(),
+            lineage: lineage.clone(),
+            lifecycle: Some(lifecycle(30, 365)),
+            at: Utc::now(),
+        })
+        .await
+        .unwrap();
     store.link_retry(&id, &CopyJobId::parse("NEXT").unwrap()).await.unwrap();
     let record = store.get(&id).await.unwrap().unwrap();
     assert_eq!(record.state, Some(CopyJobState::Failed));
@@ -273,7 +331,10 @@ async fn claims_are_exclusive_expire_and_can_be_released() {
     let now = Utc::now();
     assert!(matches!(store.claim(&id, ClaimKind::Alert, now, lease).await.unwrap(), Claim::Acquired(_)));
     assert_eq!(store.claim(&id, ClaimKind::Alert, now, lease).await.unwrap(), Claim::InProgress);
-    assert!(matches!(store.claim(&id, ClaimKind::FailureHandling, now, lease).await.unwrap(), Claim::Acquired(_)), "claims are per kind");
+    assert!(
+        matches!(store.claim(&id, ClaimKind::FailureHandling, now, lease).await.unwrap(), Claim::Acquired(_)),
+        "claims are per kind"
+    );
     // Abandoned past its lease: taken over.
     let later = now + chrono::Duration::seconds(120);
     assert!(matches!(store.claim(&id, ClaimKind::Alert, later, lease).await.unwrap(), Claim::Acquired(_)));
@@ -281,10 +342,14 @@ async fn claims_are_exclusive_expire_and_can_be_released() {
     assert!(matches!(store.claim(&id, ClaimKind::Alert, later, lease).await.unwrap(), Claim::Acquired(_)));
     store.finish_claim(&id, ClaimKind::Alert, "alerted: test").await.unwrap();
     store.release_claim(&id, ClaimKind::Alert).await.unwrap();
-    assert_eq!(store.claim(&id, ClaimKind::Alert, later + chrono::Duration::hours(1), lease).await.unwrap(), Claim::AlreadyDone);
+    assert_eq!(
+        store.claim(&id, ClaimKind::Alert, later + chrono::Duration::hours(1), lease).await.unwrap(),
+        Claim::AlreadyDone
+    );
     assert_eq!(store.get(&id).await.unwrap().unwrap().outcome.as_deref(), Some("alerted: test"));
 
-    let rp = RecoveryPointArn::parse(&format!("arn:aws:backup:us-east-1:123456789012:recovery-point:{}", unique("RP"))).unwrap();
+    let rp = RecoveryPointArn::parse(&format!("arn:aws:backup:us-east-1:123456789012:recovery-point:{}", unique("RP")))
+        .unwrap();
     let vault = BackupVaultArn::parse("arn:aws:backup:us-west-2:123456789012:backup-vault:dr").unwrap();
     store.mark_destination(&rp, &vault, DestinationStatus::Requested).await.unwrap();
     store.mark_destination(&rp, &vault, DestinationStatus::Copied).await.unwrap();

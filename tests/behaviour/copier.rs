@@ -2,9 +2,7 @@
 //! the number of deliveries; failed and expired backups copy nothing.
 
 use serde_json::json;
-use vaultwatch::domain::{
-    DestinationStatus, IamRoleArn, IdempotencyToken, RecoveryPointArn, RouteTable,
-};
+use vaultwatch::domain::{DestinationStatus, IamRoleArn, IdempotencyToken, RecoveryPointArn, RouteTable};
 use vaultwatch::handlers::copier::Copier;
 use vaultwatch::ports::memory::{backup_error, destinations_of, MemoryBackup, MemoryStore};
 use vaultwatch::ports::ErrorClass;
@@ -15,9 +13,7 @@ const ROLE: &str = "arn:aws:iam::123456789012:role/vaultwatch-copy";
 
 fn copier(routes: &str) -> Copier<MemoryBackup, MemoryStore> {
     let backup = MemoryBackup::new();
-    backup.add_backup_job(backup_job_from_wire(&fixture(
-        "backup-api/describe-backup-job-completed.json",
-    )));
+    backup.add_backup_job(backup_job_from_wire(&fixture("backup-api/describe-backup-job-completed.json")));
     Copier {
         backup,
         store: MemoryStore::new(),
@@ -41,49 +37,27 @@ fn two_routes() -> String {
 #[tokio::test]
 async fn completed_backup_starts_one_copy_per_matching_route() {
     let copier = copier(&two_routes());
-    copier
-        .handle(&fixture("sns/backup-job-completed.json"))
-        .await
-        .unwrap();
+    copier.handle(&fixture("sns/backup-job-completed.json")).await.unwrap();
 
-    assert_eq!(
-        copier.backup.calls("DescribeBackupJob"),
-        1,
-        "SNS lacks the vault, so the job is described"
-    );
+    assert_eq!(copier.backup.calls("DescribeBackupJob"), 1, "SNS lacks the vault, so the job is described");
     let started = copier.backup.started_copies();
     assert_eq!(started.len(), 2);
-    assert_eq!(
-        destinations_of(&started),
-        [vault(DR_VAULT), vault(EU_VAULT)].into_iter().collect()
-    );
+    assert_eq!(destinations_of(&started), [vault(DR_VAULT), vault(EU_VAULT)].into_iter().collect());
     let rp = RecoveryPointArn::parse(RECOVERY_POINT).unwrap();
     for copy in &started {
         assert_eq!(copy.recovery_point, rp);
         assert_eq!(copy.source_vault.as_str(), "primary");
         assert_eq!(copy.iam_role.as_str(), ROLE);
-        assert_eq!(
-            copy.token,
-            IdempotencyToken::for_route(&rp, &copy.destination_vault)
-        );
+        assert_eq!(copy.token, IdempotencyToken::for_route(&rp, &copy.destination_vault));
     }
-    let dr = started
-        .iter()
-        .find(|c| c.destination_vault.as_str() == DR_VAULT)
-        .unwrap();
+    let dr = started.iter().find(|c| c.destination_vault.as_str() == DR_VAULT).unwrap();
     assert_eq!(dr.lifecycle.unwrap().delete_after_days, Some(365));
 
     // Each requested copy is tracked, with the recovery point's destinations.
     assert_eq!(copier.store.records().len(), 2);
     let destinations = copier.store.destinations(&rp);
-    assert_eq!(
-        destinations.get(&vault(DR_VAULT)),
-        Some(&DestinationStatus::Requested)
-    );
-    assert_eq!(
-        destinations.get(&vault(EU_VAULT)),
-        Some(&DestinationStatus::Requested)
-    );
+    assert_eq!(destinations.get(&vault(DR_VAULT)), Some(&DestinationStatus::Requested));
+    assert_eq!(destinations.get(&vault(EU_VAULT)), Some(&DestinationStatus::Requested));
 }
 
 #[tokio::test]
@@ -93,19 +67,13 @@ async fn duplicate_completion_starts_no_second_copy() {
     let first = copier.handle(&event).await.unwrap();
     let second = copier.handle(&event).await.unwrap();
     assert_eq!(copier.backup.started_copies().len(), 2);
-    assert_eq!(
-        first, second,
-        "the duplicate finds the same copy jobs through the tokens"
-    );
+    assert_eq!(first, second, "the duplicate finds the same copy jobs through the tokens");
 }
 
 #[tokio::test]
 async fn eventbridge_completion_needs_no_lookup() {
     let copier = copier(&two_routes());
-    copier
-        .handle(&fixture("eventbridge/backup-job-completed.json"))
-        .await
-        .unwrap();
+    copier.handle(&fixture("eventbridge/backup-job-completed.json")).await.unwrap();
     assert_eq!(copier.backup.calls("DescribeBackupJob"), 0);
     assert_eq!(copier.backup.started_copies().len(), 2);
 }
@@ -113,31 +81,18 @@ async fn eventbridge_completion_needs_no_lookup() {
 #[tokio::test]
 async fn failed_and_expired_backups_are_ignored() {
     let copier = copier(&two_routes());
-    let failed = copier
-        .handle(&fixture("sns/backup-job-failed.json"))
-        .await
-        .unwrap();
-    assert_eq!(
-        failed["outcomes"][0]["skipped"],
-        "backup job is FAILED, nothing to copy"
-    );
-    copier
-        .handle(&sns_notification("BACKUP_JOB", "EXPIRED", BACKUP_JOB))
-        .await
-        .unwrap();
+    let failed = copier.handle(&fixture("sns/backup-job-failed.json")).await.unwrap();
+    assert_eq!(failed["outcomes"][0]["skipped"], "backup job is FAILED, nothing to copy");
+    copier.handle(&sns_notification("BACKUP_JOB", "EXPIRED", BACKUP_JOB)).await.unwrap();
     assert_eq!(copier.backup.calls("DescribeBackupJob"), 0);
     assert!(copier.backup.started_copies().is_empty());
 }
 
 #[tokio::test]
 async fn a_vault_without_routes_copies_nothing() {
-    let routes =
-        json!([{ "sourceVault": "elsewhere", "destinationVaultArn": DR_VAULT }]).to_string();
+    let routes = json!([{ "sourceVault": "elsewhere", "destinationVaultArn": DR_VAULT }]).to_string();
     let copier = copier(&routes);
-    let outcome = copier
-        .handle(&fixture("sns/backup-job-completed.json"))
-        .await
-        .unwrap();
+    let outcome = copier.handle(&fixture("sns/backup-job-completed.json")).await.unwrap();
     assert_eq!(outcome["outcomes"][0]["copies"], json!([]));
     assert!(copier.backup.started_copies().is_empty());
 }
@@ -145,28 +100,13 @@ async fn a_vault_without_routes_copies_nothing() {
 #[tokio::test]
 async fn a_failed_route_fails_the_event_and_its_retry_completes_the_rest() {
     let copier = copier(&two_routes());
-    copier.backup.fail_next(
-        "StartCopyJob",
-        backup_error(
-            "StartCopyJob",
-            ErrorClass::Transient,
-            "LimitExceededException",
-        ),
-    );
-    let err = copier
-        .handle(&fixture("sns/backup-job-completed.json"))
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind(), "AwsTransientError");
-    assert_eq!(
-        copier.backup.started_copies().len(),
-        1,
-        "the other route was still attempted"
-    );
-
     copier
-        .handle(&fixture("sns/backup-job-completed.json"))
-        .await
-        .unwrap();
+        .backup
+        .fail_next("StartCopyJob", backup_error("StartCopyJob", ErrorClass::Transient, "LimitExceededException"));
+    let err = copier.handle(&fixture("sns/backup-job-completed.json")).await.unwrap_err();
+    assert_eq!(err.kind(), "AwsTransientError");
+    assert_eq!(copier.backup.started_copies().len(), 1, "the other route was still attempted");
+
+    copier.handle(&fixture("sns/backup-job-completed.json")).await.unwrap();
     assert_eq!(copier.backup.started_copies().len(), 2);
 }

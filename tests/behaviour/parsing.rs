@@ -15,10 +15,7 @@ fn parse_one(payload: &Value) -> Result<Notification, ParseError> {
 fn parse_error(payload: &Value) -> String {
     match parse_lambda_event(payload) {
         Err(err) => err.to_string(),
-        Ok(mut records) => records
-            .remove(0)
-            .expect_err("payload should not parse")
-            .to_string(),
+        Ok(mut records) => records.remove(0).expect_err("payload should not parse").to_string(),
     }
 }
 
@@ -30,15 +27,10 @@ fn sns_copy_fixtures_parse_into_copy_events() {
         ("sns/copy-job-failed.json", CopyJobState::Failed),
     ] {
         let notification = parse_one(&fixture(file)).unwrap();
-        let JobEvent::Copy(copy) = &notification.event else {
-            panic!("{file}: {notification:?}")
-        };
+        let JobEvent::Copy(copy) = &notification.event else { panic!("{file}: {notification:?}") };
         assert_eq!(copy.id.as_str(), FAILED_COPY_JOB, "{file}");
         assert_eq!(copy.state, state, "{file}");
-        assert_eq!(
-            notification.account.as_ref().unwrap().as_str(),
-            "123456789012"
-        );
+        assert_eq!(notification.account.as_ref().unwrap().as_str(), "123456789012");
         assert!(
             matches!(&notification.origin, Origin::Sns { topic_arn, .. } if topic_arn.ends_with(":backup-vault-events"))
         );
@@ -48,22 +40,15 @@ fn sns_copy_fixtures_parse_into_copy_events() {
 #[test]
 fn sns_backup_fixtures_read_the_message_text_as_optional_context() {
     let completed = parse_one(&fixture("sns/backup-job-completed.json")).unwrap();
-    let JobEvent::Backup(backup) = completed.event else {
-        panic!()
-    };
+    let JobEvent::Backup(backup) = completed.event else { panic!() };
     assert_eq!(backup.id.as_str(), BACKUP_JOB);
     assert_eq!(backup.state, BackupJobState::Completed);
     assert_eq!(backup.recovery_point.unwrap().as_str(), RECOVERY_POINT);
-    assert_eq!(
-        backup.resource.unwrap().as_str(),
-        "arn:aws:ec2:us-east-1:123456789012:volume/vol-0a1b2c3d4e5f60718"
-    );
+    assert_eq!(backup.resource.unwrap().as_str(), "arn:aws:ec2:us-east-1:123456789012:volume/vol-0a1b2c3d4e5f60718");
     assert_eq!(backup.vault, None, "SNS does not say which vault");
 
     let failed = parse_one(&fixture("sns/backup-job-failed.json")).unwrap();
-    let JobEvent::Backup(backup) = failed.event else {
-        panic!()
-    };
+    let JobEvent::Backup(backup) = failed.event else { panic!() };
     assert_eq!(backup.state, BackupJobState::NotCompleted("FAILED".into()));
     assert_eq!(backup.recovery_point, None);
 }
@@ -71,76 +56,40 @@ fn sns_backup_fixtures_read_the_message_text_as_optional_context() {
 #[test]
 fn message_text_label_variants_and_garbage_are_tolerated() {
     let mut event = fixture("sns/backup-job-completed.json");
-    event["Records"][0]["Sns"]["Message"] = json!(
-        "Backed up Resource ARN : arn:aws:rds:us-east-1:123456789012:db:orders. Backup Job Id : X"
-    );
-    let JobEvent::Backup(backup) = parse_one(&event).unwrap().event else {
-        panic!()
-    };
-    assert_eq!(
-        backup.resource.unwrap().as_str(),
-        "arn:aws:rds:us-east-1:123456789012:db:orders"
-    );
+    event["Records"][0]["Sns"]["Message"] =
+        json!("Backed up Resource ARN : arn:aws:rds:us-east-1:123456789012:db:orders. Backup Job Id : X");
+    let JobEvent::Backup(backup) = parse_one(&event).unwrap().event else { panic!() };
+    assert_eq!(backup.resource.unwrap().as_str(), "arn:aws:rds:us-east-1:123456789012:db:orders");
 
     event["Records"][0]["Sns"]["Message"] = json!("Recovery point ARN: not-an-arn \u{1F4A5}");
-    let JobEvent::Backup(backup) = parse_one(&event).unwrap().event else {
-        panic!()
-    };
-    assert_eq!(
-        backup.recovery_point, None,
-        "an unparsable value in the text is treated as absent"
-    );
+    let JobEvent::Backup(backup) = parse_one(&event).unwrap().event else { panic!() };
+    assert_eq!(backup.recovery_point, None, "an unparsable value in the text is treated as absent");
 }
 
 #[test]
 fn restore_and_unknown_event_types_are_skipped_not_errors() {
     let restore = parse_one(&fixture("sns/restore-job-completed.json")).unwrap();
-    assert!(matches!(
-        restore.event,
-        JobEvent::Ignored {
-            kind: JobKind::Restore,
-            ..
-        }
-    ));
+    assert!(matches!(restore.event, JobEvent::Ignored { kind: JobKind::Restore, .. }));
     let unknown = parse_one(&sns_notification("S3_BACKUP_OBJECT", "FAILED", "X")).unwrap();
-    assert!(
-        matches!(unknown.event, JobEvent::Ignored { kind: JobKind::Other(ref k), .. } if k == "S3_BACKUP_OBJECT")
-    );
+    assert!(matches!(unknown.event, JobEvent::Ignored { kind: JobKind::Other(ref k), .. } if k == "S3_BACKUP_OBJECT"));
 }
 
 #[test]
 fn eventbridge_fixtures_carry_the_details() {
     let failed = parse_one(&fixture("eventbridge/copy-job-failed.json")).unwrap();
-    let JobEvent::Copy(copy) = failed.event else {
-        panic!()
-    };
+    let JobEvent::Copy(copy) = failed.event else { panic!() };
     assert_eq!(copy.state, CopyJobState::Failed);
     assert!(copy.status_message.unwrap().contains("Try again later"));
-    assert_eq!(
-        copy.details.source_recovery_point.unwrap().as_str(),
-        RECOVERY_POINT
-    );
+    assert_eq!(copy.details.source_recovery_point.unwrap().as_str(), RECOVERY_POINT);
     assert_eq!(copy.details.destination_vault.unwrap().as_str(), DR_VAULT);
-    assert_eq!(
-        copy.details.destination_recovery_point, None,
-        "{{}} on FAILED means absent"
-    );
+    assert_eq!(copy.details.destination_recovery_point, None, "{{}} on FAILED means absent");
 
     let completed = parse_one(&fixture("eventbridge/copy-job-completed.json")).unwrap();
-    let JobEvent::Copy(copy) = completed.event else {
-        panic!()
-    };
-    assert!(copy
-        .details
-        .destination_recovery_point
-        .unwrap()
-        .as_str()
-        .contains("us-west-2"));
+    let JobEvent::Copy(copy) = completed.event else { panic!() };
+    assert!(copy.details.destination_recovery_point.unwrap().as_str().contains("us-west-2"));
 
     let backup = parse_one(&fixture("eventbridge/backup-job-completed.json")).unwrap();
-    let JobEvent::Backup(backup) = backup.event else {
-        panic!()
-    };
+    let JobEvent::Backup(backup) = backup.event else { panic!() };
     assert_eq!(backup.vault.unwrap().as_str(), SOURCE_VAULT);
     assert_eq!(backup.recovery_point.unwrap().as_str(), RECOVERY_POINT);
     assert_eq!(backup.resource_type.as_deref(), Some("EBS"));
@@ -154,49 +103,31 @@ fn eventbridge_events_wrapped_in_sns_are_unwrapped() {
     sns["MessageAttributes"] = json!({});
     let notification = parse_one(&event).unwrap();
     assert!(matches!(notification.origin, Origin::Sns { .. }));
-    assert!(
-        matches!(notification.event, JobEvent::Copy(ref c) if c.state == CopyJobState::Completed)
-    );
+    assert!(matches!(notification.event, JobEvent::Copy(ref c) if c.state == CopyJobState::Completed));
 }
 
 #[test]
 fn a_created_copy_event_without_an_id_is_skipped() {
     let mut event = fixture("eventbridge/copy-job-failed.json");
     event["detail"].as_object_mut().unwrap().remove("copyJobId");
-    assert!(matches!(
-        parse_one(&event).unwrap().event,
-        JobEvent::Ignored { .. }
-    ));
+    assert!(matches!(parse_one(&event).unwrap().event, JobEvent::Ignored { .. }));
 }
 
 #[test]
 fn every_record_of_a_multi_record_event_is_parsed_separately() {
     let mut broken = copy_event("FAILED", "B");
-    broken["Records"][0]["Sns"]["MessageAttributes"]
-        .as_object_mut()
-        .unwrap()
-        .remove("Id");
-    let records = parse_lambda_event(&batch(&[
-        copy_event("RUNNING", "A"),
-        broken,
-        copy_event("COMPLETED", "C"),
-    ]))
-    .unwrap();
+    broken["Records"][0]["Sns"]["MessageAttributes"].as_object_mut().unwrap().remove("Id");
+    let records =
+        parse_lambda_event(&batch(&[copy_event("RUNNING", "A"), broken, copy_event("COMPLETED", "C")])).unwrap();
     assert_eq!(records.len(), 3);
     assert!(records[0].is_ok() && records[2].is_ok());
-    assert_eq!(
-        records[1].as_ref().unwrap_err().to_string(),
-        "Records[1]: missing MessageAttributes.Id"
-    );
+    assert_eq!(records[1].as_ref().unwrap_err().to_string(), "Records[1]: missing MessageAttributes.Id");
 }
 
 #[test]
 fn malformed_notifications_name_the_problem() {
     let mut no_state = copy_event("FAILED", "A");
-    no_state["Records"][0]["Sns"]["MessageAttributes"]
-        .as_object_mut()
-        .unwrap()
-        .remove("State");
+    no_state["Records"][0]["Sns"]["MessageAttributes"].as_object_mut().unwrap().remove("State");
     let mut bad_state = copy_event("EXPLODED", "A");
     bad_state["Records"][0]["Sns"]["MessageAttributes"]["State"]["Value"] = json!("EXPLODED");
     let mut bad_id = copy_event("FAILED", "has spaces in it");
@@ -232,16 +163,10 @@ fn errors_do_not_echo_payload_values() {
     let mut event = copy_event("FAILED", "A");
     event["Records"][0]["Sns"]["TopicArn"] = json!(["secret-token-123"]);
     let message = parse_error(&event);
-    assert!(
-        message.starts_with("Records[0]: malformed envelope"),
-        "{message}"
-    );
+    assert!(message.starts_with("Records[0]: malformed envelope"), "{message}");
     assert!(!message.contains("secret-token-123"), "{message}");
 
     let mut huge = copy_event("FAILED", "A");
     huge["Records"][0]["Sns"]["Message"] = json!("x".repeat(300 * 1024));
-    assert_eq!(
-        parse_error(&huge),
-        "Records[0]: message is larger than 256 KiB"
-    );
+    assert_eq!(parse_error(&huge), "Records[0]: message is larger than 256 KiB");
 }

@@ -7,9 +7,7 @@ use serde_json::{json, Value};
 use vaultwatch::domain::{AlertReason, CopyJobState, IdempotencyToken, RetryPolicy};
 use vaultwatch::handlers::retrier::Retrier;
 use vaultwatch::handlers::HandlerError;
-use vaultwatch::ports::memory::{
-    backup_error, MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore,
-};
+use vaultwatch::ports::memory::{backup_error, MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
 use vaultwatch::ports::{ErrorClass, RetryRequest};
 use vaultwatch_tests::*;
 
@@ -18,11 +16,7 @@ type TestRetrier = Retrier<MemoryBackup, MemoryStore, MemoryAlerts, MemoryQueue>
 fn retrier() -> TestRetrier {
     let backup = MemoryBackup::new();
     let job = failed_copy_job();
-    backup.add_copy_action(
-        job.created_by.as_ref().unwrap(),
-        &job.destination_vault,
-        plan_copy_lifecycle(),
-    );
+    backup.add_copy_action(job.created_by.as_ref().unwrap(), &job.destination_vault, plan_copy_lifecycle());
     backup.add_copy_job(job);
     Retrier {
         backup,
@@ -53,23 +47,12 @@ fn failed_event(id: &str) -> Value {
 #[tokio::test]
 async fn transient_failure_starts_one_copy_with_the_original_parameters_and_plan_lifecycle() {
     let retrier = retrier();
-    retrier
-        .handle(&fixture("sns/copy-job-failed.json"))
-        .await
-        .unwrap();
+    retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
 
     let scheduled = retrier.queue.scheduled();
     assert_eq!(scheduled.len(), 1);
-    assert_eq!(
-        scheduled[0].1,
-        Duration::from_secs(60),
-        "first retry waits the base delay"
-    );
-    assert_eq!(
-        retrier.backup.started_copies().len(),
-        0,
-        "nothing starts before the backoff passes"
-    );
+    assert_eq!(scheduled[0].1, Duration::from_secs(60), "first retry waits the base delay");
+    assert_eq!(retrier.backup.started_copies().len(), 0, "nothing starts before the backoff passes");
 
     let response = deliver_due_retries(&retrier).await;
     assert_eq!(response, json!({ "batchItemFailures": [] }));
@@ -79,14 +62,8 @@ async fn transient_failure_starts_one_copy_with_the_original_parameters_and_plan
     let expected = fixture("backup-api/start-copy-job-request.json");
     let copy = &started[0];
     assert_eq!(copy.recovery_point.as_str(), expected["RecoveryPointArn"]);
-    assert_eq!(
-        copy.source_vault.as_str(),
-        expected["SourceBackupVaultName"]
-    );
-    assert_eq!(
-        copy.destination_vault.as_str(),
-        expected["DestinationBackupVaultArn"]
-    );
+    assert_eq!(copy.source_vault.as_str(), expected["SourceBackupVaultName"]);
+    assert_eq!(copy.destination_vault.as_str(), expected["DestinationBackupVaultArn"]);
     assert_eq!(copy.iam_role.as_str(), expected["IamRoleArn"]);
     assert_eq!(copy.token.as_str(), expected["IdempotencyToken"]);
     assert_eq!(copy.lifecycle, lifecycle_from_wire(&expected["Lifecycle"]));
@@ -96,10 +73,7 @@ async fn transient_failure_starts_one_copy_with_the_original_parameters_and_plan
     let new_id = failed.retried_by.expect("failed job links to its retry");
     let new_record = retrier.store.record(&new_id).unwrap();
     let lineage = new_record.lineage.unwrap();
-    assert_eq!(
-        (lineage.root.as_str(), lineage.attempt),
-        (FAILED_COPY_JOB, 1)
-    );
+    assert_eq!((lineage.root.as_str(), lineage.attempt), (FAILED_COPY_JOB, 1));
     assert_eq!(lineage.retry_of.unwrap().as_str(), FAILED_COPY_JOB);
     assert_eq!(failed.outcome.as_deref(), Some("retry 1 scheduled"));
     assert!(retrier.alerts.published().is_empty());
@@ -112,16 +86,8 @@ async fn duplicate_failure_starts_one_copy() {
     for _ in 0..3 {
         retrier.handle(&event).await.unwrap();
     }
-    assert_eq!(
-        retrier.queue.scheduled().len(),
-        1,
-        "one retry scheduled for three deliveries"
-    );
-    assert_eq!(
-        retrier.backup.calls("DescribeCopyJob"),
-        1,
-        "duplicates stop at the claim"
-    );
+    assert_eq!(retrier.queue.scheduled().len(), 1, "one retry scheduled for three deliveries");
+    assert_eq!(retrier.backup.calls("DescribeCopyJob"), 1, "duplicates stop at the claim");
 
     // Even if the queue delivers the retry twice, the token makes the second start a no-op.
     let (request, _) = retrier.queue.scheduled().remove(0);
@@ -142,10 +108,7 @@ async fn permanent_failure_alerts_once_and_never_copies() {
         Some("Access denied: the role cannot use KMS key arn:aws:kms:..."),
     );
     for _ in 0..2 {
-        retrier
-            .handle(&fixture("sns/copy-job-failed.json"))
-            .await
-            .unwrap();
+        retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
     }
     assert!(retrier.queue.scheduled().is_empty());
     assert!(retrier.backup.started_copies().is_empty());
@@ -157,19 +120,10 @@ async fn permanent_failure_alerts_once_and_never_copies() {
     assert_eq!(alert.source_vault.as_str(), SOURCE_VAULT);
     assert_eq!(alert.destination_vault.as_str(), DR_VAULT);
     let body = alert.body();
-    for part in [
-        FAILED_COPY_JOB,
-        "vol-0a1b2c3d4e5f60718",
-        "dr-copy",
-        "Access denied",
-        "Attempts:          1",
-    ] {
+    for part in [FAILED_COPY_JOB, "vol-0a1b2c3d4e5f60718", "dr-copy", "Access denied", "Attempts:          1"] {
         assert!(body.contains(part), "alert body lacks {part}:\n{body}");
     }
-    assert_eq!(
-        retrier.store.record(&id).unwrap().outcome.as_deref(),
-        Some("alerted: permanent failure")
-    );
+    assert_eq!(retrier.store.record(&id).unwrap().outcome.as_deref(), Some("alerted: permanent failure"));
 }
 
 #[tokio::test]
@@ -178,91 +132,43 @@ async fn exhausted_chain_alerts_once_after_max_attempts() {
     let mut failing = copy_id(FAILED_COPY_JOB);
     let mut tokens = Vec::new();
     for attempt in 1..=3 {
-        retrier
-            .handle(&failed_event(failing.as_str()))
-            .await
-            .unwrap();
+        retrier.handle(&failed_event(failing.as_str())).await.unwrap();
         let scheduled = retrier.queue.scheduled();
         assert_eq!(scheduled.len(), 1);
-        assert_eq!(
-            scheduled[0].1,
-            Duration::from_secs(60 << (attempt - 1)),
-            "backoff doubles"
-        );
+        assert_eq!(scheduled[0].1, Duration::from_secs(60 << (attempt - 1)), "backoff doubles");
         deliver_due_retries(&retrier).await;
         let next = retrier.store.record(&failing).unwrap().retried_by.unwrap();
-        tokens.push(
-            retrier
-                .backup
-                .started_copies()
-                .last()
-                .unwrap()
-                .token
-                .clone(),
-        );
+        tokens.push(retrier.backup.started_copies().last().unwrap().token.clone());
         // The retry fails again, still transiently.
-        retrier
-            .backup
-            .set_copy_state(&next, CopyJobState::Failed, Some("Rate exceeded"));
+        retrier.backup.set_copy_state(&next, CopyJobState::Failed, Some("Rate exceeded"));
         failing = next;
     }
-    assert_eq!(
-        tokens,
-        (1..=3)
-            .map(|n| IdempotencyToken::for_retry(&copy_id(FAILED_COPY_JOB), n))
-            .collect::<Vec<_>>()
-    );
+    assert_eq!(tokens, (1..=3).map(|n| IdempotencyToken::for_retry(&copy_id(FAILED_COPY_JOB), n)).collect::<Vec<_>>());
     // Third retry failed: no fourth attempt, one alert, even when delivered twice.
-    retrier
-        .handle(&failed_event(failing.as_str()))
-        .await
-        .unwrap();
-    retrier
-        .handle(&failed_event(failing.as_str()))
-        .await
-        .unwrap();
+    retrier.handle(&failed_event(failing.as_str())).await.unwrap();
+    retrier.handle(&failed_event(failing.as_str())).await.unwrap();
     assert!(retrier.queue.scheduled().is_empty());
     assert_eq!(retrier.backup.started_copies().len(), 3);
     let alerts = retrier.alerts.published();
     assert_eq!(alerts.len(), 1);
-    assert!(matches!(
-        alerts[0].reason,
-        AlertReason::AttemptsExhausted { .. }
-    ));
+    assert!(matches!(alerts[0].reason, AlertReason::AttemptsExhausted { .. }));
     assert_eq!(alerts[0].attempts, 4);
     assert_eq!(alerts[0].original_job.as_str(), FAILED_COPY_JOB);
     // Every retry kept the plan rule's lifecycle, even though AWS does not echo it back.
-    assert!(retrier
-        .backup
-        .started_copies()
-        .iter()
-        .all(|c| c.lifecycle == Some(plan_copy_lifecycle())));
+    assert!(retrier.backup.started_copies().iter().all(|c| c.lifecycle == Some(plan_copy_lifecycle())));
 }
 
 #[tokio::test]
 async fn a_failed_alert_is_retried_and_sent_exactly_once() {
     let retrier = retrier();
-    retrier.backup.set_copy_state(
-        &copy_id(FAILED_COPY_JOB),
-        CopyJobState::Failed,
-        Some("Recovery point not found"),
-    );
+    retrier.backup.set_copy_state(&copy_id(FAILED_COPY_JOB), CopyJobState::Failed, Some("Recovery point not found"));
     retrier.alerts.fail_next(1);
-    let err = retrier
-        .handle(&fixture("sns/copy-job-failed.json"))
-        .await
-        .unwrap_err();
+    let err = retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap_err();
     assert_eq!(err.kind(), "AwsTransientError");
     assert!(retrier.alerts.published().is_empty());
     // Lambda retries the event: the released claims let it through, and it alerts once.
-    retrier
-        .handle(&fixture("sns/copy-job-failed.json"))
-        .await
-        .unwrap();
-    retrier
-        .handle(&fixture("sns/copy-job-failed.json"))
-        .await
-        .unwrap();
+    retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
+    retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
     assert_eq!(retrier.alerts.published().len(), 1);
 }
 
@@ -275,46 +181,17 @@ async fn a_delivery_during_another_ones_work_is_told_to_come_back() {
     let retrier = retrier();
     let id = copy_id(FAILED_COPY_JOB);
     // Another invocation holds the claim right now.
-    retrier
-        .store
-        .claim(
-            &id,
-            ClaimKind::FailureHandling,
-            Utc::now(),
-            Duration::from_secs(90),
-        )
-        .await
-        .unwrap();
-    let err = retrier
-        .handle(&fixture("sns/copy-job-failed.json"))
-        .await
-        .unwrap_err();
+    retrier.store.claim(&id, ClaimKind::FailureHandling, Utc::now(), Duration::from_secs(90)).await.unwrap();
+    let err = retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap_err();
     assert!(matches!(err, HandlerError::InProgress(_)), "{err}");
     assert!(retrier.queue.scheduled().is_empty());
 
     // A claim abandoned past its lease (the holder crashed) is taken over.
     let stale = Utc::now() - chrono::Duration::seconds(600);
     let other = copy_id("OTHER-JOB");
-    retrier
-        .store
-        .claim(
-            &other,
-            ClaimKind::FailureHandling,
-            stale,
-            Duration::from_secs(90),
-        )
-        .await
-        .unwrap();
-    let claim = retrier
-        .store
-        .claim(
-            &other,
-            ClaimKind::FailureHandling,
-            Utc::now(),
-            Duration::from_secs(90),
-        )
-        .await
-        .unwrap();
+    retrier.store.claim(&other, ClaimKind::FailureHandling, stale, Duration::from_secs(90)).await.unwrap();
+    let claim =
+        retrier.store.claim(&other, ClaimKind::FailureHandling, Utc::now(), Duration::from_secs(90)).await.unwrap();
     assert!(matches!(claim, vaultwatch::domain::Claim::Acquired(_)));
 }
 
@@ -322,91 +199,45 @@ async fn a_delivery_during_another_ones_work_is_told_to_come_back() {
 async fn a_job_not_yet_failed_in_the_api_is_retried_later() {
     let retrier = retrier();
     let id = copy_id(FAILED_COPY_JOB);
-    retrier
-        .backup
-        .set_copy_state(&id, CopyJobState::Running, None);
-    let err = retrier
-        .handle(&fixture("sns/copy-job-failed.json"))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, HandlerError::StateNotSettled(_, CopyJobState::Running)),
-        "{err}"
-    );
-    retrier
-        .backup
-        .set_copy_state(&id, CopyJobState::Failed, Some("Try again later"));
-    retrier
-        .handle(&fixture("sns/copy-job-failed.json"))
-        .await
-        .unwrap();
-    assert_eq!(
-        retrier.queue.scheduled().len(),
-        1,
-        "the claim was released for the redelivery"
-    );
+    retrier.backup.set_copy_state(&id, CopyJobState::Running, None);
+    let err = retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap_err();
+    assert!(matches!(err, HandlerError::StateNotSettled(_, CopyJobState::Running)), "{err}");
+    retrier.backup.set_copy_state(&id, CopyJobState::Failed, Some("Try again later"));
+    retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
+    assert_eq!(retrier.queue.scheduled().len(), 1, "the claim was released for the redelivery");
 }
 
 #[tokio::test]
 async fn throttled_start_is_reported_to_sqs_and_rejected_start_alerts() {
     let retrier = retrier();
-    retrier
-        .handle(&fixture("sns/copy-job-failed.json"))
-        .await
-        .unwrap();
+    retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
     let (request, _) = retrier.queue.drain().remove(0);
     let body = serde_json::to_string(&request).unwrap();
 
-    retrier.backup.fail_next(
-        "StartCopyJob",
-        backup_error("StartCopyJob", ErrorClass::Transient, "ThrottlingException"),
-    );
-    let response = retrier
-        .handle(&sqs_event(&[("m1".into(), body.clone())]))
-        .await
-        .unwrap();
-    assert_eq!(
-        response,
-        json!({ "batchItemFailures": [{ "itemIdentifier": "m1" }] })
-    );
+    retrier
+        .backup
+        .fail_next("StartCopyJob", backup_error("StartCopyJob", ErrorClass::Transient, "ThrottlingException"));
+    let response = retrier.handle(&sqs_event(&[("m1".into(), body.clone())])).await.unwrap();
+    assert_eq!(response, json!({ "batchItemFailures": [{ "itemIdentifier": "m1" }] }));
     assert!(retrier.alerts.published().is_empty());
 
     retrier.backup.fail_next(
         "StartCopyJob",
-        backup_error(
-            "StartCopyJob",
-            ErrorClass::Permanent,
-            "InvalidParameterValueException",
-        ),
+        backup_error("StartCopyJob", ErrorClass::Permanent, "InvalidParameterValueException"),
     );
-    let response = retrier
-        .handle(&sqs_event(&[("m1".into(), body)]))
-        .await
-        .unwrap();
+    let response = retrier.handle(&sqs_event(&[("m1".into(), body)])).await.unwrap();
     assert_eq!(response, json!({ "batchItemFailures": [] }));
     let alerts = retrier.alerts.published();
     assert_eq!(alerts.len(), 1);
-    assert!(matches!(
-        alerts[0].reason,
-        AlertReason::RetryRejected { .. }
-    ));
+    assert!(matches!(alerts[0].reason, AlertReason::RetryRejected { .. }));
     assert!(retrier.backup.started_copies().is_empty());
 }
 
 #[tokio::test]
 async fn malformed_retry_messages_stay_on_the_queue() {
     let retrier = retrier();
-    let response = retrier
-        .handle(&sqs_event(&[(
-            "bad".into(),
-            "{\"not\":\"a retry\"}".into(),
-        )]))
-        .await
-        .unwrap();
-    assert_eq!(
-        response,
-        json!({ "batchItemFailures": [{ "itemIdentifier": "bad" }] })
-    );
+    let response = retrier.handle(&sqs_event(&[("bad".into(), "{\"not\":\"a retry\"}".into())])).await.unwrap();
+    assert_eq!(response, json!({ "batchItemFailures": [{ "itemIdentifier": "bad" }] }));
     assert!(retrier.backup.started_copies().is_empty());
 }
 
@@ -429,10 +260,7 @@ async fn other_events_are_skipped_without_calls() {
 #[tokio::test]
 async fn malformed_notification_is_an_error_for_lambda_to_retry() {
     let retrier = retrier();
-    let err = retrier
-        .handle(&json!({ "Records": [{ "Sns": {} }] }))
-        .await
-        .unwrap_err();
+    let err = retrier.handle(&json!({ "Records": [{ "Sns": {} }] })).await.unwrap_err();
     assert_eq!(err.kind(), "MalformedNotification");
 }
 
@@ -449,7 +277,6 @@ fn retry_requests_round_trip_through_the_queue_format() {
     });
     let request: RetryRequest = serde_json::from_value(body).unwrap();
     assert_eq!(request.lifecycle, Some(plan_copy_lifecycle()));
-    let again: RetryRequest =
-        serde_json::from_str(&serde_json::to_string(&request).unwrap()).unwrap();
+    let again: RetryRequest = serde_json::from_str(&serde_json::to_string(&request).unwrap()).unwrap();
     assert_eq!(again, request);
 }

@@ -5,9 +5,8 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 use vaultwatch::domain::{
-    BackupJob, BackupJobId, BackupJobState, BackupPlanId, BackupPlanVersion, BackupRuleId,
-    BackupVaultArn, CopyJob, CopyJobId, CopyJobState, IamRoleArn, Lifecycle, PlanRuleRef,
-    RecoveryPointArn, ResourceArn,
+    BackupJob, BackupJobId, BackupJobState, BackupPlanId, BackupPlanVersion, BackupRuleId, BackupVaultArn, CopyJob,
+    CopyJobId, CopyJobState, IamRoleArn, Lifecycle, PlanRuleRef, RecoveryPointArn, ResourceArn,
 };
 
 pub const SOURCE_VAULT: &str = "arn:aws:backup:us-east-1:123456789012:backup-vault:primary";
@@ -24,8 +23,7 @@ pub fn fixtures_dir() -> PathBuf {
 /// A fixture as JSON, e.g. `fixture("sns/copy-job-failed.json")`.
 pub fn fixture(relative: &str) -> Value {
     let path = fixtures_dir().join(relative);
-    let text =
-        std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
 }
 
@@ -45,10 +43,8 @@ pub fn copy_event(state: &str, id: &str) -> Value {
 
 /// The records of several SNS events in one event.
 pub fn batch(events: &[Value]) -> Value {
-    let records: Vec<Value> = events
-        .iter()
-        .flat_map(|e| e["Records"].as_array().cloned().unwrap_or_default())
-        .collect();
+    let records: Vec<Value> =
+        events.iter().flat_map(|e| e["Records"].as_array().cloned().unwrap_or_default()).collect();
     json!({ "Records": records })
 }
 
@@ -79,9 +75,7 @@ fn s<'a>(value: &'a Value, name: &str) -> Option<&'a str> {
 
 pub fn lifecycle_from_wire(value: &Value) -> Option<Lifecycle> {
     value.as_object().map(|_| Lifecycle {
-        move_to_cold_storage_after_days: value
-            .get("MoveToColdStorageAfterDays")
-            .and_then(Value::as_i64),
+        move_to_cold_storage_after_days: value.get("MoveToColdStorageAfterDays").and_then(Value::as_i64),
         delete_after_days: value.get("DeleteAfterDays").and_then(Value::as_i64),
         opt_in_to_archive_for_supported_resources: None,
     })
@@ -95,23 +89,17 @@ pub fn copy_job_from_wire(body: &Value) -> CopyJob {
         id: CopyJobId::parse(s(job, "CopyJobId").unwrap()).unwrap(),
         state: CopyJobState::parse(s(job, "State").unwrap()).unwrap(),
         status_message: s(job, "StatusMessage").map(str::to_owned),
-        source_recovery_point: RecoveryPointArn::parse(s(job, "SourceRecoveryPointArn").unwrap())
-            .unwrap(),
+        source_recovery_point: RecoveryPointArn::parse(s(job, "SourceRecoveryPointArn").unwrap()).unwrap(),
         source_vault: BackupVaultArn::parse(s(job, "SourceBackupVaultArn").unwrap()).unwrap(),
-        destination_vault: BackupVaultArn::parse(s(job, "DestinationBackupVaultArn").unwrap())
-            .unwrap(),
-        destination_recovery_point: s(job, "DestinationRecoveryPointArn")
-            .map(|a| RecoveryPointArn::parse(a).unwrap()),
-        destination_lifecycle: job
-            .get("DestinationRecoveryPointLifecycle")
-            .and_then(lifecycle_from_wire),
+        destination_vault: BackupVaultArn::parse(s(job, "DestinationBackupVaultArn").unwrap()).unwrap(),
+        destination_recovery_point: s(job, "DestinationRecoveryPointArn").map(|a| RecoveryPointArn::parse(a).unwrap()),
+        destination_lifecycle: job.get("DestinationRecoveryPointLifecycle").and_then(lifecycle_from_wire),
         resource: s(job, "ResourceArn").map(|a| ResourceArn::parse(a).unwrap()),
         resource_type: s(job, "ResourceType").map(str::to_owned),
         iam_role: IamRoleArn::parse(s(job, "IamRoleArn").unwrap()).unwrap(),
         created_by: s(created_by, "BackupPlanId").map(|plan| PlanRuleRef {
             plan_id: BackupPlanId::parse(plan).unwrap(),
-            plan_version: BackupPlanVersion::parse(s(created_by, "BackupPlanVersion").unwrap())
-                .unwrap(),
+            plan_version: BackupPlanVersion::parse(s(created_by, "BackupPlanVersion").unwrap()).unwrap(),
             rule_id: BackupRuleId::parse(s(created_by, "BackupRuleId").unwrap()).unwrap(),
         }),
     }

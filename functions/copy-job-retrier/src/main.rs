@@ -22,8 +22,8 @@ async fn main() -> Result<(), Error> {
         claim_lease: config.claim_lease,
     };
     let retrier = &retrier;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        retrier.handle(&event.payload).await
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<Value>| async move { retrier.handle(&event.payload).await },
+    ))
     .await
 }

@@ -18,8 +18,8 @@ async fn main() -> Result<(), Error> {
         store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table),
     };
     let tracker = &tracker;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        tracker.handle(&event.payload).await
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<Value>| async move { tracker.handle(&event.payload).await },
+    ))
     .await
 }

@@ -20,8 +20,6 @@ async fn main() -> Result<(), Error> {
         copy_role: config.copy_role,
     };
     let copier = &copier;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        copier.handle(&event.payload).await
-    }))
-    .await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move { copier.handle(&event.payload).await }))
+        .await
 }

@@ -8,11 +8,12 @@ use aws_sdk_backup::Client;
 
 use super::error::{classify, malformed};
 use crate::domain::{
-    BackupJob, BackupJobId, BackupJobState, BackupPlanId, BackupPlanVersion, BackupRuleId,
-    BackupVaultArn, CopyJob, CopyJobId, CopyJobState, DomainError, IamRoleArn, Lifecycle,
-    PlanRuleRef, RecoveryPointArn, ResourceArn,
+    BackupJob, BackupJobId, BackupJobState, BackupPlanId, BackupPlanVersion, BackupRuleId, BackupVaultArn, CopyJob,
+    CopyJobId, CopyJobState, DomainError, IamRoleArn, Lifecycle, PlanRuleRef, RecoveryPointArn, ResourceArn, VaultName,
 };
-use crate::ports::{AwsError, BackupApi, StartCopyRequest};
+use chrono::{DateTime, Utc};
+
+use crate::ports::{AwsError, BackupApi, CopyJobQuery, Page, StartCopyRequest};
 
 /// Copy actions of one plan version: (rule id, destination, lifecycle).
 type CopyActions = Arc<Vec<(String, String, Option<Lifecycle>)>>;
@@ -26,20 +27,12 @@ pub struct SdkBackup {
 
 impl SdkBackup {
     pub fn new(client: Client) -> Self {
-        Self {
-            client,
-            plans: Mutex::new(HashMap::new()),
-        }
+        Self { client, plans: Mutex::new(HashMap::new()) }
     }
 
     async fn plan_copy_actions(&self, rule: &PlanRuleRef) -> Result<CopyActions, AwsError> {
         let key = (rule.plan_id.to_string(), rule.plan_version.to_string());
-        if let Some(cached) = self
-            .plans
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-        {
+        if let Some(cached) = self.plans.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
             return Ok(cached.clone());
         }
         let output = self
@@ -67,10 +60,7 @@ impl SdkBackup {
             })
             .collect();
         let actions = Arc::new(actions);
-        self.plans
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key, actions.clone());
+        self.plans.lock().unwrap_or_else(|p| p.into_inner()).insert(key, actions.clone());
         Ok(actions)
     }
 }
@@ -79,8 +69,7 @@ fn lifecycle_from_sdk(lifecycle: &types::Lifecycle) -> Lifecycle {
     Lifecycle {
         move_to_cold_storage_after_days: lifecycle.move_to_cold_storage_after_days(),
         delete_after_days: lifecycle.delete_after_days(),
-        opt_in_to_archive_for_supported_resources: lifecycle
-            .opt_in_to_archive_for_supported_resources(),
+        opt_in_to_archive_for_supported_resources: lifecycle.opt_in_to_archive_for_supported_resources(),
     }
 }
 
@@ -88,9 +77,7 @@ fn lifecycle_to_sdk(lifecycle: &Lifecycle) -> types::Lifecycle {
     types::Lifecycle::builder()
         .set_move_to_cold_storage_after_days(lifecycle.move_to_cold_storage_after_days)
         .set_delete_after_days(lifecycle.delete_after_days)
-        .set_opt_in_to_archive_for_supported_resources(
-            lifecycle.opt_in_to_archive_for_supported_resources,
-        )
+        .set_opt_in_to_archive_for_supported_resources(lifecycle.opt_in_to_archive_for_supported_resources)
         .build()
 }
 
@@ -104,10 +91,8 @@ impl Members {
         value: Option<&str>,
         parse: fn(&str) -> Result<T, DomainError>,
     ) -> Result<T, AwsError> {
-        let value =
-            value.ok_or_else(|| malformed("backup", self.0, format_args!("lacks {name}")))?;
-        parse(value)
-            .map_err(|err| malformed("backup", self.0, format_args!("member {name}: {err}")))
+        let value = value.ok_or_else(|| malformed("backup", self.0, format_args!("lacks {name}")))?;
+        parse(value).map_err(|err| malformed("backup", self.0, format_args!("member {name}: {err}")))
     }
 
     fn optional<T>(
@@ -116,10 +101,7 @@ impl Members {
         value: Option<&str>,
         parse: fn(&str) -> Result<T, DomainError>,
     ) -> Result<Option<T>, AwsError> {
-        value
-            .filter(|v| !v.is_empty())
-            .map(|_| self.required(name, value, parse))
-            .transpose()
+        value.filter(|v| !v.is_empty()).map(|_| self.required(name, value, parse)).transpose()
     }
 }
 
@@ -132,6 +114,61 @@ fn plan_rule(created_by: Option<&types::RecoveryPointCreator>) -> Option<PlanRul
     })
 }
 
+fn copy_job_from_sdk(op: &'static str, job: &types::CopyJob) -> Result<CopyJob, AwsError> {
+    let m = Members(op);
+    Ok(CopyJob {
+        id: m.required("CopyJobId", job.copy_job_id(), CopyJobId::parse)?,
+        state: m.required("State", job.state().map(|s| s.as_str()), CopyJobState::parse)?,
+        status_message: job.status_message().map(str::to_owned),
+        source_recovery_point: m.required(
+            "SourceRecoveryPointArn",
+            job.source_recovery_point_arn(),
+            RecoveryPointArn::parse,
+        )?,
+        source_vault: m.required("SourceBackupVaultArn", job.source_backup_vault_arn(), BackupVaultArn::parse)?,
+        destination_vault: m.required(
+            "DestinationBackupVaultArn",
+            job.destination_backup_vault_arn(),
+            BackupVaultArn::parse,
+        )?,
+        destination_recovery_point: m.optional(
+            "DestinationRecoveryPointArn",
+            job.destination_recovery_point_arn(),
+            RecoveryPointArn::parse,
+        )?,
+        destination_lifecycle: job.destination_recovery_point_lifecycle().map(lifecycle_from_sdk),
+        resource: m.optional("ResourceArn", job.resource_arn(), ResourceArn::parse)?,
+        resource_type: job.resource_type().map(str::to_owned),
+        iam_role: m.required("IamRoleArn", job.iam_role_arn(), IamRoleArn::parse)?,
+        created_by: plan_rule(job.created_by()),
+    })
+}
+
+/// DescribeBackupJob's output and ListBackupJobs' items are different types with the same members.
+fn backup_job_from_sdk(
+    op: &'static str,
+    id: Option<&str>,
+    state: Option<&str>,
+    recovery_point: Option<&str>,
+    vault: Option<&str>,
+    resource: Option<&str>,
+    resource_type: Option<&str>,
+) -> Result<BackupJob, AwsError> {
+    let m = Members(op);
+    Ok(BackupJob {
+        id: m.required("BackupJobId", id, BackupJobId::parse)?,
+        state: BackupJobState::parse(state.unwrap_or_default()),
+        recovery_point: m.optional("RecoveryPointArn", recovery_point, RecoveryPointArn::parse)?,
+        vault: m.required("BackupVaultArn", vault, BackupVaultArn::parse)?,
+        resource: m.optional("ResourceArn", resource, ResourceArn::parse)?,
+        resource_type: resource_type.map(str::to_owned),
+    })
+}
+
+fn sdk_time(at: DateTime<Utc>) -> aws_sdk_backup::primitives::DateTime {
+    aws_sdk_backup::primitives::DateTime::from_millis(at.timestamp_millis())
+}
+
 impl BackupApi for SdkBackup {
     async fn describe_copy_job(&self, id: &CopyJobId) -> Result<CopyJob, AwsError> {
         const OP: &str = "DescribeCopyJob";
@@ -142,46 +179,8 @@ impl BackupApi for SdkBackup {
             .send()
             .await
             .map_err(|err| classify("backup", OP, err))?;
-        let job = output
-            .copy_job()
-            .ok_or_else(|| malformed("backup", OP, "lacks CopyJob"))?;
-        let m = Members(OP);
-        Ok(CopyJob {
-            id: m.required("CopyJobId", job.copy_job_id(), CopyJobId::parse)?,
-            state: m.required(
-                "State",
-                job.state().map(|s| s.as_str()),
-                CopyJobState::parse,
-            )?,
-            status_message: job.status_message().map(str::to_owned),
-            source_recovery_point: m.required(
-                "SourceRecoveryPointArn",
-                job.source_recovery_point_arn(),
-                RecoveryPointArn::parse,
-            )?,
-            source_vault: m.required(
-                "SourceBackupVaultArn",
-                job.source_backup_vault_arn(),
-                BackupVaultArn::parse,
-            )?,
-            destination_vault: m.required(
-                "DestinationBackupVaultArn",
-                job.destination_backup_vault_arn(),
-                BackupVaultArn::parse,
-            )?,
-            destination_recovery_point: m.optional(
-                "DestinationRecoveryPointArn",
-                job.destination_recovery_point_arn(),
-                RecoveryPointArn::parse,
-            )?,
-            destination_lifecycle: job
-                .destination_recovery_point_lifecycle()
-                .map(lifecycle_from_sdk),
-            resource: m.optional("ResourceArn", job.resource_arn(), ResourceArn::parse)?,
-            resource_type: job.resource_type().map(str::to_owned),
-            iam_role: m.required("IamRoleArn", job.iam_role_arn(), IamRoleArn::parse)?,
-            created_by: plan_rule(job.created_by()),
-        })
+        let job = output.copy_job().ok_or_else(|| malformed("backup", OP, "lacks CopyJob"))?;
+        copy_job_from_sdk(OP, job)
     }
 
     async fn describe_backup_job(&self, id: &BackupJobId) -> Result<BackupJob, AwsError> {
@@ -193,23 +192,15 @@ impl BackupApi for SdkBackup {
             .send()
             .await
             .map_err(|err| classify("backup", OP, err))?;
-        let m = Members(OP);
-        Ok(BackupJob {
-            id: m.required("BackupJobId", job.backup_job_id(), BackupJobId::parse)?,
-            state: BackupJobState::parse(job.state().map(|s| s.as_str()).unwrap_or_default()),
-            recovery_point: m.optional(
-                "RecoveryPointArn",
-                job.recovery_point_arn(),
-                RecoveryPointArn::parse,
-            )?,
-            vault: m.required(
-                "BackupVaultArn",
-                job.backup_vault_arn(),
-                BackupVaultArn::parse,
-            )?,
-            resource: m.optional("ResourceArn", job.resource_arn(), ResourceArn::parse)?,
-            resource_type: job.resource_type().map(str::to_owned),
-        })
+        backup_job_from_sdk(
+            OP,
+            job.backup_job_id(),
+            job.state().map(|s| s.as_str()),
+            job.recovery_point_arn(),
+            job.backup_vault_arn(),
+            job.resource_arn(),
+            job.resource_type(),
+        )
     }
 
     async fn copy_action_lifecycle(
@@ -248,5 +239,59 @@ impl BackupApi for SdkBackup {
             .await
             .map_err(|err| classify("backup", OP, err))?;
         Members(OP).required("CopyJobId", output.copy_job_id(), CopyJobId::parse)
+    }
+
+    async fn list_copy_jobs(&self, query: &CopyJobQuery, next_token: Option<&str>) -> Result<Page<CopyJob>, AwsError> {
+        const OP: &str = "ListCopyJobs";
+        let output = self
+            .client
+            .list_copy_jobs()
+            .set_by_created_after(query.created_after.map(sdk_time))
+            .set_by_destination_vault_arn(query.destination_vault.as_ref().map(|v| v.to_string()))
+            .set_by_state(query.state.map(|s| types::CopyJobState::from(s.as_str())))
+            .set_by_source_recovery_point_arn(query.source_recovery_point.as_ref().map(|rp| rp.to_string()))
+            .set_max_results(query.max_results)
+            .set_next_token(next_token.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|err| classify("backup", OP, err))?;
+        let items = output.copy_jobs().iter().map(|job| copy_job_from_sdk(OP, job)).collect::<Result<_, _>>()?;
+        Ok(Page { items, next_token: output.next_token().map(str::to_owned) })
+    }
+
+    async fn list_completed_backups(
+        &self,
+        vault: &VaultName,
+        since: DateTime<Utc>,
+        next_token: Option<&str>,
+    ) -> Result<Page<BackupJob>, AwsError> {
+        const OP: &str = "ListBackupJobs";
+        let output = self
+            .client
+            .list_backup_jobs()
+            .by_backup_vault_name(vault.as_str())
+            .by_state(types::BackupJobState::Completed)
+            .by_created_after(sdk_time(since))
+            .max_results(1000)
+            .set_next_token(next_token.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|err| classify("backup", OP, err))?;
+        let items = output
+            .backup_jobs()
+            .iter()
+            .map(|job| {
+                backup_job_from_sdk(
+                    OP,
+                    job.backup_job_id(),
+                    job.state().map(|s| s.as_str()),
+                    job.recovery_point_arn(),
+                    job.backup_vault_arn(),
+                    job.resource_arn(),
+                    job.resource_type(),
+                )
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, next_token: output.next_token().map(str::to_owned) })
     }
 }

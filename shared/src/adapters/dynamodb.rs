@@ -11,20 +11,21 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::error::classify;
 use crate::domain::{
-    BackupVaultArn, Claim, ClaimKind, CopyDetails, CopyJobId, CopyJobRecord, CopyJobState,
-    DestinationStatus, Lifecycle, Lineage, RecoveryPointArn, ResourceArn, StartedCopy, StateChange,
-    StateUpdate,
+    BackupVaultArn, Claim, ClaimKind, CopyDetails, CopyJobId, CopyJobRecord, CopyJobState, DestinationStatus,
+    Lifecycle, Lineage, RecoveryPointArn, ResourceArn, StartedCopy, StateChange, StateUpdate, SweepCursor,
 };
-use crate::ports::{AwsError, TrackingStore};
+use crate::ports::{AwsError, ErrorClass, TrackingStore};
 
 const CLAIM_PENDING: &str = "pending";
 const CLAIM_DONE: &str = "done";
+/// The item that remembers where an unfinished reconciliation sweep stopped.
+const CURSOR_KEY: &str = "reconciler#cursor";
 
 pub struct DynamoStore {
     client: Client,
@@ -58,31 +59,19 @@ impl DynamoStore {
             .set_condition_expression(condition)
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values((!values.is_empty()).then_some(values))
-            .return_values(if return_new {
-                ReturnValue::AllNew
-            } else {
-                ReturnValue::None
-            })
+            .return_values(if return_new { ReturnValue::AllNew } else { ReturnValue::None })
             .send()
             .await;
         match result {
             Ok(output) => Ok(Some(output.attributes.unwrap_or_default())),
-            Err(err)
-                if matches!(
-                    err.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
+            Err(err) if matches!(err.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => {
                 Ok(None)
             }
             Err(err) => Err(classify("dynamodb", operation, err)),
         }
     }
 
-    async fn get_item(
-        &self,
-        id: &CopyJobId,
-    ) -> Result<Option<HashMap<String, AttributeValue>>, AwsError> {
+    async fn get_item(&self, id: &CopyJobId) -> Result<Option<HashMap<String, AttributeValue>>, AwsError> {
         let output = self
             .client
             .get_item()
@@ -141,8 +130,7 @@ impl Update {
     /// Sets the attribute only if the item does not have it yet.
     fn set_if_absent(mut self, attribute: &str, value: AttributeValue) -> Self {
         let (name, value) = (self.name(attribute), self.value(value));
-        self.sets
-            .push(format!("{name} = if_not_exists({name}, {value})"));
+        self.sets.push(format!("{name} = if_not_exists({name}, {value})"));
         self
     }
 
@@ -161,10 +149,7 @@ impl Update {
     }
 
     fn add_to_set(mut self, attribute: &str, member: &str) -> Self {
-        let (name, value) = (
-            self.name(attribute),
-            self.value(AttributeValue::Ss(vec![member.to_owned()])),
-        );
+        let (name, value) = (self.name(attribute), self.value(AttributeValue::Ss(vec![member.to_owned()])));
         self.adds.push(format!("{name} {value}"));
         self
     }
@@ -176,12 +161,7 @@ impl Update {
     }
 
     /// `condition` with `{name}` for attribute names and `{0}`, `{1}`... for `values`.
-    fn condition(
-        mut self,
-        condition: &str,
-        attributes: &[&str],
-        values: Vec<AttributeValue>,
-    ) -> Self {
+    fn condition(mut self, condition: &str, attributes: &[&str], values: Vec<AttributeValue>) -> Self {
         let mut text = condition.to_owned();
         for attribute in attributes {
             let placeholder = self.name(attribute);
@@ -198,33 +178,15 @@ impl Update {
     fn with_details(self, details: &CopyDetails) -> Self {
         self.set_if_absent_opt(
             "source_recovery_point_arn",
-            details
-                .source_recovery_point
-                .as_ref()
-                .map(|a| string(a.as_str())),
+            details.source_recovery_point.as_ref().map(|a| string(a.as_str())),
         )
-        .set_if_absent_opt(
-            "source_vault_arn",
-            details.source_vault.as_ref().map(|a| string(a.as_str())),
-        )
-        .set_if_absent_opt(
-            "destination_vault_arn",
-            details
-                .destination_vault
-                .as_ref()
-                .map(|a| string(a.as_str())),
-        )
+        .set_if_absent_opt("source_vault_arn", details.source_vault.as_ref().map(|a| string(a.as_str())))
+        .set_if_absent_opt("destination_vault_arn", details.destination_vault.as_ref().map(|a| string(a.as_str())))
         .set_if_absent_opt(
             "destination_recovery_point_arn",
-            details
-                .destination_recovery_point
-                .as_ref()
-                .map(|a| string(a.as_str())),
+            details.destination_recovery_point.as_ref().map(|a| string(a.as_str())),
         )
-        .set_if_absent_opt(
-            "resource_arn",
-            details.resource.as_ref().map(|a| string(a.as_str())),
-        )
+        .set_if_absent_opt("resource_arn", details.resource.as_ref().map(|a| string(a.as_str())))
         .set_if_absent_opt("resource_type", details.resource_type.clone().map(string))
     }
 
@@ -234,14 +196,7 @@ impl Update {
             .set("updated_at", timestamp(Utc::now()))
     }
 
-    fn build(
-        self,
-    ) -> (
-        String,
-        Option<String>,
-        HashMap<String, String>,
-        HashMap<String, AttributeValue>,
-    ) {
+    fn build(self) -> (String, Option<String>, HashMap<String, String>, HashMap<String, AttributeValue>) {
         let mut clauses = Vec::new();
         if !self.sets.is_empty() {
             clauses.push(format!("SET {}", self.sets.join(", ")));
@@ -258,33 +213,21 @@ impl Update {
 
 /// Reads a stored item back into a record; attributes that do not parse are treated as absent.
 fn record_from_item(item: &HashMap<String, AttributeValue>) -> CopyJobRecord {
-    let s = |name: &str| {
-        item.get(name)
-            .and_then(|v| v.as_s().ok())
-            .map(String::as_str)
-    };
-    let n = |name: &str| {
-        item.get(name)
-            .and_then(|v| v.as_n().ok())
-            .and_then(|n| n.parse::<u32>().ok())
-    };
-    let lineage = s("root_job_id")
-        .and_then(|root| CopyJobId::parse(root).ok())
-        .map(|root| Lineage {
-            root,
-            attempt: n("attempt").unwrap_or(0),
-            retry_of: s("retry_of").and_then(|id| CopyJobId::parse(id).ok()),
-        });
+    let s = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str);
+    let n = |name: &str| item.get(name).and_then(|v| v.as_n().ok()).and_then(|n| n.parse::<u32>().ok());
+    let lineage = s("root_job_id").and_then(|root| CopyJobId::parse(root).ok()).map(|root| Lineage {
+        root,
+        attempt: n("attempt").unwrap_or(0),
+        retry_of: s("retry_of").and_then(|id| CopyJobId::parse(id).ok()),
+    });
     CopyJobRecord {
         id: s("copy_job_id").and_then(|id| CopyJobId::parse(id).ok()),
         state: s("state").and_then(|state| CopyJobState::parse(state).ok()),
         status_message: s("status_message").map(str::to_owned),
         details: CopyDetails {
-            source_recovery_point: s("source_recovery_point_arn")
-                .and_then(|a| RecoveryPointArn::parse(a).ok()),
+            source_recovery_point: s("source_recovery_point_arn").and_then(|a| RecoveryPointArn::parse(a).ok()),
             source_vault: s("source_vault_arn").and_then(|a| BackupVaultArn::parse(a).ok()),
-            destination_vault: s("destination_vault_arn")
-                .and_then(|a| BackupVaultArn::parse(a).ok()),
+            destination_vault: s("destination_vault_arn").and_then(|a| BackupVaultArn::parse(a).ok()),
             destination_recovery_point: s("destination_recovery_point_arn")
                 .and_then(|a| RecoveryPointArn::parse(a).ok()),
             resource: s("resource_arn").and_then(|a| ResourceArn::parse(a).ok()),
@@ -294,6 +237,7 @@ fn record_from_item(item: &HashMap<String, AttributeValue>) -> CopyJobRecord {
         lifecycle: s("lifecycle").and_then(|json| serde_json::from_str::<Lifecycle>(json).ok()),
         retried_by: s("retried_by").and_then(|id| CopyJobId::parse(id).ok()),
         outcome: s("outcome").map(str::to_owned),
+        failure_handled: s(ClaimKind::FailureHandling.attribute()) == Some(CLAIM_DONE),
     }
 }
 
@@ -308,58 +252,39 @@ impl TrackingStore for DynamoStore {
             .set(&state_at, timestamp(update.at))
             .set_opt("status_message", update.status_message.clone().map(string))
             .with_details(&update.details)
-            .condition(
-                "attribute_not_exists({state_rank}) OR {state_rank} < {0}",
-                &["state_rank"],
-                vec![number(rank)],
-            );
-        Ok(
-            match self
-                .update("UpdateItem", Self::copy_key(&update.id), write, true)
-                .await?
-            {
-                Some(item) => StateChange::Applied(record_from_item(&item)),
-                None => StateChange::Stale,
-            },
-        )
+            .condition("attribute_not_exists({state_rank}) OR {state_rank} < {0}", &["state_rank"], vec![number(rank)]);
+        Ok(match self.update("UpdateItem", Self::copy_key(&update.id), write, true).await? {
+            Some(item) => StateChange::Applied(record_from_item(&item)),
+            None => StateChange::Stale,
+        })
     }
 
     async fn fill_details(&self, id: &CopyJobId, details: &CopyDetails) -> Result<(), AwsError> {
         let write = Update::default().for_copy_job(id).with_details(details);
-        self.update("UpdateItem", Self::copy_key(id), write, false)
-            .await?;
+        self.update("UpdateItem", Self::copy_key(id), write, false).await?;
         Ok(())
     }
 
     async fn record_started(&self, copy: &StartedCopy) -> Result<(), AwsError> {
-        let lifecycle = copy
-            .lifecycle
-            .map(|l| string(serde_json::to_string(&l).expect("lifecycle serialises")));
+        let lifecycle = copy.lifecycle.map(|l| string(serde_json::to_string(&l).expect("lifecycle serialises")));
         let write = Update::default()
             .for_copy_job(&copy.id)
             .with_details(&copy.details)
             .set("root_job_id", string(copy.lineage.root.as_str()))
             .set("attempt", number(copy.lineage.attempt))
-            .set_opt(
-                "retry_of",
-                copy.lineage.retry_of.as_ref().map(|id| string(id.as_str())),
-            )
+            .set_opt("retry_of", copy.lineage.retry_of.as_ref().map(|id| string(id.as_str())))
             .set_if_absent_opt("lifecycle", lifecycle)
             .set_if_absent("requested_at", timestamp(copy.at))
             // The tracker may have seen the job already; never move its state back.
             .set_if_absent("state", string(CopyJobState::Created.as_str()))
             .set_if_absent("state_rank", number(CopyJobState::Created.rank()));
-        self.update("UpdateItem", Self::copy_key(&copy.id), write, false)
-            .await?;
+        self.update("UpdateItem", Self::copy_key(&copy.id), write, false).await?;
         Ok(())
     }
 
     async fn link_retry(&self, failed: &CopyJobId, retry: &CopyJobId) -> Result<(), AwsError> {
-        let write = Update::default()
-            .for_copy_job(failed)
-            .set("retried_by", string(retry.as_str()));
-        self.update("UpdateItem", Self::copy_key(failed), write, false)
-            .await?;
+        let write = Update::default().for_copy_job(failed).set("retried_by", string(retry.as_str()));
+        self.update("UpdateItem", Self::copy_key(failed), write, false).await?;
         Ok(())
     }
 
@@ -382,36 +307,20 @@ impl TrackingStore for DynamoStore {
                 &[claim, &claim_at],
                 vec![string(CLAIM_PENDING), number(cutoff)],
             );
-        if let Some(item) = self
-            .update("UpdateItem", Self::copy_key(id), write, true)
-            .await?
-        {
+        if let Some(item) = self.update("UpdateItem", Self::copy_key(id), write, true).await? {
             return Ok(Claim::Acquired(record_from_item(&item)));
         }
         let item = self.get_item(id).await?.unwrap_or_default();
-        let done = item
-            .get(claim)
-            .and_then(|v| v.as_s().ok())
-            .is_some_and(|s| s == CLAIM_DONE);
-        Ok(if done {
-            Claim::AlreadyDone
-        } else {
-            Claim::InProgress
-        })
+        let done = item.get(claim).and_then(|v| v.as_s().ok()).is_some_and(|s| s == CLAIM_DONE);
+        Ok(if done { Claim::AlreadyDone } else { Claim::InProgress })
     }
 
-    async fn finish_claim(
-        &self,
-        id: &CopyJobId,
-        kind: ClaimKind,
-        outcome: &str,
-    ) -> Result<(), AwsError> {
+    async fn finish_claim(&self, id: &CopyJobId, kind: ClaimKind, outcome: &str) -> Result<(), AwsError> {
         let write = Update::default()
             .for_copy_job(id)
             .set(kind.attribute(), string(CLAIM_DONE))
             .set("outcome", string(outcome));
-        self.update("UpdateItem", Self::copy_key(id), write, false)
-            .await?;
+        self.update("UpdateItem", Self::copy_key(id), write, false).await?;
         Ok(())
     }
 
@@ -421,13 +330,8 @@ impl TrackingStore for DynamoStore {
             .remove(claim)
             .remove(&format!("{claim}_at"))
             // Only a pending claim is given back; a finished one stays finished.
-            .condition(
-                &format!("{{{claim}}} = {{0}}"),
-                &[claim],
-                vec![string(CLAIM_PENDING)],
-            );
-        self.update("UpdateItem", Self::copy_key(id), write, false)
-            .await?;
+            .condition(&format!("{{{claim}}} = {{0}}"), &[claim], vec![string(CLAIM_PENDING)]);
+        self.update("UpdateItem", Self::copy_key(id), write, false).await?;
         Ok(())
     }
 
@@ -446,18 +350,109 @@ impl TrackingStore for DynamoStore {
             .set_if_absent("recovery_point_arn", string(recovery_point.as_str()))
             .set("updated_at", timestamp(Utc::now()))
             .add_to_set(set, destination.as_str());
-        self.update(
-            "UpdateItem",
-            string(format!("rp#{recovery_point}")),
-            write,
-            false,
-        )
-        .await?;
+        self.update("UpdateItem", string(format!("rp#{recovery_point}")), write, false).await?;
         Ok(())
     }
 
     async fn get(&self, id: &CopyJobId) -> Result<Option<CopyJobRecord>, AwsError> {
         Ok(self.get_item(id).await?.as_ref().map(record_from_item))
+    }
+
+    async fn get_many(&self, ids: &[CopyJobId]) -> Result<HashMap<CopyJobId, CopyJobRecord>, AwsError> {
+        let mut records = HashMap::with_capacity(ids.len());
+        // BatchGetItem takes at most 100 keys and may hand some back unprocessed under load.
+        for chunk in ids.chunks(100) {
+            let keys: Vec<_> = chunk.iter().map(|id| HashMap::from([("pk".to_owned(), Self::copy_key(id))])).collect();
+            let mut request =
+                Some(KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build().map_err(
+                    |err| AwsError {
+                        service: "dynamodb",
+                        operation: "BatchGetItem",
+                        class: ErrorClass::Permanent,
+                        code: None,
+                        message: err.to_string(),
+                    },
+                )?);
+            for _ in 0..5 {
+                let Some(keys) = request.take() else { break };
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, keys)
+                    .send()
+                    .await
+                    .map_err(|err| classify("dynamodb", "BatchGetItem", err))?;
+                for item in output.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
+                    let record = record_from_item(&item);
+                    if let Some(id) = record.id.clone() {
+                        records.insert(id, record);
+                    }
+                }
+                request = output.unprocessed_keys.and_then(|mut u| u.remove(&self.table));
+            }
+            if request.is_some() {
+                return Err(AwsError {
+                    service: "dynamodb",
+                    operation: "BatchGetItem",
+                    class: ErrorClass::Transient,
+                    code: Some("UnprocessedKeys".into()),
+                    message: "keys still unprocessed after 5 tries".into(),
+                });
+            }
+        }
+        Ok(records)
+    }
+
+    async fn load_cursor(&self) -> Result<Option<SweepCursor>, AwsError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", string(CURSOR_KEY))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|err| classify("dynamodb", "GetItem", err))?;
+        let Some(item) = output.item else { return Ok(None) };
+        let window_start = item
+            .get("window_start")
+            .and_then(|v| v.as_s().ok())
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+            .map(|at| at.with_timezone(&Utc));
+        Ok(window_start.map(|window_start| SweepCursor {
+            window_start,
+            next_token: item.get("next_token").and_then(|v| v.as_s().ok()).cloned(),
+        }))
+    }
+
+    async fn save_cursor(&self, cursor: Option<&SweepCursor>) -> Result<(), AwsError> {
+        let Some(cursor) = cursor else {
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .key("pk", string(CURSOR_KEY))
+                .send()
+                .await
+                .map_err(|err| classify("dynamodb", "DeleteItem", err))?;
+            return Ok(());
+        };
+        let mut item = HashMap::from([
+            ("pk".to_owned(), string(CURSOR_KEY)),
+            ("item_type".to_owned(), string("sweep_cursor")),
+            ("window_start".to_owned(), timestamp(cursor.window_start)),
+            ("updated_at".to_owned(), timestamp(Utc::now())),
+        ]);
+        if let Some(token) = &cursor.next_token {
+            item.insert("next_token".to_owned(), string(token.as_str()));
+        }
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|err| classify("dynamodb", "PutItem", err))?;
+        Ok(())
     }
 }
 
@@ -472,20 +467,13 @@ mod tests {
             .set_if_absent("resource_type", string("EBS"))
             .add_to_set("copied_destinations", "arn:x")
             .remove("alert_claim")
-            .condition(
-                "attribute_not_exists({state_rank}) OR {state_rank} < {0}",
-                &["state_rank"],
-                vec![number(1)],
-            )
+            .condition("attribute_not_exists({state_rank}) OR {state_rank} < {0}", &["state_rank"], vec![number(1)])
             .build();
         assert_eq!(
             expression,
             "SET #state = :v0, #resource_type = if_not_exists(#resource_type, :v1) REMOVE #alert_claim ADD #copied_destinations :v2"
         );
-        assert_eq!(
-            condition.as_deref(),
-            Some("attribute_not_exists(#state_rank) OR #state_rank < :v3")
-        );
+        assert_eq!(condition.as_deref(), Some("attribute_not_exists(#state_rank) OR #state_rank < :v3"));
         assert_eq!(names["#state"], "state");
         assert_eq!(values.len(), 4);
     }

@@ -26,11 +26,7 @@ const TRANSIENT_CODES: &[&str] = &[
     "KMSThrottlingException",
 ];
 
-pub(super) fn classify<E, R>(
-    service: &'static str,
-    operation: &'static str,
-    err: SdkError<E, R>,
-) -> AwsError
+pub(super) fn classify<E, R>(service: &'static str, operation: &'static str, err: SdkError<E, R>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + HasStatus,
@@ -39,19 +35,9 @@ where
         SdkError::ServiceError(service_err) => {
             let code = service_err.err().code().map(str::to_owned);
             let status = service_err.raw().status();
-            let transient = status >= 500
-                || status == 429
-                || code
-                    .as_deref()
-                    .is_some_and(|code| TRANSIENT_CODES.contains(&code));
-            (
-                if transient {
-                    ErrorClass::Transient
-                } else {
-                    ErrorClass::Permanent
-                },
-                code,
-            )
+            let transient =
+                status >= 500 || status == 429 || code.as_deref().is_some_and(|code| TRANSIENT_CODES.contains(&code));
+            (if transient { ErrorClass::Transient } else { ErrorClass::Permanent }, code)
         }
         SdkError::ResponseError(_) => (ErrorClass::Transient, None),
         // Timeouts and connection failures: the request may not have reached the service.
@@ -60,28 +46,16 @@ where
         _ => (ErrorClass::Permanent, None),
     };
     let message = match &err {
-        SdkError::ServiceError(service_err) => service_err
-            .err()
-            .message()
-            .map(str::to_owned)
-            .unwrap_or_else(|| code.clone().unwrap_or_default()),
+        SdkError::ServiceError(service_err) => {
+            service_err.err().message().map(str::to_owned).unwrap_or_else(|| code.clone().unwrap_or_default())
+        }
         other => DisplayErrorContext(other).to_string(),
     };
-    AwsError {
-        service,
-        operation,
-        class,
-        code,
-        message: truncate(message),
-    }
+    AwsError { service, operation, class, code, message: truncate(message) }
 }
 
 /// A response that is not what the API promises (a required member missing or unparsable).
-pub(super) fn malformed(
-    service: &'static str,
-    operation: &'static str,
-    what: impl std::fmt::Display,
-) -> AwsError {
+pub(super) fn malformed(service: &'static str, operation: &'static str, what: impl std::fmt::Display) -> AwsError {
     AwsError {
         service,
         operation,

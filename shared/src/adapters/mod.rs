@@ -26,9 +26,8 @@ pub use sqs::SqsRetryQueue;
 /// whole event later. Timeouts bound each attempt (5 s) and each operation (12 s) so one slow call
 /// cannot eat the 30 s function timeout before the error is reported.
 pub async fn load_sdk_config() -> SdkConfig {
-    let http_client = aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https();
+    let http_client =
+        aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
     aws_config::defaults(BehaviorVersion::latest())
         .http_client(http_client)
         .retry_config(RetryConfig::standard().with_max_attempts(3))

@@ -25,8 +25,7 @@ impl AlertReason {
 
     pub fn detail(&self) -> &str {
         match self {
-            Self::PermanentFailure { status_message }
-            | Self::AttemptsExhausted { status_message } => status_message,
+            Self::PermanentFailure { status_message } | Self::AttemptsExhausted { status_message } => status_message,
             Self::RetryRejected { error } => error,
         }
     }
@@ -50,22 +49,15 @@ pub struct Alert {
 impl Alert {
     /// SNS subjects are limited to 100 characters.
     pub fn subject(&self) -> String {
-        let mut subject = format!(
-            "vaultwatch: copy to {} {}",
-            self.destination_vault.vault_name(),
-            self.reason.summary()
-        );
+        let mut subject =
+            format!("vaultwatch: copy to {} {}", self.destination_vault.vault_name(), self.reason.summary());
         subject.truncate(100);
         subject
     }
 
     pub fn body(&self) -> String {
         let mut body = String::new();
-        let resource = self
-            .resource
-            .as_ref()
-            .map(ResourceArn::as_str)
-            .unwrap_or("unknown");
+        let resource = self.resource.as_ref().map(ResourceArn::as_str).unwrap_or("unknown");
         let _ = writeln!(body, "An AWS Backup copy job {}.", self.reason.summary());
         let _ = writeln!(body);
         let _ = writeln!(body, "Copy job:          {}", self.copy_job);

@@ -24,32 +24,13 @@ fn split_arn<'a>(kind: &'static str, raw: &'a str) -> Result<ArnParts<'a>, Domai
         return Err(DomainError::invalid(kind, "contains whitespace"));
     }
     let mut parts = raw.splitn(6, ':');
-    let (
-        Some("arn"),
-        Some(partition),
-        Some(service),
-        Some(_region),
-        Some(_account),
-        Some(resource),
-    ) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    )
+    let (Some("arn"), Some(partition), Some(service), Some(_region), Some(_account), Some(resource)) =
+        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(DomainError::invalid(
-            kind,
-            "is not an ARN (arn:partition:service:region:account:resource)",
-        ));
+        return Err(DomainError::invalid(kind, "is not an ARN (arn:partition:service:region:account:resource)"));
     };
     if partition.is_empty() || service.is_empty() || resource.is_empty() {
-        return Err(DomainError::invalid(
-            kind,
-            "has an empty partition, service or resource",
-        ));
+        return Err(DomainError::invalid(kind, "has an empty partition, service or resource"));
     }
     Ok(ArnParts { service, resource })
 }
@@ -118,10 +99,7 @@ impl IamRoleArn {
         let raw = raw.trim();
         let parts = split_arn("IAM role ARN", raw)?;
         if parts.service != "iam" || !parts.resource.starts_with("role/") {
-            return Err(DomainError::invalid(
-                "IAM role ARN",
-                "is not an IAM role (arn:aws:iam::ACCOUNT:role/NAME)",
-            ));
+            return Err(DomainError::invalid("IAM role ARN", "is not an IAM role (arn:aws:iam::ACCOUNT:role/NAME)"));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -138,10 +116,7 @@ impl TopicArn {
         let raw = raw.trim();
         let parts = split_arn("SNS topic ARN", raw)?;
         if parts.service != "sns" || parts.resource.contains(':') {
-            return Err(DomainError::invalid(
-                "SNS topic ARN",
-                "is not an SNS topic (arn:aws:sns:REGION:ACCOUNT:NAME)",
-            ));
+            return Err(DomainError::invalid("SNS topic ARN", "is not an SNS topic (arn:aws:sns:REGION:ACCOUNT:NAME)"));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -159,9 +134,7 @@ impl BackupVaultArn {
         let parts = split_arn("backup vault ARN", raw)?;
         let name = parts.resource.strip_prefix("backup-vault:");
         match name {
-            Some(name) if parts.service == "backup" && VaultName::parse(name).is_ok() => {
-                Ok(Self(raw.to_owned()))
-            }
+            Some(name) if parts.service == "backup" && VaultName::parse(name).is_ok() => Ok(Self(raw.to_owned())),
             _ => Err(DomainError::invalid(
                 "backup vault ARN",
                 "is not a backup vault (arn:aws:backup:REGION:ACCOUNT:backup-vault:NAME)",
@@ -171,11 +144,7 @@ impl BackupVaultArn {
 
     /// The vault name, which StartCopyJob and the vault APIs take instead of the ARN.
     pub fn vault_name(&self) -> VaultName {
-        let name = self
-            .0
-            .rsplit_once("backup-vault:")
-            .map(|(_, name)| name)
-            .unwrap_or_default();
+        let name = self.0.rsplit_once("backup-vault:").map(|(_, name)| name).unwrap_or_default();
         VaultName(name.to_owned())
     }
 
@@ -197,16 +166,11 @@ pub struct VaultName(String);
 impl VaultName {
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         let raw = raw.trim();
-        let valid_chars = raw
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        let valid_chars = raw.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
         if (2..=50).contains(&raw.len()) && valid_chars {
             Ok(Self(raw.to_owned()))
         } else {
-            Err(DomainError::invalid(
-                "backup vault name",
-                "must be 2-50 letters, digits, '-', '_' or '.'",
-            ))
+            Err(DomainError::invalid("backup vault name", "must be 2-50 letters, digits, '-', '_' or '.'"))
         }
     }
 }

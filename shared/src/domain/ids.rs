@@ -18,14 +18,8 @@ fn validate_id(kind: &'static str, raw: &str) -> Result<String, DomainError> {
     if trimmed.len() > MAX_ID_LEN {
         return Err(DomainError::invalid(kind, "is longer than 256 characters"));
     }
-    if !trimmed
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'))
-    {
-        return Err(DomainError::invalid(
-            kind,
-            "contains characters other than letters, digits, '-', '_', ':' or '.'",
-        ));
+    if !trimmed.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.')) {
+        return Err(DomainError::invalid(kind, "contains characters other than letters, digits, '-', '_', ':' or '.'"));
     }
     Ok(trimmed.to_owned())
 }

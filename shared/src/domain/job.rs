@@ -5,8 +5,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    BackupJobId, BackupPlanId, BackupPlanVersion, BackupRuleId, BackupVaultArn, CopyJobId,
-    DomainError, IamRoleArn, Lifecycle, RecoveryPointArn, ResourceArn,
+    BackupJobId, BackupPlanId, BackupPlanVersion, BackupRuleId, BackupVaultArn, CopyJobId, DomainError, IamRoleArn,
+    Lifecycle, RecoveryPointArn, ResourceArn,
 };
 
 /// The `EventType` message attribute of a vault notification, reduced to the kinds we act on.
@@ -60,10 +60,7 @@ impl CopyJobState {
             "COMPLETED" => Ok(Self::Completed),
             "FAILED" => Ok(Self::Failed),
             "PARTIAL" => Ok(Self::Partial),
-            _ => Err(DomainError::invalid(
-                "copy job state",
-                "is not CREATED, RUNNING, COMPLETED, FAILED or PARTIAL",
-            )),
+            _ => Err(DomainError::invalid("copy job state", "is not CREATED, RUNNING, COMPLETED, FAILED or PARTIAL")),
         }
     }
 
@@ -167,19 +164,10 @@ mod tests {
 
     #[test]
     fn states_parse_case_insensitively_and_reject_unknowns() {
-        assert_eq!(
-            CopyJobState::parse("completed").unwrap(),
-            CopyJobState::Completed
-        );
+        assert_eq!(CopyJobState::parse("completed").unwrap(), CopyJobState::Completed);
         assert!(CopyJobState::parse("DONE").is_err());
-        assert_eq!(
-            BackupJobState::parse("EXPIRED"),
-            BackupJobState::NotCompleted("EXPIRED".into())
-        );
+        assert_eq!(BackupJobState::parse("EXPIRED"), BackupJobState::NotCompleted("EXPIRED".into()));
         assert_eq!(JobKind::parse("COPY_JOB"), JobKind::Copy);
-        assert_eq!(
-            JobKind::parse("S3_BACKUP_OBJECT"),
-            JobKind::Other("S3_BACKUP_OBJECT".into())
-        );
+        assert_eq!(JobKind::parse("S3_BACKUP_OBJECT"), JobKind::Other("S3_BACKUP_OBJECT".into()));
     }
 }

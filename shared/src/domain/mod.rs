@@ -20,8 +20,7 @@ pub use retry::{classify_status_message, FailureClass, Lineage, RetryPolicy, MAX
 pub use route::{CopyRoute, RouteTable};
 pub use token::IdempotencyToken;
 pub use tracking::{
-    Claim, ClaimKind, CopyDetails, CopyJobRecord, DestinationStatus, StartedCopy, StateChange,
-    StateUpdate,
+    Claim, ClaimKind, CopyDetails, CopyJobRecord, DestinationStatus, StartedCopy, StateChange, StateUpdate, SweepCursor,
 };
 
 /// A value that does not fit the domain. Names what was wrong, never echoes the value (it may be
@@ -35,9 +34,6 @@ pub struct DomainError {
 
 impl DomainError {
     pub fn invalid(what: &'static str, problem: impl Into<String>) -> Self {
-        Self {
-            what,
-            problem: problem.into(),
-        }
+        Self { what, problem: problem.into() }
     }
 }

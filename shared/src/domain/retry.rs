@@ -63,16 +63,10 @@ pub fn classify_status_message(message: Option<&str>) -> (FailureClass, &'static
         return (FailureClass::Transient, "no status message");
     };
     let lower = message.to_ascii_lowercase();
-    if let Some(marker) = PERMANENT_MARKERS
-        .iter()
-        .find(|marker| lower.contains(*marker))
-    {
+    if let Some(marker) = PERMANENT_MARKERS.iter().find(|marker| lower.contains(*marker)) {
         return (FailureClass::Permanent, marker);
     }
-    if let Some(marker) = TRANSIENT_MARKERS
-        .iter()
-        .find(|marker| lower.contains(*marker))
-    {
+    if let Some(marker) = TRANSIENT_MARKERS.iter().find(|marker| lower.contains(*marker)) {
         return (FailureClass::Transient, marker);
     }
     (FailureClass::Transient, "unrecognised message")
@@ -90,20 +84,12 @@ pub struct Lineage {
 
 impl Lineage {
     pub fn original(id: &CopyJobId) -> Self {
-        Self {
-            root: id.clone(),
-            attempt: 0,
-            retry_of: None,
-        }
+        Self { root: id.clone(), attempt: 0, retry_of: None }
     }
 
     /// Lineage of the retry that follows a failure of the job with this lineage.
     pub fn next_attempt(&self, failed: &CopyJobId) -> Self {
-        Self {
-            root: self.root.clone(),
-            attempt: self.attempt + 1,
-            retry_of: Some(failed.clone()),
-        }
+        Self { root: self.root.clone(), attempt: self.attempt + 1, retry_of: Some(failed.clone()) }
     }
 }
 
@@ -121,31 +107,19 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self {
-            max_attempts: 3,
-            base_delay: Duration::from_secs(60),
-        }
+        Self { max_attempts: 3, base_delay: Duration::from_secs(60) }
     }
 }
 
 impl RetryPolicy {
     pub fn new(max_attempts: u32, base_delay: Duration) -> Result<Self, DomainError> {
         if !(1..=10).contains(&max_attempts) {
-            return Err(DomainError::invalid(
-                "MAX_ATTEMPTS",
-                "must be between 1 and 10",
-            ));
+            return Err(DomainError::invalid("MAX_ATTEMPTS", "must be between 1 and 10"));
         }
         if base_delay > MAX_RETRY_DELAY {
-            return Err(DomainError::invalid(
-                "RETRY_BASE_DELAY_SECONDS",
-                "must be at most 900 (the SQS limit)",
-            ));
+            return Err(DomainError::invalid("RETRY_BASE_DELAY_SECONDS", "must be at most 900 (the SQS limit)"));
         }
-        Ok(Self {
-            max_attempts,
-            base_delay,
-        })
+        Ok(Self { max_attempts, base_delay })
     }
 
     /// True when a chain whose last job had `attempt` may try once more.
@@ -154,9 +128,7 @@ impl RetryPolicy {
     }
 
     pub fn delay_before(&self, attempt: u32) -> Duration {
-        let factor = 1u32
-            .checked_shl(attempt.saturating_sub(1))
-            .unwrap_or(u32::MAX);
+        let factor = 1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX);
         self.base_delay.saturating_mul(factor).min(MAX_RETRY_DELAY)
     }
 }
@@ -168,7 +140,10 @@ mod tests {
     #[test]
     fn status_messages_are_classified() {
         let cases = [
-            ("Copy job failed because the destination backup vault is being modified. Try again later.", FailureClass::Transient),
+            (
+                "Copy job failed because the destination backup vault is being modified. Try again later.",
+                FailureClass::Transient,
+            ),
             ("Access Denied: the role cannot copy to the destination vault", FailureClass::Permanent),
             ("The KMS key arn:aws:kms:... is disabled", FailureClass::Permanent),
             ("Recovery point not found", FailureClass::Permanent),
@@ -178,11 +153,7 @@ mod tests {
             ("Access denied. Try again later.", FailureClass::Permanent),
         ];
         for (message, expected) in cases {
-            assert_eq!(
-                classify_status_message(Some(message)).0,
-                expected,
-                "{message}"
-            );
+            assert_eq!(classify_status_message(Some(message)).0, expected, "{message}");
         }
         assert_eq!(classify_status_message(None).0, FailureClass::Transient);
     }

@@ -24,10 +24,7 @@ impl CopyRoute {
         }
         match resource_type {
             _ if self.resource_types.is_empty() => true,
-            Some(kind) => self
-                .resource_types
-                .iter()
-                .any(|wanted| wanted.eq_ignore_ascii_case(kind)),
+            Some(kind) => self.resource_types.iter().any(|wanted| wanted.eq_ignore_ascii_case(kind)),
             // A filtered route never copies a backup whose resource type is unknown.
             None => false,
         }
@@ -59,41 +56,23 @@ impl RouteTable {
 
     /// Parses and validates `COPY_ROUTES`. Every problem is reported with the route's position.
     pub fn from_json(json: &str) -> Result<Self, DomainError> {
-        let configs: Vec<RouteConfig> = serde_json::from_str(json).map_err(|err| {
-            DomainError::invalid(
-                "COPY_ROUTES",
-                format!("is not a JSON list of routes: {err}"),
-            )
-        })?;
+        let configs: Vec<RouteConfig> = serde_json::from_str(json)
+            .map_err(|err| DomainError::invalid("COPY_ROUTES", format!("is not a JSON list of routes: {err}")))?;
         let mut seen = HashSet::new();
         let mut routes = Vec::with_capacity(configs.len());
         for (index, config) in configs.into_iter().enumerate() {
-            let at = |err: DomainError| {
-                DomainError::invalid("COPY_ROUTES", format!("route {index}: {err}"))
-            };
+            let at = |err: DomainError| DomainError::invalid("COPY_ROUTES", format!("route {index}: {err}"));
             let source_vault = VaultName::parse(&config.source_vault).map_err(at)?;
-            let destination_vault =
-                BackupVaultArn::parse(&config.destination_vault_arn).map_err(at)?;
-            let lifecycle = config
-                .lifecycle
-                .map(Lifecycle::validate)
-                .transpose()
-                .map_err(at)?;
+            let destination_vault = BackupVaultArn::parse(&config.destination_vault_arn).map_err(at)?;
+            let lifecycle = config.lifecycle.map(Lifecycle::validate).transpose().map_err(at)?;
             if !seen.insert((source_vault.clone(), destination_vault.clone())) {
-                return Err(at(DomainError::invalid(
-                    "route",
-                    "repeats an earlier source and destination",
-                )));
+                return Err(at(DomainError::invalid("route", "repeats an earlier source and destination")));
             }
             routes.push(CopyRoute {
                 source_vault,
                 destination_vault,
                 lifecycle: lifecycle.filter(|l| !l.is_empty()),
-                resource_types: config
-                    .resource_types
-                    .into_iter()
-                    .map(|t| t.trim().to_owned())
-                    .collect(),
+                resource_types: config.resource_types.into_iter().map(|t| t.trim().to_owned()).collect(),
             });
         }
         Ok(Self { routes })
@@ -104,9 +83,13 @@ impl RouteTable {
         vault: &'a VaultName,
         resource_type: Option<&'a str>,
     ) -> impl Iterator<Item = &'a CopyRoute> + 'a {
-        self.routes
-            .iter()
-            .filter(move |route| route.applies_to(vault, resource_type))
+        self.routes.iter().filter(move |route| route.applies_to(vault, resource_type))
+    }
+
+    /// The vaults that have at least one route.
+    pub fn source_vaults(&self) -> impl Iterator<Item = &VaultName> {
+        let mut seen = std::collections::HashSet::new();
+        self.routes.iter().map(|route| &route.source_vault).filter(move |vault| seen.insert(*vault))
     }
 
     pub fn len(&self) -> usize {
@@ -135,12 +118,7 @@ mod tests {
         assert_eq!(table.routes_for(&primary, Some("EBS")).count(), 1);
         assert_eq!(table.routes_for(&primary, Some("rds")).count(), 2);
         assert_eq!(table.routes_for(&primary, None).count(), 1);
-        assert_eq!(
-            table
-                .routes_for(&VaultName::parse("other").unwrap(), Some("EBS"))
-                .count(),
-            0
-        );
+        assert_eq!(table.routes_for(&VaultName::parse("other").unwrap(), Some("EBS")).count(), 0);
     }
 
     #[test]
@@ -148,28 +126,18 @@ mod tests {
         let bad_lifecycle = format!(
             r#"[{{"sourceVault":"primary","destinationVaultArn":"{DR}","lifecycle":{{"moveToColdStorageAfterDays":30,"deleteAfterDays":100}}}}]"#
         );
-        let err = RouteTable::from_json(&bad_lifecycle)
-            .unwrap_err()
-            .to_string();
+        let err = RouteTable::from_json(&bad_lifecycle).unwrap_err().to_string();
         assert!(err.contains("route 0") && err.contains("+ 90"), "{err}");
 
         let bad_arn = r#"[{"sourceVault":"primary","destinationVaultArn":"dr-copy"}]"#;
-        assert!(RouteTable::from_json(bad_arn)
-            .unwrap_err()
-            .to_string()
-            .contains("backup vault ARN"));
+        assert!(RouteTable::from_json(bad_arn).unwrap_err().to_string().contains("backup vault ARN"));
 
         let duplicate = format!(
             r#"[{{"sourceVault":"primary","destinationVaultArn":"{DR}"}},{{"sourceVault":"primary","destinationVaultArn":"{DR}"}}]"#
         );
-        assert!(RouteTable::from_json(&duplicate)
-            .unwrap_err()
-            .to_string()
-            .contains("route 1"));
+        assert!(RouteTable::from_json(&duplicate).unwrap_err().to_string().contains("route 1"));
 
-        let unknown_field = format!(
-            r#"[{{"sourceVault":"primary","destinationVaultArn":"{DR}","lifecycel":{{}}}}]"#
-        );
+        let unknown_field = format!(r#"[{{"sourceVault":"primary","destinationVaultArn":"{DR}","lifecycel":{{}}}}]"#);
         assert!(RouteTable::from_json(&unknown_field).is_err());
         assert!(RouteTable::from_json("{}").is_err());
     }

@@ -24,11 +24,7 @@ impl IdempotencyToken {
             .chain_update([0u8])
             .chain_update(destination.as_str())
             .finalize();
-        let hex: String = digest
-            .iter()
-            .take(16)
-            .map(|byte| format!("{byte:02x}"))
-            .collect();
+        let hex: String = digest.iter().take(16).map(|byte| format!("{byte:02x}")).collect();
         Self(format!("route-{hex}"))
     }
 
@@ -49,24 +45,12 @@ mod tests {
 
     #[test]
     fn tokens_are_stable_and_distinct() {
-        let rp = RecoveryPointArn::parse("arn:aws:backup:us-east-1:123456789012:recovery-point:A")
-            .unwrap();
-        let dr =
-            BackupVaultArn::parse("arn:aws:backup:us-west-2:123456789012:backup-vault:dr").unwrap();
-        let eu =
-            BackupVaultArn::parse("arn:aws:backup:eu-west-1:123456789012:backup-vault:dr").unwrap();
-        assert_eq!(
-            IdempotencyToken::for_route(&rp, &dr),
-            IdempotencyToken::for_route(&rp, &dr)
-        );
-        assert_ne!(
-            IdempotencyToken::for_route(&rp, &dr),
-            IdempotencyToken::for_route(&rp, &eu)
-        );
+        let rp = RecoveryPointArn::parse("arn:aws:backup:us-east-1:123456789012:recovery-point:A").unwrap();
+        let dr = BackupVaultArn::parse("arn:aws:backup:us-west-2:123456789012:backup-vault:dr").unwrap();
+        let eu = BackupVaultArn::parse("arn:aws:backup:eu-west-1:123456789012:backup-vault:dr").unwrap();
+        assert_eq!(IdempotencyToken::for_route(&rp, &dr), IdempotencyToken::for_route(&rp, &dr));
+        assert_ne!(IdempotencyToken::for_route(&rp, &dr), IdempotencyToken::for_route(&rp, &eu));
         let root = CopyJobId::parse("47C8EF56-74D8-059D-1301-C5BE1D5C926E").unwrap();
-        assert_eq!(
-            IdempotencyToken::for_retry(&root, 1).as_str(),
-            "retry-47C8EF56-74D8-059D-1301-C5BE1D5C926E-1"
-        );
+        assert_eq!(IdempotencyToken::for_retry(&root, 1).as_str(), "retry-47C8EF56-74D8-059D-1301-C5BE1D5C926E-1");
     }
 }

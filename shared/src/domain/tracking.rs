@@ -2,10 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{
-    BackupVaultArn, CopyJob, CopyJobId, CopyJobState, Lifecycle, Lineage, RecoveryPointArn,
-    ResourceArn,
-};
+use super::{BackupVaultArn, CopyJob, CopyJobId, CopyJobState, Lifecycle, Lineage, RecoveryPointArn, ResourceArn};
 
 /// Facts about a copy job that do not change over its life. Any of them may be unknown to an event;
 /// the tracker fills the gaps from DescribeCopyJob once.
@@ -22,9 +19,7 @@ pub struct CopyDetails {
 impl CopyDetails {
     /// True when the facts the tracker needs to show where a copy went are present.
     pub fn is_complete(&self) -> bool {
-        self.source_recovery_point.is_some()
-            && self.source_vault.is_some()
-            && self.destination_vault.is_some()
+        self.source_recovery_point.is_some() && self.source_vault.is_some() && self.destination_vault.is_some()
     }
 }
 
@@ -67,6 +62,8 @@ pub struct CopyJobRecord {
     pub retried_by: Option<CopyJobId>,
     /// What the retrier decided about this job's failure (e.g. "retry 2 scheduled", "alerted: permanent").
     pub outcome: Option<String>,
+    /// The retrier has finished deciding about this job's failure (its claim is done).
+    pub failure_handled: bool,
 }
 
 /// Result of recording a state change.
@@ -124,4 +121,13 @@ pub enum DestinationStatus {
     Requested,
     /// A copy completed: the destination holds it.
     Copied,
+}
+
+/// Where an unfinished reconciliation sweep stopped, so the next run continues from there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SweepCursor {
+    /// The sweep covers copy jobs created after this instant.
+    pub window_start: DateTime<Utc>,
+    /// ListCopyJobs NextToken of the page to read next.
+    pub next_token: Option<String>,
 }

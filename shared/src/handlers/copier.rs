@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 
 use super::{for_each_notification, skipped, HandlerError};
 use crate::domain::{
-    BackupJobState, BackupVaultArn, CopyDetails, DestinationStatus, IamRoleArn, IdempotencyToken,
-    Lineage, RecoveryPointArn, ResourceArn, RouteTable, StartedCopy,
+    BackupJobState, BackupVaultArn, CopyDetails, DestinationStatus, IamRoleArn, IdempotencyToken, Lineage,
+    RecoveryPointArn, ResourceArn, RouteTable, StartedCopy,
 };
 use crate::notification::{BackupJobEvent, JobEvent};
 use crate::ports::{BackupApi, StartCopyRequest, TrackingStore};
@@ -36,14 +36,11 @@ impl<B: BackupApi, S: TrackingStore> Copier<B, S> {
             match &notification.event {
                 JobEvent::Backup(backup) => match &backup.state {
                     BackupJobState::Completed => self.on_backup_completed(backup).await,
-                    BackupJobState::NotCompleted(state) => Ok(skipped(
-                        &notification,
-                        &format!("backup job is {state}, nothing to copy"),
-                    )),
+                    BackupJobState::NotCompleted(state) => {
+                        Ok(skipped(&notification, &format!("backup job is {state}, nothing to copy")))
+                    }
                 },
-                JobEvent::Copy(_) => {
-                    Ok(skipped(&notification, "copy job events are the tracker's"))
-                }
+                JobEvent::Copy(_) => Ok(skipped(&notification, "copy job events are the tracker's")),
                 JobEvent::Ignored { reason, .. } => Ok(skipped(&notification, reason)),
             }
         })
@@ -55,10 +52,7 @@ impl<B: BackupApi, S: TrackingStore> Copier<B, S> {
             return Ok(json!({ "backupJob": event.id, "skipped": "backup job is not completed" }));
         };
         let vault_name = backup.vault.vault_name();
-        let routes: Vec<_> = self
-            .routes
-            .routes_for(&vault_name, backup.resource_type.as_deref())
-            .collect();
+        let routes: Vec<_> = self.routes.routes_for(&vault_name, backup.resource_type.as_deref()).collect();
         if routes.is_empty() {
             tracing::info!(backup_job = %event.id, vault = %vault_name, "no route for this vault; nothing to copy");
             return Ok(json!({ "backupJob": event.id, "copies": [] }));
@@ -73,16 +67,12 @@ impl<B: BackupApi, S: TrackingStore> Copier<B, S> {
                 destination_vault: route.destination_vault.clone(),
                 iam_role: self.copy_role.clone(),
                 lifecycle: route.lifecycle,
-                token: IdempotencyToken::for_route(
-                    &backup.recovery_point,
-                    &route.destination_vault,
-                ),
+                token: IdempotencyToken::for_route(&backup.recovery_point, &route.destination_vault),
             };
             // Every route is attempted; a failure fails the event afterwards, and the retry of the
             // event finds the routes that worked already started (same tokens).
             match self.start_and_record(&backup, &request).await {
-                Ok(copy_job) => copies
-                    .push(json!({ "copyJob": copy_job, "destination": route.destination_vault })),
+                Ok(copy_job) => copies.push(json!({ "copyJob": copy_job, "destination": route.destination_vault })),
                 Err(err) => {
                     tracing::error!(backup_job = %event.id, destination = %route.destination_vault, error = %err, "copy not started");
                     first_error.get_or_insert(err);
@@ -117,11 +107,7 @@ impl<B: BackupApi, S: TrackingStore> Copier<B, S> {
         };
         self.store.record_started(&started).await?;
         self.store
-            .mark_destination(
-                &backup.recovery_point,
-                &request.destination_vault,
-                DestinationStatus::Requested,
-            )
+            .mark_destination(&backup.recovery_point, &request.destination_vault, DestinationStatus::Requested)
             .await?;
         tracing::info!(copy_job = %copy_job, destination = %request.destination_vault, "copy started");
         Ok(copy_job)
@@ -129,10 +115,7 @@ impl<B: BackupApi, S: TrackingStore> Copier<B, S> {
 
     /// Takes the facts from the event when it carries them all (EventBridge), else asks
     /// DescribeBackupJob (SNS carries only the job id). None when the job is not completed after all.
-    async fn completed_backup(
-        &self,
-        event: &BackupJobEvent,
-    ) -> Result<Option<CompletedBackup>, HandlerError> {
+    async fn completed_backup(&self, event: &BackupJobEvent) -> Result<Option<CompletedBackup>, HandlerError> {
         if let (Some(recovery_point), Some(vault), Some(resource_type)) =
             (&event.recovery_point, &event.vault, &event.resource_type)
         {

@@ -1,6 +1,7 @@
 //! The functions' behaviour, over the ports only. Each `main.rs` wires one of these to real clients.
 
 pub mod copier;
+pub mod reconciler;
 pub mod retrier;
 pub mod tracker;
 
@@ -28,11 +29,7 @@ pub enum HandlerError {
     #[error("backup job {0} completed without a recovery point ARN")]
     NoRecoveryPoint(BackupJobId),
     #[error("{failed} of {total} records failed; first: {first}")]
-    Records {
-        failed: usize,
-        total: usize,
-        first: Box<HandlerError>,
-    },
+    Records { failed: usize, total: usize, first: Box<HandlerError> },
 }
 
 impl HandlerError {
@@ -52,20 +49,14 @@ impl HandlerError {
 
 impl From<HandlerError> for Diagnostic {
     fn from(err: HandlerError) -> Self {
-        Diagnostic {
-            error_type: err.kind().to_owned(),
-            error_message: err.to_string(),
-        }
+        Diagnostic { error_type: err.kind().to_owned(), error_message: err.to_string() }
     }
 }
 
 /// Parses the payload and runs `handle` on each notification in turn. Every record is attempted even
 /// when an earlier one fails (the handlers are idempotent, so the retry of the whole event is safe);
 /// the first error is returned after the rest were tried.
-pub(crate) async fn for_each_notification<F, Fut>(
-    payload: &Value,
-    mut handle: F,
-) -> Result<Value, HandlerError>
+pub(crate) async fn for_each_notification<F, Fut>(payload: &Value, mut handle: F) -> Result<Value, HandlerError>
 where
     F: FnMut(Notification) -> Fut,
     Fut: Future<Output = Result<Value, HandlerError>>,
@@ -91,11 +82,7 @@ where
     match errors.len() {
         0 => Ok(json!({ "outcomes": outcomes })),
         1 if total == 1 => Err(errors.remove(0)),
-        failed => Err(HandlerError::Records {
-            failed,
-            total,
-            first: Box::new(errors.remove(0)),
-        }),
+        failed => Err(HandlerError::Records { failed, total, first: Box::new(errors.remove(0)) }),
     }
 }
 

@@ -15,13 +15,11 @@ use serde_json::{json, Value};
 
 use super::{for_each_notification, skipped, HandlerError};
 use crate::domain::{
-    classify_status_message, Alert, AlertReason, Claim, ClaimKind, CopyDetails, CopyJob, CopyJobId,
-    CopyJobRecord, CopyJobState, FailureClass, IdempotencyToken, Lineage, RetryPolicy, StartedCopy,
+    classify_status_message, Alert, AlertReason, Claim, ClaimKind, CopyDetails, CopyJob, CopyJobId, CopyJobRecord,
+    CopyJobState, FailureClass, IdempotencyToken, Lineage, RetryPolicy, StartedCopy,
 };
 use crate::notification::{JobEvent, ParseError};
-use crate::ports::{
-    AlertSink, BackupApi, RetryQueue, RetryRequest, StartCopyRequest, TrackingStore,
-};
+use crate::ports::{AlertSink, BackupApi, RetryQueue, RetryRequest, StartCopyRequest, TrackingStore};
 
 pub struct Retrier<B, S, A, Q> {
     pub backup: B,
@@ -41,16 +39,9 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         }
         for_each_notification(payload, |notification| async move {
             match &notification.event {
-                JobEvent::Copy(copy) if copy.state == CopyJobState::Failed => {
-                    self.on_copy_failed(&copy.id).await
-                }
-                JobEvent::Copy(copy) => Ok(skipped(
-                    &notification,
-                    &format!("copy job is {}", copy.state),
-                )),
-                JobEvent::Backup(_) => {
-                    Ok(skipped(&notification, "backup job events are the copier's"))
-                }
+                JobEvent::Copy(copy) if copy.state == CopyJobState::Failed => self.on_copy_failed(&copy.id).await,
+                JobEvent::Copy(copy) => Ok(skipped(&notification, &format!("copy job is {}", copy.state))),
+                JobEvent::Backup(_) => Ok(skipped(&notification, "backup job events are the copier's")),
                 JobEvent::Ignored { reason, .. } => Ok(skipped(&notification, reason)),
             }
         })
@@ -59,11 +50,13 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
 
     /// Handles one reported failure of `id`, exactly once however often it is delivered.
     pub async fn on_copy_failed(&self, id: &CopyJobId) -> Result<Value, HandlerError> {
-        let record = match self
-            .store
-            .claim(id, ClaimKind::FailureHandling, Utc::now(), self.claim_lease)
-            .await?
-        {
+        self.handle_failure(id, None).await
+    }
+
+    /// Like [`Self::on_copy_failed`], for a caller that already has the job as AWS reports it (the
+    /// reconciler's listing), which saves the DescribeCopyJob.
+    pub async fn handle_failure(&self, id: &CopyJobId, known: Option<&CopyJob>) -> Result<Value, HandlerError> {
+        let record = match self.store.claim(id, ClaimKind::FailureHandling, Utc::now(), self.claim_lease).await? {
             Claim::Acquired(record) => record,
             Claim::AlreadyDone => {
                 tracing::info!(copy_job = %id, "failure already handled; duplicate delivery ignored");
@@ -71,20 +64,14 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
             }
             Claim::InProgress => return Err(HandlerError::InProgress(id.clone())),
         };
-        match self.decide(id, &record).await {
+        match self.decide(id, &record, known).await {
             Ok((note, outcome)) => {
-                self.store
-                    .finish_claim(id, ClaimKind::FailureHandling, &note)
-                    .await?;
+                self.store.finish_claim(id, ClaimKind::FailureHandling, &note).await?;
                 Ok(outcome)
             }
             Err(err) => {
                 // Give the claim back so Lambda's retry of this event can do the work.
-                if let Err(release) = self
-                    .store
-                    .release_claim(id, ClaimKind::FailureHandling)
-                    .await
-                {
+                if let Err(release) = self.store.release_claim(id, ClaimKind::FailureHandling).await {
                     tracing::warn!(copy_job = %id, error = %release, "could not release claim; it expires with its lease");
                 }
                 Err(err)
@@ -96,15 +83,16 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         &self,
         id: &CopyJobId,
         record: &CopyJobRecord,
+        known: Option<&CopyJob>,
     ) -> Result<(String, Value), HandlerError> {
-        let job = self.backup.describe_copy_job(id).await?;
+        let job = match known {
+            Some(job) => job.clone(),
+            None => self.backup.describe_copy_job(id).await?,
+        };
         if job.state != CopyJobState::Failed {
             return Err(HandlerError::StateNotSettled(id.clone(), job.state));
         }
-        let lineage = record
-            .lineage
-            .clone()
-            .unwrap_or_else(|| Lineage::original(id));
+        let lineage = record.lineage.clone().unwrap_or_else(|| Lineage::original(id));
         let status_message = job.status_message.clone().unwrap_or_default();
         let (class, marker) = classify_status_message(job.status_message.as_deref());
         let attempts_made = lineage.attempt + 1;
@@ -112,31 +100,19 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
 
         if class == FailureClass::Permanent {
             let reason = AlertReason::PermanentFailure { status_message };
-            self.alert_once(alert_for(&job, &lineage, reason, attempts_made))
-                .await?;
-            return Ok((
-                "alerted: permanent failure".into(),
-                json!({ "copyJob": id, "alerted": "permanent" }),
-            ));
+            self.alert_once(alert_for(&job, &lineage, reason, attempts_made)).await?;
+            return Ok(("alerted: permanent failure".into(), json!({ "copyJob": id, "alerted": "permanent" })));
         }
         let next = lineage.next_attempt(id);
         if !self.policy.allows_attempt(next.attempt) {
             let reason = AlertReason::AttemptsExhausted { status_message };
-            self.alert_once(alert_for(&job, &lineage, reason, attempts_made))
-                .await?;
-            return Ok((
-                "alerted: attempts exhausted".into(),
-                json!({ "copyJob": id, "alerted": "exhausted" }),
-            ));
+            self.alert_once(alert_for(&job, &lineage, reason, attempts_made)).await?;
+            return Ok(("alerted: attempts exhausted".into(), json!({ "copyJob": id, "alerted": "exhausted" })));
         }
 
         let lifecycle = match (job.destination_lifecycle, record.lifecycle, &job.created_by) {
             (Some(lifecycle), _, _) | (None, Some(lifecycle), _) => Some(lifecycle),
-            (None, None, Some(rule)) => {
-                self.backup
-                    .copy_action_lifecycle(rule, &job.destination_vault)
-                    .await?
-            }
+            (None, None, Some(rule)) => self.backup.copy_action_lifecycle(rule, &job.destination_vault).await?,
             (None, None, None) => None,
         };
         let attempt = next.attempt;
@@ -184,9 +160,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
                     resource: request.resource.clone(),
                     source_vault: request.source_vault.clone(),
                     destination_vault: request.destination_vault.clone(),
-                    reason: AlertReason::RetryRejected {
-                        error: err.to_string(),
-                    },
+                    reason: AlertReason::RetryRejected { error: err.to_string() },
                     attempts: lineage.attempt,
                 };
                 self.alert_once(alert).await?;
@@ -217,11 +191,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
     /// Publishes `alert` unless another delivery already did.
     async fn alert_once(&self, alert: Alert) -> Result<(), HandlerError> {
         let id = &alert.copy_job;
-        match self
-            .store
-            .claim(id, ClaimKind::Alert, Utc::now(), self.claim_lease)
-            .await?
-        {
+        match self.store.claim(id, ClaimKind::Alert, Utc::now(), self.claim_lease).await? {
             Claim::Acquired(_) => {}
             Claim::AlreadyDone => return Ok(()),
             Claim::InProgress => return Err(HandlerError::InProgress(id.clone())),
@@ -233,13 +203,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
             return Err(err.into());
         }
         tracing::warn!(copy_job = %id, reason = alert.reason.summary(), attempts = alert.attempts, "alert published");
-        self.store
-            .finish_claim(
-                id,
-                ClaimKind::Alert,
-                &format!("alerted: {}", alert.reason.summary()),
-            )
-            .await?;
+        self.store.finish_claim(id, ClaimKind::Alert, &format!("alerted: {}", alert.reason.summary())).await?;
         Ok(())
     }
 
@@ -247,17 +211,13 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
     /// (`batchItemFailures`) so SQS redelivers only those and, past maxReceiveCount, dead-letters them.
     async fn handle_due_retries(&self, payload: &Value) -> Result<Value, HandlerError> {
         // An unreadable batch fails whole, so SQS keeps every message in it.
-        let event: SqsEvent = serde_json::from_value(payload.clone())
-            .map_err(|err| ParseError::envelope("SQS event", &err))?;
+        let event: SqsEvent =
+            serde_json::from_value(payload.clone()).map_err(|err| ParseError::envelope("SQS event", &err))?;
         let mut failures = Vec::new();
         for message in &event.records {
             let message_id = message.message_id.clone().unwrap_or_default();
             let result = match parse_retry_message(message.body.as_deref()) {
-                Ok(request) => self
-                    .start_retry(&request)
-                    .await
-                    .map(drop)
-                    .map_err(|err| err.to_string()),
+                Ok(request) => self.start_retry(&request).await.map(drop).map_err(|err| err.to_string()),
                 Err(problem) => Err(problem.to_owned()),
             };
             if let Err(problem) = result {

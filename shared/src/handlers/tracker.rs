@@ -18,9 +18,7 @@ impl<B: BackupApi, S: TrackingStore> Tracker<B, S> {
         for_each_notification(payload, |notification| async move {
             match &notification.event {
                 JobEvent::Copy(copy) => self.on_copy_event(copy, notification.time).await,
-                JobEvent::Backup(_) => {
-                    Ok(skipped(&notification, "backup job events are the copier's"))
-                }
+                JobEvent::Backup(_) => Ok(skipped(&notification, "backup job events are the copier's")),
                 JobEvent::Ignored { reason, .. } => Ok(skipped(&notification, reason)),
             }
         })
@@ -29,11 +27,7 @@ impl<B: BackupApi, S: TrackingStore> Tracker<B, S> {
 
     /// Records one state change. One conditional write in the common case; DescribeCopyJob only
     /// when the record lacks the job's details.
-    pub async fn on_copy_event(
-        &self,
-        event: &CopyJobEvent,
-        at: DateTime<Utc>,
-    ) -> Result<Value, HandlerError> {
+    pub async fn on_copy_event(&self, event: &CopyJobEvent, at: DateTime<Utc>) -> Result<Value, HandlerError> {
         let update = event.state_update(at);
         let (mut details, stale) = match self.store.apply_state(&update).await? {
             StateChange::Applied(record) => (record.details, false),
@@ -45,8 +39,7 @@ impl<B: BackupApi, S: TrackingStore> Tracker<B, S> {
                     tracing::info!(copy_job = %event.id, state = %event.state, recorded = ?record.state, "stale event ignored");
                     return Ok(json!({ "copyJob": event.id, "stale": event.state }));
                 }
-                let needs_follow_up =
-                    !record.details.is_complete() || event.state == CopyJobState::Completed;
+                let needs_follow_up = !record.details.is_complete() || event.state == CopyJobState::Completed;
                 if !needs_follow_up {
                     return Ok(json!({ "copyJob": event.id, "stale": event.state }));
                 }
@@ -65,9 +58,7 @@ impl<B: BackupApi, S: TrackingStore> Tracker<B, S> {
             if let (Some(recovery_point), Some(destination)) =
                 (&details.source_recovery_point, &details.destination_vault)
             {
-                self.store
-                    .mark_destination(recovery_point, destination, DestinationStatus::Copied)
-                    .await?;
+                self.store.mark_destination(recovery_point, destination, DestinationStatus::Copied).await?;
             }
         }
         if stale {

@@ -6,9 +6,7 @@ use crate::domain::DomainError;
 /// include the payload (it may be huge, hostile, or carry data that does not belong in logs).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ParseError {
-    #[error(
-        "the event is neither an SNS event (Records[].Sns) nor an EventBridge event (detail-type)"
-    )]
+    #[error("the event is neither an SNS event (Records[].Sns) nor an EventBridge event (detail-type)")]
     NotAnEvent,
     #[error("{at}: malformed envelope: {reason}")]
     Envelope { at: String, reason: String },
@@ -26,24 +24,15 @@ pub enum ParseError {
 
 impl ParseError {
     pub(crate) fn envelope(at: &str, err: &serde_json::Error) -> Self {
-        Self::Envelope {
-            at: at.to_owned(),
-            reason: redact(&err.to_string()),
-        }
+        Self::Envelope { at: at.to_owned(), reason: redact(&err.to_string()) }
     }
 
     pub(crate) fn missing(at: &str, name: &'static str) -> Self {
-        Self::Missing {
-            at: at.to_owned(),
-            name,
-        }
+        Self::Missing { at: at.to_owned(), name }
     }
 
     pub(crate) fn invalid(at: &str, source: DomainError) -> Self {
-        Self::Invalid {
-            at: at.to_owned(),
-            source,
-        }
+        Self::Invalid { at: at.to_owned(), source }
     }
 }
 

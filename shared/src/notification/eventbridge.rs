@@ -6,45 +6,26 @@ use serde_json::Value;
 
 use super::{BackupJobEvent, CopyJobEvent, JobEvent, Notification, Origin, ParseError};
 use crate::domain::{
-    AccountId, BackupJobId, BackupJobState, BackupVaultArn, CopyDetails, CopyJobId, CopyJobState,
-    DomainError, IamRoleArn, JobKind, RecoveryPointArn, ResourceArn,
+    AccountId, BackupJobId, BackupJobState, BackupVaultArn, CopyDetails, CopyJobId, CopyJobState, DomainError,
+    IamRoleArn, JobKind, RecoveryPointArn, ResourceArn,
 };
 
-pub(super) fn parse_eventbridge_event(
-    payload: Value,
-    at: &str,
-) -> Result<Notification, ParseError> {
+pub(super) fn parse_eventbridge_event(payload: Value, at: &str) -> Result<Notification, ParseError> {
     let event: EventBridgeEvent<Value> =
         serde_json::from_value(payload).map_err(|err| ParseError::envelope(at, &err))?;
     if event.source != "aws.backup" {
-        return Err(ParseError::invalid(
-            at,
-            DomainError::invalid("source", "is not aws.backup"),
-        ));
+        return Err(ParseError::invalid(at, DomainError::invalid("source", "is not aws.backup")));
     }
-    let account = event
-        .account
-        .as_deref()
-        .map(AccountId::parse)
-        .transpose()
-        .map_err(|e| ParseError::invalid(at, e))?;
-    let detail = Detail {
-        at,
-        value: &event.detail,
-    };
+    let account = event.account.as_deref().map(AccountId::parse).transpose().map_err(|e| ParseError::invalid(at, e))?;
+    let detail = Detail { at, value: &event.detail };
     // The source recovery point appears only in resources[].
-    let first_resource = event
-        .resources
-        .as_ref()
-        .and_then(|resources| resources.first())
-        .map(String::as_str);
+    let first_resource = event.resources.as_ref().and_then(|resources| resources.first()).map(String::as_str);
 
     let job = match event.detail_type.as_str() {
         "Copy Job State Change" => match detail.string("copyJobId") {
             Some(id) => JobEvent::Copy(CopyJobEvent {
                 id: CopyJobId::parse(id).map_err(|e| detail.invalid(e))?,
-                state: CopyJobState::parse(detail.required("state")?)
-                    .map_err(|e| detail.invalid(e))?,
+                state: CopyJobState::parse(detail.required("state")?).map_err(|e| detail.invalid(e))?,
                 status_message: detail.string("statusMessage").map(str::to_owned),
                 details: CopyDetails {
                     source_recovery_point: first_resource
@@ -52,8 +33,7 @@ pub(super) fn parse_eventbridge_event(
                         .transpose()
                         .map_err(|e| detail.invalid(e))?,
                     source_vault: detail.parsed("sourceBackupVaultArn", BackupVaultArn::parse)?,
-                    destination_vault: detail
-                        .parsed("destinationBackupVaultArn", BackupVaultArn::parse)?,
+                    destination_vault: detail.parsed("destinationBackupVaultArn", BackupVaultArn::parse)?,
                     // A string on COMPLETED, an empty object on FAILED/RUNNING.
                     destination_recovery_point: detail
                         .parsed("destinationRecoveryPointArn", RecoveryPointArn::parse)?,
@@ -61,19 +41,12 @@ pub(super) fn parse_eventbridge_event(
                     resource_type: detail.string("resourceType").map(str::to_owned),
                 },
             }),
-            None => JobEvent::Ignored {
-                kind: JobKind::Copy,
-                reason: "copy job event without copyJobId".into(),
-            },
+            None => JobEvent::Ignored { kind: JobKind::Copy, reason: "copy job event without copyJobId".into() },
         },
         "Backup Job State Change" => JobEvent::Backup(BackupJobEvent {
-            id: BackupJobId::parse(detail.required("backupJobId")?)
-                .map_err(|e| detail.invalid(e))?,
+            id: BackupJobId::parse(detail.required("backupJobId")?).map_err(|e| detail.invalid(e))?,
             state: BackupJobState::parse(detail.required("state")?),
-            recovery_point: first_resource
-                .map(RecoveryPointArn::parse)
-                .transpose()
-                .map_err(|e| detail.invalid(e))?,
+            recovery_point: first_resource.map(RecoveryPointArn::parse).transpose().map_err(|e| detail.invalid(e))?,
             vault: detail.parsed("backupVaultArn", BackupVaultArn::parse)?,
             resource: detail.parsed("resourceArn", ResourceArn::parse)?,
             resource_type: detail.string("resourceType").map(str::to_owned),
@@ -100,29 +73,15 @@ struct Detail<'a> {
 impl<'a> Detail<'a> {
     /// A non-empty string field; anything else (absent, `{}`, a number) counts as absent.
     fn string(&self, name: &str) -> Option<&'a str> {
-        self.value
-            .get(name)
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
+        self.value.get(name).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
     }
 
     fn required(&self, name: &'static str) -> Result<&'a str, ParseError> {
-        self.string(name).ok_or_else(|| ParseError::Missing {
-            at: format!("{}.detail", self.at),
-            name,
-        })
+        self.string(name).ok_or_else(|| ParseError::Missing { at: format!("{}.detail", self.at), name })
     }
 
-    fn parsed<T>(
-        &self,
-        name: &str,
-        parse: fn(&str) -> Result<T, DomainError>,
-    ) -> Result<Option<T>, ParseError> {
-        self.string(name)
-            .map(parse)
-            .transpose()
-            .map_err(|e| self.invalid(e))
+    fn parsed<T>(&self, name: &str, parse: fn(&str) -> Result<T, DomainError>) -> Result<Option<T>, ParseError> {
+        self.string(name).map(parse).transpose().map_err(|e| self.invalid(e))
     }
 
     fn invalid(&self, source: DomainError) -> ParseError {

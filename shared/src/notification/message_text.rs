@@ -42,29 +42,16 @@ mod tests {
     fn label_variants_are_read() {
         let aws = "An AWS Backup job was completed successfully. Recovery point ARN: arn:aws:backup:us-east-1:1:recovery-point:RP. Resource ARN : arn:aws:ec2:us-east-1:1:volume/vol-1. BackupJob ID : 8A9C";
         let text = MessageText::new(aws);
-        assert_eq!(
-            text.value_after(&["Recovery point ARN"]),
-            Some("arn:aws:backup:us-east-1:1:recovery-point:RP")
-        );
+        assert_eq!(text.value_after(&["Recovery point ARN"]), Some("arn:aws:backup:us-east-1:1:recovery-point:RP"));
         assert_eq!(
             text.value_after(&["Backed up Resource ARN", "Resource ARN"]),
             Some("arn:aws:ec2:us-east-1:1:volume/vol-1")
         );
 
-        let variant =
-            MessageText::new("Backed up Resource ARN : arn:aws:rds:x:1:db:main, Backup Job Id : 1");
-        assert_eq!(
-            variant.value_after(&["Backed up Resource ARN", "Resource ARN"]),
-            Some("arn:aws:rds:x:1:db:main")
-        );
+        let variant = MessageText::new("Backed up Resource ARN : arn:aws:rds:x:1:db:main, Backup Job Id : 1");
+        assert_eq!(variant.value_after(&["Backed up Resource ARN", "Resource ARN"]), Some("arn:aws:rds:x:1:db:main"));
         assert_eq!(variant.value_after(&["Recovery point ARN"]), None);
-        assert_eq!(
-            MessageText::new("Resource ARN").value_after(&["Resource ARN"]),
-            None
-        );
-        assert_eq!(
-            MessageText::new("Resource ARN :   ").value_after(&["Resource ARN"]),
-            None
-        );
+        assert_eq!(MessageText::new("Resource ARN").value_after(&["Resource ARN"]), None);
+        assert_eq!(MessageText::new("Resource ARN :   ").value_after(&["Resource ARN"]), None);
     }
 }

@@ -16,8 +16,8 @@ use serde_json::Value;
 pub use error::ParseError;
 
 use crate::domain::{
-    AccountId, BackupJobId, BackupJobState, BackupVaultArn, CopyDetails, CopyJobId, CopyJobState,
-    IamRoleArn, JobKind, RecoveryPointArn, ResourceArn, StateUpdate,
+    AccountId, BackupJobId, BackupJobState, BackupVaultArn, CopyDetails, CopyJobId, CopyJobState, IamRoleArn, JobKind,
+    RecoveryPointArn, ResourceArn, StateUpdate,
 };
 
 /// Largest notification we read. AWS Backup's are under 4 KiB; SNS caps messages at 256 KiB.
@@ -26,13 +26,8 @@ pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 /// Where a notification came from, for logs and source verification.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Origin {
-    Sns {
-        topic_arn: String,
-        message_id: String,
-    },
-    EventBridge {
-        id: Option<String>,
-    },
+    Sns { topic_arn: String, message_id: String },
+    EventBridge { id: Option<String> },
 }
 
 /// One AWS Backup job notification.
@@ -90,17 +85,12 @@ pub struct BackupJobEvent {
 
 /// Parses a Lambda event payload. The outer error means the payload is not a notification at all;
 /// each inner result is one record, so one bad record does not hide the good ones.
-pub fn parse_lambda_event(
-    payload: &Value,
-) -> Result<Vec<Result<Notification, ParseError>>, ParseError> {
+pub fn parse_lambda_event(payload: &Value) -> Result<Vec<Result<Notification, ParseError>>, ParseError> {
     let object = payload.as_object().ok_or(ParseError::NotAnEvent)?;
     if object.contains_key("Records") {
         sns::parse_sns_event(payload)
     } else if object.contains_key("detail-type") {
-        Ok(vec![eventbridge::parse_eventbridge_event(
-            payload.clone(),
-            "EventBridge event",
-        )])
+        Ok(vec![eventbridge::parse_eventbridge_event(payload.clone(), "EventBridge event")])
     } else {
         Err(ParseError::NotAnEvent)
     }

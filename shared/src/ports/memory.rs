@@ -8,35 +8,29 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::{
-    AlertSink, AwsError, BackupApi, ErrorClass, RetryQueue, RetryRequest, StartCopyRequest,
+    AlertSink, AwsError, BackupApi, CopyJobQuery, ErrorClass, Page, RetryQueue, RetryRequest, StartCopyRequest,
     TrackingStore,
 };
 use crate::domain::{
-    Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, CopyDetails, CopyJob,
-    CopyJobId, CopyJobRecord, DestinationStatus, Lifecycle, PlanRuleRef, RecoveryPointArn,
-    StartedCopy, StateChange, StateUpdate,
+    Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, CopyDetails, CopyJob, CopyJobId, CopyJobRecord,
+    DestinationStatus, Lifecycle, PlanRuleRef, RecoveryPointArn, StartedCopy, StateChange, StateUpdate, SweepCursor,
+    VaultName,
 };
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// An error as the Backup adapter would classify it.
 pub fn backup_error(operation: &'static str, class: ErrorClass, code: &str) -> AwsError {
-    AwsError {
-        service: "backup",
-        operation,
-        class,
-        code: Some(code.to_owned()),
-        message: format!("{code} (injected)"),
-    }
+    AwsError { service: "backup", operation, class, code: Some(code.to_owned()), message: format!("{code} (injected)") }
 }
 
 #[derive(Default)]
 struct BackupState {
     copy_jobs: HashMap<CopyJobId, CopyJob>,
+    /// Creation order, for listings.
+    copy_order: Vec<CopyJobId>,
     backup_jobs: HashMap<BackupJobId, BackupJob>,
     copy_actions: HashMap<(String, String, BackupVaultArn), Lifecycle>,
     tokens: HashMap<String, (StartCopyRequest, CopyJobId)>,
@@ -58,34 +52,25 @@ impl MemoryBackup {
     }
 
     pub fn add_copy_job(&self, job: CopyJob) {
-        lock(&self.state).copy_jobs.insert(job.id.clone(), job);
+        let mut state = lock(&self.state);
+        if !state.copy_jobs.contains_key(&job.id) {
+            state.copy_order.push(job.id.clone());
+        }
+        state.copy_jobs.insert(job.id.clone(), job);
     }
 
     pub fn add_backup_job(&self, job: BackupJob) {
         lock(&self.state).backup_jobs.insert(job.id.clone(), job);
     }
 
-    pub fn add_copy_action(
-        &self,
-        rule: &PlanRuleRef,
-        destination: &BackupVaultArn,
-        lifecycle: Lifecycle,
-    ) {
-        let key = (
-            rule.plan_id.to_string(),
-            rule.rule_id.to_string(),
-            destination.clone(),
-        );
+    pub fn add_copy_action(&self, rule: &PlanRuleRef, destination: &BackupVaultArn, lifecycle: Lifecycle) {
+        let key = (rule.plan_id.to_string(), rule.rule_id.to_string(), destination.clone());
         lock(&self.state).copy_actions.insert(key, lifecycle);
     }
 
     /// The next call of `operation` fails with `error` (queued: several calls fail in order).
     pub fn fail_next(&self, operation: &'static str, error: AwsError) {
-        lock(&self.state)
-            .failures
-            .entry(operation)
-            .or_default()
-            .push(error);
+        lock(&self.state).failures.entry(operation).or_default().push(error);
     }
 
     /// Copy jobs actually created (duplicates answered through a token are not counted).
@@ -98,12 +83,7 @@ impl MemoryBackup {
     }
 
     /// Sets a job's state and status message, as AWS Backup does when a copy runs.
-    pub fn set_copy_state(
-        &self,
-        id: &CopyJobId,
-        state: crate::domain::CopyJobState,
-        message: Option<&str>,
-    ) {
+    pub fn set_copy_state(&self, id: &CopyJobId, state: crate::domain::CopyJobState, message: Option<&str>) {
         if let Some(job) = lock(&self.state).copy_jobs.get_mut(id) {
             job.state = state;
             job.status_message = message.map(str::to_owned);
@@ -114,10 +94,7 @@ impl MemoryBackup {
         lock(&self.state).copy_jobs.get(id).cloned()
     }
 
-    fn enter(
-        &self,
-        operation: &'static str,
-    ) -> Result<std::sync::MutexGuard<'_, BackupState>, AwsError> {
+    fn enter(&self, operation: &'static str) -> Result<std::sync::MutexGuard<'_, BackupState>, AwsError> {
         let mut state = lock(&self.state);
         *state.calls.entry(operation).or_default() += 1;
         if let Some(queue) = state.failures.get_mut(operation) {
@@ -130,30 +107,35 @@ impl MemoryBackup {
 }
 
 fn not_found(operation: &'static str) -> AwsError {
-    backup_error(
-        operation,
-        ErrorClass::Permanent,
-        "ResourceNotFoundException",
-    )
+    backup_error(operation, ErrorClass::Permanent, "ResourceNotFoundException")
+}
+
+/// One page of `items`, with the offset of the next page as its token.
+fn page<T: Clone>(items: Vec<T>, max_results: Option<i32>, next_token: Option<&str>) -> Result<Page<T>, AwsError> {
+    let size = usize::try_from(max_results.unwrap_or(1000)).unwrap_or(0);
+    if !(1..=1000).contains(&size) {
+        return Err(backup_error("List", ErrorClass::Permanent, "InvalidParameterValueException"));
+    }
+    let start: usize = match next_token {
+        Some(token) => {
+            token.parse().map_err(|_| backup_error("List", ErrorClass::Permanent, "InvalidParameterValueException"))?
+        }
+        None => 0,
+    };
+    let end = (start + size).min(items.len());
+    let next_token = (end < items.len()).then(|| end.to_string());
+    Ok(Page { items: items.get(start..end).unwrap_or_default().to_vec(), next_token })
 }
 
 impl BackupApi for MemoryBackup {
     async fn describe_copy_job(&self, id: &CopyJobId) -> Result<CopyJob, AwsError> {
         let state = self.enter("DescribeCopyJob")?;
-        state
-            .copy_jobs
-            .get(id)
-            .cloned()
-            .ok_or_else(|| not_found("DescribeCopyJob"))
+        state.copy_jobs.get(id).cloned().ok_or_else(|| not_found("DescribeCopyJob"))
     }
 
     async fn describe_backup_job(&self, id: &BackupJobId) -> Result<BackupJob, AwsError> {
         let state = self.enter("DescribeBackupJob")?;
-        state
-            .backup_jobs
-            .get(id)
-            .cloned()
-            .ok_or_else(|| not_found("DescribeBackupJob"))
+        state.backup_jobs.get(id).cloned().ok_or_else(|| not_found("DescribeBackupJob"))
     }
 
     async fn copy_action_lifecycle(
@@ -162,11 +144,7 @@ impl BackupApi for MemoryBackup {
         destination: &BackupVaultArn,
     ) -> Result<Option<Lifecycle>, AwsError> {
         let state = self.enter("GetBackupPlan")?;
-        let key = (
-            rule.plan_id.to_string(),
-            rule.rule_id.to_string(),
-            destination.clone(),
-        );
+        let key = (rule.plan_id.to_string(), rule.rule_id.to_string(), destination.clone());
         Ok(state.copy_actions.get(&key).copied())
     }
 
@@ -176,16 +154,11 @@ impl BackupApi for MemoryBackup {
             return if earlier == request {
                 Ok(id.clone())
             } else {
-                Err(backup_error(
-                    "StartCopyJob",
-                    ErrorClass::Permanent,
-                    "InvalidRequestException",
-                ))
+                Err(backup_error("StartCopyJob", ErrorClass::Permanent, "InvalidRequestException"))
             };
         }
         state.next_id += 1;
-        let id = CopyJobId::parse(&format!("COPY-{:04}", state.next_id))
-            .expect("generated ids are valid");
+        let id = CopyJobId::parse(&format!("COPY-{:04}", state.next_id)).expect("generated ids are valid");
         let source_vault_arn = BackupVaultArn::parse(&format!(
             "arn:aws:backup:us-east-1:123456789012:backup-vault:{}",
             request.source_vault
@@ -209,12 +182,41 @@ impl BackupApi for MemoryBackup {
                 created_by: None,
             },
         );
-        state.tokens.insert(
-            request.token.as_str().to_owned(),
-            (request.clone(), id.clone()),
-        );
+        state.copy_order.push(id.clone());
+        state.tokens.insert(request.token.as_str().to_owned(), (request.clone(), id.clone()));
         state.started.push(request.clone());
         Ok(id)
+    }
+
+    async fn list_copy_jobs(&self, query: &CopyJobQuery, next_token: Option<&str>) -> Result<Page<CopyJob>, AwsError> {
+        let state = self.enter("ListCopyJobs")?;
+        let jobs: Vec<CopyJob> = state
+            .copy_order
+            .iter()
+            .map(|id| &state.copy_jobs[id])
+            .filter(|job| query.state.is_none_or(|wanted| job.state == wanted))
+            .filter(|job| query.destination_vault.as_ref().is_none_or(|d| &job.destination_vault == d))
+            .filter(|job| query.source_recovery_point.as_ref().is_none_or(|rp| &job.source_recovery_point == rp))
+            .cloned()
+            .collect();
+        page(jobs, query.max_results, next_token)
+    }
+
+    async fn list_completed_backups(
+        &self,
+        vault: &VaultName,
+        _since: DateTime<Utc>,
+        next_token: Option<&str>,
+    ) -> Result<Page<BackupJob>, AwsError> {
+        let state = self.enter("ListBackupJobs")?;
+        let mut jobs: Vec<BackupJob> = state
+            .backup_jobs
+            .values()
+            .filter(|job| job.state == crate::domain::BackupJobState::Completed && &job.vault.vault_name() == vault)
+            .cloned()
+            .collect();
+        jobs.sort_by(|a, b| a.id.cmp(&b.id));
+        page(jobs, Some(1000), next_token)
     }
 }
 
@@ -224,12 +226,22 @@ struct StoredRecord {
     claims: HashMap<ClaimKind, (bool, DateTime<Utc>)>,
 }
 
+impl StoredRecord {
+    /// The record as a reader sees it, with the claim bookkeeping folded in.
+    fn view(&self) -> CopyJobRecord {
+        let failure_handled = matches!(self.claims.get(&ClaimKind::FailureHandling), Some((true, _)));
+        CopyJobRecord { failure_handled, ..self.record.clone() }
+    }
+}
+
 /// The tracking table in memory.
 #[derive(Default)]
 pub struct MemoryStore {
     records: Mutex<HashMap<CopyJobId, StoredRecord>>,
     destinations: Mutex<HashMap<RecoveryPointArn, HashMap<BackupVaultArn, DestinationStatus>>>,
     failures: Mutex<HashMap<&'static str, usize>>,
+    cursor: Mutex<Option<SweepCursor>>,
+    calls: Mutex<BTreeMap<&'static str, usize>>,
 }
 
 fn merge_details(into: &mut CopyDetails, from: &CopyDetails) {
@@ -252,26 +264,20 @@ impl MemoryStore {
     }
 
     pub fn record(&self, id: &CopyJobId) -> Option<CopyJobRecord> {
-        lock(&self.records)
-            .get(id)
-            .map(|stored| stored.record.clone())
+        lock(&self.records).get(id).map(StoredRecord::view)
     }
 
     pub fn records(&self) -> Vec<CopyJobRecord> {
-        lock(&self.records)
-            .values()
-            .map(|stored| stored.record.clone())
-            .collect()
+        lock(&self.records).values().map(StoredRecord::view).collect()
     }
 
-    pub fn destinations(
-        &self,
-        recovery_point: &RecoveryPointArn,
-    ) -> HashMap<BackupVaultArn, DestinationStatus> {
-        lock(&self.destinations)
-            .get(recovery_point)
-            .cloned()
-            .unwrap_or_default()
+    /// How often a store operation was called (e.g. "get_many").
+    pub fn calls(&self, operation: &str) -> usize {
+        lock(&self.calls).get(operation).copied().unwrap_or(0)
+    }
+
+    pub fn destinations(&self, recovery_point: &RecoveryPointArn) -> HashMap<BackupVaultArn, DestinationStatus> {
+        lock(&self.destinations).get(recovery_point).cloned().unwrap_or_default()
     }
 
     /// The next `count` calls of `operation` (e.g. "claim") fail transiently.
@@ -280,6 +286,7 @@ impl MemoryStore {
     }
 
     fn check(&self, operation: &'static str) -> Result<(), AwsError> {
+        *lock(&self.calls).entry(operation).or_default() += 1;
         let mut failures = lock(&self.failures);
         match failures.get_mut(operation) {
             Some(count) if *count > 0 => {
@@ -309,10 +316,7 @@ impl TrackingStore for MemoryStore {
         self.check("apply_state")?;
         Ok(self.with_record(&update.id, |stored| {
             let record = &mut stored.record;
-            if record
-                .state
-                .is_some_and(|current| current.rank() >= update.state.rank())
-            {
+            if record.state.is_some_and(|current| current.rank() >= update.state.rank()) {
                 return StateChange::Stale;
             }
             record.state = Some(update.state);
@@ -320,15 +324,13 @@ impl TrackingStore for MemoryStore {
                 record.status_message = update.status_message.clone();
             }
             merge_details(&mut record.details, &update.details);
-            StateChange::Applied(record.clone())
+            StateChange::Applied(stored.view())
         }))
     }
 
     async fn fill_details(&self, id: &CopyJobId, details: &CopyDetails) -> Result<(), AwsError> {
         self.check("fill_details")?;
-        self.with_record(id, |stored| {
-            merge_details(&mut stored.record.details, details)
-        });
+        self.with_record(id, |stored| merge_details(&mut stored.record.details, details));
         Ok(())
     }
 
@@ -339,18 +341,14 @@ impl TrackingStore for MemoryStore {
             merge_details(&mut record.details, &copy.details);
             record.lineage = Some(copy.lineage.clone());
             record.lifecycle = record.lifecycle.or(copy.lifecycle);
-            record
-                .state
-                .get_or_insert(crate::domain::CopyJobState::Created);
+            record.state.get_or_insert(crate::domain::CopyJobState::Created);
         });
         Ok(())
     }
 
     async fn link_retry(&self, failed: &CopyJobId, retry: &CopyJobId) -> Result<(), AwsError> {
         self.check("link_retry")?;
-        self.with_record(failed, |stored| {
-            stored.record.retried_by = Some(retry.clone())
-        });
+        self.with_record(failed, |stored| stored.record.retried_by = Some(retry.clone()));
         Ok(())
     }
 
@@ -363,31 +361,20 @@ impl TrackingStore for MemoryStore {
     ) -> Result<Claim, AwsError> {
         self.check("claim")?;
         let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
-        Ok(
-            self.with_record(id, |stored| match stored.claims.get(&kind) {
-                Some((true, _)) => Claim::AlreadyDone,
-                Some((false, at)) if *at + lease > now => Claim::InProgress,
-                _ => {
-                    stored.claims.insert(kind, (false, now));
-                    Claim::Acquired(stored.record.clone())
-                }
-            }),
-        )
+        Ok(self.with_record(id, |stored| match stored.claims.get(&kind) {
+            Some((true, _)) => Claim::AlreadyDone,
+            Some((false, at)) if *at + lease > now => Claim::InProgress,
+            _ => {
+                stored.claims.insert(kind, (false, now));
+                Claim::Acquired(stored.view())
+            }
+        }))
     }
 
-    async fn finish_claim(
-        &self,
-        id: &CopyJobId,
-        kind: ClaimKind,
-        outcome: &str,
-    ) -> Result<(), AwsError> {
+    async fn finish_claim(&self, id: &CopyJobId, kind: ClaimKind, outcome: &str) -> Result<(), AwsError> {
         self.check("finish_claim")?;
         self.with_record(id, |stored| {
-            let at = stored
-                .claims
-                .get(&kind)
-                .map(|(_, at)| *at)
-                .unwrap_or_else(Utc::now);
+            let at = stored.claims.get(&kind).map(|(_, at)| *at).unwrap_or_else(Utc::now);
             stored.claims.insert(kind, (true, at));
             stored.record.outcome = Some(outcome.to_owned());
         });
@@ -410,11 +397,8 @@ impl TrackingStore for MemoryStore {
     ) -> Result<(), AwsError> {
         self.check("mark_destination")?;
         let mut destinations = lock(&self.destinations);
-        let entry = destinations
-            .entry(recovery_point.clone())
-            .or_default()
-            .entry(destination.clone())
-            .or_insert(status);
+        let entry =
+            destinations.entry(recovery_point.clone()).or_default().entry(destination.clone()).or_insert(status);
         // Copied is final: a late "requested" does not undo it.
         if status == DestinationStatus::Copied {
             *entry = status;
@@ -425,6 +409,23 @@ impl TrackingStore for MemoryStore {
     async fn get(&self, id: &CopyJobId) -> Result<Option<CopyJobRecord>, AwsError> {
         self.check("get")?;
         Ok(self.record(id))
+    }
+
+    async fn get_many(&self, ids: &[CopyJobId]) -> Result<HashMap<CopyJobId, CopyJobRecord>, AwsError> {
+        self.check("get_many")?;
+        let records = lock(&self.records);
+        Ok(ids.iter().filter_map(|id| records.get(id).map(|stored| (id.clone(), stored.view()))).collect())
+    }
+
+    async fn load_cursor(&self) -> Result<Option<SweepCursor>, AwsError> {
+        self.check("load_cursor")?;
+        Ok(lock(&self.cursor).clone())
+    }
+
+    async fn save_cursor(&self, cursor: Option<&SweepCursor>) -> Result<(), AwsError> {
+        self.check("save_cursor")?;
+        *lock(&self.cursor) = cursor.cloned();
+        Ok(())
     }
 }
 
@@ -497,8 +498,5 @@ impl RetryQueue for MemoryQueue {
 
 /// Distinct destination vaults of a set of start requests, for assertions.
 pub fn destinations_of(requests: &[StartCopyRequest]) -> HashSet<BackupVaultArn> {
-    requests
-        .iter()
-        .map(|request| request.destination_vault.clone())
-        .collect()
+    requests.iter().map(|request| request.destination_vault.clone()).collect()
 }

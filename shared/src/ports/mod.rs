@@ -1,8 +1,10 @@
 //! Ports: the narrow interfaces the handlers need from the outside world. `crate::adapters` implements
 //! them with the AWS SDK; `memory` implements them in memory for tests.
 
+mod borrowed;
 pub mod memory;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
@@ -10,9 +12,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, CopyDetails, CopyJob,
-    CopyJobId, CopyJobRecord, DestinationStatus, IamRoleArn, IdempotencyToken, Lifecycle, Lineage,
-    PlanRuleRef, RecoveryPointArn, ResourceArn, StartedCopy, StateChange, StateUpdate, VaultName,
+    Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, CopyDetails, CopyJob, CopyJobId, CopyJobRecord,
+    CopyJobState, DestinationStatus, IamRoleArn, IdempotencyToken, Lifecycle, Lineage, PlanRuleRef, RecoveryPointArn,
+    ResourceArn, StartedCopy, StateChange, StateUpdate, SweepCursor, VaultName,
 };
 
 /// Whether an operation that failed may succeed when tried again.
@@ -57,14 +59,8 @@ pub struct StartCopyRequest {
 
 /// AWS Backup, as far as vaultwatch uses it.
 pub trait BackupApi: Send + Sync {
-    fn describe_copy_job(
-        &self,
-        id: &CopyJobId,
-    ) -> impl Future<Output = Result<CopyJob, AwsError>> + Send;
-    fn describe_backup_job(
-        &self,
-        id: &BackupJobId,
-    ) -> impl Future<Output = Result<BackupJob, AwsError>> + Send;
+    fn describe_copy_job(&self, id: &CopyJobId) -> impl Future<Output = Result<CopyJob, AwsError>> + Send;
+    fn describe_backup_job(&self, id: &BackupJobId) -> impl Future<Output = Result<BackupJob, AwsError>> + Send;
     /// The lifecycle of the plan rule's CopyAction for `destination`, if the rule has one.
     fn copy_action_lifecycle(
         &self,
@@ -72,36 +68,50 @@ pub trait BackupApi: Send + Sync {
         destination: &BackupVaultArn,
     ) -> impl Future<Output = Result<Option<Lifecycle>, AwsError>> + Send;
     /// Starts (or, for a token already used with the same parameters, finds) a copy job.
-    fn start_copy_job(
+    fn start_copy_job(&self, request: &StartCopyRequest) -> impl Future<Output = Result<CopyJobId, AwsError>> + Send;
+    /// One page of ListCopyJobs.
+    fn list_copy_jobs(
         &self,
-        request: &StartCopyRequest,
-    ) -> impl Future<Output = Result<CopyJobId, AwsError>> + Send;
+        query: &CopyJobQuery,
+        next_token: Option<&str>,
+    ) -> impl Future<Output = Result<Page<CopyJob>, AwsError>> + Send;
+    /// One page of the completed backup jobs of a vault created after `since` (ListBackupJobs).
+    fn list_completed_backups(
+        &self,
+        vault: &VaultName,
+        since: DateTime<Utc>,
+        next_token: Option<&str>,
+    ) -> impl Future<Output = Result<Page<BackupJob>, AwsError>> + Send;
+}
+
+/// Filters of a ListCopyJobs sweep.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CopyJobQuery {
+    pub created_after: Option<DateTime<Utc>>,
+    pub destination_vault: Option<BackupVaultArn>,
+    pub state: Option<CopyJobState>,
+    pub source_recovery_point: Option<RecoveryPointArn>,
+    /// 1..=1000; AWS's default when absent.
+    pub max_results: Option<i32>,
+}
+
+/// One page of a listing and the token of the next, if any.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_token: Option<String>,
 }
 
 /// The tracking table.
 pub trait TrackingStore: Send + Sync {
     /// Moves a copy job's record forward to `update.state`; a state at or below the recorded one is stale.
-    fn apply_state(
-        &self,
-        update: &StateUpdate,
-    ) -> impl Future<Output = Result<StateChange, AwsError>> + Send;
+    fn apply_state(&self, update: &StateUpdate) -> impl Future<Output = Result<StateChange, AwsError>> + Send;
     /// Sets the details the record lacks; details already recorded are kept.
-    fn fill_details(
-        &self,
-        id: &CopyJobId,
-        details: &CopyDetails,
-    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    fn fill_details(&self, id: &CopyJobId, details: &CopyDetails) -> impl Future<Output = Result<(), AwsError>> + Send;
     /// Records a copy vaultwatch started, with its lineage; the job's state, if already known, is kept.
-    fn record_started(
-        &self,
-        copy: &StartedCopy,
-    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    fn record_started(&self, copy: &StartedCopy) -> impl Future<Output = Result<(), AwsError>> + Send;
     /// Links a failed job to the retry that replaced it.
-    fn link_retry(
-        &self,
-        failed: &CopyJobId,
-        retry: &CopyJobId,
-    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    fn link_retry(&self, failed: &CopyJobId, retry: &CopyJobId) -> impl Future<Output = Result<(), AwsError>> + Send;
     /// Claims a side effect for this invocation; a claim older than `lease` is considered abandoned.
     fn claim(
         &self,
@@ -118,11 +128,7 @@ pub trait TrackingStore: Send + Sync {
         outcome: &str,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
     /// Gives a claim back after the side effect failed, so a redelivery can try again.
-    fn release_claim(
-        &self,
-        id: &CopyJobId,
-        kind: ClaimKind,
-    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    fn release_claim(&self, id: &CopyJobId, kind: ClaimKind) -> impl Future<Output = Result<(), AwsError>> + Send;
     /// Records where a recovery point stands with a destination vault.
     fn mark_destination(
         &self,
@@ -130,10 +136,15 @@ pub trait TrackingStore: Send + Sync {
         destination: &BackupVaultArn,
         status: DestinationStatus,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
-    fn get(
+    fn get(&self, id: &CopyJobId) -> impl Future<Output = Result<Option<CopyJobRecord>, AwsError>> + Send;
+    /// The records of many jobs at once (absent ones are left out).
+    fn get_many(
         &self,
-        id: &CopyJobId,
-    ) -> impl Future<Output = Result<Option<CopyJobRecord>, AwsError>> + Send;
+        ids: &[CopyJobId],
+    ) -> impl Future<Output = Result<HashMap<CopyJobId, CopyJobRecord>, AwsError>> + Send;
+    fn load_cursor(&self) -> impl Future<Output = Result<Option<SweepCursor>, AwsError>> + Send;
+    /// Saves where a sweep stopped; `None` clears it (the sweep finished).
+    fn save_cursor(&self, cursor: Option<&SweepCursor>) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
 /// Where operators are told about copies that need them.
@@ -166,9 +177,5 @@ pub struct RetryRequest {
 
 /// The delay queue that holds retries until their backoff has passed.
 pub trait RetryQueue: Send + Sync {
-    fn schedule(
-        &self,
-        request: &RetryRequest,
-        delay: Duration,
-    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    fn schedule(&self, request: &RetryRequest, delay: Duration) -> impl Future<Output = Result<(), AwsError>> + Send;
 }

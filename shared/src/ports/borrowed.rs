@@ -1,0 +1,122 @@
+//! Every port is also implemented for a shared reference to an implementation, so one set of
+//! clients can serve several handlers at once (the reconciler runs the tracker's, retrier's and
+//! copier's logic over the same clients).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::{
+    AlertSink, AwsError, BackupApi, CopyJobQuery, Page, RetryQueue, RetryRequest, StartCopyRequest, TrackingStore,
+};
+use crate::domain::{
+    Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, CopyDetails, CopyJob, CopyJobId, CopyJobRecord,
+    DestinationStatus, Lifecycle, PlanRuleRef, RecoveryPointArn, StartedCopy, StateChange, StateUpdate, SweepCursor,
+    VaultName,
+};
+
+impl<T: BackupApi> BackupApi for &T {
+    fn describe_copy_job(&self, id: &CopyJobId) -> impl Future<Output = Result<CopyJob, AwsError>> + Send {
+        (**self).describe_copy_job(id)
+    }
+    fn describe_backup_job(&self, id: &BackupJobId) -> impl Future<Output = Result<BackupJob, AwsError>> + Send {
+        (**self).describe_backup_job(id)
+    }
+    fn copy_action_lifecycle(
+        &self,
+        rule: &PlanRuleRef,
+        destination: &BackupVaultArn,
+    ) -> impl Future<Output = Result<Option<Lifecycle>, AwsError>> + Send {
+        (**self).copy_action_lifecycle(rule, destination)
+    }
+    fn start_copy_job(&self, request: &StartCopyRequest) -> impl Future<Output = Result<CopyJobId, AwsError>> + Send {
+        (**self).start_copy_job(request)
+    }
+    fn list_copy_jobs(
+        &self,
+        query: &CopyJobQuery,
+        next_token: Option<&str>,
+    ) -> impl Future<Output = Result<Page<CopyJob>, AwsError>> + Send {
+        (**self).list_copy_jobs(query, next_token)
+    }
+    fn list_completed_backups(
+        &self,
+        vault: &VaultName,
+        since: DateTime<Utc>,
+        next_token: Option<&str>,
+    ) -> impl Future<Output = Result<Page<BackupJob>, AwsError>> + Send {
+        (**self).list_completed_backups(vault, since, next_token)
+    }
+}
+
+impl<T: TrackingStore> TrackingStore for &T {
+    fn apply_state(&self, update: &StateUpdate) -> impl Future<Output = Result<StateChange, AwsError>> + Send {
+        (**self).apply_state(update)
+    }
+    fn fill_details(&self, id: &CopyJobId, details: &CopyDetails) -> impl Future<Output = Result<(), AwsError>> + Send {
+        (**self).fill_details(id, details)
+    }
+    fn record_started(&self, copy: &StartedCopy) -> impl Future<Output = Result<(), AwsError>> + Send {
+        (**self).record_started(copy)
+    }
+    fn link_retry(&self, failed: &CopyJobId, retry: &CopyJobId) -> impl Future<Output = Result<(), AwsError>> + Send {
+        (**self).link_retry(failed, retry)
+    }
+    fn claim(
+        &self,
+        id: &CopyJobId,
+        kind: ClaimKind,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> impl Future<Output = Result<Claim, AwsError>> + Send {
+        (**self).claim(id, kind, now, lease)
+    }
+    fn finish_claim(
+        &self,
+        id: &CopyJobId,
+        kind: ClaimKind,
+        outcome: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send {
+        (**self).finish_claim(id, kind, outcome)
+    }
+    fn release_claim(&self, id: &CopyJobId, kind: ClaimKind) -> impl Future<Output = Result<(), AwsError>> + Send {
+        (**self).release_claim(id, kind)
+    }
+    fn mark_destination(
+        &self,
+        recovery_point: &RecoveryPointArn,
+        destination: &BackupVaultArn,
+        status: DestinationStatus,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send {
+        (**self).mark_destination(recovery_point, destination, status)
+    }
+    fn get(&self, id: &CopyJobId) -> impl Future<Output = Result<Option<CopyJobRecord>, AwsError>> + Send {
+        (**self).get(id)
+    }
+    fn get_many(
+        &self,
+        ids: &[CopyJobId],
+    ) -> impl Future<Output = Result<HashMap<CopyJobId, CopyJobRecord>, AwsError>> + Send {
+        (**self).get_many(ids)
+    }
+    fn load_cursor(&self) -> impl Future<Output = Result<Option<SweepCursor>, AwsError>> + Send {
+        (**self).load_cursor()
+    }
+    fn save_cursor(&self, cursor: Option<&SweepCursor>) -> impl Future<Output = Result<(), AwsError>> + Send {
+        (**self).save_cursor(cursor)
+    }
+}
+
+impl<T: AlertSink> AlertSink for &T {
+    fn publish(&self, alert: &Alert) -> impl Future<Output = Result<(), AwsError>> + Send {
+        (**self).publish(alert)
+    }
+}
+
+impl<T: RetryQueue> RetryQueue for &T {
+    fn schedule(&self, request: &RetryRequest, delay: Duration) -> impl Future<Output = Result<(), AwsError>> + Send {
+        (**self).schedule(request, delay)
+    }
+}

@@ -1,0 +1,180 @@
+//! copy-job-reconciler: a sweep over thousands of jobs the event path never saw brings the tracking
+//! table in line, retries each unhandled transient failure once, alerts each permanent one once,
+//! starts the copies routes call for, continues where a bounded run stopped, and repeats as a no-op.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::json;
+use vaultwatch::domain::{
+    BackupJob, BackupJobId, BackupJobState, CopyJob, CopyJobId, CopyJobState, IamRoleArn, IdempotencyToken,
+    RecoveryPointArn, RetryPolicy, RouteTable,
+};
+use vaultwatch::handlers::reconciler::{Reconciler, Summary, SweepSettings};
+use vaultwatch::ports::memory::{MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
+use vaultwatch_tests::*;
+
+const JOBS: usize = 2500;
+
+type TestReconciler = Reconciler<MemoryBackup, MemoryStore, MemoryAlerts, MemoryQueue>;
+
+fn reconciler(routes: RouteTable) -> TestReconciler {
+    Reconciler {
+        backup: MemoryBackup::new(),
+        store: MemoryStore::new(),
+        alerts: MemoryAlerts::new(),
+        queue: MemoryQueue::new(),
+        policy: RetryPolicy::new(3, Duration::from_secs(60)).unwrap(),
+        claim_lease: Duration::from_secs(90),
+        settings: SweepSettings::default(),
+        routes,
+        copy_role: Some(IamRoleArn::parse("arn:aws:iam::123456789012:role/copy").unwrap()),
+    }
+}
+
+/// Job `index` of a generated population: 1 in 10 fails transiently, 1 in 20 permanently, 1 in 20
+/// is still running, the rest completed.
+fn generated_job(index: usize) -> CopyJob {
+    let mut job = failed_copy_job();
+    job.id = CopyJobId::parse(&format!("BULK-{index:05}")).unwrap();
+    job.source_recovery_point =
+        RecoveryPointArn::parse(&format!("arn:aws:backup:us-east-1:123456789012:recovery-point:RP-{index:05}"))
+            .unwrap();
+    job.created_by = None;
+    (job.state, job.status_message) = match index % 20 {
+        0 | 1 => (CopyJobState::Failed, Some("Rate exceeded".to_owned())),
+        2 => (CopyJobState::Failed, Some("Access denied: the role cannot use the destination KMS key".to_owned())),
+        3 => (CopyJobState::Running, None),
+        _ => (CopyJobState::Completed, None),
+    };
+    if job.state == CopyJobState::Completed {
+        job.destination_recovery_point = Some(
+            RecoveryPointArn::parse(&format!("arn:aws:backup:us-west-2:123456789012:recovery-point:DST-{index:05}"))
+                .unwrap(),
+        );
+    }
+    job
+}
+
+fn populated() -> TestReconciler {
+    let reconciler = reconciler(RouteTable::default());
+    for index in 0..JOBS {
+        reconciler.backup.add_copy_job(generated_job(index));
+    }
+    reconciler
+}
+
+fn never_out_of_time() -> impl FnMut() -> bool {
+    || false
+}
+
+#[tokio::test]
+async fn a_sweep_over_unseen_jobs_repairs_retries_and_alerts_once_each() {
+    let reconciler = populated();
+    let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    let (transient, permanent) = (JOBS / 10, JOBS / 20);
+    assert_eq!(
+        summary,
+        Summary {
+            pages: 3,
+            scanned: JOBS,
+            repaired: JOBS,
+            retried: transient,
+            alerted: permanent,
+            missing_copies_started: 0,
+            errors: 0,
+            complete: true
+        }
+    );
+    assert_eq!(reconciler.backup.calls("ListCopyJobs"), 3, "pages of 1000");
+    assert_eq!(reconciler.backup.calls("DescribeCopyJob"), 0, "the listing already says everything");
+    assert_eq!(reconciler.store.calls("get_many"), 3, "one batch read per page");
+    assert_eq!(reconciler.queue.scheduled().len(), transient);
+    assert_eq!(reconciler.alerts.published().len(), permanent);
+    for index in [0, 2, 3, 4, 2499] {
+        let job = generated_job(index);
+        assert_eq!(reconciler.store.record(&job.id).unwrap().state, Some(job.state), "job {index}");
+    }
+
+    // A second sweep finds everything handled: no new retry, alert or repair.
+    let again = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!((again.scanned, again.repaired, again.retried, again.alerted), (JOBS, 0, 0, 0));
+    assert_eq!(reconciler.queue.scheduled().len(), transient);
+    assert_eq!(reconciler.alerts.published().len(), permanent);
+}
+
+#[tokio::test]
+async fn failures_the_retrier_already_handled_are_left_alone() {
+    use vaultwatch::handlers::retrier::Retrier;
+    let reconciler = populated();
+    let retrier = Retrier {
+        backup: &reconciler.backup,
+        store: &reconciler.store,
+        alerts: &reconciler.alerts,
+        queue: &reconciler.queue,
+        policy: reconciler.policy,
+        claim_lease: reconciler.claim_lease,
+    };
+    retrier.on_copy_failed(&generated_job(0).id).await.unwrap();
+    let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!(summary.retried, JOBS / 10 - 1);
+    assert_eq!(reconciler.queue.scheduled().len(), JOBS / 10, "job 0 was scheduled once, by the event path");
+}
+
+#[tokio::test]
+async fn a_bounded_run_saves_its_place_and_the_next_continues() {
+    let reconciler = populated();
+    let mut checks = 0;
+    let first = reconciler
+        .run(Utc::now(), || {
+            checks += 1;
+            checks > 1
+        })
+        .await
+        .unwrap();
+    assert_eq!((first.pages, first.scanned, first.complete), (1, 1000, false));
+    let second = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!((second.pages, second.scanned, second.complete), (2, 1500, true), "continued from page 2");
+    assert_eq!(reconciler.queue.scheduled().len(), JOBS / 10, "every failure handled exactly once overall");
+    let third = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!(third.scanned, JOBS, "a finished sweep starts over");
+}
+
+#[tokio::test]
+async fn missing_routed_copies_are_started_once() {
+    let routes = RouteTable::from_json(
+        &json!([{ "sourceVault": "primary", "destinationVaultArn": DR_VAULT }, { "sourceVault": "primary", "destinationVaultArn": "arn:aws:backup:eu-west-1:123456789012:backup-vault:eu", "resourceTypes": ["RDS"] }]).to_string(),
+    )
+    .unwrap();
+    let reconciler = reconciler(routes);
+    let backup = |index: usize, kind: &str| BackupJob {
+        id: BackupJobId::parse(&format!("BACKUP-{index}")).unwrap(),
+        state: BackupJobState::Completed,
+        recovery_point: Some(
+            RecoveryPointArn::parse(&format!("arn:aws:backup:us-east-1:123456789012:recovery-point:RP-{index:05}"))
+                .unwrap(),
+        ),
+        vault: vault(SOURCE_VAULT),
+        resource: None,
+        resource_type: Some(kind.to_owned()),
+    };
+    // Backup 0 was copied to DR by someone (its copy job is listed); 1 and 2 never were.
+    reconciler.backup.add_copy_job(generated_job(4));
+    let mut copied = generated_job(0);
+    copied.state = CopyJobState::Completed;
+    reconciler.backup.add_copy_job(copied);
+    reconciler.backup.add_backup_job(backup(0, "EBS"));
+    reconciler.backup.add_backup_job(backup(1, "EBS"));
+    reconciler.backup.add_backup_job(backup(2, "RDS"));
+
+    let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!(summary.missing_copies_started, 3, "backup 1 to DR, backup 2 to DR and EU");
+    let started = reconciler.backup.started_copies();
+    assert_eq!(started.len(), 3);
+    for copy in &started {
+        assert_eq!(copy.token, IdempotencyToken::for_route(&copy.recovery_point, &copy.destination_vault));
+    }
+    let again = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!(again.missing_copies_started, 0);
+    assert_eq!(reconciler.backup.started_copies().len(), 3);
+}
