@@ -159,6 +159,8 @@ impl CopierConfig {
 pub struct ReconcilerConfig {
     pub retrier: RetrierConfig,
     pub lookback: Duration,
+    /// ListCopyJobs page size, 1..=1000 (default 1000).
+    pub page_size: i32,
     pub destination_vault: Option<BackupVaultArn>,
     pub state: Option<CopyJobState>,
     /// Routes whose missing copies are started (optional: without them only existing jobs are reconciled).
@@ -180,6 +182,10 @@ impl ReconcilerConfig {
         let hours = env.number("RECONCILE_LOOKBACK_HOURS", 72);
         if !(1..=24 * 30).contains(&hours) {
             env.problems.push("RECONCILE_LOOKBACK_HOURS must be between 1 and 720".into());
+        }
+        let page_size = env.number("RECONCILE_PAGE_SIZE", 1000);
+        if !(1..=1000).contains(&page_size) {
+            env.problems.push("RECONCILE_PAGE_SIZE must be between 1 and 1000".into());
         }
         let destination_vault = env.get("RECONCILE_DESTINATION_VAULT_ARN").and_then(|raw| {
             BackupVaultArn::parse(&raw)
@@ -205,6 +211,7 @@ impl ReconcilerConfig {
             Some(Self {
                 retrier: retrier.ok()?,
                 lookback: Duration::from_secs(hours * 3600),
+                page_size: page_size as i32,
                 destination_vault,
                 state,
                 routes: routes?,

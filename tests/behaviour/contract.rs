@@ -268,6 +268,35 @@ async fn list_copy_jobs_pages_and_filters() {
     }
 }
 
+#[tokio::test]
+#[ignore = "needs the local stack (tests/e2e)"]
+async fn the_adapter_pages_through_thousands_of_copy_jobs() {
+    use vaultwatch::ports::CopyJobQuery;
+    let (raw, backup, _) = clients().await;
+    let vault = unique("bulk");
+    raw.create_backup_vault().backup_vault_name(&vault).send().await.unwrap();
+    let to = destination(&raw).await;
+    let created = control(
+        "bulk",
+        &json!({ "vault": vault, "count": 2500, "destinations": [to.as_str()], "states": { "COMPLETED": 0.9, "FAILED": 0.1 } }),
+    );
+    assert_eq!(created["copies"], 2500);
+    let query = CopyJobQuery { destination_vault: Some(to), max_results: Some(1000), ..CopyJobQuery::default() };
+    let (mut pages, mut jobs, mut token) = (0, Vec::new(), None::<String>);
+    loop {
+        let page = backup.list_copy_jobs(&query, token.as_deref()).await.unwrap();
+        pages += 1;
+        jobs.extend(page.items);
+        token = page.next_token;
+        if token.is_none() {
+            break;
+        }
+    }
+    assert_eq!((pages, jobs.len()), (3, 2500));
+    let failed = jobs.iter().filter(|job| job.state == CopyJobState::Failed).count();
+    assert!(failed > 0 && jobs.iter().filter(|j| j.state == CopyJobState::Failed).all(|j| j.status_message.is_some()));
+}
+
 fn aws_smithy_types_now() -> aws_sdk_backup::primitives::DateTime {
     aws_sdk_backup::primitives::DateTime::from_secs(Utc::now().timestamp() - 1)
 }

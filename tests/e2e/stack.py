@@ -43,6 +43,8 @@ FUNCTIONS = {
     "tracker": ("copy-job-tracker", "CopyJobTrackerFunction"),
     "retrier": ("copy-job-retrier", "CopyJobRetrierFunction"),
 }
+# Scheduled functions: no subscription, invoked by an EventBridge schedule.
+SCHEDULED = {"reconciler": ("copy-job-reconciler", "CopyJobReconcilerFunction")}
 MAX_ROUNDS = 500
 
 
@@ -98,6 +100,7 @@ class LocalStack:
     routes: list = field(default_factory=list)
     binaries: Path = ROOT / "target" / "debug"
     duplicate_deliveries: int = 1
+    reconcile_page_size: int = 1000
     # Called with each Invocation as it happens (the demo prints its timeline from this).
     on_invocation: object = None
 
@@ -204,11 +207,16 @@ class LocalStack:
                 "RETRY_BASE_DELAY_SECONDS": "0",
             },
         }
-        for name, (binary, _) in FUNCTIONS.items():
+        specific["reconciler"] = {
+            **specific["retrier"], "RECONCILE_LOOKBACK_HOURS": "1", "RECONCILE_PAGE_SIZE": str(self.reconcile_page_size),
+            "COPY_ROUTES": json.dumps(self.routes), "COPY_ROLE_ARN": ROLE,
+        }
+        for name, (binary, _) in {**FUNCTIONS, **SCHEDULED}.items():
             path = self.binaries / binary
             if not path.exists():
                 raise RuntimeError(f"{path} not found: run `cargo build --bins` first")
-            function = LocalLambda(name, str(path), {**common, **specific[name]}, str(self.workdir / f"{name}.log"))
+            timeout = 300.0 if name in SCHEDULED else 30.0
+            function = LocalLambda(name, str(path), {**common, **specific[name]}, str(self.workdir / f"{name}.log"), timeout)
             self.functions[name] = function
             function.start()
 
@@ -372,6 +380,17 @@ class LocalStack:
             if not self.standin("advance")["moved"]:
                 return
         raise RuntimeError("the system did not settle")
+
+    def reconcile(self) -> Outcome:
+        """One scheduled run of the reconciler, with the event EventBridge sends."""
+        event = {
+            "version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": ACCOUNT, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "region": REGION,
+            "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/vaultwatch-sweep"], "detail": {},
+        }
+        outcome = self.functions["reconciler"].invoke(event)
+        self._record(Invocation("reconciler", event, outcome, 1))
+        return outcome
 
     # ------------------------------------------------------------------ reading results
     def alerts(self) -> list[dict]:

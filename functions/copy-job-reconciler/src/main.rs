@@ -31,7 +31,7 @@ async fn main() -> Result<(), Error> {
             lookback: config.lookback,
             destination_vault: config.destination_vault,
             state: config.state,
-            ..SweepSettings::default()
+            page_size: config.page_size,
         },
         routes: config.routes,
         copy_role: config.copy_role,
