@@ -6,6 +6,7 @@
 //! - [`adapters`]: the ports implemented with the AWS SDK.
 //! - [`handlers`]: the three functions' behaviour, over the ports only.
 //! - [`config`]: environment configuration, validated once at cold start.
+//! - [`vault_setup`]: wiring vaults' notifications to the event topic without losing existing ones.
 
 pub mod adapters;
 pub mod config;
@@ -14,3 +15,4 @@ pub mod handlers;
 pub mod notification;
 pub mod ports;
 pub mod telemetry;
+pub mod vault_setup;

@@ -218,6 +218,15 @@ class Backup:
             self.vaults[(region, name)] = {"name": name, "arn": arn, "region": region, "created": now(), "notifications": None}
             return {"BackupVaultName": name, "BackupVaultArn": arn, "CreationDate": self.vaults[(region, name)]["created"]}
 
+    def describe_backup_vault(self, region: str, name: str) -> dict:
+        with self.lock:
+            vault = self.vault(region, name, "DescribeBackupVault")
+            points = sum(1 for p in self.recovery_points.values() if p["vault"] == vault["arn"])
+            return {
+                "BackupVaultName": name, "BackupVaultArn": vault["arn"], "VaultType": "BACKUP_VAULT",
+                "CreationDate": vault["created"], "NumberOfRecoveryPoints": points, "Locked": False,
+            }
+
     def put_notifications(self, region: str, name: str, body: dict) -> dict:
         topic, events = body.get("SNSTopicArn"), body.get("BackupVaultEvents")
         if not topic:
@@ -560,6 +569,7 @@ ROUTES = [
     ("GET", re.compile(r"^/backup-jobs/?$"), "ListBackupJobs"),
     ("GET", re.compile(r"^/backup-jobs/(?P<id>[^/]+)$"), "DescribeBackupJob"),
     ("PUT", re.compile(r"^/backup-vaults/(?P<name>[^/]+)$"), "CreateBackupVault"),
+    ("GET", re.compile(r"^/backup-vaults/(?P<name>[^/]+)$"), "DescribeBackupVault"),
     ("PUT", re.compile(r"^/backup-vaults/(?P<name>[^/]+)/notification-configuration$"), "PutBackupVaultNotifications"),
     ("GET", re.compile(r"^/backup-vaults/(?P<name>[^/]+)/notification-configuration$"), "GetBackupVaultNotifications"),
     ("PUT", re.compile(r"^/backup/plans/?$"), "CreateBackupPlan"),
@@ -632,6 +642,8 @@ def make_handler(backup: Backup):
                 return backup.describe_backup_job(params["id"])
             if operation == "CreateBackupVault":
                 return backup.create_backup_vault(region, params["name"], body)
+            if operation == "DescribeBackupVault":
+                return backup.describe_backup_vault(region, params["name"])
             if operation == "PutBackupVaultNotifications":
                 return backup.put_notifications(region, params["name"], body)
             if operation == "GetBackupVaultNotifications":

@@ -14,6 +14,7 @@ use crate::domain::{
 use chrono::{DateTime, Utc};
 
 use crate::ports::{AwsError, BackupApi, CopyJobQuery, Page, StartCopyRequest};
+use crate::vault_setup::{VaultNotifications, VaultNotificationsApi};
 
 /// Copy actions of one plan version: (rule id, destination, lifecycle).
 type CopyActions = Arc<Vec<(String, String, Option<Lifecycle>)>>;
@@ -293,5 +294,53 @@ impl BackupApi for SdkBackup {
             })
             .collect::<Result<_, _>>()?;
         Ok(Page { items, next_token: output.next_token().map(str::to_owned) })
+    }
+}
+
+impl VaultNotificationsApi for SdkBackup {
+    async fn vault_exists(&self, vault: &VaultName) -> Result<bool, AwsError> {
+        match self.client.describe_backup_vault().backup_vault_name(vault.as_str()).send().await {
+            Ok(_) => Ok(true),
+            Err(err) => {
+                let err = classify("backup", "DescribeBackupVault", err);
+                if err.is_code("ResourceNotFoundException") {
+                    Ok(false)
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    async fn get_notifications(&self, vault: &VaultName) -> Result<Option<VaultNotifications>, AwsError> {
+        match self.client.get_backup_vault_notifications().backup_vault_name(vault.as_str()).send().await {
+            Ok(output) => Ok(output.sns_topic_arn().map(|topic| VaultNotifications {
+                topic: topic.to_owned(),
+                events: output.backup_vault_events().iter().map(|e| e.as_str().to_owned()).collect(),
+            })),
+            Err(err) => {
+                let err = classify("backup", "GetBackupVaultNotifications", err);
+                // The vault exists (checked first): not found means no configuration yet.
+                if err.is_code("ResourceNotFoundException") {
+                    Ok(None)
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    async fn put_notifications(&self, vault: &VaultName, notifications: &VaultNotifications) -> Result<(), AwsError> {
+        self.client
+            .put_backup_vault_notifications()
+            .backup_vault_name(vault.as_str())
+            .sns_topic_arn(&notifications.topic)
+            .set_backup_vault_events(Some(
+                notifications.events.iter().map(|e| types::BackupVaultEvent::from(e.as_str())).collect(),
+            ))
+            .send()
+            .await
+            .map_err(|err| classify("backup", "PutBackupVaultNotifications", err))?;
+        Ok(())
     }
 }

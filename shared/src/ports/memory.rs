@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::vault_setup::{VaultNotifications, VaultNotificationsApi};
+
 use super::{
     AlertSink, AwsError, BackupApi, CopyJobQuery, ErrorClass, Page, RetryQueue, RetryRequest, StartCopyRequest,
     TrackingStore,
@@ -499,4 +501,46 @@ impl RetryQueue for MemoryQueue {
 /// Distinct destination vaults of a set of start requests, for assertions.
 pub fn destinations_of(requests: &[StartCopyRequest]) -> HashSet<BackupVaultArn> {
     requests.iter().map(|request| request.destination_vault.clone()).collect()
+}
+
+/// Backup vaults' notification settings in memory.
+#[derive(Default)]
+pub struct MemoryVaults {
+    vaults: Mutex<HashMap<VaultName, Option<VaultNotifications>>>,
+    puts: Mutex<usize>,
+}
+
+impl MemoryVaults {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add(&self, vault: &VaultName, notifications: Option<VaultNotifications>) {
+        lock(&self.vaults).insert(vault.clone(), notifications);
+    }
+
+    pub fn notifications(&self, vault: &VaultName) -> Option<VaultNotifications> {
+        lock(&self.vaults).get(vault).cloned().flatten()
+    }
+
+    /// PutBackupVaultNotifications calls made.
+    pub fn puts(&self) -> usize {
+        *lock(&self.puts)
+    }
+}
+
+impl VaultNotificationsApi for MemoryVaults {
+    async fn vault_exists(&self, vault: &VaultName) -> Result<bool, AwsError> {
+        Ok(lock(&self.vaults).contains_key(vault))
+    }
+
+    async fn get_notifications(&self, vault: &VaultName) -> Result<Option<VaultNotifications>, AwsError> {
+        Ok(self.notifications(vault))
+    }
+
+    async fn put_notifications(&self, vault: &VaultName, notifications: &VaultNotifications) -> Result<(), AwsError> {
+        *lock(&self.puts) += 1;
+        lock(&self.vaults).insert(vault.clone(), Some(notifications.clone()));
+        Ok(())
+    }
 }
