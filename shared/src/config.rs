@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::domain::{BackupVaultArn, CopyJobState, IamRoleArn, RetryPolicy, RouteTable, TopicArn};
+use crate::domain::{BackupVaultArn, CopyJobState, IamRoleArn, RetryPolicy, RouteTable, SourcePolicy, TopicArn};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid configuration: {}", problems.join("; "))]
@@ -52,6 +52,19 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         }
     }
 
+    /// ALLOWED_TOPIC_ARNS / ALLOWED_ACCOUNT_IDS (comma-separated). Unset allows any publisher, with a
+    /// warning at cold start; the template always sets both.
+    fn sources(&mut self) -> Option<SourcePolicy> {
+        let topics = self.get("ALLOWED_TOPIC_ARNS").unwrap_or_default();
+        let accounts = self.get("ALLOWED_ACCOUNT_IDS").unwrap_or_default();
+        if topics.is_empty() && accounts.is_empty() {
+            tracing::warn!(
+                "ALLOWED_TOPIC_ARNS and ALLOWED_ACCOUNT_IDS are not set: notifications from any publisher are accepted"
+            );
+        }
+        SourcePolicy::parse(&topics, &accounts).map_err(|err| self.problems.push(err.to_string())).ok()
+    }
+
     fn finish<T>(self, build: impl FnOnce() -> Option<T>) -> Result<T, ConfigError> {
         match (self.problems.is_empty(), build()) {
             (true, Some(config)) => Ok(config),
@@ -68,6 +81,7 @@ fn process_env(name: &str) -> Option<String> {
 #[derive(Debug, Clone)]
 pub struct TrackerConfig {
     pub table: String,
+    pub sources: SourcePolicy,
 }
 
 impl TrackerConfig {
@@ -78,7 +92,8 @@ impl TrackerConfig {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut env = Env::new(lookup);
         let table = env.required("TRACKING_TABLE_NAME");
-        env.finish(|| Some(Self { table: table? }))
+        let sources = env.sources();
+        env.finish(|| Some(Self { table: table?, sources: sources? }))
     }
 }
 
@@ -90,6 +105,7 @@ pub struct RetrierConfig {
     pub retry_queue_url: String,
     pub policy: RetryPolicy,
     pub claim_lease: Duration,
+    pub sources: SourcePolicy,
 }
 
 impl RetrierConfig {
@@ -111,6 +127,7 @@ impl RetrierConfig {
         let max_attempts = env.number("MAX_ATTEMPTS", 3);
         let base_delay = env.number("RETRY_BASE_DELAY_SECONDS", 60);
         let lease = env.number("CLAIM_LEASE_SECONDS", 90);
+        let sources = env.sources();
         let policy = RetryPolicy::new(u32::try_from(max_attempts).unwrap_or(u32::MAX), Duration::from_secs(base_delay))
             .map_err(|err| env.problems.push(err.to_string()))
             .ok();
@@ -124,6 +141,7 @@ impl RetrierConfig {
                 retry_queue_url: retry_queue_url?,
                 policy: policy?,
                 claim_lease: Duration::from_secs(lease),
+                sources: sources?,
             })
         })
     }
@@ -135,6 +153,7 @@ pub struct CopierConfig {
     pub table: String,
     pub routes: RouteTable,
     pub copy_role: IamRoleArn,
+    pub sources: SourcePolicy,
 }
 
 impl CopierConfig {
@@ -147,10 +166,11 @@ impl CopierConfig {
         let table = env.required("TRACKING_TABLE_NAME");
         let routes = env.parsed("COPY_ROUTES", RouteTable::from_json);
         let copy_role = env.parsed("COPY_ROLE_ARN", IamRoleArn::parse);
+        let sources = env.sources();
         if routes.as_ref().is_some_and(RouteTable::is_empty) {
             env.problems.push("COPY_ROUTES has no routes: the copier would never copy anything".into());
         }
-        env.finish(|| Some(Self { table: table?, routes: routes?, copy_role: copy_role? }))
+        env.finish(|| Some(Self { table: table?, routes: routes?, copy_role: copy_role?, sources: sources? }))
     }
 }
 

@@ -2,7 +2,7 @@
 //! the number of deliveries; failed and expired backups copy nothing.
 
 use serde_json::json;
-use vaultwatch::domain::{DestinationStatus, IamRoleArn, IdempotencyToken, RecoveryPointArn, RouteTable};
+use vaultwatch::domain::{DestinationStatus, IamRoleArn, IdempotencyToken, RecoveryPointArn, RouteTable, SourcePolicy};
 use vaultwatch::handlers::copier::Copier;
 use vaultwatch::ports::memory::{backup_error, destinations_of, MemoryBackup, MemoryStore};
 use vaultwatch::ports::ErrorClass;
@@ -19,6 +19,7 @@ fn copier(routes: &str) -> Copier<MemoryBackup, MemoryStore> {
         store: MemoryStore::new(),
         routes: RouteTable::from_json(routes).unwrap(),
         copy_role: IamRoleArn::parse(ROLE).unwrap(),
+        sources: SourcePolicy::default(),
     }
 }
 
@@ -107,6 +108,30 @@ async fn a_failed_route_fails_the_event_and_its_retry_completes_the_rest() {
     assert_eq!(err.kind(), "AwsTransientError");
     assert_eq!(copier.backup.started_copies().len(), 1, "the other route was still attempted");
 
+    copier.handle(&fixture("sns/backup-job-completed.json")).await.unwrap();
+    assert_eq!(copier.backup.started_copies().len(), 2);
+}
+
+#[tokio::test]
+async fn notifications_from_untrusted_publishers_are_rejected_without_any_call() {
+    let mut copier = copier(&two_routes());
+    copier.sources =
+        SourcePolicy::parse("arn:aws:sns:us-east-1:123456789012:backup-vault-events", "123456789012").unwrap();
+
+    let mut foreign_topic = fixture("sns/backup-job-completed.json");
+    foreign_topic["Records"][0]["Sns"]["TopicArn"] = json!("arn:aws:sns:us-east-1:123456789012:attacker-topic");
+    let mut foreign_account = fixture("sns/backup-job-completed.json");
+    foreign_account["Records"][0]["Sns"]["MessageAttributes"]["AccountId"]["Value"] = json!("999999999999");
+    let mut no_account = fixture("eventbridge/backup-job-completed.json");
+    no_account.as_object_mut().unwrap().remove("account");
+    for event in [foreign_topic, foreign_account, no_account] {
+        let outcome = copier.handle(&event).await.unwrap();
+        assert!(outcome["outcomes"][0]["rejected"].is_string(), "{outcome}");
+    }
+    assert_eq!(copier.backup.calls("DescribeBackupJob"), 0);
+    assert!(copier.backup.started_copies().is_empty());
+
+    // The genuine notification still works.
     copier.handle(&fixture("sns/backup-job-completed.json")).await.unwrap();
     assert_eq!(copier.backup.started_copies().len(), 2);
 }

@@ -114,6 +114,7 @@ async fn failures_the_retrier_already_handled_are_left_alone() {
         queue: &reconciler.queue,
         policy: reconciler.policy,
         claim_lease: reconciler.claim_lease,
+        sources: vaultwatch::domain::SourcePolicy::default(),
     };
     retrier.on_copy_failed(&generated_job(0).id).await.unwrap();
     let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();

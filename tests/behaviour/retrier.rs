@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use vaultwatch::domain::{AlertReason, CopyJobState, IdempotencyToken, RetryPolicy};
+use vaultwatch::domain::{AlertReason, CopyJobState, IdempotencyToken, RetryPolicy, SourcePolicy};
 use vaultwatch::handlers::retrier::Retrier;
 use vaultwatch::handlers::HandlerError;
 use vaultwatch::ports::memory::{backup_error, MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
@@ -25,6 +25,7 @@ fn retrier() -> TestRetrier {
         queue: MemoryQueue::new(),
         policy: RetryPolicy::new(3, Duration::from_secs(60)).unwrap(),
         claim_lease: Duration::from_secs(90),
+        sources: SourcePolicy::default(),
     }
 }
 

@@ -2,7 +2,7 @@
 //! and each recovery point shows which destinations hold a copy.
 
 use chrono::Utc;
-use vaultwatch::domain::{CopyJobState, DestinationStatus, RecoveryPointArn};
+use vaultwatch::domain::{CopyJobState, DestinationStatus, RecoveryPointArn, SourcePolicy};
 use vaultwatch::handlers::tracker::Tracker;
 use vaultwatch::ports::memory::{MemoryBackup, MemoryStore};
 use vaultwatch_tests::*;
@@ -13,7 +13,7 @@ fn tracker() -> Tracker<MemoryBackup, MemoryStore> {
     job.state = CopyJobState::Running;
     job.status_message = None;
     backup.add_copy_job(job);
-    Tracker { backup, store: MemoryStore::new() }
+    Tracker { backup, store: MemoryStore::new(), sources: SourcePolicy::default() }
 }
 
 fn state_of(tracker: &Tracker<MemoryBackup, MemoryStore>) -> Option<CopyJobState> {

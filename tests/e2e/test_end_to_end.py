@@ -171,3 +171,33 @@ def test_malformed_notification_is_retried_then_kept_in_the_failure_destination(
         assert failure["responsePayload"]["errorType"] == "MalformedNotification"
         assert failure["responsePayload"]["errorMessage"] == "malformed notification: Records[0]: missing MessageAttributes.Id"
         assert failure["requestPayload"]["Records"][0]["Sns"]["Message"] == "An AWS Backup copy job failed."
+
+
+def test_a_spoofed_notification_is_rejected_and_starts_nothing(settled, resource):
+    # A real backup, announced by an impostor: another topic, then another account.
+    # The backup is in a routed vault, so an accepted notification would start two copies.
+    job = settled.complete_backup("routed", resource)
+    event = {"Records": [{
+        "EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:x:1",
+        "Sns": {
+            "Type": "Notification", "MessageId": "m-1", "TopicArn": "arn:aws:sns:us-east-1:123456789012:attacker",
+            "Subject": "Notification from AWS Backup", "Message": "An AWS Backup job was completed successfully.",
+            "Timestamp": "2026-11-20T03:14:07.512Z", "SignatureVersion": "1", "Signature": "x",
+            "SigningCertUrl": "https://example.invalid", "UnsubscribeUrl": "https://example.invalid",
+            "MessageAttributes": {
+                "EventType": {"Type": "String", "Value": "BACKUP_JOB"},
+                "State": {"Type": "String", "Value": "COMPLETED"},
+                "AccountId": {"Type": "String", "Value": "123456789012"},
+                "Id": {"Type": "String", "Value": job["BackupJobId"]},
+            },
+        },
+    }]}
+    other_account = json.loads(json.dumps(event))
+    other_account["Records"][0]["Sns"]["TopicArn"] = settled.vault_topic
+    other_account["Records"][0]["Sns"]["MessageAttributes"]["AccountId"]["Value"] = "999999999999"
+    for spoofed in (event, other_account):
+        outcome = settled.invoke_async("copier", spoofed)
+        assert outcome.ok and "rejected" in outcome.payload["outcomes"][0], outcome.payload
+    assert jobs_for(settled, job["RecoveryPointArn"]) == []
+    settled.settle()  # the genuine notification, still queued, does start them
+    assert len(jobs_for(settled, job["RecoveryPointArn"])) == 2

@@ -20,6 +20,7 @@ async fn main() -> Result<(), Error> {
         queue: SqsRetryQueue::new(aws_sdk_sqs::Client::new(&sdk), config.retry_queue_url),
         policy: config.policy,
         claim_lease: config.claim_lease,
+        sources: config.sources,
     };
     let retrier = &retrier;
     lambda_runtime::run(service_fn(

@@ -16,6 +16,7 @@ async fn main() -> Result<(), Error> {
     let tracker = Tracker {
         backup: SdkBackup::new(aws_sdk_backup::Client::new(&sdk)),
         store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table),
+        sources: config.sources,
     };
     let tracker = &tracker;
     lambda_runtime::run(service_fn(

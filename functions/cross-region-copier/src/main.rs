@@ -18,6 +18,7 @@ async fn main() -> Result<(), Error> {
         store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table),
         routes: config.routes,
         copy_role: config.copy_role,
+        sources: config.sources,
     };
     let copier = &copier;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move { copier.handle(&event.payload).await }))

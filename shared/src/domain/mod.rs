@@ -8,6 +8,7 @@ mod job;
 mod lifecycle;
 mod retry;
 mod route;
+mod source;
 mod token;
 mod tracking;
 
@@ -18,6 +19,7 @@ pub use job::{BackupJob, BackupJobState, CopyJob, CopyJobState, JobKind, PlanRul
 pub use lifecycle::{Lifecycle, MIN_DAYS_IN_COLD_STORAGE};
 pub use retry::{classify_status_message, FailureClass, Lineage, RetryPolicy, MAX_RETRY_DELAY};
 pub use route::{CopyRoute, RouteTable};
+pub use source::SourcePolicy;
 pub use token::IdempotencyToken;
 pub use tracking::{
     Claim, ClaimKind, CopyDetails, CopyJobRecord, DestinationStatus, StartedCopy, StateChange, StateUpdate, SweepCursor,

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::{for_each_notification, skipped, HandlerError};
 use crate::domain::{
     BackupJobState, BackupVaultArn, CopyDetails, DestinationStatus, IamRoleArn, IdempotencyToken, Lineage,
-    RecoveryPointArn, ResourceArn, RouteTable, StartedCopy,
+    RecoveryPointArn, ResourceArn, RouteTable, SourcePolicy, StartedCopy,
 };
 use crate::notification::{BackupJobEvent, JobEvent};
 use crate::ports::{BackupApi, StartCopyRequest, TrackingStore};
@@ -20,6 +20,8 @@ pub struct Copier<B, S> {
     pub routes: RouteTable,
     /// The role AWS Backup assumes to copy (the only role the function may pass).
     pub copy_role: IamRoleArn,
+    /// Trusted publishers; notifications from others are rejected.
+    pub sources: SourcePolicy,
 }
 
 /// The facts about a completed backup that routing needs.
@@ -32,7 +34,7 @@ struct CompletedBackup {
 
 impl<B: BackupApi, S: TrackingStore> Copier<B, S> {
     pub async fn handle(&self, payload: &Value) -> Result<Value, HandlerError> {
-        for_each_notification(payload, |notification| async move {
+        for_each_notification(payload, &self.sources, |notification| async move {
             match &notification.event {
                 JobEvent::Backup(backup) => match &backup.state {
                     BackupJobState::Completed => self.on_backup_completed(backup).await,

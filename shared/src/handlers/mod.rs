@@ -10,8 +10,8 @@ use std::future::Future;
 use lambda_runtime::Diagnostic;
 use serde_json::{json, Value};
 
-use crate::domain::{BackupJobId, CopyJobId, CopyJobState};
-use crate::notification::{parse_lambda_event, Notification, ParseError};
+use crate::domain::{BackupJobId, CopyJobId, CopyJobState, SourcePolicy};
+use crate::notification::{parse_lambda_event, Notification, Origin, ParseError};
 use crate::ports::AwsError;
 
 /// Why an invocation failed. Returning it to Lambda makes Lambda retry the event and, after the
@@ -56,7 +56,11 @@ impl From<HandlerError> for Diagnostic {
 /// Parses the payload and runs `handle` on each notification in turn. Every record is attempted even
 /// when an earlier one fails (the handlers are idempotent, so the retry of the whole event is safe);
 /// the first error is returned after the rest were tried.
-pub(crate) async fn for_each_notification<F, Fut>(payload: &Value, mut handle: F) -> Result<Value, HandlerError>
+pub(crate) async fn for_each_notification<F, Fut>(
+    payload: &Value,
+    sources: &SourcePolicy,
+    mut handle: F,
+) -> Result<Value, HandlerError>
 where
     F: FnMut(Notification) -> Fut,
     Fut: Future<Output = Result<Value, HandlerError>>,
@@ -67,7 +71,10 @@ where
     let mut errors = Vec::new();
     for record in records {
         let result = match record {
-            Ok(notification) => handle(notification).await,
+            Ok(notification) => match rejected(&notification, sources) {
+                Some(outcome) => Ok(outcome),
+                None => handle(notification).await,
+            },
             Err(err) => Err(err.into()),
         };
         match result {
@@ -84,6 +91,18 @@ where
         1 if total == 1 => Err(errors.remove(0)),
         failed => Err(HandlerError::Records { failed, total, first: Box::new(errors.remove(0)) }),
     }
+}
+
+/// A notification from an untrusted publisher is dropped with a warning (not an error: retrying
+/// it would only repeat the attempt), and its outcome says so.
+fn rejected(notification: &Notification, sources: &SourcePolicy) -> Option<Value> {
+    let topic = match &notification.origin {
+        Origin::Sns { topic_arn, .. } => Some(topic_arn.as_str()),
+        Origin::EventBridge { .. } => None,
+    };
+    let why = sources.rejects(topic, notification.account.as_ref())?;
+    tracing::warn!(origin = ?notification.origin, account = ?notification.account.as_ref().map(|a| a.as_str()), why, "notification rejected");
+    Some(json!({ "rejected": why }))
 }
 
 /// Logs a skipped notification; unknown event types are normal, not errors.

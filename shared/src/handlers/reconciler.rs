@@ -23,7 +23,7 @@ use super::tracker::Tracker;
 use super::HandlerError;
 use crate::domain::{
     BackupVaultArn, CopyDetails, CopyJob, CopyJobState, IamRoleArn, RecoveryPointArn, RetryPolicy, RouteTable,
-    SweepCursor, VaultName,
+    SourcePolicy, SweepCursor, VaultName,
 };
 use crate::notification::{BackupJobEvent, CopyJobEvent};
 use crate::ports::{AlertSink, BackupApi, CopyJobQuery, RetryQueue, TrackingStore};
@@ -76,7 +76,8 @@ pub struct Reconciler<B, S, A, Q> {
 
 impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, S, A, Q> {
     fn tracker(&self) -> Tracker<&B, &S> {
-        Tracker { backup: &self.backup, store: &self.store }
+        // The reconciler reads the API, not notifications: no publisher to verify.
+        Tracker { backup: &self.backup, store: &self.store, sources: SourcePolicy::default() }
     }
 
     fn retrier(&self) -> Retrier<&B, &S, &A, &Q> {
@@ -87,6 +88,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             queue: &self.queue,
             policy: self.policy,
             claim_lease: self.claim_lease,
+            sources: SourcePolicy::default(),
         }
     }
 
@@ -97,6 +99,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             store: &self.store,
             routes: self.routes.clone(),
             copy_role,
+            sources: SourcePolicy::default(),
         })
     }
 

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use super::{for_each_notification, skipped, HandlerError};
 use crate::domain::{
     classify_status_message, Alert, AlertReason, Claim, ClaimKind, CopyDetails, CopyJob, CopyJobId, CopyJobRecord,
-    CopyJobState, FailureClass, IdempotencyToken, Lineage, RetryPolicy, StartedCopy,
+    CopyJobState, FailureClass, IdempotencyToken, Lineage, RetryPolicy, SourcePolicy, StartedCopy,
 };
 use crate::notification::{JobEvent, ParseError};
 use crate::ports::{AlertSink, BackupApi, RetryQueue, RetryRequest, StartCopyRequest, TrackingStore};
@@ -29,6 +29,8 @@ pub struct Retrier<B, S, A, Q> {
     pub policy: RetryPolicy,
     /// How long a claim protects work in progress; longer than the function's timeout.
     pub claim_lease: Duration,
+    /// Trusted publishers; notifications from others are rejected.
+    pub sources: SourcePolicy,
 }
 
 impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, A, Q> {
@@ -37,7 +39,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         if is_sqs_event(payload) {
             return self.handle_due_retries(payload).await;
         }
-        for_each_notification(payload, |notification| async move {
+        for_each_notification(payload, &self.sources, |notification| async move {
             match &notification.event {
                 JobEvent::Copy(copy) if copy.state == CopyJobState::Failed => self.on_copy_failed(&copy.id).await,
                 JobEvent::Copy(copy) => Ok(skipped(&notification, &format!("copy job is {}", copy.state))),

@@ -4,18 +4,20 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::{for_each_notification, skipped, HandlerError};
-use crate::domain::{CopyDetails, CopyJobState, DestinationStatus, StateChange};
+use crate::domain::{CopyDetails, CopyJobState, DestinationStatus, SourcePolicy, StateChange};
 use crate::notification::{CopyJobEvent, JobEvent};
 use crate::ports::{BackupApi, TrackingStore};
 
 pub struct Tracker<B, S> {
     pub backup: B,
     pub store: S,
+    /// Trusted publishers; notifications from others are rejected.
+    pub sources: SourcePolicy,
 }
 
 impl<B: BackupApi, S: TrackingStore> Tracker<B, S> {
     pub async fn handle(&self, payload: &Value) -> Result<Value, HandlerError> {
-        for_each_notification(payload, |notification| async move {
+        for_each_notification(payload, &self.sources, |notification| async move {
             match &notification.event {
                 JobEvent::Copy(copy) => self.on_copy_event(copy, notification.time).await,
                 JobEvent::Backup(_) => Ok(skipped(&notification, "backup job events are the copier's")),
