@@ -135,3 +135,5 @@ pub fn copy_id(raw: &str) -> CopyJobId {
 pub fn vault(raw: &str) -> BackupVaultArn {
     BackupVaultArn::parse(raw).unwrap()
 }
+
+pub mod burst;

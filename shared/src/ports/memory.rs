@@ -92,6 +92,12 @@ impl MemoryBackup {
         }
     }
 
+    /// Every copy job, in creation order.
+    pub fn copy_jobs(&self) -> Vec<CopyJob> {
+        let state = lock(&self.state);
+        state.copy_order.iter().map(|id| state.copy_jobs[id].clone()).collect()
+    }
+
     pub fn copy_job(&self, id: &CopyJobId) -> Option<CopyJob> {
         lock(&self.state).copy_jobs.get(id).cloned()
     }

@@ -1,0 +1,556 @@
+//! A seeded burst simulation: the real handler code (copier, tracker, retrier, reconciler) over
+//! in-memory ports, driven the way AWS drives them, with everything that goes wrong in production:
+//!
+//! - every notification is delivered 1-3 times, in shuffled order, with Lambda's async retries
+//!   (3 attempts, then the failure destination);
+//! - AWS Backup throttles (10%) and fails with 5xx (2%) per attempt, behind the SDK's standard
+//!   retry (3 attempts; see `vaultwatch::adapters::load_sdk_config`); a 5xx on StartCopyJob may come
+//!   after the copy was created, as it can in AWS;
+//! - copy jobs succeed, fail transiently or fail permanently at random;
+//! - the retry queue redelivers failed messages and dead-letters them after 5 receives;
+//! - the scheduled reconciler runs when the event path is quiet, as it would hourly.
+//!
+//! Then it checks the invariants: one copy per (backup, route), retries until success or the cap
+//! and never beyond, exactly one alert per permanently failed or exhausted chain, no second copy for
+//! the same (recovery point, destination, attempt), and a tracking table equal to AWS's truth.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde_json::{json, Value};
+use vaultwatch::domain::{
+    BackupJob, BackupJobId, BackupJobState, BackupVaultArn, CopyJob, CopyJobId, CopyJobState, IamRoleArn,
+    IdempotencyToken, Lifecycle, PlanRuleRef, RecoveryPointArn, ResourceArn, RetryPolicy, RouteTable, SourcePolicy,
+    VaultName,
+};
+use vaultwatch::handlers::copier::Copier;
+use vaultwatch::handlers::reconciler::{Reconciler, SweepSettings};
+use vaultwatch::handlers::retrier::Retrier;
+use vaultwatch::handlers::tracker::Tracker;
+use vaultwatch::ports::memory::{MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
+use vaultwatch::ports::{AwsError, BackupApi, CopyJobQuery, ErrorClass, Page, StartCopyRequest};
+
+use crate::{sns_notification, sqs_event};
+
+pub const MAX_ATTEMPTS: u32 = 3;
+const TRANSIENT: &str = "Copy job failed because the destination backup vault is being modified. Try again later.";
+const PERMANENT: &str = "Access denied: the IAM role cannot use the destination KMS key";
+const SDK_ATTEMPTS: u32 = 3;
+
+/// AWS Backup with injected faults, behind the SDK's retry.
+pub struct FaultyBackup {
+    pub inner: MemoryBackup,
+    rng: Mutex<fastrand::Rng>,
+    throttle_rate: f64,
+    server_error_rate: f64,
+    pub injected: Mutex<BTreeMap<&'static str, usize>>,
+}
+
+impl FaultyBackup {
+    fn new(seed: u64, throttle_rate: f64, server_error_rate: f64) -> Self {
+        Self {
+            inner: MemoryBackup::new(),
+            rng: Mutex::new(fastrand::Rng::with_seed(seed ^ 0x5eed)),
+            throttle_rate,
+            server_error_rate,
+            injected: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// One attempt's fate: None to go through, Some(fault) to fail it.
+    fn roll(&self) -> Option<&'static str> {
+        let roll = self.rng.lock().unwrap().f64();
+        let fault = if roll < self.throttle_rate {
+            "ThrottlingException"
+        } else if roll < self.throttle_rate + self.server_error_rate {
+            "ServiceUnavailableException"
+        } else {
+            return None;
+        };
+        *self.injected.lock().unwrap().entry(fault).or_default() += 1;
+        Some(fault)
+    }
+
+    /// The SDK's standard retry: up to three attempts while the error is retryable.
+    async fn call<T, F, Fut>(&self, operation: &'static str, mut attempt: F) -> Result<T, AwsError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, AwsError>>,
+    {
+        let mut last = None;
+        for _ in 0..SDK_ATTEMPTS {
+            match self.roll() {
+                None => return attempt().await,
+                Some(fault) => {
+                    // A 5xx may come after the service did the work (the response was lost).
+                    if fault == "ServiceUnavailableException" && operation == "StartCopyJob" {
+                        let _ = attempt().await;
+                    }
+                    last = Some(fault);
+                }
+            }
+        }
+        Err(AwsError {
+            service: "backup",
+            operation,
+            class: ErrorClass::Transient,
+            code: last.map(str::to_owned),
+            message: "injected".into(),
+        })
+    }
+}
+
+impl BackupApi for FaultyBackup {
+    async fn describe_copy_job(&self, id: &CopyJobId) -> Result<CopyJob, AwsError> {
+        self.call("DescribeCopyJob", || self.inner.describe_copy_job(id)).await
+    }
+    async fn describe_backup_job(&self, id: &BackupJobId) -> Result<BackupJob, AwsError> {
+        self.call("DescribeBackupJob", || self.inner.describe_backup_job(id)).await
+    }
+    async fn copy_action_lifecycle(
+        &self,
+        rule: &PlanRuleRef,
+        destination: &BackupVaultArn,
+    ) -> Result<Option<Lifecycle>, AwsError> {
+        self.call("GetBackupPlan", || self.inner.copy_action_lifecycle(rule, destination)).await
+    }
+    async fn start_copy_job(&self, request: &StartCopyRequest) -> Result<CopyJobId, AwsError> {
+        self.call("StartCopyJob", || self.inner.start_copy_job(request)).await
+    }
+    async fn list_copy_jobs(&self, query: &CopyJobQuery, next_token: Option<&str>) -> Result<Page<CopyJob>, AwsError> {
+        self.call("ListCopyJobs", || self.inner.list_copy_jobs(query, next_token)).await
+    }
+    async fn list_completed_backups(
+        &self,
+        vault: &VaultName,
+        since: chrono::DateTime<Utc>,
+        next_token: Option<&str>,
+    ) -> Result<Page<BackupJob>, AwsError> {
+        self.call("ListBackupJobs", || self.inner.list_completed_backups(vault, since, next_token)).await
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Function {
+    Copier,
+    Tracker,
+    Retrier,
+}
+
+struct Delivery {
+    function: Function,
+    payload: Value,
+    attempt: u32,
+}
+
+struct RetryMessage {
+    id: String,
+    body: String,
+    receives: u32,
+}
+
+/// The figures a run reports.
+#[derive(Debug, Default)]
+pub struct Figures {
+    pub seed: u64,
+    pub backups: usize,
+    pub notifications: usize,
+    pub deliveries: usize,
+    pub duplicates_absorbed: usize,
+    pub invocation_errors: usize,
+    pub kept_in_failure_destination: usize,
+    pub faults_injected: BTreeMap<&'static str, usize>,
+    pub copy_jobs: usize,
+    pub retries: usize,
+    pub alerts: usize,
+    pub reconciler_runs: usize,
+    pub lost: usize,
+    pub duplicated: usize,
+    pub wall_time: Duration,
+}
+
+impl std::fmt::Display for Figures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "seed                         {}", self.seed)?;
+        writeln!(f, "backups completed            {}", self.backups)?;
+        writeln!(f, "notifications published      {}", self.notifications)?;
+        writeln!(f, "deliveries (with duplicates) {}", self.deliveries)?;
+        writeln!(f, "duplicates absorbed          {}", self.duplicates_absorbed)?;
+        writeln!(f, "faults injected              {:?}", self.faults_injected)?;
+        writeln!(f, "invocations that failed      {}", self.invocation_errors)?;
+        writeln!(f, "kept in failure destination  {}", self.kept_in_failure_destination)?;
+        writeln!(f, "copy jobs                    {}", self.copy_jobs)?;
+        writeln!(f, "retries started              {}", self.retries)?;
+        writeln!(f, "alerts                       {}", self.alerts)?;
+        writeln!(f, "reconciler runs              {}", self.reconciler_runs)?;
+        writeln!(f, "lost                         {}", self.lost)?;
+        writeln!(f, "duplicated                   {}", self.duplicated)?;
+        write!(f, "wall time                    {:.2?}", self.wall_time)
+    }
+}
+
+pub struct Burst {
+    rng: fastrand::Rng,
+    backup: FaultyBackup,
+    store: MemoryStore,
+    alerts: MemoryAlerts,
+    queue: MemoryQueue,
+    routes: RouteTable,
+    pending: Vec<Delivery>,
+    retry_messages: Vec<RetryMessage>,
+    next_message: usize,
+    announced: HashSet<CopyJobId>,
+    backups: Vec<BackupJob>,
+    max_deliveries: usize,
+    figures: Figures,
+    failures: Vec<String>,
+}
+
+const DR1: &str = "arn:aws:backup:us-west-2:123456789012:backup-vault:dr-one";
+const DR2: &str = "arn:aws:backup:eu-west-1:123456789012:backup-vault:dr-two";
+const ROLE: &str = "arn:aws:iam::123456789012:role/vaultwatch-copy";
+
+impl Burst {
+    /// AWS's ordinary bad day: 10% throttling, 2% 5xx per attempt.
+    pub fn new(seed: u64) -> Self {
+        Self::with_fault_rates(seed, 0.10, 0.02)
+    }
+
+    /// A worse day, with fault rates of your choosing (per attempt).
+    pub fn with_fault_rates(seed: u64, throttle_rate: f64, server_error_rate: f64) -> Self {
+        let routes = RouteTable::from_json(
+            &json!([
+                { "sourceVault": "vault-a", "destinationVaultArn": DR1 },
+                { "sourceVault": "vault-a", "destinationVaultArn": DR2, "resourceTypes": ["RDS"] },
+                { "sourceVault": "vault-b", "destinationVaultArn": DR1 },
+            ])
+            .to_string(),
+        )
+        .expect("valid routes");
+        Self {
+            rng: fastrand::Rng::with_seed(seed),
+            backup: FaultyBackup::new(seed, throttle_rate, server_error_rate),
+            store: MemoryStore::new(),
+            alerts: MemoryAlerts::new(),
+            queue: MemoryQueue::new(),
+            routes,
+            pending: Vec::new(),
+            retry_messages: Vec::new(),
+            next_message: 0,
+            announced: HashSet::new(),
+            backups: Vec::new(),
+            max_deliveries: 3,
+            figures: Figures { seed, ..Figures::default() },
+            failures: Vec::new(),
+        }
+    }
+
+    /// Each notification is delivered 1..=`max` times (default 3; 1 leaves no duplicate to make up
+    /// for an event that exhausted Lambda's retries).
+    pub fn deliveries_up_to(mut self, max: usize) -> Self {
+        self.max_deliveries = max.max(1);
+        self
+    }
+
+    fn policy() -> RetryPolicy {
+        RetryPolicy::new(MAX_ATTEMPTS, Duration::from_secs(60)).expect("valid policy")
+    }
+
+    /// Publishes a notification; SNS delivers it 1-3 times to each subscriber its filter admits.
+    fn publish(&mut self, event_type: &str, state: &str, id: &str) {
+        self.figures.notifications += 1;
+        let payload = sns_notification(event_type, state, id);
+        let subscribers: &[Function] = match (event_type, state) {
+            ("BACKUP_JOB", "COMPLETED") => &[Function::Copier],
+            ("COPY_JOB", "FAILED") => &[Function::Tracker, Function::Retrier],
+            ("COPY_JOB", _) => &[Function::Tracker],
+            _ => &[],
+        };
+        for function in subscribers {
+            for _ in 0..self.rng.usize(1..=self.max_deliveries) {
+                self.pending.push(Delivery { function: *function, payload: payload.clone(), attempt: 1 });
+            }
+        }
+    }
+
+    fn complete_backups(&mut self, count: usize) {
+        for index in 0..count {
+            let vault = ["vault-a", "vault-b", "vault-c"][index % 3];
+            let kind = if self.rng.bool() { "EBS" } else { "RDS" };
+            let id = format!("BACKUP-{index:06}");
+            let job = BackupJob {
+                id: BackupJobId::parse(&id).unwrap(),
+                state: BackupJobState::Completed,
+                recovery_point: Some(
+                    RecoveryPointArn::parse(&format!(
+                        "arn:aws:backup:us-east-1:123456789012:recovery-point:RP-{index:06}"
+                    ))
+                    .unwrap(),
+                ),
+                vault: BackupVaultArn::parse(&format!("arn:aws:backup:us-east-1:123456789012:backup-vault:{vault}"))
+                    .unwrap(),
+                resource: Some(
+                    ResourceArn::parse(&format!("arn:aws:ec2:us-east-1:123456789012:volume/vol-{index:06}")).unwrap(),
+                ),
+                resource_type: Some(kind.to_owned()),
+            };
+            self.backup.inner.add_backup_job(job.clone());
+            self.backups.push(job);
+            self.publish("BACKUP_JOB", "COMPLETED", &id);
+        }
+        self.figures.backups += count;
+    }
+
+    async fn invoke(&mut self, delivery: &Delivery) -> Result<(), String> {
+        let sources = SourcePolicy::default();
+        let result = match delivery.function {
+            Function::Copier => {
+                let copier = Copier {
+                    backup: &self.backup,
+                    store: &self.store,
+                    routes: self.routes.clone(),
+                    copy_role: IamRoleArn::parse(ROLE).unwrap(),
+                    sources,
+                };
+                copier.handle(&delivery.payload).await
+            }
+            Function::Tracker => {
+                Tracker { backup: &self.backup, store: &self.store, sources }.handle(&delivery.payload).await
+            }
+            Function::Retrier => self.retrier().handle(&delivery.payload).await,
+        };
+        result.map(drop).map_err(|err| err.to_string())
+    }
+
+    fn retrier(&self) -> Retrier<&FaultyBackup, &MemoryStore, &MemoryAlerts, &MemoryQueue> {
+        Retrier {
+            backup: &self.backup,
+            store: &self.store,
+            alerts: &self.alerts,
+            queue: &self.queue,
+            policy: Self::policy(),
+            claim_lease: Duration::from_secs(90),
+            sources: SourcePolicy::default(),
+        }
+    }
+
+    /// Delivers one pending notification chosen at random (SNS does not keep order).
+    async fn deliver_one(&mut self) {
+        let index = self.rng.usize(..self.pending.len());
+        let delivery = self.pending.swap_remove(index);
+        self.figures.deliveries += 1;
+        if let Err(err) = self.invoke(&delivery).await {
+            let _ = &err;
+            self.figures.invocation_errors += 1;
+            if delivery.attempt < 3 {
+                self.pending.push(Delivery { attempt: delivery.attempt + 1, ..delivery });
+            } else {
+                self.figures.kept_in_failure_destination += 1;
+            }
+        }
+    }
+
+    /// One SQS batch of due retries, with ReportBatchItemFailures and a redrive after 5 receives.
+    async fn deliver_retries(&mut self) {
+        for (request, _delay) in self.queue.drain() {
+            self.next_message += 1;
+            let body = serde_json::to_string(&request).expect("serialisable");
+            self.retry_messages.push(RetryMessage { id: format!("msg-{}", self.next_message), body, receives: 0 });
+        }
+        let take = self.retry_messages.len().min(10);
+        let mut batch: Vec<RetryMessage> = self.retry_messages.drain(..take).collect();
+        let bodies: Vec<(String, String)> = batch.iter().map(|m| (m.id.clone(), m.body.clone())).collect();
+        let response = self.retrier().handle(&sqs_event(&bodies)).await;
+        let failed: HashSet<String> = match response {
+            Ok(value) => value["batchItemFailures"]
+                .as_array()
+                .map(|items| items.iter().filter_map(|i| i["itemIdentifier"].as_str().map(str::to_owned)).collect())
+                .unwrap_or_default(),
+            Err(_) => batch.iter().map(|m| m.id.clone()).collect(),
+        };
+        for mut message in batch.drain(..) {
+            message.receives += 1;
+            if failed.contains(&message.id) {
+                if message.receives < 5 {
+                    self.retry_messages.push(message);
+                } else {
+                    self.figures.kept_in_failure_destination += 1;
+                }
+            }
+        }
+    }
+
+    /// AWS Backup runs every unfinished copy job to its end and announces it.
+    fn run_copy_jobs(&mut self) -> bool {
+        let jobs = self.backup.inner.copy_jobs();
+        let mut moved = false;
+        for job in jobs {
+            if !self.announced.contains(&job.id) {
+                self.announced.insert(job.id.clone());
+                self.publish("COPY_JOB", "CREATED", job.id.as_str());
+                moved = true;
+            }
+            if job.state.is_terminal() {
+                continue;
+            }
+            let roll = self.rng.f64();
+            let (state, message) = if roll < 0.80 {
+                (CopyJobState::Completed, None)
+            } else if roll < 0.95 {
+                (CopyJobState::Failed, Some(TRANSIENT))
+            } else {
+                (CopyJobState::Failed, Some(PERMANENT))
+            };
+            self.backup.inner.set_copy_state(&job.id, state, message);
+            self.publish("COPY_JOB", state.as_str(), job.id.as_str());
+            moved = true;
+        }
+        moved
+    }
+
+    async fn reconcile(&mut self) -> bool {
+        self.figures.reconciler_runs += 1;
+        let reconciler = Reconciler {
+            backup: &self.backup,
+            store: &self.store,
+            alerts: &self.alerts,
+            queue: &self.queue,
+            policy: Self::policy(),
+            claim_lease: Duration::from_secs(90),
+            settings: SweepSettings::default(),
+            routes: self.routes.clone(),
+            copy_role: Some(IamRoleArn::parse(ROLE).unwrap()),
+        };
+        match reconciler.run(Utc::now(), || false).await {
+            Ok(summary) => summary.repaired + summary.retried + summary.alerted + summary.missing_copies_started > 0,
+            // A sweep that hit a fault is simply run again.
+            Err(_) => true,
+        }
+    }
+
+    /// Runs the whole burst and checks the invariants; `Err` lists every violation.
+    pub async fn run(mut self, backups: usize) -> Result<Figures, (Figures, Vec<String>)> {
+        let started = Instant::now();
+        self.complete_backups(backups);
+        for _round in 0..100_000 {
+            if !self.pending.is_empty() && (self.retry_messages.is_empty() || self.rng.f64() < 0.9) {
+                while !self.pending.is_empty() {
+                    self.deliver_one().await;
+                }
+                continue;
+            }
+            if !self.retry_messages.is_empty() || !self.queue.scheduled().is_empty() {
+                self.deliver_retries().await;
+                continue;
+            }
+            if self.run_copy_jobs() {
+                continue;
+            }
+            // The event path is quiet: the hourly reconciler runs, until a sweep finds nothing.
+            if !self.reconcile().await {
+                break;
+            }
+        }
+        self.figures.wall_time = started.elapsed();
+        self.check();
+        let figures = self.figures;
+        if self.failures.is_empty() {
+            Ok(figures)
+        } else {
+            Err((figures, self.failures))
+        }
+    }
+
+    fn check(&mut self) {
+        let started = self.backup.inner.started_copies();
+        let jobs: HashMap<CopyJobId, CopyJob> =
+            self.backup.inner.copy_jobs().into_iter().map(|job| (job.id.clone(), job)).collect();
+        self.figures.copy_jobs = jobs.len();
+        self.figures.faults_injected = self.backup.injected.lock().unwrap().clone();
+        self.figures.alerts = self.alerts.published().len();
+        self.figures.duplicates_absorbed = self.figures.deliveries.saturating_sub(self.figures.notifications);
+
+        // No token ever created two copies (the fake creates one per token by construction; this
+        // guards the (recovery point, destination, attempt) identity the tokens stand for).
+        let mut per_attempt: HashMap<(RecoveryPointArn, BackupVaultArn, String), usize> = HashMap::new();
+        for request in &started {
+            let attempt = request.token.as_str().rsplit('-').next().unwrap_or_default().to_owned();
+            let kind = if request.token.as_str().starts_with("retry-") { attempt } else { "route".into() };
+            *per_attempt
+                .entry((request.recovery_point.clone(), request.destination_vault.clone(), kind))
+                .or_default() += 1;
+        }
+        let duplicated: usize = per_attempt.values().map(|n| n - 1).sum();
+        self.figures.duplicated = duplicated;
+        if duplicated > 0 {
+            self.failures.push(format!("{duplicated} copies duplicated a (recovery point, destination, attempt)"));
+        }
+
+        // Exactly one routed copy per (backup, applicable route).
+        let routed: HashMap<(RecoveryPointArn, BackupVaultArn), usize> = started
+            .iter()
+            .filter(|r| r.token == IdempotencyToken::for_route(&r.recovery_point, &r.destination_vault))
+            .fold(HashMap::new(), |mut acc, r| {
+                *acc.entry((r.recovery_point.clone(), r.destination_vault.clone())).or_default() += 1;
+                acc
+            });
+        let mut lost = 0;
+        for (index, job) in self.backups.iter().enumerate() {
+            let rp = job.recovery_point.clone().expect("completed backups have a recovery point");
+            let vault = job.vault.vault_name();
+            for route in self.routes.routes_for(&vault, job.resource_type.as_deref()) {
+                match routed.get(&(rp.clone(), route.destination_vault.clone())) {
+                    Some(1) => {}
+                    Some(n) => self.failures.push(format!("backup {index}: {n} copies to {}", route.destination_vault)),
+                    None => {
+                        lost += 1;
+                        self.failures.push(format!("backup {index}: no copy to {}", route.destination_vault));
+                    }
+                }
+            }
+        }
+
+        // Chains: retries until success or the cap, never beyond; one alert for each chain that ends failed.
+        let alerts_per_root =
+            self.alerts.published().iter().fold(HashMap::<CopyJobId, usize>::new(), |mut acc, alert| {
+                *acc.entry(alert.original_job.clone()).or_default() += 1;
+                acc
+            });
+        for (id, job) in &jobs {
+            let record = self.store.record(id);
+            let lineage = record.as_ref().and_then(|r| r.lineage.clone());
+            if lineage.as_ref().is_some_and(|l| l.attempt > MAX_ATTEMPTS) {
+                self.failures.push(format!("{id}: attempt beyond the cap"));
+            }
+            if record.as_ref().and_then(|r| r.state) != Some(job.state) {
+                self.failures.push(format!(
+                    "{id}: table says {:?}, AWS says {}",
+                    record.and_then(|r| r.state),
+                    job.state
+                ));
+                continue;
+            }
+            let retried_by = record.as_ref().and_then(|r| r.retried_by.clone());
+            let root = lineage.map(|l| l.root).unwrap_or_else(|| id.clone());
+            let attempt = self.store.record(id).and_then(|r| r.lineage).map_or(0, |l| l.attempt);
+            if job.state == CopyJobState::Failed && retried_by.is_none() {
+                // The end of a failed chain: it must have exactly one alert.
+                let permanent = job.status_message.as_deref() == Some(PERMANENT);
+                if !permanent && attempt < MAX_ATTEMPTS {
+                    lost += 1;
+                    self.failures.push(format!("{id}: transient failure at attempt {attempt} never retried"));
+                }
+                if alerts_per_root.get(&root).copied().unwrap_or(0) != 1 {
+                    self.failures.push(format!("chain {root}: {:?} alerts, expected 1", alerts_per_root.get(&root)));
+                }
+            }
+            if job.state == CopyJobState::Completed && alerts_per_root.contains_key(&root) {
+                self.failures.push(format!("chain {root} completed but alerted"));
+            }
+        }
+        self.figures.retries = started.iter().filter(|r| r.token.as_str().starts_with("retry-")).count();
+        self.figures.lost = lost;
+    }
+}
