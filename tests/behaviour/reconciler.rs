@@ -8,9 +8,10 @@ use chrono::Utc;
 use serde_json::json;
 use vaultwatch::domain::{
     BackupJob, BackupJobId, BackupJobState, CopyJob, CopyJobId, CopyJobState, IamRoleArn, IdempotencyToken,
-    RecoveryPointArn, RetryPolicy, RouteTable,
+    RecoveryPointArn, RetryPolicy, RouteTable, SourcePolicy,
 };
 use vaultwatch::handlers::reconciler::{Reconciler, Summary, SweepSettings};
+use vaultwatch::handlers::retrier::Retrier;
 use vaultwatch::ports::memory::{MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
 use vaultwatch_tests::*;
 
@@ -20,12 +21,15 @@ type TestReconciler = Reconciler<MemoryBackup, MemoryStore, MemoryAlerts, Memory
 
 fn reconciler(routes: RouteTable) -> TestReconciler {
     Reconciler {
-        backup: MemoryBackup::new(),
-        store: MemoryStore::new(),
-        alerts: MemoryAlerts::new(),
-        queue: MemoryQueue::new(),
-        policy: RetryPolicy::new(3, Duration::from_secs(60)).unwrap(),
-        claim_lease: Duration::from_secs(90),
+        retrier: Retrier {
+            backup: MemoryBackup::new(),
+            store: MemoryStore::new(),
+            alerts: MemoryAlerts::new(),
+            queue: MemoryQueue::new(),
+            policy: RetryPolicy::new(3, Duration::from_secs(60)).unwrap(),
+            claim_lease: Duration::from_secs(90),
+            sources: SourcePolicy::default(),
+        },
         settings: SweepSettings::default(),
         routes,
         copy_role: Some(IamRoleArn::parse("arn:aws:iam::123456789012:role/copy").unwrap()),
@@ -59,7 +63,7 @@ fn generated_job(index: usize) -> CopyJob {
 fn populated() -> TestReconciler {
     let reconciler = reconciler(RouteTable::default());
     for index in 0..JOBS {
-        reconciler.backup.add_copy_job(generated_job(index));
+        reconciler.retrier.backup.add_copy_job(generated_job(index));
     }
     reconciler
 }
@@ -86,40 +90,31 @@ async fn a_sweep_over_unseen_jobs_repairs_retries_and_alerts_once_each() {
             complete: true
         }
     );
-    assert_eq!(reconciler.backup.calls("ListCopyJobs"), 3, "pages of 1000");
-    assert_eq!(reconciler.backup.calls("DescribeCopyJob"), 0, "the listing already says everything");
-    assert_eq!(reconciler.store.calls("get_many"), 3, "one batch read per page");
-    assert_eq!(reconciler.queue.scheduled().len(), transient);
-    assert_eq!(reconciler.alerts.published().len(), permanent);
+    assert_eq!(reconciler.retrier.backup.calls("ListCopyJobs"), 3, "pages of 1000");
+    assert_eq!(reconciler.retrier.backup.calls("DescribeCopyJob"), 0, "the listing already says everything");
+    assert_eq!(reconciler.retrier.store.calls("get_many"), 3, "one batch read per page");
+    assert_eq!(reconciler.retrier.queue.scheduled().len(), transient);
+    assert_eq!(reconciler.retrier.alerts.published().len(), permanent);
     for index in [0, 2, 3, 4, 2499] {
         let job = generated_job(index);
-        assert_eq!(reconciler.store.record(&job.id).unwrap().state, Some(job.state), "job {index}");
+        assert_eq!(reconciler.retrier.store.record(&job.id).unwrap().state, Some(job.state), "job {index}");
     }
 
     // A second sweep finds everything handled: no new retry, alert or repair.
     let again = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!((again.scanned, again.repaired, again.retried, again.alerted), (JOBS, 0, 0, 0));
-    assert_eq!(reconciler.queue.scheduled().len(), transient);
-    assert_eq!(reconciler.alerts.published().len(), permanent);
+    assert_eq!(reconciler.retrier.queue.scheduled().len(), transient);
+    assert_eq!(reconciler.retrier.alerts.published().len(), permanent);
 }
 
 #[tokio::test]
 async fn failures_the_retrier_already_handled_are_left_alone() {
-    use vaultwatch::handlers::retrier::Retrier;
     let reconciler = populated();
-    let retrier = Retrier {
-        backup: &reconciler.backup,
-        store: &reconciler.store,
-        alerts: &reconciler.alerts,
-        queue: &reconciler.queue,
-        policy: reconciler.policy,
-        claim_lease: reconciler.claim_lease,
-        sources: vaultwatch::domain::SourcePolicy::default(),
-    };
-    retrier.on_copy_failed(&generated_job(0).id).await.unwrap();
+    // The event path handled job 0's failure before the sweep.
+    reconciler.retrier.on_copy_failed(&generated_job(0).id).await.unwrap();
     let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!(summary.retried, JOBS / 10 - 1);
-    assert_eq!(reconciler.queue.scheduled().len(), JOBS / 10, "job 0 was scheduled once, by the event path");
+    assert_eq!(reconciler.retrier.queue.scheduled().len(), JOBS / 10, "job 0 was scheduled once, by the event path");
 }
 
 #[tokio::test]
@@ -136,7 +131,7 @@ async fn a_bounded_run_saves_its_place_and_the_next_continues() {
     assert_eq!((first.pages, first.scanned, first.complete), (1, 1000, false));
     let second = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!((second.pages, second.scanned, second.complete), (2, 1500, true), "continued from page 2");
-    assert_eq!(reconciler.queue.scheduled().len(), JOBS / 10, "every failure handled exactly once overall");
+    assert_eq!(reconciler.retrier.queue.scheduled().len(), JOBS / 10, "every failure handled exactly once overall");
     let third = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!(third.scanned, JOBS, "a finished sweep starts over");
 }
@@ -160,22 +155,22 @@ async fn missing_routed_copies_are_started_once() {
         resource_type: Some(kind.to_owned()),
     };
     // Backup 0 was copied to DR by someone (its copy job is listed); 1 and 2 never were.
-    reconciler.backup.add_copy_job(generated_job(4));
+    reconciler.retrier.backup.add_copy_job(generated_job(4));
     let mut copied = generated_job(0);
     copied.state = CopyJobState::Completed;
-    reconciler.backup.add_copy_job(copied);
-    reconciler.backup.add_backup_job(backup(0, "EBS"));
-    reconciler.backup.add_backup_job(backup(1, "EBS"));
-    reconciler.backup.add_backup_job(backup(2, "RDS"));
+    reconciler.retrier.backup.add_copy_job(copied);
+    reconciler.retrier.backup.add_backup_job(backup(0, "EBS"));
+    reconciler.retrier.backup.add_backup_job(backup(1, "EBS"));
+    reconciler.retrier.backup.add_backup_job(backup(2, "RDS"));
 
     let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!(summary.missing_copies_started, 3, "backup 1 to DR, backup 2 to DR and EU");
-    let started = reconciler.backup.started_copies();
+    let started = reconciler.retrier.backup.started_copies();
     assert_eq!(started.len(), 3);
     for copy in &started {
         assert_eq!(copy.token, IdempotencyToken::for_route(&copy.recovery_point, &copy.destination_vault));
     }
     let again = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!(again.missing_copies_started, 0);
-    assert_eq!(reconciler.backup.started_copies().len(), 3);
+    assert_eq!(reconciler.retrier.backup.started_copies().len(), 3);
 }

@@ -413,12 +413,7 @@ impl Burst {
     async fn reconcile(&mut self) -> bool {
         self.figures.reconciler_runs += 1;
         let reconciler = Reconciler {
-            backup: &self.backup,
-            store: &self.store,
-            alerts: &self.alerts,
-            queue: &self.queue,
-            policy: Self::policy(),
-            claim_lease: Duration::from_secs(90),
+            retrier: self.retrier(),
             settings: SweepSettings::default(),
             routes: self.routes.clone(),
             copy_role: Some(IamRoleArn::parse(ROLE).unwrap()),

@@ -10,6 +10,7 @@ use serde_json::Value;
 use vaultwatch::adapters::{load_sdk_config, DynamoStore, SdkBackup, SnsAlerts, SqsRetryQueue};
 use vaultwatch::config::ReconcilerConfig;
 use vaultwatch::handlers::reconciler::{Reconciler, SweepSettings};
+use vaultwatch::handlers::retrier::Retrier;
 
 /// Time kept back from the Lambda deadline to save the cursor and report.
 const SAFETY_MARGIN: Duration = Duration::from_secs(5);
@@ -21,12 +22,15 @@ async fn main() -> Result<(), Error> {
     let sdk = load_sdk_config().await;
     let retrier = config.retrier;
     let reconciler = Reconciler {
-        backup: SdkBackup::new(aws_sdk_backup::Client::new(&sdk)),
-        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), retrier.table),
-        alerts: SnsAlerts::new(aws_sdk_sns::Client::new(&sdk), retrier.alert_topic),
-        queue: SqsRetryQueue::new(aws_sdk_sqs::Client::new(&sdk), retrier.retry_queue_url),
-        policy: retrier.policy,
-        claim_lease: retrier.claim_lease,
+        retrier: Retrier {
+            backup: SdkBackup::new(aws_sdk_backup::Client::new(&sdk)),
+            store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), retrier.table),
+            alerts: SnsAlerts::new(aws_sdk_sns::Client::new(&sdk), retrier.alert_topic),
+            queue: SqsRetryQueue::new(aws_sdk_sqs::Client::new(&sdk), retrier.retry_queue_url),
+            policy: retrier.policy,
+            claim_lease: retrier.claim_lease,
+            sources: retrier.sources,
+        },
         settings: SweepSettings {
             lookback: config.lookback,
             destination_vault: config.destination_vault,

@@ -2,8 +2,6 @@
 //! name is what StartCopyJob wants as `SourceBackupVaultName`); a recovery point ARN can belong to
 //! any service (EBS snapshots and AMIs are `ec2` ARNs), so it is only checked to be an ARN.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 use super::DomainError;
@@ -35,32 +33,6 @@ fn split_arn<'a>(kind: &'static str, raw: &'a str) -> Result<ArnParts<'a>, Domai
     Ok(ArnParts { service, resource })
 }
 
-macro_rules! arn_newtype_common {
-    ($name:ident) => {
-        impl $name {
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-        impl TryFrom<String> for $name {
-            type Error = DomainError;
-            fn try_from(raw: String) -> Result<Self, DomainError> {
-                Self::parse(&raw)
-            }
-        }
-        impl From<$name> for String {
-            fn from(arn: $name) -> String {
-                arn.0
-            }
-        }
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-    };
-}
-
 /// ARN of a recovery point (source or destination of a copy).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -73,7 +45,7 @@ impl RecoveryPointArn {
         Ok(Self(raw.to_owned()))
     }
 }
-arn_newtype_common!(RecoveryPointArn);
+string_newtype!(RecoveryPointArn);
 
 /// ARN of the protected resource (volume, table, bucket...).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -87,7 +59,7 @@ impl ResourceArn {
         Ok(Self(raw.to_owned()))
     }
 }
-arn_newtype_common!(ResourceArn);
+string_newtype!(ResourceArn);
 
 /// ARN of an IAM role (the role AWS Backup assumes to copy).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -104,7 +76,7 @@ impl IamRoleArn {
         Ok(Self(raw.to_owned()))
     }
 }
-arn_newtype_common!(IamRoleArn);
+string_newtype!(IamRoleArn);
 
 /// ARN of an SNS topic.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -121,7 +93,7 @@ impl TopicArn {
         Ok(Self(raw.to_owned()))
     }
 }
-arn_newtype_common!(TopicArn);
+string_newtype!(TopicArn);
 
 /// ARN of a backup vault: `arn:aws:backup:REGION:ACCOUNT:backup-vault:NAME`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -156,7 +128,7 @@ impl BackupVaultArn {
         self.0.split(':').nth(4).unwrap_or_default()
     }
 }
-arn_newtype_common!(BackupVaultArn);
+string_newtype!(BackupVaultArn);
 
 /// A backup vault name: 2-50 characters of letters, digits, '-' and '_' (the console also allows '.').
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -174,7 +146,7 @@ impl VaultName {
         }
     }
 }
-arn_newtype_common!(VaultName);
+string_newtype!(VaultName);
 
 #[cfg(test)]
 mod tests {

@@ -1,8 +1,6 @@
 //! Identifier newtypes: parsed once at the edge, so a `CopyJobId` can never be confused with a
 //! `BackupJobId` or an account number further in.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 use super::DomainError;
@@ -35,29 +33,9 @@ macro_rules! id_newtype {
             pub fn parse(raw: &str) -> Result<Self, DomainError> {
                 validate_id($kind, raw).map(Self)
             }
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
         }
 
-        impl TryFrom<String> for $name {
-            type Error = DomainError;
-            fn try_from(raw: String) -> Result<Self, DomainError> {
-                Self::parse(&raw)
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(id: $name) -> String {
-                id.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
+        string_newtype!($name);
     };
 }
 
@@ -101,29 +79,9 @@ impl AccountId {
             Err(DomainError::invalid("account id", "is not 12 digits"))
         }
     }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl TryFrom<String> for AccountId {
-    type Error = DomainError;
-    fn try_from(raw: String) -> Result<Self, DomainError> {
-        Self::parse(&raw)
-    }
-}
-
-impl From<AccountId> for String {
-    fn from(id: AccountId) -> String {
-        id.0
-    }
-}
-
-impl fmt::Display for AccountId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+string_newtype!(AccountId);
 
 #[cfg(test)]
 mod tests {

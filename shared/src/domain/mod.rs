@@ -1,6 +1,36 @@
 //! The domain vocabulary: identifiers, ARNs, jobs, routes, retry policy, tracking records.
 //! Everything here is parsed and validated once; past this module nothing is a bare string.
 
+/// The conversions every string newtype of the domain shares (its `parse` is its own).
+macro_rules! string_newtype {
+    ($name:ident) => {
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = DomainError;
+            fn try_from(raw: String) -> Result<Self, DomainError> {
+                Self::parse(&raw)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
 mod alert;
 mod arn;
 mod ids;

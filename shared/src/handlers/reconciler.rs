@@ -22,8 +22,8 @@ use super::retrier::Retrier;
 use super::tracker::Tracker;
 use super::HandlerError;
 use crate::domain::{
-    BackupVaultArn, CopyDetails, CopyJob, CopyJobState, IamRoleArn, RecoveryPointArn, RetryPolicy, RouteTable,
-    SourcePolicy, SweepCursor, VaultName,
+    BackupVaultArn, CopyDetails, CopyJob, CopyJobState, IamRoleArn, RecoveryPointArn, RouteTable, SourcePolicy,
+    SweepCursor, VaultName,
 };
 use crate::notification::{BackupJobEvent, CopyJobEvent};
 use crate::ports::{AlertSink, BackupApi, CopyJobQuery, RetryQueue, TrackingStore};
@@ -62,12 +62,8 @@ pub struct Summary {
 }
 
 pub struct Reconciler<B, S, A, Q> {
-    pub backup: B,
-    pub store: S,
-    pub alerts: A,
-    pub queue: Q,
-    pub policy: RetryPolicy,
-    pub claim_lease: Duration,
+    /// Failures are handed to the retrier's own logic, and its clients serve the whole sweep.
+    pub retrier: Retrier<B, S, A, Q>,
     pub settings: SweepSettings,
     /// Routes whose missing copies are started; empty to only reconcile existing jobs.
     pub routes: RouteTable,
@@ -77,26 +73,14 @@ pub struct Reconciler<B, S, A, Q> {
 impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, S, A, Q> {
     fn tracker(&self) -> Tracker<&B, &S> {
         // The reconciler reads the API, not notifications: no publisher to verify.
-        Tracker { backup: &self.backup, store: &self.store, sources: SourcePolicy::default() }
-    }
-
-    fn retrier(&self) -> Retrier<&B, &S, &A, &Q> {
-        Retrier {
-            backup: &self.backup,
-            store: &self.store,
-            alerts: &self.alerts,
-            queue: &self.queue,
-            policy: self.policy,
-            claim_lease: self.claim_lease,
-            sources: SourcePolicy::default(),
-        }
+        Tracker { backup: &self.retrier.backup, store: &self.retrier.store, sources: SourcePolicy::default() }
     }
 
     fn copier(&self) -> Option<Copier<&B, &S>> {
         let copy_role = self.copy_role.clone()?;
         (!self.routes.is_empty()).then(|| Copier {
-            backup: &self.backup,
-            store: &self.store,
+            backup: &self.retrier.backup,
+            store: &self.retrier.store,
             routes: self.routes.clone(),
             copy_role,
             sources: SourcePolicy::default(),
@@ -111,7 +95,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         mut out_of_time: impl FnMut() -> bool,
     ) -> Result<Summary, HandlerError> {
         let mut summary = Summary::default();
-        let cursor = self.store.load_cursor().await?;
+        let cursor = self.retrier.store.load_cursor().await?;
         let lookback = chrono::Duration::from_std(self.settings.lookback).unwrap_or(chrono::Duration::days(3));
         let window_start = cursor.as_ref().map_or(now - lookback, |c| c.window_start);
         let mut next_token = cursor.and_then(|c| c.next_token);
@@ -125,22 +109,21 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         // (recovery point, destination) pairs that already have a copy, for the missing-copy pass.
         let mut copied: HashSet<(RecoveryPointArn, BackupVaultArn)> = HashSet::new();
         let tracker = self.tracker();
-        let retrier = self.retrier();
         loop {
             if out_of_time() {
-                self.store.save_cursor(Some(&SweepCursor { window_start, next_token })).await?;
+                self.retrier.store.save_cursor(Some(&SweepCursor { window_start, next_token })).await?;
                 tracing::warn!(?summary, "deadline reached; the next run continues from the saved cursor");
                 return Ok(summary);
             }
-            let page = self.backup.list_copy_jobs(&query, next_token.as_deref()).await?;
+            let page = self.retrier.backup.list_copy_jobs(&query, next_token.as_deref()).await?;
             summary.pages += 1;
             let ids: Vec<_> = page.items.iter().map(|job| job.id.clone()).collect();
-            let records = self.store.get_many(&ids).await?;
+            let records = self.retrier.store.get_many(&ids).await?;
             for job in &page.items {
                 summary.scanned += 1;
                 copied.insert((job.source_recovery_point.clone(), job.destination_vault.clone()));
                 let record = records.get(&job.id);
-                if let Err(err) = self.reconcile_job(&tracker, &retrier, job, record, now, &mut summary).await {
+                if let Err(err) = self.reconcile_job(&tracker, job, record, now, &mut summary).await {
                     summary.errors += 1;
                     tracing::error!(copy_job = %job.id, error = %err, "could not reconcile copy job");
                 }
@@ -150,7 +133,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
                 break;
             }
         }
-        self.store.save_cursor(None).await?;
+        self.retrier.store.save_cursor(None).await?;
         summary.complete = self.start_missing_copies(window_start, &mut out_of_time, &copied, &mut summary).await?;
         tracing::info!(?summary, "reconciliation finished");
         Ok(summary)
@@ -159,7 +142,6 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
     async fn reconcile_job(
         &self,
         tracker: &Tracker<&B, &S>,
-        retrier: &Retrier<&B, &S, &A, &Q>,
         job: &CopyJob,
         record: Option<&crate::domain::CopyJobRecord>,
         now: DateTime<Utc>,
@@ -177,7 +159,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             summary.repaired += 1;
         }
         if job.state == CopyJobState::Failed && !record.is_some_and(|r| r.failure_handled) {
-            let outcome = retrier.handle_failure(&job.id, Some(job)).await?;
+            let outcome = self.retrier.handle_failure(&job.id, Some(job)).await?;
             if outcome.get("retryScheduled").is_some() {
                 summary.retried += 1;
             } else if outcome.get("alerted").is_some() {
@@ -204,7 +186,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
                 if out_of_time() {
                     return Ok(false);
                 }
-                let page = self.backup.list_completed_backups(&vault, since, next_token.as_deref()).await?;
+                let page = self.retrier.backup.list_completed_backups(&vault, since, next_token.as_deref()).await?;
                 for backup in page.items {
                     let Some(recovery_point) = backup.recovery_point.clone() else { continue };
                     let missing = self
