@@ -29,13 +29,16 @@ class Outcome:
 
 
 class LocalLambda:
-    def __init__(self, name: str, binary: str, env: dict[str, str], log_path: str, timeout: float = 30.0):
+    def __init__(self, name: str, binary: str | list[str], env: dict[str, str], log_path: str, timeout: float = 30.0):
         self.name, self.binary, self.env, self.log_path, self.timeout = name, binary, env, log_path, timeout
         self.events: queue.Queue = queue.Queue()
         self.results: dict[str, queue.Queue] = {}
         self.init_error: dict | None = None
         self.process: subprocess.Popen | None = None
         self.invocations = 0
+        # Init time, as Lambda sees it: from spawning the process to its first /next poll.
+        self.spawned_at: float | None = None
+        self.first_poll_at: float | None = None
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -74,6 +77,8 @@ class LocalLambda:
             def do_GET(self):
                 if self.path != f"{API}/invocation/next":
                     return self._reply(404)
+                if harness.first_poll_at is None:
+                    harness.first_poll_at = time.perf_counter()
                 # Bound to this process generation's queue: a poll left over from a crashed
                 # process must not take the next environment's events.
                 request_id, event = harness.events.get()
@@ -111,7 +116,10 @@ class LocalLambda:
         }
         self.init_error = None
         self.events = queue.Queue()
-        self.process = subprocess.Popen([self.binary], env=env, stdout=self.log, stderr=self.log)
+        self.first_poll_at = None
+        self.spawned_at = time.perf_counter()
+        command = self.binary if isinstance(self.binary, list) else [self.binary]
+        self.process = subprocess.Popen(command, env=env, stdout=self.log, stderr=self.log)
 
     def invoke(self, event: dict) -> Outcome:
         """One synchronous invocation; a crash or init failure is reported as an error outcome."""
@@ -140,6 +148,22 @@ class LocalLambda:
                     return Outcome(False, {"errorType": kind, **detail}, request_id)
         finally:
             self.results.pop(request_id, None)
+
+    def init_seconds(self) -> float | None:
+        if self.spawned_at is None or self.first_poll_at is None:
+            return None
+        return self.first_poll_at - self.spawned_at
+
+    def peak_rss_kib(self) -> int | None:
+        """VmHWM of the running process: its peak resident memory so far."""
+        try:
+            with open(f"/proc/{self.process.pid}/status") as status:
+                for line in status:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1])
+        except (OSError, AttributeError):
+            return None
+        return None
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

@@ -101,6 +101,8 @@ class LocalStack:
     binaries: Path = ROOT / "target" / "debug"
     duplicate_deliveries: int = 1
     reconcile_page_size: int = 1000
+    # The benchmark starts its own function processes.
+    start_functions: bool = True
     # Called with each Invocation as it happens (the demo prints its timeline from this).
     on_invocation: object = None
 
@@ -113,7 +115,8 @@ class LocalStack:
             self._start_moto()
             self._start_standin()
             self.create_resources()
-            self._start_functions()
+            if self.start_functions:
+                self._start_functions()
         except BaseException:
             self.stop()
             raise
@@ -194,7 +197,8 @@ class LocalStack:
         self.alert_inbox, alert_inbox_arn = queue("alert-inbox")
         sns.subscribe(TopicArn=self.alert_topic, Protocol="sqs", Endpoint=alert_inbox_arn)
 
-    def _start_functions(self) -> None:
+    def function_env(self, name: str) -> dict[str, str]:
+        """The environment the template gives function `name`, pointed at the local stack."""
         endpoints = {"AWS_ENDPOINT_URL": self.moto_url, "AWS_ENDPOINT_URL_BACKUP": self.backup_url}
         common = {
             **CREDENTIALS, **endpoints, "TRACKING_TABLE_NAME": self.table, "RUST_LOG": "info",
@@ -214,12 +218,15 @@ class LocalStack:
             **specific["retrier"], "RECONCILE_LOOKBACK_HOURS": "1", "RECONCILE_PAGE_SIZE": str(self.reconcile_page_size),
             "COPY_ROUTES": json.dumps(self.routes), "COPY_ROLE_ARN": ROLE,
         }
+        return {**common, **specific[name]}
+
+    def _start_functions(self) -> None:
         for name, (binary, _) in {**FUNCTIONS, **SCHEDULED}.items():
             path = self.binaries / binary
             if not path.exists():
                 raise RuntimeError(f"{path} not found: run `cargo build --bins` first")
             timeout = 300.0 if name in SCHEDULED else 30.0
-            function = LocalLambda(name, str(path), {**common, **specific[name]}, str(self.workdir / f"{name}.log"), timeout)
+            function = LocalLambda(name, str(path), self.function_env(name), str(self.workdir / f"{name}.log"), timeout)
             self.functions[name] = function
             function.start()
 

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, SecondsFormat, Utc};
 
@@ -41,14 +41,15 @@ impl DynamoStore {
         AttributeValue::S(format!("copy#{id}"))
     }
 
-    /// Runs an update; `Ok(None)` when its condition did not hold.
+    /// Runs an update. When its condition does not hold, the item as it stands comes back in the
+    /// same response (ReturnValuesOnConditionCheckFailure), so no second read is needed.
     async fn update(
         &self,
         operation: &'static str,
         key: AttributeValue,
         update: Update,
         return_new: bool,
-    ) -> Result<Option<HashMap<String, AttributeValue>>, AwsError> {
+    ) -> Result<Updated, AwsError> {
         let (expression, condition, names, values) = update.build();
         let result = self
             .client
@@ -60,14 +61,17 @@ impl DynamoStore {
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values((!values.is_empty()).then_some(values))
             .return_values(if return_new { ReturnValue::AllNew } else { ReturnValue::None })
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match result {
-            Ok(output) => Ok(Some(output.attributes.unwrap_or_default())),
-            Err(err) if matches!(err.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => {
-                Ok(None)
-            }
-            Err(err) => Err(classify("dynamodb", operation, err)),
+            Ok(output) => Ok(Updated::Applied(output.attributes.unwrap_or_default())),
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    Ok(Updated::ConditionFailed(failed.item.clone().unwrap_or_default()))
+                }
+                _ => Err(classify("dynamodb", operation, err)),
+            },
         }
     }
 
@@ -83,6 +87,12 @@ impl DynamoStore {
             .map_err(|err| classify("dynamodb", "GetItem", err))?;
         Ok(output.item)
     }
+}
+
+/// The outcome of a conditional update, with the item it left (or found).
+enum Updated {
+    Applied(HashMap<String, AttributeValue>),
+    ConditionFailed(HashMap<String, AttributeValue>),
 }
 
 fn timestamp(at: DateTime<Utc>) -> AttributeValue {
@@ -254,8 +264,8 @@ impl TrackingStore for DynamoStore {
             .with_details(&update.details)
             .condition("attribute_not_exists({state_rank}) OR {state_rank} < {0}", &["state_rank"], vec![number(rank)]);
         Ok(match self.update("UpdateItem", Self::copy_key(&update.id), write, true).await? {
-            Some(item) => StateChange::Applied(record_from_item(&item)),
-            None => StateChange::Stale,
+            Updated::Applied(item) => StateChange::Applied(record_from_item(&item)),
+            Updated::ConditionFailed(item) => StateChange::Stale(record_from_item(&item)),
         })
     }
 
@@ -307,12 +317,17 @@ impl TrackingStore for DynamoStore {
                 &[claim, &claim_at],
                 vec![string(CLAIM_PENDING), number(cutoff)],
             );
-        if let Some(item) = self.update("UpdateItem", Self::copy_key(id), write, true).await? {
-            return Ok(Claim::Acquired(record_from_item(&item)));
-        }
-        let item = self.get_item(id).await?.unwrap_or_default();
-        let done = item.get(claim).and_then(|v| v.as_s().ok()).is_some_and(|s| s == CLAIM_DONE);
-        Ok(if done { Claim::AlreadyDone } else { Claim::InProgress })
+        Ok(match self.update("UpdateItem", Self::copy_key(id), write, true).await? {
+            Updated::Applied(item) => Claim::Acquired(record_from_item(&item)),
+            Updated::ConditionFailed(item) => {
+                let done = item.get(claim).and_then(|v| v.as_s().ok()).is_some_and(|s| s == CLAIM_DONE);
+                if done {
+                    Claim::AlreadyDone
+                } else {
+                    Claim::InProgress
+                }
+            }
+        })
     }
 
     async fn finish_claim(&self, id: &CopyJobId, kind: ClaimKind, outcome: &str) -> Result<(), AwsError> {

@@ -71,8 +71,9 @@ pub struct CopyJobRecord {
 pub enum StateChange {
     /// The record moved forward; this is the record as it now stands.
     Applied(CopyJobRecord),
-    /// The record was already at this state or beyond it; nothing changed.
-    Stale,
+    /// The record was already at this state or beyond it; nothing changed. This is the record as
+    /// it stands.
+    Stale(CopyJobRecord),
 }
 
 /// A copy vaultwatch has just started (or found already started through its idempotency token).

@@ -33,10 +33,9 @@ impl<B: BackupApi, S: TrackingStore> Tracker<B, S> {
         let update = event.state_update(at);
         let (mut details, stale) = match self.store.apply_state(&update).await? {
             StateChange::Applied(record) => (record.details, false),
-            StateChange::Stale => {
+            StateChange::Stale(record) => {
                 // Already at this state or beyond. A redelivery of the same state still finishes
                 // what an earlier, failed invocation may have left undone (details, destination).
-                let record = self.store.get(&event.id).await?.unwrap_or_default();
                 if record.state != Some(event.state) {
                     tracing::info!(copy_job = %event.id, state = %event.state, recorded = ?record.state, "stale event ignored");
                     return Ok(json!({ "copyJob": event.id, "stale": event.state }));

@@ -84,6 +84,11 @@ impl MemoryBackup {
         lock(&self.state).calls.get(operation).copied().unwrap_or(0)
     }
 
+    /// Every AWS Backup call made, whatever the operation.
+    pub fn total_calls(&self) -> usize {
+        lock(&self.state).calls.values().sum()
+    }
+
     /// Sets a job's state and status message, as AWS Backup does when a copy runs.
     pub fn set_copy_state(&self, id: &CopyJobId, state: crate::domain::CopyJobState, message: Option<&str>) {
         if let Some(job) = lock(&self.state).copy_jobs.get_mut(id) {
@@ -284,6 +289,12 @@ impl MemoryStore {
         lock(&self.calls).get(operation).copied().unwrap_or(0)
     }
 
+    /// Every store call made (each is one DynamoDB request in the adapter, but for a contended
+    /// claim, which reads the item back, and a batch read of more than 100 keys).
+    pub fn total_calls(&self) -> usize {
+        lock(&self.calls).values().sum()
+    }
+
     pub fn destinations(&self, recovery_point: &RecoveryPointArn) -> HashMap<BackupVaultArn, DestinationStatus> {
         lock(&self.destinations).get(recovery_point).cloned().unwrap_or_default()
     }
@@ -325,7 +336,7 @@ impl TrackingStore for MemoryStore {
         Ok(self.with_record(&update.id, |stored| {
             let record = &mut stored.record;
             if record.state.is_some_and(|current| current.rank() >= update.state.rank()) {
-                return StateChange::Stale;
+                return StateChange::Stale(stored.view());
             }
             record.state = Some(update.state);
             if update.status_message.is_some() {

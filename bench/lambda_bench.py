@@ -1,0 +1,167 @@
+"""Benchmark: cold start, latency, memory, size, and AWS calls per event, for each function's
+release binary against the local stand-ins, next to two baselines measured the same way in the same
+run: a bare lambda_runtime hello-world (same profile) and a Python 3.11 boto3 peer of the retrier.
+
+Run with scripts/bench (it builds the release binaries first). Prints a table and writes
+docs/performance.md. Figures are from this machine and the local stand-ins (moto's DynamoDB answers
+in ~20 ms), so warm latency mostly measures the stand-ins; init, memory and size are the functions'.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+from lambda_harness import LocalLambda  # noqa: E402
+from stack import ACCOUNT, CREDENTIALS, LocalStack  # noqa: E402
+
+EVENTS = int(os.environ.get("BENCH_EVENTS", "1000"))
+RELEASE = ROOT / "target" / "release"
+DR = f"arn:aws:backup:us-west-2:{ACCOUNT}:backup-vault:dr-copy"
+
+
+def sns(event_type: str, state: str, job_id: str) -> dict:
+    attributes = {"EventType": event_type, "State": state, "AccountId": ACCOUNT, "Id": job_id, "StartTime": "2026-11-20T03:00:11.204Z"}
+    return {"Records": [{
+        "EventSource": "aws:sns", "EventVersion": "1.0",
+        "EventSubscriptionArn": f"arn:aws:sns:us-east-1:{ACCOUNT}:backup-vault-events:1",
+        "Sns": {
+            "Type": "Notification", "MessageId": job_id, "TopicArn": STACK.vault_topic,
+            "Subject": "Notification from AWS Backup", "Message": "An AWS Backup job event.",
+            "Timestamp": "2026-11-20T03:14:07.512Z", "SignatureVersion": "1", "Signature": "x",
+            "SigningCertUrl": "https://example.invalid", "UnsubscribeUrl": "https://example.invalid",
+            "MessageAttributes": {k: {"Type": "String", "Value": v} for k, v in attributes.items()},
+        },
+    }]}
+
+
+def measure(name: str, command, env: dict, events: list[dict]) -> dict:
+    function = LocalLambda(name, command, env, str(STACK.workdir / f"bench-{name}.log"), timeout=60)
+    function.start()
+    try:
+        started = time.perf_counter()
+        first = function.invoke(events[0])
+        first_ms = (time.perf_counter() - started) * 1000
+        assert first.ok, (name, first.payload)
+        latencies = []
+        for event in events[1:]:
+            started = time.perf_counter()
+            outcome = function.invoke(event)
+            latencies.append((time.perf_counter() - started) * 1000)
+            assert outcome.ok, (name, outcome.payload)
+        latencies.sort()
+        binary = Path(command if isinstance(command, str) else command[-1])
+        return {
+            "name": name,
+            "init_ms": function.init_seconds() * 1000,
+            "first_ms": first_ms,
+            "p50_ms": statistics.median(latencies),
+            "p99_ms": latencies[int(len(latencies) * 0.99) - 1],
+            "rss_mib": function.peak_rss_kib() / 1024,
+            "size_mib": binary.stat().st_size / 2**20 if isinstance(command, str) else None,
+            "invocations": len(events),
+        }
+    finally:
+        function.stop()
+
+
+def bulk_jobs(vault: str, states: dict, count: int) -> list[str]:
+    STACK.create_vault(vault, notify=False)
+    STACK.standin("bulk", {"vault": vault, "count": count, "destinations": [DR], "states": states,
+                           "statusMessage": "Copy job failed because the destination backup vault is being modified. Try again later."})
+    return [j["CopyJobId"] for j in STACK.copy_jobs() if j["SourceBackupVaultArn"].endswith(f":{vault}")]
+
+
+def api_calls_table() -> str:
+    run = subprocess.run(["cargo", "run", "--quiet", "-p", "vaultwatch-tests", "--bin", "api-calls"],
+                         cwd=ROOT, capture_output=True, text=True, check=True)
+    return run.stdout.strip()
+
+
+def main() -> int:
+    global STACK
+    results = []
+    with LocalStack(routes=[{"sourceVault": "routed", "destinationVaultArn": DR}], start_functions=False) as STACK:
+        STACK.create_vault("dr-copy", region="us-west-2", notify=False)
+        half = EVENTS // 2
+        tracked = bulk_jobs("tracked", {"COMPLETED": 1.0}, half)
+        tracker_events = [sns("COPY_JOB", state, job) for job in tracked for state in ("CREATED", "COMPLETED")]
+        failed = bulk_jobs("failing", {"FAILED": 1.0}, EVENTS)
+        retrier_events = [sns("COPY_JOB", "FAILED", job) for job in failed]
+        STACK.create_vault("routed", notify=False)
+        STACK.standin("bulk", {"vault": "routed", "count": EVENTS})
+        backups = [j for j in STACK.client("backup").list_backup_jobs(ByBackupVaultName="routed", MaxResults=1000)["BackupJobs"]]
+        copier_events = [sns("BACKUP_JOB", "COMPLETED", b["BackupJobId"]) for b in backups]
+
+        python = [str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "bench" / "python_peer.py")]
+        peer_env = {**CREDENTIALS, "AWS_ENDPOINT_URL_BACKUP": STACK.backup_url, "AWS_DEFAULT_REGION": "us-east-1"}
+        hello_events = [{"n": i} for i in range(EVENTS)]
+        runs = [
+            ("hello-world (baseline)", str(RELEASE / "hello-lambda"), {}, hello_events),
+            ("python boto3 peer (baseline)", python, peer_env, retrier_events),
+            ("copy-job-tracker", str(RELEASE / "copy-job-tracker"), STACK.function_env("tracker"), tracker_events),
+            ("copy-job-retrier", str(RELEASE / "copy-job-retrier"), STACK.function_env("retrier"), retrier_events),
+            ("cross-region-copier", str(RELEASE / "cross-region-copier"), STACK.function_env("copier"), copier_events),
+        ]
+        for name, command, env, events in runs:
+            print(f"measuring {name} over {len(events)} events...", flush=True)
+            results.append(measure(name, command, {**env, "RUST_LOG": "warn"}, events))
+
+    hello = results[0]
+    peer = results[1]
+    rows = ["| function | init ms | vs hello | vs python | first invocation ms | warm p50 ms | warm p99 ms | peak RSS MiB | binary MiB |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        size = f"{r['size_mib']:.2f}" if r["size_mib"] is not None else "-"
+        rows.append(f"| {r['name']} | {r['init_ms']:.1f} | {r['init_ms'] / hello['init_ms']:.2f}x | {r['init_ms'] / peer['init_ms']:.3f}x | "
+                    f"{r['first_ms']:.1f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['rss_mib']:.1f} | {size} |")
+    table = "\n".join(rows)
+    calls = api_calls_table()
+    print(table)
+    print()
+    print(calls)
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
+    document = f"""# Performance
+
+Measured by `scripts/bench` on {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}, commit `{commit}`,
+{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.machine()}. Release profile: fat LTO,
+one codegen unit, `opt-level = 3`, `panic = "abort"`, symbols stripped; x86_64 here (the deployed
+arm64 binaries come from the same profile through `sam build`).
+
+Each function's release binary runs under the project's local Lambda Runtime API, as Lambda runs
+it, calling the local stand-ins (the AWS Backup stand-in; moto for DynamoDB, SNS, SQS). Init is
+spawn to first `/next` poll; warm latency is over {EVENTS - 1} invocations after the first. The Python
+peer does the retrier's core (DescribeCopyJob + StartCopyJob with boto3) under a minimal Runtime API
+loop; the hello-world is a bare `lambda_runtime` echo built with the same profile.
+
+Warm latency is dominated by the stand-ins (moto answers a DynamoDB write in ~20 ms, the tracker,
+retrier and copier make 1-4 writes per event); init, peak memory and size are the functions' own.
+
+{table}
+
+## AWS calls per event
+
+Counted by `cargo run -p vaultwatch-tests --bin api-calls` (the handlers over counting in-memory
+ports; one port call is one AWS request, except a contended claim, which reads the item back).
+
+{calls}
+"""
+    (ROOT / "docs").mkdir(exist_ok=True)
+    (ROOT / "docs" / "performance.md").write_text(document)
+    print("\nwritten to docs/performance.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
