@@ -35,6 +35,8 @@ def say(who: str, text: str) -> None:
 
 
 def describe_event(invocation: Invocation) -> str:
+    if invocation.event.get("detail-type") == "Scheduled Event":
+        return "scheduled sweep"
     record = invocation.event["Records"][0]
     if record.get("eventSource") == "aws:sqs":
         request = json.loads(record["body"])
@@ -47,6 +49,9 @@ def describe_outcome(invocation: Invocation) -> str:
     payload = invocation.outcome.payload
     if not invocation.outcome.ok:
         return f"ERROR {payload.get('errorType')}: {payload.get('errorMessage')}"
+    if "scanned" in payload:
+        return (f"scanned {payload['scanned']}, repaired {payload['repaired']}, retried {payload['retried']}, "
+                f"alerted {payload['alerted']}, missing copies started {payload['missingCopiesStarted']}")
     if "batchItemFailures" in payload:
         return "retry started" if not payload["batchItemFailures"] else f"{len(payload['batchItemFailures'])} to redeliver"
     parts = []
@@ -139,6 +144,17 @@ def main() -> int:
         stack.complete_backup("primary", f"arn:aws:rds:us-east-1:{ACCOUNT}:db:billing", "RDS", planId=plan_id)
         run_until_quiet(stack)
         stack.duplicate_deliveries = 1
+
+        print("\n5. Copies complete but SNS loses their notifications; the hourly reconciler repairs the table.")
+        stack.complete_backup("primary", f"arn:aws:ec2:us-east-1:{ACCOUNT}:volume/vol-app01", "EBS", planId=plan_id)
+        stack.drain()
+        moved = stack.standin("advance")["moved"]
+        for job in moved:
+            say("AWS Backup", f"copy {short(job['CopyJobId'])} -> {short(job['DestinationBackupVaultArn'])} {job['State']}")
+        stack.client("sqs").purge_queue(QueueUrl=stack.subscription_queues["tracker"])
+        say("SNS", f"{len(moved)} COPY_JOB SUCCESSFUL notification(s) lost")
+        stack.drain()
+        stack.reconcile()
 
         print_table(stack)
         alerts = stack.alerts()

@@ -13,7 +13,7 @@ pub enum ParseError {
     #[error("{at}: message is larger than 256 KiB")]
     TooLarge { at: String },
     #[error("{at}: missing {name}")]
-    Missing { at: String, name: &'static str },
+    Missing { at: String, name: String },
     #[error("{at}: {source}")]
     Invalid {
         at: String,
@@ -27,8 +27,8 @@ impl ParseError {
         Self::Envelope { at: at.to_owned(), reason: redact(&err.to_string()) }
     }
 
-    pub(crate) fn missing(at: &str, name: &'static str) -> Self {
-        Self::Missing { at: at.to_owned(), name }
+    pub(crate) fn missing(at: &str, name: impl Into<String>) -> Self {
+        Self::Missing { at: at.to_owned(), name: name.into() }
     }
 
     pub(crate) fn invalid(at: &str, source: DomainError) -> Self {

@@ -77,7 +77,7 @@ impl<'a> Detail<'a> {
     }
 
     fn required(&self, name: &'static str) -> Result<&'a str, ParseError> {
-        self.string(name).ok_or_else(|| ParseError::Missing { at: format!("{}.detail", self.at), name })
+        self.string(name).ok_or_else(|| ParseError::missing(&format!("{}.detail", self.at), name))
     }
 
     fn parsed<T>(&self, name: &str, parse: fn(&str) -> Result<T, DomainError>) -> Result<Option<T>, ParseError> {

@@ -99,18 +99,10 @@ impl<'a> Attributes<'a> {
     }
 
     fn required(&self, name: &'static str) -> Result<&'a str, ParseError> {
-        self.optional(name).ok_or_else(|| ParseError::Missing { at: self.at.to_owned(), name: attribute_label(name) })
+        self.optional(name).ok_or_else(|| ParseError::missing(self.at, format!("MessageAttributes.{name}")))
     }
 
     fn invalid(&self, source: crate::domain::DomainError) -> ParseError {
         ParseError::invalid(&format!("{}.Sns.MessageAttributes", self.at), source)
-    }
-}
-
-fn attribute_label(name: &'static str) -> &'static str {
-    match name {
-        "State" => "MessageAttributes.State",
-        "Id" => "MessageAttributes.Id",
-        _ => "a message attribute",
     }
 }
