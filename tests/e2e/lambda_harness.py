@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import os
 import queue
+import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -19,6 +21,16 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 API = "/2018-06-01/runtime"
+
+
+class QuietServer(ThreadingHTTPServer):
+    """A stopped function drops its long-poll connection; that is not an error worth a traceback."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)
 
 
 @dataclass
@@ -39,7 +51,7 @@ class LocalLambda:
         # Init time, as Lambda sees it: from spawning the process to its first /next poll.
         self.spawned_at: float | None = None
         self.first_poll_at: float | None = None
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server = QuietServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.log = open(log_path, "ab")
@@ -53,6 +65,11 @@ class LocalLambda:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self):
+                super().setup()
+                # No Nagle delay between the headers and the body of a reply (as in Lambda).
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def log_message(self, *args):
                 pass
