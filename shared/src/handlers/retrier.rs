@@ -58,22 +58,35 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
     /// Like [`Self::on_copy_failed`], for a caller that already has the job as AWS reports it (the
     /// reconciler's listing), which saves the DescribeCopyJob.
     pub async fn handle_failure(&self, id: &CopyJobId, known: Option<&CopyJob>) -> Result<Value, HandlerError> {
-        let record = match self.store.claim(id, ClaimKind::FailureHandling, Utc::now(), self.claim_lease).await? {
+        let outcome =
+            self.once(id, ClaimKind::FailureHandling, async |record| self.decide(id, &record, known).await).await?;
+        Ok(outcome.unwrap_or_else(|| {
+            tracing::info!(copy_job = %id, "failure already handled; duplicate delivery ignored");
+            json!({ "copyJob": id, "duplicate": true })
+        }))
+    }
+
+    /// Does `work` once per (job, kind) however often it is asked: claims it in the tracking table,
+    /// records the note `work` returns, and gives the claim back if `work` fails so a redelivery
+    /// can do it. `None` when another delivery already did it.
+    async fn once<T>(
+        &self,
+        id: &CopyJobId,
+        kind: ClaimKind,
+        work: impl AsyncFnOnce(CopyJobRecord) -> Result<(String, T), HandlerError>,
+    ) -> Result<Option<T>, HandlerError> {
+        let record = match self.store.claim(id, kind, Utc::now(), self.claim_lease).await? {
             Claim::Acquired(record) => record,
-            Claim::AlreadyDone => {
-                tracing::info!(copy_job = %id, "failure already handled; duplicate delivery ignored");
-                return Ok(json!({ "copyJob": id, "duplicate": true }));
-            }
+            Claim::AlreadyDone => return Ok(None),
             Claim::InProgress => return Err(HandlerError::InProgress(id.clone())),
         };
-        match self.decide(id, &record, known).await {
+        match work(record).await {
             Ok((note, outcome)) => {
-                self.store.finish_claim(id, ClaimKind::FailureHandling, &note).await?;
-                Ok(outcome)
+                self.store.finish_claim(id, kind, &note).await?;
+                Ok(Some(outcome))
             }
             Err(err) => {
-                // Give the claim back so Lambda's retry of this event can do the work.
-                if let Err(release) = self.store.release_claim(id, ClaimKind::FailureHandling).await {
+                if let Err(release) = self.store.release_claim(id, kind).await {
                     tracing::warn!(copy_job = %id, error = %release, "could not release claim; it expires with its lease");
                 }
                 Err(err)
@@ -192,21 +205,13 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
 
     /// Publishes `alert` unless another delivery already did.
     async fn alert_once(&self, alert: Alert) -> Result<(), HandlerError> {
-        let id = &alert.copy_job;
-        match self.store.claim(id, ClaimKind::Alert, Utc::now(), self.claim_lease).await? {
-            Claim::Acquired(_) => {}
-            Claim::AlreadyDone => return Ok(()),
-            Claim::InProgress => return Err(HandlerError::InProgress(id.clone())),
-        }
-        if let Err(err) = self.alerts.publish(&alert).await {
-            if let Err(release) = self.store.release_claim(id, ClaimKind::Alert).await {
-                tracing::warn!(copy_job = %id, error = %release, "could not release alert claim; it expires with its lease");
-            }
-            return Err(err.into());
-        }
-        tracing::warn!(copy_job = %id, reason = alert.reason.summary(), attempts = alert.attempts, "alert published");
-        self.store.finish_claim(id, ClaimKind::Alert, &format!("alerted: {}", alert.reason.summary())).await?;
-        Ok(())
+        self.once(&alert.copy_job, ClaimKind::Alert, async |_| {
+            self.alerts.publish(&alert).await?;
+            tracing::warn!(copy_job = %alert.copy_job, reason = alert.reason.summary(), attempts = alert.attempts, "alert published");
+            Ok((format!("alerted: {}", alert.reason.summary()), ()))
+        })
+        .await
+        .map(drop)
     }
 
     /// Delay-queue batch: each message is one retry. Failed messages are reported individually
