@@ -1,21 +1,20 @@
-"""The reconciler binary against a stand-in holding thousands of copy jobs the event path never saw."""
+"""The reconciler binary against a stand-in holding thousands of copy jobs, some of which the
+event path never saw."""
 
 import pytest
 
 from conftest import DR_VAULT, EU_VAULT, ROUTES
 from stack import LocalStack
 
-# Three pages of 100. moto's DynamoDB takes ~20 ms a write, so the thousands-of-jobs sweeps live in
-# the behaviour tests (tests/behaviour/reconciler.rs) and the paging contract test.
-PAGE_SIZE = 100
-JOBS = 250
+JOBS = 2500  # three ListCopyJobs pages of 1000 (the reconciler's page size)
+UNSEEN = 200  # jobs whose notifications never arrived: nothing in the table
 BACKUPS_WITHOUT_COPIES = 10
 
 
 @pytest.fixture(scope="module")
 def quiet_stack():
     """A stack of its own: the sweep's counts are exact only if nothing else is in the window."""
-    with LocalStack(max_attempts=3, routes=ROUTES, reconcile_page_size=PAGE_SIZE) as stack:
+    with LocalStack(max_attempts=3, routes=ROUTES) as stack:
         stack.create_vault("routed")
         stack.create_vault("unwired", notify=False)
         stack.create_vault("dr-copy", region="us-west-2", notify=False)
@@ -23,7 +22,29 @@ def quiet_stack():
         yield stack
 
 
-def test_a_sweep_repairs_retries_and_starts_missing_copies_then_finds_nothing_to_do(quiet_stack):
+def track(stack, jobs):
+    """What the event path would have recorded for `jobs` (written directly: moto takes ~20 ms a
+    conditional write, and these are not what the test is about). Failures count as handled."""
+    dynamodb = stack.client("dynamodb")
+    rank = {"CREATED": 0, "RUNNING": 1, "COMPLETED": 2, "FAILED": 2}
+    items = []
+    for job in jobs:
+        item = {
+            "pk": {"S": f"copy#{job['CopyJobId']}"}, "item_type": {"S": "copy_job"},
+            "copy_job_id": {"S": job["CopyJobId"]}, "state": {"S": job["State"]},
+            "state_rank": {"N": str(rank[job["State"]])},
+            "source_recovery_point_arn": {"S": job["SourceRecoveryPointArn"]},
+            "source_vault_arn": {"S": job["SourceBackupVaultArn"]},
+            "destination_vault_arn": {"S": job["DestinationBackupVaultArn"]},
+        }
+        if job["State"] == "FAILED":
+            item["failure_claim"] = {"S": "done"}
+        items.append({"PutRequest": {"Item": item}})
+    for start in range(0, len(items), 25):
+        dynamodb.batch_write_item(RequestItems={stack.table: items[start:start + 25]})
+
+
+def test_a_sweep_over_thousands_of_jobs_repairs_what_the_event_path_missed(quiet_stack):
     stack = quiet_stack
     created = stack.standin("bulk", {
         "vault": "unwired", "count": JOBS, "destinations": [DR_VAULT], "seed": 7,
@@ -32,38 +53,41 @@ def test_a_sweep_repairs_retries_and_starts_missing_copies_then_finds_nothing_to
     })
     assert created == {"backups": JOBS, "copies": JOBS}
     stack.standin("bulk", {"vault": "routed", "count": BACKUPS_WITHOUT_COPIES, "resourceType": "EBS"})
-    failed = stack.copy_jobs(ByState="FAILED")
-    running = stack.copy_jobs(ByState="RUNNING")
+    jobs = stack.copy_jobs()
+    seen, unseen = jobs[UNSEEN:], jobs[:UNSEEN]
+    track(stack, seen)
+    unseen_failed = [j for j in unseen if j["State"] == "FAILED"]
+    running = [j for j in jobs if j["State"] == "RUNNING"]
     calls_before = stack.calls().get("ListCopyJobs", 0)
 
     outcome = stack.reconcile()
     assert outcome.ok, outcome.payload
     summary = outcome.payload
     assert summary["complete"] and summary["errors"] == 0
-    assert summary["scanned"] == JOBS and summary["pages"] == 3
-    assert summary["repaired"] == JOBS, "every job the event path never saw is now tracked"
-    assert summary["retried"] == len(failed) > 0
+    assert (summary["scanned"], summary["pages"]) == (JOBS, 3)
+    assert stack.calls()["ListCopyJobs"] - calls_before == 3
+    assert summary["repaired"] == UNSEEN, "exactly the jobs the table did not know"
+    assert summary["retried"] == len(unseen_failed) > 0, "failures nobody handled, and only those"
     assert summary["alerted"] == 0
     assert summary["missingCopiesStarted"] == 2 * BACKUPS_WITHOUT_COPIES, "routed vault: DR and EU for EBS"
-    assert stack.calls()["ListCopyJobs"] - calls_before == 3
+    for job in unseen[:20]:
+        assert stack.copy_record(job["CopyJobId"])["state"] == job["State"]
+    for job in unseen_failed[:5]:
+        assert stack.copy_record(job["CopyJobId"])["outcome"] == "retry 1 scheduled"
 
-    for job in failed[:5]:
-        record = stack.copy_record(job["CopyJobId"])
-        assert record["state"] == "FAILED" and record["outcome"] == "retry 1 scheduled"
-
-    # The retries, the new copies and the jobs that were running finish. The routed vault's copies
-    # are tracked through events; the unwired vault publishes nothing, so its jobs stay as the
-    # first sweep saw them...
+    # The retries, the new copies and the running jobs finish. The routed vault's copies are
+    # tracked through events; the unwired vault publishes nothing, so its jobs stay as the first
+    # sweep saw them...
     stack.settle()
-    retries = [stack.copy_record(job["CopyJobId"])["retried_by"] for job in failed]
+    retries = [stack.copy_record(job["CopyJobId"])["retried_by"] for job in unseen_failed]
     assert {stack.copy_record(r)["state"] for r in retries} == {"CREATED"}
-    assert len(stack.copy_jobs(ByDestinationVaultArn=EU_VAULT)) == BACKUPS_WITHOUT_COPIES
     assert {j["State"] for j in stack.copy_jobs(ByDestinationVaultArn=EU_VAULT)} == {"COMPLETED"}
+    assert len(stack.copy_jobs(ByDestinationVaultArn=EU_VAULT)) == BACKUPS_WITHOUT_COPIES
 
-    # ...until the next sweep brings them in line with the API.
+    # ...until the next sweep brings them in line with the API; the one after finds nothing to do.
     again = stack.reconcile().payload
-    assert again["scanned"] == JOBS + len(failed) + 2 * BACKUPS_WITHOUT_COPIES
-    assert (again["repaired"], again["retried"], again["alerted"], again["missingCopiesStarted"]) == (len(failed) + len(running), 0, 0, 0)
+    assert again["scanned"] == JOBS + len(unseen_failed) + 2 * BACKUPS_WITHOUT_COPIES
+    assert (again["repaired"], again["retried"], again["alerted"], again["missingCopiesStarted"]) == (len(unseen_failed) + len(running), 0, 0, 0)
     for retry in retries[:5]:
         assert stack.copy_record(retry)["state"] == "COMPLETED"
     third = stack.reconcile().payload
