@@ -145,8 +145,23 @@ fn copy_job_from_sdk(op: &'static str, job: &types::CopyJob) -> Result<CopyJob, 
     })
 }
 
-/// DescribeBackupJob's output and ListBackupJobs' items are different types with the same members.
-fn backup_job_from_sdk(
+/// DescribeBackupJob's output and ListBackupJobs' items are different SDK types with the same
+/// members; this reads either.
+macro_rules! backup_job_from_sdk {
+    ($op:expr, $job:expr) => {
+        backup_job_from_parts(
+            $op,
+            $job.backup_job_id(),
+            $job.state().map(|s| s.as_str()),
+            $job.recovery_point_arn(),
+            $job.backup_vault_arn(),
+            $job.resource_arn(),
+            $job.resource_type(),
+        )
+    };
+}
+
+fn backup_job_from_parts(
     op: &'static str,
     id: Option<&str>,
     state: Option<&str>,
@@ -193,15 +208,7 @@ impl BackupApi for SdkBackup {
             .send()
             .await
             .map_err(|err| classify("backup", OP, err))?;
-        backup_job_from_sdk(
-            OP,
-            job.backup_job_id(),
-            job.state().map(|s| s.as_str()),
-            job.recovery_point_arn(),
-            job.backup_vault_arn(),
-            job.resource_arn(),
-            job.resource_type(),
-        )
+        backup_job_from_sdk!(OP, job)
     }
 
     async fn copy_action_lifecycle(
@@ -278,21 +285,7 @@ impl BackupApi for SdkBackup {
             .send()
             .await
             .map_err(|err| classify("backup", OP, err))?;
-        let items = output
-            .backup_jobs()
-            .iter()
-            .map(|job| {
-                backup_job_from_sdk(
-                    OP,
-                    job.backup_job_id(),
-                    job.state().map(|s| s.as_str()),
-                    job.recovery_point_arn(),
-                    job.backup_vault_arn(),
-                    job.resource_arn(),
-                    job.resource_type(),
-                )
-            })
-            .collect::<Result<_, _>>()?;
+        let items = output.backup_jobs().iter().map(|job| backup_job_from_sdk!(OP, job)).collect::<Result<_, _>>()?;
         Ok(Page { items, next_token: output.next_token().map(str::to_owned) })
     }
 }
