@@ -2,15 +2,12 @@
 //! with exactly the error in `expected.json`, an error that names the problem and never echoes the
 //! payload (each carries a canary string that must not appear).
 
-use std::time::Duration;
-
 use serde_json::Value;
-use vaultwatch::domain::{IamRoleArn, RetryPolicy, RouteTable, SourcePolicy};
+use vaultwatch::domain::{IamRoleArn, RouteTable, SourcePolicy};
 use vaultwatch::handlers::copier::Copier;
-use vaultwatch::handlers::retrier::Retrier;
 use vaultwatch::handlers::tracker::Tracker;
 use vaultwatch::handlers::HandlerError;
-use vaultwatch::ports::memory::{MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
+use vaultwatch::ports::memory::{MemoryBackup, MemoryStore};
 use vaultwatch_tests::*;
 
 async fn run(function: &str, payload: &Value) -> Result<Value, HandlerError> {
@@ -18,19 +15,7 @@ async fn run(function: &str, payload: &Value) -> Result<Value, HandlerError> {
     let sources = SourcePolicy::default();
     match function {
         "tracker" => Tracker { backup, store, sources }.handle(payload).await,
-        "retrier" => {
-            Retrier {
-                backup,
-                store,
-                alerts: MemoryAlerts::new(),
-                queue: MemoryQueue::new(),
-                policy: RetryPolicy::default(),
-                claim_lease: Duration::from_secs(90),
-                sources,
-            }
-            .handle(payload)
-            .await
-        }
+        "retrier" => memory_retrier(backup).handle(payload).await,
         "copier" => {
             let routes = RouteTable::from_json(
                 &serde_json::json!([{ "sourceVault": "primary", "destinationVaultArn": DR_VAULT }]).to_string(),

@@ -3,16 +3,13 @@
 //! handler entry point must answer with a value or an error, never a panic, and errors never echo
 //! what they were given.
 
-use std::time::Duration;
-
 use proptest::prelude::*;
 use serde_json::{json, Value};
-use vaultwatch::domain::{IamRoleArn, RetryPolicy, RouteTable, SourcePolicy};
+use vaultwatch::domain::{IamRoleArn, RouteTable, SourcePolicy};
 use vaultwatch::handlers::copier::Copier;
-use vaultwatch::handlers::retrier::Retrier;
 use vaultwatch::handlers::tracker::Tracker;
 use vaultwatch::notification::parse_lambda_event;
-use vaultwatch::ports::memory::{MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
+use vaultwatch::ports::memory::{MemoryBackup, MemoryStore};
 use vaultwatch_tests::*;
 
 /// Any JSON value, a few levels deep, with strings of any unicode.
@@ -86,15 +83,7 @@ fn all_handlers(payload: &Value) -> Vec<String> {
     block_on(async {
         let sources = SourcePolicy::default();
         let tracker = Tracker { backup: MemoryBackup::new(), store: MemoryStore::new(), sources: sources.clone() };
-        let retrier = Retrier {
-            backup: MemoryBackup::new(),
-            store: MemoryStore::new(),
-            alerts: MemoryAlerts::new(),
-            queue: MemoryQueue::new(),
-            policy: RetryPolicy::default(),
-            claim_lease: Duration::from_secs(90),
-            sources: sources.clone(),
-        };
+        let retrier = memory_retrier(MemoryBackup::new());
         let copier = Copier {
             backup: MemoryBackup::new(),
             store: MemoryStore::new(),

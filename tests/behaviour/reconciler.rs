@@ -2,16 +2,13 @@
 //! table in line, retries each unhandled transient failure once, alerts each permanent one once,
 //! starts the copies routes call for, continues where a bounded run stopped, and repeats as a no-op.
 
-use std::time::Duration;
-
 use chrono::Utc;
 use serde_json::json;
 use vaultwatch::domain::{
     BackupJob, BackupJobId, BackupJobState, CopyJob, CopyJobId, CopyJobState, IamRoleArn, IdempotencyToken,
-    RecoveryPointArn, RetryPolicy, RouteTable, SourcePolicy,
+    RecoveryPointArn, RouteTable,
 };
 use vaultwatch::handlers::reconciler::{Reconciler, Summary, SweepSettings};
-use vaultwatch::handlers::retrier::Retrier;
 use vaultwatch::ports::memory::{MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
 use vaultwatch_tests::*;
 
@@ -21,15 +18,7 @@ type TestReconciler = Reconciler<MemoryBackup, MemoryStore, MemoryAlerts, Memory
 
 fn reconciler(routes: RouteTable) -> TestReconciler {
     Reconciler {
-        retrier: Retrier {
-            backup: MemoryBackup::new(),
-            store: MemoryStore::new(),
-            alerts: MemoryAlerts::new(),
-            queue: MemoryQueue::new(),
-            policy: RetryPolicy::new(3, Duration::from_secs(60)).unwrap(),
-            claim_lease: Duration::from_secs(90),
-            sources: SourcePolicy::default(),
-        },
+        retrier: memory_retrier(MemoryBackup::new()),
         settings: SweepSettings::default(),
         routes,
         copy_role: Some(IamRoleArn::parse("arn:aws:iam::123456789012:role/copy").unwrap()),

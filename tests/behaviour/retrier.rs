@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use vaultwatch::domain::{AlertReason, CopyJobState, IdempotencyToken, RetryPolicy, SourcePolicy};
+use vaultwatch::domain::{AlertReason, CopyJobState, IdempotencyToken};
 use vaultwatch::handlers::retrier::Retrier;
 use vaultwatch::handlers::HandlerError;
 use vaultwatch::ports::memory::{backup_error, MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
@@ -18,15 +18,7 @@ fn retrier() -> TestRetrier {
     let job = failed_copy_job();
     backup.add_copy_action(job.created_by.as_ref().unwrap(), &job.destination_vault, plan_copy_lifecycle());
     backup.add_copy_job(job);
-    Retrier {
-        backup,
-        store: MemoryStore::new(),
-        alerts: MemoryAlerts::new(),
-        queue: MemoryQueue::new(),
-        policy: RetryPolicy::new(3, Duration::from_secs(60)).unwrap(),
-        claim_lease: Duration::from_secs(90),
-        sources: SourcePolicy::default(),
-    }
+    memory_retrier(backup)
 }
 
 /// Delivers everything on the delay queue to the retrier, as the SQS event source would.

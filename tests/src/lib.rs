@@ -8,6 +8,9 @@ use vaultwatch::domain::{
     BackupJob, BackupJobId, BackupJobState, BackupPlanId, BackupPlanVersion, BackupRuleId, BackupVaultArn, CopyJob,
     CopyJobId, CopyJobState, IamRoleArn, Lifecycle, PlanRuleRef, RecoveryPointArn, ResourceArn,
 };
+use vaultwatch::domain::{RetryPolicy, SourcePolicy};
+use vaultwatch::handlers::retrier::Retrier;
+use vaultwatch::ports::memory::{MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
 
 pub const SOURCE_VAULT: &str = "arn:aws:backup:us-east-1:123456789012:backup-vault:primary";
 pub const DR_VAULT: &str = "arn:aws:backup:us-west-2:123456789012:backup-vault:dr-copy";
@@ -126,6 +129,20 @@ pub fn failed_copy_job() -> CopyJob {
 pub fn plan_copy_lifecycle() -> Lifecycle {
     let plan = fixture("backup-api/get-backup-plan-with-copy-actions.json");
     lifecycle_from_wire(&plan["BackupPlan"]["Rules"][0]["CopyActions"][0]["Lifecycle"]).unwrap()
+}
+
+/// The retrier over in-memory ports, with the default policy (3 retries, 60 s base delay), a 90 s
+/// claim lease and no publisher check, around the given AWS Backup.
+pub fn memory_retrier(backup: MemoryBackup) -> Retrier<MemoryBackup, MemoryStore, MemoryAlerts, MemoryQueue> {
+    Retrier {
+        backup,
+        store: MemoryStore::new(),
+        alerts: MemoryAlerts::new(),
+        queue: MemoryQueue::new(),
+        policy: RetryPolicy::default(),
+        claim_lease: std::time::Duration::from_secs(90),
+        sources: SourcePolicy::default(),
+    }
 }
 
 pub fn copy_id(raw: &str) -> CopyJobId {
