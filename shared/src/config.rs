@@ -150,7 +150,6 @@ impl RetrierConfig {
 /// cross-region-copier.
 #[derive(Debug, Clone)]
 pub struct CopierConfig {
-    pub table: String,
     pub routes: RouteTable,
     pub copy_role: IamRoleArn,
     pub sources: SourcePolicy,
@@ -163,14 +162,13 @@ impl CopierConfig {
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut env = Env::new(lookup);
-        let table = env.required("TRACKING_TABLE_NAME");
         let routes = env.parsed("COPY_ROUTES", RouteTable::from_json);
         let copy_role = env.parsed("COPY_ROLE_ARN", IamRoleArn::parse);
         let sources = env.sources();
         if routes.as_ref().is_some_and(RouteTable::is_empty) {
             env.problems.push("COPY_ROUTES has no routes: the copier would never copy anything".into());
         }
-        env.finish(|| Some(Self { table: table?, routes: routes?, copy_role: copy_role?, sources: sources? }))
+        env.finish(|| Some(Self { routes: routes?, copy_role: copy_role?, sources: sources? }))
     }
 }
 

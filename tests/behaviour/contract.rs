@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::{json, Value};
-use vaultwatch::adapters::{load_sdk_config, DynamoStore, SdkBackup};
+use vaultwatch::adapters::{load_sdk_config, DynamoStore, Host, SdkBackup};
 use vaultwatch::domain::{
     BackupJobId, BackupJobState, BackupPlanId, BackupPlanVersion, BackupRuleId, BackupVaultArn, Claim, ClaimKind,
-    CopyDetails, CopyJobId, CopyJobState, DestinationStatus, IamRoleArn, IdempotencyToken, Lifecycle, Lineage,
-    PlanRuleRef, RecoveryPointArn, StartedCopy, StateChange, StateUpdate,
+    CopyDetails, CopyJobId, CopyJobState, IamRoleArn, IdempotencyToken, Lifecycle, Lineage, PlanRuleRef,
+    RecoveryPointArn, StartedCopy, StateChange, StateUpdate,
 };
 use vaultwatch::ports::{BackupApi, ErrorClass, StartCopyRequest, TrackingStore};
 
@@ -47,7 +47,7 @@ fn control(path: &str, body: &Value) -> Value {
 }
 
 async fn clients() -> (aws_sdk_backup::Client, SdkBackup, DynamoStore) {
-    let sdk = load_sdk_config().await;
+    let sdk = load_sdk_config(Host::Lambda).await.unwrap();
     let raw = aws_sdk_backup::Client::new(&sdk);
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), env("TRACKING_TABLE_NAME"));
     (raw.clone(), SdkBackup::new(raw), store)
@@ -373,18 +373,11 @@ async fn claims_are_exclusive_expire_and_can_be_released() {
     assert!(matches!(store.claim(&id, ClaimKind::Alert, later, lease).await.unwrap(), Claim::Acquired(_)));
     store.release_claim(&id, ClaimKind::Alert).await.unwrap();
     assert!(matches!(store.claim(&id, ClaimKind::Alert, later, lease).await.unwrap(), Claim::Acquired(_)));
-    store.finish_claim(&id, ClaimKind::Alert, "alerted: test").await.unwrap();
+    store.finish_claim(&id, ClaimKind::Alert, "alerted: test", None).await.unwrap();
     store.release_claim(&id, ClaimKind::Alert).await.unwrap();
     assert_eq!(
         store.claim(&id, ClaimKind::Alert, later + chrono::Duration::hours(1), lease).await.unwrap(),
         Claim::AlreadyDone
     );
     assert_eq!(store.get(&id).await.unwrap().unwrap().outcome.as_deref(), Some("alerted: test"));
-
-    let rp = RecoveryPointArn::parse(&format!("arn:aws:backup:us-east-1:123456789012:recovery-point:{}", unique("RP")))
-        .unwrap();
-    let vault = BackupVaultArn::parse("arn:aws:backup:us-west-2:123456789012:backup-vault:dr").unwrap();
-    store.mark_destination(&rp, &vault, DestinationStatus::Requested).await.unwrap();
-    store.mark_destination(&rp, &vault, DestinationStatus::Copied).await.unwrap();
-    store.mark_destination(&rp, &vault, DestinationStatus::Copied).await.unwrap();
 }

@@ -14,7 +14,7 @@ async fn run(function: &str, payload: &Value) -> Result<Value, HandlerError> {
     let (backup, store) = (MemoryBackup::new(), MemoryStore::new());
     let sources = SourcePolicy::default();
     match function {
-        "tracker" => Tracker { backup, store, sources }.handle(payload).await,
+        "tracker" => Tracker { store, sources }.handle(payload).await,
         "retrier" => memory_retrier(backup).handle(payload).await,
         "copier" => {
             let routes = RouteTable::from_json(
@@ -22,7 +22,7 @@ async fn run(function: &str, payload: &Value) -> Result<Value, HandlerError> {
             )
             .unwrap();
             let copy_role = IamRoleArn::parse("arn:aws:iam::123456789012:role/copy").unwrap();
-            Copier { backup, store, routes, copy_role, sources }.handle(payload).await
+            Copier { backup, routes, copy_role, sources }.handle(payload).await
         }
         other => panic!("unknown function {other}"),
     }

@@ -82,11 +82,10 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 fn all_handlers(payload: &Value) -> Vec<String> {
     block_on(async {
         let sources = SourcePolicy::default();
-        let tracker = Tracker { backup: MemoryBackup::new(), store: MemoryStore::new(), sources: sources.clone() };
+        let tracker = Tracker { store: MemoryStore::new(), sources: sources.clone() };
         let retrier = memory_retrier(MemoryBackup::new());
         let copier = Copier {
             backup: MemoryBackup::new(),
-            store: MemoryStore::new(),
             routes: RouteTable::default(),
             copy_role: IamRoleArn::parse("arn:aws:iam::123456789012:role/copy").unwrap(),
             sources,

@@ -72,6 +72,7 @@ async fn a_sweep_over_unseen_jobs_repairs_retries_and_alerts_once_each() {
             pages: 3,
             scanned: JOBS,
             repaired: JOBS,
+            details_filled: 0,
             retried: transient,
             alerted: permanent,
             missing_copies_started: 0,
@@ -104,6 +105,27 @@ async fn failures_the_retrier_already_handled_are_left_alone() {
     let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!(summary.retried, JOBS / 10 - 1);
     assert_eq!(reconciler.retrier.queue.scheduled().len(), JOBS / 10, "job 0 was scheduled once, by the event path");
+}
+
+#[tokio::test]
+async fn records_tracked_from_sns_get_their_details_from_the_listing() {
+    use vaultwatch::domain::SourcePolicy;
+    use vaultwatch::handlers::tracker::Tracker;
+
+    let reconciler = populated();
+    // The event path saw jobs 4..=9 complete over SNS: state only, no details.
+    let tracker = Tracker { store: &reconciler.retrier.store, sources: SourcePolicy::default() };
+    for index in 4..10 {
+        tracker.handle(&copy_event("COMPLETED", &format!("BULK-{index:05}"))).await.unwrap();
+    }
+    let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!((summary.repaired, summary.details_filled), (JOBS - 6, 6));
+    assert_eq!(reconciler.retrier.backup.calls("DescribeCopyJob"), 0);
+    let record = reconciler.retrier.store.record(&generated_job(7).id).unwrap();
+    assert_eq!(record.details, vaultwatch::domain::CopyDetails::from(&generated_job(7)));
+
+    let again = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!((again.repaired, again.details_filled), (0, 0), "a second sweep writes nothing");
 }
 
 #[tokio::test]

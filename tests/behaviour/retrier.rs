@@ -273,3 +273,41 @@ fn retry_requests_round_trip_through_the_queue_format() {
     let again: RetryRequest = serde_json::from_str(&serde_json::to_string(&request).unwrap()).unwrap();
     assert_eq!(again, request);
 }
+
+#[tokio::test]
+async fn the_retries_of_one_sqs_batch_start_concurrently() {
+    let backup = InFlight::new(MemoryBackup::new());
+    let retrier = Retrier {
+        backup: &backup,
+        store: MemoryStore::new(),
+        alerts: MemoryAlerts::new(),
+        queue: MemoryQueue::new(),
+        policy: vaultwatch::domain::RetryPolicy::default(),
+        claim_lease: Duration::from_secs(90),
+        sources: vaultwatch::domain::SourcePolicy::default(),
+    };
+    let job = failed_copy_job();
+    let messages: Vec<(String, String)> = (0..10)
+        .map(|n| {
+            let failed = copy_id(&format!("FAILED-{n}"));
+            let request = RetryRequest {
+                failed_job: failed.clone(),
+                lineage: vaultwatch::domain::Lineage::original(&failed).next_attempt(&failed),
+                recovery_point: job.source_recovery_point.clone(),
+                source_vault: job.source_vault.clone(),
+                destination_vault: job.destination_vault.clone(),
+                iam_role: job.iam_role.clone(),
+                lifecycle: None,
+                plan_rule: None,
+                resource: None,
+                resource_type: None,
+                last_status_message: String::new(),
+            };
+            (format!("m{n}"), serde_json::to_string(&request).unwrap())
+        })
+        .collect();
+    let response = retrier.handle(&sqs_event(&messages)).await.unwrap();
+    assert_eq!(response, json!({ "batchItemFailures": [] }));
+    assert_eq!(backup.inner.started_copies().len(), 10);
+    assert_eq!(backup.peak.load(std::sync::atomic::Ordering::SeqCst), 10, "all ten starts were in flight at once");
+}

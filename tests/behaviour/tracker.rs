@@ -1,22 +1,17 @@
-//! copy-job-tracker: one record per copy job, states only move forward, details are looked up once,
-//! and each recovery point shows which destinations hold a copy.
+//! copy-job-tracker: one record per copy job, one conditional write per event, states only move
+//! forward, and details come from the events that carry them (never from an AWS Backup call).
 
 use chrono::Utc;
-use vaultwatch::domain::{CopyJobState, DestinationStatus, RecoveryPointArn, SourcePolicy};
+use vaultwatch::domain::{CopyJobState, SourcePolicy};
 use vaultwatch::handlers::tracker::Tracker;
-use vaultwatch::ports::memory::{MemoryBackup, MemoryStore};
+use vaultwatch::ports::memory::MemoryStore;
 use vaultwatch_tests::*;
 
-fn tracker() -> Tracker<MemoryBackup, MemoryStore> {
-    let backup = MemoryBackup::new();
-    let mut job = failed_copy_job();
-    job.state = CopyJobState::Running;
-    job.status_message = None;
-    backup.add_copy_job(job);
-    Tracker { backup, store: MemoryStore::new(), sources: SourcePolicy::default() }
+fn tracker() -> Tracker<MemoryStore> {
+    Tracker { store: MemoryStore::new(), sources: SourcePolicy::default() }
 }
 
-fn state_of(tracker: &Tracker<MemoryBackup, MemoryStore>) -> Option<CopyJobState> {
+fn state_of(tracker: &Tracker<MemoryStore>) -> Option<CopyJobState> {
     tracker.store.record(&copy_id(FAILED_COPY_JOB)).and_then(|r| r.state)
 }
 
@@ -46,34 +41,47 @@ async fn out_of_order_delivery_ends_in_the_right_state() {
 }
 
 #[tokio::test]
-async fn details_are_described_once_and_completion_marks_the_destination() {
+async fn every_sns_event_is_one_write_and_no_lookup() {
     let tracker = tracker();
-    tracker.handle(&fixture("sns/copy-job-started.json")).await.unwrap();
-    assert_eq!(tracker.backup.calls("DescribeCopyJob"), 1, "SNS carries no details: looked up once");
-    tracker.handle(&copy_event("RUNNING", FAILED_COPY_JOB)).await.unwrap();
-    assert_eq!(tracker.backup.calls("DescribeCopyJob"), 1, "the record has them now");
-
+    for file in ["sns/copy-job-started.json", "sns/copy-job-successful.json", "sns/copy-job-started.json"] {
+        let before = tracker.store.total_calls();
+        tracker.handle(&fixture(file)).await.unwrap();
+        assert_eq!(tracker.store.total_calls() - before, 1, "{file}: one conditional write");
+    }
     let record = tracker.store.record(&copy_id(FAILED_COPY_JOB)).unwrap();
-    assert_eq!(record.details.source_vault.unwrap().as_str(), SOURCE_VAULT);
-    assert_eq!(record.details.destination_vault.unwrap().as_str(), DR_VAULT);
-    assert_eq!(record.details.resource_type.as_deref(), Some("EBS"));
-
-    tracker.handle(&fixture("sns/copy-job-successful.json")).await.unwrap();
-    let rp = RecoveryPointArn::parse(RECOVERY_POINT).unwrap();
-    assert_eq!(tracker.store.destinations(&rp).get(&vault(DR_VAULT)), Some(&DestinationStatus::Copied));
+    assert_eq!(record.state, Some(CopyJobState::Completed));
+    assert_eq!(record.details.source_vault, None, "SNS carries no details; the reconciler fills them");
 }
 
 #[tokio::test]
 async fn eventbridge_events_bring_their_own_details() {
     let tracker = tracker();
     tracker.handle(&fixture("eventbridge/copy-job-completed.json")).await.unwrap();
-    assert_eq!(tracker.backup.calls("DescribeCopyJob"), 0);
+    assert_eq!(tracker.store.total_calls(), 1);
     let record = tracker.store.record(&copy_id(FAILED_COPY_JOB)).unwrap();
     assert_eq!(record.state, Some(CopyJobState::Completed));
+    assert_eq!(record.details.source_vault.unwrap().as_str(), SOURCE_VAULT);
+    assert_eq!(record.details.destination_vault.unwrap().as_str(), DR_VAULT);
     assert!(record.details.destination_recovery_point.unwrap().as_str().contains("us-west-2"));
 
     let failed = tracker.handle(&fixture("eventbridge/copy-job-failed.json")).await.unwrap();
     assert_eq!(failed["outcomes"][0]["stale"], "FAILED");
+    assert_eq!(tracker.store.total_calls(), 2, "a stale event with nothing new is one write too");
+}
+
+#[tokio::test]
+async fn details_of_an_overtaken_eventbridge_event_are_kept() {
+    let tracker = tracker();
+    tracker.handle(&fixture("sns/copy-job-successful.json")).await.unwrap();
+    // The EventBridge event of the same state arrives second: stale, but it knows the details.
+    let late = tracker.handle(&fixture("eventbridge/copy-job-completed.json")).await.unwrap();
+    assert_eq!(late["outcomes"][0]["stale"], "COMPLETED");
+    assert_eq!(tracker.store.calls("fill_details"), 1);
+    let record = tracker.store.record(&copy_id(FAILED_COPY_JOB)).unwrap();
+    assert_eq!(record.details.destination_vault.unwrap().as_str(), DR_VAULT);
+    // Once they are recorded, a repeat costs the one write again.
+    tracker.handle(&fixture("eventbridge/copy-job-completed.json")).await.unwrap();
+    assert_eq!(tracker.store.calls("fill_details"), 1);
 }
 
 #[tokio::test]
@@ -86,14 +94,13 @@ async fn failed_state_keeps_the_status_message() {
 }
 
 #[tokio::test]
-async fn a_failed_follow_up_is_finished_by_the_redelivery() {
+async fn a_failed_write_fails_the_event_and_the_redelivery_records_it() {
     let tracker = tracker();
-    tracker.store.fail_next("mark_destination", 1);
+    tracker.store.fail_next("apply_state", 1);
     assert!(tracker.handle(&fixture("sns/copy-job-successful.json")).await.is_err());
-    // Lambda redelivers: the state is already COMPLETED, but the destination is still marked.
+    assert_eq!(state_of(&tracker), None);
     tracker.handle(&fixture("sns/copy-job-successful.json")).await.unwrap();
-    let rp = RecoveryPointArn::parse(RECOVERY_POINT).unwrap();
-    assert_eq!(tracker.store.destinations(&rp).get(&vault(DR_VAULT)), Some(&DestinationStatus::Copied));
+    assert_eq!(state_of(&tracker), Some(CopyJobState::Completed));
 }
 
 #[tokio::test]

@@ -51,7 +51,8 @@ def describe_outcome(invocation: Invocation) -> str:
         return f"ERROR {payload.get('errorType')}: {payload.get('errorMessage')}"
     if "scanned" in payload:
         return (f"scanned {payload['scanned']}, repaired {payload['repaired']}, retried {payload['retried']}, "
-                f"alerted {payload['alerted']}, missing copies started {payload['missingCopiesStarted']}")
+                f"alerted {payload['alerted']}, missing copies started {payload['missingCopiesStarted']}, "
+                f"details filled {payload['detailsFilled']}")
     if "batchItemFailures" in payload:
         return "retry started" if not payload["batchItemFailures"] else f"{len(payload['batchItemFailures'])} to redeliver"
     parts = []
@@ -100,11 +101,10 @@ def print_table(stack: LocalStack) -> None:
         route = f"{short(c.get('source_vault_arn'))} -> {short(c.get('destination_vault_arn'))}"
         print(f"  {short(c['copy_job_id']):<9} {c.get('state', '-'):<10} {short(c.get('resource_arn')):<22} {route:<22} "
               f"{c.get('attempt', 0):<8} {short(c.get('retry_of')):<9} {c.get('outcome', '')}")
-    print("\nTracking table (recovery points)")
-    for point in (i for i in items if i["item_type"] == "recovery_point"):
-        copied = ", ".join(sorted(short(d) for d in point.get("copied_destinations", set()))) or "-"
-        requested = ", ".join(sorted(short(d) for d in point.get("requested_destinations", set()))) or "-"
-        print(f"  {short(point['recovery_point_arn']):<9} copied to: {copied:<22} requested by vaultwatch: {requested}")
+    print("\nCopies per recovery point (the table's by-recovery-point index)")
+    for point in sorted({c["source_recovery_point_arn"] for c in copies if "source_recovery_point_arn" in c}):
+        copies_of = ", ".join(f"{short(vault)} {state}" for vault, state in stack.copies_of(point))
+        print(f"  {short(point):<9} {copies_of}")
 
 
 def main() -> int:

@@ -169,8 +169,15 @@ class LocalStack:
         self.table = "vaultwatch-tracking"
         dynamodb.create_table(
             TableName=self.table, BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                  {"AttributeName": "source_recovery_point_arn", "AttributeType": "S"}],
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            GlobalSecondaryIndexes=[{
+                "IndexName": "by-recovery-point",
+                "KeySchema": [{"AttributeName": "source_recovery_point_arn", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": [
+                    "copy_job_id", "state", "destination_vault_arn", "destination_recovery_point_arn"]},
+            }],
         )
 
         def queue(name: str, **attributes) -> tuple[str, str]:
@@ -393,14 +400,35 @@ class LocalStack:
 
     def reconcile(self) -> Outcome:
         """One scheduled run of the reconciler, with the event EventBridge sends."""
-        event = {
-            "version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
-            "account": ACCOUNT, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "region": REGION,
-            "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/vaultwatch-sweep"], "detail": {},
-        }
+        event = scheduled_event()
         outcome = self.functions["reconciler"].invoke(event)
         self._record(Invocation("reconciler", event, outcome, 1))
         return outcome
+
+    def track(self, jobs: list[dict]) -> None:
+        """Writes what the event path would have recorded for `jobs` (ListCopyJobs items), details
+        included, failures handled: directly, in batches, since moto takes ~20 ms a conditional
+        write and seeding thousands of records is not what a test or benchmark is about."""
+        dynamodb = self.client("dynamodb")
+        rank = {"CREATED": 0, "RUNNING": 1, "COMPLETED": 2, "FAILED": 2}
+        items = []
+        for job in jobs:
+            item = {
+                "pk": {"S": f"copy#{job['CopyJobId']}"}, "item_type": {"S": "copy_job"},
+                "copy_job_id": {"S": job["CopyJobId"]}, "state": {"S": job["State"]},
+                "state_rank": {"N": str(rank[job["State"]])},
+                "source_recovery_point_arn": {"S": job["SourceRecoveryPointArn"]},
+                "source_vault_arn": {"S": job["SourceBackupVaultArn"]},
+                "destination_vault_arn": {"S": job["DestinationBackupVaultArn"]},
+                "resource_arn": {"S": job["ResourceArn"]}, "resource_type": {"S": job["ResourceType"]},
+            }
+            if job.get("DestinationRecoveryPointArn"):
+                item["destination_recovery_point_arn"] = {"S": job["DestinationRecoveryPointArn"]}
+            if job["State"] == "FAILED":
+                item["failure_claim"] = {"S": "done"}
+            items.append({"PutRequest": {"Item": item}})
+        for start in range(0, len(items), 25):
+            dynamodb.batch_write_item(RequestItems={self.table: items[start:start + 25]})
 
     # ------------------------------------------------------------------ reading results
     def alerts(self) -> list[dict]:
@@ -432,12 +460,27 @@ class LocalStack:
         item = self.client("dynamodb").get_item(TableName=self.table, Key={"pk": {"S": f"copy#{copy_job_id}"}}).get("Item")
         return plain(item) if item else None
 
-    def recovery_point_record(self, arn: str) -> dict | None:
-        item = self.client("dynamodb").get_item(TableName=self.table, Key={"pk": {"S": f"rp#{arn}"}}).get("Item")
-        return plain(item) if item else None
+    def copies_of(self, recovery_point: str) -> list[tuple[str, str]]:
+        """(destination vault, state) of each tracked copy of a recovery point, sorted: the
+        by-recovery-point index, queried as an operator would."""
+        page = self.client("dynamodb").query(
+            TableName=self.table, IndexName="by-recovery-point",
+            KeyConditionExpression="source_recovery_point_arn = :rp",
+            ExpressionAttributeValues={":rp": {"S": recovery_point}},
+        )
+        return sorted((item["destination_vault_arn"], item["state"]) for item in map(plain, page["Items"]))
 
     def calls(self) -> dict:
         return self.standin("calls")["calls"]
+
+
+def scheduled_event() -> dict:
+    """The event an EventBridge schedule sends (the reconciler ignores its content)."""
+    return {
+        "version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": ACCOUNT, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "region": REGION,
+        "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/vaultwatch-sweep"], "detail": {},
+    }
 
 
 def plain(item: dict) -> dict:

@@ -40,10 +40,17 @@ def test_backup_completion_starts_one_copy_per_route(settled, resource):
     for job in jobs:
         record = settled.copy_record(job["CopyJobId"])
         assert record["state"] == "COMPLETED"
+        assert "source_recovery_point_arn" not in record, "SNS carries no details and the tracker looks none up"
+
+    # The next sweep fills the details from ListCopyJobs (no DescribeCopyJob per event).
+    describes = settled.calls().get("DescribeCopyJob", 0)
+    assert settled.reconcile().payload["detailsFilled"] >= 2
+    assert settled.calls().get("DescribeCopyJob", 0) == describes
+    for job in jobs:
+        record = settled.copy_record(job["CopyJobId"])
         assert record["source_recovery_point_arn"] == backup["RecoveryPointArn"]
         assert record["destination_recovery_point_arn"] == job["DestinationRecoveryPointArn"]
-    point = settled.recovery_point_record(backup["RecoveryPointArn"])
-    assert point["copied_destinations"] == {DR_VAULT, EU_VAULT}
+    assert settled.copies_of(backup["RecoveryPointArn"]) == sorted([(DR_VAULT, "COMPLETED"), (EU_VAULT, "COMPLETED")])
     assert settled.alerts() == []
 
 
@@ -67,7 +74,9 @@ def test_transient_failure_is_retried_with_the_plan_lifecycle_and_tracked_to_com
     assert failed_record["retried_by"] == retry["CopyJobId"]
     assert retry_record["state"] == "COMPLETED"
     assert (retry_record["root_job_id"], retry_record["attempt"], retry_record["retry_of"]) == (failed["CopyJobId"], 1, failed["CopyJobId"])
-    assert settled.recovery_point_record(backup["RecoveryPointArn"])["copied_destinations"] == {DR_VAULT}
+    # Both know their details without a sweep: the failed job's came with the retrier's
+    # DescribeCopyJob (in the write that closed its claim), the retry's with its start.
+    assert settled.copies_of(backup["RecoveryPointArn"]) == [(DR_VAULT, "COMPLETED"), (DR_VAULT, "FAILED")]
     assert settled.alerts() == []
 
 
@@ -143,13 +152,14 @@ def test_out_of_order_events_end_in_the_right_state(settled, resource):
     assert sorted(states) == ["COMPLETED", "CREATED"]
     # Deliver SUCCESSFUL first, then the stale STARTED, then SUCCESSFUL again.
     ordered = sorted(messages, key=lambda m: json.loads(m["Body"])["MessageAttributes"]["State"]["Value"] != "COMPLETED")
+    describes = settled.calls().get("DescribeCopyJob", 0)
     for message in ordered + ordered[:1]:
         assert settled.invoke_async("tracker", settled.sns_event(message)).ok
     (job,) = jobs_for(settled, backup["RecoveryPointArn"])
     record = settled.copy_record(job["CopyJobId"])
     assert record["state"] == "COMPLETED"
-    assert record["destination_recovery_point_arn"] == job["DestinationRecoveryPointArn"]
     assert "created_at" not in record, "the late STARTED changed nothing"
+    assert settled.calls().get("DescribeCopyJob", 0) == describes, "the tracker looks nothing up"
 
 
 def test_malformed_notification_is_retried_then_kept_in_the_failure_destination(settled):

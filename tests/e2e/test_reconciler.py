@@ -22,28 +22,6 @@ def quiet_stack():
         yield stack
 
 
-def track(stack, jobs):
-    """What the event path would have recorded for `jobs` (written directly: moto takes ~20 ms a
-    conditional write, and these are not what the test is about). Failures count as handled."""
-    dynamodb = stack.client("dynamodb")
-    rank = {"CREATED": 0, "RUNNING": 1, "COMPLETED": 2, "FAILED": 2}
-    items = []
-    for job in jobs:
-        item = {
-            "pk": {"S": f"copy#{job['CopyJobId']}"}, "item_type": {"S": "copy_job"},
-            "copy_job_id": {"S": job["CopyJobId"]}, "state": {"S": job["State"]},
-            "state_rank": {"N": str(rank[job["State"]])},
-            "source_recovery_point_arn": {"S": job["SourceRecoveryPointArn"]},
-            "source_vault_arn": {"S": job["SourceBackupVaultArn"]},
-            "destination_vault_arn": {"S": job["DestinationBackupVaultArn"]},
-        }
-        if job["State"] == "FAILED":
-            item["failure_claim"] = {"S": "done"}
-        items.append({"PutRequest": {"Item": item}})
-    for start in range(0, len(items), 25):
-        dynamodb.batch_write_item(RequestItems={stack.table: items[start:start + 25]})
-
-
 def test_a_sweep_over_thousands_of_jobs_repairs_what_the_event_path_missed(quiet_stack):
     stack = quiet_stack
     created = stack.standin("bulk", {
@@ -55,7 +33,7 @@ def test_a_sweep_over_thousands_of_jobs_repairs_what_the_event_path_missed(quiet
     stack.standin("bulk", {"vault": "routed", "count": BACKUPS_WITHOUT_COPIES, "resourceType": "EBS"})
     jobs = stack.copy_jobs()
     seen, unseen = jobs[UNSEEN:], jobs[:UNSEEN]
-    track(stack, seen)
+    stack.track(seen)
     unseen_failed = [j for j in unseen if j["State"] == "FAILED"]
     running = [j for j in jobs if j["State"] == "RUNNING"]
     calls_before = stack.calls().get("ListCopyJobs", 0)

@@ -309,16 +309,13 @@ impl Burst {
             Function::Copier => {
                 let copier = Copier {
                     backup: &self.backup,
-                    store: &self.store,
                     routes: self.routes.clone(),
                     copy_role: IamRoleArn::parse(ROLE).unwrap(),
                     sources,
                 };
                 copier.handle(&delivery.payload).await
             }
-            Function::Tracker => {
-                Tracker { backup: &self.backup, store: &self.store, sources }.handle(&delivery.payload).await
-            }
+            Function::Tracker => Tracker { store: &self.store, sources }.handle(&delivery.payload).await,
             Function::Retrier => self.retrier().handle(&delivery.payload).await,
         };
         result.map(drop).map_err(|err| err.to_string())

@@ -3,14 +3,16 @@
 
 use std::path::PathBuf;
 
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use vaultwatch::domain::{
     BackupJob, BackupJobId, BackupJobState, BackupPlanId, BackupPlanVersion, BackupRuleId, BackupVaultArn, CopyJob,
     CopyJobId, CopyJobState, IamRoleArn, Lifecycle, PlanRuleRef, RecoveryPointArn, ResourceArn,
 };
-use vaultwatch::domain::{RetryPolicy, SourcePolicy};
+use vaultwatch::domain::{RetryPolicy, SourcePolicy, VaultName};
 use vaultwatch::handlers::retrier::Retrier;
 use vaultwatch::ports::memory::{MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
+use vaultwatch::ports::{AwsError, BackupApi, CopyJobQuery, Page, StartCopyRequest};
 
 pub const SOURCE_VAULT: &str = "arn:aws:backup:us-east-1:123456789012:backup-vault:primary";
 pub const DR_VAULT: &str = "arn:aws:backup:us-west-2:123456789012:backup-vault:dr-copy";
@@ -154,3 +156,54 @@ pub fn vault(raw: &str) -> BackupVaultArn {
 }
 
 pub mod burst;
+pub mod calls;
+
+/// An AWS Backup that records how many StartCopyJob calls were in flight at once. Each call yields to
+/// the runtime before answering, so calls made concurrently overlap and sequential ones do not.
+pub struct InFlight<B> {
+    pub inner: B,
+    now: std::sync::atomic::AtomicUsize,
+    pub peak: std::sync::atomic::AtomicUsize,
+}
+
+impl<B> InFlight<B> {
+    pub fn new(inner: B) -> Self {
+        Self { inner, now: Default::default(), peak: Default::default() }
+    }
+}
+
+impl<B: BackupApi> BackupApi for InFlight<B> {
+    async fn describe_copy_job(&self, id: &CopyJobId) -> Result<CopyJob, AwsError> {
+        self.inner.describe_copy_job(id).await
+    }
+    async fn describe_backup_job(&self, id: &BackupJobId) -> Result<BackupJob, AwsError> {
+        self.inner.describe_backup_job(id).await
+    }
+    async fn copy_action_lifecycle(
+        &self,
+        rule: &PlanRuleRef,
+        destination: &BackupVaultArn,
+    ) -> Result<Option<Lifecycle>, AwsError> {
+        self.inner.copy_action_lifecycle(rule, destination).await
+    }
+    async fn start_copy_job(&self, request: &StartCopyRequest) -> Result<CopyJobId, AwsError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.now.fetch_add(1, SeqCst) + 1;
+        self.peak.fetch_max(now, SeqCst);
+        tokio::task::yield_now().await;
+        let result = self.inner.start_copy_job(request).await;
+        self.now.fetch_sub(1, SeqCst);
+        result
+    }
+    async fn list_copy_jobs(&self, query: &CopyJobQuery, next_token: Option<&str>) -> Result<Page<CopyJob>, AwsError> {
+        self.inner.list_copy_jobs(query, next_token).await
+    }
+    async fn list_completed_backups(
+        &self,
+        vault: &VaultName,
+        since: DateTime<Utc>,
+        next_token: Option<&str>,
+    ) -> Result<Page<BackupJob>, AwsError> {
+        self.inner.list_completed_backups(vault, since, next_token).await
+    }
+}

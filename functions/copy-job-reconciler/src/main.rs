@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
-use vaultwatch::adapters::{load_sdk_config, DynamoStore, SdkBackup, SnsAlerts, SqsRetryQueue};
+use vaultwatch::adapters::{load_sdk_config, DynamoStore, Host, SdkBackup, SnsAlerts, SqsRetryQueue};
 use vaultwatch::config::ReconcilerConfig;
 use vaultwatch::handlers::reconciler::{Reconciler, SweepSettings};
 use vaultwatch::handlers::retrier::Retrier;
@@ -19,7 +19,7 @@ const SAFETY_MARGIN: Duration = Duration::from_secs(5);
 async fn main() -> Result<(), Error> {
     vaultwatch::telemetry::init();
     let config = ReconcilerConfig::from_env()?;
-    let sdk = load_sdk_config().await;
+    let sdk = load_sdk_config(Host::Lambda).await?;
     let retrier = config.retrier;
     let reconciler = Reconciler {
         retrier: Retrier {

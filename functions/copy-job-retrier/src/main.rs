@@ -4,7 +4,7 @@
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
-use vaultwatch::adapters::{load_sdk_config, DynamoStore, SdkBackup, SnsAlerts, SqsRetryQueue};
+use vaultwatch::adapters::{load_sdk_config, DynamoStore, Host, SdkBackup, SnsAlerts, SqsRetryQueue};
 use vaultwatch::config::RetrierConfig;
 use vaultwatch::handlers::retrier::Retrier;
 
@@ -12,7 +12,7 @@ use vaultwatch::handlers::retrier::Retrier;
 async fn main() -> Result<(), Error> {
     vaultwatch::telemetry::init();
     let config = RetrierConfig::from_env()?;
-    let sdk = load_sdk_config().await;
+    let sdk = load_sdk_config(Host::Lambda).await?;
     let retrier = Retrier {
         backup: SdkBackup::new(aws_sdk_backup::Client::new(&sdk)),
         store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table),

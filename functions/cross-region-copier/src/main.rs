@@ -4,7 +4,7 @@
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
-use vaultwatch::adapters::{load_sdk_config, DynamoStore, SdkBackup};
+use vaultwatch::adapters::{load_sdk_config, Host, SdkBackup};
 use vaultwatch::config::CopierConfig;
 use vaultwatch::handlers::copier::Copier;
 
@@ -12,10 +12,9 @@ use vaultwatch::handlers::copier::Copier;
 async fn main() -> Result<(), Error> {
     vaultwatch::telemetry::init();
     let config = CopierConfig::from_env()?;
-    let sdk = load_sdk_config().await;
+    let sdk = load_sdk_config(Host::Lambda).await?;
     let copier = Copier {
         backup: SdkBackup::new(aws_sdk_backup::Client::new(&sdk)),
-        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table),
         routes: config.routes,
         copy_role: config.copy_role,
         sources: config.sources,

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
-use vaultwatch::adapters::{load_sdk_config, SdkBackup};
+use vaultwatch::adapters::{load_sdk_config, Host, SdkBackup};
 use vaultwatch::vault_setup::{cli, configure_vaults, custom_resource};
 
 #[tokio::main(flavor = "current_thread")]
@@ -29,7 +29,14 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let backup = SdkBackup::new(aws_sdk_backup::Client::new(&load_sdk_config().await));
+    let sdk = match load_sdk_config(Host::Shell).await {
+        Ok(sdk) => sdk,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(2);
+        }
+    };
+    let backup = SdkBackup::new(aws_sdk_backup::Client::new(&sdk));
     let mut failed = false;
     for result in configure_vaults(&backup, &args.vaults, &args.topic, args.options).await {
         match result {
@@ -49,7 +56,7 @@ async fn main() -> ExitCode {
 
 async fn serve_custom_resource() -> Result<(), Error> {
     vaultwatch::telemetry::init();
-    let backup = SdkBackup::new(aws_sdk_backup::Client::new(&load_sdk_config().await));
+    let backup = SdkBackup::new(aws_sdk_backup::Client::new(&load_sdk_config(Host::Lambda).await?));
     let backup = &backup;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let response = custom_resource::handle(backup, &event.payload).await?;

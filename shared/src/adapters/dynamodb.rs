@@ -2,7 +2,10 @@
 //!
 //! One table, partition key `pk` (string):
 //! - `copy#<CopyJobId>`: a copy job's state, timestamps, details, lineage, claims and outcome.
-//! - `rp#<RecoveryPointArn>`: which destination vaults a copy was requested for / holds a copy.
+//! - `reconciler#cursor`: where an unfinished reconciliation sweep stopped.
+//!
+//! The copies of a recovery point are found through the table's `by-recovery-point` index (on the
+//! records' `source_recovery_point_arn`), not kept in a second item that every event would write.
 //!
 //! Every write is a single UpdateItem, most of them conditional: state moves only forward, claims
 //! are taken only when free (or abandoned past their lease), details are never overwritten.
@@ -17,8 +20,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::error::classify;
 use crate::domain::{
-    BackupVaultArn, Claim, ClaimKind, CopyDetails, CopyJobId, CopyJobRecord, CopyJobState, DestinationStatus,
-    Lifecycle, Lineage, RecoveryPointArn, ResourceArn, StartedCopy, StateChange, StateUpdate, SweepCursor,
+    BackupVaultArn, Claim, ClaimKind, CopyDetails, CopyJobId, CopyJobRecord, CopyJobState, Lifecycle, Lineage,
+    RecoveryPointArn, ResourceArn, StartedCopy, StateChange, StateUpdate, SweepCursor,
 };
 use crate::ports::{AwsError, ErrorClass, TrackingStore};
 
@@ -112,7 +115,6 @@ fn string(s: impl Into<String>) -> AttributeValue {
 struct Update {
     sets: Vec<String>,
     removes: Vec<String>,
-    adds: Vec<String>,
     condition: Option<String>,
     names: HashMap<String, String>,
     values: HashMap<String, AttributeValue>,
@@ -156,12 +158,6 @@ impl Update {
             Some(value) => self.set_if_absent(attribute, value),
             None => self,
         }
-    }
-
-    fn add_to_set(mut self, attribute: &str, member: &str) -> Self {
-        let (name, value) = (self.name(attribute), self.value(AttributeValue::Ss(vec![member.to_owned()])));
-        self.adds.push(format!("{name} {value}"));
-        self
     }
 
     fn remove(mut self, attribute: &str) -> Self {
@@ -213,9 +209,6 @@ impl Update {
         }
         if !self.removes.is_empty() {
             clauses.push(format!("REMOVE {}", self.removes.join(", ")));
-        }
-        if !self.adds.is_empty() {
-            clauses.push(format!("ADD {}", self.adds.join(", ")));
         }
         (clauses.join(" "), self.condition, self.names, self.values)
     }
@@ -330,11 +323,20 @@ impl TrackingStore for DynamoStore {
         })
     }
 
-    async fn finish_claim(&self, id: &CopyJobId, kind: ClaimKind, outcome: &str) -> Result<(), AwsError> {
-        let write = Update::default()
+    async fn finish_claim(
+        &self,
+        id: &CopyJobId,
+        kind: ClaimKind,
+        outcome: &str,
+        details: Option<&CopyDetails>,
+    ) -> Result<(), AwsError> {
+        let mut write = Update::default()
             .for_copy_job(id)
             .set(kind.attribute(), string(CLAIM_DONE))
             .set("outcome", string(outcome));
+        if let Some(details) = details {
+            write = write.with_details(details);
+        }
         self.update("UpdateItem", Self::copy_key(id), write, false).await?;
         Ok(())
     }
@@ -347,25 +349,6 @@ impl TrackingStore for DynamoStore {
             // Only a pending claim is given back; a finished one stays finished.
             .condition(&format!("{{{claim}}} = {{0}}"), &[claim], vec![string(CLAIM_PENDING)]);
         self.update("UpdateItem", Self::copy_key(id), write, false).await?;
-        Ok(())
-    }
-
-    async fn mark_destination(
-        &self,
-        recovery_point: &RecoveryPointArn,
-        destination: &BackupVaultArn,
-        status: DestinationStatus,
-    ) -> Result<(), AwsError> {
-        let set = match status {
-            DestinationStatus::Requested => "requested_destinations",
-            DestinationStatus::Copied => "copied_destinations",
-        };
-        let write = Update::default()
-            .set_if_absent("item_type", string("recovery_point"))
-            .set_if_absent("recovery_point_arn", string(recovery_point.as_str()))
-            .set("updated_at", timestamp(Utc::now()))
-            .add_to_set(set, destination.as_str());
-        self.update("UpdateItem", string(format!("rp#{recovery_point}")), write, false).await?;
         Ok(())
     }
 
@@ -480,16 +463,15 @@ mod tests {
         let (expression, condition, names, values) = Update::default()
             .set("state", string("RUNNING"))
             .set_if_absent("resource_type", string("EBS"))
-            .add_to_set("copied_destinations", "arn:x")
             .remove("alert_claim")
             .condition("attribute_not_exists({state_rank}) OR {state_rank} < {0}", &["state_rank"], vec![number(1)])
             .build();
         assert_eq!(
             expression,
-            "SET #state = :v0, #resource_type = if_not_exists(#resource_type, :v1) REMOVE #alert_claim ADD #copied_destinations :v2"
+            "SET #state = :v0, #resource_type = if_not_exists(#resource_type, :v1) REMOVE #alert_claim"
         );
-        assert_eq!(condition.as_deref(), Some("attribute_not_exists(#state_rank) OR #state_rank < :v3"));
+        assert_eq!(condition.as_deref(), Some("attribute_not_exists(#state_rank) OR #state_rank < :v2"));
         assert_eq!(names["#state"], "state");
-        assert_eq!(values.len(), 4);
+        assert_eq!(values.len(), 3);
     }
 }

@@ -8,27 +8,78 @@ mod sqs;
 
 use std::time::Duration;
 
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, SdkConfig};
-use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider, TlsContext, TrustStore};
+
+use crate::config::ConfigError;
 
 pub use backup::SdkBackup;
 pub use dynamodb::DynamoStore;
 pub use sns::SnsAlerts;
 pub use sqs::SqsRetryQueue;
 
-/// Loads the SDK configuration once per cold start. Region, credentials and endpoint overrides
-/// (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_BACKUP`, ...) come from the standard environment.
+/// The roots of Amazon Trust Services, which every public AWS endpoint chains to.
+const AMAZON_TRUST_ROOTS: &str = include_str!("amazon-trust-roots.pem");
+
+/// Where the process runs, which decides where credentials and region come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Host {
+    /// A Lambda function: Lambda puts the role's credentials and the region in the environment, so
+    /// the SDK's provider chains (profile files, SSO, web identity with its own STS client, container
+    /// and instance metadata) are not built at all. That is most of a cold start's SDK work.
+    Lambda,
+    /// An operator's shell: the SDK's default chains (profiles, SSO, ...) and the OS trust store.
+    Shell,
+}
+
+/// Which certificate authorities HTTPS connections trust (`TLS_ROOTS`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsRoots {
+    /// The five Amazon Trust Services roots, built in (the default under Lambda). Loading the OS
+    /// store instead reads and parses ~150 certificates on every cold start.
+    Amazon,
+    /// The operating system's store, for a TLS-inspecting proxy or endpoints with other CAs.
+    System,
+}
+
+impl TlsRoots {
+    /// `TLS_ROOTS`: `amazon` or `system`; unset means `default`.
+    pub fn from_env_value(value: Option<&str>, default: Self) -> Result<Self, ConfigError> {
+        match value.map(str::trim).filter(|v| !v.is_empty()) {
+            None => Ok(default),
+            Some(v) if v.eq_ignore_ascii_case("amazon") => Ok(Self::Amazon),
+            Some(v) if v.eq_ignore_ascii_case("system") => Ok(Self::System),
+            Some(_) => Err(ConfigError { problems: vec!["TLS_ROOTS must be `amazon` or `system`".into()] }),
+        }
+    }
+
+    fn trust_store(self) -> TrustStore {
+        match self {
+            Self::Amazon => TrustStore::empty().with_pem_certificate(AMAZON_TRUST_ROOTS.as_bytes()),
+            Self::System => TrustStore::default(),
+        }
+    }
+}
+
+/// Loads the SDK configuration once per cold start. Endpoint overrides (`AWS_ENDPOINT_URL`,
+/// `AWS_ENDPOINT_URL_BACKUP`, ...) come from the standard environment; see [`Host`] for
+/// credentials and region, [`TlsRoots`] for `TLS_ROOTS`.
 ///
 /// Retries: standard mode, 3 attempts, so a throttled call is retried with jittered backoff inside
 /// the invocation; what still fails surfaces as a transient error and Lambda (or SQS) retries the
 /// whole event later. Timeouts bound each attempt (5 s) and each operation (12 s) so one slow call
 /// cannot eat the 30 s function timeout before the error is reported.
-pub async fn load_sdk_config() -> SdkConfig {
-    let http_client =
-        aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
-    aws_config::defaults(BehaviorVersion::latest())
+pub async fn load_sdk_config(host: Host) -> Result<SdkConfig, ConfigError> {
+    let default_roots = if host == Host::Lambda { TlsRoots::Amazon } else { TlsRoots::System };
+    let roots = TlsRoots::from_env_value(std::env::var("TLS_ROOTS").ok().as_deref(), default_roots)?;
+    let http_client = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .tls_context(TlsContext::builder().with_trust_store(roots.trust_store()).build().expect("a valid TLS context"))
+        .build_https();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http_client)
         .retry_config(RetryConfig::standard().with_max_attempts(3))
         .timeout_config(
@@ -37,7 +88,52 @@ pub async fn load_sdk_config() -> SdkConfig {
                 .operation_attempt_timeout(Duration::from_secs(5))
                 .operation_timeout(Duration::from_secs(12))
                 .build(),
-        )
-        .load()
-        .await
+        );
+    if host == Host::Lambda {
+        let region = std::env::var("AWS_REGION")
+            .map_err(|_| ConfigError { problems: vec!["AWS_REGION is not set (Lambda always sets it)".into()] })?;
+        loader = loader.region(Region::new(region)).credentials_provider(EnvironmentVariableCredentialsProvider::new());
+    }
+    Ok(loader.load().await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_roots_default_per_host_and_reject_typos() {
+        assert_eq!(TlsRoots::from_env_value(None, TlsRoots::Amazon), Ok(TlsRoots::Amazon));
+        assert_eq!(TlsRoots::from_env_value(Some(" System "), TlsRoots::Amazon), Ok(TlsRoots::System));
+        assert_eq!(TlsRoots::from_env_value(Some(""), TlsRoots::System), Ok(TlsRoots::System));
+        assert!(TlsRoots::from_env_value(Some("mozilla"), TlsRoots::Amazon).is_err());
+    }
+
+    #[test]
+    fn the_built_in_roots_are_the_five_amazon_trust_services_certificates() {
+        assert_eq!(AMAZON_TRUST_ROOTS.matches("-----BEGIN CERTIFICATE-----").count(), 5);
+        for name in
+            ["Amazon Root CA 1", "Amazon Root CA 2", "Amazon Root CA 3", "Amazon Root CA 4", "Starfield Services Root"]
+        {
+            assert!(AMAZON_TRUST_ROOTS.contains(name), "{name}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_client_builds_its_https_connector_from_the_built_in_roots() {
+        // The SDK parses the trust store when a client is built and panics on a bad certificate.
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .http_client(
+                aws_smithy_http_client::Builder::new()
+                    .tls_provider(Provider::Rustls(CryptoMode::Ring))
+                    .tls_context(
+                        TlsContext::builder().with_trust_store(TlsRoots::Amazon.trust_store()).build().unwrap(),
+                    )
+                    .build_https(),
+            )
+            .build();
+        let _client = aws_sdk_sqs::Client::new(&sdk);
+    }
 }

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 
 use super::{BackupVaultArn, CopyJob, CopyJobId, CopyJobState, Lifecycle, Lineage, RecoveryPointArn, ResourceArn};
 
-/// Facts about a copy job that do not change over its life. Any of them may be unknown to an event;
-/// the tracker fills the gaps from DescribeCopyJob once.
+/// Facts about a copy job that do not change over its life (but the destination recovery point,
+/// known once the copy completes). Any of them may be unknown to an event.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CopyDetails {
     pub source_recovery_point: Option<RecoveryPointArn>,
@@ -17,9 +17,17 @@ pub struct CopyDetails {
 }
 
 impl CopyDetails {
-    /// True when the facts the tracker needs to show where a copy went are present.
-    pub fn is_complete(&self) -> bool {
-        self.source_recovery_point.is_some() && self.source_vault.is_some() && self.destination_vault.is_some()
+    /// True when `self` knows something `recorded` does not (a write would add to the record).
+    pub fn adds_to(&self, recorded: &CopyDetails) -> bool {
+        fn adds<T>(new: &Option<T>, old: &Option<T>) -> bool {
+            new.is_some() && old.is_none()
+        }
+        adds(&self.source_recovery_point, &recorded.source_recovery_point)
+            || adds(&self.source_vault, &recorded.source_vault)
+            || adds(&self.destination_vault, &recorded.destination_vault)
+            || adds(&self.destination_recovery_point, &recorded.destination_recovery_point)
+            || adds(&self.resource, &recorded.resource)
+            || adds(&self.resource_type, &recorded.resource_type)
     }
 }
 
@@ -113,15 +121,6 @@ pub enum Claim {
     AlreadyDone,
     /// Another delivery is doing it right now (its lease has not expired).
     InProgress,
-}
-
-/// Where a recovery point stands with a destination vault.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DestinationStatus {
-    /// A copy was requested (started by vaultwatch).
-    Requested,
-    /// A copy completed: the destination holds it.
-    Copied,
 }
 
 /// Where an unfinished reconciliation sweep stopped, so the next run continues from there.

@@ -1,22 +1,21 @@
 //! cross-region-copier: when a backup completes in a routed vault, start one copy per route.
 //!
 //! Each copy carries a token derived from (recovery point, destination vault), so a duplicate or
-//! retried notification finds the copy already started instead of starting another.
+//! retried notification finds the copy already started instead of starting another. That makes the
+//! copier stateless: one StartCopyJob per route (plus DescribeBackupJob for an SNS notification,
+//! which carries only the job id), and no table write. The copies' own events reach the tracker.
 
-use chrono::Utc;
 use serde_json::{json, Value};
 
 use super::{for_each_notification, skipped, HandlerError};
 use crate::domain::{
-    BackupJobState, BackupVaultArn, CopyDetails, DestinationStatus, IamRoleArn, IdempotencyToken, Lineage,
-    RecoveryPointArn, ResourceArn, RouteTable, SourcePolicy, StartedCopy,
+    BackupJobState, BackupVaultArn, IamRoleArn, IdempotencyToken, RecoveryPointArn, RouteTable, SourcePolicy,
 };
 use crate::notification::{BackupJobEvent, JobEvent};
-use crate::ports::{BackupApi, StartCopyRequest, TrackingStore};
+use crate::ports::{BackupApi, StartCopyRequest};
 
-pub struct Copier<B, S> {
+pub struct Copier<B> {
     pub backup: B,
-    pub store: S,
     pub routes: RouteTable,
     /// The role AWS Backup assumes to copy (the only role the function may pass).
     pub copy_role: IamRoleArn,
@@ -28,11 +27,10 @@ pub struct Copier<B, S> {
 struct CompletedBackup {
     recovery_point: RecoveryPointArn,
     vault: BackupVaultArn,
-    resource: Option<ResourceArn>,
     resource_type: Option<String>,
 }
 
-impl<B: BackupApi, S: TrackingStore> Copier<B, S> {
+impl<B: BackupApi> Copier<B> {
     pub async fn handle(&self, payload: &Value) -> Result<Value, HandlerError> {
         for_each_notification(payload, &self.sources, |notification| async move {
             match &notification.event {
@@ -73,8 +71,11 @@ impl<B: BackupApi, S: TrackingStore> Copier<B, S> {
             };
             // Every route is attempted; a failure fails the event afterwards, and the retry of the
             // event finds the routes that worked already started (same tokens).
-            match self.start_and_record(&backup, &request).await {
-                Ok(copy_job) => copies.push(json!({ "copyJob": copy_job, "destination": route.destination_vault })),
+            match self.backup.start_copy_job(&request).await {
+                Ok(copy_job) => {
+                    tracing::info!(copy_job = %copy_job, destination = %route.destination_vault, "copy started");
+                    copies.push(json!({ "copyJob": copy_job, "destination": route.destination_vault }));
+                }
                 Err(err) => {
                     tracing::error!(backup_job = %event.id, destination = %route.destination_vault, error = %err, "copy not started");
                     first_error.get_or_insert(err);
@@ -82,37 +83,9 @@ impl<B: BackupApi, S: TrackingStore> Copier<B, S> {
             }
         }
         match first_error {
-            Some(err) => Err(err),
+            Some(err) => Err(err.into()),
             None => Ok(json!({ "backupJob": event.id, "copies": copies })),
         }
-    }
-
-    async fn start_and_record(
-        &self,
-        backup: &CompletedBackup,
-        request: &StartCopyRequest,
-    ) -> Result<crate::domain::CopyJobId, HandlerError> {
-        let copy_job = self.backup.start_copy_job(request).await?;
-        let started = StartedCopy {
-            id: copy_job.clone(),
-            details: CopyDetails {
-                source_recovery_point: Some(backup.recovery_point.clone()),
-                source_vault: Some(backup.vault.clone()),
-                destination_vault: Some(request.destination_vault.clone()),
-                destination_recovery_point: None,
-                resource: backup.resource.clone(),
-                resource_type: backup.resource_type.clone(),
-            },
-            lineage: Lineage::original(&copy_job),
-            lifecycle: request.lifecycle,
-            at: Utc::now(),
-        };
-        self.store.record_started(&started).await?;
-        self.store
-            .mark_destination(&backup.recovery_point, &request.destination_vault, DestinationStatus::Requested)
-            .await?;
-        tracing::info!(copy_job = %copy_job, destination = %request.destination_vault, "copy started");
-        Ok(copy_job)
     }
 
     /// Takes the facts from the event when it carries them all (EventBridge), else asks
@@ -124,7 +97,6 @@ impl<B: BackupApi, S: TrackingStore> Copier<B, S> {
             return Ok(Some(CompletedBackup {
                 recovery_point: recovery_point.clone(),
                 vault: vault.clone(),
-                resource: event.resource.clone(),
                 resource_type: Some(resource_type.clone()),
             }));
         }
@@ -136,11 +108,6 @@ impl<B: BackupApi, S: TrackingStore> Copier<B, S> {
             .recovery_point
             .or_else(|| event.recovery_point.clone())
             .ok_or_else(|| HandlerError::NoRecoveryPoint(event.id.clone()))?;
-        Ok(Some(CompletedBackup {
-            recovery_point,
-            vault: job.vault,
-            resource: job.resource.or_else(|| event.resource.clone()),
-            resource_type: job.resource_type,
-        }))
+        Ok(Some(CompletedBackup { recovery_point, vault: job.vault, resource_type: job.resource_type }))
     }
 }

@@ -7,6 +7,7 @@ pub mod tracker;
 
 use std::future::Future;
 
+use futures_util::stream::{self, StreamExt};
 use lambda_runtime::Diagnostic;
 use serde_json::{json, Value};
 
@@ -53,9 +54,13 @@ impl From<HandlerError> for Diagnostic {
     }
 }
 
-/// Parses the payload and runs `handle` on each notification in turn. Every record is attempted even
-/// when an earlier one fails (the handlers are idempotent, so the retry of the whole event is safe);
-/// the first error is returned after the rest were tried.
+/// How many records of one event are handled at once. Lambda hands SNS and EventBridge records over
+/// one by one; an SQS batch holds up to 10 (the template's BatchSize).
+pub(crate) const CONCURRENT_RECORDS: usize = 10;
+
+/// Parses the payload and runs `handle` on its notifications concurrently (their AWS calls overlap).
+/// Every record is attempted even when another fails (the handlers are idempotent, so the retry of
+/// the whole event is safe); the first error in record order is returned after all were tried.
 pub(crate) async fn for_each_notification<F, Fut>(
     payload: &Value,
     sources: &SourcePolicy,
@@ -67,16 +72,25 @@ where
 {
     let records = parse_lambda_event(payload)?;
     let total = records.len();
+    let pending = records.into_iter().map(|record| {
+        let started = match record {
+            Ok(notification) => match rejected(&notification, sources) {
+                Some(outcome) => Err(Ok(outcome)),
+                None => Ok(handle(notification)),
+            },
+            Err(err) => Err(Err(err.into())),
+        };
+        async move {
+            match started {
+                Ok(handling) => handling.await,
+                Err(done) => done,
+            }
+        }
+    });
+    let results: Vec<Result<Value, HandlerError>> = stream::iter(pending).buffered(CONCURRENT_RECORDS).collect().await;
     let mut outcomes = Vec::with_capacity(total);
     let mut errors = Vec::new();
-    for record in records {
-        let result = match record {
-            Ok(notification) => match rejected(&notification, sources) {
-                Some(outcome) => Ok(outcome),
-                None => handle(notification).await,
-            },
-            Err(err) => Err(err.into()),
-        };
+    for result in results {
         match result {
             Ok(outcome) => outcomes.push(outcome),
             Err(err) => {

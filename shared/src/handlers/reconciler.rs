@@ -53,6 +53,8 @@ pub struct Summary {
     pub scanned: usize,
     /// Tracking records created or moved forward to the API's state.
     pub repaired: usize,
+    /// Records that had the job's state but not its details (tracked from SNS alone).
+    pub details_filled: usize,
     pub retried: usize,
     pub alerted: usize,
     pub missing_copies_started: usize,
@@ -71,16 +73,15 @@ pub struct Reconciler<B, S, A, Q> {
 }
 
 impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, S, A, Q> {
-    fn tracker(&self) -> Tracker<&B, &S> {
+    fn tracker(&self) -> Tracker<&S> {
         // The reconciler reads the API, not notifications: no publisher to verify.
-        Tracker { backup: &self.retrier.backup, store: &self.retrier.store, sources: SourcePolicy::default() }
+        Tracker { store: &self.retrier.store, sources: SourcePolicy::default() }
     }
 
-    fn copier(&self) -> Option<Copier<&B, &S>> {
+    fn copier(&self) -> Option<Copier<&B>> {
         let copy_role = self.copy_role.clone()?;
         (!self.routes.is_empty()).then(|| Copier {
             backup: &self.retrier.backup,
-            store: &self.retrier.store,
             routes: self.routes.clone(),
             copy_role,
             sources: SourcePolicy::default(),
@@ -141,22 +142,27 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
 
     async fn reconcile_job(
         &self,
-        tracker: &Tracker<&B, &S>,
+        tracker: &Tracker<&S>,
         job: &CopyJob,
         record: Option<&crate::domain::CopyJobRecord>,
         now: DateTime<Utc>,
         summary: &mut Summary,
     ) -> Result<(), HandlerError> {
         let recorded_rank = record.and_then(|r| r.state).map(CopyJobState::rank);
+        let details = CopyDetails::from(job);
         if recorded_rank.is_none_or(|rank| rank < job.state.rank()) {
             let event = CopyJobEvent {
                 id: job.id.clone(),
                 state: job.state,
                 status_message: job.status_message.clone(),
-                details: CopyDetails::from(job),
+                details,
             };
             tracker.on_copy_event(&event, now).await?;
             summary.repaired += 1;
+        } else if record.is_some_and(|record| details.adds_to(&record.details)) {
+            // Tracked from SNS notifications, which carry no details: the listing has them.
+            self.retrier.store.fill_details(&job.id, &details).await?;
+            summary.details_filled += 1;
         }
         if job.state == CopyJobState::Failed && !record.is_some_and(|r| r.failure_handled) {
             let outcome = self.retrier.handle_failure(&job.id, Some(job)).await?;

@@ -11,9 +11,10 @@ use std::time::Duration;
 
 use aws_lambda_events::sqs::SqsEvent;
 use chrono::Utc;
+use futures_util::stream::{self, StreamExt};
 use serde_json::{json, Value};
 
-use super::{for_each_notification, skipped, HandlerError};
+use super::{for_each_notification, skipped, HandlerError, CONCURRENT_RECORDS};
 use crate::domain::{
     classify_status_message, Alert, AlertReason, Claim, ClaimKind, CopyDetails, CopyJob, CopyJobId, CopyJobRecord,
     CopyJobState, FailureClass, IdempotencyToken, Lineage, RetryPolicy, SourcePolicy, StartedCopy,
@@ -67,13 +68,13 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
     }
 
     /// Does `work` once per (job, kind) however often it is asked: claims it in the tracking table,
-    /// records the note `work` returns, and gives the claim back if `work` fails so a redelivery
-    /// can do it. `None` when another delivery already did it.
+    /// records what `work` reports in the same write that finishes the claim, and gives the claim
+    /// back if `work` fails so a redelivery can do it. `None` when another delivery already did it.
     async fn once<T>(
         &self,
         id: &CopyJobId,
         kind: ClaimKind,
-        work: impl AsyncFnOnce(CopyJobRecord) -> Result<(String, T), HandlerError>,
+        work: impl AsyncFnOnce(CopyJobRecord) -> Result<Done<T>, HandlerError>,
     ) -> Result<Option<T>, HandlerError> {
         let record = match self.store.claim(id, kind, Utc::now(), self.claim_lease).await? {
             Claim::Acquired(record) => record,
@@ -81,8 +82,8 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
             Claim::InProgress => return Err(HandlerError::InProgress(id.clone())),
         };
         match work(record).await {
-            Ok((note, outcome)) => {
-                self.store.finish_claim(id, kind, &note).await?;
+            Ok(Done { note, details, outcome }) => {
+                self.store.finish_claim(id, kind, &note, details.as_ref()).await?;
                 Ok(Some(outcome))
             }
             Err(err) => {
@@ -99,7 +100,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         id: &CopyJobId,
         record: &CopyJobRecord,
         known: Option<&CopyJob>,
-    ) -> Result<(String, Value), HandlerError> {
+    ) -> Result<Done<Value>, HandlerError> {
         let job = match known {
             Some(job) => job.clone(),
             None => self.backup.describe_copy_job(id).await?,
@@ -113,23 +114,25 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         let attempts_made = lineage.attempt + 1;
         tracing::info!(copy_job = %id, root = %lineage.root, attempt = lineage.attempt, ?class, marker, "copy job failed");
 
+        // The record learns the job's details in the write that finishes the claim.
+        let details = Some(CopyDetails::from(&job));
+
+        // Alerts here need no claim of their own: this failure's claim already makes them once.
         if class == FailureClass::Permanent {
             let reason = AlertReason::PermanentFailure { status_message };
-            self.alert_once(alert_for(&job, &lineage, reason, attempts_made)).await?;
-            return Ok(("alerted: permanent failure".into(), json!({ "copyJob": id, "alerted": "permanent" })));
+            self.publish(&alert_for(&job, &lineage, reason, attempts_made)).await?;
+            let outcome = json!({ "copyJob": id, "alerted": "permanent" });
+            return Ok(Done { note: "alerted: permanent failure".into(), details, outcome });
         }
         let next = lineage.next_attempt(id);
         if !self.policy.allows_attempt(next.attempt) {
             let reason = AlertReason::AttemptsExhausted { status_message };
-            self.alert_once(alert_for(&job, &lineage, reason, attempts_made)).await?;
-            return Ok(("alerted: attempts exhausted".into(), json!({ "copyJob": id, "alerted": "exhausted" })));
+            self.publish(&alert_for(&job, &lineage, reason, attempts_made)).await?;
+            let outcome = json!({ "copyJob": id, "alerted": "exhausted" });
+            return Ok(Done { note: "alerted: attempts exhausted".into(), details, outcome });
         }
 
-        let lifecycle = match (job.destination_lifecycle, record.lifecycle, &job.created_by) {
-            (Some(lifecycle), _, _) | (None, Some(lifecycle), _) => Some(lifecycle),
-            (None, None, Some(rule)) => self.backup.copy_action_lifecycle(rule, &job.destination_vault).await?,
-            (None, None, None) => None,
-        };
+        let lifecycle = job.destination_lifecycle.or(record.lifecycle);
         let attempt = next.attempt;
         let delay = self.policy.delay_before(attempt);
         let request = RetryRequest {
@@ -140,28 +143,36 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
             destination_vault: job.destination_vault.clone(),
             iam_role: job.iam_role.clone(),
             lifecycle,
+            plan_rule: if lifecycle.is_none() { job.created_by.clone() } else { None },
             resource: job.resource.clone(),
             resource_type: job.resource_type.clone(),
             last_status_message: status_message,
         };
         self.queue.schedule(&request, delay).await?;
         tracing::info!(copy_job = %id, attempt, delay_seconds = delay.as_secs(), "retry scheduled");
-        Ok((
-            format!("retry {attempt} scheduled"),
-            json!({ "copyJob": id, "retryScheduled": attempt, "delaySeconds": delay.as_secs() }),
-        ))
+        Ok(Done {
+            note: format!("retry {attempt} scheduled"),
+            details,
+            outcome: json!({ "copyJob": id, "retryScheduled": attempt, "delaySeconds": delay.as_secs() }),
+        })
     }
 
     /// Starts the copy a [`RetryRequest`] asks for. Safe to repeat: the token makes AWS Backup
     /// return the same job to a second start.
     pub async fn start_retry(&self, request: &RetryRequest) -> Result<Value, HandlerError> {
         let lineage = &request.lineage;
+        // A plan's copy keeps its rule's CopyAction lifecycle (GetBackupPlan, cached per plan version).
+        let lifecycle = match (request.lifecycle, &request.plan_rule) {
+            (Some(lifecycle), _) => Some(lifecycle),
+            (None, Some(rule)) => self.backup.copy_action_lifecycle(rule, &request.destination_vault).await?,
+            (None, None) => None,
+        };
         let start = StartCopyRequest {
             recovery_point: request.recovery_point.clone(),
             source_vault: request.source_vault.vault_name(),
             destination_vault: request.destination_vault.clone(),
             iam_role: request.iam_role.clone(),
-            lifecycle: request.lifecycle,
+            lifecycle,
             token: IdempotencyToken::for_retry(&lineage.root, lineage.attempt),
         };
         let new_job = match self.backup.start_copy_job(&start).await {
@@ -190,13 +201,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
             resource: request.resource.clone(),
             resource_type: request.resource_type.clone(),
         };
-        let started = StartedCopy {
-            id: new_job.clone(),
-            details,
-            lineage: lineage.clone(),
-            lifecycle: request.lifecycle,
-            at: Utc::now(),
-        };
+        let started = StartedCopy { id: new_job.clone(), details, lineage: lineage.clone(), lifecycle, at: Utc::now() };
         self.store.record_started(&started).await?;
         self.store.link_retry(&request.failed_job, &new_job).await?;
         tracing::info!(copy_job = %new_job, retry_of = %request.failed_job, attempt = lineage.attempt, "retry started");
@@ -206,12 +211,17 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
     /// Publishes `alert` unless another delivery already did.
     async fn alert_once(&self, alert: Alert) -> Result<(), HandlerError> {
         self.once(&alert.copy_job, ClaimKind::Alert, async |_| {
-            self.alerts.publish(&alert).await?;
-            tracing::warn!(copy_job = %alert.copy_job, reason = alert.reason.summary(), attempts = alert.attempts, "alert published");
-            Ok((format!("alerted: {}", alert.reason.summary()), ()))
+            self.publish(&alert).await?;
+            Ok(Done { note: format!("alerted: {}", alert.reason.summary()), details: None, outcome: () })
         })
         .await
         .map(drop)
+    }
+
+    async fn publish(&self, alert: &Alert) -> Result<(), HandlerError> {
+        self.alerts.publish(alert).await?;
+        tracing::warn!(copy_job = %alert.copy_job, reason = alert.reason.summary(), attempts = alert.attempts, "alert published");
+        Ok(())
     }
 
     /// Delay-queue batch: each message is one retry. Failed messages are reported individually
@@ -220,22 +230,31 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         // An unreadable batch fails whole, so SQS keeps every message in it.
         let event: SqsEvent =
             serde_json::from_value(payload.clone()).map_err(|err| ParseError::envelope("SQS event", &err))?;
-        let mut failures = Vec::new();
-        for message in &event.records {
+        let retries = event.records.iter().map(|message| async move {
             let message_id = message.message_id.clone().unwrap_or_default();
             let result = match parse_retry_message(message.body.as_deref()) {
                 Ok(request) => self.start_retry(&request).await.map(drop).map_err(|err| err.to_string()),
                 Err(problem) => Err(problem.to_owned()),
             };
-            if let Err(problem) = result {
+            result.err().map(|problem| {
                 // Reported back to SQS: redelivered after the visibility timeout, and moved to the
                 // dead-letter queue after maxReceiveCount, so a bad message is kept, not lost.
                 tracing::error!(message_id, problem, "retry message failed");
-                failures.push(json!({ "itemIdentifier": message_id }));
-            }
-        }
+                json!({ "itemIdentifier": message_id })
+            })
+        });
+        let failures: Vec<Value> =
+            stream::iter(retries).buffered(CONCURRENT_RECORDS).filter_map(std::future::ready).collect().await;
         Ok(json!({ "batchItemFailures": failures }))
     }
+}
+
+/// What claimed work reports: a note for the record, the job's details if it learnt them, and
+/// the invocation's outcome.
+struct Done<T> {
+    note: String,
+    details: Option<CopyDetails>,
+    outcome: T,
 }
 
 fn alert_for(job: &CopyJob, lineage: &Lineage, reason: AlertReason, attempts: u32) -> Alert {

@@ -1,21 +1,26 @@
 //! copy-job-tracker: keeps one record per copy job in the tracking table, moving only forward.
+//!
+//! One conditional write per event and no AWS Backup call: the record takes the state, and the
+//! job's details when the event carries them (EventBridge does; SNS carries only the id and state).
+//! Details an SNS-only record lacks are filled by the retrier (it describes failed jobs anyway) and
+//! by the reconciler's sweep, which reads them 1,000 jobs per ListCopyJobs call instead of one
+//! DescribeCopyJob per event (AWS Backup's API limits are low, and copy events come in bursts).
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::{for_each_notification, skipped, HandlerError};
-use crate::domain::{CopyDetails, CopyJobState, DestinationStatus, SourcePolicy, StateChange};
+use crate::domain::{SourcePolicy, StateChange};
 use crate::notification::{CopyJobEvent, JobEvent};
-use crate::ports::{BackupApi, TrackingStore};
+use crate::ports::TrackingStore;
 
-pub struct Tracker<B, S> {
-    pub backup: B,
+pub struct Tracker<S> {
     pub store: S,
     /// Trusted publishers; notifications from others are rejected.
     pub sources: SourcePolicy,
 }
 
-impl<B: BackupApi, S: TrackingStore> Tracker<B, S> {
+impl<S: TrackingStore> Tracker<S> {
     pub async fn handle(&self, payload: &Value) -> Result<Value, HandlerError> {
         for_each_notification(payload, &self.sources, |notification| async move {
             match &notification.event {
@@ -27,46 +32,22 @@ impl<B: BackupApi, S: TrackingStore> Tracker<B, S> {
         .await
     }
 
-    /// Records one state change. One conditional write in the common case; DescribeCopyJob only
-    /// when the record lacks the job's details.
+    /// Records one state change with a single conditional write. A stale event (the record is
+    /// already at this state or beyond) changes nothing, except that details it brings and the
+    /// record lacks are kept (an EventBridge event overtaken by an SNS one).
     pub async fn on_copy_event(&self, event: &CopyJobEvent, at: DateTime<Utc>) -> Result<Value, HandlerError> {
-        let update = event.state_update(at);
-        let (mut details, stale) = match self.store.apply_state(&update).await? {
-            StateChange::Applied(record) => (record.details, false),
+        match self.store.apply_state(&event.state_update(at)).await? {
+            StateChange::Applied(_) => {
+                tracing::info!(copy_job = %event.id, state = %event.state, "copy job state recorded");
+                Ok(json!({ "copyJob": event.id, "state": event.state }))
+            }
             StateChange::Stale(record) => {
-                // Already at this state or beyond. A redelivery of the same state still finishes
-                // what an earlier, failed invocation may have left undone (details, destination).
-                if record.state != Some(event.state) {
-                    tracing::info!(copy_job = %event.id, state = %event.state, recorded = ?record.state, "stale event ignored");
-                    return Ok(json!({ "copyJob": event.id, "stale": event.state }));
+                if event.details.adds_to(&record.details) {
+                    self.store.fill_details(&event.id, &event.details).await?;
                 }
-                let needs_follow_up = !record.details.is_complete() || event.state == CopyJobState::Completed;
-                if !needs_follow_up {
-                    return Ok(json!({ "copyJob": event.id, "stale": event.state }));
-                }
-                (record.details, true)
-            }
-        };
-        let wants_destination_point =
-            event.state == CopyJobState::Completed && details.destination_recovery_point.is_none();
-        if !details.is_complete() || wants_destination_point {
-            let job = self.backup.describe_copy_job(&event.id).await?;
-            let described = CopyDetails::from(&job);
-            self.store.fill_details(&event.id, &described).await?;
-            details = described;
-        }
-        if event.state == CopyJobState::Completed {
-            if let (Some(recovery_point), Some(destination)) =
-                (&details.source_recovery_point, &details.destination_vault)
-            {
-                self.store.mark_destination(recovery_point, destination, DestinationStatus::Copied).await?;
+                tracing::info!(copy_job = %event.id, state = %event.state, recorded = ?record.state, "stale event ignored");
+                Ok(json!({ "copyJob": event.id, "stale": event.state }))
             }
         }
-        if stale {
-            tracing::info!(copy_job = %event.id, state = %event.state, "redelivered state; follow-ups completed");
-            return Ok(json!({ "copyJob": event.id, "stale": event.state }));
-        }
-        tracing::info!(copy_job = %event.id, state = %event.state, "copy job state recorded");
-        Ok(json!({ "copyJob": event.id, "state": event.state }))
     }
 }

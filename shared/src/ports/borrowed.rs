@@ -13,8 +13,7 @@ use super::{
 };
 use crate::domain::{
     Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, CopyDetails, CopyJob, CopyJobId, CopyJobRecord,
-    DestinationStatus, Lifecycle, PlanRuleRef, RecoveryPointArn, StartedCopy, StateChange, StateUpdate, SweepCursor,
-    VaultName,
+    Lifecycle, PlanRuleRef, StartedCopy, StateChange, StateUpdate, SweepCursor, VaultName,
 };
 
 impl<T: BackupApi> BackupApi for &T {
@@ -78,19 +77,12 @@ impl<T: TrackingStore> TrackingStore for &T {
         id: &CopyJobId,
         kind: ClaimKind,
         outcome: &str,
+        details: Option<&CopyDetails>,
     ) -> impl Future<Output = Result<(), AwsError>> + Send {
-        (**self).finish_claim(id, kind, outcome)
+        (**self).finish_claim(id, kind, outcome, details)
     }
     fn release_claim(&self, id: &CopyJobId, kind: ClaimKind) -> impl Future<Output = Result<(), AwsError>> + Send {
         (**self).release_claim(id, kind)
-    }
-    fn mark_destination(
-        &self,
-        recovery_point: &RecoveryPointArn,
-        destination: &BackupVaultArn,
-        status: DestinationStatus,
-    ) -> impl Future<Output = Result<(), AwsError>> + Send {
-        (**self).mark_destination(recovery_point, destination, status)
     }
     fn get(&self, id: &CopyJobId) -> impl Future<Output = Result<Option<CopyJobRecord>, AwsError>> + Send {
         (**self).get(id)

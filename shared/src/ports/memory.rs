@@ -15,8 +15,7 @@ use super::{
 };
 use crate::domain::{
     Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, CopyDetails, CopyJob, CopyJobId, CopyJobRecord,
-    DestinationStatus, Lifecycle, PlanRuleRef, RecoveryPointArn, StartedCopy, StateChange, StateUpdate, SweepCursor,
-    VaultName,
+    Lifecycle, PlanRuleRef, StartedCopy, StateChange, StateUpdate, SweepCursor, VaultName,
 };
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -251,7 +250,6 @@ impl StoredRecord {
 #[derive(Default)]
 pub struct MemoryStore {
     records: Mutex<HashMap<CopyJobId, StoredRecord>>,
-    destinations: Mutex<HashMap<RecoveryPointArn, HashMap<BackupVaultArn, DestinationStatus>>>,
     failures: Mutex<HashMap<&'static str, usize>>,
     cursor: Mutex<Option<SweepCursor>>,
     calls: Mutex<BTreeMap<&'static str, usize>>,
@@ -293,10 +291,6 @@ impl MemoryStore {
     /// claim, which reads the item back, and a batch read of more than 100 keys).
     pub fn total_calls(&self) -> usize {
         lock(&self.calls).values().sum()
-    }
-
-    pub fn destinations(&self, recovery_point: &RecoveryPointArn) -> HashMap<BackupVaultArn, DestinationStatus> {
-        lock(&self.destinations).get(recovery_point).cloned().unwrap_or_default()
     }
 
     /// The next `count` calls of `operation` (e.g. "claim") fail transiently.
@@ -390,9 +384,18 @@ impl TrackingStore for MemoryStore {
         }))
     }
 
-    async fn finish_claim(&self, id: &CopyJobId, kind: ClaimKind, outcome: &str) -> Result<(), AwsError> {
+    async fn finish_claim(
+        &self,
+        id: &CopyJobId,
+        kind: ClaimKind,
+        outcome: &str,
+        details: Option<&CopyDetails>,
+    ) -> Result<(), AwsError> {
         self.check("finish_claim")?;
         self.with_record(id, |stored| {
+            if let Some(details) = details {
+                merge_details(&mut stored.record.details, details);
+            }
             let at = stored.claims.get(&kind).map(|(_, at)| *at).unwrap_or_else(Utc::now);
             stored.claims.insert(kind, (true, at));
             stored.record.outcome = Some(outcome.to_owned());
@@ -405,23 +408,6 @@ impl TrackingStore for MemoryStore {
         self.with_record(id, |stored| {
             stored.claims.remove(&kind);
         });
-        Ok(())
-    }
-
-    async fn mark_destination(
-        &self,
-        recovery_point: &RecoveryPointArn,
-        destination: &BackupVaultArn,
-        status: DestinationStatus,
-    ) -> Result<(), AwsError> {
-        self.check("mark_destination")?;
-        let mut destinations = lock(&self.destinations);
-        let entry =
-            destinations.entry(recovery_point.clone()).or_default().entry(destination.clone()).or_insert(status);
-        // Copied is final: a late "requested" does not undo it.
-        if status == DestinationStatus::Copied {
-            *entry = status;
-        }
         Ok(())
     }
 

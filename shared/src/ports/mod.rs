@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, CopyDetails, CopyJob, CopyJobId, CopyJobRecord,
-    CopyJobState, DestinationStatus, IamRoleArn, IdempotencyToken, Lifecycle, Lineage, PlanRuleRef, RecoveryPointArn,
-    ResourceArn, StartedCopy, StateChange, StateUpdate, SweepCursor, VaultName,
+    CopyJobState, IamRoleArn, IdempotencyToken, Lifecycle, Lineage, PlanRuleRef, RecoveryPointArn, ResourceArn,
+    StartedCopy, StateChange, StateUpdate, SweepCursor, VaultName,
 };
 
 /// Whether an operation that failed may succeed when tried again.
@@ -120,22 +120,17 @@ pub trait TrackingStore: Send + Sync {
         now: DateTime<Utc>,
         lease: Duration,
     ) -> impl Future<Output = Result<Claim, AwsError>> + Send;
-    /// Marks a claimed side effect done, with a short note of what was done.
+    /// Marks a claimed side effect done, with a short note of what was done, and sets the job's
+    /// details the record lacks (the claimant usually just described the job: no extra write).
     fn finish_claim(
         &self,
         id: &CopyJobId,
         kind: ClaimKind,
         outcome: &str,
+        details: Option<&CopyDetails>,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
     /// Gives a claim back after the side effect failed, so a redelivery can try again.
     fn release_claim(&self, id: &CopyJobId, kind: ClaimKind) -> impl Future<Output = Result<(), AwsError>> + Send;
-    /// Records where a recovery point stands with a destination vault.
-    fn mark_destination(
-        &self,
-        recovery_point: &RecoveryPointArn,
-        destination: &BackupVaultArn,
-        status: DestinationStatus,
-    ) -> impl Future<Output = Result<(), AwsError>> + Send;
     fn get(&self, id: &CopyJobId) -> impl Future<Output = Result<Option<CopyJobRecord>, AwsError>> + Send;
     /// The records of many jobs at once (absent ones are left out).
     fn get_many(
@@ -164,8 +159,14 @@ pub struct RetryRequest {
     pub source_vault: BackupVaultArn,
     pub destination_vault: BackupVaultArn,
     pub iam_role: IamRoleArn,
+    /// The lifecycle the failed job had (AWS reported it, or vaultwatch asked for it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lifecycle: Option<Lifecycle>,
+    /// The plan rule that created the failed job; without a lifecycle above, the retry looks up the
+    /// rule's CopyAction lifecycle when it starts (not when the failure is handled, which keeps
+    /// that path at four calls).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_rule: Option<PlanRuleRef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<ResourceArn>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,0 +1,163 @@
+//! AWS API calls per event, per function, on the common paths: the handlers over in-memory ports
+//! that count every call (one port call is one AWS request in the adapters). The `api-calls` binary
+//! prints them; the `call_budget` behaviour test holds them to the targets.
+
+use std::time::Duration;
+
+use crate::*;
+use serde_json::json;
+use vaultwatch::domain::{CopyJobState, IamRoleArn, RetryPolicy, RouteTable, SourcePolicy};
+use vaultwatch::handlers::copier::Copier;
+use vaultwatch::handlers::retrier::Retrier;
+use vaultwatch::handlers::tracker::Tracker;
+use vaultwatch::ports::memory::{MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
+
+struct Counts {
+    backup: MemoryBackup,
+    store: MemoryStore,
+    alerts: MemoryAlerts,
+    queue: MemoryQueue,
+}
+
+impl Counts {
+    fn new() -> Self {
+        let backup = MemoryBackup::new();
+        let job = failed_copy_job();
+        backup.add_copy_action(job.created_by.as_ref().unwrap(), &job.destination_vault, plan_copy_lifecycle());
+        backup.add_copy_job(job);
+        backup.add_backup_job(backup_job_from_wire(&fixture("backup-api/describe-backup-job-completed.json")));
+        Self { backup, store: MemoryStore::new(), alerts: MemoryAlerts::new(), queue: MemoryQueue::new() }
+    }
+
+    fn total(&self) -> (usize, usize) {
+        let other = self.alerts.published().len() + self.queue.scheduled().len();
+        (self.backup.total_calls(), self.backup.total_calls() + self.store.total_calls() + other)
+    }
+
+    fn retrier(&self) -> Retrier<&MemoryBackup, &MemoryStore, &MemoryAlerts, &MemoryQueue> {
+        Retrier {
+            backup: &self.backup,
+            store: &self.store,
+            alerts: &self.alerts,
+            queue: &self.queue,
+            policy: RetryPolicy::new(3, Duration::from_secs(60)).unwrap(),
+            claim_lease: Duration::from_secs(90),
+            sources: SourcePolicy::default(),
+        }
+    }
+}
+
+/// Calls made by `run`, as (AWS Backup, all AWS).
+async fn measure<F: std::future::Future<Output = ()>>(counts: &Counts, run: F) -> (usize, usize) {
+    let before = counts.total();
+    run.await;
+    let after = counts.total();
+    (after.0 - before.0, after.1 - before.1)
+}
+
+/// (function, event, (AWS Backup calls, all AWS calls)).
+pub type Row = (&'static str, &'static str, (usize, usize));
+
+/// Every row, in table order.
+pub async fn measure_all() -> Vec<Row> {
+    let mut rows: Vec<Row> = Vec::new();
+    tracker_rows(&mut rows).await;
+    retrier_rows(&mut rows).await;
+    copier_rows(&mut rows).await;
+    rows
+}
+
+/// The targets: tracker 1, retrier 4, copier routes + 1 (all AWS calls per event).
+pub fn budget(function: &str, event: &str) -> usize {
+    match function {
+        "tracker" => 1,
+        "retrier" => 4,
+        _ if event.contains("2 routes") => 3,
+        _ => 2,
+    }
+}
+
+async fn tracker_rows(rows: &mut Vec<Row>) {
+    let counts = Counts::new();
+    let tracker = Tracker { store: &counts.store, sources: SourcePolicy::default() };
+    let id = FAILED_COPY_JOB;
+    for (event, state) in [
+        ("COPY_JOB CREATED (SNS), job new to the table", "CREATED"),
+        ("COPY_JOB RUNNING (SNS)", "RUNNING"),
+        ("COPY_JOB COMPLETED (SNS)", "COMPLETED"),
+        ("COPY_JOB CREATED delivered late (stale)", "CREATED"),
+    ] {
+        let calls = measure(&counts, async {
+            tracker.handle(&copy_event(state, id)).await.unwrap();
+        })
+        .await;
+        rows.push(("tracker", event, calls));
+    }
+    let fresh = Counts::new();
+    let tracker = Tracker { store: &fresh.store, sources: SourcePolicy::default() };
+    let calls = measure(&fresh, async {
+        tracker.handle(&fixture("eventbridge/copy-job-completed.json")).await.unwrap();
+    })
+    .await;
+    rows.push(("tracker", "EventBridge Copy Job State Change COMPLETED (details included)", calls));
+}
+
+async fn retrier_rows(rows: &mut Vec<Row>) {
+    let counts = Counts::new();
+    let retrier = counts.retrier();
+    let failed = fixture("sns/copy-job-failed.json");
+    let calls = measure(&counts, async {
+        retrier.handle(&failed).await.unwrap();
+    })
+    .await;
+    rows.push(("retrier", "COPY_JOB FAILED, transient: retry scheduled", calls));
+    let calls = measure(&counts, async {
+        retrier.handle(&failed).await.unwrap();
+    })
+    .await;
+    rows.push(("retrier", "the same FAILED delivered again", calls));
+    let (request, _) = counts.queue.scheduled().remove(0);
+    let body = serde_json::to_string(&request).unwrap();
+    let calls = measure(&counts, async {
+        retrier.handle(&sqs_event(&[("m".into(), body)])).await.unwrap();
+    })
+    .await;
+    rows.push(("retrier", "retry due (SQS): plan lifecycle looked up, copy started", calls));
+
+    let counts = Counts::new();
+    let permanent = "Access denied: the IAM role cannot use KMS key arn:aws:kms:us-west-2:123456789012:key/abc";
+    counts.backup.set_copy_state(&copy_id(FAILED_COPY_JOB), CopyJobState::Failed, Some(permanent));
+    let retrier = counts.retrier();
+    let calls = measure(&counts, async {
+        retrier.handle(&failed).await.unwrap();
+    })
+    .await;
+    rows.push(("retrier", "COPY_JOB FAILED, permanent: alert published", calls));
+}
+
+async fn copier_rows(rows: &mut Vec<Row>) {
+    let dr = json!({ "sourceVault": "primary", "destinationVaultArn": DR_VAULT });
+    let eu = json!({ "sourceVault": "primary", "destinationVaultArn": "arn:aws:backup:eu-west-1:123456789012:backup-vault:eu" });
+    for (event, routes, file) in [
+        ("BACKUP_JOB COMPLETED (SNS), 1 route", json!([dr]), "sns/backup-job-completed.json"),
+        ("BACKUP_JOB COMPLETED (SNS), 2 routes", json!([dr, eu]), "sns/backup-job-completed.json"),
+        (
+            "EventBridge Backup Job State Change COMPLETED, 2 routes",
+            json!([dr, eu]),
+            "eventbridge/backup-job-completed.json",
+        ),
+    ] {
+        let counts = Counts::new();
+        let copier = Copier {
+            backup: &counts.backup,
+            routes: RouteTable::from_json(&routes.to_string()).unwrap(),
+            copy_role: IamRoleArn::parse("arn:aws:iam::123456789012:role/copy").unwrap(),
+            sources: SourcePolicy::default(),
+        };
+        let calls = measure(&counts, async {
+            copier.handle(&fixture(file)).await.unwrap();
+        })
+        .await;
+        rows.push(("copier", event, calls));
+    }
+}
