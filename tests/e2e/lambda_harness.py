@@ -51,6 +51,7 @@ class LocalLambda:
         # Init time, as Lambda sees it: from spawning the process to its first /next poll.
         self.spawned_at: float | None = None
         self.first_poll_at: float | None = None
+        self.polling = threading.Event()
         self.server = QuietServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -96,6 +97,7 @@ class LocalLambda:
                     return self._reply(404)
                 if harness.first_poll_at is None:
                     harness.first_poll_at = time.perf_counter()
+                    harness.polling.set()
                 # Bound to this process generation's queue: a poll left over from a crashed
                 # process must not take the next environment's events.
                 request_id, event = harness.events.get()
@@ -134,6 +136,7 @@ class LocalLambda:
         self.init_error = None
         self.events = queue.Queue()
         self.first_poll_at = None
+        self.polling.clear()
         self.spawned_at = time.perf_counter()
         command = self.binary if isinstance(self.binary, list) else [self.binary]
         self.process = subprocess.Popen(command, env=env, stdout=self.log, stderr=self.log)
@@ -165,6 +168,11 @@ class LocalLambda:
                     return Outcome(False, {"errorType": kind, **detail}, request_id)
         finally:
             self.results.pop(request_id, None)
+
+    def wait_until_polling(self, timeout: float = 30.0) -> None:
+        """Blocks until the process finished init (its first /next poll); raises if it never does."""
+        if not self.polling.wait(timeout):
+            raise RuntimeError(f"{self.name} did not poll for an event within {timeout} s")
 
     def init_seconds(self) -> float | None:
         if self.spawned_at is None or self.first_poll_at is None:
