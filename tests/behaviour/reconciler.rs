@@ -40,6 +40,9 @@ fn generated_job(index: usize) -> CopyJob {
         3 => (CopyJobState::Running, None),
         _ => (CopyJobState::Completed, None),
     };
+    if !job.state.is_terminal() {
+        job.completed_at = None;
+    }
     if job.state == CopyJobState::Completed {
         job.destination_recovery_point = Some(
             RecoveryPointArn::parse(&format!("arn:aws:backup:us-west-2:123456789012:recovery-point:DST-{index:05}"))
@@ -73,6 +76,7 @@ async fn a_sweep_over_unseen_jobs_repairs_retries_and_alerts_once_each() {
             scanned: JOBS,
             repaired: JOBS,
             details_filled: 0,
+            already_verified: 0,
             retried: transient,
             alerted: permanent,
             missing_copies_started: 0,
@@ -126,6 +130,45 @@ async fn records_tracked_from_sns_get_their_details_from_the_listing() {
 
     let again = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!((again.repaired, again.details_filled), (0, 0), "a second sweep writes nothing");
+}
+
+#[tokio::test]
+async fn a_clean_sweep_spares_the_next_one_the_records_of_finished_jobs() {
+    let reconciler = populated();
+    let running = JOBS / 20;
+    reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    let reads = reconciler.retrier.store.calls("get_many");
+
+    // A job finishes after that sweep started; the running ones are still running.
+    let mut late = generated_job(JOBS + 1);
+    late.state = CopyJobState::Completed;
+    late.completed_at = Some(Utc::now());
+    reconciler.retrier.backup.add_copy_job(late.clone());
+    let steady = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!(steady.scanned, JOBS + 1, "every job is still listed");
+    assert_eq!(steady.already_verified, JOBS - running, "finished and verified: records not read");
+    assert_eq!((steady.repaired, steady.errors), (1, 0), "the late job is tracked");
+    assert_eq!(reconciler.retrier.store.record(&late.id).unwrap().state, Some(CopyJobState::Completed));
+    assert_eq!(reconciler.retrier.store.calls("get_many") - reads, 3, "one read per page, for the few left");
+
+    // Other filters (or a longer lookback) reach jobs the verified sweep never listed.
+    let mut filtered = reconciler;
+    filtered.settings.state = Some(CopyJobState::Completed);
+    let other = filtered.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!(other.already_verified, 0);
+}
+
+#[tokio::test]
+async fn a_sweep_with_errors_vouches_for_nothing() {
+    let reconciler = populated();
+    reconciler.retrier.store.fail_next("apply_state", 1);
+    let first = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!(first.errors, 1);
+    let second = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!(second.already_verified, 0, "every record is read again");
+    assert_eq!((second.repaired, second.errors), (1, 0), "the job that failed is repaired now");
+    let third = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!(third.already_verified, JOBS - JOBS / 20);
 }
 
 #[tokio::test]

@@ -107,6 +107,10 @@ pub fn copy_job_from_wire(body: &Value) -> CopyJob {
             plan_version: BackupPlanVersion::parse(s(created_by, "BackupPlanVersion").unwrap()).unwrap(),
             rule_id: BackupRuleId::parse(s(created_by, "BackupRuleId").unwrap()).unwrap(),
         }),
+        // restJson1 timestamps are epoch seconds.
+        completed_at: job["CompletionDate"]
+            .as_f64()
+            .and_then(|at| DateTime::from_timestamp_millis((at * 1000.0) as i64)),
     }
 }
 

@@ -531,7 +531,8 @@ class Backup:
     def bulk(self, spec: dict) -> dict:
         """Control: `count` completed backups in `vault`, each with a copy job to one of
         `destinations` (round robin) in a state drawn from `states` (weights), published to
-        nobody: jobs the event path never saw. With no destinations, backups without copies."""
+        nobody: jobs the event path never saw. With no destinations, backups without copies.
+        `ageMinutes` dates the copy jobs that long ago."""
         rng = random.Random(spec.get("seed", 0))
         states = spec.get("states", {"COMPLETED": 1.0})
         names, weights = list(states), list(states.values())
@@ -553,8 +554,10 @@ class Backup:
                         copy = self._new_copy_job(job["RecoveryPointArn"], vault, destinations[index % len(destinations)], job["IamRoleArn"], None, None, None)
                         state = rng.choices(names, weights)[0]
                         copy["State"] = state
+                        # ageMinutes: created (and, if finished, completed) that long ago.
+                        copy["CreationDate"] = now() - 60 * spec.get("ageMinutes", 0)
                         if state in TERMINAL:
-                            copy["CompletionDate"] = now()
+                            copy["CompletionDate"] = copy["CreationDate"]
                         if state == "FAILED":
                             copy["StatusMessage"] = message
                         created["copies"] += 1

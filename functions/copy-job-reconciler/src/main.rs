@@ -25,8 +25,8 @@ async fn main() -> Result<(), Error> {
         retrier: Retrier {
             backup: SdkBackup::new(aws_sdk_backup::Client::new(&sdk)),
             store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), retrier.table),
-            alerts: SnsAlerts::new(aws_sdk_sns::Client::new(&sdk), retrier.alert_topic),
-            queue: SqsRetryQueue::new(aws_sdk_sqs::Client::new(&sdk), retrier.retry_queue_url),
+            alerts: SnsAlerts::new(&sdk, retrier.alert_topic),
+            queue: SqsRetryQueue::new(&sdk, retrier.retry_queue_url),
             policy: retrier.policy,
             claim_lease: retrier.claim_lease,
             sources: retrier.sources,

@@ -16,8 +16,8 @@ async fn main() -> Result<(), Error> {
     let retrier = Retrier {
         backup: SdkBackup::new(aws_sdk_backup::Client::new(&sdk)),
         store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table),
-        alerts: SnsAlerts::new(aws_sdk_sns::Client::new(&sdk), config.alert_topic),
-        queue: SqsRetryQueue::new(aws_sdk_sqs::Client::new(&sdk), config.retry_queue_url),
+        alerts: SnsAlerts::new(&sdk, config.alert_topic),
+        queue: SqsRetryQueue::new(&sdk, config.retry_queue_url),
         policy: config.policy,
         claim_lease: config.claim_lease,
         sources: config.sources,

@@ -141,6 +141,7 @@ fn copy_job_from_sdk(op: &'static str, job: &types::CopyJob) -> Result<CopyJob, 
         resource: m.optional("ResourceArn", job.resource_arn(), ResourceArn::parse)?,
         resource_type: job.resource_type().map(str::to_owned),
         iam_role: m.required("IamRoleArn", job.iam_role_arn(), IamRoleArn::parse)?,
+        completed_at: job.completion_date().and_then(chrono_time),
         created_by: plan_rule(job.created_by()),
     })
 }
@@ -183,6 +184,10 @@ fn backup_job_from_parts(
 
 fn sdk_time(at: DateTime<Utc>) -> aws_sdk_backup::primitives::DateTime {
     aws_sdk_backup::primitives::DateTime::from_millis(at.timestamp_millis())
+}
+
+fn chrono_time(at: &aws_sdk_backup::primitives::DateTime) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(at.secs(), at.subsec_nanos())
 }
 
 impl BackupApi for SdkBackup {

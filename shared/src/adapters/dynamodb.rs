@@ -21,7 +21,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use super::error::classify;
 use crate::domain::{
     BackupVaultArn, Claim, ClaimKind, CopyDetails, CopyJobId, CopyJobRecord, CopyJobState, Lifecycle, Lineage,
-    RecoveryPointArn, ResourceArn, StartedCopy, StateChange, StateUpdate, SweepCursor,
+    RecoveryPointArn, ResourceArn, StartedCopy, StateChange, StateUpdate, SweepCursor, SweepResume, VerifiedSweep,
 };
 use crate::ports::{AwsError, ErrorClass, TrackingStore};
 
@@ -401,7 +401,7 @@ impl TrackingStore for DynamoStore {
         Ok(records)
     }
 
-    async fn load_cursor(&self) -> Result<Option<SweepCursor>, AwsError> {
+    async fn load_cursor(&self) -> Result<SweepCursor, AwsError> {
         let output = self
             .client
             .get_item()
@@ -411,37 +411,46 @@ impl TrackingStore for DynamoStore {
             .send()
             .await
             .map_err(|err| classify("dynamodb", "GetItem", err))?;
-        let Some(item) = output.item else { return Ok(None) };
-        let window_start = item
-            .get("window_start")
-            .and_then(|v| v.as_s().ok())
-            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-            .map(|at| at.with_timezone(&Utc));
-        Ok(window_start.map(|window_start| SweepCursor {
-            window_start,
-            next_token: item.get("next_token").and_then(|v| v.as_s().ok()).cloned(),
-        }))
+        let Some(item) = output.item else { return Ok(SweepCursor::default()) };
+        let s = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
+        let at = |name: &str| {
+            s(name).and_then(|raw| DateTime::parse_from_rfc3339(raw).ok()).map(|at| at.with_timezone(&Utc))
+        };
+        Ok(SweepCursor {
+            resume: at("window_start").zip(at("sweep_started_at")).map(|(window_start, started_at)| SweepResume {
+                window_start,
+                next_token: s("next_token").cloned(),
+                started_at,
+                clean: item.get("sweep_clean").and_then(|v| v.as_bool().ok()).copied().unwrap_or(false),
+            }),
+            verified: at("verified_window_start").zip(at("verified_completed_before")).map(
+                |(window_start, completed_before)| VerifiedSweep {
+                    window_start,
+                    completed_before,
+                    filters: s("verified_filters").cloned().unwrap_or_default(),
+                },
+            ),
+        })
     }
 
-    async fn save_cursor(&self, cursor: Option<&SweepCursor>) -> Result<(), AwsError> {
-        let Some(cursor) = cursor else {
-            self.client
-                .delete_item()
-                .table_name(&self.table)
-                .key("pk", string(CURSOR_KEY))
-                .send()
-                .await
-                .map_err(|err| classify("dynamodb", "DeleteItem", err))?;
-            return Ok(());
-        };
+    async fn save_cursor(&self, cursor: &SweepCursor) -> Result<(), AwsError> {
         let mut item = HashMap::from([
             ("pk".to_owned(), string(CURSOR_KEY)),
             ("item_type".to_owned(), string("sweep_cursor")),
-            ("window_start".to_owned(), timestamp(cursor.window_start)),
             ("updated_at".to_owned(), timestamp(Utc::now())),
         ]);
-        if let Some(token) = &cursor.next_token {
-            item.insert("next_token".to_owned(), string(token.as_str()));
+        if let Some(resume) = &cursor.resume {
+            item.insert("window_start".to_owned(), timestamp(resume.window_start));
+            item.insert("sweep_started_at".to_owned(), timestamp(resume.started_at));
+            item.insert("sweep_clean".to_owned(), AttributeValue::Bool(resume.clean));
+            if let Some(token) = &resume.next_token {
+                item.insert("next_token".to_owned(), string(token.as_str()));
+            }
+        }
+        if let Some(verified) = &cursor.verified {
+            item.insert("verified_window_start".to_owned(), timestamp(verified.window_start));
+            item.insert("verified_completed_before".to_owned(), timestamp(verified.completed_before));
+            item.insert("verified_filters".to_owned(), string(verified.filters.as_str()));
         }
         self.client
             .put_item()

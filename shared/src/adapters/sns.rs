@@ -4,17 +4,19 @@ use aws_sdk_sns::types::MessageAttributeValue;
 use aws_sdk_sns::Client;
 
 use super::error::classify;
+use super::OnFirstUse;
 use crate::domain::{Alert, TopicArn};
 use crate::ports::{AlertSink, AwsError};
 
 pub struct SnsAlerts {
-    client: Client,
+    client: OnFirstUse<Client>,
     topic: TopicArn,
 }
 
 impl SnsAlerts {
-    pub fn new(client: Client, topic: TopicArn) -> Self {
-        Self { client, topic }
+    /// The SNS client is built when the first alert is published (most environments never do).
+    pub fn new(sdk: &aws_config::SdkConfig, topic: TopicArn) -> Self {
+        Self { client: OnFirstUse::new(sdk, Client::new), topic }
     }
 }
 
@@ -25,6 +27,7 @@ fn string_attribute(value: &str) -> MessageAttributeValue {
 impl AlertSink for SnsAlerts {
     async fn publish(&self, alert: &Alert) -> Result<(), AwsError> {
         self.client
+            .get()
             .publish()
             .topic_arn(self.topic.as_str())
             .subject(alert.subject())

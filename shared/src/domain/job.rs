@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -135,6 +136,8 @@ pub struct CopyJob {
     pub resource_type: Option<String>,
     pub iam_role: IamRoleArn,
     pub created_by: Option<PlanRuleRef>,
+    /// When the job reached its final state (CompletionDate); none while it runs.
+    pub completed_at: Option<DateTime<Utc>>,
 }
 
 /// A backup job as DescribeBackupJob reports it.

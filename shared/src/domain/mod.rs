@@ -51,7 +51,10 @@ pub use retry::{classify_status_message, FailureClass, Lineage, RetryPolicy, MAX
 pub use route::{CopyRoute, RouteTable};
 pub use source::SourcePolicy;
 pub use token::IdempotencyToken;
-pub use tracking::{Claim, ClaimKind, CopyDetails, CopyJobRecord, StartedCopy, StateChange, StateUpdate, SweepCursor};
+pub use tracking::{
+    Claim, ClaimKind, CopyDetails, CopyJobRecord, StartedCopy, StateChange, StateUpdate, SweepCursor, SweepResume,
+    VerifiedSweep,
+};
 
 /// A value that does not fit the domain. Names what was wrong, never echoes the value (it may be
 /// attacker-controlled or huge).

@@ -123,11 +123,52 @@ pub enum Claim {
     InProgress,
 }
 
-/// Where an unfinished reconciliation sweep stopped, so the next run continues from there.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What the reconciler remembers between runs (one item in the tracking table).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SweepCursor {
+    /// Where an unfinished sweep stopped, so the next run continues from there.
+    pub resume: Option<SweepResume>,
+    /// What the last finished, error-free sweep vouches for.
+    pub verified: Option<VerifiedSweep>,
+}
+
+/// An unfinished sweep: its window, the ListCopyJobs page to read next, and what the runs so far
+/// need to leave behind when the sweep finishes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SweepResume {
     /// The sweep covers copy jobs created after this instant.
     pub window_start: DateTime<Utc>,
-    /// ListCopyJobs NextToken of the page to read next.
+    /// ListCopyJobs NextToken of the page to read next (none: the first page).
     pub next_token: Option<String>,
+    /// When the sweep's first run started.
+    pub started_at: DateTime<Utc>,
+    /// No copy job failed to reconcile so far.
+    pub clean: bool,
+}
+
+/// Every copy job a finished sweep listed (created after `window_start`, matching `filters`) that
+/// had completed before `completed_before` was brought in line by that sweep without an error, and
+/// a finished job never changes again. Later sweeps still list such jobs (the missing-copy pass
+/// needs them) but need not read their tracking records again: in steady state that is almost
+/// every job of the lookback window.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedSweep {
+    pub window_start: DateTime<Utc>,
+    /// The sweep's start, less a margin for clock skew between AWS and the function.
+    pub completed_before: DateTime<Utc>,
+    /// The sweep's filters; a sweep with other filters cannot rely on this one.
+    pub filters: String,
+}
+
+impl VerifiedSweep {
+    /// Whether a sweep over jobs created after `window_start`, with `filters`, lists only jobs this
+    /// verified sweep listed too (a longer lookback or other filters reach jobs it never saw).
+    pub fn applies_to(&self, window_start: DateTime<Utc>, filters: &str) -> bool {
+        window_start >= self.window_start && filters == self.filters
+    }
+
+    /// Whether a job that completed at `completed_at` was already reconciled by this sweep.
+    pub fn covers(&self, completed_at: Option<DateTime<Utc>>) -> bool {
+        completed_at.is_some_and(|at| at < self.completed_before)
+    }
 }

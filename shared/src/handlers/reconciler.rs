@@ -8,9 +8,12 @@
 //! starts the missing copies (through the copier's logic, same tokens).
 //!
 //! Work is bounded by a deadline; an unfinished sweep leaves a cursor in the tracking table and the
-//! next run continues from it.
+//! next run continues from it. A finished sweep without errors is remembered as verified: the jobs
+//! that had finished when it started are in line for good (a finished job never changes), so later
+//! sweeps list them but skip reading their records. In steady state (an hourly sweep over 72 hours)
+//! that leaves the new and unfinished jobs, a small share.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -23,10 +26,13 @@ use super::tracker::Tracker;
 use super::HandlerError;
 use crate::domain::{
     BackupVaultArn, CopyDetails, CopyJob, CopyJobState, IamRoleArn, RecoveryPointArn, RouteTable, SourcePolicy,
-    SweepCursor, VaultName,
+    SweepCursor, SweepResume, VaultName, VerifiedSweep,
 };
 use crate::notification::{BackupJobEvent, CopyJobEvent};
 use crate::ports::{AlertSink, BackupApi, CopyJobQuery, RetryQueue, TrackingStore};
+
+/// Allowance for AWS's CompletionDate and the function's clock to disagree.
+const CLOCK_SKEW_MARGIN: chrono::Duration = chrono::Duration::minutes(5);
 
 /// What a sweep looks at.
 #[derive(Clone, Debug)]
@@ -37,6 +43,17 @@ pub struct SweepSettings {
     pub state: Option<CopyJobState>,
     /// ListCopyJobs page size (1..=1000).
     pub page_size: i32,
+}
+
+impl SweepSettings {
+    /// The filters that decide which jobs a sweep lists (a verified sweep holds only for the same).
+    fn fingerprint(&self) -> String {
+        format!(
+            "destination={};state={}",
+            self.destination_vault.as_ref().map_or("", |vault| vault.as_str()),
+            self.state.map_or("", |state| state.as_str())
+        )
+    }
 }
 
 impl Default for SweepSettings {
@@ -55,6 +72,8 @@ pub struct Summary {
     pub repaired: usize,
     /// Records that had the job's state but not its details (tracked from SNS alone).
     pub details_filled: usize,
+    /// Finished jobs an earlier finished sweep had already reconciled: listed, records not read.
+    pub already_verified: usize,
     pub retried: usize,
     pub alerted: usize,
     pub missing_copies_started: usize,
@@ -98,8 +117,12 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         let mut summary = Summary::default();
         let cursor = self.retrier.store.load_cursor().await?;
         let lookback = chrono::Duration::from_std(self.settings.lookback).unwrap_or(chrono::Duration::days(3));
-        let window_start = cursor.as_ref().map_or(now - lookback, |c| c.window_start);
-        let mut next_token = cursor.and_then(|c| c.next_token);
+        let filters = self.settings.fingerprint();
+        let SweepResume { window_start, mut next_token, started_at, clean } = cursor
+            .resume
+            .clone()
+            .unwrap_or(SweepResume { window_start: now - lookback, next_token: None, started_at: now, clean: true });
+        let verified = cursor.verified.as_ref().filter(|verified| verified.applies_to(window_start, &filters));
         let query = CopyJobQuery {
             created_after: Some(window_start),
             destination_vault: self.settings.destination_vault.clone(),
@@ -112,17 +135,27 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         let tracker = self.tracker();
         loop {
             if out_of_time() {
-                self.retrier.store.save_cursor(Some(&SweepCursor { window_start, next_token })).await?;
+                let clean = clean && summary.errors == 0;
+                let resume = SweepResume { window_start, next_token, started_at, clean };
+                let saved = SweepCursor { resume: Some(resume), verified: cursor.verified.clone() };
+                self.retrier.store.save_cursor(&saved).await?;
                 tracing::warn!(?summary, "deadline reached; the next run continues from the saved cursor");
                 return Ok(summary);
             }
             let page = self.retrier.backup.list_copy_jobs(&query, next_token.as_deref()).await?;
             summary.pages += 1;
-            let ids: Vec<_> = page.items.iter().map(|job| job.id.clone()).collect();
-            let records = self.retrier.store.get_many(&ids).await?;
+            // Jobs a verified sweep already reconciled are listed (for the missing-copy pass) but
+            // their records are not read again.
+            let needs_check = |job: &CopyJob| !verified.is_some_and(|verified| verified.covers(job.completed_at));
+            let ids: Vec<_> = page.items.iter().filter(|job| needs_check(job)).map(|job| job.id.clone()).collect();
+            let records = if ids.is_empty() { HashMap::new() } else { self.retrier.store.get_many(&ids).await? };
             for job in &page.items {
                 summary.scanned += 1;
                 copied.insert((job.source_recovery_point.clone(), job.destination_vault.clone()));
+                if !needs_check(job) {
+                    summary.already_verified += 1;
+                    continue;
+                }
                 let record = records.get(&job.id);
                 if let Err(err) = self.reconcile_job(&tracker, job, record, now, &mut summary).await {
                     summary.errors += 1;
@@ -134,7 +167,13 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
                 break;
             }
         }
-        self.retrier.store.save_cursor(None).await?;
+        // A sweep that reconciled every job vouches for those that had finished when it started.
+        let verified = if clean && summary.errors == 0 {
+            Some(VerifiedSweep { window_start, completed_before: started_at - CLOCK_SKEW_MARGIN, filters })
+        } else {
+            cursor.verified
+        };
+        self.retrier.store.save_cursor(&SweepCursor { resume: None, verified }).await?;
         summary.complete = self.start_missing_copies(window_start, &mut out_of_time, &copied, &mut summary).await?;
         tracing::info!(?summary, "reconciliation finished");
         Ok(summary)

@@ -93,10 +93,10 @@ impl<T: TrackingStore> TrackingStore for &T {
     ) -> impl Future<Output = Result<HashMap<CopyJobId, CopyJobRecord>, AwsError>> + Send {
         (**self).get_many(ids)
     }
-    fn load_cursor(&self) -> impl Future<Output = Result<Option<SweepCursor>, AwsError>> + Send {
+    fn load_cursor(&self) -> impl Future<Output = Result<SweepCursor, AwsError>> + Send {
         (**self).load_cursor()
     }
-    fn save_cursor(&self, cursor: Option<&SweepCursor>) -> impl Future<Output = Result<(), AwsError>> + Send {
+    fn save_cursor(&self, cursor: &SweepCursor) -> impl Future<Output = Result<(), AwsError>> + Send {
         (**self).save_cursor(cursor)
     }
 }

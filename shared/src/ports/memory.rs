@@ -93,6 +93,7 @@ impl MemoryBackup {
         if let Some(job) = lock(&self.state).copy_jobs.get_mut(id) {
             job.state = state;
             job.status_message = message.map(str::to_owned);
+            job.completed_at = state.is_terminal().then(Utc::now);
         }
     }
 
@@ -192,6 +193,7 @@ impl BackupApi for MemoryBackup {
                 resource_type: None,
                 iam_role: request.iam_role.clone(),
                 created_by: None,
+                completed_at: None,
             },
         );
         state.copy_order.push(id.clone());
@@ -251,7 +253,7 @@ impl StoredRecord {
 pub struct MemoryStore {
     records: Mutex<HashMap<CopyJobId, StoredRecord>>,
     failures: Mutex<HashMap<&'static str, usize>>,
-    cursor: Mutex<Option<SweepCursor>>,
+    cursor: Mutex<SweepCursor>,
     calls: Mutex<BTreeMap<&'static str, usize>>,
 }
 
@@ -422,14 +424,14 @@ impl TrackingStore for MemoryStore {
         Ok(ids.iter().filter_map(|id| records.get(id).map(|stored| (id.clone(), stored.view()))).collect())
     }
 
-    async fn load_cursor(&self) -> Result<Option<SweepCursor>, AwsError> {
+    async fn load_cursor(&self) -> Result<SweepCursor, AwsError> {
         self.check("load_cursor")?;
         Ok(lock(&self.cursor).clone())
     }
 
-    async fn save_cursor(&self, cursor: Option<&SweepCursor>) -> Result<(), AwsError> {
+    async fn save_cursor(&self, cursor: &SweepCursor) -> Result<(), AwsError> {
         self.check("save_cursor")?;
-        *lock(&self.cursor) = cursor.cloned();
+        *lock(&self.cursor) = cursor.clone();
         Ok(())
     }
 }

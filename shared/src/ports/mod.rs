@@ -137,9 +137,9 @@ pub trait TrackingStore: Send + Sync {
         &self,
         ids: &[CopyJobId],
     ) -> impl Future<Output = Result<HashMap<CopyJobId, CopyJobRecord>, AwsError>> + Send;
-    fn load_cursor(&self) -> impl Future<Output = Result<Option<SweepCursor>, AwsError>> + Send;
-    /// Saves where a sweep stopped; `None` clears it (the sweep finished).
-    fn save_cursor(&self, cursor: Option<&SweepCursor>) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// What the reconciler remembered after its last run (empty before its first).
+    fn load_cursor(&self) -> impl Future<Output = Result<SweepCursor, AwsError>> + Send;
+    fn save_cursor(&self, cursor: &SweepCursor) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
 /// Where operators are told about copies that need them.
