@@ -63,6 +63,36 @@ def cold_starts(name: str, command, env: dict) -> list[float]:
     return sorted(times)
 
 
+def socket_probe(binaries: dict[str, tuple[str, dict]], rounds: int = 100) -> dict[str, float]:
+    """Median init (ms) of each binary by a bare socket: spawn to the arrival of its first request,
+    without the harness's own HTTP handling; the binaries take turns, so drift hits all alike."""
+    import socket
+    times: dict[str, list[float]] = {name: [] for name in binaries}
+    for _ in range(rounds):
+        for name, (command, env) in binaries.items():
+            with socket.socket() as server:
+                server.bind(("127.0.0.1", 0))
+                server.listen(1)
+                server.settimeout(30)
+                lambda_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "AWS_LAMBDA_FUNCTION_NAME": name,
+                              "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                              "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{server.getsockname()[1]}", **env}
+                started = time.perf_counter()
+                process = subprocess.Popen([command], env=lambda_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                connection, _ = server.accept()
+                with connection:
+                    received = b""
+                    while b"\r\n\r\n" not in received:
+                        chunk = connection.recv(4096)
+                        if not chunk:
+                            break
+                        received += chunk
+                    times[name].append((time.perf_counter() - started) * 1000)
+                process.kill()
+                process.wait()
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
 def measure(name: str, command, env: dict, events: list[dict]) -> dict:
     inits = cold_starts(name, command, env)
     function = LocalLambda(name, command, env, str(STACK.workdir / f"bench-{name}.log"), timeout=60)
@@ -183,6 +213,11 @@ def main() -> int:
         for name, command, env, events in runs:
             print(f"measuring {name} over {len(events)} events...", flush=True)
             results.append(measure(name, command, {**env, "RUST_LOG": "warn"}, events))
+        print("socket probe of init, 100 cold starts each...", flush=True)
+        probed = socket_probe({name: (command, {**env, "RUST_LOG": "warn"}) for name, command, env, _ in runs
+                               if isinstance(command, str)})
+    for result in results:
+        result["probe_ms"] = probed.get(result["name"])
     print(f"sweeping up to {SWEEP_JOBS} copy jobs with the reconciler, twice...", flush=True)
     first_sweep, steady_sweep = sweep()
 
@@ -195,11 +230,12 @@ def main() -> int:
         by_function[function.strip()] = max(by_function.get(function.strip(), 0), int(all_calls))
     calls_worst = " / ".join(f"{name} {count}" for name, count in by_function.items()) + " (worst path; copier with 2 routes)"
     calls_ok = all(int(all_calls) <= int(target.strip().removeprefix("<= ")) for _, _, _, all_calls, target in call_rows)
-    rows = ["| function | init ms (median) | init ms (min) | vs hello | vs python | first invocation ms | warm p50 ms | warm p99 ms | peak RSS MiB | binary MiB |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| function | init ms (median) | init ms (min) | vs hello | vs python | init ms, socket probe | vs hello, socket probe | first invocation ms | warm p50 ms | warm p99 ms | peak RSS MiB | binary MiB |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         size = f"{r['size_mib']:.2f}" if r["size_mib"] is not None else "-"
-        rows.append(f"| {r['name']} | {r['init_ms']:.2f} | {r['init_min_ms']:.2f} | {r['init_ms'] / hello['init_ms']:.2f}x | {r['init_ms'] / peer['init_ms']:.3f}x | "
+        probe = (f"{r['probe_ms']:.2f} | {r['probe_ms'] / hello['probe_ms']:.2f}x" if r.get("probe_ms") else "- | -")
+        rows.append(f"| {r['name']} | {r['init_ms']:.2f} | {r['init_min_ms']:.2f} | {r['init_ms'] / hello['init_ms']:.2f}x | {r['init_ms'] / peer['init_ms']:.3f}x | {probe} | "
                     f"{r['first_ms']:.1f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['rss_mib']:.1f} | {size} |")
     table = "\n".join(rows)
     ours = results[2:]
@@ -209,7 +245,8 @@ def main() -> int:
     targets = "\n".join([
         "| figure | target | measured (worst function) | status |",
         "|---|---|---|---|",
-        f"| init vs hello-world | <= 1.5x | {worst('init_ms') / hello['init_ms']:.2f}x | {status(worst('init_ms') <= 1.5 * hello['init_ms'])} |",
+        f"| init vs hello-world | <= 1.5x | harness {worst('init_ms') / hello['init_ms']:.2f}x; socket probe {worst('probe_ms') / hello['probe_ms']:.2f}x | "
+        f"{status(worst('probe_ms') <= 1.5 * hello['probe_ms'])} by the socket probe (the stricter measure; {status(worst('init_ms') <= 1.5 * hello['init_ms'])} by the harness) |",
         f"| init vs Python boto3 peer | <= 0.1x | {worst('init_ms') / peer['init_ms']:.3f}x | {status(worst('init_ms') <= 0.1 * peer['init_ms'])} |",
         f"| peak RSS over {EVENTS} invocations | <= 30 MiB | {worst('rss_mib'):.1f} MiB | {status(worst('rss_mib') <= 30)} |",
         f"| stripped release binary | <= 8 MiB | {worst('size_mib'):.2f} MiB | {status(worst('size_mib') <= 8)} |",
@@ -240,7 +277,9 @@ arm64 binaries come from the same profile through `sam build`).
 
 Each function's release binary runs under the project's local Lambda Runtime API, as Lambda runs
 it, calling the local stand-ins (the AWS Backup stand-in; moto for DynamoDB, SNS, SQS). Init is
-spawn to first `/next` poll, the median (and minimum) of {COLD_STARTS} cold starts; warm latency is over
+spawn to first `/next` poll, the median (and minimum) of {COLD_STARTS} cold starts under that harness,
+and again, without the harness's own HTTP handling (~1.3 ms a process), by a bare socket probe
+(median of 100, the binaries taking turns); warm latency is over
 {EVENTS - 1} invocations after the first. The Python peer does the retrier's core (DescribeCopyJob +
 StartCopyJob with boto3) under a minimal Runtime API loop; the hello-world is a bare `lambda_runtime`
 echo built with the same profile.
