@@ -132,3 +132,18 @@ async fn notifications_from_untrusted_publishers_are_rejected_without_any_call()
     copier.handle(&fixture("sns/backup-job-completed.json")).await.unwrap();
     assert_eq!(copier.backup.started_copies().len(), 2);
 }
+
+#[tokio::test]
+async fn the_copies_of_one_backup_start_concurrently() {
+    let memory = MemoryBackup::new();
+    memory.add_backup_job(backup_job_from_wire(&fixture("backup-api/describe-backup-job-completed.json")));
+    let copier = Copier {
+        backup: InFlight::new(memory),
+        routes: RouteTable::from_json(&two_routes()).unwrap(),
+        copy_role: IamRoleArn::parse(ROLE).unwrap(),
+        sources: SourcePolicy::default(),
+    };
+    copier.handle(&fixture("sns/backup-job-completed.json")).await.unwrap();
+    assert_eq!(copier.backup.inner.started_copies().len(), 2);
+    assert_eq!(copier.backup.peak.load(std::sync::atomic::Ordering::SeqCst), 2, "both routes in flight at once");
+}

@@ -58,9 +58,10 @@ impl<B: BackupApi> Copier<B> {
             return Ok(json!({ "backupJob": event.id, "copies": [] }));
         }
 
-        let mut copies = Vec::with_capacity(routes.len());
-        let mut first_error = None;
-        for route in routes {
+        // The routes' copies start concurrently. Every route is attempted; a failure fails the
+        // event afterwards, and the retry of the event finds the routes that worked already started
+        // (same tokens).
+        let starts = routes.iter().map(|route| {
             let request = StartCopyRequest {
                 recovery_point: backup.recovery_point.clone(),
                 source_vault: vault_name.clone(),
@@ -69,9 +70,13 @@ impl<B: BackupApi> Copier<B> {
                 lifecycle: route.lifecycle,
                 token: IdempotencyToken::for_route(&backup.recovery_point, &route.destination_vault),
             };
-            // Every route is attempted; a failure fails the event afterwards, and the retry of the
-            // event finds the routes that worked already started (same tokens).
-            match self.backup.start_copy_job(&request).await {
+            async move { self.backup.start_copy_job(&request).await }
+        });
+        let started = futures_util::future::join_all(starts).await;
+        let mut copies = Vec::with_capacity(routes.len());
+        let mut first_error = None;
+        for (route, result) in routes.iter().zip(started) {
+            match result {
                 Ok(copy_job) => {
                     tracing::info!(copy_job = %copy_job, destination = %route.destination_vault, "copy started");
                     copies.push(json!({ "copyJob": copy_job, "destination": route.destination_vault }));
