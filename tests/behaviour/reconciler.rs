@@ -228,3 +228,40 @@ async fn missing_routed_copies_are_started_once() {
     assert_eq!(again.missing_copies_started, 0);
     assert_eq!(reconciler.retrier.backup.started_copies().len(), 3);
 }
+
+#[tokio::test]
+async fn a_continued_sweep_leaves_missing_copies_to_the_next_whole_one() {
+    let routes =
+        RouteTable::from_json(&json!([{ "sourceVault": "primary", "destinationVaultArn": DR_VAULT }]).to_string())
+            .unwrap();
+    let mut reconciler = reconciler(routes);
+    reconciler.settings.page_size = 1;
+    // Backup 0's copy (by a plan: another token) is on the first page of the listing.
+    let mut copied = generated_job(0);
+    copied.state = CopyJobState::Completed;
+    reconciler.retrier.backup.add_copy_job(copied);
+    reconciler.retrier.backup.add_copy_job(generated_job(4));
+    reconciler.retrier.backup.add_backup_job(BackupJob {
+        id: BackupJobId::parse("BACKUP-0").unwrap(),
+        state: BackupJobState::Completed,
+        recovery_point: Some(generated_job(0).source_recovery_point),
+        vault: vault(SOURCE_VAULT),
+        resource: None,
+        resource_type: Some("EBS".to_owned()),
+    });
+    let mut checks = 0;
+    let first = reconciler
+        .run(Utc::now(), || {
+            checks += 1;
+            checks > 1
+        })
+        .await
+        .unwrap();
+    assert_eq!((first.pages, first.complete), (1, false));
+    let continued = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!((continued.pages, continued.complete, continued.missing_copies_started), (1, true, 0));
+    assert!(reconciler.retrier.backup.started_copies().is_empty(), "backup 0 has its copy: none started");
+    let whole = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!((whole.pages, whole.missing_copies_started), (2, 0));
+    assert!(reconciler.retrier.backup.started_copies().is_empty());
+}
