@@ -64,6 +64,15 @@ fn never_out_of_time() -> impl FnMut() -> bool {
     || false
 }
 
+/// A deadline that passes once `pages` pages were read.
+fn out_of_time_after(pages: usize) -> impl FnMut() -> bool {
+    let mut checks = 0;
+    move || {
+        checks += 1;
+        checks > pages
+    }
+}
+
 #[tokio::test]
 async fn a_sweep_over_unseen_jobs_repairs_retries_and_alerts_once_each() {
     let reconciler = populated();
@@ -174,14 +183,7 @@ async fn a_sweep_with_errors_vouches_for_nothing() {
 #[tokio::test]
 async fn a_bounded_run_saves_its_place_and_the_next_continues() {
     let reconciler = populated();
-    let mut checks = 0;
-    let first = reconciler
-        .run(Utc::now(), || {
-            checks += 1;
-            checks > 1
-        })
-        .await
-        .unwrap();
+    let first = reconciler.run(Utc::now(), out_of_time_after(1)).await.unwrap();
     assert_eq!((first.pages, first.scanned, first.complete), (1, 1000, false));
     let second = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!((second.pages, second.scanned, second.complete), (2, 1500, true), "continued from page 2");
@@ -249,14 +251,7 @@ async fn a_continued_sweep_leaves_missing_copies_to_the_next_whole_one() {
         resource: None,
         resource_type: Some("EBS".to_owned()),
     });
-    let mut checks = 0;
-    let first = reconciler
-        .run(Utc::now(), || {
-            checks += 1;
-            checks > 1
-        })
-        .await
-        .unwrap();
+    let first = reconciler.run(Utc::now(), out_of_time_after(1)).await.unwrap();
     assert_eq!((first.pages, first.complete), (1, false));
     let continued = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!((continued.pages, continued.complete, continued.missing_copies_started), (1, true, 0));
