@@ -24,7 +24,7 @@ impl<'a> MessageText<'a> {
             let after_label = from + found + label.len();
             let rest = self.text[after_label..].trim_start();
             if let Some(value) = rest.strip_prefix(':') {
-                let word = value.trim_start().split_whitespace().next()?;
+                let word = value.split_whitespace().next()?;
                 let word = word.trim_end_matches(['.', ',', ';']);
                 return (!word.is_empty()).then_some(word);
             }
