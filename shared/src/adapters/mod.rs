@@ -14,6 +14,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider, TlsContext, TrustStore};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 use crate::config::ConfigError;
 
@@ -77,11 +78,16 @@ impl TlsRoots {
         }
     }
 
-    fn trust_store(self) -> TrustStore {
-        match self {
+    /// The HTTPS client every SDK client of the process shares: rustls with ring, trusting these roots.
+    fn https_client(self) -> SharedHttpClient {
+        let trust_store = match self {
             Self::Amazon => TrustStore::empty().with_pem_certificate(AMAZON_TRUST_ROOTS.as_bytes()),
             Self::System => TrustStore::default(),
-        }
+        };
+        aws_smithy_http_client::Builder::new()
+            .tls_provider(Provider::Rustls(CryptoMode::Ring))
+            .tls_context(TlsContext::builder().with_trust_store(trust_store).build().expect("a valid TLS context"))
+            .build_https()
     }
 }
 
@@ -96,12 +102,8 @@ impl TlsRoots {
 pub async fn load_sdk_config(host: Host) -> Result<SdkConfig, ConfigError> {
     let default_roots = if host == Host::Lambda { TlsRoots::Amazon } else { TlsRoots::System };
     let roots = TlsRoots::from_env_value(std::env::var("TLS_ROOTS").ok().as_deref(), default_roots)?;
-    let http_client = aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .tls_context(TlsContext::builder().with_trust_store(roots.trust_store()).build().expect("a valid TLS context"))
-        .build_https();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http_client)
+        .http_client(roots.https_client())
         .retry_config(RetryConfig::standard().with_max_attempts(3))
         .timeout_config(
             TimeoutConfig::builder()
@@ -159,14 +161,7 @@ mod tests {
         let sdk = aws_config::SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
-            .http_client(
-                aws_smithy_http_client::Builder::new()
-                    .tls_provider(Provider::Rustls(CryptoMode::Ring))
-                    .tls_context(
-                        TlsContext::builder().with_trust_store(TlsRoots::Amazon.trust_store()).build().unwrap(),
-                    )
-                    .build_https(),
-            )
+            .http_client(TlsRoots::Amazon.https_client())
             .build();
         let _client = aws_sdk_sqs::Client::new(&sdk);
     }
