@@ -1,12 +1,12 @@
 //! Prints AWS API calls per event, per function (see `vaultwatch_tests::calls`), as a Markdown table.
 
-use vaultwatch_tests::calls::{budget, measure_all};
+use vaultwatch_tests::calls::measure_all;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     println!("| function | event | AWS Backup calls | all AWS calls | target |");
     println!("|---|---|---|---|---|");
-    for (function, event, (backup, all)) in measure_all().await {
-        println!("| {function} | {event} | {backup} | {all} | <= {} |", budget(function, event));
+    for row in measure_all().await {
+        println!("| {} | {} | {} | {} | <= {} |", row.function, row.event, row.backup_calls, row.all_calls, row.budget);
     }
 }
