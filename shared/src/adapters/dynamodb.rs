@@ -311,7 +311,7 @@ impl TrackingStore for DynamoStore {
                 vec![string(CLAIM_PENDING), number(cutoff)],
             );
         Ok(match self.update("UpdateItem", Self::copy_key(id), write, true).await? {
-            Updated::Applied(item) => Claim::Acquired(record_from_item(&item)),
+            Updated::Applied(item) => Claim::Acquired(Box::new(record_from_item(&item))),
             Updated::ConditionFailed(item) => {
                 let done = item.get(claim).and_then(|v| v.as_s().ok()).is_some_and(|s| s == CLAIM_DONE);
                 if done {

@@ -116,7 +116,7 @@ impl ClaimKind {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Claim {
     /// This invocation owns the side effect; here is the job's record as it stands.
-    Acquired(CopyJobRecord),
+    Acquired(Box<CopyJobRecord>),
     /// Another delivery already did it.
     AlreadyDone,
     /// Another delivery is doing it right now (its lease has not expired).

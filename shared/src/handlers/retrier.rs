@@ -77,7 +77,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         work: impl AsyncFnOnce(CopyJobRecord) -> Result<Done<T>, HandlerError>,
     ) -> Result<Option<T>, HandlerError> {
         let record = match self.store.claim(id, kind, Utc::now(), self.claim_lease).await? {
-            Claim::Acquired(record) => record,
+            Claim::Acquired(record) => *record,
             Claim::AlreadyDone => return Ok(None),
             Claim::InProgress => return Err(HandlerError::InProgress(id.clone())),
         };

@@ -381,7 +381,7 @@ impl TrackingStore for MemoryStore {
             Some((false, at)) if *at + lease > now => Claim::InProgress,
             _ => {
                 stored.claims.insert(kind, (false, now));
-                Claim::Acquired(stored.view())
+                Claim::Acquired(Box::new(stored.view()))
             }
         }))
     }
