@@ -407,7 +407,7 @@ class LocalStack:
 
     def track(self, jobs: list[dict]) -> None:
         """Writes what the event path would have recorded for `jobs` (ListCopyJobs items), details
-        included, failures handled: directly, in batches, since moto takes ~20 ms a conditional
+        included, failures handled: directly, in batches, since moto takes ~10 ms a conditional
         write and seeding thousands of records is not what a test or benchmark is about."""
         dynamodb = self.client("dynamodb")
         rank = {"CREATED": 0, "RUNNING": 1, "COMPLETED": 2, "FAILED": 2}
