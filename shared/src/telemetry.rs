@@ -2,7 +2,7 @@
 //!
 //! `RUST_LOG` takes a level (`warn`) or comma-separated `target=level` directives
 //! (`vaultwatch=debug,warn`), parsed as [`Targets`]. `EnvFilter`'s span and field filters are not
-//! supported: they pull a regex engine into every binary (~240 KiB) for a feature a Lambda log
+//! supported: they pull a regex engine into every binary (~430 KiB) for a feature a Lambda log
 //! level does not need.
 
 use tracing_subscriber::filter::{LevelFilter, Targets};
