@@ -7,6 +7,7 @@ pub mod tracker;
 
 use std::future::Future;
 
+use futures_util::future::{ready, Either};
 use futures_util::stream::{self, StreamExt};
 use lambda_runtime::Diagnostic;
 use serde_json::{json, Value};
@@ -72,20 +73,12 @@ where
 {
     let records = parse_lambda_event(payload)?;
     let total = records.len();
-    let pending = records.into_iter().map(|record| {
-        let started = match record {
-            Ok(notification) => match rejected(&notification, sources) {
-                Some(outcome) => Err(Ok(outcome)),
-                None => Ok(handle(notification)),
-            },
-            Err(err) => Err(Err(err.into())),
-        };
-        async move {
-            match started {
-                Ok(handling) => handling.await,
-                Err(done) => done,
-            }
-        }
+    let pending = records.into_iter().map(|record| match record {
+        Ok(notification) => match rejected(&notification, sources) {
+            Some(outcome) => Either::Left(ready(Ok(outcome))),
+            None => Either::Right(handle(notification)),
+        },
+        Err(err) => Either::Left(ready(Err(err.into()))),
     });
     let results: Vec<Result<Value, HandlerError>> = stream::iter(pending).buffered(CONCURRENT_RECORDS).collect().await;
     let mut outcomes = Vec::with_capacity(total);
