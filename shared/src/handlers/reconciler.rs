@@ -207,10 +207,11 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             };
             tracker.on_copy_event(&event, now).await?;
             summary.repaired += 1;
-        } else if record.is_some_and(|record| details.adds_to(&record.details)) {
+        } else if let Some(record) = record {
             // Tracked from SNS notifications, which carry no details: the listing has them.
-            self.retrier.store.fill_details(&job.id, &details).await?;
-            summary.details_filled += 1;
+            if tracker.fill_missing_details(&job.id, &details, &record.details).await? {
+                summary.details_filled += 1;
+            }
         }
         if job.state == CopyJobState::Failed && !record.is_some_and(|r| r.failure_handled) {
             let outcome = self.retrier.handle_failure(&job.id, Some(job)).await?;

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::{for_each_notification, skipped, HandlerError};
-use crate::domain::{SourcePolicy, StateChange};
+use crate::domain::{CopyDetails, CopyJobId, SourcePolicy, StateChange};
 use crate::notification::{CopyJobEvent, JobEvent};
 use crate::ports::TrackingStore;
 
@@ -42,12 +42,25 @@ impl<S: TrackingStore> Tracker<S> {
                 Ok(json!({ "copyJob": event.id, "state": event.state }))
             }
             StateChange::Stale(record) => {
-                if event.details.adds_to(&record.details) {
-                    self.store.fill_details(&event.id, &event.details).await?;
-                }
+                self.fill_missing_details(&event.id, &event.details, &record.details).await?;
                 tracing::info!(copy_job = %event.id, state = %event.state, recorded = ?record.state, "stale event ignored");
                 Ok(json!({ "copyJob": event.id, "stale": event.state }))
             }
         }
+    }
+
+    /// Writes `known` when it has details `recorded` lacks (a record tracked from SNS alone has
+    /// none). True when it wrote.
+    pub async fn fill_missing_details(
+        &self,
+        id: &CopyJobId,
+        known: &CopyDetails,
+        recorded: &CopyDetails,
+    ) -> Result<bool, HandlerError> {
+        if !known.adds_to(recorded) {
+            return Ok(false);
+        }
+        self.store.fill_details(id, known).await?;
+        Ok(true)
     }
 }
