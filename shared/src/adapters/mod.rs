@@ -84,18 +84,18 @@ impl TlsRoots {
 
     /// The HTTPS client every SDK client of the process shares: rustls with ring, trusting these roots.
     fn https_client(self) -> SharedHttpClient {
-        let trust_store = match self {
-            Self::Amazon => TrustStore::empty().with_pem_certificate(AMAZON_TRUST_ROOTS.as_bytes()),
-            Self::System => TrustStore::default(),
+        let hyper = |trust_store| {
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(Provider::Rustls(CryptoMode::Ring))
+                .tls_context(TlsContext::builder().with_trust_store(trust_store).build().expect("a valid TLS context"))
+                .build_https()
         };
-        let hyper = aws_smithy_http_client::Builder::new()
-            .tls_provider(Provider::Rustls(CryptoMode::Ring))
-            .tls_context(TlsContext::builder().with_trust_store(trust_store).build().expect("a valid TLS context"))
-            .build_https();
         match self {
-            Self::Amazon => SharedHttpClient::new(ConnectOnFirstRequest(hyper)),
+            Self::Amazon => SharedHttpClient::new(ConnectOnFirstRequest(hyper(
+                TrustStore::empty().with_pem_certificate(AMAZON_TRUST_ROOTS.as_bytes()),
+            ))),
             // The OS store is worth loading at cold start, as the SDK does, not in the first request.
-            Self::System => hyper,
+            Self::System => hyper(TrustStore::default()),
         }
     }
 }
