@@ -21,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
-from lambda_harness import LocalLambda  # noqa: E402
+from lambda_harness import LocalLambda, lambda_environment  # noqa: E402
 from stack import ACCOUNT, CREDENTIALS, LocalStack, scheduled_event  # noqa: E402
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "1000"))
@@ -74,9 +74,7 @@ def socket_probe(binaries: dict[str, tuple[str, dict]], rounds: int = 100) -> di
                 server.bind(("127.0.0.1", 0))
                 server.listen(1)
                 server.settimeout(30)
-                lambda_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "AWS_LAMBDA_FUNCTION_NAME": name,
-                              "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-                              "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{server.getsockname()[1]}", **env}
+                lambda_env = lambda_environment(name, server.getsockname()[1], env)
                 started = time.perf_counter()
                 process = subprocess.Popen([command], env=lambda_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 connection, _ = server.accept()

@@ -40,6 +40,20 @@ class Outcome:
     request_id: str
 
 
+def lambda_environment(name: str, runtime_api_port: int, env: dict[str, str]) -> dict[str, str]:
+    """What Lambda puts in a function's environment, pointing at a Runtime API on this port, plus `env`."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{runtime_api_port}",
+        "AWS_LAMBDA_FUNCTION_NAME": name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "local",
+        **env,
+    }
+
+
 class LocalLambda:
     def __init__(self, name: str, binary: str | list[str], env: dict[str, str], log_path: str, timeout: float = 30.0):
         self.name, self.binary, self.env, self.log_path, self.timeout = name, binary, env, log_path, timeout
@@ -123,16 +137,7 @@ class LocalLambda:
         return Handler
 
     def start(self) -> None:
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{self.server.server_address[1]}",
-            "AWS_LAMBDA_FUNCTION_NAME": self.name,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{self.name}",
-            "AWS_LAMBDA_LOG_STREAM_NAME": "local",
-            **self.env,
-        }
+        env = lambda_environment(self.name, self.server.server_address[1], self.env)
         self.init_error = None
         self.events = queue.Queue()
         self.first_poll_at = None
