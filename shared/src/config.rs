@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use crate::domain::{BackupVaultArn, CopyJobState, IamRoleArn, RetryPolicy, RouteTable, SourcePolicy, TopicArn};
+use crate::domain::{
+    BackupVaultArn, CopyJobState, CopyTargets, IamRoleArn, PassableRoles, RetryPolicy, RouteTable, SourcePolicy,
+    TopicArn,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid configuration: {}", problems.join("; "))]
@@ -65,6 +68,49 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         SourcePolicy::parse(&topics, &accounts).map_err(|err| self.problems.push(err.to_string())).ok()
     }
 
+    /// An optional variable parsed when set.
+    fn optional<T, E: std::fmt::Display>(&mut self, name: &str, parse: impl FnOnce(&str) -> Result<T, E>) -> Option<T> {
+        let raw = self.get(name)?;
+        parse(&raw).map_err(|err| self.problems.push(format!("{name}: {err}"))).ok()
+    }
+
+    /// COPY_ROLE_ARN (the role copies pass, and a retry's fallback) and PASSABLE_ROLE_ARNS (every
+    /// role the function may pass; unset allows any, with a warning: the template always sets it).
+    fn roles(&mut self) -> (Option<IamRoleArn>, PassableRoles) {
+        let copy_role = self.optional("COPY_ROLE_ARN", IamRoleArn::parse);
+        let roles = match self.get("PASSABLE_ROLE_ARNS") {
+            Some(list) => PassableRoles::parse(&list, copy_role.clone())
+                .map_err(|err| self.problems.push(err.to_string()))
+                .unwrap_or_default(),
+            None => {
+                tracing::warn!("PASSABLE_ROLE_ARNS is not set: a retry passes the failed job's own role");
+                PassableRoles::any(copy_role.clone())
+            }
+        };
+        (copy_role, roles)
+    }
+
+    /// COPY_TARGETS: destination vault ARN patterns copies may go to; unset allows any, with a
+    /// warning (the template always sets it).
+    fn copy_targets(&mut self) -> CopyTargets {
+        match self.get("COPY_TARGETS") {
+            Some(list) => CopyTargets::parse(&list).map_err(|err| self.problems.push(err.to_string())).unwrap_or_default(),
+            None => {
+                tracing::warn!("COPY_TARGETS is not set: copies to any vault are attempted");
+                CopyTargets::default()
+            }
+        }
+    }
+
+    /// Every route's destination must be a copy target: IAM would refuse the others.
+    fn check_routes_within(&mut self, routes: Option<&RouteTable>, targets: &CopyTargets) {
+        for destination in routes.into_iter().flat_map(RouteTable::destinations) {
+            if !targets.allows(destination) {
+                self.problems.push(format!("COPY_ROUTES: destination {destination} is not in COPY_TARGETS ({targets})"));
+            }
+        }
+    }
+
     fn finish<T>(self, build: impl FnOnce() -> Option<T>) -> Result<T, ConfigError> {
         match (self.problems.is_empty(), build()) {
             (true, Some(config)) => Ok(config),
@@ -106,6 +152,10 @@ pub struct RetrierConfig {
     pub policy: RetryPolicy,
     pub claim_lease: Duration,
     pub sources: SourcePolicy,
+    /// The role copies pass (COPY_ROLE_ARN), and a retry's fallback role.
+    pub copy_role: Option<IamRoleArn>,
+    pub roles: PassableRoles,
+    pub targets: CopyTargets,
 }
 
 impl RetrierConfig {
@@ -128,6 +178,8 @@ impl RetrierConfig {
         let base_delay = env.number("RETRY_BASE_DELAY_SECONDS", 60);
         let lease = env.number("CLAIM_LEASE_SECONDS", 90);
         let sources = env.sources();
+        let (copy_role, roles) = env.roles();
+        let targets = env.copy_targets();
         let policy = RetryPolicy::new(u32::try_from(max_attempts).unwrap_or(u32::MAX), Duration::from_secs(base_delay))
             .map_err(|err| env.problems.push(err.to_string()))
             .ok();
@@ -142,6 +194,9 @@ impl RetrierConfig {
                 policy: policy?,
                 claim_lease: Duration::from_secs(lease),
                 sources: sources?,
+                copy_role,
+                roles,
+                targets,
             })
         })
     }
@@ -153,6 +208,7 @@ pub struct CopierConfig {
     pub routes: RouteTable,
     pub copy_role: IamRoleArn,
     pub sources: SourcePolicy,
+    pub targets: CopyTargets,
 }
 
 impl CopierConfig {
@@ -165,10 +221,12 @@ impl CopierConfig {
         let routes = env.parsed("COPY_ROUTES", RouteTable::from_json);
         let copy_role = env.parsed("COPY_ROLE_ARN", IamRoleArn::parse);
         let sources = env.sources();
+        let targets = env.copy_targets();
+        env.check_routes_within(routes.as_ref(), &targets);
         if routes.as_ref().is_some_and(RouteTable::is_empty) {
             env.problems.push("COPY_ROUTES has no routes: the copier would never copy anything".into());
         }
-        env.finish(|| Some(Self { routes: routes?, copy_role: copy_role?, sources: sources? }))
+        env.finish(|| Some(Self { routes: routes?, copy_role: copy_role?, sources: sources?, targets }))
     }
 }
 
@@ -219,11 +277,12 @@ impl ReconcilerConfig {
                 RouteTable::from_json(&raw).map_err(|err| env.problems.push(format!("COPY_ROUTES: {err}"))).ok()
             }
         };
-        let copy_role = env.get("COPY_ROLE_ARN").and_then(|raw| {
-            IamRoleArn::parse(&raw).map_err(|err| env.problems.push(format!("COPY_ROLE_ARN: {err}"))).ok()
-        });
+        let copy_role = retrier.as_ref().ok().and_then(|retrier| retrier.copy_role.clone());
         if routes.as_ref().is_some_and(|r| !r.is_empty()) && copy_role.is_none() && env.get("COPY_ROLE_ARN").is_none() {
             env.problems.push("COPY_ROLE_ARN is not set (needed to start the copies COPY_ROUTES call for)".into());
+        }
+        if let Ok(retrier) = &retrier {
+            env.check_routes_within(routes.as_ref(), &retrier.targets);
         }
         env.finish(|| {
             Some(Self {

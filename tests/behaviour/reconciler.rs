@@ -8,7 +8,7 @@ use vaultwatch::domain::{
     BackupJob, BackupJobId, BackupJobState, CopyJob, CopyJobId, CopyJobState, IamRoleArn, IdempotencyToken,
     RecoveryPointArn, RouteTable,
 };
-use vaultwatch::handlers::reconciler::{Reconciler, Summary, SweepSettings};
+use vaultwatch::handlers::reconciler::{MissingCopyPass, Reconciler, Summary, SweepSettings};
 use vaultwatch::ports::memory::{MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
 use vaultwatch_tests::*;
 
@@ -89,7 +89,10 @@ async fn a_sweep_over_unseen_jobs_repairs_retries_and_alerts_once_each() {
             retried: transient,
             alerted: permanent,
             missing_copies_started: 0,
+            refused: 0,
+            unreadable: 0,
             errors: 0,
+            missing_copy_pass: MissingCopyPass::NoRoutes,
             complete: true
         }
     );
@@ -209,6 +212,7 @@ async fn missing_routed_copies_are_started_once() {
         vault: vault(SOURCE_VAULT),
         resource: None,
         resource_type: Some(kind.to_owned()),
+        parent_job: None,
     };
     // Backup 0 was copied to DR by someone (its copy job is listed); 1 and 2 never were.
     reconciler.retrier.backup.add_copy_job(generated_job(4));
@@ -250,6 +254,7 @@ async fn a_continued_sweep_leaves_missing_copies_to_the_next_whole_one() {
         vault: vault(SOURCE_VAULT),
         resource: None,
         resource_type: Some("EBS".to_owned()),
+        parent_job: None,
     });
     let first = reconciler.run(Utc::now(), out_of_time_after(1)).await.unwrap();
     assert_eq!((first.pages, first.complete), (1, false));

@@ -146,7 +146,7 @@ async fn exhausted_chain_alerts_once_after_max_attempts() {
     assert_eq!(alerts.len(), 1);
     assert!(matches!(alerts[0].reason, AlertReason::AttemptsExhausted { .. }));
     assert_eq!(alerts[0].attempts, 4);
-    assert_eq!(alerts[0].original_job.as_str(), FAILED_COPY_JOB);
+    assert_eq!(alerts[0].original_job.as_ref().unwrap().as_str(), FAILED_COPY_JOB);
     // Every retry kept the plan rule's lifecycle, even though AWS does not echo it back.
     assert!(retrier.backup.started_copies().iter().all(|c| c.lifecycle == Some(plan_copy_lifecycle())));
 }
@@ -285,6 +285,8 @@ async fn the_retries_of_one_sqs_batch_start_concurrently() {
         policy: vaultwatch::domain::RetryPolicy::default(),
         claim_lease: Duration::from_secs(90),
         sources: vaultwatch::domain::SourcePolicy::default(),
+        roles: vaultwatch::domain::PassableRoles::default(),
+        targets: vaultwatch::domain::CopyTargets::default(),
     };
     let job = failed_copy_job();
     let messages: Vec<(String, String)> = (0..10)
@@ -296,7 +298,7 @@ async fn the_retries_of_one_sqs_batch_start_concurrently() {
                 recovery_point: job.source_recovery_point.clone(),
                 source_vault: job.source_vault.clone(),
                 destination_vault: job.destination_vault.clone(),
-                iam_role: job.iam_role.clone(),
+                iam_role: job.iam_role.clone().unwrap(),
                 lifecycle: None,
                 plan_rule: None,
                 resource: None,

@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 use vaultwatch::domain::{
     BackupJob, BackupJobId, BackupJobState, BackupVaultArn, CopyJob, CopyJobId, CopyJobState, IamRoleArn,
     IdempotencyToken, Lifecycle, PlanRuleRef, RecoveryPointArn, ResourceArn, RetryPolicy, RouteTable, SourcePolicy,
-    VaultName,
+    RecoveryPoint, VaultName,
 };
 use vaultwatch::handlers::copier::Copier;
 use vaultwatch::handlers::reconciler::{Reconciler, SweepSettings};
@@ -115,6 +115,13 @@ impl BackupApi for FaultyBackup {
         destination: &BackupVaultArn,
     ) -> Result<Option<Lifecycle>, AwsError> {
         self.call("GetBackupPlan", || self.inner.copy_action_lifecycle(rule, destination)).await
+    }
+    async fn describe_recovery_point(
+        &self,
+        vault: &VaultName,
+        recovery_point: &RecoveryPointArn,
+    ) -> Result<Option<RecoveryPoint>, AwsError> {
+        self.call("DescribeRecoveryPoint", || self.inner.describe_recovery_point(vault, recovery_point)).await
     }
     async fn start_copy_job(&self, request: &StartCopyRequest) -> Result<CopyJobId, AwsError> {
         self.call("StartCopyJob", || self.inner.start_copy_job(request)).await
@@ -295,6 +302,7 @@ impl Burst {
                     ResourceArn::parse(&format!("arn:aws:ec2:us-east-1:123456789012:volume/vol-{index:06}")).unwrap(),
                 ),
                 resource_type: Some(kind.to_owned()),
+                parent_job: None,
             };
             self.backup.inner.add_backup_job(job.clone());
             self.backups.push(job);
@@ -330,6 +338,8 @@ impl Burst {
             policy: Self::policy(),
             claim_lease: Duration::from_secs(90),
             sources: SourcePolicy::default(),
+            roles: vaultwatch::domain::PassableRoles::default(),
+            targets: vaultwatch::domain::CopyTargets::default(),
         }
     }
 
@@ -507,7 +517,7 @@ impl Burst {
         // Chains: retries until success or the cap, never beyond; one alert for each chain that ends failed.
         let alerts_per_root =
             self.alerts.published().iter().fold(HashMap::<CopyJobId, usize>::new(), |mut acc, alert| {
-                *acc.entry(alert.original_job.clone()).or_default() += 1;
+                *acc.entry(alert.original_job.clone().expect("retrier alerts name their chain")).or_default() += 1;
                 acc
             });
         for (id, job) in &jobs {

@@ -9,7 +9,9 @@ use vaultwatch::domain::{
     BackupJob, BackupJobId, BackupJobState, BackupPlanId, BackupPlanVersion, BackupRuleId, BackupVaultArn, CopyJob,
     CopyJobId, CopyJobState, IamRoleArn, Lifecycle, PlanRuleRef, RecoveryPointArn, ResourceArn,
 };
-use vaultwatch::domain::{RetryPolicy, SourcePolicy, VaultName};
+use vaultwatch::domain::{
+    Composite, CopyTargets, DeleteAfterEvent, PassableRoles, RecoveryPoint, RetryPolicy, SourcePolicy, VaultName,
+};
 use vaultwatch::handlers::retrier::Retrier;
 use vaultwatch::ports::memory::{MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
 use vaultwatch::ports::{AwsError, BackupApi, CopyJobQuery, Page, StartCopyRequest};
@@ -82,7 +84,8 @@ pub fn lifecycle_from_wire(value: &Value) -> Option<Lifecycle> {
     value.as_object().map(|_| Lifecycle {
         move_to_cold_storage_after_days: value.get("MoveToColdStorageAfterDays").and_then(Value::as_i64),
         delete_after_days: value.get("DeleteAfterDays").and_then(Value::as_i64),
-        opt_in_to_archive_for_supported_resources: None,
+        opt_in_to_archive_for_supported_resources: value.get("OptInToArchiveForSupportedResources").and_then(Value::as_bool),
+        delete_after_event: value.get("DeleteAfterEvent").and_then(Value::as_str).and_then(DeleteAfterEvent::parse),
     })
 }
 
@@ -101,7 +104,7 @@ pub fn copy_job_from_wire(body: &Value) -> CopyJob {
         destination_lifecycle: job.get("DestinationRecoveryPointLifecycle").and_then(lifecycle_from_wire),
         resource: s(job, "ResourceArn").map(|a| ResourceArn::parse(a).unwrap()),
         resource_type: s(job, "ResourceType").map(str::to_owned),
-        iam_role: IamRoleArn::parse(s(job, "IamRoleArn").unwrap()).unwrap(),
+        iam_role: s(job, "IamRoleArn").map(|role| IamRoleArn::parse(role).unwrap()),
         created_by: s(created_by, "BackupPlanId").map(|plan| PlanRuleRef {
             plan_id: BackupPlanId::parse(plan).unwrap(),
             plan_version: BackupPlanVersion::parse(s(created_by, "BackupPlanVersion").unwrap()).unwrap(),
@@ -111,6 +114,14 @@ pub fn copy_job_from_wire(body: &Value) -> CopyJob {
         completed_at: job["CompletionDate"]
             .as_f64()
             .and_then(|at| DateTime::from_timestamp_millis((at * 1000.0) as i64)),
+        message_category: s(job, "MessageCategory").map(str::to_owned),
+        composite: match s(job, "ParentJobId") {
+            Some(parent) => Composite::Child { parent: CopyJobId::parse(parent).unwrap() },
+            None if job["IsParent"].as_bool() == Some(true) => {
+                Composite::Parent { children: job["NumberOfChildJobs"].as_u64().map(|n| n as u32) }
+            }
+            None => Composite::Single,
+        },
     }
 }
 
@@ -123,6 +134,7 @@ pub fn backup_job_from_wire(body: &Value) -> BackupJob {
         vault: BackupVaultArn::parse(s(body, "BackupVaultArn").unwrap()).unwrap(),
         resource: s(body, "ResourceArn").map(|a| ResourceArn::parse(a).unwrap()),
         resource_type: s(body, "ResourceType").map(str::to_owned),
+        parent_job: s(body, "ParentJobId").map(|id| BackupJobId::parse(id).unwrap()),
     }
 }
 
@@ -148,6 +160,8 @@ pub fn memory_retrier(backup: MemoryBackup) -> Retrier<MemoryBackup, MemoryStore
         policy: RetryPolicy::default(),
         claim_lease: std::time::Duration::from_secs(90),
         sources: SourcePolicy::default(),
+        roles: PassableRoles::default(),
+        targets: CopyTargets::default(),
     }
 }
 
@@ -189,6 +203,13 @@ impl<B: BackupApi> BackupApi for InFlight<B> {
         destination: &BackupVaultArn,
     ) -> Result<Option<Lifecycle>, AwsError> {
         self.inner.copy_action_lifecycle(rule, destination).await
+    }
+    async fn describe_recovery_point(
+        &self,
+        vault: &VaultName,
+        recovery_point: &RecoveryPointArn,
+    ) -> Result<Option<RecoveryPoint>, AwsError> {
+        self.inner.describe_recovery_point(vault, recovery_point).await
     }
     async fn start_copy_job(&self, request: &StartCopyRequest) -> Result<CopyJobId, AwsError> {
         use std::sync::atomic::Ordering::SeqCst;

@@ -30,6 +30,8 @@ async fn main() -> Result<(), Error> {
             policy: retrier.policy,
             claim_lease: retrier.claim_lease,
             sources: retrier.sources,
+            roles: retrier.roles,
+            targets: retrier.targets,
         },
         settings: SweepSettings {
             lookback: config.lookback,

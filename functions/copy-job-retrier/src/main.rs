@@ -21,6 +21,8 @@ async fn main() -> Result<(), Error> {
         policy: config.policy,
         claim_lease: config.claim_lease,
         sources: config.sources,
+        roles: config.roles,
+        targets: config.targets,
     };
     let retrier = &retrier;
     lambda_runtime::run(service_fn(

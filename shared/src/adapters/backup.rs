@@ -8,12 +8,13 @@ use aws_sdk_backup::Client;
 
 use super::error::{classify, malformed};
 use crate::domain::{
-    BackupJob, BackupJobId, BackupJobState, BackupPlanId, BackupPlanVersion, BackupRuleId, BackupVaultArn, CopyJob,
-    CopyJobId, CopyJobState, DomainError, IamRoleArn, Lifecycle, PlanRuleRef, RecoveryPointArn, ResourceArn, VaultName,
+    BackupJob, BackupJobId, BackupJobState, BackupPlanId, BackupPlanVersion, BackupRuleId, BackupVaultArn, Composite,
+    CopyJob, CopyJobId, CopyJobState, DeleteAfterEvent, DomainError, IamRoleArn, Lifecycle, PlanRuleRef,
+    RecoveryPoint, RecoveryPointArn, ResourceArn, StorageClass, VaultName,
 };
 use chrono::{DateTime, Utc};
 
-use crate::ports::{AwsError, BackupApi, CopyJobQuery, Page, StartCopyRequest};
+use crate::ports::{AwsError, BackupApi, CopyJobQuery, Page, StartCopyRequest, Unreadable};
 use crate::vault_setup::{VaultNotifications, VaultNotificationsApi};
 
 /// Copy actions of one plan version: (rule id, destination, lifecycle).
@@ -71,10 +72,13 @@ fn lifecycle_from_sdk(lifecycle: &types::Lifecycle) -> Lifecycle {
         move_to_cold_storage_after_days: lifecycle.move_to_cold_storage_after_days(),
         delete_after_days: lifecycle.delete_after_days(),
         opt_in_to_archive_for_supported_resources: lifecycle.opt_in_to_archive_for_supported_resources(),
+        delete_after_event: lifecycle.delete_after_event().and_then(|event| DeleteAfterEvent::parse(event.as_str())),
     }
 }
 
+/// StartCopyJob's Lifecycle: `DeleteAfterEvent` is output only ("Not valid as an input").
 fn lifecycle_to_sdk(lifecycle: &Lifecycle) -> types::Lifecycle {
+    let lifecycle = lifecycle.as_input();
     types::Lifecycle::builder()
         .set_move_to_cold_storage_after_days(lifecycle.move_to_cold_storage_after_days)
         .set_delete_after_days(lifecycle.delete_after_days)
@@ -140,10 +144,30 @@ fn copy_job_from_sdk(op: &'static str, job: &types::CopyJob) -> Result<CopyJob, 
         destination_lifecycle: job.destination_recovery_point_lifecycle().map(lifecycle_from_sdk),
         resource: m.optional("ResourceArn", job.resource_arn(), ResourceArn::parse)?,
         resource_type: job.resource_type().map(str::to_owned),
-        iam_role: m.required("IamRoleArn", job.iam_role_arn(), IamRoleArn::parse)?,
+        iam_role: m.optional("IamRoleArn", job.iam_role_arn(), IamRoleArn::parse)?,
         completed_at: job.completion_date().and_then(chrono_time),
         created_by: plan_rule(job.created_by()),
+        message_category: job.message_category().filter(|c| !c.is_empty()).map(str::to_owned),
+        composite: match m.optional("ParentJobId", job.parent_job_id(), CopyJobId::parse)? {
+            Some(parent) => Composite::Child { parent },
+            None if job.is_parent() => Composite::Parent {
+                children: job.number_of_child_jobs().and_then(|n| u32::try_from(n).ok()),
+            },
+            None => Composite::Single,
+        },
     })
+}
+
+/// What can be read of a listed copy job that does not read whole: its id, and the copy it
+/// stands for when both ends are readable.
+fn unreadable_copy_job(job: &types::CopyJob, problem: AwsError) -> Unreadable {
+    let source = job.source_recovery_point_arn().and_then(|arn| RecoveryPointArn::parse(arn).ok());
+    let destination = job.destination_backup_vault_arn().and_then(|arn| BackupVaultArn::parse(arn).ok());
+    Unreadable {
+        id: job.copy_job_id().and_then(|id| CopyJobId::parse(id).ok()).map(String::from),
+        copy: source.zip(destination),
+        problem: problem.message,
+    }
 }
 
 /// DescribeBackupJob's output and ListBackupJobs' items are different SDK types with the same
@@ -158,6 +182,7 @@ macro_rules! backup_job_from_sdk {
             $job.backup_vault_arn(),
             $job.resource_arn(),
             $job.resource_type(),
+            $job.parent_job_id(),
         )
     };
 }
@@ -170,6 +195,7 @@ fn backup_job_from_parts(
     vault: Option<&str>,
     resource: Option<&str>,
     resource_type: Option<&str>,
+    parent_job: Option<&str>,
 ) -> Result<BackupJob, AwsError> {
     let m = Members(op);
     Ok(BackupJob {
@@ -179,6 +205,7 @@ fn backup_job_from_parts(
         vault: m.required("BackupVaultArn", vault, BackupVaultArn::parse)?,
         resource: m.optional("ResourceArn", resource, ResourceArn::parse)?,
         resource_type: resource_type.map(str::to_owned),
+        parent_job: m.optional("ParentJobId", parent_job, BackupJobId::parse)?,
     })
 }
 
@@ -237,6 +264,35 @@ impl BackupApi for SdkBackup {
         }
     }
 
+    async fn describe_recovery_point(
+        &self,
+        vault: &VaultName,
+        recovery_point: &RecoveryPointArn,
+    ) -> Result<Option<RecoveryPoint>, AwsError> {
+        const OP: &str = "DescribeRecoveryPoint";
+        let output = match self
+            .client
+            .describe_recovery_point()
+            .backup_vault_name(vault.as_str())
+            .recovery_point_arn(recovery_point.as_str())
+            .send()
+            .await
+            .map_err(|err| classify("backup", OP, err))
+        {
+            Ok(output) => output,
+            Err(err) if err.is_code("ResourceNotFoundException") => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        let lifecycle = output.calculated_lifecycle();
+        Ok(Some(RecoveryPoint {
+            arn: recovery_point.clone(),
+            storage_class: output.storage_class().map(|class| StorageClass::parse(class.as_str())),
+            status: output.status().map(|status| status.as_str().to_owned()),
+            moves_to_cold_at: lifecycle.and_then(|l| l.move_to_cold_storage_at()).and_then(chrono_time),
+            deleted_at: lifecycle.and_then(|l| l.delete_at()).and_then(chrono_time),
+        }))
+    }
+
     async fn start_copy_job(&self, request: &StartCopyRequest) -> Result<CopyJobId, AwsError> {
         const OP: &str = "StartCopyJob";
         let output = self
@@ -268,8 +324,14 @@ impl BackupApi for SdkBackup {
             .send()
             .await
             .map_err(|err| classify("backup", OP, err))?;
-        let items = output.copy_jobs().iter().map(|job| copy_job_from_sdk(OP, job)).collect::<Result<_, _>>()?;
-        Ok(Page { items, next_token: output.next_token().map(str::to_owned) })
+        let mut page = Page::of(Vec::with_capacity(output.copy_jobs().len()), output.next_token().map(str::to_owned));
+        for job in output.copy_jobs() {
+            match copy_job_from_sdk(OP, job) {
+                Ok(job) => page.items.push(job),
+                Err(problem) => page.unreadable.push(unreadable_copy_job(job, problem)),
+            }
+        }
+        Ok(page)
     }
 
     async fn list_completed_backups(
@@ -290,8 +352,18 @@ impl BackupApi for SdkBackup {
             .send()
             .await
             .map_err(|err| classify("backup", OP, err))?;
-        let items = output.backup_jobs().iter().map(|job| backup_job_from_sdk!(OP, job)).collect::<Result<_, _>>()?;
-        Ok(Page { items, next_token: output.next_token().map(str::to_owned) })
+        let mut page = Page::of(Vec::with_capacity(output.backup_jobs().len()), output.next_token().map(str::to_owned));
+        for job in output.backup_jobs() {
+            match backup_job_from_sdk!(OP, job) {
+                Ok(job) => page.items.push(job),
+                Err(problem) => page.unreadable.push(Unreadable {
+                    id: job.backup_job_id().and_then(|id| BackupJobId::parse(id).ok()).map(String::from),
+                    copy: None,
+                    problem: problem.message,
+                }),
+            }
+        }
+        Ok(page)
     }
 }
 

@@ -10,7 +10,7 @@
 //! Every write is a single UpdateItem, most of them conditional: state moves only forward, claims
 //! are taken only when free (or abandoned past their lease), details are never overwritten.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
@@ -20,8 +20,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::error::classify;
 use crate::domain::{
-    BackupVaultArn, Claim, ClaimKind, CopyDetails, CopyJobId, CopyJobRecord, CopyJobState, Lifecycle, Lineage,
-    RecoveryPointArn, ResourceArn, StartedCopy, StateChange, StateUpdate, SweepCursor, SweepResume, VerifiedSweep,
+    BackupVaultArn, Claim, ClaimKind, CopyDetails, CopyJobId, CopyJobRecord, CopyJobState, IdempotencyToken, Lifecycle,
+    Lineage, RecoveryPointArn, Refusal, ResourceArn, StartedCopy, StateChange, StateUpdate, SweepCursor, SweepResume, VerifiedSweep,
 };
 use crate::ports::{AwsError, ErrorClass, TrackingStore};
 
@@ -76,6 +76,51 @@ impl DynamoStore {
                 _ => Err(classify("dynamodb", operation, err)),
             },
         }
+    }
+
+    /// The items with these keys (absent ones left out). BatchGetItem takes at most 100 keys and
+    /// may hand some back unprocessed under load.
+    async fn batch_get(&self, keys: Vec<AttributeValue>) -> Result<Vec<HashMap<String, AttributeValue>>, AwsError> {
+        let mut items = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(100) {
+            let keys: Vec<_> = chunk.iter().map(|key| HashMap::from([("pk".to_owned(), key.clone())])).collect();
+            let mut request =
+                Some(KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build().map_err(
+                    |err| AwsError {
+                        service: "dynamodb",
+                        operation: "BatchGetItem",
+                        class: ErrorClass::Permanent,
+                        code: None,
+                        message: err.to_string(),
+                    },
+                )?);
+            for _ in 0..5 {
+                let Some(keys) = request.take() else { break };
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, keys)
+                    .send()
+                    .await
+                    .map_err(|err| classify("dynamodb", "BatchGetItem", err))?;
+                items.extend(output.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default());
+                request = output.unprocessed_keys.and_then(|mut u| u.remove(&self.table));
+            }
+            if request.is_some() {
+                return Err(AwsError {
+                    service: "dynamodb",
+                    operation: "BatchGetItem",
+                    class: ErrorClass::Transient,
+                    code: Some("UnprocessedKeys".into()),
+                    message: "keys still unprocessed after 5 tries".into(),
+                });
+            }
+        }
+        Ok(items)
+    }
+
+    fn refusal_key(token: &IdempotencyToken) -> AttributeValue {
+        AttributeValue::S(format!("refusal#{}", token.as_str()))
     }
 
     async fn get_item(&self, id: &CopyJobId) -> Result<Option<HashMap<String, AttributeValue>>, AwsError> {
@@ -194,6 +239,8 @@ impl Update {
         )
         .set_if_absent_opt("resource_arn", details.resource.as_ref().map(|a| string(a.as_str())))
         .set_if_absent_opt("resource_type", details.resource_type.clone().map(string))
+        .set_if_absent_opt("parent_job_id", details.parent_job.as_ref().map(|id| string(id.as_str())))
+        .set_if_absent_opt("child_jobs", details.child_jobs.map(number))
     }
 
     fn for_copy_job(self, id: &CopyJobId) -> Self {
@@ -235,6 +282,8 @@ fn record_from_item(item: &HashMap<String, AttributeValue>) -> CopyJobRecord {
                 .and_then(|a| RecoveryPointArn::parse(a).ok()),
             resource: s("resource_arn").and_then(|a| ResourceArn::parse(a).ok()),
             resource_type: s("resource_type").map(str::to_owned),
+            parent_job: s("parent_job_id").and_then(|id| CopyJobId::parse(id).ok()),
+            child_jobs: n("child_jobs"),
         },
         lineage,
         lifecycle: s("lifecycle").and_then(|json| serde_json::from_str::<Lifecycle>(json).ok()),
@@ -357,48 +406,8 @@ impl TrackingStore for DynamoStore {
     }
 
     async fn get_many(&self, ids: &[CopyJobId]) -> Result<HashMap<CopyJobId, CopyJobRecord>, AwsError> {
-        let mut records = HashMap::with_capacity(ids.len());
-        // BatchGetItem takes at most 100 keys and may hand some back unprocessed under load.
-        for chunk in ids.chunks(100) {
-            let keys: Vec<_> = chunk.iter().map(|id| HashMap::from([("pk".to_owned(), Self::copy_key(id))])).collect();
-            let mut request =
-                Some(KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build().map_err(
-                    |err| AwsError {
-                        service: "dynamodb",
-                        operation: "BatchGetItem",
-                        class: ErrorClass::Permanent,
-                        code: None,
-                        message: err.to_string(),
-                    },
-                )?);
-            for _ in 0..5 {
-                let Some(keys) = request.take() else { break };
-                let output = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, keys)
-                    .send()
-                    .await
-                    .map_err(|err| classify("dynamodb", "BatchGetItem", err))?;
-                for item in output.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
-                    let record = record_from_item(&item);
-                    if let Some(id) = record.id.clone() {
-                        records.insert(id, record);
-                    }
-                }
-                request = output.unprocessed_keys.and_then(|mut u| u.remove(&self.table));
-            }
-            if request.is_some() {
-                return Err(AwsError {
-                    service: "dynamodb",
-                    operation: "BatchGetItem",
-                    class: ErrorClass::Transient,
-                    code: Some("UnprocessedKeys".into()),
-                    message: "keys still unprocessed after 5 tries".into(),
-                });
-            }
-        }
-        Ok(records)
+        let items = self.batch_get(ids.iter().map(Self::copy_key).collect()).await?;
+        Ok(items.iter().map(record_from_item).filter_map(|record| Some((record.id.clone()?, record))).collect())
     }
 
     async fn load_cursor(&self) -> Result<SweepCursor, AwsError> {
@@ -431,6 +440,28 @@ impl TrackingStore for DynamoStore {
                 },
             ),
         })
+    }
+
+    async fn refused(&self, tokens: &[IdempotencyToken]) -> Result<HashSet<IdempotencyToken>, AwsError> {
+        if tokens.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let items = self.batch_get(tokens.iter().map(Self::refusal_key).collect()).await?;
+        let stored: HashSet<&str> =
+            items.iter().filter_map(|item| item.get("pk")?.as_s().ok()?.strip_prefix("refusal#")).collect();
+        Ok(tokens.iter().filter(|token| stored.contains(token.as_str())).cloned().collect())
+    }
+
+    async fn record_refusal(&self, refusal: &Refusal) -> Result<(), AwsError> {
+        // The first refusal is kept: a later one changes nothing.
+        let write = Update::default()
+            .set_if_absent("item_type", string("routed_copy_refusal"))
+            .set_if_absent("source_recovery_point_arn", string(refusal.recovery_point.as_str()))
+            .set_if_absent("destination_vault_arn", string(refusal.destination_vault.as_str()))
+            .set_if_absent("error", string(refusal.error.as_str()))
+            .set_if_absent("refused_at", timestamp(refusal.at));
+        self.update("UpdateItem", Self::refusal_key(&refusal.token), write, false).await?;
+        Ok(())
     }
 
     async fn save_cursor(&self, cursor: &SweepCursor) -> Result<(), AwsError> {

@@ -26,15 +26,19 @@ fn string_attribute(value: &str) -> MessageAttributeValue {
 
 impl AlertSink for SnsAlerts {
     async fn publish(&self, alert: &Alert) -> Result<(), AwsError> {
-        self.client
+        let mut publish = self
+            .client
             .get()
             .publish()
             .topic_arn(self.topic.as_str())
             .subject(alert.subject())
             .message(alert.body())
             // Attributes let subscribers filter (e.g. page only on permanent failures).
-            .message_attributes("CopyJobId", string_attribute(alert.copy_job.as_str()))
-            .message_attributes("Reason", string_attribute(alert.reason.summary()))
+            .message_attributes("Reason", string_attribute(alert.reason.summary()));
+        if let Some(copy_job) = &alert.copy_job {
+            publish = publish.message_attributes("CopyJobId", string_attribute(copy_job.as_str()));
+        }
+        publish
             .send()
             .await
             .map_err(|err| classify("sns", "Publish", err))?;

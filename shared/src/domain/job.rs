@@ -88,6 +88,11 @@ impl CopyJobState {
     pub fn is_terminal(self) -> bool {
         self.rank() == 2
     }
+
+    /// FAILED or PARTIAL: the copy did not (wholly) happen.
+    pub fn has_failed(self) -> bool {
+        matches!(self, Self::Failed | Self::Partial)
+    }
 }
 
 impl fmt::Display for CopyJobState {
@@ -121,7 +126,26 @@ pub struct PlanRuleRef {
     pub rule_id: BackupRuleId,
 }
 
-/// A copy job as DescribeCopyJob reports it.
+/// Where a job sits in a composite (nested) job: CloudFormation stacks, SAP HANA on EC2 and the
+/// like are copied as one parent job with a child job per member (docs/aws-facts.md#composite-jobs).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Composite {
+    /// A job on its own.
+    #[default]
+    Single,
+    /// The top-level job of a composite copy (`IsParent`); its state sums up its children's.
+    Parent { children: Option<u32> },
+    /// A nested job (`ParentJobId`): retried and alerted through its parent, never on its own.
+    Child { parent: CopyJobId },
+}
+
+impl Composite {
+    pub fn is_child(&self) -> bool {
+        matches!(self, Self::Child { .. })
+    }
+}
+
+/// A copy job as DescribeCopyJob or ListCopyJobs reports it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CopyJob {
     pub id: CopyJobId,
@@ -134,10 +158,21 @@ pub struct CopyJob {
     pub destination_lifecycle: Option<Lifecycle>,
     pub resource: Option<ResourceArn>,
     pub resource_type: Option<String>,
-    pub iam_role: IamRoleArn,
+    /// The role AWS Backup used (optional in the API model, like every CopyJob member).
+    pub iam_role: Option<IamRoleArn>,
     pub created_by: Option<PlanRuleRef>,
     /// When the job reached its final state (CompletionDate); none while it runs.
     pub completed_at: Option<DateTime<Utc>>,
+    /// AWS's classification of the job's status message (`MessageCategory`), e.g. "AccessDenied".
+    pub message_category: Option<String>,
+    pub composite: Composite,
+}
+
+impl CopyJob {
+    /// FAILED, or PARTIAL (a composite job some of whose children failed): either needs a new copy.
+    pub fn has_failed(&self) -> bool {
+        self.state.has_failed()
+    }
 }
 
 /// A backup job as DescribeBackupJob reports it.
@@ -149,6 +184,9 @@ pub struct BackupJob {
     pub vault: BackupVaultArn,
     pub resource: Option<ResourceArn>,
     pub resource_type: Option<String>,
+    /// The composite backup job this one is nested in (`ParentJobId`): its recovery point is copied
+    /// as part of the parent's, never on its own.
+    pub parent_job: Option<BackupJobId>,
 }
 
 #[cfg(test)]

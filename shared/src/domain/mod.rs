@@ -36,6 +36,8 @@ mod arn;
 mod ids;
 mod job;
 mod lifecycle;
+mod permissions;
+mod recovery_point;
 mod retry;
 mod route;
 mod source;
@@ -45,14 +47,16 @@ mod tracking;
 pub use alert::{Alert, AlertReason};
 pub use arn::{BackupVaultArn, IamRoleArn, RecoveryPointArn, ResourceArn, TopicArn, VaultName};
 pub use ids::{AccountId, BackupJobId, BackupPlanId, BackupPlanVersion, BackupRuleId, CopyJobId};
-pub use job::{BackupJob, BackupJobState, CopyJob, CopyJobState, JobKind, PlanRuleRef};
-pub use lifecycle::{Lifecycle, MIN_DAYS_IN_COLD_STORAGE};
-pub use retry::{classify_status_message, FailureClass, Lineage, RetryPolicy, MAX_RETRY_DELAY};
+pub use job::{BackupJob, BackupJobState, Composite, CopyJob, CopyJobState, JobKind, PlanRuleRef};
+pub use lifecycle::{DeleteAfterEvent, Lifecycle, KEEP_INDEFINITELY, MIN_DAYS_IN_COLD_STORAGE};
+pub use permissions::{CopyTargets, PassableRoles};
+pub use recovery_point::{NotCopyable, RecoveryPoint, StorageClass};
+pub use retry::{classify_failure, Classification, FailureClass, Lineage, RetryPolicy, MAX_RETRY_DELAY};
 pub use route::{CopyRoute, RouteTable};
 pub use source::SourcePolicy;
 pub use token::IdempotencyToken;
 pub use tracking::{
-    Claim, ClaimKind, CopyDetails, CopyJobRecord, StartedCopy, StateChange, StateUpdate, SweepCursor, SweepResume,
+    Claim, ClaimKind, CopyDetails, CopyJobRecord, Refusal, StartedCopy, StateChange, StateUpdate, SweepCursor, SweepResume,
     VerifiedSweep,
 };
 

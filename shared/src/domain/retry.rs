@@ -6,70 +6,98 @@ use serde::{Deserialize, Serialize};
 
 use super::{CopyJobId, DomainError};
 
-/// Whether trying again can help.
+/// Whether trying again can help. AWS Backup already retries a copy internally before it ends
+/// FAILED (docs/aws-facts.md#copy-job-retry), so a failure nobody recognises is not presumed
+/// passing: it gets one retry at most.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FailureClass {
     /// Throttling, limits, service trouble, a vault busy being modified: a later retry can succeed.
     Transient,
-    /// Access, KMS, invalid parameters, a recovery point or vault that is gone: retrying repeats the failure.
+    /// Access, KMS keys, organization membership, invalid parameters, something gone: retrying
+    /// repeats the failure.
     Permanent,
+    /// Neither AWS's category nor the message says which: one retry, then an alert quoting AWS.
+    Unrecognised,
 }
 
-/// Phrases of AWS Backup status messages that mean a retry cannot help. Checked before the transient
-/// ones, because "Access denied ... try again" is still access denied.
-const PERMANENT_MARKERS: &[&str] = &[
-    "access denied",
-    "accessdenied",
-    "not authorized",
-    "unauthorized",
-    "permission",
-    "kms",
-    "encryption key",
-    "key is disabled",
-    "pending deletion",
-    "invalid parameter",
-    "invalidparameter",
-    "validation",
-    "not supported",
-    "unsupported",
-    "not found",
-    "notfound",
-    "does not exist",
-    "no longer exists",
-    "has been deleted",
-    "was deleted",
-    "is being deleted",
+/// How a failure was classified, and what decided it (for logs and the alert).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Classification {
+    pub class: FailureClass,
+    pub reason: &'static str,
+}
+
+/// `MessageCategory` values AWS documents (docs/aws-facts.md#messagecategory), compared without
+/// case (the model's own examples spell them "InvalidParameters" and "INVALIDPARAMETERS").
+/// Categories that only say "it failed" decide nothing; the message text is read instead.
+const CATEGORIES: &[(&str, FailureClass)] = &[
+    ("accessdenied", FailureClass::Permanent),
+    ("invalidparameters", FailureClass::Permanent),
+    ("invalidparameter", FailureClass::Permanent),
+    ("insufficientprivilege", FailureClass::Permanent),
+    ("kmskeyaccessdenied", FailureClass::Permanent),
+    ("resourcenotfound", FailureClass::Permanent),
+    ("throttling", FailureClass::Transient),
+    ("limitexceeded", FailureClass::Transient),
+    ("serviceunavailable", FailureClass::Transient),
 ];
 
-/// Phrases that mean the failure is passing. Anything unrecognised is treated as transient too: a
-/// bounded retry costs little, a lost copy costs a lot.
-const TRANSIENT_MARKERS: &[&str] = &[
-    "throttl",
-    "rate exceeded",
-    "limit",
-    "too many",
-    "try again",
-    "service unavailable",
-    "unavailable",
-    "internal",
-    "timeout",
-    "timed out",
-    "being modified",
+/// Phrases of status messages, checked in this order: the first that matches decides. Throttling
+/// comes before KMS (a KMS *throttling* message is passing) but after access and organization
+/// ("Access denied ... try again" is still access denied).
+const MARKERS: &[(&str, FailureClass)] = &[
+    ("same organization", FailureClass::Permanent),
+    ("member of the organization", FailureClass::Permanent),
+    ("access denied", FailureClass::Permanent),
+    ("accessdenied", FailureClass::Permanent),
+    ("not authorized", FailureClass::Permanent),
+    ("unauthorized", FailureClass::Permanent),
+    ("insufficient privileges", FailureClass::Permanent),
+    ("throttl", FailureClass::Transient),
+    ("rate exceeded", FailureClass::Transient),
+    ("too many requests", FailureClass::Transient),
+    ("permission", FailureClass::Permanent),
+    ("kms", FailureClass::Permanent),
+    ("encryption key", FailureClass::Permanent),
+    ("key is disabled", FailureClass::Permanent),
+    ("pending deletion", FailureClass::Permanent),
+    ("invalid parameter", FailureClass::Permanent),
+    ("invalidparameter", FailureClass::Permanent),
+    ("validation", FailureClass::Permanent),
+    ("not supported", FailureClass::Permanent),
+    ("unsupported", FailureClass::Permanent),
+    ("not enabled", FailureClass::Permanent),
+    ("not found", FailureClass::Permanent),
+    ("notfound", FailureClass::Permanent),
+    ("does not exist", FailureClass::Permanent),
+    ("no longer exists", FailureClass::Permanent),
+    ("has been deleted", FailureClass::Permanent),
+    ("was deleted", FailureClass::Permanent),
+    ("is being deleted", FailureClass::Permanent),
+    ("limit", FailureClass::Transient),
+    ("too many", FailureClass::Transient),
+    ("maximum number", FailureClass::Transient),
+    ("try again", FailureClass::Transient),
+    ("service unavailable", FailureClass::Transient),
+    ("unavailable", FailureClass::Transient),
+    ("internal error", FailureClass::Transient),
+    ("internal failure", FailureClass::Transient),
+    ("timeout", FailureClass::Transient),
+    ("timed out", FailureClass::Transient),
+    ("being modified", FailureClass::Transient),
 ];
 
-/// Classifies a copy job's `StatusMessage`. Returns the class and the marker that decided it.
-pub fn classify_status_message(message: Option<&str>) -> (FailureClass, &'static str) {
-    let Some(message) = message else {
-        return (FailureClass::Transient, "no status message");
-    };
-    let lower = message.to_ascii_lowercase();
-    if let Some(marker) = PERMANENT_MARKERS.iter().find(|marker| lower.contains(*marker)) {
-        return (FailureClass::Permanent, marker);
+/// Classifies a failed copy job: on AWS's `MessageCategory` first, then on its `StatusMessage`.
+pub fn classify_failure(category: Option<&str>, message: Option<&str>) -> Classification {
+    let category = category.map(|c| c.trim().to_ascii_lowercase().replace(['_', ' ', '-'], ""));
+    if let Some((_, class)) = category.as_deref().and_then(|c| CATEGORIES.iter().find(|(known, _)| *known == c)) {
+        return Classification { class: *class, reason: "message category" };
     }
-    if let Some(marker) = TRANSIENT_MARKERS.iter().find(|marker| lower.contains(*marker)) {
-        return (FailureClass::Transient, marker);
+    let lower = message.unwrap_or_default().to_ascii_lowercase();
+    if let Some((marker, class)) = MARKERS.iter().find(|(marker, _)| lower.contains(marker)) {
+        return Classification { class: *class, reason: marker };
     }
-    (FailureClass::Transient, "unrecognised message")
+    Classification { class: FailureClass::Unrecognised, reason: "unrecognised failure" }
 }
 
 /// Where a copy job sits in a chain of retries: the original job is attempt 0 and its own root.
@@ -122,9 +150,15 @@ impl RetryPolicy {
         Ok(Self { max_attempts, base_delay })
     }
 
-    /// True when a chain whose last job had `attempt` may try once more.
-    pub fn allows_attempt(&self, attempt: u32) -> bool {
-        (1..=self.max_attempts).contains(&attempt)
+    /// True when a chain may make retry number `attempt` after a failure of this class (a
+    /// permanent failure none, an unrecognised one only the first).
+    pub fn allows_attempt(&self, attempt: u32, class: FailureClass) -> bool {
+        let cap = match class {
+            FailureClass::Transient => self.max_attempts,
+            FailureClass::Unrecognised => self.max_attempts.min(1),
+            FailureClass::Permanent => 0,
+        };
+        (1..=cap).contains(&attempt)
     }
 
     pub fn delay_before(&self, attempt: u32) -> Duration {
@@ -138,24 +172,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn status_messages_are_classified() {
-        let cases = [
-            (
-                "Copy job failed because the destination backup vault is being modified. Try again later.",
-                FailureClass::Transient,
-            ),
-            ("Access Denied: the role cannot copy to the destination vault", FailureClass::Permanent),
-            ("The KMS key arn:aws:kms:... is disabled", FailureClass::Permanent),
-            ("Recovery point not found", FailureClass::Permanent),
-            ("Rate exceeded", FailureClass::Transient),
-            ("Service unavailable", FailureClass::Transient),
-            ("Something nobody has seen before", FailureClass::Transient),
-            ("Access denied. Try again later.", FailureClass::Permanent),
-        ];
-        for (message, expected) in cases {
-            assert_eq!(classify_status_message(Some(message)).0, expected, "{message}");
-        }
-        assert_eq!(classify_status_message(None).0, FailureClass::Transient);
+    fn categories_decide_before_messages() {
+        let by_category = classify_failure(Some("AccessDenied"), Some("Rate exceeded"));
+        assert_eq!((by_category.class, by_category.reason), (FailureClass::Permanent, "message category"));
+        assert_eq!(classify_failure(Some("INVALIDPARAMETERS"), None).class, FailureClass::Permanent);
+        // A category that only says "failed" leaves the decision to the message.
+        assert_eq!(classify_failure(Some("Failed"), Some("Rate exceeded")).class, FailureClass::Transient);
+        assert_eq!(classify_failure(None, None).class, FailureClass::Unrecognised);
+        assert_eq!(classify_failure(None, Some("Something nobody has seen before")).class, FailureClass::Unrecognised);
     }
 
     #[test]
@@ -165,7 +189,10 @@ mod tests {
         assert_eq!(policy.delay_before(2), Duration::from_secs(120));
         assert_eq!(policy.delay_before(3), Duration::from_secs(240));
         assert_eq!(policy.delay_before(40), MAX_RETRY_DELAY);
-        assert!(policy.allows_attempt(3) && !policy.allows_attempt(4) && !policy.allows_attempt(0));
+        assert!(policy.allows_attempt(3, FailureClass::Transient) && !policy.allows_attempt(4, FailureClass::Transient));
+        assert!(!policy.allows_attempt(0, FailureClass::Transient));
+        assert!(policy.allows_attempt(1, FailureClass::Unrecognised) && !policy.allows_attempt(2, FailureClass::Unrecognised));
+        assert!(!policy.allows_attempt(1, FailureClass::Permanent));
         assert!(RetryPolicy::new(0, Duration::ZERO).is_err());
         assert!(RetryPolicy::new(3, Duration::from_secs(901)).is_err());
     }

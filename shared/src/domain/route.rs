@@ -87,6 +87,11 @@ impl RouteTable {
     }
 
     /// The vaults that have at least one route.
+    /// Every route's destination vault.
+    pub fn destinations(&self) -> impl Iterator<Item = &BackupVaultArn> {
+        self.routes.iter().map(|route| &route.destination_vault)
+    }
+
     pub fn source_vaults(&self) -> impl Iterator<Item = &VaultName> {
         let mut seen = std::collections::HashSet::new();
         self.routes.iter().map(|route| &route.source_vault).filter(move |vault| seen.insert(*vault))

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{BackupVaultArn, CopyJob, CopyJobId, CopyJobState, Lifecycle, Lineage, RecoveryPointArn, ResourceArn};
+use super::{BackupVaultArn, Composite, CopyJob, IdempotencyToken, CopyJobId, CopyJobState, Lifecycle, Lineage, RecoveryPointArn, ResourceArn};
 
 /// Facts about a copy job that do not change over its life (but the destination recovery point,
 /// known once the copy completes). Any of them may be unknown to an event.
@@ -14,6 +14,10 @@ pub struct CopyDetails {
     pub destination_recovery_point: Option<RecoveryPointArn>,
     pub resource: Option<ResourceArn>,
     pub resource_type: Option<String>,
+    /// A nested job's composite parent (`ParentJobId`).
+    pub parent_job: Option<CopyJobId>,
+    /// A composite parent's number of child jobs (`NumberOfChildJobs`).
+    pub child_jobs: Option<u32>,
 }
 
 impl CopyDetails {
@@ -28,6 +32,8 @@ impl CopyDetails {
             || adds(&self.destination_recovery_point, &recorded.destination_recovery_point)
             || adds(&self.resource, &recorded.resource)
             || adds(&self.resource_type, &recorded.resource_type)
+            || adds(&self.parent_job, &recorded.parent_job)
+            || adds(&self.child_jobs, &recorded.child_jobs)
     }
 }
 
@@ -40,6 +46,14 @@ impl From<&CopyJob> for CopyDetails {
             destination_recovery_point: job.destination_recovery_point.clone(),
             resource: job.resource.clone(),
             resource_type: job.resource_type.clone(),
+            parent_job: match &job.composite {
+                Composite::Child { parent } => Some(parent.clone()),
+                _ => None,
+            },
+            child_jobs: match &job.composite {
+                Composite::Parent { children } => *children,
+                _ => None,
+            },
         }
     }
 }
@@ -171,4 +185,16 @@ impl VerifiedSweep {
     pub fn covers(&self, completed_at: Option<DateTime<Utc>>) -> bool {
         completed_at.is_some_and(|at| at < self.completed_before)
     }
+}
+
+/// A routed copy AWS Backup refused for good (a permanent StartCopyJob error), kept so that later
+/// sweeps do not ask again every hour. Keyed by the copy's idempotency token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub token: IdempotencyToken,
+    pub recovery_point: RecoveryPointArn,
+    pub destination_vault: BackupVaultArn,
+    /// AWS's error (code and message).
+    pub error: String,
+    pub at: DateTime<Utc>,
 }

@@ -9,10 +9,11 @@ use serde_json::{json, Value};
 
 use super::{for_each_notification, skipped, HandlerError};
 use crate::domain::{
-    BackupJobState, BackupVaultArn, IamRoleArn, IdempotencyToken, RecoveryPointArn, RouteTable, SourcePolicy,
+    BackupJobState, BackupVaultArn, CopyJobId, CopyRoute, IamRoleArn, IdempotencyToken, RecoveryPointArn, RouteTable,
+    SourcePolicy,
 };
 use crate::notification::{BackupJobEvent, JobEvent};
-use crate::ports::{BackupApi, StartCopyRequest};
+use crate::ports::{AwsError, BackupApi, StartCopyRequest};
 
 pub struct Copier<B> {
     pub backup: B,
@@ -23,11 +24,20 @@ pub struct Copier<B> {
     pub sources: SourcePolicy,
 }
 
+/// What a backup job's completion means for the routes.
+enum Completion {
+    Copyable(CompletedBackup),
+    /// Not COMPLETED after all (DescribeBackupJob says otherwise).
+    NotCompleted,
+    /// A job nested in a composite backup: its parent's recovery point is the one copied, whole.
+    Nested,
+}
+
 /// The facts about a completed backup that routing needs.
-struct CompletedBackup {
-    recovery_point: RecoveryPointArn,
-    vault: BackupVaultArn,
-    resource_type: Option<String>,
+pub struct CompletedBackup {
+    pub recovery_point: RecoveryPointArn,
+    pub vault: BackupVaultArn,
+    pub resource_type: Option<String>,
 }
 
 impl<B: BackupApi> Copier<B> {
@@ -48,39 +58,35 @@ impl<B: BackupApi> Copier<B> {
     }
 
     pub async fn on_backup_completed(&self, event: &BackupJobEvent) -> Result<Value, HandlerError> {
-        let Some(backup) = self.completed_backup(event).await? else {
-            return Ok(json!({ "backupJob": event.id, "skipped": "backup job is not completed" }));
+        let backup = match self.completed_backup(event).await? {
+            Completion::Copyable(backup) => backup,
+            Completion::NotCompleted => {
+                return Ok(json!({ "backupJob": event.id, "skipped": "backup job is not completed" }))
+            }
+            Completion::Nested => {
+                tracing::info!(backup_job = %event.id, "nested backup job: copied with its composite parent");
+                return Ok(json!({ "backupJob": event.id, "skipped": "nested job of a composite backup" }));
+            }
         };
+        // A continuous backup cannot be copied on demand (StartCopyJob "Does not support continuous
+        // backups"): asking would only be refused.
+        if let Some(why) = backup.recovery_point.never_copyable() {
+            tracing::info!(backup_job = %event.id, recovery_point = %backup.recovery_point, %why, "nothing to copy");
+            return Ok(json!({ "backupJob": event.id, "notCopyable": why.to_string() }));
+        }
         let vault_name = backup.vault.vault_name();
         let routes: Vec<_> = self.routes.routes_for(&vault_name, backup.resource_type.as_deref()).collect();
         if routes.is_empty() {
             tracing::info!(backup_job = %event.id, vault = %vault_name, "no route for this vault; nothing to copy");
             return Ok(json!({ "backupJob": event.id, "copies": [] }));
         }
-
-        // The routes' copies start concurrently. Every route is attempted; a failure fails the
-        // event afterwards, and the retry of the event finds the routes that worked already started
-        // (same tokens).
-        let starts = routes.iter().map(|route| {
-            let request = StartCopyRequest {
-                recovery_point: backup.recovery_point.clone(),
-                source_vault: vault_name.clone(),
-                destination_vault: route.destination_vault.clone(),
-                iam_role: self.copy_role.clone(),
-                lifecycle: route.lifecycle,
-                token: IdempotencyToken::for_route(&backup.recovery_point, &route.destination_vault),
-            };
-            async move { self.backup.start_copy_job(&request).await }
-        });
-        let started = futures_util::future::join_all(starts).await;
+        // Every route is attempted; a failure fails the event afterwards, and the retry of the
+        // event finds the routes that worked already started (same tokens).
         let mut copies = Vec::with_capacity(routes.len());
         let mut first_error = None;
-        for (route, result) in routes.iter().zip(started) {
+        for (route, result) in self.start_copies(&backup, &routes).await {
             match result {
-                Ok(copy_job) => {
-                    tracing::info!(copy_job = %copy_job, destination = %route.destination_vault, "copy started");
-                    copies.push(json!({ "copyJob": copy_job, "destination": route.destination_vault }));
-                }
+                Ok(copy_job) => copies.push(json!({ "copyJob": copy_job, "destination": route.destination_vault })),
                 Err(err) => {
                     tracing::error!(backup_job = %event.id, destination = %route.destination_vault, error = %err, "copy not started");
                     first_error.get_or_insert(err);
@@ -93,13 +99,44 @@ impl<B: BackupApi> Copier<B> {
         }
     }
 
+    /// Starts the copies of `backup` that `routes` call for, concurrently, each with its route
+    /// token; every route is attempted and each answer is returned beside its route.
+    pub async fn start_copies<'r>(
+        &self,
+        backup: &CompletedBackup,
+        routes: &[&'r CopyRoute],
+    ) -> Vec<(&'r CopyRoute, Result<CopyJobId, AwsError>)> {
+        let vault_name = backup.vault.vault_name();
+        let starts = routes.iter().map(|route| {
+            let request = StartCopyRequest {
+                recovery_point: backup.recovery_point.clone(),
+                source_vault: vault_name.clone(),
+                destination_vault: route.destination_vault.clone(),
+                iam_role: self.copy_role.clone(),
+                lifecycle: route.lifecycle,
+                token: IdempotencyToken::for_route(&backup.recovery_point, &route.destination_vault),
+            };
+            async move {
+                let result = self.backup.start_copy_job(&request).await;
+                if let Ok(copy_job) = &result {
+                    tracing::info!(copy_job = %copy_job, destination = %route.destination_vault, "copy started");
+                }
+                (*route, result)
+            }
+        });
+        futures_util::future::join_all(starts).await
+    }
+
     /// Takes the facts from the event when it carries them all (EventBridge), else asks
-    /// DescribeBackupJob (SNS carries only the job id). None when the job is not completed after all.
-    async fn completed_backup(&self, event: &BackupJobEvent) -> Result<Option<CompletedBackup>, HandlerError> {
+    /// DescribeBackupJob (SNS carries only the job id).
+    async fn completed_backup(&self, event: &BackupJobEvent) -> Result<Completion, HandlerError> {
+        if event.parent_job.is_some() {
+            return Ok(Completion::Nested);
+        }
         if let (Some(recovery_point), Some(vault), Some(resource_type)) =
             (&event.recovery_point, &event.vault, &event.resource_type)
         {
-            return Ok(Some(CompletedBackup {
+            return Ok(Completion::Copyable(CompletedBackup {
                 recovery_point: recovery_point.clone(),
                 vault: vault.clone(),
                 resource_type: Some(resource_type.clone()),
@@ -107,12 +144,15 @@ impl<B: BackupApi> Copier<B> {
         }
         let job = self.backup.describe_backup_job(&event.id).await?;
         if job.state != BackupJobState::Completed {
-            return Ok(None);
+            return Ok(Completion::NotCompleted);
+        }
+        if job.parent_job.is_some() {
+            return Ok(Completion::Nested);
         }
         let recovery_point = job
             .recovery_point
             .or_else(|| event.recovery_point.clone())
             .ok_or_else(|| HandlerError::NoRecoveryPoint(event.id.clone()))?;
-        Ok(Some(CompletedBackup { recovery_point, vault: job.vault, resource_type: job.resource_type }))
+        Ok(Completion::Copyable(CompletedBackup { recovery_point, vault: job.vault, resource_type: job.resource_type }))
     }
 }

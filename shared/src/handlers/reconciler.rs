@@ -20,16 +20,17 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::copier::Copier;
+use super::copier::{CompletedBackup, Copier};
 use super::retrier::Retrier;
 use super::tracker::Tracker;
 use super::HandlerError;
 use crate::domain::{
-    BackupVaultArn, CopyDetails, CopyJob, CopyJobState, IamRoleArn, RecoveryPointArn, RouteTable, SourcePolicy,
-    SweepCursor, SweepResume, VaultName, VerifiedSweep,
+    Alert, AlertReason, BackupJob, BackupVaultArn, CopyDetails, CopyJob, CopyJobState, CopyRoute, IamRoleArn,
+    IdempotencyToken, RecoveryPointArn, Refusal, RouteTable, SourcePolicy, SweepCursor, SweepResume, VaultName,
+    VerifiedSweep,
 };
-use crate::notification::{BackupJobEvent, CopyJobEvent};
-use crate::ports::{AlertSink, BackupApi, CopyJobQuery, RetryQueue, TrackingStore};
+use crate::notification::CopyJobEvent;
+use crate::ports::{AlertSink, AwsError, BackupApi, CopyJobQuery, RetryQueue, TrackingStore};
 
 /// Allowance for AWS's CompletionDate and the function's clock to disagree.
 const CLOCK_SKEW_MARGIN: chrono::Duration = chrono::Duration::minutes(5);
@@ -77,9 +78,36 @@ pub struct Summary {
     pub retried: usize,
     pub alerted: usize,
     pub missing_copies_started: usize,
+    /// Routed copies AWS Backup refused for good in this run: alerted and recorded, never asked again.
+    pub refused: usize,
+    /// Listed copy jobs that could not be read (logged by id, skipped).
+    pub unreadable: usize,
+    /// Jobs that could not be reconciled, and copies that could not be started, this run.
     pub errors: usize,
+    pub missing_copy_pass: MissingCopyPass,
     /// False when the deadline stopped the run; the next run continues from the saved cursor.
     pub complete: bool,
+}
+
+/// Whether the run looked for routed copies nobody started, and if not, why.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum MissingCopyPass {
+    /// Not reached (the deadline stopped the sweep first).
+    #[default]
+    NotReached,
+    Ran,
+    /// No routes (or no copy role) configured.
+    NoRoutes,
+    /// `RECONCILE_STATE` or `RECONCILE_DESTINATION_VAULT_ARN` hides copies from the listing, so a
+    /// copy it does not show may well exist: starting one could duplicate it.
+    SweepFiltered,
+    /// A continued sweep did not list the pages before its cursor.
+    SweepContinued,
+    /// A listed copy job could not be read well enough to know which copy it is.
+    UnreadableJobs,
+    /// The deadline stopped it; the next run looks again.
+    Stopped,
 }
 
 pub struct Reconciler<B, S, A, Q> {
@@ -133,10 +161,12 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         };
         // (recovery point, destination) pairs that already have a copy, for the missing-copy pass.
         let mut copied: HashSet<(RecoveryPointArn, BackupVaultArn)> = HashSet::new();
+        // Some listed job could not be read well enough to add its pair to `copied`.
+        let mut copies_unknown = false;
         let tracker = self.tracker();
         loop {
             if out_of_time() {
-                let clean = clean && summary.errors == 0;
+                let clean = clean && summary.errors == 0 && summary.unreadable == 0;
                 let resume = SweepResume { window_start, next_token, started_at, clean };
                 let saved = SweepCursor { resume: Some(resume), verified: cursor.verified.clone() };
                 self.retrier.store.save_cursor(&saved).await?;
@@ -150,6 +180,16 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             let needs_check = |job: &CopyJob| !verified.is_some_and(|verified| verified.covers(job.completed_at));
             let ids: Vec<_> = page.items.iter().filter(|job| needs_check(job)).map(|job| job.id.clone()).collect();
             let records = if ids.is_empty() { HashMap::new() } else { self.retrier.store.get_many(&ids).await? };
+            for unreadable in &page.unreadable {
+                summary.unreadable += 1;
+                tracing::error!(copy_job = unreadable.id.as_deref(), problem = %unreadable.problem, "listed copy job could not be read; skipped");
+                match &unreadable.copy {
+                    Some(pair) => {
+                        copied.insert(pair.clone());
+                    }
+                    None => copies_unknown = true,
+                }
+            }
             for job in &page.items {
                 summary.scanned += 1;
                 copied.insert((job.source_recovery_point.clone(), job.destination_vault.clone()));
@@ -169,21 +209,31 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             }
         }
         // A sweep that reconciled every job vouches for those that had finished when it started.
-        let verified = if clean && summary.errors == 0 {
+        let verified = if clean && summary.errors == 0 && summary.unreadable == 0 {
             Some(VerifiedSweep { window_start, completed_before: started_at - CLOCK_SKEW_MARGIN, filters })
         } else {
             cursor.verified
         };
         self.retrier.store.save_cursor(&SweepCursor { resume: None, verified }).await?;
-        summary.complete = if resumed {
-            // This run saw only the pages after the cursor, so copies listed on earlier pages are
-            // not in `copied`: looking for missing ones now could start a second copy of a backup
-            // that a plan's CopyAction already copied. The next sweep, listed whole, looks.
-            tracing::info!("continued sweep finished; the missing-copy pass waits for the next full sweep");
-            true
+        // The missing-copy pass may run only on a whole, unfiltered listing: a copy missing from a
+        // partial one may exist, and starting another could duplicate a plan's CopyAction.
+        summary.missing_copy_pass = if self.copier().is_none() {
+            MissingCopyPass::NoRoutes
+        } else if self.settings.destination_vault.is_some() || self.settings.state.is_some() {
+            MissingCopyPass::SweepFiltered
+        } else if resumed {
+            MissingCopyPass::SweepContinued
+        } else if copies_unknown {
+            MissingCopyPass::UnreadableJobs
+        } else if self.start_missing_copies(window_start, &mut out_of_time, &copied, &mut summary).await? {
+            MissingCopyPass::Ran
         } else {
-            self.start_missing_copies(window_start, &mut out_of_time, &copied, &mut summary).await?
+            MissingCopyPass::Stopped
         };
+        if !matches!(summary.missing_copy_pass, MissingCopyPass::Ran | MissingCopyPass::NoRoutes) {
+            tracing::info!(pass = ?summary.missing_copy_pass, "missing-copy pass not run this time");
+        }
+        summary.complete = summary.missing_copy_pass != MissingCopyPass::Stopped;
         tracing::info!(?summary, "reconciliation finished");
         Ok(summary)
     }
@@ -213,7 +263,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
                 summary.details_filled += 1;
             }
         }
-        if job.state == CopyJobState::Failed && !record.is_some_and(|r| r.failure_handled) {
+        if job.has_failed() && !record.is_some_and(|r| r.failure_handled) {
             let outcome = self.retrier.handle_failure(&job.id, Some(job)).await?;
             if outcome.get("retryScheduled").is_some() {
                 summary.retried += 1;
@@ -224,8 +274,9 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         Ok(())
     }
 
-    /// Starts the copies that routes call for and nobody started. Returns false if the deadline
-    /// stopped it (the next run looks again; tokens make repeats harmless).
+    /// Starts the copies that routes call for and nobody started, except those AWS Backup already
+    /// refused for good. Returns false if the deadline stopped it (the next run looks again;
+    /// tokens make repeats harmless).
     async fn start_missing_copies(
         &self,
         since: DateTime<Utc>,
@@ -242,30 +293,57 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
                     return Ok(false);
                 }
                 let page = self.retrier.backup.list_completed_backups(&vault, since, next_token.as_deref()).await?;
-                for backup in page.items {
+                summary.unreadable += page.unreadable.len();
+                let mut wanted = Vec::new();
+                for backup in &page.items {
+                    // A nested job's point is copied with its composite parent's; a continuous
+                    // backup cannot be copied on demand at all.
                     let Some(recovery_point) = backup.recovery_point.clone() else { continue };
-                    let missing = self
+                    if backup.parent_job.is_some() || recovery_point.never_copyable().is_some() {
+                        continue;
+                    }
+                    let missing: Vec<&CopyRoute> = self
                         .routes
                         .routes_for(&vault, backup.resource_type.as_deref())
                         .filter(|route| !copied.contains(&(recovery_point.clone(), route.destination_vault.clone())))
-                        .count();
-                    if missing == 0 {
-                        continue;
+                        .collect();
+                    if !missing.is_empty() {
+                        wanted.push((backup, recovery_point, missing));
                     }
-                    let event = BackupJobEvent {
-                        id: backup.id.clone(),
-                        state: backup.state.clone(),
-                        recovery_point: Some(recovery_point),
-                        vault: Some(backup.vault.clone()),
-                        resource: backup.resource.clone(),
+                }
+                let tokens: Vec<IdempotencyToken> = wanted
+                    .iter()
+                    .flat_map(|(_, point, routes)| {
+                        routes.iter().map(|route| IdempotencyToken::for_route(point, &route.destination_vault))
+                    })
+                    .collect();
+                let refused = if tokens.is_empty() { HashSet::new() } else { self.retrier.store.refused(&tokens).await? };
+                for (backup, recovery_point, missing) in wanted {
+                    let routes: Vec<&CopyRoute> = missing
+                        .into_iter()
+                        .filter(|route| {
+                            !refused.contains(&IdempotencyToken::for_route(&recovery_point, &route.destination_vault))
+                        })
+                        .collect();
+                    let completed = CompletedBackup {
+                        recovery_point,
+                        vault: backup.vault.clone(),
                         resource_type: backup.resource_type.clone(),
-                        iam_role: None,
                     };
-                    match copier.on_backup_completed(&event).await {
-                        Ok(_) => summary.missing_copies_started += missing,
-                        Err(err) => {
-                            summary.errors += 1;
-                            tracing::error!(backup_job = %backup.id, error = %err, "could not start missing copies");
+                    for (route, result) in copier.start_copies(&completed, &routes).await {
+                        match result {
+                            Ok(_) => summary.missing_copies_started += 1,
+                            Err(err) if err.is_transient() => {
+                                summary.errors += 1;
+                                tracing::error!(backup_job = %backup.id, destination = %route.destination_vault, error = %err, "could not start missing copy");
+                            }
+                            Err(err) => match self.refuse(&completed, backup, route, &err).await {
+                                Ok(()) => summary.refused += 1,
+                                Err(failed) => {
+                                    summary.errors += 1;
+                                    tracing::error!(backup_job = %backup.id, error = %failed, "could not alert or record a refused copy");
+                                }
+                            },
                         }
                     }
                 }
@@ -276,6 +354,43 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             }
         }
         Ok(true)
+    }
+
+    /// A routed copy AWS Backup refused for good: the operator is told, then the refusal is
+    /// recorded so later sweeps do not ask again every hour. If the record cannot be written the
+    /// next sweep asks (and alerts) again: a duplicate alert rather than a lost one.
+    async fn refuse(
+        &self,
+        backup: &CompletedBackup,
+        job: &BackupJob,
+        route: &CopyRoute,
+        err: &AwsError,
+    ) -> Result<(), HandlerError> {
+        tracing::warn!(backup_job = %job.id, destination = %route.destination_vault, error = %err, "AWS Backup refused the routed copy");
+        let reason = match &self.copy_role {
+            Some(role) if err.is_pass_role_denial() => AlertReason::RoleRefused { role: role.clone(), error: err.to_string() },
+            _ => AlertReason::CopyRefused { error: err.to_string() },
+        };
+        let alert = Alert {
+            copy_job: None,
+            original_job: None,
+            recovery_point: Some(backup.recovery_point.clone()),
+            resource: job.resource.clone(),
+            source_vault: backup.vault.clone(),
+            destination_vault: route.destination_vault.clone(),
+            reason,
+            attempts: 1,
+        };
+        self.retrier.alerts.publish(&alert).await?;
+        let refusal = Refusal {
+            token: IdempotencyToken::for_route(&backup.recovery_point, &route.destination_vault),
+            recovery_point: backup.recovery_point.clone(),
+            destination_vault: route.destination_vault.clone(),
+            error: err.to_string(),
+            at: Utc::now(),
+        };
+        self.retrier.store.record_refusal(&refusal).await?;
+        Ok(())
     }
 
     /// Lambda entry point: the scheduled event carries nothing we need.

@@ -16,8 +16,9 @@ use serde_json::{json, Value};
 
 use super::{for_each_notification, skipped, HandlerError, CONCURRENT_RECORDS};
 use crate::domain::{
-    classify_status_message, Alert, AlertReason, Claim, ClaimKind, CopyDetails, CopyJob, CopyJobId, CopyJobRecord,
-    CopyJobState, FailureClass, IdempotencyToken, Lineage, RetryPolicy, SourcePolicy, StartedCopy,
+    classify_failure, Alert, AlertReason, Claim, ClaimKind, Composite, CopyDetails, CopyJob, CopyJobId, CopyJobRecord,
+    CopyTargets, FailureClass, IamRoleArn, IdempotencyToken, Lineage, NotCopyable, PassableRoles, RetryPolicy,
+    SourcePolicy, StartedCopy,
 };
 use crate::notification::{JobEvent, ParseError};
 use crate::ports::{AlertSink, BackupApi, RetryQueue, RetryRequest, StartCopyRequest, TrackingStore};
@@ -32,17 +33,29 @@ pub struct Retrier<B, S, A, Q> {
     pub claim_lease: Duration,
     /// Trusted publishers; notifications from others are rejected.
     pub sources: SourcePolicy,
+    /// The roles the function may pass to AWS Backup, and the fallback for a job whose role it may not.
+    pub roles: PassableRoles,
+    /// Where the function may copy to (the template's `backup:CopyTargets` condition).
+    pub targets: CopyTargets,
 }
+
+/// How often a claim is closed before the invocation gives up, once its side effect (an alert, a
+/// scheduled retry) has happened: a redelivery would repeat it.
+const FINISH_ATTEMPTS: u32 = 4;
+/// Backoff between those attempts: 25 ms, 100 ms, 400 ms.
+const FINISH_BACKOFF: Duration = Duration::from_millis(25);
 
 impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, A, Q> {
     /// Entry point: SNS/EventBridge notifications, or retries coming back from the delay queue.
+    /// The subscription passes every COPY_JOB event (no filter on the State spelling); the state
+    /// is decided here.
     pub async fn handle(&self, payload: &Value) -> Result<Value, HandlerError> {
         if is_sqs_event(payload) {
             return self.handle_due_retries(payload).await;
         }
         for_each_notification(payload, &self.sources, |notification| async move {
             match &notification.event {
-                JobEvent::Copy(copy) if copy.state == CopyJobState::Failed => self.on_copy_failed(&copy.id).await,
+                JobEvent::Copy(copy) if copy.state.has_failed() => self.on_copy_failed(&copy.id).await,
                 JobEvent::Copy(copy) => Ok(skipped(&notification, &format!("copy job is {}", copy.state))),
                 JobEvent::Backup(_) => Ok(skipped(&notification, "backup job events are the copier's")),
                 JobEvent::Ignored { reason, .. } => Ok(skipped(&notification, reason)),
@@ -83,7 +96,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         };
         match work(record).await {
             Ok(Done { note, details, outcome }) => {
-                self.store.finish_claim(id, kind, &note, details.as_ref()).await?;
+                self.finish(id, kind, &note, details.as_ref()).await?;
                 Ok(Some(outcome))
             }
             Err(err) => {
@@ -93,6 +106,34 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
                 Err(err)
             }
         }
+    }
+
+    /// Closes a claim whose side effect has happened. A transient store error is retried here,
+    /// because giving up would let a redelivery publish the alert (or schedule the retry) again;
+    /// if the store stays down, the claim is left to its lease and the error says so.
+    async fn finish(
+        &self,
+        id: &CopyJobId,
+        kind: ClaimKind,
+        note: &str,
+        details: Option<&CopyDetails>,
+    ) -> Result<(), HandlerError> {
+        let mut backoff = FINISH_BACKOFF;
+        for attempt in 1..=FINISH_ATTEMPTS {
+            match self.store.finish_claim(id, kind, note, details).await {
+                Ok(()) => return Ok(()),
+                Err(err) if err.is_transient() && attempt < FINISH_ATTEMPTS => {
+                    tracing::warn!(copy_job = %id, attempt, error = %err, "could not close claim; trying again");
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 4;
+                }
+                Err(err) => {
+                    tracing::error!(copy_job = %id, note, error = %err, "done but could not record it; the claim stays taken until its lease ends");
+                    return Err(err.into());
+                }
+            }
+        }
+        unreachable!("the last attempt returns")
     }
 
     async fn decide(
@@ -105,43 +146,46 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
             Some(job) => job.clone(),
             None => self.backup.describe_copy_job(id).await?,
         };
-        if job.state != CopyJobState::Failed {
+        if !job.has_failed() {
             return Err(HandlerError::StateNotSettled(id.clone(), job.state));
+        }
+        // The record learns the job's details in the write that finishes the claim.
+        let details = Some(CopyDetails::from(&job));
+        // A nested job fails with its composite parent (FAILED or PARTIAL), which is retried or
+        // alerted whole: retrying the child too would start a second copy beside the parent's.
+        if let Composite::Child { parent } = &job.composite {
+            tracing::info!(copy_job = %id, %parent, "nested job failed; handled with its composite parent");
+            let outcome = json!({ "copyJob": id, "skipped": "nested job of a composite copy", "parent": parent });
+            return Ok(Done { note: format!("handled with composite parent {parent}"), details, outcome });
         }
         let lineage = record.lineage.clone().unwrap_or_else(|| Lineage::original(id));
         let status_message = job.status_message.clone().unwrap_or_default();
-        let (class, marker) = classify_status_message(job.status_message.as_deref());
-        let attempts_made = lineage.attempt + 1;
-        tracing::info!(copy_job = %id, root = %lineage.root, attempt = lineage.attempt, ?class, marker, "copy job failed");
+        let classification = classify_failure(job.message_category.as_deref(), job.status_message.as_deref());
+        let class = classification.class;
+        tracing::info!(copy_job = %id, root = %lineage.root, attempt = lineage.attempt, ?class, reason = classification.reason, "copy job failed");
 
-        // The record learns the job's details in the write that finishes the claim.
-        let details = Some(CopyDetails::from(&job));
-
-        // Alerts here need no claim of their own: this failure's claim already makes them once.
-        if class == FailureClass::Permanent {
-            let reason = AlertReason::PermanentFailure { status_message };
-            self.publish(&alert_for(&job, &lineage, reason, attempts_made)).await?;
-            let outcome = json!({ "copyJob": id, "alerted": "permanent" });
-            return Ok(Done { note: "alerted: permanent failure".into(), details, outcome });
-        }
         let next = lineage.next_attempt(id);
-        if !self.policy.allows_attempt(next.attempt) {
-            let reason = AlertReason::AttemptsExhausted { status_message };
-            self.publish(&alert_for(&job, &lineage, reason, attempts_made)).await?;
-            let outcome = json!({ "copyJob": id, "alerted": "exhausted" });
-            return Ok(Done { note: "alerted: attempts exhausted".into(), details, outcome });
-        }
+        let delay = self.policy.delay_before(next.attempt);
+        let plan = match self.plan_retry(&job, class, &next, delay).await? {
+            Ok(plan) => plan,
+            // Alerts here need no claim of their own: this failure's claim already makes them once.
+            Err(reason) => {
+                let alert = alert_for(&job, &lineage, reason);
+                self.publish(&alert).await?;
+                let outcome = json!({ "copyJob": id, "alerted": alert.reason.label() });
+                return Ok(Done { note: format!("alerted: {}", alert.reason.label()), details, outcome });
+            }
+        };
 
         let lifecycle = job.destination_lifecycle.or(record.lifecycle);
         let attempt = next.attempt;
-        let delay = self.policy.delay_before(attempt);
         let request = RetryRequest {
             failed_job: id.clone(),
             lineage: next,
             recovery_point: job.source_recovery_point.clone(),
             source_vault: job.source_vault.clone(),
             destination_vault: job.destination_vault.clone(),
-            iam_role: job.iam_role.clone(),
+            iam_role: plan.role,
             lifecycle,
             plan_rule: if lifecycle.is_none() { job.created_by.clone() } else { None },
             resource: job.resource.clone(),
@@ -155,6 +199,43 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
             details,
             outcome: json!({ "copyJob": id, "retryScheduled": attempt, "delaySeconds": delay.as_secs() }),
         })
+    }
+
+    /// Whether the failed job can be retried as attempt `next`, due after `delay`, and with which
+    /// role; else why not, for the alert. The cheap checks come first: the recovery point is
+    /// described (one call) only for a retry that would otherwise be scheduled.
+    async fn plan_retry(
+        &self,
+        job: &CopyJob,
+        class: FailureClass,
+        next: &Lineage,
+        delay: Duration,
+    ) -> Result<Result<RetryPlan, AlertReason>, HandlerError> {
+        let status_message = job.status_message.clone().unwrap_or_default();
+        if let Some(never) = job.source_recovery_point.never_copyable() {
+            return Ok(Err(AlertReason::NotCopyable(never)));
+        }
+        if !self.policy.allows_attempt(next.attempt, class) {
+            return Ok(Err(match class {
+                FailureClass::Permanent => AlertReason::PermanentFailure { status_message },
+                FailureClass::Unrecognised => {
+                    AlertReason::UnrecognisedFailure { status_message, message_category: job.message_category.clone() }
+                }
+                FailureClass::Transient => AlertReason::AttemptsExhausted { status_message },
+            }));
+        }
+        if !self.targets.allows(&job.destination_vault) {
+            return Ok(Err(AlertReason::DestinationNotAllowed));
+        }
+        let Some(role) = self.roles.for_retry(job.iam_role.as_ref()) else {
+            return Ok(Err(AlertReason::RoleNotPassable { role: job.iam_role.clone() }));
+        };
+        let due = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+        let point = self.backup.describe_recovery_point(&job.source_vault.vault_name(), &job.source_recovery_point).await?;
+        match point.map_or(Some(NotCopyable::Deleted), |point| point.not_copyable_at(due)) {
+            Some(why) => Ok(Err(AlertReason::NotCopyable(why))),
+            None => Ok(Ok(RetryPlan { role })),
+        }
     }
 
     /// Starts the copy a [`RetryRequest`] asks for. Safe to repeat: the token makes AWS Backup
@@ -180,26 +261,33 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
             Err(err) if err.is_transient() => return Err(err.into()),
             Err(err) => {
                 tracing::warn!(copy_job = %request.failed_job, error = %err, "AWS Backup refused the retry");
+                let reason = if err.is_pass_role_denial() {
+                    AlertReason::RoleRefused { role: request.iam_role.clone(), error: err.to_string() }
+                } else {
+                    AlertReason::RetryRejected { error: err.to_string() }
+                };
                 let alert = Alert {
-                    copy_job: request.failed_job.clone(),
-                    original_job: lineage.root.clone(),
+                    copy_job: Some(request.failed_job.clone()),
+                    original_job: Some(lineage.root.clone()),
+                    recovery_point: Some(request.recovery_point.clone()),
                     resource: request.resource.clone(),
                     source_vault: request.source_vault.clone(),
                     destination_vault: request.destination_vault.clone(),
-                    reason: AlertReason::RetryRejected { error: err.to_string() },
+                    reason,
                     attempts: lineage.attempt,
                 };
-                self.alert_once(alert).await?;
-                return Ok(json!({ "copyJob": request.failed_job, "alerted": "retry rejected" }));
+                let label = alert.reason.label();
+                self.alert_once(&request.failed_job, alert).await?;
+                return Ok(json!({ "copyJob": request.failed_job, "alerted": label }));
             }
         };
         let details = CopyDetails {
             source_recovery_point: Some(request.recovery_point.clone()),
             source_vault: Some(request.source_vault.clone()),
             destination_vault: Some(request.destination_vault.clone()),
-            destination_recovery_point: None,
             resource: request.resource.clone(),
             resource_type: request.resource_type.clone(),
+            ..CopyDetails::default()
         };
         let started = StartedCopy { id: new_job.clone(), details, lineage: lineage.clone(), lifecycle, at: Utc::now() };
         self.store.record_started(&started).await?;
@@ -208,11 +296,11 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         Ok(json!({ "copyJob": new_job, "retryOf": request.failed_job, "attempt": lineage.attempt }))
     }
 
-    /// Publishes `alert` unless another delivery already did.
-    async fn alert_once(&self, alert: Alert) -> Result<(), HandlerError> {
-        self.once(&alert.copy_job, ClaimKind::Alert, async |_| {
+    /// Publishes `alert` about `job` unless another delivery already did.
+    async fn alert_once(&self, job: &CopyJobId, alert: Alert) -> Result<(), HandlerError> {
+        self.once(job, ClaimKind::Alert, async |_| {
             self.publish(&alert).await?;
-            Ok(Done { note: format!("alerted: {}", alert.reason.summary()), details: None, outcome: () })
+            Ok(Done { note: format!("alerted: {}", alert.reason.label()), details: None, outcome: () })
         })
         .await
         .map(drop)
@@ -220,7 +308,8 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
 
     async fn publish(&self, alert: &Alert) -> Result<(), HandlerError> {
         self.alerts.publish(alert).await?;
-        tracing::warn!(copy_job = %alert.copy_job, reason = alert.reason.summary(), attempts = alert.attempts, "alert published");
+        let copy_job = alert.copy_job.as_ref().map(CopyJobId::as_str);
+        tracing::warn!(copy_job, reason = alert.reason.summary(), attempts = alert.attempts, "alert published");
         Ok(())
     }
 
@@ -257,15 +346,21 @@ struct Done<T> {
     outcome: T,
 }
 
-fn alert_for(job: &CopyJob, lineage: &Lineage, reason: AlertReason, attempts: u32) -> Alert {
+/// What a failed job's retry needs beyond the job itself.
+struct RetryPlan {
+    role: IamRoleArn,
+}
+
+fn alert_for(job: &CopyJob, lineage: &Lineage, reason: AlertReason) -> Alert {
     Alert {
-        copy_job: job.id.clone(),
-        original_job: lineage.root.clone(),
+        copy_job: Some(job.id.clone()),
+        original_job: Some(lineage.root.clone()),
+        recovery_point: Some(job.source_recovery_point.clone()),
         resource: job.resource.clone(),
         source_vault: job.source_vault.clone(),
         destination_vault: job.destination_vault.clone(),
         reason,
-        attempts,
+        attempts: lineage.attempt + 1,
     }
 }
 

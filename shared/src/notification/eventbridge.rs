@@ -39,6 +39,12 @@ pub(super) fn parse_eventbridge_event(payload: Value, at: &str) -> Result<Notifi
                         .parsed("destinationRecoveryPointArn", RecoveryPointArn::parse)?,
                     resource: detail.parsed("resourceArn", ResourceArn::parse)?,
                     resource_type: detail.string("resourceType").map(str::to_owned),
+                    parent_job: detail.parsed("parentJobId", CopyJobId::parse)?,
+                    child_jobs: detail
+                        .value
+                        .get("numberOfChildJobs")
+                        .and_then(Value::as_u64)
+                        .and_then(|n| u32::try_from(n).ok()),
                 },
             }),
             None => JobEvent::Ignored { kind: JobKind::Copy, reason: "copy job event without copyJobId".into() },
@@ -51,6 +57,7 @@ pub(super) fn parse_eventbridge_event(payload: Value, at: &str) -> Result<Notifi
             resource: detail.parsed("resourceArn", ResourceArn::parse)?,
             resource_type: detail.string("resourceType").map(str::to_owned),
             iam_role: detail.parsed("iamRoleArn", IamRoleArn::parse)?,
+            parent_job: detail.parsed("parentJobId", BackupJobId::parse)?,
         }),
         other => JobEvent::Ignored {
             kind: JobKind::Other(other.chars().take(64).collect()),

@@ -81,6 +81,8 @@ pub struct BackupJobEvent {
     pub resource: Option<ResourceArn>,
     pub resource_type: Option<String>,
     pub iam_role: Option<IamRoleArn>,
+    /// The composite backup job this one is nested in, when the event says so.
+    pub parent_job: Option<BackupJobId>,
 }
 
 /// Parses a Lambda event payload. The outer error means the payload is not a notification at all;

@@ -81,6 +81,7 @@ fn parse_record(index: usize, raw: &Value) -> Result<Notification, ParseError> {
                 vault: None,
                 resource_type: None,
                 iam_role: None,
+                parent_job: None,
             })
         }
         kind => JobEvent::Ignored { reason: format!("event type {kind} is not handled"), kind },

@@ -2,7 +2,7 @@
 //! clients can serve several handlers at once (the reconciler runs the tracker's, retrier's and
 //! copier's logic over the same clients).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::time::Duration;
 
@@ -13,7 +13,8 @@ use super::{
 };
 use crate::domain::{
     Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, CopyDetails, CopyJob, CopyJobId, CopyJobRecord,
-    Lifecycle, PlanRuleRef, StartedCopy, StateChange, StateUpdate, SweepCursor, VaultName,
+    IdempotencyToken, Lifecycle, PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal, StartedCopy, StateChange,
+    StateUpdate, SweepCursor, VaultName,
 };
 
 impl<T: BackupApi> BackupApi for &T {
@@ -29,6 +30,13 @@ impl<T: BackupApi> BackupApi for &T {
         destination: &BackupVaultArn,
     ) -> impl Future<Output = Result<Option<Lifecycle>, AwsError>> + Send {
         (**self).copy_action_lifecycle(rule, destination)
+    }
+    fn describe_recovery_point(
+        &self,
+        vault: &VaultName,
+        recovery_point: &RecoveryPointArn,
+    ) -> impl Future<Output = Result<Option<RecoveryPoint>, AwsError>> + Send {
+        (**self).describe_recovery_point(vault, recovery_point)
     }
     fn start_copy_job(&self, request: &StartCopyRequest) -> impl Future<Output = Result<CopyJobId, AwsError>> + Send {
         (**self).start_copy_job(request)
@@ -98,6 +106,15 @@ impl<T: TrackingStore> TrackingStore for &T {
     }
     fn save_cursor(&self, cursor: &SweepCursor) -> impl Future<Output = Result<(), AwsError>> + Send {
         (**self).save_cursor(cursor)
+    }
+    fn refused(
+        &self,
+        tokens: &[IdempotencyToken],
+    ) -> impl Future<Output = Result<HashSet<IdempotencyToken>, AwsError>> + Send {
+        (**self).refused(tokens)
+    }
+    fn record_refusal(&self, refusal: &Refusal) -> impl Future<Output = Result<(), AwsError>> + Send {
+        (**self).record_refusal(refusal)
     }
 }
 

@@ -11,11 +11,12 @@ use crate::vault_setup::{VaultNotifications, VaultNotificationsApi};
 
 use super::{
     AlertSink, AwsError, BackupApi, CopyJobQuery, ErrorClass, Page, RetryQueue, RetryRequest, StartCopyRequest,
-    TrackingStore,
+    TrackingStore, Unreadable,
 };
 use crate::domain::{
-    Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, CopyDetails, CopyJob, CopyJobId, CopyJobRecord,
-    Lifecycle, PlanRuleRef, StartedCopy, StateChange, StateUpdate, SweepCursor, VaultName,
+    Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, Composite, CopyDetails, CopyJob, CopyJobId,
+    CopyJobRecord, IamRoleArn, IdempotencyToken, Lifecycle, PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal,
+    StartedCopy, StateChange, StateUpdate, StorageClass, SweepCursor, VaultName,
 };
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -39,6 +40,12 @@ struct BackupState {
     calls: BTreeMap<&'static str, usize>,
     failures: HashMap<&'static str, Vec<AwsError>>,
     next_id: usize,
+    /// Recovery points by ARN (`None`: deleted); a point not listed is warm with no lifecycle.
+    recovery_points: HashMap<RecoveryPointArn, Option<RecoveryPoint>>,
+    /// Roles StartCopyJob may be passed (`None`: any), like an IAM policy's PassRole grant.
+    passable_roles: Option<Vec<IamRoleArn>>,
+    /// Listed with the first page of ListCopyJobs: jobs an adapter could not read.
+    unreadable: Vec<Unreadable>,
 }
 
 /// AWS Backup in memory: describes what it was given, starts copy jobs with token semantics.
@@ -67,6 +74,21 @@ impl MemoryBackup {
     pub fn add_copy_action(&self, rule: &PlanRuleRef, destination: &BackupVaultArn, lifecycle: Lifecycle) {
         let key = (rule.plan_id.to_string(), rule.rule_id.to_string(), destination.clone());
         lock(&self.state).copy_actions.insert(key, lifecycle);
+    }
+
+    /// Sets what DescribeRecoveryPoint reports for a point (`None`: it no longer exists).
+    pub fn set_recovery_point(&self, arn: &RecoveryPointArn, point: Option<RecoveryPoint>) {
+        lock(&self.state).recovery_points.insert(arn.clone(), point);
+    }
+
+    /// Only these roles may be passed to StartCopyJob; others are refused as IAM refuses PassRole.
+    pub fn set_passable_roles(&self, roles: Vec<IamRoleArn>) {
+        lock(&self.state).passable_roles = Some(roles);
+    }
+
+    /// A copy job the adapter could not read, listed on the first page of ListCopyJobs.
+    pub fn add_unreadable_copy_job(&self, unreadable: Unreadable) {
+        lock(&self.state).unreadable.push(unreadable);
     }
 
     /// The next call of `operation` fails with `error` (queued: several calls fail in order).
@@ -137,7 +159,7 @@ fn page<T: Clone>(items: Vec<T>, max_results: Option<i32>, next_token: Option<&s
     };
     let end = (start + size).min(items.len());
     let next_token = (end < items.len()).then(|| end.to_string());
-    Ok(Page { items: items.get(start..end).unwrap_or_default().to_vec(), next_token })
+    Ok(Page::of(items.get(start..end).unwrap_or_default().to_vec(), next_token))
 }
 
 impl BackupApi for MemoryBackup {
@@ -161,8 +183,45 @@ impl BackupApi for MemoryBackup {
         Ok(state.copy_actions.get(&key).copied())
     }
 
+    async fn describe_recovery_point(
+        &self,
+        _vault: &VaultName,
+        recovery_point: &RecoveryPointArn,
+    ) -> Result<Option<RecoveryPoint>, AwsError> {
+        let state = self.enter("DescribeRecoveryPoint")?;
+        Ok(state.recovery_points.get(recovery_point).cloned().unwrap_or_else(|| {
+            Some(RecoveryPoint {
+                arn: recovery_point.clone(),
+                storage_class: Some(StorageClass::Warm),
+                status: Some("COMPLETED".into()),
+                moves_to_cold_at: None,
+                deleted_at: None,
+            })
+        }))
+    }
+
     async fn start_copy_job(&self, request: &StartCopyRequest) -> Result<CopyJobId, AwsError> {
         let mut state = self.enter("StartCopyJob")?;
+        if state.passable_roles.as_ref().is_some_and(|roles| !roles.contains(&request.iam_role)) {
+            // IAM's wording (docs/aws-facts.md#startcopyjob-refusals).
+            return Err(AwsError {
+                message: format!(
+                    "User: arn:aws:sts::123456789012:assumed-role/vaultwatch/fn is not authorized to perform: \
+                     iam:PassRole on resource: {}",
+                    request.iam_role
+                ),
+                ..backup_error("StartCopyJob", ErrorClass::Permanent, "AccessDeniedException")
+            });
+        }
+        let refused = match state.recovery_points.get(&request.recovery_point) {
+            _ if request.recovery_point.is_continuous() => true,
+            Some(None) => true,
+            Some(Some(point)) => point.not_copyable_at(Utc::now()).is_some(),
+            None => false,
+        };
+        if refused {
+            return Err(backup_error("StartCopyJob", ErrorClass::Permanent, "InvalidRequestException"));
+        }
         if let Some((earlier, id)) = state.tokens.get(request.token.as_str()) {
             return if earlier == request {
                 Ok(id.clone())
@@ -191,9 +250,11 @@ impl BackupApi for MemoryBackup {
                 destination_lifecycle: None,
                 resource: None,
                 resource_type: None,
-                iam_role: request.iam_role.clone(),
+                iam_role: Some(request.iam_role.clone()),
                 created_by: None,
                 completed_at: None,
+                message_category: None,
+                composite: Composite::Single,
             },
         );
         state.copy_order.push(id.clone());
@@ -213,7 +274,11 @@ impl BackupApi for MemoryBackup {
             .filter(|job| query.source_recovery_point.as_ref().is_none_or(|rp| &job.source_recovery_point == rp))
             .cloned()
             .collect();
-        page(jobs, query.max_results, next_token)
+        let mut listed = page(jobs, query.max_results, next_token)?;
+        if next_token.is_none() {
+            listed.unreadable = state.unreadable.clone();
+        }
+        Ok(listed)
     }
 
     async fn list_completed_backups(
@@ -254,6 +319,7 @@ pub struct MemoryStore {
     records: Mutex<HashMap<CopyJobId, StoredRecord>>,
     failures: Mutex<HashMap<&'static str, usize>>,
     cursor: Mutex<SweepCursor>,
+    refusals: Mutex<HashMap<IdempotencyToken, Refusal>>,
     calls: Mutex<BTreeMap<&'static str, usize>>,
 }
 
@@ -267,7 +333,9 @@ fn merge_details(into: &mut CopyDetails, from: &CopyDetails) {
         destination_vault,
         destination_recovery_point,
         resource,
-        resource_type
+        resource_type,
+        parent_job,
+        child_jobs
     );
 }
 
@@ -278,6 +346,11 @@ impl MemoryStore {
 
     pub fn record(&self, id: &CopyJobId) -> Option<CopyJobRecord> {
         lock(&self.records).get(id).map(StoredRecord::view)
+    }
+
+    /// The routed copies recorded as refused.
+    pub fn refusals(&self) -> Vec<Refusal> {
+        lock(&self.refusals).values().cloned().collect()
     }
 
     pub fn records(&self) -> Vec<CopyJobRecord> {
@@ -432,6 +505,18 @@ impl TrackingStore for MemoryStore {
     async fn save_cursor(&self, cursor: &SweepCursor) -> Result<(), AwsError> {
         self.check("save_cursor")?;
         *lock(&self.cursor) = cursor.clone();
+        Ok(())
+    }
+
+    async fn refused(&self, tokens: &[IdempotencyToken]) -> Result<HashSet<IdempotencyToken>, AwsError> {
+        self.check("refused")?;
+        let refusals = lock(&self.refusals);
+        Ok(tokens.iter().filter(|token| refusals.contains_key(*token)).cloned().collect())
+    }
+
+    async fn record_refusal(&self, refusal: &Refusal) -> Result<(), AwsError> {
+        self.check("record_refusal")?;
+        lock(&self.refusals).entry(refusal.token.clone()).or_insert_with(|| refusal.clone());
         Ok(())
     }
 }

@@ -4,7 +4,7 @@
 mod borrowed;
 pub mod memory;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::time::Duration;
 
@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, CopyDetails, CopyJob, CopyJobId, CopyJobRecord,
-    CopyJobState, IamRoleArn, IdempotencyToken, Lifecycle, Lineage, PlanRuleRef, RecoveryPointArn, ResourceArn,
-    StartedCopy, StateChange, StateUpdate, SweepCursor, VaultName,
+    CopyJobState, IamRoleArn, IdempotencyToken, Lifecycle, Lineage, PlanRuleRef, RecoveryPoint, RecoveryPointArn,
+    Refusal, ResourceArn, StartedCopy, StateChange, StateUpdate, SweepCursor, VaultName,
 };
 
 /// Whether an operation that failed may succeed when tried again.
@@ -44,6 +44,12 @@ impl AwsError {
     pub fn is_code(&self, code: &str) -> bool {
         self.code.as_deref() == Some(code)
     }
+
+    /// IAM refused to let the caller pass a role ("... is not authorized to perform: iam:PassRole ...").
+    pub fn is_pass_role_denial(&self) -> bool {
+        self.code.as_deref().is_some_and(|code| code.starts_with("AccessDenied"))
+            && self.message.contains("iam:PassRole")
+    }
 }
 
 /// Everything StartCopyJob needs.
@@ -67,6 +73,13 @@ pub trait BackupApi: Send + Sync {
         rule: &PlanRuleRef,
         destination: &BackupVaultArn,
     ) -> impl Future<Output = Result<Option<Lifecycle>, AwsError>> + Send;
+    /// StorageClass, Status and CalculatedLifecycle of a recovery point in one of this account's
+    /// vaults (DescribeRecoveryPoint). A recovery point that no longer exists is `Ok(None)`.
+    fn describe_recovery_point(
+        &self,
+        vault: &VaultName,
+        recovery_point: &RecoveryPointArn,
+    ) -> impl Future<Output = Result<Option<RecoveryPoint>, AwsError>> + Send;
     /// Starts (or, for a token already used with the same parameters, finds) a copy job.
     fn start_copy_job(&self, request: &StartCopyRequest) -> impl Future<Output = Result<CopyJobId, AwsError>> + Send;
     /// One page of ListCopyJobs.
@@ -100,6 +113,27 @@ pub struct CopyJobQuery {
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_token: Option<String>,
+    /// Items the adapter could not read (every member is optional in the API model); they are
+    /// skipped, never fail the page.
+    pub unreadable: Vec<Unreadable>,
+}
+
+impl<T> Page<T> {
+    pub fn of(items: Vec<T>, next_token: Option<String>) -> Self {
+        Self { items, next_token, unreadable: Vec::new() }
+    }
+}
+
+/// What could be read of a listed item that could not be read whole.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unreadable {
+    /// The job's id, if it had a readable one (logs carry ids only).
+    pub id: Option<String>,
+    /// For a copy job: its source recovery point and destination, if both were readable (a copy
+    /// that exists, whatever else is wrong with its listing).
+    pub copy: Option<(RecoveryPointArn, BackupVaultArn)>,
+    /// What was wrong (a member's name, never its value).
+    pub problem: String,
 }
 
 /// The tracking table.
@@ -139,6 +173,13 @@ pub trait TrackingStore: Send + Sync {
     ) -> impl Future<Output = Result<HashMap<CopyJobId, CopyJobRecord>, AwsError>> + Send;
     /// What the reconciler remembered after its last run (empty before its first).
     fn load_cursor(&self) -> impl Future<Output = Result<SweepCursor, AwsError>> + Send;
+    /// Which of these routed copies AWS Backup refused for good (recorded by [`Self::record_refusal`]).
+    fn refused(
+        &self,
+        tokens: &[IdempotencyToken],
+    ) -> impl Future<Output = Result<HashSet<IdempotencyToken>, AwsError>> + Send;
+    /// Remembers that AWS Backup refused a routed copy for good, so later sweeps do not ask again.
+    fn record_refusal(&self, refusal: &Refusal) -> impl Future<Output = Result<(), AwsError>> + Send;
     fn save_cursor(&self, cursor: &SweepCursor) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
