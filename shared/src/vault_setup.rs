@@ -16,6 +16,19 @@ use crate::ports::AwsError;
 pub const REQUIRED_EVENTS: [&str; 4] =
     ["BACKUP_JOB_COMPLETED", "COPY_JOB_STARTED", "COPY_JOB_SUCCESSFUL", "COPY_JOB_FAILED"];
 
+/// Event names the API model still lists but AWS Backup no longer uses ("Deprecated events do not
+/// return statuses or notifications", PutBackupVaultNotifications; docs/aws-facts.md#vault-events).
+/// PutBackupVaultNotifications refuses them, so a merge drops them instead of failing the update.
+pub const DEPRECATED_EVENTS: [&str; 7] = [
+    "BACKUP_JOB_SUCCESSFUL",
+    "BACKUP_JOB_FAILED",
+    "BACKUP_JOB_EXPIRED",
+    "RESTORE_JOB_SUCCESSFUL",
+    "RESTORE_JOB_FAILED",
+    "BACKUP_PLAN_CREATED",
+    "BACKUP_PLAN_MODIFIED",
+];
+
 /// A vault's notification configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VaultNotifications {
@@ -61,6 +74,15 @@ pub struct VaultChange {
     pub written: bool,
 }
 
+impl VaultChange {
+    /// Deprecated events the vault had, which the new configuration leaves out.
+    pub fn dropped(&self) -> Vec<&str> {
+        let Some(after) = &self.after else { return Vec::new() };
+        let before = self.before.as_ref().map(|b| &b.events);
+        before.into_iter().flatten().filter(|event| !after.events.contains(*event)).map(String::as_str).collect()
+    }
+}
+
 impl fmt::Display for VaultChange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Some(after) = &self.after else {
@@ -74,7 +96,8 @@ impl fmt::Display for VaultChange {
         let verb = if self.written { "updated" } else { "would update (dry run)" };
         let before_events = self.before.as_ref().map(|b| b.events.clone()).unwrap_or_default();
         let added: Vec<_> = after.events.difference(&before_events).map(String::as_str).collect();
-        let kept: Vec<_> = before_events.iter().map(String::as_str).collect();
+        let kept: Vec<_> = before_events.intersection(&after.events).map(String::as_str).collect();
+        let dropped = self.dropped();
         write!(f, "{}: {verb}: topic {}", self.vault, after.topic)?;
         if let Some(before) = self.before.as_ref().filter(|b| b.topic != after.topic) {
             write!(f, " (was {})", before.topic)?;
@@ -82,6 +105,9 @@ impl fmt::Display for VaultChange {
         write!(f, "; adds {}", if added.is_empty() { "nothing".into() } else { added.join(", ") })?;
         if !kept.is_empty() {
             write!(f, "; keeps {}", kept.join(", "))?;
+        }
+        if !dropped.is_empty() {
+            write!(f, "; drops deprecated {}", dropped.join(", "))?;
         }
         Ok(())
     }
@@ -105,7 +131,13 @@ pub fn merged(
             wanted: topic.clone(),
         });
     }
-    let events: BTreeSet<String> = current.events.union(&required).cloned().collect();
+    let events: BTreeSet<String> = current
+        .events
+        .iter()
+        .filter(|event| !DEPRECATED_EVENTS.contains(&event.as_str()))
+        .chain(&required)
+        .cloned()
+        .collect();
     let wanted = VaultNotifications { topic: topic.to_string(), events };
     Ok((&wanted != current).then_some(wanted))
 }
@@ -149,7 +181,12 @@ async fn configure_vault<A: VaultNotificationsApi>(
         }
         _ => false,
     };
-    Ok(VaultChange { vault: vault.clone(), before, after, written })
+    let change = VaultChange { vault: vault.clone(), before, after, written };
+    let dropped = change.dropped();
+    if !dropped.is_empty() {
+        tracing::warn!(%vault, dropped = dropped.join(","), "deprecated vault events dropped (AWS Backup refuses them)");
+    }
+    Ok(change)
 }
 
 #[cfg(test)]
@@ -171,6 +208,21 @@ mod tests {
         assert_eq!(after.events.len(), 5);
         assert!(after.events.contains("BACKUP_JOB_STARTED"));
         assert_eq!(merged(&vault, Some(&after), &topic, false).unwrap(), None);
+    }
+
+    #[test]
+    fn deprecated_events_are_dropped_and_said() {
+        let vault = VaultName::parse("primary").unwrap();
+        let topic = TopicArn::parse(TOPIC).unwrap();
+        let current = notifications(TOPIC, &["BACKUP_JOB_SUCCESSFUL", "BACKUP_JOB_FAILED", "RESTORE_JOB_COMPLETED"]);
+        let after = merged(&vault, Some(&current), &topic, false).unwrap().unwrap();
+        assert!(!after.events.contains("BACKUP_JOB_SUCCESSFUL") && !after.events.contains("BACKUP_JOB_FAILED"));
+        assert!(after.events.contains("RESTORE_JOB_COMPLETED") && after.events.contains("COPY_JOB_FAILED"));
+        let change = VaultChange { vault, before: Some(current), after: Some(after), written: true };
+        assert_eq!(change.dropped(), ["BACKUP_JOB_FAILED", "BACKUP_JOB_SUCCESSFUL"]);
+        let line = change.to_string();
+        assert!(line.contains("drops deprecated BACKUP_JOB_FAILED, BACKUP_JOB_SUCCESSFUL"), "{line}");
+        assert!(line.contains("keeps RESTORE_JOB_COMPLETED;"), "{line}");
     }
 
     #[test]
