@@ -147,3 +147,35 @@ async fn the_copies_of_one_backup_start_concurrently() {
     assert_eq!(copier.backup.inner.started_copies().len(), 2);
     assert_eq!(copier.backup.peak.load(std::sync::atomic::Ordering::SeqCst), 2, "both routes in flight at once");
 }
+
+#[tokio::test]
+async fn a_continuous_backup_is_not_copied_on_demand() {
+    let copier = copier(&two_routes());
+    let mut job = backup_job_from_wire(&fixture("backup-api/describe-backup-job-completed.json"));
+    job.recovery_point = Some(
+        RecoveryPointArn::parse("arn:aws:backup:us-east-1:123456789012:recovery-point:continuous:db-ABCDEFGHIJ-1a2b3c4d")
+            .unwrap(),
+    );
+    copier.backup.add_backup_job(job);
+    let outcome = copier.handle(&fixture("sns/backup-job-completed.json")).await.unwrap();
+    assert!(copier.backup.started_copies().is_empty());
+    assert_eq!(copier.backup.calls("StartCopyJob"), 0, "AWS would only refuse it");
+    assert!(outcome.to_string().contains("not copyable: continuous backup"), "{outcome}");
+}
+
+#[tokio::test]
+async fn a_nested_backup_job_is_copied_with_its_composite_parent_not_alone() {
+    let copier = copier(&two_routes());
+    let mut job = backup_job_from_wire(&fixture("backup-api/describe-backup-job-completed.json"));
+    job.parent_job = Some(vaultwatch::domain::BackupJobId::parse("PARENT-BACKUP-1").unwrap());
+    copier.backup.add_backup_job(job);
+    copier.handle(&fixture("sns/backup-job-completed.json")).await.unwrap();
+    assert!(copier.backup.started_copies().is_empty());
+
+    // The same from EventBridge, which names the parent: no lookup, no copy.
+    let mut event = fixture("eventbridge/backup-job-completed.json");
+    event["detail"]["parentJobId"] = json!("PARENT-BACKUP-1");
+    let before = copier.backup.total_calls();
+    copier.handle(&event).await.unwrap();
+    assert_eq!(copier.backup.total_calls(), before);
+}

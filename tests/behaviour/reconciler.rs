@@ -10,6 +10,7 @@ use vaultwatch::domain::{
 };
 use vaultwatch::handlers::reconciler::{MissingCopyPass, Reconciler, Summary, SweepSettings};
 use vaultwatch::ports::memory::{MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
+use vaultwatch::ports::TrackingStore;
 use vaultwatch_tests::*;
 
 const JOBS: usize = 2500;
@@ -264,4 +265,115 @@ async fn a_continued_sweep_leaves_missing_copies_to_the_next_whole_one() {
     let whole = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!((whole.pages, whole.missing_copies_started), (2, 0));
     assert!(reconciler.retrier.backup.started_copies().is_empty());
+}
+
+// ---------------------------------------------------------------- real AWS Backup semantics
+
+fn dr_route() -> RouteTable {
+    RouteTable::from_json(&json!([{ "sourceVault": "primary", "destinationVaultArn": DR_VAULT }]).to_string()).unwrap()
+}
+
+fn completed_backup(index: usize) -> BackupJob {
+    BackupJob {
+        id: BackupJobId::parse(&format!("BACKUP-{index}")).unwrap(),
+        state: BackupJobState::Completed,
+        recovery_point: Some(
+            RecoveryPointArn::parse(&format!("arn:aws:backup:us-east-1:123456789012:recovery-point:RP-{index:05}"))
+                .unwrap(),
+        ),
+        vault: vault(SOURCE_VAULT),
+        resource: None,
+        resource_type: Some("EBS".to_owned()),
+        parent_job: None,
+    }
+}
+
+#[tokio::test]
+async fn a_filtered_sweep_never_starts_missing_copies() {
+    for filter in ["state", "destination"] {
+        let mut reconciler = reconciler(dr_route());
+        match filter {
+            "state" => reconciler.settings.state = Some(CopyJobState::Failed),
+            _ => reconciler.settings.destination_vault = Some(vault("arn:aws:backup:eu-west-1:123456789012:backup-vault:eu")),
+        }
+        reconciler.retrier.backup.add_backup_job(completed_backup(1));
+        // Its copy exists, but a filtered listing does not show it.
+        let mut copied = generated_job(1);
+        copied.state = CopyJobState::Completed;
+        reconciler.retrier.backup.add_copy_job(copied);
+        let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+        assert_eq!(summary.missing_copy_pass, MissingCopyPass::SweepFiltered, "{filter}");
+        assert!(reconciler.retrier.backup.started_copies().is_empty(), "{filter}");
+        assert_eq!(reconciler.retrier.backup.calls("ListBackupJobs"), 0);
+    }
+}
+
+#[tokio::test]
+async fn an_unreadable_copy_job_is_skipped_and_said_never_failing_the_sweep() {
+    use vaultwatch::ports::Unreadable;
+    let reconciler = reconciler(dr_route());
+    for index in 0..3 {
+        reconciler.retrier.backup.add_copy_job(generated_job(index * 20 + 4));
+    }
+    reconciler.retrier.backup.add_unreadable_copy_job(Unreadable {
+        id: Some("ODD-1".into()),
+        copy: None,
+        problem: "response member State: copy job state is not CREATED, RUNNING, COMPLETED, FAILED or PARTIAL".into(),
+    });
+    reconciler.retrier.backup.add_backup_job(completed_backup(7));
+    let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!((summary.scanned, summary.repaired, summary.unreadable), (3, 3, 1));
+    // The unreadable job might be the copy of backup 7: no missing copy is presumed this time.
+    assert_eq!(summary.missing_copy_pass, MissingCopyPass::UnreadableJobs);
+    assert!(reconciler.retrier.backup.started_copies().is_empty());
+    assert!(reconciler.retrier.store.load_cursor().await.unwrap().verified.is_none(), "an unreadable job leaves the sweep unverified");
+}
+
+#[tokio::test]
+async fn a_refused_routed_copy_is_alerted_once_and_not_asked_again() {
+    use vaultwatch::domain::{RecoveryPoint, StorageClass};
+    let reconciler = reconciler(dr_route());
+    let backup = completed_backup(3);
+    let point = backup.recovery_point.clone().unwrap();
+    reconciler.retrier.backup.add_backup_job(backup);
+    reconciler.retrier.backup.set_recovery_point(
+        &point,
+        Some(RecoveryPoint { arn: point.clone(), storage_class: Some(StorageClass::Cold), status: None, moves_to_cold_at: None, deleted_at: None }),
+    );
+    let first = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!((first.refused, first.missing_copies_started, first.errors), (1, 0, 0));
+    let alerts = reconciler.retrier.alerts.published();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].recovery_point.as_ref(), Some(&point));
+    assert_eq!(reconciler.retrier.store.refusals().len(), 1);
+
+    let second = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!((second.refused, second.missing_copies_started), (0, 0));
+    assert_eq!(reconciler.retrier.backup.calls("StartCopyJob"), 1, "a refusal is not asked again");
+    assert_eq!(reconciler.retrier.alerts.published().len(), 1);
+}
+
+#[tokio::test]
+async fn composite_jobs_are_handled_through_the_parent_and_nested_backups_are_not_copied_alone() {
+    use vaultwatch::domain::Composite;
+    let reconciler = reconciler(dr_route());
+    let mut parent = generated_job(0);
+    parent.state = CopyJobState::Partial;
+    parent.composite = Composite::Parent { children: Some(2) };
+    let mut child = generated_job(1);
+    child.composite = Composite::Child { parent: parent.id.clone() };
+    reconciler.retrier.backup.add_copy_job(parent.clone());
+    reconciler.retrier.backup.add_copy_job(child.clone());
+    let mut nested = completed_backup(9);
+    nested.parent_job = Some(BackupJobId::parse("BACKUP-PARENT").unwrap());
+    reconciler.retrier.backup.add_backup_job(nested);
+
+    let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    let scheduled = reconciler.retrier.queue.scheduled();
+    assert_eq!(scheduled.len(), 1, "one retry, of the PARTIAL parent");
+    assert_eq!(scheduled[0].0.failed_job, parent.id);
+    assert_eq!(summary.retried, 1);
+    assert!(reconciler.retrier.alerts.published().is_empty());
+    assert_eq!(reconciler.retrier.store.record(&child.id).unwrap().details.parent_job, Some(parent.id));
+    assert!(reconciler.retrier.backup.started_copies().is_empty(), "the nested backup is not copied alone");
 }

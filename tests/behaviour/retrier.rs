@@ -313,3 +313,216 @@ async fn the_retries_of_one_sqs_batch_start_concurrently() {
     assert_eq!(backup.inner.started_copies().len(), 10);
     assert_eq!(backup.peak.load(std::sync::atomic::Ordering::SeqCst), 10, "all ten starts were in flight at once");
 }
+
+// ---------------------------------------------------------------- real AWS Backup semantics
+
+const CONTINUOUS_POINT: &str = "arn:aws:backup:us-east-1:123456789012:recovery-point:continuous:db-ABCDEFGHIJ-1a2b3c4d";
+
+/// The retrier with the reference failed job changed by `change`.
+fn retrier_with(change: impl FnOnce(&mut vaultwatch::domain::CopyJob)) -> TestRetrier {
+    let retrier = retrier();
+    let mut job = failed_copy_job();
+    change(&mut job);
+    retrier.backup.add_copy_job(job);
+    retrier
+}
+
+fn role(name: &str) -> vaultwatch::domain::IamRoleArn {
+    vaultwatch::domain::IamRoleArn::parse(&format!("arn:aws:iam::123456789012:role/{name}")).unwrap()
+}
+
+fn only_alert(retrier: &TestRetrier) -> vaultwatch::domain::Alert {
+    let alerts = retrier.alerts.published();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    alerts.into_iter().next().unwrap()
+}
+
+#[tokio::test]
+async fn a_continuous_backup_is_never_retried_and_alerts_once_with_the_reason() {
+    let retrier = retrier_with(|job| job.source_recovery_point = vaultwatch::domain::RecoveryPointArn::parse(CONTINUOUS_POINT).unwrap());
+    for _ in 0..2 {
+        retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
+    }
+    assert!(retrier.queue.scheduled().is_empty() && retrier.backup.started_copies().is_empty());
+    let alert = only_alert(&retrier);
+    assert_eq!(alert.reason, AlertReason::NotCopyable(vaultwatch::domain::NotCopyable::Continuous));
+    assert!(alert.body().contains("not copyable: continuous backup"), "{}", alert.body());
+    let record = retrier.store.record(&copy_id(FAILED_COPY_JOB)).unwrap();
+    assert_eq!(record.outcome.as_deref(), Some("alerted: not copyable: continuous backup"));
+    assert_eq!(retrier.backup.calls("DescribeRecoveryPoint"), 0, "the ARN says it all");
+}
+
+#[tokio::test]
+async fn a_source_that_is_cold_gone_or_expiring_before_the_retry_alerts_now() {
+    use chrono::Utc;
+    use vaultwatch::domain::{RecoveryPoint, RecoveryPointArn, StorageClass};
+    let point = RecoveryPointArn::parse(RECOVERY_POINT).unwrap();
+    let warm = RecoveryPoint {
+        arn: point.clone(),
+        storage_class: Some(StorageClass::Warm),
+        status: Some("COMPLETED".into()),
+        moves_to_cold_at: None,
+        deleted_at: None,
+    };
+    // The first retry is due in 60 s: a point deleted in 30 s will be gone by then.
+    let in_30s = Utc::now() + chrono::Duration::seconds(30);
+    let cases = [
+        (Some(RecoveryPoint { storage_class: Some(StorageClass::Cold), ..warm.clone() }), "in cold storage"),
+        (None, "deleted or expired"),
+        (Some(RecoveryPoint { deleted_at: Some(in_30s), ..warm.clone() }), "before the retry is due"),
+        (Some(RecoveryPoint { moves_to_cold_at: Some(in_30s), ..warm.clone() }), "moves to cold storage"),
+    ];
+    for (described, expected) in cases {
+        let retrier = retrier();
+        retrier.backup.set_recovery_point(&point, described);
+        retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
+        assert!(retrier.queue.scheduled().is_empty(), "{expected}: no retry");
+        let alert = only_alert(&retrier);
+        assert!(matches!(alert.reason, AlertReason::NotCopyable(_)), "{expected}");
+        assert!(alert.reason.detail().contains(expected), "{}", alert.reason.detail());
+    }
+    // Still warm an hour after the retry is due: the retry is scheduled.
+    let retrier = retrier();
+    let later = RecoveryPoint { deleted_at: Some(Utc::now() + chrono::Duration::hours(1)), ..warm };
+    retrier.backup.set_recovery_point(&point, Some(later));
+    retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
+    assert_eq!(retrier.queue.scheduled().len(), 1);
+    assert!(retrier.alerts.published().is_empty());
+}
+
+#[tokio::test]
+async fn a_nested_jobs_failure_is_left_to_its_composite_parent() {
+    let parent = copy_id("PARENT-0001");
+    let retrier = retrier_with(|job| job.composite = vaultwatch::domain::Composite::Child { parent: parent.clone() });
+    retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
+    assert!(retrier.queue.scheduled().is_empty() && retrier.alerts.published().is_empty());
+    let record = retrier.store.record(&copy_id(FAILED_COPY_JOB)).unwrap();
+    assert_eq!(record.details.parent_job, Some(parent), "the record links the child to its parent");
+    assert_eq!(record.outcome.as_deref(), Some("handled with composite parent PARENT-0001"));
+}
+
+#[tokio::test]
+async fn a_partial_composite_parent_counts_as_failed_and_is_retried_whole() {
+    let retrier = retrier_with(|job| {
+        job.state = CopyJobState::Partial;
+        job.composite = vaultwatch::domain::Composite::Parent { children: Some(3) };
+    });
+    retrier.handle(&copy_event("PARTIAL", FAILED_COPY_JOB)).await.unwrap();
+    let scheduled = retrier.queue.scheduled();
+    assert_eq!(scheduled.len(), 1, "PARTIAL is a failure of the whole");
+    assert_eq!(scheduled[0].0.recovery_point.as_str(), RECOVERY_POINT, "the composite recovery point again");
+    let record = retrier.store.record(&copy_id(FAILED_COPY_JOB)).unwrap();
+    assert_eq!(record.details.child_jobs, Some(3));
+}
+
+#[tokio::test]
+async fn a_retry_passes_the_jobs_role_if_allowed_else_the_configured_one_else_alerts_naming_it() {
+    use vaultwatch::domain::PassableRoles;
+    let plan_role = role("plan-role");
+    // The job's own role is passable: the retry reuses it.
+    let mut retrier = retrier_with(|job| job.iam_role = Some(role("plan-role")));
+    retrier.roles = PassableRoles::new(vec![plan_role.clone()], Some(role("backup")));
+    retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
+    assert_eq!(retrier.queue.scheduled()[0].0.iam_role, plan_role);
+
+    // Not passable: the configured role instead.
+    let mut retrier = retrier_with(|job| job.iam_role = Some(role("someone-elses")));
+    retrier.roles = PassableRoles::new(vec![plan_role.clone()], Some(role("backup")));
+    retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
+    assert_eq!(retrier.queue.scheduled()[0].0.iam_role, role("backup"));
+
+    // Neither: an alert that names the role.
+    let mut retrier = retrier_with(|job| job.iam_role = Some(role("someone-elses")));
+    retrier.roles = PassableRoles::new(vec![plan_role], None);
+    retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
+    assert!(retrier.queue.scheduled().is_empty());
+    let alert = only_alert(&retrier);
+    assert!(alert.body().contains("role/someone-elses"), "{}", alert.body());
+}
+
+#[tokio::test]
+async fn a_role_iam_will_not_let_us_pass_alerts_with_the_role() {
+    let retrier = retrier();
+    retrier.backup.set_passable_roles(vec![role("backup")]);
+    retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
+    let response = deliver_due_retries(&retrier).await;
+    assert_eq!(response, json!({ "batchItemFailures": [] }), "a refusal is alerted, not redelivered");
+    let alert = only_alert(&retrier);
+    assert!(matches!(alert.reason, AlertReason::RoleRefused { .. }), "{:?}", alert.reason);
+    assert!(alert.body().contains("AWSBackupDefaultServiceRole") && alert.body().contains("iam:PassRole"));
+}
+
+#[tokio::test]
+async fn a_destination_outside_the_copy_targets_alerts_instead_of_failing_with_access_denied() {
+    let mut retrier = retrier();
+    retrier.targets = vaultwatch::domain::CopyTargets::parse("arn:aws:backup:*:123456789012:backup-vault:eu-*").unwrap();
+    retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
+    assert!(retrier.queue.scheduled().is_empty());
+    assert_eq!(only_alert(&retrier).reason, AlertReason::DestinationNotAllowed);
+}
+
+#[tokio::test]
+async fn an_unrecognised_failure_gets_one_retry_then_an_alert_quoting_aws() {
+    let odd = "The copy could not be completed: error 0x2f in stage CLONE";
+    let retrier = retrier_with(|job| job.status_message = Some(odd.into()));
+    retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
+    assert_eq!(retrier.queue.scheduled().len(), 1, "one retry");
+    deliver_due_retries(&retrier).await;
+    let retry = retrier.store.record(&copy_id(FAILED_COPY_JOB)).unwrap().retried_by.unwrap();
+    retrier.backup.set_copy_state(&retry, CopyJobState::Failed, Some(odd));
+    retrier.handle(&failed_event(retry.as_str())).await.unwrap();
+    assert!(retrier.queue.scheduled().is_empty(), "no second retry for an unrecognised failure");
+    let alert = only_alert(&retrier);
+    assert!(matches!(alert.reason, AlertReason::UnrecognisedFailure { .. }));
+    let body = alert.body();
+    assert!(body.contains("unrecognised") && body.contains(odd), "{body}");
+}
+
+#[tokio::test]
+async fn the_message_category_decides_before_the_text() {
+    let retrier = retrier_with(|job| {
+        job.message_category = Some("AccessDenied".into());
+        job.status_message = Some("Copy job failed. Try again later.".into());
+    });
+    retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
+    assert!(retrier.queue.scheduled().is_empty());
+    assert!(matches!(only_alert(&retrier).reason, AlertReason::PermanentFailure { .. }));
+}
+
+#[tokio::test]
+async fn an_alert_is_published_once_even_when_closing_its_claim_fails_for_a_while() {
+    let retrier = retrier_with(|job| job.status_message = Some("Access Denied".into()));
+    // The store refuses the write that records the alert twice, then recovers: the handler
+    // retries it instead of giving the claim back for a redelivery to publish again.
+    retrier.store.fail_next("finish_claim", 2);
+    retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
+    retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
+    assert_eq!(retrier.alerts.published().len(), 1);
+    assert_eq!(retrier.store.calls("finish_claim"), 3);
+
+    // A store that stays down: the invocation fails, but the claim is kept, so a redelivery
+    // within the lease does not publish a second time.
+    let retrier = retrier_with(|job| job.status_message = Some("Access Denied".into()));
+    retrier.store.fail_next("finish_claim", 100);
+    assert!(retrier.handle(&fixture("sns/copy-job-failed.json")).await.is_err());
+    let again = retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap_err();
+    assert_eq!(again.kind(), "InProgress");
+    assert_eq!(retrier.alerts.published().len(), 1);
+}
+
+#[tokio::test]
+async fn archive_opt_in_of_the_failed_job_passes_through_to_the_retry() {
+    use vaultwatch::domain::{DeleteAfterEvent, Lifecycle};
+    let reported = Lifecycle {
+        delete_after_days: Some(-1),
+        opt_in_to_archive_for_supported_resources: Some(true),
+        delete_after_event: Some(DeleteAfterEvent::DeleteAfterCopy),
+        ..Lifecycle::default()
+    };
+    let retrier = retrier_with(|job| job.destination_lifecycle = Some(reported));
+    retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
+    deliver_due_retries(&retrier).await;
+    let started = retrier.backup.started_copies();
+    assert_eq!(started[0].lifecycle, Some(reported), "kept as reported; the adapter sends all but DeleteAfterEvent");
+    assert_eq!(started[0].lifecycle.unwrap().as_input().delete_after_event, None);
+}
