@@ -24,7 +24,7 @@ fn vaults() -> MemoryVaults {
     let vaults = MemoryVaults::new();
     vaults.add(&name("fresh"), None);
     vaults.add(&name("shared"), Some(notifications(TOPIC, &["BACKUP_JOB_STARTED", "RESTORE_JOB_COMPLETED"])));
-    vaults.add(&name("foreign"), Some(notifications(OTHER, &["BACKUP_JOB_FAILED"])));
+    vaults.add(&name("foreign"), Some(notifications(OTHER, &["RESTORE_JOB_STARTED"])));
     vaults
 }
 
@@ -75,7 +75,7 @@ async fn another_topic_is_refused_unless_replacing_is_asked_for() {
     configure_vaults(&vaults, &[name("foreign")], &topic, replace).await[0].as_ref().unwrap();
     let foreign = vaults.notifications(&name("foreign")).unwrap();
     assert_eq!(foreign.topic, TOPIC);
-    assert!(foreign.events.contains("BACKUP_JOB_FAILED"));
+    assert!(foreign.events.contains("RESTORE_JOB_STARTED"));
 }
 
 #[tokio::test]

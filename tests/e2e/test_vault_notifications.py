@@ -58,12 +58,12 @@ def test_dry_run_writes_nothing(stack):
 
 def test_a_conflicting_topic_and_an_unknown_vault_are_refused_clearly(stack):
     other = stack.client("sns").create_topic(Name="ops-team")["TopicArn"]
-    name = vault(stack, events=["BACKUP_JOB_FAILED"], topic=other)
+    name = vault(stack, events=["RESTORE_JOB_STARTED"], topic=other)
     result = run(stack, "--topic-arn", stack.vault_topic, name, "no-such-vault")
     assert result.returncode == 1
     assert f"vault {name} already sends its notifications to {other}; refusing to replace them" in result.stderr
     assert "vault no-such-vault does not exist" in result.stderr
-    assert notifications(stack, name) == (other, {"BACKUP_JOB_FAILED"})
+    assert notifications(stack, name) == (other, {"RESTORE_JOB_STARTED"})
     replaced = run(stack, "--replace-topic", "--topic-arn", stack.vault_topic, name)
     assert replaced.returncode == 0 and notifications(stack, name)[0] == stack.vault_topic
     usage = run(stack, "primary")
