@@ -456,7 +456,8 @@ impl TrackingStore for DynamoStore {
         // The first refusal is kept: a later one changes nothing.
         let write = Update::default()
             .set_if_absent("item_type", string("routed_copy_refusal"))
-            .set_if_absent("source_recovery_point_arn", string(refusal.recovery_point.as_str()))
+            // Not `source_recovery_point_arn`: that is the by-recovery-point index key, which lists copies.
+            .set_if_absent("recovery_point_arn", string(refusal.recovery_point.as_str()))
             .set_if_absent("destination_vault_arn", string(refusal.destination_vault.as_str()))
             .set_if_absent("error", string(refusal.error.as_str()))
             .set_if_absent("refused_at", timestamp(refusal.at));
