@@ -415,6 +415,23 @@ class Backup:
         self._notify_copy(job)
         return {"CopyJobId": job["CopyJobId"], "CreationDate": job["CreationDate"], "IsParent": False}
 
+    def describe_recovery_point(self, region: str, vault_name: str, arn: str) -> dict:
+        """DescribeRecoveryPoint: StorageClass, Status and CalculatedLifecycle decide whether a copy can work."""
+        with self.lock:
+            vault = self.vault(region, vault_name, "DescribeRecoveryPoint")
+            point = self.recovery_points.get(arn)
+            if point is None or point["vault"] != vault["arn"]:
+                raise not_found(f"Recovery point {arn} not found in vault {vault_name}", "DescribeRecoveryPoint")
+            result = {
+                "RecoveryPointArn": arn, "BackupVaultName": vault_name, "BackupVaultArn": vault["arn"],
+                "ResourceArn": point["resourceArn"], "ResourceType": point["resourceType"],
+                "Status": point.get("status", "COMPLETED"), "StorageClass": point.get("storageClass", "WARM"),
+                "IsParent": False,
+            }
+            if point.get("calculatedLifecycle"):
+                result["CalculatedLifecycle"] = point["calculatedLifecycle"]
+            return result
+
     def describe_copy_job(self, job_id: str) -> dict:
         with self.lock:
             job = self.copy_jobs.get(job_id)
@@ -570,6 +587,7 @@ ROUTES = [
     ("PUT", re.compile(r"^/copy-jobs$"), "StartCopyJob"),
     ("GET", re.compile(r"^/copy-jobs/?$"), "ListCopyJobs"),
     ("GET", re.compile(r"^/copy-jobs/(?P<id>[^/]+)$"), "DescribeCopyJob"),
+    ("GET", re.compile(r"^/backup-vaults/(?P<name>[^/]+)/recovery-points/(?P<arn>.+)$"), "DescribeRecoveryPoint"),
     ("GET", re.compile(r"^/backup-jobs/?$"), "ListBackupJobs"),
     ("GET", re.compile(r"^/backup-jobs/(?P<id>[^/]+)$"), "DescribeBackupJob"),
     ("PUT", re.compile(r"^/backup-vaults/(?P<name>[^/]+)$"), "CreateBackupVault"),
@@ -646,6 +664,8 @@ def make_handler(backup: Backup):
                 return backup.list_copy_jobs(query)
             if operation == "DescribeCopyJob":
                 return backup.describe_copy_job(params["id"])
+            if operation == "DescribeRecoveryPoint":
+                return backup.describe_recovery_point(region, params["name"], params["arn"])
             if operation == "ListBackupJobs":
                 return backup.list_backup_jobs(query)
             if operation == "DescribeBackupJob":
