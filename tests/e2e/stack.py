@@ -101,6 +101,9 @@ class LocalStack:
     binaries: Path = ROOT / "target" / "debug"
     duplicate_deliveries: int = 1
     reconcile_page_size: int = 1000
+    # PassableRoleArns and AllowedCopyTargets of the template.
+    passable_roles: list = field(default_factory=list)
+    copy_targets: str = f"arn:aws:backup:*:{ACCOUNT}:backup-vault:*"
     # The benchmark starts its own function processes.
     start_functions: bool = True
     # Called with each Invocation as it happens (the demo prints its timeline from this).
@@ -210,6 +213,10 @@ class LocalStack:
         common = {
             **CREDENTIALS, **endpoints, "TRACKING_TABLE_NAME": self.table, "RUST_LOG": "info",
             "ALLOWED_TOPIC_ARNS": self.vault_topic, "ALLOWED_ACCOUNT_IDS": ACCOUNT,
+            # As the template's Globals: BackupRoleArn, BackupRoleArn + PassableRoleArns, and the
+            # default AllowedCopyTargets (this account's vaults in any region).
+            "COPY_ROLE_ARN": ROLE, "PASSABLE_ROLE_ARNS": ",".join([ROLE, *self.passable_roles]),
+            "COPY_TARGETS": self.copy_targets,
         }
         specific = {
             "copier": {"COPY_ROUTES": json.dumps(self.routes or [{"sourceVault": "unrouted", "destinationVaultArn": f"arn:aws:backup:us-west-2:{ACCOUNT}:backup-vault:none"}]), "COPY_ROLE_ARN": ROLE},

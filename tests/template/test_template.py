@@ -15,6 +15,9 @@ TEMPLATE = yaml.load((ROOT / "template.yaml").read_text(), Loader=CfnLoader)
 RESOURCES = TEMPLATE["Resources"]
 # Actions that accept no narrower resource than "*" (AWS Backup's Describe and List calls).
 NO_RESOURCE_LEVEL = {"backup:DescribeCopyJob", "backup:DescribeBackupJob", "backup:ListCopyJobs", "backup:ListBackupJobs"}
+# Recovery points of EBS, EC2 and RDS have ec2/rds ARNs, which AWS Backup's recovery-point resource
+# does not match: these take "*", StartCopyJob only with the backup:CopyTargets condition.
+RECOVERY_POINT_ACTIONS = {"backup:DescribeRecoveryPoint", "backup:StartCopyJob"}
 
 
 def of_type(kind):
@@ -39,7 +42,25 @@ def test_no_wildcard_actions_and_wildcard_resources_only_where_nothing_narrower_
         actions = as_list(statement["Action"])
         assert all("*" not in action for action in actions), (name, actions)
         if statement["Resource"] == "*":
-            assert set(actions) <= NO_RESOURCE_LEVEL, (name, statement["Sid"], actions)
+            assert set(actions) <= NO_RESOURCE_LEVEL | RECOVERY_POINT_ACTIONS, (name, statement["Sid"], actions)
+            if "backup:StartCopyJob" in actions:
+                assert actions == ["backup:StartCopyJob"], (name, actions)
+                assert set(statement["Condition"]) == {"ForAllValues:ArnLike", "Null"}, (name, statement)
+                assert statement["Condition"]["Null"] == {"backup:CopyTargets": "false"}, name
+
+
+def test_copies_go_only_to_the_allowed_copy_targets_which_the_code_knows_too():
+    starting = [(n, s) for n, s in function_statements() if "backup:StartCopyJob" in as_list(s["Action"])]
+    assert {n for n, _ in starting} == {"CopyJobRetrierFunction", "CrossRegionCopierFunction", "CopyJobReconcilerFunction"}
+    for name, statement in starting:
+        # !If [HasCopyTargets, AllowedCopyTargets, [this account's vaults in any region]]
+        condition, chosen, default = statement["Condition"]["ForAllValues:ArnLike"]["backup:CopyTargets"]
+        assert (condition, chosen) == ("HasCopyTargets", "AllowedCopyTargets"), name
+        assert default == ["arn:${AWS::Partition}:backup:*:${AWS::AccountId}:backup-vault:*"], name
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["COPY_TARGETS"][1:] == [["," , "AllowedCopyTargets"], "arn:${AWS::Partition}:backup:*:${AWS::AccountId}:backup-vault:*"]
+    assert variables["COPY_ROLE_ARN"] == "BackupRoleArn"
+    assert variables["PASSABLE_ROLE_ARNS"] == [",", ["BackupRoleArn", [",", "PassableRoleArns"]]]
 
 
 def test_pass_role_only_for_the_backup_role_and_only_to_aws_backup():
@@ -47,7 +68,9 @@ def test_pass_role_only_for_the_backup_role_and_only_to_aws_backup():
     assert {n for n, _ in passing} == {"CopyJobRetrierFunction", "CrossRegionCopierFunction", "CopyJobReconcilerFunction"}
     for name, statement in passing:
         assert as_list(statement["Action"]) == ["iam:PassRole"], name
-        assert statement["Resource"] == "BackupRoleArn", name
+        condition, with_extra, only_backup_role = statement["Resource"]
+        assert condition == "HasPassableRoles" and only_backup_role == ["BackupRoleArn"], name
+        assert "BackupRoleArn" in str(with_extra) and "PassableRoleArns" in str(with_extra), name
         assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "backup.amazonaws.com"}}, name
 
 
@@ -104,8 +127,9 @@ def test_subscriptions_filter_to_each_functions_events():
         events = RESOURCES[function]["Properties"]["Events"].values()
         return next(e["Properties"]["FilterPolicy"] for e in events if e["Type"] == "SNS")
     assert policy("CopyJobTrackerFunction") == {"EventType": ["COPY_JOB"]}
-    assert policy("CopyJobRetrierFunction") == {"EventType": ["COPY_JOB"], "State": ["FAILED"]}
-    assert policy("CrossRegionCopierFunction") == {"EventType": ["BACKUP_JOB"], "State": ["COMPLETED"]}
+    # No filter on State: AWS documents no spelling of it to rely on; the code decides.
+    assert policy("CopyJobRetrierFunction") == {"EventType": ["COPY_JOB"]}
+    assert policy("CrossRegionCopierFunction") == {"EventType": ["BACKUP_JOB"]}
 
 
 def test_every_checkov_skip_is_justified_next_to_its_resource():
