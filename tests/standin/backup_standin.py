@@ -167,6 +167,7 @@ class Backup:
             self.plans: dict[str, dict] = {}  # plan id -> {"versions": {version: plan}, "latest": version}
             self.calls = Counter()
             self.published: list[dict] = []
+            self.passable_roles: set[str] | None = None  # None: every role may be passed
             self.faults.reset()
 
     # ------------------------------------------------------------------ notifications
@@ -325,6 +326,9 @@ class Backup:
                 }
             if state == "COMPLETED":
                 rp = f"arn:aws:backup:{region}:{ACCOUNT}:recovery-point:{str(uuid.uuid4()).upper()}"
+                if spec.get("continuous"):
+                    # AWS's form for continuous (point-in-time) recovery points (docs/aws-facts.md).
+                    rp = f"arn:aws:backup:{region}:{ACCOUNT}:recovery-point:continuous:db-{uuid.uuid4().hex[:10].upper()}-{uuid.uuid4().hex[:8]}"
                 job.update({"RecoveryPointArn": rp, "CompletionDate": now(), "BackupSizeInBytes": 1073741824})
                 self.recovery_points[rp] = {"vault": vault["arn"], "resourceArn": spec["resourceArn"], "resourceType": job["ResourceType"], "backupJobId": job_id}
             self.backup_jobs[job_id] = job
@@ -405,8 +409,20 @@ class Backup:
                 return {"CopyJobId": job_id, "CreationDate": job["CreationDate"], "IsParent": False}
             source = self.vault(region, body["SourceBackupVaultName"], ctx)
             point = self.recovery_points.get(body["RecoveryPointArn"])
-            if point is None or point["vault"] != source["arn"]:
+            if point is None or point["vault"] != source["arn"] or point.get("storageClass") == "DELETED":
                 raise not_found(f"Recovery point {body['RecoveryPointArn']} not found in vault {source['name']}", ctx)
+            # StartCopyJob "Does not support continuous backups" (API model); cold storage cannot be
+            # copied (Developer Guide). AWS's exact wording is undocumented.
+            if ":recovery-point:continuous:" in body["RecoveryPointArn"]:
+                raise ApiError(400, "InvalidRequestException", "Copy of continuous backups is not supported", context=ctx)
+            if point.get("storageClass") == "COLD":
+                raise ApiError(400, "InvalidRequestException", "Recovery points in cold storage cannot be copied", context=ctx)
+            if self.passable_roles is not None and body["IamRoleArn"] not in self.passable_roles:
+                raise ApiError(
+                    403, "AccessDeniedException",
+                    f"User: arn:aws:sts::{ACCOUNT}:assumed-role/vaultwatch/function is not authorized to perform: "
+                    f"iam:PassRole on resource: {body['IamRoleArn']}", context=ctx,
+                )
             if self.vault_by_arn(body["DestinationBackupVaultArn"]) is None:
                 raise not_found("Destination backup vault does not exist", ctx)
             job = self._new_copy_job(body["RecoveryPointArn"], source, body["DestinationBackupVaultArn"], body["IamRoleArn"], body.get("Lifecycle"), None, None)
@@ -714,6 +730,19 @@ def make_handler(backup: Backup):
             match = re.match(r"^/_standin/copy-jobs/([^/]+)/transition$", path)
             if match:
                 return backup.transition(match.group(1), body["state"], body.get("statusMessage"))
+            if path == "/_standin/recovery-points/set":
+                # {"recoveryPointArn", "storageClass"?, "status"?, "calculatedLifecycle"?}
+                with backup.lock:
+                    point = backup.recovery_points[body["recoveryPointArn"]]
+                    for key in ("storageClass", "status", "calculatedLifecycle"):
+                        if key in body:
+                            point[key] = body[key]
+                return {}
+            if path == "/_standin/passable-roles":
+                with backup.lock:
+                    roles = body.get("roles")
+                    backup.passable_roles = set(roles) if roles is not None else None
+                return {}
             if path == "/_standin/published":
                 return {"published": backup.published}
             raise ApiError(404, "UnknownOperationException", f"No control endpoint {path}")

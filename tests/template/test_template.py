@@ -15,9 +15,14 @@ TEMPLATE = yaml.load((ROOT / "template.yaml").read_text(), Loader=CfnLoader)
 RESOURCES = TEMPLATE["Resources"]
 # Actions that accept no narrower resource than "*" (AWS Backup's Describe and List calls).
 NO_RESOURCE_LEVEL = {"backup:DescribeCopyJob", "backup:DescribeBackupJob", "backup:ListCopyJobs", "backup:ListBackupJobs"}
-# Recovery points of EBS, EC2 and RDS have ec2/rds ARNs, which AWS Backup's recovery-point resource
-# does not match: these take "*", StartCopyJob only with the backup:CopyTargets condition.
+# Actions on a recovery point (resource type recoveryPoint*, ARN
+# arn:${Partition}:${Vendor}:${Region}:*:${ResourceType}:${RecoveryPointId} in the Service
+# Authorization Reference: EBS, EC2 and RDS points have ec2/rds ARNs): this region's, of any service.
 RECOVERY_POINT_ACTIONS = {"backup:DescribeRecoveryPoint", "backup:StartCopyJob"}
+THIS_REGIONS_RECOVERY_POINTS = "arn:${AWS::Partition}:*:${AWS::Region}:*:*"
+THIS_ACCOUNTS_VAULTS = "arn:${AWS::Partition}:backup:*:${AWS::AccountId}:backup-vault:*"
+# The functions that copy, and so pass roles and know their grants.
+COPYING = {"CopyJobRetrierFunction", "CrossRegionCopierFunction", "CopyJobReconcilerFunction"}
 
 
 def of_type(kind):
@@ -41,26 +46,55 @@ def test_no_wildcard_actions_and_wildcard_resources_only_where_nothing_narrower_
     for name, statement in statements:
         actions = as_list(statement["Action"])
         assert all("*" not in action for action in actions), (name, actions)
+        if statement["Effect"] == "Deny":
+            # The only Deny: StartCopyJob outside the allowed copy targets (next test).
+            assert actions == ["backup:StartCopyJob"] and set(statement["Condition"]) == {"ForAnyValue:ArnNotLike"}, (name, statement)
+            continue
+        assert statement["Effect"] == "Allow" and "Condition" not in statement or actions == ["iam:PassRole"], (name, statement)
         if statement["Resource"] == "*":
-            assert set(actions) <= NO_RESOURCE_LEVEL | RECOVERY_POINT_ACTIONS, (name, statement["Sid"], actions)
-            if "backup:StartCopyJob" in actions:
-                assert actions == ["backup:StartCopyJob"], (name, actions)
-                assert set(statement["Condition"]) == {"ForAllValues:ArnLike", "Null"}, (name, statement)
-                assert statement["Condition"]["Null"] == {"backup:CopyTargets": "false"}, name
+            assert set(actions) <= NO_RESOURCE_LEVEL, (name, statement["Sid"], actions)
+        if set(actions) & RECOVERY_POINT_ACTIONS:
+            assert len(actions) == 1 and statement["Resource"] == THIS_REGIONS_RECOVERY_POINTS, (name, statement)
+
+
+def test_recovery_point_actions_are_granted_where_the_code_calls_them():
+    granted = {}
+    for name, statement in function_statements():
+        if statement["Effect"] == "Allow":
+            for action in set(as_list(statement["Action"])) & RECOVERY_POINT_ACTIONS:
+                granted.setdefault(action, set()).add(name)
+    assert granted == {
+        "backup:StartCopyJob": COPYING,
+        "backup:DescribeRecoveryPoint": {"CopyJobRetrierFunction", "CopyJobReconcilerFunction"},
+    }
 
 
 def test_copies_go_only_to_the_allowed_copy_targets_which_the_code_knows_too():
-    starting = [(n, s) for n, s in function_statements() if "backup:StartCopyJob" in as_list(s["Action"])]
-    assert {n for n, _ in starting} == {"CopyJobRetrierFunction", "CrossRegionCopierFunction", "CopyJobReconcilerFunction"}
-    for name, statement in starting:
+    # backup:CopyTargets is documented for CopyFromBackupVault, not StartCopyJob: an Allow requiring
+    # it would deny every copy, so it appears only in a Deny that is inert when the key is absent.
+    denying = [(n, s) for n, s in function_statements() if s["Effect"] == "Deny"]
+    assert {n for n, _ in denying} == COPYING
+    for name, statement in denying:
+        assert as_list(statement["Action"]) == ["backup:StartCopyJob"] and statement["Resource"] == "*", name
         # !If [HasCopyTargets, AllowedCopyTargets, [this account's vaults in any region]]
-        condition, chosen, default = statement["Condition"]["ForAllValues:ArnLike"]["backup:CopyTargets"]
-        assert (condition, chosen) == ("HasCopyTargets", "AllowedCopyTargets"), name
-        assert default == ["arn:${AWS::Partition}:backup:*:${AWS::AccountId}:backup-vault:*"], name
-    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
-    assert variables["COPY_TARGETS"][1:] == [["," , "AllowedCopyTargets"], "arn:${AWS::Partition}:backup:*:${AWS::AccountId}:backup-vault:*"]
-    assert variables["COPY_ROLE_ARN"] == "BackupRoleArn"
-    assert variables["PASSABLE_ROLE_ARNS"] == [",", ["BackupRoleArn", [",", "PassableRoleArns"]]]
+        condition, chosen, default = statement["Condition"]["ForAnyValue:ArnNotLike"]["backup:CopyTargets"]
+        assert (condition, chosen, default) == ("HasCopyTargets", "AllowedCopyTargets", [THIS_ACCOUNTS_VAULTS]), name
+    for name, statement in function_statements():
+        assert "backup:CopyTargets" not in str(statement.get("Condition")) or statement["Effect"] == "Deny", name
+    parameter = TEMPLATE["Parameters"]["AllowedCopyTargets"]
+    assert (parameter["Type"], parameter["Default"]) == ("CommaDelimitedList", "")
+    assert TEMPLATE["Conditions"]["HasCopyTargets"] == [[["", "AllowedCopyTargets"], ""]]
+
+
+def test_the_copying_functions_know_their_role_and_target_grants():
+    globals_ = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    for name in COPYING:
+        variables = {**globals_, **RESOURCES[name]["Properties"]["Environment"]["Variables"]}
+        assert variables["COPY_ROLE_ARN"] == "BackupRoleArn", name
+        # BackupRoleArn + PassableRoleArns, as the iam:PassRole grant.
+        assert variables["PASSABLE_ROLE_ARNS"] == [",", ["BackupRoleArn", [",", "PassableRoleArns"]]], name
+        # The AllowedCopyTargets patterns, comma-separated, else this account's vaults: as the Deny.
+        assert variables["COPY_TARGETS"] == ["HasCopyTargets", [",", "AllowedCopyTargets"], THIS_ACCOUNTS_VAULTS], name
 
 
 def test_pass_role_only_for_the_backup_role_and_only_to_aws_backup():
@@ -68,10 +102,20 @@ def test_pass_role_only_for_the_backup_role_and_only_to_aws_backup():
     assert {n for n, _ in passing} == {"CopyJobRetrierFunction", "CrossRegionCopierFunction", "CopyJobReconcilerFunction"}
     for name, statement in passing:
         assert as_list(statement["Action"]) == ["iam:PassRole"], name
+        # !If [HasPassableRoles, !Split [",", !Join [",", [BackupRoleArn, !Join [",", PassableRoleArns]]]], [BackupRoleArn]]
         condition, with_extra, only_backup_role = statement["Resource"]
         assert condition == "HasPassableRoles" and only_backup_role == ["BackupRoleArn"], name
-        assert "BackupRoleArn" in str(with_extra) and "PassableRoleArns" in str(with_extra), name
+        assert with_extra == [",", [",", ["BackupRoleArn", [",", "PassableRoleArns"]]]], name
         assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "backup.amazonaws.com"}}, name
+    parameter = TEMPLATE["Parameters"]["PassableRoleArns"]
+    assert (parameter["Type"], parameter["Default"]) == ("CommaDelimitedList", "")
+    assert TEMPLATE["Conditions"]["HasPassableRoles"] == [[["", "PassableRoleArns"], ""]]
+
+
+def test_the_tracker_and_the_retrier_only_write_the_table():
+    for name in ("CopyJobTrackerFunction", "CopyJobRetrierFunction"):
+        table = [s for n, s in function_statements() if n == name and s["Resource"] == "TrackingTable.Arn"]
+        assert [as_list(s["Action"]) for s in table] == [["dynamodb:UpdateItem"]], name
 
 
 def test_only_aws_backup_of_this_account_may_publish_to_the_vault_topic():
@@ -120,6 +164,27 @@ def test_alarms_watch_the_failure_destination_the_retry_dead_letters_and_alerts(
     assert ("ApproximateNumberOfMessagesVisible", "FailureQueue.QueueName") in watched
     assert ("ApproximateNumberOfMessagesVisible", "RetryDeadLetterQueue.QueueName") in watched
     assert ("NumberOfMessagesPublished", "AlertTopic.TopicName") in watched
+
+
+def test_an_alarm_fires_when_the_vault_topic_falls_silent():
+    (alarm,) = [r for r in of_type("AWS::CloudWatch::Alarm").values() if r["Properties"]["Dimensions"][0]["Value"] == "VaultEventsTopic.TopicName"]
+    properties = alarm["Properties"]
+    assert alarm["Condition"] == "AlarmOnSilentVaultTopic"
+    assert TEMPLATE["Conditions"]["AlarmOnSilentVaultTopic"] == [["SilentVaultTopicAlarmHours", "0"]]
+    assert (properties["Namespace"], properties["MetricName"], properties["Statistic"]) == ("AWS/SNS", "NumberOfMessagesPublished", "Sum")
+    assert properties["Dimensions"] == [{"Name": "TopicName", "Value": "VaultEventsTopic.TopicName"}]
+    # One-hour periods, as many as the parameter says, every one of them silent.
+    assert properties["Period"] == 3600
+    assert properties["EvaluationPeriods"] == properties["DatapointsToAlarm"] == "SilentVaultTopicAlarmHours"
+    assert (properties["ComparisonOperator"], properties["Threshold"]) == ("LessThanThreshold", 1)
+    # No publication sends no datapoint: missing data is the silence the alarm is for.
+    assert properties["TreatMissingData"] == "breaching"
+    assert properties["AlarmActions"] == ["AlertTopic"]
+    assert "notif" in properties["AlarmDescription"] and "backup" in properties["AlarmDescription"].lower()
+    parameter = TEMPLATE["Parameters"]["SilentVaultTopicAlarmHours"]
+    # CloudWatch: Period x EvaluationPeriods at most 7 days for periods of an hour or more.
+    assert (parameter["Type"], parameter["Default"], parameter["MinValue"], parameter["MaxValue"]) == ("Number", 36, 0, 168)
+    assert parameter["MaxValue"] * properties["Period"] <= 7 * 86400
 
 
 def test_subscriptions_filter_to_each_functions_events():
