@@ -378,6 +378,37 @@ mod tests {
     }
 
     #[test]
+    fn routes_must_go_to_copy_targets_and_roles_must_be_role_arns() {
+        let routes = r#"[{"sourceVault":"primary","destinationVaultArn":"arn:aws:backup:us-west-2:999999999999:backup-vault:dr"}]"#;
+        let base = [
+            ("COPY_ROUTES", routes),
+            ("COPY_ROLE_ARN", "arn:aws:iam::123456789012:role/backup"),
+            ("COPY_TARGETS", "arn:aws:backup:*:123456789012:backup-vault:*"),
+        ];
+        let err = CopierConfig::from_lookup(lookup(&base)).unwrap_err().to_string();
+        assert!(err.contains("destination arn:aws:backup:us-west-2:999999999999:backup-vault:dr is not in COPY_TARGETS"), "{err}");
+        let widened = [base[0], base[1], ("COPY_TARGETS", "arn:aws:backup:*:123456789012:backup-vault:*,arn:aws:backup:us-west-2:999999999999:backup-vault:*")];
+        let config = CopierConfig::from_lookup(lookup(&widened)).unwrap();
+        assert!(config.targets.is_restricted());
+
+        let retrier = |passable: &'static str| {
+            RetrierConfig::from_lookup(lookup(&[
+                ("TRACKING_TABLE_NAME", "tracking"),
+                ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:alerts"),
+                ("RETRY_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/retries"),
+                ("COPY_ROLE_ARN", "arn:aws:iam::123456789012:role/backup"),
+                ("PASSABLE_ROLE_ARNS", passable),
+            ]))
+        };
+        let config = retrier("arn:aws:iam::123456789012:role/backup,arn:aws:iam::123456789012:role/plan,").unwrap();
+        let plan = IamRoleArn::parse("arn:aws:iam::123456789012:role/plan").unwrap();
+        let other = IamRoleArn::parse("arn:aws:iam::123456789012:role/other").unwrap();
+        assert_eq!(config.roles.for_retry(Some(&plan)), Some(plan));
+        assert_eq!(config.roles.for_retry(Some(&other)), config.copy_role);
+        assert!(retrier("arn:aws:iam::123456789012:user/bob").unwrap_err().to_string().contains("PASSABLE_ROLE_ARNS"));
+    }
+
+    #[test]
     fn tracker_needs_its_table() {
         assert!(TrackerConfig::from_lookup(lookup(&[])).unwrap_err().to_string().contains("TRACKING_TABLE_NAME"));
     }

@@ -61,6 +61,8 @@ def describe_outcome(invocation: Invocation) -> str:
             parts += [f"started copy {short(c['copyJob'])} -> {short(c['destination'])}" for c in outcome["copies"]] or ["no route"]
         elif "retryScheduled" in outcome:
             parts.append(f"transient failure: retry {outcome['retryScheduled']} scheduled")
+        elif "notCopyable" in outcome:
+            parts.append(f"nothing to copy: {outcome['notCopyable']}")
         elif "alerted" in outcome:
             parts.append(f"ALERT sent ({outcome['alerted']})")
         elif "state" in outcome:
@@ -145,7 +147,20 @@ def main() -> int:
         run_until_quiet(stack)
         stack.duplicate_deliveries = 1
 
-        print("\n5. Copies complete but SNS loses their notifications; the hourly reconciler repairs the table.")
+        print("\n5. A point-in-time (continuous) RDS backup: AWS Backup does not copy those on demand, so the")
+        print("   route to eu-archive asks nothing of it.")
+        stack.complete_backup("primary", f"arn:aws:rds:us-east-1:{ACCOUNT}:db:ledger", "RDS", continuous=True)
+        run_until_quiet(stack)
+
+        print("\n6. A DR copy fails while its source has already moved to cold storage: a retry could never")
+        print("   work, so the operator hears it now, once, with the reason.")
+        stack.standin("faults", {"failCopies": [{"statusMessage": "Copy job failed. Try again later.", "destinationVaultArn": DR}]})
+        cold = stack.complete_backup("primary", f"arn:aws:ec2:us-east-1:{ACCOUNT}:volume/vol-archive01", "EBS", planId=plan_id)
+        stack.standin("recovery-points/set", {"recoveryPointArn": cold["RecoveryPointArn"], "storageClass": "COLD"})
+        say("AWS Backup", f"recovery point {short(cold['RecoveryPointArn'])} moved to cold storage")
+        run_until_quiet(stack)
+
+        print("\n7. Copies complete but SNS loses their notifications; the hourly reconciler repairs the table.")
         stack.complete_backup("primary", f"arn:aws:ec2:us-east-1:{ACCOUNT}:volume/vol-app01", "EBS", planId=plan_id)
         stack.drain()
         moved = stack.standin("advance")["moved"]

@@ -30,6 +30,7 @@ import boto3
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from dynamodb_faults import DynamoFaults  # noqa: E402
 from lambda_harness import LocalLambda, Outcome  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,6 +117,8 @@ class LocalStack:
         self.invocations: list[Invocation] = []
         try:
             self._start_moto()
+            # The functions reach DynamoDB through a proxy that can fail chosen writes.
+            self.dynamodb_faults = DynamoFaults(self.moto_url)
             self._start_standin()
             self.create_resources()
             if self.start_functions:
@@ -209,7 +212,10 @@ class LocalStack:
 
     def function_env(self, name: str) -> dict[str, str]:
         """The environment the template gives function `name`, pointed at the local stack."""
-        endpoints = {"AWS_ENDPOINT_URL": self.moto_url, "AWS_ENDPOINT_URL_BACKUP": self.backup_url}
+        endpoints = {
+            "AWS_ENDPOINT_URL": self.moto_url, "AWS_ENDPOINT_URL_BACKUP": self.backup_url,
+            "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb_faults.url,
+        }
         common = {
             **CREDENTIALS, **endpoints, "TRACKING_TABLE_NAME": self.table, "RUST_LOG": "info",
             "ALLOWED_TOPIC_ARNS": self.vault_topic, "ALLOWED_ACCOUNT_IDS": ACCOUNT,
@@ -247,6 +253,8 @@ class LocalStack:
     def stop(self) -> None:
         for function in getattr(self, "functions", {}).values():
             function.stop()
+        if getattr(self, "dynamodb_faults", None):
+            self.dynamodb_faults.stop()
         for process in getattr(self, "processes", []):
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)

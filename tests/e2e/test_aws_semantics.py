@@ -73,3 +73,18 @@ def test_deprecated_vault_events_are_dropped_and_said(stack):
     assert "drops deprecated BACKUP_JOB_SUCCESSFUL" in result.stdout, result.stdout
     topic, events = notifications(stack, name)
     assert "BACKUP_JOB_SUCCESSFUL" not in events and "RESTORE_JOB_COMPLETED" in events
+
+
+def test_an_alert_is_sent_once_though_the_write_that_records_it_fails_for_a_while(settled, resource):
+    plan_id = plan(settled)
+    settled.standin("faults", {"failCopies": [{"statusMessage": "Access Denied", "destinationVaultArn": DR_VAULT}]})
+    # The UpdateItem that closes the claim (and records "alerted: ...") is refused five times: more
+    # than the SDK's own three attempts, so the retrier's retry of that write is what saves it.
+    settled.dynamodb_faults.fail("UpdateItem", "alerted: permanent failure", 5)
+    backup = settled.complete_backup("planned", resource, planId=plan_id)
+    settled.settle()
+    assert settled.dynamodb_faults.injected >= 5
+    (job,) = jobs_for(settled, backup["RecoveryPointArn"])
+    assert len(settled.alerts()) == 1
+    assert settled.copy_record(job["CopyJobId"])["outcome"] == "alerted: permanent failure"
+    assert settled.failures() == []

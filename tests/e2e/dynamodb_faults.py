@@ -1,0 +1,76 @@
+"""A pass-through proxy in front of moto's DynamoDB that fails chosen requests the way DynamoDB does
+(HTTP 400, ProvisionedThroughputExceededException), so an end-to-end test can break one store
+write at one step (moto itself has no fault injection). Runs in the test process, on loopback."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+THROTTLED = {
+    "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+    "message": "The level of configured provisioned throughput for the table was exceeded (injected)",
+}
+
+
+class DynamoFaults:
+    def __init__(self, upstream: str):
+        self.upstream = upstream
+        self.lock = threading.Lock()
+        self.rules: list[dict] = []  # {"operation", "contains", "count"}
+        self.injected = 0
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                operation = (self.headers.get("X-Amz-Target") or "").rsplit(".", 1)[-1]
+                if proxy.should_fail(operation, body.decode("utf-8", "replace")):
+                    return self.reply(400, json.dumps(THROTTLED).encode(), "application/x-amz-json-1.0")
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                request = urllib.request.Request(proxy.upstream + self.path, data=body, headers=headers, method="POST")
+                try:
+                    with urllib.request.urlopen(request, timeout=30) as response:
+                        self.reply(response.status, response.read(), response.headers.get("Content-Type"))
+                except urllib.error.HTTPError as err:
+                    self.reply(err.code, err.read(), err.headers.get("Content-Type"))
+
+            def reply(self, status: int, data: bytes, content_type: str | None):
+                self.send_response(status)
+                self.send_header("Content-Type", content_type or "application/x-amz-json-1.0")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def fail(self, operation: str, contains: str, count: int) -> None:
+        """The next `count` `operation` requests whose body contains `contains` fail."""
+        with self.lock:
+            self.rules.append({"operation": operation, "contains": contains, "count": count})
+
+    def should_fail(self, operation: str, body: str) -> bool:
+        with self.lock:
+            for rule in self.rules:
+                if rule["operation"] == operation and rule["contains"] in body:
+                    rule["count"] -= 1
+                    if rule["count"] <= 0:
+                        self.rules.remove(rule)
+                    self.injected += 1
+                    return True
+        return False
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
