@@ -102,6 +102,8 @@ class LocalStack:
     binaries: Path = ROOT / "target" / "debug"
     duplicate_deliveries: int = 1
     reconcile_page_size: int = 1000
+    # Further variables of the reconciler (e.g. RECONCILE_STATE).
+    reconciler_env: dict = field(default_factory=dict)
     # PassableRoleArns and AllowedCopyTargets of the template.
     passable_roles: list = field(default_factory=list)
     copy_targets: str = f"arn:aws:backup:*:{ACCOUNT}:backup-vault:*"
@@ -236,7 +238,7 @@ class LocalStack:
         }
         specific["reconciler"] = {
             **specific["retrier"], "RECONCILE_LOOKBACK_HOURS": "1", "RECONCILE_PAGE_SIZE": str(self.reconcile_page_size),
-            "COPY_ROUTES": json.dumps(self.routes), "COPY_ROLE_ARN": ROLE,
+            "COPY_ROUTES": json.dumps(self.routes), "COPY_ROLE_ARN": ROLE, **self.reconciler_env,
         }
         return {**common, **specific[name]}
 

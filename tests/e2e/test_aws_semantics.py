@@ -5,7 +5,8 @@ with another role, deprecated vault events (docs/aws-facts.md)."""
 from test_end_to_end import DR_VAULT, TRANSIENT, jobs_for, plan
 from test_vault_notifications import notifications, run, vault
 
-from stack import ROLE, ACCOUNT
+from conftest import ROUTES
+from stack import ACCOUNT, ROLE, LocalStack
 
 
 def test_a_continuous_backup_is_not_copied_on_demand_by_a_route(settled, resource):
@@ -88,3 +89,43 @@ def test_an_alert_is_sent_once_though_the_write_that_records_it_fails_for_a_whil
     assert len(settled.alerts()) == 1
     assert settled.copy_record(job["CopyJobId"])["outcome"] == "alerted: permanent failure"
     assert settled.failures() == []
+
+
+def backups_in(stack, vault: str) -> list[dict]:
+    return stack.client("backup").list_backup_jobs(ByBackupVaultName=vault)["BackupJobs"]
+
+
+def test_a_filtered_sweep_never_starts_missing_copies():
+    with LocalStack(max_attempts=3, routes=ROUTES, reconciler_env={"RECONCILE_STATE": "FAILED"}) as stack:
+        stack.create_vault("routed")
+        stack.create_vault("dr-copy", region="us-west-2", notify=False)
+        stack.create_vault("eu-archive", region="eu-west-1", notify=False)
+        stack.standin("bulk", {"vault": "routed", "count": 3, "resourceType": "EBS"})
+        outcome = stack.reconcile()
+        assert outcome.ok, outcome.payload
+        assert outcome.payload["missingCopyPass"] == "sweepFiltered"
+        assert outcome.payload["missingCopiesStarted"] == 0
+        assert stack.copy_jobs() == [] and stack.calls().get("StartCopyJob", 0) == 0
+
+
+def test_a_routed_copy_aws_refuses_is_alerted_once_and_not_asked_again_every_sweep():
+    with LocalStack(max_attempts=3, routes=ROUTES) as stack:
+        stack.create_vault("routed")
+        stack.create_vault("dr-copy", region="us-west-2", notify=False)
+        stack.create_vault("eu-archive", region="eu-west-1", notify=False)
+        stack.standin("bulk", {"vault": "routed", "count": 1, "resourceType": "EBS"})
+        (backup,) = backups_in(stack, "routed")
+        stack.standin("recovery-points/set", {"recoveryPointArn": backup["RecoveryPointArn"], "storageClass": "COLD"})
+
+        first = stack.reconcile()
+        assert first.ok, first.payload
+        assert (first.payload["refused"], first.payload["missingCopiesStarted"], first.payload["errors"]) == (2, 0, 0)
+        alerts = stack.alerts()
+        assert len(alerts) == 2, "one per route (DR and EU)"
+        assert all("could not be started" in a["Subject"] and backup["RecoveryPointArn"] in a["Message"] for a in alerts)
+        starts = stack.calls()["StartCopyJob"]
+
+        second = stack.reconcile()
+        assert (second.payload["refused"], second.payload["missingCopiesStarted"]) == (0, 0)
+        assert stack.calls()["StartCopyJob"] == starts, "refusals are remembered"
+        assert stack.alerts() == []
