@@ -203,18 +203,7 @@ async fn missing_routed_copies_are_started_once() {
     )
     .unwrap();
     let reconciler = reconciler(routes);
-    let backup = |index: usize, kind: &str| BackupJob {
-        id: BackupJobId::parse(&format!("BACKUP-{index}")).unwrap(),
-        state: BackupJobState::Completed,
-        recovery_point: Some(
-            RecoveryPointArn::parse(&format!("arn:aws:backup:us-east-1:123456789012:recovery-point:RP-{index:05}"))
-                .unwrap(),
-        ),
-        vault: vault(SOURCE_VAULT),
-        resource: None,
-        resource_type: Some(kind.to_owned()),
-        parent_job: None,
-    };
+    let backup = |index: usize, kind: &str| BackupJob { resource_type: Some(kind.to_owned()), ..completed_backup(index) };
     // Backup 0 was copied to DR by someone (its copy job is listed); 1 and 2 never were.
     reconciler.retrier.backup.add_copy_job(generated_job(4));
     let mut copied = generated_job(0);
@@ -249,13 +238,8 @@ async fn a_continued_sweep_leaves_missing_copies_to_the_next_whole_one() {
     reconciler.retrier.backup.add_copy_job(copied);
     reconciler.retrier.backup.add_copy_job(generated_job(4));
     reconciler.retrier.backup.add_backup_job(BackupJob {
-        id: BackupJobId::parse("BACKUP-0").unwrap(),
-        state: BackupJobState::Completed,
         recovery_point: Some(generated_job(0).source_recovery_point),
-        vault: vault(SOURCE_VAULT),
-        resource: None,
-        resource_type: Some("EBS".to_owned()),
-        parent_job: None,
+        ..completed_backup(0)
     });
     let first = reconciler.run(Utc::now(), out_of_time_after(1)).await.unwrap();
     assert_eq!((first.pages, first.complete), (1, false));
