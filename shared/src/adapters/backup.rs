@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use aws_sdk_backup::operation::describe_backup_job::DescribeBackupJobOutput;
 use aws_sdk_backup::types;
 use aws_sdk_backup::Client;
 
@@ -170,43 +171,59 @@ fn unreadable_copy_job(job: &types::CopyJob, problem: AwsError) -> Unreadable {
     }
 }
 
-/// DescribeBackupJob's output and ListBackupJobs' items are different SDK types with the same
-/// members; this reads either.
-macro_rules! backup_job_from_sdk {
-    ($op:expr, $job:expr) => {
-        backup_job_from_parts(
-            $op,
-            $job.backup_job_id(),
-            $job.state().map(|s| s.as_str()),
-            $job.recovery_point_arn(),
-            $job.backup_vault_arn(),
-            $job.resource_arn(),
-            $job.resource_type(),
-            $job.parent_job_id(),
-        )
-    };
+/// The members of a backup job that vaultwatch reads. DescribeBackupJob's output and ListBackupJobs'
+/// items are different SDK types with the same members: each converts into this, read once below.
+struct BackupJobMembers<'a> {
+    id: Option<&'a str>,
+    state: Option<&'a str>,
+    recovery_point: Option<&'a str>,
+    vault: Option<&'a str>,
+    resource: Option<&'a str>,
+    resource_type: Option<&'a str>,
+    parent_job: Option<&'a str>,
 }
 
-fn backup_job_from_parts(
-    op: &'static str,
-    id: Option<&str>,
-    state: Option<&str>,
-    recovery_point: Option<&str>,
-    vault: Option<&str>,
-    resource: Option<&str>,
-    resource_type: Option<&str>,
-    parent_job: Option<&str>,
-) -> Result<BackupJob, AwsError> {
-    let m = Members(op);
-    Ok(BackupJob {
-        id: m.required("BackupJobId", id, BackupJobId::parse)?,
-        state: BackupJobState::parse(state.unwrap_or_default()),
-        recovery_point: m.optional("RecoveryPointArn", recovery_point, RecoveryPointArn::parse)?,
-        vault: m.required("BackupVaultArn", vault, BackupVaultArn::parse)?,
-        resource: m.optional("ResourceArn", resource, ResourceArn::parse)?,
-        resource_type: resource_type.map(str::to_owned),
-        parent_job: m.optional("ParentJobId", parent_job, BackupJobId::parse)?,
-    })
+impl<'a> From<&'a DescribeBackupJobOutput> for BackupJobMembers<'a> {
+    fn from(job: &'a DescribeBackupJobOutput) -> Self {
+        Self {
+            id: job.backup_job_id(),
+            state: job.state().map(|s| s.as_str()),
+            recovery_point: job.recovery_point_arn(),
+            vault: job.backup_vault_arn(),
+            resource: job.resource_arn(),
+            resource_type: job.resource_type(),
+            parent_job: job.parent_job_id(),
+        }
+    }
+}
+
+impl<'a> From<&'a types::BackupJob> for BackupJobMembers<'a> {
+    fn from(job: &'a types::BackupJob) -> Self {
+        Self {
+            id: job.backup_job_id(),
+            state: job.state().map(|s| s.as_str()),
+            recovery_point: job.recovery_point_arn(),
+            vault: job.backup_vault_arn(),
+            resource: job.resource_arn(),
+            resource_type: job.resource_type(),
+            parent_job: job.parent_job_id(),
+        }
+    }
+}
+
+impl BackupJobMembers<'_> {
+    fn read(self, op: &'static str) -> Result<BackupJob, AwsError> {
+        let m = Members(op);
+        Ok(BackupJob {
+            id: m.required("BackupJobId", self.id, BackupJobId::parse)?,
+            state: BackupJobState::parse(self.state.unwrap_or_default()),
+            recovery_point: m.optional("RecoveryPointArn", self.recovery_point, RecoveryPointArn::parse)?,
+            vault: m.required("BackupVaultArn", self.vault, BackupVaultArn::parse)?,
+            resource: m.optional("ResourceArn", self.resource, ResourceArn::parse)?,
+            resource_type: self.resource_type.map(str::to_owned),
+            parent_job: m.optional("ParentJobId", self.parent_job, BackupJobId::parse)?,
+        })
+    }
 }
 
 fn sdk_time(at: DateTime<Utc>) -> aws_sdk_backup::primitives::DateTime {
@@ -240,7 +257,7 @@ impl BackupApi for SdkBackup {
             .send()
             .await
             .map_err(|err| classify("backup", OP, err))?;
-        backup_job_from_sdk!(OP, job)
+        BackupJobMembers::from(&job).read(OP)
     }
 
     async fn copy_action_lifecycle(
@@ -354,7 +371,7 @@ impl BackupApi for SdkBackup {
             .map_err(|err| classify("backup", OP, err))?;
         let mut page = Page::of(Vec::with_capacity(output.backup_jobs().len()), output.next_token().map(str::to_owned));
         for job in output.backup_jobs() {
-            match backup_job_from_sdk!(OP, job) {
+            match BackupJobMembers::from(job).read(OP) {
                 Ok(job) => page.items.push(job),
                 Err(problem) => page.unreadable.push(Unreadable {
                     id: job.backup_job_id().and_then(|id| BackupJobId::parse(id).ok()).map(String::from),
