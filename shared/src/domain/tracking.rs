@@ -21,19 +21,40 @@ pub struct CopyDetails {
 }
 
 impl CopyDetails {
+    /// The merge rule of the tracking table: keep what is recorded, fill in what is missing.
+    /// (The DynamoDB adapter writes the same rule as `if_not_exists` per attribute.)
+    pub fn fill_from(&mut self, known: &CopyDetails) {
+        fn fill<T: Clone>(recorded: &mut Option<T>, known: &Option<T>) {
+            if recorded.is_none() {
+                recorded.clone_from(known);
+            }
+        }
+        // Destructured so that a new field cannot be forgotten here.
+        let CopyDetails {
+            source_recovery_point,
+            source_vault,
+            destination_vault,
+            destination_recovery_point,
+            resource,
+            resource_type,
+            parent_job,
+            child_jobs,
+        } = known;
+        fill(&mut self.source_recovery_point, source_recovery_point);
+        fill(&mut self.source_vault, source_vault);
+        fill(&mut self.destination_vault, destination_vault);
+        fill(&mut self.destination_recovery_point, destination_recovery_point);
+        fill(&mut self.resource, resource);
+        fill(&mut self.resource_type, resource_type);
+        fill(&mut self.parent_job, parent_job);
+        fill(&mut self.child_jobs, child_jobs);
+    }
+
     /// True when `self` knows something `recorded` does not (a write would add to the record).
     pub fn adds_to(&self, recorded: &CopyDetails) -> bool {
-        fn adds<T>(new: &Option<T>, old: &Option<T>) -> bool {
-            new.is_some() && old.is_none()
-        }
-        adds(&self.source_recovery_point, &recorded.source_recovery_point)
-            || adds(&self.source_vault, &recorded.source_vault)
-            || adds(&self.destination_vault, &recorded.destination_vault)
-            || adds(&self.destination_recovery_point, &recorded.destination_recovery_point)
-            || adds(&self.resource, &recorded.resource)
-            || adds(&self.resource_type, &recorded.resource_type)
-            || adds(&self.parent_job, &recorded.parent_job)
-            || adds(&self.child_jobs, &recorded.child_jobs)
+        let mut merged = recorded.clone();
+        merged.fill_from(self);
+        merged != *recorded
     }
 }
 
@@ -55,6 +76,28 @@ impl From<&CopyJob> for CopyDetails {
                 _ => None,
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filling_keeps_what_is_recorded_and_adds_what_is_missing() {
+        let vault = |name: &str| BackupVaultArn::parse(&format!("arn:aws:backup:us-east-1:123456789012:backup-vault:{name}")).unwrap();
+        let mut recorded = CopyDetails { source_vault: Some(vault("first")), ..CopyDetails::default() };
+        let known = CopyDetails {
+            source_vault: Some(vault("second")),
+            resource_type: Some("EBS".into()),
+            child_jobs: Some(2),
+            ..CopyDetails::default()
+        };
+        assert!(known.adds_to(&recorded));
+        recorded.fill_from(&known);
+        assert_eq!(recorded.source_vault, Some(vault("first")), "recorded details are kept");
+        assert_eq!((recorded.resource_type.as_deref(), recorded.child_jobs), (Some("EBS"), Some(2)));
+        assert!(!known.adds_to(&recorded), "nothing left to add");
     }
 }
 

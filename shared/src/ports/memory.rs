@@ -323,22 +323,6 @@ pub struct MemoryStore {
     calls: Mutex<BTreeMap<&'static str, usize>>,
 }
 
-fn merge_details(into: &mut CopyDetails, from: &CopyDetails) {
-    macro_rules! keep_first {
-        ($($field:ident),*) => {$( if into.$field.is_none() { into.$field = from.$field.clone(); } )*};
-    }
-    keep_first!(
-        source_recovery_point,
-        source_vault,
-        destination_vault,
-        destination_recovery_point,
-        resource,
-        resource_type,
-        parent_job,
-        child_jobs
-    );
-}
-
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
@@ -411,14 +395,14 @@ impl TrackingStore for MemoryStore {
             if update.status_message.is_some() {
                 record.status_message = update.status_message.clone();
             }
-            merge_details(&mut record.details, &update.details);
+            record.details.fill_from(&update.details);
             StateChange::Applied(stored.view())
         }))
     }
 
     async fn fill_details(&self, id: &CopyJobId, details: &CopyDetails) -> Result<(), AwsError> {
         self.check("fill_details")?;
-        self.with_record(id, |stored| merge_details(&mut stored.record.details, details));
+        self.with_record(id, |stored| stored.record.details.fill_from(details));
         Ok(())
     }
 
@@ -426,7 +410,7 @@ impl TrackingStore for MemoryStore {
         self.check("record_started")?;
         self.with_record(&copy.id, |stored| {
             let record = &mut stored.record;
-            merge_details(&mut record.details, &copy.details);
+            record.details.fill_from(&copy.details);
             record.lineage = Some(copy.lineage.clone());
             record.lifecycle = record.lifecycle.or(copy.lifecycle);
             record.state.get_or_insert(crate::domain::CopyJobState::Created);
@@ -469,7 +453,7 @@ impl TrackingStore for MemoryStore {
         self.check("finish_claim")?;
         self.with_record(id, |stored| {
             if let Some(details) = details {
-                merge_details(&mut stored.record.details, details);
+                stored.record.details.fill_from(details);
             }
             let at = stored.claims.get(&kind).map(|(_, at)| *at).unwrap_or_else(Utc::now);
             stored.claims.insert(kind, (true, at));
