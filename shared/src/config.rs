@@ -94,7 +94,9 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     /// warning (the template always sets it).
     fn copy_targets(&mut self) -> CopyTargets {
         match self.get("COPY_TARGETS") {
-            Some(list) => CopyTargets::parse(&list).map_err(|err| self.problems.push(err.to_string())).unwrap_or_default(),
+            Some(list) => {
+                CopyTargets::parse(&list).map_err(|err| self.problems.push(err.to_string())).unwrap_or_default()
+            }
             None => {
                 tracing::warn!("COPY_TARGETS is not set: copies to any vault are attempted");
                 CopyTargets::default()
@@ -106,7 +108,8 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     fn check_routes_within(&mut self, routes: Option<&RouteTable>, targets: &CopyTargets) {
         for destination in routes.into_iter().flat_map(RouteTable::destinations) {
             if !targets.allows(destination) {
-                self.problems.push(format!("COPY_ROUTES: destination {destination} is not in COPY_TARGETS ({targets})"));
+                self.problems
+                    .push(format!("COPY_ROUTES: destination {destination} is not in COPY_TARGETS ({targets})"));
             }
         }
     }
@@ -386,8 +389,18 @@ mod tests {
             ("COPY_TARGETS", "arn:aws:backup:*:123456789012:backup-vault:*"),
         ];
         let err = CopierConfig::from_lookup(lookup(&base)).unwrap_err().to_string();
-        assert!(err.contains("destination arn:aws:backup:us-west-2:999999999999:backup-vault:dr is not in COPY_TARGETS"), "{err}");
-        let widened = [base[0], base[1], ("COPY_TARGETS", "arn:aws:backup:*:123456789012:backup-vault:*,arn:aws:backup:us-west-2:999999999999:backup-vault:*")];
+        assert!(
+            err.contains("destination arn:aws:backup:us-west-2:999999999999:backup-vault:dr is not in COPY_TARGETS"),
+            "{err}"
+        );
+        let widened = [
+            base[0],
+            base[1],
+            (
+                "COPY_TARGETS",
+                "arn:aws:backup:*:123456789012:backup-vault:*,arn:aws:backup:us-west-2:999999999999:backup-vault:*",
+            ),
+        ];
         let config = CopierConfig::from_lookup(lookup(&widened)).unwrap();
         assert!(config.targets.is_restricted());
 

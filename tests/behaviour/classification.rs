@@ -37,7 +37,11 @@ const CASES: &[(Option<&str>, &str, FailureClass, &str)] = &[
 fn real_status_messages_are_classified_with_their_sources() {
     for (category, message, expected, source) in CASES {
         let got = classify_failure(*category, Some(message));
-        assert_eq!(got.class, *expected, "{message:?} (category {category:?}; source: {source}) decided by {}", got.reason);
+        assert_eq!(
+            got.class, *expected,
+            "{message:?} (category {category:?}; source: {source}) decided by {}",
+            got.reason
+        );
     }
 }
 

@@ -153,8 +153,10 @@ async fn a_continuous_backup_is_not_copied_on_demand() {
     let copier = copier(&two_routes());
     let mut job = backup_job_from_wire(&fixture("backup-api/describe-backup-job-completed.json"));
     job.recovery_point = Some(
-        RecoveryPointArn::parse("arn:aws:backup:us-east-1:123456789012:recovery-point:continuous:db-ABCDEFGHIJ-1a2b3c4d")
-            .unwrap(),
+        RecoveryPointArn::parse(
+            "arn:aws:backup:us-east-1:123456789012:recovery-point:continuous:db-ABCDEFGHIJ-1a2b3c4d",
+        )
+        .unwrap(),
     );
     copier.backup.add_backup_job(job);
     let outcome = copier.handle(&fixture("sns/backup-job-completed.json")).await.unwrap();

@@ -203,7 +203,8 @@ async fn missing_routed_copies_are_started_once() {
     )
     .unwrap();
     let reconciler = reconciler(routes);
-    let backup = |index: usize, kind: &str| BackupJob { resource_type: Some(kind.to_owned()), ..completed_backup(index) };
+    let backup =
+        |index: usize, kind: &str| BackupJob { resource_type: Some(kind.to_owned()), ..completed_backup(index) };
     // Backup 0 was copied to DR by someone (its copy job is listed); 1 and 2 never were.
     reconciler.retrier.backup.add_copy_job(generated_job(4));
     let mut copied = generated_job(0);
@@ -278,7 +279,10 @@ async fn a_filtered_sweep_never_starts_missing_copies() {
         let mut reconciler = reconciler(dr_route());
         match filter {
             "state" => reconciler.settings.state = Some(CopyJobState::Failed),
-            _ => reconciler.settings.destination_vault = Some(vault("arn:aws:backup:eu-west-1:123456789012:backup-vault:eu")),
+            _ => {
+                reconciler.settings.destination_vault =
+                    Some(vault("arn:aws:backup:eu-west-1:123456789012:backup-vault:eu"))
+            }
         }
         reconciler.retrier.backup.add_backup_job(completed_backup(1));
         // Its copy exists, but a filtered listing does not show it.
@@ -310,7 +314,10 @@ async fn an_unreadable_copy_job_is_skipped_and_said_never_failing_the_sweep() {
     // The unreadable job might be the copy of backup 7: no missing copy is presumed this time.
     assert_eq!(summary.missing_copy_pass, MissingCopyPass::UnreadableJobs);
     assert!(reconciler.retrier.backup.started_copies().is_empty());
-    assert!(reconciler.retrier.store.load_cursor().await.unwrap().verified.is_none(), "an unreadable job leaves the sweep unverified");
+    assert!(
+        reconciler.retrier.store.load_cursor().await.unwrap().verified.is_none(),
+        "an unreadable job leaves the sweep unverified"
+    );
 }
 
 #[tokio::test]
@@ -322,7 +329,13 @@ async fn a_refused_routed_copy_is_alerted_once_and_not_asked_again() {
     reconciler.retrier.backup.add_backup_job(backup);
     reconciler.retrier.backup.set_recovery_point(
         &point,
-        Some(RecoveryPoint { arn: point.clone(), storage_class: Some(StorageClass::Cold), status: None, moves_to_cold_at: None, deleted_at: None }),
+        Some(RecoveryPoint {
+            arn: point.clone(),
+            storage_class: Some(StorageClass::Cold),
+            status: None,
+            moves_to_cold_at: None,
+            deleted_at: None,
+        }),
     );
     let first = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!((first.refused, first.missing_copies_started, first.errors), (1, 0, 0));

@@ -339,7 +339,9 @@ fn only_alert(retrier: &TestRetrier) -> vaultwatch::domain::Alert {
 
 #[tokio::test]
 async fn a_continuous_backup_is_never_retried_and_alerts_once_with_the_reason() {
-    let retrier = retrier_with(|job| job.source_recovery_point = vaultwatch::domain::RecoveryPointArn::parse(CONTINUOUS_POINT).unwrap());
+    let retrier = retrier_with(|job| {
+        job.source_recovery_point = vaultwatch::domain::RecoveryPointArn::parse(CONTINUOUS_POINT).unwrap()
+    });
     for _ in 0..2 {
         retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
     }
@@ -455,7 +457,8 @@ async fn a_role_iam_will_not_let_us_pass_alerts_with_the_role() {
 #[tokio::test]
 async fn a_destination_outside_the_copy_targets_alerts_instead_of_failing_with_access_denied() {
     let mut retrier = retrier();
-    retrier.targets = vaultwatch::domain::CopyTargets::parse("arn:aws:backup:*:123456789012:backup-vault:eu-*").unwrap();
+    retrier.targets =
+        vaultwatch::domain::CopyTargets::parse("arn:aws:backup:*:123456789012:backup-vault:eu-*").unwrap();
     retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
     assert!(retrier.queue.scheduled().is_empty());
     assert_eq!(only_alert(&retrier).reason, AlertReason::DestinationNotAllowed);

@@ -22,8 +22,8 @@ use chrono::Utc;
 use serde_json::{json, Value};
 use vaultwatch::domain::{
     BackupJob, BackupJobId, BackupJobState, BackupVaultArn, CopyJob, CopyJobId, CopyJobState, IamRoleArn,
-    IdempotencyToken, Lifecycle, PlanRuleRef, RecoveryPointArn, ResourceArn, RetryPolicy, RouteTable, SourcePolicy,
-    RecoveryPoint, VaultName,
+    IdempotencyToken, Lifecycle, PlanRuleRef, RecoveryPoint, RecoveryPointArn, ResourceArn, RetryPolicy, RouteTable,
+    SourcePolicy, VaultName,
 };
 use vaultwatch::handlers::copier::Copier;
 use vaultwatch::handlers::reconciler::{Reconciler, SweepSettings};

@@ -84,7 +84,9 @@ pub fn lifecycle_from_wire(value: &Value) -> Option<Lifecycle> {
     value.as_object().map(|_| Lifecycle {
         move_to_cold_storage_after_days: value.get("MoveToColdStorageAfterDays").and_then(Value::as_i64),
         delete_after_days: value.get("DeleteAfterDays").and_then(Value::as_i64),
-        opt_in_to_archive_for_supported_resources: value.get("OptInToArchiveForSupportedResources").and_then(Value::as_bool),
+        opt_in_to_archive_for_supported_resources: value
+            .get("OptInToArchiveForSupportedResources")
+            .and_then(Value::as_bool),
         delete_after_event: value.get("DeleteAfterEvent").and_then(Value::as_str).and_then(DeleteAfterEvent::parse),
     })
 }

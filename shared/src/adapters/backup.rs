@@ -10,8 +10,8 @@ use aws_sdk_backup::Client;
 use super::error::{classify, malformed};
 use crate::domain::{
     BackupJob, BackupJobId, BackupJobState, BackupPlanId, BackupPlanVersion, BackupRuleId, BackupVaultArn, Composite,
-    CopyJob, CopyJobId, CopyJobState, DeleteAfterEvent, DomainError, IamRoleArn, Lifecycle, PlanRuleRef,
-    RecoveryPoint, RecoveryPointArn, ResourceArn, StorageClass, VaultName,
+    CopyJob, CopyJobId, CopyJobState, DeleteAfterEvent, DomainError, IamRoleArn, Lifecycle, PlanRuleRef, RecoveryPoint,
+    RecoveryPointArn, ResourceArn, StorageClass, VaultName,
 };
 use chrono::{DateTime, Utc};
 
@@ -151,9 +151,9 @@ fn copy_job_from_sdk(op: &'static str, job: &types::CopyJob) -> Result<CopyJob, 
         message_category: job.message_category().filter(|c| !c.is_empty()).map(str::to_owned),
         composite: match m.optional("ParentJobId", job.parent_job_id(), CopyJobId::parse)? {
             Some(parent) => Composite::Child { parent },
-            None if job.is_parent() => Composite::Parent {
-                children: job.number_of_child_jobs().and_then(|n| u32::try_from(n).ok()),
-            },
+            None if job.is_parent() => {
+                Composite::Parent { children: job.number_of_child_jobs().and_then(|n| u32::try_from(n).ok()) }
+            }
             None => Composite::Single,
         },
     })

@@ -21,7 +21,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use super::error::classify;
 use crate::domain::{
     BackupVaultArn, Claim, ClaimKind, CopyDetails, CopyJobId, CopyJobRecord, CopyJobState, IdempotencyToken, Lifecycle,
-    Lineage, RecoveryPointArn, Refusal, ResourceArn, StartedCopy, StateChange, StateUpdate, SweepCursor, SweepResume, VerifiedSweep,
+    Lineage, RecoveryPointArn, Refusal, ResourceArn, StartedCopy, StateChange, StateUpdate, SweepCursor, SweepResume,
+    VerifiedSweep,
 };
 use crate::ports::{AwsError, ErrorClass, TrackingStore};
 

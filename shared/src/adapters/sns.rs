@@ -38,10 +38,7 @@ impl AlertSink for SnsAlerts {
         if let Some(copy_job) = &alert.copy_job {
             publish = publish.message_attributes("CopyJobId", string_attribute(copy_job.as_str()));
         }
-        publish
-            .send()
-            .await
-            .map_err(|err| classify("sns", "Publish", err))?;
+        publish.send().await.map_err(|err| classify("sns", "Publish", err))?;
         Ok(())
     }
 }

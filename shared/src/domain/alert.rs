@@ -116,8 +116,11 @@ impl Alert {
         let _ = writeln!(body);
         let _ = writeln!(body, "Copy job:          {}", or_none(self.copy_job.as_ref().map(CopyJobId::as_str)));
         let _ = writeln!(body, "Original job:      {}", or_none(self.original_job.as_ref().map(CopyJobId::as_str)));
-        let _ =
-            writeln!(body, "Recovery point:    {}", or_none(self.recovery_point.as_ref().map(RecoveryPointArn::as_str)));
+        let _ = writeln!(
+            body,
+            "Recovery point:    {}",
+            or_none(self.recovery_point.as_ref().map(RecoveryPointArn::as_str))
+        );
         let _ = writeln!(body, "Resource:          {}", or_none(self.resource.as_ref().map(ResourceArn::as_str)));
         let _ = writeln!(body, "Source vault:      {}", self.source_vault);
         let _ = writeln!(body, "Destination vault: {}", self.destination_vault);

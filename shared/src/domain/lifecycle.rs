@@ -99,7 +99,8 @@ mod tests {
 
     #[test]
     fn delete_after_event_is_kept_but_never_sent() {
-        let reported = Lifecycle { delete_after_event: Some(DeleteAfterEvent::DeleteAfterCopy), ..lifecycle(None, Some(35)) };
+        let reported =
+            Lifecycle { delete_after_event: Some(DeleteAfterEvent::DeleteAfterCopy), ..lifecycle(None, Some(35)) };
         assert_eq!(reported.as_input(), lifecycle(None, Some(35)));
         assert_eq!(DeleteAfterEvent::parse("DELETE_AFTER_COPY"), Some(DeleteAfterEvent::DeleteAfterCopy));
         assert_eq!(DeleteAfterEvent::parse("SOMETHING_NEW"), None);

@@ -56,8 +56,8 @@ pub use route::{CopyRoute, RouteTable};
 pub use source::SourcePolicy;
 pub use token::IdempotencyToken;
 pub use tracking::{
-    Claim, ClaimKind, CopyDetails, CopyJobRecord, Refusal, StartedCopy, StateChange, StateUpdate, SweepCursor, SweepResume,
-    VerifiedSweep,
+    Claim, ClaimKind, CopyDetails, CopyJobRecord, Refusal, StartedCopy, StateChange, StateUpdate, SweepCursor,
+    SweepResume, VerifiedSweep,
 };
 
 /// A value that does not fit the domain. Names what was wrong, never echoes the value (it may be

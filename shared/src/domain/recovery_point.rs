@@ -50,9 +50,13 @@ pub enum NotCopyable {
     /// Deleted, expired or being deleted (or no longer found).
     Deleted,
     /// The retry would be due after the point moves to cold storage.
-    ColdBeforeRetry { at: DateTime<Utc> },
+    ColdBeforeRetry {
+        at: DateTime<Utc>,
+    },
     /// The retry would be due after the point is deleted.
-    DeletedBeforeRetry { at: DateTime<Utc> },
+    DeletedBeforeRetry {
+        at: DateTime<Utc>,
+    },
 }
 
 impl fmt::Display for NotCopyable {
@@ -125,7 +129,11 @@ mod tests {
                 .unwrap();
         assert!(continuous.is_continuous());
         assert_eq!(continuous.never_copyable(), Some(NotCopyable::Continuous));
-        for other in [SNAPSHOT, "arn:aws:ec2:us-east-1::snapshot/snap-0123", "arn:aws:rds:us-east-1:123456789012:snapshot:continuous"] {
+        for other in [
+            SNAPSHOT,
+            "arn:aws:ec2:us-east-1::snapshot/snap-0123",
+            "arn:aws:rds:us-east-1:123456789012:snapshot:continuous",
+        ] {
             assert!(!RecoveryPointArn::parse(other).unwrap().is_continuous(), "{other}");
         }
     }
@@ -146,7 +154,10 @@ mod tests {
         assert_eq!(expiring.not_copyable_at(now), None, "still there when the retry is due now");
         assert_eq!(expiring.not_copyable_at(soon), Some(NotCopyable::DeletedBeforeRetry { at: soon }));
         let cooling = RecoveryPoint { moves_to_cold_at: Some(soon), ..point(SNAPSHOT) };
-        assert_eq!(cooling.not_copyable_at(soon + chrono::Duration::seconds(1)), Some(NotCopyable::ColdBeforeRetry { at: soon }));
+        assert_eq!(
+            cooling.not_copyable_at(soon + chrono::Duration::seconds(1)),
+            Some(NotCopyable::ColdBeforeRetry { at: soon })
+        );
         assert!(NotCopyable::Continuous.to_string().starts_with("not copyable: continuous"));
     }
 }

@@ -189,9 +189,14 @@ mod tests {
         assert_eq!(policy.delay_before(2), Duration::from_secs(120));
         assert_eq!(policy.delay_before(3), Duration::from_secs(240));
         assert_eq!(policy.delay_before(40), MAX_RETRY_DELAY);
-        assert!(policy.allows_attempt(3, FailureClass::Transient) && !policy.allows_attempt(4, FailureClass::Transient));
+        assert!(
+            policy.allows_attempt(3, FailureClass::Transient) && !policy.allows_attempt(4, FailureClass::Transient)
+        );
         assert!(!policy.allows_attempt(0, FailureClass::Transient));
-        assert!(policy.allows_attempt(1, FailureClass::Unrecognised) && !policy.allows_attempt(2, FailureClass::Unrecognised));
+        assert!(
+            policy.allows_attempt(1, FailureClass::Unrecognised)
+                && !policy.allows_attempt(2, FailureClass::Unrecognised)
+        );
         assert!(!policy.allows_attempt(1, FailureClass::Permanent));
         assert!(RetryPolicy::new(0, Duration::ZERO).is_err());
         assert!(RetryPolicy::new(3, Duration::from_secs(901)).is_err());

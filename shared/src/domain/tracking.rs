@@ -2,7 +2,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{BackupVaultArn, Composite, CopyJob, IdempotencyToken, CopyJobId, CopyJobState, Lifecycle, Lineage, RecoveryPointArn, ResourceArn};
+use super::{
+    BackupVaultArn, Composite, CopyJob, CopyJobId, CopyJobState, IdempotencyToken, Lifecycle, Lineage,
+    RecoveryPointArn, ResourceArn,
+};
 
 /// Facts about a copy job that do not change over its life (but the destination recovery point,
 /// known once the copy completes). Any of them may be unknown to an event.
@@ -85,7 +88,9 @@ mod tests {
 
     #[test]
     fn filling_keeps_what_is_recorded_and_adds_what_is_missing() {
-        let vault = |name: &str| BackupVaultArn::parse(&format!("arn:aws:backup:us-east-1:123456789012:backup-vault:{name}")).unwrap();
+        let vault = |name: &str| {
+            BackupVaultArn::parse(&format!("arn:aws:backup:us-east-1:123456789012:backup-vault:{name}")).unwrap()
+        };
         let mut recorded = CopyDetails { source_vault: Some(vault("first")), ..CopyDetails::default() };
         let known = CopyDetails {
             source_vault: Some(vault("second")),

@@ -317,7 +317,8 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
                         routes.iter().map(|route| IdempotencyToken::for_route(point, &route.destination_vault))
                     })
                     .collect();
-                let refused = if tokens.is_empty() { HashSet::new() } else { self.retrier.store.refused(&tokens).await? };
+                let refused =
+                    if tokens.is_empty() { HashSet::new() } else { self.retrier.store.refused(&tokens).await? };
                 for (backup, recovery_point, missing) in wanted {
                     let routes: Vec<&CopyRoute> = missing
                         .into_iter()
@@ -368,7 +369,9 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
     ) -> Result<(), HandlerError> {
         tracing::warn!(backup_job = %job.id, destination = %route.destination_vault, error = %err, "AWS Backup refused the routed copy");
         let reason = match &self.copy_role {
-            Some(role) if err.is_pass_role_denial() => AlertReason::RoleRefused { role: role.clone(), error: err.to_string() },
+            Some(role) if err.is_pass_role_denial() => {
+                AlertReason::RoleRefused { role: role.clone(), error: err.to_string() }
+            }
             _ => AlertReason::CopyRefused { error: err.to_string() },
         };
         let alert = Alert {

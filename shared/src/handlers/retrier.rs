@@ -231,7 +231,8 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
             return Ok(Err(AlertReason::RoleNotPassable { role: job.iam_role.clone() }));
         };
         let due = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
-        let point = self.backup.describe_recovery_point(&job.source_vault.vault_name(), &job.source_recovery_point).await?;
+        let point =
+            self.backup.describe_recovery_point(&job.source_vault.vault_name(), &job.source_recovery_point).await?;
         match point.map_or(Some(NotCopyable::Deleted), |point| point.not_copyable_at(due)) {
             Some(why) => Ok(Err(AlertReason::NotCopyable(why))),
             None => Ok(Ok(RetryPlan { role })),
