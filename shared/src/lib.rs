@@ -4,7 +4,7 @@
 //! - [`notification`]: SNS / EventBridge payloads parsed once into typed events.
 //! - [`ports`]: what the handlers need from AWS, as traits, with in-memory fakes.
 //! - [`adapters`]: the ports implemented with the AWS SDK.
-//! - [`handlers`]: the three functions' behaviour, over the ports only.
+//! - [`handlers`]: the functions' behaviour (retrier, copier, tracker, reconciler), over the ports only.
 //! - [`config`]: environment configuration, validated once at cold start.
 //! - [`vault_setup`]: wiring vaults' notifications to the event topic without losing existing ones.
 

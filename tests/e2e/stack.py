@@ -1,5 +1,6 @@
-"""The local stack: moto (SNS, SQS, DynamoDB), the AWS Backup stand-in, and the three function
-binaries under a local Lambda Runtime API, wired the way template.yaml wires them in AWS.
+"""The local stack: moto (SNS, SQS, DynamoDB), the AWS Backup stand-in, and the function binaries
+(tracker, retrier, copier, and the scheduled reconciler) under a local Lambda Runtime API, wired
+the way template.yaml wires them in AWS.
 
 Delivery follows AWS: the vault topic fans out to one subscription per function with the
 template's filter policy (moto applies it), each notification reaches its function as an SNSEvent,
