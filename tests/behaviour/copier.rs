@@ -3,7 +3,8 @@
 
 use serde_json::json;
 use vaultwatch::domain::{IamRoleArn, IdempotencyToken, RecoveryPointArn, RouteTable, SourcePolicy};
-use vaultwatch::handlers::copier::Copier;
+use vaultwatch::handlers::copier::{Copied, Copier};
+use vaultwatch::handlers::RecordOutcome;
 use vaultwatch::ports::memory::{backup_error, destinations_of, MemoryBackup};
 use vaultwatch::ports::ErrorClass;
 use vaultwatch_tests::*;
@@ -80,7 +81,7 @@ async fn eventbridge_completion_needs_no_lookup() {
 async fn failed_and_expired_backups_are_ignored() {
     let copier = copier(&two_routes());
     let failed = copier.handle(&fixture("sns/backup-job-failed.json")).await.unwrap();
-    assert_eq!(failed["outcomes"][0]["skipped"], "backup job is FAILED, nothing to copy");
+    assert_eq!(failed.outcomes[0], RecordOutcome::Skipped { skipped: "backup job is FAILED, nothing to copy".into() });
     copier.handle(&sns_notification("BACKUP_JOB", "EXPIRED", BACKUP_JOB)).await.unwrap();
     assert_eq!(copier.backup.calls("DescribeBackupJob"), 0);
     assert!(copier.backup.started_copies().is_empty());
@@ -91,7 +92,10 @@ async fn a_vault_without_routes_copies_nothing() {
     let routes = json!([{ "sourceVault": "elsewhere", "destinationVaultArn": DR_VAULT }]).to_string();
     let copier = copier(&routes);
     let outcome = copier.handle(&fixture("sns/backup-job-completed.json")).await.unwrap();
-    assert_eq!(outcome["outcomes"][0]["copies"], json!([]));
+    assert!(
+        matches!(&outcome.outcomes[0], RecordOutcome::Handled(Copied::Copies { copies, .. }) if copies.is_empty()),
+        "{outcome:?}"
+    );
     assert!(copier.backup.started_copies().is_empty());
 }
 
@@ -123,7 +127,7 @@ async fn notifications_from_untrusted_publishers_are_rejected_without_any_call()
     no_account.as_object_mut().unwrap().remove("account");
     for event in [foreign_topic, foreign_account, no_account] {
         let outcome = copier.handle(&event).await.unwrap();
-        assert!(outcome["outcomes"][0]["rejected"].is_string(), "{outcome}");
+        assert!(matches!(outcome.outcomes[0], RecordOutcome::Rejected { .. }), "{outcome:?}");
     }
     assert_eq!(copier.backup.calls("DescribeBackupJob"), 0);
     assert!(copier.backup.started_copies().is_empty());
@@ -162,7 +166,11 @@ async fn a_continuous_backup_is_not_copied_on_demand() {
     let outcome = copier.handle(&fixture("sns/backup-job-completed.json")).await.unwrap();
     assert!(copier.backup.started_copies().is_empty());
     assert_eq!(copier.backup.calls("StartCopyJob"), 0, "AWS would only refuse it");
-    assert!(outcome.to_string().contains("not copyable: continuous backup"), "{outcome}");
+    let expected = Copied::NotCopyable {
+        backup_job: vaultwatch::domain::BackupJobId::parse(BACKUP_JOB).unwrap(),
+        not_copyable: "not copyable: continuous backup".into(),
+    };
+    assert_eq!(outcome.outcomes, [RecordOutcome::Handled(expected)]);
 }
 
 #[tokio::test]

@@ -90,10 +90,14 @@ fn all_handlers(payload: &Value) -> Vec<String> {
             copy_role: IamRoleArn::parse("arn:aws:iam::123456789012:role/copy").unwrap(),
             sources,
         };
-        [tracker.handle(payload).await, retrier.handle(payload).await, copier.handle(payload).await]
-            .into_iter()
-            .filter_map(|result| result.err().map(|err| err.to_string()))
-            .collect()
+        [
+            tracker.handle(payload).await.map(drop),
+            retrier.handle(payload).await.map(drop),
+            copier.handle(payload).await.map(drop),
+        ]
+        .into_iter()
+        .filter_map(|result| result.err().map(|err| err.to_string()))
+        .collect()
     })
 }
 

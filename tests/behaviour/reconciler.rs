@@ -118,7 +118,7 @@ async fn a_sweep_over_unseen_jobs_repairs_retries_and_alerts_once_each() {
 async fn failures_the_retrier_already_handled_are_left_alone() {
     let reconciler = populated();
     // The event path handled job 0's failure before the sweep.
-    reconciler.retrier.on_copy_failed(&generated_job(0).id).await.unwrap();
+    reconciler.retrier.handle_failure(&generated_job(0).id, None).await.unwrap();
     let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!(summary.retried, JOBS / 10 - 1);
     assert_eq!(reconciler.retrier.queue.scheduled().len(), JOBS / 10, "job 0 was scheduled once, by the event path");

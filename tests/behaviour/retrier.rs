@@ -30,7 +30,12 @@ async fn deliver_due_retries(retrier: &TestRetrier) -> Value {
         .enumerate()
         .map(|(i, (request, _))| (format!("msg-{i}"), serde_json::to_string(&request).unwrap()))
         .collect();
-    retrier.handle(&sqs_event(&bodies)).await.unwrap()
+    wire(retrier.handle(&sqs_event(&bodies)).await.unwrap())
+}
+
+/// The Lambda response as it goes on the wire.
+fn wire(response: impl serde::Serialize) -> Value {
+    serde_json::to_value(response).unwrap()
 }
 
 fn failed_event(id: &str) -> Value {
@@ -210,7 +215,7 @@ async fn throttled_start_is_reported_to_sqs_and_rejected_start_alerts() {
     retrier
         .backup
         .fail_next("StartCopyJob", backup_error("StartCopyJob", ErrorClass::Transient, "ThrottlingException"));
-    let response = retrier.handle(&sqs_event(&[("m1".into(), body.clone())])).await.unwrap();
+    let response = wire(retrier.handle(&sqs_event(&[("m1".into(), body.clone())])).await.unwrap());
     assert_eq!(response, json!({ "batchItemFailures": [{ "itemIdentifier": "m1" }] }));
     assert!(retrier.alerts.published().is_empty());
 
@@ -218,7 +223,7 @@ async fn throttled_start_is_reported_to_sqs_and_rejected_start_alerts() {
         "StartCopyJob",
         backup_error("StartCopyJob", ErrorClass::Permanent, "InvalidParameterValueException"),
     );
-    let response = retrier.handle(&sqs_event(&[("m1".into(), body)])).await.unwrap();
+    let response = wire(retrier.handle(&sqs_event(&[("m1".into(), body)])).await.unwrap());
     assert_eq!(response, json!({ "batchItemFailures": [] }));
     let alerts = retrier.alerts.published();
     assert_eq!(alerts.len(), 1);
@@ -229,7 +234,7 @@ async fn throttled_start_is_reported_to_sqs_and_rejected_start_alerts() {
 #[tokio::test]
 async fn malformed_retry_messages_stay_on_the_queue() {
     let retrier = retrier();
-    let response = retrier.handle(&sqs_event(&[("bad".into(), "{\"not\":\"a retry\"}".into())])).await.unwrap();
+    let response = wire(retrier.handle(&sqs_event(&[("bad".into(), "{\"not\":\"a retry\"}".into())])).await.unwrap());
     assert_eq!(response, json!({ "batchItemFailures": [{ "itemIdentifier": "bad" }] }));
     assert!(retrier.backup.started_copies().is_empty());
 }
@@ -243,7 +248,7 @@ async fn other_events_are_skipped_without_calls() {
         fixture("sns/backup-job-completed.json"),
         fixture("sns/restore-job-completed.json"),
     ] {
-        let outcome = retrier.handle(&event).await.unwrap();
+        let outcome = wire(retrier.handle(&event).await.unwrap());
         assert!(outcome["outcomes"][0].get("skipped").is_some(), "{outcome}");
     }
     assert_eq!(retrier.backup.calls("DescribeCopyJob"), 0);
@@ -308,7 +313,7 @@ async fn the_retries_of_one_sqs_batch_start_concurrently() {
             (format!("m{n}"), serde_json::to_string(&request).unwrap())
         })
         .collect();
-    let response = retrier.handle(&sqs_event(&messages)).await.unwrap();
+    let response = wire(retrier.handle(&sqs_event(&messages)).await.unwrap());
     assert_eq!(response, json!({ "batchItemFailures": [] }));
     assert_eq!(backup.inner.started_copies().len(), 10);
     assert_eq!(backup.peak.load(std::sync::atomic::Ordering::SeqCst), 10, "all ten starts were in flight at once");

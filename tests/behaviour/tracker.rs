@@ -3,7 +3,9 @@
 
 use chrono::Utc;
 use vaultwatch::domain::{CopyJobState, SourcePolicy};
+use vaultwatch::handlers::tracker::Tracked;
 use vaultwatch::handlers::tracker::Tracker;
+use vaultwatch::handlers::RecordOutcome;
 use vaultwatch::ports::memory::MemoryStore;
 use vaultwatch_tests::*;
 
@@ -24,7 +26,10 @@ async fn states_move_forward_and_a_late_start_changes_nothing() {
     assert_eq!(state_of(&tracker), Some(CopyJobState::Completed));
 
     let late = tracker.handle(&fixture("sns/copy-job-started.json")).await.unwrap();
-    assert_eq!(late["outcomes"][0]["stale"], "CREATED");
+    assert!(
+        matches!(&late.outcomes[0], RecordOutcome::Handled(Tracked::Stale { stale: CopyJobState::Created, .. })),
+        "{late:?}"
+    );
     assert_eq!(state_of(&tracker), Some(CopyJobState::Completed));
     // A terminal state is final: a FAILED after COMPLETED does not flip it.
     tracker.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
@@ -65,7 +70,10 @@ async fn eventbridge_events_bring_their_own_details() {
     assert!(record.details.destination_recovery_point.unwrap().as_str().contains("us-west-2"));
 
     let failed = tracker.handle(&fixture("eventbridge/copy-job-failed.json")).await.unwrap();
-    assert_eq!(failed["outcomes"][0]["stale"], "FAILED");
+    assert!(
+        matches!(&failed.outcomes[0], RecordOutcome::Handled(Tracked::Stale { stale: CopyJobState::Failed, .. })),
+        "{failed:?}"
+    );
     assert_eq!(tracker.store.total_calls(), 2, "a stale event with nothing new is one write too");
 }
 
@@ -75,7 +83,10 @@ async fn details_of_an_overtaken_eventbridge_event_are_kept() {
     tracker.handle(&fixture("sns/copy-job-successful.json")).await.unwrap();
     // The EventBridge event of the same state arrives second: stale, but it knows the details.
     let late = tracker.handle(&fixture("eventbridge/copy-job-completed.json")).await.unwrap();
-    assert_eq!(late["outcomes"][0]["stale"], "COMPLETED");
+    assert!(
+        matches!(&late.outcomes[0], RecordOutcome::Handled(Tracked::Stale { stale: CopyJobState::Completed, .. })),
+        "{late:?}"
+    );
     assert_eq!(tracker.store.calls("fill_details"), 1);
     let record = tracker.store.record(&copy_id(FAILED_COPY_JOB)).unwrap();
     assert_eq!(record.details.destination_vault.unwrap().as_str(), DR_VAULT);

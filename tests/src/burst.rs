@@ -27,7 +27,7 @@ use vaultwatch::domain::{
 };
 use vaultwatch::handlers::copier::Copier;
 use vaultwatch::handlers::reconciler::{Reconciler, SweepSettings};
-use vaultwatch::handlers::retrier::Retrier;
+use vaultwatch::handlers::retrier::{Retrier, RetrierResponse};
 use vaultwatch::handlers::tracker::Tracker;
 use vaultwatch::ports::memory::{MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
 use vaultwatch::ports::{AwsError, BackupApi, CopyJobQuery, ErrorClass, Page, StartCopyRequest};
@@ -311,9 +311,10 @@ impl Burst {
         self.figures.backups += count;
     }
 
-    async fn invoke(&mut self, delivery: &Delivery) -> Result<(), String> {
+    /// Whether the invocation succeeded (what it did is checked against AWS's truth at the end).
+    async fn invoke(&mut self, delivery: &Delivery) -> bool {
         let sources = SourcePolicy::default();
-        let result = match delivery.function {
+        match delivery.function {
             Function::Copier => {
                 let copier = Copier {
                     backup: &self.backup,
@@ -321,12 +322,11 @@ impl Burst {
                     copy_role: IamRoleArn::parse(ROLE).unwrap(),
                     sources,
                 };
-                copier.handle(&delivery.payload).await
+                copier.handle(&delivery.payload).await.is_ok()
             }
-            Function::Tracker => Tracker { store: &self.store, sources }.handle(&delivery.payload).await,
-            Function::Retrier => self.retrier().handle(&delivery.payload).await,
-        };
-        result.map(drop).map_err(|err| err.to_string())
+            Function::Tracker => Tracker { store: &self.store, sources }.handle(&delivery.payload).await.is_ok(),
+            Function::Retrier => self.retrier().handle(&delivery.payload).await.is_ok(),
+        }
     }
 
     fn retrier(&self) -> Retrier<&FaultyBackup, &MemoryStore, &MemoryAlerts, &MemoryQueue> {
@@ -348,8 +348,7 @@ impl Burst {
         let index = self.rng.usize(..self.pending.len());
         let delivery = self.pending.swap_remove(index);
         self.figures.deliveries += 1;
-        if let Err(err) = self.invoke(&delivery).await {
-            let _ = &err;
+        if !self.invoke(&delivery).await {
             self.figures.invocation_errors += 1;
             if delivery.attempt < 3 {
                 self.pending.push(Delivery { attempt: delivery.attempt + 1, ..delivery });
@@ -371,10 +370,10 @@ impl Burst {
         let bodies: Vec<(String, String)> = batch.iter().map(|m| (m.id.clone(), m.body.clone())).collect();
         let response = self.retrier().handle(&sqs_event(&bodies)).await;
         let failed: HashSet<String> = match response {
-            Ok(value) => value["batchItemFailures"]
-                .as_array()
-                .map(|items| items.iter().filter_map(|i| i["itemIdentifier"].as_str().map(str::to_owned)).collect())
-                .unwrap_or_default(),
+            Ok(RetrierResponse::DueRetries(response)) => {
+                response.batch_item_failures.into_iter().map(|failure| failure.item_identifier).collect()
+            }
+            Ok(RetrierResponse::Notifications(_)) => unreachable!("an SQS batch gets a batch response"),
             Err(_) => batch.iter().map(|m| m.id.clone()).collect(),
         };
         for mut message in batch.drain(..) {

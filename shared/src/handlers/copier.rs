@@ -5,15 +5,36 @@
 //! copier stateless: one StartCopyJob per route (plus DescribeBackupJob for an SNS notification,
 //! which carries only the job id), and no table write. The copies' own events reach the tracker.
 
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
-use super::{for_each_notification, skipped, HandlerError};
+use super::{for_each_notification, skipped, HandlerError, Outcomes, RecordOutcome};
 use crate::domain::{
-    BackupJobState, BackupVaultArn, CopyJobId, CopyRoute, IamRoleArn, IdempotencyToken, RecoveryPointArn, RouteTable,
-    SourcePolicy,
+    BackupJobId, BackupJobState, BackupVaultArn, CopyJobId, CopyRoute, IamRoleArn, IdempotencyToken, RecoveryPointArn,
+    RouteTable, SourcePolicy,
 };
 use crate::notification::{BackupJobEvent, JobEvent};
 use crate::ports::{AwsError, BackupApi, StartCopyRequest};
+
+/// What the copier did about one completed backup.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged, rename_all_fields = "camelCase")]
+pub enum Copied {
+    /// One copy per matching route (none when no route matches).
+    Copies { backup_job: BackupJobId, copies: Vec<RoutedCopy> },
+    /// Not completed after all, or nested in a composite backup (copied with its parent).
+    Skipped { backup_job: BackupJobId, skipped: &'static str },
+    /// AWS Backup cannot copy it on demand (a continuous backup).
+    NotCopyable { backup_job: BackupJobId, not_copyable: String },
+}
+
+/// A copy a route started (or found started, through its token).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoutedCopy {
+    pub copy_job: CopyJobId,
+    pub destination: BackupVaultArn,
+}
 
 pub struct Copier<B> {
     pub backup: B,
@@ -41,11 +62,11 @@ pub struct CompletedBackup {
 }
 
 impl<B: BackupApi> Copier<B> {
-    pub async fn handle(&self, payload: &Value) -> Result<Value, HandlerError> {
+    pub async fn handle(&self, payload: &Value) -> Result<Outcomes<Copied>, HandlerError> {
         for_each_notification(payload, &self.sources, |notification| async move {
             match &notification.event {
                 JobEvent::Backup(backup) => match &backup.state {
-                    BackupJobState::Completed => self.on_backup_completed(backup).await,
+                    BackupJobState::Completed => self.on_backup_completed(backup).await.map(RecordOutcome::Handled),
                     BackupJobState::NotCompleted(state) => {
                         Ok(skipped(&notification, &format!("backup job is {state}, nothing to copy")))
                     }
@@ -57,28 +78,27 @@ impl<B: BackupApi> Copier<B> {
         .await
     }
 
-    pub async fn on_backup_completed(&self, event: &BackupJobEvent) -> Result<Value, HandlerError> {
+    pub async fn on_backup_completed(&self, event: &BackupJobEvent) -> Result<Copied, HandlerError> {
+        let skipped = |skipped| Ok(Copied::Skipped { backup_job: event.id.clone(), skipped });
         let backup = match self.completed_backup(event).await? {
             Completion::Copyable(backup) => backup,
-            Completion::NotCompleted => {
-                return Ok(json!({ "backupJob": event.id, "skipped": "backup job is not completed" }))
-            }
+            Completion::NotCompleted => return skipped("backup job is not completed"),
             Completion::Nested => {
                 tracing::info!(backup_job = %event.id, "nested backup job: copied with its composite parent");
-                return Ok(json!({ "backupJob": event.id, "skipped": "nested job of a composite backup" }));
+                return skipped("nested job of a composite backup");
             }
         };
         // A continuous backup cannot be copied on demand (StartCopyJob "Does not support continuous
         // backups"): asking would only be refused.
         if let Some(why) = backup.recovery_point.never_copyable() {
             tracing::info!(backup_job = %event.id, recovery_point = %backup.recovery_point, %why, "nothing to copy");
-            return Ok(json!({ "backupJob": event.id, "notCopyable": why.to_string() }));
+            return Ok(Copied::NotCopyable { backup_job: event.id.clone(), not_copyable: why.to_string() });
         }
         let vault_name = backup.vault.vault_name();
         let routes: Vec<_> = self.routes.routes_for(&vault_name, backup.resource_type.as_deref()).collect();
         if routes.is_empty() {
             tracing::info!(backup_job = %event.id, vault = %vault_name, "no route for this vault; nothing to copy");
-            return Ok(json!({ "backupJob": event.id, "copies": [] }));
+            return Ok(Copied::Copies { backup_job: event.id.clone(), copies: Vec::new() });
         }
         // Every route is attempted; a failure fails the event afterwards, and the retry of the
         // event finds the routes that worked already started (same tokens).
@@ -86,7 +106,7 @@ impl<B: BackupApi> Copier<B> {
         let mut first_error = None;
         for (route, result) in self.start_copies(&backup, &routes).await {
             match result {
-                Ok(copy_job) => copies.push(json!({ "copyJob": copy_job, "destination": route.destination_vault })),
+                Ok(copy_job) => copies.push(RoutedCopy { copy_job, destination: route.destination_vault.clone() }),
                 Err(err) => {
                     tracing::error!(backup_job = %event.id, destination = %route.destination_vault, error = %err, "copy not started");
                     first_error.get_or_insert(err);
@@ -95,7 +115,7 @@ impl<B: BackupApi> Copier<B> {
         }
         match first_error {
             Some(err) => Err(err.into()),
-            None => Ok(json!({ "backupJob": event.id, "copies": copies })),
+            None => Ok(Copied::Copies { backup_job: event.id.clone(), copies }),
         }
     }
 

@@ -10,7 +10,8 @@ use std::future::Future;
 use futures_util::future::{ready, Either};
 use futures_util::stream::{self, StreamExt};
 use lambda_runtime::Diagnostic;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::domain::{BackupJobId, CopyJobId, CopyJobState, SourcePolicy};
 use crate::notification::{parse_lambda_event, Notification, Origin, ParseError};
@@ -55,6 +56,27 @@ impl From<HandlerError> for Diagnostic {
     }
 }
 
+/// What an invocation did with each record of its event, in record order. The Lambda response is
+/// its serialisation: `{"outcomes": [...]}`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Outcomes<T> {
+    pub outcomes: Vec<RecordOutcome<T>>,
+}
+
+/// What happened to one record.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum RecordOutcome<T> {
+    /// The handler acted on it; `T` says how.
+    Handled(T),
+    /// From a publisher that is not trusted: dropped, with the reason.
+    Rejected { rejected: &'static str },
+    /// Nothing for this function to do (another job kind, a state it does not act on).
+    Skipped { skipped: String },
+    /// It failed (the invocation fails too, after every record was tried).
+    Failed { error: String },
+}
+
 /// How many records of one event are handled at once. Lambda hands SNS and EventBridge records over
 /// one by one; an SQS batch holds up to 10 (the template's BatchSize).
 pub(crate) const CONCURRENT_RECORDS: usize = 10;
@@ -62,14 +84,14 @@ pub(crate) const CONCURRENT_RECORDS: usize = 10;
 /// Parses the payload and runs `handle` on its notifications concurrently (their AWS calls overlap).
 /// Every record is attempted even when another fails (the handlers are idempotent, so the retry of
 /// the whole event is safe); the first error in record order is returned after all were tried.
-pub(crate) async fn for_each_notification<F, Fut>(
+pub(crate) async fn for_each_notification<T, F, Fut>(
     payload: &Value,
     sources: &SourcePolicy,
     mut handle: F,
-) -> Result<Value, HandlerError>
+) -> Result<Outcomes<T>, HandlerError>
 where
     F: FnMut(Notification) -> Fut,
-    Fut: Future<Output = Result<Value, HandlerError>>,
+    Fut: Future<Output = Result<RecordOutcome<T>, HandlerError>>,
 {
     let records = parse_lambda_event(payload)?;
     let total = records.len();
@@ -80,7 +102,8 @@ where
         },
         Err(err) => Either::Left(ready(Err(err.into()))),
     });
-    let results: Vec<Result<Value, HandlerError>> = stream::iter(pending).buffered(CONCURRENT_RECORDS).collect().await;
+    let results: Vec<Result<RecordOutcome<T>, HandlerError>> =
+        stream::iter(pending).buffered(CONCURRENT_RECORDS).collect().await;
     let mut outcomes = Vec::with_capacity(total);
     let mut errors = Vec::new();
     for result in results {
@@ -88,13 +111,13 @@ where
             Ok(outcome) => outcomes.push(outcome),
             Err(err) => {
                 tracing::error!(error = %err, kind = err.kind(), "record failed");
-                outcomes.push(json!({ "error": err.to_string() }));
+                outcomes.push(RecordOutcome::Failed { error: err.to_string() });
                 errors.push(err);
             }
         }
     }
     match errors.len() {
-        0 => Ok(json!({ "outcomes": outcomes })),
+        0 => Ok(Outcomes { outcomes }),
         1 if total == 1 => Err(errors.remove(0)),
         failed => Err(HandlerError::Records { failed, total, first: Box::new(errors.remove(0)) }),
     }
@@ -102,18 +125,18 @@ where
 
 /// A notification from an untrusted publisher is dropped with a warning (not an error: retrying
 /// it would only repeat the attempt), and its outcome says so.
-fn rejected(notification: &Notification, sources: &SourcePolicy) -> Option<Value> {
+fn rejected<T>(notification: &Notification, sources: &SourcePolicy) -> Option<RecordOutcome<T>> {
     let topic = match &notification.origin {
         Origin::Sns { topic_arn, .. } => Some(topic_arn.as_str()),
         Origin::EventBridge { .. } => None,
     };
     let why = sources.rejects(topic, notification.account.as_ref())?;
     tracing::warn!(origin = ?notification.origin, account = ?notification.account.as_ref().map(|a| a.as_str()), why, "notification rejected");
-    Some(json!({ "rejected": why }))
+    Some(RecordOutcome::Rejected { rejected: why })
 }
 
 /// Logs a skipped notification; unknown event types are normal, not errors.
-pub(crate) fn skipped(notification: &Notification, why: &str) -> Value {
+pub(crate) fn skipped<T>(notification: &Notification, why: &str) -> RecordOutcome<T> {
     tracing::info!(origin = ?notification.origin, why, "notification skipped");
-    json!({ "skipped": why })
+    RecordOutcome::Skipped { skipped: why.to_owned() }
 }

@@ -21,7 +21,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::copier::{CompletedBackup, Copier};
-use super::retrier::Retrier;
+use super::retrier::{FailureHandled, Retrier};
 use super::tracker::Tracker;
 use super::HandlerError;
 use crate::domain::{
@@ -264,11 +264,10 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             }
         }
         if job.has_failed() && !record.is_some_and(|r| r.failure_handled) {
-            let outcome = self.retrier.handle_failure(&job.id, Some(job)).await?;
-            if outcome.get("retryScheduled").is_some() {
-                summary.retried += 1;
-            } else if outcome.get("alerted").is_some() {
-                summary.alerted += 1;
+            match self.retrier.handle_failure(&job.id, Some(job)).await? {
+                FailureHandled::RetryScheduled { .. } => summary.retried += 1,
+                FailureHandled::Alerted { .. } => summary.alerted += 1,
+                FailureHandled::Duplicate { .. } | FailureHandled::Nested { .. } => {}
             }
         }
         Ok(())
@@ -397,8 +396,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
     }
 
     /// Lambda entry point: the scheduled event carries nothing we need.
-    pub async fn handle(&self, _payload: &Value, deadline: Instant) -> Result<Value, HandlerError> {
-        let summary = self.run(Utc::now(), || Instant::now() >= deadline).await?;
-        Ok(serde_json::to_value(summary).expect("summaries serialise"))
+    pub async fn handle(&self, _payload: &Value, deadline: Instant) -> Result<Summary, HandlerError> {
+        self.run(Utc::now(), || Instant::now() >= deadline).await
     }
 }

@@ -9,12 +9,13 @@
 
 use std::time::Duration;
 
-use aws_lambda_events::sqs::SqsEvent;
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::Utc;
 use futures_util::stream::{self, StreamExt};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
-use super::{for_each_notification, skipped, HandlerError, CONCURRENT_RECORDS};
+use super::{for_each_notification, skipped, HandlerError, Outcomes, RecordOutcome, CONCURRENT_RECORDS};
 use crate::domain::{
     classify_failure, Alert, AlertReason, Claim, ClaimKind, Composite, CopyDetails, CopyJob, CopyJobId, CopyJobRecord,
     CopyTargets, FailureClass, IamRoleArn, IdempotencyToken, Lineage, NotCopyable, PassableRoles, RetryPolicy,
@@ -22,6 +23,45 @@ use crate::domain::{
 };
 use crate::notification::{JobEvent, ParseError};
 use crate::ports::{AlertSink, BackupApi, RetryQueue, RetryRequest, StartCopyRequest, TrackingStore};
+
+/// What the retrier decided about one failed copy job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged, rename_all_fields = "camelCase")]
+pub enum FailureHandled {
+    /// Another delivery of this failure already handled it.
+    Duplicate { copy_job: CopyJobId, duplicate: bool },
+    /// No retry: the operator was told why (the label of the alert's reason).
+    Alerted { copy_job: CopyJobId, alerted: String },
+    /// A retry waits on the delay queue.
+    RetryScheduled { copy_job: CopyJobId, retry_scheduled: u32, delay_seconds: u64 },
+    /// A nested job of a composite copy: its parent is retried or alerted, not it.
+    Nested { copy_job: CopyJobId, skipped: &'static str, parent: CopyJobId },
+}
+
+/// What a due retry came to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged, rename_all_fields = "camelCase")]
+pub enum RetryStarted {
+    Started {
+        copy_job: CopyJobId,
+        retry_of: CopyJobId,
+        attempt: u32,
+    },
+    /// AWS Backup refused to start it: alerted (once).
+    Alerted {
+        copy_job: CopyJobId,
+        alerted: String,
+    },
+}
+
+/// The retrier's Lambda response: per-notification outcomes, or, for a batch of due retries from
+/// the delay queue, the messages SQS must deliver again (`ReportBatchItemFailures`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum RetrierResponse {
+    Notifications(Outcomes<FailureHandled>),
+    DueRetries(SqsBatchResponse),
+}
 
 pub struct Retrier<B, S, A, Q> {
     pub backup: B,
@@ -49,45 +89,48 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
     /// Entry point: SNS/EventBridge notifications, or retries coming back from the delay queue.
     /// The subscription passes every COPY_JOB event (no filter on the State spelling); the state
     /// is decided here.
-    pub async fn handle(&self, payload: &Value) -> Result<Value, HandlerError> {
+    pub async fn handle(&self, payload: &Value) -> Result<RetrierResponse, HandlerError> {
         if is_sqs_event(payload) {
-            return self.handle_due_retries(payload).await;
+            return self.handle_due_retries(payload).await.map(RetrierResponse::DueRetries);
         }
-        for_each_notification(payload, &self.sources, |notification| async move {
+        let outcomes = for_each_notification(payload, &self.sources, |notification| async move {
             match &notification.event {
-                JobEvent::Copy(copy) if copy.state.has_failed() => self.on_copy_failed(&copy.id).await,
+                JobEvent::Copy(copy) if copy.state.has_failed() => {
+                    self.handle_failure(&copy.id, None).await.map(RecordOutcome::Handled)
+                }
                 JobEvent::Copy(copy) => Ok(skipped(&notification, &format!("copy job is {}", copy.state))),
                 JobEvent::Backup(_) => Ok(skipped(&notification, "backup job events are the copier's")),
                 JobEvent::Ignored { reason, .. } => Ok(skipped(&notification, reason)),
             }
         })
-        .await
+        .await?;
+        Ok(RetrierResponse::Notifications(outcomes))
     }
 
-    /// Handles one reported failure of `id`, exactly once however often it is delivered.
-    pub async fn on_copy_failed(&self, id: &CopyJobId) -> Result<Value, HandlerError> {
-        self.handle_failure(id, None).await
-    }
-
-    /// Like [`Self::on_copy_failed`], for a caller that already has the job as AWS reports it (the
-    /// reconciler's listing), which saves the DescribeCopyJob.
-    pub async fn handle_failure(&self, id: &CopyJobId, known: Option<&CopyJob>) -> Result<Value, HandlerError> {
-        let outcome =
-            self.once(id, ClaimKind::FailureHandling, async |record| self.decide(id, &record, known).await).await?;
+    /// Handles one reported failure of `id`, exactly once however often it is delivered. `known`
+    /// is the job as AWS reports it when the caller already has it (the reconciler's listing),
+    /// which saves the DescribeCopyJob.
+    pub async fn handle_failure(
+        &self,
+        id: &CopyJobId,
+        known: Option<&CopyJob>,
+    ) -> Result<FailureHandled, HandlerError> {
+        let work = async |record| self.decide(id, &record, known).await;
+        let outcome = self.exactly_once(id, ClaimKind::FailureHandling, work).await?;
         Ok(outcome.unwrap_or_else(|| {
             tracing::info!(copy_job = %id, "failure already handled; duplicate delivery ignored");
-            json!({ "copyJob": id, "duplicate": true })
+            FailureHandled::Duplicate { copy_job: id.clone(), duplicate: true }
         }))
     }
 
     /// Does `work` once per (job, kind) however often it is asked: claims it in the tracking table,
     /// records what `work` reports in the same write that finishes the claim, and gives the claim
     /// back if `work` fails so a redelivery can do it. `None` when another delivery already did it.
-    async fn once<T>(
+    async fn exactly_once<T>(
         &self,
         id: &CopyJobId,
         kind: ClaimKind,
-        work: impl AsyncFnOnce(CopyJobRecord) -> Result<Done<T>, HandlerError>,
+        work: impl AsyncFnOnce(CopyJobRecord) -> Result<ClaimedWork<T>, HandlerError>,
     ) -> Result<Option<T>, HandlerError> {
         let record = match self.store.claim(id, kind, Utc::now(), self.claim_lease).await? {
             Claim::Acquired(record) => *record,
@@ -95,7 +138,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
             Claim::InProgress => return Err(HandlerError::InProgress(id.clone())),
         };
         match work(record).await {
-            Ok(Done { note, details, outcome }) => {
+            Ok(ClaimedWork { note, details, outcome }) => {
                 self.finish(id, kind, &note, details.as_ref()).await?;
                 Ok(Some(outcome))
             }
@@ -141,7 +184,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         id: &CopyJobId,
         record: &CopyJobRecord,
         known: Option<&CopyJob>,
-    ) -> Result<Done<Value>, HandlerError> {
+    ) -> Result<ClaimedWork<FailureHandled>, HandlerError> {
         let job = match known {
             Some(job) => job.clone(),
             None => self.backup.describe_copy_job(id).await?,
@@ -155,8 +198,13 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         // alerted whole: retrying the child too would start a second copy beside the parent's.
         if let Composite::Child { parent } = &job.composite {
             tracing::info!(copy_job = %id, %parent, "nested job failed; handled with its composite parent");
-            let outcome = json!({ "copyJob": id, "skipped": "nested job of a composite copy", "parent": parent });
-            return Ok(Done { note: format!("handled with composite parent {parent}"), details, outcome });
+            let note = format!("handled with composite parent {parent}");
+            let outcome = FailureHandled::Nested {
+                copy_job: id.clone(),
+                skipped: "nested job of a composite copy",
+                parent: parent.clone(),
+            };
+            return Ok(ClaimedWork { note, details, outcome });
         }
         let lineage = record.lineage.clone().unwrap_or_else(|| Lineage::original(id));
         let status_message = job.status_message.clone().unwrap_or_default();
@@ -172,8 +220,8 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
             Err(reason) => {
                 let alert = alert_for(&job, &lineage, reason);
                 self.publish(&alert).await?;
-                let outcome = json!({ "copyJob": id, "alerted": alert.reason.label() });
-                return Ok(Done { note: format!("alerted: {}", alert.reason.label()), details, outcome });
+                let outcome = FailureHandled::Alerted { copy_job: id.clone(), alerted: alert.reason.label() };
+                return Ok(ClaimedWork { note: format!("alerted: {}", alert.reason.label()), details, outcome });
             }
         };
 
@@ -194,10 +242,14 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         };
         self.queue.schedule(&request, delay).await?;
         tracing::info!(copy_job = %id, attempt, delay_seconds = delay.as_secs(), "retry scheduled");
-        Ok(Done {
+        Ok(ClaimedWork {
             note: format!("retry {attempt} scheduled"),
             details,
-            outcome: json!({ "copyJob": id, "retryScheduled": attempt, "delaySeconds": delay.as_secs() }),
+            outcome: FailureHandled::RetryScheduled {
+                copy_job: id.clone(),
+                retry_scheduled: attempt,
+                delay_seconds: delay.as_secs(),
+            },
         })
     }
 
@@ -241,7 +293,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
 
     /// Starts the copy a [`RetryRequest`] asks for. Safe to repeat: the token makes AWS Backup
     /// return the same job to a second start.
-    pub async fn start_retry(&self, request: &RetryRequest) -> Result<Value, HandlerError> {
+    pub async fn start_retry(&self, request: &RetryRequest) -> Result<RetryStarted, HandlerError> {
         let lineage = &request.lineage;
         // A plan's copy keeps its rule's CopyAction lifecycle (GetBackupPlan, cached per plan version).
         let lifecycle = match (request.lifecycle, &request.plan_rule) {
@@ -279,7 +331,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
                 };
                 let label = alert.reason.label();
                 self.alert_once(&request.failed_job, alert).await?;
-                return Ok(json!({ "copyJob": request.failed_job, "alerted": label }));
+                return Ok(RetryStarted::Alerted { copy_job: request.failed_job.clone(), alerted: label });
             }
         };
         let details = CopyDetails {
@@ -294,14 +346,14 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         self.store.record_started(&started).await?;
         self.store.link_retry(&request.failed_job, &new_job).await?;
         tracing::info!(copy_job = %new_job, retry_of = %request.failed_job, attempt = lineage.attempt, "retry started");
-        Ok(json!({ "copyJob": new_job, "retryOf": request.failed_job, "attempt": lineage.attempt }))
+        Ok(RetryStarted::Started { copy_job: new_job, retry_of: request.failed_job.clone(), attempt: lineage.attempt })
     }
 
     /// Publishes `alert` about `job` unless another delivery already did.
     async fn alert_once(&self, job: &CopyJobId, alert: Alert) -> Result<(), HandlerError> {
-        self.once(job, ClaimKind::Alert, async |_| {
+        self.exactly_once(job, ClaimKind::Alert, async |_| {
             self.publish(&alert).await?;
-            Ok(Done { note: format!("alerted: {}", alert.reason.label()), details: None, outcome: () })
+            Ok(ClaimedWork { note: format!("alerted: {}", alert.reason.label()), details: None, outcome: () })
         })
         .await
         .map(drop)
@@ -316,7 +368,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
 
     /// Delay-queue batch: each message is one retry. Failed messages are reported individually
     /// (`batchItemFailures`) so SQS redelivers only those and, past maxReceiveCount, dead-letters them.
-    async fn handle_due_retries(&self, payload: &Value) -> Result<Value, HandlerError> {
+    async fn handle_due_retries(&self, payload: &Value) -> Result<SqsBatchResponse, HandlerError> {
         // An unreadable batch fails whole, so SQS keeps every message in it.
         let event: SqsEvent =
             serde_json::from_value(payload.clone()).map_err(|err| ParseError::envelope("SQS event", &err))?;
@@ -330,18 +382,20 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
                 // Reported back to SQS: redelivered after the visibility timeout, and moved to the
                 // dead-letter queue after maxReceiveCount, so a bad message is kept, not lost.
                 tracing::error!(message_id, problem, "retry message failed");
-                json!({ "itemIdentifier": message_id })
+                message_id
             })
         });
-        let failures: Vec<Value> =
+        let failures: Vec<String> =
             stream::iter(retries).buffered(CONCURRENT_RECORDS).filter_map(std::future::ready).collect().await;
-        Ok(json!({ "batchItemFailures": failures }))
+        let mut response = SqsBatchResponse::default();
+        response.set_failures(failures);
+        Ok(response)
     }
 }
 
-/// What claimed work reports: a note for the record, the job's details if it learnt them, and
-/// the invocation's outcome.
-struct Done<T> {
+/// What work done under a claim reports: a note for the record, the job's details if it learnt
+/// them, and the invocation's outcome.
+struct ClaimedWork<T> {
     note: String,
     details: Option<CopyDetails>,
     outcome: T,

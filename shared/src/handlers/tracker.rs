@@ -7,12 +7,23 @@
 //! DescribeCopyJob per event (AWS Backup's API limits are low, and copy events come in bursts).
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
-use super::{for_each_notification, skipped, HandlerError};
-use crate::domain::{CopyDetails, CopyJobId, SourcePolicy, StateChange};
+use super::{for_each_notification, skipped, HandlerError, Outcomes, RecordOutcome};
+use crate::domain::{CopyDetails, CopyJobId, CopyJobState, SourcePolicy, StateChange};
 use crate::notification::{CopyJobEvent, JobEvent};
 use crate::ports::TrackingStore;
+
+/// What the tracker did with one copy job event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged, rename_all_fields = "camelCase")]
+pub enum Tracked {
+    /// The record moved forward to `state`.
+    Recorded { copy_job: CopyJobId, state: CopyJobState },
+    /// The record was already at this state or beyond (details it lacked were kept).
+    Stale { copy_job: CopyJobId, stale: CopyJobState },
+}
 
 pub struct Tracker<S> {
     pub store: S,
@@ -21,10 +32,10 @@ pub struct Tracker<S> {
 }
 
 impl<S: TrackingStore> Tracker<S> {
-    pub async fn handle(&self, payload: &Value) -> Result<Value, HandlerError> {
+    pub async fn handle(&self, payload: &Value) -> Result<Outcomes<Tracked>, HandlerError> {
         for_each_notification(payload, &self.sources, |notification| async move {
             match &notification.event {
-                JobEvent::Copy(copy) => self.on_copy_event(copy, notification.time).await,
+                JobEvent::Copy(copy) => self.on_copy_event(copy, notification.time).await.map(RecordOutcome::Handled),
                 JobEvent::Backup(_) => Ok(skipped(&notification, "backup job events are the copier's")),
                 JobEvent::Ignored { reason, .. } => Ok(skipped(&notification, reason)),
             }
@@ -35,16 +46,16 @@ impl<S: TrackingStore> Tracker<S> {
     /// Records one state change with a single conditional write. A stale event (the record is
     /// already at this state or beyond) changes nothing, except that details it brings and the
     /// record lacks are kept (an EventBridge event overtaken by an SNS one).
-    pub async fn on_copy_event(&self, event: &CopyJobEvent, at: DateTime<Utc>) -> Result<Value, HandlerError> {
+    pub async fn on_copy_event(&self, event: &CopyJobEvent, at: DateTime<Utc>) -> Result<Tracked, HandlerError> {
         match self.store.apply_state(&event.state_update(at)).await? {
             StateChange::Applied(_) => {
                 tracing::info!(copy_job = %event.id, state = %event.state, "copy job state recorded");
-                Ok(json!({ "copyJob": event.id, "state": event.state }))
+                Ok(Tracked::Recorded { copy_job: event.id.clone(), state: event.state })
             }
             StateChange::Stale(record) => {
                 self.fill_missing_details(&event.id, &event.details, &record.details).await?;
                 tracing::info!(copy_job = %event.id, state = %event.state, recorded = ?record.state, "stale event ignored");
-                Ok(json!({ "copyJob": event.id, "stale": event.state }))
+                Ok(Tracked::Stale { copy_job: event.id.clone(), stale: event.state })
             }
         }
     }
