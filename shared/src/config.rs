@@ -7,6 +7,8 @@ use crate::domain::{
     BackupVaultArn, CopyJobState, CopyTargets, IamRoleArn, PassableRoles, RetryPolicy, RouteTable, SourcePolicy,
     TopicArn,
 };
+use crate::handlers::reconciler::SweepSettings;
+use crate::handlers::retrier::RetrierSettings;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid configuration: {}", problems.join("; "))]
@@ -152,13 +154,9 @@ pub struct RetrierConfig {
     pub table: String,
     pub alert_topic: TopicArn,
     pub retry_queue_url: String,
-    pub policy: RetryPolicy,
-    pub claim_lease: Duration,
-    pub sources: SourcePolicy,
-    /// The role copies pass (COPY_ROLE_ARN), and a retry's fallback role.
+    /// The role copies pass (COPY_ROLE_ARN), also a retry's fallback role (in `settings.roles`).
     pub copy_role: Option<IamRoleArn>,
-    pub roles: PassableRoles,
-    pub targets: CopyTargets,
+    pub settings: RetrierSettings,
 }
 
 impl RetrierConfig {
@@ -194,12 +192,14 @@ impl RetrierConfig {
                 table: table?,
                 alert_topic: alert_topic?,
                 retry_queue_url: retry_queue_url?,
-                policy: policy?,
-                claim_lease: Duration::from_secs(lease),
-                sources: sources?,
                 copy_role,
-                roles,
-                targets,
+                settings: RetrierSettings {
+                    policy: policy?,
+                    claim_lease: Duration::from_secs(lease),
+                    sources: sources?,
+                    roles,
+                    targets,
+                },
             })
         })
     }
@@ -237,11 +237,7 @@ impl CopierConfig {
 #[derive(Debug, Clone)]
 pub struct ReconcilerConfig {
     pub retrier: RetrierConfig,
-    pub lookback: Duration,
-    /// ListCopyJobs page size, 1..=1000 (default 1000).
-    pub page_size: i32,
-    pub destination_vault: Option<BackupVaultArn>,
-    pub state: Option<CopyJobState>,
+    pub sweep: SweepSettings,
     /// Routes whose missing copies are started (optional: without them only existing jobs are reconciled).
     pub routes: RouteTable,
     pub copy_role: Option<IamRoleArn>,
@@ -285,15 +281,17 @@ impl ReconcilerConfig {
             env.problems.push("COPY_ROLE_ARN is not set (needed to start the copies COPY_ROUTES call for)".into());
         }
         if let Ok(retrier) = &retrier {
-            env.check_routes_within(routes.as_ref(), &retrier.targets);
+            env.check_routes_within(routes.as_ref(), &retrier.settings.targets);
         }
         env.finish(|| {
             Some(Self {
                 retrier: retrier.ok()?,
-                lookback: Duration::from_secs(hours * 3600),
-                page_size: page_size as i32,
-                destination_vault,
-                state,
+                sweep: SweepSettings {
+                    lookback: Duration::from_secs(hours * 3600),
+                    destination_vault,
+                    state,
+                    page_size: page_size as i32,
+                },
                 routes: routes?,
                 copy_role,
             })
@@ -319,8 +317,7 @@ mod tests {
             ("RETRY_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/retries"),
         ]))
         .unwrap();
-        assert_eq!(config.policy, RetryPolicy::default());
-        assert_eq!(config.claim_lease, Duration::from_secs(90));
+        assert_eq!(config.settings, RetrierSettings::default(), "the template's defaults, any role and target");
     }
 
     #[test]
@@ -376,7 +373,7 @@ mod tests {
             ("RETRY_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/retries"),
         ]))
         .unwrap();
-        assert_eq!(ok.lookback, Duration::from_secs(72 * 3600));
+        assert_eq!(ok.sweep.lookback, Duration::from_secs(72 * 3600));
         assert!(ok.routes.is_empty() && ok.copy_role.is_none());
     }
 
@@ -416,8 +413,8 @@ mod tests {
         let config = retrier("arn:aws:iam::123456789012:role/backup,arn:aws:iam::123456789012:role/plan,").unwrap();
         let plan = IamRoleArn::parse("arn:aws:iam::123456789012:role/plan").unwrap();
         let other = IamRoleArn::parse("arn:aws:iam::123456789012:role/other").unwrap();
-        assert_eq!(config.roles.for_retry(Some(&plan)), Some(plan));
-        assert_eq!(config.roles.for_retry(Some(&other)), config.copy_role);
+        assert_eq!(config.settings.roles.for_retry(Some(&plan)), Some(plan));
+        assert_eq!(config.settings.roles.for_retry(Some(&other)), config.copy_role);
         assert!(retrier("arn:aws:iam::123456789012:user/bob").unwrap_err().to_string().contains("PASSABLE_ROLE_ARNS"));
     }
 

@@ -49,8 +49,8 @@ fn control(path: &str, body: &Value) -> Value {
 async fn clients() -> (aws_sdk_backup::Client, SdkBackup, DynamoStore) {
     let sdk = load_sdk_config(Host::Lambda).await.unwrap();
     let raw = aws_sdk_backup::Client::new(&sdk);
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), env("TRACKING_TABLE_NAME"));
-    (raw.clone(), SdkBackup::new(raw), store)
+    let store = DynamoStore::new(&sdk, env("TRACKING_TABLE_NAME"));
+    (raw, SdkBackup::new(&sdk), store)
 }
 
 /// A vault with a completed backup in it; returns (vault name, vault ARN, backup job id, recovery point).

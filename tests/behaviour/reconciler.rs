@@ -9,6 +9,7 @@ use vaultwatch::domain::{
     RecoveryPointArn, RouteTable,
 };
 use vaultwatch::handlers::reconciler::{MissingCopyPass, Reconciler, Summary, SweepSettings};
+use vaultwatch::handlers::retrier::{Retrier, RetrierSettings};
 use vaultwatch::ports::memory::{MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
 use vaultwatch::ports::TrackingStore;
 use vaultwatch_tests::*;
@@ -19,8 +20,12 @@ type TestReconciler = Reconciler<MemoryBackup, MemoryStore, MemoryAlerts, Memory
 
 fn reconciler(routes: RouteTable) -> TestReconciler {
     Reconciler {
-        retrier: memory_retrier(MemoryBackup::new()),
-        settings: SweepSettings::default(),
+        backup: MemoryBackup::new(),
+        store: MemoryStore::new(),
+        alerts: MemoryAlerts::new(),
+        queue: MemoryQueue::new(),
+        retry: RetrierSettings::default(),
+        sweep: SweepSettings::default(),
         routes,
         copy_role: Some(IamRoleArn::parse("arn:aws:iam::123456789012:role/copy").unwrap()),
     }
@@ -56,7 +61,7 @@ fn generated_job(index: usize) -> CopyJob {
 fn populated() -> TestReconciler {
     let reconciler = reconciler(RouteTable::default());
     for index in 0..JOBS {
-        reconciler.retrier.backup.add_copy_job(generated_job(index));
+        reconciler.backup.add_copy_job(generated_job(index));
     }
     reconciler
 }
@@ -97,31 +102,38 @@ async fn a_sweep_over_unseen_jobs_repairs_retries_and_alerts_once_each() {
             complete: true
         }
     );
-    assert_eq!(reconciler.retrier.backup.calls("ListCopyJobs"), 3, "pages of 1000");
-    assert_eq!(reconciler.retrier.backup.calls("DescribeCopyJob"), 0, "the listing already says everything");
-    assert_eq!(reconciler.retrier.store.calls("get_many"), 3, "one batch read per page");
-    assert_eq!(reconciler.retrier.queue.scheduled().len(), transient);
-    assert_eq!(reconciler.retrier.alerts.published().len(), permanent);
+    assert_eq!(reconciler.backup.calls("ListCopyJobs"), 3, "pages of 1000");
+    assert_eq!(reconciler.backup.calls("DescribeCopyJob"), 0, "the listing already says everything");
+    assert_eq!(reconciler.store.calls("get_many"), 3, "one batch read per page");
+    assert_eq!(reconciler.queue.scheduled().len(), transient);
+    assert_eq!(reconciler.alerts.published().len(), permanent);
     for index in [0, 2, 3, 4, 2499] {
         let job = generated_job(index);
-        assert_eq!(reconciler.retrier.store.record(&job.id).unwrap().state, Some(job.state), "job {index}");
+        assert_eq!(reconciler.store.record(&job.id).unwrap().state, Some(job.state), "job {index}");
     }
 
     // A second sweep finds everything handled: no new retry, alert or repair.
     let again = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!((again.scanned, again.repaired, again.retried, again.alerted), (JOBS, 0, 0, 0));
-    assert_eq!(reconciler.retrier.queue.scheduled().len(), transient);
-    assert_eq!(reconciler.retrier.alerts.published().len(), permanent);
+    assert_eq!(reconciler.queue.scheduled().len(), transient);
+    assert_eq!(reconciler.alerts.published().len(), permanent);
 }
 
 #[tokio::test]
 async fn failures_the_retrier_already_handled_are_left_alone() {
     let reconciler = populated();
     // The event path handled job 0's failure before the sweep.
-    reconciler.retrier.handle_failure(&generated_job(0).id, None).await.unwrap();
+    let event_path = Retrier::new(
+        &reconciler.backup,
+        &reconciler.store,
+        &reconciler.alerts,
+        &reconciler.queue,
+        RetrierSettings::default(),
+    );
+    event_path.handle_failure(&generated_job(0).id, None).await.unwrap();
     let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!(summary.retried, JOBS / 10 - 1);
-    assert_eq!(reconciler.retrier.queue.scheduled().len(), JOBS / 10, "job 0 was scheduled once, by the event path");
+    assert_eq!(reconciler.queue.scheduled().len(), JOBS / 10, "job 0 was scheduled once, by the event path");
 }
 
 #[tokio::test]
@@ -131,14 +143,14 @@ async fn records_tracked_from_sns_get_their_details_from_the_listing() {
 
     let reconciler = populated();
     // The event path saw jobs 4..=9 complete over SNS: state only, no details.
-    let tracker = Tracker { store: &reconciler.retrier.store, sources: SourcePolicy::default() };
+    let tracker = Tracker { store: &reconciler.store, sources: SourcePolicy::default() };
     for index in 4..10 {
         tracker.handle(&copy_event("COMPLETED", &format!("BULK-{index:05}"))).await.unwrap();
     }
     let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!((summary.repaired, summary.details_filled), (JOBS - 6, 6));
-    assert_eq!(reconciler.retrier.backup.calls("DescribeCopyJob"), 0);
-    let record = reconciler.retrier.store.record(&generated_job(7).id).unwrap();
+    assert_eq!(reconciler.backup.calls("DescribeCopyJob"), 0);
+    let record = reconciler.store.record(&generated_job(7).id).unwrap();
     assert_eq!(record.details, vaultwatch::domain::CopyDetails::from(&generated_job(7)));
 
     let again = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
@@ -150,23 +162,23 @@ async fn a_clean_sweep_spares_the_next_one_the_records_of_finished_jobs() {
     let reconciler = populated();
     let running = JOBS / 20;
     reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
-    let reads = reconciler.retrier.store.calls("get_many");
+    let reads = reconciler.store.calls("get_many");
 
     // A job finishes after that sweep started; the running ones are still running.
     let mut late = generated_job(JOBS + 1);
     late.state = CopyJobState::Completed;
     late.completed_at = Some(Utc::now());
-    reconciler.retrier.backup.add_copy_job(late.clone());
+    reconciler.backup.add_copy_job(late.clone());
     let steady = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!(steady.scanned, JOBS + 1, "every job is still listed");
     assert_eq!(steady.already_verified, JOBS - running, "finished and verified: records not read");
     assert_eq!((steady.repaired, steady.errors), (1, 0), "the late job is tracked");
-    assert_eq!(reconciler.retrier.store.record(&late.id).unwrap().state, Some(CopyJobState::Completed));
-    assert_eq!(reconciler.retrier.store.calls("get_many") - reads, 3, "one read per page, for the few left");
+    assert_eq!(reconciler.store.record(&late.id).unwrap().state, Some(CopyJobState::Completed));
+    assert_eq!(reconciler.store.calls("get_many") - reads, 3, "one read per page, for the few left");
 
     // Other filters (or a longer lookback) reach jobs the verified sweep never listed.
     let mut filtered = reconciler;
-    filtered.settings.state = Some(CopyJobState::Completed);
+    filtered.sweep.state = Some(CopyJobState::Completed);
     let other = filtered.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!(other.already_verified, 0);
 }
@@ -174,7 +186,7 @@ async fn a_clean_sweep_spares_the_next_one_the_records_of_finished_jobs() {
 #[tokio::test]
 async fn a_sweep_with_errors_vouches_for_nothing() {
     let reconciler = populated();
-    reconciler.retrier.store.fail_next("apply_state", 1);
+    reconciler.store.fail_next("apply_state", 1);
     let first = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!(first.errors, 1);
     let second = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
@@ -191,7 +203,7 @@ async fn a_bounded_run_saves_its_place_and_the_next_continues() {
     assert_eq!((first.pages, first.scanned, first.complete), (1, 1000, false));
     let second = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!((second.pages, second.scanned, second.complete), (2, 1500, true), "continued from page 2");
-    assert_eq!(reconciler.retrier.queue.scheduled().len(), JOBS / 10, "every failure handled exactly once overall");
+    assert_eq!(reconciler.queue.scheduled().len(), JOBS / 10, "every failure handled exactly once overall");
     let third = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!(third.scanned, JOBS, "a finished sweep starts over");
 }
@@ -206,24 +218,24 @@ async fn missing_routed_copies_are_started_once() {
     let backup =
         |index: usize, kind: &str| BackupJob { resource_type: Some(kind.to_owned()), ..completed_backup(index) };
     // Backup 0 was copied to DR by someone (its copy job is listed); 1 and 2 never were.
-    reconciler.retrier.backup.add_copy_job(generated_job(4));
+    reconciler.backup.add_copy_job(generated_job(4));
     let mut copied = generated_job(0);
     copied.state = CopyJobState::Completed;
-    reconciler.retrier.backup.add_copy_job(copied);
-    reconciler.retrier.backup.add_backup_job(backup(0, "EBS"));
-    reconciler.retrier.backup.add_backup_job(backup(1, "EBS"));
-    reconciler.retrier.backup.add_backup_job(backup(2, "RDS"));
+    reconciler.backup.add_copy_job(copied);
+    reconciler.backup.add_backup_job(backup(0, "EBS"));
+    reconciler.backup.add_backup_job(backup(1, "EBS"));
+    reconciler.backup.add_backup_job(backup(2, "RDS"));
 
     let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!(summary.missing_copies_started, 3, "backup 1 to DR, backup 2 to DR and EU");
-    let started = reconciler.retrier.backup.started_copies();
+    let started = reconciler.backup.started_copies();
     assert_eq!(started.len(), 3);
     for copy in &started {
         assert_eq!(copy.token, IdempotencyToken::for_route(&copy.recovery_point, &copy.destination_vault));
     }
     let again = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!(again.missing_copies_started, 0);
-    assert_eq!(reconciler.retrier.backup.started_copies().len(), 3);
+    assert_eq!(reconciler.backup.started_copies().len(), 3);
 }
 
 #[tokio::test]
@@ -232,13 +244,13 @@ async fn a_continued_sweep_leaves_missing_copies_to_the_next_whole_one() {
         RouteTable::from_json(&json!([{ "sourceVault": "primary", "destinationVaultArn": DR_VAULT }]).to_string())
             .unwrap();
     let mut reconciler = reconciler(routes);
-    reconciler.settings.page_size = 1;
+    reconciler.sweep.page_size = 1;
     // Backup 0's copy (by a plan: another token) is on the first page of the listing.
     let mut copied = generated_job(0);
     copied.state = CopyJobState::Completed;
-    reconciler.retrier.backup.add_copy_job(copied);
-    reconciler.retrier.backup.add_copy_job(generated_job(4));
-    reconciler.retrier.backup.add_backup_job(BackupJob {
+    reconciler.backup.add_copy_job(copied);
+    reconciler.backup.add_copy_job(generated_job(4));
+    reconciler.backup.add_backup_job(BackupJob {
         recovery_point: Some(generated_job(0).source_recovery_point),
         ..completed_backup(0)
     });
@@ -246,10 +258,10 @@ async fn a_continued_sweep_leaves_missing_copies_to_the_next_whole_one() {
     assert_eq!((first.pages, first.complete), (1, false));
     let continued = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!((continued.pages, continued.complete, continued.missing_copies_started), (1, true, 0));
-    assert!(reconciler.retrier.backup.started_copies().is_empty(), "backup 0 has its copy: none started");
+    assert!(reconciler.backup.started_copies().is_empty(), "backup 0 has its copy: none started");
     let whole = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!((whole.pages, whole.missing_copies_started), (2, 0));
-    assert!(reconciler.retrier.backup.started_copies().is_empty());
+    assert!(reconciler.backup.started_copies().is_empty());
 }
 
 // ---------------------------------------------------------------- real AWS Backup semantics
@@ -278,21 +290,21 @@ async fn a_filtered_sweep_never_starts_missing_copies() {
     for filter in ["state", "destination"] {
         let mut reconciler = reconciler(dr_route());
         match filter {
-            "state" => reconciler.settings.state = Some(CopyJobState::Failed),
+            "state" => reconciler.sweep.state = Some(CopyJobState::Failed),
             _ => {
-                reconciler.settings.destination_vault =
+                reconciler.sweep.destination_vault =
                     Some(vault("arn:aws:backup:eu-west-1:123456789012:backup-vault:eu"))
             }
         }
-        reconciler.retrier.backup.add_backup_job(completed_backup(1));
+        reconciler.backup.add_backup_job(completed_backup(1));
         // Its copy exists, but a filtered listing does not show it.
         let mut copied = generated_job(1);
         copied.state = CopyJobState::Completed;
-        reconciler.retrier.backup.add_copy_job(copied);
+        reconciler.backup.add_copy_job(copied);
         let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
         assert_eq!(summary.missing_copy_pass, MissingCopyPass::SweepFiltered, "{filter}");
-        assert!(reconciler.retrier.backup.started_copies().is_empty(), "{filter}");
-        assert_eq!(reconciler.retrier.backup.calls("ListBackupJobs"), 0);
+        assert!(reconciler.backup.started_copies().is_empty(), "{filter}");
+        assert_eq!(reconciler.backup.calls("ListBackupJobs"), 0);
     }
 }
 
@@ -301,21 +313,21 @@ async fn an_unreadable_copy_job_is_skipped_and_said_never_failing_the_sweep() {
     use vaultwatch::ports::Unreadable;
     let reconciler = reconciler(dr_route());
     for index in 0..3 {
-        reconciler.retrier.backup.add_copy_job(generated_job(index * 20 + 4));
+        reconciler.backup.add_copy_job(generated_job(index * 20 + 4));
     }
-    reconciler.retrier.backup.add_unreadable_copy_job(Unreadable {
+    reconciler.backup.add_unreadable_copy_job(Unreadable {
         id: Some("ODD-1".into()),
         copy: None,
         problem: "response member State: copy job state is not CREATED, RUNNING, COMPLETED, FAILED or PARTIAL".into(),
     });
-    reconciler.retrier.backup.add_backup_job(completed_backup(7));
+    reconciler.backup.add_backup_job(completed_backup(7));
     let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!((summary.scanned, summary.repaired, summary.unreadable), (3, 3, 1));
     // The unreadable job might be the copy of backup 7: no missing copy is presumed this time.
     assert_eq!(summary.missing_copy_pass, MissingCopyPass::UnreadableJobs);
-    assert!(reconciler.retrier.backup.started_copies().is_empty());
+    assert!(reconciler.backup.started_copies().is_empty());
     assert!(
-        reconciler.retrier.store.load_cursor().await.unwrap().verified.is_none(),
+        reconciler.store.load_cursor().await.unwrap().verified.is_none(),
         "an unreadable job leaves the sweep unverified"
     );
 }
@@ -326,8 +338,8 @@ async fn a_refused_routed_copy_is_alerted_once_and_not_asked_again() {
     let reconciler = reconciler(dr_route());
     let backup = completed_backup(3);
     let point = backup.recovery_point.clone().unwrap();
-    reconciler.retrier.backup.add_backup_job(backup);
-    reconciler.retrier.backup.set_recovery_point(
+    reconciler.backup.add_backup_job(backup);
+    reconciler.backup.set_recovery_point(
         &point,
         Some(RecoveryPoint {
             arn: point.clone(),
@@ -339,15 +351,15 @@ async fn a_refused_routed_copy_is_alerted_once_and_not_asked_again() {
     );
     let first = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!((first.refused, first.missing_copies_started, first.errors), (1, 0, 0));
-    let alerts = reconciler.retrier.alerts.published();
+    let alerts = reconciler.alerts.published();
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0].recovery_point.as_ref(), Some(&point));
-    assert_eq!(reconciler.retrier.store.refusals().len(), 1);
+    assert_eq!(reconciler.store.refusals().len(), 1);
 
     let second = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!((second.refused, second.missing_copies_started), (0, 0));
-    assert_eq!(reconciler.retrier.backup.calls("StartCopyJob"), 1, "a refusal is not asked again");
-    assert_eq!(reconciler.retrier.alerts.published().len(), 1);
+    assert_eq!(reconciler.backup.calls("StartCopyJob"), 1, "a refusal is not asked again");
+    assert_eq!(reconciler.alerts.published().len(), 1);
 }
 
 #[tokio::test]
@@ -359,18 +371,18 @@ async fn composite_jobs_are_handled_through_the_parent_and_nested_backups_are_no
     parent.composite = Composite::Parent { children: Some(2) };
     let mut child = generated_job(1);
     child.composite = Composite::Child { parent: parent.id.clone() };
-    reconciler.retrier.backup.add_copy_job(parent.clone());
-    reconciler.retrier.backup.add_copy_job(child.clone());
+    reconciler.backup.add_copy_job(parent.clone());
+    reconciler.backup.add_copy_job(child.clone());
     let mut nested = completed_backup(9);
     nested.parent_job = Some(BackupJobId::parse("BACKUP-PARENT").unwrap());
-    reconciler.retrier.backup.add_backup_job(nested);
+    reconciler.backup.add_backup_job(nested);
 
     let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
-    let scheduled = reconciler.retrier.queue.scheduled();
+    let scheduled = reconciler.queue.scheduled();
     assert_eq!(scheduled.len(), 1, "one retry, of the PARTIAL parent");
     assert_eq!(scheduled[0].0.failed_job, parent.id);
     assert_eq!(summary.retried, 1);
-    assert!(reconciler.retrier.alerts.published().is_empty());
-    assert_eq!(reconciler.retrier.store.record(&child.id).unwrap().details.parent_job, Some(parent.id));
-    assert!(reconciler.retrier.backup.started_copies().is_empty(), "the nested backup is not copied alone");
+    assert!(reconciler.alerts.published().is_empty());
+    assert_eq!(reconciler.store.record(&child.id).unwrap().details.parent_job, Some(parent.id));
+    assert!(reconciler.backup.started_copies().is_empty(), "the nested backup is not copied alone");
 }

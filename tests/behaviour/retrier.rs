@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use vaultwatch::domain::{AlertReason, CopyJobState, IdempotencyToken};
-use vaultwatch::handlers::retrier::Retrier;
+use vaultwatch::handlers::retrier::{Retrier, RetrierSettings};
 use vaultwatch::handlers::HandlerError;
 use vaultwatch::ports::memory::{backup_error, MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
 use vaultwatch::ports::{ErrorClass, RetryRequest};
@@ -282,17 +282,8 @@ fn retry_requests_round_trip_through_the_queue_format() {
 #[tokio::test]
 async fn the_retries_of_one_sqs_batch_start_concurrently() {
     let backup = InFlight::new(MemoryBackup::new());
-    let retrier = Retrier {
-        backup: &backup,
-        store: MemoryStore::new(),
-        alerts: MemoryAlerts::new(),
-        queue: MemoryQueue::new(),
-        policy: vaultwatch::domain::RetryPolicy::default(),
-        claim_lease: Duration::from_secs(90),
-        sources: vaultwatch::domain::SourcePolicy::default(),
-        roles: vaultwatch::domain::PassableRoles::default(),
-        targets: vaultwatch::domain::CopyTargets::default(),
-    };
+    let retrier =
+        Retrier::new(&backup, MemoryStore::new(), MemoryAlerts::new(), MemoryQueue::new(), RetrierSettings::default());
     let job = failed_copy_job();
     let messages: Vec<(String, String)> = (0..10)
         .map(|n| {
@@ -428,19 +419,19 @@ async fn a_retry_passes_the_jobs_role_if_allowed_else_the_configured_one_else_al
     let plan_role = role("plan-role");
     // The job's own role is passable: the retry reuses it.
     let mut retrier = retrier_with(|job| job.iam_role = Some(role("plan-role")));
-    retrier.roles = PassableRoles::new(vec![plan_role.clone()], Some(role("backup")));
+    retrier.settings.roles = PassableRoles::new(vec![plan_role.clone()], Some(role("backup")));
     retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
     assert_eq!(retrier.queue.scheduled()[0].0.iam_role, plan_role);
 
     // Not passable: the configured role instead.
     let mut retrier = retrier_with(|job| job.iam_role = Some(role("someone-elses")));
-    retrier.roles = PassableRoles::new(vec![plan_role.clone()], Some(role("backup")));
+    retrier.settings.roles = PassableRoles::new(vec![plan_role.clone()], Some(role("backup")));
     retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
     assert_eq!(retrier.queue.scheduled()[0].0.iam_role, role("backup"));
 
     // Neither: an alert that names the role.
     let mut retrier = retrier_with(|job| job.iam_role = Some(role("someone-elses")));
-    retrier.roles = PassableRoles::new(vec![plan_role], None);
+    retrier.settings.roles = PassableRoles::new(vec![plan_role], None);
     retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
     assert!(retrier.queue.scheduled().is_empty());
     let alert = only_alert(&retrier);
@@ -462,7 +453,7 @@ async fn a_role_iam_will_not_let_us_pass_alerts_with_the_role() {
 #[tokio::test]
 async fn a_destination_outside_the_copy_targets_alerts_instead_of_failing_with_access_denied() {
     let mut retrier = retrier();
-    retrier.targets =
+    retrier.settings.targets =
         vaultwatch::domain::CopyTargets::parse("arn:aws:backup:*:123456789012:backup-vault:eu-*").unwrap();
     retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
     assert!(retrier.queue.scheduled().is_empty());

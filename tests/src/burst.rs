@@ -27,7 +27,7 @@ use vaultwatch::domain::{
 };
 use vaultwatch::handlers::copier::Copier;
 use vaultwatch::handlers::reconciler::{Reconciler, SweepSettings};
-use vaultwatch::handlers::retrier::{Retrier, RetrierResponse};
+use vaultwatch::handlers::retrier::{Retrier, RetrierResponse, RetrierSettings};
 use vaultwatch::handlers::tracker::Tracker;
 use vaultwatch::ports::memory::{MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
 use vaultwatch::ports::{AwsError, BackupApi, CopyJobQuery, ErrorClass, Page, StartCopyRequest};
@@ -329,18 +329,12 @@ impl Burst {
         }
     }
 
+    fn retry_settings(&self) -> RetrierSettings {
+        RetrierSettings { policy: Self::policy(), ..RetrierSettings::default() }
+    }
+
     fn retrier(&self) -> Retrier<&FaultyBackup, &MemoryStore, &MemoryAlerts, &MemoryQueue> {
-        Retrier {
-            backup: &self.backup,
-            store: &self.store,
-            alerts: &self.alerts,
-            queue: &self.queue,
-            policy: Self::policy(),
-            claim_lease: Duration::from_secs(90),
-            sources: SourcePolicy::default(),
-            roles: vaultwatch::domain::PassableRoles::default(),
-            targets: vaultwatch::domain::CopyTargets::default(),
-        }
+        Retrier::new(&self.backup, &self.store, &self.alerts, &self.queue, self.retry_settings())
     }
 
     /// Delivers one pending notification chosen at random (SNS does not keep order).
@@ -419,8 +413,12 @@ impl Burst {
     async fn reconcile(&mut self) -> bool {
         self.figures.reconciler_runs += 1;
         let reconciler = Reconciler {
-            retrier: self.retrier(),
-            settings: SweepSettings::default(),
+            backup: &self.backup,
+            store: &self.store,
+            alerts: &self.alerts,
+            queue: &self.queue,
+            retry: self.retry_settings(),
+            sweep: SweepSettings::default(),
             routes: self.routes.clone(),
             copy_role: Some(IamRoleArn::parse(ROLE).unwrap()),
         };

@@ -8,7 +8,7 @@ use crate::*;
 use serde_json::json;
 use vaultwatch::domain::{CopyJobState, IamRoleArn, RetryPolicy, RouteTable, SourcePolicy, VaultName};
 use vaultwatch::handlers::copier::Copier;
-use vaultwatch::handlers::retrier::Retrier;
+use vaultwatch::handlers::retrier::{Retrier, RetrierSettings};
 use vaultwatch::handlers::tracker::Tracker;
 use vaultwatch::ports::memory::{MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
 
@@ -35,17 +35,11 @@ impl Counts {
     }
 
     fn retrier(&self) -> Retrier<&MemoryBackup, &MemoryStore, &MemoryAlerts, &MemoryQueue> {
-        Retrier {
-            backup: &self.backup,
-            store: &self.store,
-            alerts: &self.alerts,
-            queue: &self.queue,
+        let settings = RetrierSettings {
             policy: RetryPolicy::new(3, Duration::from_secs(60)).unwrap(),
-            claim_lease: Duration::from_secs(90),
-            sources: SourcePolicy::default(),
-            roles: vaultwatch::domain::PassableRoles::default(),
-            targets: vaultwatch::domain::CopyTargets::default(),
-        }
+            ..RetrierSettings::default()
+        };
+        Retrier::new(&self.backup, &self.store, &self.alerts, &self.queue, settings)
     }
 }
 

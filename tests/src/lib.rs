@@ -10,9 +10,9 @@ use vaultwatch::domain::{
     CopyJobId, CopyJobState, IamRoleArn, Lifecycle, PlanRuleRef, RecoveryPointArn, ResourceArn,
 };
 use vaultwatch::domain::{
-    Composite, CopyTargets, DeleteAfterEvent, PassableRoles, RecoveryPoint, RetryPolicy, SourcePolicy, VaultName,
+    Composite, DeleteAfterEvent, RecoveryPoint, VaultName,
 };
-use vaultwatch::handlers::retrier::Retrier;
+use vaultwatch::handlers::retrier::{Retrier, RetrierSettings};
 use vaultwatch::ports::memory::{MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
 use vaultwatch::ports::{AwsError, BackupApi, CopyJobQuery, Page, StartCopyRequest};
 
@@ -154,17 +154,7 @@ pub fn plan_copy_lifecycle() -> Lifecycle {
 /// The retrier over in-memory ports, with the default policy (3 retries, 60 s base delay), a 90 s
 /// claim lease and no publisher check, around the given AWS Backup.
 pub fn memory_retrier(backup: MemoryBackup) -> Retrier<MemoryBackup, MemoryStore, MemoryAlerts, MemoryQueue> {
-    Retrier {
-        backup,
-        store: MemoryStore::new(),
-        alerts: MemoryAlerts::new(),
-        queue: MemoryQueue::new(),
-        policy: RetryPolicy::default(),
-        claim_lease: std::time::Duration::from_secs(90),
-        sources: SourcePolicy::default(),
-        roles: PassableRoles::default(),
-        targets: CopyTargets::default(),
-    }
+    Retrier::new(backup, MemoryStore::new(), MemoryAlerts::new(), MemoryQueue::new(), RetrierSettings::default())
 }
 
 pub fn copy_id(raw: &str) -> CopyJobId {

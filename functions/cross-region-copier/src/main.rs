@@ -1,10 +1,8 @@
 //! cross-region-copier: starts one copy per configured route when a backup completes.
 
-#![recursion_limit = "256"]
-
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
-use vaultwatch::adapters::{load_sdk_config, Host, SdkBackup};
+use vaultwatch::adapters::{load_sdk_config, Host};
 use vaultwatch::config::CopierConfig;
 use vaultwatch::handlers::copier::Copier;
 
@@ -12,14 +10,7 @@ use vaultwatch::handlers::copier::Copier;
 async fn main() -> Result<(), Error> {
     vaultwatch::telemetry::init();
     let config = CopierConfig::from_env()?;
-    let sdk = load_sdk_config(Host::Lambda).await?;
-    let copier = Copier {
-        backup: SdkBackup::new(aws_sdk_backup::Client::new(&sdk)),
-        routes: config.routes,
-        copy_role: config.copy_role,
-        sources: config.sources,
-    };
-    let copier = &copier;
+    let copier = &Copier::from_config(config, &load_sdk_config(Host::Lambda).await?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move { copier.handle(&event.payload).await }))
         .await
 }

@@ -2,6 +2,8 @@
 //! events already set. From a shell it is a command (`--help`); under Lambda it serves the
 //! template's `Custom::VaultNotifications` resource.
 
+// rustc's default query depth (128) is too shallow for the layout of this main's future, which holds
+// the SDK's nested request futures of three operations; the Lambda mains need no such raise.
 #![recursion_limit = "256"]
 
 use std::process::ExitCode;
@@ -36,7 +38,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let backup = SdkBackup::new(aws_sdk_backup::Client::new(&sdk));
+    let backup = SdkBackup::new(&sdk);
     let mut failed = false;
     for result in configure_vaults(&backup, &args.vaults, &args.topic, args.options).await {
         match result {
@@ -56,7 +58,7 @@ async fn main() -> ExitCode {
 
 async fn serve_custom_resource() -> Result<(), Error> {
     vaultwatch::telemetry::init();
-    let backup = SdkBackup::new(aws_sdk_backup::Client::new(&load_sdk_config(Host::Lambda).await?));
+    let backup = SdkBackup::new(&load_sdk_config(Host::Lambda).await?);
     let backup = &backup;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let response = custom_resource::handle(backup, &event.payload).await?;

@@ -29,8 +29,8 @@ pub struct SdkBackup {
 }
 
 impl SdkBackup {
-    pub fn new(client: Client) -> Self {
-        Self { client, plans: Mutex::new(HashMap::new()) }
+    pub fn new(sdk: &aws_config::SdkConfig) -> Self {
+        Self { client: Client::new(sdk), plans: Mutex::new(HashMap::new()) }
     }
 
     async fn plan_copy_actions(&self, rule: &PlanRuleRef) -> Result<CopyActions, AwsError> {

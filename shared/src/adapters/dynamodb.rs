@@ -37,8 +37,8 @@ pub struct DynamoStore {
 }
 
 impl DynamoStore {
-    pub fn new(client: Client, table: String) -> Self {
-        Self { client, table }
+    pub fn new(sdk: &aws_config::SdkConfig, table: String) -> Self {
+        Self { client: Client::new(sdk), table }
     }
 
     fn copy_key(id: &CopyJobId) -> AttributeValue {

@@ -5,6 +5,7 @@ mod dynamodb;
 mod error;
 mod sns;
 mod sqs;
+mod wiring;
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -26,6 +27,7 @@ pub use backup::SdkBackup;
 pub use dynamodb::DynamoStore;
 pub use sns::SnsAlerts;
 pub use sqs::SqsRetryQueue;
+pub use wiring::{AwsReconciler, AwsRetrier};
 
 /// An SDK client built the first time it is needed, then kept for the execution environment. For
 /// the clients only some invocations use (alerts; the retry queue, which retries arriving from it

@@ -21,7 +21,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::copier::{CompletedBackup, Copier};
-use super::retrier::{FailureHandled, Retrier};
+use super::retrier::{FailureHandled, Retrier, RetrierSettings};
 use super::tracker::Tracker;
 use super::HandlerError;
 use crate::domain::{
@@ -31,6 +31,17 @@ use crate::domain::{
 };
 use crate::notification::CopyJobEvent;
 use crate::ports::{AlertSink, AwsError, BackupApi, CopyJobQuery, RetryQueue, TrackingStore};
+
+/// Time kept back from the Lambda deadline to save the cursor and report.
+const SAFETY_MARGIN: Duration = Duration::from_secs(5);
+
+/// The instant a run must stop: the invocation's deadline (milliseconds since the epoch) less the
+/// safety margin.
+fn stop_before(deadline_ms: u64) -> Instant {
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis();
+    let remaining = Duration::from_millis(deadline_ms.saturating_sub(now_ms as u64));
+    Instant::now() + remaining.saturating_sub(SAFETY_MARGIN)
+}
 
 /// Allowance for AWS's CompletionDate and the function's clock to disagree.
 const CLOCK_SKEW_MARGIN: chrono::Duration = chrono::Duration::minutes(5);
@@ -111,9 +122,13 @@ pub enum MissingCopyPass {
 }
 
 pub struct Reconciler<B, S, A, Q> {
-    /// Failures are handed to the retrier's own logic, and its clients serve the whole sweep.
-    pub retrier: Retrier<B, S, A, Q>,
-    pub settings: SweepSettings,
+    pub backup: B,
+    pub store: S,
+    pub alerts: A,
+    pub queue: Q,
+    /// Failures are handed to the retrier's own logic, with these settings.
+    pub retry: RetrierSettings,
+    pub sweep: SweepSettings,
     /// Routes whose missing copies are started; empty to only reconcile existing jobs.
     pub routes: RouteTable,
     pub copy_role: Option<IamRoleArn>,
@@ -122,13 +137,17 @@ pub struct Reconciler<B, S, A, Q> {
 impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, S, A, Q> {
     fn tracker(&self) -> Tracker<&S> {
         // The reconciler reads the API, not notifications: no publisher to verify.
-        Tracker { store: &self.retrier.store, sources: SourcePolicy::default() }
+        Tracker { store: &self.store, sources: SourcePolicy::default() }
+    }
+
+    fn retrier(&self) -> Retrier<&B, &S, &A, &Q> {
+        Retrier::new(&self.backup, &self.store, &self.alerts, &self.queue, self.retry.clone())
     }
 
     fn copier(&self) -> Option<Copier<&B>> {
         let copy_role = self.copy_role.clone()?;
         (!self.routes.is_empty()).then(|| Copier {
-            backup: &self.retrier.backup,
+            backup: &self.backup,
             routes: self.routes.clone(),
             copy_role,
             sources: SourcePolicy::default(),
@@ -143,10 +162,10 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         mut out_of_time: impl FnMut() -> bool,
     ) -> Result<Summary, HandlerError> {
         let mut summary = Summary::default();
-        let cursor = self.retrier.store.load_cursor().await?;
+        let cursor = self.store.load_cursor().await?;
         let resumed = cursor.resume.is_some();
-        let lookback = chrono::Duration::from_std(self.settings.lookback).unwrap_or(chrono::Duration::days(3));
-        let filters = self.settings.fingerprint();
+        let lookback = chrono::Duration::from_std(self.sweep.lookback).unwrap_or(chrono::Duration::days(3));
+        let filters = self.sweep.fingerprint();
         let SweepResume { window_start, mut next_token, started_at, clean } = cursor
             .resume
             .clone()
@@ -154,10 +173,10 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         let verified = cursor.verified.as_ref().filter(|verified| verified.applies_to(window_start, &filters));
         let query = CopyJobQuery {
             created_after: Some(window_start),
-            destination_vault: self.settings.destination_vault.clone(),
-            state: self.settings.state,
+            destination_vault: self.sweep.destination_vault.clone(),
+            state: self.sweep.state,
             source_recovery_point: None,
-            max_results: Some(self.settings.page_size),
+            max_results: Some(self.sweep.page_size),
         };
         // (recovery point, destination) pairs that already have a copy, for the missing-copy pass.
         let mut copied: HashSet<(RecoveryPointArn, BackupVaultArn)> = HashSet::new();
@@ -169,17 +188,17 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
                 let clean = clean && summary.errors == 0 && summary.unreadable == 0;
                 let resume = SweepResume { window_start, next_token, started_at, clean };
                 let saved = SweepCursor { resume: Some(resume), verified: cursor.verified.clone() };
-                self.retrier.store.save_cursor(&saved).await?;
+                self.store.save_cursor(&saved).await?;
                 tracing::warn!(?summary, "deadline reached; the next run continues from the saved cursor");
                 return Ok(summary);
             }
-            let page = self.retrier.backup.list_copy_jobs(&query, next_token.as_deref()).await?;
+            let page = self.backup.list_copy_jobs(&query, next_token.as_deref()).await?;
             summary.pages += 1;
             // Jobs a verified sweep already reconciled are listed (for the missing-copy pass) but
             // their records are not read again.
             let needs_check = |job: &CopyJob| !verified.is_some_and(|verified| verified.covers(job.completed_at));
             let ids: Vec<_> = page.items.iter().filter(|job| needs_check(job)).map(|job| job.id.clone()).collect();
-            let records = if ids.is_empty() { HashMap::new() } else { self.retrier.store.get_many(&ids).await? };
+            let records = if ids.is_empty() { HashMap::new() } else { self.store.get_many(&ids).await? };
             for unreadable in &page.unreadable {
                 summary.unreadable += 1;
                 tracing::error!(copy_job = unreadable.id.as_deref(), problem = %unreadable.problem, "listed copy job could not be read; skipped");
@@ -214,12 +233,12 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         } else {
             cursor.verified
         };
-        self.retrier.store.save_cursor(&SweepCursor { resume: None, verified }).await?;
+        self.store.save_cursor(&SweepCursor { resume: None, verified }).await?;
         // The missing-copy pass may run only on a whole, unfiltered listing: a copy missing from a
         // partial one may exist, and starting another could duplicate a plan's CopyAction.
         summary.missing_copy_pass = if self.copier().is_none() {
             MissingCopyPass::NoRoutes
-        } else if self.settings.destination_vault.is_some() || self.settings.state.is_some() {
+        } else if self.sweep.destination_vault.is_some() || self.sweep.state.is_some() {
             MissingCopyPass::SweepFiltered
         } else if resumed {
             MissingCopyPass::SweepContinued
@@ -264,7 +283,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             }
         }
         if job.has_failed() && !record.is_some_and(|r| r.failure_handled) {
-            match self.retrier.handle_failure(&job.id, Some(job)).await? {
+            match self.retrier().handle_failure(&job.id, Some(job)).await? {
                 FailureHandled::RetryScheduled { .. } => summary.retried += 1,
                 FailureHandled::Alerted { .. } => summary.alerted += 1,
                 FailureHandled::Duplicate { .. } | FailureHandled::Nested { .. } => {}
@@ -291,7 +310,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
                 if out_of_time() {
                     return Ok(false);
                 }
-                let page = self.retrier.backup.list_completed_backups(&vault, since, next_token.as_deref()).await?;
+                let page = self.backup.list_completed_backups(&vault, since, next_token.as_deref()).await?;
                 summary.unreadable += page.unreadable.len();
                 let mut wanted = Vec::new();
                 for backup in &page.items {
@@ -317,7 +336,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
                     })
                     .collect();
                 let refused =
-                    if tokens.is_empty() { HashSet::new() } else { self.retrier.store.refused(&tokens).await? };
+                    if tokens.is_empty() { HashSet::new() } else { self.store.refused(&tokens).await? };
                 for (backup, recovery_point, missing) in wanted {
                     let routes: Vec<&CopyRoute> = missing
                         .into_iter()
@@ -383,7 +402,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             reason,
             attempts: 1,
         };
-        self.retrier.alerts.publish(&alert).await?;
+        self.alerts.publish(&alert).await?;
         let refusal = Refusal {
             token: IdempotencyToken::for_route(&backup.recovery_point, &route.destination_vault),
             recovery_point: backup.recovery_point.clone(),
@@ -391,12 +410,15 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             error: err.to_string(),
             at: Utc::now(),
         };
-        self.retrier.store.record_refusal(&refusal).await?;
+        self.store.record_refusal(&refusal).await?;
         Ok(())
     }
 
-    /// Lambda entry point: the scheduled event carries nothing we need.
-    pub async fn handle(&self, _payload: &Value, deadline: Instant) -> Result<Summary, HandlerError> {
+    /// Lambda entry point: the scheduled event carries nothing we need. `deadline_ms` is the
+    /// invocation's deadline (milliseconds since the epoch); the run stops early enough before it to
+    /// save its cursor and report.
+    pub async fn handle(&self, _payload: &Value, deadline_ms: u64) -> Result<Summary, HandlerError> {
+        let deadline = stop_before(deadline_ms);
         self.run(Utc::now(), || Instant::now() >= deadline).await
     }
 }

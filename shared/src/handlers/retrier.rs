@@ -68,6 +68,12 @@ pub struct Retrier<B, S, A, Q> {
     pub store: S,
     pub alerts: A,
     pub queue: Q,
+    pub settings: RetrierSettings,
+}
+
+/// How the retrier decides, from its configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RetrierSettings {
     pub policy: RetryPolicy,
     /// How long a claim protects work in progress; longer than the function's timeout.
     pub claim_lease: Duration,
@@ -75,8 +81,21 @@ pub struct Retrier<B, S, A, Q> {
     pub sources: SourcePolicy,
     /// The roles the function may pass to AWS Backup, and the fallback for a job whose role it may not.
     pub roles: PassableRoles,
-    /// Where the function may copy to (the template's `backup:CopyTargets` condition).
+    /// Where the function may copy to (`COPY_TARGETS`, the template's `AllowedCopyTargets`).
     pub targets: CopyTargets,
+}
+
+/// The template's values: 3 retries from 60 s, a 90 s claim lease; any publisher, role and target.
+impl Default for RetrierSettings {
+    fn default() -> Self {
+        Self {
+            policy: RetryPolicy::default(),
+            claim_lease: Duration::from_secs(90),
+            sources: SourcePolicy::default(),
+            roles: PassableRoles::default(),
+            targets: CopyTargets::default(),
+        }
+    }
 }
 
 /// How often a claim is closed before the invocation gives up, once its side effect (an alert, a
@@ -86,6 +105,10 @@ const FINISH_ATTEMPTS: u32 = 4;
 const FINISH_BACKOFF: Duration = Duration::from_millis(25);
 
 impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, A, Q> {
+    pub fn new(backup: B, store: S, alerts: A, queue: Q, settings: RetrierSettings) -> Self {
+        Self { backup, store, alerts, queue, settings }
+    }
+
     /// Entry point: SNS/EventBridge notifications, or retries coming back from the delay queue.
     /// The subscription passes every COPY_JOB event (no filter on the State spelling); the state
     /// is decided here.
@@ -93,7 +116,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         if is_sqs_event(payload) {
             return self.handle_due_retries(payload).await.map(RetrierResponse::DueRetries);
         }
-        let outcomes = for_each_notification(payload, &self.sources, |notification| async move {
+        let outcomes = for_each_notification(payload, &self.settings.sources, |notification| async move {
             match &notification.event {
                 JobEvent::Copy(copy) if copy.state.has_failed() => {
                     self.handle_failure(&copy.id, None).await.map(RecordOutcome::Handled)
@@ -132,7 +155,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         kind: ClaimKind,
         work: impl AsyncFnOnce(CopyJobRecord) -> Result<ClaimedWork<T>, HandlerError>,
     ) -> Result<Option<T>, HandlerError> {
-        let record = match self.store.claim(id, kind, Utc::now(), self.claim_lease).await? {
+        let record = match self.store.claim(id, kind, Utc::now(), self.settings.claim_lease).await? {
             Claim::Acquired(record) => *record,
             Claim::AlreadyDone => return Ok(None),
             Claim::InProgress => return Err(HandlerError::InProgress(id.clone())),
@@ -213,7 +236,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         tracing::info!(copy_job = %id, root = %lineage.root, attempt = lineage.attempt, ?class, reason = classification.reason, "copy job failed");
 
         let next = lineage.next_attempt(id);
-        let delay = self.policy.delay_before(next.attempt);
+        let delay = self.settings.policy.delay_before(next.attempt);
         let plan = match self.plan_retry(&job, class, &next, delay).await? {
             Ok(plan) => plan,
             // Alerts here need no claim of their own: this failure's claim already makes them once.
@@ -267,7 +290,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         if let Some(never) = job.source_recovery_point.never_copyable() {
             return Ok(Err(AlertReason::NotCopyable(never)));
         }
-        if !self.policy.allows_attempt(next.attempt, class) {
+        if !self.settings.policy.allows_attempt(next.attempt, class) {
             return Ok(Err(match class {
                 FailureClass::Permanent => AlertReason::PermanentFailure { status_message },
                 FailureClass::Unrecognised => {
@@ -276,10 +299,10 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
                 FailureClass::Transient => AlertReason::AttemptsExhausted { status_message },
             }));
         }
-        if !self.targets.allows(&job.destination_vault) {
+        if !self.settings.targets.allows(&job.destination_vault) {
             return Ok(Err(AlertReason::DestinationNotAllowed));
         }
-        let Some(role) = self.roles.for_retry(job.iam_role.as_ref()) else {
+        let Some(role) = self.settings.roles.for_retry(job.iam_role.as_ref()) else {
             return Ok(Err(AlertReason::RoleNotPassable { role: job.iam_role.clone() }));
         };
         let due = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();

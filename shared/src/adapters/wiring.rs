@@ -1,0 +1,54 @@
+//! Each function wired to AWS: one constructor from its configuration and the SDK configuration,
+//! built once at cold start (every `main.rs` calls one of these).
+
+use aws_config::SdkConfig;
+
+use super::{DynamoStore, SdkBackup, SnsAlerts, SqsRetryQueue};
+use crate::config::{CopierConfig, ReconcilerConfig, RetrierConfig, TrackerConfig};
+use crate::handlers::copier::Copier;
+use crate::handlers::reconciler::Reconciler;
+use crate::handlers::retrier::Retrier;
+use crate::handlers::tracker::Tracker;
+
+pub type AwsRetrier = Retrier<SdkBackup, DynamoStore, SnsAlerts, SqsRetryQueue>;
+pub type AwsReconciler = Reconciler<SdkBackup, DynamoStore, SnsAlerts, SqsRetryQueue>;
+
+impl Tracker<DynamoStore> {
+    pub fn from_config(config: TrackerConfig, sdk: &SdkConfig) -> Self {
+        Self { store: DynamoStore::new(sdk, config.table), sources: config.sources }
+    }
+}
+
+impl Copier<SdkBackup> {
+    pub fn from_config(config: CopierConfig, sdk: &SdkConfig) -> Self {
+        Self { backup: SdkBackup::new(sdk), routes: config.routes, copy_role: config.copy_role, sources: config.sources }
+    }
+}
+
+impl AwsRetrier {
+    pub fn from_config(config: RetrierConfig, sdk: &SdkConfig) -> Self {
+        Retrier::new(
+            SdkBackup::new(sdk),
+            DynamoStore::new(sdk, config.table),
+            SnsAlerts::new(sdk, config.alert_topic),
+            SqsRetryQueue::new(sdk, config.retry_queue_url),
+            config.settings,
+        )
+    }
+}
+
+impl AwsReconciler {
+    pub fn from_config(config: ReconcilerConfig, sdk: &SdkConfig) -> Self {
+        let retrier = config.retrier;
+        Self {
+            backup: SdkBackup::new(sdk),
+            store: DynamoStore::new(sdk, retrier.table),
+            alerts: SnsAlerts::new(sdk, retrier.alert_topic),
+            queue: SqsRetryQueue::new(sdk, retrier.retry_queue_url),
+            retry: retrier.settings,
+            sweep: config.sweep,
+            routes: config.routes,
+            copy_role: config.copy_role,
+        }
+    }
+}
