@@ -137,7 +137,8 @@ async fn validation_and_missing_resources_are_permanent_errors() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(aws_sdk_backup::error::ProvideErrorMetadata::code(&missing), Some("MissingParameterValueException"));
+    // A request the API model refuses gets the ValidationException of AWS's request validation.
+    assert_eq!(aws_sdk_backup::error::ProvideErrorMetadata::code(&missing), Some("ValidationException"));
 
     let err = backup.describe_copy_job(&CopyJobId::parse("NO-SUCH-JOB").unwrap()).await.unwrap_err();
     assert_eq!((err.class, err.code.as_deref()), (ErrorClass::Permanent, Some("ResourceNotFoundException")));
@@ -264,7 +265,7 @@ async fn list_copy_jobs_pages_and_filters() {
     assert!(completed.copy_jobs().is_empty());
     for bad in [0, 1001] {
         let err = raw.list_copy_jobs().max_results(bad).send().await.unwrap_err();
-        assert_eq!(aws_sdk_backup::error::ProvideErrorMetadata::code(&err), Some("InvalidParameterValueException"));
+        assert_eq!(aws_sdk_backup::error::ProvideErrorMetadata::code(&err), Some("ValidationException"));
     }
 }
 

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{CopyJobId, DomainError};
 
-/// Whether trying again can help. AWS Backup already retries a copy internally before it ends
-/// FAILED (docs/aws-facts.md#copy-job-retry), so a failure nobody recognises is not presumed
+/// Whether trying again can help. AWS Backup already retries a copy job that meets system errors,
+/// for two hours (docs/aws-facts.md#copy-job-retry), so a failure nobody recognises is not presumed
 /// passing: it gets one retry at most.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FailureClass {
@@ -27,56 +27,75 @@ pub struct Classification {
     pub reason: &'static str,
 }
 
-/// `MessageCategory` values AWS documents (docs/aws-facts.md#messagecategory), compared without
-/// case (the model's own examples spell them "InvalidParameters" and "INVALIDPARAMETERS").
-/// Categories that only say "it failed" decide nothing; the message text is read instead.
-const CATEGORIES: &[(&str, FailureClass)] = &[
-    ("accessdenied", FailureClass::Permanent),
-    ("invalidparameters", FailureClass::Permanent),
-    ("invalidparameter", FailureClass::Permanent),
-    ("insufficientprivilege", FailureClass::Permanent),
-    ("kmskeyaccessdenied", FailureClass::Permanent),
-    ("resourcenotfound", FailureClass::Permanent),
-    ("throttling", FailureClass::Transient),
-    ("limitexceeded", FailureClass::Transient),
-    ("serviceunavailable", FailureClass::Transient),
-];
+/// `MessageCategory` values AWS documents with an unambiguous meaning (docs/aws-facts.md#messagecategory),
+/// compared without case or separators (AWS itself spells them "InvalidParameters" and
+/// "INVALIDPARAMETERS"). Other categories (MISCELLANEOUS, unknown ones) leave the decision to the
+/// message text.
+const CATEGORIES: &[(&str, FailureClass)] =
+    &[("accessdenied", FailureClass::Permanent), ("invalidparameters", FailureClass::Permanent)];
 
-/// Phrases of status messages, checked in this order: the first that matches decides. Throttling
-/// comes before KMS (a KMS *throttling* message is passing) but after access and organization
-/// ("Access denied ... try again" is still access denied).
+/// Phrases of status messages, checked in this order: the first that matches decides. From AWS's
+/// own list of copy and backup job messages and patterns (docs/aws-facts.md#failure-messages).
+/// Specific phrases come before the general ones they contain: organization and access before
+/// "try again", throttling before "kms" (a KMS *throttling* message is passing), a quota that
+/// needs a clean-up before "limit", a recovery point that is gone before "unavailable".
 const MARKERS: &[(&str, FailureClass)] = &[
     ("same organization", FailureClass::Permanent),
-    ("member of the organization", FailureClass::Permanent),
     ("access denied", FailureClass::Permanent),
     ("accessdenied", FailureClass::Permanent),
     ("not authorized", FailureClass::Permanent),
     ("unauthorized", FailureClass::Permanent),
     ("insufficient privileges", FailureClass::Permanent),
+    ("cannot be assumed", FailureClass::Permanent),
     ("throttl", FailureClass::Transient),
     ("rate exceeded", FailureClass::Transient),
+    ("reduce your request rate", FailureClass::Transient),
     ("too many requests", FailureClass::Transient),
     ("permission", FailureClass::Permanent),
     ("kms", FailureClass::Permanent),
     ("encryption key", FailureClass::Permanent),
+    ("key id", FailureClass::Permanent),
     ("key is disabled", FailureClass::Permanent),
     ("pending deletion", FailureClass::Permanent),
+    ("cannot be shared", FailureClass::Permanent),
+    ("can't be shared", FailureClass::Permanent),
+    ("cannot be copied", FailureClass::Permanent),
+    ("not within the range", FailureClass::Permanent),
     ("invalid parameter", FailureClass::Permanent),
     ("invalidparameter", FailureClass::Permanent),
+    ("is invalid", FailureClass::Permanent),
     ("validation", FailureClass::Permanent),
     ("not supported", FailureClass::Permanent),
     ("unsupported", FailureClass::Permanent),
     ("not enabled", FailureClass::Permanent),
+    ("recovery point is unavailable", FailureClass::Permanent),
+    ("no longer available", FailureClass::Permanent),
     ("not found", FailureClass::Permanent),
     ("notfound", FailureClass::Permanent),
+    ("cannot find", FailureClass::Permanent),
+    ("could not find", FailureClass::Permanent),
     ("does not exist", FailureClass::Permanent),
     ("no longer exists", FailureClass::Permanent),
     ("has been deleted", FailureClass::Permanent),
     ("was deleted", FailureClass::Permanent),
     ("is being deleted", FailureClass::Permanent),
+    ("active snapshot limit", FailureClass::Permanent),
+    ("cannot create more than", FailureClass::Permanent),
+    ("reached your quota", FailureClass::Permanent),
+    ("must not have more than", FailureClass::Permanent),
+    ("tags specified", FailureClass::Permanent),
+    ("can have at most", FailureClass::Permanent),
     ("limit", FailureClass::Transient),
     ("too many", FailureClass::Transient),
     ("maximum number", FailureClass::Transient),
+    ("in-progress snapshots", FailureClass::Transient),
+    ("running job for the same resource", FailureClass::Transient),
+    ("not in state", FailureClass::Transient),
+    ("not in the available state", FailureClass::Transient),
+    ("not in available state", FailureClass::Transient),
+    ("cannot snapshot volume", FailureClass::Transient),
+    ("maintenance window", FailureClass::Transient),
+    ("backup window", FailureClass::Transient),
     ("try again", FailureClass::Transient),
     ("service unavailable", FailureClass::Transient),
     ("unavailable", FailureClass::Transient),
