@@ -525,3 +525,19 @@ async fn archive_opt_in_of_the_failed_job_passes_through_to_the_retry() {
     assert_eq!(started[0].lifecycle, Some(reported), "kept as reported; the adapter sends all but DeleteAfterEvent");
     assert_eq!(started[0].lifecycle.unwrap().as_input().delete_after_event, None);
 }
+
+#[tokio::test]
+async fn an_s3_continuous_backup_is_known_by_its_plan_rule_and_alerted_not_retried() {
+    let retrier = retrier_with(|job| job.resource_type = Some("S3".into()));
+    let rule = failed_copy_job().created_by.unwrap();
+    retrier.backup.set_continuous_rule(&rule);
+    retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
+    assert!(retrier.queue.scheduled().is_empty());
+    assert_eq!(only_alert(&retrier).reason, AlertReason::NotCopyable(vaultwatch::domain::NotCopyable::Continuous));
+
+    // The same failure of an S3 snapshot backup (a rule without continuous backup) is retried.
+    let retrier = retrier_with(|job| job.resource_type = Some("S3".into()));
+    retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
+    assert_eq!(retrier.queue.scheduled().len(), 1);
+    assert_eq!(retrier.backup.calls("GetBackupPlan"), 1, "the rule was asked");
+}

@@ -116,6 +116,9 @@ impl BackupApi for FaultyBackup {
     ) -> Result<Option<Lifecycle>, AwsError> {
         self.call("GetBackupPlan", || self.inner.copy_action_lifecycle(rule, destination)).await
     }
+    async fn makes_continuous_backups(&self, rule: &PlanRuleRef) -> Result<bool, AwsError> {
+        self.call("GetBackupPlan", || self.inner.makes_continuous_backups(rule)).await
+    }
     async fn describe_recovery_point(
         &self,
         vault: &VaultName,

@@ -9,9 +9,7 @@ use vaultwatch::domain::{
     BackupJob, BackupJobId, BackupJobState, BackupPlanId, BackupPlanVersion, BackupRuleId, BackupVaultArn, CopyJob,
     CopyJobId, CopyJobState, IamRoleArn, Lifecycle, PlanRuleRef, RecoveryPointArn, ResourceArn,
 };
-use vaultwatch::domain::{
-    Composite, DeleteAfterEvent, RecoveryPoint, VaultName,
-};
+use vaultwatch::domain::{Composite, DeleteAfterEvent, RecoveryPoint, VaultName};
 use vaultwatch::handlers::retrier::{Retrier, RetrierSettings};
 use vaultwatch::ports::memory::{MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
 use vaultwatch::ports::{AwsError, BackupApi, CopyJobQuery, Page, StartCopyRequest};
@@ -195,6 +193,9 @@ impl<B: BackupApi> BackupApi for InFlight<B> {
         destination: &BackupVaultArn,
     ) -> Result<Option<Lifecycle>, AwsError> {
         self.inner.copy_action_lifecycle(rule, destination).await
+    }
+    async fn makes_continuous_backups(&self, rule: &PlanRuleRef) -> Result<bool, AwsError> {
+        self.inner.makes_continuous_backups(rule).await
     }
     async fn describe_recovery_point(
         &self,

@@ -18,14 +18,21 @@ use chrono::{DateTime, Utc};
 use crate::ports::{AwsError, BackupApi, CopyJobQuery, Page, StartCopyRequest, Unreadable};
 use crate::vault_setup::{VaultNotifications, VaultNotificationsApi};
 
-/// Copy actions of one plan version: (rule id, destination, lifecycle).
-type CopyActions = Arc<Vec<(String, String, Option<Lifecycle>)>>;
+/// What vaultwatch reads of one plan version: its rules' copy actions (rule id, destination,
+/// lifecycle) and the ids of its rules that make continuous backups.
+#[derive(Default)]
+struct PlanVersion {
+    copy_actions: Vec<(String, String, Option<Lifecycle>)>,
+    continuous_rules: Vec<String>,
+}
+
+type CachedPlan = Arc<PlanVersion>;
 
 pub struct SdkBackup {
     client: Client,
     /// Plan versions are immutable, so their copy actions are cached for the life of the
     /// execution environment: a burst of failures costs one GetBackupPlan per plan version.
-    plans: Mutex<HashMap<(String, String), CopyActions>>,
+    plans: Mutex<HashMap<(String, String), CachedPlan>>,
 }
 
 impl SdkBackup {
@@ -33,7 +40,7 @@ impl SdkBackup {
         Self { client: Client::new(sdk), plans: Mutex::new(HashMap::new()) }
     }
 
-    async fn plan_copy_actions(&self, rule: &PlanRuleRef) -> Result<CopyActions, AwsError> {
+    async fn plan_version(&self, rule: &PlanRuleRef) -> Result<CachedPlan, AwsError> {
         let key = (rule.plan_id.to_string(), rule.plan_version.to_string());
         if let Some(cached) = self.plans.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
             return Ok(cached.clone());
@@ -46,10 +53,13 @@ impl SdkBackup {
             .send()
             .await
             .map_err(|err| classify("backup", "GetBackupPlan", err))?;
-        let actions: Vec<_> = output
-            .backup_plan()
-            .map(|plan| plan.rules())
-            .unwrap_or_default()
+        let rules = output.backup_plan().map(|plan| plan.rules()).unwrap_or_default();
+        let continuous_rules = rules
+            .iter()
+            .filter(|rule| rule.enable_continuous_backup() == Some(true))
+            .filter_map(|rule| rule.rule_id().map(str::to_owned))
+            .collect();
+        let copy_actions = rules
             .iter()
             .flat_map(|rule| {
                 let rule_id = rule.rule_id().unwrap_or_default().to_owned();
@@ -62,9 +72,21 @@ impl SdkBackup {
                 })
             })
             .collect();
-        let actions = Arc::new(actions);
-        self.plans.lock().unwrap_or_else(|p| p.into_inner()).insert(key, actions.clone());
-        Ok(actions)
+        let plan = Arc::new(PlanVersion { copy_actions, continuous_rules });
+        self.plans.lock().unwrap_or_else(|p| p.into_inner()).insert(key, plan.clone());
+        Ok(plan)
+    }
+
+    /// The plan version, or `None` when it was deleted (nothing left to learn from it).
+    async fn plan_if_any(&self, rule: &PlanRuleRef) -> Result<Option<CachedPlan>, AwsError> {
+        match self.plan_version(rule).await {
+            Ok(plan) => Ok(Some(plan)),
+            Err(err) if err.is_code("ResourceNotFoundException") => {
+                tracing::warn!(plan = %rule.plan_id, "backup plan not found");
+                Ok(None)
+            }
+            Err(err) => Err(err),
+        }
     }
 }
 
@@ -257,20 +279,21 @@ impl BackupApi for SdkBackup {
         rule: &PlanRuleRef,
         destination: &BackupVaultArn,
     ) -> Result<Option<Lifecycle>, AwsError> {
-        match self.plan_copy_actions(rule).await {
-            Ok(actions) => Ok(actions
+        // A deleted plan leaves no lifecycle to reuse; the copy goes ahead with the vault's default.
+        let plan = self.plan_if_any(rule).await?;
+        Ok(plan.and_then(|plan| {
+            plan.copy_actions
                 .iter()
                 .find(|(rule_id, action_destination, _)| {
                     rule_id == rule.rule_id.as_str() && action_destination == destination.as_str()
                 })
-                .and_then(|(_, _, lifecycle)| *lifecycle)),
-            // A deleted plan leaves no lifecycle to reuse; the copy goes ahead with the vault's default.
-            Err(err) if err.is_code("ResourceNotFoundException") => {
-                tracing::warn!(plan = %rule.plan_id, "backup plan not found; retrying without its copy lifecycle");
-                Ok(None)
-            }
-            Err(err) => Err(err),
-        }
+                .and_then(|(_, _, lifecycle)| *lifecycle)
+        }))
+    }
+
+    async fn makes_continuous_backups(&self, rule: &PlanRuleRef) -> Result<bool, AwsError> {
+        let plan = self.plan_if_any(rule).await?;
+        Ok(plan.is_some_and(|plan| plan.continuous_rules.iter().any(|id| id == rule.rule_id.as_str())))
     }
 
     async fn describe_recovery_point(

@@ -21,7 +21,12 @@ impl Tracker<DynamoStore> {
 
 impl Copier<SdkBackup> {
     pub fn from_config(config: CopierConfig, sdk: &SdkConfig) -> Self {
-        Self { backup: SdkBackup::new(sdk), routes: config.routes, copy_role: config.copy_role, sources: config.sources }
+        Self {
+            backup: SdkBackup::new(sdk),
+            routes: config.routes,
+            copy_role: config.copy_role,
+            sources: config.sources,
+        }
     }
 }
 

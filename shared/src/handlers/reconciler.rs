@@ -335,8 +335,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
                         routes.iter().map(|route| IdempotencyToken::for_route(point, &route.destination_vault))
                     })
                     .collect();
-                let refused =
-                    if tokens.is_empty() { HashSet::new() } else { self.store.refused(&tokens).await? };
+                let refused = if tokens.is_empty() { HashSet::new() } else { self.store.refused(&tokens).await? };
                 for (backup, recovery_point, missing) in wanted {
                     let routes: Vec<&CopyRoute> = missing
                         .into_iter()

@@ -290,6 +290,13 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         if let Some(never) = job.source_recovery_point.never_copyable() {
             return Ok(Err(AlertReason::NotCopyable(never)));
         }
+        // An S3 continuous recovery point's ARN does not say "continuous"
+        // (docs/aws-facts.md#continuous-backups): the plan rule that made it does.
+        if let (Some("S3"), Some(rule)) = (job.resource_type.as_deref(), &job.created_by) {
+            if self.backup.makes_continuous_backups(rule).await? {
+                return Ok(Err(AlertReason::NotCopyable(NotCopyable::Continuous)));
+            }
+        }
         if !self.settings.policy.allows_attempt(next.attempt, class) {
             return Ok(Err(match class {
                 FailureClass::Permanent => AlertReason::PermanentFailure { status_message },

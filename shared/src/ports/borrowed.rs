@@ -31,6 +31,9 @@ impl<T: BackupApi> BackupApi for &T {
     ) -> impl Future<Output = Result<Option<Lifecycle>, AwsError>> + Send {
         (**self).copy_action_lifecycle(rule, destination)
     }
+    fn makes_continuous_backups(&self, rule: &PlanRuleRef) -> impl Future<Output = Result<bool, AwsError>> + Send {
+        (**self).makes_continuous_backups(rule)
+    }
     fn describe_recovery_point(
         &self,
         vault: &VaultName,

@@ -42,6 +42,8 @@ struct BackupState {
     next_id: usize,
     /// Recovery points by ARN (`None`: deleted); a point not listed is warm with no lifecycle.
     recovery_points: HashMap<RecoveryPointArn, Option<RecoveryPoint>>,
+    /// Plan rules (plan id, rule id) with `EnableContinuousBackup`.
+    continuous_rules: HashSet<(String, String)>,
     /// Roles StartCopyJob may be passed (`None`: any), like an IAM policy's PassRole grant.
     passable_roles: Option<Vec<IamRoleArn>>,
     /// Listed with the first page of ListCopyJobs: jobs an adapter could not read.
@@ -79,6 +81,11 @@ impl MemoryBackup {
     /// Sets what DescribeRecoveryPoint reports for a point (`None`: it no longer exists).
     pub fn set_recovery_point(&self, arn: &RecoveryPointArn, point: Option<RecoveryPoint>) {
         lock(&self.state).recovery_points.insert(arn.clone(), point);
+    }
+
+    /// The plan rule makes continuous backups (`EnableContinuousBackup`).
+    pub fn set_continuous_rule(&self, rule: &PlanRuleRef) {
+        lock(&self.state).continuous_rules.insert((rule.plan_id.to_string(), rule.rule_id.to_string()));
     }
 
     /// Only these roles may be passed to StartCopyJob; others are refused as IAM refuses PassRole.
@@ -181,6 +188,11 @@ impl BackupApi for MemoryBackup {
         let state = self.enter("GetBackupPlan")?;
         let key = (rule.plan_id.to_string(), rule.rule_id.to_string(), destination.clone());
         Ok(state.copy_actions.get(&key).copied())
+    }
+
+    async fn makes_continuous_backups(&self, rule: &PlanRuleRef) -> Result<bool, AwsError> {
+        let state = self.enter("GetBackupPlan")?;
+        Ok(state.continuous_rules.contains(&(rule.plan_id.to_string(), rule.rule_id.to_string())))
     }
 
     async fn describe_recovery_point(

@@ -73,6 +73,9 @@ pub trait BackupApi: Send + Sync {
         rule: &PlanRuleRef,
         destination: &BackupVaultArn,
     ) -> impl Future<Output = Result<Option<Lifecycle>, AwsError>> + Send;
+    /// Whether the plan rule has `EnableContinuousBackup` (GetBackupPlan, cached per plan version like
+    /// the lifecycle above). A deleted plan says no.
+    fn makes_continuous_backups(&self, rule: &PlanRuleRef) -> impl Future<Output = Result<bool, AwsError>> + Send;
     /// StorageClass, Status and CalculatedLifecycle of a recovery point in one of this account's
     /// vaults (DescribeRecoveryPoint). A recovery point that no longer exists is `Ok(None)`.
     fn describe_recovery_point(
