@@ -541,3 +541,19 @@ async fn an_s3_continuous_backup_is_known_by_its_plan_rule_and_alerted_not_retri
     assert_eq!(retrier.queue.scheduled().len(), 1);
     assert_eq!(retrier.backup.calls("GetBackupPlan"), 1, "the rule was asked");
 }
+
+#[tokio::test]
+async fn a_copy_state_spelled_unknown_is_decided_by_describing_the_job() {
+    // The notification's State is no CopyJobState (AWS documents no spelling): the API decides.
+    let retrier = retrier();
+    let response = wire(retrier.handle(&fixture("sns/copy-job-unknown-state.json")).await.unwrap());
+    assert_eq!(retrier.backup.calls("DescribeCopyJob"), 1);
+    assert_eq!(retrier.queue.scheduled().len(), 1, "the job is FAILED: retried as usual");
+    assert!(!response.to_string().contains("SECRET-CANARY"), "the unknown value is not echoed: {response}");
+
+    let completed = self::retrier();
+    completed.backup.set_copy_state(&copy_id(FAILED_COPY_JOB), CopyJobState::Completed, None);
+    let response = wire(completed.handle(&fixture("sns/copy-job-unknown-state.json")).await.unwrap());
+    assert_eq!(response, json!({ "outcomes": [{ "skipped": "copy job is COMPLETED" }] }));
+    assert!(completed.queue.scheduled().is_empty() && completed.alerts.published().is_empty());
+}

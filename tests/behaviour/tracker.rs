@@ -135,3 +135,15 @@ async fn lineage_written_by_the_retrier_survives_state_changes() {
     assert_eq!(record.lineage, Some(lineage));
     assert_eq!(record.state, Some(CopyJobState::Completed));
 }
+
+#[tokio::test]
+async fn a_copy_state_spelled_unknown_is_left_to_the_reconciler_not_failed() {
+    let tracker = Tracker { store: MemoryStore::new(), sources: SourcePolicy::default() };
+    let outcome = tracker.handle(&fixture("sns/copy-job-unknown-state.json")).await.unwrap();
+    assert!(
+        matches!(&outcome.outcomes[0], RecordOutcome::Skipped { skipped } if skipped.contains("reconciler")),
+        "{outcome:?}"
+    );
+    assert!(!format!("{outcome:?}").contains("SECRET-CANARY"));
+    assert_eq!(tracker.store.total_calls(), 0);
+}

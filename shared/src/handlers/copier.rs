@@ -71,7 +71,9 @@ impl<B: BackupApi> Copier<B> {
                         Ok(skipped(&notification, &format!("backup job is {state}, nothing to copy")))
                     }
                 },
-                JobEvent::Copy(_) => Ok(skipped(&notification, "copy job events are the tracker's")),
+                JobEvent::Copy(_) | JobEvent::CopyStateUnknown { .. } => {
+                    Ok(skipped(&notification, "copy job events are the tracker's"))
+                }
                 JobEvent::Ignored { reason, .. } => Ok(skipped(&notification, reason)),
             }
         })

@@ -122,12 +122,22 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
                     self.handle_failure(&copy.id, None).await.map(RecordOutcome::Handled)
                 }
                 JobEvent::Copy(copy) => Ok(skipped(&notification, &format!("copy job is {}", copy.state))),
+                JobEvent::CopyStateUnknown { id } => self.handle_if_failed(id).await,
                 JobEvent::Backup(_) => Ok(skipped(&notification, "backup job events are the copier's")),
                 JobEvent::Ignored { reason, .. } => Ok(skipped(&notification, reason)),
             }
         })
         .await?;
         Ok(RetrierResponse::Notifications(outcomes))
+    }
+
+    /// A copy job event whose state the notification did not say in a known spelling: the API does.
+    async fn handle_if_failed(&self, id: &CopyJobId) -> Result<RecordOutcome<FailureHandled>, HandlerError> {
+        let job = self.backup.describe_copy_job(id).await?;
+        if !job.has_failed() {
+            return Ok(RecordOutcome::Skipped { skipped: format!("copy job is {}", job.state) });
+        }
+        self.handle_failure(id, Some(&job)).await.map(RecordOutcome::Handled)
     }
 
     /// Handles one reported failure of `id`, exactly once however often it is delivered. `known`

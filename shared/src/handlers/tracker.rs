@@ -36,6 +36,10 @@ impl<S: TrackingStore> Tracker<S> {
         for_each_notification(payload, &self.sources, |notification| async move {
             match &notification.event {
                 JobEvent::Copy(copy) => self.on_copy_event(copy, notification.time).await.map(RecordOutcome::Handled),
+                // The tracker calls no AWS Backup API; the reconciler's next sweep records the job.
+                JobEvent::CopyStateUnknown { .. } => {
+                    Ok(skipped(&notification, "copy job state not understood; the reconciler's sweep records it"))
+                }
                 JobEvent::Backup(_) => Ok(skipped(&notification, "backup job events are the copier's")),
                 JobEvent::Ignored { reason, .. } => Ok(skipped(&notification, reason)),
             }

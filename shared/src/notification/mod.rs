@@ -43,6 +43,11 @@ pub struct Notification {
 #[derive(Clone, Debug, PartialEq)]
 pub enum JobEvent {
     Copy(CopyJobEvent),
+    /// A copy job event whose State is not one of the API's CopyJobStates (its value is not kept:
+    /// it is not trusted input).
+    CopyStateUnknown {
+        id: CopyJobId,
+    },
     Backup(BackupJobEvent),
     /// Restore jobs, unknown event types, and events with nothing to act on.
     Ignored {

@@ -61,13 +61,21 @@ fn parse_record(index: usize, raw: &Value) -> Result<Notification, ParseError> {
     let kind = JobKind::parse(&event_type.value);
     let state = attributes.required("State")?;
     let event = match kind {
-        JobKind::Copy => JobEvent::Copy(CopyJobEvent {
-            id: CopyJobId::parse(attributes.required("Id")?).map_err(|e| attributes.invalid(e))?,
-            state: CopyJobState::parse(state).map_err(|e| attributes.invalid(e))?,
-            // AWS documents no copy-job message text; facts come from DescribeCopyJob.
-            status_message: None,
-            details: CopyDetails::default(),
-        }),
+        JobKind::Copy => {
+            let id = CopyJobId::parse(attributes.required("Id")?).map_err(|e| attributes.invalid(e))?;
+            // AWS documents no spelling of a copy job's State attribute (docs/aws-facts.md#sns-notifications):
+            // one that is not a CopyJobState is not an error; the handlers ask the API instead.
+            match CopyJobState::parse(state) {
+                Ok(state) => JobEvent::Copy(CopyJobEvent {
+                    id,
+                    state,
+                    // AWS documents no copy-job message text; facts come from DescribeCopyJob.
+                    status_message: None,
+                    details: CopyDetails::default(),
+                }),
+                Err(_) => JobEvent::CopyStateUnknown { id },
+            }
+        }
         JobKind::Backup => {
             let text = message_text::MessageText::new(&sns.message);
             JobEvent::Backup(BackupJobEvent {
