@@ -131,3 +131,37 @@ def test_a_routed_copy_aws_refuses_is_alerted_once_and_not_asked_again_every_swe
         assert (second.payload["refused"], second.payload["missingCopiesStarted"]) == (0, 0)
         assert stack.calls()["StartCopyJob"] == starts, "refusals are remembered"
         assert stack.alerts() == []
+
+
+def test_a_partial_composite_copy_is_retried_whole_through_its_parent_once(settled, resource):
+    plan_id = plan(settled)
+    # One of the two nested copies fails: the parent ends PARTIAL.
+    settled.fail_copies(TRANSIENT, childIndex=0, destinationVaultArn=DR_VAULT)
+    backup = settled.complete_composite_backup("planned", resource, children=2, planId=plan_id)
+    settled.settle()
+
+    jobs = jobs_for(settled, backup["RecoveryPointArn"])
+    parents = [j for j in jobs if j.get("IsParent")]
+    assert [p["State"] for p in parents] == ["PARTIAL", "COMPLETED"], "the parent, then its one retry"
+    retry = parents[1]
+    assert retry["SourceRecoveryPointArn"] == backup["RecoveryPointArn"], "the composite point, copied whole"
+    children = settled.copy_jobs(ByParentJobId=parents[0]["CopyJobId"])
+    failed_child = next(c for c in children if c["State"] == "FAILED")
+    # The child's failure was left to its parent: recorded with its link, never retried on its own.
+    record = settled.copy_record(failed_child["CopyJobId"])
+    assert record["parent_job_id"] == parents[0]["CopyJobId"]
+    assert record["outcome"] == f"handled with composite parent {parents[0]['CopyJobId']}"
+    assert "retried_by" not in record
+    assert settled.copy_record(parents[0]["CopyJobId"])["outcome"] == "retry 1 scheduled"
+    assert settled.alerts() == []
+
+
+def test_a_routed_composite_backup_is_copied_whole_never_its_nested_points(settled, resource):
+    backup = settled.complete_composite_backup("routed", resource, children=2, resource_type="EBS")
+    settled.settle()
+    parents = [j for j in settled.copy_jobs() if j.get("IsParent") and j["SourceRecoveryPointArn"] == backup["RecoveryPointArn"]]
+    assert sorted(p["DestinationBackupVaultArn"] for p in parents) == sorted(r["destinationVaultArn"] for r in ROUTES)
+    for child in backup["ChildJobs"]:
+        own = [j for j in settled.copy_jobs() if j["SourceRecoveryPointArn"] == child["RecoveryPointArn"] and not j.get("ParentJobId")]
+        assert own == [], "a nested recovery point is never copied alone"
+    assert settled.failures() == []
