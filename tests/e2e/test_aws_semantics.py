@@ -165,3 +165,29 @@ def test_a_routed_composite_backup_is_copied_whole_never_its_nested_points(settl
         own = [j for j in settled.copy_jobs() if j["SourceRecoveryPointArn"] == child["RecoveryPointArn"] and not j.get("ParentJobId")]
         assert own == [], "a nested recovery point is never copied alone"
     assert settled.failures() == []
+
+
+def test_an_unrecognised_failure_gets_one_retry_then_an_alert_quoting_aws(settled, resource):
+    odd = "Copy job encountered a fatal error. Please contact AWS Support for further assistance."
+    plan_id = plan(settled)
+    settled.fail_copies(odd, count=2, category="MISCELLANEOUS", destinationVaultArn=DR_VAULT)
+    backup = settled.complete_backup("planned", resource, planId=plan_id)
+    settled.settle()
+    assert [j["State"] for j in jobs_for(settled, backup["RecoveryPointArn"])] == ["FAILED", "FAILED"], "one retry only"
+    (alert,) = settled.alerts()
+    assert "unrecognised" in alert["Message"] and odd in alert["Message"]
+
+
+def test_a_keep_indefinitely_lifecycle_passes_through_a_retry(settled, resource):
+    keep = {"MoveToColdStorageAfterDays": -1, "DeleteAfterDays": -1, "OptInToArchiveForSupportedResources": True}
+    plan_id = settled.client("backup").create_backup_plan(BackupPlan={
+        "BackupPlanName": "keep-forever",
+        "Rules": [{"RuleName": "daily", "TargetBackupVaultName": "planned", "ScheduleExpression": "cron(0 3 * * ? *)",
+                   "CopyActions": [{"DestinationBackupVaultArn": DR_VAULT, "Lifecycle": keep}]}],
+    })["BackupPlanId"]
+    settled.fail_copies(TRANSIENT, destinationVaultArn=DR_VAULT)
+    backup = settled.complete_backup("planned", resource, planId=plan_id)
+    settled.settle()
+    failed, retry = jobs_for(settled, backup["RecoveryPointArn"])
+    assert (failed["State"], retry["State"]) == ("FAILED", "COMPLETED")
+    assert retry["DestinationRecoveryPointLifecycle"] == keep, "the plan's lifecycle, -1 and archive opt-in included"
