@@ -191,3 +191,21 @@ def test_a_keep_indefinitely_lifecycle_passes_through_a_retry(settled, resource)
     failed, retry = jobs_for(settled, backup["RecoveryPointArn"])
     assert (failed["State"], retry["State"]) == ("FAILED", "COMPLETED")
     assert retry["DestinationRecoveryPointLifecycle"] == keep, "the plan's lifecycle, -1 and archive opt-in included"
+
+
+def test_a_copy_job_the_adapter_cannot_read_is_skipped_and_said_never_failing_the_sweep():
+    with LocalStack(max_attempts=3, routes=ROUTES) as stack:
+        stack.create_vault("routed")
+        stack.create_vault("dr-copy", region="us-west-2", notify=False)
+        stack.create_vault("eu-archive", region="eu-west-1", notify=False)
+        stack.standin("bulk", {"vault": "routed", "count": 2, "resourceType": "EBS"})
+        # Valid for the API model (every CopyJob member is optional), but no source: which copy is it?
+        odd = stack.standin("copy-jobs/raw", {"job": {"DestinationBackupVaultArn": ROUTES[0]["destinationVaultArn"]}})
+        outcome = stack.reconcile()
+        assert outcome.ok, outcome.payload
+        summary = outcome.payload
+        assert (summary["unreadable"], summary["errors"], summary["complete"]) == (1, 0, True)
+        # It might be the copy of either backup: no copy is presumed missing this time.
+        assert summary["missingCopyPass"] == "unreadableJobs" and summary["missingCopiesStarted"] == 0
+        log = (stack.workdir / "reconciler.log").read_text()
+        assert odd["CopyJobId"] in log, "logged by id"

@@ -69,6 +69,9 @@ Test control lives under /_standin/ (never part of AWS), every endpoint POST wit
   vault-notifications/set-raw {"vault", "region"?, "SNSTopicArn", "BackupVaultEvents"}
                              seeds a configuration as old vaults have it (deprecated events
                              included), bypassing PutBackupVaultNotifications' validation
+  copy-jobs/raw              {"job": {...}}                      a finished copy job listed as given
+                                                                 (every CopyJob member is optional in
+                                                                 the model: e.g. one without a source)
   corrupt-response           {"operation", "merge": {...}, "count"?}   test-only: deep-merges
                              `merge` into the next `count` (default 1) responses of `operation`
                              before the response check (which must then refuse them)
@@ -1114,6 +1117,13 @@ def make_handler(backup: Backup):
                 return {}
             if path == "/_standin/vault-notifications/set-raw":
                 return backup.set_raw_notifications(body)
+            if path == "/_standin/copy-jobs/raw":
+                with backup.lock:
+                    job = {"CopyJobId": str(uuid.uuid4()).upper(), "State": "COMPLETED", "IsParent": False,
+                           "CreationDate": now(), **body["job"]}
+                    backup.copy_jobs[job["CopyJobId"]] = job
+                    backup.copy_order.append(job["CopyJobId"])
+                return job
             if path == "/_standin/corrupt-response":
                 with backup.lock:
                     backup.corruptions.append({"operation": body["operation"], "merge": body["merge"], "count": body.get("count", 1)})
