@@ -2,11 +2,12 @@
 backups, recovery points in cold storage, roles the functions may not pass, composite-free retries
 with another role, deprecated vault events (docs/aws-facts.md)."""
 
-from test_end_to_end import DR_VAULT, TRANSIENT, jobs_for, plan
-from test_vault_notifications import notifications, run, vault
+from contextlib import contextmanager
 
 from conftest import ROUTES
 from stack import ACCOUNT, ROLE, LocalStack
+from test_end_to_end import DR_VAULT, TRANSIENT, jobs_for, plan
+from test_vault_notifications import notifications, run, vault
 
 
 def test_a_continuous_backup_is_not_copied_on_demand_by_a_route(settled, resource):
@@ -93,15 +94,23 @@ def test_an_alert_is_sent_once_though_the_write_that_records_it_fails_for_a_whil
     assert settled.failures() == []
 
 
+@contextmanager
+def routed_stack(**options):
+    """A stack of its own, for a sweep whose counts must be exact: the routed vault and the two
+    destinations of ROUTES, nothing else in the window."""
+    with LocalStack(max_attempts=3, routes=ROUTES, **options) as stack:
+        stack.create_vault("routed")
+        stack.create_vault("dr-copy", region="us-west-2", notify=False)
+        stack.create_vault("eu-archive", region="eu-west-1", notify=False)
+        yield stack
+
+
 def backups_in(stack, vault: str) -> list[dict]:
     return stack.client("backup").list_backup_jobs(ByBackupVaultName=vault)["BackupJobs"]
 
 
 def test_a_filtered_sweep_never_starts_missing_copies():
-    with LocalStack(max_attempts=3, routes=ROUTES, reconciler_env={"RECONCILE_STATE": "FAILED"}) as stack:
-        stack.create_vault("routed")
-        stack.create_vault("dr-copy", region="us-west-2", notify=False)
-        stack.create_vault("eu-archive", region="eu-west-1", notify=False)
+    with routed_stack(reconciler_env={"RECONCILE_STATE": "FAILED"}) as stack:
         stack.standin("bulk", {"vault": "routed", "count": 3, "resourceType": "EBS"})
         outcome = stack.reconcile()
         assert outcome.ok, outcome.payload
@@ -111,10 +120,7 @@ def test_a_filtered_sweep_never_starts_missing_copies():
 
 
 def test_a_routed_copy_aws_refuses_is_alerted_once_and_not_asked_again_every_sweep():
-    with LocalStack(max_attempts=3, routes=ROUTES) as stack:
-        stack.create_vault("routed")
-        stack.create_vault("dr-copy", region="us-west-2", notify=False)
-        stack.create_vault("eu-archive", region="eu-west-1", notify=False)
+    with routed_stack() as stack:
         stack.standin("bulk", {"vault": "routed", "count": 1, "resourceType": "EBS"})
         (backup,) = backups_in(stack, "routed")
         stack.standin("recovery-points/set", {"recoveryPointArn": backup["RecoveryPointArn"], "storageClass": "COLD"})
@@ -194,10 +200,7 @@ def test_a_keep_indefinitely_lifecycle_passes_through_a_retry(settled, resource)
 
 
 def test_a_copy_job_the_adapter_cannot_read_is_skipped_and_said_never_failing_the_sweep():
-    with LocalStack(max_attempts=3, routes=ROUTES) as stack:
-        stack.create_vault("routed")
-        stack.create_vault("dr-copy", region="us-west-2", notify=False)
-        stack.create_vault("eu-archive", region="eu-west-1", notify=False)
+    with routed_stack() as stack:
         stack.standin("bulk", {"vault": "routed", "count": 2, "resourceType": "EBS"})
         # Valid for the API model (every CopyJob member is optional), but no source: which copy is it?
         odd = stack.standin("copy-jobs/raw", {"job": {"DestinationBackupVaultArn": ROUTES[0]["destinationVaultArn"]}})
