@@ -10,6 +10,8 @@ async fn main() -> Result<(), Error> {
     vaultwatch::telemetry::init();
     let config = RetrierConfig::from_env()?;
     let retrier = &AwsRetrier::from_config(config, &load_sdk_config(Host::Lambda).await?);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move { retrier.handle(&event.payload).await }))
-        .await
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<Value>| async move { retrier.handle(&event.payload).await },
+    ))
+    .await
 }

@@ -11,6 +11,8 @@ async fn main() -> Result<(), Error> {
     vaultwatch::telemetry::init();
     let config = TrackerConfig::from_env()?;
     let tracker = &Tracker::from_config(config, &load_sdk_config(Host::Lambda).await?);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move { tracker.handle(&event.payload).await }))
-        .await
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<Value>| async move { tracker.handle(&event.payload).await },
+    ))
+    .await
 }
