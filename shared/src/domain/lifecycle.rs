@@ -31,10 +31,6 @@ impl DeleteAfterEvent {
     pub fn parse(raw: &str) -> Option<Self> {
         (raw == "DELETE_AFTER_COPY").then_some(Self::DeleteAfterCopy)
     }
-
-    pub fn as_str(self) -> &'static str {
-        "DELETE_AFTER_COPY"
-    }
 }
 
 /// AWS Backup refuses a lifecycle whose deletion comes less than 90 days after the move to cold storage.
@@ -88,6 +84,8 @@ mod tests {
         assert!(lifecycle(None, Some(7)).validate().is_ok());
         assert!(lifecycle(Some(0), None).validate().is_err());
         assert!(lifecycle(Some(-2), None).validate().is_err());
+        assert!(lifecycle(Some(1), Some(91)).validate().is_ok(), "one day is the least");
+        assert!(Lifecycle::default().is_empty() && !lifecycle(None, Some(7)).is_empty());
     }
 
     #[test]

@@ -37,11 +37,6 @@ impl PassableRoles {
         Self { passable: None, fallback }
     }
 
-    /// Only `role`.
-    pub fn only(role: IamRoleArn) -> Self {
-        Self::new(Vec::new(), Some(role))
-    }
-
     pub fn parse(list: &str, fallback: Option<IamRoleArn>) -> Result<Self, DomainError> {
         let roles = list
             .split(',')
@@ -160,5 +155,8 @@ mod tests {
         assert!(CopyTargets::parse("arn:aws:backup:*").unwrap_err().to_string().contains("COPY_TARGETS"));
         assert!(CopyTargets::default().allows(&vault("arn:aws:backup:us-east-1:111111111111:backup-vault:vv")));
         assert!(!CopyTargets::default().is_restricted() && targets.is_restricted());
+        assert_eq!(region_only.to_string(), "arn:aws:backup:*:backup-vault:xx", "listed as configured");
+        assert_ne!(region_only, targets);
+        assert_eq!(region_only, CopyTargets::parse(" arn:aws:backup:*:backup-vault:xx ,").unwrap());
     }
 }
