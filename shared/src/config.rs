@@ -262,14 +262,8 @@ impl ReconcilerConfig {
         if !(1..=1000).contains(&page_size) {
             env.problems.push("RECONCILE_PAGE_SIZE must be between 1 and 1000".into());
         }
-        let destination_vault = env.get("RECONCILE_DESTINATION_VAULT_ARN").and_then(|raw| {
-            BackupVaultArn::parse(&raw)
-                .map_err(|err| env.problems.push(format!("RECONCILE_DESTINATION_VAULT_ARN: {err}")))
-                .ok()
-        });
-        let state = env.get("RECONCILE_STATE").and_then(|raw| {
-            CopyJobState::parse(&raw).map_err(|err| env.problems.push(format!("RECONCILE_STATE: {err}"))).ok()
-        });
+        let destination_vault = env.optional("RECONCILE_DESTINATION_VAULT_ARN", BackupVaultArn::parse);
+        let state = env.optional("RECONCILE_STATE", CopyJobState::parse);
         let routes = match env.get("COPY_ROUTES") {
             None => Some(RouteTable::default()),
             Some(raw) => {
