@@ -1,6 +1,6 @@
 //! The burst under faults (see `vaultwatch_tests::burst`): 500 backups, duplicates, shuffling,
 //! throttling, 5xx and random copy failures; every invariant must hold. Seeded and reproducible:
-//! `BURST_SEED=<seed> cargo test --test burst` replays a failure.
+//! `BURST_SEED=<seed> cargo test -p vaultwatch-tests --test behaviour burst::` replays a failure.
 
 use vaultwatch_tests::burst::Burst;
 

@@ -3,8 +3,6 @@
 //! moto. They need the stack, so `cargo test` lists them as ignored; the end-to-end suite starts
 //! the stack and runs them with `--ignored` (tests/e2e/test_contract.py).
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -29,21 +27,13 @@ fn unique(prefix: &str) -> String {
 
 /// POSTs to the stand-in's control API (not part of AWS, so not through the SDK).
 fn control(path: &str, body: &Value) -> Value {
-    let endpoint = env("AWS_ENDPOINT_URL_BACKUP");
-    let address = endpoint.trim_start_matches("http://");
-    let body = body.to_string();
-    let mut stream = TcpStream::connect(address).unwrap();
-    write!(
-        stream,
-        "POST /_standin/{path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    serde_json::from_str(body).unwrap()
+    let url = format!("{}/_standin/{path}", env("AWS_ENDPOINT_URL_BACKUP"));
+    let mut response = ureq::post(&url)
+        .header("Content-Type", "application/json")
+        .send(body.to_string())
+        .unwrap_or_else(|err| panic!("{url}: {err}"));
+    let text = response.body_mut().read_to_string().unwrap_or_else(|err| panic!("{url}: {err}"));
+    serde_json::from_str(&text).unwrap_or_else(|err| panic!("{url}: {err}: {text}"))
 }
 
 async fn clients() -> (aws_sdk_backup::Client, SdkBackup, DynamoStore) {

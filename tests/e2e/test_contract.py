@@ -16,7 +16,7 @@ def test_adapters_honour_the_aws_contracts(stack):
         "TRACKING_TABLE_NAME": stack.table,
     }
     run = subprocess.run(
-        ["cargo", "test", "--quiet", "-p", "vaultwatch-tests", "--test", "contract", "--", "--ignored", "--test-threads=1"],
+        ["cargo", "test", "--quiet", "-p", "vaultwatch-tests", "--test", "behaviour", "contract::", "--", "--ignored", "--test-threads=1"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
     )
     output = run.stdout + run.stderr

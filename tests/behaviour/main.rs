@@ -1,0 +1,15 @@
+//! Behaviour tests across the workspace, one module per function or concern, driven by the
+//! reference payloads in `fixtures/`. One binary: `cargo test -p vaultwatch-tests --test behaviour <module>::`.
+
+mod burst;
+mod call_budget;
+mod classification;
+mod contract;
+mod copier;
+mod malformed;
+mod parsing;
+mod properties;
+mod reconciler;
+mod retrier;
+mod tracker;
+mod vault_setup;
