@@ -165,15 +165,6 @@ pub enum ClaimKind {
     Alert,
 }
 
-impl ClaimKind {
-    pub fn attribute(self) -> &'static str {
-        match self {
-            Self::FailureHandling => "failure_claim",
-            Self::Alert => "alert_claim",
-        }
-    }
-}
-
 /// Outcome of trying to claim a side effect.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Claim {

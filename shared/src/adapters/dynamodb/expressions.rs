@@ -1,0 +1,153 @@
+//! UpdateItem expressions in DynamoDB's own notation: every attribute name behind a `#name`
+//! placeholder and every value behind a `:name` placeholder (so reserved words such as `state` never
+//! clash). An attribute written by SET is `#attr = :attr`; the conditions below are fixed texts that
+//! use those same placeholders, or ones bound by name.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+/// A write moves the state only forward (`:state_rank` is the rank being written).
+pub const STATE_MOVES_FORWARD: &str = "attribute_not_exists(#state_rank) OR #state_rank < :state_rank";
+/// A claim is free, or pending and abandoned: taken before `:lease_cutoff`.
+pub const CLAIM_IS_FREE: &str = "attribute_not_exists(#claim) OR (#claim = :pending AND #claim_at < :lease_cutoff)";
+/// Only a pending claim is given back; a finished one stays finished.
+pub const CLAIM_IS_PENDING: &str = "#claim = :pending";
+
+/// One UpdateItem's update expression, condition, and placeholder bindings.
+#[derive(Debug, Default)]
+pub struct UpdateExpression {
+    sets: Vec<String>,
+    removes: Vec<String>,
+    condition: Option<&'static str>,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+/// What UpdateItem takes: update expression, condition, names and values.
+pub type Built = (String, Option<String>, HashMap<String, String>, HashMap<String, AttributeValue>);
+
+impl UpdateExpression {
+    /// Binds `#placeholder` to an attribute name.
+    pub fn name(mut self, placeholder: &str, attribute: &str) -> Self {
+        self.names.insert(format!("#{placeholder}"), attribute.to_owned());
+        self
+    }
+
+    /// Binds `:placeholder` to a value.
+    pub fn value(mut self, placeholder: &str, value: AttributeValue) -> Self {
+        self.values.insert(format!(":{placeholder}"), value);
+        self
+    }
+
+    /// `SET #attr = :attr`
+    pub fn set(self, attribute: &str, value: AttributeValue) -> Self {
+        self.set_as(attribute, attribute, value)
+    }
+
+    /// `SET #placeholder = :placeholder`, the placeholder standing for `attribute`.
+    pub fn set_as(mut self, placeholder: &str, attribute: &str, value: AttributeValue) -> Self {
+        self.sets.push(format!("#{placeholder} = :{placeholder}"));
+        self.name(placeholder, attribute).value(placeholder, value)
+    }
+
+    /// `SET #attr = if_not_exists(#attr, :attr)`: written only if the item does not have it yet.
+    pub fn set_if_absent(mut self, attribute: &str, value: AttributeValue) -> Self {
+        self.sets.push(format!("#{attribute} = if_not_exists(#{attribute}, :{attribute})"));
+        self.name(attribute, attribute).value(attribute, value)
+    }
+
+    pub fn set_opt(self, attribute: &str, value: Option<AttributeValue>) -> Self {
+        match value {
+            Some(value) => self.set(attribute, value),
+            None => self,
+        }
+    }
+
+    pub fn set_if_absent_opt(self, attribute: &str, value: Option<AttributeValue>) -> Self {
+        match value {
+            Some(value) => self.set_if_absent(attribute, value),
+            None => self,
+        }
+    }
+
+    /// `REMOVE #placeholder`
+    pub fn remove(mut self, placeholder: &str, attribute: &str) -> Self {
+        self.removes.push(format!("#{placeholder}"));
+        self.name(placeholder, attribute)
+    }
+
+    /// One of the fixed conditions above; its placeholders must be bound.
+    pub fn condition(mut self, condition: &'static str) -> Self {
+        self.condition = Some(condition);
+        self
+    }
+
+    pub fn build(self) -> Built {
+        let mut clauses = Vec::new();
+        if !self.sets.is_empty() {
+            clauses.push(format!("SET {}", self.sets.join(", ")));
+        }
+        if !self.removes.is_empty() {
+            clauses.push(format!("REMOVE {}", self.removes.join(", ")));
+        }
+        (clauses.join(" "), self.condition.map(str::to_owned), self.names, self.values)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(n: u32) -> AttributeValue {
+        AttributeValue::N(n.to_string())
+    }
+
+    #[test]
+    fn every_name_and_value_is_a_placeholder_as_dynamodb_documents_them() {
+        let (expression, condition, names, values) = UpdateExpression::default()
+            .set("state", AttributeValue::S("RUNNING".into()))
+            .set("state_rank", n(2))
+            .set_if_absent("resource_type", AttributeValue::S("EBS".into()))
+            .remove("claim", "alert_claim")
+            .condition(STATE_MOVES_FORWARD)
+            .build();
+        assert_eq!(
+            expression,
+            "SET #state = :state, #state_rank = :state_rank, #resource_type = if_not_exists(#resource_type, :resource_type) REMOVE #claim"
+        );
+        assert_eq!(condition.as_deref(), Some(STATE_MOVES_FORWARD));
+        assert_eq!(names["#claim"], "alert_claim");
+        assert_eq!(names["#state_rank"], "state_rank");
+        assert_eq!(values[":state_rank"], n(2));
+        assert_eq!(values.len(), 3);
+    }
+
+    /// The `#name` and `:value` placeholders a text uses.
+    fn placeholders(text: &str) -> Vec<String> {
+        let mut found = Vec::new();
+        for (at, sigil) in text.match_indices(['#', ':']) {
+            let rest = &text[at + sigil.len()..];
+            let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+            found.push(format!("{sigil}{}", &rest[..end]));
+        }
+        found
+    }
+
+    #[test]
+    fn the_fixed_conditions_use_only_placeholders_the_writes_bind() {
+        let claim = UpdateExpression::default()
+            .set_as("claim", "failure_claim", AttributeValue::S("pending".into()))
+            .name("claim_at", "failure_claim_at")
+            .value("pending", AttributeValue::S("pending".into()))
+            .value("lease_cutoff", n(0));
+        let state = UpdateExpression::default().set("state_rank", n(1));
+        for (write, condition) in [(claim, CLAIM_IS_FREE), (state, STATE_MOVES_FORWARD)] {
+            let (_, _, names, values) = write.build();
+            for placeholder in placeholders(condition) {
+                assert!(names.contains_key(&placeholder) || values.contains_key(&placeholder), "{placeholder}");
+            }
+        }
+        assert_eq!(placeholders(CLAIM_IS_PENDING), ["#claim", ":pending"]);
+    }
+}

@@ -1,0 +1,283 @@
+//! The tracking table through `aws-sdk-dynamodb`: the store operations. The table's items and
+//! attributes are in [`schema`], the expressions in [`expressions`].
+//!
+//! Every write is a single UpdateItem, most of them conditional: state moves only forward, claims
+//! are taken only when free (or abandoned past their lease), details are never overwritten.
+
+mod expressions;
+mod schema;
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::Client;
+use chrono::{DateTime, Utc};
+
+use self::expressions::{UpdateExpression, CLAIM_IS_FREE, CLAIM_IS_PENDING, STATE_MOVES_FORWARD};
+use self::schema::{
+    claim_done, copy, copy_key, cursor, cursor_from_item, cursor_to_item, detail_attributes, number, record_from_item,
+    refusal, refusal_key, refusal_token, state_at, string, timestamp, Item, ITEM_TYPE, PK, UPDATED_AT,
+};
+use super::error::classify;
+use crate::domain::{
+    Claim, ClaimKind, CopyDetails, CopyJobId, CopyJobRecord, CopyJobState, IdempotencyToken, Refusal, StartedCopy,
+    StateChange, StateUpdate, SweepCursor,
+};
+use crate::ports::{AwsError, ErrorClass, TrackingStore};
+
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(sdk: &aws_config::SdkConfig, table: String) -> Self {
+        Self { client: Client::new(sdk), table }
+    }
+
+    /// Runs an update. When its condition does not hold, the item as it stands comes back in the
+    /// same response (ReturnValuesOnConditionCheckFailure), so no second read is needed.
+    async fn update(
+        &self,
+        operation: &'static str,
+        key: AttributeValue,
+        update: UpdateExpression,
+        return_new: bool,
+    ) -> Result<Updated, AwsError> {
+        let (expression, condition, names, values) = update.build();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, key)
+            .update_expression(expression)
+            .set_condition_expression(condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values((!values.is_empty()).then_some(values))
+            .return_values(if return_new { ReturnValue::AllNew } else { ReturnValue::None })
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(Updated::Applied(output.attributes.unwrap_or_default())),
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    Ok(Updated::ConditionFailed(failed.item.clone().unwrap_or_default()))
+                }
+                _ => Err(classify("dynamodb", operation, err)),
+            },
+        }
+    }
+
+    /// The items with these keys (absent ones left out). BatchGetItem takes at most 100 keys and
+    /// may hand some back unprocessed under load.
+    async fn batch_get(&self, keys: Vec<AttributeValue>) -> Result<Vec<Item>, AwsError> {
+        let mut items = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(100) {
+            let keys: Vec<_> = chunk.iter().map(|key| HashMap::from([(PK.to_owned(), key.clone())])).collect();
+            let mut request =
+                Some(KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build().map_err(
+                    |err| AwsError {
+                        service: "dynamodb",
+                        operation: "BatchGetItem",
+                        class: ErrorClass::Permanent,
+                        code: None,
+                        message: err.to_string(),
+                    },
+                )?);
+            for _ in 0..5 {
+                let Some(keys) = request.take() else { break };
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, keys)
+                    .send()
+                    .await
+                    .map_err(|err| classify("dynamodb", "BatchGetItem", err))?;
+                items.extend(output.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default());
+                request = output.unprocessed_keys.and_then(|mut u| u.remove(&self.table));
+            }
+            if request.is_some() {
+                return Err(AwsError {
+                    service: "dynamodb",
+                    operation: "BatchGetItem",
+                    class: ErrorClass::Transient,
+                    code: Some("UnprocessedKeys".into()),
+                    message: "keys still unprocessed after 5 tries".into(),
+                });
+            }
+        }
+        Ok(items)
+    }
+
+    async fn get_item(&self, key: AttributeValue) -> Result<Option<Item>, AwsError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, key)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|err| classify("dynamodb", "GetItem", err))?;
+        Ok(output.item)
+    }
+}
+
+/// The outcome of a conditional update, with the item it left (or found).
+enum Updated {
+    Applied(Item),
+    ConditionFailed(Item),
+}
+
+/// The attributes every write of a copy item keeps current.
+fn copy_item(id: &CopyJobId) -> UpdateExpression {
+    UpdateExpression::default()
+        .set_if_absent(ITEM_TYPE, string(copy::KIND))
+        .set_if_absent(copy::COPY_JOB_ID, string(id.as_str()))
+        .set(UPDATED_AT, timestamp(Utc::now()))
+}
+
+/// The details the item does not have yet; recorded ones are never overwritten.
+fn with_details(write: UpdateExpression, details: &CopyDetails) -> UpdateExpression {
+    detail_attributes(details).into_iter().fold(write, |write, (name, value)| write.set_if_absent(name, value))
+}
+
+impl TrackingStore for DynamoStore {
+    async fn apply_state(&self, update: &StateUpdate) -> Result<StateChange, AwsError> {
+        let write = copy_item(&update.id)
+            .set(copy::STATE, string(update.state.as_str()))
+            .set(copy::STATE_RANK, number(update.state.rank()))
+            .set(&state_at(update.state), timestamp(update.at))
+            .set_opt(copy::STATUS_MESSAGE, update.status_message.clone().map(string));
+        let write = with_details(write, &update.details).condition(STATE_MOVES_FORWARD);
+        Ok(match self.update("UpdateItem", copy_key(&update.id), write, true).await? {
+            Updated::Applied(item) => StateChange::Applied(record_from_item(&item)),
+            Updated::ConditionFailed(item) => StateChange::Stale(record_from_item(&item)),
+        })
+    }
+
+    async fn fill_details(&self, id: &CopyJobId, details: &CopyDetails) -> Result<(), AwsError> {
+        self.update("UpdateItem", copy_key(id), with_details(copy_item(id), details), false).await?;
+        Ok(())
+    }
+
+    async fn record_started(&self, started: &StartedCopy) -> Result<(), AwsError> {
+        let lifecycle = started.lifecycle.map(|l| string(serde_json::to_string(&l).expect("lifecycle serialises")));
+        let write = with_details(copy_item(&started.id), &started.details)
+            .set(copy::ROOT_JOB_ID, string(started.lineage.root.as_str()))
+            .set(copy::ATTEMPT, number(started.lineage.attempt))
+            .set_opt(copy::RETRY_OF, started.lineage.retry_of.as_ref().map(|id| string(id.as_str())))
+            .set_if_absent_opt(copy::LIFECYCLE, lifecycle)
+            .set_if_absent(copy::REQUESTED_AT, timestamp(started.at))
+            // The tracker may have seen the job already; never move its state back.
+            .set_if_absent(copy::STATE, string(CopyJobState::Created.as_str()))
+            .set_if_absent(copy::STATE_RANK, number(CopyJobState::Created.rank()));
+        self.update("UpdateItem", copy_key(&started.id), write, false).await?;
+        Ok(())
+    }
+
+    async fn link_retry(&self, failed: &CopyJobId, retry: &CopyJobId) -> Result<(), AwsError> {
+        let write = copy_item(failed).set(copy::RETRIED_BY, string(retry.as_str()));
+        self.update("UpdateItem", copy_key(failed), write, false).await?;
+        Ok(())
+    }
+
+    async fn claim(
+        &self,
+        id: &CopyJobId,
+        kind: ClaimKind,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<Claim, AwsError> {
+        let (claim, claim_at) = schema::claim(kind);
+        let cutoff = now.timestamp() - i64::try_from(lease.as_secs()).unwrap_or(i64::MAX);
+        let write = copy_item(id)
+            .set_as("claim", claim, string(copy::CLAIM_PENDING))
+            .set_as("claim_at", claim_at, number(now.timestamp()))
+            .value("pending", string(copy::CLAIM_PENDING))
+            .value("lease_cutoff", number(cutoff))
+            .condition(CLAIM_IS_FREE);
+        Ok(match self.update("UpdateItem", copy_key(id), write, true).await? {
+            Updated::Applied(item) => Claim::Acquired(Box::new(record_from_item(&item))),
+            Updated::ConditionFailed(item) if claim_done(&item, kind) => Claim::AlreadyDone,
+            Updated::ConditionFailed(_) => Claim::InProgress,
+        })
+    }
+
+    async fn finish_claim(
+        &self,
+        id: &CopyJobId,
+        kind: ClaimKind,
+        outcome: &str,
+        details: Option<&CopyDetails>,
+    ) -> Result<(), AwsError> {
+        let write = copy_item(id)
+            .set_as("claim", schema::claim(kind).0, string(copy::CLAIM_DONE))
+            .set(copy::OUTCOME, string(outcome));
+        let write = match details {
+            Some(details) => with_details(write, details),
+            None => write,
+        };
+        self.update("UpdateItem", copy_key(id), write, false).await?;
+        Ok(())
+    }
+
+    async fn release_claim(&self, id: &CopyJobId, kind: ClaimKind) -> Result<(), AwsError> {
+        let (claim, claim_at) = schema::claim(kind);
+        let write = UpdateExpression::default()
+            .remove("claim", claim)
+            .remove("claim_at", claim_at)
+            .value("pending", string(copy::CLAIM_PENDING))
+            .condition(CLAIM_IS_PENDING);
+        self.update("UpdateItem", copy_key(id), write, false).await?;
+        Ok(())
+    }
+
+    async fn get(&self, id: &CopyJobId) -> Result<Option<CopyJobRecord>, AwsError> {
+        Ok(self.get_item(copy_key(id)).await?.as_ref().map(record_from_item))
+    }
+
+    async fn get_many(&self, ids: &[CopyJobId]) -> Result<HashMap<CopyJobId, CopyJobRecord>, AwsError> {
+        let items = self.batch_get(ids.iter().map(copy_key).collect()).await?;
+        Ok(items.iter().map(record_from_item).filter_map(|record| Some((record.id.clone()?, record))).collect())
+    }
+
+    async fn load_cursor(&self) -> Result<SweepCursor, AwsError> {
+        Ok(self.get_item(string(cursor::KEY)).await?.as_ref().map(cursor_from_item).unwrap_or_default())
+    }
+
+    async fn refused(&self, tokens: &[IdempotencyToken]) -> Result<HashSet<IdempotencyToken>, AwsError> {
+        if tokens.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let items = self.batch_get(tokens.iter().map(refusal_key).collect()).await?;
+        let stored: HashSet<&str> = items.iter().filter_map(refusal_token).collect();
+        Ok(tokens.iter().filter(|token| stored.contains(token.as_str())).cloned().collect())
+    }
+
+    async fn record_refusal(&self, refused: &Refusal) -> Result<(), AwsError> {
+        // The first refusal is kept: a later one changes nothing.
+        let write = UpdateExpression::default()
+            .set_if_absent(ITEM_TYPE, string(refusal::KIND))
+            .set_if_absent(refusal::RECOVERY_POINT_ARN, string(refused.recovery_point.as_str()))
+            .set_if_absent(refusal::DESTINATION_VAULT_ARN, string(refused.destination_vault.as_str()))
+            .set_if_absent(refusal::ERROR, string(refused.error.as_str()))
+            .set_if_absent(refusal::REFUSED_AT, timestamp(refused.at));
+        self.update("UpdateItem", refusal_key(&refused.token), write, false).await?;
+        Ok(())
+    }
+
+    async fn save_cursor(&self, sweep: &SweepCursor) -> Result<(), AwsError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(cursor_to_item(sweep, Utc::now())))
+            .send()
+            .await
+            .map_err(|err| classify("dynamodb", "PutItem", err))?;
+        Ok(())
+    }
+}

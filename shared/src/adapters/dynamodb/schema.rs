@@ -1,0 +1,279 @@
+//! The tracking table's schema: its keys, every attribute name, and the conversion between items and
+//! records. The README's "The tracking table" section names the same keys and attributes in the same
+//! order (a test below holds them together).
+//!
+//! One table, partition key `pk` (string):
+//! - `copy#<CopyJobId>`: a copy job's state, timestamps, details, lineage, claims and outcome.
+//! - `refusal#<route token>`: a routed copy AWS Backup refused for good.
+//! - `reconciler#cursor`: where an unfinished reconciliation sweep stopped.
+//!
+//! The copies of a recovery point are found through the table's `by-recovery-point` index (on the
+//! records' `source_recovery_point_arn`), not kept in a second item that every event would write.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use crate::domain::{
+    BackupVaultArn, ClaimKind, CopyDetails, CopyJobId, CopyJobRecord, CopyJobState, IdempotencyToken, Lifecycle,
+    Lineage, RecoveryPointArn, ResourceArn, SweepCursor, SweepResume, VerifiedSweep,
+};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// The partition key of every item.
+pub const PK: &str = "pk";
+/// What an item is (`copy_job`, `routed_copy_refusal`, `sweep_cursor`), for people reading the table.
+pub const ITEM_TYPE: &str = "item_type";
+pub const UPDATED_AT: &str = "updated_at";
+
+/// `copy#<CopyJobId>`: one copy job.
+pub mod copy {
+    pub const KIND: &str = "copy_job";
+    pub const COPY_JOB_ID: &str = "copy_job_id";
+    pub const STATE: &str = "state";
+    /// The state's rank: a write moves the state only forward.
+    pub const STATE_RANK: &str = "state_rank";
+    pub const STATUS_MESSAGE: &str = "status_message";
+    // The copy's details, each written once (never overwritten).
+    pub const SOURCE_RECOVERY_POINT_ARN: &str = "source_recovery_point_arn";
+    pub const SOURCE_VAULT_ARN: &str = "source_vault_arn";
+    pub const DESTINATION_VAULT_ARN: &str = "destination_vault_arn";
+    pub const DESTINATION_RECOVERY_POINT_ARN: &str = "destination_recovery_point_arn";
+    pub const RESOURCE_ARN: &str = "resource_arn";
+    pub const RESOURCE_TYPE: &str = "resource_type";
+    /// On a job nested in a composite job.
+    pub const PARENT_JOB_ID: &str = "parent_job_id";
+    /// On a composite job.
+    pub const CHILD_JOBS: &str = "child_jobs";
+    // Lineage: the chain of retries a job belongs to.
+    pub const ROOT_JOB_ID: &str = "root_job_id";
+    pub const ATTEMPT: &str = "attempt";
+    pub const RETRY_OF: &str = "retry_of";
+    pub const RETRIED_BY: &str = "retried_by";
+    /// JSON of the lifecycle vaultwatch asked for, when vaultwatch started the job.
+    pub const LIFECYCLE: &str = "lifecycle";
+    pub const REQUESTED_AT: &str = "requested_at";
+    /// What vaultwatch did about the job, e.g. `retry 2 scheduled`.
+    pub const OUTCOME: &str = "outcome";
+    // Claims make a side effect happen once: `pending` while it runs (with when it was taken), then `done`.
+    pub const CLAIM_PENDING: &str = "pending";
+    pub const CLAIM_DONE: &str = "done";
+    pub const FAILURE_CLAIM: &str = "failure_claim";
+    pub const FAILURE_CLAIM_AT: &str = "failure_claim_at";
+    pub const ALERT_CLAIM: &str = "alert_claim";
+    pub const ALERT_CLAIM_AT: &str = "alert_claim_at";
+}
+
+/// `refusal#<route token>`: a routed copy AWS Backup refused for good.
+pub mod refusal {
+    pub const KIND: &str = "routed_copy_refusal";
+    /// Not `source_recovery_point_arn`: that is the by-recovery-point index key, which lists copies.
+    pub const RECOVERY_POINT_ARN: &str = "recovery_point_arn";
+    pub const DESTINATION_VAULT_ARN: &str = "destination_vault_arn";
+    pub const ERROR: &str = "error";
+    pub const REFUSED_AT: &str = "refused_at";
+}
+
+/// `reconciler#cursor`: the reconciler's place in an unfinished sweep and the last verified one.
+pub mod cursor {
+    pub const KEY: &str = "reconciler#cursor";
+    pub const KIND: &str = "sweep_cursor";
+    pub const WINDOW_START: &str = "window_start";
+    pub const NEXT_TOKEN: &str = "next_token";
+    pub const SWEEP_STARTED_AT: &str = "sweep_started_at";
+    pub const SWEEP_CLEAN: &str = "sweep_clean";
+    pub const VERIFIED_WINDOW_START: &str = "verified_window_start";
+    pub const VERIFIED_COMPLETED_BEFORE: &str = "verified_completed_before";
+    pub const VERIFIED_FILTERS: &str = "verified_filters";
+}
+
+pub fn copy_key(id: &CopyJobId) -> AttributeValue {
+    AttributeValue::S(format!("copy#{id}"))
+}
+
+pub fn refusal_key(token: &IdempotencyToken) -> AttributeValue {
+    AttributeValue::S(format!("refusal#{}", token.as_str()))
+}
+
+/// The token of a refusal item's key.
+pub fn refusal_token(item: &Item) -> Option<&str> {
+    item.get(PK)?.as_s().ok()?.strip_prefix("refusal#")
+}
+
+/// `<state>_at`: when the job was seen in that state, e.g. `completed_at`.
+pub fn state_at(state: CopyJobState) -> String {
+    format!("{}_at", state.as_str().to_ascii_lowercase())
+}
+
+/// The claim bookkeeping of one kind of side effect: its value and when it was taken.
+pub fn claim(kind: ClaimKind) -> (&'static str, &'static str) {
+    match kind {
+        ClaimKind::FailureHandling => (copy::FAILURE_CLAIM, copy::FAILURE_CLAIM_AT),
+        ClaimKind::Alert => (copy::ALERT_CLAIM, copy::ALERT_CLAIM_AT),
+    }
+}
+
+pub fn timestamp(at: DateTime<Utc>) -> AttributeValue {
+    AttributeValue::S(at.to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
+pub fn number(n: impl ToString) -> AttributeValue {
+    AttributeValue::N(n.to_string())
+}
+
+pub fn string(s: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(s.into())
+}
+
+/// The details as attributes; the absent ones are left out (and never written).
+pub fn detail_attributes(details: &CopyDetails) -> Vec<(&'static str, AttributeValue)> {
+    let CopyDetails {
+        source_recovery_point,
+        source_vault,
+        destination_vault,
+        destination_recovery_point,
+        resource,
+        resource_type,
+        parent_job,
+        child_jobs,
+    } = details;
+    [
+        (copy::SOURCE_RECOVERY_POINT_ARN, source_recovery_point.as_ref().map(|a| string(a.as_str()))),
+        (copy::SOURCE_VAULT_ARN, source_vault.as_ref().map(|a| string(a.as_str()))),
+        (copy::DESTINATION_VAULT_ARN, destination_vault.as_ref().map(|a| string(a.as_str()))),
+        (copy::DESTINATION_RECOVERY_POINT_ARN, destination_recovery_point.as_ref().map(|a| string(a.as_str()))),
+        (copy::RESOURCE_ARN, resource.as_ref().map(|a| string(a.as_str()))),
+        (copy::RESOURCE_TYPE, resource_type.clone().map(string)),
+        (copy::PARENT_JOB_ID, parent_job.as_ref().map(|id| string(id.as_str()))),
+        (copy::CHILD_JOBS, child_jobs.map(number)),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| Some((name, value?)))
+    .collect()
+}
+
+/// Reads a copy item back into a record; attributes that do not parse are treated as absent.
+pub fn record_from_item(item: &Item) -> CopyJobRecord {
+    use copy::*;
+    let s = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str);
+    let n = |name: &str| item.get(name).and_then(|v| v.as_n().ok()).and_then(|n| n.parse::<u32>().ok());
+    let lineage = s(ROOT_JOB_ID).and_then(|root| CopyJobId::parse(root).ok()).map(|root| Lineage {
+        root,
+        attempt: n(ATTEMPT).unwrap_or(0),
+        retry_of: s(RETRY_OF).and_then(|id| CopyJobId::parse(id).ok()),
+    });
+    CopyJobRecord {
+        id: s(COPY_JOB_ID).and_then(|id| CopyJobId::parse(id).ok()),
+        state: s(STATE).and_then(|state| CopyJobState::parse(state).ok()),
+        status_message: s(STATUS_MESSAGE).map(str::to_owned),
+        details: CopyDetails {
+            source_recovery_point: s(SOURCE_RECOVERY_POINT_ARN).and_then(|a| RecoveryPointArn::parse(a).ok()),
+            source_vault: s(SOURCE_VAULT_ARN).and_then(|a| BackupVaultArn::parse(a).ok()),
+            destination_vault: s(DESTINATION_VAULT_ARN).and_then(|a| BackupVaultArn::parse(a).ok()),
+            destination_recovery_point: s(DESTINATION_RECOVERY_POINT_ARN)
+                .and_then(|a| RecoveryPointArn::parse(a).ok()),
+            resource: s(RESOURCE_ARN).and_then(|a| ResourceArn::parse(a).ok()),
+            resource_type: s(RESOURCE_TYPE).map(str::to_owned),
+            parent_job: s(PARENT_JOB_ID).and_then(|id| CopyJobId::parse(id).ok()),
+            child_jobs: n(CHILD_JOBS),
+        },
+        lineage,
+        lifecycle: s(LIFECYCLE).and_then(|json| serde_json::from_str::<Lifecycle>(json).ok()),
+        retried_by: s(RETRIED_BY).and_then(|id| CopyJobId::parse(id).ok()),
+        outcome: s(OUTCOME).map(str::to_owned),
+        failure_handled: s(claim(ClaimKind::FailureHandling).0) == Some(CLAIM_DONE),
+    }
+}
+
+/// Whether the item's claim of this kind is finished.
+pub fn claim_done(item: &Item, kind: ClaimKind) -> bool {
+    item.get(claim(kind).0).and_then(|v| v.as_s().ok()).is_some_and(|s| s == copy::CLAIM_DONE)
+}
+
+pub fn cursor_from_item(item: &Item) -> SweepCursor {
+    use cursor::*;
+    let s = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
+    let at = |name: &str| s(name).and_then(|raw| DateTime::parse_from_rfc3339(raw).ok()).map(|at| at.with_timezone(&Utc));
+    SweepCursor {
+        resume: at(WINDOW_START).zip(at(SWEEP_STARTED_AT)).map(|(window_start, started_at)| SweepResume {
+            window_start,
+            next_token: s(NEXT_TOKEN).cloned(),
+            started_at,
+            clean: item.get(SWEEP_CLEAN).and_then(|v| v.as_bool().ok()).copied().unwrap_or(false),
+        }),
+        verified: at(VERIFIED_WINDOW_START).zip(at(VERIFIED_COMPLETED_BEFORE)).map(
+            |(window_start, completed_before)| VerifiedSweep {
+                window_start,
+                completed_before,
+                filters: s(VERIFIED_FILTERS).cloned().unwrap_or_default(),
+            },
+        ),
+    }
+}
+
+pub fn cursor_to_item(sweep: &SweepCursor, now: DateTime<Utc>) -> Item {
+    use cursor::*;
+    let mut item: Item = HashMap::from([
+        (PK.to_owned(), string(KEY)),
+        (ITEM_TYPE.to_owned(), string(KIND)),
+        (UPDATED_AT.to_owned(), timestamp(now)),
+    ]);
+    let mut put = |name: &str, value| item.insert(name.to_owned(), value);
+    if let Some(resume) = &sweep.resume {
+        put(WINDOW_START, timestamp(resume.window_start));
+        put(SWEEP_STARTED_AT, timestamp(resume.started_at));
+        put(SWEEP_CLEAN, AttributeValue::Bool(resume.clean));
+        if let Some(token) = &resume.next_token {
+            put(NEXT_TOKEN, string(token.as_str()));
+        }
+    }
+    if let Some(verified) = &sweep.verified {
+        put(VERIFIED_WINDOW_START, timestamp(verified.window_start));
+        put(VERIFIED_COMPLETED_BEFORE, timestamp(verified.completed_before));
+        put(VERIFIED_FILTERS, string(verified.filters.as_str()));
+    }
+    item
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The values of this file's `&str` constants, in order.
+    fn schema_names() -> Vec<&'static str> {
+        include_str!("schema.rs")
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("pub const ")?.split_once(": &str = \"")?.1.strip_suffix("\";"))
+            .collect()
+    }
+
+    #[test]
+    fn the_readme_names_every_key_and_attribute_of_the_schema_in_its_order() {
+        let readme = include_str!("../../../../README.md");
+        let section = readme.split("\n## The tracking table\n").nth(1).expect("README has the section");
+        let section = section.split("\n## ").next().unwrap_or_default();
+        let schema = schema_names();
+        let named: Vec<&str> =
+            section.split('`').skip(1).step_by(2).filter(|code| schema.contains(code)).collect();
+        assert!(schema.len() > 30, "{schema:?}");
+        assert_eq!(named, schema, "README section `The tracking table` vs schema.rs");
+    }
+
+    #[test]
+    fn a_record_survives_the_round_trip_through_its_attributes() {
+        let details = CopyDetails {
+            source_recovery_point: RecoveryPointArn::parse("arn:aws:ec2:us-east-1::snapshot/snap-0123456789abcdef0").ok(),
+            resource_type: Some("EBS".into()),
+            child_jobs: Some(3),
+            ..CopyDetails::default()
+        };
+        let mut item: Item = detail_attributes(&details).into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        item.insert(claim(ClaimKind::FailureHandling).0.to_owned(), string(copy::CLAIM_DONE));
+        let record = record_from_item(&item);
+        assert_eq!(record.details, details);
+        assert!(record.failure_handled);
+        assert!(claim_done(&item, ClaimKind::FailureHandling) && !claim_done(&item, ClaimKind::Alert));
+    }
+}
