@@ -4,9 +4,9 @@
 //! - [`notification`]: SNS / EventBridge payloads parsed once into typed events.
 //! - [`ports`]: what the handlers need from AWS, as traits, with in-memory fakes.
 //! - [`adapters`]: the ports implemented with the AWS SDK.
-//! - [`handlers`]: the functions' behaviour (retrier, copier, tracker, reconciler), over the ports only.
+//! - [`handlers`]: the functions' behaviour (retrier, copier, tracker, reconciler, vault setup), over the
+//!   ports only.
 //! - [`config`]: environment configuration, validated once at cold start.
-//! - [`vault_setup`]: wiring vaults' notifications to the event topic without losing existing ones.
 
 pub mod adapters;
 pub mod config;
@@ -15,4 +15,3 @@ pub mod handlers;
 pub mod notification;
 pub mod ports;
 pub mod telemetry;
-pub mod vault_setup;

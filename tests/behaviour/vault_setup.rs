@@ -3,11 +3,10 @@
 //! answers CloudFormation whatever happens.
 
 use serde_json::json;
-use vaultwatch::domain::{TopicArn, VaultName};
-use vaultwatch::ports::memory::MemoryVaults;
-use vaultwatch::vault_setup::{
-    cli, configure_vaults, custom_resource, SetupError, SetupOptions, VaultNotifications, REQUIRED_EVENTS,
-};
+use vaultwatch::domain::{TopicArn, VaultName, VaultNotifications, REQUIRED_EVENTS};
+use vaultwatch::handlers::vault_setup::custom_resource::VaultNotificationsResource;
+use vaultwatch::handlers::vault_setup::{configure_vaults, SetupError, SetupOptions};
+use vaultwatch::ports::memory::{MemoryResponder, MemoryVaults};
 
 const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:backup-vault-events";
 const OTHER: &str = "arn:aws:sns:us-east-1:123456789012:ops-team";
@@ -66,7 +65,7 @@ async fn another_topic_is_refused_unless_replacing_is_asked_for() {
     let topic = TopicArn::parse(TOPIC).unwrap();
     let results = configure_vaults(&vaults, &[name("foreign"), name("fresh")], &topic, SetupOptions::default()).await;
     let err = results[0].as_ref().unwrap_err();
-    assert!(matches!(err, SetupError::ConflictingTopic { .. }));
+    assert!(matches!(err, SetupError::ConflictingTopic(_)));
     assert!(err.to_string().contains("already sends its notifications to arn:aws:sns:us-east-1:123456789012:ops-team"));
     assert!(results[1].is_ok(), "other vaults are still configured");
     assert_eq!(vaults.notifications(&name("foreign")).unwrap().topic, OTHER);
@@ -89,68 +88,116 @@ async fn an_unknown_vault_is_a_clear_error() {
     );
 }
 
-#[test]
-fn command_line_arguments_are_validated() {
-    let args = |list: &[&str]| cli::parse(list.iter().map(|s| s.to_string()));
-    let parsed = args(&["--topic-arn", TOPIC, "--dry-run", "primary", "db"]).unwrap();
-    assert_eq!(parsed.vaults, vec![name("primary"), name("db")]);
-    assert!(parsed.options.dry_run && !parsed.options.replace_topic);
-    assert!(args(&["primary"]).unwrap_err().contains("--topic-arn is required"));
-    assert!(args(&["--topic-arn", TOPIC]).unwrap_err().contains("name at least one vault"));
-    assert!(args(&["--topic-arn", "nope", "primary"]).unwrap_err().contains("SNS topic ARN"));
-    assert!(args(&["--topic-arn", TOPIC, "--force", "primary"]).unwrap_err().contains("unknown option --force"));
-}
-
 fn request(kind: &str, properties: serde_json::Value) -> serde_json::Value {
-    json!({
+    let mut request = json!({
         "RequestType": kind,
+        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:vault-notifications",
         "ResponseURL": "https://cloudformation-custom-resource-response.example/put-here",
         "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/vaultwatch/1",
         "RequestId": "req-1",
         "LogicalResourceId": "VaultNotificationSetup",
         "ResourceType": "Custom::VaultNotifications",
         "ResourceProperties": properties,
-    })
+    });
+    if kind != "Create" {
+        request["PhysicalResourceId"] = json!("vault-notifications-VaultNotificationSetup");
+    }
+    if kind == "Update" {
+        request["OldResourceProperties"] = json!({ "TopicArn": TOPIC, "VaultNames": [] });
+    }
+    request
+}
+
+fn resource() -> VaultNotificationsResource<MemoryVaults, MemoryResponder> {
+    VaultNotificationsResource { backup: vaults(), responder: MemoryResponder::default() }
+}
+
+/// Handles one request and returns the answer CloudFormation received, as JSON.
+async fn answer(
+    resource: &VaultNotificationsResource<MemoryVaults, MemoryResponder>,
+    request: &serde_json::Value,
+) -> (String, serde_json::Value) {
+    let answered = resource.handle(request).await.unwrap();
+    let (url, response) = resource.responder.responses().pop().expect("CloudFormation was answered");
+    let body = serde_json::to_value(&response).unwrap();
+    assert_eq!(serde_json::to_value(&answered).unwrap()["status"], body["Status"]);
+    (url, body)
 }
 
 #[tokio::test]
 async fn the_custom_resource_configures_on_create_and_leaves_vaults_on_delete() {
-    let vaults = vaults();
-    let created = custom_resource::handle(
-        &vaults,
+    let resource = resource();
+    let (url, created) = answer(
+        &resource,
         &request("Create", json!({ "TopicArn": TOPIC, "VaultNames": ["fresh", "shared"], "ReplaceTopic": "false" })),
     )
-    .await
-    .unwrap();
-    assert_eq!(created.url, "https://cloudformation-custom-resource-response.example/put-here");
-    assert_eq!(created.body["Status"], "SUCCESS", "{}", created.body);
-    assert_eq!(created.body["PhysicalResourceId"], "vault-notifications-VaultNotificationSetup");
-    assert_eq!(created.body["RequestId"], "req-1");
-    assert_eq!(vaults.puts(), 2);
+    .await;
+    assert_eq!(url, "https://cloudformation-custom-resource-response.example/put-here");
+    assert_eq!(created["Status"], "SUCCESS", "{created}");
+    assert_eq!(created["PhysicalResourceId"], "vault-notifications-VaultNotificationSetup");
+    assert_eq!(created["RequestId"], "req-1");
+    assert_eq!(created["StackId"], "arn:aws:cloudformation:us-east-1:123456789012:stack/vaultwatch/1");
+    assert_eq!(created["LogicalResourceId"], "VaultNotificationSetup");
+    assert!(created["Data"]["Summary"].as_str().unwrap().starts_with("fresh: updated"), "{created}");
+    assert_eq!(resource.backup.puts(), 2);
 
-    let deleted =
-        custom_resource::handle(&vaults, &request("Delete", json!({ "TopicArn": TOPIC, "VaultNames": ["fresh"] })))
-            .await
-            .unwrap();
-    assert_eq!(deleted.body["Status"], "SUCCESS");
-    assert!(vaults.notifications(&name("fresh")).is_some(), "delete leaves notifications in place");
+    let (_, deleted) =
+        answer(&resource, &request("Delete", json!({ "TopicArn": TOPIC, "VaultNames": ["fresh"] }))).await;
+    assert_eq!(deleted["Status"], "SUCCESS");
+    assert_eq!(deleted["PhysicalResourceId"], "vault-notifications-VaultNotificationSetup");
+    assert!(resource.backup.notifications(&name("fresh")).is_some(), "delete leaves notifications in place");
+    assert_eq!(resource.backup.puts(), 2);
 }
 
 #[tokio::test]
 async fn the_custom_resource_reports_failures_to_cloudformation() {
-    let vaults = vaults();
-    let conflict = custom_resource::handle(
-        &vaults,
-        &request("Update", json!({ "TopicArn": TOPIC, "VaultNames": "foreign,fresh" })),
-    )
-    .await
-    .unwrap();
-    assert_eq!(conflict.body["Status"], "FAILED");
-    assert!(conflict.body["Reason"].as_str().unwrap().contains("refusing to replace"), "{}", conflict.body);
-    let bad = custom_resource::handle(&vaults, &request("Create", json!({ "VaultNames": ["fresh"] }))).await.unwrap();
-    assert_eq!(
-        (bad.body["Status"].as_str(), bad.body["Reason"].as_str()),
-        (Some("FAILED"), Some("TopicArn is required"))
-    );
-    assert!(custom_resource::handle(&vaults, &json!({ "RequestType": "Create" })).await.is_err());
+    let resource = resource();
+    let (_, conflict) =
+        answer(&resource, &request("Update", json!({ "TopicArn": TOPIC, "VaultNames": "foreign,fresh" }))).await;
+    assert_eq!(conflict["Status"], "FAILED");
+    let reason = conflict["Reason"].as_str().unwrap();
+    assert!(reason.contains("refusing to replace") && reason.contains("fresh: updated"), "{conflict}");
+
+    let (_, bad) = answer(&resource, &request("Create", json!({ "VaultNames": ["fresh"] }))).await;
+    assert_eq!((bad["Status"].as_str(), bad["Reason"].as_str()), (Some("FAILED"), Some("TopicArn is required")));
+    let (_, bad) =
+        answer(&resource, &request("Create", json!({ "TopicArn": TOPIC, "VaultNames": ["no/slash"] }))).await;
+    assert_eq!(bad["Status"], "FAILED");
+    assert!(bad["Reason"].as_str().unwrap().starts_with("VaultNames: \"no/slash\""), "{bad}");
+    let (_, bad) = answer(&resource, &request("Create", json!({ "TopicArn": TOPIC }))).await;
+    assert_eq!(bad["Reason"], "VaultNames is required (a list of vault names)");
+
+    // A request that does not parse is still answered when it says where, and never hangs the stack.
+    let (_, odd) = answer(&resource, &request("Replace", json!({}))).await;
+    assert_eq!(odd["Status"], "FAILED");
+    assert!(odd["Reason"].as_str().unwrap().starts_with("malformed custom resource request"), "{odd}");
+    // Without a response URL there is no one to answer: the invocation fails.
+    assert!(resource.handle(&json!({ "RequestType": "Create" })).await.is_err());
+    assert_eq!(resource.responder.responses().len(), 5);
+}
+
+#[tokio::test]
+async fn replace_topic_is_read_as_cloudformation_passes_it() {
+    for (flag, replaced) in [
+        (json!("true"), true),
+        (json!("TRUE"), true),
+        (json!(true), true),
+        (json!("false"), false),
+        (json!(null), false),
+    ] {
+        let resource = resource();
+        let properties = json!({ "TopicArn": TOPIC, "VaultNames": ["foreign"], "ReplaceTopic": flag });
+        let (_, body) = answer(&resource, &request("Create", properties)).await;
+        assert_eq!(body["Status"] == "SUCCESS", replaced, "{flag}: {body}");
+        assert_eq!(resource.backup.notifications(&name("foreign")).unwrap().topic == TOPIC, replaced, "{flag}");
+    }
+}
+
+#[tokio::test]
+async fn a_long_reason_is_cut_to_what_cloudformation_keeps() {
+    let resource = resource();
+    let many: Vec<String> = (0..200).map(|i| format!("missing-vault-{i}")).collect();
+    let (_, body) = answer(&resource, &request("Create", json!({ "TopicArn": TOPIC, "VaultNames": many }))).await;
+    assert_eq!(body["Status"], "FAILED");
+    assert_eq!(body["Reason"].as_str().unwrap().chars().count(), 3000);
 }

@@ -67,7 +67,7 @@ def test_a_conflicting_topic_and_an_unknown_vault_are_refused_clearly(stack):
     replaced = run(stack, "--replace-topic", "--topic-arn", stack.vault_topic, name)
     assert replaced.returncode == 0 and notifications(stack, name)[0] == stack.vault_topic
     usage = run(stack, "primary")
-    assert usage.returncode == 2 and "--topic-arn is required" in usage.stderr
+    assert usage.returncode == 2 and "required arguments were not provided:\n  --topic-arn <ARN>" in usage.stderr
 
 
 def test_the_custom_resource_answers_cloudformation(stack, tmp_path):

@@ -8,6 +8,7 @@ use aws_sdk_backup::types;
 use aws_sdk_backup::Client;
 
 use super::error::{classify, malformed};
+use crate::domain::VaultNotifications;
 use crate::domain::{
     BackupJob, BackupJobId, BackupJobState, BackupPlanId, BackupPlanVersion, BackupRuleId, BackupVaultArn, Composite,
     CopyJob, CopyJobId, CopyJobState, DeleteAfterEvent, DomainError, IamRoleArn, Lifecycle, PlanRuleRef, RecoveryPoint,
@@ -15,8 +16,7 @@ use crate::domain::{
 };
 use chrono::{DateTime, Utc};
 
-use crate::ports::{AwsError, BackupApi, CopyJobQuery, Page, StartCopyRequest, Unreadable};
-use crate::vault_setup::{VaultNotifications, VaultNotificationsApi};
+use crate::ports::{AwsError, BackupApi, CopyJobQuery, Page, StartCopyRequest, Unreadable, VaultNotificationsApi};
 
 /// What vaultwatch reads of one plan version: its rules' copy actions (rule id, destination,
 /// lifecycle) and the ids of its rules that make continuous backups.

@@ -1,6 +1,7 @@
 //! The ports implemented with the AWS SDK, and the SDK configuration they share.
 
 mod backup;
+mod cloudformation;
 mod dynamodb;
 mod error;
 mod sns;
@@ -24,10 +25,11 @@ use aws_smithy_types::config_bag::ConfigBag;
 use crate::config::ConfigError;
 
 pub use backup::SdkBackup;
+pub use cloudformation::PresignedUrlResponder;
 pub use dynamodb::DynamoStore;
 pub use sns::SnsAlerts;
 pub use sqs::SqsRetryQueue;
-pub use wiring::{AwsReconciler, AwsRetrier};
+pub use wiring::{AwsReconciler, AwsRetrier, AwsVaultNotificationsResource};
 
 /// An SDK client built the first time it is needed, then kept for the execution environment. For
 /// the clients only some invocations use (alerts; the retry queue, which retries arriving from it

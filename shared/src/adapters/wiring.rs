@@ -3,15 +3,17 @@
 
 use aws_config::SdkConfig;
 
-use super::{DynamoStore, SdkBackup, SnsAlerts, SqsRetryQueue};
+use super::{DynamoStore, PresignedUrlResponder, SdkBackup, SnsAlerts, SqsRetryQueue};
 use crate::config::{CopierConfig, ReconcilerConfig, RetrierConfig, TrackerConfig};
 use crate::handlers::copier::Copier;
 use crate::handlers::reconciler::Reconciler;
 use crate::handlers::retrier::Retrier;
 use crate::handlers::tracker::Tracker;
+use crate::handlers::vault_setup::custom_resource::VaultNotificationsResource;
 
 pub type AwsRetrier = Retrier<SdkBackup, DynamoStore, SnsAlerts, SqsRetryQueue>;
 pub type AwsReconciler = Reconciler<SdkBackup, DynamoStore, SnsAlerts, SqsRetryQueue>;
+pub type AwsVaultNotificationsResource = VaultNotificationsResource<SdkBackup, PresignedUrlResponder>;
 
 impl Tracker<DynamoStore> {
     pub fn from_config(config: TrackerConfig, sdk: &SdkConfig) -> Self {
@@ -55,5 +57,12 @@ impl AwsReconciler {
             routes: config.routes,
             copy_role: config.copy_role,
         }
+    }
+}
+
+impl AwsVaultNotificationsResource {
+    /// The custom resource has no configuration of its own: the template passes it in each request.
+    pub fn from_sdk(sdk: &SdkConfig) -> Self {
+        Self { backup: SdkBackup::new(sdk), responder: PresignedUrlResponder }
     }
 }

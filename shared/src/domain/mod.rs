@@ -43,6 +43,7 @@ mod route;
 mod source;
 mod token;
 mod tracking;
+mod vault_notifications;
 
 pub use alert::{Alert, AlertReason};
 pub use arn::{BackupVaultArn, IamRoleArn, RecoveryPointArn, ResourceArn, TopicArn, VaultName};
@@ -58,6 +59,9 @@ pub use token::IdempotencyToken;
 pub use tracking::{
     Claim, ClaimKind, CopyDetails, CopyJobRecord, Refusal, StartedCopy, StateChange, StateUpdate, SweepCursor,
     SweepResume, VerifiedSweep,
+};
+pub use vault_notifications::{
+    merged as merged_notifications, TopicConflict, VaultChange, VaultNotifications, DEPRECATED_EVENTS, REQUIRED_EVENTS,
 };
 
 /// A value that does not fit the domain. Names what was wrong, never echoes the value (it may be

@@ -4,6 +4,7 @@ pub mod copier;
 pub mod reconciler;
 pub mod retrier;
 pub mod tracker;
+pub mod vault_setup;
 
 use std::future::Future;
 

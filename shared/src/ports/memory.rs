@@ -7,16 +7,16 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::vault_setup::{VaultNotifications, VaultNotificationsApi};
+use aws_lambda_events::cloudformation::CloudFormationCustomResourceResponse;
 
 use super::{
-    AlertSink, AwsError, BackupApi, CopyJobQuery, ErrorClass, Page, RetryQueue, RetryRequest, StartCopyRequest,
-    TrackingStore, Unreadable,
+    AlertSink, AwsError, BackupApi, CopyJobQuery, CustomResourceResponder, ErrorClass, Page, ResponseError, RetryQueue,
+    RetryRequest, StartCopyRequest, TrackingStore, Unreadable, VaultNotificationsApi,
 };
 use crate::domain::{
     Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, Composite, CopyDetails, CopyJob, CopyJobId,
     CopyJobRecord, IamRoleArn, IdempotencyToken, Lifecycle, PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal,
-    StartedCopy, StateChange, StateUpdate, StorageClass, SweepCursor, VaultName,
+    StartedCopy, StateChange, StateUpdate, StorageClass, SweepCursor, VaultName, VaultNotifications,
 };
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -627,6 +627,25 @@ impl VaultNotificationsApi for MemoryVaults {
     async fn put_notifications(&self, vault: &VaultName, notifications: &VaultNotifications) -> Result<(), AwsError> {
         *lock(&self.puts) += 1;
         lock(&self.vaults).insert(vault.clone(), Some(notifications.clone()));
+        Ok(())
+    }
+}
+
+/// CloudFormation's response URLs in memory: every answer given, in order.
+#[derive(Default)]
+pub struct MemoryResponder {
+    responses: Mutex<Vec<(String, CloudFormationCustomResourceResponse)>>,
+}
+
+impl MemoryResponder {
+    pub fn responses(&self) -> Vec<(String, CloudFormationCustomResourceResponse)> {
+        lock(&self.responses).clone()
+    }
+}
+
+impl CustomResourceResponder for MemoryResponder {
+    async fn respond(&self, url: &str, response: &CloudFormationCustomResourceResponse) -> Result<(), ResponseError> {
+        lock(&self.responses).push((url.to_owned(), response.clone()));
         Ok(())
     }
 }

@@ -8,13 +8,14 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::time::Duration;
 
+use aws_lambda_events::cloudformation::CloudFormationCustomResourceResponse;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, CopyDetails, CopyJob, CopyJobId, CopyJobRecord,
     CopyJobState, IamRoleArn, IdempotencyToken, Lifecycle, Lineage, PlanRuleRef, RecoveryPoint, RecoveryPointArn,
-    Refusal, ResourceArn, StartedCopy, StateChange, StateUpdate, SweepCursor, VaultName,
+    Refusal, ResourceArn, StartedCopy, StateChange, StateUpdate, SweepCursor, VaultName, VaultNotifications,
 };
 
 /// Whether an operation that failed may succeed when tried again.
@@ -219,6 +220,35 @@ pub struct RetryRequest {
     #[serde(default)]
     pub last_status_message: String,
 }
+
+/// AWS Backup's vault notification settings, as far as the vault setup needs them.
+pub trait VaultNotificationsApi: Send + Sync {
+    fn vault_exists(&self, vault: &VaultName) -> impl Future<Output = Result<bool, AwsError>> + Send;
+    /// `None` when the vault has no notification configuration.
+    fn get_notifications(
+        &self,
+        vault: &VaultName,
+    ) -> impl Future<Output = Result<Option<VaultNotifications>, AwsError>> + Send;
+    fn put_notifications(
+        &self,
+        vault: &VaultName,
+        notifications: &VaultNotifications,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// Where a CloudFormation custom resource's answer goes: the request's pre-signed response URL.
+pub trait CustomResourceResponder: Send + Sync {
+    fn respond(
+        &self,
+        url: &str,
+        response: &CloudFormationCustomResourceResponse,
+    ) -> impl Future<Output = Result<(), ResponseError>> + Send;
+}
+
+/// CloudFormation could not be given its answer (the stack then waits for its timeout).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("could not answer CloudFormation: {0}")]
+pub struct ResponseError(pub String);
 
 /// The delay queue that holds retries until their backoff has passed.
 pub trait RetryQueue: Send + Sync {

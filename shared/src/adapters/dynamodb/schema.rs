@@ -172,8 +172,7 @@ pub fn record_from_item(item: &Item) -> CopyJobRecord {
             source_recovery_point: s(SOURCE_RECOVERY_POINT_ARN).and_then(|a| RecoveryPointArn::parse(a).ok()),
             source_vault: s(SOURCE_VAULT_ARN).and_then(|a| BackupVaultArn::parse(a).ok()),
             destination_vault: s(DESTINATION_VAULT_ARN).and_then(|a| BackupVaultArn::parse(a).ok()),
-            destination_recovery_point: s(DESTINATION_RECOVERY_POINT_ARN)
-                .and_then(|a| RecoveryPointArn::parse(a).ok()),
+            destination_recovery_point: s(DESTINATION_RECOVERY_POINT_ARN).and_then(|a| RecoveryPointArn::parse(a).ok()),
             resource: s(RESOURCE_ARN).and_then(|a| ResourceArn::parse(a).ok()),
             resource_type: s(RESOURCE_TYPE).map(str::to_owned),
             parent_job: s(PARENT_JOB_ID).and_then(|id| CopyJobId::parse(id).ok()),
@@ -195,7 +194,8 @@ pub fn claim_done(item: &Item, kind: ClaimKind) -> bool {
 pub fn cursor_from_item(item: &Item) -> SweepCursor {
     use cursor::*;
     let s = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
-    let at = |name: &str| s(name).and_then(|raw| DateTime::parse_from_rfc3339(raw).ok()).map(|at| at.with_timezone(&Utc));
+    let at =
+        |name: &str| s(name).and_then(|raw| DateTime::parse_from_rfc3339(raw).ok()).map(|at| at.with_timezone(&Utc));
     SweepCursor {
         resume: at(WINDOW_START).zip(at(SWEEP_STARTED_AT)).map(|(window_start, started_at)| SweepResume {
             window_start,
@@ -255,8 +255,7 @@ mod tests {
         let section = readme.split("\n## The tracking table\n").nth(1).expect("README has the section");
         let section = section.split("\n## ").next().unwrap_or_default();
         let schema = schema_names();
-        let named: Vec<&str> =
-            section.split('`').skip(1).step_by(2).filter(|code| schema.contains(code)).collect();
+        let named: Vec<&str> = section.split('`').skip(1).step_by(2).filter(|code| schema.contains(code)).collect();
         assert!(schema.len() > 30, "{schema:?}");
         assert_eq!(named, schema, "README section `The tracking table` vs schema.rs");
     }
@@ -264,7 +263,8 @@ mod tests {
     #[test]
     fn a_record_survives_the_round_trip_through_its_attributes() {
         let details = CopyDetails {
-            source_recovery_point: RecoveryPointArn::parse("arn:aws:ec2:us-east-1::snapshot/snap-0123456789abcdef0").ok(),
+            source_recovery_point: RecoveryPointArn::parse("arn:aws:ec2:us-east-1::snapshot/snap-0123456789abcdef0")
+                .ok(),
             resource_type: Some("EBS".into()),
             child_jobs: Some(3),
             ..CopyDetails::default()
