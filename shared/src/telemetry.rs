@@ -2,8 +2,8 @@
 //!
 //! `RUST_LOG` takes a level (`warn`) or comma-separated `target=level` directives
 //! (`vaultwatch=debug,warn`), parsed as [`Targets`]. `EnvFilter`'s span and field filters are not
-//! supported: they pull a regex engine into every binary (~430 KiB) for a feature a Lambda log
-//! level does not need.
+//! supported: they pull a regex engine into every binary for a feature a Lambda log level does not
+//! need (its size: docs/tuning.md, "Cold start").
 
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::prelude::*;

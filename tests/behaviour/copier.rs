@@ -102,9 +102,11 @@ async fn a_vault_without_routes_copies_nothing() {
 #[tokio::test]
 async fn a_failed_route_fails_the_event_and_its_retry_completes_the_rest() {
     let copier = copier(&two_routes());
-    copier
-        .backup
-        .fail_next("StartCopyJob", backup_error("StartCopyJob", ErrorClass::Transient, "LimitExceededException"));
+    copier.backup.fail_next(
+        "StartCopyJob",
+        1,
+        backup_error("StartCopyJob", ErrorClass::Transient, "LimitExceededException"),
+    );
     let err = copier.handle(&fixture("sns/backup-job-completed.json")).await.unwrap_err();
     assert_eq!(err.kind(), "AwsTransientError");
     assert_eq!(copier.backup.started_copies().len(), 1, "the other route was still attempted");

@@ -10,7 +10,7 @@ use vaultwatch::domain::{
 };
 use vaultwatch::handlers::reconciler::{MissingCopyPass, Reconciler, Summary, SweepSettings};
 use vaultwatch::handlers::retrier::{Retrier, RetrierSettings};
-use vaultwatch::ports::memory::{MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
+use vaultwatch::ports::memory::{transient_error, MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
 use vaultwatch::ports::TrackingStore;
 use vaultwatch_tests::*;
 
@@ -186,7 +186,11 @@ async fn a_clean_sweep_spares_the_next_one_the_records_of_finished_jobs() {
 #[tokio::test]
 async fn a_sweep_with_errors_vouches_for_nothing() {
     let reconciler = populated();
-    reconciler.store.fail_next("apply_state", 1);
+    reconciler.store.fail_next(
+        "apply_state",
+        1,
+        transient_error("dynamodb", "UpdateItem", "ProvisionedThroughputExceededException"),
+    );
     let first = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!(first.errors, 1);
     let second = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();

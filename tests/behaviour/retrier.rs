@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use vaultwatch::domain::{AlertReason, CopyJobState, IdempotencyToken};
 use vaultwatch::handlers::retrier::{Retrier, RetrierSettings};
 use vaultwatch::handlers::HandlerError;
-use vaultwatch::ports::memory::{backup_error, MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
+use vaultwatch::ports::memory::{backup_error, transient_error, MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
 use vaultwatch::ports::{ErrorClass, RetryRequest};
 use vaultwatch_tests::*;
 
@@ -40,6 +40,10 @@ fn wire(response: impl serde::Serialize) -> Value {
 
 fn failed_event(id: &str) -> Value {
     copy_event("FAILED", id)
+}
+
+fn throttled() -> vaultwatch::ports::AwsError {
+    transient_error("dynamodb", "UpdateItem", "ProvisionedThroughputExceededException")
 }
 
 #[tokio::test]
@@ -160,7 +164,7 @@ async fn exhausted_chain_alerts_once_after_max_attempts() {
 async fn a_failed_alert_is_retried_and_sent_exactly_once() {
     let retrier = retrier();
     retrier.backup.set_copy_state(&copy_id(FAILED_COPY_JOB), CopyJobState::Failed, Some("Recovery point not found"));
-    retrier.alerts.fail_next(1);
+    retrier.alerts.fail_next("publish", 1, transient_error("sns", "Publish", "InternalError"));
     let err = retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap_err();
     assert_eq!(err.kind(), "AwsTransientError");
     assert!(retrier.alerts.published().is_empty());
@@ -212,15 +216,18 @@ async fn throttled_start_is_reported_to_sqs_and_rejected_start_alerts() {
     let (request, _) = retrier.queue.drain().remove(0);
     let body = serde_json::to_string(&request).unwrap();
 
-    retrier
-        .backup
-        .fail_next("StartCopyJob", backup_error("StartCopyJob", ErrorClass::Transient, "ThrottlingException"));
+    retrier.backup.fail_next(
+        "StartCopyJob",
+        1,
+        backup_error("StartCopyJob", ErrorClass::Transient, "ThrottlingException"),
+    );
     let response = wire(retrier.handle(&sqs_event(&[("m1".into(), body.clone())])).await.unwrap());
     assert_eq!(response, json!({ "batchItemFailures": [{ "itemIdentifier": "m1" }] }));
     assert!(retrier.alerts.published().is_empty());
 
     retrier.backup.fail_next(
         "StartCopyJob",
+        1,
         backup_error("StartCopyJob", ErrorClass::Permanent, "InvalidParameterValueException"),
     );
     let response = wire(retrier.handle(&sqs_event(&[("m1".into(), body)])).await.unwrap());
@@ -493,7 +500,7 @@ async fn an_alert_is_published_once_even_when_closing_its_claim_fails_for_a_whil
     let retrier = retrier_with(|job| job.status_message = Some("Access Denied".into()));
     // The store refuses the write that records the alert twice, then recovers: the handler
     // retries it instead of giving the claim back for a redelivery to publish again.
-    retrier.store.fail_next("finish_claim", 2);
+    retrier.store.fail_next("finish_claim", 2, throttled());
     retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
     retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
     assert_eq!(retrier.alerts.published().len(), 1);
@@ -502,7 +509,7 @@ async fn an_alert_is_published_once_even_when_closing_its_claim_fails_for_a_whil
     // A store that stays down: the invocation fails, but the claim is kept, so a redelivery
     // within the lease does not publish a second time.
     let retrier = retrier_with(|job| job.status_message = Some("Access Denied".into()));
-    retrier.store.fail_next("finish_claim", 100);
+    retrier.store.fail_next("finish_claim", 100, throttled());
     assert!(retrier.handle(&fixture("sns/copy-job-failed.json")).await.is_err());
     let again = retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap_err();
     assert_eq!(again.kind(), "InProgress");

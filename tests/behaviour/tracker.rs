@@ -6,7 +6,7 @@ use vaultwatch::domain::{CopyJobState, SourcePolicy};
 use vaultwatch::handlers::tracker::Tracked;
 use vaultwatch::handlers::tracker::Tracker;
 use vaultwatch::handlers::RecordOutcome;
-use vaultwatch::ports::memory::MemoryStore;
+use vaultwatch::ports::memory::{transient_error, MemoryStore};
 use vaultwatch_tests::*;
 
 fn tracker() -> Tracker<MemoryStore> {
@@ -107,7 +107,11 @@ async fn failed_state_keeps_the_status_message() {
 #[tokio::test]
 async fn a_failed_write_fails_the_event_and_the_redelivery_records_it() {
     let tracker = tracker();
-    tracker.store.fail_next("apply_state", 1);
+    tracker.store.fail_next(
+        "apply_state",
+        1,
+        transient_error("dynamodb", "UpdateItem", "ProvisionedThroughputExceededException"),
+    );
     assert!(tracker.handle(&fixture("sns/copy-job-successful.json")).await.is_err());
     assert_eq!(state_of(&tracker), None);
     tracker.handle(&fixture("sns/copy-job-successful.json")).await.unwrap();

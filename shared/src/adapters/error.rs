@@ -1,6 +1,7 @@
 //! Classifying SDK errors once, for every adapter.
 
 use aws_sdk_backup::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::http::Response as HttpResponse;
 use aws_smithy_types::error::display::DisplayErrorContext;
 
 use crate::ports::{AwsError, ErrorClass};
@@ -26,15 +27,15 @@ const TRANSIENT_CODES: &[&str] = &[
     "KMSThrottlingException",
 ];
 
-pub(super) fn classify<E, R>(service: &'static str, operation: &'static str, err: SdkError<E, R>) -> AwsError
+/// Every SDK crate's errors carry the same raw response type, so one function classifies them all.
+pub(super) fn classify<E>(service: &'static str, operation: &'static str, err: SdkError<E, HttpResponse>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + HasStatus,
 {
     let (class, code) = match &err {
         SdkError::ServiceError(service_err) => {
             let code = service_err.err().code().map(str::to_owned);
-            let status = service_err.raw().status();
+            let status = service_err.raw().status().as_u16();
             let transient =
                 status >= 500 || status == 429 || code.as_deref().is_some_and(|code| TRANSIENT_CODES.contains(&code));
             (if transient { ErrorClass::Transient } else { ErrorClass::Permanent }, code)
@@ -74,15 +75,4 @@ fn truncate(mut message: String) -> String {
         message.truncate(cut);
     }
     message
-}
-
-/// The HTTP status of a raw response, whatever the SDK crate.
-pub(super) trait HasStatus {
-    fn status(&self) -> u16;
-}
-
-impl HasStatus for aws_smithy_runtime_api::http::Response {
-    fn status(&self) -> u16 {
-        aws_smithy_runtime_api::http::Response::status(self).as_u16()
-    }
 }

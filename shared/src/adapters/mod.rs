@@ -33,8 +33,9 @@ pub use wiring::{AwsReconciler, AwsRetrier, AwsVaultNotificationsResource};
 
 /// An SDK client built the first time it is needed, then kept for the execution environment. For
 /// the clients only some invocations use (alerts; the retry queue, which retries arriving from it
-/// never need): building one costs ~0.3 ms of cold start, mostly the SDK parsing its endpoint
-/// partition table, and an environment that never needs it never pays.
+/// never need): building one is a measurable part of a cold start, mostly the SDK parsing its
+/// endpoint partition table, and an environment that never needs it never pays (figures:
+/// docs/tuning.md, "Cold start").
 pub struct OnFirstUse<C> {
     sdk: SdkConfig,
     build: fn(&SdkConfig) -> C,
@@ -69,7 +70,7 @@ pub enum Host {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TlsRoots {
     /// The five Amazon Trust Services roots, built in (the default under Lambda). Loading the OS
-    /// store instead reads and parses ~150 certificates on every cold start.
+    /// store instead reads and parses every certificate it holds on every cold start.
     Amazon,
     /// The operating system's store, for a TLS-inspecting proxy or endpoints with other CAs.
     System,
@@ -107,8 +108,8 @@ impl TlsRoots {
 /// The SDK's HTTPS client, except that building an SDK client does not build (and throw away) an
 /// HTTPS connector. The SDK does that in every `Client::new`, so the OS trust store loads during
 /// init rather than in the first request; with built-in roots it only decodes them and sets up
-/// TLS once per client for nothing (~250,000 instructions each), since the connector requests use
-/// is built, and cached, on the first request either way.
+/// TLS once per client for nothing, since the connector requests use is built, and cached, on the
+/// first request either way (what it cost: docs/tuning.md, "Cold start").
 #[derive(Debug)]
 struct ConnectOnFirstRequest(SharedHttpClient);
 

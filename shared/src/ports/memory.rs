@@ -1,7 +1,7 @@
 //! In-memory implementations of the ports, with the same semantics as the AWS adapters (idempotency
 //! tokens, conditional state moves, claims). For tests and for reasoning about the handlers.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -23,6 +23,32 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Failures queued for the next calls of an operation: every fake injects them the same way.
+#[derive(Default)]
+struct Faults(Mutex<HashMap<&'static str, VecDeque<AwsError>>>);
+
+impl Faults {
+    fn queue(&self, operation: &'static str, times: usize, error: AwsError) {
+        lock(&self.0).entry(operation).or_default().extend(std::iter::repeat_n(error, times));
+    }
+
+    /// The failure queued for this call of `operation`, if any.
+    fn check(&self, operation: &'static str) -> Result<(), AwsError> {
+        lock(&self.0).get_mut(operation).and_then(VecDeque::pop_front).map_or(Ok(()), Err)
+    }
+}
+
+/// A transient error as an adapter would classify it, e.g. a throttled DynamoDB write.
+pub fn transient_error(service: &'static str, operation: &'static str, code: &str) -> AwsError {
+    AwsError {
+        service,
+        operation,
+        class: ErrorClass::Transient,
+        code: Some(code.to_owned()),
+        message: format!("{code} (injected)"),
+    }
+}
+
 /// An error as the Backup adapter would classify it.
 pub fn backup_error(operation: &'static str, class: ErrorClass, code: &str) -> AwsError {
     AwsError { service: "backup", operation, class, code: Some(code.to_owned()), message: format!("{code} (injected)") }
@@ -38,7 +64,6 @@ struct BackupState {
     tokens: HashMap<String, (StartCopyRequest, CopyJobId)>,
     started: Vec<StartCopyRequest>,
     calls: BTreeMap<&'static str, usize>,
-    failures: HashMap<&'static str, Vec<AwsError>>,
     next_id: usize,
     /// Recovery points by ARN (`None`: deleted); a point not listed is warm with no lifecycle.
     recovery_points: HashMap<RecoveryPointArn, Option<RecoveryPoint>>,
@@ -54,6 +79,7 @@ struct BackupState {
 #[derive(Default)]
 pub struct MemoryBackup {
     state: Mutex<BackupState>,
+    faults: Faults,
 }
 
 impl MemoryBackup {
@@ -98,9 +124,9 @@ impl MemoryBackup {
         lock(&self.state).unreadable.push(unreadable);
     }
 
-    /// The next call of `operation` fails with `error` (queued: several calls fail in order).
-    pub fn fail_next(&self, operation: &'static str, error: AwsError) {
-        lock(&self.state).failures.entry(operation).or_default().push(error);
+    /// The next `times` calls of `operation` (e.g. "StartCopyJob") fail with `error`.
+    pub fn fail_next(&self, operation: &'static str, times: usize, error: AwsError) {
+        self.faults.queue(operation, times, error);
     }
 
     /// Copy jobs actually created (duplicates answered through a token are not counted).
@@ -139,11 +165,7 @@ impl MemoryBackup {
     fn enter(&self, operation: &'static str) -> Result<std::sync::MutexGuard<'_, BackupState>, AwsError> {
         let mut state = lock(&self.state);
         *state.calls.entry(operation).or_default() += 1;
-        if let Some(queue) = state.failures.get_mut(operation) {
-            if !queue.is_empty() {
-                return Err(queue.remove(0));
-            }
-        }
+        self.faults.check(operation)?;
         Ok(state)
     }
 }
@@ -329,7 +351,7 @@ impl StoredRecord {
 #[derive(Default)]
 pub struct MemoryStore {
     records: Mutex<HashMap<CopyJobId, StoredRecord>>,
-    failures: Mutex<HashMap<&'static str, usize>>,
+    faults: Faults,
     cursor: Mutex<SweepCursor>,
     refusals: Mutex<HashMap<IdempotencyToken, Refusal>>,
     calls: Mutex<BTreeMap<&'static str, usize>>,
@@ -364,27 +386,14 @@ impl MemoryStore {
         lock(&self.calls).values().sum()
     }
 
-    /// The next `count` calls of `operation` (e.g. "claim") fail transiently.
-    pub fn fail_next(&self, operation: &'static str, count: usize) {
-        lock(&self.failures).insert(operation, count);
+    /// The next `times` calls of `operation` (e.g. "claim") fail with `error`.
+    pub fn fail_next(&self, operation: &'static str, times: usize, error: AwsError) {
+        self.faults.queue(operation, times, error);
     }
 
     fn check(&self, operation: &'static str) -> Result<(), AwsError> {
         *lock(&self.calls).entry(operation).or_default() += 1;
-        let mut failures = lock(&self.failures);
-        match failures.get_mut(operation) {
-            Some(count) if *count > 0 => {
-                *count -= 1;
-                Err(AwsError {
-                    service: "dynamodb",
-                    operation,
-                    class: ErrorClass::Transient,
-                    code: Some("ProvisionedThroughputExceededException".into()),
-                    message: "injected".into(),
-                })
-            }
-            _ => Ok(()),
-        }
+        self.faults.check(operation)
     }
 
     fn with_record<T>(&self, id: &CopyJobId, change: impl FnOnce(&mut StoredRecord) -> T) -> T {
@@ -521,7 +530,7 @@ impl TrackingStore for MemoryStore {
 #[derive(Default)]
 pub struct MemoryAlerts {
     published: Mutex<Vec<Alert>>,
-    failures: Mutex<usize>,
+    faults: Faults,
 }
 
 impl MemoryAlerts {
@@ -533,24 +542,15 @@ impl MemoryAlerts {
         lock(&self.published).clone()
     }
 
-    pub fn fail_next(&self, count: usize) {
-        *lock(&self.failures) = count;
+    /// The next `times` calls of `operation` ("publish") fail with `error`.
+    pub fn fail_next(&self, operation: &'static str, times: usize, error: AwsError) {
+        self.faults.queue(operation, times, error);
     }
 }
 
 impl AlertSink for MemoryAlerts {
     async fn publish(&self, alert: &Alert) -> Result<(), AwsError> {
-        let mut failures = lock(&self.failures);
-        if *failures > 0 {
-            *failures -= 1;
-            return Err(AwsError {
-                service: "sns",
-                operation: "Publish",
-                class: ErrorClass::Transient,
-                code: Some("InternalError".into()),
-                message: "injected".into(),
-            });
-        }
+        self.faults.check("publish")?;
         lock(&self.published).push(alert.clone());
         Ok(())
     }
