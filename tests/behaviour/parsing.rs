@@ -167,3 +167,18 @@ fn errors_do_not_echo_payload_values() {
     huge["Records"][0]["Sns"]["Message"] = json!("x".repeat(300 * 1024));
     assert_eq!(parse_error(&huge), "Records[0]: message is larger than 256 KiB");
 }
+
+#[test]
+fn a_message_of_exactly_256_kib_is_read_one_byte_more_is_refused() {
+    let at_limit = |extra: usize| {
+        let mut event = copy_event("FAILED", "A");
+        // The message is parsed as JSON after the size check: pad a valid message with spaces.
+        let message = event["Records"][0]["Sns"]["Message"].as_str().unwrap().to_owned();
+        let padded = format!("{message}{}", " ".repeat(256 * 1024 - message.len() + extra));
+        event["Records"][0]["Sns"]["Message"] = json!(padded);
+        event
+    };
+    let records = parse_lambda_event(&at_limit(0)).unwrap();
+    assert!(records[0].is_ok(), "{:?}", records[0]);
+    assert_eq!(parse_error(&at_limit(1)), "Records[0]: message is larger than 256 KiB");
+}

@@ -390,3 +390,28 @@ async fn composite_jobs_are_handled_through_the_parent_and_nested_backups_are_no
     assert_eq!(reconciler.store.record(&child.id).unwrap().details.parent_job, Some(parent.id));
     assert!(reconciler.backup.started_copies().is_empty(), "the nested backup is not copied alone");
 }
+
+/// Milliseconds since the epoch, as Lambda gives a deadline.
+fn epoch_ms_in(from_now: std::time::Duration) -> u64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    u64::try_from((now + from_now).as_millis()).unwrap()
+}
+
+#[tokio::test]
+async fn the_lambda_entry_sweeps_until_five_seconds_before_its_deadline() {
+    // A minute left: the whole sweep runs.
+    let reconciler = populated();
+    let summary = reconciler.handle(&json!({}), epoch_ms_in(std::time::Duration::from_secs(60))).await.unwrap();
+    assert!(summary.complete && summary.scanned == JOBS, "{summary:?}");
+    assert_eq!(reconciler.queue.scheduled().len(), JOBS / 10);
+
+    // Less than the five seconds kept back to save the cursor: not one page is read, the cursor is saved.
+    let reconciler = populated();
+    let summary = reconciler.handle(&json!({}), epoch_ms_in(std::time::Duration::from_secs(4))).await.unwrap();
+    assert!(!summary.complete && summary.pages == 0 && summary.scanned == 0, "{summary:?}");
+    assert_eq!(reconciler.backup.calls("ListCopyJobs"), 0);
+    assert!(reconciler.store.load_cursor().await.unwrap().resume.is_some(), "the next run starts where this one stopped");
+    // A deadline already past behaves the same, without underflow.
+    let summary = reconciler.handle(&json!({}), 0).await.unwrap();
+    assert!(!summary.complete && summary.pages == 0, "{summary:?}");
+}
