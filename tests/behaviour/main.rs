@@ -6,6 +6,7 @@ mod call_budget;
 mod classification;
 mod contract;
 mod copier;
+mod coverage;
 mod malformed;
 mod parsing;
 mod properties;

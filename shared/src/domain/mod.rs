@@ -33,6 +33,7 @@ macro_rules! string_newtype {
 
 mod alert;
 mod arn;
+mod coverage;
 mod ids;
 mod job;
 mod lifecycle;
@@ -47,6 +48,9 @@ mod vault_notifications;
 
 pub use alert::{Alert, AlertReason};
 pub use arn::{BackupVaultArn, IamRoleArn, RecoveryPointArn, ResourceArn, TopicArn, VaultName};
+pub use coverage::{
+    coverage_of, CopyAttempt, Coverage, CoverageStatus, CoverageSummary, RequiredBy, Requirement, SourceState,
+};
 pub use ids::{AccountId, BackupJobId, BackupPlanId, BackupPlanVersion, BackupRuleId, CopyJobId};
 pub use job::{BackupJob, BackupJobState, Composite, CopyJob, CopyJobState, JobKind, PlanRuleRef};
 pub use lifecycle::{DeleteAfterEvent, Lifecycle, KEEP_INDEFINITELY, MIN_DAYS_IN_COLD_STORAGE};

@@ -1,0 +1,227 @@
+//! Copy coverage: for each completed backup and each destination it requires, whether a copy is
+//! there. This is what an operator is asked to prove ("does every recovery point have its copy in
+//! the DR region?"), so every requirement gets exactly one status, and the status says why.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{
+    BackupVaultArn, CopyJob, CopyJobId, CopyJobRecord, CopyJobState, NotCopyable, RecoveryPointArn, VaultName,
+};
+
+/// Why a destination is required for a backup.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RequiredBy {
+    /// A vaultwatch copy route (`COPY_ROUTES`).
+    Route,
+    /// The CopyAction of the backup plan rule that made the recovery point.
+    PlanRule,
+}
+
+/// One recovery point that must have a copy in one destination vault.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Requirement {
+    pub recovery_point: RecoveryPointArn,
+    pub source_vault: VaultName,
+    pub resource_type: Option<String>,
+    /// When the backup completed: the copy is owed from then on.
+    pub completed_at: DateTime<Utc>,
+    pub destination: BackupVaultArn,
+    pub required_by: RequiredBy,
+}
+
+/// A copy job of the requirement's recovery point to its destination, with vaultwatch's record of
+/// it when there is one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CopyAttempt {
+    pub job: CopyJob,
+    pub record: Option<CopyJobRecord>,
+}
+
+/// What is known about the source recovery point, besides its copies.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SourceState {
+    Copyable,
+    NotCopyable(NotCopyable),
+    /// Deleted or expired: there is nothing left to copy.
+    Gone,
+}
+
+/// Whether a requirement is met, and if not, why not.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "camelCase")]
+pub enum CoverageStatus {
+    /// A copy COMPLETED.
+    Covered { copy_job: CopyJobId, destination_recovery_point: Option<RecoveryPointArn>, at: Option<DateTime<Utc>> },
+    /// The first copy is under way.
+    Copying { copy_job: CopyJobId },
+    /// A retry is under way or scheduled: `attempt` of `of`.
+    Retrying { attempt: u32, of: u32 },
+    /// The last copy failed and nothing more will be tried (an alert was sent, or will be by the
+    /// retrier or the next sweep).
+    Failed { copy_job: CopyJobId, reason: String, alerted: bool },
+    /// No copy job at all.
+    Missing,
+    /// AWS Backup cannot copy this recovery point.
+    NotCopyable { why: String },
+    /// The source recovery point is gone.
+    Expired,
+}
+
+impl CoverageStatus {
+    /// Counted against the copy lag: the copy is owed and not there.
+    pub fn is_uncovered(&self) -> bool {
+        matches!(self, Self::Copying { .. } | Self::Retrying { .. } | Self::Failed { .. } | Self::Missing)
+    }
+
+    /// The status's name, as reports and metrics spell it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Covered { .. } => "covered",
+            Self::Copying { .. } => "copying",
+            Self::Retrying { .. } => "retrying",
+            Self::Failed { .. } => "failed",
+            Self::Missing => "missing",
+            Self::NotCopyable { .. } => "not copyable",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+impl fmt::Display for CoverageStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Covered { destination_recovery_point: Some(copy), at: Some(at), .. } => {
+                write!(f, "covered by {copy} at {}", at.to_rfc3339())
+            }
+            Self::Covered { copy_job, .. } => write!(f, "covered (copy job {copy_job})"),
+            Self::Copying { copy_job } => write!(f, "copying (copy job {copy_job})"),
+            Self::Retrying { attempt, of } => write!(f, "retrying (attempt {attempt} of {of})"),
+            Self::Failed { reason, alerted: true, .. } => write!(f, "failed (alerted): {reason}"),
+            Self::Failed { reason, alerted: false, .. } => write!(f, "failed (alert pending): {reason}"),
+            Self::Missing => f.write_str("missing (no copy job)"),
+            Self::NotCopyable { why } => f.write_str(why),
+            Self::Expired => f.write_str("expired (the source recovery point is gone)"),
+        }
+    }
+}
+
+/// The status of one requirement, from the copy jobs of its recovery point to its destination.
+/// `max_attempts` is the retry policy's (retries after the original job).
+pub fn coverage_of(
+    requirement: &Requirement,
+    attempts: &[CopyAttempt],
+    source: &SourceState,
+    max_attempts: u32,
+) -> CoverageStatus {
+    let relevant = attempts.iter().filter(|a| {
+        a.job.source_recovery_point == requirement.recovery_point && a.job.destination_vault == requirement.destination
+    });
+    let (mut completed, mut running, mut failed) = (None, None, None::<&CopyAttempt>);
+    for attempt in relevant {
+        let job = &attempt.job;
+        match job.state {
+            CopyJobState::Completed => completed = latest(completed, attempt),
+            CopyJobState::Created | CopyJobState::Running => running = latest(running, attempt),
+            state if state.has_failed() => failed = latest(failed, attempt),
+            _ => {}
+        }
+    }
+    if let Some(done) = completed {
+        return CoverageStatus::Covered {
+            copy_job: done.job.id.clone(),
+            destination_recovery_point: done.job.destination_recovery_point.clone(),
+            at: done.job.completed_at,
+        };
+    }
+    if let Some(under_way) = running {
+        let attempt = under_way.record.as_ref().and_then(|r| r.lineage.as_ref()).map_or(0, |l| l.attempt);
+        return if attempt > 0 {
+            CoverageStatus::Retrying { attempt, of: max_attempts }
+        } else {
+            CoverageStatus::Copying { copy_job: under_way.job.id.clone() }
+        };
+    }
+    if let Some(last) = failed {
+        let record = last.record.as_ref();
+        let attempt = record.and_then(|r| r.lineage.as_ref()).map_or(0, |l| l.attempt);
+        let outcome = record.and_then(|r| r.outcome.as_deref()).unwrap_or_default();
+        // The retrier scheduled the next attempt (its retry job not listed yet) or already started it.
+        if record.is_some_and(|r| r.retried_by.is_some()) || outcome.starts_with("retry ") {
+            return CoverageStatus::Retrying { attempt: attempt + 1, of: max_attempts };
+        }
+        let reason = last.job.status_message.clone().unwrap_or_else(|| "no status message".to_owned());
+        return CoverageStatus::Failed {
+            copy_job: last.job.id.clone(),
+            reason,
+            alerted: outcome.starts_with("alerted"),
+        };
+    }
+    match source {
+        SourceState::Copyable => CoverageStatus::Missing,
+        SourceState::NotCopyable(why) => CoverageStatus::NotCopyable { why: why.to_string() },
+        SourceState::Gone => CoverageStatus::Expired,
+    }
+}
+
+/// The later of two attempts: by completion, then by creation order of the ids AWS gives (the
+/// listing's order is not specified).
+fn latest<'a>(current: Option<&'a CopyAttempt>, candidate: &'a CopyAttempt) -> Option<&'a CopyAttempt> {
+    let attempt_of = |a: &CopyAttempt| a.record.as_ref().and_then(|r| r.lineage.as_ref()).map_or(0, |l| l.attempt);
+    match current {
+        Some(current)
+            if (attempt_of(current), current.job.completed_at)
+                >= (attempt_of(candidate), candidate.job.completed_at) =>
+        {
+            Some(current)
+        }
+        _ => Some(candidate),
+    }
+}
+
+/// One row of a coverage report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Coverage {
+    #[serde(flatten)]
+    pub requirement: Requirement,
+    #[serde(flatten)]
+    pub status: CoverageStatus,
+}
+
+/// What a set of coverage rows adds up to: recovery points per status, and per destination region
+/// the age of the oldest uncovered one (the copy lag).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CoverageSummary {
+    pub by_status: BTreeMap<&'static str, usize>,
+    /// Destination region -> age in seconds of its oldest uncovered requirement.
+    pub oldest_uncovered_seconds: BTreeMap<String, i64>,
+}
+
+impl CoverageSummary {
+    pub fn of(rows: &[Coverage], now: DateTime<Utc>) -> Self {
+        let mut summary = Self::default();
+        for row in rows {
+            *summary.by_status.entry(row.status.name()).or_default() += 1;
+            if row.status.is_uncovered() {
+                let age = (now - row.requirement.completed_at).num_seconds().max(0);
+                let oldest = summary
+                    .oldest_uncovered_seconds
+                    .entry(row.requirement.destination.region().to_owned())
+                    .or_default();
+                *oldest = (*oldest).max(age);
+            }
+        }
+        summary
+    }
+
+    pub fn uncovered(&self) -> usize {
+        ["copying", "retrying", "failed", "missing"].iter().map(|s| self.by_status.get(s).copied().unwrap_or(0)).sum()
+    }
+}
