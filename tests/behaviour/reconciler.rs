@@ -410,7 +410,10 @@ async fn the_lambda_entry_sweeps_until_five_seconds_before_its_deadline() {
     let summary = reconciler.handle(&json!({}), epoch_ms_in(std::time::Duration::from_secs(4))).await.unwrap();
     assert!(!summary.complete && summary.pages == 0 && summary.scanned == 0, "{summary:?}");
     assert_eq!(reconciler.backup.calls("ListCopyJobs"), 0);
-    assert!(reconciler.store.load_cursor().await.unwrap().resume.is_some(), "the next run starts where this one stopped");
+    assert!(
+        reconciler.store.load_cursor().await.unwrap().resume.is_some(),
+        "the next run starts where this one stopped"
+    );
     // A deadline already past behaves the same, without underflow.
     let summary = reconciler.handle(&json!({}), 0).await.unwrap();
     assert!(!summary.complete && summary.pages == 0, "{summary:?}");
