@@ -286,6 +286,8 @@ fn completed_backup(index: usize) -> BackupJob {
         resource: None,
         resource_type: Some("EBS".to_owned()),
         parent_job: None,
+        completed_at: Some(Utc::now()),
+        created_by: None,
     }
 }
 

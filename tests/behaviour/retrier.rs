@@ -16,7 +16,7 @@ type TestRetrier = Retrier<MemoryBackup, MemoryStore, MemoryAlerts, MemoryQueue>
 fn retrier() -> TestRetrier {
     let backup = MemoryBackup::new();
     let job = failed_copy_job();
-    backup.add_copy_action(job.created_by.as_ref().unwrap(), &job.destination_vault, plan_copy_lifecycle());
+    backup.add_copy_action(job.created_by.as_ref().unwrap(), &job.destination_vault, Some(plan_copy_lifecycle()));
     backup.add_copy_job(job);
     memory_retrier(backup)
 }

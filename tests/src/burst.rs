@@ -116,6 +116,9 @@ impl BackupApi for FaultyBackup {
     ) -> Result<Option<Lifecycle>, AwsError> {
         self.call("GetBackupPlan", || self.inner.copy_action_lifecycle(rule, destination)).await
     }
+    async fn plan_copy_destinations(&self, rule: &PlanRuleRef) -> Result<Vec<BackupVaultArn>, AwsError> {
+        self.call("GetBackupPlan", || self.inner.plan_copy_destinations(rule)).await
+    }
     async fn makes_continuous_backups(&self, rule: &PlanRuleRef) -> Result<bool, AwsError> {
         self.call("GetBackupPlan", || self.inner.makes_continuous_backups(rule)).await
     }
@@ -134,7 +137,7 @@ impl BackupApi for FaultyBackup {
     }
     async fn list_completed_backups(
         &self,
-        vault: &VaultName,
+        vault: Option<&VaultName>,
         since: chrono::DateTime<Utc>,
         next_token: Option<&str>,
     ) -> Result<Page<BackupJob>, AwsError> {
@@ -291,6 +294,8 @@ impl Burst {
             let kind = if self.rng.bool() { "EBS" } else { "RDS" };
             let id = format!("BACKUP-{index:06}");
             let job = BackupJob {
+                completed_at: Some(Utc::now()),
+                created_by: None,
                 id: BackupJobId::parse(&id).unwrap(),
                 state: BackupJobState::Completed,
                 recovery_point: Some(

@@ -23,7 +23,7 @@ impl Counts {
     fn new() -> Self {
         let backup = MemoryBackup::new();
         let job = failed_copy_job();
-        backup.add_copy_action(job.created_by.as_ref().unwrap(), &job.destination_vault, plan_copy_lifecycle());
+        backup.add_copy_action(job.created_by.as_ref().unwrap(), &job.destination_vault, Some(plan_copy_lifecycle()));
         backup.add_copy_job(job);
         backup.add_backup_job(backup_job_from_wire(&fixture("backup-api/describe-backup-job-completed.json")));
         Self { backup, store: MemoryStore::new(), alerts: MemoryAlerts::new(), queue: MemoryQueue::new() }

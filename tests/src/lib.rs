@@ -105,15 +105,8 @@ pub fn copy_job_from_wire(body: &Value) -> CopyJob {
         resource: s(job, "ResourceArn").map(|a| ResourceArn::parse(a).unwrap()),
         resource_type: s(job, "ResourceType").map(str::to_owned),
         iam_role: s(job, "IamRoleArn").map(|role| IamRoleArn::parse(role).unwrap()),
-        created_by: s(created_by, "BackupPlanId").map(|plan| PlanRuleRef {
-            plan_id: BackupPlanId::parse(plan).unwrap(),
-            plan_version: BackupPlanVersion::parse(s(created_by, "BackupPlanVersion").unwrap()).unwrap(),
-            rule_id: BackupRuleId::parse(s(created_by, "BackupRuleId").unwrap()).unwrap(),
-        }),
-        // restJson1 timestamps are epoch seconds.
-        completed_at: job["CompletionDate"]
-            .as_f64()
-            .and_then(|at| DateTime::from_timestamp_millis((at * 1000.0) as i64)),
+        created_by: plan_rule_from_wire(created_by),
+        completed_at: time_from_wire(&job["CompletionDate"]),
         message_category: s(job, "MessageCategory").map(str::to_owned),
         composite: match s(job, "ParentJobId") {
             Some(parent) => Composite::Child { parent: CopyJobId::parse(parent).unwrap() },
@@ -123,6 +116,20 @@ pub fn copy_job_from_wire(body: &Value) -> CopyJob {
             None => Composite::Single,
         },
     }
+}
+
+/// A `CreatedBy` member: the plan rule that made a job.
+fn plan_rule_from_wire(created_by: &Value) -> Option<PlanRuleRef> {
+    s(created_by, "BackupPlanId").map(|plan| PlanRuleRef {
+        plan_id: BackupPlanId::parse(plan).unwrap(),
+        plan_version: BackupPlanVersion::parse(s(created_by, "BackupPlanVersion").unwrap()).unwrap(),
+        rule_id: BackupRuleId::parse(s(created_by, "BackupRuleId").unwrap()).unwrap(),
+    })
+}
+
+/// restJson1 timestamps are epoch seconds.
+fn time_from_wire(at: &Value) -> Option<DateTime<Utc>> {
+    at.as_f64().and_then(|at| DateTime::from_timestamp_millis((at * 1000.0) as i64))
 }
 
 /// `BackupJob` of a DescribeBackupJob response body.
@@ -135,6 +142,8 @@ pub fn backup_job_from_wire(body: &Value) -> BackupJob {
         resource: s(body, "ResourceArn").map(|a| ResourceArn::parse(a).unwrap()),
         resource_type: s(body, "ResourceType").map(str::to_owned),
         parent_job: s(body, "ParentJobId").map(|id| BackupJobId::parse(id).unwrap()),
+        completed_at: time_from_wire(&body["CompletionDate"]),
+        created_by: plan_rule_from_wire(&body["CreatedBy"]),
     }
 }
 
@@ -194,6 +203,9 @@ impl<B: BackupApi> BackupApi for InFlight<B> {
     ) -> Result<Option<Lifecycle>, AwsError> {
         self.inner.copy_action_lifecycle(rule, destination).await
     }
+    async fn plan_copy_destinations(&self, rule: &PlanRuleRef) -> Result<Vec<BackupVaultArn>, AwsError> {
+        self.inner.plan_copy_destinations(rule).await
+    }
     async fn makes_continuous_backups(&self, rule: &PlanRuleRef) -> Result<bool, AwsError> {
         self.inner.makes_continuous_backups(rule).await
     }
@@ -218,7 +230,7 @@ impl<B: BackupApi> BackupApi for InFlight<B> {
     }
     async fn list_completed_backups(
         &self,
-        vault: &VaultName,
+        vault: Option<&VaultName>,
         since: DateTime<Utc>,
         next_token: Option<&str>,
     ) -> Result<Page<BackupJob>, AwsError> {

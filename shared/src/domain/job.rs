@@ -187,6 +187,10 @@ pub struct BackupJob {
     /// The composite backup job this one is nested in (`ParentJobId`): its recovery point is copied
     /// as part of the parent's, never on its own.
     pub parent_job: Option<BackupJobId>,
+    /// When the backup completed (CompletionDate); from then on its copies are owed.
+    pub completed_at: Option<DateTime<Utc>>,
+    /// The plan rule that made it (CreatedBy), whose CopyActions it requires; none for on-demand backups.
+    pub created_by: Option<PlanRuleRef>,
 }
 
 #[cfg(test)]

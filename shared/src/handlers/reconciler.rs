@@ -310,7 +310,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
                 if out_of_time() {
                     return Ok(false);
                 }
-                let page = self.backup.list_completed_backups(&vault, since, next_token.as_deref()).await?;
+                let page = self.backup.list_completed_backups(Some(&vault), since, next_token.as_deref()).await?;
                 summary.unreadable += page.unreadable.len();
                 let mut wanted = Vec::new();
                 for backup in &page.items {

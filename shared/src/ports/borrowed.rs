@@ -31,6 +31,12 @@ impl<T: BackupApi> BackupApi for &T {
     ) -> impl Future<Output = Result<Option<Lifecycle>, AwsError>> + Send {
         (**self).copy_action_lifecycle(rule, destination)
     }
+    fn plan_copy_destinations(
+        &self,
+        rule: &PlanRuleRef,
+    ) -> impl Future<Output = Result<Vec<BackupVaultArn>, AwsError>> + Send {
+        (**self).plan_copy_destinations(rule)
+    }
     fn makes_continuous_backups(&self, rule: &PlanRuleRef) -> impl Future<Output = Result<bool, AwsError>> + Send {
         (**self).makes_continuous_backups(rule)
     }
@@ -53,7 +59,7 @@ impl<T: BackupApi> BackupApi for &T {
     }
     fn list_completed_backups(
         &self,
-        vault: &VaultName,
+        vault: Option<&VaultName>,
         since: DateTime<Utc>,
         next_token: Option<&str>,
     ) -> impl Future<Output = Result<Page<BackupJob>, AwsError>> + Send {

@@ -60,7 +60,7 @@ struct BackupState {
     /// Creation order, for listings.
     copy_order: Vec<CopyJobId>,
     backup_jobs: HashMap<BackupJobId, BackupJob>,
-    copy_actions: HashMap<(String, String, BackupVaultArn), Lifecycle>,
+    copy_actions: HashMap<(String, String, BackupVaultArn), Option<Lifecycle>>,
     tokens: HashMap<String, (StartCopyRequest, CopyJobId)>,
     started: Vec<StartCopyRequest>,
     calls: BTreeMap<&'static str, usize>,
@@ -99,7 +99,8 @@ impl MemoryBackup {
         lock(&self.state).backup_jobs.insert(job.id.clone(), job);
     }
 
-    pub fn add_copy_action(&self, rule: &PlanRuleRef, destination: &BackupVaultArn, lifecycle: Lifecycle) {
+    /// A CopyAction of the plan rule, with or without its own lifecycle.
+    pub fn add_copy_action(&self, rule: &PlanRuleRef, destination: &BackupVaultArn, lifecycle: Option<Lifecycle>) {
         let key = (rule.plan_id.to_string(), rule.rule_id.to_string(), destination.clone());
         lock(&self.state).copy_actions.insert(key, lifecycle);
     }
@@ -209,7 +210,20 @@ impl BackupApi for MemoryBackup {
     ) -> Result<Option<Lifecycle>, AwsError> {
         let state = self.enter("GetBackupPlan")?;
         let key = (rule.plan_id.to_string(), rule.rule_id.to_string(), destination.clone());
-        Ok(state.copy_actions.get(&key).copied())
+        Ok(state.copy_actions.get(&key).copied().flatten())
+    }
+
+    async fn plan_copy_destinations(&self, rule: &PlanRuleRef) -> Result<Vec<BackupVaultArn>, AwsError> {
+        let state = self.enter("GetBackupPlan")?;
+        let (plan, rule) = (rule.plan_id.to_string(), rule.rule_id.to_string());
+        let mut destinations: Vec<BackupVaultArn> = state
+            .copy_actions
+            .keys()
+            .filter(|(p, r, _)| *p == plan && *r == rule)
+            .map(|(_, _, destination)| destination.clone())
+            .collect();
+        destinations.sort();
+        Ok(destinations)
     }
 
     async fn makes_continuous_backups(&self, rule: &PlanRuleRef) -> Result<bool, AwsError> {
@@ -317,7 +331,7 @@ impl BackupApi for MemoryBackup {
 
     async fn list_completed_backups(
         &self,
-        vault: &VaultName,
+        vault: Option<&VaultName>,
         _since: DateTime<Utc>,
         next_token: Option<&str>,
     ) -> Result<Page<BackupJob>, AwsError> {
@@ -325,7 +339,8 @@ impl BackupApi for MemoryBackup {
         let mut jobs: Vec<BackupJob> = state
             .backup_jobs
             .values()
-            .filter(|job| job.state == crate::domain::BackupJobState::Completed && &job.vault.vault_name() == vault)
+            .filter(|job| job.state == crate::domain::BackupJobState::Completed)
+            .filter(|job| vault.is_none_or(|vault| &job.vault.vault_name() == vault))
             .cloned()
             .collect();
         jobs.sort_by(|a, b| a.id.cmp(&b.id));

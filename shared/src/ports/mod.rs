@@ -74,6 +74,12 @@ pub trait BackupApi: Send + Sync {
         rule: &PlanRuleRef,
         destination: &BackupVaultArn,
     ) -> impl Future<Output = Result<Option<Lifecycle>, AwsError>> + Send;
+    /// The destination vaults of the plan rule's CopyActions (GetBackupPlan, cached per plan version
+    /// like the lifecycle above). A deleted plan has none.
+    fn plan_copy_destinations(
+        &self,
+        rule: &PlanRuleRef,
+    ) -> impl Future<Output = Result<Vec<BackupVaultArn>, AwsError>> + Send;
     /// Whether the plan rule has `EnableContinuousBackup` (GetBackupPlan, cached per plan version like
     /// the lifecycle above). A deleted plan says no.
     fn makes_continuous_backups(&self, rule: &PlanRuleRef) -> impl Future<Output = Result<bool, AwsError>> + Send;
@@ -92,10 +98,11 @@ pub trait BackupApi: Send + Sync {
         query: &CopyJobQuery,
         next_token: Option<&str>,
     ) -> impl Future<Output = Result<Page<CopyJob>, AwsError>> + Send;
-    /// One page of the completed backup jobs of a vault created after `since` (ListBackupJobs).
+    /// One page of the completed backup jobs created after `since` (ListBackupJobs), of one vault
+    /// or of every vault.
     fn list_completed_backups(
         &self,
-        vault: &VaultName,
+        vault: Option<&VaultName>,
         since: DateTime<Utc>,
         next_token: Option<&str>,
     ) -> impl Future<Output = Result<Page<BackupJob>, AwsError>> + Send;
