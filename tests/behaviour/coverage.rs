@@ -168,3 +168,138 @@ fn a_coverage_row_serialises_flat_for_json_and_csv_reports() {
     assert_eq!(json["requiredBy"], "route");
     assert_eq!(json["destination"], DR_VAULT);
 }
+
+// ---------------------------------------------------------------- the report over the ports
+
+mod report {
+    use chrono::{Duration, Utc};
+    use serde_json::json;
+    use vaultwatch::domain::{
+        BackupJob, BackupJobId, BackupJobState, ClaimKind, CopyDetails, CopyJobState, CoverageStatus, Lineage,
+        PlanRuleRef, RecoveryPointArn, RequiredBy, RouteTable, StartedCopy,
+    };
+    use vaultwatch::handlers::coverage::{CoverageAssessor, CoverageQuery};
+    use vaultwatch::ports::memory::{MemoryBackup, MemoryStore};
+    use vaultwatch::ports::TrackingStore;
+    use vaultwatch_tests::*;
+
+    const EU: &str = "arn:aws:backup:eu-west-1:123456789012:backup-vault:eu-archive";
+
+    fn point(name: &str) -> RecoveryPointArn {
+        RecoveryPointArn::parse(&format!("arn:aws:backup:us-east-1:123456789012:recovery-point:{name}")).unwrap()
+    }
+
+    fn completed(name: &str, hours_ago: i64, rule: Option<PlanRuleRef>) -> BackupJob {
+        BackupJob {
+            id: BackupJobId::parse(&format!("BACKUP-{name}")).unwrap(),
+            state: BackupJobState::Completed,
+            recovery_point: Some(point(name)),
+            vault: vault(SOURCE_VAULT),
+            resource: None,
+            resource_type: Some("EBS".into()),
+            parent_job: None,
+            completed_at: Some(Utc::now() - Duration::hours(hours_ago)),
+            created_by: rule,
+        }
+    }
+
+    fn copy(id: &str, of: &str, to: &str, state: CopyJobState) -> vaultwatch::domain::CopyJob {
+        let mut job = failed_copy_job();
+        job.id = copy_id(id);
+        job.source_recovery_point = point(of);
+        job.destination_vault = vault(to);
+        job.state = state;
+        job.completed_at = state.is_terminal().then(Utc::now);
+        job
+    }
+
+    /// Six backups of `primary` (routed to the DR vault), one of them made by a plan rule that also
+    /// copies to the EU vault, and the copies each one has.
+    async fn assessor() -> CoverageAssessor<MemoryBackup, MemoryStore> {
+        let backup = MemoryBackup::new();
+        let store = MemoryStore::new();
+        let rule = failed_copy_job().created_by.unwrap();
+        backup.add_copy_action(&rule, &vault(EU), None);
+        backup.add_backup_job(completed("COVERED", 30, Some(rule.clone())));
+        backup.add_copy_job(copy("C-DONE", "COVERED", DR_VAULT, CopyJobState::Completed));
+        backup.add_backup_job(completed("ALERTED", 20, None));
+        backup.add_copy_job(copy("C-FAILED", "ALERTED", DR_VAULT, CopyJobState::Failed));
+        store
+            .claim(&copy_id("C-FAILED"), ClaimKind::FailureHandling, Utc::now(), std::time::Duration::from_secs(60))
+            .await
+            .unwrap();
+        store.finish_claim(&copy_id("C-FAILED"), ClaimKind::FailureHandling, "alerted: permanent", None).await.unwrap();
+        backup.add_backup_job(completed("RETRYING", 10, None));
+        backup.add_copy_job(copy("C-FIRST", "RETRYING", DR_VAULT, CopyJobState::Failed));
+        backup.add_copy_job(copy("C-RETRY", "RETRYING", DR_VAULT, CopyJobState::Running));
+        let lineage = Lineage { root: copy_id("C-FIRST"), attempt: 2, retry_of: Some(copy_id("C-FIRST")) };
+        let started = StartedCopy {
+            id: copy_id("C-RETRY"),
+            details: CopyDetails::default(),
+            lineage,
+            lifecycle: None,
+            at: Utc::now(),
+        };
+        store.record_started(&started).await.unwrap();
+        backup.add_backup_job(completed("GONE", 5, None));
+        backup.set_recovery_point(&point("GONE"), None);
+        backup.add_backup_job(completed("MISSING", 3, None));
+        let mut continuous = completed("CONT", 2, None);
+        continuous.recovery_point = Some(point("continuous:EBS-1"));
+        backup.add_backup_job(continuous);
+        let mut nested = completed("NESTED", 1, None);
+        nested.parent_job = Some(BackupJobId::parse("BACKUP-COVERED").unwrap());
+        backup.add_backup_job(nested);
+        let routes = json!([{ "sourceVault": "primary", "destinationVaultArn": DR_VAULT }]).to_string();
+        CoverageAssessor { backup, store, routes: RouteTable::from_json(&routes).unwrap(), max_attempts: 3 }
+    }
+
+    #[tokio::test]
+    async fn every_required_destination_of_every_backup_gets_its_status() {
+        let assessor = assessor().await;
+        let query = CoverageQuery { since: Utc::now() - Duration::days(7), vault: None };
+        let report = assessor.report(&query, Utc::now()).await.unwrap();
+        let rows: Vec<(String, &str, &str, RequiredBy)> = report
+            .rows
+            .iter()
+            .map(|row| {
+                let name = row.requirement.recovery_point.as_str().rsplit("recovery-point:").next().unwrap().to_owned();
+                (name, row.requirement.destination.region(), row.status.name(), row.requirement.required_by.clone())
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("COVERED".into(), "eu-west-1", "missing", RequiredBy::PlanRule),
+                ("COVERED".into(), "us-west-2", "covered", RequiredBy::Route),
+                ("ALERTED".into(), "us-west-2", "failed", RequiredBy::Route),
+                ("RETRYING".into(), "us-west-2", "retrying", RequiredBy::Route),
+                ("GONE".into(), "us-west-2", "expired", RequiredBy::Route),
+                ("MISSING".into(), "us-west-2", "missing", RequiredBy::Route),
+                ("continuous:EBS-1".into(), "us-west-2", "not copyable", RequiredBy::Route),
+            ],
+            "the nested job has no row of its own"
+        );
+        assert!(matches!(report.rows[2].status, CoverageStatus::Failed { alerted: true, .. }), "{:?}", report.rows[2]);
+        assert_eq!(report.rows[3].status, CoverageStatus::Retrying { attempt: 2, of: 3 });
+        assert_eq!(report.summary.uncovered(), 4);
+        let oldest = report.summary.oldest_uncovered_seconds["us-west-2"];
+        assert!((20 * 3600..21 * 3600).contains(&oldest), "the alerted failure of 20 hours ago: {oldest}");
+        assert!(report.summary.oldest_uncovered_seconds["eu-west-1"] >= 30 * 3600);
+        // Read-only, and DescribeRecoveryPoint only for the rows that had no copy at all.
+        assert!(assessor.backup.started_copies().is_empty());
+        assert_eq!(assessor.backup.calls("DescribeRecoveryPoint"), 3);
+        assert_eq!(assessor.store.calls("get_many"), 1, "one batch read of the records that matter");
+    }
+
+    #[tokio::test]
+    async fn a_report_for_one_vault_lists_only_its_backups() {
+        let assessor = assessor().await;
+        let query = CoverageQuery {
+            since: Utc::now() - Duration::days(7),
+            vault: Some(vaultwatch::domain::VaultName::parse("other").unwrap()),
+        };
+        let report = assessor.report(&query, Utc::now()).await.unwrap();
+        assert!(report.rows.is_empty() && report.summary.uncovered() == 0);
+    }
+}

@@ -2,7 +2,7 @@
 //! there. This is what an operator is asked to prove ("does every recovery point have its copy in
 //! the DR region?"), so every requirement gets exactly one status, and the status says why.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -124,12 +124,10 @@ pub fn coverage_of(
     });
     let (mut completed, mut running, mut failed) = (None, None, None::<&CopyAttempt>);
     for attempt in relevant {
-        let job = &attempt.job;
-        match job.state {
-            CopyJobState::Completed => completed = latest(completed, attempt),
-            CopyJobState::Created | CopyJobState::Running => running = latest(running, attempt),
-            state if state.has_failed() => failed = latest(failed, attempt),
-            _ => {}
+        match Kind::of(attempt.job.state) {
+            Kind::Completed => completed = latest(completed, attempt),
+            Kind::UnderWay => running = latest(running, attempt),
+            Kind::Failed => failed = latest(failed, attempt),
         }
     }
     if let Some(done) = completed {
@@ -169,18 +167,86 @@ pub fn coverage_of(
     }
 }
 
-/// The later of two attempts: by completion, then by creation order of the ids AWS gives (the
-/// listing's order is not specified).
+/// The later of two attempts: the higher retry attempt, then the later completion (the listing's
+/// order is not specified); on a tie the one already kept stays.
 fn latest<'a>(current: Option<&'a CopyAttempt>, candidate: &'a CopyAttempt) -> Option<&'a CopyAttempt> {
-    let attempt_of = |a: &CopyAttempt| a.record.as_ref().and_then(|r| r.lineage.as_ref()).map_or(0, |l| l.attempt);
     match current {
-        Some(current)
-            if (attempt_of(current), current.job.completed_at)
-                >= (attempt_of(candidate), candidate.job.completed_at) =>
-        {
-            Some(current)
-        }
+        Some(current) if order(current) >= order(candidate) => Some(current),
         _ => Some(candidate),
+    }
+}
+
+fn order(attempt: &CopyAttempt) -> (u32, Option<DateTime<Utc>>) {
+    (attempt.record.as_ref().and_then(|r| r.lineage.as_ref()).map_or(0, |l| l.attempt), attempt.job.completed_at)
+}
+
+/// The copy attempts seen in a listing, reduced as they come to those that can decide a status: per
+/// (recovery point, destination) the latest completed, under way and failed one. A sweep over
+/// 100,000 copy jobs keeps a few per pair, not every job.
+#[derive(Debug, Default)]
+pub struct CopyLedger {
+    pairs: HashMap<(RecoveryPointArn, BackupVaultArn), Vec<CopyAttempt>>,
+}
+
+impl CopyLedger {
+    pub fn observe(&mut self, attempt: CopyAttempt) {
+        let key = (attempt.job.source_recovery_point.clone(), attempt.job.destination_vault.clone());
+        let kept = self.pairs.entry(key).or_default();
+        let kind = |a: &CopyAttempt| Kind::of(a.job.state);
+        match kept.iter().position(|other| kind(other) == kind(&attempt)) {
+            Some(index) if order(&attempt) > order(&kept[index]) => kept[index] = attempt,
+            Some(_) => {}
+            None => kept.push(attempt),
+        }
+    }
+
+    /// The attempts kept for one recovery point and destination.
+    pub fn attempts(&self, recovery_point: &RecoveryPointArn, destination: &BackupVaultArn) -> &[CopyAttempt] {
+        self.pairs.get(&(recovery_point.clone(), destination.clone())).map_or(&[], Vec::as_slice)
+    }
+
+    /// Jobs kept without vaultwatch's record whose record would tell more (a retry's attempt, a
+    /// failure's handling); a completed copy needs none.
+    pub fn records_wanted(&self) -> Vec<CopyJobId> {
+        let attempts = self.pairs.values().flatten();
+        attempts
+            .filter(|a| a.record.is_none() && Kind::of(a.job.state) != Kind::Completed)
+            .map(|a| a.job.id.clone())
+            .collect()
+    }
+
+    /// Adds vaultwatch's records of kept jobs.
+    pub fn add_records(&mut self, records: &HashMap<CopyJobId, CopyJobRecord>) {
+        for attempt in self.pairs.values_mut().flatten() {
+            if attempt.record.is_none() {
+                attempt.record = records.get(&attempt.job.id).cloned();
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Completed,
+    UnderWay,
+    Failed,
+}
+
+impl Kind {
+    fn of(state: CopyJobState) -> Self {
+        match state {
+            CopyJobState::Completed => Self::Completed,
+            CopyJobState::Created | CopyJobState::Running => Self::UnderWay,
+            CopyJobState::Failed | CopyJobState::Partial => Self::Failed,
+        }
     }
 }
 

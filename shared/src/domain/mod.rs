@@ -49,7 +49,8 @@ mod vault_notifications;
 pub use alert::{Alert, AlertReason};
 pub use arn::{BackupVaultArn, IamRoleArn, RecoveryPointArn, ResourceArn, TopicArn, VaultName};
 pub use coverage::{
-    coverage_of, CopyAttempt, Coverage, CoverageStatus, CoverageSummary, RequiredBy, Requirement, SourceState,
+    coverage_of, CopyAttempt, CopyLedger, Coverage, CoverageStatus, CoverageSummary, RequiredBy, Requirement,
+    SourceState,
 };
 pub use ids::{AccountId, BackupJobId, BackupPlanId, BackupPlanVersion, BackupRuleId, CopyJobId};
 pub use job::{BackupJob, BackupJobState, Composite, CopyJob, CopyJobState, JobKind, PlanRuleRef};

@@ -1,6 +1,7 @@
 //! The functions' behaviour, over the ports only. Each `main.rs` wires one of these to real clients.
 
 pub mod copier;
+pub mod coverage;
 pub mod reconciler;
 pub mod retrier;
 pub mod tracker;

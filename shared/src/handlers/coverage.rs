@@ -1,0 +1,168 @@
+//! Copy coverage of completed backups: for each one in a window and each destination it requires
+//! (the matching copy routes, plus its plan rule's CopyActions), the copy's status. Read-only: it
+//! starts nothing. The `vaultwatch coverage` command prints it; the reconciler counts it on every
+//! whole sweep.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::HandlerError;
+use crate::domain::{
+    coverage_of, BackupJob, BackupVaultArn, CopyAttempt, CopyLedger, Coverage, CoverageSummary, NotCopyable,
+    RequiredBy, Requirement, RouteTable, SourceState, VaultName,
+};
+use crate::ports::{BackupApi, CopyJobQuery, TrackingStore};
+
+/// Which backups a report covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CoverageQuery {
+    /// Backups created after this instant (ListBackupJobs' ByCreatedAfter), and their copies.
+    pub since: DateTime<Utc>,
+    /// One vault's backups; all vaults when none.
+    pub vault: Option<VaultName>,
+}
+
+/// One row per (recovery point, required destination), and what they add up to.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CoverageReport {
+    pub rows: Vec<Coverage>,
+    pub summary: CoverageSummary,
+    /// Listed backup or copy jobs that could not be read (their rows may be missing or wrong).
+    pub unreadable: usize,
+}
+
+pub struct CoverageAssessor<B, S> {
+    pub backup: B,
+    pub store: S,
+    pub routes: RouteTable,
+    /// The retry policy's attempts, for "retrying n of m".
+    pub max_attempts: u32,
+}
+
+impl<B: BackupApi, S: TrackingStore> CoverageAssessor<B, S> {
+    /// Lists the copy jobs of the window, then assesses the backups against them.
+    pub async fn report(&self, query: &CoverageQuery, now: DateTime<Utc>) -> Result<CoverageReport, HandlerError> {
+        let mut ledger = CopyLedger::default();
+        let mut unreadable = 0;
+        let copies =
+            CopyJobQuery { created_after: Some(query.since), max_results: Some(1000), ..CopyJobQuery::default() };
+        let mut next_token: Option<String> = None;
+        loop {
+            let page = self.backup.list_copy_jobs(&copies, next_token.as_deref()).await?;
+            unreadable += page.unreadable.len();
+            for job in page.items {
+                ledger.observe(CopyAttempt { job, record: None });
+            }
+            next_token = page.next_token;
+            if next_token.is_none() {
+                break;
+            }
+        }
+        let mut report = self.assess(query, ledger, now).await?;
+        report.unreadable += unreadable;
+        Ok(report)
+    }
+
+    /// Assesses the window's completed backups against the copy attempts already seen (by a sweep,
+    /// or by `report`). Reads vaultwatch's records of the attempts that need them.
+    pub async fn assess(
+        &self,
+        query: &CoverageQuery,
+        mut ledger: CopyLedger,
+        now: DateTime<Utc>,
+    ) -> Result<CoverageReport, HandlerError> {
+        let wanted = ledger.records_wanted();
+        if !wanted.is_empty() {
+            ledger.add_records(&self.store.get_many(&wanted).await?);
+        }
+        let mut report = CoverageReport::default();
+        let mut next_token: Option<String> = None;
+        loop {
+            let page =
+                self.backup.list_completed_backups(query.vault.as_ref(), query.since, next_token.as_deref()).await?;
+            report.unreadable += page.unreadable.len();
+            for backup in &page.items {
+                for requirement in self.requirements(backup).await? {
+                    let attempts = ledger.attempts(&requirement.recovery_point, &requirement.destination);
+                    let source = self.source_state(backup).await?;
+                    let mut status = coverage_of(&requirement, attempts, &source, self.max_attempts);
+                    if status == crate::domain::CoverageStatus::Missing {
+                        // No copy at all: is there still something to copy?
+                        let later = self.source_now(&requirement, now).await?;
+                        status = coverage_of(&requirement, attempts, &later, self.max_attempts);
+                    }
+                    report.rows.push(Coverage { requirement, status });
+                }
+            }
+            next_token = page.next_token;
+            if next_token.is_none() {
+                break;
+            }
+        }
+        report.rows.sort_by(|a, b| {
+            (a.requirement.completed_at, &a.requirement.recovery_point, &a.requirement.destination).cmp(&(
+                b.requirement.completed_at,
+                &b.requirement.recovery_point,
+                &b.requirement.destination,
+            ))
+        });
+        report.summary = CoverageSummary::of(&report.rows, now);
+        Ok(report)
+    }
+
+    /// The destinations a backup requires: its routes, then its plan rule's CopyActions.
+    async fn requirements(&self, backup: &BackupJob) -> Result<Vec<Requirement>, HandlerError> {
+        // A nested job's recovery point is copied with its composite parent's.
+        let (Some(recovery_point), None) = (&backup.recovery_point, &backup.parent_job) else { return Ok(Vec::new()) };
+        let vault = backup.vault.vault_name();
+        let mut destinations: BTreeMap<BackupVaultArn, RequiredBy> = self
+            .routes
+            .routes_for(&vault, backup.resource_type.as_deref())
+            .map(|route| (route.destination_vault.clone(), RequiredBy::Route))
+            .collect();
+        if let Some(rule) = &backup.created_by {
+            for destination in self.backup.plan_copy_destinations(rule).await? {
+                destinations.entry(destination).or_insert(RequiredBy::PlanRule);
+            }
+        }
+        let completed_at = backup.completed_at.unwrap_or_default();
+        Ok(destinations
+            .into_iter()
+            .map(|(destination, required_by)| Requirement {
+                recovery_point: recovery_point.clone(),
+                source_vault: vault.clone(),
+                resource_type: backup.resource_type.clone(),
+                completed_at,
+                destination,
+                required_by,
+            })
+            .collect())
+    }
+
+    /// What the backup itself says about copying it: continuous backups never can be.
+    async fn source_state(&self, backup: &BackupJob) -> Result<SourceState, HandlerError> {
+        let Some(recovery_point) = &backup.recovery_point else { return Ok(SourceState::Copyable) };
+        if let Some(why) = recovery_point.never_copyable() {
+            return Ok(SourceState::NotCopyable(why));
+        }
+        if let Some(rule) = &backup.created_by {
+            if self.backup.makes_continuous_backups(rule).await? {
+                return Ok(SourceState::NotCopyable(NotCopyable::Continuous));
+            }
+        }
+        Ok(SourceState::Copyable)
+    }
+
+    /// The recovery point as it stands now (DescribeRecoveryPoint): gone, in cold storage, or copyable.
+    async fn source_now(&self, requirement: &Requirement, now: DateTime<Utc>) -> Result<SourceState, HandlerError> {
+        let point = self.backup.describe_recovery_point(&requirement.source_vault, &requirement.recovery_point).await?;
+        Ok(match point.as_ref().map(|point| point.not_copyable_at(now)) {
+            None | Some(Some(NotCopyable::Deleted | NotCopyable::DeletedBeforeRetry { .. })) => SourceState::Gone,
+            Some(Some(why)) => SourceState::NotCopyable(why),
+            Some(None) => SourceState::Copyable,
+        })
+    }
+}
