@@ -1,5 +1,6 @@
-"""The vault-notifications binary against the AWS Backup stand-in: as a command, and as the
-template's CloudFormation custom resource under the local Lambda Runtime API."""
+"""Vault notification setup against the AWS Backup stand-in: the `vaultwatch notifications` command,
+and the vault-notifications binary as the template's CloudFormation custom resource under the local
+Lambda Runtime API."""
 
 import json
 import os
@@ -12,13 +13,14 @@ from lambda_harness import LocalLambda
 from stack import CREDENTIALS, ROOT
 
 BINARY = str(ROOT / "target" / "debug" / "vault-notifications")
+COMMAND = str(ROOT / "target" / "debug" / "vaultwatch")
 REQUIRED = {"BACKUP_JOB_COMPLETED", "COPY_JOB_STARTED", "COPY_JOB_SUCCESSFUL", "COPY_JOB_FAILED"}
 
 
 def run(stack, *args):
     env = {**os.environ, **CREDENTIALS, "AWS_ENDPOINT_URL_BACKUP": stack.backup_url}
     env.pop("AWS_LAMBDA_RUNTIME_API", None)
-    return subprocess.run([BINARY, *args], env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run([COMMAND, "notifications", *args], env=env, capture_output=True, text=True, timeout=60)
 
 
 def vault(stack, events=None, topic=None) -> str:

@@ -1,0 +1,188 @@
+//! `vaultwatch`: the operator's command. `vaultwatch coverage` reports whether every recovery point
+//! has the copies it requires; `vaultwatch notifications` wires vaults to the vaultwatch topic.
+//! Credentials and region come from the environment or a profile, as for the AWS CLI.
+//!
+//! Exit status: 0 done (for `coverage`: nothing uncovered), 1 `coverage` found uncovered recovery
+//! points or `notifications` could not configure a vault, 2 usage error, 3 AWS or configuration
+//! error (nothing reported).
+
+mod report;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use chrono::Utc;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use vaultwatch::adapters::{load_sdk_config, DynamoStore, Host, SdkBackup};
+use vaultwatch::domain::{RetryPolicy, RouteTable, TopicArn, VaultName};
+use vaultwatch::handlers::coverage::{CoverageAssessor, CoverageQuery};
+use vaultwatch::handlers::vault_setup::{configure_vaults, SetupOptions};
+
+#[derive(Debug, Parser)]
+#[command(name = "vaultwatch", version, about = "Keeps AWS Backup copy jobs honest: coverage reports and vault setup")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// One row per (recovery point, required destination): is the copy there, and if not, why.
+    ///
+    /// A backup requires the destinations of the copy routes that match it and of its plan rule's
+    /// CopyActions. Exit status 1 when any recovery point is uncovered (copying, retrying, failed
+    /// or missing).
+    Coverage(CoverageArgs),
+    /// Points vaults' AWS Backup notifications at the vaultwatch topic, keeping the events already set.
+    ///
+    /// Adds the events vaultwatch needs (BACKUP_JOB_COMPLETED, COPY_JOB_STARTED, COPY_JOB_SUCCESSFUL,
+    /// COPY_JOB_FAILED). Exit status 1 when a vault could not be configured (all are attempted).
+    Notifications(NotificationsArgs),
+}
+
+#[derive(Debug, Args)]
+struct CoverageArgs {
+    /// Backups completed within this long (e.g. 7d, 36h).
+    #[arg(long, default_value = "7d", value_parser = humantime::parse_duration)]
+    since: Duration,
+    /// Only this vault's backups (default: every vault).
+    #[arg(long, value_name = "VAULT", value_parser = |raw: &str| VaultName::parse(raw))]
+    vault: Option<VaultName>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// The tracking table (the stack's TrackingTableName output).
+    #[arg(long, env = "TRACKING_TABLE_NAME", value_name = "NAME")]
+    table: String,
+    /// The copy routes, as the stack's CopyRoutes parameter (JSON); none: plan CopyActions only.
+    #[arg(long, env = "COPY_ROUTES", value_name = "JSON", value_parser = |raw: &str| RouteTable::from_json(raw))]
+    routes: Option<RouteTable>,
+    /// Retries after the original copy, as the stack's MaxAttempts (for "retrying n of m").
+    #[arg(long, env = "MAX_ATTEMPTS", default_value_t = RetryPolicy::default().max_attempts)]
+    max_attempts: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// Aligned columns for a terminal.
+    Table,
+    /// The report as one JSON document (rows and summary).
+    Json,
+    /// One header line, then one line per row (RFC 4180).
+    Csv,
+}
+
+#[derive(Debug, Args)]
+struct NotificationsArgs {
+    /// The SNS topic the vaults should notify (the stack's VaultEventsTopicArn output).
+    #[arg(long = "topic-arn", value_name = "ARN", value_parser = |raw: &str| TopicArn::parse(raw))]
+    topic: TopicArn,
+    /// Print the changes, write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Take over vaults that notify another topic (their events are kept).
+    #[arg(long)]
+    replace_topic: bool,
+    /// The vaults to configure, by name.
+    #[arg(required = true, value_name = "VAULT", value_parser = |raw: &str| VaultName::parse(raw))]
+    vaults: Vec<VaultName>,
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let sdk = match load_sdk_config(Host::Shell).await {
+        Ok(sdk) => sdk,
+        Err(err) => return failed(&err),
+    };
+    match cli.command {
+        Command::Coverage(args) => {
+            let since = match chrono::Duration::from_std(args.since) {
+                Ok(since) => Utc::now() - since,
+                Err(err) => return failed(&err),
+            };
+            let assessor = CoverageAssessor {
+                backup: SdkBackup::new(&sdk),
+                store: DynamoStore::new(&sdk, args.table),
+                routes: args.routes.unwrap_or_default(),
+                max_attempts: args.max_attempts,
+            };
+            let query = CoverageQuery { since, vault: args.vault };
+            match assessor.report(&query, Utc::now()).await {
+                Ok(coverage) => {
+                    if let Err(err) = report::write(&coverage, args.format, std::io::stdout().lock()) {
+                        return failed(&err);
+                    }
+                    if coverage.summary.uncovered() > 0 {
+                        ExitCode::FAILURE
+                    } else {
+                        ExitCode::SUCCESS
+                    }
+                }
+                Err(err) => failed(&err),
+            }
+        }
+        Command::Notifications(args) => {
+            let options = SetupOptions { dry_run: args.dry_run, replace_topic: args.replace_topic };
+            let mut status = ExitCode::SUCCESS;
+            for result in configure_vaults(&SdkBackup::new(&sdk), &args.vaults, &args.topic, options).await {
+                match result {
+                    Ok(change) => println!("{change}"),
+                    Err(err) => {
+                        status = ExitCode::FAILURE;
+                        eprintln!("error: {err}");
+                    }
+                }
+            }
+            status
+        }
+    }
+}
+
+/// Nothing could be reported: the reason, and status 3.
+fn failed(err: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("error: {err}");
+    ExitCode::from(3)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:backup-vault-events";
+
+    fn parse(args: &[&str]) -> Result<Cli, String> {
+        Cli::try_parse_from(std::iter::once("vaultwatch").chain(args.iter().copied())).map_err(|err| err.to_string())
+    }
+
+    #[test]
+    fn notifications_arguments_are_validated() {
+        let Command::Notifications(args) =
+            parse(&["notifications", "--topic-arn", TOPIC, "--dry-run", "primary", "db"]).unwrap().command
+        else {
+            panic!("not the notifications command")
+        };
+        assert_eq!(args.vaults, vec![VaultName::parse("primary").unwrap(), VaultName::parse("db").unwrap()]);
+        assert!(args.dry_run && !args.replace_topic);
+        assert!(parse(&["notifications", "primary"]).unwrap_err().contains("--topic-arn <ARN>"));
+        assert!(parse(&["notifications", "--topic-arn", TOPIC]).unwrap_err().contains("<VAULT>..."));
+        assert!(parse(&["notifications", "--topic-arn", "nope", "primary"]).unwrap_err().contains("SNS topic ARN"));
+        assert!(parse(&["notifications", "--topic-arn", TOPIC, "--force", "primary"]).unwrap_err().contains("--force"));
+    }
+
+    #[test]
+    fn coverage_arguments_have_defaults_and_are_validated() {
+        let Command::Coverage(args) = parse(&["coverage", "--table", "t"]).unwrap().command else { panic!() };
+        assert_eq!((args.since, args.format, args.vault), (Duration::from_secs(7 * 86400), Format::Table, None));
+        let Command::Coverage(args) =
+            parse(&["coverage", "--table", "t", "--since", "36h", "--vault", "primary", "--format", "csv"])
+                .unwrap()
+                .command
+        else {
+            panic!()
+        };
+        assert_eq!((args.since, args.format), (Duration::from_secs(36 * 3600), Format::Csv));
+        assert!(parse(&["coverage", "--table", "t", "--since", "soon"]).unwrap_err().contains("--since"));
+        assert!(parse(&["coverage", "--table", "t", "--format", "xml"]).unwrap_err().contains("xml"));
+        assert!(parse(&["coverage", "--table", "t", "--routes", "[{}]"]).unwrap_err().contains("--routes"));
+    }
+}
