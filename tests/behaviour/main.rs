@@ -8,6 +8,7 @@ mod contract;
 mod copier;
 mod coverage;
 mod malformed;
+mod metrics;
 mod parsing;
 mod properties;
 mod reconciler;

@@ -5,11 +5,12 @@
 use chrono::Utc;
 use serde_json::json;
 use vaultwatch::domain::{
-    BackupJob, BackupJobId, BackupJobState, CopyJob, CopyJobId, CopyJobState, IamRoleArn, IdempotencyToken,
-    RecoveryPointArn, RouteTable,
+    BackupJob, BackupJobId, BackupJobState, CopyJob, CopyJobId, CopyJobState, CoverageSummary, IamRoleArn,
+    IdempotencyToken, RecoveryPointArn, RouteTable,
 };
 use vaultwatch::handlers::reconciler::{MissingCopyPass, Reconciler, Summary, SweepSettings};
 use vaultwatch::handlers::retrier::{Retrier, RetrierSettings};
+use vaultwatch::metrics::{Measured, Measurements, Metric};
 use vaultwatch::ports::memory::{transient_error, MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
 use vaultwatch::ports::TrackingStore;
 use vaultwatch_tests::*;
@@ -99,6 +100,7 @@ async fn a_sweep_over_unseen_jobs_repairs_retries_and_alerts_once_each() {
             unreadable: 0,
             errors: 0,
             missing_copy_pass: MissingCopyPass::NoRoutes,
+            coverage: Some(CoverageSummary::default()),
             complete: true
         }
     );
@@ -232,6 +234,15 @@ async fn missing_routed_copies_are_started_once() {
 
     let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!(summary.missing_copies_started, 3, "backup 1 to DR, backup 2 to DR and EU");
+    // Coverage as the sweep found it, before starting them: one covered, three missing.
+    let coverage = summary.coverage.as_ref().unwrap();
+    assert_eq!((coverage.by_status.get("covered"), coverage.by_status.get("missing")), (Some(&1), Some(&3)));
+    assert_eq!(coverage.oldest_uncovered_seconds.keys().collect::<Vec<_>>(), ["eu-west-1", "us-west-2"]);
+    let mut measured = Measurements::default();
+    summary.measure(&mut measured);
+    assert_eq!(measured.get(Metric::UncoveredRecoveryPoints, None), Some(3.0));
+    assert_eq!(measured.get(Metric::MissingCopiesStarted, None), Some(3.0));
+    assert!(measured.get(Metric::OldestUncoveredAgeSeconds, Some("us-west-2")).is_some());
     let started = reconciler.backup.started_copies();
     assert_eq!(started.len(), 3);
     for copy in &started {
@@ -239,6 +250,8 @@ async fn missing_routed_copies_are_started_once() {
     }
     let again = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!(again.missing_copies_started, 0);
+    let coverage = again.coverage.as_ref().unwrap();
+    assert_eq!((coverage.by_status.get("covered"), coverage.by_status.get("copying")), (Some(&1), Some(&3)));
     assert_eq!(reconciler.backup.started_copies().len(), 3);
 }
 

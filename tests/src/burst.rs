@@ -27,7 +27,7 @@ use vaultwatch::domain::{
 };
 use vaultwatch::handlers::copier::Copier;
 use vaultwatch::handlers::reconciler::{Reconciler, SweepSettings};
-use vaultwatch::handlers::retrier::{Retrier, RetrierResponse, RetrierSettings};
+use vaultwatch::handlers::retrier::{DueRetries, Retrier, RetrierResponse, RetrierSettings};
 use vaultwatch::handlers::tracker::Tracker;
 use vaultwatch::ports::memory::{MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
 use vaultwatch::ports::{AwsError, BackupApi, CopyJobQuery, ErrorClass, Page, StartCopyRequest};
@@ -372,7 +372,7 @@ impl Burst {
         let bodies: Vec<(String, String)> = batch.iter().map(|m| (m.id.clone(), m.body.clone())).collect();
         let response = self.retrier().handle(&sqs_event(&bodies)).await;
         let failed: HashSet<String> = match response {
-            Ok(RetrierResponse::DueRetries(response)) => {
+            Ok(RetrierResponse::DueRetries(DueRetries { response, .. })) => {
                 response.batch_item_failures.into_iter().map(|failure| failure.item_identifier).collect()
             }
             Ok(RetrierResponse::Notifications(_)) => unreachable!("an SQS batch gets a batch response"),

@@ -5,14 +5,16 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use vaultwatch::adapters::{load_sdk_config, AwsReconciler, Host};
 use vaultwatch::config::ReconcilerConfig;
+use vaultwatch::metrics::MetricsWriter;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     vaultwatch::telemetry::init();
+    let metrics = &MetricsWriter::from_env("reconciler");
     let config = ReconcilerConfig::from_env()?;
     let reconciler = &AwsReconciler::from_config(config, &load_sdk_config(Host::Lambda).await?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        reconciler.handle(&event.payload, event.context.deadline).await
+        metrics.record(reconciler.handle(&event.payload, event.context.deadline).await)
     }))
     .await
 }

@@ -4,14 +4,16 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use vaultwatch::adapters::{load_sdk_config, AwsRetrier, Host};
 use vaultwatch::config::RetrierConfig;
+use vaultwatch::metrics::MetricsWriter;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     vaultwatch::telemetry::init();
+    let metrics = &MetricsWriter::from_env("retrier");
     let config = RetrierConfig::from_env()?;
     let retrier = &AwsRetrier::from_config(config, &load_sdk_config(Host::Lambda).await?);
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<Value>| async move { retrier.handle(&event.payload).await },
-    ))
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        metrics.record(retrier.handle(&event.payload).await)
+    }))
     .await
 }

@@ -205,14 +205,18 @@ impl CopyLedger {
         self.pairs.get(&(recovery_point.clone(), destination.clone())).map_or(&[], Vec::as_slice)
     }
 
-    /// Jobs kept without vaultwatch's record whose record would tell more (a retry's attempt, a
-    /// failure's handling); a completed copy needs none.
-    pub fn records_wanted(&self) -> Vec<CopyJobId> {
-        let attempts = self.pairs.values().flatten();
-        attempts
+    /// Jobs kept for these requirements without vaultwatch's record, where the record would tell
+    /// more (a retry's attempt, a failure's handling); a completed copy needs none.
+    pub fn records_wanted<'a>(&self, requirements: impl IntoIterator<Item = &'a Requirement>) -> Vec<CopyJobId> {
+        let mut wanted: Vec<CopyJobId> = requirements
+            .into_iter()
+            .flat_map(|r| self.attempts(&r.recovery_point, &r.destination))
             .filter(|a| a.record.is_none() && Kind::of(a.job.state) != Kind::Completed)
             .map(|a| a.job.id.clone())
-            .collect()
+            .collect();
+        wanted.sort();
+        wanted.dedup();
+        wanted
     }
 
     /// Adds vaultwatch's records of kept jobs.

@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use super::HandlerError;
 use crate::domain::{
-    coverage_of, BackupJob, BackupVaultArn, CopyAttempt, CopyLedger, Coverage, CoverageSummary, NotCopyable,
-    RequiredBy, Requirement, RouteTable, SourceState, VaultName,
+    coverage_of, BackupJob, BackupVaultArn, CopyAttempt, CopyLedger, Coverage, CoverageStatus, CoverageSummary,
+    NotCopyable, RequiredBy, Requirement, RouteTable, SourceState, VaultName,
 };
 use crate::ports::{BackupApi, CopyJobQuery, TrackingStore};
 
@@ -74,33 +74,39 @@ impl<B: BackupApi, S: TrackingStore> CoverageAssessor<B, S> {
         mut ledger: CopyLedger,
         now: DateTime<Utc>,
     ) -> Result<CoverageReport, HandlerError> {
-        let wanted = ledger.records_wanted();
-        if !wanted.is_empty() {
-            ledger.add_records(&self.store.get_many(&wanted).await?);
-        }
         let mut report = CoverageReport::default();
+        let mut required = Vec::new();
         let mut next_token: Option<String> = None;
         loop {
             let page =
                 self.backup.list_completed_backups(query.vault.as_ref(), query.since, next_token.as_deref()).await?;
             report.unreadable += page.unreadable.len();
             for backup in &page.items {
-                for requirement in self.requirements(backup).await? {
-                    let attempts = ledger.attempts(&requirement.recovery_point, &requirement.destination);
+                let requirements = self.requirements(backup).await?;
+                if !requirements.is_empty() {
                     let source = self.source_state(backup).await?;
-                    let mut status = coverage_of(&requirement, attempts, &source, self.max_attempts);
-                    if status == crate::domain::CoverageStatus::Missing {
-                        // No copy at all: is there still something to copy?
-                        let later = self.source_now(&requirement, now).await?;
-                        status = coverage_of(&requirement, attempts, &later, self.max_attempts);
-                    }
-                    report.rows.push(Coverage { requirement, status });
+                    required.extend(requirements.into_iter().map(|requirement| (requirement, source.clone())));
                 }
             }
             next_token = page.next_token;
             if next_token.is_none() {
                 break;
             }
+        }
+        // vaultwatch's records of the attempts that decide a required copy, in one batch read.
+        let wanted = ledger.records_wanted(required.iter().map(|(requirement, _)| requirement));
+        if !wanted.is_empty() {
+            ledger.add_records(&self.store.get_many(&wanted).await?);
+        }
+        for (requirement, source) in required {
+            let attempts = ledger.attempts(&requirement.recovery_point, &requirement.destination);
+            let mut status = coverage_of(&requirement, attempts, &source, self.max_attempts);
+            if status == CoverageStatus::Missing {
+                // No copy at all: is there still something to copy?
+                let now_source = self.source_now(&requirement, now).await?;
+                status = coverage_of(&requirement, attempts, &now_source, self.max_attempts);
+            }
+            report.rows.push(Coverage { requirement, status });
         }
         report.rows.sort_by(|a, b| {
             (a.requirement.completed_at, &a.requirement.recovery_point, &a.requirement.destination).cmp(&(

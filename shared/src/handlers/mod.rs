@@ -2,6 +2,7 @@
 
 pub mod copier;
 pub mod coverage;
+mod measured;
 pub mod reconciler;
 pub mod retrier;
 pub mod tracker;

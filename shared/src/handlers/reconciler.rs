@@ -21,13 +21,14 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::copier::{CompletedBackup, Copier};
+use super::coverage::{CoverageAssessor, CoverageQuery};
 use super::retrier::{FailureHandled, Retrier, RetrierSettings};
 use super::tracker::Tracker;
 use super::HandlerError;
 use crate::domain::{
-    Alert, AlertReason, BackupJob, BackupVaultArn, CopyDetails, CopyJob, CopyJobState, CopyRoute, IamRoleArn,
-    IdempotencyToken, RecoveryPointArn, Refusal, RouteTable, SourcePolicy, SweepCursor, SweepResume, VaultName,
-    VerifiedSweep,
+    Alert, AlertReason, BackupJob, BackupVaultArn, CopyAttempt, CopyDetails, CopyJob, CopyJobState, CopyLedger,
+    CopyRoute, CoverageSummary, IamRoleArn, IdempotencyToken, RecoveryPointArn, Refusal, RouteTable, SourcePolicy,
+    SweepCursor, SweepResume, VaultName, VerifiedSweep,
 };
 use crate::notification::CopyJobEvent;
 use crate::ports::{AlertSink, AwsError, BackupApi, CopyJobQuery, RetryQueue, TrackingStore};
@@ -96,6 +97,10 @@ pub struct Summary {
     /// Jobs that could not be reconciled, and copies that could not be started, this run.
     pub errors: usize,
     pub missing_copy_pass: MissingCopyPass,
+    /// Copy coverage of the window's backups, counted on a whole, unfiltered sweep (none otherwise:
+    /// a partial listing would show copies as missing that exist).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<CoverageSummary>,
     /// False when the deadline stopped the run; the next run continues from the saved cursor.
     pub complete: bool,
 }
@@ -144,6 +149,15 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         Retrier::new(&self.backup, &self.store, &self.alerts, &self.queue, self.retry.clone())
     }
 
+    fn coverage(&self) -> CoverageAssessor<&B, &S> {
+        CoverageAssessor {
+            backup: &self.backup,
+            store: &self.store,
+            routes: self.routes.clone(),
+            max_attempts: self.retry.policy.max_attempts,
+        }
+    }
+
     fn copier(&self) -> Option<Copier<&B>> {
         let copy_role = self.copy_role.clone()?;
         (!self.routes.is_empty()).then(|| Copier {
@@ -182,6 +196,9 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         let mut copied: HashSet<(RecoveryPointArn, BackupVaultArn)> = HashSet::new();
         // Some listed job could not be read well enough to add its pair to `copied`.
         let mut copies_unknown = false;
+        // The copy attempts of a whole, unfiltered listing, for coverage.
+        let filtered = self.sweep.destination_vault.is_some() || self.sweep.state.is_some();
+        let mut ledger = (!resumed && !filtered).then(CopyLedger::default);
         let tracker = self.tracker();
         loop {
             if out_of_time() {
@@ -212,6 +229,10 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             for job in &page.items {
                 summary.scanned += 1;
                 copied.insert((job.source_recovery_point.clone(), job.destination_vault.clone()));
+                if let Some(ledger) = ledger.as_mut() {
+                    // Records of verified jobs are not read; coverage reads those it needs.
+                    ledger.observe(CopyAttempt { job: job.clone(), record: records.get(&job.id).cloned() });
+                }
                 if !needs_check(job) {
                     summary.already_verified += 1;
                     continue;
@@ -236,9 +257,23 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         self.store.save_cursor(&SweepCursor { resume: None, verified }).await?;
         // The missing-copy pass may run only on a whole, unfiltered listing: a copy missing from a
         // partial one may exist, and starting another could duplicate a plan's CopyAction.
+        // Coverage as the sweep found it (before any missing copy is started below).
+        if let (Some(ledger), false) = (ledger, copies_unknown) {
+            let query = CoverageQuery { since: window_start, vault: None };
+            match self.coverage().assess(&query, ledger, now).await {
+                Ok(report) => {
+                    tracing::info!(coverage = ?report.summary, "copy coverage");
+                    summary.coverage = Some(report.summary);
+                }
+                Err(err) => {
+                    summary.errors += 1;
+                    tracing::error!(error = %err, "could not assess copy coverage");
+                }
+            }
+        }
         summary.missing_copy_pass = if self.copier().is_none() {
             MissingCopyPass::NoRoutes
-        } else if self.sweep.destination_vault.is_some() || self.sweep.state.is_some() {
+        } else if filtered {
             MissingCopyPass::SweepFiltered
         } else if resumed {
             MissingCopyPass::SweepContinued

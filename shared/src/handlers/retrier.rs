@@ -30,8 +30,12 @@ use crate::ports::{AlertSink, BackupApi, RetryQueue, RetryRequest, StartCopyRequ
 pub enum FailureHandled {
     /// Another delivery of this failure already handled it.
     Duplicate { copy_job: CopyJobId, duplicate: bool },
-    /// No retry: the operator was told why (the label of the alert's reason).
-    Alerted { copy_job: CopyJobId, alerted: String },
+    /// No retry: the operator was told why (serialised as the reason's label).
+    Alerted {
+        copy_job: CopyJobId,
+        #[serde(serialize_with = "reason_label")]
+        alerted: AlertReason,
+    },
     /// A retry waits on the delay queue.
     RetryScheduled { copy_job: CopyJobId, retry_scheduled: u32, delay_seconds: u64 },
     /// A nested job of a composite copy: its parent is retried or alerted, not it.
@@ -50,8 +54,13 @@ pub enum RetryStarted {
     /// AWS Backup refused to start it: alerted (once).
     Alerted {
         copy_job: CopyJobId,
-        alerted: String,
+        #[serde(serialize_with = "reason_label")]
+        alerted: AlertReason,
     },
+}
+
+fn reason_label<S: serde::Serializer>(reason: &AlertReason, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&reason.label())
 }
 
 /// The retrier's Lambda response: per-notification outcomes, or, for a batch of due retries from
@@ -60,7 +69,17 @@ pub enum RetryStarted {
 #[serde(untagged)]
 pub enum RetrierResponse {
     Notifications(Outcomes<FailureHandled>),
-    DueRetries(SqsBatchResponse),
+    DueRetries(DueRetries),
+}
+
+/// A batch of due retries: the response SQS reads, and what each retry that ran came to.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DueRetries {
+    #[serde(flatten)]
+    pub response: SqsBatchResponse,
+    /// Not part of the response (SQS reads only `batchItemFailures`); for metrics.
+    #[serde(skip)]
+    pub started: Vec<RetryStarted>,
 }
 
 pub struct Retrier<B, S, A, Q> {
@@ -253,7 +272,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
             Err(reason) => {
                 let alert = alert_for(&job, &lineage, reason);
                 self.publish(&alert).await?;
-                let outcome = FailureHandled::Alerted { copy_job: id.clone(), alerted: alert.reason.label() };
+                let outcome = FailureHandled::Alerted { copy_job: id.clone(), alerted: alert.reason.clone() };
                 return Ok(ClaimedWork { note: format!("alerted: {}", alert.reason.label()), details, outcome });
             }
         };
@@ -369,9 +388,9 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
                     reason,
                     attempts: lineage.attempt,
                 };
-                let label = alert.reason.label();
+                let reason = alert.reason.clone();
                 self.alert_once(&request.failed_job, alert).await?;
-                return Ok(RetryStarted::Alerted { copy_job: request.failed_job.clone(), alerted: label });
+                return Ok(RetryStarted::Alerted { copy_job: request.failed_job.clone(), alerted: reason });
             }
         };
         let details = CopyDetails {
@@ -408,28 +427,29 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
 
     /// Delay-queue batch: each message is one retry. Failed messages are reported individually
     /// (`batchItemFailures`) so SQS redelivers only those and, past maxReceiveCount, dead-letters them.
-    async fn handle_due_retries(&self, payload: &Value) -> Result<SqsBatchResponse, HandlerError> {
+    async fn handle_due_retries(&self, payload: &Value) -> Result<DueRetries, HandlerError> {
         // An unreadable batch fails whole, so SQS keeps every message in it.
         let event: SqsEvent =
             serde_json::from_value(payload.clone()).map_err(|err| ParseError::envelope("SQS event", &err))?;
         let retries = event.records.iter().map(|message| async move {
             let message_id = message.message_id.clone().unwrap_or_default();
             let result = match parse_retry_message(message.body.as_deref()) {
-                Ok(request) => self.start_retry(&request).await.map(drop).map_err(|err| err.to_string()),
+                Ok(request) => self.start_retry(&request).await.map_err(|err| err.to_string()),
                 Err(problem) => Err(problem.to_owned()),
             };
-            result.err().map(|problem| {
+            result.map_err(|problem| {
                 // Reported back to SQS: redelivered after the visibility timeout, and moved to the
                 // dead-letter queue after maxReceiveCount, so a bad message is kept, not lost.
                 tracing::error!(message_id, problem, "retry message failed");
                 message_id
             })
         });
-        let failures: Vec<String> =
-            stream::iter(retries).buffered(CONCURRENT_RECORDS).filter_map(std::future::ready).collect().await;
+        let results: Vec<Result<RetryStarted, String>> =
+            stream::iter(retries).buffered(CONCURRENT_RECORDS).collect().await;
+        let (started, failures): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
         let mut response = SqsBatchResponse::default();
-        response.set_failures(failures);
-        Ok(response)
+        response.set_failures(failures.into_iter().filter_map(Result::err).collect::<Vec<_>>());
+        Ok(DueRetries { response, started: started.into_iter().filter_map(Result::ok).collect() })
     }
 }
 

@@ -1,0 +1,99 @@
+//! What each handler's outcome measures (`crate::metrics`): one home for the mapping from typed
+//! outcomes to CloudWatch metrics, so a metric always counts what the function reported doing.
+
+use super::copier::Copied;
+use super::reconciler::Summary;
+use super::retrier::{FailureHandled, RetrierResponse, RetryStarted};
+use super::tracker::Tracked;
+use super::{HandlerError, Outcomes, RecordOutcome};
+use crate::domain::AlertReason;
+use crate::metrics::{Measured, Measurements, Metric};
+
+impl<T: Measured> Measured for Outcomes<T> {
+    fn measure(&self, into: &mut Measurements) {
+        for outcome in &self.outcomes {
+            match outcome {
+                RecordOutcome::Handled(handled) => handled.measure(into),
+                RecordOutcome::Rejected { .. } => into.add(Metric::NotificationsRejected, 1.0),
+                RecordOutcome::Skipped { .. } | RecordOutcome::Failed { .. } => {}
+            }
+        }
+    }
+}
+
+impl Measured for HandlerError {
+    fn measure(&self, into: &mut Measurements) {
+        match self {
+            Self::Parse(_) => into.add(Metric::MalformedNotifications, 1.0),
+            // The first error stands for the others (SNS and EventBridge deliver one record at a time).
+            Self::Records { failed, first, .. } if matches!(**first, Self::Parse(_)) => {
+                into.add(Metric::MalformedNotifications, *failed as f64)
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Measured for Copied {
+    fn measure(&self, into: &mut Measurements) {
+        if let Self::Copies { copies, .. } = self {
+            for copy in copies {
+                into.add_for_region(Metric::CopiesStarted, copy.destination.region(), 1.0);
+            }
+        }
+    }
+}
+
+impl Measured for Tracked {
+    fn measure(&self, _: &mut Measurements) {}
+}
+
+/// An alert, and its cause: a chain that ran out of attempts, or a failure no retry can mend.
+fn alerted(into: &mut Measurements, reason: &AlertReason) {
+    into.add(Metric::AlertsSent, 1.0);
+    let exhausted = matches!(reason, AlertReason::AttemptsExhausted { .. });
+    into.add(if exhausted { Metric::ChainsExhausted } else { Metric::PermanentFailures }, 1.0);
+}
+
+impl Measured for FailureHandled {
+    fn measure(&self, into: &mut Measurements) {
+        match self {
+            Self::Alerted { alerted: reason, .. } => alerted(into, reason),
+            Self::RetryScheduled { .. } => into.add(Metric::RetriesScheduled, 1.0),
+            Self::Duplicate { .. } | Self::Nested { .. } => {}
+        }
+    }
+}
+
+impl Measured for RetryStarted {
+    fn measure(&self, into: &mut Measurements) {
+        match self {
+            Self::Started { .. } => into.add(Metric::RetriesStarted, 1.0),
+            Self::Alerted { alerted: reason, .. } => alerted(into, reason),
+        }
+    }
+}
+
+impl Measured for RetrierResponse {
+    fn measure(&self, into: &mut Measurements) {
+        match self {
+            Self::Notifications(outcomes) => outcomes.measure(into),
+            Self::DueRetries(due) => due.started.iter().for_each(|started| started.measure(into)),
+        }
+    }
+}
+
+impl Measured for Summary {
+    fn measure(&self, into: &mut Measurements) {
+        into.add(Metric::ReconcilerRepaired, self.repaired as f64);
+        into.add(Metric::RetriesScheduled, self.retried as f64);
+        into.add(Metric::AlertsSent, (self.alerted + self.refused) as f64);
+        into.add(Metric::MissingCopiesStarted, self.missing_copies_started as f64);
+        if let Some(coverage) = &self.coverage {
+            into.add(Metric::UncoveredRecoveryPoints, coverage.uncovered() as f64);
+            for (region, seconds) in &coverage.oldest_uncovered_seconds {
+                into.add_for_region(Metric::OldestUncoveredAgeSeconds, region, *seconds as f64);
+            }
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! CloudWatch metrics as Embedded Metric Format (EMF) lines on stdout: CloudWatch Logs turns each
+//! line into metric data, with no API call and no extra permission.
+//!
+//! Written by hand on serde_json rather than with `metrics_cloudwatch_embedded`: the metrics come
+//! from each invocation's typed outcome, not from counters scattered through the code behind a
+//! global recorder, and the writer is a few dozen lines (the comparison is in docs/tuning.md).
+//!
+//! Dimensions are bounded: the function, and for copy metrics the destination region; never a job
+//! id or an ARN (each distinct value is a separate, billed metric).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Map, Value};
+
+/// Every metric vaultwatch emits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Metric {
+    CopiesStarted,
+    RetriesScheduled,
+    RetriesStarted,
+    PermanentFailures,
+    ChainsExhausted,
+    AlertsSent,
+    NotificationsRejected,
+    MalformedNotifications,
+    ReconcilerRepaired,
+    MissingCopiesStarted,
+    UncoveredRecoveryPoints,
+    OldestUncoveredAgeSeconds,
+}
+
+impl Metric {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::CopiesStarted => "CopiesStarted",
+            Self::RetriesScheduled => "RetriesScheduled",
+            Self::RetriesStarted => "RetriesStarted",
+            Self::PermanentFailures => "PermanentFailures",
+            Self::ChainsExhausted => "ChainsExhausted",
+            Self::AlertsSent => "AlertsSent",
+            Self::NotificationsRejected => "NotificationsRejected",
+            Self::MalformedNotifications => "MalformedNotifications",
+            Self::ReconcilerRepaired => "ReconcilerRepaired",
+            Self::MissingCopiesStarted => "MissingCopiesStarted",
+            Self::UncoveredRecoveryPoints => "UncoveredRecoveryPoints",
+            Self::OldestUncoveredAgeSeconds => "OldestUncoveredAgeSeconds",
+        }
+    }
+
+    /// A CloudWatch unit name.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Self::OldestUncoveredAgeSeconds => "Seconds",
+            _ => "Count",
+        }
+    }
+}
+
+/// The values one invocation measured, each under its dimensions: the function alone, or the
+/// function and a destination region.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Measurements {
+    values: BTreeMap<(Option<String>, Metric), f64>,
+}
+
+impl Measurements {
+    /// Adds to a count (or sets a gauge, for `OldestUncoveredAgeSeconds`).
+    pub fn add(&mut self, metric: Metric, value: f64) {
+        *self.values.entry((None, metric)).or_default() += value;
+    }
+
+    /// The same, for one destination region.
+    pub fn add_for_region(&mut self, metric: Metric, region: &str, value: f64) {
+        *self.values.entry((Some(region.to_owned()), metric)).or_default() += value;
+    }
+
+    pub fn get(&self, metric: Metric, region: Option<&str>) -> Option<f64> {
+        self.values.get(&(region.map(str::to_owned), metric)).copied()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// The EMF documents: one per dimension set (the function; the function and each region).
+    pub fn emf(&self, namespace: &str, function: &str, at: DateTime<Utc>) -> Vec<Value> {
+        let mut by_region: BTreeMap<Option<&str>, Vec<(Metric, f64)>> = BTreeMap::new();
+        for ((region, metric), value) in &self.values {
+            by_region.entry(region.as_deref()).or_default().push((*metric, *value));
+        }
+        by_region
+            .into_iter()
+            .map(|(region, metrics)| {
+                let mut dimensions = vec!["Function"];
+                let mut document = Map::new();
+                document.insert("Function".into(), json!(function));
+                if let Some(region) = region {
+                    dimensions.push("DestinationRegion");
+                    document.insert("DestinationRegion".into(), json!(region));
+                }
+                let definitions: Vec<Value> =
+                    metrics.iter().map(|(metric, _)| json!({ "Name": metric.name(), "Unit": metric.unit() })).collect();
+                for (metric, value) in &metrics {
+                    document.insert(metric.name().into(), json!(value));
+                }
+                document.insert(
+                    "_aws".into(),
+                    json!({
+                        "Timestamp": at.timestamp_millis(),
+                        "CloudWatchMetrics": [{ "Namespace": namespace, "Dimensions": [dimensions], "Metrics": definitions }],
+                    }),
+                );
+                Value::Object(document)
+            })
+            .collect()
+    }
+}
+
+/// What an invocation's outcome measured.
+pub trait Measured {
+    fn measure(&self, into: &mut Measurements);
+}
+
+/// Writes each invocation's measurements as EMF lines to stdout, where Lambda sends them to
+/// CloudWatch Logs.
+#[derive(Clone, Debug)]
+pub struct MetricsWriter {
+    namespace: String,
+    function: &'static str,
+}
+
+impl MetricsWriter {
+    /// `METRICS_NAMESPACE` (the template's `MetricsNamespace`), `vaultwatch` when unset.
+    pub fn from_env(function: &'static str) -> Self {
+        let namespace = std::env::var("METRICS_NAMESPACE").ok().filter(|n| !n.trim().is_empty());
+        Self { namespace: namespace.unwrap_or_else(|| "vaultwatch".to_owned()), function }
+    }
+
+    /// Measures an outcome (its `Err` too) and writes the lines; passes the outcome on.
+    pub fn record<T: Measured, E: Measured>(&self, outcome: Result<T, E>) -> Result<T, E> {
+        let mut measurements = Measurements::default();
+        match &outcome {
+            Ok(value) => value.measure(&mut measurements),
+            Err(err) => err.measure(&mut measurements),
+        }
+        self.write(&measurements, std::io::stdout().lock());
+        outcome
+    }
+
+    fn write(&self, measurements: &Measurements, mut out: impl Write) {
+        for document in measurements.emf(&self.namespace, self.function, Utc::now()) {
+            // A metric line that cannot be written is not worth failing the invocation for.
+            let _ = writeln!(out, "{document}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn each_dimension_set_is_one_emf_document_per_the_specification() {
+        let mut m = Measurements::default();
+        m.add(Metric::AlertsSent, 1.0);
+        m.add(Metric::AlertsSent, 1.0);
+        m.add_for_region(Metric::CopiesStarted, "us-west-2", 2.0);
+        m.add_for_region(Metric::OldestUncoveredAgeSeconds, "us-west-2", 3600.0);
+        let at = Utc.with_ymd_and_hms(2026, 11, 26, 0, 0, 0).unwrap();
+        let docs = m.emf("vaultwatch", "copier", at);
+        assert_eq!(docs.len(), 2);
+        assert_eq!(
+            docs[0],
+            json!({
+                "_aws": { "Timestamp": at.timestamp_millis(), "CloudWatchMetrics": [{
+                    "Namespace": "vaultwatch", "Dimensions": [["Function"]],
+                    "Metrics": [{ "Name": "AlertsSent", "Unit": "Count" }] }] },
+                "Function": "copier",
+                "AlertsSent": 2.0,
+            })
+        );
+        assert_eq!(docs[1]["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["Function", "DestinationRegion"]]));
+        assert_eq!(docs[1]["DestinationRegion"], "us-west-2");
+        assert_eq!(docs[1]["CopiesStarted"], 2.0);
+        assert_eq!(
+            docs[1]["_aws"]["CloudWatchMetrics"][0]["Metrics"][1],
+            json!({ "Name": "OldestUncoveredAgeSeconds", "Unit": "Seconds" })
+        );
+        assert!(
+            Measurements::default().emf("vaultwatch", "copier", at).is_empty(),
+            "nothing measured, nothing written"
+        );
+    }
+
+    #[test]
+    fn the_writer_puts_one_line_per_document() {
+        let mut m = Measurements::default();
+        m.add(Metric::MalformedNotifications, 1.0);
+        let writer = MetricsWriter { namespace: "ops".into(), function: "tracker" };
+        let mut out = Vec::new();
+        writer.write(&m, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.lines().count(), 1);
+        let line: Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Namespace"], "ops");
+        assert_eq!(line["MalformedNotifications"], 1.0);
+    }
+}

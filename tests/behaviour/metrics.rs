@@ -1,0 +1,112 @@
+//! The metrics each function writes count what its outcome reports: copies started per destination
+//! region, retries scheduled and started, alerts and their causes, rejected and malformed
+//! notifications, and the reconciler's repairs and coverage. Measured from real handler outcomes.
+
+use serde_json::{json, Value};
+use vaultwatch::domain::{CopyJobState, IamRoleArn, RouteTable, SourcePolicy};
+use vaultwatch::handlers::copier::Copier;
+use vaultwatch::handlers::retrier::Retrier;
+use vaultwatch::metrics::{Measured, Measurements, Metric};
+use vaultwatch::ports::memory::{MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
+use vaultwatch_tests::*;
+
+type TestRetrier = Retrier<MemoryBackup, MemoryStore, MemoryAlerts, MemoryQueue>;
+
+fn measured(outcome: &impl Measured) -> Measurements {
+    let mut measurements = Measurements::default();
+    outcome.measure(&mut measurements);
+    measurements
+}
+
+fn retrier() -> TestRetrier {
+    let backup = MemoryBackup::new();
+    backup.add_copy_job(failed_copy_job());
+    memory_retrier(backup)
+}
+
+fn due_retries(retrier: &TestRetrier) -> Value {
+    let bodies: Vec<(String, String)> = retrier
+        .queue
+        .drain()
+        .into_iter()
+        .enumerate()
+        .map(|(i, (request, _))| (format!("msg-{i}"), serde_json::to_string(&request).unwrap()))
+        .collect();
+    sqs_event(&bodies)
+}
+
+#[tokio::test]
+async fn the_copier_counts_copies_started_per_destination_region() {
+    let routes = json!([
+        { "sourceVault": "primary", "destinationVaultArn": DR_VAULT },
+        { "sourceVault": "primary", "destinationVaultArn": "arn:aws:backup:eu-west-1:123456789012:backup-vault:eu" },
+    ]);
+    let backup = MemoryBackup::new();
+    backup.add_backup_job(backup_job_from_wire(&fixture("backup-api/describe-backup-job-completed.json")));
+    let copier = Copier {
+        backup,
+        routes: RouteTable::from_json(&routes.to_string()).unwrap(),
+        copy_role: IamRoleArn::parse("arn:aws:iam::123456789012:role/copy").unwrap(),
+        sources: SourcePolicy::default(),
+    };
+    let m = measured(&copier.handle(&fixture("sns/backup-job-completed.json")).await.unwrap());
+    assert_eq!(m.get(Metric::CopiesStarted, Some("us-west-2")), Some(1.0));
+    assert_eq!(m.get(Metric::CopiesStarted, Some("eu-west-1")), Some(1.0));
+    assert_eq!(m.get(Metric::CopiesStarted, None), None, "per region only");
+}
+
+#[tokio::test]
+async fn the_retrier_counts_retries_scheduled_and_started_and_alerts_by_cause() {
+    let retrier = retrier();
+    let failed = retrier.handle(&copy_event("FAILED", FAILED_COPY_JOB)).await.unwrap();
+    assert_eq!(measured(&failed).get(Metric::RetriesScheduled, None), Some(1.0));
+    let started = retrier.handle(&due_retries(&retrier)).await.unwrap();
+    let m = measured(&started);
+    assert_eq!(m.get(Metric::RetriesStarted, None), Some(1.0));
+    assert_eq!(m.get(Metric::AlertsSent, None), None);
+
+    // A duplicate delivery does nothing, and measures nothing.
+    let again = retrier.handle(&copy_event("FAILED", FAILED_COPY_JOB)).await.unwrap();
+    assert!(measured(&again).is_empty());
+
+    let retrier = self::retrier();
+    retrier.backup.set_copy_state(&copy_id(FAILED_COPY_JOB), CopyJobState::Failed, Some("Access denied: KMS key"));
+    let m = measured(&retrier.handle(&copy_event("FAILED", FAILED_COPY_JOB)).await.unwrap());
+    assert_eq!((m.get(Metric::AlertsSent, None), m.get(Metric::PermanentFailures, None)), (Some(1.0), Some(1.0)));
+    assert_eq!(m.get(Metric::ChainsExhausted, None), None);
+}
+
+#[tokio::test]
+async fn an_exhausted_chain_counts_as_such_not_as_a_permanent_failure() {
+    let retrier = retrier();
+    let mut failing = copy_id(FAILED_COPY_JOB);
+    for _ in 1..=3 {
+        retrier.handle(&copy_event("FAILED", failing.as_str())).await.unwrap();
+        retrier.handle(&due_retries(&retrier)).await.unwrap();
+        let next = retrier.store.record(&failing).unwrap().retried_by.unwrap();
+        retrier.backup.set_copy_state(&next, CopyJobState::Failed, Some("Rate exceeded"));
+        failing = next;
+    }
+    let m = measured(&retrier.handle(&copy_event("FAILED", failing.as_str())).await.unwrap());
+    assert_eq!((m.get(Metric::AlertsSent, None), m.get(Metric::ChainsExhausted, None)), (Some(1.0), Some(1.0)));
+    assert_eq!(m.get(Metric::PermanentFailures, None), None);
+}
+
+#[tokio::test]
+async fn rejected_and_malformed_notifications_are_counted() {
+    let retrier = retrier();
+    let mut spoofed = copy_event("FAILED", FAILED_COPY_JOB);
+    spoofed["Records"][0]["Sns"]["TopicArn"] = json!("arn:aws:sns:us-east-1:999999999999:not-ours");
+    let trusted = Retrier {
+        settings: vaultwatch::handlers::retrier::RetrierSettings {
+            sources: SourcePolicy::parse("arn:aws:sns:us-east-1:123456789012:backup-vault-events", "").unwrap(),
+            ..retrier.settings.clone()
+        },
+        ..retrier
+    };
+    let m = measured(&trusted.handle(&spoofed).await.unwrap());
+    assert_eq!(m.get(Metric::NotificationsRejected, None), Some(1.0));
+
+    let err = trusted.handle(&json!({ "Records": "not a list" })).await.unwrap_err();
+    assert_eq!(measured(&err).get(Metric::MalformedNotifications, None), Some(1.0));
+}
