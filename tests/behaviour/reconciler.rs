@@ -6,7 +6,7 @@ use chrono::Utc;
 use serde_json::json;
 use vaultwatch::domain::{
     BackupJob, BackupJobId, BackupJobState, CopyJob, CopyJobId, CopyJobState, CoverageSummary, IamRoleArn,
-    IdempotencyToken, RecoveryPointArn, RouteTable,
+    IdempotencyToken, RecoveryPointArn, RouteTable, StateUpdate,
 };
 use vaultwatch::handlers::reconciler::{MissingCopyPass, Reconciler, Summary, SweepSettings};
 use vaultwatch::handlers::retrier::{Retrier, RetrierSettings};
@@ -432,4 +432,88 @@ async fn the_lambda_entry_sweeps_until_five_seconds_before_its_deadline() {
     // A deadline already past behaves the same, without underflow.
     let summary = reconciler.handle(&json!({}), 0).await.unwrap();
     assert!(!summary.complete && summary.pages == 0, "{summary:?}");
+}
+
+#[tokio::test]
+async fn a_sweep_lists_its_lookback_window_and_a_continued_one_keeps_the_first_runs_window() {
+    let reconciler = populated();
+    let start = Utc::now();
+    reconciler.run(start, out_of_time_after(1)).await.unwrap();
+    let window = start - chrono::Duration::hours(72);
+    assert_eq!(reconciler.backup.copy_job_queries()[0].created_after, Some(window), "RECONCILE_LOOKBACK_HOURS back");
+    reconciler.run(start + chrono::Duration::hours(1), never_out_of_time()).await.unwrap();
+    let queries = reconciler.backup.copy_job_queries();
+    assert!(queries.len() > 1 && queries.iter().all(|q| q.created_after == Some(window)), "the same window, continued");
+}
+
+/// A bounded run that met a problem, continued by a clean one: the sweep as a whole met it, so it
+/// vouches for nothing, and the sweep after reads every record again.
+async fn continued_after(problem: impl FnOnce(&TestReconciler)) {
+    let reconciler = populated();
+    problem(&reconciler);
+    let first = reconciler.run(Utc::now(), out_of_time_after(1)).await.unwrap();
+    assert!(first.errors + first.unreadable > 0 && !first.complete, "{first:?}");
+    let resume = reconciler.store.load_cursor().await.unwrap().resume.unwrap();
+    assert!(!resume.clean, "the saved place remembers the problem");
+    let second = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert!(second.complete && second.errors == 0, "{second:?}");
+    assert_eq!(reconciler.store.load_cursor().await.unwrap().verified, None, "vouches for nothing");
+    let third = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!(third.already_verified, 0, "every record is read again");
+}
+
+#[tokio::test]
+async fn a_continued_sweep_that_met_errors_or_unreadable_jobs_vouches_for_nothing() {
+    continued_after(|reconciler| {
+        let throttled = transient_error("dynamodb", "UpdateItem", "ProvisionedThroughputExceededException");
+        reconciler.store.fail_next("apply_state", 1, throttled);
+    })
+    .await;
+    continued_after(|reconciler| {
+        reconciler.backup.add_unreadable_copy_job(vaultwatch::ports::Unreadable {
+            id: Some("BROKEN".into()),
+            copy: None,
+            problem: "response lacks State".into(),
+        });
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_record_ahead_of_the_listing_is_left_alone_one_behind_is_repaired() {
+    let reconciler = reconciler(RouteTable::default());
+    let mut ahead = generated_job(4);
+    ahead.state = CopyJobState::Running;
+    ahead.completed_at = None;
+    let mut behind = generated_job(5);
+    behind.state = CopyJobState::Completed;
+    for (job, recorded) in [(&ahead, CopyJobState::Completed), (&behind, CopyJobState::Created)] {
+        reconciler.backup.add_copy_job(job.clone());
+        let update = StateUpdate {
+            id: job.id.clone(),
+            state: recorded,
+            status_message: None,
+            details: vaultwatch::domain::CopyDetails::from(job),
+            at: Utc::now(),
+        };
+        reconciler.store.apply_state(&update).await.unwrap();
+    }
+    let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!(summary.repaired, 1, "{summary:?}");
+    assert_eq!(reconciler.store.record(&ahead.id).unwrap().state, Some(CopyJobState::Completed), "never moved back");
+    assert_eq!(reconciler.store.record(&behind.id).unwrap().state, Some(CopyJobState::Completed));
+}
+
+#[tokio::test]
+async fn unreadable_backup_jobs_of_the_missing_copy_pass_are_counted() {
+    let reconciler = reconciler(dr_route());
+    reconciler.backup.add_backup_job(completed_backup(1));
+    reconciler.backup.add_unreadable_backup_job(vaultwatch::ports::Unreadable {
+        id: Some("BACKUP-BROKEN".into()),
+        copy: None,
+        problem: "response lacks BackupVaultArn".into(),
+    });
+    let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!(summary.missing_copies_started, 1);
+    assert!(summary.unreadable >= 1, "{summary:?}");
 }

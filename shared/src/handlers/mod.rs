@@ -143,3 +143,55 @@ pub(crate) fn skipped<T>(notification: &Notification, why: &str) -> RecordOutcom
     tracing::info!(origin = ?notification.origin, why, "notification skipped");
     RecordOutcome::Skipped { skipped: why.to_owned() }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::ports::ErrorClass;
+
+    fn aws(class: ErrorClass) -> HandlerError {
+        let error = AwsError { service: "backup", operation: "StartCopyJob", class, code: None, message: "x".into() };
+        HandlerError::Aws(error)
+    }
+
+    #[test]
+    fn the_error_type_lambda_reports_says_whether_trying_again_can_help() {
+        assert_eq!(aws(ErrorClass::Transient).kind(), "AwsTransientError");
+        assert_eq!(aws(ErrorClass::Permanent).kind(), "AwsPermanentError");
+        let batch = HandlerError::Records { failed: 2, total: 3, first: Box::new(aws(ErrorClass::Permanent)) };
+        assert_eq!(batch.kind(), "AwsPermanentError", "a batch is reported by its first error");
+    }
+
+    /// An SNS record of a completed backup job, or one without the attributes that say what it is.
+    fn record(readable: bool) -> Value {
+        let attribute = |value: &str| json!({ "Type": "String", "Value": value });
+        let attributes = if readable {
+            json!({ "EventType": attribute("BACKUP_JOB"), "State": attribute("COMPLETED"), "Id": attribute("JOB-1"),
+                    "AccountId": attribute("123456789012") })
+        } else {
+            json!({})
+        };
+        json!({ "EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:t:s",
+            "Sns": { "Type": "Notification", "MessageId": "m", "Subject": "Notification from AWS Backup",
+            "TopicArn": "arn:aws:sns:us-east-1:123456789012:backup-vault-events", "Timestamp": "2026-11-20T03:14:07.512Z",
+            "SignatureVersion": "1", "Signature": "x", "SigningCertUrl": "https://sns.example/c.pem",
+            "UnsubscribeUrl": "https://sns.example/u", "Message": "An AWS Backup job was completed successfully.",
+            "MessageAttributes": attributes } })
+    }
+
+    #[tokio::test]
+    async fn a_failed_record_among_others_fails_the_invocation_naming_how_many() {
+        let handle = |_: Notification| async { Ok(RecordOutcome::<()>::Skipped { skipped: String::new() }) };
+        let sources = SourcePolicy::default();
+        let one = json!({ "Records": [record(false)] });
+        let err = for_each_notification(&one, &sources, handle).await.unwrap_err();
+        assert!(matches!(err, HandlerError::Parse(_)), "a lone record's own error: {err}");
+        let fine = json!({ "Records": [record(true)] });
+        assert_eq!(for_each_notification(&fine, &sources, handle).await.unwrap().outcomes.len(), 1);
+        let mixed = json!({ "Records": [record(true), record(false)] });
+        let err = for_each_notification(&mixed, &sources, handle).await.unwrap_err();
+        assert!(matches!(err, HandlerError::Records { failed: 1, total: 2, .. }), "{err}");
+    }
+}

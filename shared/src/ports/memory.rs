@@ -73,6 +73,8 @@ struct BackupState {
     passable_roles: Option<Vec<IamRoleArn>>,
     /// Listed with the first page of ListCopyJobs: jobs an adapter could not read.
     unreadable: Vec<Unreadable>,
+    unreadable_backups: Vec<Unreadable>,
+    copy_job_queries: Vec<CopyJobQuery>,
 }
 
 /// AWS Backup in memory: describes what it was given, starts copy jobs with token semantics.
@@ -123,6 +125,16 @@ impl MemoryBackup {
     /// A copy job the adapter could not read, listed on the first page of ListCopyJobs.
     pub fn add_unreadable_copy_job(&self, unreadable: Unreadable) {
         lock(&self.state).unreadable.push(unreadable);
+    }
+
+    /// A backup job the adapter could not read, listed on the first page of ListBackupJobs.
+    pub fn add_unreadable_backup_job(&self, unreadable: Unreadable) {
+        lock(&self.state).unreadable_backups.push(unreadable);
+    }
+
+    /// The filters of every ListCopyJobs call, in order.
+    pub fn copy_job_queries(&self) -> Vec<CopyJobQuery> {
+        lock(&self.state).copy_job_queries.clone()
     }
 
     /// The next `times` calls of `operation` (e.g. "StartCopyJob") fail with `error`.
@@ -312,7 +324,8 @@ impl BackupApi for MemoryBackup {
     }
 
     async fn list_copy_jobs(&self, query: &CopyJobQuery, next_token: Option<&str>) -> Result<Page<CopyJob>, AwsError> {
-        let state = self.enter("ListCopyJobs")?;
+        let mut state = self.enter("ListCopyJobs")?;
+        state.copy_job_queries.push(query.clone());
         let jobs: Vec<CopyJob> = state
             .copy_order
             .iter()
@@ -344,7 +357,11 @@ impl BackupApi for MemoryBackup {
             .cloned()
             .collect();
         jobs.sort_by(|a, b| a.id.cmp(&b.id));
-        page(jobs, Some(1000), next_token)
+        let mut listed = page(jobs, Some(1000), next_token)?;
+        if next_token.is_none() {
+            listed.unreadable = state.unreadable_backups.clone();
+        }
+        Ok(listed)
     }
 }
 
