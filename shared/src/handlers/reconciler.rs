@@ -284,9 +284,6 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         } else {
             MissingCopyPass::Stopped
         };
-        if !matches!(summary.missing_copy_pass, MissingCopyPass::Ran | MissingCopyPass::NoRoutes) {
-            tracing::info!(pass = ?summary.missing_copy_pass, "missing-copy pass not run this time");
-        }
         summary.complete = summary.missing_copy_pass != MissingCopyPass::Stopped;
         tracing::info!(?summary, "reconciliation finished");
         Ok(summary)
