@@ -2,7 +2,7 @@
 //! region, retries scheduled and started, alerts and their causes, rejected and malformed
 //! notifications, and the reconciler's repairs and coverage. Measured from real handler outcomes.
 
-use serde_json::{json, Value};
+use serde_json::json;
 use vaultwatch::domain::{CopyJobState, IamRoleArn, RouteTable, SourcePolicy};
 use vaultwatch::handlers::copier::Copier;
 use vaultwatch::handlers::retrier::Retrier;
@@ -22,17 +22,6 @@ fn retrier() -> TestRetrier {
     let backup = MemoryBackup::new();
     backup.add_copy_job(failed_copy_job());
     memory_retrier(backup)
-}
-
-fn due_retries(retrier: &TestRetrier) -> Value {
-    let bodies: Vec<(String, String)> = retrier
-        .queue
-        .drain()
-        .into_iter()
-        .enumerate()
-        .map(|(i, (request, _))| (format!("msg-{i}"), serde_json::to_string(&request).unwrap()))
-        .collect();
-    sqs_event(&bodies)
 }
 
 #[tokio::test]
@@ -60,7 +49,7 @@ async fn the_retrier_counts_retries_scheduled_and_started_and_alerts_by_cause() 
     let retrier = retrier();
     let failed = retrier.handle(&copy_event("FAILED", FAILED_COPY_JOB)).await.unwrap();
     assert_eq!(measured(&failed).get(Metric::RetriesScheduled, None), Some(1.0));
-    let started = retrier.handle(&due_retries(&retrier)).await.unwrap();
+    let started = retrier.handle(&due_retries(&retrier.queue)).await.unwrap();
     let m = measured(&started);
     assert_eq!(m.get(Metric::RetriesStarted, None), Some(1.0));
     assert_eq!(m.get(Metric::AlertsSent, None), None);
@@ -82,7 +71,7 @@ async fn an_exhausted_chain_counts_as_such_not_as_a_permanent_failure() {
     let mut failing = copy_id(FAILED_COPY_JOB);
     for _ in 1..=3 {
         retrier.handle(&copy_event("FAILED", failing.as_str())).await.unwrap();
-        retrier.handle(&due_retries(&retrier)).await.unwrap();
+        retrier.handle(&due_retries(&retrier.queue)).await.unwrap();
         let next = retrier.store.record(&failing).unwrap().retried_by.unwrap();
         retrier.backup.set_copy_state(&next, CopyJobState::Failed, Some("Rate exceeded"));
         failing = next;

@@ -23,14 +23,7 @@ fn retrier() -> TestRetrier {
 
 /// Delivers everything on the delay queue to the retrier, as the SQS event source would.
 async fn deliver_due_retries(retrier: &TestRetrier) -> Value {
-    let bodies: Vec<(String, String)> = retrier
-        .queue
-        .drain()
-        .into_iter()
-        .enumerate()
-        .map(|(i, (request, _))| (format!("msg-{i}"), serde_json::to_string(&request).unwrap()))
-        .collect();
-    wire(retrier.handle(&sqs_event(&bodies)).await.unwrap())
+    wire(retrier.handle(&due_retries(&retrier.queue)).await.unwrap())
 }
 
 /// The Lambda response as it goes on the wire.

@@ -164,6 +164,17 @@ pub fn memory_retrier(backup: MemoryBackup) -> Retrier<MemoryBackup, MemoryStore
     Retrier::new(backup, MemoryStore::new(), MemoryAlerts::new(), MemoryQueue::new(), RetrierSettings::default())
 }
 
+/// The SQS event that delivers everything on the delay queue to the retrier, as the event source would.
+pub fn due_retries(queue: &MemoryQueue) -> Value {
+    let bodies: Vec<(String, String)> = queue
+        .drain()
+        .into_iter()
+        .enumerate()
+        .map(|(i, (request, _))| (format!("msg-{i}"), serde_json::to_string(&request).unwrap()))
+        .collect();
+    sqs_event(&bodies)
+}
+
 pub fn copy_id(raw: &str) -> CopyJobId {
     CopyJobId::parse(raw).unwrap()
 }
