@@ -202,3 +202,156 @@ def test_every_checkov_skip_is_justified_next_to_its_resource():
     assert skips
     for name, skip in skips:
         assert len(skip.get("comment", "")) > 40, (name, skip)
+
+
+# ---------------------------------------------------------------- what the README's Security section says
+# Each test below checks one property the README states (sections Security, Deploy, Design decisions);
+# test_iam_actions.py checks, independently, that each function's actions are what its code calls.
+
+STACK_KEY = "EventsKey.Arn"
+# The README's "What the functions may do", function by function: action -> the resources it lists.
+README_GRANTS = {
+    "CopyJobTrackerFunction": {
+        "dynamodb:UpdateItem": {"TrackingTable.Arn"},
+    },
+    "CopyJobRetrierFunction": {
+        "dynamodb:UpdateItem": {"TrackingTable.Arn"},
+        "backup:DescribeCopyJob": {"*"},
+        "backup:GetBackupPlan": {"arn:${AWS::Partition}:backup:${AWS::Region}:${AWS::AccountId}:backup-plan:*"},
+        "backup:StartCopyJob": {THIS_REGIONS_RECOVERY_POINTS},
+        "backup:DescribeRecoveryPoint": {THIS_REGIONS_RECOVERY_POINTS},
+        "iam:PassRole": {"HasPassableRoles", "BackupRoleArn", ",", "PassableRoleArns"},
+        "sns:Publish": {"AlertTopic"},
+        "sqs:SendMessage": {"RetryQueue.Arn"},
+    },
+    "CrossRegionCopierFunction": {
+        "backup:DescribeBackupJob": {"*"},
+        "backup:StartCopyJob": {THIS_REGIONS_RECOVERY_POINTS},
+        "iam:PassRole": {"HasPassableRoles", "BackupRoleArn", ",", "PassableRoleArns"},
+    },
+    "VaultNotificationsFunction": {
+        "backup:DescribeBackupVault": {"arn:${AWS::Partition}:backup:${AWS::Region}:${AWS::AccountId}:backup-vault:*"},
+        "backup:GetBackupVaultNotifications": {"arn:${AWS::Partition}:backup:${AWS::Region}:${AWS::AccountId}:backup-vault:*"},
+        "backup:PutBackupVaultNotifications": {"arn:${AWS::Partition}:backup:${AWS::Region}:${AWS::AccountId}:backup-vault:*"},
+    },
+}
+# The reconciler: the retrier's rights plus the listings, the batch read and the cursor item.
+README_GRANTS["CopyJobReconcilerFunction"] = {
+    **README_GRANTS["CopyJobRetrierFunction"],
+    "backup:ListCopyJobs": {"*"},
+    "backup:ListBackupJobs": {"*"},
+    "dynamodb:BatchGetItem": {"TrackingTable.Arn"},
+    "dynamodb:GetItem": {"TrackingTable.Arn"},
+    "dynamodb:PutItem": {"TrackingTable.Arn"},
+}
+# And all of them: the failure destination and the stack's key.
+EVERY_FUNCTION_GRANTS = {
+    "sqs:SendMessage": {"FailureQueue.Arn"},
+    "kms:GenerateDataKey": {STACK_KEY},
+    "kms:Decrypt": {STACK_KEY},
+}
+
+
+def flat(value):
+    """The strings in a (possibly intrinsic, nested) value."""
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, list):
+        return {s for item in value for s in flat(item)}
+    if isinstance(value, dict):
+        return {s for item in value.values() for s in flat(item)}
+    return set()
+
+
+def granted(function):
+    grants = {}
+    for name, statement in function_statements():
+        if name == function and statement["Effect"] == "Allow":
+            for action in as_list(statement["Action"]):
+                grants.setdefault(action, set()).update(flat(statement["Resource"]))
+    return grants
+
+
+@pytest.mark.parametrize("function", sorted(README_GRANTS))
+def test_each_function_has_exactly_the_grants_the_readme_lists(function):
+    expected = {action: set(resources) for action, resources in README_GRANTS[function].items()}
+    for action, resources in EVERY_FUNCTION_GRANTS.items():
+        expected.setdefault(action, set()).update(resources)
+    assert granted(function) == expected
+    assert set(README_GRANTS) == set(of_type("AWS::Serverless::Function"))
+
+
+def test_one_customer_managed_key_with_rotation_encrypts_topics_queues_table_logs_and_environment():
+    (key,) = of_type("AWS::KMS::Key")
+    assert key == "EventsKey"
+    assert RESOURCES["EventsKey"]["Properties"]["EnableKeyRotation"] is True
+    for name in {**of_type("AWS::SNS::Topic"), **of_type("AWS::SQS::Queue")}:
+        assert RESOURCES[name]["Properties"]["KmsMasterKeyId"] == "EventsKey", name
+    sse = RESOURCES["TrackingTable"]["Properties"]["SSESpecification"]
+    assert sse == {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": STACK_KEY}
+    for name, group in of_type("AWS::Logs::LogGroup").items():
+        assert group["Properties"]["KmsKeyId"] == STACK_KEY, name
+    # The functions' environment: the Globals' key, which no function overrides.
+    assert TEMPLATE["Globals"]["Function"].get("KmsKeyArn") == STACK_KEY
+    for name, function in of_type("AWS::Serverless::Function").items():
+        assert "KmsKeyArn" not in function["Properties"], name
+
+
+def test_the_tracking_table_is_on_demand_and_survives_stack_deletion_and_replacement():
+    table = RESOURCES["TrackingTable"]
+    assert table["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+
+
+def test_every_function_logs_to_an_encrypted_group_kept_90_days():
+    groups = {g["Properties"]["LogGroupName"]: g for g in of_type("AWS::Logs::LogGroup").values()}
+    for name, function in of_type("AWS::Serverless::Function").items():
+        group = groups.get(f"/aws/lambda/${{{name}}}")
+        assert group is not None, f"{name} has no log group of its own (Lambda would create one: no retention, no key)"
+        assert group["Properties"]["RetentionInDays"] == 90, name
+        assert group.get("Condition") == function.get("Condition"), name
+
+
+def test_retries_are_dead_lettered_after_five_receives_and_reported_one_by_one():
+    redrive = RESOURCES["RetryQueue"]["Properties"]["RedrivePolicy"]
+    assert redrive == {"deadLetterTargetArn": "RetryDeadLetterQueue.Arn", "maxReceiveCount": 5}
+    events = RESOURCES["CopyJobRetrierFunction"]["Properties"]["Events"]
+    (due,) = [e["Properties"] for e in events.values() if e["Type"] == "SQS"]
+    assert due["Queue"] == "RetryQueue.Arn" and due["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # SQS hides a received message for its visibility timeout: at least the retrier's timeout.
+    timeout = RESOURCES["CopyJobRetrierFunction"]["Properties"].get("Timeout", TEMPLATE["Globals"]["Function"]["Timeout"])
+    assert RESOURCES["RetryQueue"]["Properties"]["VisibilityTimeout"] >= timeout
+
+
+def test_both_queue_alarms_notify_the_alert_topic_and_the_alerts_alarm_counts_alerts():
+    alarms = of_type("AWS::CloudWatch::Alarm").values()
+    by_target = {a["Properties"]["Dimensions"][0]["Value"]: a["Properties"] for a in alarms}
+    for queue in ("FailureQueue.QueueName", "RetryDeadLetterQueue.QueueName"):
+        alarm = by_target[queue]
+        assert (alarm["MetricName"], alarm["ComparisonOperator"], alarm["Threshold"]) == (
+            "ApproximateNumberOfMessagesVisible", "GreaterThanOrEqualToThreshold", 1), queue
+        assert alarm.get("AlarmActions") == ["AlertTopic"], queue
+    alerts = by_target["AlertTopic.TopicName"]
+    assert (alerts["MetricName"], alerts["Statistic"], alerts["Threshold"]) == ("NumberOfMessagesPublished", "Sum", 1)
+
+
+def test_the_functions_verify_who_published_every_notification():
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    # The stack's vault topic, then ExtraAllowedTopicArns; and only this account.
+    assert variables["ALLOWED_TOPIC_ARNS"] == [",", ["VaultEventsTopic", [",", "ExtraAllowedTopicArns"]]]
+    assert variables["ALLOWED_ACCOUNT_IDS"] == "AWS::AccountId"
+    for name, function in of_type("AWS::Serverless::Function").items():
+        overrides = function["Properties"].get("Environment", {}).get("Variables", {})
+        assert not {"ALLOWED_TOPIC_ARNS", "ALLOWED_ACCOUNT_IDS"} & set(overrides), name
+
+
+def test_a_claim_outlives_every_function_that_can_hold_one():
+    # A claim whose holder crashed is taken over after CLAIM_LEASE_SECONDS, judged by whichever
+    # function meets it: the lease must exceed the timeout of every function that takes claims.
+    default_timeout = TEMPLATE["Globals"]["Function"]["Timeout"]
+    claiming = {name: f["Properties"] for name, f in of_type("AWS::Serverless::Function").items()
+                if "CLAIM_LEASE_SECONDS" in f["Properties"].get("Environment", {}).get("Variables", {})}
+    assert set(claiming) == {"CopyJobRetrierFunction", "CopyJobReconcilerFunction"}
+    longest = max(p.get("Timeout", default_timeout) for p in claiming.values())
+    for name, properties in claiming.items():
+        assert int(properties["Environment"]["Variables"]["CLAIM_LEASE_SECONDS"]) > longest, name
