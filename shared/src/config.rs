@@ -177,7 +177,7 @@ impl RetrierConfig {
         });
         let max_attempts = env.number("MAX_ATTEMPTS", 3);
         let base_delay = env.number("RETRY_BASE_DELAY_SECONDS", 60);
-        let lease = env.number("CLAIM_LEASE_SECONDS", 90);
+        let lease = env.number("CLAIM_LEASE_SECONDS", 330);
         let sources = env.sources();
         let (copy_role, roles) = env.roles();
         let targets = env.copy_targets();
@@ -185,7 +185,7 @@ impl RetrierConfig {
             .map_err(|err| env.problems.push(err.to_string()))
             .ok();
         if lease < 1 {
-            env.problems.push("CLAIM_LEASE_SECONDS must be at least 1 (and longer than the function timeout)".into());
+            env.problems.push("CLAIM_LEASE_SECONDS must be at least 1 (and longer than the longest timeout of a function that takes claims, the reconciler's 300 s)".into());
         }
         env.finish(|| {
             Some(Self {

@@ -10,7 +10,8 @@ use vaultwatch::domain::{CopyJobState, IamRoleArn, RetryPolicy, RouteTable, Sour
 use vaultwatch::handlers::copier::Copier;
 use vaultwatch::handlers::retrier::{Retrier, RetrierSettings};
 use vaultwatch::handlers::tracker::Tracker;
-use vaultwatch::ports::memory::{MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
+use vaultwatch::ports::memory::{backup_error, MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
+use vaultwatch::ports::ErrorClass;
 
 struct Counts {
     backup: MemoryBackup,
@@ -21,8 +22,14 @@ struct Counts {
 
 impl Counts {
     fn new() -> Self {
+        Self::with_failed_job(|_| {})
+    }
+
+    /// The counts around a failed copy job like the fixture's, changed by `change`.
+    fn with_failed_job(change: impl FnOnce(&mut vaultwatch::domain::CopyJob)) -> Self {
         let backup = MemoryBackup::new();
-        let job = failed_copy_job();
+        let mut job = failed_copy_job();
+        change(&mut job);
         backup.add_copy_action(job.created_by.as_ref().unwrap(), &job.destination_vault, Some(plan_copy_lifecycle()));
         backup.add_copy_job(job);
         backup.add_backup_job(backup_job_from_wire(&fixture("backup-api/describe-backup-job-completed.json")));
@@ -51,8 +58,9 @@ async fn measure<F: std::future::Future<Output = ()>>(counts: &Counts, run: F) -
     (after.0 - before.0, after.1 - before.1)
 }
 
-/// One event of one function: the calls it made and the most the targets allow (tracker 1,
-/// retrier 4 (5 to schedule a retry), copier routes + 1; all AWS calls per event).
+/// One event of one function: the calls it made and the most the targets allow (tracker 1, 2 for a
+/// stale event with details; retrier 4, 5 to schedule a retry or for a refused retry, one more for an
+/// uncached plan of an S3 backup; copier routes + 1; all AWS calls per event).
 pub struct Row {
     pub function: &'static str,
     pub event: &'static str,
@@ -104,6 +112,18 @@ async fn tracker_rows(rows: &mut Vec<Row>) {
     })
     .await;
     rows.push(Row::new("tracker", "EventBridge Copy Job State Change COMPLETED (details included)", calls, 1));
+
+    // An EventBridge event overtaken by the SNS one: stale, but it brings the details the record lacks.
+    let overtaken = Counts::new();
+    let tracker = Tracker { store: &overtaken.store, sources: SourcePolicy::default() };
+    let completed = fixture("eventbridge/copy-job-completed.json");
+    let id = completed["detail"]["copyJobId"].as_str().unwrap().to_owned();
+    tracker.handle(&copy_event("COMPLETED", &id)).await.unwrap();
+    let calls = measure(&overtaken, async {
+        tracker.handle(&completed).await.unwrap();
+    })
+    .await;
+    rows.push(Row::new("tracker", "EventBridge COMPLETED after the SNS one (stale, brings details)", calls, 2));
 }
 
 async fn retrier_rows(rows: &mut Vec<Row>) {
@@ -139,6 +159,29 @@ async fn retrier_rows(rows: &mut Vec<Row>) {
     })
     .await;
     rows.push(Row::new("retrier", "COPY_JOB FAILED, permanent: alert published", calls, 4));
+
+    // A due retry AWS Backup refuses, its lifecycle from a plan this environment has not read yet.
+    let counts = Counts::new();
+    let retrier = counts.retrier();
+    retrier.handle(&failed).await.unwrap();
+    let (request, _) = counts.queue.drain().remove(0);
+    let refusal = backup_error("StartCopyJob", ErrorClass::Permanent, "InvalidParameterValueException");
+    counts.backup.fail_next("StartCopyJob", 1, refusal);
+    let body = serde_json::to_string(&request).unwrap();
+    let calls = measure(&counts, async {
+        retrier.handle(&sqs_event(&[("m".into(), body)])).await.unwrap();
+    })
+    .await;
+    rows.push(Row::new("retrier", "retry due (SQS), refused by AWS Backup: alert published", calls, 5));
+
+    // An S3 recovery point's ARN does not say whether it is continuous: the plan rule does.
+    let counts = Counts::with_failed_job(|job| job.resource_type = Some("S3".into()));
+    let retrier = counts.retrier();
+    let calls = measure(&counts, async {
+        retrier.handle(&failed).await.unwrap();
+    })
+    .await;
+    rows.push(Row::new("retrier", "COPY_JOB FAILED for S3, transient: plan checked, retry scheduled", calls, 6));
 }
 
 async fn copier_rows(rows: &mut Vec<Row>) {

@@ -158,7 +158,7 @@ pub fn plan_copy_lifecycle() -> Lifecycle {
     lifecycle_from_wire(&plan["BackupPlan"]["Rules"][0]["CopyActions"][0]["Lifecycle"]).unwrap()
 }
 
-/// The retrier over in-memory ports, with the default policy (3 retries, 60 s base delay), a 90 s
+/// The retrier over in-memory ports, with the default policy (3 retries, 60 s base delay), a 330 s
 /// claim lease and no publisher check, around the given AWS Backup.
 pub fn memory_retrier(backup: MemoryBackup) -> Retrier<MemoryBackup, MemoryStore, MemoryAlerts, MemoryQueue> {
     Retrier::new(backup, MemoryStore::new(), MemoryAlerts::new(), MemoryQueue::new(), RetrierSettings::default())

@@ -94,7 +94,8 @@ pub struct Retrier<B, S, A, Q> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct RetrierSettings {
     pub policy: RetryPolicy,
-    /// How long a claim protects work in progress; longer than the function's timeout.
+    /// How long a claim protects work in progress; longer than the timeout of every function that
+    /// takes claims (the retrier's and the reconciler's judge each other's).
     pub claim_lease: Duration,
     /// Trusted publishers; notifications from others are rejected.
     pub sources: SourcePolicy,
@@ -104,12 +105,12 @@ pub struct RetrierSettings {
     pub targets: CopyTargets,
 }
 
-/// The template's values: 3 retries from 60 s, a 90 s claim lease; any publisher, role and target.
+/// The template's values: 3 retries from 60 s, a 330 s claim lease; any publisher, role and target.
 impl Default for RetrierSettings {
     fn default() -> Self {
         Self {
             policy: RetryPolicy::default(),
-            claim_lease: Duration::from_secs(90),
+            claim_lease: Duration::from_secs(330),
             sources: SourcePolicy::default(),
             roles: PassableRoles::default(),
             targets: CopyTargets::default(),

@@ -1,7 +1,8 @@
 //! copy-job-tracker: keeps one record per copy job in the tracking table, moving only forward.
 //!
-//! One conditional write per event and no AWS Backup call: the record takes the state, and the
-//! job's details when the event carries them (EventBridge does; SNS carries only the id and state).
+//! One conditional write per event (two when a stale event brings details the record lacks) and no
+//! AWS Backup call: the record takes the state, and the job's details when the event carries them
+//! (EventBridge does; SNS carries only the id and state).
 //! Details an SNS-only record lacks are filled by the retrier (it describes failed jobs anyway) and
 //! by the reconciler's sweep, which reads them 1,000 jobs per ListCopyJobs call instead of one
 //! DescribeCopyJob per event (AWS Backup's API limits are low, and copy events come in bursts).

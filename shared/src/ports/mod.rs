@@ -216,7 +216,7 @@ pub struct RetryRequest {
     pub lifecycle: Option<Lifecycle>,
     /// The plan rule that created the failed job; without a lifecycle above, the retry looks up the
     /// rule's CopyAction lifecycle when it starts (not when the failure is handled, which keeps
-    /// that path at four calls).
+    /// that path at five calls).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan_rule: Option<PlanRuleRef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
