@@ -9,6 +9,7 @@ mod copier;
 mod coverage;
 mod malformed;
 mod metrics;
+mod missing_copies;
 mod parsing;
 mod properties;
 mod reconciler;

@@ -72,6 +72,14 @@ async fn transient_failure_starts_one_copy_with_the_original_parameters_and_plan
     assert_eq!(lineage.retry_of.unwrap().as_str(), FAILED_COPY_JOB);
     assert_eq!(failed.outcome.as_deref(), Some("retry 1 scheduled"));
     assert!(retrier.alerts.published().is_empty());
+    // The retry's record has the copy's details from the start (its own events carry none over SNS).
+    let job = failed_copy_job();
+    let details = &new_record.details;
+    assert_eq!(details.source_recovery_point.as_ref(), Some(&job.source_recovery_point));
+    assert_eq!(details.source_vault.as_ref(), Some(&job.source_vault));
+    assert_eq!(details.destination_vault.as_ref(), Some(&job.destination_vault));
+    assert_eq!((details.resource.as_ref(), details.resource_type.as_ref()), (job.resource.as_ref(), job.resource_type.as_ref()));
+    assert!(details.resource.is_some() && details.resource_type.is_some());
 }
 
 #[tokio::test]
@@ -488,13 +496,16 @@ async fn the_message_category_decides_before_the_text() {
     assert!(matches!(only_alert(&retrier).reason, AlertReason::PermanentFailure { .. }));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_alert_is_published_once_even_when_closing_its_claim_fails_for_a_while() {
     let retrier = retrier_with(|job| job.status_message = Some("Access Denied".into()));
     // The store refuses the write that records the alert twice, then recovers: the handler
     // retries it instead of giving the claim back for a redelivery to publish again.
     retrier.store.fail_next("finish_claim", 2, throttled());
+    let started = tokio::time::Instant::now();
     retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
+    // Backing off between the tries (on the paused clock): 25 ms, then four times as long.
+    assert_eq!(started.elapsed(), Duration::from_millis(25 + 100));
     retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
     assert_eq!(retrier.alerts.published().len(), 1);
     assert_eq!(retrier.store.calls("finish_claim"), 3);
@@ -504,6 +515,7 @@ async fn an_alert_is_published_once_even_when_closing_its_claim_fails_for_a_whil
     let retrier = retrier_with(|job| job.status_message = Some("Access Denied".into()));
     retrier.store.fail_next("finish_claim", 100, throttled());
     assert!(retrier.handle(&fixture("sns/copy-job-failed.json")).await.is_err());
+    assert_eq!(retrier.store.calls("finish_claim"), 4, "tried four times, then left to the lease");
     let again = retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap_err();
     assert_eq!(again.kind(), "InProgress");
     assert_eq!(retrier.alerts.published().len(), 1);

@@ -59,10 +59,7 @@ async fn configure_vault<A: VaultNotificationsApi>(
         }
         _ => false,
     };
-    let change = VaultChange { vault: vault.clone(), before, after, written };
-    let dropped = change.dropped();
-    if !dropped.is_empty() {
-        tracing::warn!(%vault, dropped = dropped.join(","), "deprecated vault events dropped (AWS Backup refuses them)");
-    }
-    Ok(change)
+    // The change says which deprecated events it drops: the command prints it, the custom resource
+    // returns it to CloudFormation.
+    Ok(VaultChange { vault: vault.clone(), before, after, written })
 }
