@@ -40,6 +40,12 @@ ALLOWED = {
     ("KeyPolicy:EventsKey", "UNKNOWN_CONDITION_FOR_ACTION", "kms:EncryptionContext:aws:logs:arn for action kms:Describe"):
         "CloudWatch Logs' documented key policy statement for encrypted log groups grants kms:Describe* "
         "under the aws:logs:arn encryption-context condition; kept as documented.",
+    # Trust policies name who may assume the role (Principal), never a Resource; parliament reads them
+    # as identity policies.
+    ("AssumeRolePolicyDocument:SlackChannelRole", "MALFORMED", "neither Resource nor NotResource"):
+        "A role's trust policy has a Principal (chatbot.amazonaws.com) and no Resource, by IAM's grammar.",
+    ("AssumeRolePolicyDocument:TeamsChannelRole", "MALFORMED", "neither Resource nor NotResource"):
+        "As for the Slack channel's role: a trust policy, which has no Resource.",
     ("KeyPolicy:EventsKey", "MISMATCHED_TYPE", "ArnLike requires a value of type Arn"):
         "parliament types kms:EncryptionContext:* as String; CloudWatch Logs documents ArnLike on "
         "kms:EncryptionContext:aws:logs:arn, whose value is a log group ARN pattern.",
@@ -56,6 +62,11 @@ SCENARIOS = {
         "AlertEmail": "ops@example.com",
         "CreateSampleBackupPlan": "true",
         "SampleDrVaultArn": "arn:aws:backup:us-west-2:111122223333:backup-vault:dr-1",
+        "SlackWorkspaceId": "T0123ABCD",
+        "SlackChannelId": "C0123ABCDEF",
+        "TeamsTeamId": "74361522-da01-538d-aa2e-ac7918c6bb92",
+        "TeamsTenantId": "1b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5d",
+        "TeamsChannelId": "19%3ab6ef35dc342d56ba5654e6fc6d25a071%40thread.tacv2",
     },
 }
 REQUIRED = {"BackupRoleArn": f"arn:aws:iam::{ACCOUNT}:role/service-role/AWSBackupDefaultServiceRole"}
@@ -99,6 +110,7 @@ def ref(name, params):
         "AWS::SNS::Topic": f"arn:{PARTITION}:sns:{REGION}:{ACCOUNT}:{physical_name(name)}",
         "AWS::SQS::Queue": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{physical_name(name)}",
         "AWS::KMS::Key": "1234abcd-12ab-34cd-56ef-1234567890ab",
+        "AWS::IAM::ManagedPolicy": f"arn:{PARTITION}:iam::{ACCOUNT}:policy/{physical_name(name)}",
     }.get(kind, physical_name(name))
 
 
@@ -161,7 +173,7 @@ def resolve(node, params, conditions):
             return all(resolve(v, params, conditions) for v in value)
         if key == "Fn::Or":
             return any(resolve(v, params, conditions) for v in value)
-        if key == "Condition":
+        if key in ("Condition", "Fn::Condition"):
             return conditions[value]
         if key.startswith("Fn::"):
             raise KeyError(f"{key} is not modelled by this test")
@@ -198,8 +210,12 @@ def policy_documents(params, conditions):
             if key in properties:
                 documents[f"{key}:{name}"] = properties[key]
         for key, value in properties.items():
-            assert key in ("PolicyDocument", "KeyPolicy", "AssumeRolePolicyDocument", "Policies") or "Policy" not in key \
-                or key in ("RedrivePolicy", "FilterPolicy", "DeletionPolicy", "UpdateReplacePolicy"), \
+            # ManagedPolicyArns and GuardrailPolicies name policies (the template's own managed policy,
+            # linted as its PolicyDocument); inline role Policies would be missed, so none may appear.
+            assert key in ("PolicyDocument", "KeyPolicy", "AssumeRolePolicyDocument") \
+                or (key == "Policies" and resource["Type"] == "AWS::Serverless::Function") or "Polic" not in key \
+                or key in ("RedrivePolicy", "FilterPolicy", "DeletionPolicy", "UpdateReplacePolicy",
+                           "ManagedPolicyArns", "GuardrailPolicies"), \
                 f"{name}.{key} looks like a policy this test does not lint"
     return {name: resolve(document, params, conditions) for name, document in documents.items()}
 
@@ -208,10 +224,12 @@ def policy_documents(params, conditions):
 def test_every_policy_document_passes_parliament(scenario):
     params, conditions = deployment(SCENARIOS[scenario])
     documents = policy_documents(params, conditions)
-    # Five functions with policies, the vault topic policy and the key policy: the extractor found them.
+    # Five functions with policies, the vault topic policy, the key policy, the chat channels' policy
+    # and their roles' trust policies: the extractor found them.
     assert {"function:CopyJobTrackerFunction", "function:CopyJobRetrierFunction", "function:CrossRegionCopierFunction",
             "function:CopyJobReconcilerFunction", "function:VaultNotificationsFunction",
-            "PolicyDocument:VaultEventsTopicPolicy", "KeyPolicy:EventsKey"} <= set(documents)
+            "PolicyDocument:VaultEventsTopicPolicy", "KeyPolicy:EventsKey", "PolicyDocument:ChatbotNotificationsPolicy",
+            "AssumeRolePolicyDocument:SlackChannelRole", "AssumeRolePolicyDocument:TeamsChannelRole"} <= set(documents)
     unexpected, seen = [], set()
     for name, document in sorted(documents.items()):
         text = json.dumps(document)

@@ -1,15 +1,13 @@
 """Audits template.yaml for what operators trust it with: least-privilege IAM, a vault topic only
 AWS Backup may publish to, encryption everywhere, failure destinations and alarms."""
 
-import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-from stack import ROOT, CfnLoader  # noqa: E402
-
-import yaml  # noqa: E402
+from harness.config import ROOT
+from harness.template import CfnLoader
 
 TEMPLATE = yaml.load((ROOT / "template.yaml").read_text(), Loader=CfnLoader)
 RESOURCES = TEMPLATE["Resources"]
@@ -158,16 +156,23 @@ def test_every_asynchronously_invoked_function_keeps_failed_events():
     assert retry_queue["RedrivePolicy"]["deadLetterTargetArn"] == "RetryDeadLetterQueue.Arn"
 
 
+def metric_alarms():
+    """The alarms on one metric (not the copy lag alarm, which evaluates a query)."""
+    return [a for a in of_type("AWS::CloudWatch::Alarm").values() if "MetricName" in a["Properties"]]
+
+
 def test_alarms_watch_the_failure_destination_the_retry_dead_letters_and_alerts():
-    alarms = of_type("AWS::CloudWatch::Alarm").values()
+    alarms = metric_alarms()
     watched = {(a["Properties"]["MetricName"], a["Properties"]["Dimensions"][0]["Value"]) for a in alarms}
     assert ("ApproximateNumberOfMessagesVisible", "FailureQueue.QueueName") in watched
     assert ("ApproximateNumberOfMessagesVisible", "RetryDeadLetterQueue.QueueName") in watched
-    assert ("NumberOfMessagesPublished", "AlertTopic.TopicName") in watched
+    # Alerts: the functions' AlertsSent metric (the alert topic also carries "resolved" messages).
+    (query,) = RESOURCES["AlertsSentAlarm"]["Properties"]["Metrics"]
+    assert query["Expression"] == 'SELECT SUM(AlertsSent) FROM SCHEMA("${MetricsNamespace}", Function)'
 
 
 def test_an_alarm_fires_when_the_vault_topic_falls_silent():
-    (alarm,) = [r for r in of_type("AWS::CloudWatch::Alarm").values() if r["Properties"]["Dimensions"][0]["Value"] == "VaultEventsTopic.TopicName"]
+    (alarm,) = [r for r in metric_alarms() if r["Properties"]["Dimensions"][0]["Value"] == "VaultEventsTopic.TopicName"]
     properties = alarm["Properties"]
     assert alarm["Condition"] == "AlarmOnSilentVaultTopic"
     assert TEMPLATE["Conditions"]["AlarmOnSilentVaultTopic"] == [["SilentVaultTopicAlarmHours", "0"]]
@@ -304,12 +309,22 @@ def test_the_tracking_table_is_on_demand_and_survives_stack_deletion_and_replace
 
 
 def test_every_function_logs_to_an_encrypted_group_kept_90_days():
-    groups = {g["Properties"]["LogGroupName"]: g for g in of_type("AWS::Logs::LogGroup").values()}
+    # Each function's LoggingConfig names a log group of the template (else Lambda would create
+    # /aws/lambda/<name>: no retention, no key), one group per function.
+    paired = {}
     for name, function in of_type("AWS::Serverless::Function").items():
-        group = groups.get(f"/aws/lambda/${{{name}}}")
-        assert group is not None, f"{name} has no log group of its own (Lambda would create one: no retention, no key)"
+        group_id = function["Properties"].get("LoggingConfig", {}).get("LogGroup")
+        assert group_id in of_type("AWS::Logs::LogGroup"), f"{name} does not log to a log group of its own"
+        group = RESOURCES[group_id]
         assert group["Properties"]["RetentionInDays"] == 90, name
         assert group.get("Condition") == function.get("Condition"), name
+        # Named after the stack (not the function, which would make the two refer to each other),
+        # under /aws/lambda/, where the key policy lets CloudWatch Logs use the key.
+        log_group_name = group["Properties"]["LogGroupName"]
+        assert log_group_name.startswith("/aws/lambda/${AWS::StackName}/"), (name, log_group_name)
+        assert f"${{{name}}}" not in log_group_name, name
+        paired[group_id] = name
+    assert set(paired) == set(of_type("AWS::Logs::LogGroup")), "a log group no function writes to"
 
 
 def test_retries_are_dead_lettered_after_five_receives_and_reported_one_by_one():
@@ -324,15 +339,21 @@ def test_retries_are_dead_lettered_after_five_receives_and_reported_one_by_one()
 
 
 def test_both_queue_alarms_notify_the_alert_topic_and_the_alerts_alarm_counts_alerts():
-    alarms = of_type("AWS::CloudWatch::Alarm").values()
+    alarms = metric_alarms()
     by_target = {a["Properties"]["Dimensions"][0]["Value"]: a["Properties"] for a in alarms}
     for queue in ("FailureQueue.QueueName", "RetryDeadLetterQueue.QueueName"):
         alarm = by_target[queue]
         assert (alarm["MetricName"], alarm["ComparisonOperator"], alarm["Threshold"]) == (
             "ApproximateNumberOfMessagesVisible", "GreaterThanOrEqualToThreshold", 1), queue
         assert alarm.get("AlarmActions") == ["AlertTopic"], queue
-    alerts = by_target["AlertTopic.TopicName"]
-    assert (alerts["MetricName"], alerts["Statistic"], alerts["Threshold"]) == ("NumberOfMessagesPublished", "Sum", 1)
+    alerts = RESOURCES["AlertsSentAlarm"]["Properties"]
+    (query,) = alerts["Metrics"]
+    (function, metric, namespace, dimensions), = SELECT.findall(query["Expression"])
+    assert (function, metric, namespace, dimensions) == ("SUM", code_metrics()["AlertsSent"], "${MetricsNamespace}", "Function")
+    assert code_metrics()["AlertsSent"] in function_metrics()
+    assert (alerts["Threshold"], alerts["ComparisonOperator"], alerts["TreatMissingData"]) == (1, "GreaterThanOrEqualToThreshold", "notBreaching")
+    # No action: it would notify the topic whose alerts it counts.
+    assert "AlarmActions" not in alerts
 
 
 def test_the_functions_verify_who_published_every_notification():
@@ -355,3 +376,410 @@ def test_a_claim_outlives_every_function_that_can_hold_one():
     longest = max(p.get("Timeout", default_timeout) for p in claiming.values())
     for name, properties in claiming.items():
         assert int(properties["Environment"]["Variables"]["CLAIM_LEASE_SECONDS"]) > longest, name
+
+
+# ---------------------------------------------------------------- metrics, logging, dashboard, alarms, chat, SAR
+# What the template promises about observability (README, "Dashboard and alarms"), each checked against
+# the code that has to keep the promise: metric names and dimensions from shared/src/metrics.rs and
+# handlers/measured.rs, log levels from shared/src/telemetry.rs, alert log lines from the handlers.
+
+import copy  # noqa: E402
+import json  # noqa: E402
+import re  # noqa: E402
+import tomllib  # noqa: E402
+
+# A sibling test module: pytest puts each test file's folder (tests/template) on the import path.
+from test_iam_lint import TEMPLATE as LONG_FORM, deployment  # noqa: E402
+
+SHARED = ROOT / "shared" / "src"
+DOCS = ROOT / "docs" / "aws-facts.md"
+
+
+def rust(path: Path) -> str:
+    """A Rust source without its #[cfg(test)] module (what it does, not what its tests say)."""
+    return path.read_text().split("#[cfg(test)]")[0]
+
+
+def code_metrics() -> dict[str, str]:
+    """Metric variant -> CloudWatch name, from the match arms of `Metric::name`."""
+    source = rust(SHARED / "metrics.rs")
+    body = source[source.index("pub fn name(self)"):]
+    body = body[:body.index("\n    }\n")]
+    arms = dict(re.findall(r"Self::(\w+)\s*=>\s*\"(\w+)\"", body))
+    assert len(arms) >= 12, arms
+    return arms
+
+
+def regional_metrics() -> set[str]:
+    """The metrics the code writes per destination region (Function + DestinationRegion)."""
+    variants = set(re.findall(r"add_for_region\(\s*Metric::(\w+)", rust(SHARED / "handlers" / "measured.rs")))
+    return {code_metrics()[v] for v in variants}
+
+
+def function_metrics() -> set[str]:
+    """The metrics the code writes per function alone: every other metric measured.rs names."""
+    source = rust(SHARED / "handlers" / "measured.rs")
+    regional = set(re.findall(r"add_for_region\(\s*Metric::(\w+)", source))
+    return {code_metrics()[v] for v in set(re.findall(r"\bMetric::(\w+)", source)) - regional}
+
+
+def render(node, params, conditions):
+    """The value of `node` in one deployment: parameters and conditions resolved, resources replaced
+    by markers (`<Name>` for a Ref, `<Name.Attr>` for a GetAtt) that the tests look for."""
+    if isinstance(node, list):
+        return [render(item, params, conditions) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if len(node) == 1:
+        (key, value), = node.items()
+        if key == "Ref":
+            return str(params[value]) if value in params else f"<{value}>"
+        if key == "Fn::GetAtt":
+            return f"<{'.'.join(value) if isinstance(value, list) else value}>"
+        if key == "Fn::If":
+            condition, when_true, when_false = value
+            return render(when_true if conditions[condition] else when_false, params, conditions)
+        if key == "Fn::Sub":
+            text, variables = (value, {}) if isinstance(value, str) else value
+            variables = {k: render(v, params, conditions) for k, v in variables.items()}
+
+            def substitute(match):
+                name = match.group(1)
+                if name in variables:
+                    return str(variables[name])
+                return str(params[name]) if name in params else f"<{name}>"
+            return re.sub(r"\$\{([^}!]+)\}", substitute, text)
+    return {k: render(v, params, conditions) for k, v in node.items()}
+
+
+# Deployments that switch each optional alarm on and off.
+ALARM_SCENARIOS = {
+    "defaults": {},
+    "no-silence-alarm": {"SilentVaultTopicAlarmHours": 0},
+    "no-lag-alarm": {"CopyLagThresholdHours": 0},
+    "neither": {"SilentVaultTopicAlarmHours": 0, "CopyLagThresholdHours": 0},
+}
+
+
+def dashboard(scenario):
+    params, conditions = deployment(ALARM_SCENARIOS[scenario])
+    body = render(LONG_FORM["Resources"]["Dashboard"]["Properties"]["DashboardBody"], params, conditions)
+    return json.loads(body), params, conditions
+
+
+def metric_expressions(board):
+    for widget in board["widgets"]:
+        if widget["type"] == "metric":
+            for entry in widget["properties"]["metrics"]:
+                for item in entry:
+                    if isinstance(item, dict) and "expression" in item:
+                        yield widget, item["expression"]
+
+
+SEARCH = re.compile(r"SEARCH\('\{(\"[^\"]+\"|[^,\"]+),([^}]*)\} MetricName=\"(\w+)\"', '(\w+)', (\d+)\)")
+SELECT = re.compile(r"SELECT (\w+)\((\w+)\) FROM SCHEMA\(\"([^\"]+)\", ([^)]*)\)")
+
+
+def referenced_metrics(board):
+    """(namespace, metric name, dimension names) of every metric the dashboard's expressions read."""
+    found = []
+    for _, expression in metric_expressions(board):
+        for namespace, dimensions, name, _, _ in SEARCH.findall(expression):
+            found.append((namespace.strip('"'), name, frozenset(d.strip() for d in dimensions.split(","))))
+        for _, name, namespace, dimensions in SELECT.findall(expression):
+            found.append((namespace, name, frozenset(d.strip() for d in dimensions.split(","))))
+    return found
+
+
+def test_the_metrics_namespace_reaches_every_function_and_defaults_as_the_code_does():
+    parameter = TEMPLATE["Parameters"]["MetricsNamespace"]
+    source = rust(SHARED / "metrics.rs")
+    assert '"METRICS_NAMESPACE"' in source
+    (code_default,) = re.findall(r"unwrap_or_else\(\|\| \"([^\"]+)\"", source)
+    assert parameter["Default"] == code_default == "vaultwatch"
+    pattern = re.compile(parameter["AllowedPattern"])
+    assert pattern.match("vaultwatch") and pattern.match("team/vaultwatch-prod")
+    assert not pattern.match("AWS/Backup") and not pattern.match('quote"d') and not pattern.match("")
+    assert TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["METRICS_NAMESPACE"] == "MetricsNamespace"
+    for name, function in of_type("AWS::Serverless::Function").items():
+        assert "METRICS_NAMESPACE" not in function["Properties"].get("Environment", {}).get("Variables", {}), name
+
+
+def transformed(monkeypatch, overrides=None):
+    """The template as CloudFormation receives it after the SAM transform (Globals merged in)."""
+    from samtranslator.translator.transform import transform
+
+    class NoManagedPolicies:
+        def load(self):
+            return {}
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    template = copy.deepcopy(LONG_FORM)
+    template["Globals"]["Function"]["CodeUri"] = "s3://bucket/code.zip"  # sam package's job
+    params = {"BackupRoleArn": "arn:aws:iam::123456789012:role/backup", **(overrides or {})}
+    return transform(template, params, NoManagedPolicies())
+
+
+def test_every_function_logs_json_at_the_log_level_to_its_own_group(monkeypatch):
+    out = transformed(monkeypatch)["Resources"]
+    functions = {n: r for n, r in out.items() if r["Type"] == "AWS::Lambda::Function"}
+    assert set(functions) == set(of_type("AWS::Serverless::Function"))
+    for name, function in functions.items():
+        config = function["Properties"]["LoggingConfig"]
+        group = RESOURCES[name]["Properties"]["LoggingConfig"]["LogGroup"]
+        assert config == {"LogFormat": "JSON", "ApplicationLogLevel": {"Ref": "LogLevel"},
+                          "SystemLogLevel": "INFO", "LogGroup": {"Ref": group}}, name
+        variables = function["Properties"]["Environment"]["Variables"]
+        # The level reaches the code as AWS_LAMBDA_LOG_LEVEL; a template RUST_LOG would override it.
+        assert "RUST_LOG" not in variables and variables["METRICS_NAMESPACE"] == {"Ref": "MetricsNamespace"}, name
+
+
+def test_the_log_level_parameter_offers_exactly_the_levels_the_code_reads():
+    parameter = TEMPLATE["Parameters"]["LogLevel"]
+    telemetry = rust(SHARED / "telemetry.rs")
+    assert 'env("AWS_LAMBDA_LOG_LEVEL")' in telemetry
+    body = telemetry[telemetry.index("fn lambda_log_level"):]
+    levels = set(re.findall(r"\"([A-Z]+)\"", body[:body.index("\n}\n")]))
+    # Lambda's application log levels (ApplicationLogLevel), each one the code maps to a filter.
+    assert set(parameter["AllowedValues"]) == levels == {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}
+    assert parameter["Default"] == "INFO"
+    # Lambda counts a JSON line without "level" as INFO and drops it above INFO: the EMF lines.
+    assert "EMF" in parameter["Description"] and "INFO" in parameter["Description"]
+
+
+def test_the_copy_lag_alarm_follows_its_parameter_and_reads_what_the_reconciler_writes():
+    alarm = RESOURCES["CopyLagAlarm"]
+    properties = alarm["Properties"]
+    assert alarm["Condition"] == "AlarmOnCopyLag"
+    assert TEMPLATE["Conditions"]["AlarmOnCopyLag"] == [["CopyLagThresholdHours", "0"]]
+    parameter = TEMPLATE["Parameters"]["CopyLagThresholdHours"]
+    assert (parameter["Type"], parameter["Default"], parameter["MinValue"]) == ("Number", 24, 0)
+    # A sweep sees only its lookback window: the threshold's range stays inside the lookback's.
+    assert parameter["MaxValue"] <= TEMPLATE["Parameters"]["ReconcileLookbackHours"]["MaxValue"]
+    assert (properties["Threshold"], properties["ComparisonOperator"]) == ("CopyLagThresholdHours", "GreaterThanThreshold")
+    assert properties["TreatMissingData"] == "notBreaching"
+    assert properties["AlarmActions"] == ["AlertTopic"]
+    assert "Namespace" not in properties and "MetricName" not in properties
+    query, hours = properties["Metrics"]
+    (function, metric, namespace, dimensions), = SELECT.findall(" ".join(query["Expression"].split()))
+    assert (function, namespace) == ("MAX", "${MetricsNamespace}")
+    assert metric == code_metrics()["OldestUncoveredAgeSeconds"] and metric in regional_metrics()
+    assert {d.strip() for d in dimensions.split(",")} == {"DestinationRegion", "Function"}
+    # Only the reconciler writes it, under the function name its main gives the metrics writer.
+    (writer,) = re.findall(r"MetricsWriter::from_env\(\"(\w+)\"\)", (ROOT / "functions/copy-job-reconciler/src/main.rs").read_text())
+    assert f"WHERE Function = '{writer}'" in query["Expression"]
+    assert query["ReturnData"] is False and hours["ReturnData"] is True
+    # Seconds (the metric's unit) to the parameter's hours.
+    assert hours["Expression"] == f"{query['Id']} / 3600"
+    assert code_metrics()["OldestUncoveredAgeSeconds"] == "OldestUncoveredAgeSeconds"
+    assert 'Self::OldestUncoveredAgeSeconds => "Seconds"' in rust(SHARED / "metrics.rs")
+    # Metrics Insights alarms evaluate only the last three hours.
+    assert query["Period"] * properties["EvaluationPeriods"] <= 3 * 3600
+    assert properties["DatapointsToAlarm"] <= properties["EvaluationPeriods"]
+
+
+@pytest.mark.parametrize("scenario", sorted(ALARM_SCENARIOS))
+def test_the_dashboard_parses_and_lays_out_its_widgets(scenario):
+    board, _, _ = dashboard(scenario)
+    cells = set()
+    for widget in board["widgets"]:
+        assert widget["x"] + widget["width"] <= 24, widget
+        for x in range(widget["x"], widget["x"] + widget["width"]):
+            for y in range(widget["y"], widget["y"] + widget["height"]):
+                assert (x, y) not in cells, f"widgets overlap at {(x, y)}"
+                cells.add((x, y))
+        if widget["type"] in ("metric", "log"):
+            assert widget["properties"]["region"] == "<AWS::Region>", widget
+    assert {w["type"] for w in board["widgets"]} == {"text", "alarm", "metric", "log"}
+    name = RESOURCES["Dashboard"]["Properties"]["DashboardName"]
+    # One dashboard per stack and region (dashboard names are global in an account).
+    assert "${AWS::StackName}" in name and "${AWS::Region}" in name
+
+
+def test_the_dashboard_shows_every_metric_the_code_writes_under_its_dimensions():
+    board, _, _ = dashboard("defaults")
+    namespace_ = TEMPLATE["Parameters"]["MetricsNamespace"]["Default"]
+    ours = [(name, dims) for namespace, name, dims in referenced_metrics(board) if namespace == namespace_]
+    assert {name for name, _ in ours} == set(code_metrics().values())
+    for name, dimensions in ours:
+        expected = {"Function", "DestinationRegion"} if name in regional_metrics() else {"Function"}
+        assert dimensions == expected, (name, dimensions)
+        assert name in regional_metrics() | function_metrics(), name
+
+
+def aws_backup_metrics_documented() -> set[str]:
+    text = DOCS.read_text()
+    section = text[text.index("## CloudWatch alarms and dashboards"):]
+    section = section[:section.index("\n## ", 1)]
+    return set(re.findall(r"`(NumberOf\w+)`", section))
+
+
+def test_the_dashboard_reads_aws_backups_documented_copy_job_metrics():
+    board, _, _ = dashboard("defaults")
+    backup = [(name, dims) for namespace, name, dims in referenced_metrics(board) if namespace == "AWS/Backup"]
+    documented = aws_backup_metrics_documented()
+    assert {"NumberOfCopyJobsCompleted", "NumberOfCopyJobsFailed"} <= documented
+    assert {name for name, _ in backup} >= {"NumberOfCopyJobsCompleted", "NumberOfCopyJobsFailed"}
+    for name, dimensions in backup:
+        assert name in documented and name.startswith("NumberOfCopyJobs"), name
+        # AWS Backup publishes them per vault (and per vault and resource type): the per-vault set.
+        assert dimensions == {"BackupVaultName"}, (name, dimensions)
+
+
+@pytest.mark.parametrize("scenario", sorted(ALARM_SCENARIOS))
+def test_the_dashboard_shows_every_alarm_of_the_deployment(scenario):
+    board, params, conditions = dashboard(scenario)
+    (widget,) = [w for w in board["widgets"] if w["type"] == "alarm"]
+    shown = {re.fullmatch(r"<(\w+)\.Arn>", arn).group(1) for arn in widget["properties"]["alarms"]}
+    deployed = {n for n, r in of_type("AWS::CloudWatch::Alarm").items() if conditions.get(r.get("Condition"), True)}
+    assert shown == deployed
+    (lag,) = [w for w in board["widgets"] if "Copy lag" in w["properties"].get("title", "")]
+    lines = lag["properties"].get("annotations", {}).get("horizontal", [])
+    if conditions["AlarmOnCopyLag"]:
+        assert [line["value"] for line in lines] == [params["CopyLagThresholdHours"]]
+    else:
+        assert lines == []
+
+
+def logged_messages() -> dict[str, str]:
+    """The message of every tracing event in the handlers -> the text of its macro call."""
+    calls = {}
+    for path in (SHARED / "handlers").rglob("*.rs"):
+        for call in re.findall(r"tracing::\w+!\((.*?)\);", rust(path), flags=re.S):
+            messages = re.findall(r"\"([^\"]+)\"\s*$", call.strip())
+            if messages:
+                calls[messages[0]] = call
+    return calls
+
+
+def test_the_dashboards_alert_list_queries_the_lines_the_code_logs_when_it_alerts():
+    board, _, _ = dashboard("defaults")
+    (widget,) = [w for w in board["widgets"] if w["type"] == "log"]
+    query = widget["properties"]["query"]
+    sources = re.findall(r"SOURCE '([^']+)'", query)
+    assert sources == ["<CopyJobRetrierLogs>", "<CopyJobReconcilerLogs>"]
+    # The functions that publish alerts (sns:Publish on the alert topic) log to those groups.
+    publishers = {n for n, s in function_statements() if "sns:Publish" in as_list(s["Action"])}
+    assert {RESOURCES[n]["Properties"]["LoggingConfig"]["LogGroup"] for n in publishers} == {"CopyJobRetrierLogs", "CopyJobReconcilerLogs"}
+    messages = re.findall(r"fields\.message = \"([^\"]+)\"", query)
+    calls = logged_messages()
+    assert "alert published" in messages
+    for message in messages:
+        assert message in calls, f"no handler logs {message!r}"
+    # The columns are fields those log lines carry (JSON logs: tracing's fields under "fields").
+    columns = set(re.findall(r"fields\.(\w+) as", query)) - {"message"}
+    assert columns
+    for column in columns:
+        assert any(re.search(rf"\b{column}\b", calls[m]) for m in messages), column
+
+
+# ---- chat channels
+
+CHAT_SCENARIOS = {
+    "none": ({}, set()),
+    "slack": ({"SlackWorkspaceId": "T0123ABCD", "SlackChannelId": "C0123ABCDEF"}, {"HasSlackChannel"}),
+    "teams": ({"TeamsTeamId": "74361522-da01-538d-aa2e-ac7918c6bb92", "TeamsTenantId": "1b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5d",
+               "TeamsChannelId": "19%3ab6ef35dc342d56ba5654e6fc6d25a071%40thread.tacv2"}, {"HasTeamsChannel"}),
+}
+CHAT_SCENARIOS["both"] = ({**CHAT_SCENARIOS["slack"][0], **CHAT_SCENARIOS["teams"][0]}, {"HasSlackChannel", "HasTeamsChannel"})
+CHAT_TYPES = {"AWS::Chatbot::SlackChannelConfiguration", "AWS::Chatbot::MicrosoftTeamsChannelConfiguration",
+              "AWS::IAM::Role", "AWS::IAM::ManagedPolicy"}
+
+
+@pytest.mark.parametrize("scenario", sorted(CHAT_SCENARIOS))
+def test_chat_channels_exist_only_when_their_parameters_are_set(scenario):
+    overrides, expected = CHAT_SCENARIOS[scenario]
+    for name, value in overrides.items():
+        assert re.fullmatch(TEMPLATE["Parameters"][name]["AllowedPattern"], value), name
+    _, conditions = deployment(overrides)
+    assert {c for c in ("HasSlackChannel", "HasTeamsChannel") if conditions[c]} == expected
+    created = {n for n, r in RESOURCES.items() if r["Type"] in CHAT_TYPES and conditions[r["Condition"]]}
+    expected_resources = set()
+    if "HasSlackChannel" in expected:
+        expected_resources |= {"SlackChannel", "SlackChannelRole"}
+    if "HasTeamsChannel" in expected:
+        expected_resources |= {"TeamsChannel", "TeamsChannelRole"}
+    if expected:
+        expected_resources.add("ChatbotNotificationsPolicy")
+    assert created == expected_resources
+    # The parameters' defaults leave every chat resource out, and each one has a condition.
+    for name, resource in RESOURCES.items():
+        if resource["Type"] in CHAT_TYPES:
+            assert resource.get("Condition") in ("HasSlackChannel", "HasTeamsChannel", "HasChatChannel"), name
+
+
+def test_each_chat_channel_has_its_own_notifications_only_role_as_role_and_guardrail():
+    policy = RESOURCES["ChatbotNotificationsPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    actions = {a for s in policy for a in as_list(s["Action"])}
+    assert all(a.startswith("cloudwatch:") and a.split(":")[1].startswith(("Describe", "Get", "List")) for a in actions), actions
+    assert all("*" not in a for a in actions) and all(s["Effect"] == "Allow" for s in policy)
+    for channel, role in (("SlackChannel", "SlackChannelRole"), ("TeamsChannel", "TeamsChannelRole")):
+        properties = RESOURCES[channel]["Properties"]
+        assert properties["IamRoleArn"] == f"{role}.Arn"
+        # Without GuardrailPolicies, AdministratorAccess would be the channel's ceiling.
+        assert properties["GuardrailPolicies"] == ["ChatbotNotificationsPolicy"]
+        assert properties["UserRoleRequired"] is False
+        assert properties["SnsTopicArns"] == ["AlertTopic"]
+        assert RESOURCES[channel]["Condition"] == RESOURCES[role]["Condition"]
+        role_properties = RESOURCES[role]["Properties"]
+        (trust,) = role_properties["AssumeRolePolicyDocument"]["Statement"]
+        assert trust == {"Effect": "Allow", "Principal": {"Service": "chatbot.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        assert role_properties["ManagedPolicyArns"] == ["ChatbotNotificationsPolicy"]
+        assert "Policies" not in role_properties and "RoleName" not in role_properties
+    slack, teams = RESOURCES["SlackChannel"]["Properties"], RESOURCES["TeamsChannel"]["Properties"]
+    assert slack["ConfigurationName"] != teams["ConfigurationName"]
+    # Unique per stack (its id) and region, in Chatbot's 128 characters whatever the stack's name.
+    for name in (slack["ConfigurationName"], teams["ConfigurationName"]):
+        assert "AWS::Region" in flat(name) and "AWS::StackId" in flat(name)
+
+
+def test_only_publishers_and_encrypters_use_the_key_so_chat_subscribers_need_nothing():
+    # SNS decrypts a message when it delivers it: a subscriber (Chatbot, e-mail) needs no key access.
+    # Who publishes to the encrypted alert topic: the functions (their own kms grants) and CloudWatch
+    # alarms, which the key policy lets use the key.
+    statements = RESOURCES["EventsKey"]["Properties"]["KeyPolicy"]["Statement"]
+    services = {s["Principal"].get("Service") for s in statements if "Service" in s["Principal"]}
+    assert services == {"backup.amazonaws.com", "cloudwatch.amazonaws.com", "sns.amazonaws.com", "logs.${AWS::Region}.amazonaws.com"}
+    alarming = [s for s in statements if s["Principal"].get("Service") == "cloudwatch.amazonaws.com"]
+    assert alarming and {"kms:GenerateDataKey*", "kms:Decrypt"} <= set(alarming[0]["Action"])
+    assert any(r["Properties"].get("AlarmActions") == ["AlertTopic"] for r in of_type("AWS::CloudWatch::Alarm").values())
+
+
+# ---- Serverless Application Repository
+
+def sar_lists():
+    """From docs/aws-facts.md: the template's resource types the SAR's list has, and lacks."""
+    text = DOCS.read_text()
+    section = text[text.index("## Serverless Application Repository"):]
+    section = section[:section.index("\n## ", 1)]
+    listed = re.search(r"listed: (.*?)\.\n", section, flags=re.S).group(1)
+    unlisted = re.search(r"not listed: (.*?)\.\n", section, flags=re.S).group(1)
+    return set(re.findall(r"`(AWS::[\w:]+)`", listed)), set(re.findall(r"`(AWS::[\w:]+)`", unlisted))
+
+
+def test_the_serverless_application_repository_metadata_is_complete_and_consistent():
+    app = TEMPLATE["Metadata"]["AWS::ServerlessRepo::Application"]
+    cargo = tomllib.loads((ROOT / "Cargo.toml").read_text())
+    version = tomllib.loads((ROOT / "shared" / "Cargo.toml").read_text())["package"]["version"]
+    assert app["SpdxLicenseId"] == cargo["workspace"]["package"]["license"] == "Apache-2.0"
+    assert app["SemanticVersion"] == version
+    assert (ROOT / app["LicenseUrl"]).is_file() and "Apache License" in (ROOT / app["LicenseUrl"]).read_text()
+    assert (ROOT / app["ReadmeUrl"]).is_file()
+    for key in ("HomePageUrl", "SourceCodeUrl"):
+        assert app[key].startswith("https://"), key
+    # CreateApplication's constraints.
+    assert re.fullmatch(r"[a-zA-Z0-9\-]{1,140}", app["Name"])
+    assert re.fullmatch(r"[a-z0-9](([a-z0-9]|-(?!-))*[a-z0-9])?", app["Author"]) and len(app["Author"]) <= 127
+    assert 1 <= len(app["Description"]) <= 256
+    assert len(app["Labels"]) <= 10 and all(re.fullmatch(r"[a-zA-Z0-9+\-_:/@]{1,127}", label) for label in app["Labels"])
+
+
+def test_the_resource_types_the_serverless_application_repository_lacks_are_the_documented_ones():
+    listed, unlisted = sar_lists()
+    used = {r["Type"] for r in RESOURCES.values()}
+    assert used <= listed | unlisted, f"classify in docs/aws-facts.md: {used - listed - unlisted}"
+    assert not listed & unlisted
+    assert not any(t.startswith("Custom::") for t in used), "the SAR refuses Custom:: types"
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("### Publish to the Serverless Application Repository"):]
+    section = section[:section.index("\n## ", 1)]
+    assert set(re.findall(r"`(AWS::[\w:]+)`", section)) >= used & unlisted
