@@ -2,9 +2,10 @@
 release binary against the local stand-ins, next to two baselines measured the same way in the same
 run: a bare lambda_runtime hello-world (same profile) and a Python 3.11 boto3 peer of the retrier.
 
-Run with scripts/bench (it builds the release binaries first). Prints a table and writes
-docs/performance.md. Figures are from this machine and the local stand-ins (moto's DynamoDB answers
-in ~10 ms), so warm latency mostly measures the stand-ins; init, memory and size are the functions'.
+Run with scripts/bench: it builds the release binaries first and puts tests/ on the import path
+for the harness (tests/harness). Prints a table and writes docs/performance.md. Figures are from
+this machine and the local stand-ins (moto's DynamoDB answers in ~10 ms), so warm latency mostly
+measures the stand-ins; init, memory and size are the functions'.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "e2e"))
-from lambda_harness import LocalLambda, lambda_environment  # noqa: E402
-from stack import ACCOUNT, CREDENTIALS, LocalStack, scheduled_event  # noqa: E402
+from harness.config import ACCOUNT, CREDENTIALS, ROOT
+from harness.events import scheduled_event
+from harness.lambda_runtime import LocalLambda, lambda_environment
+from harness.stack import LocalStack
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "1000"))
 # Init is the median of this many cold starts (one start is too noisy to compare 2 ms figures).

@@ -1,11 +1,9 @@
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stack import ACCOUNT, LocalStack  # noqa: E402
+from harness.config import ACCOUNT
+from harness.stack import LocalStack
 
 DR_VAULT = f"arn:aws:backup:us-west-2:{ACCOUNT}:backup-vault:dr-copy"
 EU_VAULT = f"arn:aws:backup:eu-west-1:{ACCOUNT}:backup-vault:eu-archive"

@@ -5,7 +5,8 @@ with another role, deprecated vault events (docs/aws-facts.md)."""
 from contextlib import contextmanager
 
 from conftest import ROUTES
-from stack import ACCOUNT, ROLE, LocalStack
+from harness.config import ACCOUNT, ROLE
+from harness.stack import LocalStack
 from test_end_to_end import DR_VAULT, TRANSIENT, jobs_for, plan
 from test_vault_notifications import notifications, run, vault
 

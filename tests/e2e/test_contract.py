@@ -5,7 +5,7 @@ import os
 import re
 import subprocess
 
-from stack import CREDENTIALS, ROOT
+from harness.config import CREDENTIALS, ROOT
 
 
 def test_adapters_honour_the_aws_contracts(stack):

@@ -6,6 +6,7 @@ Each scenario asserts on the stand-in's copy jobs, the tracking table and the al
 import json
 
 from conftest import DR_VAULT, EU_VAULT
+from harness.events import sns_event
 
 LIFECYCLE = {"MoveToColdStorageAfterDays": 30, "DeleteAfterDays": 365}
 TRANSIENT = "Copy job failed because the destination backup vault is being modified. Try again later."
@@ -154,7 +155,7 @@ def test_out_of_order_events_end_in_the_right_state(settled, resource):
     ordered = sorted(messages, key=lambda m: json.loads(m["Body"])["MessageAttributes"]["State"]["Value"] != "COMPLETED")
     describes = settled.calls().get("DescribeCopyJob", 0)
     for message in ordered + ordered[:1]:
-        assert settled.invoke_async("tracker", settled.sns_event(message)).ok
+        assert settled.invoke_async("tracker", sns_event(message)).ok
     (job,) = jobs_for(settled, backup["RecoveryPointArn"])
     record = settled.copy_record(job["CopyJobId"])
     assert record["state"] == "COMPLETED"

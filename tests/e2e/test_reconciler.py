@@ -4,7 +4,7 @@ event path never saw."""
 import pytest
 
 from conftest import DR_VAULT, EU_VAULT, ROUTES
-from stack import LocalStack
+from harness.stack import LocalStack
 
 JOBS = 2500  # three ListCopyJobs pages of 1000 (the reconciler's page size)
 UNSEEN = 200  # jobs whose notifications never arrived: nothing in the table

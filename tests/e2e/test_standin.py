@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 import boto3
 import botocore.exceptions
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-ACCOUNT = "123456789012"
-ROLE = f"arn:aws:iam::{ACCOUNT}:role/service-role/AWSBackupDefaultServiceRole"
+from harness.config import ACCOUNT, ROLE
+from harness.processes import start_standin
+
 TOPIC = f"arn:aws:sns:us-east-1:{ACCOUNT}:backup-vault-events"
 DST = f"arn:aws:backup:us-west-2:{ACCOUNT}:backup-vault:dst"
 VOLUME = f"arn:aws:ec2:us-east-1:{ACCOUNT}:volume/vol-0123456789abcdef0"
@@ -31,13 +29,8 @@ DAY = 86400
 
 @pytest.fixture(scope="module")
 def server():
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "standin" / "backup_standin.py"), "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    line = process.stdout.readline()
-    assert line.startswith("READY "), line
-    yield f"http://127.0.0.1:{line.split()[1]}", process
+    process, base = start_standin([], stderr=subprocess.PIPE)
+    yield base, process
     process.terminate()
     process.wait(timeout=10)
 

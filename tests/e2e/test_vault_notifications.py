@@ -9,8 +9,8 @@ import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from lambda_harness import LocalLambda
-from stack import CREDENTIALS, ROOT
+from harness.config import CREDENTIALS, ROOT
+from harness.lambda_runtime import LocalLambda
 
 BINARY = str(ROOT / "target" / "debug" / "vault-notifications")
 COMMAND = str(ROOT / "target" / "debug" / "vaultwatch")

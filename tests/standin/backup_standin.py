@@ -77,7 +77,10 @@ Test control lives under /_standin/ (never part of AWS), every endpoint POST wit
                              before the response check (which must then refuse them)
   published                  {}                                  -> {"published": [...]}
 
-Run: python backup_standin.py --port 0 --sns-endpoint http://127.0.0.1:5000
+Every request is routed once, by ROUTES: one table from (method, path) to the AWS Backup operation
+or the control that answers it.
+
+Run from tests/: python -m standin.backup_standin --port 0 --sns-endpoint http://127.0.0.1:5000
 Prints "READY <port>" on stdout once listening.
 """
 
@@ -90,20 +93,19 @@ import hashlib
 import json
 import random
 import re
-import socket
 import sys
 import threading
 import time
 import uuid
 from collections import Counter
-from functools import lru_cache
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from functools import lru_cache
 from urllib.parse import parse_qs, unquote, urlparse
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import backup_model  # noqa: E402
+from harness.loopback import LoopbackHandler, LoopbackServer
+from standin import backup_model
 
 ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
@@ -256,6 +258,20 @@ class Faults:
         self.fail_copies: list[dict] = []
         self.random = random.Random(seed)
         self.injected = Counter()
+
+    def configure(self, spec: dict) -> None:
+        """Control: /_standin/faults (what `spec` leaves out stays as it was)."""
+        if "seed" in spec:
+            self.random = random.Random(spec["seed"])
+        self.throttle_rate = spec.get("throttleRate", self.throttle_rate)
+        self.server_error_rate = spec.get("serverErrorRate", self.server_error_rate)
+        self.latency_ms = spec.get("latencyMs", self.latency_ms)
+        if "operations" in spec:
+            self.operations = set(spec["operations"]) if spec["operations"] is not None else None
+        for operation, count in spec.get("throttleNext", {}).items():
+            self.throttle_next[operation] += count
+        for rule in spec.get("failCopies", []):
+            self.fail_copies.append({"count": 1, **rule})
 
     def before(self, operation: str) -> None:
         """Raises the injected error for this call, if any; sleeps the injected latency."""
@@ -435,7 +451,7 @@ class Backup:
             }
         return {"BackupPlanId": plan_id, "BackupPlanArn": arn, "CreationDate": created, "VersionId": version}
 
-    def get_backup_plan(self, params: dict) -> dict:
+    def get_backup_plan(self, region: str, params: dict) -> dict:
         plan_id, version = params["BackupPlanId"], params.get("VersionId")
         with self.lock:
             plan = self.plans.get(plan_id)
@@ -628,7 +644,7 @@ class Backup:
         self.backup_jobs[job_id] = job
         return job
 
-    def describe_backup_job(self, params: dict) -> dict:
+    def describe_backup_job(self, region: str, params: dict) -> dict:
         job_id = params["BackupJobId"]
         with self.lock:
             job = self.backup_jobs.get(job_id)
@@ -743,7 +759,7 @@ class Backup:
             self._notify_copy(snapshot)
         return {"CopyJobId": job["CopyJobId"], "CreationDate": job["CreationDate"], "IsParent": job["IsParent"]}
 
-    def describe_copy_job(self, params: dict) -> dict:
+    def describe_copy_job(self, region: str, params: dict) -> dict:
         job_id = params["CopyJobId"]
         with self.lock:
             job = self.copy_jobs.get(job_id)
@@ -892,7 +908,7 @@ class Backup:
             result["NextToken"] = base64.b64encode(f"{key}:{start + limit}".encode()).decode()
         return result
 
-    def list_copy_jobs(self, params: dict) -> dict:
+    def list_copy_jobs(self, region: str, params: dict) -> dict:
         with self.lock:
             jobs = [self.copy_jobs[i] for i in self.copy_order]
             return self._list("ListCopyJobs", "CopyJobs", jobs, params, {
@@ -902,7 +918,7 @@ class Backup:
                 "ByMessageCategory": "MessageCategory",
             })
 
-    def list_backup_jobs(self, params: dict) -> dict:
+    def list_backup_jobs(self, region: str, params: dict) -> dict:
         with self.lock:
             jobs = [project(j, "BackupJob") for j in self.backup_jobs.values()]
             return self._list("ListBackupJobs", "BackupJobs", jobs, params, {
@@ -952,71 +968,136 @@ class Backup:
                 vault["notifications"] = notifications
         return created
 
+    # ------------------------------------------------------------------ the other test controls
+    def control_reset(self, body: dict) -> dict:
+        self.reset()
+        return {}
 
-# (method, path pattern over the raw (still percent-encoded) path, operation); the groups are the
-# model's URI labels, percent-decoded after matching (a recovery point ARN is one label).
+    def control_calls(self, body: dict) -> dict:
+        return {"calls": dict(self.calls), "injected": dict(self.faults.injected)}
+
+    def control_faults(self, body: dict) -> dict:
+        with self.lock:
+            self.faults.configure(body)
+        return {}
+
+    def control_advance(self, body: dict) -> dict:
+        return {"moved": self.advance()}
+
+    def control_transition(self, body: dict, copy_job_id: str) -> dict:
+        """The job's snapshot after the move (its parent, if it moved too, follows it)."""
+        return self.transition(copy_job_id, body["state"], body.get("statusMessage"), body.get("messageCategory"))[0]
+
+    def get_point(self, body: dict) -> dict:
+        with self.lock:
+            point = self.recovery_points.get(body["recoveryPointArn"])
+            if point is None:
+                raise not_found(f"Recovery point {body['recoveryPointArn']} not found", "recovery-points/get")
+            return self.point_description(point)
+
+    def set_passable_roles(self, body: dict) -> dict:
+        with self.lock:
+            roles = body.get("roles")
+            self.passable_roles = set(roles) if roles is not None else None
+        return {}
+
+    def add_raw_copy_job(self, body: dict) -> dict:
+        with self.lock:
+            job = {"CopyJobId": str(uuid.uuid4()).upper(), "State": "COMPLETED", "IsParent": False,
+                   "CreationDate": now(), **body["job"]}
+            self.copy_jobs[job["CopyJobId"]] = job
+            self.copy_order.append(job["CopyJobId"])
+        return job
+
+    def corrupt_response(self, body: dict) -> dict:
+        with self.lock:
+            self.corruptions.append({"operation": body["operation"], "merge": body["merge"], "count": body.get("count", 1)})
+        return {}
+
+    def control_published(self, body: dict) -> dict:
+        return {"published": self.published}
+
+
+@dataclass(frozen=True)
+class Route:
+    """One kind of request and what answers it: an AWS Backup `operation`, whose handler takes
+    (backup, region, params), or a test control (operation None), whose handler takes
+    (backup, body, **labels)."""
+
+    method: str
+    pattern: re.Pattern
+    operation: str | None
+    handler: Callable[..., dict]
+
+
+def api(method: str, path: str, operation: str, handler: Callable[..., dict]) -> Route:
+    """`path` is matched against the raw (still percent-encoded) path; its groups are the model's
+    URI labels, percent-decoded after matching (a recovery point ARN is one label)."""
+    return Route(method, re.compile(f"^{path}$"), operation, handler)
+
+
+def control(path: str, handler: Callable[..., dict]) -> Route:
+    return Route("POST", re.compile(f"^/_standin/{path}$"), None, handler)
+
+
+# Every request the stand-in answers: AWS Backup's operations at their restJson1 routes (the model's
+# requestUri), then the test controls.
 ROUTES = [
-    ("PUT", re.compile(r"^/copy-jobs$"), "StartCopyJob"),
-    ("GET", re.compile(r"^/copy-jobs/?$"), "ListCopyJobs"),
-    ("GET", re.compile(r"^/copy-jobs/(?P<copyJobId>[^/]+)$"), "DescribeCopyJob"),
-    ("GET", re.compile(r"^/backup-vaults/(?P<backupVaultName>[^/]+)/recovery-points/(?P<recoveryPointArn>[^/]+)$"), "DescribeRecoveryPoint"),
-    ("GET", re.compile(r"^/backup-jobs/?$"), "ListBackupJobs"),
-    ("GET", re.compile(r"^/backup-jobs/(?P<backupJobId>[^/]+)$"), "DescribeBackupJob"),
-    ("PUT", re.compile(r"^/backup-vaults/(?P<backupVaultName>[^/]+)$"), "CreateBackupVault"),
-    ("GET", re.compile(r"^/backup-vaults/(?P<backupVaultName>[^/]+)$"), "DescribeBackupVault"),
-    ("PUT", re.compile(r"^/backup-vaults/(?P<backupVaultName>[^/]+)/notification-configuration$"), "PutBackupVaultNotifications"),
-    ("GET", re.compile(r"^/backup-vaults/(?P<backupVaultName>[^/]+)/notification-configuration$"), "GetBackupVaultNotifications"),
-    ("PUT", re.compile(r"^/backup/plans/?$"), "CreateBackupPlan"),
-    ("GET", re.compile(r"^/backup/plans/(?P<backupPlanId>[^/]+)/?$"), "GetBackupPlan"),
+    api("PUT", r"/copy-jobs", "StartCopyJob", Backup.start_copy_job),
+    api("GET", r"/copy-jobs/?", "ListCopyJobs", Backup.list_copy_jobs),
+    api("GET", r"/copy-jobs/(?P<copyJobId>[^/]+)", "DescribeCopyJob", Backup.describe_copy_job),
+    api("GET", r"/backup-vaults/(?P<backupVaultName>[^/]+)/recovery-points/(?P<recoveryPointArn>[^/]+)",
+        "DescribeRecoveryPoint", Backup.describe_recovery_point),
+    api("GET", r"/backup-jobs/?", "ListBackupJobs", Backup.list_backup_jobs),
+    api("GET", r"/backup-jobs/(?P<backupJobId>[^/]+)", "DescribeBackupJob", Backup.describe_backup_job),
+    api("PUT", r"/backup-vaults/(?P<backupVaultName>[^/]+)", "CreateBackupVault", Backup.create_backup_vault),
+    api("GET", r"/backup-vaults/(?P<backupVaultName>[^/]+)", "DescribeBackupVault", Backup.describe_backup_vault),
+    api("PUT", r"/backup-vaults/(?P<backupVaultName>[^/]+)/notification-configuration",
+        "PutBackupVaultNotifications", Backup.put_notifications),
+    api("GET", r"/backup-vaults/(?P<backupVaultName>[^/]+)/notification-configuration",
+        "GetBackupVaultNotifications", Backup.get_notifications),
+    api("PUT", r"/backup/plans/?", "CreateBackupPlan", Backup.create_backup_plan),
+    api("GET", r"/backup/plans/(?P<backupPlanId>[^/]+)/?", "GetBackupPlan", Backup.get_backup_plan),
+    control("reset", Backup.control_reset),
+    control("calls", Backup.control_calls),
+    control("faults", Backup.control_faults),
+    control("backup-jobs", Backup.complete_backup),
+    control("bulk", Backup.bulk),
+    control("advance", Backup.control_advance),
+    control("copy-jobs/(?P<copy_job_id>[^/]+)/transition", Backup.control_transition),
+    control("recovery-points/set", Backup.set_point),
+    control("recovery-points/get", Backup.get_point),
+    control("passable-roles", Backup.set_passable_roles),
+    control("vault-notifications/set-raw", Backup.set_raw_notifications),
+    control("copy-jobs/raw", Backup.add_raw_copy_job),
+    control("corrupt-response", Backup.corrupt_response),
+    control("published", Backup.control_published),
 ]
 SIGNING_REGION = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/backup/aws4_request")
 
 
+def find_route(method: str, path: str) -> tuple[Route, dict]:
+    """The route of a request (`path` still percent-encoded) and its labels, percent-decoded."""
+    for route in ROUTES:
+        match = route.pattern.match(path)
+        if match and route.method == method:
+            return route, {k: unquote(v) for k, v in match.groupdict().items()}
+    if path.startswith("/_standin/"):
+        raise ApiError(404, "UnknownOperationException", f"No control endpoint {unquote(path)}")
+    raise ApiError(404, "UnknownOperationException", f"No operation for {method} {unquote(path)}")
+
+
 def make_handler(backup: Backup):
-    handlers = {
-        "StartCopyJob": lambda region, p: backup.start_copy_job(region, p),
-        "ListCopyJobs": lambda region, p: backup.list_copy_jobs(p),
-        "DescribeCopyJob": lambda region, p: backup.describe_copy_job(p),
-        "DescribeRecoveryPoint": lambda region, p: backup.describe_recovery_point(region, p),
-        "ListBackupJobs": lambda region, p: backup.list_backup_jobs(p),
-        "DescribeBackupJob": lambda region, p: backup.describe_backup_job(p),
-        "CreateBackupVault": lambda region, p: backup.create_backup_vault(region, p),
-        "DescribeBackupVault": lambda region, p: backup.describe_backup_vault(region, p),
-        "PutBackupVaultNotifications": lambda region, p: backup.put_notifications(region, p),
-        "GetBackupVaultNotifications": lambda region, p: backup.get_notifications(region, p),
-        "CreateBackupPlan": lambda region, p: backup.create_backup_plan(region, p),
-        "GetBackupPlan": lambda region, p: backup.get_backup_plan(p),
-    }
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def setup(self):
-            super().setup()
-            # Headers and body go out in separate writes; without this, Nagle's algorithm and the
-            # client's delayed ACK add ~40 ms to every response.
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        def log_message(self, *args):  # quiet; calls are counted instead
-            pass
-
+    class Handler(LoopbackHandler):
         def reply(self, status: int, body: dict, headers: dict | None = None):
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
-            for key, value in (headers or {}).items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(data)
+            self.send(status, json.dumps(body).encode(), headers={"x-amzn-RequestId": str(uuid.uuid4()), **(headers or {})})
 
         def body(self) -> dict:
-            length = int(self.headers.get("Content-Length") or 0)
-            if not length:
+            raw = self.read_body()
+            if not raw:
                 return {}
             try:
-                parsed = json.loads(self.rfile.read(length))
+                parsed = json.loads(raw)
             except json.JSONDecodeError:
                 raise ApiError(400, "SerializationException", "Request body is not valid JSON") from None
             if not isinstance(parsed, dict):
@@ -1026,19 +1107,16 @@ def make_handler(backup: Backup):
         def handle_any(self, method: str):
             url = urlparse(self.path)
             try:
-                if url.path.startswith("/_standin/"):
-                    return self.reply(200, self.control(method, unquote(url.path), self.body()))
-                for route_method, pattern, operation in ROUTES:
-                    match = pattern.match(url.path)
-                    if route_method == method and match:
-                        labels = {k: unquote(v) for k, v in match.groupdict().items()}
-                        return self.reply(200, self.operation(operation, labels, url))
-                raise ApiError(404, "UnknownOperationException", f"No operation for {method} {unquote(url.path)}")
+                route, labels = find_route(method, url.path)
+                if route.operation is None:
+                    return self.reply(200, route.handler(backup, self.body(), **labels))
+                return self.reply(200, self.operation(route, labels, url))
             except ApiError as err:
                 body = {"Code": err.code, "Message": err.message, "Type": err.kind, "Context": err.context}
                 self.reply(err.status, body, {"x-amzn-ErrorType": err.code})
 
-        def operation(self, operation: str, labels: dict, url) -> dict:
+        def operation(self, route: Route, labels: dict, url) -> dict:
+            operation = route.operation
             backup.calls[operation] += 1
             backup.faults.before(operation)
             match = SIGNING_REGION.search(self.headers.get("Authorization", ""))
@@ -1049,8 +1127,7 @@ def make_handler(backup: Backup):
                 backup_model.validate_request(operation, params)
             except backup_model.RequestInvalid as err:
                 raise ApiError(400, err.code, err.message, context=operation) from None
-            result = handlers[operation](region, params)
-            return self.checked(operation, result)
+            return self.checked(operation, route.handler(backup, region, params))
 
         def checked(self, operation: str, result: dict) -> dict:
             """The response body, after the model check (a violation is a stand-in bug)."""
@@ -1070,67 +1147,6 @@ def make_handler(backup: Backup):
                 backup.calls["StandInModelViolation"] += 1
                 raise ApiError(500, "StandInModelViolation", str(err), "Server", operation) from None
             return result
-
-        def control(self, method: str, path: str, body: dict):
-            faults = backup.faults
-            if path == "/_standin/reset":
-                backup.reset()
-                return {}
-            if path == "/_standin/calls":
-                return {"calls": dict(backup.calls), "injected": dict(faults.injected)}
-            if path == "/_standin/faults":
-                with backup.lock:
-                    if "seed" in body:
-                        faults.random = random.Random(body["seed"])
-                    faults.throttle_rate = body.get("throttleRate", faults.throttle_rate)
-                    faults.server_error_rate = body.get("serverErrorRate", faults.server_error_rate)
-                    faults.latency_ms = body.get("latencyMs", faults.latency_ms)
-                    if "operations" in body:
-                        faults.operations = set(body["operations"]) if body["operations"] is not None else None
-                    for operation, count in body.get("throttleNext", {}).items():
-                        faults.throttle_next[operation] += count
-                    for rule in body.get("failCopies", []):
-                        faults.fail_copies.append({"count": 1, **rule})
-                return {}
-            if path == "/_standin/backup-jobs":
-                return backup.complete_backup(body)
-            if path == "/_standin/bulk":
-                return backup.bulk(body)
-            if path == "/_standin/advance":
-                return {"moved": backup.advance()}
-            match = re.match(r"^/_standin/copy-jobs/([^/]+)/transition$", path)
-            if match:
-                # The job's snapshot after the move (its parent, if it moved too, follows it).
-                return backup.transition(match.group(1), body["state"], body.get("statusMessage"), body.get("messageCategory"))[0]
-            if path == "/_standin/recovery-points/set":
-                return backup.set_point(body)
-            if path == "/_standin/recovery-points/get":
-                with backup.lock:
-                    point = backup.recovery_points.get(body["recoveryPointArn"])
-                    if point is None:
-                        raise not_found(f"Recovery point {body['recoveryPointArn']} not found", "recovery-points/get")
-                    return backup.point_description(point)
-            if path == "/_standin/passable-roles":
-                with backup.lock:
-                    roles = body.get("roles")
-                    backup.passable_roles = set(roles) if roles is not None else None
-                return {}
-            if path == "/_standin/vault-notifications/set-raw":
-                return backup.set_raw_notifications(body)
-            if path == "/_standin/copy-jobs/raw":
-                with backup.lock:
-                    job = {"CopyJobId": str(uuid.uuid4()).upper(), "State": "COMPLETED", "IsParent": False,
-                           "CreationDate": now(), **body["job"]}
-                    backup.copy_jobs[job["CopyJobId"]] = job
-                    backup.copy_order.append(job["CopyJobId"])
-                return job
-            if path == "/_standin/corrupt-response":
-                with backup.lock:
-                    backup.corruptions.append({"operation": body["operation"], "merge": body["merge"], "count": body.get("count", 1)})
-                return {}
-            if path == "/_standin/published":
-                return {"published": backup.published}
-            raise ApiError(404, "UnknownOperationException", f"No control endpoint {path}")
 
         def do_GET(self):
             self.handle_any("GET")
@@ -1154,9 +1170,8 @@ def main() -> None:
     parser.add_argument("--sns-endpoint", default=None, help="SNS endpoint to publish vault notifications to")
     args = parser.parse_args()
     backup_model.service_model()  # load the model before accepting requests
-    server = ThreadingHTTPServer((args.host, args.port), make_handler(Backup(args.sns_endpoint)))
-    server.daemon_threads = True
-    print(f"READY {server.server_address[1]}", flush=True)
+    server = LoopbackServer(make_handler(Backup(args.sns_endpoint)), args.host, args.port)
+    print(f"READY {server.port}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

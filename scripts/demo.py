@@ -1,6 +1,7 @@
 """The vaultwatch demo: a realistic story played through the real function binaries against the
 local stack (moto + the AWS Backup stand-in). Deploys nothing; prints what each function did and
-ends with the tracking table. Run it with `scripts/demo`.
+ends with the tracking table. Run it with `scripts/demo` (which puts tests/ on the import path for
+the harness).
 """
 
 from __future__ import annotations
@@ -9,10 +10,10 @@ import json
 import signal
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stack import ACCOUNT, Invocation, LocalStack  # noqa: E402
+from harness.config import ACCOUNT
+from harness.delivery import Invocation
+from harness.stack import LocalStack
 
 DR = f"arn:aws:backup:us-west-2:{ACCOUNT}:backup-vault:dr-copy"
 EU = f"arn:aws:backup:eu-west-1:{ACCOUNT}:backup-vault:eu-archive"
@@ -84,7 +85,7 @@ def run_until_quiet(stack: LocalStack) -> None:
     """Like stack.settle(), narrating what AWS Backup does between deliveries."""
     while True:
         stack.drain()
-        moved = stack.standin("advance")["moved"]
+        moved = stack.advance()
         if not moved:
             return
         for job in moved:
@@ -132,12 +133,12 @@ def main() -> int:
         run_until_quiet(stack)
 
         print("\n2. A database volume's DR copy fails transiently; vaultwatch retries it with the plan's lifecycle.")
-        stack.standin("faults", {"failCopies": [{"statusMessage": "Copy job failed because the destination backup vault is being modified. Try again later.", "destinationVaultArn": DR}]})
+        stack.fail_copies("Copy job failed because the destination backup vault is being modified. Try again later.", destinationVaultArn=DR)
         stack.complete_backup("primary", f"arn:aws:ec2:us-east-1:{ACCOUNT}:volume/vol-db01", "EBS", planId=plan_id)
         run_until_quiet(stack)
 
         print("\n3. An RDS database: the plan copy succeeds, the routed copy to eu-archive fails for good.")
-        stack.standin("faults", {"failCopies": [{"statusMessage": "Access denied: the IAM role cannot use the destination KMS key", "destinationVaultArn": EU}]})
+        stack.fail_copies("Access denied: the IAM role cannot use the destination KMS key", destinationVaultArn=EU)
         stack.complete_backup("primary", f"arn:aws:rds:us-east-1:{ACCOUNT}:db:orders", "RDS", planId=plan_id)
         run_until_quiet(stack)
 
@@ -154,16 +155,16 @@ def main() -> int:
 
         print("\n6. A DR copy fails while its source has already moved to cold storage: a retry could never")
         print("   work, so the operator hears it now, once, with the reason.")
-        stack.standin("faults", {"failCopies": [{"statusMessage": "Copy job failed. Try again later.", "destinationVaultArn": DR}]})
+        stack.fail_copies("Copy job failed. Try again later.", destinationVaultArn=DR)
         cold = stack.complete_backup("primary", f"arn:aws:ec2:us-east-1:{ACCOUNT}:volume/vol-archive01", "EBS", planId=plan_id)
-        stack.standin("recovery-points/set", {"recoveryPointArn": cold["RecoveryPointArn"], "storageClass": "COLD"})
+        stack.set_recovery_point(cold["RecoveryPointArn"], storageClass="COLD")
         say("AWS Backup", f"recovery point {short(cold['RecoveryPointArn'])} moved to cold storage")
         run_until_quiet(stack)
 
         print("\n7. Copies complete but SNS loses their notifications; the hourly reconciler repairs the table.")
         stack.complete_backup("primary", f"arn:aws:ec2:us-east-1:{ACCOUNT}:volume/vol-app01", "EBS", planId=plan_id)
         stack.drain()
-        moved = stack.standin("advance")["moved"]
+        moved = stack.advance()
         for job in moved:
             say("AWS Backup", f"copy {short(job['CopyJobId'])} -> {short(job['DestinationBackupVaultArn'])} {job['State']}")
         stack.client("sqs").purge_queue(QueueUrl=stack.subscription_queues["tracker"])

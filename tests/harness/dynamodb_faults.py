@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from harness.loopback import LoopbackHandler, LoopbackServer
+
+AMZ_JSON = "application/x-amz-json-1.0"
 THROTTLED = {
     "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
     "message": "The level of configured provisioned throughput for the table was exceeded (injected)",
@@ -26,38 +27,18 @@ class DynamoFaults:
         self.injected = 0
         proxy = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self):
-                super().setup()
-                # Headers and body go out in separate writes: without this, Nagle's algorithm and
-                # the client's delayed ACK add ~40 ms to every request (as in the stand-in).
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-            def log_message(self, *args):
-                pass
-
+        class Handler(LoopbackHandler):
             def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = self.read_body()
                 operation = (self.headers.get("X-Amz-Target") or "").rsplit(".", 1)[-1]
                 if proxy.should_fail(operation, body.decode("utf-8", "replace")):
-                    return self.reply(400, json.dumps(THROTTLED).encode(), "application/x-amz-json-1.0")
+                    return self.send(400, json.dumps(THROTTLED).encode(), AMZ_JSON)
                 headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
                 status, data, content_type = proxy.forward(self.path, body, headers)
-                self.reply(status, data, content_type)
+                self.send(status, data, content_type or AMZ_JSON)
 
-            def reply(self, status: int, data: bytes, content_type: str | None):
-                self.send_response(status)
-                self.send_header("Content-Type", content_type or "application/x-amz-json-1.0")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = LoopbackServer(Handler).serve_in_background()
+        self.url = self.server.url
 
     def forward(self, path: str, body: bytes, headers: dict) -> tuple[int, bytes, str | None]:
         """One request upstream, on this thread's kept-alive connection (a new connection per
@@ -94,5 +75,4 @@ class DynamoFaults:
         return False
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()

@@ -11,26 +11,16 @@ from __future__ import annotations
 import json
 import os
 import queue
-import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from harness.config import ACCOUNT, REGION
+from harness.loopback import LoopbackHandler, LoopbackServer
 
 API = "/2018-06-01/runtime"
-
-
-class QuietServer(ThreadingHTTPServer):
-    """A stopped function drops its long-poll connection; that is not an error worth a traceback."""
-
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
-            super().handle_error(request, client_address)
 
 
 @dataclass
@@ -66,41 +56,19 @@ class LocalLambda:
         self.spawned_at: float | None = None
         self.first_poll_at: float | None = None
         self.polling = threading.Event()
-        self.server = QuietServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = LoopbackServer(self._handler()).serve_in_background()
         self.log = open(log_path, "ab")
 
     @property
     def arn(self) -> str:
-        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.name}"
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.name}"
 
     def _handler(self):
         harness = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self):
-                super().setup()
-                # No Nagle delay between the headers and the body of a reply (as in Lambda).
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-            def log_message(self, *args):
-                pass
-
-            def _reply(self, status: int, body: bytes = b"{}", headers: dict | None = None):
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(body)
-
+        class Handler(LoopbackHandler):
             def _body(self) -> dict:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
+                raw = self.read_body()
                 try:
                     return json.loads(raw or b"null") or {}
                 except json.JSONDecodeError:
@@ -108,7 +76,7 @@ class LocalLambda:
 
             def do_GET(self):
                 if self.path != f"{API}/invocation/next":
-                    return self._reply(404)
+                    return self.send(404, b"{}")
                 if harness.first_poll_at is None:
                     harness.first_poll_at = time.perf_counter()
                     harness.polling.set()
@@ -116,7 +84,7 @@ class LocalLambda:
                 # process must not take the next environment's events.
                 request_id, event = harness.events.get()
                 deadline = int((time.time() + harness.timeout) * 1000)
-                self._reply(200, json.dumps(event).encode(), {
+                self.send(200, json.dumps(event).encode(), headers={
                     "Lambda-Runtime-Aws-Request-Id": request_id,
                     "Lambda-Runtime-Deadline-Ms": str(deadline),
                     "Lambda-Runtime-Invoked-Function-Arn": harness.arn,
@@ -127,17 +95,17 @@ class LocalLambda:
                 body = self._body()
                 if self.path == f"{API}/init/error":
                     harness.init_error = body
-                    return self._reply(202)
+                    return self.send(202, b"{}")
                 parts = self.path[len(f"{API}/invocation/"):].split("/")
                 if len(parts) == 2 and parts[1] in ("response", "error") and parts[0] in harness.results:
                     harness.results[parts[0]].put(Outcome(parts[1] == "response", body, parts[0]))
-                    return self._reply(202)
-                self._reply(400)
+                    return self.send(202, b"{}")
+                self.send(400, b"{}")
 
         return Handler
 
     def start(self) -> None:
-        env = lambda_environment(self.name, self.server.server_address[1], self.env)
+        env = lambda_environment(self.name, self.server.port, self.env)
         self.init_error = None
         self.events = queue.Queue()
         self.first_poll_at = None
@@ -203,6 +171,5 @@ class LocalLambda:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
         self.log.close()

@@ -1,0 +1,134 @@
+"""The stack's processes: moto, the AWS Backup stand-in, the DynamoDB fault proxy (a thread of this
+process) and the function binaries, each started on a free loopback port and stopped with the stack."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import boto3
+
+from harness.config import FUNCTIONS, REGION, SCHEDULED, TESTS
+from harness.dynamodb_faults import DynamoFaults
+from harness.lambda_runtime import LocalLambda
+
+# The stand-in runs as `python -m standin.backup_standin` from tests/ (its package's parent).
+STANDIN = [sys.executable, "-m", "standin.backup_standin"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(ready, what: str, timeout: float = 60.0) -> None:
+    """Readiness check for a process we started (not test synchronisation)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if ready():
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not become ready within {timeout:.0f}s")
+
+
+def start_standin(args: list[str], **popen) -> tuple[subprocess.Popen, str]:
+    """Starts the AWS Backup stand-in on a free port with `args`; returns the process and its URL
+    once it listens. `popen`: further subprocess.Popen arguments (stdout is the READY line's pipe)."""
+    process = subprocess.Popen([*STANDIN, "--port", "0", *args], cwd=TESTS, stdout=subprocess.PIPE, text=True, **popen)
+    line = process.stdout.readline()
+    if not line.startswith("READY "):
+        process.kill()
+        process.wait()
+        raise RuntimeError(f"backup stand-in failed to start: {line!r}")
+    return process, f"http://127.0.0.1:{line.split()[1]}"
+
+
+class Processes:
+    """Part of LocalStack: starting and stopping everything it runs."""
+
+    def start(self):
+        self.workdir = Path(tempfile.mkdtemp(prefix="vaultwatch-stack-"))
+        self.processes: list[subprocess.Popen] = []
+        self.functions: dict[str, LocalLambda] = {}
+        self.invocations = []
+        try:
+            self._start_moto()
+            # The functions reach DynamoDB through a proxy that can fail chosen writes.
+            self.dynamodb_faults = DynamoFaults(self.moto_url)
+            self._start_standin()
+            self.create_resources()
+            if self.start_functions:
+                self._start_functions()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _log(self, name: str):
+        return open(self.workdir / name, "ab")
+
+    def _start_moto(self) -> None:
+        port = free_port()
+        moto = Path(sys.executable).parent / "moto_server"
+        process = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
+                                   stderr=self._log("moto.log"), start_new_session=True)
+        self.processes.append(process)
+        self.moto_url = f"http://127.0.0.1:{port}"
+
+        def ready():
+            try:
+                return urllib.request.urlopen(f"{self.moto_url}/moto-api/data.json", timeout=1).status == 200
+            except OSError:
+                return False
+
+        wait_until(ready, "moto server")
+
+    def _start_standin(self) -> None:
+        process, self.backup_url = start_standin(["--sns-endpoint", self.moto_url], stderr=self._log("standin.log"),
+                                                 start_new_session=True)
+        self.processes.append(process)
+
+    def _start_functions(self) -> None:
+        for name, (binary, _) in {**FUNCTIONS, **SCHEDULED}.items():
+            path = self.binaries / binary
+            if not path.exists():
+                raise RuntimeError(f"{path} not found: run `cargo build --bins` first")
+            timeout = 300.0 if name in SCHEDULED else 30.0
+            function = LocalLambda(name, str(path), self.function_env(name), str(self.workdir / f"{name}.log"), timeout)
+            self.functions[name] = function
+            function.start()
+
+    def client(self, service: str, region: str = REGION):
+        endpoint = self.backup_url if service == "backup" else self.moto_url
+        return boto3.client(
+            service, region_name=region, endpoint_url=endpoint,
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        )
+
+    def stop(self) -> None:
+        for function in getattr(self, "functions", {}).values():
+            function.stop()
+        if getattr(self, "dynamodb_faults", None):
+            self.dynamodb_faults.stop()
+        for process in getattr(self, "processes", []):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()

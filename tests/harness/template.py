@@ -1,0 +1,29 @@
+"""template.yaml as data."""
+
+from __future__ import annotations
+
+import yaml
+
+from harness.config import FUNCTIONS, ROOT
+
+
+class CfnLoader(yaml.SafeLoader):
+    """Reads template.yaml, keeping CloudFormation short-form tags as plain values."""
+
+
+CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: (
+    loader.construct_scalar(node) if isinstance(node, yaml.ScalarNode)
+    else loader.construct_sequence(node) if isinstance(node, yaml.SequenceNode)
+    else loader.construct_mapping(node)
+))
+
+
+def template_filter_policies() -> dict[str, dict]:
+    """Each function's SNS subscription filter policy, as template.yaml declares it."""
+    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=CfnLoader)
+    policies = {}
+    for name, (_, logical_id) in FUNCTIONS.items():
+        events = template["Resources"][logical_id]["Properties"]["Events"]
+        sns = [e for e in events.values() if e["Type"] == "SNS"]
+        policies[name] = sns[0]["Properties"]["FilterPolicy"]
+    return policies
