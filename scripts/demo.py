@@ -1,17 +1,19 @@
 """The vaultwatch demo: a realistic story played through the real function binaries against the
 local stack (moto + the AWS Backup stand-in). Deploys nothing; prints what each function did and
-ends with the tracking table. Run it with `scripts/demo` (which puts tests/ on the import path for
+ends with the tracking table, the alerts, a coverage report and the metrics the functions wrote. Run it with `scripts/demo` (which puts tests/ on the import path for
 the harness).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
 import sys
 import time
 
-from harness.config import ACCOUNT
+from harness.config import ACCOUNT, CREDENTIALS, ROOT
 from harness.delivery import Invocation
 from harness.stack import LocalStack
 
@@ -110,6 +112,58 @@ def print_table(stack: LocalStack) -> None:
         print(f"  {short(point):<9} {copies_of}")
 
 
+def readable(message: str) -> str:
+    """An alert as a person reads it: the chat notification's title, description and next steps
+    (what a chat channel shows), or the plain text."""
+    try:
+        notification = json.loads(message)
+    except json.JSONDecodeError:
+        return message
+    content = notification.get("content", {}) if isinstance(notification, dict) else {}
+    if not content:
+        return message
+    steps = [f"next: {step}" for step in content.get("nextSteps", [])]
+    thread = notification.get("metadata", {}).get("threadId", "-")
+    return "\n".join([content.get("title", ""), content.get("description", ""), *steps, f"(thread {thread})"])
+
+
+def print_coverage(stack: LocalStack) -> None:
+    """The report an auditor asks for: `vaultwatch coverage`, as an operator runs it."""
+    print("\nCopy coverage (`vaultwatch coverage --since 1h`): every recovery point and each copy it requires")
+    env = {**os.environ, **CREDENTIALS, "AWS_ENDPOINT_URL": stack.moto_url, "AWS_ENDPOINT_URL_BACKUP": stack.backup_url,
+           "TRACKING_TABLE_NAME": stack.table, "COPY_ROUTES": json.dumps(ROUTES), "TLS_ROOTS": "system"}
+    report = subprocess.run([str(ROOT / "target" / "debug" / "vaultwatch"), "coverage", "--since", "1h", "--format", "json"],
+                            env=env, capture_output=True, text=True, timeout=120)
+    coverage = json.loads(report.stdout)
+    print(f"  {'recovery point':<16} {'resource':<9} {'destination':<12} {'required by':<12} {'status':<13} detail")
+    for row in coverage["rows"]:
+        detail = {"covered": short(row.get("destinationRecoveryPoint")), "retrying": f"attempt {row.get('attempt')} of {row.get('of')}",
+                  "failed": ("alerted: " if row.get("alerted") else "alert pending: ") + str(row.get("reason")),
+                  "notCopyable": row.get("why", ""), "copying": short(row.get("copyJob"))}.get(row["status"], "")
+        print(f"  {short(row['recoveryPoint'])[:16]:<16} {row.get('resourceType') or '-':<9} {short(row['destination']):<12} "
+              f"{row['requiredBy']:<12} {row['status']:<13} {detail}")
+    summary = coverage["summary"]
+    print("  " + ", ".join(f"{count} {status}" for status, count in summary["byStatus"].items()))
+    for region, seconds in summary["oldestUncoveredSeconds"].items():
+        print(f"  oldest uncovered recovery point in {region}: {seconds} s old")
+    print(f"  (exit status {report.returncode}: {'something is uncovered' if report.returncode == 1 else 'all covered'})")
+
+
+def print_metrics(stack: LocalStack) -> None:
+    """What CloudWatch would chart: the sums of the metric lines (EMF) the functions wrote."""
+    totals: dict[tuple[str, str], float] = {}
+    for document in stack.emf_documents():
+        for directive in document["_aws"]["CloudWatchMetrics"]:
+            for metric in directive["Metrics"]:
+                name = metric["Name"]
+                key = (document["Function"], name + (f" ({document['DestinationRegion']})" if "DestinationRegion" in document else ""))
+                gauge = metric.get("Unit") == "Seconds" or name == "UncoveredRecoveryPoints"
+                totals[key] = document[name] if gauge else totals.get(key, 0) + document[name]
+    print("\nMetrics written (CloudWatch Embedded Metric Format; counts summed, gauges as last written):")
+    for (function, name), value in sorted(totals.items()):
+        print(f"  {function:<11} {name:<45} {value:g}")
+
+
 def main() -> int:
     # SIGTERM unwinds like Ctrl-C, so the stack's processes are stopped either way.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -177,9 +231,11 @@ def main() -> int:
         print(f"\nAlerts published: {len(alerts)}")
         for alert in alerts:
             print(f"  {alert['Subject']}")
-            print("    " + "\n    ".join(alert["Message"].strip().splitlines()))
+            print("    " + "\n    ".join(readable(alert["Message"]).strip().splitlines()))
         calls = stack.calls()
         print("\nAWS Backup API calls: " + ", ".join(f"{k} {v}" for k, v in sorted(calls.items())))
+        print_coverage(stack)
+        print_metrics(stack)
     print("\nAll local processes stopped.")
     return 0
 

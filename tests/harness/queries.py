@@ -4,6 +4,7 @@ AWS Backup lists."""
 from __future__ import annotations
 
 import json
+import urllib.request
 
 
 def plain(item: dict) -> dict:
@@ -19,16 +20,71 @@ class Queries:
     """Part of LocalStack: reading results (only `alerts()` consumes what it reads)."""
 
     def alerts(self) -> list[dict]:
-        """The alerts published since the last call (the alert topic's SNS envelopes)."""
+        """The alerts (and "resolved" messages) published since the last call: the alert topic's SNS
+        envelopes as its SQS subscription receives them. With `MessageStructure: json` that is the
+        `default` message, the AWS Chatbot custom notification a chat channel's HTTPS subscription
+        gets too; `Notification` is it parsed, and `Email` is the `email` message, what e-mail
+        subscribers get (read from what moto recorded of the Publish: moto delivers no e-mail)."""
         sqs = self.client("sqs")
         alerts = []
         while True:
             messages = sqs.receive_message(QueueUrl=self.alert_inbox, MaxNumberOfMessages=10).get("Messages", [])
             if not messages:
-                return alerts
+                break
             for message in messages:
                 alerts.append(json.loads(message["Body"]))
                 sqs.delete_message(QueueUrl=self.alert_inbox, ReceiptHandle=message["ReceiptHandle"])
+        if alerts:
+            published = self.published_to(self.alert_topic)
+            for alert in alerts:
+                alert["Notification"] = json.loads(alert["Message"])
+                alert["Published"] = published[alert["MessageId"]]
+                alert["Email"] = alert["Published"]["email"]
+        return alerts
+
+    def published_to(self, topic_arn: str) -> dict[str, dict]:
+        """Message id -> the `Message` of each Publish to the topic, as sent: with `MessageStructure:
+        json`, the object of a message per protocol. From moto's model data (its
+        `Topic.sent_notifications`: id, message, subject, attributes, group)."""
+        with urllib.request.urlopen(f"{self.moto_url}/moto-api/data.json", timeout=10) as response:
+            topics = json.load(response)["sns"]["Topic"]
+        (topic,) = [t for t in topics if t["arn"] == topic_arn]
+        published = {}
+        for message_id, message, *_ in topic["sent_notifications"]:
+            try:
+                published[message_id] = json.loads(message)
+            except json.JSONDecodeError:
+                published[message_id] = {"default": message}
+        return published
+
+    def emf_documents(self) -> list[dict]:
+        """Every CloudWatch Embedded Metric Format line the functions wrote to stdout so far (what
+        CloudWatch Logs would turn into metrics), in the order each function wrote them."""
+        documents = []
+        for function in self.functions.values():
+            function.log.flush()
+            with open(function.log_path, encoding="utf-8", errors="replace") as log:
+                for line in log:
+                    if '"_aws"' not in line:
+                        continue
+                    try:
+                        document = json.loads(line)
+                    except json.JSONDecodeError:
+                        continue
+                    if isinstance(document, dict) and "_aws" in document:
+                        documents.append(document)
+        return documents
+
+    def metric_totals(self, function: str, metric: str, **dimensions) -> float:
+        """The sum of one metric's values a function wrote, under exactly these extra dimensions."""
+        total = 0.0
+        for document in self.emf_documents():
+            if document.get("Function") != function or metric not in document:
+                continue
+            names = set(document["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]) - {"Function"}
+            if names == set(dimensions) and all(document[k] == v for k, v in dimensions.items()):
+                total += document[metric]
+        return total
 
     def failures(self) -> list[dict]:
         """The failure destination's records (left in the queue)."""

@@ -63,7 +63,9 @@ class Resources:
             "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb_faults.url,
         }
         common = {
-            **CREDENTIALS, **endpoints, "TRACKING_TABLE_NAME": self.table, "RUST_LOG": "info",
+            **CREDENTIALS, **endpoints, "TRACKING_TABLE_NAME": self.table,
+            # As the template's LoggingConfig (what Lambda sets from it) and MetricsNamespace.
+            "AWS_LAMBDA_LOG_LEVEL": "INFO", "AWS_LAMBDA_LOG_FORMAT": "JSON", "METRICS_NAMESPACE": "vaultwatch",
             "ALLOWED_TOPIC_ARNS": self.vault_topic, "ALLOWED_ACCOUNT_IDS": ACCOUNT,
             # As the template's Globals: BackupRoleArn, BackupRoleArn + PassableRoleArns, and the
             # default AllowedCopyTargets (this account's vaults in any region).

@@ -54,7 +54,7 @@ pub enum SourceState {
 
 /// Whether a requirement is met, and if not, why not.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "status", rename_all = "camelCase")]
+#[serde(tag = "status", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum CoverageStatus {
     /// A copy COMPLETED.
     Covered { copy_job: CopyJobId, destination_recovery_point: Option<RecoveryPointArn>, at: Option<DateTime<Utc>> },
