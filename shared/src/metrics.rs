@@ -23,6 +23,9 @@ pub enum Metric {
     PermanentFailures,
     ChainsExhausted,
     AlertsSent,
+    /// "Resolved" messages: alerted copies found covered after all (not alerts: `AlertsSent` and
+    /// its alarm leave them out).
+    AlertsResolved,
     NotificationsRejected,
     MalformedNotifications,
     ReconcilerRepaired,
@@ -40,6 +43,7 @@ impl Metric {
             Self::PermanentFailures => "PermanentFailures",
             Self::ChainsExhausted => "ChainsExhausted",
             Self::AlertsSent => "AlertsSent",
+            Self::AlertsResolved => "AlertsResolved",
             Self::NotificationsRejected => "NotificationsRejected",
             Self::MalformedNotifications => "MalformedNotifications",
             Self::ReconcilerRepaired => "ReconcilerRepaired",

@@ -95,6 +95,7 @@ async fn a_sweep_over_unseen_jobs_repairs_retries_and_alerts_once_each() {
             already_verified: 0,
             retried: transient,
             alerted: permanent,
+            resolved: 0,
             missing_copies_started: 0,
             refused: 0,
             unreadable: 0,
@@ -516,4 +517,151 @@ async fn unreadable_backup_jobs_of_the_missing_copy_pass_are_counted() {
     let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!(summary.missing_copies_started, 1);
     assert!(summary.unreadable >= 1, "{summary:?}");
+}
+
+/// A copy job of the same recovery point to the same vault as `job`, COMPLETED now: a manual
+/// StartCopyJob, or a plan's copy.
+fn completed_copy_of(job: &CopyJob, id: &str) -> CopyJob {
+    CopyJob {
+        id: CopyJobId::parse(id).unwrap(),
+        state: CopyJobState::Completed,
+        status_message: None,
+        completed_at: Some(Utc::now()),
+        destination_recovery_point: Some(
+            RecoveryPointArn::parse(&format!("arn:aws:backup:us-west-2:123456789012:recovery-point:{id}")).unwrap(),
+        ),
+        iam_role: None,
+        created_by: None,
+        ..job.clone()
+    }
+}
+
+/// The event path's retrier over the reconciler's clients.
+fn event_path(reconciler: &TestReconciler) -> Retrier<&MemoryBackup, &MemoryStore, &MemoryAlerts, &MemoryQueue> {
+    Retrier::new(
+        &reconciler.backup,
+        &reconciler.store,
+        &reconciler.alerts,
+        &reconciler.queue,
+        RetrierSettings::default(),
+    )
+}
+
+#[tokio::test]
+async fn a_manual_fix_of_an_alerted_copy_gets_one_resolved_message_in_the_alerts_thread() {
+    use vaultwatch::domain::SourcePolicy;
+    use vaultwatch::handlers::tracker::Tracker;
+
+    let reconciler = reconciler(RouteTable::default());
+    // A copy fails for good (a KMS key policy) and the event path alerts it.
+    let failed = generated_job(2);
+    reconciler.backup.add_copy_job(failed.clone());
+    event_path(&reconciler).handle_failure(&failed.id, None).await.unwrap();
+    let alerts = reconciler.alerts.published();
+    assert_eq!(alerts.len(), 1);
+    let alert = &alerts[0];
+    // The first sweep: nothing completed yet, nothing resolved.
+    assert_eq!(reconciler.run(Utc::now(), never_out_of_time()).await.unwrap().resolved, 0);
+
+    // The operator fixes the key policy and copies by hand; the tracker records the copy completing.
+    let manual = completed_copy_of(&failed, "MANUAL-1");
+    reconciler.backup.add_copy_job(manual.clone());
+    let tracker = Tracker { store: &reconciler.store, sources: SourcePolicy::default() };
+    tracker.handle(&copy_event("COMPLETED", "MANUAL-1")).await.unwrap();
+
+    let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!((summary.resolved, summary.errors), (1, 0), "{summary:?}");
+    let mut measured = Measurements::default();
+    summary.measure(&mut measured);
+    assert_eq!(measured.get(Metric::AlertsResolved, None), Some(1.0));
+    assert_eq!(measured.get(Metric::AlertsSent, None), Some(0.0), "a resolution is not an alert");
+    let resolutions = reconciler.alerts.resolutions();
+    assert_eq!(resolutions.len(), 1);
+    let resolved = &resolutions[0];
+    assert_eq!((resolved.alerted_job.as_str(), resolved.completed_job.as_str()), (failed.id.as_str(), "MANUAL-1"));
+    assert_eq!(resolved.alerted, "permanent failure");
+    assert_eq!(resolved.destination_recovery_point, manual.destination_recovery_point);
+    assert_eq!(resolved.thread_id(), alert.thread_id(), "the alert's thread");
+    assert_eq!(resolved.notification().thread_id(), alert.notification().thread_id());
+    let record = reconciler.store.record(&failed.id).unwrap();
+    assert!(record.resolution_published);
+    assert_eq!(record.outcome.as_deref(), Some("alerted: permanent failure; resolved by MANUAL-1"));
+    assert_eq!(summary.coverage.unwrap().by_status.get("failed"), None, "covered now");
+
+    // The next sweep sends none.
+    let again = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!((again.resolved, again.errors), (0, 0));
+    assert_eq!(reconciler.alerts.resolutions().len(), 1);
+    assert_eq!(reconciler.alerts.published().len(), 1, "and no second alert");
+}
+
+#[tokio::test]
+async fn an_exhausted_chain_is_resolved_in_its_original_jobs_thread() {
+    let reconciler = reconciler(RouteTable::default());
+    let original = generated_job(0); // fails transiently ("Rate exceeded")
+    reconciler.backup.add_copy_job(original.clone());
+    let retrier = event_path(&reconciler);
+    let mut failing = original.id.clone();
+    loop {
+        retrier.handle(&copy_event("FAILED", failing.as_str())).await.unwrap();
+        if reconciler.queue.scheduled().is_empty() {
+            break;
+        }
+        retrier.handle(&due_retries(&reconciler.queue)).await.unwrap();
+        failing = reconciler.store.record(&failing).unwrap().retried_by.unwrap();
+        reconciler.backup.set_copy_state(&failing, CopyJobState::Failed, Some("Rate exceeded"));
+    }
+    let alert = reconciler.alerts.published().pop().unwrap();
+    assert_eq!((alert.copy_job.as_ref(), alert.attempts), (Some(&failing), 4));
+    assert_eq!(alert.thread_id(), original.id.as_str());
+
+    // The plan's next copy of the same recovery point completes.
+    reconciler.backup.add_copy_job(completed_copy_of(&original, "PLAN-COPY-1"));
+    let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!(summary.resolved, 1, "{summary:?}");
+    let resolved = reconciler.alerts.resolutions().pop().unwrap();
+    assert_eq!(resolved.alerted_job, failing, "the alerted (last) job of the chain");
+    assert_eq!(resolved.original_job, original.id);
+    assert_eq!(resolved.notification().thread_id(), alert.notification().thread_id());
+    assert_eq!(resolved.alerted, "attempts exhausted");
+}
+
+#[tokio::test]
+async fn only_alerted_copies_that_a_completed_copy_covers_are_resolved() {
+    let reconciler = reconciler(RouteTable::default());
+    // Alerted, and nothing completed since: no resolution.
+    let alerted = generated_job(2);
+    reconciler.backup.add_copy_job(alerted.clone());
+    event_path(&reconciler).handle_failure(&alerted.id, None).await.unwrap();
+    // Failed and retried (no alert), the retry completed: covered, but nothing was alerted.
+    let retried = generated_job(20);
+    reconciler.backup.add_copy_job(retried.clone());
+    event_path(&reconciler).handle_failure(&retried.id, None).await.unwrap();
+    reconciler.backup.add_copy_job(completed_copy_of(&retried, "RETRY-DONE"));
+    // A completed copy to another vault does not cover the alerted one.
+    let mut elsewhere = completed_copy_of(&alerted, "ELSEWHERE");
+    elsewhere.destination_vault = vault("arn:aws:backup:eu-west-1:123456789012:backup-vault:eu");
+    reconciler.backup.add_copy_job(elsewhere);
+
+    let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!((summary.resolved, summary.errors), (0, 0), "{summary:?}");
+    assert!(reconciler.alerts.resolutions().is_empty());
+}
+
+#[tokio::test]
+async fn a_resolved_message_sns_refused_goes_out_on_the_next_sweep() {
+    let reconciler = reconciler(RouteTable::default());
+    let failed = generated_job(2);
+    reconciler.backup.add_copy_job(failed.clone());
+    event_path(&reconciler).handle_failure(&failed.id, None).await.unwrap();
+    reconciler.backup.add_copy_job(completed_copy_of(&failed, "MANUAL-1"));
+    reconciler.alerts.fail_next("resolve", 1, transient_error("sns", "Publish", "Throttling"));
+
+    let first = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!((first.resolved, first.errors), (0, 1), "{first:?}");
+    assert!(!reconciler.store.record(&failed.id).unwrap().resolution_published, "the claim was given back");
+    let second = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!((second.resolved, second.errors), (1, 0));
+    assert_eq!(reconciler.alerts.resolutions().len(), 1);
+    assert_eq!(reconciler.run(Utc::now(), never_out_of_time()).await.unwrap().resolved, 0);
 }

@@ -78,7 +78,10 @@ async fn transient_failure_starts_one_copy_with_the_original_parameters_and_plan
     assert_eq!(details.source_recovery_point.as_ref(), Some(&job.source_recovery_point));
     assert_eq!(details.source_vault.as_ref(), Some(&job.source_vault));
     assert_eq!(details.destination_vault.as_ref(), Some(&job.destination_vault));
-    assert_eq!((details.resource.as_ref(), details.resource_type.as_ref()), (job.resource.as_ref(), job.resource_type.as_ref()));
+    assert_eq!(
+        (details.resource.as_ref(), details.resource_type.as_ref()),
+        (job.resource.as_ref(), job.resource_type.as_ref())
+    );
     assert!(details.resource.is_some() && details.resource_type.is_some());
 }
 

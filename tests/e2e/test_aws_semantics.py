@@ -28,7 +28,7 @@ def test_a_failed_plan_copy_of_a_continuous_backup_alerts_once_and_is_not_retrie
     assert [j["State"] for j in jobs] == ["FAILED"], "no retry"
     (alert,) = settled.alerts()
     assert "cannot be copied" in alert["Subject"]
-    assert "not copyable: continuous backup" in alert["Message"]
+    assert "not copyable: continuous backup" in alert["Email"]
     assert settled.copy_record(jobs[0]["CopyJobId"])["outcome"] == "alerted: not copyable: continuous backup"
 
 
@@ -40,7 +40,7 @@ def test_a_source_in_cold_storage_alerts_instead_of_a_retry_that_cannot_work(set
     settled.settle()
     assert [j["State"] for j in jobs_for(settled, backup["RecoveryPointArn"])] == ["FAILED"]
     (alert,) = settled.alerts()
-    assert "not copyable: in cold storage" in alert["Message"]
+    assert "not copyable: in cold storage" in alert["Email"]
 
 
 def test_a_retry_passes_the_configured_role_when_the_jobs_own_is_not_passable(settled, resource):
@@ -66,7 +66,7 @@ def test_a_role_iam_refuses_to_pass_is_alerted_with_the_role(settled, resource):
         settled.standin("passable-roles", {"roles": None})
     assert [j["State"] for j in jobs_for(settled, backup["RecoveryPointArn"])] == ["FAILED"]
     (alert,) = settled.alerts()
-    assert "iam:PassRole" in alert["Message"] and ROLE in alert["Message"]
+    assert "iam:PassRole" in alert["Email"] and ROLE in alert["Email"]
 
 
 def test_deprecated_vault_events_are_dropped_and_said(stack):
@@ -131,7 +131,7 @@ def test_a_routed_copy_aws_refuses_is_alerted_once_and_not_asked_again_every_swe
         assert (first.payload["refused"], first.payload["missingCopiesStarted"], first.payload["errors"]) == (2, 0, 0)
         alerts = stack.alerts()
         assert len(alerts) == 2, "one per route (DR and EU)"
-        assert all("could not be started" in a["Subject"] and backup["RecoveryPointArn"] in a["Message"] for a in alerts)
+        assert all("could not be started" in a["Subject"] and backup["RecoveryPointArn"] in a["Email"] for a in alerts)
         starts = stack.calls()["StartCopyJob"]
 
         second = stack.reconcile()
@@ -182,7 +182,7 @@ def test_an_unrecognised_failure_gets_one_retry_then_an_alert_quoting_aws(settle
     settled.settle()
     assert [j["State"] for j in jobs_for(settled, backup["RecoveryPointArn"])] == ["FAILED", "FAILED"], "one retry only"
     (alert,) = settled.alerts()
-    assert "unrecognised" in alert["Message"] and odd in alert["Message"]
+    assert "unrecognised" in alert["Email"] and odd in alert["Email"]
 
 
 def test_a_keep_indefinitely_lifecycle_passes_through_a_retry(settled, resource):

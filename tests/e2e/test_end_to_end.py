@@ -93,7 +93,7 @@ def test_permanent_failure_alerts_once_and_is_not_retried(settled, resource):
     assert len(alerts) == 1
     assert "failed permanently" in alerts[0]["Subject"]
     for part in (jobs[0]["CopyJobId"], resource, "dr-copy", "Access denied", "Attempts:          1"):
-        assert part in alerts[0]["Message"]
+        assert part in alerts[0]["Email"]
     assert settled.copy_record(jobs[0]["CopyJobId"])["outcome"] == "alerted: permanent failure"
 
 
@@ -111,7 +111,7 @@ def test_exhausted_attempts_alert_once(settled, resource):
     assert all(settled.copy_record(j["CopyJobId"]).get("root_job_id", root) == root for j in jobs)
     alerts = settled.alerts()
     assert len(alerts) == 1 and "failed after all retries" in alerts[0]["Subject"]
-    assert "Attempts:          4" in alerts[0]["Message"]
+    assert "Attempts:          4" in alerts[0]["Email"]
 
 
 def test_the_same_notification_delivered_twice_starts_one_copy(settled, resource):

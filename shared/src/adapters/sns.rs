@@ -1,11 +1,17 @@
 //! Alerts through `aws-sdk-sns`.
+//!
+//! Each alert (and each "resolved" message) is one Publish with `MessageStructure: json`
+//! (docs/aws-facts.md#sns-publish): the `default` message is the AWS Chatbot custom notification,
+//! which every subscriber without a message of its own receives (the Chatbot channel's HTTPS
+//! subscription, an SQS queue), and `email` is the readable plain text for e-mail subscribers.
 
 use aws_sdk_sns::types::MessageAttributeValue;
 use aws_sdk_sns::Client;
+use serde::Serialize;
 
 use super::error::classify;
 use super::OnFirstUse;
-use crate::domain::{Alert, TopicArn};
+use crate::domain::{Alert, CustomNotification, Resolution, TopicArn};
 use crate::ports::{AlertSink, AwsError};
 
 pub struct SnsAlerts {
@@ -24,6 +30,20 @@ fn string_attribute(value: &str) -> MessageAttributeValue {
     MessageAttributeValue::builder().data_type("String").string_value(value).build().expect("data_type is set")
 }
 
+/// The `Message` of a Publish with `MessageStructure: json`: a JSON object whose keys are
+/// transport protocols and whose values are strings; `default` is required.
+#[derive(Serialize)]
+struct PerProtocol<'a> {
+    default: &'a str,
+    email: &'a str,
+}
+
+/// The message for every protocol: the custom notification by default, plain text by e-mail.
+pub fn message_structure(notification: &CustomNotification, email: &str) -> String {
+    let default = notification.to_json();
+    serde_json::to_string(&PerProtocol { default: &default, email }).expect("strings serialise")
+}
+
 impl AlertSink for SnsAlerts {
     async fn publish(&self, alert: &Alert) -> Result<(), AwsError> {
         let mut publish = self
@@ -32,7 +52,8 @@ impl AlertSink for SnsAlerts {
             .publish()
             .topic_arn(self.topic.as_str())
             .subject(alert.subject())
-            .message(alert.body())
+            .message_structure("json")
+            .message(message_structure(&alert.notification(), &alert.body()))
             // Attributes let subscribers filter (e.g. page only on permanent failures).
             .message_attributes("Reason", string_attribute(alert.reason.summary()));
         if let Some(copy_job) = &alert.copy_job {
@@ -40,5 +61,40 @@ impl AlertSink for SnsAlerts {
         }
         publish.send().await.map_err(|err| classify("sns", "Publish", err))?;
         Ok(())
+    }
+
+    async fn resolve(&self, resolution: &Resolution) -> Result<(), AwsError> {
+        self.client
+            .get()
+            .publish()
+            .topic_arn(self.topic.as_str())
+            .subject(resolution.subject())
+            .message_structure("json")
+            .message(message_structure(&resolution.notification(), &resolution.body()))
+            .message_attributes("Reason", string_attribute("resolved"))
+            .message_attributes("CopyJobId", string_attribute(resolution.alerted_job.as_str()))
+            .send()
+            .await
+            .map_err(|err| classify("sns", "Publish", err))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::chatbot::Thread;
+
+    #[test]
+    fn the_message_holds_a_string_per_protocol_with_default() {
+        let thread = Thread { id: "T".into(), summary: "s".into(), event_type: "E" };
+        let notification = CustomNotification::new("t", "d \"quoted\"", thread);
+        let message: serde_json::Value =
+            serde_json::from_str(&message_structure(&notification, "plain\ntext")).unwrap();
+        let keys: Vec<&String> = message.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["default", "email"]);
+        assert_eq!(message["email"], "plain\ntext");
+        let default: serde_json::Value = serde_json::from_str(message["default"].as_str().unwrap()).unwrap();
+        assert_eq!(default["content"]["description"], "d \"quoted\"");
     }
 }

@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{
-    BackupVaultArn, CopyJob, CopyJobId, CopyJobRecord, CopyJobState, NotCopyable, RecoveryPointArn, VaultName,
+    BackupVaultArn, CopyJob, CopyJobId, CopyJobRecord, CopyJobState, NotCopyable, RecoveryPointArn, Resolution,
+    VaultName,
 };
 
 /// Why a destination is required for a backup.
@@ -217,6 +218,51 @@ impl CopyLedger {
         wanted.sort();
         wanted.dedup();
         wanted
+    }
+
+    /// Failed jobs kept without vaultwatch's record in pairs where a copy completed: their records say
+    /// whether an alert went out that the completed copy resolves.
+    pub fn resolution_records_wanted(&self) -> Vec<CopyJobId> {
+        let mut wanted: Vec<CopyJobId> = self
+            .pairs
+            .values()
+            .filter(|kept| kept.iter().any(|a| Kind::of(a.job.state) == Kind::Completed))
+            .flatten()
+            .filter(|a| a.record.is_none() && Kind::of(a.job.state) == Kind::Failed)
+            .map(|a| a.job.id.clone())
+            .collect();
+        wanted.sort();
+        wanted
+    }
+
+    /// The alerts a completed copy resolves: per (recovery point, destination) with a COMPLETED copy,
+    /// whoever started it, the latest failed job if its record says it was alerted and its
+    /// "resolved" message is not published yet. Sorted by the alerted job.
+    pub fn resolutions(&self) -> Vec<Resolution> {
+        let mut resolutions: Vec<Resolution> = self
+            .pairs
+            .values()
+            .filter_map(|kept| {
+                let completed = kept.iter().find(|a| Kind::of(a.job.state) == Kind::Completed)?;
+                let failed = kept.iter().find(|a| Kind::of(a.job.state) == Kind::Failed)?;
+                let record = failed.record.as_ref().filter(|record| !record.resolution_published)?;
+                let alerted = record.alerted()?;
+                Some(Resolution {
+                    alerted_job: failed.job.id.clone(),
+                    original_job: record.lineage.as_ref().map_or_else(|| failed.job.id.clone(), |l| l.root.clone()),
+                    alerted: alerted.to_owned(),
+                    completed_job: completed.job.id.clone(),
+                    completed_at: completed.job.completed_at,
+                    recovery_point: completed.job.source_recovery_point.clone(),
+                    source_vault: completed.job.source_vault.clone(),
+                    destination_vault: completed.job.destination_vault.clone(),
+                    destination_recovery_point: completed.job.destination_recovery_point.clone(),
+                    resource: completed.job.resource.clone().or_else(|| failed.job.resource.clone()),
+                })
+            })
+            .collect();
+        resolutions.sort_by(|a, b| a.alerted_job.cmp(&b.alerted_job));
+        resolutions
     }
 
     /// Adds vaultwatch's records of kept jobs.

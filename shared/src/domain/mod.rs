@@ -31,8 +31,10 @@ macro_rules! string_newtype {
     };
 }
 
+mod advice;
 mod alert;
 mod arn;
+pub mod chatbot;
 mod coverage;
 mod ids;
 mod job;
@@ -46,8 +48,10 @@ mod token;
 mod tracking;
 mod vault_notifications;
 
-pub use alert::{Alert, AlertReason};
+pub use advice::{advise, copy_command, Advice, Cause};
+pub use alert::{Alert, AlertReason, Resolution, ALERT_EVENT_TYPE, RESOLVED_EVENT_TYPE};
 pub use arn::{BackupVaultArn, IamRoleArn, RecoveryPointArn, ResourceArn, TopicArn, VaultName};
+pub use chatbot::CustomNotification;
 pub use coverage::{
     coverage_of, CopyAttempt, CopyLedger, Coverage, CoverageStatus, CoverageSummary, RequiredBy, Requirement,
     SourceState,

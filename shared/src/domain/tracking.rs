@@ -134,6 +134,18 @@ pub struct CopyJobRecord {
     pub outcome: Option<String>,
     /// The retrier has finished deciding about this job's failure (its claim is done).
     pub failure_handled: bool,
+    /// The "resolved" message of this job's alert was published (its claim is done).
+    pub resolution_published: bool,
+}
+
+impl CopyJobRecord {
+    /// What was alerted about this job's failure, if it was: the label after "alerted: " in its
+    /// outcome (the outcome may go on after a "; ", e.g. "; resolved by <job>").
+    pub fn alerted(&self) -> Option<&str> {
+        let alerted = self.outcome.as_deref()?.strip_prefix("alerted")?;
+        let label = alerted.strip_prefix(": ").unwrap_or(alerted);
+        Some(label.split("; ").next().unwrap_or(label))
+    }
 }
 
 /// Result of recording a state change.
@@ -163,6 +175,9 @@ pub enum ClaimKind {
     FailureHandling,
     /// Publishing the one alert a failed chain gets.
     Alert,
+    /// Publishing the one "resolved" message of an alerted job, once a copy of its recovery point to
+    /// its destination has completed (claimed on the alerted job's record).
+    Resolution,
 }
 
 /// Outcome of trying to claim a side effect.

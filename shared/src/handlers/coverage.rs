@@ -61,17 +61,17 @@ impl<B: BackupApi, S: TrackingStore> CoverageAssessor<B, S> {
                 break;
             }
         }
-        let mut report = self.assess(query, ledger, now).await?;
+        let mut report = self.assess(query, &mut ledger, now).await?;
         report.unreadable += unreadable;
         Ok(report)
     }
 
     /// Assesses the window's completed backups against the copy attempts already seen (by a sweep,
-    /// or by `report`). Reads vaultwatch's records of the attempts that need them.
+    /// or by `report`). Reads vaultwatch's records of the attempts that need them into the ledger.
     pub async fn assess(
         &self,
         query: &CoverageQuery,
-        mut ledger: CopyLedger,
+        ledger: &mut CopyLedger,
         now: DateTime<Utc>,
     ) -> Result<CoverageReport, HandlerError> {
         let mut report = CoverageReport::default();

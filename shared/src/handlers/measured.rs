@@ -88,6 +88,7 @@ impl Measured for Summary {
         into.add(Metric::ReconcilerRepaired, self.repaired as f64);
         into.add(Metric::RetriesScheduled, self.retried as f64);
         into.add(Metric::AlertsSent, (self.alerted + self.refused) as f64);
+        into.add(Metric::AlertsResolved, self.resolved as f64);
         into.add(Metric::MissingCopiesStarted, self.missing_copies_started as f64);
         if let Some(coverage) = &self.coverage {
             into.add(Metric::UncoveredRecoveryPoints, coverage.uncovered() as f64);

@@ -22,13 +22,13 @@ use serde_json::Value;
 
 use super::copier::{CompletedBackup, Copier};
 use super::coverage::{CoverageAssessor, CoverageQuery};
-use super::retrier::{FailureHandled, Retrier, RetrierSettings};
+use super::retrier::{ClaimedWork, FailureHandled, Retrier, RetrierSettings};
 use super::tracker::Tracker;
 use super::HandlerError;
 use crate::domain::{
-    Alert, AlertReason, BackupJob, BackupVaultArn, CopyAttempt, CopyDetails, CopyJob, CopyJobState, CopyLedger,
-    CopyRoute, CoverageSummary, IamRoleArn, IdempotencyToken, RecoveryPointArn, Refusal, RouteTable, SourcePolicy,
-    SweepCursor, SweepResume, VaultName, VerifiedSweep,
+    Alert, AlertReason, BackupJob, BackupVaultArn, ClaimKind, CopyAttempt, CopyDetails, CopyJob, CopyJobState,
+    CopyLedger, CopyRoute, CoverageSummary, IamRoleArn, IdempotencyToken, RecoveryPointArn, Refusal, Resolution,
+    RouteTable, SourcePolicy, SweepCursor, SweepResume, VaultName, VerifiedSweep,
 };
 use crate::notification::CopyJobEvent;
 use crate::ports::{AlertSink, AwsError, BackupApi, CopyJobQuery, RetryQueue, TrackingStore};
@@ -89,6 +89,9 @@ pub struct Summary {
     pub already_verified: usize,
     pub retried: usize,
     pub alerted: usize,
+    /// Alerted copies found covered (a COMPLETED copy of the same recovery point to the same vault):
+    /// one "resolved" message each, in the alert's thread.
+    pub resolved: usize,
     pub missing_copies_started: usize,
     /// Routed copies AWS Backup refused for good in this run: alerted and recorded, never asked again.
     pub refused: usize,
@@ -196,9 +199,9 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         let mut copied: HashSet<(RecoveryPointArn, BackupVaultArn)> = HashSet::new();
         // Some listed job could not be read well enough to add its pair to `copied`.
         let mut copies_unknown = false;
-        // The copy attempts of a whole, unfiltered listing, for coverage.
+        // The copy attempts listed, for the resolved alerts and (of a whole, unfiltered listing) coverage.
         let filtered = self.sweep.destination_vault.is_some() || self.sweep.state.is_some();
-        let mut ledger = (!resumed && !filtered).then(CopyLedger::default);
+        let mut ledger = CopyLedger::default();
         let tracker = self.tracker();
         loop {
             if out_of_time() {
@@ -229,10 +232,8 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             for job in &page.items {
                 summary.scanned += 1;
                 copied.insert((job.source_recovery_point.clone(), job.destination_vault.clone()));
-                if let Some(ledger) = ledger.as_mut() {
-                    // Records of verified jobs are not read; coverage reads those it needs.
-                    ledger.observe(CopyAttempt { job: job.clone(), record: records.get(&job.id).cloned() });
-                }
+                // Records of verified jobs are not read; coverage and resolutions read those they need.
+                ledger.observe(CopyAttempt { job: job.clone(), record: records.get(&job.id).cloned() });
                 if !needs_check(job) {
                     summary.already_verified += 1;
                     continue;
@@ -257,10 +258,11 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         self.store.save_cursor(&SweepCursor { resume: None, verified }).await?;
         // The missing-copy pass may run only on a whole, unfiltered listing: a copy missing from a
         // partial one may exist, and starting another could duplicate a plan's CopyAction.
-        // Coverage as the sweep found it (before any missing copy is started below).
-        if let (Some(ledger), false) = (ledger, copies_unknown) {
+        // Coverage as the sweep found it (before any missing copy is started below), on a whole,
+        // unfiltered listing: a partial one would show copies as missing that exist.
+        if !resumed && !filtered && !copies_unknown {
             let query = CoverageQuery { since: window_start, vault: None };
-            match self.coverage().assess(&query, ledger, now).await {
+            match self.coverage().assess(&query, &mut ledger, now).await {
                 Ok(report) => {
                     tracing::info!(coverage = ?report.summary, "copy coverage");
                     summary.coverage = Some(report.summary);
@@ -270,6 +272,11 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
                     tracing::error!(error = %err, "could not assess copy coverage");
                 }
             }
+        }
+        // Alerted copies that a completed copy now covers: told once each, in the alert's thread.
+        if let Err(err) = self.publish_resolutions(&mut ledger, &mut summary).await {
+            summary.errors += 1;
+            tracing::error!(error = %err, "could not read the records of alerted copies");
         }
         summary.missing_copy_pass = if self.copier().is_none() {
             MissingCopyPass::NoRoutes
@@ -322,6 +329,46 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             }
         }
         Ok(())
+    }
+
+    /// Publishes one "resolved" message per alerted copy that a listed COMPLETED copy covers: the
+    /// same recovery point to the same vault, whoever started it. Each is claimed on the alerted
+    /// job's record, so it goes out once however many sweeps see it.
+    async fn publish_resolutions(&self, ledger: &mut CopyLedger, summary: &mut Summary) -> Result<(), HandlerError> {
+        let wanted = ledger.resolution_records_wanted();
+        if !wanted.is_empty() {
+            ledger.add_records(&self.store.get_many(&wanted).await?);
+        }
+        for resolution in ledger.resolutions() {
+            match self.resolve(&resolution).await {
+                Ok(true) => summary.resolved += 1,
+                Ok(false) => {}
+                Err(err) => {
+                    summary.errors += 1;
+                    tracing::error!(copy_job = %resolution.alerted_job, error = %err, "could not publish the resolved message");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The "resolved" message of one alerted job, once: false when another run already sent it.
+    async fn resolve(&self, resolution: &Resolution) -> Result<bool, HandlerError> {
+        let retrier = self.retrier();
+        let published = retrier
+            .exactly_once(&resolution.alerted_job, ClaimKind::Resolution, async |record| {
+                // The record as it stands now says what was alerted; its outcome keeps that.
+                let outcome = record.outcome.clone().unwrap_or_default();
+                if record.alerted().is_none() {
+                    return Ok(ClaimedWork { note: outcome, details: None, outcome: false });
+                }
+                self.alerts.resolve(resolution).await?;
+                tracing::info!(copy_job = %resolution.alerted_job, completed = %resolution.completed_job, thread = %resolution.original_job, "resolved message published");
+                let note = format!("{outcome}; resolved by {}", resolution.completed_job);
+                Ok(ClaimedWork { note, details: None, outcome: true })
+            })
+            .await?;
+        Ok(published.unwrap_or(false))
     }
 
     /// Starts the copies that routes call for and nobody started, except those AWS Backup already
@@ -430,6 +477,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             resource: job.resource.clone(),
             source_vault: backup.vault.clone(),
             destination_vault: route.destination_vault.clone(),
+            role: self.copy_role.clone(),
             reason,
             attempts: 1,
         };

@@ -179,7 +179,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
     /// Does `work` once per (job, kind) however often it is asked: claims it in the tracking table,
     /// records what `work` reports in the same write that finishes the claim, and gives the claim
     /// back if `work` fails so a redelivery can do it. `None` when another delivery already did it.
-    async fn exactly_once<T>(
+    pub(crate) async fn exactly_once<T>(
         &self,
         id: &CopyJobId,
         kind: ClaimKind,
@@ -386,6 +386,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
                     resource: request.resource.clone(),
                     source_vault: request.source_vault.clone(),
                     destination_vault: request.destination_vault.clone(),
+                    role: Some(request.iam_role.clone()),
                     reason,
                     attempts: lineage.attempt,
                 };
@@ -456,10 +457,10 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
 
 /// What work done under a claim reports: a note for the record, the job's details if it learnt
 /// them, and the invocation's outcome.
-struct ClaimedWork<T> {
-    note: String,
-    details: Option<CopyDetails>,
-    outcome: T,
+pub(crate) struct ClaimedWork<T> {
+    pub(crate) note: String,
+    pub(crate) details: Option<CopyDetails>,
+    pub(crate) outcome: T,
 }
 
 /// What a failed job's retry needs beyond the job itself.
@@ -475,6 +476,7 @@ fn alert_for(job: &CopyJob, lineage: &Lineage, reason: AlertReason) -> Alert {
         resource: job.resource.clone(),
         source_vault: job.source_vault.clone(),
         destination_vault: job.destination_vault.clone(),
+        role: job.iam_role.clone(),
         reason,
         attempts: lineage.attempt + 1,
     }

@@ -13,8 +13,8 @@ use super::{
 };
 use crate::domain::{
     Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, CopyDetails, CopyJob, CopyJobId, CopyJobRecord,
-    IdempotencyToken, Lifecycle, PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal, StartedCopy, StateChange,
-    StateUpdate, SweepCursor, VaultName,
+    IdempotencyToken, Lifecycle, PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal, Resolution, StartedCopy,
+    StateChange, StateUpdate, SweepCursor, VaultName,
 };
 
 impl<T: BackupApi> BackupApi for &T {
@@ -130,6 +130,10 @@ impl<T: TrackingStore> TrackingStore for &T {
 impl<T: AlertSink> AlertSink for &T {
     fn publish(&self, alert: &Alert) -> impl Future<Output = Result<(), AwsError>> + Send {
         (**self).publish(alert)
+    }
+
+    fn resolve(&self, resolution: &Resolution) -> impl Future<Output = Result<(), AwsError>> + Send {
+        (**self).resolve(resolution)
     }
 }
 

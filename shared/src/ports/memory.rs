@@ -16,7 +16,7 @@ use super::{
 use crate::domain::{
     Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, Composite, CopyDetails, CopyJob, CopyJobId,
     CopyJobRecord, IamRoleArn, IdempotencyToken, Lifecycle, PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal,
-    StartedCopy, StateChange, StateUpdate, StorageClass, SweepCursor, VaultName, VaultNotifications,
+    Resolution, StartedCopy, StateChange, StateUpdate, StorageClass, SweepCursor, VaultName, VaultNotifications,
 };
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -374,8 +374,12 @@ struct StoredRecord {
 impl StoredRecord {
     /// The record as a reader sees it, with the claim bookkeeping folded in.
     fn view(&self) -> CopyJobRecord {
-        let failure_handled = matches!(self.claims.get(&ClaimKind::FailureHandling), Some((true, _)));
-        CopyJobRecord { failure_handled, ..self.record.clone() }
+        let done = |kind| matches!(self.claims.get(&kind), Some((true, _)));
+        CopyJobRecord {
+            failure_handled: done(ClaimKind::FailureHandling),
+            resolution_published: done(ClaimKind::Resolution),
+            ..self.record.clone()
+        }
     }
 }
 
@@ -562,6 +566,7 @@ impl TrackingStore for MemoryStore {
 #[derive(Default)]
 pub struct MemoryAlerts {
     published: Mutex<Vec<Alert>>,
+    resolved: Mutex<Vec<Resolution>>,
     faults: Faults,
 }
 
@@ -574,7 +579,12 @@ impl MemoryAlerts {
         lock(&self.published).clone()
     }
 
-    /// The next `times` calls of `operation` ("publish") fail with `error`.
+    /// The "resolved" messages published, in order.
+    pub fn resolutions(&self) -> Vec<Resolution> {
+        lock(&self.resolved).clone()
+    }
+
+    /// The next `times` calls of `operation` ("publish", "resolve") fail with `error`.
     pub fn fail_next(&self, operation: &'static str, times: usize, error: AwsError) {
         self.faults.queue(operation, times, error);
     }
@@ -584,6 +594,12 @@ impl AlertSink for MemoryAlerts {
     async fn publish(&self, alert: &Alert) -> Result<(), AwsError> {
         self.faults.check("publish")?;
         lock(&self.published).push(alert.clone());
+        Ok(())
+    }
+
+    async fn resolve(&self, resolution: &Resolution) -> Result<(), AwsError> {
+        self.faults.check("resolve")?;
+        lock(&self.resolved).push(resolution.clone());
         Ok(())
     }
 }

@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{
     Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, CopyDetails, CopyJob, CopyJobId, CopyJobRecord,
     CopyJobState, IamRoleArn, IdempotencyToken, Lifecycle, Lineage, PlanRuleRef, RecoveryPoint, RecoveryPointArn,
-    Refusal, ResourceArn, StartedCopy, StateChange, StateUpdate, SweepCursor, VaultName, VaultNotifications,
+    Refusal, Resolution, ResourceArn, StartedCopy, StateChange, StateUpdate, SweepCursor, VaultName,
+    VaultNotifications,
 };
 
 /// Whether an operation that failed may succeed when tried again.
@@ -194,9 +195,11 @@ pub trait TrackingStore: Send + Sync {
     fn save_cursor(&self, cursor: &SweepCursor) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
-/// Where operators are told about copies that need them.
+/// Where operators are told about copies that need them, and, in the same thread, when an alerted
+/// copy completed after all.
 pub trait AlertSink: Send + Sync {
     fn publish(&self, alert: &Alert) -> impl Future<Output = Result<(), AwsError>> + Send;
+    fn resolve(&self, resolution: &Resolution) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
 /// A retry waiting for its backoff to pass. Serialised into the delay queue, so it carries

@@ -64,6 +64,8 @@ pub mod copy {
     pub const FAILURE_CLAIM_AT: &str = "failure_claim_at";
     pub const ALERT_CLAIM: &str = "alert_claim";
     pub const ALERT_CLAIM_AT: &str = "alert_claim_at";
+    pub const RESOLUTION_CLAIM: &str = "resolution_claim";
+    pub const RESOLUTION_CLAIM_AT: &str = "resolution_claim_at";
 }
 
 /// `refusal#<route token>`: a routed copy AWS Backup refused for good.
@@ -112,6 +114,7 @@ pub fn claim(kind: ClaimKind) -> (&'static str, &'static str) {
     match kind {
         ClaimKind::FailureHandling => (copy::FAILURE_CLAIM, copy::FAILURE_CLAIM_AT),
         ClaimKind::Alert => (copy::ALERT_CLAIM, copy::ALERT_CLAIM_AT),
+        ClaimKind::Resolution => (copy::RESOLUTION_CLAIM, copy::RESOLUTION_CLAIM_AT),
     }
 }
 
@@ -183,6 +186,7 @@ pub fn record_from_item(item: &Item) -> CopyJobRecord {
         retried_by: s(RETRIED_BY).and_then(|id| CopyJobId::parse(id).ok()),
         outcome: s(OUTCOME).map(str::to_owned),
         failure_handled: s(claim(ClaimKind::FailureHandling).0) == Some(CLAIM_DONE),
+        resolution_published: s(claim(ClaimKind::Resolution).0) == Some(CLAIM_DONE),
     }
 }
 
@@ -273,7 +277,9 @@ mod tests {
         item.insert(claim(ClaimKind::FailureHandling).0.to_owned(), string(copy::CLAIM_DONE));
         let record = record_from_item(&item);
         assert_eq!(record.details, details);
-        assert!(record.failure_handled);
+        assert!(record.failure_handled && !record.resolution_published);
+        item.insert(claim(ClaimKind::Resolution).0.to_owned(), string(copy::CLAIM_DONE));
+        assert!(record_from_item(&item).resolution_published);
         assert!(claim_done(&item, ClaimKind::FailureHandling) && !claim_done(&item, ClaimKind::Alert));
     }
 }

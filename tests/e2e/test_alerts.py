@@ -1,0 +1,112 @@
+"""Alerts people act on, end to end through the real binaries: an alert is one Publish with
+`MessageStructure: json` whose `default` message (what the alert topic's SQS subscription and a
+chat channel's HTTPS subscription receive) is an AWS Chatbot custom notification that passes the
+JSON Schema written from AWS's documented schema (tests/fixtures/chatbot/), and whose `email`
+message is the readable text; a manual fix gets exactly one "resolved" message, in the alert's
+thread, from the reconciler's next sweep."""
+
+import json
+
+from jsonschema import Draft202012Validator
+
+from harness.config import ROLE, TESTS
+from test_end_to_end import DR_VAULT, PERMANENT, jobs_for, plan
+
+SCHEMA = json.loads((TESTS / "fixtures/chatbot/custom-notification.schema.json").read_text())
+VALIDATOR = Draft202012Validator(SCHEMA)
+KMS_KEY = "arn:aws:kms:us-west-2:123456789012:key/abc"  # the key PERMANENT names
+
+
+def schema_errors(notification: dict) -> list[str]:
+    return [f"{list(error.absolute_path)}: {error.message}" for error in VALIDATOR.iter_errors(notification)]
+
+
+def attribute(alert: dict, name: str) -> str:
+    return alert["MessageAttributes"][name]["Value"]
+
+
+def alerted_copy(settled, resource) -> tuple[dict, dict, dict]:
+    """A plan copy that fails for good (a KMS key policy): (the backup, its failed copy job, the one alert)."""
+    plan_id = plan(settled)
+    settled.fail_copies(PERMANENT, destinationVaultArn=DR_VAULT)
+    backup = settled.complete_backup("planned", resource, planId=plan_id)
+    settled.settle()
+    (job,) = jobs_for(settled, backup["RecoveryPointArn"])
+    assert job["State"] == "FAILED"
+    (alert,) = settled.alerts()
+    return backup, job, alert
+
+
+def test_an_alert_is_a_chatbot_custom_notification_by_default_and_readable_text_by_email(settled, resource):
+    backup, job, alert = alerted_copy(settled, resource)
+
+    # One message per protocol: `default` (SQS and HTTPS subscribers, the Chatbot channel) and `email`.
+    assert sorted(alert["Published"]) == ["default", "email"]
+    assert alert["Message"] == alert["Published"]["default"]
+    assert alert["Subject"] == "vaultwatch: copy to dr-copy failed permanently"
+    assert (attribute(alert, "Reason"), attribute(alert, "CopyJobId")) == ("failed permanently", job["CopyJobId"])
+
+    notification = alert["Notification"]
+    assert schema_errors(notification) == []
+    assert (notification["version"], notification["source"]) == ("1.0", "custom")
+    assert notification["id"] == f"vaultwatch-alert-{job['CopyJobId']}"
+    metadata, content = notification["metadata"], notification["content"]
+    assert metadata["threadId"] == job["CopyJobId"], "the chain's original job"
+    assert metadata["eventType"] == "VaultwatchCopyAlert"
+    assert content["textType"] == "client-markdown"
+    assert "Copy to dr-copy (us-west-2) failed permanently" in content["title"]
+    for part in (job["CopyJobId"], backup["RecoveryPointArn"], resource, DR_VAULT, PERMANENT):
+        assert part in content["description"], part
+    assert f"aws backup start-copy-job --recovery-point-arn {backup['RecoveryPointArn']}" in content["description"]
+    # The next steps follow from AWS's message: the key it names, the role the copy ran with.
+    steps = "\n".join(content["nextSteps"])
+    assert KMS_KEY in steps and ROLE in steps and "not pending deletion" in steps, steps
+    assert {"vaultwatch", "permanent failure", "kms key"} <= set(content["keywords"])
+    assert backup["RecoveryPointArn"] in metadata["relatedResources"] and KMS_KEY in metadata["relatedResources"]
+    assert metadata["additionalContext"]["copyJobId"] == job["CopyJobId"]
+
+    # E-mail subscribers get the readable text, with what to do.
+    email = alert["Email"]
+    assert email.startswith("An AWS Backup copy failed permanently.\n")
+    for part in (f"Copy job:          {job['CopyJobId']}", "Attempts:          1", f"Reason:            {PERMANENT}",
+                 "What to do:", f"1. Make sure KMS key {KMS_KEY} is enabled", "aws backup start-copy-job"):
+        assert part in email, part
+    assert "`" not in email and "*Reason" not in email, "plain text, not the chat's markdown"
+
+
+def test_a_manual_fix_gets_exactly_one_resolved_message_in_the_alerts_thread(settled, resource):
+    backup, failed, alert = alerted_copy(settled, resource)
+    thread = alert["Notification"]["metadata"]["threadId"]
+
+    # The operator fixes the key policy and starts the copy by hand, as the alert says.
+    settled.client("backup").start_copy_job(
+        RecoveryPointArn=backup["RecoveryPointArn"], SourceBackupVaultName="planned",
+        DestinationBackupVaultArn=DR_VAULT, IamRoleArn=ROLE,
+    )
+    settled.settle()
+    (manual,) = [j for j in jobs_for(settled, backup["RecoveryPointArn"]) if j["State"] == "COMPLETED"]
+    assert settled.copy_record(manual["CopyJobId"])["state"] == "COMPLETED", "the tracker recorded it"
+    assert settled.alerts() == [], "nothing is said before the sweep"
+
+    def in_thread(alerts: list[dict]) -> list[dict]:
+        return [a for a in alerts if a["Notification"]["metadata"]["threadId"] == thread]
+
+    sweep = settled.reconcile()
+    assert sweep.ok and sweep.payload["resolved"] >= 1 and sweep.payload["errors"] == 0, sweep.payload
+    (resolved,) = in_thread(settled.alerts())
+    notification = resolved["Notification"]
+    assert schema_errors(notification) == []
+    assert notification["metadata"]["eventType"] == "VaultwatchCopyResolved"
+    assert notification["id"] == f"vaultwatch-resolved-{failed['CopyJobId']}"
+    assert "resolved" in notification["content"]["title"] and manual["CopyJobId"] in notification["content"]["description"]
+    assert (attribute(resolved, "Reason"), attribute(resolved, "CopyJobId")) == ("resolved", failed["CopyJobId"])
+    assert resolved["Subject"] == "vaultwatch: copy to dr-copy resolved"
+    assert resolved["Email"].startswith("Resolved: ") and f"Completed copy:    {manual['CopyJobId']}" in resolved["Email"]
+    record = settled.copy_record(failed["CopyJobId"])
+    assert record["outcome"] == f"alerted: permanent failure; resolved by {manual['CopyJobId']}"
+    assert record["resolution_claim"] == "done"
+
+    # The next sweep says nothing more.
+    again = settled.reconcile()
+    assert again.ok and again.payload["errors"] == 0, again.payload
+    assert in_thread(settled.alerts()) == []
