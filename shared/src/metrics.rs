@@ -133,13 +133,22 @@ pub trait Measured {
 pub struct MetricsWriter {
     namespace: String,
     function: &'static str,
+    /// The function's application log level, written as each line's `level`: with JSON logging
+    /// Lambda takes a line without one for INFO and drops it below the level set
+    /// (docs/aws-facts.md), which would silence the metrics at WARN or above.
+    level: String,
 }
 
 impl MetricsWriter {
-    /// `METRICS_NAMESPACE` (the template's `MetricsNamespace`), `vaultwatch` when unset.
+    /// `METRICS_NAMESPACE` (the template's `MetricsNamespace`), `vaultwatch` when unset; the level
+    /// from `AWS_LAMBDA_LOG_LEVEL` (the template's `LogLevel`), `INFO` when unset.
     pub fn from_env(function: &'static str) -> Self {
-        let namespace = std::env::var("METRICS_NAMESPACE").ok().filter(|n| !n.trim().is_empty());
-        Self { namespace: namespace.unwrap_or_else(|| "vaultwatch".to_owned()), function }
+        let set = |name| std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        Self {
+            namespace: set("METRICS_NAMESPACE").unwrap_or_else(|| "vaultwatch".to_owned()),
+            function,
+            level: set("AWS_LAMBDA_LOG_LEVEL").map_or_else(|| "INFO".to_owned(), |level| level.to_ascii_uppercase()),
+        }
     }
 
     /// Measures an outcome (its `Err` too) and writes the lines; passes the outcome on.
@@ -154,7 +163,8 @@ impl MetricsWriter {
     }
 
     fn write(&self, measurements: &Measurements, mut out: impl Write) {
-        for document in measurements.emf(&self.namespace, self.function, Utc::now()) {
+        for mut document in measurements.emf(&self.namespace, self.function, Utc::now()) {
+            document["level"] = Value::String(self.level.clone());
             // A metric line that cannot be written is not worth failing the invocation for.
             let _ = writeln!(out, "{document}");
         }
@@ -204,7 +214,7 @@ mod tests {
     fn the_writer_puts_one_line_per_document() {
         let mut m = Measurements::default();
         m.add(Metric::MalformedNotifications, 1.0);
-        let writer = MetricsWriter { namespace: "ops".into(), function: "tracker" };
+        let writer = MetricsWriter { namespace: "ops".into(), function: "tracker", level: "WARN".into() };
         let mut out = Vec::new();
         writer.write(&m, &mut out);
         let text = String::from_utf8(out).unwrap();
@@ -212,5 +222,6 @@ mod tests {
         let line: Value = serde_json::from_str(text.trim()).unwrap();
         assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Namespace"], "ops");
         assert_eq!(line["MalformedNotifications"], 1.0);
+        assert_eq!(line["level"], "WARN", "kept by Lambda's log-level filter");
     }
 }

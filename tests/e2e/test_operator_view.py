@@ -38,7 +38,9 @@ def check_emf(document: dict) -> None:
             assert isinstance(document[metric["Name"]], (int, float)), (metric, document)
     # Bounded dimensions: never a job id or an ARN.
     assert set(document) - {"_aws"} - {m["Name"] for d in meta["CloudWatchMetrics"] for m in d["Metrics"]} <= {
-        "Function", "DestinationRegion"}, document
+        "Function", "DestinationRegion", "level"}, document
+    # Kept by Lambda's log-level filter whatever LogLevel is (a line without a level counts as INFO).
+    assert document["level"] == "INFO", document
 
 
 def test_metrics_follow_the_emf_specification_and_count_what_happened(settled, resource):

@@ -482,6 +482,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             attempts: 1,
         };
         self.alerts.publish(&alert).await?;
+        tracing::warn!(backup_job = %job.id, reason = alert.reason.summary(), attempts = alert.attempts, destination = %route.destination_vault, error = %err, "alert published");
         let refusal = Refusal {
             token: IdempotencyToken::for_route(&backup.recovery_point, &route.destination_vault),
             recovery_point: backup.recovery_point.clone(),
