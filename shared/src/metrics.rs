@@ -143,7 +143,11 @@ impl MetricsWriter {
     /// `METRICS_NAMESPACE` (the template's `MetricsNamespace`), `vaultwatch` when unset; the level
     /// from `AWS_LAMBDA_LOG_LEVEL` (the template's `LogLevel`), `INFO` when unset.
     pub fn from_env(function: &'static str) -> Self {
-        let set = |name| std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        Self::from_lookup(function, |name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(function: &'static str, lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let set = |name| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         Self {
             namespace: set("METRICS_NAMESPACE").unwrap_or_else(|| "vaultwatch".to_owned()),
             function,
@@ -208,6 +212,20 @@ mod tests {
             Measurements::default().emf("vaultwatch", "copier", at).is_empty(),
             "nothing measured, nothing written"
         );
+    }
+
+    #[test]
+    fn namespace_and_level_come_from_the_environment_with_defaults() {
+        let writer = MetricsWriter::from_lookup("copier", |name| match name {
+            "METRICS_NAMESPACE" => Some(" ops ".into()),
+            "AWS_LAMBDA_LOG_LEVEL" => Some("warn".into()),
+            _ => None,
+        });
+        assert_eq!((writer.namespace.as_str(), writer.level.as_str()), ("ops", "WARN"));
+        for unset in [None, Some(String::new()), Some("  ".to_owned())] {
+            let writer = MetricsWriter::from_lookup("copier", |_| unset.clone());
+            assert_eq!((writer.namespace.as_str(), writer.level.as_str()), ("vaultwatch", "INFO"));
+        }
     }
 
     #[test]
