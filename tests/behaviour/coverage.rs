@@ -90,6 +90,12 @@ fn a_failure_with_a_retry_scheduled_is_retrying_the_next_attempt() {
 fn a_failure_nothing_will_retry_is_failed_with_aws_reason_and_whether_it_was_alerted() {
     let mut alerted = attempt("LAST", CopyJobState::Failed, Some(3));
     alerted.record.as_mut().unwrap().outcome = Some("alerted: attempts exhausted".into());
+    // The latest attempt decides, whatever order the listing gives them in.
+    let reversed = status(&[alerted.clone(), attempt("FIRST", CopyJobState::Failed, Some(0))], SourceState::Copyable);
+    assert!(
+        matches!(&reversed, CoverageStatus::Failed { copy_job, .. } if copy_job == &copy_id("LAST")),
+        "{reversed:?}"
+    );
     let failed = status(&[attempt("FIRST", CopyJobState::Failed, Some(0)), alerted], SourceState::Copyable);
     let CoverageStatus::Failed { copy_job, reason, alerted } = &failed else { panic!("{failed:?}") };
     assert_eq!((copy_job, *alerted), (&copy_id("LAST"), true));
