@@ -309,3 +309,44 @@ mod report {
         assert!(report.rows.is_empty() && report.summary.uncovered() == 0);
     }
 }
+
+mod ledger {
+    use chrono::{Duration, Utc};
+    use vaultwatch::domain::{CopyJobRecord, CopyJobState, CopyLedger};
+    use vaultwatch_tests::*;
+
+    use super::{attempt, requirement};
+
+    #[test]
+    fn the_ledger_keeps_the_latest_attempt_of_each_kind_and_the_first_on_a_tie() {
+        let mut ledger = CopyLedger::default();
+        let mut later = attempt("LATER", CopyJobState::Failed, None);
+        later.job.completed_at = Some(Utc::now());
+        let mut earlier = attempt("EARLIER", CopyJobState::Failed, None);
+        earlier.job.completed_at = Some(Utc::now() - Duration::hours(1));
+        let mut tie = attempt("TIE", CopyJobState::Failed, None);
+        tie.job.completed_at = later.job.completed_at;
+        for seen in [later, earlier, tie] {
+            ledger.observe(seen);
+        }
+        let r = requirement();
+        let kept: Vec<&str> =
+            ledger.attempts(&r.recovery_point, &r.destination).iter().map(|a| a.job.id.as_str()).collect();
+        assert_eq!(kept, ["LATER"]);
+        assert_eq!(ledger.len(), 1);
+    }
+
+    #[test]
+    fn records_are_wanted_only_for_unfinished_or_failed_attempts_without_one() {
+        let r = requirement();
+        let mut ledger = CopyLedger::default();
+        ledger.observe(attempt("DONE", CopyJobState::Completed, None));
+        let mut recorded = attempt("RECORDED", CopyJobState::Failed, None);
+        recorded.record = Some(CopyJobRecord::default());
+        ledger.observe(recorded);
+        assert!(ledger.records_wanted([&r]).is_empty(), "a completed copy needs none; a recorded one has it");
+        let mut ledger = CopyLedger::default();
+        ledger.observe(attempt("RUNNING", CopyJobState::Running, None));
+        assert_eq!(ledger.records_wanted([&r]), [copy_id("RUNNING")]);
+    }
+}
