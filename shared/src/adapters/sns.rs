@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::error::classify;
 use super::OnFirstUse;
-use crate::domain::{Alert, CustomNotification, Resolution, TopicArn};
+use crate::domain::{Alert, CopyJobId, CustomNotification, Resolution, TopicArn};
 use crate::ports::{AlertSink, AwsError};
 
 pub struct SnsAlerts {
@@ -44,39 +44,48 @@ pub fn message_structure(notification: &CustomNotification, email: &str) -> Stri
     serde_json::to_string(&PerProtocol { default: &default, email }).expect("strings serialise")
 }
 
-impl AlertSink for SnsAlerts {
-    async fn publish(&self, alert: &Alert) -> Result<(), AwsError> {
+impl SnsAlerts {
+    /// One Publish with a message per protocol; the attributes let subscribers filter (e.g. page
+    /// only on permanent failures).
+    async fn publish_message(
+        &self,
+        subject: String,
+        message: String,
+        reason: &str,
+        copy_job: Option<&str>,
+    ) -> Result<(), AwsError> {
         let mut publish = self
             .client
             .get()
             .publish()
             .topic_arn(self.topic.as_str())
-            .subject(alert.subject())
+            .subject(subject)
             .message_structure("json")
-            .message(message_structure(&alert.notification(), &alert.body()))
-            // Attributes let subscribers filter (e.g. page only on permanent failures).
-            .message_attributes("Reason", string_attribute(alert.reason.summary()));
-        if let Some(copy_job) = &alert.copy_job {
-            publish = publish.message_attributes("CopyJobId", string_attribute(copy_job.as_str()));
+            .message(message)
+            .message_attributes("Reason", string_attribute(reason));
+        if let Some(copy_job) = copy_job {
+            publish = publish.message_attributes("CopyJobId", string_attribute(copy_job));
         }
         publish.send().await.map_err(|err| classify("sns", "Publish", err))?;
         Ok(())
     }
+}
+
+impl AlertSink for SnsAlerts {
+    async fn publish(&self, alert: &Alert) -> Result<(), AwsError> {
+        let message = message_structure(&alert.notification(), &alert.body());
+        self.publish_message(
+            alert.subject(),
+            message,
+            alert.reason.summary(),
+            alert.copy_job.as_ref().map(CopyJobId::as_str),
+        )
+        .await
+    }
 
     async fn resolve(&self, resolution: &Resolution) -> Result<(), AwsError> {
-        self.client
-            .get()
-            .publish()
-            .topic_arn(self.topic.as_str())
-            .subject(resolution.subject())
-            .message_structure("json")
-            .message(message_structure(&resolution.notification(), &resolution.body()))
-            .message_attributes("Reason", string_attribute("resolved"))
-            .message_attributes("CopyJobId", string_attribute(resolution.alerted_job.as_str()))
-            .send()
-            .await
-            .map_err(|err| classify("sns", "Publish", err))?;
-        Ok(())
+        let message = message_structure(&resolution.notification(), &resolution.body());
+        self.publish_message(resolution.subject(), message, "resolved", Some(resolution.alerted_job.as_str())).await
     }
 }
 
