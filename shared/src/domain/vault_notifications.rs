@@ -166,5 +166,12 @@ mod tests {
         let replaced = merged(&vault, Some(&current), &topic, true).unwrap().unwrap();
         assert_eq!(replaced.topic, TOPIC);
         assert!(replaced.events.contains("RESTORE_JOB_COMPLETED"));
+        // The change line names the topic it replaced, and only then.
+        let line =
+            VaultChange { vault: vault.clone(), before: Some(current), after: Some(replaced.clone()), written: true };
+        assert!(line.to_string().contains(" (was arn:aws:sns:us-east-1:123456789012:someone-else)"), "{line}");
+        let same = notifications(TOPIC, &["RESTORE_JOB_COMPLETED"]);
+        let line = VaultChange { vault, before: Some(same), after: Some(replaced), written: true };
+        assert!(!line.to_string().contains("(was "), "{line}");
     }
 }
