@@ -299,6 +299,20 @@ mod report {
     }
 
     #[tokio::test]
+    async fn the_report_lists_the_windows_copies_in_full_pages_and_counts_what_it_could_not_read() {
+        let assessor = assessor().await;
+        let unreadable =
+            |id: &str| vaultwatch::ports::Unreadable { id: Some(id.into()), copy: None, problem: "lacks State".into() };
+        assessor.backup.add_unreadable_copy_job(unreadable("COPY-BROKEN"));
+        assessor.backup.add_unreadable_backup_job(unreadable("BACKUP-BROKEN"));
+        let since = Utc::now() - Duration::days(7);
+        let report = assessor.report(&CoverageQuery { since, vault: None }, Utc::now()).await.unwrap();
+        assert_eq!(report.unreadable, 2);
+        let queries = assessor.backup.copy_job_queries();
+        assert_eq!((queries[0].created_after, queries[0].max_results), (Some(since), Some(1000)));
+    }
+
+    #[tokio::test]
     async fn a_report_for_one_vault_lists_only_its_backups() {
         let assessor = assessor().await;
         let query = CoverageQuery {

@@ -99,3 +99,21 @@ async fn rejected_and_malformed_notifications_are_counted() {
     let err = trusted.handle(&json!({ "Records": "not a list" })).await.unwrap_err();
     assert_eq!(measured(&err).get(Metric::MalformedNotifications, None), Some(1.0));
 }
+
+#[test]
+fn a_batch_counts_its_malformed_records_and_only_those() {
+    use vaultwatch::handlers::HandlerError;
+    use vaultwatch::notification::ParseError;
+    let malformed = || Box::new(HandlerError::Parse(ParseError::TooLarge { at: "Records[0]".into() }));
+    let batch = HandlerError::Records { failed: 2, total: 3, first: malformed() };
+    assert_eq!(measured(&batch).get(Metric::MalformedNotifications, None), Some(2.0));
+    let aws = vaultwatch::ports::memory::transient_error("dynamodb", "UpdateItem", "ThrottlingException");
+    let other = HandlerError::Records { failed: 2, total: 3, first: Box::new(HandlerError::Aws(aws)) };
+    assert!(measured(&other).is_empty(), "not malformed: nothing counted");
+}
+
+#[test]
+fn the_reconciler_counts_refused_routed_copies_among_the_alerts_it_sent() {
+    let summary = vaultwatch::handlers::reconciler::Summary { alerted: 2, refused: 1, ..Default::default() };
+    assert_eq!(measured(&summary).get(Metric::AlertsSent, None), Some(3.0));
+}
