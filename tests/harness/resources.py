@@ -17,7 +17,7 @@ class Resources:
     def create_resources(self) -> None:
         sns, sqs, dynamodb = self.client("sns"), self.client("sqs"), self.client("dynamodb")
         self.vault_topic = sns.create_topic(Name="backup-vault-events")["TopicArn"]
-        self.alert_topic = sns.create_topic(Name="vaultwatch-alerts")["TopicArn"]
+        self.alert_topic = self.client("sns", self.alert_region).create_topic(Name="vaultwatch-alerts")["TopicArn"]
         self.table = TABLE
         dynamodb.create_table(
             TableName=self.table, BillingMode="PAY_PER_REQUEST",
@@ -54,7 +54,7 @@ class Resources:
             )
             self.subscription_queues[name] = url
         self.alert_inbox, alert_inbox_arn = queue("alert-inbox")
-        sns.subscribe(TopicArn=self.alert_topic, Protocol="sqs", Endpoint=alert_inbox_arn)
+        self.client("sns", self.alert_region).subscribe(TopicArn=self.alert_topic, Protocol="sqs", Endpoint=alert_inbox_arn)
 
     def function_env(self, name: str) -> dict[str, str]:
         """The environment the template gives function `name`, pointed at the local stack."""

@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.config import ACCOUNT, ROOT
+from harness.config import ACCOUNT, REGION, ROOT
 from harness.controls import StandInControls
 from harness.delivery import Delivery
 from harness.processes import Processes
@@ -43,6 +43,9 @@ class LocalStack(Processes, Resources, Delivery, Queries, StandInControls):
     # PassableRoleArns and AllowedCopyTargets of the template.
     passable_roles: list = field(default_factory=list)
     copy_targets: str = f"arn:aws:backup:*:{ACCOUNT}:backup-vault:*"
+    # The alert topic's region: the stack's own, or another, as an organization's topic (the
+    # template's AlertTopicArn) may be.
+    alert_region: str = REGION
     # The benchmark starts its own function processes.
     start_functions: bool = True
     # Called with each Invocation as it happens (the demo prints its timeline from this).

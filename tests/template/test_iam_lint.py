@@ -68,6 +68,12 @@ SCENARIOS = {
         "TeamsTenantId": "1b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5d",
         "TeamsChannelId": "19%3ab6ef35dc342d56ba5654e6fc6d25a071%40thread.tacv2",
     },
+    # A member stack publishing its alerts to the organization's topic, another account's in another
+    # region (templates/central-alerts.yaml).
+    "organization-alerts": {
+        "AlertTopicArn": "arn:aws:sns:eu-west-1:444455556666:vaultwatch-org-alerts-AlertTopic-EXAMPLE",
+        "AlertTopicKeyArn": "arn:aws:kms:eu-west-1:444455556666:key/0987dcba-09fe-87dc-65ba-ab0987654321",
+    },
 }
 REQUIRED = {"BackupRoleArn": f"arn:aws:iam::{ACCOUNT}:role/service-role/AWSBackupDefaultServiceRole"}
 
@@ -99,7 +105,13 @@ def physical_name(logical_id):
     return f"vaultwatch-{logical_id}-EXAMPLE"
 
 
+# AWS::NoValue: the list item or property it stands for is removed.
+NO_VALUE = object()
+
+
 def ref(name, params):
+    if name == "AWS::NoValue":
+        return NO_VALUE
     pseudo = {"AWS::Partition": PARTITION, "AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::StackName": "vaultwatch", "AWS::URLSuffix": "amazonaws.com"}
     if name in pseudo:
         return pseudo[name]
@@ -133,7 +145,7 @@ def get_att(name, attribute):
 def resolve(node, params, conditions):
     """Evaluates the intrinsics in `node` for one deployment (params, evaluated conditions)."""
     if isinstance(node, list):
-        return [resolve(item, params, conditions) for item in node]
+        return [r for r in (resolve(item, params, conditions) for item in node) if r is not NO_VALUE]
     if not isinstance(node, dict):
         return node
     if len(node) == 1:
@@ -177,7 +189,8 @@ def resolve(node, params, conditions):
             return conditions[value]
         if key.startswith("Fn::"):
             raise KeyError(f"{key} is not modelled by this test")
-    return {k: resolve(v, params, conditions) for k, v in node.items()}
+    resolved = {k: resolve(v, params, conditions) for k, v in node.items()}
+    return {k: v for k, v in resolved.items() if v is not NO_VALUE}
 
 
 def deployment(overrides):
@@ -269,3 +282,20 @@ def test_resolution_gives_the_backup_roles_and_targets_per_deployment():
     assert pass_role["Resource"] == [REQUIRED["BackupRoleArn"]]
     deny = next(s for s in retrier if s["Effect"] == "Deny")
     assert deny["Condition"] == {"ForAnyValue:ArnNotLike": {"backup:CopyTargets": [f"arn:aws:backup:*:{ACCOUNT}:backup-vault:*"]}}
+
+
+def test_resolution_gives_the_alert_topic_and_its_key_per_deployment():
+    for scenario in ("defaults", "organization-alerts"):
+        params, conditions = deployment(SCENARIOS[scenario])
+        documents = policy_documents(params, conditions)
+        stack_key = get_att("EventsKey", "Arn")
+        for function in ("CopyJobRetrierFunction", "CopyJobReconcilerFunction"):
+            statements = {s["Sid"]: s for s in documents[f"function:{function}"]["Statement"]}
+            if scenario == "defaults":
+                # As before the parameters existed: the stack's topic, the stack's key alone.
+                assert statements["Alerts"]["Resource"] == ref("AlertTopic", params), function
+                assert statements["EncryptedTopicsAndQueues"]["Resource"] == [stack_key], function
+            else:
+                organization = SCENARIOS[scenario]
+                assert statements["Alerts"]["Resource"] == organization["AlertTopicArn"], function
+                assert statements["EncryptedTopicsAndQueues"]["Resource"] == [stack_key, organization["AlertTopicKeyArn"]], function

@@ -226,7 +226,11 @@ README_GRANTS = {
         "backup:StartCopyJob": {THIS_REGIONS_RECOVERY_POINTS},
         "backup:DescribeRecoveryPoint": {THIS_REGIONS_RECOVERY_POINTS},
         "iam:PassRole": {"HasPassableRoles", "BackupRoleArn", ",", "PassableRoleArns"},
-        "sns:Publish": {"AlertTopic"},
+        # !If [UsesOrganizationAlertTopic, AlertTopicArn, AlertTopic]: the organization's topic when
+        # given, and then its key besides the stack's (test_organization_alert_topic_* below).
+        "sns:Publish": {"UsesOrganizationAlertTopic", "AlertTopicArn", "AlertTopic"},
+        "kms:GenerateDataKey": {"UsesOrganizationAlertTopic", "AlertTopicKeyArn", "AWS::NoValue"},
+        "kms:Decrypt": {"UsesOrganizationAlertTopic", "AlertTopicKeyArn", "AWS::NoValue"},
         "sqs:SendMessage": {"RetryQueue.Arn"},
     },
     "CrossRegionCopierFunction": {
@@ -389,7 +393,7 @@ import re  # noqa: E402
 import tomllib  # noqa: E402
 
 # A sibling test module: pytest puts each test file's folder (tests/template) on the import path.
-from test_iam_lint import TEMPLATE as LONG_FORM, deployment  # noqa: E402
+from test_iam_lint import NO_VALUE, TEMPLATE as LONG_FORM, deployment  # noqa: E402
 
 SHARED = ROOT / "shared" / "src"
 DOCS = ROOT / "docs" / "aws-facts.md"
@@ -425,13 +429,16 @@ def function_metrics() -> set[str]:
 
 def render(node, params, conditions):
     """The value of `node` in one deployment: parameters and conditions resolved, resources replaced
-    by markers (`<Name>` for a Ref, `<Name.Attr>` for a GetAtt) that the tests look for."""
+    by markers (`<Name>` for a Ref, `<Name.Attr>` for a GetAtt) that the tests look for; an
+    AWS::NoValue list item is left out."""
     if isinstance(node, list):
-        return [render(item, params, conditions) for item in node]
+        return [r for r in (render(item, params, conditions) for item in node) if r is not NO_VALUE]
     if not isinstance(node, dict):
         return node
     if len(node) == 1:
         (key, value), = node.items()
+        if key == "Ref" and value == "AWS::NoValue":
+            return NO_VALUE
         if key == "Ref":
             return str(params[value]) if value in params else f"<{value}>"
         if key == "Fn::GetAtt":
@@ -673,6 +680,90 @@ def test_the_dashboards_alert_list_queries_the_lines_the_code_logs_when_it_alert
     assert columns
     for column in columns:
         assert any(re.search(rf"\b{column}\b", calls[m]) for m in messages), column
+
+
+# ---- the organization's alert topic (README, "Deploy to an organization")
+
+ORGANIZATION_TOPIC = "arn:aws:sns:eu-west-1:444455556666:vaultwatch-org-alerts-AlertTopic-1A2B3C4D5E6F"
+ORGANIZATION_KEY = "arn:aws:kms:eu-west-1:444455556666:key/0987dcba-09fe-87dc-65ba-ab0987654321"
+ALERT_TOPIC_SCENARIOS = {
+    "own-topic": {},
+    "organization-topic": {"AlertTopicArn": ORGANIZATION_TOPIC, "AlertTopicKeyArn": ORGANIZATION_KEY},
+}
+PUBLISHERS = {"CopyJobRetrierFunction", "CopyJobReconcilerFunction"}
+
+
+def test_the_organization_alert_topic_parameters_are_optional_checked_and_go_together():
+    topic, key = TEMPLATE["Parameters"]["AlertTopicArn"], TEMPLATE["Parameters"]["AlertTopicKeyArn"]
+    assert (topic["Type"], topic["Default"], key["Type"], key["Default"]) == ("String", "", "String", "")
+    for parameter, good, bad in (
+        (topic, [ORGANIZATION_TOPIC, "arn:aws-us-gov:sns:us-gov-west-1:444455556666:alerts"],
+         ["arn:aws:sns:eu-west-1:444455556666:alerts.fifo", "arn:aws:sqs:eu-west-1:444455556666:alerts",
+          "arn:aws:sns:eu-west-1:444455556666:alerts:sub-id", "alerts"]),
+        (key, [ORGANIZATION_KEY, "arn:aws:kms:eu-west-1:444455556666:key/mrk-1234abcd12ab34cd56ef1234567890ab"],
+         ["arn:aws:kms:eu-west-1:444455556666:alias/vaultwatch-org-alerts-key", "0987dcba-09fe-87dc-65ba-ab0987654321"]),
+    ):
+        pattern = re.compile(parameter["AllowedPattern"])
+        assert pattern.fullmatch(""), parameter
+        assert all(pattern.fullmatch(value) for value in good), parameter
+        assert not any(pattern.fullmatch(value) for value in bad), parameter
+    # A topic without its key could not be published to; a key without a topic means nothing.
+    rule = TEMPLATE["Rules"]["OrganizationAlertTopicNeedsItsKey"]
+    either = [[["AlertTopicArn", ""]], [["AlertTopicKeyArn", ""]]]
+    assert rule["RuleCondition"] == either
+    (assertion,) = rule["Assertions"]
+    assert assertion["Assert"] == either
+    assert TEMPLATE["Conditions"]["UsesOrganizationAlertTopic"] == [["AlertTopicArn", ""]]
+    for scenario, overrides in ALERT_TOPIC_SCENARIOS.items():
+        _, conditions = deployment(overrides)
+        assert conditions["UsesOrganizationAlertTopic"] is (scenario == "organization-topic")
+
+
+@pytest.mark.parametrize("scenario", sorted(ALERT_TOPIC_SCENARIOS))
+def test_the_functions_alert_on_the_organization_topic_when_given_and_the_alarms_stay_on_the_stacks(scenario):
+    params, conditions = deployment(ALERT_TOPIC_SCENARIOS[scenario])
+    resources = render(LONG_FORM["Resources"], params, conditions)
+    outputs = render(LONG_FORM["Outputs"], params, conditions)
+    central = scenario == "organization-topic"
+    alert_topic = ORGANIZATION_TOPIC if central else "<AlertTopic>"
+    # Without the parameters, exactly what the stack did before they existed.
+    keys = ["<EventsKey.Arn>", ORGANIZATION_KEY] if central else ["<EventsKey.Arn>"]
+    for name in PUBLISHERS:
+        properties = resources[name]["Properties"]
+        assert properties["Environment"]["Variables"]["ALERT_TOPIC_ARN"] == alert_topic, name
+        statements = {s["Sid"]: s for s in properties["Policies"][0]["Statement"]}
+        assert statements["Alerts"]["Action"] == ["sns:Publish"] and statements["Alerts"]["Resource"] == alert_topic, name
+        encryption = statements["EncryptedTopicsAndQueues"]
+        assert encryption["Action"] == ["kms:GenerateDataKey", "kms:Decrypt"] and encryption["Resource"] == keys, name
+    # Nothing else publishes, and nothing publishes to the stack's topic when the alerts go elsewhere.
+    publishing = {n for n, r in resources.items() if r["Type"] == "AWS::Serverless::Function"
+                  for s in r["Properties"].get("Policies", [{"Statement": []}])[0]["Statement"]
+                  if "sns:Publish" in as_list(s["Action"])}
+    assert publishing == PUBLISHERS
+    # The stack's topic stays, for the alarms: a member account's alarms publish as
+    # cloudwatch.amazonaws.com, which the organization topic's aws:PrincipalOrgID policy does not admit.
+    assert "Condition" not in RESOURCES["AlertTopic"]
+    actions = [r["Properties"]["AlarmActions"] for r in resources.values()
+               if r["Type"] == "AWS::CloudWatch::Alarm" and "AlarmActions" in r["Properties"]]
+    assert len(actions) == 4 and all(a == ["<AlertTopic>"] for a in actions)
+    assert resources["AlertEmailSubscription"]["Properties"]["TopicArn"] == "<AlertTopic>"
+    for name in ("SlackChannel", "TeamsChannel"):
+        assert resources[name]["Properties"]["SnsTopicArns"] == ["<AlertTopic>"]
+    # The outputs: where alerts go, and (only then) where the alarms go.
+    assert outputs["AlertTopicArn"]["Value"] == alert_topic
+    assert TEMPLATE["Outputs"]["AlarmTopicArn"]["Condition"] == "UsesOrganizationAlertTopic"
+    assert outputs["AlarmTopicArn"]["Value"] == "<AlertTopic>"
+    # The organization's topic may be in another region: the code publishes in the topic's region.
+    sns = rust(SHARED / "adapters" / "sns.rs")
+    assert "topic.region()" in sns and "in_region_of(sdk, &topic)" in sns
+
+
+@pytest.mark.parametrize("scenario", sorted(ALERT_TOPIC_SCENARIOS))
+def test_the_sam_transform_takes_either_alert_topic(monkeypatch, scenario):
+    out = transformed(monkeypatch, ALERT_TOPIC_SCENARIOS[scenario])["Resources"]
+    for name in PUBLISHERS:
+        variables = out[name]["Properties"]["Environment"]["Variables"]
+        assert variables["ALERT_TOPIC_ARN"] == {"Fn::If": ["UsesOrganizationAlertTopic", {"Ref": "AlertTopicArn"}, {"Ref": "AlertTopic"}]}
 
 
 # ---- chat channels

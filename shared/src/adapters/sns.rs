@@ -4,7 +4,12 @@
 //! (docs/aws-facts.md#sns-publish): the `default` message is the AWS Chatbot custom notification,
 //! which every subscriber without a message of its own receives (the Chatbot channel's HTTPS
 //! subscription, an SQS queue), and `email` is the readable plain text for e-mail subscribers.
+//!
+//! The client is built for the topic's region, not the function's: SNS refuses a Publish to a topic
+//! of another region, and the organization's alert topic (the template's `AlertTopicArn`) may live in
+//! another region than the member stack (docs/aws-facts.md#organization-alert-topic).
 
+use aws_config::{Region, SdkConfig};
 use aws_sdk_sns::types::MessageAttributeValue;
 use aws_sdk_sns::Client;
 use serde::Serialize;
@@ -20,9 +25,19 @@ pub struct SnsAlerts {
 }
 
 impl SnsAlerts {
-    /// The SNS client is built when the first alert is published (most environments never do).
-    pub fn new(sdk: &aws_config::SdkConfig, topic: TopicArn) -> Self {
-        Self { client: OnFirstUse::new(sdk, Client::new), topic }
+    /// The SNS client is built when the first alert is published (most environments never do), for
+    /// the topic's region.
+    pub fn new(sdk: &SdkConfig, topic: TopicArn) -> Self {
+        Self { client: OnFirstUse::new(&in_region_of(sdk, &topic), Client::new), topic }
+    }
+}
+
+/// The SDK configuration with the topic's region (everything else, endpoint overrides included, as
+/// given); as given when the ARN names no region.
+fn in_region_of(sdk: &SdkConfig, topic: &TopicArn) -> SdkConfig {
+    match topic.region() {
+        "" => sdk.clone(),
+        region => sdk.to_builder().region(Region::new(region.to_owned())).build(),
     }
 }
 
@@ -93,6 +108,33 @@ impl AlertSink for SnsAlerts {
 mod tests {
     use super::*;
     use crate::domain::chatbot::Thread;
+    use aws_config::BehaviorVersion;
+
+    fn function_in_us_east_1() -> SdkConfig {
+        SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:5000")
+            .build()
+    }
+
+    fn client_region(alerts: &SnsAlerts) -> Option<String> {
+        alerts.client.get().config().region().map(|region| region.as_ref().to_owned())
+    }
+
+    #[test]
+    fn alerts_are_published_in_the_topics_region_not_the_functions() {
+        let sdk = function_in_us_east_1();
+        let central = TopicArn::parse("arn:aws:sns:eu-west-1:111122223333:org-alerts").unwrap();
+        assert_eq!(client_region(&SnsAlerts::new(&sdk, central.clone())).as_deref(), Some("eu-west-1"));
+        // Only the region changes: the endpoint override (the local stack's, AWS_ENDPOINT_URL) stays.
+        assert_eq!(in_region_of(&sdk, &central).endpoint_url(), Some("http://127.0.0.1:5000"));
+        let own = TopicArn::parse("arn:aws:sns:us-east-1:123456789012:alerts").unwrap();
+        assert_eq!(client_region(&SnsAlerts::new(&sdk, own)).as_deref(), Some("us-east-1"));
+        // An ARN without a region keeps the function's.
+        let regionless = TopicArn::parse("arn:aws:sns::123456789012:alerts").unwrap();
+        assert_eq!(client_region(&SnsAlerts::new(&sdk, regionless)).as_deref(), Some("us-east-1"));
+    }
 
     #[test]
     fn the_message_holds_a_string_per_protocol_with_default() {

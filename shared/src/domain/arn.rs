@@ -92,6 +92,12 @@ impl TopicArn {
         }
         Ok(Self(raw.to_owned()))
     }
+
+    /// The topic's region (empty if the ARN names none): SNS takes a Publish only in the topic's
+    /// own region (docs/aws-facts.md#organization-alert-topic).
+    pub fn region(&self) -> &str {
+        self.0.split(':').nth(3).unwrap_or_default()
+    }
 }
 string_newtype!(TopicArn);
 
@@ -187,5 +193,12 @@ mod tests {
         assert!(IamRoleArn::parse("arn:aws:iam::123456789012:user/bob").is_err());
         assert!(TopicArn::parse("arn:aws:sns:us-east-1:123456789012:alerts").is_ok());
         assert!(TopicArn::parse("arn:aws:sqs:us-east-1:123456789012:alerts").is_err());
+    }
+
+    #[test]
+    fn a_topics_region_comes_from_its_arn() {
+        assert_eq!(TopicArn::parse("arn:aws:sns:eu-west-1:123456789012:org-alerts").unwrap().region(), "eu-west-1");
+        assert_eq!(TopicArn::parse("arn:aws-cn:sns:cn-north-1:123456789012:a").unwrap().region(), "cn-north-1");
+        assert_eq!(TopicArn::parse("arn:aws:sns::123456789012:alerts").unwrap().region(), "");
     }
 }

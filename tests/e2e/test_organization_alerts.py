@@ -1,0 +1,39 @@
+"""Alerts on an organization's topic in another region (the template's AlertTopicArn,
+templates/central-alerts.yaml), end to end through the real binaries: the functions run in
+us-east-1 and publish to a topic of eu-west-1. The local SNS (moto), like SNS, finds a topic only
+in the region the Publish is sent to, so the alert arrives only if the client publishes in the
+topic's region."""
+
+import pytest
+
+from harness.config import REGION
+from harness.stack import LocalStack
+from test_end_to_end import DR_VAULT, PERMANENT, jobs_for, plan
+
+TOPIC_REGION = "eu-west-1"
+
+
+@pytest.fixture(scope="module")
+def organization_stack():
+    with LocalStack(max_attempts=1, alert_region=TOPIC_REGION) as stack:
+        stack.create_vault("planned")
+        stack.create_vault("dr-copy", region="us-west-2", notify=False)
+        yield stack
+
+
+def test_an_alert_reaches_the_organization_topic_in_another_region(organization_stack, resource):
+    stack = organization_stack
+    assert stack.alert_topic.split(":")[3] == TOPIC_REGION != REGION
+    assert stack.function_env("retrier")["AWS_REGION"] == REGION
+    plan_id = plan(stack)
+    stack.fail_copies(PERMANENT, destinationVaultArn=DR_VAULT)
+    backup = stack.complete_backup("planned", resource, planId=plan_id)
+    stack.settle()
+    (job,) = jobs_for(stack, backup["RecoveryPointArn"])
+    assert job["State"] == "FAILED"
+    (alert,) = stack.alerts()
+    assert alert["TopicArn"] == stack.alert_topic
+    assert alert["MessageAttributes"]["CopyJobId"]["Value"] == job["CopyJobId"]
+    assert "failed permanently" in alert["Subject"]
+    # Nothing went to the failure destination: the Publish did not fail.
+    assert stack.failures() == []
