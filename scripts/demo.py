@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 
-from harness.config import ACCOUNT, CREDENTIALS, ROOT
+from harness.config import ACCOUNT, CREDENTIALS, ROLE, ROOT
 from harness.delivery import Invocation
 from harness.stack import LocalStack
 
@@ -55,7 +55,7 @@ def describe_outcome(invocation: Invocation) -> str:
     if "scanned" in payload:
         return (f"scanned {payload['scanned']}, repaired {payload['repaired']}, retried {payload['retried']}, "
                 f"alerted {payload['alerted']}, missing copies started {payload['missingCopiesStarted']}, "
-                f"details filled {payload['detailsFilled']}")
+                f"details filled {payload['detailsFilled']}, resolved {payload.get('resolved', 0)}")
     if "batchItemFailures" in payload:
         return "retry started" if not payload["batchItemFailures"] else f"{len(payload['batchItemFailures'])} to redeliver"
     parts = []
@@ -193,7 +193,7 @@ def main() -> int:
 
         print("\n3. An RDS database: the plan copy succeeds, the routed copy to eu-archive fails for good.")
         stack.fail_copies("Access denied: the IAM role cannot use the destination KMS key", destinationVaultArn=EU)
-        stack.complete_backup("primary", f"arn:aws:rds:us-east-1:{ACCOUNT}:db:orders", "RDS", planId=plan_id)
+        orders = stack.complete_backup("primary", f"arn:aws:rds:us-east-1:{ACCOUNT}:db:orders", "RDS", planId=plan_id)
         run_until_quiet(stack)
 
         print("\n4. SNS delivers a notification twice: nothing is copied twice.")
@@ -226,9 +226,20 @@ def main() -> int:
         stack.drain()
         stack.reconcile()
 
+        print("\n8. The operator fixes the key policy and starts the failed copy again by hand (the alert gave the")
+        print("   command); the next sweep posts one 'resolved' message in the alert's thread.")
+        manual = stack.client("backup").start_copy_job(
+            RecoveryPointArn=orders["RecoveryPointArn"], SourceBackupVaultName="primary", DestinationBackupVaultArn=EU,
+            IamRoleArn=ROLE)
+        say("operator", f"aws backup start-copy-job ... -> copy {short(manual['CopyJobId'])}")
+        for job in stack.advance():
+            say("AWS Backup", f"copy {short(job['CopyJobId'])} -> {short(job['DestinationBackupVaultArn'])} {job['State']}")
+        stack.drain()
+        stack.reconcile()
+
         print_table(stack)
         alerts = stack.alerts()
-        print(f"\nAlerts published: {len(alerts)}")
+        print(f"\nAlerts and resolutions published: {len(alerts)}")
         for alert in alerts:
             print(f"  {alert['Subject']}")
             print("    " + "\n    ".join(readable(alert["Message"]).strip().splitlines()))
