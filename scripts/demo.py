@@ -7,13 +7,11 @@ the harness).
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
 import sys
 import time
 
-from harness.config import ACCOUNT, CREDENTIALS, ROLE, ROOT
+from harness.config import ACCOUNT, ROLE
 from harness.delivery import Invocation
 from harness.stack import LocalStack
 
@@ -130,10 +128,7 @@ def readable(message: str) -> str:
 def print_coverage(stack: LocalStack) -> None:
     """The report an auditor asks for: `vaultwatch coverage`, as an operator runs it."""
     print("\nCopy coverage (`vaultwatch coverage --since 1h`): every recovery point and each copy it requires")
-    env = {**os.environ, **CREDENTIALS, "AWS_ENDPOINT_URL": stack.moto_url, "AWS_ENDPOINT_URL_BACKUP": stack.backup_url,
-           "TRACKING_TABLE_NAME": stack.table, "COPY_ROUTES": json.dumps(ROUTES), "TLS_ROOTS": "system"}
-    report = subprocess.run([str(ROOT / "target" / "debug" / "vaultwatch"), "coverage", "--since", "1h", "--format", "json"],
-                            env=env, capture_output=True, text=True, timeout=120)
+    report = stack.vaultwatch("coverage", "--since", "1h", "--format", "json")
     coverage = json.loads(report.stdout)
     print(f"  {'recovery point':<16} {'resource':<9} {'destination':<12} {'required by':<12} {'status':<13} detail")
     for row in coverage["rows"]:

@@ -3,13 +3,10 @@ Format lines (structure per the EMF specification, counts per what the scenario 
 of an invocation naming its request, and the `vaultwatch coverage` report."""
 
 import json
-import os
 import subprocess
 
-from conftest import DR_VAULT, EU_VAULT, ROUTES
-from harness.config import CREDENTIALS, ROOT
+from conftest import DR_VAULT, EU_VAULT
 
-COMMAND = str(ROOT / "target" / "debug" / "vaultwatch")
 PERMANENT = "Access denied: the IAM role cannot use KMS key arn:aws:kms:us-west-2:123456789012:key/abc"
 # CloudWatch's units (PutMetricData's StandardUnit), as the EMF specification refers to them.
 UNITS = {"Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes", "Terabytes",
@@ -84,9 +81,7 @@ def test_every_log_line_of_an_invocation_names_its_request(settled, resource):
 
 
 def coverage(stack, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, **CREDENTIALS, "AWS_ENDPOINT_URL": stack.moto_url, "AWS_ENDPOINT_URL_BACKUP": stack.backup_url,
-           "TRACKING_TABLE_NAME": stack.table, "COPY_ROUTES": json.dumps(ROUTES), "TLS_ROOTS": "system"}
-    return subprocess.run([COMMAND, "coverage", *args], env=env, capture_output=True, text=True, timeout=120)
+    return stack.vaultwatch("coverage", *args)
 
 
 def test_the_coverage_command_reports_each_required_copy(settled, resource):

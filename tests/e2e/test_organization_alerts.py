@@ -8,7 +8,7 @@ import pytest
 
 from harness.config import REGION
 from harness.stack import LocalStack
-from test_end_to_end import DR_VAULT, PERMANENT, jobs_for, plan
+from test_alerts import alerted_copy
 
 TOPIC_REGION = "eu-west-1"
 
@@ -25,13 +25,7 @@ def test_an_alert_reaches_the_organization_topic_in_another_region(organization_
     stack = organization_stack
     assert stack.alert_topic.split(":")[3] == TOPIC_REGION != REGION
     assert stack.function_env("retrier")["AWS_REGION"] == REGION
-    plan_id = plan(stack)
-    stack.fail_copies(PERMANENT, destinationVaultArn=DR_VAULT)
-    backup = stack.complete_backup("planned", resource, planId=plan_id)
-    stack.settle()
-    (job,) = jobs_for(stack, backup["RecoveryPointArn"])
-    assert job["State"] == "FAILED"
-    (alert,) = stack.alerts()
+    _, job, alert = alerted_copy(stack, resource)
     assert alert["TopicArn"] == stack.alert_topic
     assert alert["MessageAttributes"]["CopyJobId"]["Value"] == job["CopyJobId"]
     assert "failed permanently" in alert["Subject"]

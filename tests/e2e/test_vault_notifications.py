@@ -3,8 +3,6 @@ and the vault-notifications binary as the template's CloudFormation custom resou
 Lambda Runtime API."""
 
 import json
-import os
-import subprocess
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,14 +11,11 @@ from harness.config import CREDENTIALS, ROOT
 from harness.lambda_runtime import LocalLambda
 
 BINARY = str(ROOT / "target" / "debug" / "vault-notifications")
-COMMAND = str(ROOT / "target" / "debug" / "vaultwatch")
 REQUIRED = {"BACKUP_JOB_COMPLETED", "COPY_JOB_STARTED", "COPY_JOB_SUCCESSFUL", "COPY_JOB_FAILED"}
 
 
 def run(stack, *args):
-    env = {**os.environ, **CREDENTIALS, "AWS_ENDPOINT_URL_BACKUP": stack.backup_url}
-    env.pop("AWS_LAMBDA_RUNTIME_API", None)
-    return subprocess.run([COMMAND, "notifications", *args], env=env, capture_output=True, text=True, timeout=60)
+    return stack.vaultwatch("notifications", *args)
 
 
 def vault(stack, events=None, topic=None) -> str:

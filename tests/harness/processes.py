@@ -3,6 +3,7 @@ process) and the function binaries, each started on a free loopback port and sto
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import boto3
 
-from harness.config import FUNCTIONS, REGION, SCHEDULED, TESTS
+from harness.config import CREDENTIALS, FUNCTIONS, REGION, SCHEDULED, TESTS
 from harness.dynamodb_faults import DynamoFaults
 from harness.lambda_runtime import LocalLambda
 
@@ -112,6 +113,15 @@ class Processes:
             service, region_name=region, endpoint_url=endpoint,
             aws_access_key_id="testing", aws_secret_access_key="testing",
         )
+
+    def vaultwatch(self, *args: str) -> subprocess.CompletedProcess:
+        """Runs the `vaultwatch` command as an operator would against this stack (its table and
+        routes, credentials and endpoints in the environment, outside Lambda)."""
+        env = {**os.environ, **CREDENTIALS, "AWS_ENDPOINT_URL": self.moto_url, "AWS_ENDPOINT_URL_BACKUP": self.backup_url,
+               "TRACKING_TABLE_NAME": self.table, "COPY_ROUTES": json.dumps(self.routes), "TLS_ROOTS": "system"}
+        env.pop("AWS_LAMBDA_RUNTIME_API", None)
+        return subprocess.run([str(self.binaries / "vaultwatch"), *args], env=env, capture_output=True, text=True,
+                              timeout=120)
 
     def stop(self) -> None:
         for function in getattr(self, "functions", {}).values():
