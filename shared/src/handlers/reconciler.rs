@@ -195,13 +195,14 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             source_recovery_point: None,
             max_results: Some(self.sweep.page_size),
         };
-        // (recovery point, destination) pairs that already have a copy, for the missing-copy pass.
-        let mut copied: HashSet<(RecoveryPointArn, BackupVaultArn)> = HashSet::new();
-        // Some listed job could not be read well enough to add its pair to `copied`.
-        let mut copies_unknown = false;
-        // The copy attempts listed, for the resolved alerts and (of a whole, unfiltered listing) coverage.
+        // The copy attempts listed, per (recovery point, destination): for the resolved alerts, the
+        // missing-copy pass and (of a whole, unfiltered listing) coverage.
         let filtered = self.sweep.destination_vault.is_some() || self.sweep.state.is_some();
         let mut ledger = CopyLedger::default();
+        // Pairs of listed copy jobs that could not be read as a whole: they have a copy all the same.
+        let mut unreadable_copies: HashSet<(RecoveryPointArn, BackupVaultArn)> = HashSet::new();
+        // Some listed job could not be read well enough to know even its pair.
+        let mut copies_unknown = false;
         let tracker = self.tracker();
         loop {
             if out_of_time() {
@@ -224,14 +225,13 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
                 tracing::error!(copy_job = unreadable.id.as_deref(), problem = %unreadable.problem, "listed copy job could not be read; skipped");
                 match &unreadable.copy {
                     Some(pair) => {
-                        copied.insert(pair.clone());
+                        unreadable_copies.insert(pair.clone());
                     }
                     None => copies_unknown = true,
                 }
             }
             for job in &page.items {
                 summary.scanned += 1;
-                copied.insert((job.source_recovery_point.clone(), job.destination_vault.clone()));
                 // Records of verified jobs are not read; coverage and resolutions read those they need.
                 ledger.observe(CopyAttempt { job: job.clone(), record: records.get(&job.id).cloned() });
                 if !needs_check(job) {
@@ -256,8 +256,6 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             cursor.verified
         };
         self.store.save_cursor(&SweepCursor { resume: None, verified }).await?;
-        // The missing-copy pass may run only on a whole, unfiltered listing: a copy missing from a
-        // partial one may exist, and starting another could duplicate a plan's CopyAction.
         // Coverage as the sweep found it (before any missing copy is started below), on a whole,
         // unfiltered listing: a partial one would show copies as missing that exist.
         if !resumed && !filtered && !copies_unknown {
@@ -278,6 +276,11 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             summary.errors += 1;
             tracing::error!(error = %err, "could not read the records of alerted copies");
         }
+        // The missing-copy pass may run only on a whole, unfiltered listing: a copy missing from a
+        // partial one may exist, and starting another could duplicate a plan's CopyAction.
+        let copied = |point: &RecoveryPointArn, vault: &BackupVaultArn| {
+            !ledger.attempts(point, vault).is_empty() || unreadable_copies.contains(&(point.clone(), vault.clone()))
+        };
         summary.missing_copy_pass = if self.copier().is_none() {
             MissingCopyPass::NoRoutes
         } else if filtered {
@@ -286,7 +289,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             MissingCopyPass::SweepContinued
         } else if copies_unknown {
             MissingCopyPass::UnreadableJobs
-        } else if self.start_missing_copies(window_start, &mut out_of_time, &copied, &mut summary).await? {
+        } else if self.start_missing_copies(window_start, &mut out_of_time, copied, &mut summary).await? {
             MissingCopyPass::Ran
         } else {
             MissingCopyPass::Stopped
@@ -378,7 +381,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         &self,
         since: DateTime<Utc>,
         out_of_time: &mut impl FnMut() -> bool,
-        copied: &HashSet<(RecoveryPointArn, BackupVaultArn)>,
+        copied: impl Fn(&RecoveryPointArn, &BackupVaultArn) -> bool,
         summary: &mut Summary,
     ) -> Result<bool, HandlerError> {
         let Some(copier) = self.copier() else { return Ok(true) };
@@ -402,7 +405,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
                     let missing: Vec<&CopyRoute> = self
                         .routes
                         .routes_for(&vault, backup.resource_type.as_deref())
-                        .filter(|route| !copied.contains(&(recovery_point.clone(), route.destination_vault.clone())))
+                        .filter(|route| !copied(&recovery_point, &route.destination_vault))
                         .collect();
                     if !missing.is_empty() {
                         wanted.push((backup, recovery_point, missing));
