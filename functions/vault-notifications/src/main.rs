@@ -1,4 +1,4 @@
-//! vault-notifications: serves the template's `Custom::VaultNotifications` resource, pointing AWS
+//! vault-notifications: serves the template's `VaultNotificationsSetup` custom resource, pointing AWS
 //! Backup vaults' notifications at the vaultwatch topic and keeping the events already set. From a
 //! shell, the same setup is `vaultwatch notifications` (cli/).
 

@@ -1,5 +1,5 @@
-//! The `Custom::VaultNotifications` CloudFormation custom resource: Create and Update configure the
-//! vaults; Delete leaves the vaults' notifications as they are (other tools may rely on them; events
+//! The template's `VaultNotificationsSetup` CloudFormation custom resource: Create and Update
+//! configure the vaults; Delete leaves the vaults' notifications as they are (other tools may rely on them; events
 //! to a deleted topic are dropped by AWS). Every request that names a response URL gets an answer,
 //! SUCCESS or FAILED with the reason, so a stack never hangs waiting for one.
 

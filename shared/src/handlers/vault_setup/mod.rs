@@ -1,6 +1,6 @@
 //! vault-notifications: points backup vaults' notifications at the vault event topic, keeping what
 //! is already there (the merge rule is `domain::merged_notifications`). From a shell it is a command;
-//! under Lambda, [`custom_resource`] serves the template's `Custom::VaultNotifications`.
+//! under Lambda, [`custom_resource`] serves the template's `VaultNotificationsSetup` custom resource.
 
 pub mod custom_resource;
 
