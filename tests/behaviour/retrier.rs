@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use vaultwatch::domain::{AlertReason, CopyJobState, IdempotencyToken};
+use vaultwatch::domain::{AlertReason, CopyJobState, IdempotencyToken, RetryPolicy};
 use vaultwatch::handlers::retrier::{Retrier, RetrierSettings};
 use vaultwatch::handlers::HandlerError;
 use vaultwatch::ports::memory::{backup_error, transient_error, MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
@@ -46,7 +46,12 @@ async fn transient_failure_starts_one_copy_with_the_original_parameters_and_plan
 
     let scheduled = retrier.queue.scheduled();
     assert_eq!(scheduled.len(), 1);
-    assert_eq!(scheduled[0].1, Duration::from_secs(60), "first retry waits the base delay");
+    let delay = scheduled[0].1;
+    assert!(
+        (Duration::from_secs(30)..=Duration::from_secs(60)).contains(&delay),
+        "first retry waits half to all of the base delay: {delay:?}"
+    );
+    assert_eq!(delay, RetryPolicy::default().delay_before(1, &copy_id(FAILED_COPY_JOB)), "the failed job's own jitter");
     assert_eq!(retrier.backup.started_copies().len(), 0, "nothing starts before the backoff passes");
 
     let response = deliver_due_retries(&retrier).await;
@@ -141,7 +146,9 @@ async fn exhausted_chain_alerts_once_after_max_attempts() {
         retrier.handle(&failed_event(failing.as_str())).await.unwrap();
         let scheduled = retrier.queue.scheduled();
         assert_eq!(scheduled.len(), 1);
-        assert_eq!(scheduled[0].1, Duration::from_secs(60 << (attempt - 1)), "backoff doubles");
+        let step = Duration::from_secs(60 << (attempt - 1));
+        assert!((step / 2..=step).contains(&scheduled[0].1), "backoff doubles, with jitter: {:?}", scheduled[0].1);
+        assert_eq!(scheduled[0].1, RetryPolicy::default().delay_before(attempt, &failing));
         deliver_due_retries(&retrier).await;
         let next = retrier.store.record(&failing).unwrap().retried_by.unwrap();
         tokens.push(retrier.backup.started_copies().last().unwrap().token.clone());

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::{CopyJobId, DomainError};
 
@@ -148,7 +149,8 @@ pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(900);
 pub struct RetryPolicy {
     /// Retries after the original job (attempts 1..=max_attempts).
     pub max_attempts: u32,
-    /// Delay before attempt 1; attempt n waits base * 2^(n-1), capped at 15 minutes.
+    /// The step before attempt 1; attempt n waits between half and all of base * 2^(n-1), capped
+    /// at 15 minutes (see [`RetryPolicy::delay_before`]).
     pub base_delay: Duration,
 }
 
@@ -180,9 +182,24 @@ impl RetryPolicy {
         (1..=cap).contains(&attempt)
     }
 
-    pub fn delay_before(&self, attempt: u32) -> Duration {
+    /// The exponential step before retry `attempt`: base * 2^(attempt-1), capped at 15 minutes.
+    pub fn step_before(&self, attempt: u32) -> Duration {
         let factor = 1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX);
         self.base_delay.saturating_mul(factor).min(MAX_RETRY_DELAY)
+    }
+
+    /// The delay before retry `attempt` of the failed job `failed`: between half the step and the
+    /// whole step ("equal jitter"), so the failures of one nightly burst do not all retry in the same
+    /// second and meet AWS Backup's request rates and copy limits together again. The jitter is
+    /// derived from the failed job's id, not drawn at random: a redelivered failure schedules the
+    /// same delay, and a test can predict it.
+    pub fn delay_before(&self, attempt: u32, failed: &CopyJobId) -> Duration {
+        let step = self.step_before(attempt);
+        let half = step / 2;
+        let spread = (step - half).as_millis() as u64;
+        let digest = Sha256::new().chain_update(failed.as_str()).chain_update(attempt.to_be_bytes()).finalize();
+        let roll = u64::from_be_bytes(digest[..8].try_into().expect("a SHA-256 digest has 32 bytes"));
+        half + Duration::from_millis(roll % (spread + 1))
     }
 }
 
@@ -204,10 +221,10 @@ mod tests {
     #[test]
     fn backoff_doubles_and_is_capped_by_sqs() {
         let policy = RetryPolicy::new(3, Duration::from_secs(60)).unwrap();
-        assert_eq!(policy.delay_before(1), Duration::from_secs(60));
-        assert_eq!(policy.delay_before(2), Duration::from_secs(120));
-        assert_eq!(policy.delay_before(3), Duration::from_secs(240));
-        assert_eq!(policy.delay_before(40), MAX_RETRY_DELAY);
+        assert_eq!(policy.step_before(1), Duration::from_secs(60));
+        assert_eq!(policy.step_before(2), Duration::from_secs(120));
+        assert_eq!(policy.step_before(3), Duration::from_secs(240));
+        assert_eq!(policy.step_before(40), MAX_RETRY_DELAY);
         assert!(
             policy.allows_attempt(3, FailureClass::Transient) && !policy.allows_attempt(4, FailureClass::Transient)
         );
@@ -219,6 +236,29 @@ mod tests {
         assert!(!policy.allows_attempt(1, FailureClass::Permanent));
         assert!(RetryPolicy::new(0, Duration::ZERO).is_err());
         assert!(RetryPolicy::new(3, Duration::from_secs(901)).is_err());
+    }
+
+    #[test]
+    fn jitter_spreads_a_burst_between_half_and_the_whole_step_and_repeats_per_job() {
+        let policy = RetryPolicy::new(3, Duration::from_secs(60)).unwrap();
+        let delays: Vec<Duration> =
+            (0..1000).map(|n| policy.delay_before(2, &CopyJobId::parse(&format!("JOB-{n}")).unwrap())).collect();
+        assert!(delays.iter().all(|d| (Duration::from_secs(60)..=Duration::from_secs(120)).contains(d)));
+        // Spread over the range: each quarter of it holds a fair share of the burst.
+        for quarter in 0..4 {
+            let low = Duration::from_secs(60 + 15 * quarter);
+            let count = delays.iter().filter(|d| **d >= low && **d < low + Duration::from_secs(15)).count();
+            assert!((150..350).contains(&count), "quarter {quarter}: {count} of 1000");
+        }
+        let distinct: std::collections::HashSet<_> = delays.iter().map(|d| d.as_secs()).collect();
+        assert!(distinct.len() > 50, "only {} distinct seconds", distinct.len());
+        // The same failure always waits the same; another attempt of it waits differently.
+        let job = CopyJobId::parse("JOB-7").unwrap();
+        assert_eq!(policy.delay_before(2, &job), delays[7]);
+        assert_ne!(policy.delay_before(1, &job) * 2, policy.delay_before(2, &job));
+        // Never beyond SQS's limit, never below half the cap.
+        let capped = policy.delay_before(40, &job);
+        assert!(capped <= MAX_RETRY_DELAY && capped >= MAX_RETRY_DELAY / 2);
     }
 
     #[test]

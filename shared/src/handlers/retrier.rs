@@ -266,7 +266,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         tracing::info!(copy_job = %id, root = %lineage.root, attempt = lineage.attempt, ?class, reason = classification.reason, "copy job failed");
 
         let next = lineage.next_attempt(id);
-        let delay = self.settings.policy.delay_before(next.attempt);
+        let delay = self.settings.policy.delay_before(next.attempt, id);
         let plan = match self.plan_retry(&job, class, &next, delay).await? {
             Ok(plan) => plan,
             // Alerts here need no claim of their own: this failure's claim already makes them once.
