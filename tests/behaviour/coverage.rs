@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use vaultwatch::domain::{
-    coverage_of, CopyAttempt, CopyJob, CopyJobRecord, CopyJobState, Coverage, CoverageStatus, CoverageSummary, Lineage,
+    coverage_of, CopyJob, CopyJobRecord, CopyJobState, CopyLedger, Coverage, CoverageStatus, CoverageSummary, Lineage,
     NotCopyable, RequiredBy, Requirement, SourceState, VaultName,
 };
 use vaultwatch_tests::*;
@@ -27,8 +27,15 @@ fn requirement() -> Requirement {
     }
 }
 
+/// A listed copy job and vaultwatch's record of it.
+#[derive(Clone)]
+struct Seen {
+    job: CopyJob,
+    record: Option<CopyJobRecord>,
+}
+
 /// A copy job of the requirement's recovery point, in `state`, optionally vaultwatch's retry `attempt`.
-fn attempt(id: &str, state: CopyJobState, retry: Option<u32>) -> CopyAttempt {
+fn attempt(id: &str, state: CopyJobState, retry: Option<u32>) -> Seen {
     let mut job: CopyJob = failed_copy_job();
     job.id = copy_id(id);
     job.state = state;
@@ -40,11 +47,17 @@ fn attempt(id: &str, state: CopyJobState, retry: Option<u32>) -> CopyAttempt {
         lineage: Some(Lineage { root: copy_id("ROOT"), attempt, retry_of: None }),
         ..CopyJobRecord::default()
     });
-    CopyAttempt { job, record }
+    Seen { job, record }
 }
 
-fn status(attempts: &[CopyAttempt], source: SourceState) -> CoverageStatus {
-    coverage_of(&requirement(), attempts, &source, MAX)
+/// The requirement's status after a listing of these jobs (through the ledger, as sweeps and reports do).
+fn status(seen: &[Seen], source: SourceState) -> CoverageStatus {
+    let mut ledger = CopyLedger::default();
+    for Seen { job, record } in seen {
+        ledger.observe(job, record.clone());
+    }
+    let r = requirement();
+    coverage_of(ledger.attempts(&r.recovery_point, &r.destination), &source, MAX)
 }
 
 #[test]
@@ -341,11 +354,11 @@ mod ledger {
         let mut tie = attempt("TIE", CopyJobState::Failed, None);
         tie.job.completed_at = later.job.completed_at;
         for seen in [later, earlier, tie] {
-            ledger.observe(seen);
+            ledger.observe(&seen.job, seen.record);
         }
         let r = requirement();
         let kept: Vec<&str> =
-            ledger.attempts(&r.recovery_point, &r.destination).iter().map(|a| a.job.id.as_str()).collect();
+            ledger.attempts(&r.recovery_point, &r.destination).iter().map(|a| a.job.as_str()).collect();
         assert_eq!(kept, ["LATER"]);
     }
 
@@ -353,13 +366,14 @@ mod ledger {
     fn records_are_wanted_only_for_unfinished_or_failed_attempts_without_one() {
         let r = requirement();
         let mut ledger = CopyLedger::default();
-        ledger.observe(attempt("DONE", CopyJobState::Completed, None));
-        let mut recorded = attempt("RECORDED", CopyJobState::Failed, None);
-        recorded.record = Some(CopyJobRecord::default());
-        ledger.observe(recorded);
+        let done = attempt("DONE", CopyJobState::Completed, None);
+        ledger.observe(&done.job, None);
+        let recorded = attempt("RECORDED", CopyJobState::Failed, None);
+        ledger.observe(&recorded.job, Some(CopyJobRecord::default()));
         assert!(ledger.records_wanted([&r]).is_empty(), "a completed copy needs none; a recorded one has it");
         let mut ledger = CopyLedger::default();
-        ledger.observe(attempt("RUNNING", CopyJobState::Running, None));
+        let running = attempt("RUNNING", CopyJobState::Running, None);
+        ledger.observe(&running.job, None);
         assert_eq!(ledger.records_wanted([&r]), [copy_id("RUNNING")]);
     }
 }

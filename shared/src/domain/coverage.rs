@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::{
     BackupVaultArn, CopyJob, CopyJobId, CopyJobRecord, CopyJobState, NotCopyable, RecoveryPointArn, Resolution,
-    VaultName,
+    ResourceArn, VaultName,
 };
 
 /// Why a destination is required for a backup.
@@ -37,11 +37,48 @@ pub struct Requirement {
 }
 
 /// A copy job of the requirement's recovery point to its destination, with vaultwatch's record of
-/// it when there is one.
+/// it when there is one. Only what a status or a resolved message needs: a sweep may list 100,000
+/// jobs and must stay within 64 MiB, so the ledger does not keep whole `CopyJob`s.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CopyAttempt {
-    pub job: CopyJob,
-    pub record: Option<CopyJobRecord>,
+    pub job: CopyJobId,
+    pub state: CopyJobState,
+    pub completed_at: Option<DateTime<Utc>>,
+    /// A completed copy's recovery point in the destination vault.
+    pub destination_recovery_point: Option<RecoveryPointArn>,
+    /// A failed copy's status message and resource; boxed, as most attempts have none.
+    pub failure: Option<Box<AttemptFailure>>,
+    pub record: Option<Box<CopyJobRecord>>,
+}
+
+/// What a failed attempt leaves for its report row and the resolved message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttemptFailure {
+    pub status_message: Option<String>,
+    pub resource: Option<ResourceArn>,
+}
+
+impl CopyAttempt {
+    pub fn of(job: &CopyJob, record: Option<CopyJobRecord>) -> Self {
+        let failure = (Kind::of(job.state) == Kind::Failed).then(|| {
+            Box::new(AttemptFailure { status_message: job.status_message.clone(), resource: job.resource.clone() })
+        });
+        Self {
+            job: job.id.clone(),
+            state: job.state,
+            completed_at: job.completed_at,
+            destination_recovery_point: job
+                .destination_recovery_point
+                .clone()
+                .filter(|_| job.state == CopyJobState::Completed),
+            failure,
+            record: record.map(Box::new),
+        }
+    }
+
+    fn lineage_attempt(&self) -> u32 {
+        self.record.as_ref().and_then(|r| r.lineage.as_ref()).map_or(0, |l| l.attempt)
+    }
 }
 
 /// What is known about the source recovery point, besides its copies.
@@ -112,20 +149,13 @@ impl fmt::Display for CoverageStatus {
     }
 }
 
-/// The status of one requirement, from the copy jobs of its recovery point to its destination.
-/// `max_attempts` is the retry policy's (retries after the original job).
-pub fn coverage_of(
-    requirement: &Requirement,
-    attempts: &[CopyAttempt],
-    source: &SourceState,
-    max_attempts: u32,
-) -> CoverageStatus {
-    let relevant = attempts.iter().filter(|a| {
-        a.job.source_recovery_point == requirement.recovery_point && a.job.destination_vault == requirement.destination
-    });
+/// The status of one requirement, from the copy jobs of its recovery point to its destination
+/// (the ledger's attempts of that pair). `max_attempts` is the retry policy's (retries after the
+/// original job).
+pub fn coverage_of(attempts: &[CopyAttempt], source: &SourceState, max_attempts: u32) -> CoverageStatus {
     let (mut completed, mut running, mut failed) = (None, None, None::<&CopyAttempt>);
-    for attempt in relevant {
-        match Kind::of(attempt.job.state) {
+    for attempt in attempts {
+        match Kind::of(attempt.state) {
             Kind::Completed => completed = latest(completed, attempt),
             Kind::UnderWay => running = latest(running, attempt),
             Kind::Failed => failed = latest(failed, attempt),
@@ -133,33 +163,33 @@ pub fn coverage_of(
     }
     if let Some(done) = completed {
         return CoverageStatus::Covered {
-            copy_job: done.job.id.clone(),
-            destination_recovery_point: done.job.destination_recovery_point.clone(),
-            at: done.job.completed_at,
+            copy_job: done.job.clone(),
+            destination_recovery_point: done.destination_recovery_point.clone(),
+            at: done.completed_at,
         };
     }
     if let Some(under_way) = running {
-        let attempt = under_way.record.as_ref().and_then(|r| r.lineage.as_ref()).map_or(0, |l| l.attempt);
+        let attempt = under_way.lineage_attempt();
         return if attempt > 0 {
             CoverageStatus::Retrying { attempt, of: max_attempts }
         } else {
-            CoverageStatus::Copying { copy_job: under_way.job.id.clone() }
+            CoverageStatus::Copying { copy_job: under_way.job.clone() }
         };
     }
     if let Some(last) = failed {
         let record = last.record.as_ref();
-        let attempt = record.and_then(|r| r.lineage.as_ref()).map_or(0, |l| l.attempt);
+        let attempt = last.lineage_attempt();
         let outcome = record.and_then(|r| r.outcome.as_deref()).unwrap_or_default();
         // The retrier scheduled the next attempt (its retry job not listed yet) or already started it.
         if record.is_some_and(|r| r.retried_by.is_some()) || outcome.starts_with("retry ") {
             return CoverageStatus::Retrying { attempt: attempt + 1, of: max_attempts };
         }
-        let reason = last.job.status_message.clone().unwrap_or_else(|| "no status message".to_owned());
-        return CoverageStatus::Failed {
-            copy_job: last.job.id.clone(),
-            reason,
-            alerted: outcome.starts_with("alerted"),
-        };
+        let reason = last
+            .failure
+            .as_ref()
+            .and_then(|failure| failure.status_message.clone())
+            .unwrap_or_else(|| "no status message".to_owned());
+        return CoverageStatus::Failed { copy_job: last.job.clone(), reason, alerted: outcome.starts_with("alerted") };
     }
     match source {
         SourceState::Copyable => CoverageStatus::Missing,
@@ -178,32 +208,62 @@ fn latest<'a>(current: Option<&'a CopyAttempt>, candidate: &'a CopyAttempt) -> O
 }
 
 fn order(attempt: &CopyAttempt) -> (u32, Option<DateTime<Utc>>) {
-    (attempt.record.as_ref().and_then(|r| r.lineage.as_ref()).map_or(0, |l| l.attempt), attempt.job.completed_at)
+    (attempt.lineage_attempt(), attempt.completed_at)
 }
 
 /// The copy attempts seen in a listing, reduced as they come to those that can decide a status: per
 /// (recovery point, destination) the latest completed, under way and failed one. A sweep over
-/// 100,000 copy jobs keeps a few per pair, not every job.
+/// 100,000 copy jobs keeps a few compact attempts per pair, not every job; vault ARNs, shared by
+/// thousands of pairs, are kept once and referred to by index.
 #[derive(Debug, Default)]
 pub struct CopyLedger {
-    pairs: HashMap<(RecoveryPointArn, BackupVaultArn), Vec<CopyAttempt>>,
+    vaults: Vec<BackupVaultArn>,
+    vault_index: HashMap<BackupVaultArn, u32>,
+    pairs: HashMap<(RecoveryPointArn, u32), Pair>,
+}
+
+#[derive(Debug)]
+struct Pair {
+    source_vault: u32,
+    attempts: Vec<CopyAttempt>,
 }
 
 impl CopyLedger {
-    pub fn observe(&mut self, attempt: CopyAttempt) {
-        let key = (attempt.job.source_recovery_point.clone(), attempt.job.destination_vault.clone());
-        let kept = self.pairs.entry(key).or_default();
-        let kind = |a: &CopyAttempt| Kind::of(a.job.state);
-        match kept.iter().position(|other| kind(other) == kind(&attempt)) {
-            Some(index) if order(&attempt) > order(&kept[index]) => kept[index] = attempt,
+    /// Keeps what of this listed job can decide its pair's status.
+    pub fn observe(&mut self, job: &CopyJob, record: Option<CopyJobRecord>) {
+        let destination = self.intern(&job.destination_vault);
+        let source_vault = self.intern(&job.source_vault);
+        let attempt = CopyAttempt::of(job, record);
+        let pair = self
+            .pairs
+            .entry((job.source_recovery_point.clone(), destination))
+            .or_insert_with(|| Pair { source_vault, attempts: Vec::with_capacity(1) });
+        let kind = |a: &CopyAttempt| Kind::of(a.state);
+        match pair.attempts.iter().position(|other| kind(other) == kind(&attempt)) {
+            Some(index) if order(&attempt) > order(&pair.attempts[index]) => pair.attempts[index] = attempt,
             Some(_) => {}
-            None => kept.push(attempt),
+            None => pair.attempts.push(attempt),
         }
+    }
+
+    fn intern(&mut self, vault: &BackupVaultArn) -> u32 {
+        if let Some(index) = self.vault_index.get(vault) {
+            return *index;
+        }
+        let index = self.vaults.len() as u32;
+        self.vaults.push(vault.clone());
+        self.vault_index.insert(vault.clone(), index);
+        index
     }
 
     /// The attempts kept for one recovery point and destination.
     pub fn attempts(&self, recovery_point: &RecoveryPointArn, destination: &BackupVaultArn) -> &[CopyAttempt] {
-        self.pairs.get(&(recovery_point.clone(), destination.clone())).map_or(&[], Vec::as_slice)
+        let Some(destination) = self.vault_index.get(destination) else { return &[] };
+        self.pairs.get(&(recovery_point.clone(), *destination)).map_or(&[], |pair| pair.attempts.as_slice())
+    }
+
+    fn attempts_mut(&mut self) -> impl Iterator<Item = &mut CopyAttempt> {
+        self.pairs.values_mut().flat_map(|pair| pair.attempts.iter_mut())
     }
 
     /// Jobs kept for these requirements without vaultwatch's record, where the record would tell
@@ -212,8 +272,8 @@ impl CopyLedger {
         let mut wanted: Vec<CopyJobId> = requirements
             .into_iter()
             .flat_map(|r| self.attempts(&r.recovery_point, &r.destination))
-            .filter(|a| a.record.is_none() && Kind::of(a.job.state) != Kind::Completed)
-            .map(|a| a.job.id.clone())
+            .filter(|a| a.record.is_none() && Kind::of(a.state) != Kind::Completed)
+            .map(|a| a.job.clone())
             .collect();
         wanted.sort();
         wanted.dedup();
@@ -226,10 +286,10 @@ impl CopyLedger {
         let mut wanted: Vec<CopyJobId> = self
             .pairs
             .values()
-            .filter(|kept| kept.iter().any(|a| Kind::of(a.job.state) == Kind::Completed))
-            .flatten()
-            .filter(|a| a.record.is_none() && Kind::of(a.job.state) == Kind::Failed)
-            .map(|a| a.job.id.clone())
+            .filter(|pair| pair.attempts.iter().any(|a| Kind::of(a.state) == Kind::Completed))
+            .flat_map(|pair| pair.attempts.iter())
+            .filter(|a| a.record.is_none() && Kind::of(a.state) == Kind::Failed)
+            .map(|a| a.job.clone())
             .collect();
         wanted.sort();
         wanted
@@ -241,23 +301,25 @@ impl CopyLedger {
     pub fn resolutions(&self) -> Vec<Resolution> {
         let mut resolutions: Vec<Resolution> = self
             .pairs
-            .values()
-            .filter_map(|kept| {
-                let completed = kept.iter().find(|a| Kind::of(a.job.state) == Kind::Completed)?;
-                let failed = kept.iter().find(|a| Kind::of(a.job.state) == Kind::Failed)?;
+            .iter()
+            .filter_map(|((recovery_point, destination), pair)| {
+                let kept = &pair.attempts;
+                let completed = kept.iter().find(|a| Kind::of(a.state) == Kind::Completed)?;
+                let failed = kept.iter().find(|a| Kind::of(a.state) == Kind::Failed)?;
                 let record = failed.record.as_ref().filter(|record| !record.resolution_published)?;
                 let alerted = record.alerted()?;
                 Some(Resolution {
-                    alerted_job: failed.job.id.clone(),
-                    original_job: record.lineage.as_ref().map_or_else(|| failed.job.id.clone(), |l| l.root.clone()),
+                    alerted_job: failed.job.clone(),
+                    original_job: record.lineage.as_ref().map_or_else(|| failed.job.clone(), |l| l.root.clone()),
                     alerted: alerted.to_owned(),
-                    completed_job: completed.job.id.clone(),
-                    completed_at: completed.job.completed_at,
-                    recovery_point: completed.job.source_recovery_point.clone(),
-                    source_vault: completed.job.source_vault.clone(),
-                    destination_vault: completed.job.destination_vault.clone(),
-                    destination_recovery_point: completed.job.destination_recovery_point.clone(),
-                    resource: completed.job.resource.clone().or_else(|| failed.job.resource.clone()),
+                    completed_job: completed.job.clone(),
+                    completed_at: completed.completed_at,
+                    recovery_point: recovery_point.clone(),
+                    source_vault: self.vaults[pair.source_vault as usize].clone(),
+                    destination_vault: self.vaults[*destination as usize].clone(),
+                    destination_recovery_point: completed.destination_recovery_point.clone(),
+                    // The same recovery point, so the same resource.
+                    resource: failed.failure.as_ref().and_then(|failure| failure.resource.clone()),
                 })
             })
             .collect();
@@ -267,9 +329,9 @@ impl CopyLedger {
 
     /// Adds vaultwatch's records of kept jobs.
     pub fn add_records(&mut self, records: &HashMap<CopyJobId, CopyJobRecord>) {
-        for attempt in self.pairs.values_mut().flatten() {
+        for attempt in self.attempts_mut() {
             if attempt.record.is_none() {
-                attempt.record = records.get(&attempt.job.id).cloned();
+                attempt.record = records.get(&attempt.job).cloned().map(Box::new);
             }
         }
     }

@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use super::HandlerError;
 use crate::domain::{
-    coverage_of, BackupJob, BackupVaultArn, CopyAttempt, CopyLedger, Coverage, CoverageStatus, CoverageSummary,
-    NotCopyable, RequiredBy, Requirement, RouteTable, SourceState, VaultName,
+    coverage_of, BackupJob, BackupVaultArn, CopyLedger, Coverage, CoverageStatus, CoverageSummary, NotCopyable,
+    RequiredBy, Requirement, RouteTable, SourceState, VaultName,
 };
 use crate::ports::{BackupApi, CopyJobQuery, TrackingStore};
 
@@ -54,7 +54,7 @@ impl<B: BackupApi, S: TrackingStore> CoverageAssessor<B, S> {
             let page = self.backup.list_copy_jobs(&copies, next_token.as_deref()).await?;
             unreadable += page.unreadable.len();
             for job in page.items {
-                ledger.observe(CopyAttempt { job, record: None });
+                ledger.observe(&job, None);
             }
             next_token = page.next_token;
             if next_token.is_none() {
@@ -100,11 +100,11 @@ impl<B: BackupApi, S: TrackingStore> CoverageAssessor<B, S> {
         }
         for (requirement, source) in required {
             let attempts = ledger.attempts(&requirement.recovery_point, &requirement.destination);
-            let mut status = coverage_of(&requirement, attempts, &source, self.max_attempts);
+            let mut status = coverage_of(attempts, &source, self.max_attempts);
             if status == CoverageStatus::Missing {
                 // No copy at all: is there still something to copy?
                 let now_source = self.source_now(&requirement, now).await?;
-                status = coverage_of(&requirement, attempts, &now_source, self.max_attempts);
+                status = coverage_of(attempts, &now_source, self.max_attempts);
             }
             report.rows.push(Coverage { requirement, status });
         }

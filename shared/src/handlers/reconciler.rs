@@ -26,9 +26,9 @@ use super::retrier::{ClaimedWork, FailureHandled, Retrier, RetrierSettings};
 use super::tracker::Tracker;
 use super::HandlerError;
 use crate::domain::{
-    Alert, AlertReason, BackupJob, BackupVaultArn, ClaimKind, CopyAttempt, CopyDetails, CopyJob, CopyJobState,
-    CopyLedger, CopyRoute, CoverageSummary, IamRoleArn, IdempotencyToken, RecoveryPointArn, Refusal, Resolution,
-    RouteTable, SourcePolicy, SweepCursor, SweepResume, VaultName, VerifiedSweep,
+    Alert, AlertReason, BackupJob, BackupVaultArn, ClaimKind, CopyDetails, CopyJob, CopyJobState, CopyLedger,
+    CopyRoute, CoverageSummary, IamRoleArn, IdempotencyToken, RecoveryPointArn, Refusal, Resolution, RouteTable,
+    SourcePolicy, SweepCursor, SweepResume, VaultName, VerifiedSweep,
 };
 use crate::notification::CopyJobEvent;
 use crate::ports::{AlertSink, AwsError, BackupApi, CopyJobQuery, RetryQueue, TrackingStore};
@@ -233,7 +233,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             for job in &page.items {
                 summary.scanned += 1;
                 // Records of verified jobs are not read; coverage and resolutions read those they need.
-                ledger.observe(CopyAttempt { job: job.clone(), record: records.get(&job.id).cloned() });
+                ledger.observe(job, records.get(&job.id).cloned());
                 if !needs_check(job) {
                     summary.already_verified += 1;
                     continue;
