@@ -30,7 +30,7 @@ use vaultwatch::handlers::reconciler::{Reconciler, SweepSettings};
 use vaultwatch::handlers::retrier::{DueRetries, Retrier, RetrierResponse, RetrierSettings};
 use vaultwatch::handlers::tracker::Tracker;
 use vaultwatch::ports::memory::{MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
-use vaultwatch::ports::{AwsError, BackupApi, CopyJobQuery, ErrorClass, Page, StartCopyRequest};
+use vaultwatch::ports::{AwsError, BackupApi, BackupJobQuery, CopyJobQuery, ErrorClass, Page, StartCopyRequest};
 
 use crate::{sns_notification, sqs_event};
 
@@ -137,11 +137,10 @@ impl BackupApi for FaultyBackup {
     }
     async fn list_completed_backups(
         &self,
-        vault: Option<&VaultName>,
-        since: chrono::DateTime<Utc>,
+        query: &BackupJobQuery,
         next_token: Option<&str>,
     ) -> Result<Page<BackupJob>, AwsError> {
-        self.call("ListBackupJobs", || self.inner.list_completed_backups(vault, since, next_token)).await
+        self.call("ListBackupJobs", || self.inner.list_completed_backups(query, next_token)).await
     }
 }
 

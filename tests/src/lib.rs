@@ -12,7 +12,7 @@ use vaultwatch::domain::{
 use vaultwatch::domain::{Composite, DeleteAfterEvent, RecoveryPoint, VaultName};
 use vaultwatch::handlers::retrier::{Retrier, RetrierSettings};
 use vaultwatch::ports::memory::{MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
-use vaultwatch::ports::{AwsError, BackupApi, CopyJobQuery, Page, StartCopyRequest};
+use vaultwatch::ports::{AwsError, BackupApi, BackupJobQuery, CopyJobQuery, Page, StartCopyRequest};
 
 pub const SOURCE_VAULT: &str = "arn:aws:backup:us-east-1:123456789012:backup-vault:primary";
 pub const DR_VAULT: &str = "arn:aws:backup:us-west-2:123456789012:backup-vault:dr-copy";
@@ -241,10 +241,9 @@ impl<B: BackupApi> BackupApi for InFlight<B> {
     }
     async fn list_completed_backups(
         &self,
-        vault: Option<&VaultName>,
-        since: DateTime<Utc>,
+        query: &BackupJobQuery,
         next_token: Option<&str>,
     ) -> Result<Page<BackupJob>, AwsError> {
-        self.inner.list_completed_backups(vault, since, next_token).await
+        self.inner.list_completed_backups(query, next_token).await
     }
 }

@@ -16,7 +16,9 @@ use crate::domain::{
 };
 use chrono::{DateTime, Utc};
 
-use crate::ports::{AwsError, BackupApi, CopyJobQuery, Page, StartCopyRequest, Unreadable, VaultNotificationsApi};
+use crate::ports::{
+    AwsError, BackupApi, BackupJobQuery, CopyJobQuery, Page, StartCopyRequest, Unreadable, VaultNotificationsApi,
+};
 
 /// What vaultwatch reads of one plan version: its rules' copy actions (rule id, destination,
 /// lifecycle) and the ids of its rules that make continuous backups.
@@ -373,6 +375,7 @@ impl BackupApi for SdkBackup {
         let output = self
             .client
             .list_copy_jobs()
+            .set_by_account_id(query.account.as_ref().map(|account| account.to_string()))
             .set_by_created_after(query.created_after.map(sdk_time))
             .set_by_destination_vault_arn(query.destination_vault.as_ref().map(|v| v.to_string()))
             .set_by_state(query.state.map(|s| types::CopyJobState::from(s.as_str())))
@@ -394,17 +397,17 @@ impl BackupApi for SdkBackup {
 
     async fn list_completed_backups(
         &self,
-        vault: Option<&VaultName>,
-        since: DateTime<Utc>,
+        query: &BackupJobQuery,
         next_token: Option<&str>,
     ) -> Result<Page<BackupJob>, AwsError> {
         const OP: &str = "ListBackupJobs";
         let output = self
             .client
             .list_backup_jobs()
-            .set_by_backup_vault_name(vault.map(|vault| vault.as_str().to_owned()))
+            .set_by_backup_vault_name(query.vault.as_ref().map(|vault| vault.as_str().to_owned()))
+            .set_by_account_id(query.accounts.by_account_id())
             .by_state(types::BackupJobState::Completed)
-            .by_created_after(sdk_time(since))
+            .by_created_after(sdk_time(query.since))
             .max_results(1000)
             .set_next_token(next_token.map(str::to_owned))
             .send()

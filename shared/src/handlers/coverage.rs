@@ -13,7 +13,7 @@ use crate::domain::{
     coverage_of, BackupJob, BackupVaultArn, CopyLedger, Coverage, CoverageStatus, CoverageSummary, NotCopyable,
     RequiredBy, Requirement, RouteTable, SourceState, VaultName,
 };
-use crate::ports::{BackupApi, CopyJobQuery, TrackingStore};
+use crate::ports::{AccountScope, BackupApi, BackupJobQuery, CopyJobQuery, TrackingStore};
 
 /// Which backups a report covers.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -76,10 +76,10 @@ impl<B: BackupApi, S: TrackingStore> CoverageAssessor<B, S> {
     ) -> Result<CoverageReport, HandlerError> {
         let mut report = CoverageReport::default();
         let mut required = Vec::new();
+        let backups = BackupJobQuery { since: query.since, vault: query.vault.clone(), accounts: AccountScope::Caller };
         let mut next_token: Option<String> = None;
         loop {
-            let page =
-                self.backup.list_completed_backups(query.vault.as_ref(), query.since, next_token.as_deref()).await?;
+            let page = self.backup.list_completed_backups(&backups, next_token.as_deref()).await?;
             report.unreadable += page.unreadable.len();
             for backup in &page.items {
                 let requirements = self.requirements(backup).await?;

@@ -31,7 +31,9 @@ use crate::domain::{
     SourcePolicy, SweepCursor, SweepResume, VaultName, VerifiedSweep,
 };
 use crate::notification::CopyJobEvent;
-use crate::ports::{AlertSink, AwsError, BackupApi, CopyJobQuery, RetryQueue, TrackingStore};
+use crate::ports::{
+    AccountScope, AlertSink, AwsError, BackupApi, BackupJobQuery, CopyJobQuery, RetryQueue, TrackingStore,
+};
 
 /// Time kept back from the Lambda deadline to save the cursor and report.
 const SAFETY_MARGIN: Duration = Duration::from_secs(5);
@@ -193,6 +195,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             destination_vault: self.sweep.destination_vault.clone(),
             state: self.sweep.state,
             source_recovery_point: None,
+            account: None,
             max_results: Some(self.sweep.page_size),
         };
         // The copy attempts listed, per (recovery point, destination): for the resolved alerts, the
@@ -387,12 +390,13 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         let Some(copier) = self.copier() else { return Ok(true) };
         let vaults: HashSet<VaultName> = self.routes.source_vaults().cloned().collect();
         for vault in vaults {
+            let backups = BackupJobQuery { since, vault: Some(vault.clone()), accounts: AccountScope::Caller };
             let mut next_token: Option<String> = None;
             loop {
                 if out_of_time() {
                     return Ok(false);
                 }
-                let page = self.backup.list_completed_backups(Some(&vault), since, next_token.as_deref()).await?;
+                let page = self.backup.list_completed_backups(&backups, next_token.as_deref()).await?;
                 summary.unreadable += page.unreadable.len();
                 let mut wanted = Vec::new();
                 for backup in &page.items {

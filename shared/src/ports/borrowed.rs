@@ -9,7 +9,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::{
-    AlertSink, AwsError, BackupApi, CopyJobQuery, Page, RetryQueue, RetryRequest, StartCopyRequest, TrackingStore,
+    AlertSink, AwsError, BackupApi, BackupJobQuery, CopyJobQuery, Page, RetryQueue, RetryRequest, StartCopyRequest,
+    TrackingStore,
 };
 use crate::domain::{
     Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, CopyDetails, CopyJob, CopyJobId, CopyJobRecord,
@@ -59,11 +60,10 @@ impl<T: BackupApi> BackupApi for &T {
     }
     fn list_completed_backups(
         &self,
-        vault: Option<&VaultName>,
-        since: DateTime<Utc>,
+        query: &BackupJobQuery,
         next_token: Option<&str>,
     ) -> impl Future<Output = Result<Page<BackupJob>, AwsError>> + Send {
-        (**self).list_completed_backups(vault, since, next_token)
+        (**self).list_completed_backups(query, next_token)
     }
 }
 

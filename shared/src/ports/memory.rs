@@ -10,13 +10,14 @@ use chrono::{DateTime, Utc};
 use aws_lambda_events::cloudformation::CloudFormationCustomResourceResponse;
 
 use super::{
-    AlertSink, AwsError, BackupApi, CopyJobQuery, CustomResourceResponder, ErrorClass, Page, ResponseError, RetryQueue,
-    RetryRequest, StartCopyRequest, TrackingStore, Unreadable, VaultNotificationsApi,
+    AccountScope, AlertSink, AwsError, BackupApi, BackupJobQuery, CopyJobQuery, CustomResourceResponder, ErrorClass,
+    Page, ResponseError, RetryQueue, RetryRequest, StartCopyRequest, TrackingStore, Unreadable, VaultNotificationsApi,
 };
 use crate::domain::{
-    Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, Composite, CopyDetails, CopyJob, CopyJobId,
-    CopyJobRecord, IamRoleArn, IdempotencyToken, Lifecycle, PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal,
-    Resolution, StartedCopy, StateChange, StateUpdate, StorageClass, SweepCursor, VaultName, VaultNotifications,
+    AccountId, Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, Composite, CopyDetails, CopyJob,
+    CopyJobId, CopyJobRecord, IamRoleArn, IdempotencyToken, Lifecycle, PlanRuleRef, RecoveryPoint, RecoveryPointArn,
+    Refusal, Resolution, StartedCopy, StateChange, StateUpdate, StorageClass, SweepCursor, VaultName,
+    VaultNotifications,
 };
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -75,6 +76,18 @@ struct BackupState {
     unreadable: Vec<Unreadable>,
     unreadable_backups: Vec<Unreadable>,
     copy_job_queries: Vec<CopyJobQuery>,
+    backup_job_queries: Vec<BackupJobQuery>,
+    /// The account the caller's credentials belong to (`None`: [`CALLER_ACCOUNT`]).
+    caller_account: Option<AccountId>,
+}
+
+/// The account of the memory fakes' caller unless a test says otherwise (the fixtures' account).
+pub const CALLER_ACCOUNT: &str = "123456789012";
+
+impl BackupState {
+    fn caller(&self) -> AccountId {
+        self.caller_account.clone().unwrap_or_else(|| AccountId::parse(CALLER_ACCOUNT).expect("12 digits"))
+    }
 }
 
 /// AWS Backup in memory: describes what it was given, starts copy jobs with token semantics.
@@ -87,6 +100,15 @@ pub struct MemoryBackup {
 impl MemoryBackup {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Calls from now on come from this account (e.g. an organization's management account).
+    pub fn set_caller_account(&self, account: AccountId) {
+        lock(&self.state).caller_account = Some(account);
+    }
+
+    pub fn backup_job_queries(&self) -> Vec<BackupJobQuery> {
+        lock(&self.state).backup_job_queries.clone()
     }
 
     pub fn add_copy_job(&self, job: CopyJob) {
@@ -326,6 +348,7 @@ impl BackupApi for MemoryBackup {
     async fn list_copy_jobs(&self, query: &CopyJobQuery, next_token: Option<&str>) -> Result<Page<CopyJob>, AwsError> {
         let mut state = self.enter("ListCopyJobs")?;
         state.copy_job_queries.push(query.clone());
+        let caller = state.caller();
         let jobs: Vec<CopyJob> = state
             .copy_order
             .iter()
@@ -333,6 +356,7 @@ impl BackupApi for MemoryBackup {
             .filter(|job| query.state.is_none_or(|wanted| job.state == wanted))
             .filter(|job| query.destination_vault.as_ref().is_none_or(|d| &job.destination_vault == d))
             .filter(|job| query.source_recovery_point.as_ref().is_none_or(|rp| &job.source_recovery_point == rp))
+            .filter(|job| job.source_vault.account() == query.account.as_ref().unwrap_or(&caller).as_str())
             .cloned()
             .collect();
         let mut listed = page(jobs, query.max_results, next_token)?;
@@ -344,16 +368,24 @@ impl BackupApi for MemoryBackup {
 
     async fn list_completed_backups(
         &self,
-        vault: Option<&VaultName>,
-        _since: DateTime<Utc>,
+        query: &BackupJobQuery,
         next_token: Option<&str>,
     ) -> Result<Page<BackupJob>, AwsError> {
-        let state = self.enter("ListBackupJobs")?;
+        let mut state = self.enter("ListBackupJobs")?;
+        state.backup_job_queries.push(query.clone());
+        let vault = query.vault.as_ref();
+        let caller = state.caller();
+        let in_scope = |job: &BackupJob| match &query.accounts {
+            AccountScope::Caller => job.vault.account() == caller.as_str(),
+            AccountScope::Account(account) => job.vault.account() == account.as_str(),
+            AccountScope::Organization => true,
+        };
         let mut jobs: Vec<BackupJob> = state
             .backup_jobs
             .values()
             .filter(|job| job.state == crate::domain::BackupJobState::Completed)
             .filter(|job| vault.is_none_or(|vault| &job.vault.vault_name() == vault))
+            .filter(|job| in_scope(job))
             .cloned()
             .collect();
         jobs.sort_by(|a, b| a.id.cmp(&b.id));

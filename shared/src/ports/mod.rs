@@ -13,9 +13,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, CopyDetails, CopyJob, CopyJobId, CopyJobRecord,
-    CopyJobState, IamRoleArn, IdempotencyToken, Lifecycle, Lineage, PlanRuleRef, RecoveryPoint, RecoveryPointArn,
-    Refusal, Resolution, ResourceArn, StartedCopy, StateChange, StateUpdate, SweepCursor, VaultName,
+    AccountId, Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, CopyDetails, CopyJob, CopyJobId,
+    CopyJobRecord, CopyJobState, IamRoleArn, IdempotencyToken, Lifecycle, Lineage, PlanRuleRef, RecoveryPoint,
+    RecoveryPointArn, Refusal, Resolution, ResourceArn, StartedCopy, StateChange, StateUpdate, SweepCursor, VaultName,
     VaultNotifications,
 };
 
@@ -99,19 +99,53 @@ pub trait BackupApi: Send + Sync {
         query: &CopyJobQuery,
         next_token: Option<&str>,
     ) -> impl Future<Output = Result<Page<CopyJob>, AwsError>> + Send;
-    /// One page of the completed backup jobs created after `since` (ListBackupJobs), of one vault
-    /// or of every vault.
+    /// One page of the completed backup jobs the query names (ListBackupJobs).
     fn list_completed_backups(
         &self,
-        vault: Option<&VaultName>,
-        since: DateTime<Utc>,
+        query: &BackupJobQuery,
         next_token: Option<&str>,
     ) -> impl Future<Output = Result<Page<BackupJob>, AwsError>> + Send;
+}
+
+/// Whose jobs a listing returns (`ByAccountId`, docs/aws-facts.md#organization-view).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum AccountScope {
+    /// The caller's own account (no `ByAccountId`).
+    #[default]
+    Caller,
+    /// One account: another than the caller's only for the organization's management account or
+    /// a delegated administrator.
+    Account(AccountId),
+    /// Every account of the organization (`*`), from the management account: ListBackupJobs only.
+    Organization,
+}
+
+impl AccountScope {
+    /// The `ByAccountId` value.
+    pub fn by_account_id(&self) -> Option<String> {
+        match self {
+            Self::Caller => None,
+            Self::Account(account) => Some(account.to_string()),
+            Self::Organization => Some("*".to_owned()),
+        }
+    }
+}
+
+/// Filters of a listing of completed backup jobs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackupJobQuery {
+    /// Backups created after this instant (`ByCreatedAfter`).
+    pub since: DateTime<Utc>,
+    /// One vault's backups; all vaults when none.
+    pub vault: Option<VaultName>,
+    pub accounts: AccountScope,
 }
 
 /// Filters of a ListCopyJobs sweep.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CopyJobQuery {
+    /// Another account's jobs (`ByAccountId`; AWS documents one account at a time for copy jobs).
+    pub account: Option<AccountId>,
     pub created_after: Option<DateTime<Utc>>,
     pub destination_vault: Option<BackupVaultArn>,
     pub state: Option<CopyJobState>,
