@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use vaultwatch::domain::{Coverage, CoverageStatus, RequiredBy};
+use vaultwatch::domain::{Coverage, CoverageStatus};
 use vaultwatch::handlers::coverage::CoverageReport;
 
 use crate::Format;
@@ -45,10 +45,7 @@ fn cells(row: &Coverage) -> [String; 8] {
         requirement.resource_type.clone().unwrap_or_default(),
         requirement.completed_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         requirement.destination.to_string(),
-        match requirement.required_by {
-            RequiredBy::Route => "route".to_owned(),
-            RequiredBy::PlanRule => "plan rule".to_owned(),
-        },
+        requirement.required_by.label().to_owned(),
         row.status.name().to_owned(),
         detail(&row.status),
     ]
@@ -123,7 +120,9 @@ fn humanised(seconds: i64) -> String {
 #[cfg(test)]
 mod tests {
     use chrono::{TimeZone, Utc};
-    use vaultwatch::domain::{BackupVaultArn, CopyJobId, CoverageSummary, RecoveryPointArn, Requirement, VaultName};
+    use vaultwatch::domain::{
+        BackupVaultArn, CopyJobId, CoverageSummary, RecoveryPointArn, RequiredBy, Requirement, VaultName,
+    };
 
     use super::*;
 
@@ -132,6 +131,8 @@ mod tests {
             recovery_point: RecoveryPointArn::parse("arn:aws:backup:us-east-1:123456789012:recovery-point:RP-1")
                 .unwrap(),
             source_vault: VaultName::parse("primary").unwrap(),
+            source_vault_arn: BackupVaultArn::parse("arn:aws:backup:us-east-1:123456789012:backup-vault:primary")
+                .unwrap(),
             resource_type: Some("EBS".into()),
             completed_at: Utc.with_ymd_and_hms(2026, 11, 20, 1, 0, 0).unwrap(),
             destination: BackupVaultArn::parse("arn:aws:backup:us-west-2:123456789012:backup-vault:dr").unwrap(),

@@ -20,6 +20,7 @@ fn requirement() -> Requirement {
     Requirement {
         recovery_point: job.source_recovery_point,
         source_vault: VaultName::parse("primary").unwrap(),
+        source_vault_arn: vault(SOURCE_VAULT),
         resource_type: Some("EBS".into()),
         completed_at: at(1),
         destination: job.destination_vault,

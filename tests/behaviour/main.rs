@@ -11,6 +11,7 @@ mod coverage;
 mod malformed;
 mod metrics;
 mod missing_copies;
+mod organization;
 mod parsing;
 mod properties;
 mod reconciler;

@@ -21,6 +21,22 @@ pub enum RequiredBy {
     Route,
     /// The CopyAction of the backup plan rule that made the recovery point.
     PlanRule,
+    /// A destination the organization view requires of every backup (`--require-copy-to`).
+    Organization,
+    /// A copy job to it exists: someone wanted the copy (the organization view cannot read member
+    /// accounts' plans or routes).
+    CopyJob,
+}
+
+impl RequiredBy {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Route => "route",
+            Self::PlanRule => "plan rule",
+            Self::Organization => "organization",
+            Self::CopyJob => "copy job",
+        }
+    }
 }
 
 /// One recovery point that must have a copy in one destination vault.
@@ -29,6 +45,8 @@ pub enum RequiredBy {
 pub struct Requirement {
     pub recovery_point: RecoveryPointArn,
     pub source_vault: VaultName,
+    /// The same vault's ARN: its account and region place the row in an organization report.
+    pub source_vault_arn: BackupVaultArn,
     pub resource_type: Option<String>,
     /// When the backup completed: the copy is owed from then on.
     pub completed_at: DateTime<Utc>,
@@ -256,6 +274,14 @@ impl CopyLedger {
         index
     }
 
+    /// The destinations this recovery point has copy attempts to.
+    pub fn destinations_of(&self, recovery_point: &RecoveryPointArn) -> Vec<BackupVaultArn> {
+        (0..self.vaults.len() as u32)
+            .filter(|index| self.pairs.contains_key(&(recovery_point.clone(), *index)))
+            .map(|index| self.vaults[index as usize].clone())
+            .collect()
+    }
+
     /// The attempts kept for one recovery point and destination.
     pub fn attempts(&self, recovery_point: &RecoveryPointArn, destination: &BackupVaultArn) -> &[CopyAttempt] {
         let Some(destination) = self.vault_index.get(destination) else { return &[] };
@@ -375,7 +401,7 @@ pub struct CoverageSummary {
 }
 
 impl CoverageSummary {
-    pub fn of(rows: &[Coverage], now: DateTime<Utc>) -> Self {
+    pub fn of<'a>(rows: impl IntoIterator<Item = &'a Coverage>, now: DateTime<Utc>) -> Self {
         let mut summary = Self::default();
         for row in rows {
             *summary.by_status.entry(row.status.name()).or_default() += 1;

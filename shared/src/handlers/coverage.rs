@@ -140,6 +140,7 @@ impl<B: BackupApi, S: TrackingStore> CoverageAssessor<B, S> {
             .map(|(destination, required_by)| Requirement {
                 recovery_point: recovery_point.clone(),
                 source_vault: vault.clone(),
+                source_vault_arn: backup.vault.clone(),
                 resource_type: backup.resource_type.clone(),
                 completed_at,
                 destination,

@@ -3,6 +3,7 @@
 pub mod copier;
 pub mod coverage;
 mod measured;
+pub mod organization;
 pub mod reconciler;
 pub mod retrier;
 pub mod tracker;

@@ -1,0 +1,141 @@
+//! The organization view, from the management account: every member account's backups (one
+//! ListBackupJobs listing with `ByAccountId` `*`), each member's copies (ListCopyJobs per account),
+//! coverage per account and region — and nothing started or written anywhere.
+
+use chrono::{Duration, Utc};
+use vaultwatch::domain::{
+    AccountId, BackupJob, BackupJobId, BackupJobState, CopyJob, CopyJobState, CoverageStatus, RecoveryPointArn,
+    RequiredBy,
+};
+use vaultwatch::handlers::organization::{OrganizationAssessor, OrganizationSettings};
+use vaultwatch::ports::memory::MemoryBackup;
+use vaultwatch::ports::AccountScope;
+use vaultwatch_tests::*;
+
+const MANAGEMENT: &str = "999999999999";
+const PAYMENTS: &str = "111111111111";
+const SEARCH: &str = "222222222222";
+const LEGACY: &str = "333333333333";
+const CENTRAL_DR: &str = "arn:aws:backup:us-west-2:444444444444:backup-vault:central-dr";
+
+fn point(account: &str, name: &str) -> RecoveryPointArn {
+    RecoveryPointArn::parse(&format!("arn:aws:backup:us-east-1:{account}:recovery-point:{name}")).unwrap()
+}
+
+fn backup(account: &str, name: &str, hours_ago: i64) -> BackupJob {
+    BackupJob {
+        id: BackupJobId::parse(&format!("BACKUP-{name}")).unwrap(),
+        state: BackupJobState::Completed,
+        recovery_point: Some(point(account, name)),
+        vault: vault(&format!("arn:aws:backup:us-east-1:{account}:backup-vault:primary")),
+        resource: None,
+        resource_type: Some("EBS".into()),
+        parent_job: None,
+        completed_at: Some(Utc::now() - Duration::hours(hours_ago)),
+        created_by: None,
+    }
+}
+
+fn copy(id: &str, of: &BackupJob, to: &str, state: CopyJobState) -> CopyJob {
+    let mut job = failed_copy_job();
+    job.id = copy_id(id);
+    job.source_recovery_point = of.recovery_point.clone().unwrap();
+    job.source_vault = of.vault.clone();
+    job.destination_vault = vault(to);
+    job.state = state;
+    job.completed_at = state.is_terminal().then(Utc::now);
+    job
+}
+
+/// Three member accounts: payments copied to the central DR vault, search with a failed copy and a
+/// backup never copied, legacy with a copy under way to its own DR vault only.
+fn organization() -> OrganizationAssessor<MemoryBackup> {
+    let api = MemoryBackup::new();
+    api.set_caller_account(AccountId::parse(MANAGEMENT).unwrap());
+    let paid = backup(PAYMENTS, "PAY-1", 5);
+    api.add_copy_job(copy("C-PAY", &paid, CENTRAL_DR, CopyJobState::Completed));
+    api.add_backup_job(paid);
+    let searched = backup(SEARCH, "SEARCH-1", 4);
+    api.add_copy_job(copy("C-SEARCH", &searched, CENTRAL_DR, CopyJobState::Failed));
+    api.add_backup_job(searched);
+    api.add_backup_job(backup(SEARCH, "SEARCH-2", 30));
+    let legacy = backup(LEGACY, "LEGACY-1", 2);
+    api.add_copy_job(copy("C-LEGACY", &legacy, &format!("{}:dr", legacy_dr()), CopyJobState::Running));
+    api.add_backup_job(legacy);
+    let mut nested = backup(LEGACY, "LEGACY-CHILD", 2);
+    nested.parent_job = Some(BackupJobId::parse("BACKUP-LEGACY-1").unwrap());
+    api.add_backup_job(nested);
+    let settings = OrganizationSettings { required_destinations: vec![vault(CENTRAL_DR)], max_attempts: 3 };
+    OrganizationAssessor { backup: api, settings }
+}
+
+fn legacy_dr() -> String {
+    format!("arn:aws:backup:us-west-2:{LEGACY}:backup-vault")
+}
+
+#[tokio::test]
+async fn every_member_account_gets_its_rows_and_its_coverage() {
+    let assessor = organization();
+    let report = assessor.report(Utc::now() - Duration::days(7), Utc::now()).await.unwrap();
+
+    let rows: Vec<(String, String, &str, &str)> = report
+        .rows
+        .iter()
+        .map(|row| {
+            let r = &row.requirement;
+            let point = r.recovery_point.as_str().rsplit(':').next().unwrap().to_owned();
+            (point, r.destination.vault_name().to_string(), r.required_by.label(), row.status.name())
+        })
+        .collect();
+    let expected = [
+        ("PAY-1", "central-dr", "organization", "covered"),
+        ("SEARCH-2", "central-dr", "organization", "missing"),
+        ("SEARCH-1", "central-dr", "organization", "failed"),
+        ("LEGACY-1", "dr", "copy job", "copying"),
+        ("LEGACY-1", "central-dr", "organization", "missing"),
+    ];
+    let expected: Vec<(String, String, &str, &str)> =
+        expected.iter().map(|(p, v, by, status)| (p.to_string(), v.to_string(), *by, *status)).collect();
+    assert_eq!(rows, expected, "nested backups are copied with their parent: no row of their own");
+
+    let accounts: Vec<(&str, &str, usize, usize)> = report
+        .accounts
+        .iter()
+        .map(|a| (a.account.as_str(), a.region.as_str(), a.summary.uncovered(), a.failed_chains))
+        .collect();
+    assert_eq!(accounts, [(PAYMENTS, "us-east-1", 0, 0), (SEARCH, "us-east-1", 2, 1), (LEGACY, "us-east-1", 2, 0)]);
+    let search = &report.accounts[1];
+    let age = search.summary.oldest_uncovered_seconds["us-west-2"];
+    assert!((30 * 3600 - 5..=30 * 3600 + 5).contains(&age), "the oldest uncovered is 30 hours old: {age}");
+    assert_eq!((report.summary.uncovered(), report.failed_chains()), (4, 1));
+    assert!(matches!(&report.rows[2].status, CoverageStatus::Failed { alerted: false, .. }));
+    assert_eq!(report.rows[3].requirement.required_by, RequiredBy::CopyJob);
+}
+
+#[tokio::test]
+async fn it_lists_the_organization_once_and_each_member_once_and_changes_nothing() {
+    let assessor = organization();
+    assessor.report(Utc::now() - Duration::days(7), Utc::now()).await.unwrap();
+    let api = &assessor.backup;
+
+    let backup_queries = api.backup_job_queries();
+    assert_eq!(backup_queries.len(), 1);
+    assert_eq!(backup_queries[0].accounts, AccountScope::Organization);
+    assert_eq!(backup_queries[0].accounts.by_account_id().as_deref(), Some("*"));
+    let copy_accounts: Vec<String> =
+        api.copy_job_queries().iter().map(|q| q.account.as_ref().unwrap().to_string()).collect();
+    assert_eq!(copy_accounts, [PAYMENTS, SEARCH, LEGACY], "ListCopyJobs one member account at a time");
+    assert_eq!(api.started_copies().len(), 0, "read-only");
+    for write in ["StartCopyJob", "DescribeRecoveryPoint", "GetBackupPlan"] {
+        assert_eq!(api.calls(write), 0, "{write}: nothing asked of member accounts beyond the listings");
+    }
+}
+
+#[tokio::test]
+async fn without_required_destinations_only_wanted_copies_are_rows() {
+    let mut assessor = organization();
+    assessor.settings.required_destinations.clear();
+    let report = assessor.report(Utc::now() - Duration::days(7), Utc::now()).await.unwrap();
+    let statuses: Vec<&str> = report.rows.iter().map(|row| row.status.name()).collect();
+    assert_eq!(statuses, ["covered", "failed", "copying"]);
+}
