@@ -13,9 +13,10 @@ use std::time::Duration;
 
 use chrono::Utc;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use vaultwatch::adapters::{load_sdk_config, DynamoStore, Host, SdkBackup};
-use vaultwatch::domain::{RetryPolicy, RouteTable, TopicArn, VaultName};
+use vaultwatch::adapters::{load_sdk_config, DynamoStore, Host, SdkBackup, SdkConfig};
+use vaultwatch::domain::{BackupVaultArn, RetryPolicy, RouteTable, TopicArn, VaultName};
 use vaultwatch::handlers::coverage::{CoverageAssessor, CoverageQuery};
+use vaultwatch::handlers::organization::{OrganizationAssessor, OrganizationReport, OrganizationSettings};
 use vaultwatch::handlers::vault_setup::{configure_vaults, SetupOptions};
 
 #[derive(Debug, Parser)]
@@ -32,6 +33,11 @@ enum Command {
     /// A backup requires the destinations of the copy routes that match it and of its plan rule's
     /// CopyActions. Exit status 1 when any recovery point is uncovered (copying, retrying, failed
     /// or missing).
+    ///
+    /// With --organization, from the organization's management account: every member account's
+    /// backups (ListBackupJobs with ByAccountId *), each member's copy jobs, coverage per account
+    /// and region. A backup then requires the --require-copy-to vaults and the destinations its copy
+    /// jobs went to (member accounts' plans and routes cannot be read from there). Read-only.
     Coverage(CoverageArgs),
     /// Points vaults' AWS Backup notifications at the vaultwatch topic, keeping the events already set.
     ///
@@ -51,8 +57,17 @@ struct CoverageArgs {
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
     /// The tracking table (the stack's TrackingTableName output).
-    #[arg(long, env = "TRACKING_TABLE_NAME", value_name = "NAME")]
-    table: String,
+    #[arg(long, env = "TRACKING_TABLE_NAME", value_name = "NAME", required_unless_present = "organization")]
+    table: Option<String>,
+    /// Report every member account of the organization (run in its management account).
+    #[arg(long)]
+    organization: bool,
+    /// With --organization: a vault every backup must have a copy in (repeat for several).
+    #[arg(long = "require-copy-to", value_name = "VAULT_ARN", requires = "organization", value_parser = |raw: &str| BackupVaultArn::parse(raw))]
+    required_destinations: Vec<BackupVaultArn>,
+    /// With --organization: the regions to report (repeat for several; default: the configured region).
+    #[arg(long = "region", value_name = "REGION", requires = "organization")]
+    regions: Vec<String>,
     /// The copy routes, as the stack's CopyRoutes parameter (JSON); none: plan CopyActions only.
     #[arg(long, env = "COPY_ROUTES", value_name = "JSON", value_parser = |raw: &str| RouteTable::from_json(raw))]
     routes: Option<RouteTable>,
@@ -100,9 +115,12 @@ async fn main() -> ExitCode {
                 Ok(since) => Utc::now() - since,
                 Err(err) => return failed(&err),
             };
+            if args.organization {
+                return organization(&sdk, args, since).await;
+            }
             let assessor = CoverageAssessor {
                 backup: SdkBackup::new(&sdk),
-                store: DynamoStore::new(&sdk, args.table),
+                store: DynamoStore::new(&sdk, args.table.unwrap_or_default()),
                 routes: args.routes.unwrap_or_default(),
                 max_attempts: args.max_attempts,
             };
@@ -135,6 +153,34 @@ async fn main() -> ExitCode {
             }
             status
         }
+    }
+}
+
+/// `coverage --organization`: each region's organization report, as one.
+async fn organization(sdk: &SdkConfig, args: CoverageArgs, since: chrono::DateTime<Utc>) -> ExitCode {
+    let settings =
+        OrganizationSettings { required_destinations: args.required_destinations, max_attempts: args.max_attempts };
+    let regions = if args.regions.is_empty() {
+        vec![sdk.region().map(|region| region.to_string()).unwrap_or_default()]
+    } else {
+        args.regions
+    };
+    let mut reports = Vec::new();
+    for region in regions {
+        let assessor = OrganizationAssessor { backup: SdkBackup::in_region(sdk, &region), settings: settings.clone() };
+        match assessor.report(since, Utc::now()).await {
+            Ok(report) => reports.push(report),
+            Err(err) => return failed(&format!("{region}: {err}")),
+        }
+    }
+    let report = OrganizationReport::combine(reports, Utc::now());
+    if let Err(err) = report::write_organization(&report, args.format, std::io::stdout().lock()) {
+        return failed(&err);
+    }
+    if report.summary.uncovered() > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }
 
@@ -184,5 +230,37 @@ mod tests {
         assert!(parse(&["coverage", "--table", "t", "--since", "soon"]).unwrap_err().contains("--since"));
         assert!(parse(&["coverage", "--table", "t", "--format", "xml"]).unwrap_err().contains("xml"));
         assert!(parse(&["coverage", "--table", "t", "--routes", "[{}]"]).unwrap_err().contains("--routes"));
+        assert!(parse(&["coverage"]).unwrap_err().contains("--table <NAME>"), "the table is needed for one account");
+    }
+
+    #[test]
+    fn the_organization_view_needs_no_table_and_owns_its_options() {
+        const DR: &str = "arn:aws:backup:us-west-2:444444444444:backup-vault:central-dr";
+        let Command::Coverage(args) = parse(&[
+            "coverage",
+            "--organization",
+            "--require-copy-to",
+            DR,
+            "--region",
+            "us-east-1",
+            "--region",
+            "eu-west-1",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!()
+        };
+        assert!(args.organization && args.table.is_none());
+        assert_eq!(args.required_destinations, [BackupVaultArn::parse(DR).unwrap()]);
+        assert_eq!(args.regions, ["us-east-1", "eu-west-1"]);
+        for only_with_organization in [["--require-copy-to", DR], ["--region", "us-east-1"]] {
+            let err =
+                parse(&["coverage", "--table", "t", only_with_organization[0], only_with_organization[1]]).unwrap_err();
+            assert!(err.contains("--organization"), "{err}");
+        }
+        assert!(parse(&["coverage", "--organization", "--require-copy-to", "dr"])
+            .unwrap_err()
+            .contains("--require-copy-to"));
     }
 }

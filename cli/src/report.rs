@@ -1,10 +1,14 @@
 //! A coverage report as a terminal table, JSON or CSV. Columns are the same in the table and the
-//! CSV; JSON is the report as the library serialises it.
+//! CSV (an organization report adds the source account and region first); JSON is the report as the
+//! library serialises it.
 
 use std::io::{self, Write};
 
+use serde::Serialize;
+use vaultwatch::domain::CoverageSummary;
 use vaultwatch::domain::{Coverage, CoverageStatus};
 use vaultwatch::handlers::coverage::CoverageReport;
+use vaultwatch::handlers::organization::{AccountCoverage, OrganizationReport};
 
 use crate::Format;
 
@@ -19,7 +23,34 @@ const COLUMNS: [&str; 8] = [
     "detail",
 ];
 
-pub fn write(report: &CoverageReport, format: Format, mut out: impl Write) -> io::Result<()> {
+/// Columns an organization report puts before the others.
+const ORGANIZATION_COLUMNS: [&str; 2] = ["account", "region"];
+
+/// What the table and the CSV show of a report.
+struct View<'a> {
+    rows: &'a [Coverage],
+    summary: &'a CoverageSummary,
+    unreadable: usize,
+    /// An organization report's accounts (and its two extra columns).
+    accounts: Option<&'a [AccountCoverage]>,
+}
+
+pub fn write(report: &CoverageReport, format: Format, out: impl Write) -> io::Result<()> {
+    let view = View { rows: &report.rows, summary: &report.summary, unreadable: report.unreadable, accounts: None };
+    write_view(report, &view, format, out)
+}
+
+pub fn write_organization(report: &OrganizationReport, format: Format, out: impl Write) -> io::Result<()> {
+    let view = View {
+        rows: &report.rows,
+        summary: &report.summary,
+        unreadable: report.unreadable,
+        accounts: Some(&report.accounts),
+    };
+    write_view(report, &view, format, out)
+}
+
+fn write_view(report: &impl Serialize, view: &View, format: Format, mut out: impl Write) -> io::Result<()> {
     match format {
         Format::Json => {
             serde_json::to_writer_pretty(&mut out, report)?;
@@ -27,13 +58,26 @@ pub fn write(report: &CoverageReport, format: Format, mut out: impl Write) -> io
         }
         Format::Csv => {
             let mut csv = csv::Writer::from_writer(out);
-            csv.write_record(COLUMNS)?;
-            for row in &report.rows {
-                csv.write_record(cells(row))?;
+            csv.write_record(view.columns())?;
+            for row in view.rows {
+                csv.write_record(view.cells(row))?;
             }
             csv.flush()
         }
-        Format::Table => table(report, out),
+        Format::Table => table(view, out),
+    }
+}
+
+impl View<'_> {
+    fn columns(&self) -> Vec<&'static str> {
+        let extra = if self.accounts.is_some() { &ORGANIZATION_COLUMNS[..] } else { &[] };
+        extra.iter().chain(&COLUMNS).copied().collect()
+    }
+
+    fn cells(&self, row: &Coverage) -> Vec<String> {
+        let vault = &row.requirement.source_vault_arn;
+        let extra = self.accounts.map(|_| [vault.account().to_owned(), vault.region().to_owned()]);
+        extra.into_iter().flatten().chain(cells(row)).collect()
     }
 }
 
@@ -70,40 +114,49 @@ fn detail(status: &CoverageStatus) -> String {
 
 /// Fixed-width columns padded to the widest cell, then the summary: hand-written, as it is a dozen
 /// lines and no table crate is needed for it.
-fn table(report: &CoverageReport, mut out: impl Write) -> io::Result<()> {
-    let rows: Vec<[String; 8]> = report.rows.iter().map(cells).collect();
-    let mut widths = COLUMNS.map(str::len);
+fn table(view: &View, mut out: impl Write) -> io::Result<()> {
+    let columns = view.columns();
+    let rows: Vec<Vec<String>> = view.rows.iter().map(|row| view.cells(row)).collect();
+    let mut widths: Vec<usize> = columns.iter().map(|column| column.len()).collect();
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
         }
     }
     let line = |cells: &[String]| {
-        let padded: Vec<String> = cells.iter().zip(widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
+        let padded: Vec<String> = cells.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
         padded.join("  ").trim_end().to_owned()
     };
-    writeln!(out, "{}", line(&COLUMNS.map(str::to_owned)))?;
+    writeln!(out, "{}", line(&columns.iter().map(|column| column.to_string()).collect::<Vec<_>>()))?;
     for row in &rows {
         writeln!(out, "{}", line(row))?;
     }
-    let summary = &report.summary;
+    let summary = view.summary;
     let counts: Vec<String> = summary.by_status.iter().map(|(status, count)| format!("{count} {status}")).collect();
     writeln!(out)?;
     writeln!(
         out,
         "{} required copies: {}",
-        report.rows.len(),
+        view.rows.len(),
         if counts.is_empty() { "none".into() } else { counts.join(", ") }
     )?;
     for (region, seconds) in &summary.oldest_uncovered_seconds {
         writeln!(out, "oldest uncovered in {region}: {}", humanised(*seconds))?;
     }
-    if report.unreadable > 0 {
+    for account in view.accounts.unwrap_or_default() {
+        let uncovered = account.summary.uncovered();
+        let oldest = account.summary.oldest_uncovered_seconds.values().max().map(|s| humanised(*s));
         writeln!(
             out,
-            "{} listed jobs could not be read (see the log); the report may be incomplete",
-            report.unreadable
+            "account {} in {}: {uncovered} uncovered{}, {} failed chains",
+            account.account,
+            account.region,
+            oldest.map(|oldest| format!(" (oldest {oldest})")).unwrap_or_default(),
+            account.failed_chains
         )?;
+    }
+    if view.unreadable > 0 {
+        writeln!(out, "{} listed jobs could not be read (see the log); the report may be incomplete", view.unreadable)?;
     }
     Ok(())
 }
@@ -170,6 +223,35 @@ mod tests {
         assert!(lines[2].ends_with("alerted: Access denied, \"kms\""), "{table}");
         assert!(table.contains("2 required copies: 1 failed, 1 missing"), "{table}");
         assert!(table.contains("oldest uncovered in us-west-2: 3 days 2 h"), "{table}");
+    }
+
+    #[test]
+    fn an_organization_report_leads_with_account_and_region_and_sums_up_each_account() {
+        let single = report();
+        let organization = vaultwatch::handlers::organization::OrganizationReport {
+            accounts: vec![AccountCoverage {
+                account: "123456789012".into(),
+                region: "us-east-1".into(),
+                summary: single.summary.clone(),
+                failed_chains: 1,
+            }],
+            rows: single.rows,
+            summary: single.summary,
+            unreadable: 0,
+        };
+        let mut out = Vec::new();
+        write_organization(&organization, Format::Csv, &mut out).unwrap();
+        let csv = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert!(lines[0].starts_with("account,region,recovery_point,source_vault,"), "{csv}");
+        assert!(lines[1].starts_with("123456789012,us-east-1,arn:aws:backup:us-east-1"), "{csv}");
+        let mut out = Vec::new();
+        write_organization(&organization, Format::Table, &mut out).unwrap();
+        let table = String::from_utf8(out).unwrap();
+        assert!(
+            table.contains("account 123456789012 in us-east-1: 2 uncovered (oldest 3 days 2 h), 1 failed chains"),
+            "{table}"
+        );
     }
 
     #[test]

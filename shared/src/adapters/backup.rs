@@ -38,6 +38,11 @@ pub struct SdkBackup {
 }
 
 impl SdkBackup {
+    /// AWS Backup of another region than the configuration's (the organization view reads each region).
+    pub fn in_region(sdk: &aws_config::SdkConfig, region: &str) -> Self {
+        Self::new(&sdk.to_builder().region(aws_config::Region::new(region.to_owned())).build())
+    }
+
     pub fn new(sdk: &aws_config::SdkConfig) -> Self {
         Self { client: Client::new(sdk), plans: Mutex::new(HashMap::new()) }
     }

@@ -53,6 +53,19 @@ pub struct OrganizationReport {
 }
 
 impl OrganizationReport {
+    /// One report of several regions' reports.
+    pub fn combine(reports: Vec<OrganizationReport>, now: DateTime<Utc>) -> Self {
+        let mut combined = Self::default();
+        for report in reports {
+            combined.rows.extend(report.rows);
+            combined.accounts.extend(report.accounts);
+            combined.unreadable += report.unreadable;
+        }
+        combined.accounts.sort_by(|a, b| (&a.account, &a.region).cmp(&(&b.account, &b.region)));
+        combined.summary = CoverageSummary::of(&combined.rows, now);
+        combined
+    }
+
     pub fn failed_chains(&self) -> usize {
         self.accounts.iter().map(|account| account.failed_chains).sum()
     }
