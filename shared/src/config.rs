@@ -7,6 +7,7 @@ use crate::domain::{
     BackupVaultArn, CopyJobState, CopyTargets, IamRoleArn, PassableRoles, RetryPolicy, RouteTable, SourcePolicy,
     TopicArn,
 };
+use crate::handlers::organization::OrganizationSettings;
 use crate::handlers::reconciler::SweepSettings;
 use crate::handlers::retrier::RetrierSettings;
 
@@ -241,6 +242,10 @@ pub struct ReconcilerConfig {
     /// Routes whose missing copies are started (optional: without them only existing jobs are reconciled).
     pub routes: RouteTable,
     pub copy_role: Option<IamRoleArn>,
+    /// ORGANIZATION_VIEW=true (the management account's stack): after its own sweep, each run
+    /// reports the organization's coverage, read-only; ORGANIZATION_REQUIRED_DESTINATIONS names the
+    /// vaults every backup must have a copy in (comma-separated ARNs).
+    pub organization: Option<OrganizationSettings>,
 }
 
 impl ReconcilerConfig {
@@ -277,6 +282,31 @@ impl ReconcilerConfig {
         if let Ok(retrier) = &retrier {
             env.check_routes_within(routes.as_ref(), &retrier.settings.targets);
         }
+        let organization_view = match env.get("ORGANIZATION_VIEW").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                env.problems.push(format!("ORGANIZATION_VIEW must be true or false, not {other:?}"));
+                false
+            }
+        };
+        let required_destinations: Vec<BackupVaultArn> = env
+            .get("ORGANIZATION_REQUIRED_DESTINATIONS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|arn| !arn.is_empty())
+            .filter_map(|arn| {
+                BackupVaultArn::parse(arn)
+                    .map_err(|err| env.problems.push(format!("ORGANIZATION_REQUIRED_DESTINATIONS: {err}")))
+                    .ok()
+            })
+            .collect();
+        if !organization_view && !required_destinations.is_empty() {
+            env.problems.push("ORGANIZATION_REQUIRED_DESTINATIONS is set but ORGANIZATION_VIEW is not true".into());
+        }
+        let max_attempts = retrier.as_ref().map_or(0, |retrier| retrier.settings.policy.max_attempts);
+        let organization = organization_view.then(|| OrganizationSettings { required_destinations, max_attempts });
         env.finish(|| {
             Some(Self {
                 retrier: retrier.ok()?,
@@ -288,6 +318,7 @@ impl ReconcilerConfig {
                 },
                 routes: routes?,
                 copy_role,
+                organization,
             })
         })
     }
@@ -369,6 +400,35 @@ mod tests {
         .unwrap();
         assert_eq!(ok.sweep.lookback, Duration::from_secs(72 * 3600));
         assert!(ok.routes.is_empty() && ok.copy_role.is_none());
+        assert_eq!(ok.organization, None, "the organization view is opted into");
+    }
+
+    #[test]
+    fn the_organization_view_is_opted_into_with_its_required_destinations() {
+        const DR: &str = "arn:aws:backup:us-west-2:444444444444:backup-vault:central-dr";
+        let base = [
+            ("TRACKING_TABLE_NAME", "tracking"),
+            ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:alerts"),
+            ("RETRY_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/retries"),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            ReconcilerConfig::from_lookup(lookup(&[&base[..], extra].concat()))
+        };
+        let on = with(&[("ORGANIZATION_VIEW", "true"), ("ORGANIZATION_REQUIRED_DESTINATIONS", DR)]).unwrap();
+        let settings = on.organization.unwrap();
+        assert_eq!(settings.required_destinations, [BackupVaultArn::parse(DR).unwrap()]);
+        assert_eq!(settings.max_attempts, 3);
+        assert_eq!(with(&[("ORGANIZATION_VIEW", "false")]).unwrap().organization, None);
+        let err = with(&[("ORGANIZATION_VIEW", "yes"), ("ORGANIZATION_REQUIRED_DESTINATIONS", "dr")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("ORGANIZATION_VIEW must be true or false")
+                && err.contains("ORGANIZATION_REQUIRED_DESTINATIONS"),
+            "{err}"
+        );
+        let err = with(&[("ORGANIZATION_REQUIRED_DESTINATIONS", DR)]).unwrap_err().to_string();
+        assert!(err.contains("ORGANIZATION_VIEW is not true"), "{err}");
     }
 
     #[test]

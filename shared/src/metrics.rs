@@ -5,8 +5,9 @@
 //! from each invocation's typed outcome, not from counters scattered through the code behind a
 //! global recorder, and the writer is a few dozen lines (the comparison is in docs/tuning.md).
 //!
-//! Dimensions are bounded: the function, and for copy metrics the destination region; never a job
-//! id or an ARN (each distinct value is a separate, billed metric).
+//! Dimensions are bounded: the function, and for copy metrics the destination region, and for the
+//! organization view the member account; never a job id or an ARN (each distinct value is a
+//! separate, billed metric).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -32,6 +33,8 @@ pub enum Metric {
     MissingCopiesStarted,
     UncoveredRecoveryPoints,
     OldestUncoveredAgeSeconds,
+    /// Organization view: copies whose last attempt failed with nothing completed or under way.
+    FailedCopyChains,
 }
 
 impl Metric {
@@ -50,6 +53,7 @@ impl Metric {
             Self::MissingCopiesStarted => "MissingCopiesStarted",
             Self::UncoveredRecoveryPoints => "UncoveredRecoveryPoints",
             Self::OldestUncoveredAgeSeconds => "OldestUncoveredAgeSeconds",
+            Self::FailedCopyChains => "FailedCopyChains",
         }
     }
 
@@ -62,11 +66,17 @@ impl Metric {
     }
 }
 
+/// The dimension a value has besides the function's, by name and value.
+type Dimension = Option<(&'static str, String)>;
+
+const DESTINATION_REGION: &str = "DestinationRegion";
+const ACCOUNT_ID: &str = "AccountId";
+
 /// The values one invocation measured, each under its dimensions: the function alone, or the
-/// function and a destination region.
+/// function and a destination region, or the function and a member account.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Measurements {
-    values: BTreeMap<(Option<String>, Metric), f64>,
+    values: BTreeMap<(Dimension, Metric), f64>,
 }
 
 impl Measurements {
@@ -77,32 +87,42 @@ impl Measurements {
 
     /// The same, for one destination region.
     pub fn add_for_region(&mut self, metric: Metric, region: &str, value: f64) {
-        *self.values.entry((Some(region.to_owned()), metric)).or_default() += value;
+        *self.values.entry((Some((DESTINATION_REGION, region.to_owned())), metric)).or_default() += value;
+    }
+
+    /// The same, for one member account (the organization view).
+    pub fn add_for_account(&mut self, metric: Metric, account: &str, value: f64) {
+        *self.values.entry((Some((ACCOUNT_ID, account.to_owned())), metric)).or_default() += value;
     }
 
     pub fn get(&self, metric: Metric, region: Option<&str>) -> Option<f64> {
-        self.values.get(&(region.map(str::to_owned), metric)).copied()
+        self.values.get(&(region.map(|region| (DESTINATION_REGION, region.to_owned())), metric)).copied()
+    }
+
+    pub fn get_for_account(&self, metric: Metric, account: &str) -> Option<f64> {
+        self.values.get(&(Some((ACCOUNT_ID, account.to_owned())), metric)).copied()
     }
 
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
     }
 
-    /// The EMF documents: one per dimension set (the function; the function and each region).
+    /// The EMF documents: one per dimension set (the function; the function and each region or
+    /// account).
     pub fn emf(&self, namespace: &str, function: &str, at: DateTime<Utc>) -> Vec<Value> {
-        let mut by_region: BTreeMap<Option<&str>, Vec<(Metric, f64)>> = BTreeMap::new();
-        for ((region, metric), value) in &self.values {
-            by_region.entry(region.as_deref()).or_default().push((*metric, *value));
+        let mut by_dimension: BTreeMap<&Dimension, Vec<(Metric, f64)>> = BTreeMap::new();
+        for ((dimension, metric), value) in &self.values {
+            by_dimension.entry(dimension).or_default().push((*metric, *value));
         }
-        by_region
+        by_dimension
             .into_iter()
-            .map(|(region, metrics)| {
+            .map(|(dimension, metrics)| {
                 let mut dimensions = vec!["Function"];
                 let mut document = Map::new();
                 document.insert("Function".into(), json!(function));
-                if let Some(region) = region {
-                    dimensions.push("DestinationRegion");
-                    document.insert("DestinationRegion".into(), json!(region));
+                if let Some((name, value)) = dimension {
+                    dimensions.push(name);
+                    document.insert((*name).into(), json!(value));
                 }
                 let definitions: Vec<Value> =
                     metrics.iter().map(|(metric, _)| json!({ "Name": metric.name(), "Unit": metric.unit() })).collect();

@@ -40,6 +40,7 @@ fn reconciler_with_one_missing_copy() -> Reconciler<MemoryBackup, MemoryStore, M
         sweep: SweepSettings::default(),
         routes: RouteTable::from_json(&routes).unwrap(),
         copy_role: Some(IamRoleArn::parse(ROLE).unwrap()),
+        organization: None,
     }
 }
 

@@ -139,3 +139,78 @@ async fn without_required_destinations_only_wanted_copies_are_rows() {
     let statuses: Vec<&str> = report.rows.iter().map(|row| row.status.name()).collect();
     assert_eq!(statuses, ["covered", "failed", "copying"]);
 }
+
+mod reconciler {
+    use chrono::Utc;
+    use vaultwatch::domain::RouteTable;
+    use vaultwatch::handlers::reconciler::Reconciler;
+    use vaultwatch::handlers::reconciler::SweepSettings;
+    use vaultwatch::handlers::retrier::RetrierSettings;
+    use vaultwatch::metrics::{Measured, Measurements, Metric};
+    use vaultwatch::ports::memory::{MemoryAlerts, MemoryQueue, MemoryStore};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_management_accounts_reconciler_reports_each_member_and_measures_it_per_account() {
+        let assessor = organization();
+        let reconciler = Reconciler {
+            backup: assessor.backup,
+            store: MemoryStore::new(),
+            alerts: MemoryAlerts::new(),
+            queue: MemoryQueue::new(),
+            retry: RetrierSettings::default(),
+            sweep: SweepSettings::default(),
+            routes: RouteTable::default(),
+            copy_role: None,
+            organization: Some(assessor.settings),
+        };
+        let summary = reconciler.run(Utc::now(), || false).await.unwrap();
+
+        let organization = summary.organization.as_ref().expect("the organization view ran");
+        let accounts: Vec<(&str, usize, usize)> = organization
+            .accounts
+            .iter()
+            .map(|a| (a.account.as_str(), a.summary.uncovered(), a.failed_chains))
+            .collect();
+        assert_eq!(accounts, [(PAYMENTS, 0, 0), (SEARCH, 2, 1), (LEGACY, 2, 0)]);
+        assert_eq!(summary.scanned, 0, "its own sweep lists its own account: no member's job is reconciled");
+        assert_eq!(reconciler.backup.started_copies().len(), 0);
+        assert!(reconciler.alerts.published().is_empty() && reconciler.queue.scheduled().is_empty());
+        assert_eq!(reconciler.store.calls("apply_state"), 0, "nothing written for member accounts");
+
+        let mut measured = Measurements::default();
+        summary.measure(&mut measured);
+        assert_eq!(measured.get_for_account(Metric::UncoveredRecoveryPoints, SEARCH), Some(2.0));
+        assert_eq!(measured.get_for_account(Metric::FailedCopyChains, SEARCH), Some(1.0));
+        assert_eq!(measured.get_for_account(Metric::FailedCopyChains, PAYMENTS), Some(0.0));
+        let oldest = measured.get_for_account(Metric::OldestUncoveredAgeSeconds, SEARCH).unwrap();
+        assert!((30.0 * 3600.0 - 5.0..=30.0 * 3600.0 + 5.0).contains(&oldest), "{oldest}");
+        let document = measured.emf("vaultwatch", "reconciler", Utc::now());
+        let by_account = document.iter().find(|d| d["AccountId"] == SEARCH).expect("an AccountId document");
+        assert_eq!(
+            by_account["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0],
+            serde_json::json!(["Function", "AccountId"])
+        );
+    }
+
+    #[tokio::test]
+    async fn without_the_organization_view_the_reconciler_lists_only_its_own_account() {
+        let assessor = organization();
+        let reconciler = Reconciler {
+            backup: assessor.backup,
+            store: MemoryStore::new(),
+            alerts: MemoryAlerts::new(),
+            queue: MemoryQueue::new(),
+            retry: RetrierSettings::default(),
+            sweep: SweepSettings::default(),
+            routes: RouteTable::default(),
+            copy_role: None,
+            organization: None,
+        };
+        let summary = reconciler.run(Utc::now(), || false).await.unwrap();
+        assert_eq!(summary.organization, None);
+        assert!(reconciler.backup.backup_job_queries().iter().all(|q| q.accounts == AccountScope::Caller));
+        assert!(reconciler.backup.copy_job_queries().iter().all(|q| q.account.is_none()));
+    }
+}

@@ -29,6 +29,7 @@ fn reconciler(routes: RouteTable) -> TestReconciler {
         sweep: SweepSettings::default(),
         routes,
         copy_role: Some(IamRoleArn::parse("arn:aws:iam::123456789012:role/copy").unwrap()),
+        organization: None,
     }
 }
 
@@ -102,6 +103,7 @@ async fn a_sweep_over_unseen_jobs_repairs_retries_and_alerts_once_each() {
             errors: 0,
             missing_copy_pass: MissingCopyPass::NoRoutes,
             coverage: Some(CoverageSummary::default()),
+            organization: None,
             complete: true
         }
     );

@@ -428,6 +428,7 @@ impl Burst {
             sweep: SweepSettings::default(),
             routes: self.routes.clone(),
             copy_role: Some(IamRoleArn::parse(ROLE).unwrap()),
+            organization: None,
         };
         match reconciler.run(Utc::now(), || false).await {
             Ok(summary) => summary.repaired + summary.retried + summary.alerted + summary.missing_copies_started > 0,

@@ -56,6 +56,7 @@ impl AwsReconciler {
             sweep: config.sweep,
             routes: config.routes,
             copy_role: config.copy_role,
+            organization: config.organization,
         }
     }
 }

@@ -96,5 +96,13 @@ impl Measured for Summary {
                 into.add_for_region(Metric::OldestUncoveredAgeSeconds, region, *seconds as f64);
             }
         }
+        // Per member account (the reconciler reads its own region: one entry per account).
+        for account in self.organization.iter().flat_map(|organization| &organization.accounts) {
+            let id = account.account.as_str();
+            into.add_for_account(Metric::UncoveredRecoveryPoints, id, account.summary.uncovered() as f64);
+            into.add_for_account(Metric::FailedCopyChains, id, account.failed_chains as f64);
+            let oldest = account.summary.oldest_uncovered_seconds.values().max().copied().unwrap_or(0);
+            into.add_for_account(Metric::OldestUncoveredAgeSeconds, id, oldest as f64);
+        }
     }
 }

@@ -22,6 +22,7 @@ use serde_json::Value;
 
 use super::copier::{CompletedBackup, Copier};
 use super::coverage::{CoverageAssessor, CoverageQuery};
+use super::organization::{AccountCoverage, OrganizationAssessor, OrganizationSettings};
 use super::retrier::{ClaimedWork, FailureHandled, Retrier, RetrierSettings};
 use super::tracker::Tracker;
 use super::HandlerError;
@@ -106,8 +107,20 @@ pub struct Summary {
     /// a partial listing would show copies as missing that exist).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub coverage: Option<CoverageSummary>,
+    /// The organization's coverage per member account, when this stack has the organization view.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization: Option<OrganizationSummary>,
     /// False when the deadline stopped the run; the next run continues from the saved cursor.
     pub complete: bool,
+}
+
+/// What the organization view found: per member account and region, and in all.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationSummary {
+    pub accounts: Vec<AccountCoverage>,
+    pub summary: CoverageSummary,
+    pub unreadable: usize,
 }
 
 /// Whether the run looked for routed copies nobody started, and if not, why.
@@ -142,6 +155,8 @@ pub struct Reconciler<B, S, A, Q> {
     /// Routes whose missing copies are started; empty to only reconcile existing jobs.
     pub routes: RouteTable,
     pub copy_role: Option<IamRoleArn>,
+    /// The organization view (the management account's stack): reported after the own sweep.
+    pub organization: Option<OrganizationSettings>,
 }
 
 impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, S, A, Q> {
@@ -298,8 +313,44 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             MissingCopyPass::Stopped
         };
         summary.complete = summary.missing_copy_pass != MissingCopyPass::Stopped;
+        if let Some(settings) = &self.organization {
+            if summary.complete && !out_of_time() {
+                self.report_organization(settings, window_start, now, &mut summary).await;
+            }
+        }
         tracing::info!(?summary, "reconciliation finished");
         Ok(summary)
+    }
+
+    /// The organization's coverage over the same window, read-only (no copy, no write, no alert:
+    /// member stacks act in their own accounts).
+    async fn report_organization(
+        &self,
+        settings: &OrganizationSettings,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+        summary: &mut Summary,
+    ) {
+        let assessor = OrganizationAssessor { backup: &self.backup, settings: settings.clone() };
+        match assessor.report(since, now).await {
+            Ok(report) => {
+                tracing::info!(
+                    accounts = report.accounts.len(),
+                    uncovered = report.summary.uncovered(),
+                    failed_chains = report.failed_chains(),
+                    "organization coverage"
+                );
+                summary.organization = Some(OrganizationSummary {
+                    accounts: report.accounts,
+                    summary: report.summary,
+                    unreadable: report.unreadable,
+                });
+            }
+            Err(err) => {
+                summary.errors += 1;
+                tracing::error!(error = %err, "could not report the organization's coverage");
+            }
+        }
     }
 
     async fn reconcile_job(
