@@ -306,7 +306,7 @@ impl ReconcilerConfig {
             env.problems.push("ORGANIZATION_REQUIRED_DESTINATIONS is set but ORGANIZATION_VIEW is not true".into());
         }
         let max_attempts = retrier.as_ref().map_or(0, |retrier| retrier.settings.policy.max_attempts);
-        let organization = organization_view.then(|| OrganizationSettings { required_destinations, max_attempts });
+        let organization = organization_view.then_some(OrganizationSettings { required_destinations, max_attempts });
         env.finish(|| {
             Some(Self {
                 retrier: retrier.ok()?,
