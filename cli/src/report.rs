@@ -183,6 +183,8 @@ mod tests {
         let requirement = Requirement {
             recovery_point: RecoveryPointArn::parse("arn:aws:backup:us-east-1:123456789012:recovery-point:RP-1")
                 .unwrap(),
+            backup_job: vaultwatch::domain::BackupJobId::parse("B-1").unwrap(),
+            resource: None,
             source_vault: VaultName::parse("primary").unwrap(),
             source_vault_arn: BackupVaultArn::parse("arn:aws:backup:us-east-1:123456789012:backup-vault:primary")
                 .unwrap(),

@@ -19,6 +19,8 @@ fn requirement() -> Requirement {
     let job = failed_copy_job();
     Requirement {
         recovery_point: job.source_recovery_point,
+        backup_job: vaultwatch::domain::BackupJobId::parse(BACKUP_JOB).unwrap(),
+        resource: None,
         source_vault: VaultName::parse("primary").unwrap(),
         source_vault_arn: vault(SOURCE_VAULT),
         resource_type: Some("EBS".into()),

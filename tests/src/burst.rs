@@ -431,8 +431,10 @@ impl Burst {
             organization: None,
         };
         match reconciler.run(Utc::now(), || false).await {
-            Ok(summary) => summary.repaired + summary.retried + summary.alerted + summary.missing_copies_started > 0,
-            // A sweep that hit a fault is simply run again.
+            // A sweep that hit a fault (counted in `errors`, or failing whole) is simply run again.
+            Ok(summary) => {
+                summary.repaired + summary.retried + summary.alerted + summary.missing_copies_started + summary.errors > 0
+            }
             Err(_) => true,
         }
     }

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{
-    BackupVaultArn, CopyJob, CopyJobId, CopyJobRecord, CopyJobState, NotCopyable, RecoveryPointArn, Resolution,
-    ResourceArn, VaultName,
+    BackupJobId, BackupVaultArn, CopyJob, CopyJobId, CopyJobRecord, CopyJobState, NotCopyable, RecoveryPointArn,
+    Resolution, ResourceArn, VaultName,
 };
 
 /// Why a destination is required for a backup.
@@ -44,6 +44,9 @@ impl RequiredBy {
 #[serde(rename_all = "camelCase")]
 pub struct Requirement {
     pub recovery_point: RecoveryPointArn,
+    /// The backup job that made it, and what it backed up.
+    pub backup_job: BackupJobId,
+    pub resource: Option<ResourceArn>,
     pub source_vault: VaultName,
     /// The same vault's ARN: its account and region place the row in an organization report.
     pub source_vault_arn: BackupVaultArn,

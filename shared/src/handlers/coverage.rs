@@ -139,6 +139,8 @@ impl<B: BackupApi, S: TrackingStore> CoverageAssessor<B, S> {
             .into_iter()
             .map(|(destination, required_by)| Requirement {
                 recovery_point: recovery_point.clone(),
+                backup_job: backup.id.clone(),
+                resource: backup.resource.clone(),
                 source_vault: vault.clone(),
                 source_vault_arn: backup.vault.clone(),
                 resource_type: backup.resource_type.clone(),

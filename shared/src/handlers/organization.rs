@@ -184,6 +184,8 @@ impl<B: BackupApi> OrganizationAssessor<B> {
                     coverage_of(ledger.attempts(recovery_point, &destination), &source, self.settings.max_attempts);
                 let requirement = Requirement {
                     recovery_point: recovery_point.clone(),
+                    backup_job: backup.id.clone(),
+                    resource: backup.resource.clone(),
                     source_vault: backup.vault.vault_name(),
                     source_vault_arn: backup.vault.clone(),
                     resource_type: backup.resource_type.clone(),

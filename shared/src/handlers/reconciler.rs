@@ -27,14 +27,12 @@ use super::retrier::{ClaimedWork, FailureHandled, Retrier, RetrierSettings};
 use super::tracker::Tracker;
 use super::HandlerError;
 use crate::domain::{
-    Alert, AlertReason, BackupJob, BackupVaultArn, ClaimKind, CopyDetails, CopyJob, CopyJobState, CopyLedger,
-    CopyRoute, CoverageSummary, IamRoleArn, IdempotencyToken, RecoveryPointArn, Refusal, Resolution, RouteTable,
-    SourcePolicy, SweepCursor, SweepResume, VaultName, VerifiedSweep,
+    Alert, AlertReason, BackupVaultArn, ClaimKind, CopyDetails, CopyJob, CopyJobState, CopyLedger, CopyRoute, Coverage,
+    CoverageStatus, CoverageSummary, IamRoleArn, IdempotencyToken, RecoveryPointArn, Refusal, RequiredBy, Requirement,
+    Resolution, RouteTable, SourcePolicy, SweepCursor, SweepResume, VerifiedSweep,
 };
 use crate::notification::CopyJobEvent;
-use crate::ports::{
-    AccountScope, AlertSink, AwsError, BackupApi, BackupJobQuery, CopyJobQuery, RetryQueue, TrackingStore,
-};
+use crate::ports::{AlertSink, AwsError, BackupApi, CopyJobQuery, RetryQueue, TrackingStore};
 
 /// Time kept back from the Lambda deadline to save the cursor and report.
 const SAFETY_MARGIN: Duration = Duration::from_secs(5);
@@ -142,6 +140,13 @@ pub enum MissingCopyPass {
     UnreadableJobs,
     /// The deadline stopped it; the next run looks again.
     Stopped,
+    /// Coverage could not be assessed (an error is counted and logged); the next run looks again.
+    Unassessed,
+}
+
+/// A coverage status that says no copy job exists for the requirement.
+fn no_copy_job(status: &CoverageStatus) -> bool {
+    matches!(status, CoverageStatus::Missing | CoverageStatus::NotCopyable { .. } | CoverageStatus::Expired)
 }
 
 pub struct Reconciler<B, S, A, Q> {
@@ -275,13 +280,18 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         };
         self.store.save_cursor(&SweepCursor { resume: None, verified }).await?;
         // Coverage as the sweep found it (before any missing copy is started below), on a whole,
-        // unfiltered listing: a partial one would show copies as missing that exist.
-        if !resumed && !filtered && !copies_unknown {
+        // unfiltered listing: a partial one would show copies as missing that exist. Its rows are
+        // also the missing-copy pass's work list: one listing of the window's backups serves both.
+        let whole_listing = !resumed && !filtered && !copies_unknown;
+        let mut coverage_rows = None;
+        if whole_listing {
             let query = CoverageQuery { since: window_start, vault: None };
             match self.coverage().assess(&query, &mut ledger, now).await {
                 Ok(report) => {
                     tracing::info!(coverage = ?report.summary, "copy coverage");
                     summary.coverage = Some(report.summary);
+                    summary.unreadable += report.unreadable;
+                    coverage_rows = Some(report.rows);
                 }
                 Err(err) => {
                     summary.errors += 1;
@@ -296,9 +306,6 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         }
         // The missing-copy pass may run only on a whole, unfiltered listing: a copy missing from a
         // partial one may exist, and starting another could duplicate a plan's CopyAction.
-        let copied = |point: &RecoveryPointArn, vault: &BackupVaultArn| {
-            !ledger.attempts(point, vault).is_empty() || unreadable_copies.contains(&(point.clone(), vault.clone()))
-        };
         summary.missing_copy_pass = if self.copier().is_none() {
             MissingCopyPass::NoRoutes
         } else if filtered {
@@ -307,10 +314,14 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             MissingCopyPass::SweepContinued
         } else if copies_unknown {
             MissingCopyPass::UnreadableJobs
-        } else if self.start_missing_copies(window_start, &mut out_of_time, copied, &mut summary).await? {
-            MissingCopyPass::Ran
+        } else if let Some(rows) = &coverage_rows {
+            if self.start_missing_copies(rows, &unreadable_copies, &mut out_of_time, &mut summary).await? {
+                MissingCopyPass::Ran
+            } else {
+                MissingCopyPass::Stopped
+            }
         } else {
-            MissingCopyPass::Stopped
+            MissingCopyPass::Unassessed
         };
         summary.complete = summary.missing_copy_pass != MissingCopyPass::Stopped;
         if let Some(settings) = &self.organization {
@@ -428,83 +439,67 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         Ok(published.unwrap_or(false))
     }
 
-    /// Starts the copies that routes call for and nobody started, except those AWS Backup already
-    /// refused for good. Returns false if the deadline stopped it (the next run looks again;
-    /// tokens make repeats harmless).
+    /// Starts the copies that routes call for and nobody started — the coverage rows a route
+    /// requires that have no copy job — except those AWS Backup already refused for good and those
+    /// an unreadable listed job shows to exist. A recovery point coverage found in cold storage or
+    /// gone is asked for all the same: AWS Backup's refusal is what the operator is alerted with,
+    /// once. A continuous backup is never asked for: it can only be copied by a plan.
+    /// Returns false if the deadline stopped it (the next run looks again; tokens make repeats
+    /// harmless).
     async fn start_missing_copies(
         &self,
-        since: DateTime<Utc>,
+        rows: &[Coverage],
+        unreadable_copies: &HashSet<(RecoveryPointArn, BackupVaultArn)>,
         out_of_time: &mut impl FnMut() -> bool,
-        copied: impl Fn(&RecoveryPointArn, &BackupVaultArn) -> bool,
         summary: &mut Summary,
     ) -> Result<bool, HandlerError> {
         let Some(copier) = self.copier() else { return Ok(true) };
-        let vaults: HashSet<VaultName> = self.routes.source_vaults().cloned().collect();
-        for vault in vaults {
-            let backups = BackupJobQuery { since, vault: Some(vault.clone()), accounts: AccountScope::Caller };
-            let mut next_token: Option<String> = None;
-            loop {
-                if out_of_time() {
-                    return Ok(false);
+        let missing: Vec<&Requirement> = rows
+            .iter()
+            .filter(|row| row.requirement.required_by == RequiredBy::Route && no_copy_job(&row.status))
+            .map(|row| &row.requirement)
+            .filter(|r| r.recovery_point.never_copyable().is_none())
+            .filter(|r| !unreadable_copies.contains(&(r.recovery_point.clone(), r.destination.clone())))
+            .collect();
+        // Refusals are read in batches as large as the store's; a batch is the unit of the deadline.
+        for batch in missing.chunks(100) {
+            if out_of_time() {
+                return Ok(false);
+            }
+            let tokens: Vec<IdempotencyToken> =
+                batch.iter().map(|r| IdempotencyToken::for_route(&r.recovery_point, &r.destination)).collect();
+            let refused = self.store.refused(&tokens).await?;
+            for (requirement, token) in batch.iter().zip(&tokens) {
+                if refused.contains(token) {
+                    continue;
                 }
-                let page = self.backup.list_completed_backups(&backups, next_token.as_deref()).await?;
-                summary.unreadable += page.unreadable.len();
-                let mut wanted = Vec::new();
-                for backup in &page.items {
-                    // A nested job's point is copied with its composite parent's; a continuous
-                    // backup cannot be copied on demand at all.
-                    let Some(recovery_point) = backup.recovery_point.clone() else { continue };
-                    if backup.parent_job.is_some() || recovery_point.never_copyable().is_some() {
-                        continue;
-                    }
-                    let missing: Vec<&CopyRoute> = self
-                        .routes
-                        .routes_for(&vault, backup.resource_type.as_deref())
-                        .filter(|route| !copied(&recovery_point, &route.destination_vault))
-                        .collect();
-                    if !missing.is_empty() {
-                        wanted.push((backup, recovery_point, missing));
-                    }
-                }
-                let tokens: Vec<IdempotencyToken> = wanted
-                    .iter()
-                    .flat_map(|(_, point, routes)| {
-                        routes.iter().map(|route| IdempotencyToken::for_route(point, &route.destination_vault))
-                    })
-                    .collect();
-                let refused = if tokens.is_empty() { HashSet::new() } else { self.store.refused(&tokens).await? };
-                for (backup, recovery_point, missing) in wanted {
-                    let routes: Vec<&CopyRoute> = missing
-                        .into_iter()
-                        .filter(|route| {
-                            !refused.contains(&IdempotencyToken::for_route(&recovery_point, &route.destination_vault))
-                        })
-                        .collect();
-                    let completed = CompletedBackup {
-                        recovery_point,
-                        vault: backup.vault.clone(),
-                        resource_type: backup.resource_type.clone(),
-                    };
-                    for (route, result) in copier.start_copies(&completed, &routes).await {
-                        match result {
-                            Ok(_) => summary.missing_copies_started += 1,
-                            Err(err) if err.is_transient() => {
-                                summary.errors += 1;
-                                tracing::error!(backup_job = %backup.id, destination = %route.destination_vault, error = %err, "could not start missing copy");
-                            }
-                            Err(err) => match self.refuse(&completed, backup, route, &err).await {
-                                Ok(()) => summary.refused += 1,
-                                Err(failed) => {
-                                    summary.errors += 1;
-                                    tracing::error!(backup_job = %backup.id, error = %failed, "could not alert or record a refused copy");
-                                }
-                            },
+                let Some(route) = self
+                    .routes
+                    .routes_for(&requirement.source_vault, requirement.resource_type.as_deref())
+                    .find(|route| route.destination_vault == requirement.destination)
+                else {
+                    continue;
+                };
+                let completed = CompletedBackup {
+                    recovery_point: requirement.recovery_point.clone(),
+                    vault: requirement.source_vault_arn.clone(),
+                    resource_type: requirement.resource_type.clone(),
+                };
+                for (route, result) in copier.start_copies(&completed, &[route]).await {
+                    match result {
+                        Ok(_) => summary.missing_copies_started += 1,
+                        Err(err) if err.is_transient() => {
+                            summary.errors += 1;
+                            tracing::error!(backup_job = %requirement.backup_job, destination = %route.destination_vault, error = %err, "could not start missing copy");
                         }
+                        Err(err) => match self.refuse(requirement, route, &err).await {
+                            Ok(()) => summary.refused += 1,
+                            Err(failed) => {
+                                summary.errors += 1;
+                                tracing::error!(backup_job = %requirement.backup_job, error = %failed, "could not alert or record a refused copy");
+                            }
+                        },
                     }
-                }
-                next_token = page.next_token;
-                if next_token.is_none() {
-                    break;
                 }
             }
         }
@@ -514,14 +509,8 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
     /// A routed copy AWS Backup refused for good: the operator is told, then the refusal is
     /// recorded so later sweeps do not ask again every hour. If the record cannot be written the
     /// next sweep asks (and alerts) again: a duplicate alert rather than a lost one.
-    async fn refuse(
-        &self,
-        backup: &CompletedBackup,
-        job: &BackupJob,
-        route: &CopyRoute,
-        err: &AwsError,
-    ) -> Result<(), HandlerError> {
-        tracing::warn!(backup_job = %job.id, destination = %route.destination_vault, error = %err, "AWS Backup refused the routed copy");
+    async fn refuse(&self, backup: &Requirement, route: &CopyRoute, err: &AwsError) -> Result<(), HandlerError> {
+        tracing::warn!(backup_job = %backup.backup_job, destination = %route.destination_vault, error = %err, "AWS Backup refused the routed copy");
         let reason = match &self.copy_role {
             Some(role) if err.is_pass_role_denial() => {
                 AlertReason::RoleRefused { role: role.clone(), error: err.to_string() }
@@ -532,15 +521,15 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             copy_job: None,
             original_job: None,
             recovery_point: Some(backup.recovery_point.clone()),
-            resource: job.resource.clone(),
-            source_vault: backup.vault.clone(),
+            resource: backup.resource.clone(),
+            source_vault: backup.source_vault_arn.clone(),
             destination_vault: route.destination_vault.clone(),
             role: self.copy_role.clone(),
             reason,
             attempts: 1,
         };
         self.alerts.publish(&alert).await?;
-        tracing::warn!(backup_job = %job.id, reason = alert.reason.summary(), attempts = alert.attempts, destination = %route.destination_vault, error = %err, "alert published");
+        tracing::warn!(backup_job = %backup.backup_job, reason = alert.reason.summary(), attempts = alert.attempts, destination = %route.destination_vault, error = %err, "alert published");
         let refusal = Refusal {
             token: IdempotencyToken::for_route(&backup.recovery_point, &route.destination_vault),
             recovery_point: backup.recovery_point.clone(),
