@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::HandlerError;
+use super::{for_each_page, HandlerError};
 use crate::domain::{
     coverage_of, BackupJob, BackupVaultArn, CopyLedger, Coverage, CoverageStatus, CoverageSummary, NotCopyable,
     RequiredBy, Requirement, RouteTable, SourceState, VaultName,
@@ -49,18 +49,15 @@ impl<B: BackupApi, S: TrackingStore> CoverageAssessor<B, S> {
         let mut unreadable = 0;
         let copies =
             CopyJobQuery { created_after: Some(query.since), max_results: Some(1000), ..CopyJobQuery::default() };
-        let mut next_token: Option<String> = None;
-        loop {
-            let page = self.backup.list_copy_jobs(&copies, next_token.as_deref()).await?;
-            unreadable += page.unreadable.len();
-            for job in page.items {
-                ledger.observe(&job, None);
-            }
-            next_token = page.next_token;
-            if next_token.is_none() {
-                break;
-            }
-        }
+        for_each_page(
+            async |token| self.backup.list_copy_jobs(&copies, token).await,
+            async |page| {
+                unreadable += page.unreadable.len();
+                page.items.iter().for_each(|job| ledger.observe(job, None));
+                Ok(())
+            },
+        )
+        .await?;
         let mut report = self.assess(query, &mut ledger, now).await?;
         report.unreadable += unreadable;
         Ok(report)
@@ -77,22 +74,21 @@ impl<B: BackupApi, S: TrackingStore> CoverageAssessor<B, S> {
         let mut report = CoverageReport::default();
         let mut required = Vec::new();
         let backups = BackupJobQuery { since: query.since, vault: query.vault.clone(), accounts: AccountScope::Caller };
-        let mut next_token: Option<String> = None;
-        loop {
-            let page = self.backup.list_completed_backups(&backups, next_token.as_deref()).await?;
-            report.unreadable += page.unreadable.len();
-            for backup in &page.items {
-                let requirements = self.requirements(backup).await?;
-                if !requirements.is_empty() {
-                    let source = self.source_state(backup).await?;
-                    required.extend(requirements.into_iter().map(|requirement| (requirement, source.clone())));
+        for_each_page(
+            async |token| self.backup.list_completed_backups(&backups, token).await,
+            async |page| {
+                report.unreadable += page.unreadable.len();
+                for backup in &page.items {
+                    let requirements = self.requirements(backup).await?;
+                    if !requirements.is_empty() {
+                        let source = self.source_state(backup).await?;
+                        required.extend(requirements.into_iter().map(|requirement| (requirement, source.clone())));
+                    }
                 }
-            }
-            next_token = page.next_token;
-            if next_token.is_none() {
-                break;
-            }
-        }
+                Ok(())
+            },
+        )
+        .await?;
         // vaultwatch's records of the attempts that decide a required copy, in one batch read.
         let wanted = ledger.records_wanted(required.iter().map(|(requirement, _)| requirement));
         if !wanted.is_empty() {

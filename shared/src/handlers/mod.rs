@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use crate::domain::{BackupJobId, CopyJobId, CopyJobState, SourcePolicy};
 use crate::notification::{parse_lambda_event, Notification, Origin, ParseError};
-use crate::ports::AwsError;
+use crate::ports::{AwsError, Page};
 
 /// Why an invocation failed. Returning it to Lambda makes Lambda retry the event and, after the
 /// retries, send it to the failure destination: nothing is dropped silently.
@@ -37,6 +37,23 @@ pub enum HandlerError {
     NoRecoveryPoint(BackupJobId),
     #[error("{failed} of {total} records failed; first: {first}")]
     Records { failed: usize, total: usize, first: Box<HandlerError> },
+}
+
+/// Reads a paged listing to its end, handing each page to `each`. (The reconciler's own sweep pages
+/// by hand: it stops at its deadline and saves its cursor between pages.)
+pub(crate) async fn for_each_page<T>(
+    mut list: impl AsyncFnMut(Option<&str>) -> Result<Page<T>, AwsError>,
+    mut each: impl AsyncFnMut(Page<T>) -> Result<(), HandlerError>,
+) -> Result<(), HandlerError> {
+    let mut next_token: Option<String> = None;
+    loop {
+        let mut page = list(next_token.as_deref()).await?;
+        next_token = page.next_token.take();
+        each(page).await?;
+        if next_token.is_none() {
+            return Ok(());
+        }
+    }
 }
 
 impl HandlerError {

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::HandlerError;
+use super::{for_each_page, HandlerError};
 use crate::domain::{
     coverage_of, AccountId, BackupJob, BackupVaultArn, CopyLedger, Coverage, CoverageSummary, RequiredBy, Requirement,
     SourceState,
@@ -116,18 +116,17 @@ impl<B: BackupApi> OrganizationAssessor<B> {
     ) -> Result<Vec<BackupJob>, HandlerError> {
         let query = BackupJobQuery { since, vault: None, accounts: AccountScope::Organization };
         let mut backups = Vec::new();
-        let mut next_token: Option<String> = None;
-        loop {
-            let page = self.backup.list_completed_backups(&query, next_token.as_deref()).await?;
-            report.unreadable += page.unreadable.len();
-            backups.extend(
-                page.items.into_iter().filter(|backup| backup.recovery_point.is_some() && backup.parent_job.is_none()),
-            );
-            next_token = page.next_token;
-            if next_token.is_none() {
-                return Ok(backups);
-            }
-        }
+        for_each_page(
+            async |token| self.backup.list_completed_backups(&query, token).await,
+            async |page| {
+                report.unreadable += page.unreadable.len();
+                let copyable = |backup: &BackupJob| backup.recovery_point.is_some() && backup.parent_job.is_none();
+                backups.extend(page.items.into_iter().filter(copyable));
+                Ok(())
+            },
+        )
+        .await?;
+        Ok(backups)
     }
 
     /// One account's copy jobs of the window, into the ledger.
@@ -144,18 +143,15 @@ impl<B: BackupApi> OrganizationAssessor<B> {
             max_results: Some(1000),
             ..CopyJobQuery::default()
         };
-        let mut next_token: Option<String> = None;
-        loop {
-            let page = self.backup.list_copy_jobs(&query, next_token.as_deref()).await?;
-            report.unreadable += page.unreadable.len();
-            for job in &page.items {
-                ledger.observe(job, None);
-            }
-            next_token = page.next_token;
-            if next_token.is_none() {
-                return Ok(());
-            }
-        }
+        for_each_page(
+            async |token| self.backup.list_copy_jobs(&query, token).await,
+            async |page| {
+                report.unreadable += page.unreadable.len();
+                page.items.iter().for_each(|job| ledger.observe(job, None));
+                Ok(())
+            },
+        )
+        .await
     }
 
     /// A backup's rows: the required destinations, then those its copy jobs went to.
