@@ -433,7 +433,8 @@ impl Burst {
         match reconciler.run(Utc::now(), || false).await {
             // A sweep that hit a fault (counted in `errors`, or failing whole) is simply run again.
             Ok(summary) => {
-                summary.repaired + summary.retried + summary.alerted + summary.missing_copies_started + summary.errors > 0
+                summary.repaired + summary.retried + summary.alerted + summary.missing_copies_started + summary.errors
+                    > 0
             }
             Err(_) => true,
         }
