@@ -68,6 +68,9 @@ SCENARIOS = {
         "TeamsTenantId": "1b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5d",
         "TeamsChannelId": "19%3ab6ef35dc342d56ba5654e6fc6d25a071%40thread.tacv2",
     },
+    # A StackSet's stack: the backup role by name, the same value in every account, which each stack
+    # turns into its own account's role ARN.
+    "stackset-role-name": {"BackupRoleArn": "service-role/AWSBackupDefaultServiceRole"},
     # A member stack publishing its alerts to the organization's topic, another account's in another
     # region (templates/central-alerts.yaml).
     "organization-alerts": {
@@ -173,6 +176,9 @@ def resolve(node, params, conditions):
         if key == "Fn::Split":
             separator, text = value
             return resolve(text, params, conditions).split(separator)
+        if key == "Fn::Select":
+            index, items = value
+            return resolve(items, params, conditions)[int(index)]
         if key == "Fn::If":
             condition, when_true, when_false = value
             return resolve(when_true if conditions[condition] else when_false, params, conditions)
@@ -282,6 +288,28 @@ def test_resolution_gives_the_backup_roles_and_targets_per_deployment():
     assert pass_role["Resource"] == [REQUIRED["BackupRoleArn"]]
     deny = next(s for s in retrier if s["Effect"] == "Deny")
     assert deny["Condition"] == {"ForAnyValue:ArnNotLike": {"backup:CopyTargets": [f"arn:aws:backup:*:{ACCOUNT}:backup-vault:*"]}}
+
+
+def test_a_backup_role_given_by_name_is_the_role_of_the_stacks_own_account():
+    params, conditions = deployment(SCENARIOS["stackset-role-name"])
+    assert conditions["BackupRoleIsAName"]
+    own_role = f"arn:aws:iam::{ACCOUNT}:role/service-role/AWSBackupDefaultServiceRole"
+    for function in ("CopyJobRetrierFunction", "CrossRegionCopierFunction", "CopyJobReconcilerFunction"):
+        statements = policy_documents(params, conditions)[f"function:{function}"]["Statement"]
+        pass_role = next(s for s in statements if s["Action"] == ["iam:PassRole"])
+        assert pass_role["Resource"] == [own_role], function
+    variables = resolve(TEMPLATE["Globals"]["Function"]["Environment"]["Variables"], params, conditions)
+    assert variables["COPY_ROLE_ARN"] == own_role
+    assert [role for role in variables["PASSABLE_ROLE_ARNS"].split(",") if role] == [own_role]
+    # An ARN is taken as it is, and both forms pass the parameter's pattern.
+    params, conditions = deployment(SCENARIOS["defaults"])
+    assert not conditions["BackupRoleIsAName"]
+    assert resolve(TEMPLATE["Globals"]["Function"]["Environment"]["Variables"], params, conditions)["COPY_ROLE_ARN"] == REQUIRED["BackupRoleArn"]
+    pattern = re.compile(TEMPLATE["Parameters"]["BackupRoleArn"]["AllowedPattern"])
+    for good in (REQUIRED["BackupRoleArn"], "service-role/AWSBackupDefaultServiceRole", "vaultwatch-backup", "arn:aws-cn:iam::123456789012:role/r"):
+        assert pattern.fullmatch(good), good
+    for bad in ("", "arn:aws:iam::123456789012:user/u", "arn:aws:iam::ACCOUNT:role/r", "role:name", "/leading-slash"):
+        assert not pattern.fullmatch(bad), bad
 
 
 def test_resolution_gives_the_alert_topic_and_its_key_per_deployment():

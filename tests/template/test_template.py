@@ -21,6 +21,9 @@ THIS_REGIONS_RECOVERY_POINTS = "arn:${AWS::Partition}:*:${AWS::Region}:*:*"
 THIS_ACCOUNTS_VAULTS = "arn:${AWS::Partition}:backup:*:${AWS::AccountId}:backup-vault:*"
 # The functions that copy, and so pass roles and know their grants.
 COPYING = {"CopyJobRetrierFunction", "CrossRegionCopierFunction", "CopyJobReconcilerFunction"}
+# BackupRoleArn as an ARN: the parameter itself, or (a role name, as a StackSet gives it) that role in
+# the stack's own account.
+BACKUP_ROLE = ["BackupRoleIsAName", "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${BackupRoleArn}", "BackupRoleArn"]
 
 
 def of_type(kind):
@@ -88,9 +91,9 @@ def test_the_copying_functions_know_their_role_and_target_grants():
     globals_ = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
     for name in COPYING:
         variables = {**globals_, **RESOURCES[name]["Properties"]["Environment"]["Variables"]}
-        assert variables["COPY_ROLE_ARN"] == "BackupRoleArn", name
+        assert variables["COPY_ROLE_ARN"] == BACKUP_ROLE, name
         # BackupRoleArn + PassableRoleArns, as the iam:PassRole grant.
-        assert variables["PASSABLE_ROLE_ARNS"] == [",", ["BackupRoleArn", [",", "PassableRoleArns"]]], name
+        assert variables["PASSABLE_ROLE_ARNS"] == [",", [BACKUP_ROLE, [",", "PassableRoleArns"]]], name
         # The AllowedCopyTargets patterns, comma-separated, else this account's vaults: as the Deny.
         assert variables["COPY_TARGETS"] == ["HasCopyTargets", [",", "AllowedCopyTargets"], THIS_ACCOUNTS_VAULTS], name
 
@@ -100,10 +103,10 @@ def test_pass_role_only_for_the_backup_role_and_only_to_aws_backup():
     assert {n for n, _ in passing} == {"CopyJobRetrierFunction", "CrossRegionCopierFunction", "CopyJobReconcilerFunction"}
     for name, statement in passing:
         assert as_list(statement["Action"]) == ["iam:PassRole"], name
-        # !If [HasPassableRoles, !Split [",", !Join [",", [BackupRoleArn, !Join [",", PassableRoleArns]]]], [BackupRoleArn]]
+        # !If [HasPassableRoles, !Split [",", !Join [",", [BackupRole, !Join [",", PassableRoleArns]]]], [BackupRole]]
         condition, with_extra, only_backup_role = statement["Resource"]
-        assert condition == "HasPassableRoles" and only_backup_role == ["BackupRoleArn"], name
-        assert with_extra == [",", [",", ["BackupRoleArn", [",", "PassableRoleArns"]]]], name
+        assert condition == "HasPassableRoles" and only_backup_role == [BACKUP_ROLE], name
+        assert with_extra == [",", [",", [BACKUP_ROLE, [",", "PassableRoleArns"]]]], name
         assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "backup.amazonaws.com"}}, name
     parameter = TEMPLATE["Parameters"]["PassableRoleArns"]
     assert (parameter["Type"], parameter["Default"]) == ("CommaDelimitedList", "")
@@ -225,7 +228,7 @@ README_GRANTS = {
         "backup:GetBackupPlan": {"arn:${AWS::Partition}:backup:${AWS::Region}:${AWS::AccountId}:backup-plan:*"},
         "backup:StartCopyJob": {THIS_REGIONS_RECOVERY_POINTS},
         "backup:DescribeRecoveryPoint": {THIS_REGIONS_RECOVERY_POINTS},
-        "iam:PassRole": {"HasPassableRoles", "BackupRoleArn", ",", "PassableRoleArns"},
+        "iam:PassRole": {"HasPassableRoles", *BACKUP_ROLE, ",", "PassableRoleArns"},
         # !If [UsesOrganizationAlertTopic, AlertTopicArn, AlertTopic]: the organization's topic when
         # given, and then its key besides the stack's (test_organization_alert_topic_* below).
         "sns:Publish": {"UsesOrganizationAlertTopic", "AlertTopicArn", "AlertTopic"},
@@ -236,7 +239,7 @@ README_GRANTS = {
     "CrossRegionCopierFunction": {
         "backup:DescribeBackupJob": {"*"},
         "backup:StartCopyJob": {THIS_REGIONS_RECOVERY_POINTS},
-        "iam:PassRole": {"HasPassableRoles", "BackupRoleArn", ",", "PassableRoleArns"},
+        "iam:PassRole": {"HasPassableRoles", *BACKUP_ROLE, ",", "PassableRoleArns"},
     },
     "VaultNotificationsFunction": {
         "backup:DescribeBackupVault": {"arn:${AWS::Partition}:backup:${AWS::Region}:${AWS::AccountId}:backup-vault:*"},
@@ -420,11 +423,18 @@ def regional_metrics() -> set[str]:
     return {code_metrics()[v] for v in variants}
 
 
+def account_metrics() -> set[str]:
+    """The metrics the code writes per member account (Function + AccountId: the organization view)."""
+    variants = set(re.findall(r"add_for_account\(\s*Metric::(\w+)", rust(SHARED / "handlers" / "measured.rs")))
+    return {code_metrics()[v] for v in variants}
+
+
 def function_metrics() -> set[str]:
-    """The metrics the code writes per function alone: every other metric measured.rs names."""
+    """The metrics the code writes per function alone: those measured.rs names outside its per-region
+    and per-account calls."""
     source = rust(SHARED / "handlers" / "measured.rs")
-    regional = set(re.findall(r"add_for_region\(\s*Metric::(\w+)", source))
-    return {code_metrics()[v] for v in set(re.findall(r"\bMetric::(\w+)", source)) - regional}
+    alone = re.sub(r"add_for_(?:region|account)\(\s*Metric::\w+", "", source)
+    return {code_metrics()[v] for v in re.findall(r"\bMetric::(\w+)", alone)}
 
 
 def render(node, params, conditions):
@@ -611,9 +621,14 @@ def test_the_dashboard_shows_every_metric_the_code_writes_under_its_dimensions()
     ours = [(name, dims) for namespace, name, dims in referenced_metrics(board) if namespace == namespace_]
     assert {name for name, _ in ours} == set(code_metrics().values())
     for name, dimensions in ours:
-        expected = {"Function", "DestinationRegion"} if name in regional_metrics() else {"Function"}
-        assert dimensions == expected, (name, dimensions)
-        assert name in regional_metrics() | function_metrics(), name
+        written = {frozenset({"Function"})} if name in function_metrics() else set()
+        if name in regional_metrics():
+            written.add(frozenset({"Function", "DestinationRegion"}))
+        if name in account_metrics():
+            written.add(frozenset({"Function", "AccountId"}))
+        assert dimensions in written, (name, dimensions, written)
+    # Every metric the code writes per member account has its organization graph.
+    assert {name for name, dims in ours if "AccountId" in dims} >= account_metrics() - {"OldestUncoveredAgeSeconds"}
 
 
 def aws_backup_metrics_documented() -> set[str]:
@@ -877,3 +892,107 @@ def test_the_resource_types_the_serverless_application_repository_lacks_are_the_
     section = readme[readme.index("### Publish to the Serverless Application Repository"):]
     section = section[:section.index("\n## ", 1)]
     assert set(re.findall(r"`(AWS::[\w:]+)`", section)) >= used & unlisted
+
+
+# ---- bursts: the copier's and the retrier's concurrency (README, Configuration; docs/aws-facts.md#stacksets)
+
+from test_iam_lint import resolve  # noqa: E402
+
+# function -> (its reserved-concurrency parameter, the condition that reserves it)
+RESERVED = {
+    "CrossRegionCopierFunction": ("CopierReservedConcurrency", "ReservesCopierConcurrency"),
+    "CopyJobRetrierFunction": ("RetrierReservedConcurrency", "ReservesRetrierConcurrency"),
+}
+
+
+def lambda_model_range(shape, member):
+    """(min, max) of a member in botocore's Lambda model: AWS's own limits."""
+    import botocore.session
+    model = botocore.session.get_session().get_service_model("lambda")
+    metadata = model.shape_for(shape).members[member].metadata
+    return metadata.get("min"), metadata.get("max")
+
+
+def retry_queue_source(resources=RESOURCES):
+    (source,) = [e["Properties"] for e in resources["CopyJobRetrierFunction"]["Properties"]["Events"].values() if e["Type"] == "SQS"]
+    return source
+
+
+def test_the_copier_and_the_retrier_reserve_their_concurrency_by_parameter_which_minus_one_turns_off():
+    minimum_reserved, _ = lambda_model_range("PutFunctionConcurrencyRequest", "ReservedConcurrentExecutions")
+    assert minimum_reserved == 0  # 0 is a valid reservation: it throttles every invocation
+    for function, (name, condition) in RESERVED.items():
+        parameter = TEMPLATE["Parameters"][name]
+        pattern = re.compile(parameter["AllowedPattern"])
+        assert parameter["Type"] == "String" and pattern.fullmatch(parameter["Default"]), name
+        # -1 means unreserved; 0 (which would stop the function) and anything not a plain integer are refused.
+        assert pattern.fullmatch("-1") and pattern.fullmatch("25") and pattern.fullmatch("1000"), name
+        for bad in ("0", "00", "-0", "-2", "", "1.5", "05", "ten", "10000"):
+            assert not pattern.fullmatch(bad), (name, bad)
+        assert "-1" in parameter["Description"] or "-1" in parameter["ConstraintDescription"], name
+        assert TEMPLATE["Conditions"][condition] == [[name, "-1"]]
+        assert RESOURCES[function]["Properties"]["ReservedConcurrentExecutions"] == [condition, name, "AWS::NoValue"], function
+        for value, expected in ((parameter["Default"], int(parameter["Default"])), ("7", 7), ("-1", None)):
+            params, conditions = deployment({name: value})
+            reserved = resolve(LONG_FORM["Resources"][function]["Properties"], params, conditions).get("ReservedConcurrentExecutions")
+            # Off: the property is left out (AWS::NoValue), so the function is unreserved.
+            assert (None if reserved is None else int(reserved)) == expected, (function, value)
+    # The defaults: copier 5, retrier 10, of which the retry queue may take 5.
+    assert TEMPLATE["Parameters"]["CopierReservedConcurrency"]["Default"] == "5"
+    assert TEMPLATE["Parameters"]["RetrierReservedConcurrency"]["Default"] == "10"
+
+
+def test_the_retry_queue_caps_its_own_concurrency_below_the_retriers_reservation():
+    # Maximum concurrency on the SQS event source is the knob for an SQS-fed function: Lambda polls no
+    # more batches than it may run. A reservation alone lets the pollers take messages the function
+    # cannot run: throttled, back in the queue after the visibility timeout, counted towards maxReceiveCount.
+    parameter = TEMPLATE["Parameters"]["RetryQueueMaximumConcurrency"]
+    assert (parameter["MinValue"], parameter["MaxValue"]) == lambda_model_range("ScalingConfig", "MaximumConcurrency") == (2, 1000)
+    assert parameter["Type"] == "Number"
+    assert retry_queue_source()["ScalingConfig"] == {"MaximumConcurrency": "RetryQueueMaximumConcurrency"}
+    # The notifications share the reservation: the defaults leave them room beside the due retries.
+    assert parameter["Default"] < int(TEMPLATE["Parameters"]["RetrierReservedConcurrency"]["Default"])
+    # A reserved retrier needs at least the event source's minimum (2): its pattern refuses 1.
+    assert not re.fullmatch(TEMPLATE["Parameters"]["RetrierReservedConcurrency"]["AllowedPattern"], "1")
+    # Lambda's advice for throttled batches: a visibility timeout of six times the function's timeout.
+    timeout = RESOURCES["CopyJobRetrierFunction"]["Properties"].get("Timeout", TEMPLATE["Globals"]["Function"]["Timeout"])
+    assert RESOURCES["RetryQueue"]["Properties"]["VisibilityTimeout"] >= 6 * timeout
+
+
+def test_throttled_notifications_wait_six_hours_then_land_in_the_failure_queue():
+    # SNS invokes asynchronously: Lambda queues the event and retries a throttled one for up to
+    # MaximumEventAgeInSeconds (at most 6 hours), then hands it to the on-failure destination.
+    config = TEMPLATE["Globals"]["Function"]["EventInvokeConfig"]
+    assert config["MaximumEventAgeInSeconds"] == 21600
+    assert config["DestinationConfig"]["OnFailure"] == {"Type": "SQS", "Destination": "FailureQueue.Arn"}
+    for function in RESERVED:
+        events = RESOURCES[function]["Properties"]["Events"].values()
+        assert any(e["Type"] == "SNS" and e["Properties"]["Topic"] == "VaultEventsTopic" for e in events), function
+
+
+def test_the_sam_transform_passes_the_concurrency_settings_through(monkeypatch):
+    out = transformed(monkeypatch, {"CopyRoutes": '[{"sourceVault":"a"}]'})["Resources"]
+    for function, (name, condition) in RESERVED.items():
+        assert out[function]["Properties"]["ReservedConcurrentExecutions"] == {"Fn::If": [condition, {"Ref": name}, {"Ref": "AWS::NoValue"}]}
+    (mapping,) = [r["Properties"] for r in out.values()
+                  if r["Type"] == "AWS::Lambda::EventSourceMapping" and r["Properties"]["FunctionName"] == {"Ref": "CopyJobRetrierFunction"}]
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "RetryQueueMaximumConcurrency"}}
+    # The reconciler's and the vault wiring's single execution stay as they were.
+    for function in ("CopyJobReconcilerFunction", "VaultNotificationsFunction"):
+        assert out[function]["Properties"]["ReservedConcurrentExecutions"] == 1
+
+
+def test_every_parameter_is_in_the_readmes_parameter_table():
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Configuration"):]
+    section = section[:section.index("\nEnvironment variables")]
+    rows = {}
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            for name in re.findall(r"`(\w+)`", cells[0]):
+                rows[name] = cells
+    assert set(TEMPLATE["Parameters"]) <= set(rows), set(TEMPLATE["Parameters"]) - set(rows)
+    for name in ("CopierReservedConcurrency", "RetrierReservedConcurrency", "RetryQueueMaximumConcurrency"):
+        assert rows[name][1] == f"`{TEMPLATE['Parameters'][name]['Default']}`", name
+        assert "-1" in rows[name][2] or name == "RetryQueueMaximumConcurrency", name
