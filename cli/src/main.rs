@@ -126,16 +126,10 @@ async fn main() -> ExitCode {
             };
             let query = CoverageQuery { since, vault: args.vault };
             match assessor.report(&query, Utc::now()).await {
-                Ok(coverage) => {
-                    if let Err(err) = report::write(&coverage, args.format, std::io::stdout().lock()) {
-                        return failed(&err);
-                    }
-                    if coverage.summary.uncovered() > 0 {
-                        ExitCode::FAILURE
-                    } else {
-                        ExitCode::SUCCESS
-                    }
-                }
+                Ok(coverage) => reported(
+                    report::write(&coverage, args.format, std::io::stdout().lock()),
+                    coverage.summary.uncovered(),
+                ),
                 Err(err) => failed(&err),
             }
         }
@@ -174,13 +168,15 @@ async fn organization(sdk: &SdkConfig, args: CoverageArgs, since: chrono::DateTi
         }
     }
     let report = OrganizationReport::combine(reports, Utc::now());
-    if let Err(err) = report::write_organization(&report, args.format, std::io::stdout().lock()) {
-        return failed(&err);
-    }
-    if report.summary.uncovered() > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
+    reported(report::write_organization(&report, args.format, std::io::stdout().lock()), report.summary.uncovered())
+}
+
+/// A coverage report's exit status: 1 when something is uncovered, 3 when it could not be written.
+fn reported(written: std::io::Result<()>, uncovered: usize) -> ExitCode {
+    match written {
+        Err(err) => failed(&err),
+        Ok(()) if uncovered > 0 => ExitCode::FAILURE,
+        Ok(()) => ExitCode::SUCCESS,
     }
 }
 

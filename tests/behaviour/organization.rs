@@ -151,10 +151,10 @@ mod reconciler {
 
     use super::*;
 
-    #[tokio::test]
-    async fn the_management_accounts_reconciler_reports_each_member_and_measures_it_per_account() {
+    /// The management account's reconciler over the organization above, with or without the view.
+    fn management_reconciler(view: bool) -> Reconciler<MemoryBackup, MemoryStore, MemoryAlerts, MemoryQueue> {
         let assessor = organization();
-        let reconciler = Reconciler {
+        Reconciler {
             backup: assessor.backup,
             store: MemoryStore::new(),
             alerts: MemoryAlerts::new(),
@@ -163,8 +163,13 @@ mod reconciler {
             sweep: SweepSettings::default(),
             routes: RouteTable::default(),
             copy_role: None,
-            organization: Some(assessor.settings),
-        };
+            organization: view.then_some(assessor.settings),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_management_accounts_reconciler_reports_each_member_and_measures_it_per_account() {
+        let reconciler = management_reconciler(true);
         let summary = reconciler.run(Utc::now(), || false).await.unwrap();
 
         let organization = summary.organization.as_ref().expect("the organization view ran");
@@ -196,18 +201,7 @@ mod reconciler {
 
     #[tokio::test]
     async fn without_the_organization_view_the_reconciler_lists_only_its_own_account() {
-        let assessor = organization();
-        let reconciler = Reconciler {
-            backup: assessor.backup,
-            store: MemoryStore::new(),
-            alerts: MemoryAlerts::new(),
-            queue: MemoryQueue::new(),
-            retry: RetrierSettings::default(),
-            sweep: SweepSettings::default(),
-            routes: RouteTable::default(),
-            copy_role: None,
-            organization: None,
-        };
+        let reconciler = management_reconciler(false);
         let summary = reconciler.run(Utc::now(), || false).await.unwrap();
         assert_eq!(summary.organization, None);
         assert!(reconciler.backup.backup_job_queries().iter().all(|q| q.accounts == AccountScope::Caller));
