@@ -12,10 +12,14 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections import Counter
+from datetime import datetime, timedelta, timezone
 
 import boto3
 import botocore.exceptions
+import botocore.retries.standard
 import pytest
+from botocore.config import Config
 
 from harness.config import ACCOUNT, ROLE
 from harness.processes import start_standin
@@ -402,3 +406,471 @@ def test_idempotency_tokens_return_the_same_job_and_refuse_other_parameters(url)
     first = start(url, rp, IdempotencyToken="t-1")
     assert start(url, rp, IdempotencyToken="t-1")["CopyJobId"] == first["CopyJobId"]
     assert error(lambda: start(url, rp, IdempotencyToken="t-1", Lifecycle={"DeleteAfterDays": 10}))[0] == "InvalidRequestException"
+
+
+# ---------------------------------------------------------------------- i. quotas (docs/aws-facts.md, Service quotas)
+DST2 = f"arn:aws:backup:us-west-2:{ACCOUNT}:backup-vault:dst2"
+EU = f"arn:aws:backup:eu-west-1:{ACCOUNT}:backup-vault:eu"
+LIMIT_MESSAGE = "There are too many copy jobs running for resource."
+NO_LIMITS = {"refused": 0, "waited": 0, "failed": 0}
+
+
+def quotas(base: str, **spec) -> None:
+    control(base, "quotas", spec)
+
+
+def once(base: str, region: str = "us-east-1"):
+    """A client that makes one attempt per call (no SDK retries), to see each answer as it is."""
+    return boto3.client("backup", region_name=region, endpoint_url=base, aws_access_key_id="testing",
+                        aws_secret_access_key="testing", config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
+
+
+def start_to(base: str, rp: str, destination: str, backup_client=None, **extra) -> str:
+    return (backup_client or client(base)).start_copy_job(
+        RecoveryPointArn=rp, SourceBackupVaultName="src", DestinationBackupVaultArn=destination, IamRoleArn=ROLE,
+        **extra)["CopyJobId"]
+
+
+def more_vaults(base: str) -> None:
+    client(base, "us-west-2").create_backup_vault(BackupVaultName="dst2")
+    client(base, "eu-west-1").create_backup_vault(BackupVaultName="eu")
+
+
+def throttling(response: dict) -> bool:
+    """Whether botocore's standard retry mode takes this error response for throttling."""
+    context = botocore.retries.standard.RetryContext(attempt_number=1, parsed_response=response)
+    return botocore.retries.standard.ThrottledRetryableChecker().is_retryable(context)
+
+
+def running(base: str) -> Counter:
+    jobs = client(base).list_copy_jobs(ByState="RUNNING")["CopyJobs"]
+    return Counter(j["DestinationBackupVaultArn"] for j in jobs if not j["IsParent"])
+
+
+def test_without_quotas_nothing_is_limited_and_empty_quotas_remove_them(url):
+    ids = [start(url, backup(url)["RecoveryPointArn"])["CopyJobId"] for _ in range(4)]
+    backup_client = once(url)
+    for _ in range(30):
+        backup_client.list_copy_jobs()
+    moved = control(url, "advance")["moved"]
+    assert {m["CopyJobId"] for m in moved} == set(ids) and {m["State"] for m in moved} == {"COMPLETED"}
+    answer = control(url, "calls")
+    assert (answer["throttled"], answer["limited"]) == ({}, NO_LIMITS)
+
+    quotas(url, rates={"ListCopyJobs": {"perSecond": 0, "burst": 0}}, copyJobs={"perDestinationVault": 1, "onLimit": "refuse"})
+    assert error(lambda: once(url).list_copy_jobs())[0] == "ThrottlingException"
+    quotas(url)  # {}: no quota left
+    once(url).list_copy_jobs()
+    more = [start(url, backup(url)["RecoveryPointArn"])["CopyJobId"] for _ in range(3)]
+    assert {m["CopyJobId"] for m in control(url, "advance")["moved"]} == set(more), "one advance runs every job again"
+
+    quotas(url, rates={"*": {"perSecond": 0, "burst": 0}})
+    control(url, "reset")
+    assert once(url).list_copy_jobs()["CopyJobs"] == [], "reset removes the quotas"
+    assert control(url, "calls")["throttled"] == {}
+
+
+def test_a_quota_configuration_is_checked(url):
+    for spec in ({"rates": {"ListCopyJobs": {"perSecond": -1, "burst": 1}}}, {"rates": {"ListCopyJobs": {"burst": 1}}},
+                 {"copyJobs": {"perDestinationVault": 0}}, {"copyJobs": {"perDestinationRegion": 2, "onLimit": "drop"}}):
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            control(url, "quotas", spec)
+        assert caught.value.code == 400, spec
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        control(url, "quotas/clock", {"advanceSeconds": 1})
+    assert caught.value.code == 400, "only a manual clock moves"
+
+
+def test_calls_beyond_a_rate_are_throttled_with_awss_error_shape(url):
+    rp = backup(url)["RecoveryPointArn"]
+    job_id = start(url, rp)["CopyJobId"]
+    quotas(url, manualClock=True, rates={
+        op: {"perSecond": 1, "burst": 2} for op in ("StartCopyJob", "DescribeCopyJob", "ListCopyJobs")})
+    backup_client = once(url)
+    for _ in range(2):
+        assert backup_client.describe_copy_job(CopyJobId=job_id)["CopyJob"]["CopyJobId"] == job_id
+    assert error(lambda: backup_client.describe_copy_job(CopyJobId=job_id)) == ("ThrottlingException", "Rate exceeded", 400)
+    status, kind, body = raw(url, "GET", f"/copy-jobs/{job_id}")
+    assert (status, kind) == (400, "ThrottlingException")
+    assert body == {"Code": "ThrottlingException", "Message": "Rate exceeded", "Type": "Client", "Context": ""}
+
+    # A bucket per operation; operations without a rate are not limited.
+    backup_client.list_copy_jobs()
+    backup_client.list_copy_jobs()
+    assert error(lambda: backup_client.list_copy_jobs())[0] == "ThrottlingException"
+    start_to(url, rp, DST, backup_client)
+    start_to(url, rp, DST, backup_client)
+    assert error(lambda: start_to(url, rp, DST, backup_client)) == ("ThrottlingException", "Rate exceeded", 400)
+    for _ in range(5):
+        backup_client.describe_recovery_point(BackupVaultName="src", RecoveryPointArn=rp)
+
+    # The bucket refills at its rate and holds at most its burst.
+    assert control(url, "quotas/clock", {"advanceSeconds": 1}) == {"now": 1.0}
+    backup_client.describe_copy_job(CopyJobId=job_id)
+    assert error(lambda: backup_client.describe_copy_job(CopyJobId=job_id))[0] == "ThrottlingException"
+    control(url, "quotas/clock", {"advanceSeconds": 60})
+    backup_client.describe_copy_job(CopyJobId=job_id)
+    backup_client.describe_copy_job(CopyJobId=job_id)
+    assert error(lambda: backup_client.describe_copy_job(CopyJobId=job_id))[0] == "ThrottlingException"
+
+    answer = control(url, "calls")
+    assert answer["throttled"] == {"DescribeCopyJob": 4, "ListCopyJobs": 1, "StartCopyJob": 1}
+    assert answer["calls"]["DescribeCopyJob"] == 9, "throttled calls are calls too"
+
+
+def test_botocore_takes_the_throttling_error_for_throttling_and_retries_it(url, monkeypatch):
+    quotas(url, manualClock=True, rates={"ListCopyJobs": {"perSecond": 0, "burst": 0}})
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
+        once(url).list_copy_jobs()
+    assert throttling(caught.value.response)
+    # The standard retry mode retries it up to max_attempts (its backoff made instant here).
+    monkeypatch.setattr(botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, context: 0)
+    retrying = boto3.client("backup", region_name="us-east-1", endpoint_url=url, aws_access_key_id="testing",
+                            aws_secret_access_key="testing", config=Config(retries={"mode": "standard", "total_max_attempts": 3}))
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
+        retrying.list_copy_jobs()
+    assert caught.value.response["Error"]["Code"] == "ThrottlingException"
+    assert caught.value.response["ResponseMetadata"]["RetryAttempts"] == 2
+    assert control(url, "calls")["throttled"] == {"ListCopyJobs": 1 + 3}
+
+
+def test_start_copy_job_beyond_the_cap_is_refused_with_limit_exceeded(url):
+    more_vaults(url)
+    quotas(url, copyJobs={"perDestinationVault": 2, "onLimit": "refuse"})
+    backup_client = once(url)
+    points = [backup(url)["RecoveryPointArn"] for _ in range(4)]
+    first = start_to(url, points[0], DST, backup_client, IdempotencyToken="first")
+    start_to(url, points[1], DST, backup_client)
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
+        start_to(url, points[2], DST, backup_client)
+    response = caught.value.response
+    refusal = f"Too many concurrent copy jobs to destination backup vault {DST}. Try again later."
+    assert (response["Error"]["Code"], response["Error"]["Message"], response["ResponseMetadata"]["HTTPStatusCode"]) == (
+        "LimitExceededException", refusal, 400)
+    assert throttling(response), "botocore's standard retry counts LimitExceededException as throttling"
+    status, kind, body = raw(url, "PUT", "/copy-jobs", {
+        "RecoveryPointArn": points[2], "SourceBackupVaultName": "src", "DestinationBackupVaultArn": DST, "IamRoleArn": ROLE})
+    assert (status, kind, body) == (400, "LimitExceededException", {
+        "Code": "LimitExceededException", "Message": refusal, "Type": "Client", "Context": "StartCopyJob"})
+    assert start_to(url, points[0], DST, backup_client, IdempotencyToken="first") == first, "a retry of an accepted request"
+    other = start_to(url, points[2], DST2, backup_client)
+
+    control(url, "advance")
+    assert running(url) == {DST: 2, DST2: 1}
+    assert error(lambda: start_to(url, points[3], DST, backup_client))[0] == "LimitExceededException", "RUNNING jobs hold the slots"
+    control(url, "advance")
+    assert copy_job(url, other)["State"] == "COMPLETED"
+    start_to(url, points[3], DST, backup_client)
+    assert control(url, "calls")["limited"] == {"refused": 3, "waited": 0, "failed": 0}
+    assert len(client(url).list_copy_jobs(ByDestinationVaultArn=DST)["CopyJobs"]) == 3
+
+
+def test_copy_jobs_beyond_the_cap_wait_in_created_and_run_as_slots_free(url):
+    quotas(url, copyJobs={"perDestinationVault": 2})
+    ids = [start(url, backup(url)["RecoveryPointArn"])["CopyJobId"] for _ in range(5)]
+    steps = []
+    while control(url, "advance")["moved"]:
+        steps.append([copy_job(url, i)["State"] for i in ids])
+    assert steps == [
+        ["RUNNING", "RUNNING", "CREATED", "CREATED", "CREATED"],
+        ["COMPLETED", "COMPLETED", "RUNNING", "RUNNING", "CREATED"],
+        ["COMPLETED"] * 4 + ["RUNNING"],
+        ["COMPLETED"] * 5,
+    ]
+    assert all(copy_job(url, i)["MessageCategory"] == "SUCCESS" for i in ids)
+    counters = control(url, "calls")
+    assert counters["peakRunning"] == {"vaults": {DST: 2}, "regions": {f"{ACCOUNT}/us-west-2": 2}}
+    assert counters["limited"] == {"refused": 0, "waited": 3, "failed": 0}
+    events = Counter((p["attributes"]["Id"], p["attributes"]["State"]) for p in published(url)
+                     if p["attributes"]["EventType"] == "COPY_JOB")
+    assert events == Counter({(i, s): 1 for i in ids for s in ("CREATED", "COMPLETED")}), "one start, one end each"
+
+
+def test_copy_jobs_without_a_slot_fail_with_awss_limit_message(url):
+    quotas(url, copyJobs={"perDestinationVault": 1, "onLimit": "fail"})
+    ids = [start(url, backup(url)["RecoveryPointArn"])["CopyJobId"] for _ in range(3)]
+    control(url, "advance")
+    jobs = [copy_job(url, i) for i in ids]
+    assert [j["State"] for j in jobs] == ["RUNNING", "FAILED", "FAILED"]
+    assert all(j["StatusMessage"] == LIMIT_MESSAGE and j["MessageCategory"] == "MISCELLANEOUS" and "CompletionDate" in j
+               for j in jobs[1:])
+    failed = {p["attributes"]["Id"] for p in published(url) if p["attributes"]["State"] == "FAILED"}
+    assert failed == set(ids[1:])
+    control(url, "advance")
+    assert copy_job(url, ids[0])["State"] == "COMPLETED"
+    assert control(url, "calls")["limited"] == {"refused": 0, "waited": 0, "failed": 2}
+
+    # The message and category are configurable (AWS's name for the category is not published).
+    quotas(url, copyJobs={"perDestinationVault": 1, "onLimit": "fail", "messageCategory": "STAND_IN_LIMIT"})
+    more = [start(url, backup(url)["RecoveryPointArn"])["CopyJobId"] for _ in range(2)]
+    control(url, "advance")
+    (limited,) = client(url).list_copy_jobs(ByMessageCategory="STAND_IN_LIMIT")["CopyJobs"]
+    assert limited["CopyJobId"] == more[1] and limited["StatusMessage"] == LIMIT_MESSAGE
+
+
+def test_a_cap_per_account_and_destination_region_spans_its_vaults(url):
+    more_vaults(url)
+    quotas(url, copyJobs={"perDestinationRegion": 3})
+    west = [start_to(url, backup(url)["RecoveryPointArn"], [DST, DST2][n % 2]) for n in range(6)]
+    eu = [start_to(url, backup(url)["RecoveryPointArn"], EU) for _ in range(2)]
+    control(url, "advance")
+    assert [copy_job(url, i)["State"] for i in west] == ["RUNNING"] * 3 + ["CREATED"] * 3
+    assert [copy_job(url, i)["State"] for i in eu] == ["RUNNING"] * 2, "another region has slots of its own"
+    while control(url, "advance")["moved"]:
+        assert sum(n for vault, n in running(url).items() if ":us-west-2:" in vault) <= 3
+    assert {copy_job(url, i)["State"] for i in west + eu} == {"COMPLETED"}
+    assert control(url, "calls")["peakRunning"] == {
+        "vaults": {DST: 2, DST2: 2, EU: 2}, "regions": {f"{ACCOUNT}/us-west-2": 3, f"{ACCOUNT}/eu-west-1": 2}}
+
+
+def test_a_burst_never_runs_more_copy_jobs_than_the_caps(url):
+    more_vaults(url)
+    quotas(url, copyJobs={"perDestinationVault": 3, "perDestinationRegion": 5})
+    plan_id = client(url).create_backup_plan(BackupPlan={"BackupPlanName": "burst", "Rules": [{
+        "RuleName": "nightly", "TargetBackupVaultName": "src",
+        "CopyActions": [{"DestinationBackupVaultArn": DST}, {"DestinationBackupVaultArn": DST2}]}]})["BackupPlanId"]
+    control(url, "faults", {"failCopies": [{"destinationVaultArn": DST2, "statusMessage": "Copy job failed.", "count": 2}]})
+    for _ in range(20):
+        backup(url, planId=plan_id)
+    parent = start(url, composite(url, children=4)["RecoveryPointArn"])["CopyJobId"]
+    steps = 0
+    while control(url, "advance")["moved"]:
+        now = running(url)
+        assert max(now.values(), default=0) <= 3 and sum(now.values()) <= 5, now
+        steps += 1
+    jobs = client(url).list_copy_jobs()["CopyJobs"]
+    assert len(jobs) == 20 * 2 + 1 + 4
+    assert Counter(j["State"] for j in jobs if not j["IsParent"]) == {"COMPLETED": 42, "FAILED": 2}
+    assert copy_job(url, parent)["State"] == "COMPLETED"
+    assert steps >= 44 // 5
+    counters = control(url, "calls")
+    assert counters["peakRunning"]["regions"] == {f"{ACCOUNT}/us-west-2": 5}
+    assert all(n <= 3 for n in counters["peakRunning"]["vaults"].values()) and max(counters["peakRunning"]["vaults"].values()) == 3
+    assert counters["limited"]["failed"] == 0 and counters["limited"]["waited"] > 0
+
+
+# ---------------------------------------------------------------------- j. accounts, regions, the organization view
+# (docs/aws-facts.md, Organization view). Accounts act through their 12-digit access key id.
+MANAGEMENT, PAYMENTS, SEARCH, MONITORING, OUTSIDER = "111111111111", "222222222222", "333333333333", "444444444444", "555555555555"
+CENTRAL_DR = f"arn:aws:backup:us-west-2:{MONITORING}:backup-vault:central-dr"
+DENIED = ("AccessDeniedException", "You do not have sufficient access to perform this action.", 400)
+
+
+def as_account(base: str, account: str, region: str = "us-east-1"):
+    return boto3.client("backup", region_name=region, endpoint_url=base,
+                        aws_access_key_id=account, aws_secret_access_key="testing")
+
+
+def member_backup(base: str, account: str, region: str = "us-east-1", resource_type: str = "EBS") -> dict:
+    return control(base, "backup-jobs", {"vault": "primary", "account": account, "region": region, "resourceType": resource_type,
+                                         "resourceArn": f"arn:aws:ec2:{region}:{account}:volume/vol-{account[:4]}{resource_type.lower()}"})
+
+
+def copy_to_central_dr(base: str, account: str, rp: str, region: str = "us-east-1") -> str:
+    return as_account(base, account, region).start_copy_job(
+        RecoveryPointArn=rp, SourceBackupVaultName="primary", DestinationBackupVaultArn=CENTRAL_DR,
+        IamRoleArn=f"arn:aws:iam::{account}:role/service-role/AWSBackupDefaultServiceRole")["CopyJobId"]
+
+
+def every_page(call, key: str, **params) -> list[dict]:
+    items, token = [], None
+    while True:
+        page = call(**params, **({"NextToken": token} if token else {}))
+        items += page[key]
+        token = page.get("NextToken")
+        if not token:
+            return items
+
+
+@pytest.fixture
+def org(url):
+    """An organization: management 1111, delegated administrator 4444 (owns the central DR vault in
+    us-west-2), members 2222 and 3333; 5555 is outside it. In us-east-1: 1111 one EBS backup copied,
+    2222 an EBS backup copied and an RDS backup whose copy failed (access denied), 3333 an EBS backup
+    whose copy is still CREATED, 5555 an EBS backup copied. In eu-west-1: 2222 an EBS backup copied,
+    3333 a backup without copy."""
+    organization = control(url, "organization", {"managementAccount": MANAGEMENT, "delegatedAdministrators": [MONITORING],
+                                                  "members": [PAYMENTS, SEARCH]})
+    assert organization == {"managementAccount": MANAGEMENT, "delegatedAdministrators": [MONITORING],
+                            "members": [MANAGEMENT, PAYMENTS, SEARCH, MONITORING]}
+    as_account(url, MONITORING, "us-west-2").create_backup_vault(BackupVaultName="central-dr")
+    for account in (MANAGEMENT, PAYMENTS, SEARCH, OUTSIDER):
+        for region in ("us-east-1", "eu-west-1"):
+            as_account(url, account, region).create_backup_vault(BackupVaultName="primary")
+    jobs = {"backups": {}, "copies": {}}
+    for account, region, resource_type in ((MANAGEMENT, "us-east-1", "EBS"), (PAYMENTS, "us-east-1", "EBS"),
+                                           (PAYMENTS, "us-east-1", "RDS"), (OUTSIDER, "us-east-1", "EBS"),
+                                           (PAYMENTS, "eu-west-1", "EBS")):
+        job = member_backup(url, account, region, resource_type)
+        jobs["backups"][(account, region, resource_type)] = job
+        if (account, resource_type) == (PAYMENTS, "RDS"):
+            control(url, "faults", {"failCopies": [{"recoveryPointArn": job["RecoveryPointArn"],
+                                                    "statusMessage": "Access Denied trying to call AWS Backup service"}]})
+        jobs["copies"][(account, region, resource_type)] = copy_to_central_dr(url, account, job["RecoveryPointArn"], region)
+    control(url, "advance")
+    jobs["backups"][(SEARCH, "eu-west-1", "EBS")] = member_backup(url, SEARCH, "eu-west-1")
+    job = member_backup(url, SEARCH)
+    jobs["backups"][(SEARCH, "us-east-1", "EBS")] = job
+    jobs["copies"][(SEARCH, "us-east-1", "EBS")] = copy_to_central_dr(url, SEARCH, job["RecoveryPointArn"])  # CREATED
+    return url, jobs
+
+
+def test_every_account_sees_only_its_own_resources_in_the_signing_region(org):
+    url, jobs = org
+    for (account, region, _), job in jobs["backups"].items():
+        assert job["AccountId"] == account
+        assert job["BackupVaultArn"] == f"arn:aws:backup:{region}:{account}:backup-vault:primary"
+        assert job["RecoveryPointArn"].startswith(f"arn:aws:backup:{region}:{account}:recovery-point:")
+    for account in (MANAGEMENT, PAYMENTS, SEARCH, OUTSIDER):
+        for region in ("us-east-1", "eu-west-1"):
+            backup = as_account(url, account, region)
+            listed = backup.list_backup_jobs()["BackupJobs"]
+            assert sorted(j["BackupJobId"] for j in listed) == sorted(
+                job["BackupJobId"] for (a, r, _), job in jobs["backups"].items() if (a, r) == (account, region)), (account, region)
+            copies = backup.list_copy_jobs()["CopyJobs"]
+            assert sorted(j["CopyJobId"] for j in copies) == sorted(
+                job_id for (a, r, _), job_id in jobs["copies"].items() if (a, r) == (account, region)), (account, region)
+            assert backup.list_backup_jobs(ByAccountId=account)["BackupJobs"] == listed  # its own id: the same
+    # The stack's own account (the "testing" key) and the destination account own none of these jobs.
+    assert client(url).list_backup_jobs()["BackupJobs"] == client(url).list_copy_jobs()["CopyJobs"] == []
+    assert as_account(url, MONITORING, "us-west-2").list_copy_jobs()["CopyJobs"] == []
+    # Another account's job, or one's own from another region, is not found; nor is another's vault.
+    payments_copy = jobs["copies"][(PAYMENTS, "us-east-1", "EBS")]
+    assert as_account(url, PAYMENTS).describe_copy_job(CopyJobId=payments_copy)["CopyJob"]["AccountId"] == PAYMENTS
+    for caller, region in ((MANAGEMENT, "us-east-1"), (PAYMENTS, "eu-west-1")):
+        assert error(lambda: as_account(url, caller, region).describe_copy_job(CopyJobId=payments_copy))[0] == "ResourceNotFoundException"
+        assert error(lambda: as_account(url, caller, region).describe_backup_job(
+            BackupJobId=jobs["backups"][(PAYMENTS, "us-east-1", "EBS")]["BackupJobId"]))[0] == "ResourceNotFoundException"
+    assert error(lambda: client(url).describe_backup_vault(BackupVaultName="primary"))[0] == "ResourceNotFoundException"
+    assert as_account(url, SEARCH).describe_backup_vault(BackupVaultName="primary")["BackupVaultArn"] == (
+        f"arn:aws:backup:us-east-1:{SEARCH}:backup-vault:primary")
+
+
+def test_a_copy_job_belongs_to_its_source_account_and_its_copy_to_the_destination(org):
+    url, jobs = org
+    job = as_account(url, PAYMENTS, "eu-west-1").describe_copy_job(CopyJobId=jobs["copies"][(PAYMENTS, "eu-west-1", "EBS")])["CopyJob"]
+    assert (job["AccountId"], job["State"]) == (PAYMENTS, "COMPLETED")
+    assert job["SourceBackupVaultArn"] == f"arn:aws:backup:eu-west-1:{PAYMENTS}:backup-vault:primary"
+    assert job["DestinationBackupVaultArn"] == CENTRAL_DR
+    assert job["DestinationRecoveryPointArn"].startswith(f"arn:aws:backup:us-west-2:{MONITORING}:recovery-point:")
+    copied = as_account(url, MONITORING, "us-west-2").describe_recovery_point(
+        BackupVaultName="central-dr", RecoveryPointArn=job["DestinationRecoveryPointArn"])
+    assert copied["SourceBackupVaultArn"] == job["SourceBackupVaultArn"] and copied["BackupVaultArn"] == CENTRAL_DR
+
+
+def test_the_management_account_and_a_delegated_administrator_list_every_members_backups_with_a_star(org):
+    url, jobs = org
+    for caller in (MANAGEMENT, MONITORING):
+        for region in ("us-east-1", "eu-west-1"):
+            listed = every_page(as_account(url, caller, region).list_backup_jobs, "BackupJobs", ByAccountId="*", MaxResults=2)
+            expected = {job["BackupJobId"]: account for (account, r, _), job in jobs["backups"].items()
+                        if r == region and account != OUTSIDER}
+            assert {j["BackupJobId"]: j["AccountId"] for j in listed} == expected, (caller, region)
+            assert all(f":{region}:" in j["BackupVaultArn"] for j in listed)
+        # One member's, by its id; with the other filters as usual.
+        rds = as_account(url, caller).list_backup_jobs(ByAccountId=PAYMENTS, ByResourceType="RDS")["BackupJobs"]
+        assert [j["BackupJobId"] for j in rds] == [jobs["backups"][(PAYMENTS, "us-east-1", "RDS")]["BackupJobId"]]
+    # The management account's listing without ByAccountId is still its own.
+    assert {j["AccountId"] for j in as_account(url, MANAGEMENT).list_backup_jobs()["BackupJobs"]} == {MANAGEMENT}
+
+
+def test_members_and_outsiders_are_refused_other_accounts_jobs(org):
+    url, _ = org
+    for caller, target in ((PAYMENTS, SEARCH), (PAYMENTS, MANAGEMENT), (PAYMENTS, "*"), (OUTSIDER, "*"),
+                           (OUTSIDER, PAYMENTS), (MANAGEMENT, OUTSIDER), (MONITORING, OUTSIDER)):
+        backup = as_account(url, caller)
+        assert error(lambda: backup.list_backup_jobs(ByAccountId=target)) == DENIED, (caller, target)
+        if target != "*":
+            assert error(lambda: backup.list_copy_jobs(ByAccountId=target)) == DENIED, (caller, target)
+    status, kind, body = raw(url, "GET", "/backup-jobs/", query={"accountId": "*"})  # unsigned: the default account
+    assert (status, kind, body["Message"]) == (400, "AccessDeniedException", DENIED[1])
+    # Without an organization nobody sees anyone else's jobs.
+    assert control(url, "organization", {}) == {"managementAccount": None, "delegatedAdministrators": [], "members": []}
+    assert error(lambda: as_account(url, MANAGEMENT).list_backup_jobs(ByAccountId="*")) == DENIED
+    assert error(lambda: as_account(url, MANAGEMENT).list_copy_jobs(ByAccountId=PAYMENTS)) == DENIED
+
+
+def test_copy_jobs_are_listed_one_member_at_a_time_and_a_star_is_refused_by_the_models_pattern(org):
+    url, jobs = org
+    for caller in (MANAGEMENT, MONITORING):
+        for account in (MANAGEMENT, PAYMENTS, SEARCH):
+            listed = as_account(url, caller).list_copy_jobs(ByAccountId=account)["CopyJobs"]
+            assert sorted(j["CopyJobId"] for j in listed) == sorted(
+                job_id for (a, r, _), job_id in jobs["copies"].items() if (a, r) == (account, "us-east-1")), (caller, account)
+            assert {j["AccountId"] for j in listed} == {account} and {j["DestinationBackupVaultArn"] for j in listed} == {CENTRAL_DR}
+    failed = as_account(url, MANAGEMENT).list_copy_jobs(ByAccountId=PAYMENTS, ByState="FAILED")["CopyJobs"]
+    assert [(j["ResourceType"], j["MessageCategory"]) for j in failed] == [("RDS", "AccessDenied")]
+    eu = as_account(url, MANAGEMENT, "eu-west-1").list_copy_jobs(ByAccountId=PAYMENTS)["CopyJobs"]
+    assert [j["CopyJobId"] for j in eu] == [jobs["copies"][(PAYMENTS, "eu-west-1", "EBS")]]
+    assert as_account(url, MANAGEMENT, "eu-west-1").list_copy_jobs(ByAccountId=SEARCH)["CopyJobs"] == []
+    code, message, status = error(lambda: as_account(url, MANAGEMENT).list_copy_jobs(ByAccountId="*"))
+    assert (code, status) == ("ValidationException", 400)
+    assert message == ("1 validation error detected: Value '*' at 'byAccountId' failed to satisfy constraint: "
+                       "Member must satisfy regular expression pattern: ^[0-9]{12}$")
+    # ListBackupJobs' documented `*` is the only value its pattern lets through.
+    assert error(lambda: as_account(url, MANAGEMENT).list_backup_jobs(ByAccountId="ANY"))[0] == "ValidationException"
+
+
+def summary_rows(backup, **params) -> list[tuple]:
+    rows = every_page(backup.list_copy_job_summaries, "CopyJobSummaries", **params)
+    return sorted((r.get("AccountId"), r["State"], r.get("ResourceType"), r.get("MessageCategory"), r["Count"]) for r in rows)
+
+
+def test_copy_job_summaries_count_per_account_with_any_and_sum_with_aggregate_all(org):
+    url, _ = org
+    per_account = [(MANAGEMENT, "COMPLETED", "EBS", "SUCCESS", 1), (PAYMENTS, "COMPLETED", "EBS", "SUCCESS", 1),
+                   (PAYMENTS, "FAILED", "RDS", "AccessDenied", 1), (SEARCH, "CREATED", "EBS", None, 1)]
+    for caller in (MANAGEMENT, MONITORING):
+        backup = as_account(url, caller)
+        answer = backup.list_copy_job_summaries(AccountId="ANY", AggregationPeriod="SEVEN_DAYS")
+        assert answer["AggregationPeriod"] == "SEVEN_DAYS"
+        assert {r["Region"] for r in answer["CopyJobSummaries"]} == {"us-east-1"}
+        assert all(r["EndTime"] - r["StartTime"] == timedelta(days=7) for r in answer["CopyJobSummaries"])
+        assert summary_rows(backup, AccountId="ANY") == per_account  # the outsider's copy is not counted
+        assert summary_rows(backup, AccountId="AGGREGATE_ALL") == [
+            (None, "COMPLETED", "EBS", "SUCCESS", 2), (None, "CREATED", "EBS", None, 1), (None, "FAILED", "RDS", "AccessDenied", 1)]
+        assert summary_rows(backup, AccountId="AGGREGATE_ALL", State="AGGREGATE_ALL", ResourceType="AGGREGATE_ALL",
+                            MessageCategory="AGGREGATE_ALL") == [(None, "AGGREGATE_ALL", "AGGREGATE_ALL", "AGGREGATE_ALL", 4)]
+        assert summary_rows(backup, AccountId="ANY", State="AGGREGATE_ALL", MessageCategory="AGGREGATE_ALL") == [
+            (MANAGEMENT, "AGGREGATE_ALL", "EBS", "AGGREGATE_ALL", 1), (PAYMENTS, "AGGREGATE_ALL", "EBS", "AGGREGATE_ALL", 1),
+            (PAYMENTS, "AGGREGATE_ALL", "RDS", "AGGREGATE_ALL", 1), (SEARCH, "AGGREGATE_ALL", "EBS", "AGGREGATE_ALL", 1)]
+        assert summary_rows(backup, AccountId="ANY", State="FAILED") == [(PAYMENTS, "FAILED", "RDS", "AccessDenied", 1)]
+        assert summary_rows(backup, AccountId="ANY", MessageCategory="ACCESSDENIED") == [(PAYMENTS, "FAILED", "RDS", "AccessDenied", 1)]
+        assert summary_rows(backup, AccountId=PAYMENTS, ResourceType="EBS") == [(PAYMENTS, "COMPLETED", "EBS", "SUCCESS", 1)]
+        assert summary_rows(backup) == [row for row in per_account if row[0] == caller]  # its own account
+        assert summary_rows(as_account(url, caller, "eu-west-1"), AccountId="ANY") == [(PAYMENTS, "COMPLETED", "EBS", "SUCCESS", 1)]
+        assert error(lambda: backup.list_copy_job_summaries(AccountId=OUTSIDER)) == DENIED
+    # A member, or an account outside the organization, gets its own counts whatever it asks.
+    for caller in (PAYMENTS, OUTSIDER):
+        own = summary_rows(as_account(url, caller))
+        assert own and {row[0] for row in own} == {caller}
+        for asked in ("ANY", "AGGREGATE_ALL", SEARCH):
+            assert summary_rows(as_account(url, caller), AccountId=asked) == own, (caller, asked)
+
+
+def test_copy_job_summaries_by_day_page_and_refuse_more_than_500_results(org):
+    url, _ = org
+    backup = as_account(url, MANAGEMENT)
+    daily = backup.list_copy_job_summaries(AccountId="ANY", AggregationPeriod="ONE_DAY")
+    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    assert daily["AggregationPeriod"] == "ONE_DAY" and len(daily["CopyJobSummaries"]) == 4
+    assert {(r["StartTime"], r["EndTime"]) for r in daily["CopyJobSummaries"]} == {(today, today + timedelta(days=1))}
+    assert backup.list_copy_job_summaries(AccountId="ANY")["AggregationPeriod"] == "FOURTEEN_DAYS"
+    first = backup.list_copy_job_summaries(AccountId="ANY", MaxResults=3)
+    assert len(first["CopyJobSummaries"]) == 3 and first["NextToken"]
+    rest = backup.list_copy_job_summaries(AccountId="ANY", MaxResults=3, NextToken=first["NextToken"])
+    assert len(rest["CopyJobSummaries"]) == 1 and "NextToken" not in rest
+    assert error(lambda: backup.list_copy_job_summaries(AccountId="ANY", MaxResults=501))[:3:2] == ("InvalidParameterValueException", 400)
+    assert error(lambda: backup.list_copy_job_summaries(NextToken="bm9wZQ=="))[0] == "InvalidParameterValueException"
+    assert error(lambda: backup.list_copy_job_summaries(AccountId="12345"))[0] == "ValidationException"
+    assert backup.list_copy_job_summaries(AccountId="ANY", MaxResults=500)["CopyJobSummaries"]
+
+
+def test_the_organization_control_refuses_what_is_not_an_organization(url):
+    for body in ({"members": [PAYMENTS]}, {"managementAccount": "1234"}, {"managementAccount": MANAGEMENT, "members": ["x"]},
+                 {"managementAccount": MANAGEMENT, "delegatedAdministrators": [MANAGEMENT]}):
+        status, kind, _ = raw(url, "POST", "/_standin/organization", body)
+        assert (status, kind) == (400, "InvalidParameterValueException"), body
+    control(url, "organization", {"managementAccount": MANAGEMENT, "members": [PAYMENTS]})
+    control(url, "reset")  # forgets the organization too
+    assert error(lambda: as_account(url, MANAGEMENT).list_backup_jobs(ByAccountId=PAYMENTS)) == DENIED

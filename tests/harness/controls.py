@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import urllib.request
 
-from harness.config import REGION
+import boto3
+
+from harness.config import ACCOUNT, REGION
 
 # The vault events vaultwatch needs (what `vaultwatch notifications` sets up).
 VAULT_EVENTS = ["BACKUP_JOB_COMPLETED", "COPY_JOB_STARTED", "COPY_JOB_SUCCESSFUL", "COPY_JOB_FAILED"]
@@ -24,15 +26,43 @@ class StandInControls:
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())
 
-    def create_vault(self, name: str, region: str = REGION, notify: bool = True) -> str:
-        backup = self.client("backup", region)
+    def backup_client(self, region: str = REGION, account: str | None = None):
+        """An AWS Backup client acting as `account` (the stand-in takes a 12-digit access key id for
+        the caller's account, as moto does); the stack's own account when None."""
+        if account is None or account == ACCOUNT:
+            return self.client("backup", region)
+        return boto3.client("backup", region_name=region, endpoint_url=self.backup_url,
+                            aws_access_key_id=account, aws_secret_access_key="testing")
+
+    def create_vault(self, name: str, region: str = REGION, notify: bool | None = None, account: str | None = None) -> str:
+        """A vault of `account` (the stack's own when None), created through the API. Its
+        notifications go to the stack's vault topic when `notify` (default: only for the stack's own
+        account: another account's vault events are not the stack's)."""
+        backup = self.backup_client(region, account)
         arn = backup.create_backup_vault(BackupVaultName=name)["BackupVaultArn"]
-        if notify:
+        if notify if notify is not None else account in (None, ACCOUNT):
             backup.put_backup_vault_notifications(BackupVaultName=name, SNSTopicArn=self.vault_topic, BackupVaultEvents=VAULT_EVENTS)
         return arn
 
-    def complete_backup(self, vault: str, resource: str, resource_type: str = "EBS", **extra) -> dict:
+    def complete_backup(self, vault: str, resource: str, resource_type: str = "EBS", account: str | None = None, **extra) -> dict:
+        """A backup job in `vault` ends (of `account`, the stack's own when None; `region`, ... in `extra`)."""
+        if account is not None:
+            extra["account"] = account
         return self.standin("backup-jobs", {"vault": vault, "resourceArn": resource, "resourceType": resource_type, **extra})
+
+    def bulk(self, vault: str, count: int, account: str | None = None, **spec) -> dict:
+        """`count` completed backups in `vault` (of `account`), with copy jobs to `destinations`
+        (see the stand-in's `bulk` control) -> {"backups": n, "copies": n}."""
+        if account is not None:
+            spec["account"] = account
+        return self.standin("bulk", {"vault": vault, "count": count, **spec})
+
+    def set_organization(self, management: str | None, delegated_administrators: list[str] = (), members: list[str] = ()) -> dict:
+        """The AWS Organization of the stand-in's accounts (None: no organization). Its management
+        account and delegated administrators see every member's jobs."""
+        body = {} if management is None else {
+            "managementAccount": management, "delegatedAdministrators": list(delegated_administrators), "members": list(members)}
+        return self.standin("organization", body)
 
     def complete_composite_backup(self, vault: str, resource: str, children=2, resource_type: str = "CloudFormation", **extra) -> dict:
         """A composite backup: the parent job (IsParent) with "ChildJobs". `children` is a count or a
@@ -90,6 +120,37 @@ class StandInControls:
         """Test-only: the next `count` responses of `operation` get `merge` deep-merged in; the
         stand-in's response check then answers 500 StandInModelViolation."""
         self.standin("corrupt-response", {"operation": operation, "merge": merge, "count": count})
+
+    def set_quotas(self, rates: dict[str, tuple[float, float]] | None = None, per_vault: int | None = None,
+                   per_region: int | None = None, on_limit: str = "wait", status_message: str | None = None,
+                   message_category: str | None = None, manual_clock: bool = False) -> None:
+        """AWS Backup's quotas (replacing any set before; no argument removes them all): `rates`
+        {operation or "*": (per second, burst)}, throttled beyond with ThrottlingException "Rate
+        exceeded"; caps on RUNNING copy jobs per destination vault and per (account, destination
+        region), a job beyond them waiting in CREATED (`on_limit` "wait"), failing with AWS's limit
+        message ("fail"), or StartCopyJob refused with LimitExceededException ("refuse"). Under a
+        cap, `advance()` is one step of time. `manual_clock`: rates run on `tick_quota_clock`."""
+        spec: dict = {"manualClock": manual_clock}
+        if rates:
+            spec["rates"] = {op: {"perSecond": per_second, "burst": burst} for op, (per_second, burst) in rates.items()}
+        copies = {"perDestinationVault": per_vault, "perDestinationRegion": per_region, "onLimit": on_limit,
+                  "statusMessage": status_message, "messageCategory": message_category}
+        if per_vault is not None or per_region is not None:
+            spec["copyJobs"] = {k: v for k, v in copies.items() if v is not None}
+        self.standin("quotas", spec)
+
+    def clear_quotas(self) -> None:
+        self.standin("quotas", {})
+
+    def tick_quota_clock(self, seconds: float) -> float:
+        """Moves the quotas' manual clock (set_quotas(manual_clock=True)) forward; returns it."""
+        return self.standin("quotas/clock", {"advanceSeconds": seconds})["now"]
+
+    def quota_counters(self) -> dict:
+        """{"throttled": {op: n}, "peakRunning": {"vaults": {arn: n}, "regions": {"ACCOUNT/region": n}},
+        "limited": {"refused": n, "waited": n, "failed": n}} since the last reset."""
+        answer = self.standin("calls")
+        return {key: answer[key] for key in ("throttled", "peakRunning", "limited")}
 
     def calls(self) -> dict:
         """AWS Backup API calls so far, by operation."""

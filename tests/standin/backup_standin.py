@@ -26,7 +26,22 @@ AWS Backup's documented refusals and shapes (docs/aws-facts.md):
   * PutBackupVaultNotifications refuses the deprecated events of the BackupVaultEvent enum;
   * iam:PassRole is simulated: StartCopyJob with a role the caller may not pass is AccessDenied;
   * Lifecycle -1 ("keep indefinitely"), the 90-day rule only when both values are positive,
-    DeleteAfterEvent refused as an input.
+    DeleteAfterEvent refused as an input;
+  * accounts and regions: every vault, plan, recovery point and job belongs to one (account,
+    region), named in its ARNs; a job's AccountId is its owner's (a copy job's, its source
+    account's). A call acts as the account of its SigV4 access key id when that is 12 digits
+    (AWS_ACCESS_KEY_ID=111111111111, moto's convention; else 123456789012) in its signing region,
+    and sees only that account's resources in that region (Describe* of another's job: not found);
+  * the organization view (docs/aws-facts.md, Organization view): ListBackupJobs `ByAccountId` `*`
+    (every member's jobs) or a member's id, and ListCopyJobs `ByAccountId` a member's id, from the
+    organization's management account or a delegated administrator; any other account's jobs, or
+    `*` from anyone else, HTTP 400 AccessDeniedException "You do not have sufficient access to
+    perform this action." (presumed); ListCopyJobs `*` fails the model's pattern (ValidationException);
+    ListCopyJobSummaries (GET /audit/copy-job-summaries) counts copy jobs per period, Region,
+    AccountId, State, ResourceType and MessageCategory, honouring AccountId (ANY, AGGREGATE_ALL, an
+    id; a member gets its own counts whatever it asks), the ANY/AGGREGATE_ALL of the other
+    dimensions, AggregationPeriod, MaxResults (1..500; more is InvalidParameterValueException) and
+    NextToken.
 
 On every job transition it publishes the vault's notification to the vault's SNS topic exactly as
 AWS Backup does (Subject, text, MessageAttributes EventType/State/AccountId/Id/StartTime), through a
@@ -34,7 +49,46 @@ real SNS endpoint (moto), for parent and child jobs alike.
 
 Test control lives under /_standin/ (never part of AWS), every endpoint POST with a JSON body:
   reset                      {}                                  forget everything
-  calls                      {}                                  -> {"calls": {op: n}, "injected": {...}}
+  calls                      {}                                  -> {"calls": {op: n}, "injected": {...},
+                                                                     "throttled": {op: n},
+                                                                     "peakRunning": {"vaults": {arn: n},
+                                                                                     "regions": {"ACCOUNT/region": n}},
+                                                                     "limited": {"refused": n, "waited": n,
+                                                                                 "failed": n}}
+                             every API call is counted in "calls", throttled ones too; "throttled":
+                             calls refused by a quota's rate; "peakRunning": the most copy jobs seen
+                             RUNNING at once per destination vault and per (account, destination
+                             region), measured after each capped `advance` step and each
+                             `transition`; "limited": StartCopyJob calls refused, copy jobs that
+                             waited in CREATED for a slot (each once), copy jobs failed for want of one
+  quotas                     {"rates"?: {op: {"perSecond", "burst"}},
+                              "copyJobs"?: {"perDestinationVault"?: n, "perDestinationRegion"?: n,
+                                            "onLimit"?: "wait"|"refuse"|"fail",
+                                            "statusMessage"?, "messageCategory"?},
+                              "manualClock"?: bool}
+                             AWS Backup's quotas (docs/aws-facts.md, Service quotas). The body
+                             replaces the whole quota configuration; {} (and reset) removes every
+                             quota, the default. Counters stay until reset.
+                             rates: a token bucket per operation (any name; "*" gives every operation
+                             without its own entry a bucket of that size), full at `burst` tokens,
+                             refilled at `perSecond` on the monotonic clock (or the manual one). A call
+                             finding no token is refused before anything else with AWS's throttling
+                             error: HTTP 400, x-amzn-ErrorType ThrottlingException, body
+                             {"Code": "ThrottlingException", "Message": "Rate exceeded", "Type":
+                             "Client", "Context": ""}.
+                             copyJobs: caps on RUNNING copy jobs (parents of composite copies excluded)
+                             per destination vault and per (account, destination region); with a cap,
+                             `advance` is one step of time: RUNNING jobs end, then CREATED jobs start,
+                             oldest first, while their destination has a free slot. A job without a
+                             slot: "wait" stays CREATED (AWS's documented queueing); "fail" ends FAILED
+                             with statusMessage (default "There are too many copy jobs running for
+                             resource.", AWS's text) and messageCategory (default derived as for fault
+                             rules: MISCELLANEOUS; AWS's name for the category is not published);
+                             "refuse" waits too, and StartCopyJob itself is refused (HTTP 400
+                             LimitExceededException, the stand-in's wording) while the destination's
+                             unfinished (CREATED or RUNNING) jobs fill a cap. `transition` ignores caps.
+                             manualClock: the rate clock stands at 0 until quotas/clock moves it
+  quotas/clock               {"advanceSeconds"}                  -> {"now": seconds}  (manualClock only)
   faults                     {"seed"?, "throttleRate"?, "serverErrorRate"?, "latencyMs"?,
                               "operations"?: [op]|null, "throttleNext"?: {op: n},
                               "failCopies"?: [{"recoveryPointArn"?, "destinationVaultArn"?,
@@ -49,13 +103,15 @@ Test control lives under /_standin/ (never part of AWS), every endpoint POST wit
                               "iamRoleArn"?, "planId"?, "ruleIndex"?, "continuous"?: bool,
                               "composite"?: {"children": N | [{"resourceArn"?, "resourceType"?,
                                              "compositeMemberIdentifier"?}]},
-                              "creationDate"?: epoch}
+                              "creationDate"?: epoch, "account"?}
                              a backup job ends (COMPLETED: a recovery point, and the plan rule's
                              CopyActions start); a rule with EnableContinuousBackup makes the
                              backup continuous. Composite: -> the parent job, with "ChildJobs"
   bulk                       {"vault", "count", "destinations"?, "states"?, "statusMessage"?,
-                              "messageCategory"?, "ageMinutes"?, "seed"?, "resourceType"?, "region"?}
-  advance                    {}                                  run every unfinished copy job
+                              "messageCategory"?, "ageMinutes"?, "seed"?, "resourceType"?, "region"?,
+                              "account"?}
+  advance                    {}                                  run every unfinished copy job (under a
+                                                                 copyJobs cap: one step, see quotas)
   copy-jobs/<id>/transition  {"state", "statusMessage"?, "messageCategory"?}
   recovery-points/set        {"recoveryPointArn", "storageClass"?, "status"?, "lifecycle"?,
                               "creationDate"?: epoch, "calculatedLifecycle"?}
@@ -66,16 +122,28 @@ Test control lives under /_standin/ (never part of AWS), every endpoint POST wit
                              sets it directly
   recovery-points/get        {"recoveryPointArn"}                -> DescribeRecoveryPoint's body
   passable-roles             {"roles": [arn] | null}             null: every role may be passed
-  vault-notifications/set-raw {"vault", "region"?, "SNSTopicArn", "BackupVaultEvents"}
+  vault-notifications/set-raw {"vault", "region"?, "account"?, "SNSTopicArn", "BackupVaultEvents"}
                              seeds a configuration as old vaults have it (deprecated events
                              included), bypassing PutBackupVaultNotifications' validation
   copy-jobs/raw              {"job": {...}}                      a finished copy job listed as given
                                                                  (every CopyJob member is optional in
-                                                                 the model: e.g. one without a source)
+                                                                 the model: e.g. one without a source);
+                                                                 it belongs to its AccountId (default
+                                                                 123456789012) and its source vault's
+                                                                 region (default us-east-1)
   corrupt-response           {"operation", "merge": {...}, "count"?}   test-only: deep-merges
                              `merge` into the next `count` (default 1) responses of `operation`
                              before the response check (which must then refuse them)
   published                  {}                                  -> {"published": [...]}
+  organization               {"managementAccount", "delegatedAdministrators"?: [id],
+                              "members"?: [id]}                  -> the organization as stored
+                             the AWS Organization of the accounts (12-digit ids); the management
+                             account and the delegated administrators are members implicitly, and
+                             they (only) see other members' jobs. {} (and reset): no organization,
+                             every account sees only its own
+A control that names a vault by name finds it in account 123456789012 and region us-east-1 unless
+its body says "account" / "region" (ids and ARNs name their own); vaults of another account are
+created through the API, signed with that account's id as access key id.
 
 Every request is routed once, by ROUTES: one table from (method, path) to the AWS Backup operation
 or the control that answers it.
@@ -241,6 +309,195 @@ def project(record: dict, shape_name: str) -> dict:
     return {k: v for k, v in record.items() if k in members and v is not None}
 
 
+# ---------------------------------------------------------------------- accounts, regions, the organization
+# Every vault, plan, recovery point and job belongs to one (account, region) and its ARNs say which.
+# An API call acts as the account of its SigV4 access key id when that is 12 digits (moto's
+# convention: AWS_ACCESS_KEY_ID=111111111111), else as ACCOUNT, in its signing region; without
+# ByAccountId it sees that account's jobs in that region only. docs/aws-facts.md, Organization view.
+SIGNING_ACCESS_KEY = re.compile(r"Credential=([^/]+)/\d{8}/")
+TWELVE_DIGITS = re.compile(r"^[0-9]{12}$")
+REQUEST = threading.local()  # .account: the account of the API call being answered
+# ListCopyJobSummaries' MaxResults: "Range of accepted values is from 1 to 500" (its shape allows 1000).
+SUMMARY_MAX_RESULTS = 500
+
+
+def signing_account(authorization: str | None) -> str:
+    """The caller's account: the access key id of a SigV4 Authorization header when it is 12 digits."""
+    match = SIGNING_ACCESS_KEY.search(authorization or "")
+    key = match.group(1) if match else ""
+    return key if TWELVE_DIGITS.match(key) else ACCOUNT
+
+
+def caller_account() -> str:
+    """The account of the API call being answered (ACCOUNT while a test control is answered)."""
+    return getattr(REQUEST, "account", ACCOUNT)
+
+
+@lru_cache(maxsize=4096)
+def arn_scope(arn: str | None) -> tuple[str | None, str | None]:
+    """(account, region) an ARN names; None for a part it leaves empty or an ARN it is not."""
+    parts = (arn or "").split(":")
+    if len(parts) < 6 or parts[0] != "arn":
+        return None, None
+    return parts[4] or None, parts[3] or None
+
+
+def job_scope(job: dict, vault_member: str) -> tuple[str, str]:
+    """The (account, region) a job belongs to: its AccountId (a copy job's is its source account)
+    and the region of its vault (`vault_member`: BackupVaultArn, or SourceBackupVaultArn for a copy
+    job). A job seeded raw without them belongs to the default account and region."""
+    return job.get("AccountId") or ACCOUNT, arn_scope(job.get(vault_member))[1] or DEFAULT_REGION
+
+
+def jobs_in_scope(jobs, vault_member: str, scope: set[tuple[str, str]]) -> list[dict]:
+    """The jobs whose job_scope is in `scope`, in order (one verdict per account and vault: cheap
+    enough for a listing of 100,000 jobs)."""
+    verdicts: dict[tuple, bool] = {}
+    kept = []
+    for job in jobs:
+        key = (job.get("AccountId"), job.get(vault_member))
+        verdict = verdicts.get(key)
+        if verdict is None:
+            verdict = verdicts[key] = job_scope(job, vault_member) in scope
+        if verdict:
+            kept.append(job)
+    return kept
+
+
+def access_denied(context: str) -> ApiError:
+    """Another account's jobs asked for by an account that may not see them. Not documented: AWS
+    Backup's Common Errors wording and HTTP status for AccessDeniedException (presumed;
+    docs/aws-facts.md, Organization view)."""
+    return ApiError(400, "AccessDeniedException", "You do not have sufficient access to perform this action.",
+                    context=context)
+
+
+class Organization:
+    """The AWS Organization of the stand-in's accounts (/_standin/organization): its management
+    account, its delegated administrators for AWS Backup and its members (the management account
+    and the delegated administrators are members too). Only the management account and delegated
+    administrators monitor other accounts' jobs ("Monitor cross-account jobs", Developer Guide); with
+    no organization every account sees only its own."""
+
+    def __init__(self, management: str | None = None, delegated=(), members=()):
+        self.management = management
+        self.delegated = frozenset(delegated)
+        self.members = frozenset(members) | self.delegated | frozenset([management] if management else [])
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> Organization:
+        """Control: {"managementAccount", "delegatedAdministrators"?, "members"?}; {} removes it."""
+        management = spec.get("managementAccount")
+        delegated, members = spec.get("delegatedAdministrators") or [], spec.get("members") or []
+        if management is None:
+            if delegated or members:
+                raise invalid("An organization needs its managementAccount", "organization")
+            return cls()
+        for account in [management, *delegated, *members]:
+            if not isinstance(account, str) or not TWELVE_DIGITS.match(account):
+                raise invalid(f"{account!r} is not a 12-digit account id", "organization")
+        if management in delegated:
+            raise invalid("The management account cannot be a delegated administrator", "organization")
+        return cls(management, delegated, members)
+
+    def describe(self) -> dict:
+        return {"managementAccount": self.management, "delegatedAdministrators": sorted(self.delegated),
+                "members": sorted(self.members)}
+
+    def monitors(self, account: str) -> bool:
+        return self.management is not None and (account == self.management or account in self.delegated)
+
+    def listing_accounts(self, caller: str, requested: str | None, context: str) -> frozenset:
+        """The accounts whose jobs ListBackupJobs/ListCopyJobs with `ByAccountId` `requested` returns:
+        the caller's own (none given, or its own id); from the management account or a delegated
+        administrator, one member's or (`*`, ListBackupJobs only: the model refuses it elsewhere) every
+        member's. Anything else is refused."""
+        if requested is None or requested == caller:
+            return frozenset([caller])
+        if self.monitors(caller):
+            if requested == "*":
+                return self.members
+            if requested in self.members:
+                return frozenset([requested])
+        raise access_denied(context)
+
+    def summary_accounts(self, caller: str, requested: str | None) -> tuple[frozenset, bool]:
+        """(accounts, summed) a job summary's `AccountId` covers: a member account (or one outside any
+        organization) gets its own jobs whatever it asks ("jobs within requestor's account will be
+        returned"); the management account and delegated administrators get one member's, or every
+        member's per account (ANY) or summed (AGGREGATE_ALL)."""
+        if not self.monitors(caller) or requested is None or requested == caller:
+            return frozenset([caller]), False
+        if requested in ("ANY", "AGGREGATE_ALL"):
+            return self.members, requested == "AGGREGATE_ALL"
+        if requested in self.members:
+            return frozenset([requested]), False
+        raise access_denied("ListCopyJobSummaries")
+
+
+def summary_windows(period: str, at: float) -> list[tuple[float, float]]:
+    """The periods of a job summary: ONE_DAY, the 14 UTC days ending today; SEVEN_DAYS and
+    FOURTEEN_DAYS, one window ending now (docs/aws-facts.md, Organization view: presumed)."""
+    if period == "ONE_DAY":
+        today = at - at % DAY
+        return [(today - back * DAY, today - (back - 1) * DAY) for back in range(13, -1, -1)]
+    return [(round(at - (7 if period == "SEVEN_DAYS" else 14) * DAY, 3), at)]
+
+
+def summary_dimension(value: str | None, wanted: str | None, *, any_case: bool = False) -> tuple[bool, str | None]:
+    """(counted, value reported) of one dimension of a job for a summary asking `wanted`: ANY (and
+    nothing asked) groups by the job's value, AGGREGATE_ALL sums every value, another value keeps only
+    the jobs that have it."""
+    if wanted is None or wanted == "ANY":
+        return True, value
+    if wanted == "AGGREGATE_ALL":
+        return True, "AGGREGATE_ALL"
+    same = (value or "").lower() == wanted.lower() if any_case else value == wanted
+    return same, value
+
+
+def summarize_copy_jobs(jobs: list[dict], region: str, params: dict, summed_accounts: bool, at: float) -> list[dict]:
+    """ListCopyJobSummaries' rows of `jobs` (already those of the accounts and region asked): a
+    count per period, account (left out when summed: the AccountId pattern forbids AGGREGATE_ALL),
+    State, ResourceType and MessageCategory (case-insensitive); no row for a count of 0."""
+    windows = summary_windows(params.get("AggregationPeriod") or "FOURTEEN_DAYS", at)
+    counts = Counter()
+    for job in jobs:
+        created = job["CreationDate"]
+        window = next((w for w in windows if w[0] <= created < w[1] or created == w[1] == at), None)
+        if window is None:
+            continue
+        state = summary_dimension(job.get("State"), params.get("State"))
+        resource = summary_dimension(job.get("ResourceType"), params.get("ResourceType"))
+        category = summary_dimension(job.get("MessageCategory"), params.get("MessageCategory"), any_case=True)
+        if state[0] and resource[0] and category[0]:
+            account = None if summed_accounts else job.get("AccountId") or ACCOUNT
+            counts[(window, account, state[1], resource[1], category[1])] += 1
+    rows = []
+    for (window, account, state, resource, category), count in sorted(
+            counts.items(), key=lambda item: (item[0][0], *(part or "" for part in item[0][1:]))):
+        row = {"Region": region, "AccountId": account, "State": state, "ResourceType": resource,
+               "MessageCategory": category, "Count": count, "StartTime": window[0], "EndTime": window[1]}
+        rows.append({k: v for k, v in row.items() if v is not None})
+    return rows
+
+
+def offset_page(items: list, key: str, limit: int, token: str | None, context: str) -> dict:
+    """One page of `items` under `key` with an opaque offset NextToken (as _list's)."""
+    start = 0
+    if token:
+        try:
+            prefix, offset = base64.b64decode(token).decode().split(":")
+            start = int(offset)
+            assert prefix == key
+        except (ValueError, IndexError, UnicodeDecodeError, AssertionError):
+            raise invalid("Invalid NextToken", context) from None
+    result = {key: items[start:start + limit]}
+    if start + limit < len(items):
+        result["NextToken"] = base64.b64encode(f"{key}:{start + limit}".encode()).decode()
+    return result
+
+
 class Faults:
     """Run-time switchable fault injection, deterministic for a given seed."""
 
@@ -312,6 +569,163 @@ class Faults:
         return None
 
 
+class Quotas:
+    """AWS Backup's quotas, switched on through /_standin/quotas (docs/aws-facts.md, Service quotas):
+    request rates per operation (token buckets; beyond them ThrottlingException "Rate exceeded",
+    HTTP 400) and caps on concurrent copy jobs per destination vault and per (account, destination
+    region). Only RUNNING copy jobs occupy a slot (AWS limits running copies; a copy job that waits
+    stays CREATED); parent jobs of composite copies do no copying of their own and take none.
+    Without a configuration nothing is limited and the stand-in behaves as it always did."""
+
+    LIMIT_MESSAGE = "There are too many copy jobs running for resource."  # [DASH], docs/aws-facts.md
+    MODES = ("wait", "refuse", "fail")
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self):
+        self.configure({})
+        self.throttled: Counter = Counter()
+        self.peaks: dict[str, dict[str, int]] = {"vaults": {}, "regions": {}}
+        self.refused = 0
+        self.waited: set[str] = set()  # ids of copy jobs that waited for a slot at least once
+        self.failed = 0
+        # Unfinished, non-parent copy jobs by limited key (job id -> job). Entries are added when a
+        # job is created or moves, and dropped when read once the job has ended (or turned parent),
+        # so a path that sets a state without telling (bulk seeding) cannot leave a stale slot.
+        self.active: dict[tuple, dict[str, dict]] = {}
+
+    def configure(self, spec: dict) -> None:
+        """Control: /_standin/quotas. The body replaces the whole configuration; {} removes every
+        quota. Buckets start full; the manual clock starts at 0."""
+        rates = {}
+        for operation, rate in (spec.get("rates") or {}).items():
+            try:
+                rates[operation] = (float(rate["perSecond"]), float(rate["burst"]))
+            except (TypeError, KeyError, ValueError):
+                rates[operation] = (-1.0, -1.0)
+            if min(rates[operation]) < 0:
+                raise invalid(f"rates.{operation} needs numbers perSecond >= 0 and burst >= 0", "quotas")
+        copies = spec.get("copyJobs") or {}
+        mode = copies.get("onLimit", "wait")
+        if mode not in self.MODES:
+            raise invalid(f"copyJobs.onLimit must be one of {', '.join(self.MODES)}", "quotas")
+        caps = {"vault": copies.get("perDestinationVault"), "region": copies.get("perDestinationRegion")}
+        if any(cap is not None and (not isinstance(cap, int) or cap < 1) for cap in caps.values()):
+            raise invalid("copyJobs caps must be positive integers", "quotas")
+        with self.lock:
+            self.rates = rates
+            self.manual = bool(spec.get("manualClock"))
+            self.manual_now = 0.0
+            self.buckets: dict[str, list[float]] = {}  # operation -> [tokens, at]
+            self.caps = {kind: cap for kind, cap in caps.items() if cap is not None}
+            self.mode = mode
+            self.message = copies.get("statusMessage") or self.LIMIT_MESSAGE
+            self.category = copies.get("messageCategory") or derive_category(self.message)
+
+    def clock(self) -> float:
+        return self.manual_now if self.manual else time.monotonic()
+
+    def tick(self, seconds: float) -> dict:
+        """Control: /_standin/quotas/clock, moves the manual clock forward."""
+        with self.lock:
+            if not self.manual:
+                raise invalid("the quota clock is real time; configure manualClock to move it", "quotas/clock")
+            if seconds < 0:
+                raise invalid("the clock never goes back", "quotas/clock")
+            self.manual_now += seconds
+            return {"now": self.manual_now}
+
+    # ------------------------------------------------------------------ request rates
+    def admit(self, operation: str) -> None:
+        """Takes a token of `operation`'s bucket ("*": every operation without its own), or raises
+        AWS's throttling error. Each operation has a bucket of its own."""
+        with self.lock:
+            rate = self.rates.get(operation, self.rates.get("*"))
+            if rate is None:
+                return
+            per_second, burst = rate
+            now = self.clock()
+            tokens, at = self.buckets.get(operation, (burst, now))
+            tokens = min(burst, tokens + (now - at) * per_second)
+            if tokens >= 1:
+                self.buckets[operation] = [tokens - 1, now]
+                return
+            self.buckets[operation] = [tokens, now]
+            self.throttled[operation] += 1
+        # The generic AWS throttling error (not in the Backup model): HTTP 400, ThrottlingException,
+        # "Rate exceeded" (docs/aws-facts.md, Service quotas).
+        raise ApiError(400, "ThrottlingException", "Rate exceeded")
+
+    # ------------------------------------------------------------------ concurrent copy jobs
+    @staticmethod
+    def keys(job: dict) -> list[tuple]:
+        """The limited keys a copy job counts against: its destination vault, and its account with
+        the destination region (the quota is per account outbound to a destination region)."""
+        destination = job.get("DestinationBackupVaultArn") or ""
+        match = VAULT_ARN.match(destination)
+        region = match.group(1) if match else "?"
+        return [("vault", destination), ("region", f"{job.get('AccountId') or ACCOUNT}/{region}")]
+
+    def capped(self) -> bool:
+        return bool(self.caps)
+
+    def track(self, job: dict) -> None:
+        """Called whenever a copy job is created or moves."""
+        if job.get("IsParent") or job.get("State") in TERMINAL:
+            for key in self.keys(job):
+                self.active.get(key, {}).pop(job.get("CopyJobId"), None)
+            return
+        for key in self.keys(job):
+            self.active.setdefault(key, {})[job["CopyJobId"]] = job
+
+    def counts(self, states: tuple[str, ...] = ("RUNNING",)) -> Counter:
+        """Unfinished non-parent copy jobs in `states`, by key (ended ones are dropped here)."""
+        result = Counter()
+        for key, jobs in self.active.items():
+            for job_id, job in list(jobs.items()):
+                if job.get("IsParent") or job.get("State") in TERMINAL:
+                    del jobs[job_id]
+                elif job.get("State") in states:
+                    result[key] += 1
+        return result
+
+    def fits(self, keys: list[tuple], counts: Counter) -> bool:
+        return all(counts[key] < self.caps[key[0]] for key in keys if key[0] in self.caps)
+
+    def observe(self) -> None:
+        """Records the running copy jobs now as a peak, where higher."""
+        for (kind, name), count in self.counts().items():
+            peaks = self.peaks["vaults" if kind == "vault" else "regions"]
+            peaks[name] = max(peaks.get(name, 0), count)
+
+    def refusal(self, job: dict) -> ApiError | None:
+        """In "refuse" mode, StartCopyJob's answer when a copy job to `job`'s destination would
+        find no free slot: every slot taken by an unfinished (CREATED or RUNNING) job, since a job
+        the stand-in accepts runs at the next advance. AWS's wording is not documented."""
+        if self.mode != "refuse" or not self.caps:
+            return None
+        counts = self.counts(("CREATED", "RUNNING"))
+        for kind, name in self.keys(job):
+            if kind in self.caps and counts[(kind, name)] >= self.caps[kind]:
+                self.refused += 1
+                where = "destination backup vault" if kind == "vault" else "destination Region for account"
+                return ApiError(400, "LimitExceededException",
+                                f"Too many concurrent copy jobs to {where} {name}. Try again later.", context="StartCopyJob")
+        return None
+
+    def report(self) -> dict:
+        """What the `calls` control adds: throttled calls, peak concurrency, limited copy jobs."""
+        with self.lock:
+            throttled = dict(self.throttled)
+        return {
+            "throttled": throttled,
+            "peakRunning": {kind: dict(peaks) for kind, peaks in self.peaks.items()},
+            "limited": {"refused": self.refused, "waited": len(self.waited), "failed": self.failed},
+        }
+
+
 class Backup:
     """The service state. All access under one lock; SNS publishing happens outside it."""
 
@@ -320,11 +734,12 @@ class Backup:
         self.sns_endpoint = sns_endpoint
         self._sns = {}
         self.faults = Faults()
+        self.quotas = Quotas()
         self.reset()
 
     def reset(self):
         with self.lock:
-            self.vaults: dict[tuple[str, str], dict] = {}  # (region, name) -> vault
+            self.vaults: dict[tuple[str, str, str], dict] = {}  # (account, region, name) -> vault
             self.recovery_points: dict[str, dict] = {}  # arn -> point (see _new_point)
             self.backup_jobs: dict[str, dict] = {}  # id -> DescribeBackupJobOutput members
             self.copy_jobs: dict[str, dict] = {}  # id -> CopyJob members
@@ -336,7 +751,9 @@ class Backup:
             self.published: list[dict] = []
             self.passable_roles: set[str] | None = None  # None: every role may be passed
             self.corruptions: list[dict] = []  # test-only response corruption {"operation", "merge", "count"}
+            self.organization = Organization()  # none: every account sees only its own jobs
             self.faults.reset()
+            self.quotas.reset()
 
     # ------------------------------------------------------------------ notifications
     def sns(self, region: str):
@@ -356,7 +773,8 @@ class Backup:
             return
         topic = config["SNSTopicArn"]
         attributes = {
-            "EventType": event_type, "State": state, "AccountId": ACCOUNT, "Id": job_id, "StartTime": iso(start),
+            "EventType": event_type, "State": state, "AccountId": vault.get("account", ACCOUNT), "Id": job_id,
+            "StartTime": iso(start),
         }
         record = {"topic": topic, "subject": "Notification from AWS Backup", "message": text, "attributes": attributes}
         self.published.append(record)
@@ -367,27 +785,30 @@ class Backup:
             )
 
     # ------------------------------------------------------------------ helpers
-    def vault(self, region: str, name: str, context: str) -> dict:
-        vault = self.vaults.get((region, name))
+    def vault(self, region: str, name: str, context: str, account: str | None = None) -> dict:
+        """A vault of `account` (the caller's when None) in `region`, by name."""
+        vault = self.vaults.get((account or caller_account(), region, name))
         if vault is None:
             raise not_found(f"Backup vault {name} does not exist in {region}", context)
         return vault
 
     def vault_by_arn(self, arn: str) -> dict | None:
         match = VAULT_ARN.match(arn or "")
-        return match and self.vaults.get((match.group(1), match.group(3)))
+        return match and self.vaults.get((match.group(2), match.group(1), match.group(3)))
 
     # ------------------------------------------------------------------ vaults
     def create_backup_vault(self, region: str, params: dict) -> dict:
         name = params["BackupVaultName"]
         if not VAULT_NAME.match(name):
             raise invalid("Invalid backup vault name", "CreateBackupVault")
+        account = caller_account()
         with self.lock:
-            if (region, name) in self.vaults:
+            if (account, region, name) in self.vaults:
                 raise ApiError(400, "AlreadyExistsException", f"Backup vault {name} already exists", context="CreateBackupVault")
-            arn = f"arn:aws:backup:{region}:{ACCOUNT}:backup-vault:{name}"
-            self.vaults[(region, name)] = {"name": name, "arn": arn, "region": region, "created": now(), "notifications": None}
-            return {"BackupVaultName": name, "BackupVaultArn": arn, "CreationDate": self.vaults[(region, name)]["created"]}
+            arn = f"arn:aws:backup:{region}:{account}:backup-vault:{name}"
+            vault = {"name": name, "arn": arn, "region": region, "account": account, "created": now(), "notifications": None}
+            self.vaults[(account, region, name)] = vault
+            return {"BackupVaultName": name, "BackupVaultArn": arn, "CreationDate": vault["created"]}
 
     def describe_backup_vault(self, region: str, params: dict) -> dict:
         name = params["BackupVaultName"]
@@ -417,7 +838,7 @@ class Backup:
     def set_raw_notifications(self, spec: dict) -> dict:
         """Control: a configuration as an old vault has it, deprecated events included."""
         with self.lock:
-            vault = self.vault(spec.get("region", DEFAULT_REGION), spec["vault"], "set-raw")
+            vault = self.vault(spec.get("region", DEFAULT_REGION), spec["vault"], "set-raw", spec.get("account") or ACCOUNT)
             vault["notifications"] = {"SNSTopicArn": spec["SNSTopicArn"], "BackupVaultEvents": list(spec["BackupVaultEvents"])}
         return {}
 
@@ -440,7 +861,7 @@ class Backup:
             stored_rules.append({**copying.deepcopy(rule), "RuleId": str(uuid.uuid4())})
         plan_id = str(uuid.uuid4())
         version = base64.b64encode(str(uuid.uuid4()).encode()).decode()
-        arn = f"arn:aws:backup:{region}:{ACCOUNT}:backup-plan:{plan_id}"
+        arn = f"arn:aws:backup:{region}:{caller_account()}:backup-plan:{plan_id}"
         created = now()
         with self.lock:
             self.plans[plan_id] = {
@@ -456,7 +877,8 @@ class Backup:
         with self.lock:
             plan = self.plans.get(plan_id)
             version = version or (plan and plan["latest"])
-            if plan is None or version not in plan["versions"]:
+            # A plan is the caller's own in this region (its ARN says whose and where).
+            if plan is None or version not in plan["versions"] or arn_scope(plan["arn"]) != (caller_account(), region):
                 raise not_found("Failed reading Backup plan with provided version", "GetBackupPlan")
             return {
                 "BackupPlan": copying.deepcopy(plan["versions"][version]), "BackupPlanId": plan_id,
@@ -556,12 +978,13 @@ class Backup:
     def complete_backup(self, spec: dict) -> dict:
         """Control: a backup job ends (COMPLETED creates a recovery point and starts plan CopyActions)."""
         region = spec.get("region", DEFAULT_REGION)
+        account = spec.get("account") or ACCOUNT
         state = spec.get("state", "COMPLETED")
         pending = []
         with self.lock:
-            vault = self.vault(region, spec["vault"], "complete_backup")
+            vault = self.vault(region, spec["vault"], "complete_backup", account)
             created = float(spec["creationDate"]) if spec.get("creationDate") is not None else now()
-            role = spec.get("iamRoleArn", f"arn:aws:iam::{ACCOUNT}:role/service-role/AWSBackupDefaultServiceRole")
+            role = spec.get("iamRoleArn", f"arn:aws:iam::{account}:role/service-role/AWSBackupDefaultServiceRole")
             rule, created_by = None, None
             if spec.get("planId"):
                 plan = self.plans[spec["planId"]]
@@ -585,7 +1008,7 @@ class Backup:
             child_jobs = []
             for index, child in enumerate(children_specs):
                 child_job = self._backup_job(
-                    vault, child.get("resourceArn", f"arn:aws:ec2:{region}:{ACCOUNT}:volume/vol-{uuid.uuid4().hex[:17]}"),
+                    vault, child.get("resourceArn", f"arn:aws:ec2:{region}:{account}:volume/vol-{uuid.uuid4().hex[:17]}"),
                     child.get("resourceType", "EBS"), state, role, created, created_by, lifecycle, False,
                     parent_job=job, member=child.get("compositeMemberIdentifier", f"Member{index + 1}"),
                 )
@@ -618,10 +1041,10 @@ class Backup:
 
     def _backup_job(self, vault, resource_arn, resource_type, state, role, created, created_by, lifecycle, continuous,
                     *, is_parent=False, parent_job=None, member=None) -> dict:
-        region = vault["region"]
+        region, account = vault["region"], vault.get("account", ACCOUNT)
         job_id = str(uuid.uuid4()).upper()
         job = {
-            "AccountId": ACCOUNT, "BackupJobId": job_id, "BackupVaultName": vault["name"],
+            "AccountId": account, "BackupJobId": job_id, "BackupVaultName": vault["name"],
             "BackupVaultArn": vault["arn"], "ResourceArn": resource_arn, "ResourceType": resource_type,
             "CreationDate": created, "State": state, "PercentDone": "100.0" if state == "COMPLETED" else "0.0",
             "IamRoleArn": role, "IsParent": is_parent, "CreatedBy": copying.deepcopy(created_by),
@@ -631,9 +1054,9 @@ class Backup:
         if state == "COMPLETED":
             if continuous:
                 # AWS's form for continuous (point-in-time) recovery points (docs/aws-facts.md).
-                rp = f"arn:aws:backup:{region}:{ACCOUNT}:recovery-point:continuous:db-{uuid.uuid4().hex[:10].upper()}-{uuid.uuid4().hex[:8]}"
+                rp = f"arn:aws:backup:{region}:{account}:recovery-point:continuous:db-{uuid.uuid4().hex[:10].upper()}-{uuid.uuid4().hex[:8]}"
             else:
-                rp = f"arn:aws:backup:{region}:{ACCOUNT}:recovery-point:{str(uuid.uuid4()).upper()}"
+                rp = f"arn:aws:backup:{region}:{account}:recovery-point:{str(uuid.uuid4()).upper()}"
             job.update({"RecoveryPointArn": rp, "CompletionDate": now(), "BackupSizeInBytes": 1073741824})
             self._new_point(rp, vault, resource_arn, resource_type, job_id, role, lifecycle, created_by,
                             continuous=continuous, parent=parent_job and parent_job.get("RecoveryPointArn"),
@@ -648,7 +1071,8 @@ class Backup:
         job_id = params["BackupJobId"]
         with self.lock:
             job = self.backup_jobs.get(job_id)
-            if job is None:
+            # Only the caller's own jobs in this region (a member's job is not found from elsewhere).
+            if job is None or job_scope(job, "BackupVaultArn") != (caller_account(), region):
                 raise not_found(f"Backup job {job_id} not found", "DescribeBackupJob")
             return project(copying.deepcopy(job), "DescribeBackupJobOutput")
 
@@ -658,7 +1082,8 @@ class Backup:
         job_id = str(uuid.uuid4()).upper()
         point = self.recovery_points[rp]
         job = {
-            "AccountId": ACCOUNT, "CopyJobId": job_id, "SourceBackupVaultArn": source_vault["arn"],
+            # The source account's job, in the source region (docs/aws-facts.md, Organization view).
+            "AccountId": source_vault.get("account", ACCOUNT), "CopyJobId": job_id, "SourceBackupVaultArn": source_vault["arn"],
             "SourceRecoveryPointArn": rp, "DestinationBackupVaultArn": destination,
             "ResourceArn": point["resourceArn"], "ResourceType": point["resourceType"], "CreationDate": now(),
             "State": "CREATED", "BackupSizeInBytes": 1073741824, "IamRoleArn": role, "IsParent": False,
@@ -676,6 +1101,7 @@ class Backup:
             self.children[parent["CopyJobId"]].append(job_id)
         self.copy_jobs[job_id] = job
         self.copy_order.append(job_id)
+        self.quotas.track(job)
         return job
 
     def _start_copy(self, rp: str, source_vault: dict, destination: str, role: str, lifecycle, created_by, backup_job_id) -> list[dict]:
@@ -746,10 +1172,15 @@ class Backup:
                 # model (it comes from IAM's authorization of iam:PassRole).
                 raise ApiError(
                     403, "AccessDeniedException",
-                    f"User: {CALLER} is not authorized to perform: iam:PassRole on resource: {role}", context=ctx,
+                    f"User: {CALLER.replace(ACCOUNT, caller_account(), 1)} is not authorized to perform: iam:PassRole on resource: {role}", context=ctx,
                 )
             if self.vault_by_arn(destination) is None:
                 raise not_found("Destination backup vault does not exist", ctx)
+            # Quotas "refuse" mode: no free slot for this destination is LimitExceededException.
+            refusal = self.quotas.refusal({"DestinationBackupVaultArn": destination,
+                                           "AccountId": VAULT_ARN.match(source["arn"]).group(2)})
+            if refusal:
+                raise refusal
             jobs = self._start_copy(rp, source, destination, role, params.get("Lifecycle"), None, None)
             job = jobs[0]
             if token:
@@ -763,7 +1194,8 @@ class Backup:
         job_id = params["CopyJobId"]
         with self.lock:
             job = self.copy_jobs.get(job_id)
-            if job is None:
+            # Only the caller's own jobs in this region (a member's job is not found from elsewhere).
+            if job is None or job_scope(job, "SourceBackupVaultArn") != (caller_account(), region):
                 raise not_found(f"Copy job {job_id} not found", "DescribeCopyJob")
             return {"CopyJob": copying.deepcopy(job)}
 
@@ -787,6 +1219,7 @@ class Backup:
 
     def _set_state(self, job: dict, state: str, message: str | None, category: str | None) -> None:
         job["State"] = state
+        self.quotas.track(job)
         if state in TERMINAL:
             job["CompletionDate"] = now()
         if message:
@@ -801,7 +1234,7 @@ class Backup:
             # A copy is a snapshot (periodic) recovery point even of a continuous backup ("When a
             # cross-Region or cross-account copy of a continuous backup is made, the copied recovery
             # point (backup) becomes a snapshot (periodic) backup", Developer Guide).
-            arn = f"arn:aws:backup:{destination.group(1)}:{ACCOUNT}:recovery-point:{str(uuid.uuid4()).upper()}"
+            arn = f"arn:aws:backup:{destination.group(1)}:{destination.group(2)}:recovery-point:{str(uuid.uuid4()).upper()}"
             job["DestinationRecoveryPointArn"] = arn
             target = self.vault_by_arn(job["DestinationBackupVaultArn"]) or {
                 "arn": job["DestinationBackupVaultArn"], "name": destination.group(3)}
@@ -852,7 +1285,10 @@ class Backup:
     def advance(self) -> list[dict]:
         """Control: every unfinished copy job runs to its end: FAILED when a fault rule matches it,
         else COMPLETED. Parent jobs are not run: they follow their children. Returns the jobs
-        that moved (their last snapshot each)."""
+        that moved (their last snapshot each). Under a concurrent copy job cap it is one step of
+        time instead (see advance_step)."""
+        if self.quotas.capped():
+            return self.advance_step()
         with self.lock:
             pending = [self.copy_jobs[i] for i in self.copy_order
                        if self.copy_jobs[i]["State"] not in TERMINAL and not self.copy_jobs[i]["IsParent"]]
@@ -869,6 +1305,56 @@ class Backup:
             message, category = failure or (None, None)
             for snapshot in self.transition(job_id, "FAILED" if failure else "COMPLETED", message, category):
                 moved[snapshot["CopyJobId"]] = snapshot
+        return list(moved.values())
+
+    def advance_step(self) -> list[dict]:
+        """Control `advance` under a concurrent copy job cap: one step of time. First every copy
+        job RUNNING at the start ends (FAILED when a fault rule matches it, else COMPLETED),
+        freeing its slot; then CREATED jobs start RUNNING, oldest first, as long as their
+        destination vault and (account, destination region) have a free slot. A job that finds
+        none stays CREATED ("wait", "refuse") or FAILS with AWS's limit message ("fail"). Jobs
+        started in a step end in the next one, so RUNNING is observable and a burst is driven
+        forward step by step until `advance` moves nothing."""
+        quotas = self.quotas
+        with self.lock:
+            unfinished = [self.copy_jobs[i] for i in self.copy_order
+                          if self.copy_jobs[i]["State"] not in TERMINAL and not self.copy_jobs[i]["IsParent"]]
+            ending = []
+            for job in unfinished:
+                if job["State"] == "RUNNING":
+                    parent = self.copy_jobs.get(job.get("ParentJobId") or "")
+                    index = self.children[parent["CopyJobId"]].index(job["CopyJobId"]) if parent else None
+                    ending.append((job["CopyJobId"], self.faults.copy_failure(job, parent, index)))
+            waiting = [job["CopyJobId"] for job in unfinished if job["State"] == "CREATED"]
+        moved = {}
+
+        def move(job_id: str, state: str, message: str | None = None, category: str | None = None):
+            for snapshot in self.transition(job_id, state, message, category):
+                moved[snapshot["CopyJobId"]] = snapshot
+
+        for job_id, failure in ending:
+            message, category = failure or (None, None)
+            move(job_id, "FAILED" if failure else "COMPLETED", message, category)
+        with self.lock:
+            running = quotas.counts()
+            starting, limited = [], []
+            for job_id in waiting:
+                keys = quotas.keys(self.copy_jobs[job_id])
+                if quotas.fits(keys, running):
+                    running.update(keys)
+                    starting.append(job_id)
+                else:
+                    limited.append(job_id)
+        for job_id in starting:
+            move(job_id, "RUNNING")
+        for job_id in limited:
+            if quotas.mode == "fail":
+                quotas.failed += 1
+                move(job_id, "FAILED", quotas.message, quotas.category)
+            else:
+                quotas.waited.add(job_id)
+        with self.lock:
+            quotas.observe()
         return list(moved.values())
 
     def _list(self, ctx: str, key: str, jobs: list[dict], params: dict, equal_filters: dict) -> dict:
@@ -910,22 +1396,59 @@ class Backup:
 
     def list_copy_jobs(self, region: str, params: dict) -> dict:
         with self.lock:
-            jobs = [self.copy_jobs[i] for i in self.copy_order]
+            # ByAccountId says whose jobs, always of this region (see listing_scope).
+            scope = self.listing_scope("ListCopyJobs", region, params)
+            jobs = jobs_in_scope(map(self.copy_jobs.__getitem__, self.copy_order), "SourceBackupVaultArn", scope)
             return self._list("ListCopyJobs", "CopyJobs", jobs, params, {
                 "ByResourceArn": "ResourceArn", "ByState": "State", "ByResourceType": "ResourceType",
-                "ByDestinationVaultArn": "DestinationBackupVaultArn", "ByAccountId": "AccountId",
+                "ByDestinationVaultArn": "DestinationBackupVaultArn",
                 "ByParentJobId": "ParentJobId", "BySourceRecoveryPointArn": "SourceRecoveryPointArn",
                 "ByMessageCategory": "MessageCategory",
             })
 
     def list_backup_jobs(self, region: str, params: dict) -> dict:
         with self.lock:
-            jobs = [project(j, "BackupJob") for j in self.backup_jobs.values()]
+            scope = self.listing_scope("ListBackupJobs", region, params)
+            jobs = [project(j, "BackupJob") for j in jobs_in_scope(self.backup_jobs.values(), "BackupVaultArn", scope)]
             return self._list("ListBackupJobs", "BackupJobs", jobs, params, {
                 "ByResourceArn": "ResourceArn", "ByState": "State", "ByBackupVaultName": "BackupVaultName",
-                "ByResourceType": "ResourceType", "ByAccountId": "AccountId", "ByParentJobId": "ParentJobId",
+                "ByResourceType": "ResourceType", "ByParentJobId": "ParentJobId",
                 "ByMessageCategory": "MessageCategory",
             })
+
+    # ------------------------------------------------------------------ the organization view
+    def listing_scope(self, context: str, region: str, params: dict) -> set[tuple[str, str]]:
+        """The (account, region) pairs a job listing returns: the accounts `ByAccountId` names (the
+        caller's own without it; others only from the organization's management account or a
+        delegated administrator, else AccessDeniedException), in the request's region only
+        (docs/aws-facts.md, Organization view)."""
+        accounts = self.organization.listing_accounts(caller_account(), params.get("ByAccountId"), context)
+        return {(account, region) for account in accounts}
+
+    def list_copy_job_summaries(self, region: str, params: dict) -> dict:
+        """ListCopyJobSummaries: counts of the copy jobs created in the aggregation period, per
+        period, account, State, ResourceType and MessageCategory (see summarize_copy_jobs), of the
+        accounts `AccountId` covers (Organization.summary_accounts), in the request's region."""
+        ctx = "ListCopyJobSummaries"
+        limit = params.get("MaxResults") or SUMMARY_MAX_RESULTS
+        if limit > SUMMARY_MAX_RESULTS:
+            # "Range of accepted values is from 1 to 500" although the shape allows 1000: refused
+            # (presumed; wording not documented).
+            raise invalid(f"MaxResults must be between 1 and {SUMMARY_MAX_RESULTS}", ctx)
+        with self.lock:
+            accounts, summed = self.organization.summary_accounts(caller_account(), params.get("AccountId"))
+            scope = {(account, region) for account in accounts}
+            jobs = jobs_in_scope(map(self.copy_jobs.__getitem__, self.copy_order), "SourceBackupVaultArn", scope)
+            rows = summarize_copy_jobs(jobs, region, params, summed, now())
+        page = offset_page(rows, "CopyJobSummaries", limit, params.get("NextToken"), ctx)
+        return {**page, "AggregationPeriod": params.get("AggregationPeriod") or "FOURTEEN_DAYS"}
+
+    def control_organization(self, body: dict) -> dict:
+        """Control: /_standin/organization. Returns the organization as it now is."""
+        organization = Organization.from_spec(body)
+        with self.lock:
+            self.organization = organization
+        return organization.describe()
 
     def bulk(self, spec: dict) -> dict:
         """Control: `count` completed backups in `vault`, each with a copy job to one of
@@ -939,15 +1462,16 @@ class Backup:
         message = spec.get("statusMessage", "Copy job failed. Try again later.")
         category = spec.get("messageCategory") or derive_category(message)
         region = spec.get("region", DEFAULT_REGION)
+        account = spec.get("account") or ACCOUNT
         created = {"backups": 0, "copies": 0}
         with self.lock:
-            vault = self.vault(region, spec["vault"], "bulk")
+            vault = self.vault(region, spec["vault"], "bulk", account)
             notifications, vault["notifications"] = vault["notifications"], None
             try:
                 for index in range(spec["count"]):
                     job = self.complete_backup({
-                        "vault": vault["name"], "region": region, "resourceType": spec.get("resourceType", "EBS"),
-                        "resourceArn": f"arn:aws:ec2:{region}:{ACCOUNT}:volume/vol-bulk{index:06d}",
+                        "vault": vault["name"], "region": region, "account": account, "resourceType": spec.get("resourceType", "EBS"),
+                        "resourceArn": f"arn:aws:ec2:{region}:{account}:volume/vol-bulk{index:06d}",
                     })
                     created["backups"] += 1
                     if destinations:
@@ -963,6 +1487,9 @@ class Backup:
                             copy["MessageCategory"] = category
                         elif state == "COMPLETED":
                             copy["MessageCategory"] = "SUCCESS"
+                            # Named as a completed copy's is (the point itself is not modelled).
+                            to = VAULT_ARN.match(copy["DestinationBackupVaultArn"])
+                            copy["DestinationRecoveryPointArn"] = f"arn:aws:backup:{to.group(1)}:{to.group(2)}:recovery-point:{str(uuid.uuid4()).upper()}"
                         created["copies"] += 1
             finally:
                 vault["notifications"] = notifications
@@ -974,19 +1501,32 @@ class Backup:
         return {}
 
     def control_calls(self, body: dict) -> dict:
-        return {"calls": dict(self.calls), "injected": dict(self.faults.injected)}
+        with self.lock:
+            return {"calls": dict(self.calls), "injected": dict(self.faults.injected), **self.quotas.report()}
 
     def control_faults(self, body: dict) -> dict:
         with self.lock:
             self.faults.configure(body)
         return {}
 
+    def control_quotas(self, body: dict) -> dict:
+        with self.lock:
+            self.quotas.configure(body)
+        return {}
+
+    def control_quota_clock(self, body: dict) -> dict:
+        return self.quotas.tick(float(body.get("advanceSeconds", 0)))
+
     def control_advance(self, body: dict) -> dict:
         return {"moved": self.advance()}
 
     def control_transition(self, body: dict, copy_job_id: str) -> dict:
-        """The job's snapshot after the move (its parent, if it moved too, follows it)."""
-        return self.transition(copy_job_id, body["state"], body.get("statusMessage"), body.get("messageCategory"))[0]
+        """The job's snapshot after the move (its parent, if it moved too, follows it). An explicit
+        move ignores the quotas' caps, but a job it starts is counted in the peaks."""
+        moved = self.transition(copy_job_id, body["state"], body.get("statusMessage"), body.get("messageCategory"))
+        with self.lock:
+            self.quotas.observe()
+        return moved[0]
 
     def get_point(self, body: dict) -> dict:
         with self.lock:
@@ -1058,9 +1598,12 @@ ROUTES = [
         "GetBackupVaultNotifications", Backup.get_notifications),
     api("PUT", r"/backup/plans/?", "CreateBackupPlan", Backup.create_backup_plan),
     api("GET", r"/backup/plans/(?P<backupPlanId>[^/]+)/?", "GetBackupPlan", Backup.get_backup_plan),
+    api("GET", r"/audit/copy-job-summaries/?", "ListCopyJobSummaries", Backup.list_copy_job_summaries),
     control("reset", Backup.control_reset),
     control("calls", Backup.control_calls),
     control("faults", Backup.control_faults),
+    control("quotas", Backup.control_quotas),
+    control("quotas/clock", Backup.control_quota_clock),
     control("backup-jobs", Backup.complete_backup),
     control("bulk", Backup.bulk),
     control("advance", Backup.control_advance),
@@ -1072,6 +1615,7 @@ ROUTES = [
     control("copy-jobs/raw", Backup.add_raw_copy_job),
     control("corrupt-response", Backup.corrupt_response),
     control("published", Backup.control_published),
+    control("organization", Backup.control_organization),
 ]
 SIGNING_REGION = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/backup/aws4_request")
 
@@ -1092,8 +1636,8 @@ def make_handler(backup: Backup):
         def reply(self, status: int, body: dict, headers: dict | None = None):
             self.send(status, json.dumps(body).encode(), headers={"x-amzn-RequestId": str(uuid.uuid4()), **(headers or {})})
 
-        def body(self) -> dict:
-            raw = self.read_body()
+        def body(self, raw: bytes | None = None) -> dict:
+            raw = self.read_body() if raw is None else raw
             if not raw:
                 return {}
             try:
@@ -1106,6 +1650,7 @@ def make_handler(backup: Backup):
 
         def handle_any(self, method: str):
             url = urlparse(self.path)
+            REQUEST.account = ACCOUNT  # a control acts for the accounts its body names
             try:
                 route, labels = find_route(method, url.path)
                 if route.operation is None:
@@ -1117,11 +1662,16 @@ def make_handler(backup: Backup):
 
         def operation(self, route: Route, labels: dict, url) -> dict:
             operation = route.operation
+            # Read before any refusal: a reply must not leave the request's body unread on the
+            # kept-alive connection (the next request would start inside it).
+            raw = self.read_body()
             backup.calls[operation] += 1
+            backup.quotas.admit(operation)  # a request rate beyond its quota: ThrottlingException
             backup.faults.before(operation)
             match = SIGNING_REGION.search(self.headers.get("Authorization", ""))
             region = match.group(1) if match else DEFAULT_REGION
-            body = self.body()
+            REQUEST.account = signing_account(self.headers.get("Authorization"))  # the caller's account
+            body = self.body(raw)
             try:
                 params = backup_model.request_params(operation, labels, parse_qs(url.query, keep_blank_values=True), self.headers, body)
                 backup_model.validate_request(operation, params)
