@@ -57,7 +57,7 @@ fn attempt(id: &str, state: CopyJobState, retry: Option<u32>) -> Seen {
 fn status(seen: &[Seen], source: SourceState) -> CoverageStatus {
     let mut ledger = CopyLedger::default();
     for Seen { job, record } in seen {
-        ledger.observe(job, record.clone());
+        ledger.observe(job, record.as_ref());
     }
     let r = requirement();
     coverage_of(ledger.attempts(&r.recovery_point, &r.destination), &source, MAX)
@@ -357,7 +357,7 @@ mod ledger {
         let mut tie = attempt("TIE", CopyJobState::Failed, None);
         tie.job.completed_at = later.job.completed_at;
         for seen in [later, earlier, tie] {
-            ledger.observe(&seen.job, seen.record);
+            ledger.observe(&seen.job, seen.record.as_ref());
         }
         let r = requirement();
         let kept: Vec<&str> =
@@ -372,7 +372,7 @@ mod ledger {
         let done = attempt("DONE", CopyJobState::Completed, None);
         ledger.observe(&done.job, None);
         let recorded = attempt("RECORDED", CopyJobState::Failed, None);
-        ledger.observe(&recorded.job, Some(CopyJobRecord::default()));
+        ledger.observe(&recorded.job, Some(&CopyJobRecord::default()));
         assert!(ledger.records_wanted([&r]).is_empty(), "a completed copy needs none; a recorded one has it");
         let mut ledger = CopyLedger::default();
         let running = attempt("RUNNING", CopyJobState::Running, None);

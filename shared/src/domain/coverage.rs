@@ -69,7 +69,36 @@ pub struct CopyAttempt {
     pub destination_recovery_point: Option<RecoveryPointArn>,
     /// A failed copy's status message and resource; boxed, as most attempts have none.
     pub failure: Option<Box<AttemptFailure>>,
-    pub record: Option<Box<CopyJobRecord>>,
+    /// What vaultwatch's record says of it (never kept for a completed copy: nothing to add).
+    pub record: Option<Box<AttemptRecord>>,
+}
+
+/// What statuses and resolved messages read of vaultwatch's record of an attempt: a few fields, not
+/// the record (a sweep keeps one per listed job).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AttemptRecord {
+    /// The attempt's place in its retry chain (0: the original job).
+    pub attempt: u32,
+    /// The chain's original job, when the record knows its lineage.
+    pub root: Option<CopyJobId>,
+    /// The retrier scheduled or started the next attempt.
+    pub retried: bool,
+    /// What was alerted about this failure, if it was.
+    pub alerted: Option<String>,
+    pub resolution_published: bool,
+}
+
+impl From<&CopyJobRecord> for AttemptRecord {
+    fn from(record: &CopyJobRecord) -> Self {
+        let outcome = record.outcome.as_deref().unwrap_or_default();
+        Self {
+            attempt: record.lineage.as_ref().map_or(0, |l| l.attempt),
+            root: record.lineage.as_ref().map(|l| l.root.clone()),
+            retried: record.retried_by.is_some() || outcome.starts_with("retry "),
+            alerted: record.alerted().map(str::to_owned),
+            resolution_published: record.resolution_published,
+        }
+    }
 }
 
 /// What a failed attempt leaves for its report row and the resolved message.
@@ -80,7 +109,7 @@ pub struct AttemptFailure {
 }
 
 impl CopyAttempt {
-    pub fn of(job: &CopyJob, record: Option<CopyJobRecord>) -> Self {
+    pub fn of(job: &CopyJob, record: Option<&CopyJobRecord>) -> Self {
         let failure = (Kind::of(job.state) == Kind::Failed).then(|| {
             Box::new(AttemptFailure { status_message: job.status_message.clone(), resource: job.resource.clone() })
         });
@@ -93,12 +122,14 @@ impl CopyAttempt {
                 .clone()
                 .filter(|_| job.state == CopyJobState::Completed),
             failure,
-            record: record.map(Box::new),
+            record: record
+                .filter(|_| job.state != CopyJobState::Completed)
+                .map(|record| Box::new(AttemptRecord::from(record))),
         }
     }
 
     fn lineage_attempt(&self) -> u32 {
-        self.record.as_ref().and_then(|r| r.lineage.as_ref()).map_or(0, |l| l.attempt)
+        self.record.as_ref().map_or(0, |r| r.attempt)
     }
 }
 
@@ -200,9 +231,8 @@ pub fn coverage_of(attempts: &[CopyAttempt], source: &SourceState, max_attempts:
     if let Some(last) = failed {
         let record = last.record.as_ref();
         let attempt = last.lineage_attempt();
-        let outcome = record.and_then(|r| r.outcome.as_deref()).unwrap_or_default();
         // The retrier scheduled the next attempt (its retry job not listed yet) or already started it.
-        if record.is_some_and(|r| r.retried_by.is_some()) || outcome.starts_with("retry ") {
+        if record.is_some_and(|r| r.retried) {
             return CoverageStatus::Retrying { attempt: attempt + 1, of: max_attempts };
         }
         let reason = last
@@ -210,7 +240,8 @@ pub fn coverage_of(attempts: &[CopyAttempt], source: &SourceState, max_attempts:
             .as_ref()
             .and_then(|failure| failure.status_message.clone())
             .unwrap_or_else(|| "no status message".to_owned());
-        return CoverageStatus::Failed { copy_job: last.job.clone(), reason, alerted: outcome.starts_with("alerted") };
+        let alerted = record.is_some_and(|r| r.alerted.is_some());
+        return CoverageStatus::Failed { copy_job: last.job.clone(), reason, alerted };
     }
     match source {
         SourceState::Copyable => CoverageStatus::Missing,
@@ -251,7 +282,7 @@ struct Pair {
 
 impl CopyLedger {
     /// Keeps what of this listed job can decide its pair's status.
-    pub fn observe(&mut self, job: &CopyJob, record: Option<CopyJobRecord>) {
+    pub fn observe(&mut self, job: &CopyJob, record: Option<&CopyJobRecord>) {
         let destination = self.intern(&job.destination_vault);
         let source_vault = self.intern(&job.source_vault);
         let attempt = CopyAttempt::of(job, record);
@@ -336,11 +367,11 @@ impl CopyLedger {
                 let completed = kept.iter().find(|a| Kind::of(a.state) == Kind::Completed)?;
                 let failed = kept.iter().find(|a| Kind::of(a.state) == Kind::Failed)?;
                 let record = failed.record.as_ref().filter(|record| !record.resolution_published)?;
-                let alerted = record.alerted()?;
+                let alerted = record.alerted.clone()?;
                 Some(Resolution {
                     alerted_job: failed.job.clone(),
-                    original_job: record.lineage.as_ref().map_or_else(|| failed.job.clone(), |l| l.root.clone()),
-                    alerted: alerted.to_owned(),
+                    original_job: record.root.clone().unwrap_or_else(|| failed.job.clone()),
+                    alerted,
                     completed_job: completed.job.clone(),
                     completed_at: completed.completed_at,
                     recovery_point: recovery_point.clone(),
@@ -359,8 +390,8 @@ impl CopyLedger {
     /// Adds vaultwatch's records of kept jobs.
     pub fn add_records(&mut self, records: &HashMap<CopyJobId, CopyJobRecord>) {
         for attempt in self.attempts_mut() {
-            if attempt.record.is_none() {
-                attempt.record = records.get(&attempt.job).cloned().map(Box::new);
+            if attempt.record.is_none() && attempt.state != CopyJobState::Completed {
+                attempt.record = records.get(&attempt.job).map(|record| Box::new(AttemptRecord::from(record)));
             }
         }
     }

@@ -53,8 +53,8 @@ pub use alert::{Alert, AlertReason, Resolution, ALERT_EVENT_TYPE, RESOLVED_EVENT
 pub use arn::{BackupVaultArn, IamRoleArn, RecoveryPointArn, ResourceArn, TopicArn, VaultName};
 pub use chatbot::CustomNotification;
 pub use coverage::{
-    coverage_of, AttemptFailure, CopyAttempt, CopyLedger, Coverage, CoverageStatus, CoverageSummary, RequiredBy,
-    Requirement, SourceState,
+    coverage_of, AttemptFailure, AttemptRecord, CopyAttempt, CopyLedger, Coverage, CoverageStatus, CoverageSummary,
+    RequiredBy, Requirement, SourceState,
 };
 pub use ids::{AccountId, BackupJobId, BackupPlanId, BackupPlanVersion, BackupRuleId, CopyJobId};
 pub use job::{BackupJob, BackupJobState, Composite, CopyJob, CopyJobState, JobKind, PlanRuleRef};

@@ -256,7 +256,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             for job in &page.items {
                 summary.scanned += 1;
                 // Records of verified jobs are not read; coverage and resolutions read those they need.
-                ledger.observe(job, records.get(&job.id).cloned());
+                ledger.observe(job, records.get(&job.id));
                 if !needs_check(job) {
                     summary.already_verified += 1;
                     continue;
