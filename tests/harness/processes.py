@@ -114,11 +114,14 @@ class Processes:
             aws_access_key_id="testing", aws_secret_access_key="testing",
         )
 
-    def vaultwatch(self, *args: str) -> subprocess.CompletedProcess:
+    def vaultwatch(self, *args: str, account: str | None = None) -> subprocess.CompletedProcess:
         """Runs the `vaultwatch` command as an operator would against this stack (its table and
-        routes, credentials and endpoints in the environment, outside Lambda)."""
+        routes, credentials and endpoints in the environment, outside Lambda); as another account
+        when `account` is given (a 12-digit access key id names the caller's account, as in moto)."""
         env = {**os.environ, **CREDENTIALS, "AWS_ENDPOINT_URL": self.moto_url, "AWS_ENDPOINT_URL_BACKUP": self.backup_url,
                "TRACKING_TABLE_NAME": self.table, "COPY_ROUTES": json.dumps(self.routes), "TLS_ROOTS": "system"}
+        if account is not None:
+            env["AWS_ACCESS_KEY_ID"] = account
         env.pop("AWS_LAMBDA_RUNTIME_API", None)
         return subprocess.run([str(self.binaries / "vaultwatch"), *args], env=env, capture_output=True, text=True,
                               timeout=120)
