@@ -73,7 +73,7 @@ async fn an_exhausted_chain_counts_as_such_not_as_a_permanent_failure() {
         retrier.handle(&copy_event("FAILED", failing.as_str())).await.unwrap();
         retrier.handle(&due_retries(&retrier.queue)).await.unwrap();
         let next = retrier.store.record(&failing).unwrap().retried_by.unwrap();
-        retrier.backup.set_copy_state(&next, CopyJobState::Failed, Some("Rate exceeded"));
+        retrier.backup.set_copy_state(&next, CopyJobState::Failed, Some(PASSING_FAILURE));
         failing = next;
     }
     let m = measured(&retrier.handle(&copy_event("FAILED", failing.as_str())).await.unwrap());

@@ -616,7 +616,7 @@ async fn an_exhausted_chain_is_resolved_in_its_original_jobs_thread() {
         }
         retrier.handle(&due_retries(&reconciler.queue)).await.unwrap();
         failing = reconciler.store.record(&failing).unwrap().retried_by.unwrap();
-        reconciler.backup.set_copy_state(&failing, CopyJobState::Failed, Some("Rate exceeded"));
+        reconciler.backup.set_copy_state(&failing, CopyJobState::Failed, Some(PASSING_FAILURE));
     }
     let alert = reconciler.alerts.published().pop().unwrap();
     assert_eq!((alert.copy_job.as_ref(), alert.attempts), (Some(&failing), 4));

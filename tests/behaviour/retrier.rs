@@ -153,7 +153,7 @@ async fn exhausted_chain_alerts_once_after_max_attempts() {
         let next = retrier.store.record(&failing).unwrap().retried_by.unwrap();
         tokens.push(retrier.backup.started_copies().last().unwrap().token.clone());
         // The retry fails again, still transiently.
-        retrier.backup.set_copy_state(&next, CopyJobState::Failed, Some("Rate exceeded"));
+        retrier.backup.set_copy_state(&next, CopyJobState::Failed, Some(PASSING_FAILURE));
         failing = next;
     }
     assert_eq!(tokens, (1..=3).map(|n| IdempotencyToken::for_retry(&copy_id(FAILED_COPY_JOB), n)).collect::<Vec<_>>());
@@ -578,4 +578,31 @@ async fn a_copy_state_spelled_unknown_is_decided_by_describing_the_job() {
     let response = wire(completed.handle(&fixture("sns/copy-job-unknown-state.json")).await.unwrap());
     assert_eq!(response, json!({ "outcomes": [{ "skipped": "copy job is COMPLETED" }] }));
     assert!(completed.queue.scheduled().is_empty() && completed.alerts.published().is_empty());
+}
+
+#[tokio::test]
+async fn a_congested_chain_waits_longest_and_is_not_alerted_within_awss_two_hour_window() {
+    use vaultwatch::domain::CONGESTION_ATTEMPTS;
+    let retrier = retrier();
+    let mut failing = copy_id(FAILED_COPY_JOB);
+    retrier.backup.set_copy_state(&failing, CopyJobState::Failed, Some(LIMIT_FAILURE));
+    for attempt in 1..=CONGESTION_ATTEMPTS {
+        retrier.handle(&failed_event(failing.as_str())).await.unwrap();
+        let scheduled = retrier.queue.scheduled();
+        assert_eq!(scheduled.len(), 1, "attempt {attempt}: a retry, not an alert");
+        assert!(
+            (Duration::from_secs(450)..=Duration::from_secs(900)).contains(&scheduled[0].1),
+            "{:?}",
+            scheduled[0].1
+        );
+        deliver_due_retries(&retrier).await;
+        failing = retrier.store.record(&failing).unwrap().retried_by.unwrap();
+        retrier.backup.set_copy_state(&failing, CopyJobState::Failed, Some(LIMIT_FAILURE));
+    }
+    assert!(retrier.alerts.published().is_empty(), "MaxAttempts (3) does not end a congested chain");
+    retrier.handle(&failed_event(failing.as_str())).await.unwrap();
+    let alerts = retrier.alerts.published();
+    assert_eq!(alerts.len(), 1);
+    assert!(matches!(alerts[0].reason, AlertReason::AttemptsExhausted { .. }), "{:?}", alerts[0].reason);
+    assert_eq!(retrier.backup.started_copies().len() as u32, CONGESTION_ATTEMPTS);
 }

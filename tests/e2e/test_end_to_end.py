@@ -99,7 +99,7 @@ def test_permanent_failure_alerts_once_and_is_not_retried(settled, resource):
 
 def test_exhausted_attempts_alert_once(settled, resource):
     plan_id = plan(settled)
-    settled.standin("faults", {"failCopies": [{"statusMessage": "Rate exceeded", "destinationVaultArn": DR_VAULT, "count": 4}]})
+    settled.standin("faults", {"failCopies": [{"statusMessage": TRANSIENT, "destinationVaultArn": DR_VAULT, "count": 4}]})
     backup = settled.complete_backup("planned", resource, planId=plan_id)
     settled.settle()
 
@@ -128,8 +128,10 @@ def test_the_same_notification_delivered_twice_starts_one_copy(settled, resource
 
 def test_throttling_and_server_errors_lose_and_duplicate_nothing(settled, resource):
     # More throttles than the SDK's 3 attempts absorb: the invocation fails and Lambda retries it.
+    # The two routes' StartCopyJob calls run at once and share the throttles: with 5, one of them
+    # meets 3 whatever the interleaving (with 4, each may meet 2 and succeed on its third attempt).
     failures_before = len(settled.failures())
-    settled.standin("faults", {"throttleNext": {"StartCopyJob": 4, "DescribeBackupJob": 1}})
+    settled.standin("faults", {"throttleNext": {"StartCopyJob": 5, "DescribeBackupJob": 1}})
     backup = settled.complete_backup("routed", resource)
     settled.settle()
     jobs = jobs_for(settled, backup["RecoveryPointArn"])

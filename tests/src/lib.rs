@@ -18,6 +18,10 @@ pub const SOURCE_VAULT: &str = "arn:aws:backup:us-east-1:123456789012:backup-vau
 pub const DR_VAULT: &str = "arn:aws:backup:us-west-2:123456789012:backup-vault:dr-copy";
 pub const FAILED_COPY_JOB: &str = "47C8EF56-74D8-059D-1301-C5BE1D5C926E";
 pub const BACKUP_JOB: &str = "8A9C2E6B-41D7-4F0B-9C3E-2B7F5D1A6E90";
+/// A transient failure that is not congestion: retried within MaxAttempts, with doubling steps.
+pub const PASSING_FAILURE: &str = "Copy job failed due to an internal failure. Try again later.";
+/// AWS Backup's concurrent-copy limit (docs/aws-facts.md#service-quotas): congestion.
+pub const LIMIT_FAILURE: &str = "There are too many copy jobs running for resource.";
 pub const RECOVERY_POINT: &str =
     "arn:aws:backup:us-east-1:123456789012:recovery-point:1EB3B5E7-9EB0-435A-A80B-108B488B0D45";
 

@@ -61,7 +61,9 @@ pub use job::{BackupJob, BackupJobState, Composite, CopyJob, CopyJobState, JobKi
 pub use lifecycle::{DeleteAfterEvent, Lifecycle, KEEP_INDEFINITELY, MIN_DAYS_IN_COLD_STORAGE};
 pub use permissions::{CopyTargets, PassableRoles};
 pub use recovery_point::{NotCopyable, RecoveryPoint, StorageClass};
-pub use retry::{classify_failure, Classification, FailureClass, Lineage, RetryPolicy, MAX_RETRY_DELAY};
+pub use retry::{
+    classify_failure, Classification, FailureClass, Lineage, RetryPolicy, CONGESTION_ATTEMPTS, MAX_RETRY_DELAY,
+};
 pub use route::{CopyRoute, RouteTable};
 pub use source::SourcePolicy;
 pub use token::IdempotencyToken;

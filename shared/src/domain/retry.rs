@@ -28,6 +28,36 @@ pub struct Classification {
     pub reason: &'static str,
 }
 
+impl Classification {
+    /// A transient failure that says AWS Backup was busy — throttled, or at a concurrent-copy or
+    /// other limit ("There are too many copy jobs running for resource.", docs/aws-facts.md#service-quotas).
+    /// A nightly burst can keep it so for longer than a few retries; it passes on its own.
+    pub fn is_congestion(&self) -> bool {
+        self.class == FailureClass::Transient && CONGESTION_MARKERS.contains(&self.reason)
+    }
+}
+
+/// The markers below that mean congestion rather than a passing fault of the copy itself.
+const CONGESTION_MARKERS: &[&str] = &[
+    "throttl",
+    "rate exceeded",
+    "reduce your request rate",
+    "too many requests",
+    "limit",
+    "too many",
+    "maximum number",
+    "in-progress snapshots",
+    "running job for the same resource",
+];
+
+/// Retries a congested chain may make whatever `MaxAttempts` says, each (with the default base
+/// delay) after 7.5 to 15 minutes: one to two hours, the window AWS Backup itself retries a copy job in
+/// (docs/aws-facts.md#copy-job-retry), so a burst's limits do not end in an alert.
+pub const CONGESTION_ATTEMPTS: u32 = 8;
+
+/// How many doublings further a congested failure waits than a passing one.
+const CONGESTION_STEPS_AHEAD: u32 = 4;
+
 /// `MessageCategory` values AWS documents with an unambiguous meaning (docs/aws-facts.md#messagecategory),
 /// compared without case or separators (AWS itself spells them "InvalidParameters" and
 /// "INVALIDPARAMETERS"). Other categories (MISCELLANEOUS, unknown ones) leave the decision to the
@@ -182,6 +212,23 @@ impl RetryPolicy {
         (1..=cap).contains(&attempt)
     }
 
+    /// Whether a chain may make retry number `attempt` after this failure: a congested one up to
+    /// [`CONGESTION_ATTEMPTS`] (or `max_attempts`, if more), any other as [`Self::allows_attempt`].
+    pub fn allows(&self, attempt: u32, failure: &Classification) -> bool {
+        if failure.is_congestion() {
+            return (1..=self.max_attempts.max(CONGESTION_ATTEMPTS)).contains(&attempt);
+        }
+        self.allows_attempt(attempt, failure.class)
+    }
+
+    /// The delay before retry `attempt` after this failure of `failed`: for congestion, four
+    /// doublings further than [`Self::delay_before`] (with the default 60 s base, SQS's 15 minutes
+    /// from the first retry on), else that.
+    pub fn delay_for(&self, attempt: u32, failure: &Classification, failed: &CopyJobId) -> Duration {
+        let steps_ahead = if failure.is_congestion() { CONGESTION_STEPS_AHEAD } else { 0 };
+        self.delay_before(attempt.saturating_add(steps_ahead), failed)
+    }
+
     /// The exponential step before retry `attempt`: base * 2^(attempt-1), capped at 15 minutes.
     pub fn step_before(&self, attempt: u32) -> Duration {
         let factor = 1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX);
@@ -259,6 +306,28 @@ mod tests {
         // Never beyond SQS's limit, never below half the cap.
         let capped = policy.delay_before(40, &job);
         assert!(capped <= MAX_RETRY_DELAY && capped >= MAX_RETRY_DELAY / 2);
+    }
+
+    #[test]
+    fn congestion_waits_longest_and_outlasts_max_attempts_other_failures_do_not() {
+        let policy = RetryPolicy::new(3, Duration::from_secs(60)).unwrap();
+        let job = CopyJobId::parse("JOB-1").unwrap();
+        let limit = classify_failure(Some("MISCELLANEOUS"), Some("There are too many copy jobs running for resource."));
+        let throttled = classify_failure(None, Some("Rate exceeded"));
+        let passing = classify_failure(None, Some("Service unavailable, try again later"));
+        assert!(limit.is_congestion() && throttled.is_congestion() && !passing.is_congestion());
+        assert!(!classify_failure(None, Some("Access denied")).is_congestion());
+        assert!(policy.allows(CONGESTION_ATTEMPTS, &limit) && !policy.allows(CONGESTION_ATTEMPTS + 1, &limit));
+        assert!(policy.allows(3, &passing) && !policy.allows(4, &passing));
+        for attempt in 1..=CONGESTION_ATTEMPTS {
+            let delay = policy.delay_for(attempt, &limit, &job);
+            assert!((MAX_RETRY_DELAY / 2..=MAX_RETRY_DELAY).contains(&delay), "{attempt}: {delay:?}");
+        }
+        assert_eq!(policy.delay_for(2, &passing, &job), policy.delay_before(2, &job));
+        let no_wait = RetryPolicy::new(3, Duration::ZERO).unwrap();
+        assert_eq!(no_wait.delay_for(1, &limit, &job), Duration::ZERO, "the configured base scales congestion too");
+        let generous = RetryPolicy::new(10, Duration::from_secs(60)).unwrap();
+        assert!(generous.allows(10, &limit), "MaxAttempts above the congestion budget still holds");
     }
 
     #[test]

@@ -17,9 +17,9 @@ use serde_json::Value;
 
 use super::{for_each_notification, skipped, HandlerError, Outcomes, RecordOutcome, CONCURRENT_RECORDS};
 use crate::domain::{
-    classify_failure, Alert, AlertReason, Claim, ClaimKind, Composite, CopyDetails, CopyJob, CopyJobId, CopyJobRecord,
-    CopyTargets, FailureClass, IamRoleArn, IdempotencyToken, Lineage, NotCopyable, PassableRoles, RetryPolicy,
-    SourcePolicy, StartedCopy,
+    classify_failure, Alert, AlertReason, Claim, ClaimKind, Classification, Composite, CopyDetails, CopyJob, CopyJobId,
+    CopyJobRecord, CopyTargets, FailureClass, IamRoleArn, IdempotencyToken, Lineage, NotCopyable, PassableRoles,
+    RetryPolicy, SourcePolicy, StartedCopy,
 };
 use crate::notification::{JobEvent, ParseError};
 use crate::ports::{AlertSink, BackupApi, RetryQueue, RetryRequest, StartCopyRequest, TrackingStore};
@@ -266,8 +266,8 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         tracing::info!(copy_job = %id, root = %lineage.root, attempt = lineage.attempt, ?class, reason = classification.reason, "copy job failed");
 
         let next = lineage.next_attempt(id);
-        let delay = self.settings.policy.delay_before(next.attempt, id);
-        let plan = match self.plan_retry(&job, class, &next, delay).await? {
+        let delay = self.settings.policy.delay_for(next.attempt, &classification, id);
+        let plan = match self.plan_retry(&job, &classification, &next, delay).await? {
             Ok(plan) => plan,
             // Alerts here need no claim of their own: this failure's claim already makes them once.
             Err(reason) => {
@@ -312,7 +312,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
     async fn plan_retry(
         &self,
         job: &CopyJob,
-        class: FailureClass,
+        failure: &Classification,
         next: &Lineage,
         delay: Duration,
     ) -> Result<Result<RetryPlan, AlertReason>, HandlerError> {
@@ -327,8 +327,8 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
                 return Ok(Err(AlertReason::NotCopyable(NotCopyable::Continuous)));
             }
         }
-        if !self.settings.policy.allows_attempt(next.attempt, class) {
-            return Ok(Err(match class {
+        if !self.settings.policy.allows(next.attempt, failure) {
+            return Ok(Err(match failure.class {
                 FailureClass::Permanent => AlertReason::PermanentFailure { status_message },
                 FailureClass::Unrecognised => {
                     AlertReason::UnrecognisedFailure { status_message, message_category: job.message_category.clone() }
