@@ -144,6 +144,32 @@ def print_coverage(stack: LocalStack) -> None:
     print(f"  (exit status {report.returncode}: {'something is uncovered' if report.returncode == 1 else 'all covered'})")
 
 
+def print_organization(stack: LocalStack) -> None:
+    """9. The organization view: this account as the organization's management account, two member
+    accounts copying to a central DR account's vault, read from here without touching them."""
+    payments, search, dr_account = "111111111111", "222222222222", "444444444444"
+    central = f"arn:aws:backup:us-west-2:{dr_account}:backup-vault:central-dr"
+    print("\n9. The organization view: this account is the management account of an organization whose")
+    print("   members copy to a central DR vault; from here vaultwatch reads every member's jobs (read-only).")
+    stack.set_organization(ACCOUNT, members=[payments, search, dr_account])
+    stack.create_vault("central-dr", region="us-west-2", account=dr_account)
+    for member in (payments, search):
+        stack.create_vault("app", account=member)
+    stack.bulk("app", 3, account=payments, destinations=[central], states={"COMPLETED": 1})
+    stack.bulk("app", 1, account=search, destinations=[central], states={"FAILED": 1},
+               statusMessage="Access denied: the destination vault's access policy does not allow this account")
+    stack.bulk("app", 1, account=search)
+    say("AWS Backup", "payments: 3 backups copied; search: 1 copy failed, 1 backup never copied")
+    report = stack.vaultwatch("coverage", "--organization", "--since", "1h", "--require-copy-to", central,
+                              "--region", "us-east-1")
+    print("   $ vaultwatch coverage --organization --require-copy-to <central-dr> --region us-east-1")
+    lines = report.stdout.splitlines()
+    for line in lines[lines.index("") + 1:] if "" in lines else lines:
+        print(f"   {line}")
+    print(f"   (exit status {report.returncode}; the full table has one row per recovery point and account; this")
+    print(f"   account's own backups, the story above, are members' too and were never copied to the central vault)")
+
+
 def print_metrics(stack: LocalStack) -> None:
     """What CloudWatch would chart: the sums of the metric lines (EMF) the functions wrote."""
     totals: dict[tuple[str, str], float] = {}
@@ -242,6 +268,7 @@ def main() -> int:
         print("\nAWS Backup API calls: " + ", ".join(f"{k} {v}" for k, v in sorted(calls.items())))
         print_coverage(stack)
         print_metrics(stack)
+        print_organization(stack)
     print("\nAll local processes stopped.")
     return 0
 
