@@ -148,11 +148,12 @@ fn table(view: &View, mut out: impl Write) -> io::Result<()> {
         let oldest = account.summary.oldest_uncovered_seconds.values().max().map(|s| humanised(*s));
         writeln!(
             out,
-            "account {} in {}: {uncovered} uncovered{}, {} failed chains",
+            "account {} in {}: {uncovered} uncovered{}, {} failed chains{}",
             account.account,
             account.region,
             oldest.map(|oldest| format!(" (oldest {oldest})")).unwrap_or_default(),
-            account.failed_chains
+            account.failed_chains,
+            account.aws_failed_copy_jobs.map(|n| format!("; AWS counts {n} failed copy jobs")).unwrap_or_default()
         )?;
     }
     if view.unreadable > 0 {
@@ -236,6 +237,7 @@ mod tests {
                 region: "us-east-1".into(),
                 summary: single.summary.clone(),
                 failed_chains: 1,
+                aws_failed_copy_jobs: Some(2),
             }],
             rows: single.rows,
             summary: single.summary,
@@ -251,7 +253,9 @@ mod tests {
         write_organization(&organization, Format::Table, &mut out).unwrap();
         let table = String::from_utf8(out).unwrap();
         assert!(
-            table.contains("account 123456789012 in us-east-1: 2 uncovered (oldest 3 days 2 h), 1 failed chains"),
+            table.contains(
+                "account 123456789012 in us-east-1: 2 uncovered (oldest 3 days 2 h), 1 failed chains; AWS counts 2 failed copy jobs"
+            ),
             "{table}"
         );
     }

@@ -108,6 +108,8 @@ async fn every_member_account_gets_its_rows_and_its_coverage() {
     let age = search.summary.oldest_uncovered_seconds["us-west-2"];
     assert!((30 * 3600 - 5..=30 * 3600 + 5).contains(&age), "the oldest uncovered is 30 hours old: {age}");
     assert_eq!((report.summary.uncovered(), report.failed_chains()), (4, 1));
+    let aws_counts: Vec<Option<u64>> = report.accounts.iter().map(|a| a.aws_failed_copy_jobs).collect();
+    assert_eq!(aws_counts, [Some(0), Some(1), Some(0)], "AWS's own counts (ListCopyJobSummaries), per account");
     assert!(matches!(&report.rows[2].status, CoverageStatus::Failed { alerted: false, .. }));
     assert_eq!(report.rows[3].requirement.required_by, RequiredBy::CopyJob);
 }

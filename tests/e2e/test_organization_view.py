@@ -61,6 +61,9 @@ def test_the_management_account_sees_every_member_in_every_region(organization):
     assert statuses == sorted([(PAYMENTS, "covered")] * 2 + [(PAYMENTS, "copying"), (SEARCH, "failed"),
                                                            (SEARCH, "missing")] + [(LEGACY, "covered")] * 3)
     assert all(row["destination"] == CENTRAL_DR for row in report["rows"])
+    # AWS's own counts (ListCopyJobSummaries, AccountId ANY) beside vaultwatch's rows.
+    aws = {(a["account"], a["region"]): a["awsFailedCopyJobs"] for a in report["accounts"]}
+    assert aws == {(PAYMENTS, "us-east-1"): 0, (PAYMENTS, "eu-west-1"): 0, (SEARCH, "us-east-1"): 1, (LEGACY, "eu-west-1"): 0}
     calls = organization.calls()
     assert calls.get("StartCopyJob", 0) == 0, "read-only"
 

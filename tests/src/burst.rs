@@ -135,6 +135,13 @@ impl BackupApi for FaultyBackup {
     async fn list_copy_jobs(&self, query: &CopyJobQuery, next_token: Option<&str>) -> Result<Page<CopyJob>, AwsError> {
         self.call("ListCopyJobs", || self.inner.list_copy_jobs(query, next_token)).await
     }
+    async fn count_failed_copy_jobs(
+        &self,
+        since: chrono::DateTime<Utc>,
+    ) -> Result<std::collections::BTreeMap<String, u64>, AwsError> {
+        self.call("ListCopyJobSummaries", || self.inner.count_failed_copy_jobs(since)).await
+    }
+
     async fn list_completed_backups(
         &self,
         query: &BackupJobQuery,

@@ -12,7 +12,8 @@ from harness.template import CfnLoader
 TEMPLATE = yaml.load((ROOT / "template.yaml").read_text(), Loader=CfnLoader)
 RESOURCES = TEMPLATE["Resources"]
 # Actions that accept no narrower resource than "*" (AWS Backup's Describe and List calls).
-NO_RESOURCE_LEVEL = {"backup:DescribeCopyJob", "backup:DescribeBackupJob", "backup:ListCopyJobs", "backup:ListBackupJobs"}
+NO_RESOURCE_LEVEL = {"backup:DescribeCopyJob", "backup:DescribeBackupJob", "backup:ListCopyJobs", "backup:ListBackupJobs",
+                     "backup:ListCopyJobSummaries"}
 # Actions on a recovery point (resource type recoveryPoint*, ARN
 # arn:${Partition}:${Vendor}:${Region}:*:${ResourceType}:${RecoveryPointId} in the Service
 # Authorization Reference: EBS, EC2 and RDS points have ec2/rds ARNs): this region's, of any service.
@@ -252,6 +253,7 @@ README_GRANTS["CopyJobReconcilerFunction"] = {
     **README_GRANTS["CopyJobRetrierFunction"],
     "backup:ListCopyJobs": {"*"},
     "backup:ListBackupJobs": {"*"},
+    "backup:ListCopyJobSummaries": {"*"},
     "dynamodb:BatchGetItem": {"TrackingTable.Arn"},
     "dynamodb:GetItem": {"TrackingTable.Arn"},
     "dynamodb:PutItem": {"TrackingTable.Arn"},

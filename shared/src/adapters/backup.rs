@@ -1,6 +1,6 @@
 //! AWS Backup through `aws-sdk-backup`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_backup::operation::describe_backup_job::DescribeBackupJobOutput;
@@ -398,6 +398,36 @@ impl BackupApi for SdkBackup {
             }
         }
         Ok(page)
+    }
+
+    async fn count_failed_copy_jobs(&self, since: DateTime<Utc>) -> Result<BTreeMap<String, u64>, AwsError> {
+        const OP: &str = "ListCopyJobSummaries";
+        let mut counts = BTreeMap::new();
+        let mut next_token: Option<String> = None;
+        loop {
+            let output = self
+                .client
+                .list_copy_job_summaries()
+                .account_id("ANY")
+                .state(types::CopyJobStatus::Failed)
+                .aggregation_period(types::AggregationPeriod::OneDay)
+                .max_results(500)
+                .set_next_token(next_token.take())
+                .send()
+                .await
+                .map_err(|err| classify("backup", OP, err))?;
+            for summary in output.copy_job_summaries() {
+                // A day's bucket counts when it ends after `since` (it holds some of the window).
+                let in_window = summary.end_time().and_then(chrono_time).is_none_or(|end| end > since);
+                if let (Some(account), true) = (summary.account_id(), in_window) {
+                    *counts.entry(account.to_owned()).or_default() += summary.count().max(0) as u64;
+                }
+            }
+            next_token = output.next_token().map(str::to_owned);
+            if next_token.is_none() {
+                return Ok(counts);
+            }
+        }
     }
 
     async fn list_completed_backups(

@@ -39,6 +39,10 @@ pub struct AccountCoverage {
     #[serde(flatten)]
     pub summary: CoverageSummary,
     pub failed_chains: usize,
+    /// AWS's own count of the account's FAILED copy jobs in the window (ListCopyJobSummaries): a
+    /// second opinion from AWS's aggregates; none when AWS would not give it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aws_failed_copy_jobs: Option<u64>,
 }
 
 /// The organization's rows, each account's coverage, and the whole.
@@ -104,6 +108,17 @@ impl<B: BackupApi> OrganizationAssessor<B> {
         });
         report.summary = CoverageSummary::of(&report.rows, now);
         report.accounts = per_account(&report.rows, now);
+        // AWS's counts are a cross-check, not the report: without them the report stands.
+        match self.backup.count_failed_copy_jobs(since).await {
+            Ok(counts) => {
+                for account in &mut report.accounts {
+                    account.aws_failed_copy_jobs = Some(counts.get(&account.account).copied().unwrap_or(0));
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "AWS's copy job summaries are not available; reported without them")
+            }
+        }
         Ok(report)
     }
 
@@ -209,6 +224,7 @@ fn per_account(rows: &[Coverage], now: DateTime<Utc>) -> Vec<AccountCoverage> {
             region: region.to_owned(),
             summary: CoverageSummary::of(rows.iter().copied(), now),
             failed_chains: rows.iter().filter(|row| row.status.name() == "failed").count(),
+            aws_failed_copy_jobs: None,
         })
         .collect()
 }

@@ -58,6 +58,12 @@ impl<T: BackupApi> BackupApi for &T {
     ) -> impl Future<Output = Result<Page<CopyJob>, AwsError>> + Send {
         (**self).list_copy_jobs(query, next_token)
     }
+    fn count_failed_copy_jobs(
+        &self,
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = Result<std::collections::BTreeMap<String, u64>, AwsError>> + Send {
+        (**self).count_failed_copy_jobs(since)
+    }
     fn list_completed_backups(
         &self,
         query: &BackupJobQuery,

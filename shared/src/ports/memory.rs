@@ -366,6 +366,15 @@ impl BackupApi for MemoryBackup {
         Ok(listed)
     }
 
+    async fn count_failed_copy_jobs(&self, _since: DateTime<Utc>) -> Result<BTreeMap<String, u64>, AwsError> {
+        let state = self.enter("ListCopyJobSummaries")?;
+        let mut counts = BTreeMap::new();
+        for job in state.copy_jobs.values().filter(|job| job.state == crate::domain::CopyJobState::Failed) {
+            *counts.entry(job.source_vault.account().to_owned()).or_default() += 1;
+        }
+        Ok(counts)
+    }
+
     async fn list_completed_backups(
         &self,
         query: &BackupJobQuery,

@@ -4,7 +4,7 @@
 mod borrowed;
 pub mod memory;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::time::Duration;
 
@@ -99,6 +99,13 @@ pub trait BackupApi: Send + Sync {
         query: &CopyJobQuery,
         next_token: Option<&str>,
     ) -> impl Future<Output = Result<Page<CopyJob>, AwsError>> + Send;
+    /// AWS's own count of this region's FAILED copy jobs per account of the organization, created
+    /// since `since` (ListCopyJobSummaries with `AccountId` `ANY`, daily buckets of the last 14
+    /// days; from the management account or a delegated administrator, docs/aws-facts.md#organization-view).
+    fn count_failed_copy_jobs(
+        &self,
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = Result<BTreeMap<String, u64>, AwsError>> + Send;
     /// One page of the completed backup jobs the query names (ListBackupJobs).
     fn list_completed_backups(
         &self,
