@@ -12,7 +12,6 @@ RSS and where the wall clock went (time spent in the stand-in, in moto, and in t
 
 from __future__ import annotations
 
-import http.client
 import json
 import threading
 import time
@@ -25,7 +24,7 @@ from pathlib import Path
 from harness.config import ACCOUNT, ROOT
 from harness.events import scheduled_event
 from harness.lambda_runtime import LocalLambda
-from harness.loopback import LoopbackHandler, LoopbackServer
+from harness.loopback import Connections, LoopbackHandler, LoopbackServer
 from harness.stack import LocalStack
 
 RELEASE = ROOT / "target" / "release"
@@ -115,31 +114,6 @@ def tracked_item(job: dict, recorded_at: float) -> dict:
         item.update({"failure_claim": {"S": "done"}, "failure_claim_at": {"N": str(int(recorded_at))},
                      "outcome": {"S": RETRY_SCHEDULED}})
     return item
-
-
-class Connections:
-    """One kept-alive HTTP connection per thread to `url` (a new connection per request would cost
-    more than the stand-ins' own work)."""
-
-    def __init__(self, url: str):
-        self.host = url.removeprefix("http://")
-        self.local = threading.local()
-
-    def request(self, method: str, path: str, body: bytes | None, headers: dict) -> tuple[int, bytes, list]:
-        for attempt in (1, 2):
-            connection = getattr(self.local, "connection", None)
-            if connection is None:
-                connection = self.local.connection = http.client.HTTPConnection(self.host, timeout=600)
-            try:
-                connection.request(method, path, body=body, headers=headers)
-                response = connection.getresponse()
-                return response.status, response.read(), response.getheaders()
-            except (http.client.HTTPException, OSError):
-                connection.close()
-                self.local.connection = None
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
 
 
 def copy_job_pages(stack: LocalStack):

@@ -4,11 +4,10 @@ write at one step (moto itself has no fault injection). Runs in the test process
 
 from __future__ import annotations
 
-import http.client
 import json
 import threading
 
-from harness.loopback import LoopbackHandler, LoopbackServer
+from harness.loopback import Connections, LoopbackHandler, LoopbackServer
 
 AMZ_JSON = "application/x-amz-json-1.0"
 THROTTLED = {
@@ -20,8 +19,7 @@ THROTTLED = {
 class DynamoFaults:
     def __init__(self, upstream: str):
         self.upstream = upstream
-        self.upstream_host = upstream.removeprefix("http://")
-        self.local = threading.local()
+        self.connections = Connections(upstream, timeout=30)
         self.lock = threading.Lock()
         self.rules: list[dict] = []  # {"operation", "contains", "count"}
         self.injected = 0
@@ -41,22 +39,10 @@ class DynamoFaults:
         self.url = self.server.url
 
     def forward(self, path: str, body: bytes, headers: dict) -> tuple[int, bytes, str | None]:
-        """One request upstream, on this thread's kept-alive connection (a new connection per
-        request would cost more than moto's own work)."""
-        for attempt in (1, 2):
-            connection = getattr(self.local, "connection", None)
-            if connection is None:
-                connection = self.local.connection = http.client.HTTPConnection(self.upstream_host, timeout=30)
-            try:
-                connection.request("POST", path, body=body, headers=headers)
-                response = connection.getresponse()
-                return response.status, response.read(), response.getheader("Content-Type")
-            except (http.client.HTTPException, OSError):
-                connection.close()
-                self.local.connection = None
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+        """One request upstream, on this thread's kept-alive connection."""
+        status, data, response_headers = self.connections.request("POST", path, body, headers)
+        content_type = next((value for name, value in response_headers if name.lower() == "content-type"), None)
+        return status, data, content_type
 
     def fail(self, operation: str, contains: str, count: int) -> None:
         """The next `count` `operation` requests whose body contains `contains` fail."""

@@ -3,6 +3,7 @@ proxy and the AWS Backup stand-in. Loopback only, threaded, HTTP/1.1 keep-alive,
 
 from __future__ import annotations
 
+import http.client
 import socket
 import sys
 import threading
@@ -63,3 +64,29 @@ class LoopbackHandler(BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.end_headers()
         self.wfile.write(body)
+
+
+class Connections:
+    """One kept-alive HTTP connection per thread to `url` (a new connection per request would cost
+    more than the stand-ins' own work)."""
+
+    def __init__(self, url: str, timeout: float = 600):
+        self.host = url.removeprefix("http://")
+        self.timeout = timeout
+        self.local = threading.local()
+
+    def request(self, method: str, path: str, body: bytes | None, headers: dict) -> tuple[int, bytes, list]:
+        for attempt in (1, 2):
+            connection = getattr(self.local, "connection", None)
+            if connection is None:
+                connection = self.local.connection = http.client.HTTPConnection(self.host, timeout=self.timeout)
+            try:
+                connection.request(method, path, body=body, headers=headers)
+                response = connection.getresponse()
+                return response.status, response.read(), response.getheaders()
+            except (http.client.HTTPException, OSError):
+                connection.close()
+                self.local.connection = None
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
