@@ -124,13 +124,42 @@ async fn it_lists_the_organization_once_and_each_member_once_and_changes_nothing
     assert_eq!(backup_queries.len(), 1);
     assert_eq!(backup_queries[0].accounts, AccountScope::Organization);
     assert_eq!(backup_queries[0].accounts.by_account_id().as_deref(), Some("*"));
-    let copy_accounts: Vec<String> =
-        api.copy_job_queries().iter().map(|q| q.account.as_ref().unwrap().to_string()).collect();
+    let copy_queries = api.copy_job_queries();
+    let copy_accounts: Vec<String> = copy_queries.iter().map(|q| q.account.as_ref().unwrap().to_string()).collect();
     assert_eq!(copy_accounts, [PAYMENTS, SEARCH, LEGACY], "ListCopyJobs one member account at a time");
+    for query in &copy_queries {
+        assert_eq!(query.created_after, Some(backup_queries[0].since), "the same window as the backups");
+        assert_eq!(query.max_results, Some(1000), "the largest page");
+    }
     assert_eq!(api.started_copies().len(), 0, "read-only");
     for write in ["StartCopyJob", "DescribeRecoveryPoint", "GetBackupPlan"] {
         assert_eq!(api.calls(write), 0, "{write}: nothing asked of member accounts beyond the listings");
     }
+}
+
+#[tokio::test]
+async fn unreadable_listed_jobs_are_counted_and_regions_combine_into_one_report() {
+    let assessor = organization();
+    let unreadable =
+        |id: &str| vaultwatch::ports::Unreadable { id: Some(id.into()), copy: None, problem: "lacks State".into() };
+    assessor.backup.add_unreadable_backup_job(unreadable("BACKUP-BROKEN"));
+    assessor.backup.add_unreadable_copy_job(unreadable("COPY-BROKEN"));
+    let now = Utc::now();
+    let east = assessor.report(now - Duration::days(7), now).await.unwrap();
+    // ListCopyJobs gives the unreadable job with each member's first page: three members.
+    assert_eq!(east.unreadable, 1 + 3);
+    let mut west = organization().report(now - Duration::days(7), now).await.unwrap();
+    for account in &mut west.accounts {
+        account.region = "eu-west-1".into();
+    }
+    let combined =
+        vaultwatch::handlers::organization::OrganizationReport::combine(vec![east.clone(), west.clone()], now);
+    assert_eq!(combined.rows.len(), east.rows.len() + west.rows.len());
+    assert_eq!(combined.unreadable, east.unreadable + west.unreadable);
+    assert_eq!(combined.failed_chains(), 2, "one per region");
+    assert_eq!(combined.summary.uncovered(), east.summary.uncovered() + west.summary.uncovered());
+    let order: Vec<(&str, &str)> = combined.accounts.iter().map(|a| (a.account.as_str(), a.region.as_str())).collect();
+    assert_eq!(order[..2], [(PAYMENTS, "eu-west-1"), (PAYMENTS, "us-east-1")], "by account, then region");
 }
 
 #[tokio::test]
