@@ -2,16 +2,9 @@ import uuid
 
 import pytest
 
-from harness.config import ACCOUNT
+from harness.config import ACCOUNT, DR_VAULT, EU_VAULT, ROUTES  # noqa: F401 (the tests import them from here)
 from harness.stack import LocalStack
 
-DR_VAULT = f"arn:aws:backup:us-west-2:{ACCOUNT}:backup-vault:dr-copy"
-EU_VAULT = f"arn:aws:backup:eu-west-1:{ACCOUNT}:backup-vault:eu-archive"
-ROUTES = [
-    {"sourceVault": "routed", "destinationVaultArn": DR_VAULT,
-     "lifecycle": {"moveToColdStorageAfterDays": 30, "deleteAfterDays": 365}},
-    {"sourceVault": "routed", "destinationVaultArn": EU_VAULT, "resourceTypes": ["EBS"]},
-]
 
 
 @pytest.fixture(scope="session")
