@@ -26,6 +26,7 @@ pub enum FailureClass {
 pub struct Classification {
     pub class: FailureClass,
     pub reason: &'static str,
+    congestion: bool,
 }
 
 impl Classification {
@@ -33,22 +34,21 @@ impl Classification {
     /// other limit ("There are too many copy jobs running for resource.", docs/aws-facts.md#service-quotas).
     /// A nightly burst can keep it so for longer than a few retries; it passes on its own.
     pub fn is_congestion(&self) -> bool {
-        self.class == FailureClass::Transient && CONGESTION_MARKERS.contains(&self.reason)
+        self.congestion
     }
 }
 
-/// The markers below that mean congestion rather than a passing fault of the copy itself.
-const CONGESTION_MARKERS: &[&str] = &[
-    "throttl",
-    "rate exceeded",
-    "reduce your request rate",
-    "too many requests",
-    "limit",
-    "too many",
-    "maximum number",
-    "in-progress snapshots",
-    "running job for the same resource",
-];
+/// What a marker says of a failure: its class, and whether it is congestion (always transient).
+#[derive(Clone, Copy)]
+struct Verdict {
+    class: FailureClass,
+    congestion: bool,
+}
+
+const PERMANENT: Verdict = Verdict { class: FailureClass::Permanent, congestion: false };
+const TRANSIENT: Verdict = Verdict { class: FailureClass::Transient, congestion: false };
+/// Congestion: AWS Backup throttled or at a limit; it passes on its own.
+const CONGESTION: Verdict = Verdict { class: FailureClass::Transient, congestion: true };
 
 /// Retries a congested chain may make whatever `MaxAttempts` says, each (with the default base
 /// delay) after 7.5 to 15 minutes: one to two hours, the window AWS Backup itself retries a copy job in
@@ -70,84 +70,84 @@ const CATEGORIES: &[(&str, FailureClass)] =
 /// Specific phrases come before the general ones they contain: organization and access before
 /// "try again", throttling before "kms" (a KMS *throttling* message is passing), a quota that
 /// needs a clean-up before "limit", a recovery point that is gone before "unavailable".
-const MARKERS: &[(&str, FailureClass)] = &[
-    ("same organization", FailureClass::Permanent),
-    ("access denied", FailureClass::Permanent),
-    ("accessdenied", FailureClass::Permanent),
-    ("not authorized", FailureClass::Permanent),
-    ("unauthorized", FailureClass::Permanent),
-    ("insufficient privileges", FailureClass::Permanent),
-    ("cannot be assumed", FailureClass::Permanent),
-    ("throttl", FailureClass::Transient),
-    ("rate exceeded", FailureClass::Transient),
-    ("reduce your request rate", FailureClass::Transient),
-    ("too many requests", FailureClass::Transient),
-    ("permission", FailureClass::Permanent),
-    ("kms", FailureClass::Permanent),
-    ("encryption key", FailureClass::Permanent),
-    ("key id", FailureClass::Permanent),
-    ("key is disabled", FailureClass::Permanent),
-    ("pending deletion", FailureClass::Permanent),
-    ("cannot be shared", FailureClass::Permanent),
-    ("can't be shared", FailureClass::Permanent),
-    ("cannot be copied", FailureClass::Permanent),
-    ("not within the range", FailureClass::Permanent),
-    ("invalid parameter", FailureClass::Permanent),
-    ("invalidparameter", FailureClass::Permanent),
-    ("is invalid", FailureClass::Permanent),
-    ("validation", FailureClass::Permanent),
-    ("not supported", FailureClass::Permanent),
-    ("unsupported", FailureClass::Permanent),
-    ("not enabled", FailureClass::Permanent),
-    ("recovery point is unavailable", FailureClass::Permanent),
-    ("no longer available", FailureClass::Permanent),
-    ("not found", FailureClass::Permanent),
-    ("notfound", FailureClass::Permanent),
-    ("cannot find", FailureClass::Permanent),
-    ("could not find", FailureClass::Permanent),
-    ("does not exist", FailureClass::Permanent),
-    ("no longer exists", FailureClass::Permanent),
-    ("has been deleted", FailureClass::Permanent),
-    ("was deleted", FailureClass::Permanent),
-    ("is being deleted", FailureClass::Permanent),
-    ("active snapshot limit", FailureClass::Permanent),
-    ("cannot create more than", FailureClass::Permanent),
-    ("reached your quota", FailureClass::Permanent),
-    ("must not have more than", FailureClass::Permanent),
-    ("tags specified", FailureClass::Permanent),
-    ("can have at most", FailureClass::Permanent),
-    ("limit", FailureClass::Transient),
-    ("too many", FailureClass::Transient),
-    ("maximum number", FailureClass::Transient),
-    ("in-progress snapshots", FailureClass::Transient),
-    ("running job for the same resource", FailureClass::Transient),
-    ("not in state", FailureClass::Transient),
-    ("not in the available state", FailureClass::Transient),
-    ("not in available state", FailureClass::Transient),
-    ("cannot snapshot volume", FailureClass::Transient),
-    ("maintenance window", FailureClass::Transient),
-    ("backup window", FailureClass::Transient),
-    ("try again", FailureClass::Transient),
-    ("service unavailable", FailureClass::Transient),
-    ("unavailable", FailureClass::Transient),
-    ("internal error", FailureClass::Transient),
-    ("internal failure", FailureClass::Transient),
-    ("timeout", FailureClass::Transient),
-    ("timed out", FailureClass::Transient),
-    ("being modified", FailureClass::Transient),
+const MARKERS: &[(&str, Verdict)] = &[
+    ("same organization", PERMANENT),
+    ("access denied", PERMANENT),
+    ("accessdenied", PERMANENT),
+    ("not authorized", PERMANENT),
+    ("unauthorized", PERMANENT),
+    ("insufficient privileges", PERMANENT),
+    ("cannot be assumed", PERMANENT),
+    ("throttl", CONGESTION),
+    ("rate exceeded", CONGESTION),
+    ("reduce your request rate", CONGESTION),
+    ("too many requests", CONGESTION),
+    ("permission", PERMANENT),
+    ("kms", PERMANENT),
+    ("encryption key", PERMANENT),
+    ("key id", PERMANENT),
+    ("key is disabled", PERMANENT),
+    ("pending deletion", PERMANENT),
+    ("cannot be shared", PERMANENT),
+    ("can't be shared", PERMANENT),
+    ("cannot be copied", PERMANENT),
+    ("not within the range", PERMANENT),
+    ("invalid parameter", PERMANENT),
+    ("invalidparameter", PERMANENT),
+    ("is invalid", PERMANENT),
+    ("validation", PERMANENT),
+    ("not supported", PERMANENT),
+    ("unsupported", PERMANENT),
+    ("not enabled", PERMANENT),
+    ("recovery point is unavailable", PERMANENT),
+    ("no longer available", PERMANENT),
+    ("not found", PERMANENT),
+    ("notfound", PERMANENT),
+    ("cannot find", PERMANENT),
+    ("could not find", PERMANENT),
+    ("does not exist", PERMANENT),
+    ("no longer exists", PERMANENT),
+    ("has been deleted", PERMANENT),
+    ("was deleted", PERMANENT),
+    ("is being deleted", PERMANENT),
+    ("active snapshot limit", PERMANENT),
+    ("cannot create more than", PERMANENT),
+    ("reached your quota", PERMANENT),
+    ("must not have more than", PERMANENT),
+    ("tags specified", PERMANENT),
+    ("can have at most", PERMANENT),
+    ("limit", CONGESTION),
+    ("too many", CONGESTION),
+    ("maximum number", CONGESTION),
+    ("in-progress snapshots", CONGESTION),
+    ("running job for the same resource", CONGESTION),
+    ("not in state", TRANSIENT),
+    ("not in the available state", TRANSIENT),
+    ("not in available state", TRANSIENT),
+    ("cannot snapshot volume", TRANSIENT),
+    ("maintenance window", TRANSIENT),
+    ("backup window", TRANSIENT),
+    ("try again", TRANSIENT),
+    ("service unavailable", TRANSIENT),
+    ("unavailable", TRANSIENT),
+    ("internal error", TRANSIENT),
+    ("internal failure", TRANSIENT),
+    ("timeout", TRANSIENT),
+    ("timed out", TRANSIENT),
+    ("being modified", TRANSIENT),
 ];
 
 /// Classifies a failed copy job: on AWS's `MessageCategory` first, then on its `StatusMessage`.
 pub fn classify_failure(category: Option<&str>, message: Option<&str>) -> Classification {
     let category = category.map(|c| c.trim().to_ascii_lowercase().replace(['_', ' ', '-'], ""));
     if let Some((_, class)) = category.as_deref().and_then(|c| CATEGORIES.iter().find(|(known, _)| *known == c)) {
-        return Classification { class: *class, reason: "message category" };
+        return Classification { class: *class, reason: "message category", congestion: false };
     }
     let lower = message.unwrap_or_default().to_ascii_lowercase();
-    if let Some((marker, class)) = MARKERS.iter().find(|(marker, _)| lower.contains(marker)) {
-        return Classification { class: *class, reason: marker };
+    if let Some((marker, verdict)) = MARKERS.iter().find(|(marker, _)| lower.contains(marker)) {
+        return Classification { class: verdict.class, reason: marker, congestion: verdict.congestion };
     }
-    Classification { class: FailureClass::Unrecognised, reason: "unrecognised failure" }
+    Classification { class: FailureClass::Unrecognised, reason: "unrecognised failure", congestion: false }
 }
 
 /// Where a copy job sits in a chain of retries: the original job is attempt 0 and its own root.
