@@ -15,8 +15,8 @@ use serde::Serialize;
 
 use super::{for_each_page, HandlerError};
 use crate::domain::{
-    coverage_of, AccountId, BackupJob, BackupVaultArn, CopyLedger, Coverage, CoverageSummary, RequiredBy, Requirement,
-    SourceState,
+    coverage_of, AccountId, BackupJob, BackupVaultArn, CopyLedger, Coverage, CoverageStatus, CoverageSummary,
+    RecoveryPointArn, RequiredBy, Requirement, SourceState,
 };
 use crate::ports::{AccountScope, BackupApi, BackupJobQuery, CopyJobQuery};
 
@@ -94,18 +94,7 @@ impl<B: BackupApi> OrganizationAssessor<B> {
         for backup in &backups {
             report.rows.extend(self.rows(backup, &ledger));
         }
-        report.rows.sort_by(|a, b| {
-            let key = |row: &Coverage| {
-                let r = &row.requirement;
-                (
-                    r.source_vault_arn.account().to_owned(),
-                    r.completed_at,
-                    r.recovery_point.clone(),
-                    r.destination.clone(),
-                )
-            };
-            key(a).cmp(&key(b))
-        });
+        report.rows.sort_by(|a, b| row_order(a).cmp(&row_order(b)));
         report.summary = CoverageSummary::of(&report.rows, now);
         report.accounts = per_account(&report.rows, now);
         // AWS's counts are a cross-check, not the report: without them the report stands.
@@ -210,6 +199,12 @@ impl<B: BackupApi> OrganizationAssessor<B> {
     }
 }
 
+/// Rows by account, then as a single account's report orders them (borrowed: no copy per comparison).
+fn row_order(row: &Coverage) -> (&str, DateTime<Utc>, &RecoveryPointArn, &BackupVaultArn) {
+    let r = &row.requirement;
+    (r.source_vault_arn.account(), r.completed_at, &r.recovery_point, &r.destination)
+}
+
 /// The rows' coverage per (account, region) of their source vault.
 fn per_account(rows: &[Coverage], now: DateTime<Utc>) -> Vec<AccountCoverage> {
     let mut groups: BTreeMap<(&str, &str), Vec<&Coverage>> = BTreeMap::new();
@@ -223,7 +218,7 @@ fn per_account(rows: &[Coverage], now: DateTime<Utc>) -> Vec<AccountCoverage> {
             account: account.to_owned(),
             region: region.to_owned(),
             summary: CoverageSummary::of(rows.iter().copied(), now),
-            failed_chains: rows.iter().filter(|row| row.status.name() == "failed").count(),
+            failed_chains: rows.iter().filter(|row| matches!(row.status, CoverageStatus::Failed { .. })).count(),
             aws_failed_copy_jobs: None,
         })
         .collect()
