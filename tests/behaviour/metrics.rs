@@ -82,6 +82,23 @@ async fn an_exhausted_chain_counts_as_such_not_as_a_permanent_failure() {
 }
 
 #[tokio::test]
+async fn a_congested_chain_told_counts_an_alert_and_a_retry_not_an_end() {
+    use vaultwatch::domain::CONGESTION_ATTEMPTS;
+    let retrier = retrier();
+    let mut failing = copy_id(FAILED_COPY_JOB);
+    retrier.backup.set_copy_state(&failing, CopyJobState::Failed, Some(LIMIT_FAILURE));
+    for _ in 1..=CONGESTION_ATTEMPTS {
+        retrier.handle(&copy_event("FAILED", failing.as_str())).await.unwrap();
+        retrier.handle(&due_retries(&retrier.queue)).await.unwrap();
+        failing = retrier.store.record(&failing).unwrap().retried_by.unwrap();
+        retrier.backup.set_copy_state(&failing, CopyJobState::Failed, Some(LIMIT_FAILURE));
+    }
+    let m = measured(&retrier.handle(&copy_event("FAILED", failing.as_str())).await.unwrap());
+    assert_eq!((m.get(Metric::AlertsSent, None), m.get(Metric::RetriesScheduled, None)), (Some(1.0), Some(1.0)));
+    assert_eq!((m.get(Metric::ChainsExhausted, None), m.get(Metric::PermanentFailures, None)), (None, None));
+}
+
+#[tokio::test]
 async fn rejected_and_malformed_notifications_are_counted() {
     let retrier = retrier();
     let mut spoofed = copy_event("FAILED", FAILED_COPY_JOB);

@@ -634,6 +634,36 @@ async fn an_exhausted_chain_is_resolved_in_its_original_jobs_thread() {
 }
 
 #[tokio::test]
+async fn a_congested_chain_told_and_still_retrying_is_resolved_when_a_later_retry_completes() {
+    use vaultwatch::domain::CONGESTION_ATTEMPTS;
+    let reconciler = reconciler(RouteTable::default());
+    let mut original = generated_job(0);
+    original.status_message = Some(LIMIT_FAILURE.into());
+    reconciler.backup.add_copy_job(original.clone());
+    let retrier = event_path(&reconciler);
+    let mut failing = original.id.clone();
+    // Past the escalation, two more congested failures: the chain goes on after telling.
+    for _ in 0..CONGESTION_ATTEMPTS + 3 {
+        retrier.handle(&copy_event("FAILED", failing.as_str())).await.unwrap();
+        retrier.handle(&due_retries(&reconciler.queue)).await.unwrap();
+        failing = reconciler.store.record(&failing).unwrap().retried_by.unwrap();
+        reconciler.backup.set_copy_state(&failing, CopyJobState::Failed, Some(LIMIT_FAILURE));
+    }
+    let told = reconciler.alerts.published();
+    assert_eq!(told.len(), 1, "told once");
+    assert_eq!(told[0].reason.label(), "congestion persists");
+    // The chain's latest retry completes: the same recovery point to the same vault.
+    reconciler.backup.set_copy_state(&failing, CopyJobState::Completed, None);
+    let last_failed = reconciler.store.record(&failing).unwrap().lineage.unwrap().retry_of.unwrap();
+    let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!(summary.resolved, 1, "{summary:?}");
+    let resolved = reconciler.alerts.resolutions().pop().unwrap();
+    assert_eq!(resolved.alerted_job, last_failed, "claimed on the chain's last failed job");
+    assert_eq!(resolved.notification().thread_id(), told[0].notification().thread_id(), "the alert's thread");
+    assert_eq!(reconciler.alerts.published().len(), 1, "and no second alert");
+}
+
+#[tokio::test]
 async fn only_alerted_copies_that_a_completed_copy_covers_are_resolved() {
     let reconciler = reconciler(RouteTable::default());
     // Alerted, and nothing completed since: no resolution.

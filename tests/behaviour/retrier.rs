@@ -581,28 +581,46 @@ async fn a_copy_state_spelled_unknown_is_decided_by_describing_the_job() {
 }
 
 #[tokio::test]
-async fn a_congested_chain_waits_longest_and_is_not_alerted_within_awss_two_hour_window() {
-    use vaultwatch::domain::CONGESTION_ATTEMPTS;
+async fn a_congested_chain_waits_longest_is_told_once_past_awss_two_hour_window_and_goes_on_for_a_day() {
+    use vaultwatch::domain::{AttemptRecord, CONGESTION_ATTEMPTS, CONGESTION_LAST_ATTEMPT};
     let retrier = retrier();
     let mut failing = copy_id(FAILED_COPY_JOB);
     retrier.backup.set_copy_state(&failing, CopyJobState::Failed, Some(LIMIT_FAILURE));
-    for attempt in 1..=CONGESTION_ATTEMPTS {
-        retrier.handle(&failed_event(failing.as_str())).await.unwrap();
+    for attempt in 1..=CONGESTION_LAST_ATTEMPT {
+        let response = wire(retrier.handle(&failed_event(failing.as_str())).await.unwrap());
         let scheduled = retrier.queue.scheduled();
-        assert_eq!(scheduled.len(), 1, "attempt {attempt}: a retry, not an alert");
+        assert_eq!(scheduled.len(), 1, "attempt {attempt}: a retry");
         assert!(
             (Duration::from_secs(450)..=Duration::from_secs(900)).contains(&scheduled[0].1),
             "{:?}",
             scheduled[0].1
         );
+        let told = retrier.alerts.published().len();
+        if attempt <= CONGESTION_ATTEMPTS {
+            assert_eq!(told, 0, "attempt {attempt}: MaxAttempts (3) does not end a congested chain");
+        } else {
+            // Past AWS's own retry window the operator is told, once, and the chain goes on.
+            assert_eq!(told, 1, "attempt {attempt}");
+        }
+        if attempt == CONGESTION_ATTEMPTS + 1 {
+            assert_eq!(response["outcomes"][0]["alerted"], "congestion persists", "{response}");
+            assert_eq!(response["outcomes"][0]["retryScheduled"], attempt, "{response}");
+            let record = retrier.store.record(&failing).unwrap();
+            assert_eq!(record.alerted(), Some("congestion persists"), "a resolved message follows the copy");
+            assert!(AttemptRecord::from(&record).retried, "coverage shows the pair retrying, not failed");
+        }
         deliver_due_retries(&retrier).await;
         failing = retrier.store.record(&failing).unwrap().retried_by.unwrap();
         retrier.backup.set_copy_state(&failing, CopyJobState::Failed, Some(LIMIT_FAILURE));
     }
-    assert!(retrier.alerts.published().is_empty(), "MaxAttempts (3) does not end a congested chain");
+    let alerts = retrier.alerts.published();
+    assert!(matches!(alerts[0].reason, AlertReason::CongestionPersists { .. }), "{:?}", alerts[0].reason);
+    assert_eq!(alerts[0].attempts, CONGESTION_ATTEMPTS + 1);
+    assert!(!alerts[0].body().contains("start-copy-job"), "no copy by hand beside the retries");
     retrier.handle(&failed_event(failing.as_str())).await.unwrap();
     let alerts = retrier.alerts.published();
-    assert_eq!(alerts.len(), 1);
-    assert!(matches!(alerts[0].reason, AlertReason::AttemptsExhausted { .. }), "{:?}", alerts[0].reason);
-    assert_eq!(retrier.backup.started_copies().len() as u32, CONGESTION_ATTEMPTS);
+    assert_eq!(alerts.len(), 2, "the chain's end is told too");
+    assert!(matches!(alerts[1].reason, AlertReason::AttemptsExhausted { .. }), "{:?}", alerts[1].reason);
+    assert!(alerts[1].body().contains("start-copy-job"), "once the chain has ended, a copy by hand is safe");
+    assert_eq!(retrier.backup.started_copies().len() as u32, CONGESTION_LAST_ATTEMPT);
 }

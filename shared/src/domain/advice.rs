@@ -144,6 +144,11 @@ pub fn advise(alert: &Alert) -> Advice {
         AlertReason::AttemptsExhausted { status_message } => {
             from_cause(status_message, alert, role, Some(alert.attempts), &mut advice);
         }
+        AlertReason::CongestionPersists { status_message } => {
+            from_cause(status_message, alert, role, Some(alert.attempts), &mut advice);
+            // vaultwatch is still retrying: a copy started by hand would be a second one.
+            advice.copy_again = false;
+        }
         AlertReason::PermanentFailure { status_message } | AlertReason::UnrecognisedFailure { status_message, .. } => {
             from_cause(status_message, alert, role, None, &mut advice);
         }

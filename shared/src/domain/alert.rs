@@ -17,6 +17,9 @@ pub enum AlertReason {
     PermanentFailure { status_message: String },
     /// Every allowed retry failed.
     AttemptsExhausted { status_message: String },
+    /// AWS Backup's limits (throttling, concurrent copies) failed every retry of the congestion
+    /// budget; the chain goes on retrying (told once, and again only if it ends).
+    CongestionPersists { status_message: String },
     /// Neither AWS's message category nor its message said whether a retry can help; the one
     /// retry an unrecognised failure gets failed too (or it was not retried).
     UnrecognisedFailure { status_message: String, message_category: Option<String> },
@@ -39,6 +42,7 @@ impl AlertReason {
         match self {
             Self::PermanentFailure { .. } => "failed permanently",
             Self::AttemptsExhausted { .. } => "failed after all retries",
+            Self::CongestionPersists { .. } => "is held back by AWS Backup's limits",
             Self::UnrecognisedFailure { .. } => "failed for an unrecognised reason",
             Self::RetryRejected { .. } => "could not be retried",
             Self::CopyRefused { .. } => "could not be started",
@@ -53,6 +57,10 @@ impl AlertReason {
             Self::PermanentFailure { status_message } | Self::AttemptsExhausted { status_message } => {
                 status_message.clone()
             }
+            Self::CongestionPersists { status_message } => format!(
+                "{status_message} (vaultwatch keeps retrying, every 7.5 to 15 minutes for about a day; a message \
+                 follows here when the copy completes)"
+            ),
             Self::UnrecognisedFailure { status_message, message_category } => format!(
                 "unrecognised failure (message category {}); AWS Backup said: {status_message}",
                 message_category.as_deref().unwrap_or("none")
@@ -79,6 +87,7 @@ impl AlertReason {
         match self {
             Self::PermanentFailure { .. } => "permanent failure".into(),
             Self::AttemptsExhausted { .. } => "attempts exhausted".into(),
+            Self::CongestionPersists { .. } => "congestion persists".into(),
             Self::UnrecognisedFailure { .. } => "unrecognised failure".into(),
             Self::RetryRejected { .. } => "retry rejected".into(),
             Self::CopyRefused { .. } => "copy refused".into(),

@@ -94,7 +94,8 @@ impl From<&CopyJobRecord> for AttemptRecord {
         Self {
             attempt: record.lineage.as_ref().map_or(0, |l| l.attempt),
             root: record.lineage.as_ref().map(|l| l.root.clone()),
-            retried: record.retried_by.is_some() || outcome.starts_with("retry "),
+            // "retry n scheduled", alone or after an alert that did not end the chain.
+            retried: record.retried_by.is_some() || outcome.split("; ").any(|part| part.starts_with("retry ")),
             alerted: record.alerted().map(str::to_owned),
             resolution_published: record.resolution_published,
         }

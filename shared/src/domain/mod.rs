@@ -62,7 +62,8 @@ pub use lifecycle::{DeleteAfterEvent, Lifecycle, KEEP_INDEFINITELY, MIN_DAYS_IN_
 pub use permissions::{CopyTargets, PassableRoles};
 pub use recovery_point::{NotCopyable, RecoveryPoint, StorageClass};
 pub use retry::{
-    classify_failure, Classification, FailureClass, Lineage, RetryPolicy, CONGESTION_ATTEMPTS, MAX_RETRY_DELAY,
+    classify_failure, Classification, FailureClass, Lineage, RetryPolicy, CONGESTION_ATTEMPTS, CONGESTION_LAST_ATTEMPT,
+    MAX_RETRY_DELAY,
 };
 pub use route::{CopyRoute, RouteTable};
 pub use source::SourcePolicy;

@@ -50,10 +50,16 @@ const TRANSIENT: Verdict = Verdict { class: FailureClass::Transient, congestion:
 /// Congestion: AWS Backup throttled or at a limit; it passes on its own.
 const CONGESTION: Verdict = Verdict { class: FailureClass::Transient, congestion: true };
 
-/// Retries a congested chain may make whatever `MaxAttempts` says, each (with the default base
-/// delay) after 7.5 to 15 minutes: one to two hours, the window AWS Backup itself retries a copy job in
-/// (docs/aws-facts.md#copy-job-retry), so a burst's limits do not end in an alert.
+/// Retries a congested chain makes before the operator is told (whatever `MaxAttempts` says), each
+/// (with the default base delay) after 7.5 to 15 minutes: one to two hours, the window AWS Backup
+/// itself retries a copy job in (docs/aws-facts.md#copy-job-retry), so a burst's limits do not end
+/// in an alert.
 pub const CONGESTION_ATTEMPTS: u32 = 8;
+
+/// The last retry of a congested chain. Being told does not end it: limits pass, and a copy given up
+/// is a copy lost. At 7.5 to 15 minutes a wait (11¼ on average), 128 retries keep trying for about a
+/// day, until the next night's burst; then the chain ends with an alert like any other.
+pub const CONGESTION_LAST_ATTEMPT: u32 = 128;
 
 /// How many doublings further a congested failure waits than a passing one.
 const CONGESTION_STEPS_AHEAD: u32 = 4;
@@ -213,12 +219,28 @@ impl RetryPolicy {
     }
 
     /// Whether a chain may make retry number `attempt` after this failure: a congested one up to
-    /// [`CONGESTION_ATTEMPTS`] (or `max_attempts`, if more), any other as [`Self::allows_attempt`].
+    /// [`CONGESTION_LAST_ATTEMPT`], any other as [`Self::allows_attempt`].
     pub fn allows(&self, attempt: u32, failure: &Classification) -> bool {
         if failure.is_congestion() {
-            return (1..=self.max_attempts.max(CONGESTION_ATTEMPTS)).contains(&attempt);
+            return (1..=self.max_attempts.max(CONGESTION_LAST_ATTEMPT)).contains(&attempt);
         }
         self.allows_attempt(attempt, failure.class)
+    }
+
+    /// Whether scheduling retry `attempt` after this failure also tells the operator: the first
+    /// congested retry past [`CONGESTION_ATTEMPTS`] (or `max_attempts`, if more), once per chain.
+    pub fn escalates(&self, attempt: u32, failure: &Classification) -> bool {
+        failure.is_congestion() && attempt == self.escalation_attempt()
+    }
+
+    /// Whether the chain scheduling retry `attempt` after this failure was told of its congestion
+    /// by an earlier retry (only congestion carries a chain past the escalation).
+    pub fn escalated_before(&self, attempt: u32, failure: &Classification) -> bool {
+        failure.is_congestion() && attempt > self.escalation_attempt()
+    }
+
+    fn escalation_attempt(&self) -> u32 {
+        self.max_attempts.max(CONGESTION_ATTEMPTS) + 1
     }
 
     /// The delay before retry `attempt` after this failure of `failed`: for congestion, four
@@ -317,9 +339,18 @@ mod tests {
         let passing = classify_failure(None, Some("Service unavailable, try again later"));
         assert!(limit.is_congestion() && throttled.is_congestion() && !passing.is_congestion());
         assert!(!classify_failure(None, Some("Access denied")).is_congestion());
-        assert!(policy.allows(CONGESTION_ATTEMPTS, &limit) && !policy.allows(CONGESTION_ATTEMPTS + 1, &limit));
+        assert!(policy.allows(CONGESTION_LAST_ATTEMPT, &limit) && !policy.allows(CONGESTION_LAST_ATTEMPT + 1, &limit));
+        assert!(!policy.allows(0, &limit));
         assert!(policy.allows(3, &passing) && !policy.allows(4, &passing));
-        for attempt in 1..=CONGESTION_ATTEMPTS {
+        // Told once, past the congestion budget, and the chain goes on.
+        let told: Vec<u32> = (0..=CONGESTION_LAST_ATTEMPT + 1).filter(|n| policy.escalates(*n, &limit)).collect();
+        assert_eq!(told, [CONGESTION_ATTEMPTS + 1]);
+        assert!((0..=CONGESTION_LAST_ATTEMPT).all(|n| !policy.escalates(n, &passing)), "only congestion escalates");
+        let told_before: Vec<u32> =
+            (0..=CONGESTION_ATTEMPTS + 2).filter(|n| policy.escalated_before(*n, &limit)).collect();
+        assert_eq!(told_before, [CONGESTION_ATTEMPTS + 2]);
+        assert!(!policy.escalated_before(CONGESTION_ATTEMPTS + 2, &passing));
+        for attempt in 1..=CONGESTION_LAST_ATTEMPT {
             let delay = policy.delay_for(attempt, &limit, &job);
             assert!((MAX_RETRY_DELAY / 2..=MAX_RETRY_DELAY).contains(&delay), "{attempt}: {delay:?}");
         }
@@ -328,6 +359,7 @@ mod tests {
         assert_eq!(no_wait.delay_for(1, &limit, &job), Duration::ZERO, "the configured base scales congestion too");
         let generous = RetryPolicy::new(10, Duration::from_secs(60)).unwrap();
         assert!(generous.allows(10, &limit), "MaxAttempts above the congestion budget still holds");
+        assert!(generous.escalates(11, &limit) && !generous.escalates(CONGESTION_ATTEMPTS + 1, &limit));
     }
 
     #[test]

@@ -60,6 +60,11 @@ impl Measured for FailureHandled {
         match self {
             Self::Alerted { alerted: reason, .. } => alerted(into, reason),
             Self::RetryScheduled { .. } => into.add(Metric::RetriesScheduled, 1.0),
+            // Told, but not a chain's end: an alert sent, and a retry scheduled.
+            Self::Escalated { .. } => {
+                into.add(Metric::AlertsSent, 1.0);
+                into.add(Metric::RetriesScheduled, 1.0);
+            }
             Self::Duplicate { .. } | Self::Nested { .. } => {}
         }
     }

@@ -393,6 +393,10 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             match self.retrier().handle_failure(&job.id, Some(job)).await? {
                 FailureHandled::RetryScheduled { .. } => summary.retried += 1,
                 FailureHandled::Alerted { .. } => summary.alerted += 1,
+                FailureHandled::Escalated { .. } => {
+                    summary.retried += 1;
+                    summary.alerted += 1;
+                }
                 FailureHandled::Duplicate { .. } | FailureHandled::Nested { .. } => {}
             }
         }

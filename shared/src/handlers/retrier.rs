@@ -38,6 +38,15 @@ pub enum FailureHandled {
     },
     /// A retry waits on the delay queue.
     RetryScheduled { copy_job: CopyJobId, retry_scheduled: u32, delay_seconds: u64 },
+    /// A retry waits on the delay queue, and the operator was told why the chain is taking so long
+    /// (congestion outlasting its budget).
+    Escalated {
+        copy_job: CopyJobId,
+        retry_scheduled: u32,
+        delay_seconds: u64,
+        #[serde(serialize_with = "reason_label")]
+        alerted: AlertReason,
+    },
     /// A nested job of a composite copy: its parent is retried or alerted, not it.
     Nested { copy_job: CopyJobId, skipped: &'static str, parent: CopyJobId },
 }
@@ -291,18 +300,33 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
             plan_rule: if lifecycle.is_none() { job.created_by.clone() } else { None },
             resource: job.resource.clone(),
             resource_type: job.resource_type.clone(),
-            last_status_message: status_message,
+            last_status_message: status_message.clone(),
         };
         self.queue.schedule(&request, delay).await?;
         tracing::info!(copy_job = %id, attempt, delay_seconds = delay.as_secs(), "retry scheduled");
+        let (copy_job, delay_seconds) = (id.clone(), delay.as_secs());
+        let told = AlertReason::CongestionPersists { status_message };
+        // The retry is scheduled first: if the alert then fails, a redelivery schedules the same
+        // retry again (same token, same job) rather than telling the operator twice.
+        if self.settings.policy.escalates(attempt, &classification) {
+            let alert = alert_for(&job, &lineage, told);
+            self.publish(&alert).await?;
+            let note = format!("alerted: {}; retry {attempt} scheduled", alert.reason.label());
+            let outcome =
+                FailureHandled::Escalated { copy_job, retry_scheduled: attempt, delay_seconds, alerted: alert.reason };
+            return Ok(ClaimedWork { note, details, outcome });
+        }
+        // Each later failure of a chain that was told is marked so too: the one a completed copy
+        // follows is the one its "resolved" message is claimed on.
+        let note = if self.settings.policy.escalated_before(attempt, &classification) {
+            format!("alerted: {}; retry {attempt} scheduled", told.label())
+        } else {
+            format!("retry {attempt} scheduled")
+        };
         Ok(ClaimedWork {
-            note: format!("retry {attempt} scheduled"),
+            note,
             details,
-            outcome: FailureHandled::RetryScheduled {
-                copy_job: id.clone(),
-                retry_scheduled: attempt,
-                delay_seconds: delay.as_secs(),
-            },
+            outcome: FailureHandled::RetryScheduled { copy_job, retry_scheduled: attempt, delay_seconds },
         })
     }
 
