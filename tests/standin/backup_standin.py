@@ -735,6 +735,7 @@ class Backup:
         self._sns = {}
         self.faults = Faults()
         self.quotas = Quotas()
+        self.version = 0  # bumped by changed()
         self.reset()
 
     def reset(self):
@@ -754,6 +755,15 @@ class Backup:
             self.organization = Organization()  # none: every account sees only its own jobs
             self.faults.reset()
             self.quotas.reset()
+            # The jobs a listing selects (see _selected), reused by its next pages until changed().
+            self.listings: dict[tuple, list[dict]] = {}
+            self.listed_version = self.version
+            self.changed()
+
+    def changed(self) -> None:
+        """Called under the lock by whatever adds a job or changes one (once per hold of the lock
+        is enough: a listing takes it too): the selections of listings made before are stale."""
+        self.version += 1
 
     # ------------------------------------------------------------------ notifications
     def sns(self, region: str):
@@ -1065,6 +1075,7 @@ class Backup:
             job["CompletionDate"] = now()
         job = {k: v for k, v in job.items() if v is not None}
         self.backup_jobs[job_id] = job
+        self.changed()
         return job
 
     def describe_backup_job(self, region: str, params: dict) -> dict:
@@ -1102,6 +1113,7 @@ class Backup:
         self.copy_jobs[job_id] = job
         self.copy_order.append(job_id)
         self.quotas.track(job)
+        self.changed()
         return job
 
     def _start_copy(self, rp: str, source_vault: dict, destination: str, role: str, lifecycle, created_by, backup_job_id) -> list[dict]:
@@ -1219,6 +1231,7 @@ class Backup:
 
     def _set_state(self, job: dict, state: str, message: str | None, category: str | None) -> None:
         job["State"] = state
+        self.changed()
         self.quotas.track(job)
         if state in TERMINAL:
             job["CompletionDate"] = now()
@@ -1260,6 +1273,7 @@ class Backup:
         not documented in detail (docs/aws-facts.md, Composite jobs)."""
         children = [self.copy_jobs[c] for c in self.children.get(parent["CopyJobId"], [])]
         parent["ChildJobsInState"] = self._child_states(parent["CopyJobId"])
+        self.changed()
         if parent["State"] in TERMINAL:
             return []
         states = [c["State"] for c in children]
@@ -1357,20 +1371,54 @@ class Backup:
             quotas.observe()
         return list(moved.values())
 
-    def _list(self, ctx: str, key: str, jobs, params: dict, equal_filters: dict, shape=None) -> dict:
+    # Listings whose selection is kept (a sweep pages through one or two at a time).
+    LISTINGS_KEPT = 8
+
+    def _list(self, ctx: str, key: str, jobs: Callable[[], list], scope: set, params: dict, equal_filters: dict,
+              shape=None) -> dict:
         """List semantics shared by ListCopyJobs and ListBackupJobs: equality filters, created/complete
-        time windows, MaxResults 1..1000 (the model), opaque NextToken. `shape` (the output shape's
-        projection) is applied to the returned page only: a listing of 100,000 jobs stays cheap per page."""
+        time windows, MaxResults 1..1000 (the model), opaque NextToken. `jobs` gives the jobs in
+        scope, in order. `shape` (the output shape's projection) is applied to the returned page only:
+        a listing of 100,000 jobs stays cheap per page."""
         limit = params.get("MaxResults") or 1000
+        selected = self._selected(ctx, jobs, scope, params, equal_filters)
+        start = 0
+        if params.get("NextToken"):
+            try:
+                prefix, offset = base64.b64decode(params["NextToken"]).decode().split(":")
+                start = int(offset)
+                assert prefix == key
+            except (ValueError, IndexError, UnicodeDecodeError, AssertionError):
+                raise invalid("Invalid NextToken", ctx) from None
+        page = selected[start:start + limit]
+        # A copy of each job (nulls left out, as the reply leaves them), taken under the lock.
+        result = {key: [without_nulls(shape(job) if shape else job) for job in page]}
+        if start + limit < len(selected):
+            result["NextToken"] = base64.b64encode(f"{key}:{start + limit}".encode()).decode()
+        return result
+
+    def _selected(self, ctx: str, jobs: Callable[[], list], scope: set, params: dict, equal_filters: dict) -> list[dict]:
+        """The jobs a listing returns, in order: computed once per listing (its scope and filters)
+        and reused by its next pages while no job changed (see changed()), so that paging through
+        100,000 jobs does not filter them all again for every page."""
 
         def stamp(name):
             return epoch(params[name]) if params.get(name) is not None else None
 
+        equal = tuple((member, params[param]) for param, member in equal_filters.items() if param in params)
+        members, wanted = tuple(member for member, _ in equal), tuple(value for _, value in equal)
         created_before, created_after = stamp("ByCreatedBefore"), stamp("ByCreatedAfter")
         complete_before, complete_after = stamp("ByCompleteBefore"), stamp("ByCompleteAfter")
+        listing = (ctx, frozenset(scope), equal, created_before, created_after, complete_before, complete_after)
+        if self.listed_version != self.version:
+            self.listings.clear()
+            self.listed_version = self.version
+        selected = self.listings.get(listing)
+        if selected is not None:
+            return selected
         selected = []
-        for job in jobs:
-            if any(param in params and job.get(member) != params[param] for param, member in equal_filters.items()):
+        for job in jobs():
+            if members and tuple(map(job.get, members)) != wanted:  # a filter's member differs
                 continue
             if created_before is not None and not job["CreationDate"] < created_before:
                 continue
@@ -1382,26 +1430,17 @@ class Backup:
             if complete_after is not None and not (done and done > complete_after):
                 continue
             selected.append(job)
-        start = 0
-        if params.get("NextToken"):
-            try:
-                prefix, offset = base64.b64decode(params["NextToken"]).decode().split(":")
-                start = int(offset)
-                assert prefix == key
-            except (ValueError, IndexError, UnicodeDecodeError, AssertionError):
-                raise invalid("Invalid NextToken", ctx) from None
-        page = selected[start:start + limit]
-        result = {key: copying.deepcopy([shape(job) for job in page] if shape else page)}
-        if start + limit < len(selected):
-            result["NextToken"] = base64.b64encode(f"{key}:{start + limit}".encode()).decode()
-        return result
+        if len(self.listings) >= self.LISTINGS_KEPT:
+            del self.listings[next(iter(self.listings))]  # the oldest
+        self.listings[listing] = selected
+        return selected
 
     def list_copy_jobs(self, region: str, params: dict) -> dict:
         with self.lock:
             # ByAccountId says whose jobs, always of this region (see listing_scope).
             scope = self.listing_scope("ListCopyJobs", region, params)
-            jobs = jobs_in_scope(map(self.copy_jobs.__getitem__, self.copy_order), "SourceBackupVaultArn", scope)
-            return self._list("ListCopyJobs", "CopyJobs", jobs, params, {
+            return self._list("ListCopyJobs", "CopyJobs", lambda: jobs_in_scope(
+                map(self.copy_jobs.__getitem__, self.copy_order), "SourceBackupVaultArn", scope), scope, params, {
                 "ByResourceArn": "ResourceArn", "ByState": "State", "ByResourceType": "ResourceType",
                 "ByDestinationVaultArn": "DestinationBackupVaultArn",
                 "ByParentJobId": "ParentJobId", "BySourceRecoveryPointArn": "SourceRecoveryPointArn",
@@ -1411,8 +1450,8 @@ class Backup:
     def list_backup_jobs(self, region: str, params: dict) -> dict:
         with self.lock:
             scope = self.listing_scope("ListBackupJobs", region, params)
-            jobs = jobs_in_scope(self.backup_jobs.values(), "BackupVaultArn", scope)
-            return self._list("ListBackupJobs", "BackupJobs", jobs, params, {
+            return self._list("ListBackupJobs", "BackupJobs", lambda: jobs_in_scope(
+                self.backup_jobs.values(), "BackupVaultArn", scope), scope, params, {
                 "ByResourceArn": "ResourceArn", "ByState": "State", "ByBackupVaultName": "BackupVaultName",
                 "ByResourceType": "ResourceType", "ByParentJobId": "ParentJobId",
                 "ByMessageCategory": "MessageCategory",
@@ -1495,6 +1534,7 @@ class Backup:
                         created["copies"] += 1
             finally:
                 vault["notifications"] = notifications
+                self.changed()  # the copies' states and dates were set after they were created
         return created
 
     # ------------------------------------------------------------------ the other test controls
@@ -1549,6 +1589,7 @@ class Backup:
                    "CreationDate": now(), **body["job"]}
             self.copy_jobs[job["CopyJobId"]] = job
             self.copy_order.append(job["CopyJobId"])
+            self.changed()
         return job
 
     def corrupt_response(self, body: dict) -> dict:
@@ -1636,7 +1677,9 @@ def find_route(method: str, path: str) -> tuple[Route, dict]:
 def make_handler(backup: Backup):
     class Handler(LoopbackHandler):
         def reply(self, status: int, body: dict, headers: dict | None = None):
-            self.send(status, json.dumps(body).encode(), headers={"x-amzn-RequestId": str(uuid.uuid4()), **(headers or {})})
+            # Compact: a 1,000-item page is encoded faster and is smaller on the wire.
+            encoded = json.dumps(body, separators=(",", ":")).encode()
+            self.send(status, encoded, headers={"x-amzn-RequestId": str(uuid.uuid4()), **(headers or {})})
 
         def body(self, raw: bytes | None = None) -> dict:
             raw = self.read_body() if raw is None else raw
