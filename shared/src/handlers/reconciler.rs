@@ -17,6 +17,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -33,6 +34,9 @@ use crate::domain::{
 };
 use crate::notification::CopyJobEvent;
 use crate::ports::{AlertSink, AwsError, BackupApi, CopyJobQuery, RetryQueue, TrackingStore};
+
+/// Listed jobs reconciled at once: their reads and writes of the tracking table overlap.
+const CONCURRENT_JOBS: usize = 8;
 
 /// Time kept back from the Lambda deadline to save the cursor and report.
 const SAFETY_MARGIN: Duration = Duration::from_secs(5);
@@ -119,6 +123,30 @@ pub struct OrganizationSummary {
     pub accounts: Vec<AccountCoverage>,
     pub summary: CoverageSummary,
     pub unreadable: usize,
+}
+
+/// What reconciling one listed job did.
+#[derive(Default)]
+struct Reconciled {
+    repaired: bool,
+    details_filled: bool,
+    failure: Option<FailureHandled>,
+}
+
+impl Summary {
+    fn add(&mut self, reconciled: &Reconciled) {
+        self.repaired += usize::from(reconciled.repaired);
+        self.details_filled += usize::from(reconciled.details_filled);
+        match reconciled.failure {
+            Some(FailureHandled::RetryScheduled { .. }) => self.retried += 1,
+            Some(FailureHandled::Alerted { .. }) => self.alerted += 1,
+            Some(FailureHandled::Escalated { .. }) => {
+                self.retried += 1;
+                self.alerted += 1;
+            }
+            Some(FailureHandled::Duplicate { .. } | FailureHandled::Nested { .. }) | None => {}
+        }
+    }
 }
 
 /// Whether the run looked for routed copies nobody started, and if not, why.
@@ -257,14 +285,21 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
                 summary.scanned += 1;
                 // Records of verified jobs are not read; coverage and resolutions read those they need.
                 ledger.observe(job, records.get(&job.id));
-                if !needs_check(job) {
-                    summary.already_verified += 1;
-                    continue;
-                }
-                let record = records.get(&job.id);
-                if let Err(err) = self.reconcile_job(&tracker, job, record, now, &mut summary).await {
-                    summary.errors += 1;
-                    tracing::error!(copy_job = %job.id, error = %err, "could not reconcile copy job");
+            }
+            summary.already_verified += page.items.len() - ids.len();
+            // A page's jobs are reconciled a few at a time: their table writes overlap.
+            let checks = page.items.iter().filter(|job| needs_check(job)).map(|job| {
+                let (tracker, records) = (&tracker, &records);
+                async move { (job, self.reconcile_job(tracker, job, records.get(&job.id), now).await) }
+            });
+            let results: Vec<_> = stream::iter(checks).buffered(CONCURRENT_JOBS).collect().await;
+            for (job, result) in results {
+                match result {
+                    Ok(reconciled) => summary.add(&reconciled),
+                    Err(err) => {
+                        summary.errors += 1;
+                        tracing::error!(copy_job = %job.id, error = %err, "could not reconcile copy job");
+                    }
                 }
             }
             next_token = page.next_token;
@@ -370,8 +405,8 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         job: &CopyJob,
         record: Option<&crate::domain::CopyJobRecord>,
         now: DateTime<Utc>,
-        summary: &mut Summary,
-    ) -> Result<(), HandlerError> {
+    ) -> Result<Reconciled, HandlerError> {
+        let mut reconciled = Reconciled::default();
         let recorded_rank = record.and_then(|r| r.state).map(CopyJobState::rank);
         let details = CopyDetails::from(job);
         if recorded_rank.is_none_or(|rank| rank < job.state.rank()) {
@@ -382,25 +417,15 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
                 details,
             };
             tracker.on_copy_event(&event, now).await?;
-            summary.repaired += 1;
+            reconciled.repaired = true;
         } else if let Some(record) = record {
             // Tracked from SNS notifications, which carry no details: the listing has them.
-            if tracker.fill_missing_details(&job.id, &details, &record.details).await? {
-                summary.details_filled += 1;
-            }
+            reconciled.details_filled = tracker.fill_missing_details(&job.id, &details, &record.details).await?;
         }
         if job.has_failed() && !record.is_some_and(|r| r.failure_handled) {
-            match self.retrier().handle_failure(&job.id, Some(job)).await? {
-                FailureHandled::RetryScheduled { .. } => summary.retried += 1,
-                FailureHandled::Alerted { .. } => summary.alerted += 1,
-                FailureHandled::Escalated { .. } => {
-                    summary.retried += 1;
-                    summary.alerted += 1;
-                }
-                FailureHandled::Duplicate { .. } | FailureHandled::Nested { .. } => {}
-            }
+            reconciled.failure = Some(self.retrier().handle_failure(&job.id, Some(job)).await?);
         }
-        Ok(())
+        Ok(reconciled)
     }
 
     /// Publishes one "resolved" message per alerted copy that a listed COMPLETED copy covers: the
