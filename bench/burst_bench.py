@@ -7,10 +7,18 @@ The story, on a simulated clock of one-second steps:
     first five simulated minutes; the copier's routes (as tests/e2e/conftest.py's) ask for a copy
     of each to two destination vaults in two regions: 2N required (recovery point, destination)
     pairs;
+  * Lambda runs the burst concurrently (the harness's concurrent delivery): each function has as
+    many execution environments as template.yaml reserves for it (copier 5, retrier 10, of which
+    the retry queue's event source may use 5; the unreserved tracker TRACKER_CONCURRENCY), each
+    environment its own process of the binary handling one invocation at a time, fed by a worker
+    pool; the stand-in's notifications go straight to the subscriptions, matched against their
+    filter policies by moto's matcher (harness.sns_direct); DynamoDB is moto's, each request
+    answered atomically (harness.lean_moto: moto's conditional writes are not, across threads);
   * every vault notification (backup and copy-job events alike) is delivered 1-3 times, the count
-    drawn per notification from a seeded RNG (the harness delivers `duplicate_deliveries` times;
-    this subclass draws it per message); a function error is retried as Lambda does (the harness's
-    invoke_async: three attempts, then the failure destination);
+    drawn per notification from a seeded RNG, the copies concurrently like any other invocations;
+    a function error is retried as Lambda does: up to three attempts, the second one simulated
+    minute after the first and the third two after the second (held like the retry queue's
+    messages), then the failure destination;
   * the stand-in enforces AWS Backup's quotas (docs/aws-facts.md, Service quotas): a token bucket
     on StartCopyJob, DescribeCopyJob and ListCopyJobs (AWS publishes no figures: RATE/BURST here)
     on the stand-in's manual quota clock, which moves one second per simulated second, and a cap on
@@ -20,8 +28,8 @@ The story, on a simulated clock of one-second steps:
   * the stand-in's `advance` drives copy jobs one step every COPY_STEP simulated seconds;
   * the retrier's retries go to SQS with DelaySeconds: a small SQS proxy in this process holds
     each SendMessage to the retry queue for its DelaySeconds of *simulated* time, then puts it on
-    the retry queue (without a delay) for the harness to deliver as it does; every other SQS call
-    goes to moto unchanged;
+    the retry queue (without a delay) for the harness's pollers (batches of 10,
+    ReportBatchItemFailures); every other SQS call goes to moto unchanged;
   * the reconciler runs on its schedule (hourly, simulated) and, "as often as needed", whenever the
     event path is quiet (nothing queued, held or unfinished) while a required copy is missing.
 
@@ -47,16 +55,16 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 import uuid
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlencode
 
 from harness.config import ACCOUNT, DR_VAULT, EU_VAULT, ROOT, ROUTES
-from harness.events import sns_event
+from harness.loopback import Connections, LoopbackHandler, LoopbackServer
 from harness.stack import LocalStack
+from harness.template import template_parameter_default
 from reconciler_sweep import performance_doc, replace_row, replace_section
 
 DESTINATIONS = [DR_VAULT, EU_VAULT]
@@ -72,6 +80,21 @@ RETRY_BASE_DELAY = 60      # template.yaml's RetryBaseDelaySeconds default
 SECTION = "Burst under AWS's quotas"
 ROW = "burst under AWS's quotas"
 LIMIT_MESSAGE = "There are too many copy jobs running for resource."
+# Lambda runs a burst concurrently: each function up to its reserved concurrency (template.yaml's
+# defaults), the retry queue's event source up to its MaximumConcurrency (sharing the retrier's
+# environments), and the tracker, unreserved in the template, on TRACKER_CONCURRENCY environments.
+TRACKER_CONCURRENCY = 10
+
+
+def lambda_concurrency() -> tuple[dict[str, int], int]:
+    """(function -> execution environments, retry queue pollers), as the template deploys them."""
+    functions = {
+        "copier": int(template_parameter_default("CopierReservedConcurrency")),
+        "retrier": int(template_parameter_default("RetrierReservedConcurrency")),
+        "tracker": TRACKER_CONCURRENCY,
+        "reconciler": 1,
+    }
+    return functions, int(template_parameter_default("RetryQueueMaximumConcurrency"))
 
 
 class RetryHold:
@@ -86,48 +109,28 @@ class RetryHold:
         self.sequence = 0
         self.delays: Counter = Counter()
         self.lock = threading.Lock()
+        self.connections = Connections(moto_url, timeout=60)
         hold = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
+        class Handler(LoopbackHandler):
             def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = self.read_body()
                 target = self.headers.get("X-Amz-Target", "")
                 if target == "AmazonSQS.SendMessage":
                     request = json.loads(body)
                     if request.get("QueueUrl", "").rstrip("/").endswith("/" + hold.queue_name):
                         answer = hold.hold(request)
-                        data = json.dumps(answer).encode()
-                        self.send_response(200)
-                        self.send_header("Content-Type", "application/x-amz-json-1.0")
-                        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
-                        self.send_header("Content-Length", str(len(data)))
-                        self.end_headers()
-                        self.wfile.write(data)
-                        return
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "connection")}
-                upstream = urllib.request.Request(hold.moto_url + self.path, data=body, headers=headers, method="POST")
-                try:
-                    with urllib.request.urlopen(upstream, timeout=60) as response:
-                        status, reply, reply_headers = response.status, response.read(), response.headers
-                except urllib.error.HTTPError as error:
-                    status, reply, reply_headers = error.code, error.read(), error.headers
-                self.send_response(status)
-                for key, value in reply_headers.items():
-                    if key.lower() not in ("content-length", "connection", "transfer-encoding", "server", "date"):
-                        self.send_header(key, value)
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
+                        return self.send(200, json.dumps(answer).encode(), "application/x-amz-json-1.0",
+                                         headers={"x-amzn-RequestId": str(uuid.uuid4())})
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection", "content-length")}
+                status, reply, reply_headers = hold.connections.request("POST", self.path, body, headers)
+                passed = {k: v for k, v in reply_headers
+                          if k.lower() not in ("content-length", "content-type", "connection", "transfer-encoding", "server", "date")}
+                content_type = next((v for k, v in reply_headers if k.lower() == "content-type"), "application/x-amz-json-1.0")
+                self.send(status, reply, content_type, headers=passed)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = LoopbackServer(Handler).serve_in_background()
+        self.url = self.server.url
 
     def hold(self, request: dict) -> dict:
         delay = int(request.pop("DelaySeconds", 0) or 0)
@@ -145,9 +148,13 @@ class RetryHold:
         with self.lock:
             while self.held and self.held[0][0] <= now:
                 due.append(heapq.heappop(self.held)[2])
-        for request in due:
-            extra = {"MessageAttributes": request["MessageAttributes"]} if request.get("MessageAttributes") else {}
-            sqs.send_message(QueueUrl=queue_url, MessageBody=request["MessageBody"], **extra)
+        for start in range(0, len(due), 10):
+            entries = [{"Id": str(i), "MessageBody": request["MessageBody"],
+                        **({"MessageAttributes": request["MessageAttributes"]} if request.get("MessageAttributes") else {})}
+                       for i, request in enumerate(due[start:start + 10])]
+            answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+            if answer.get("Failed"):
+                raise RuntimeError(f"the retry queue refused held retries: {answer['Failed']}")
         return len(due)
 
     def pending(self) -> int:
@@ -155,48 +162,94 @@ class RetryHold:
             return len(self.held)
 
     def stop(self) -> None:
-        self.server.shutdown()
+        self.server.stop()
 
 
 class BurstStack(LocalStack):
-    """The harness's LocalStack with each vault notification delivered 1-3 times (seeded per
-    notification) and the retry queue's delays in simulated time."""
+    """The harness's LocalStack delivering concurrently, as Lambda does (lambda_concurrency()), with
+    each vault notification delivered 1-3 times (seeded per notification), the notifications handed
+    straight to the subscriptions (harness.sns_direct: moto's filter-policy matcher, without its
+    topic and queues), the retry queue's delays in simulated time, and moto run lean."""
 
     def __init__(self, *args, seed: int = 0, **kwargs):
-        super().__init__(*args, **kwargs)
+        functions, retry_pollers = lambda_concurrency()
+        super().__init__(*args, concurrency=functions, retry_queue_concurrency=retry_pollers,
+                         direct_notifications=True, lean_moto=True, **kwargs)
         self.rng = random.Random(seed)
         self.deliveries: Counter = Counter()
         self.hold: RetryHold | None = None
         self.wall_ticks = 0.0
+        # Invocations counted, not kept: a burst makes hundreds of thousands.
+        self.invoked: Counter = Counter()
+        self.failed_invocations: Counter = Counter()
+        self.count_lock = threading.Lock()
+        # Lambda's retries of failed asynchronous invocations, held for their delay (1 min, then 2)
+        # in simulated time: (due, sequence, function, event, attempt).
+        self.now = 0
+        self.async_held: list[tuple] = []
+        self.async_sequence = 0
+        self.async_retries = 0
 
     def function_env(self, name: str) -> dict[str, str]:
         env = super().function_env(name)
         if self.hold is None:
             self.hold = RetryHold(self.moto_url, self.retry_queue.rstrip("/").rsplit("/", 1)[1])
         env["AWS_ENDPOINT_URL_SQS"] = self.hold.url
+        # Straight to moto: the fault proxy fails nothing here, and each request through it costs.
+        env["AWS_ENDPOINT_URL_DYNAMODB"] = self.dynamodb_url
         if "RETRY_BASE_DELAY_SECONDS" in env:
             # The template's default (the harness's 0 is for tests): delays are simulated time here.
             env["RETRY_BASE_DELAY_SECONDS"] = str(RETRY_BASE_DELAY)
         return env
 
-    def deliver(self) -> int:
-        handled = 0
-        sqs = self.client("sqs")
-        for name, url in self.subscription_queues.items():
-            for message in self._receive(url):
-                times = self.rng.randint(1, 3)
-                self.deliveries[times] += 1
-                for _ in range(times):
-                    self.invoke_async(name, sns_event(message))
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-                handled += 1
-        return handled + self._deliver_retries()
+    def deliveries_of(self, message: dict) -> int:
+        # Drawn by the one thread that hands notifications out, in the order they were published.
+        times = self.rng.randint(1, 3)
+        self.deliveries[times] += 1
+        return times
+
+    def retry_async_later(self, name: str, event: dict, attempt: int, delay: int) -> None:
+        with self.count_lock:
+            self.async_sequence += 1
+            self.async_retries += 1
+            heapq.heappush(self.async_held, (self.now + delay, self.async_sequence, name, event, attempt))
+
+    def release(self, now: int) -> int:
+        """Simulated time is `now`: the held retries due by then (the retry queue's and Lambda's
+        asynchronous ones) are let go. Returns how many."""
+        self.now = now
+        released = self.hold.release(now, self.client("sqs"), self.retry_queue)
+        with self.count_lock:
+            due = []
+            while self.async_held and self.async_held[0][0] <= now:
+                due.append(heapq.heappop(self.async_held))
+        for _, _, name, event, attempt in due:
+            self.due_async_retry(name, event, attempt)
+        return released + len(due)
+
+    def next_due(self) -> int | None:
+        """When the next held retry is due (simulated), if any is held."""
+        with self.hold.lock:
+            dues = [self.hold.held[0][0]] if self.hold.held else []
+        with self.count_lock:
+            dues += [self.async_held[0][0]] if self.async_held else []
+        return min(dues, default=None)
+
+    def held(self) -> int:
+        with self.count_lock:
+            return self.hold.pending() + len(self.async_held)
+
+    def _record(self, invocation) -> None:
+        with self.count_lock:
+            self.invoked[invocation.function] += 1
+            if not invocation.outcome.ok:
+                self.failed_invocations[invocation.function] += 1
 
     def drain(self) -> None:
-        """Delivers until quiet, the quota clock also moving with wall time meanwhile (at most
-        TICK_SCALE simulated per wall second): the SDK's retries of a throttled call sleep in wall
-        time, and in AWS its bucket refills meanwhile; on a frozen clock every throttled call would
-        exhaust its retries."""
+        """Delivers until quiet, the quota clock also moving with wall time meanwhile (one simulated
+        second per wall second): the SDK's retries of a throttled call sleep in wall time, and in AWS
+        its bucket refills meanwhile; on a frozen clock every throttled call would exhaust its
+        retries."""
         stop = threading.Event()
         def tick():
             while not stop.wait(0.1):
@@ -222,11 +275,19 @@ MEASURE_CALLS = Counter()
 
 def all_copy_jobs(stack) -> list[dict]:
     """Every copy job, read through the stand-in's ListCopyJobs with the quotas lifted for the read
-    (a measurement must not spend the functions' tokens); its calls are counted apart."""
-    backup = stack.client("backup")
+    (a measurement must not spend the functions' tokens); its calls are counted apart. Read as the
+    stack's account in its region (what an unsigned request is to the stand-in), as JSON: tens of
+    thousands of jobs a copy step are too many for botocore's parser."""
+    connection = getattr(stack, "listing", None)
+    if connection is None:
+        connection = stack.listing = Connections(stack.backup_url, timeout=120)
     jobs, token = [], None
     while True:
-        page = backup.list_copy_jobs(MaxResults=1000, **({"NextToken": token} if token else {}))
+        query = urlencode({"maxResults": 1000, **({"nextToken": token} if token else {})})
+        status, body, _ = connection.request("GET", f"/copy-jobs/?{query}", None, {})
+        if status != 200:
+            raise RuntimeError(f"ListCopyJobs answered {status}: {body[:300]!r}")
+        page = json.loads(body)
         MEASURE_CALLS["ListCopyJobs"] += 1
         jobs += page["CopyJobs"]
         token = page.get("NextToken")
@@ -264,16 +325,17 @@ def run(n: int, seed: int, binaries: Path, cap: int, on_limit: str) -> dict:
             step = 1
             if next_arrival >= n:
                 step = COPY_STEP - now % COPY_STEP
-                if stack.hold.held:
-                    step = max(1, min(step, stack.hold.held[0][0] - now))
+                due = stack.next_due()
+                if due is not None:
+                    step = max(1, min(step, due - now))
             now += step
             stack.tick_quota_clock(step)
-            stack.hold.release(now, sqs, stack.retry_queue)
+            stack.release(now)
             stack.drain()
             if now % COPY_STEP == 0:
                 stack.advance()
                 stack.drain()
-            quiet = next_arrival >= n and stack.hold.pending() == 0
+            quiet = next_arrival >= n and stack.held() == 0
             # Measured once a copy step: re-setting the quotas refills the buckets, which a step's
             # 30 s at RATE would have done anyway (BURST / RATE = 5 s).
             if now % COPY_STEP == 0:
@@ -291,7 +353,7 @@ def run(n: int, seed: int, binaries: Path, cap: int, on_limit: str) -> dict:
                     pairs_completed_at, all_completed_wall = now, time.monotonic() - loop_start
                     if pairs_started_at is None:
                         pairs_started_at, all_started_wall = now, all_completed_wall
-                    if stack.hold.pending() == 0:
+                    if stack.held() == 0:
                         break
                 due = now - last_reconcile >= RECONCILE_EVERY
                 stuck = quiet and unfinished == 0 and not required <= completed
@@ -308,7 +370,7 @@ def run(n: int, seed: int, binaries: Path, cap: int, on_limit: str) -> dict:
                     break
                 if now % 300 == 0:
                     print(f"  t={now}s simulated, {time.monotonic() - loop_start:.0f}s wall: {len(started & required):,}/{len(required):,} "
-                          f"started, {len(completed & required):,} completed, {unfinished:,} unfinished, {stack.hold.pending()} retries held",
+                          f"started, {len(completed & required):,} completed, {unfinished:,} unfinished, {stack.held()} retries held",
                           flush=True)
         wall = time.monotonic() - loop_start
         counters = stack.quota_counters()
@@ -322,8 +384,8 @@ def run(n: int, seed: int, binaries: Path, cap: int, on_limit: str) -> dict:
         return {
             "n": n, "seed": seed, "cap": cap, "on_limit": on_limit, "recovery_points": recovery_points, "jobs": jobs,
             "alerts": alerts, "counters": counters, "calls": calls, "reconciles": reconciles,
-            "invocations": Counter(i.function for i in stack.invocations),
-            "failed_invocations": Counter(i.function for i in stack.invocations if not i.outcome.ok),
+            "invocations": stack.invoked, "failed_invocations": stack.failed_invocations, "async_retries": stack.async_retries,
+            "concurrency": stack.concurrency, "retry_pollers": stack.retry_queue_concurrency,
             "deliveries": stack.deliveries, "wall_ticks": stack.wall_ticks, "retry_delays": stack.hold.delays, "failure_destination": int(failures),
             "started_at": pairs_started_at, "completed_at": pairs_completed_at, "simulated_end": now,
             "started_wall": all_started_wall, "completed_wall": all_completed_wall, "wall": wall, "setup_wall": setup_wall,
@@ -410,7 +472,9 @@ def report(result: dict, violations: list[str], figures: dict) -> tuple[str, str
         f"| throttled calls | {', '.join(f'{k} {v:,}' for k, v in sorted(throttled.items())) or '0'} |",
         f"| peak RUNNING per destination vault vs cap | {peak} vs {result['cap']} |",
         f"| limited (refused / waited / failed) | {counters['limited'].get('refused', 0):,} / {counters['limited'].get('waited', 0):,} / {counters['limited'].get('failed', 0):,} |",
-        f"| invocations (failed) | {invocations} |",
+        f"| Lambda concurrency: execution environments per function (retry queue pollers) | "
+        f"{', '.join(f'{k} {v}' for k, v in sorted(result['concurrency'].items()))} ({result['retry_pollers']}) |",
+        f"| invocations (failed; Lambda's asynchronous retries, 1 then 2 simulated min later) | {invocations}; {result['async_retries']:,} retries |",
         f"| failure destination records | {result['failure_destination']:,} |",
         f"| retries scheduled: count (delay s min / median / max) | {delay_summary(result['retry_delays'])} |",
         f"| reconciler runs | {len(reconciles)} ({runs}) |",
@@ -447,9 +511,13 @@ sleep in wall time, and AWS's bucket refills meanwhile): a token bucket of {BURS
 (AWS's 5 per vault at small N, its 100 per Region at 10,000), a job without a slot
 {on_limit}.
 Copy jobs move one `advance` step every {COPY_STEP} simulated seconds. Retries (RETRY_BASE_DELAY_SECONDS {RETRY_BASE_DELAY}, the template's default; MaxAttempts 3) are held for their
-DelaySeconds in simulated time, then delivered as the harness does; the reconciler runs hourly
-(simulated) and whenever the event path is quiet with copies missing. Simulated seconds are the
-benchmark's clock; wall seconds are this machine's, for the whole event path through the binaries.
+DelaySeconds in simulated time, then polled as Lambda's event source does; the reconciler runs hourly
+(simulated) and whenever the event path is quiet with copies missing. Deliveries run concurrently,
+as Lambda runs them: each function on as many execution environments (processes of its binary, one
+invocation at a time each) as the template reserves for it (the table's concurrency row), Lambda's
+retries of a failed asynchronous invocation held one and then two simulated minutes, DynamoDB
+(moto) answering each request atomically. Simulated seconds are the benchmark's clock; wall seconds
+are this machine's, for the whole event path through the binaries.
 
 {table}
 

@@ -6,19 +6,37 @@ ReportBatchItemFailures semantics.
 
 Nothing here waits on the clock: `settle()` delivers until every queue is empty, then lets the
 stand-in run the copy jobs that were started, and repeats until nothing moves.
+
+By default one invocation runs at a time, in the order the queues give them (what the end-to-end
+tests reason about). With LocalStack(concurrency={function: n}) a pass is concurrent, as Lambda
+runs a burst: each function has up to n execution environments (harness.lambda_runtime.LambdaPool)
+fed by a worker pool of n, every notification waiting in a subscription is handed to its function's
+pool at once (SNS's asynchronous invocation: the message is Lambda's from then on), and the retry
+queue is polled by `retry_queue_concurrency` pollers, each taking a batch of up to 10 only when it
+can run it (the event source mapping's MaximumConcurrency). A failed asynchronous invocation is
+retried in a later pass (Lambda waits a minute, then two: a stack with a simulated clock can hold
+it that long), not at once. A pass ends when every invocation it started has ended; a pass that
+found nothing to deliver means the system is quiet.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from harness.events import failure_record, scheduled_event, sns_event, sqs_event
 from harness.lambda_runtime import Outcome
 
 MAX_ROUNDS = 500
-# Lambda's asynchronous invocation: the first attempt and two retries.
+# Lambda's asynchronous invocation: the first attempt and two retries, one minute and then two
+# minutes later (in concurrent delivery; one at a time, the retries follow at once).
 ASYNC_ATTEMPTS = 3
+ASYNC_RETRY_DELAYS = (60, 120)
+# The retry queue's visibility timeout in the template (a concurrent poller's batch stays invisible
+# while it waits for and runs its invocation).
+RETRY_QUEUE_VISIBILITY = 180
 
 
 @dataclass
@@ -31,6 +49,10 @@ class Invocation:
 
 class Delivery:
     """Part of LocalStack: events to the functions, until the system is quiet."""
+
+    # Concurrent delivery's state (made in `_worker_pools`): asynchronous invocations to retry, and
+    # the lock of the retry queue's receives.
+    _pools = None
 
     def invoke_async(self, name: str, event: dict) -> Outcome:
         """Lambda's asynchronous invocation: up to 3 attempts, then the failure destination."""
@@ -49,15 +71,19 @@ class Delivery:
         if self.on_invocation:
             self.on_invocation(invocation)
 
-    def _receive(self, url: str) -> list[dict]:
+    def _receive(self, url: str, visibility: int = 30) -> list[dict]:
         return self.client("sqs").receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30, AttributeNames=["All"],
+            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=visibility, AttributeNames=["All"],
         ).get("Messages", [])
 
     def _deliver_retries(self) -> int:
         messages = self._receive(self.retry_queue)
         if not messages:
             return 0
+        return self._run_retry_batch(messages)
+
+    def _run_retry_batch(self, messages: list[dict]) -> int:
+        """One SQS event of the retry queue's messages to the retrier; ReportBatchItemFailures."""
         event = sqs_event(messages, "vaultwatch-retries")
         outcome = self.functions["retrier"].invoke(event)
         self._record(Invocation("retrier", event, outcome, 1))
@@ -71,8 +97,14 @@ class Delivery:
                 sqs.delete_message(QueueUrl=self.retry_queue, ReceiptHandle=message["ReceiptHandle"])
         return len(messages)
 
+    def deliveries_of(self, message: dict) -> int:
+        """How many times a notification reaches its function (SNS delivers at least once)."""
+        return self.duplicate_deliveries
+
     def deliver(self) -> int:
         """One pass over every subscription queue and the retry queue. Returns messages handled."""
+        if self.concurrency:
+            return self._deliver_concurrently()
         handled = 0
         sqs = self.client("sqs")
         for name, url in self.subscription_queues.items():
@@ -83,6 +115,100 @@ class Delivery:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
                 handled += 1
         return handled + self._deliver_retries()
+
+    # ------------------------------------------------------------------ concurrent delivery
+    def _worker_pools(self) -> dict[str, ThreadPoolExecutor]:
+        pools = self._pools
+        if pools is None:
+            self._async_retries, self._retry_lock, self._retry_receive = [], threading.Lock(), threading.Lock()
+            pools = self._pools = {
+                name: ThreadPoolExecutor(self.concurrency.get(name, 1), thread_name_prefix=f"deliver-{name}")
+                for name in self.subscription_queues
+            }
+            pools["retry queue"] = ThreadPoolExecutor(self.retry_queue_concurrency, thread_name_prefix="retry-queue")
+        return pools
+
+    def stop_delivery(self) -> None:
+        for pool in (self._pools or {}).values():
+            pool.shutdown(wait=True, cancel_futures=True)
+        self._pools = None
+
+    def _invoke_async_attempt(self, name: str, event: dict, attempt: int) -> None:
+        """Concurrent delivery: one attempt of an asynchronous invocation. A failed attempt is
+        retried later (`retry_async_later`), not at once: a duplicate delivery that finds its
+        twin's work in progress must not use up its attempts while the twin is still running; the
+        last failure goes to the failure destination."""
+        function = self.functions[name]
+        outcome = function.invoke(event)
+        self._record(Invocation(name, event, outcome, attempt))
+        if outcome.ok:
+            return
+        if attempt < ASYNC_ATTEMPTS:
+            self.retry_async_later(name, event, attempt + 1, ASYNC_RETRY_DELAYS[attempt - 1])
+            return
+        record = failure_record(event, function.arn, outcome.request_id, outcome.payload, ASYNC_ATTEMPTS)
+        self.client("sqs").send_message(QueueUrl=self.failure_queue, MessageBody=json.dumps(record))
+
+    def retry_async_later(self, name: str, event: dict, attempt: int, delay: int) -> None:
+        """Schedules attempt `attempt` of an asynchronous invocation, due `delay` seconds later in
+        AWS. Here: in the next pass, once every invocation in flight has ended (no clock waits); a
+        stack with a simulated clock may hold it for `delay` (then `due_async_retry`)."""
+        self.due_async_retry(name, event, attempt)
+
+    def due_async_retry(self, name: str, event: dict, attempt: int) -> None:
+        self._worker_pools()
+        with self._retry_lock:
+            self._async_retries.append((name, event, attempt))
+
+    def _take_notifications(self, name: str, url: str) -> list[dict]:
+        """Every notification waiting for `name`'s subscription, taken off it (the direct topic's,
+        or received from its queue and deleted in batches)."""
+        if self.direct_topic is not None:
+            return self.direct_topic.take(name)
+        sqs, taken = self.client("sqs"), []
+        while messages := self._receive(url):
+            sqs.delete_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+            taken += messages
+        return taken
+
+    def _receive_retries(self) -> list[dict]:
+        # One receive at a time: moto's ReceiveMessage is not atomic across its threads.
+        with self._retry_receive:
+            return self._receive(self.retry_queue, RETRY_QUEUE_VISIBILITY)
+
+    def _poll_retry_queue(self, messages: list[dict]) -> int:
+        """One poller of the retry queue's event source: `messages` first, then a batch at a time
+        until the queue is empty."""
+        handled = 0
+        while messages:
+            handled += self._run_retry_batch(messages)
+            messages = self._receive_retries()
+        return handled
+
+    def _deliver_concurrently(self) -> int:
+        pools = self._worker_pools()
+        invocations = []
+        with self._retry_lock:
+            retries, self._async_retries = self._async_retries, []
+        for name, event, attempt in retries:
+            invocations.append(pools[name].submit(self._invoke_async_attempt, name, event, attempt))
+        handled = len(retries)
+        for name, url in self.subscription_queues.items():
+            for message in self._take_notifications(name, url):
+                for _ in range(self.deliveries_of(message)):
+                    invocations.append(pools[name].submit(self._invoke_async_attempt, name, sns_event(message), 1))
+                handled += 1
+        # The event source scales out from one poller as it finds messages (an empty queue costs one receive).
+        pollers = []
+        for _ in range(self.retry_queue_concurrency):
+            messages = self._receive_retries()
+            if not messages:
+                break
+            pollers.append(pools["retry queue"].submit(self._poll_retry_queue, messages))
+        for invocation in invocations:
+            invocation.result()
+        return handled + sum(poller.result() for poller in pollers)
 
     def drain(self) -> None:
         """Delivers until every queue is empty, without running any copy job."""

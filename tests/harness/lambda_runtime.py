@@ -173,3 +173,77 @@ class LocalLambda:
                 self.process.wait()
         self.server.stop()
         self.log.close()
+
+
+class LambdaPool:
+    """A function with up to `concurrency` execution environments, as Lambda runs one: each
+    environment (a LocalLambda: its own Runtime API and process) handles one invocation at a time,
+    and concurrency is more environments. `invoke()` may be called from many threads: it takes an
+    idle environment (the most recently used first, as Lambda reuses warm ones), starts a new one
+    while fewer than `concurrency` exist, and otherwise waits for one to be free (what Lambda does
+    with an event over its reserved concurrency: it waits in the asynchronous queue). The
+    environments share the function's log file (appends, one line per write)."""
+
+    def __init__(self, name: str, binary: str | list[str], env: dict[str, str], log_path: str, timeout: float = 30.0,
+                 concurrency: int = 1):
+        if concurrency < 1:
+            raise ValueError("a function needs at least one execution environment")
+        self.name, self.binary, self.env, self.log_path, self.timeout = name, binary, env, log_path, timeout
+        self.concurrency = concurrency
+        self.environments: list[LocalLambda] = []
+        self.idle: queue.LifoQueue = queue.LifoQueue()
+        self.lock = threading.Lock()
+        # The first environment: its log handle is the function's (Queries.emf_documents flushes it).
+        self.log = self._new_environment().log
+
+    @property
+    def arn(self) -> str:
+        return self.environments[0].arn
+
+    @property
+    def invocations(self) -> int:
+        return sum(environment.invocations for environment in self.environments)
+
+    def _new_environment(self) -> LocalLambda:
+        environment = LocalLambda(self.name, self.binary, self.env, self.log_path, self.timeout)
+        self.environments.append(environment)
+        return environment
+
+    def start(self) -> None:
+        """Starts the first environment (init, as a deployment's first invocation would); the others
+        start on demand."""
+        self.environments[0].start()
+        self.idle.put(self.environments[0])
+
+    def _acquire(self) -> LocalLambda:
+        try:
+            return self.idle.get_nowait()
+        except queue.Empty:
+            pass
+        with self.lock:
+            if len(self.environments) < self.concurrency:
+                environment = self._new_environment()
+                environment.start()
+                return environment
+        return self.idle.get()
+
+    def invoke(self, event: dict) -> Outcome:
+        environment = self._acquire()
+        try:
+            return environment.invoke(event)
+        finally:
+            self.idle.put(environment)
+
+    def wait_until_polling(self, timeout: float = 30.0) -> None:
+        self.environments[0].wait_until_polling(timeout)
+
+    def init_seconds(self) -> float | None:
+        return self.environments[0].init_seconds()
+
+    def peak_rss_kib(self) -> int | None:
+        peaks = [p for p in (environment.peak_rss_kib() for environment in self.environments) if p is not None]
+        return max(peaks, default=None)
+
+    def stop(self) -> None:
+        for environment in self.environments:
+            environment.stop()

@@ -10,15 +10,17 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
 
 import boto3
+from botocore.config import Config
 
 from harness.config import CREDENTIALS, FUNCTIONS, REGION, SCHEDULED, TESTS
 from harness.dynamodb_faults import DynamoFaults
-from harness.lambda_runtime import LocalLambda
+from harness.lambda_runtime import LambdaPool, LocalLambda
 
 # The stand-in runs as `python -m standin.backup_standin` from tests/ (its package's parent).
 STANDIN = [sys.executable, "-m", "standin.backup_standin"]
@@ -55,15 +57,20 @@ def start_standin(args: list[str], **popen) -> tuple[subprocess.Popen, str]:
 class Processes:
     """Part of LocalStack: starting and stopping everything it runs."""
 
+    # With direct_notifications: the SNS endpoint the stand-in publishes to (a harness.sns_direct.DirectTopic).
+    direct_topic = None
+
     def start(self):
         self.workdir = Path(tempfile.mkdtemp(prefix="vaultwatch-stack-"))
         self.processes: list[subprocess.Popen] = []
-        self.functions: dict[str, LocalLambda] = {}
+        self.functions: dict[str, LocalLambda | LambdaPool] = {}
         self.invocations = []
+        self._clients: dict[tuple[str, str], object] = {}
+        self._clients_lock = threading.Lock()
         try:
             self._start_moto()
             # The functions reach DynamoDB through a proxy that can fail chosen writes.
-            self.dynamodb_faults = DynamoFaults(self.moto_url)
+            self.dynamodb_faults = DynamoFaults(self.dynamodb_url)
             self._start_standin()
             self.create_resources()
             if self.start_functions:
@@ -78,11 +85,20 @@ class Processes:
 
     def _start_moto(self) -> None:
         port = free_port()
-        moto = Path(sys.executable).parent / "moto_server"
-        process = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
-                                   stderr=self._log("moto.log"), start_new_session=True)
-        self.processes.append(process)
         self.moto_url = f"http://127.0.0.1:{port}"
+        # Where DynamoDB requests go: moto's endpoint, or with lean_moto (the same moto without its
+        # per-request costs that emulate nothing) its DynamoDB-only endpoint, same backend, each
+        # conditional write atomic, which concurrent delivery needs.
+        self.dynamodb_url = self.moto_url
+        if self.lean_moto or self.concurrency:
+            dynamodb_port = free_port()
+            moto, cwd = [sys.executable, "-m", "harness.lean_moto", "--dynamodb-port", str(dynamodb_port)], TESTS
+            self.dynamodb_url = f"http://127.0.0.1:{dynamodb_port}"
+        else:
+            moto, cwd = [str(Path(sys.executable).parent / "moto_server")], None
+        process = subprocess.Popen([*moto, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
+                                   stderr=self._log("moto.log"), start_new_session=True, cwd=cwd)
+        self.processes.append(process)
 
         def ready():
             try:
@@ -93,7 +109,14 @@ class Processes:
         wait_until(ready, "moto server")
 
     def _start_standin(self) -> None:
-        process, self.backup_url = start_standin(["--sns-endpoint", self.moto_url], stderr=self._log("standin.log"),
+        sns = self.moto_url
+        if self.direct_notifications:
+            # The stand-in's notifications go straight to the subscriptions (imported here: it loads moto).
+            from harness.sns_direct import DirectTopic
+
+            self.direct_topic = DirectTopic(self.moto_url)
+            sns = self.direct_topic.url
+        process, self.backup_url = start_standin(["--sns-endpoint", sns], stderr=self._log("standin.log"),
                                                  start_new_session=True)
         self.processes.append(process)
 
@@ -103,16 +126,31 @@ class Processes:
             if not path.exists():
                 raise RuntimeError(f"{path} not found: run `cargo build --bins` first")
             timeout = 300.0 if name in SCHEDULED else 30.0
-            function = LocalLambda(name, str(path), self.function_env(name), str(self.workdir / f"{name}.log"), timeout)
+            log = str(self.workdir / f"{name}.log")
+            if self.concurrency:
+                # Concurrent delivery: every function may be invoked from several threads.
+                function = LambdaPool(name, str(path), self.function_env(name), log, timeout, self.concurrency.get(name, 1))
+            else:
+                function = LocalLambda(name, str(path), self.function_env(name), log, timeout)
             self.functions[name] = function
             function.start()
 
     def client(self, service: str, region: str = REGION):
-        endpoint = self.backup_url if service == "backup" else self.moto_url
-        return boto3.client(
-            service, region_name=region, endpoint_url=endpoint,
-            aws_access_key_id="testing", aws_secret_access_key="testing",
-        )
+        """A client of the stack's `service` in `region`, made once and shared (botocore clients are
+        thread-safe; making one costs ~10 ms, more than most calls through it)."""
+        key = (service, region)
+        client = self._clients.get(key)
+        if client is None:
+            with self._clients_lock:
+                client = self._clients.get(key)
+                if client is None:
+                    endpoint = self.backup_url if service == "backup" else self.moto_url
+                    client = self._clients[key] = boto3.client(
+                        service, region_name=region, endpoint_url=endpoint,
+                        aws_access_key_id="testing", aws_secret_access_key="testing",
+                        config=Config(max_pool_connections=64),
+                    )
+        return client
 
     def vaultwatch(self, *args: str, account: str | None = None) -> subprocess.CompletedProcess:
         """Runs the `vaultwatch` command as an operator would against this stack (its table and
@@ -127,10 +165,13 @@ class Processes:
                               timeout=120)
 
     def stop(self) -> None:
+        self.stop_delivery()
         for function in getattr(self, "functions", {}).values():
             function.stop()
         if getattr(self, "dynamodb_faults", None):
             self.dynamodb_faults.stop()
+        if getattr(self, "direct_topic", None):
+            self.direct_topic.stop()
         for process in getattr(self, "processes", []):
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)

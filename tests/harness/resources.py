@@ -46,13 +46,16 @@ class Resources:
         # One queue per function subscription stands in for SNS's direct Lambda delivery, so the
         # subscription filter policy is applied by SNS (moto) exactly as declared in the template.
         self.subscription_queues = {}
-        for name, policy in template_filter_policies().items():
+        policies = template_filter_policies()
+        for name, policy in policies.items():
             url, arn = queue(f"sns-to-{name}")
             sns.subscribe(
                 TopicArn=self.vault_topic, Protocol="sqs", Endpoint=arn,
                 Attributes={"FilterPolicy": json.dumps(policy)},
             )
             self.subscription_queues[name] = url
+        if self.direct_topic is not None:
+            self.direct_topic.route(self.vault_topic, policies)
         self.alert_inbox, alert_inbox_arn = queue("alert-inbox")
         self.client("sns", self.alert_region).subscribe(TopicArn=self.alert_topic, Protocol="sqs", Endpoint=alert_inbox_arn)
 

@@ -50,6 +50,17 @@ class LocalStack(Processes, Resources, Delivery, Queries, StandInControls):
     start_functions: bool = True
     # Called with each Invocation as it happens (the demo prints its timeline from this).
     on_invocation: object = None
+    # Concurrent delivery (harness.delivery): function -> most concurrent invocations (its execution
+    # environments); empty: one invocation at a time. The retry queue's pollers (the event source's
+    # MaximumConcurrency) apply with it.
+    concurrency: dict = field(default_factory=dict)
+    retry_queue_concurrency: int = 1
+    # The stand-in's vault notifications straight to the subscriptions, filter policies applied by
+    # moto's matcher (harness.sns_direct), instead of through moto's topic and SQS queues.
+    direct_notifications: bool = False
+    # moto without its per-request costs that emulate nothing, DynamoDB's conditional writes atomic
+    # (harness.lean_moto); always so with concurrency.
+    lean_moto: bool = False
 
 
 def main() -> None:

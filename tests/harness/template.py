@@ -27,3 +27,9 @@ def template_filter_policies() -> dict[str, dict]:
         sns = [e for e in events.values() if e["Type"] == "SNS"]
         policies[name] = sns[0]["Properties"]["FilterPolicy"]
     return policies
+
+
+def template_parameter_default(name: str) -> str:
+    """The default of one of template.yaml's parameters, as a string (as CloudFormation passes it)."""
+    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=CfnLoader)
+    return str(template["Parameters"][name]["Default"])
