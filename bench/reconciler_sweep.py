@@ -183,7 +183,8 @@ class TimingProxy:
                 headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
                 started = time.perf_counter()
                 status, data, response_headers = proxy.connections.request(self.command, self.path, body or None, headers)
-                upstream = time.perf_counter() - started
+                ended = time.perf_counter()
+                upstream = ended - started
                 self.send_response(status)
                 for name, value in response_headers:
                     if name.lower() not in ("content-length", "connection", "transfer-encoding", "date", "server"):
@@ -191,7 +192,7 @@ class TimingProxy:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
-                proxy.record(operation, upstream, time.perf_counter() - arrived - upstream)
+                proxy.record(operation, (started, ended), time.perf_counter() - arrived - upstream)
 
             do_GET = do_PUT = do_POST = do_DELETE = forward
 
@@ -202,16 +203,29 @@ class TimingProxy:
         with self.lock:
             self.calls: dict[str, int] = defaultdict(int)
             self.seconds: dict[str, float] = defaultdict(float)
+            self.intervals: list[tuple[float, float]] = []
             self.overhead = 0.0
 
-    def record(self, operation: str, upstream: float, overhead: float) -> None:
+    def record(self, operation: str, upstream: tuple[float, float], overhead: float) -> None:
         with self.lock:
             self.calls[operation] += 1
-            self.seconds[operation] += upstream
+            self.seconds[operation] += upstream[1] - upstream[0]
+            self.intervals.append(upstream)
             self.overhead += overhead
 
     def stop(self) -> None:
         self.server.stop()
+
+
+def busy_seconds(intervals: list[tuple[float, float]]) -> float:
+    """How long at least one of the requests was in flight: the union of their intervals (the
+    reconciler's requests overlap, so their durations summed can exceed the wall time)."""
+    total, end = 0.0, float("-inf")
+    for start, stop in sorted(intervals):
+        if stop > end:
+            total += stop - max(start, end)
+            end = stop
+    return total
 
 
 def backup_operation(method: str, path: str, headers, body: bytes) -> str:
@@ -263,7 +277,7 @@ class Instruments:
         self.function: LocalLambda | None = None
         self.pages: list[tuple[str, int, int | None]] = []  # (operation, pages so far, VmRSS KiB)
         self.backup = TimingProxy(stack.backup_url, backup_operation, self.sample)
-        self.dynamodb = TimingProxy(stack.moto_url, json_operation)
+        self.dynamodb = TimingProxy(stack.dynamodb_url, json_operation)
         self.other = TimingProxy(stack.moto_url, json_operation)
 
     def env(self) -> dict:
@@ -286,6 +300,8 @@ class Instruments:
         return {
             "upstream": {name: {op: (proxy.calls[op], proxy.seconds[op]) for op in sorted(proxy.calls)}
                          for name, proxy in proxies.items()},
+            "busy": {name: busy_seconds(proxy.intervals) for name, proxy in proxies.items()},
+            "busy_any": busy_seconds([span for proxy in proxies.values() for span in proxy.intervals]),
             "proxy_overhead": sum(proxy.overhead for proxy in proxies.values()),
             "pages": list(self.pages),
         }
@@ -314,7 +330,9 @@ def sweep(scenario: Scenario, *, instrument: bool = False, fresh_process: bool =
     start, as an hourly schedule mostly meets), else both in one warm one. `command` replaces the
     binary (e.g. under a heap profiler)."""
     runs = []
-    with LocalStack(routes=[{"sourceVault": "routed", "destinationVaultArn": DR}], start_functions=False) as stack:
+    # moto without its per-request costs (harness.lean_moto): the figures are the function's, not moto's routing.
+    with LocalStack(routes=[{"sourceVault": "routed", "destinationVaultArn": DR}], start_functions=False,
+                    lean_moto=True) as stack:
         stack.create_vault("unwired", notify=False)
         stack.create_vault("routed", notify=False)
         stack.create_vault("dr-copy", region="us-west-2", notify=False)
