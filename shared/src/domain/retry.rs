@@ -233,10 +233,11 @@ impl RetryPolicy {
         failure.is_congestion() && attempt == self.escalation_attempt()
     }
 
-    /// Whether the chain scheduling retry `attempt` after this failure was told of its congestion
-    /// by an earlier retry (only congestion carries a chain past the escalation).
-    pub fn escalated_before(&self, attempt: u32, failure: &Classification) -> bool {
-        failure.is_congestion() && attempt > self.escalation_attempt()
+    /// Whether the chain scheduling retry `attempt` after this failure has been told of its
+    /// congestion, by this retry or an earlier one (only congestion carries a chain past the
+    /// escalation).
+    pub fn told_of_congestion(&self, attempt: u32, failure: &Classification) -> bool {
+        failure.is_congestion() && attempt >= self.escalation_attempt()
     }
 
     fn escalation_attempt(&self) -> u32 {
@@ -346,10 +347,10 @@ mod tests {
         let told: Vec<u32> = (0..=CONGESTION_LAST_ATTEMPT + 1).filter(|n| policy.escalates(*n, &limit)).collect();
         assert_eq!(told, [CONGESTION_ATTEMPTS + 1]);
         assert!((0..=CONGESTION_LAST_ATTEMPT).all(|n| !policy.escalates(n, &passing)), "only congestion escalates");
-        let told_before: Vec<u32> =
-            (0..=CONGESTION_ATTEMPTS + 2).filter(|n| policy.escalated_before(*n, &limit)).collect();
-        assert_eq!(told_before, [CONGESTION_ATTEMPTS + 2]);
-        assert!(!policy.escalated_before(CONGESTION_ATTEMPTS + 2, &passing));
+        let told_so_far: Vec<u32> =
+            (0..=CONGESTION_ATTEMPTS + 2).filter(|n| policy.told_of_congestion(*n, &limit)).collect();
+        assert_eq!(told_so_far, [CONGESTION_ATTEMPTS + 1, CONGESTION_ATTEMPTS + 2]);
+        assert!(!policy.told_of_congestion(CONGESTION_ATTEMPTS + 2, &passing));
         for attempt in 1..=CONGESTION_LAST_ATTEMPT {
             let delay = policy.delay_for(attempt, &limit, &job);
             assert!((MAX_RETRY_DELAY / 2..=MAX_RETRY_DELAY).contains(&delay), "{attempt}: {delay:?}");

@@ -305,24 +305,23 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         self.queue.schedule(&request, delay).await?;
         tracing::info!(copy_job = %id, attempt, delay_seconds = delay.as_secs(), "retry scheduled");
         let (copy_job, delay_seconds) = (id.clone(), delay.as_secs());
-        let told = AlertReason::CongestionPersists { status_message };
+        let congestion = AlertReason::CongestionPersists { status_message };
+        // Every failure of a chain told of its congestion says so, not only the one that told: the
+        // failure a completed copy follows is the one its "resolved" message is claimed on.
+        let note = if self.settings.policy.told_of_congestion(attempt, &classification) {
+            format!("alerted: {}; retry {attempt} scheduled", congestion.label())
+        } else {
+            format!("retry {attempt} scheduled")
+        };
         // The retry is scheduled first: if the alert then fails, a redelivery schedules the same
         // retry again (same token, same job) rather than telling the operator twice.
         if self.settings.policy.escalates(attempt, &classification) {
-            let alert = alert_for(&job, &lineage, told);
+            let alert = alert_for(&job, &lineage, congestion);
             self.publish(&alert).await?;
-            let note = format!("alerted: {}; retry {attempt} scheduled", alert.reason.label());
             let outcome =
                 FailureHandled::Escalated { copy_job, retry_scheduled: attempt, delay_seconds, alerted: alert.reason };
             return Ok(ClaimedWork { note, details, outcome });
         }
-        // Each later failure of a chain that was told is marked so too: the one a completed copy
-        // follows is the one its "resolved" message is claimed on.
-        let note = if self.settings.policy.escalated_before(attempt, &classification) {
-            format!("alerted: {}; retry {attempt} scheduled", told.label())
-        } else {
-            format!("retry {attempt} scheduled")
-        };
         Ok(ClaimedWork {
             note,
             details,
