@@ -37,6 +37,11 @@ ALLOWED = {
     ("KeyPolicy:EventsKey", "PERMISSIONS_MANAGEMENT_ACTIONS", "kms:putkeypolicy"):
         "The account root administers the key (kms:*): KMS's default key policy statement, without which "
         "the key would become unmanageable; IAM policies of the account decide who may use it.",
+    ("KeyPolicy:TrackingTableKey", "RESOURCE_STAR", "kms:"):
+        "As for the stack's key: in a key policy, Resource \"*\" means this key.",
+    ("KeyPolicy:TrackingTableKey", "PERMISSIONS_MANAGEMENT_ACTIONS", "kms:putkeypolicy"):
+        "As for the stack's key: the account root administers it. kms:CreateGrant is in DynamoDB's "
+        "documented statement, limited to kms:ViaService DynamoDB and kms:CallerAccount this account.",
     ("KeyPolicy:EventsKey", "UNKNOWN_CONDITION_FOR_ACTION", "kms:EncryptionContext:aws:logs:arn for action kms:Describe"):
         "CloudWatch Logs' documented key policy statement for encrypted log groups grants kms:Describe* "
         "under the aws:logs:arn encryption-context condition; kept as documented.",
@@ -247,7 +252,8 @@ def test_every_policy_document_passes_parliament(scenario):
     # and their roles' trust policies: the extractor found them.
     assert {"function:CopyJobTrackerFunction", "function:CopyJobRetrierFunction", "function:CrossRegionCopierFunction",
             "function:CopyJobReconcilerFunction", "function:VaultNotificationsFunction",
-            "PolicyDocument:VaultEventsTopicPolicy", "KeyPolicy:EventsKey", "PolicyDocument:ChatbotNotificationsPolicy",
+            "PolicyDocument:VaultEventsTopicPolicy", "KeyPolicy:EventsKey", "KeyPolicy:TrackingTableKey",
+            "PolicyDocument:ChatbotNotificationsPolicy",
             "AssumeRolePolicyDocument:SlackChannelRole", "AssumeRolePolicyDocument:TeamsChannelRole"} <= set(documents)
     unexpected, seen = [], set()
     for name, document in sorted(documents.items()):

@@ -295,14 +295,17 @@ def test_each_function_has_exactly_the_grants_the_readme_lists(function):
     assert set(README_GRANTS) == set(of_type("AWS::Serverless::Function"))
 
 
-def test_one_customer_managed_key_with_rotation_encrypts_topics_queues_table_logs_and_environment():
-    (key,) = of_type("AWS::KMS::Key")
-    assert key == "EventsKey"
-    assert RESOURCES["EventsKey"]["Properties"]["EnableKeyRotation"] is True
+def test_customer_managed_keys_with_rotation_encrypt_topics_queues_logs_environment_and_the_table():
+    # The stack's key for what goes with the stack; the table's own key, retained with it
+    # (test_retained_data.py).
+    assert set(of_type("AWS::KMS::Key")) == {"EventsKey", "TrackingTableKey"}
+    for key in of_type("AWS::KMS::Key").values():
+        assert key["Properties"]["EnableKeyRotation"] is True
     for name in {**of_type("AWS::SNS::Topic"), **of_type("AWS::SQS::Queue")}:
         assert RESOURCES[name]["Properties"]["KmsMasterKeyId"] == "EventsKey", name
     sse = RESOURCES["TrackingTable"]["Properties"]["SSESpecification"]
-    assert sse == {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": STACK_KEY}
+    assert sse == {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": "TrackingTableKey.Arn"}
+    assert RESOURCES["TrackingTableKey"]["DeletionPolicy"] == RESOURCES["TrackingTableKey"]["UpdateReplacePolicy"] == "Retain"
     for name, group in of_type("AWS::Logs::LogGroup").items():
         assert group["Properties"]["KmsKeyId"] == STACK_KEY, name
     # The functions' environment: the Globals' key, which no function overrides.
