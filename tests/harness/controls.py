@@ -123,13 +123,18 @@ class StandInControls:
 
     def set_quotas(self, rates: dict[str, tuple[float, float]] | None = None, per_vault: int | None = None,
                    per_region: int | None = None, on_limit: str = "wait", status_message: str | None = None,
-                   message_category: str | None = None, manual_clock: bool = False) -> None:
+                   message_category: str | None = None, manual_clock: bool = False,
+                   per_resource: int | None = 1, cross_account_per_resource: int | None = 30) -> None:
         """AWS Backup's quotas (replacing any set before; no argument removes them all): `rates`
         {operation or "*": (per second, burst)}, throttled beyond with ThrottlingException "Rate
-        exceeded"; caps on RUNNING copy jobs per destination vault and per (account, destination
-        region), a job beyond them waiting in CREATED (`on_limit` "wait"), failing with AWS's limit
-        message ("fail"), or StartCopyJob refused with LimitExceededException ("refuse"). Under a
-        cap, `advance()` is one step of time. `manual_clock`: rates run on `tick_quota_clock`."""
+        exceeded"; with a cap per destination region or vault, the concurrent copy quotas as the
+        stand-in combines them (a copy starts when its resource runs fewer than `per_resource` jobs,
+        or a cross-account copy finds fewer than `cross_account_per_resource` of its resource's to
+        the region, and the (account, destination region) has fewer than `per_region` running or,
+        that reached, its vault fewer than `per_vault`; None: no such cap), a job not admitted
+        waiting in CREATED (`on_limit` "wait"), failing with AWS's limit message ("fail"), or
+        StartCopyJob refused with LimitExceededException ("refuse"). Under a cap, `advance()` is
+        one step of time. `manual_clock`: rates run on `tick_quota_clock`."""
         spec: dict = {"manualClock": manual_clock}
         if rates:
             spec["rates"] = {op: {"perSecond": per_second, "burst": burst} for op, (per_second, burst) in rates.items()}
@@ -137,6 +142,8 @@ class StandInControls:
                   "statusMessage": status_message, "messageCategory": message_category}
         if per_vault is not None or per_region is not None:
             spec["copyJobs"] = {k: v for k, v in copies.items() if v is not None}
+            # An explicit null switches a per-resource cap off (absent: AWS's figure).
+            spec["copyJobs"].update(perResource=per_resource, crossAccountPerResourceAndRegion=cross_account_per_resource)
         self.standin("quotas", spec)
 
     def clear_quotas(self) -> None:
@@ -147,10 +154,11 @@ class StandInControls:
         return self.standin("quotas/clock", {"advanceSeconds": seconds})["now"]
 
     def quota_counters(self) -> dict:
-        """{"throttled": {op: n}, "peakRunning": {"vaults": {arn: n}, "regions": {"ACCOUNT/region": n}},
-        "limited": {"refused": n, "waited": n, "failed": n}} since the last reset."""
+        """{"throttled": {op: n}, "peakRunning": {"vaults": {arn: n}, "regions": {"ACCOUNT/region": n},
+        "resources": {arn: n}, "crossAccount": {"arn -> region": n}}, "limited": {"refused": n,
+        "waited": n, "failed": n}, "limitedBy": {outcome: {cap: n}}} since the last reset."""
         answer = self.standin("calls")
-        return {key: answer[key] for key in ("throttled", "peakRunning", "limited")}
+        return {key: answer[key] for key in ("throttled", "peakRunning", "limited", "limitedBy")}
 
     def calls(self) -> dict:
         """AWS Backup API calls so far, by operation."""

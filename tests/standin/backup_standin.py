@@ -52,17 +52,28 @@ Test control lives under /_standin/ (never part of AWS), every endpoint POST wit
   calls                      {}                                  -> {"calls": {op: n}, "injected": {...},
                                                                      "throttled": {op: n},
                                                                      "peakRunning": {"vaults": {arn: n},
-                                                                                     "regions": {"ACCOUNT/region": n}},
+                                                                                     "regions": {"ACCOUNT/region": n},
+                                                                                     "resources": {arn: n},
+                                                                                     "crossAccount": {"arn -> region": n}},
                                                                      "limited": {"refused": n, "waited": n,
-                                                                                 "failed": n}}
+                                                                                 "failed": n},
+                                                                     "limitedBy": {"refused"|"waited"|"failed":
+                                                                                   {"vault"|"region"|"resource"|
+                                                                                    "crossAccount": n}}}
                              every API call is counted in "calls", throttled ones too; "throttled":
-                             calls refused by a quota's rate; "peakRunning": the most copy jobs seen
-                             RUNNING at once per destination vault and per (account, destination
-                             region), measured after each capped `advance` step and each
+                             calls refused by a quota's rate; "peakRunning": the most jobs seen
+                             RUNNING at once per destination vault, per (account, destination
+                             region), per resource (its copy jobs within its account and its RUNNING
+                             backup jobs) and per (resource, destination region) of cross-account
+                             copies, measured after each capped `advance` step and each
                              `transition`; "limited": StartCopyJob calls refused, copy jobs that
-                             waited in CREATED for a slot (each once), copy jobs failed for want of one
+                             waited in CREATED for a slot (each once), copy jobs failed for want of
+                             one; "limitedBy": the same by the cap that held the job back (a waiting
+                             job once per cap)
   quotas                     {"rates"?: {op: {"perSecond", "burst"}},
-                              "copyJobs"?: {"perDestinationVault"?: n, "perDestinationRegion"?: n,
+                              "copyJobs"?: {"perDestinationRegion"?: n, "perDestinationVault"?: n,
+                                            "perResource"?: n|null (default 1),
+                                            "crossAccountPerResourceAndRegion"?: n|null (default 30),
                                             "onLimit"?: "wait"|"refuse"|"fail",
                                             "statusMessage"?, "messageCategory"?},
                               "manualClock"?: bool}
@@ -76,17 +87,31 @@ Test control lives under /_standin/ (never part of AWS), every endpoint POST wit
                              error: HTTP 400, x-amzn-ErrorType ThrottlingException, body
                              {"Code": "ThrottlingException", "Message": "Rate exceeded", "Type":
                              "Client", "Context": ""}.
-                             copyJobs: caps on RUNNING copy jobs (parents of composite copies excluded)
-                             per destination vault and per (account, destination region); with a cap,
-                             `advance` is one step of time: RUNNING jobs end, then CREATED jobs start,
-                             oldest first, while their destination has a free slot. A job without a
-                             slot: "wait" stays CREATED (AWS's documented queueing); "fail" ends FAILED
-                             with statusMessage (default "There are too many copy jobs running for
-                             resource.", AWS's text) and messageCategory (default derived as for fault
-                             rules: MISCELLANEOUS; AWS's name for the category is not published);
-                             "refuse" waits too, and StartCopyJob itself is refused (HTTP 400
-                             LimitExceededException, the stand-in's wording) while the destination's
-                             unfinished (CREATED or RUNNING) jobs fill a cap. `transition` ignores caps.
+                             copyJobs: caps on RUNNING copy jobs (parents of composite copies excluded),
+                             combined as docs/aws-facts.md (Quotas under a burst) presumes: a copy job
+                             starts when (1) its resource (ResourceArn) has fewer than perResource
+                             backup or copy jobs RUNNING, for a copy within the resource's account,
+                             or, for a copy to another account's vault, fewer than
+                             crossAccountPerResourceAndRegion cross-account copies of that resource
+                             RUNNING to the destination region; and (2) its account has fewer than
+                             perDestinationRegion copies RUNNING to the destination region OR, that
+                             reached, its destination vault fewer than perDestinationVault (AWS: 100,
+                             then 5 per vault). perDestinationVault without perDestinationRegion
+                             limits alone (as if the region's cap were always reached), and the
+                             region's without the vault's too. perResource and
+                             crossAccountPerResourceAndRegion default to AWS's 1 and 30 whenever
+                             copyJobs is given (null: no such cap). With copyJobs, `advance` is one
+                             step of time: RUNNING jobs end, then CREATED jobs start, oldest first,
+                             as the rule admits them. A job not admitted: "wait" stays CREATED (AWS's
+                             documented queueing); "fail" ends FAILED with statusMessage (default
+                             "There are too many copy jobs running for resource.", AWS's text) and
+                             messageCategory (default derived as for fault rules: MISCELLANEOUS;
+                             AWS's name for the category is not published); "refuse" waits too, and
+                             StartCopyJob itself is refused (HTTP 400 LimitExceededException, the
+                             stand-in's wording naming the cap) when a job it would create is not
+                             admitted by the same rule, every unfinished (CREATED or RUNNING) job
+                             counted as running. `transition` ignores caps. A backup job created
+                             RUNNING (backup-jobs "state") holds its resource for good.
                              manualClock: the rate clock stands at 0 until quotas/clock moves it
   quotas/clock               {"advanceSeconds"}                  -> {"now": seconds}  (manualClock only)
   faults                     {"seed"?, "throttleRate"?, "serverErrorRate"?, "latencyMs"?,
@@ -570,15 +595,31 @@ class Faults:
 
 
 class Quotas:
-    """AWS Backup's quotas, switched on through /_standin/quotas (docs/aws-facts.md, Service quotas):
-    request rates per operation (token buckets; beyond them ThrottlingException "Rate exceeded",
-    HTTP 400) and caps on concurrent copy jobs per destination vault and per (account, destination
-    region). Only RUNNING copy jobs occupy a slot (AWS limits running copies; a copy job that waits
-    stays CREATED); parent jobs of composite copies do no copying of their own and take none.
-    Without a configuration nothing is limited and the stand-in behaves as it always did."""
+    """AWS Backup's quotas, switched on through /_standin/quotas (docs/aws-facts.md, Service quotas
+    and Quotas under a burst): request rates per operation (token buckets; beyond them
+    ThrottlingException "Rate exceeded", HTTP 400) and the concurrent copy quotas, combined as
+    docs/aws-facts.md presumes (AWS does not say how its entries combine). A copy job starts when
+      * its resource (ResourceArn) has fewer than `perResource` backup or copy jobs running (AWS: 1),
+        for a copy within the resource's account; a cross-account copy has instead at most
+        `crossAccountPerResourceAndRegion` cross-account copies of its resource running to its
+        destination region (AWS: 30), and
+      * its account has fewer than `perDestinationRegion` copies running to the destination region
+        (AWS: 100), OR, once that is reached, its destination vault fewer than `perDestinationVault`
+        (AWS: 5, "after the limit (entry above) has been reached"). A vault cap without a region cap
+        limits alone (as if the region's were always reached), a region cap without a vault cap too.
+    Only RUNNING copy jobs (and RUNNING backup jobs, for the per-resource cap) occupy a slot (AWS
+    limits running copies; a copy job that waits stays CREATED); parent jobs of composite copies do
+    no copying of their own and take none. Without a configuration nothing is limited and the
+    stand-in behaves as it always did."""
 
     LIMIT_MESSAGE = "There are too many copy jobs running for resource."  # [DASH], docs/aws-facts.md
     MODES = ("wait", "refuse", "fail")
+    # The copyJobs keys and, for the per-resource ones, their defaults (AWS's figures) whenever a
+    # copyJobs configuration is given; an explicit null switches one off.
+    CAP_KEYS = {"vault": "perDestinationVault", "region": "perDestinationRegion", "resource": "perResource",
+                "crossAccount": "crossAccountPerResourceAndRegion"}
+    DEFAULTS = {"resource": 1, "crossAccount": 30}
+    PEAKS = {"vault": "vaults", "region": "regions", "resource": "resources", "crossAccount": "crossAccount"}
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -587,14 +628,20 @@ class Quotas:
     def reset(self):
         self.configure({})
         self.throttled: Counter = Counter()
-        self.peaks: dict[str, dict[str, int]] = {"vaults": {}, "regions": {}}
+        self.peaks: dict[str, dict[str, int]] = {name: {} for name in self.PEAKS.values()}
         self.refused = 0
         self.waited: set[str] = set()  # ids of copy jobs that waited for a slot at least once
         self.failed = 0
+        # By the cap that held a job back: {"refused"|"waited"|"failed": {kind: n}} (a waiting job
+        # counted once per kind).
+        self.limited_by: dict[str, Counter] = {"refused": Counter(), "waited": Counter(), "failed": Counter()}
+        self.waited_by: set[tuple[str, str]] = set()
         # Unfinished, non-parent copy jobs by limited key (job id -> job). Entries are added when a
         # job is created or moves, and dropped when read once the job has ended (or turned parent),
         # so a path that sets a state without telling (bulk seeding) cannot leave a stale slot.
         self.active: dict[tuple, dict[str, dict]] = {}
+        # RUNNING backup jobs by resource ARN (a backup job's state never moves in the stand-in).
+        self.running_backups: Counter = Counter()
 
     def configure(self, spec: dict) -> None:
         """Control: /_standin/quotas. The body replaces the whole configuration; {} removes every
@@ -607,13 +654,16 @@ class Quotas:
                 rates[operation] = (-1.0, -1.0)
             if min(rates[operation]) < 0:
                 raise invalid(f"rates.{operation} needs numbers perSecond >= 0 and burst >= 0", "quotas")
-        copies = spec.get("copyJobs") or {}
+        copies = spec.get("copyJobs")
+        configured = isinstance(copies, dict)
+        copies = copies if configured else {}
         mode = copies.get("onLimit", "wait")
         if mode not in self.MODES:
             raise invalid(f"copyJobs.onLimit must be one of {', '.join(self.MODES)}", "quotas")
-        caps = {"vault": copies.get("perDestinationVault"), "region": copies.get("perDestinationRegion")}
-        if any(cap is not None and (not isinstance(cap, int) or cap < 1) for cap in caps.values()):
-            raise invalid("copyJobs caps must be positive integers", "quotas")
+        caps = {kind: copies.get(key, self.DEFAULTS.get(kind)) if configured else None
+                for kind, key in self.CAP_KEYS.items()}
+        if any(cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < 1) for cap in caps.values()):
+            raise invalid("copyJobs caps must be positive integers (or null: none)", "quotas")
         with self.lock:
             self.rates = rates
             self.manual = bool(spec.get("manualClock"))
@@ -660,13 +710,21 @@ class Quotas:
 
     # ------------------------------------------------------------------ concurrent copy jobs
     @staticmethod
-    def keys(job: dict) -> list[tuple]:
-        """The limited keys a copy job counts against: its destination vault, and its account with
-        the destination region (the quota is per account outbound to a destination region)."""
+    def keys(job: dict) -> dict[str, tuple]:
+        """The limited keys a copy job counts against, by kind: its destination vault; its account
+        with the destination region (the quota is per account outbound to a destination region);
+        and its resource: within its account ("resource": backup and copy jobs of that resource),
+        or, copied to another account, with the destination region ("crossAccount")."""
         destination = job.get("DestinationBackupVaultArn") or ""
         match = VAULT_ARN.match(destination)
-        region = match.group(1) if match else "?"
-        return [("vault", destination), ("region", f"{job.get('AccountId') or ACCOUNT}/{region}")]
+        region, owner = (match.group(1), match.group(2)) if match else ("?", "?")
+        account = job.get("AccountId") or ACCOUNT
+        keys = {"vault": ("vault", destination), "region": ("region", f"{account}/{region}")}
+        resource = job.get("ResourceArn")
+        if resource:
+            keys["resource" if owner == account else "crossAccount"] = (
+                ("resource", resource) if owner == account else ("crossAccount", f"{resource} -> {region}"))
+        return keys
 
     def capped(self) -> bool:
         return bool(self.caps)
@@ -674,14 +732,20 @@ class Quotas:
     def track(self, job: dict) -> None:
         """Called whenever a copy job is created or moves."""
         if job.get("IsParent") or job.get("State") in TERMINAL:
-            for key in self.keys(job):
+            for key in self.keys(job).values():
                 self.active.get(key, {}).pop(job.get("CopyJobId"), None)
             return
-        for key in self.keys(job):
+        for key in self.keys(job).values():
             self.active.setdefault(key, {})[job["CopyJobId"]] = job
 
+    def track_backup(self, job: dict) -> None:
+        """Called when a backup job is created: a RUNNING one occupies its resource."""
+        if job.get("State") == "RUNNING" and not job.get("IsParent"):
+            self.running_backups[job["ResourceArn"]] += 1
+
     def counts(self, states: tuple[str, ...] = ("RUNNING",)) -> Counter:
-        """Unfinished non-parent copy jobs in `states`, by key (ended ones are dropped here)."""
+        """Unfinished non-parent copy jobs in `states`, by key (ended ones are dropped here), and
+        the RUNNING backup jobs under their resource's key."""
         result = Counter()
         for key, jobs in self.active.items():
             for job_id, job in list(jobs.items()):
@@ -689,31 +753,65 @@ class Quotas:
                     del jobs[job_id]
                 elif job.get("State") in states:
                     result[key] += 1
+        for resource, n in self.running_backups.items():
+            result[("resource", resource)] += n
         return result
 
-    def fits(self, keys: list[tuple], counts: Counter) -> bool:
-        return all(counts[key] < self.caps[key[0]] for key in keys if key[0] in self.caps)
+    def blocked_by(self, keys: dict[str, tuple], counts: Counter) -> str | None:
+        """The kind of cap that keeps a job with `keys` from starting ("resource", "crossAccount",
+        "region", "vault"), or None when it may start: its resource's cap first, then the region's
+        OR, once that is reached, the vault's."""
+        for kind in ("resource", "crossAccount"):
+            if kind in keys and kind in self.caps and counts[keys[kind]] >= self.caps[kind]:
+                return kind
+        region_cap, vault_cap = self.caps.get("region"), self.caps.get("vault")
+        if region_cap is None and vault_cap is None:
+            return None
+        if region_cap is not None and counts[keys["region"]] < region_cap:
+            return None
+        if vault_cap is not None and counts[keys["vault"]] < vault_cap:
+            return None
+        return "vault" if vault_cap is not None else "region"
 
     def observe(self) -> None:
-        """Records the running copy jobs now as a peak, where higher."""
+        """Records the running jobs now as a peak, where higher."""
         for (kind, name), count in self.counts().items():
-            peaks = self.peaks["vaults" if kind == "vault" else "regions"]
+            peaks = self.peaks[self.PEAKS[kind]]
             peaks[name] = max(peaks.get(name, 0), count)
 
-    def refusal(self, job: dict) -> ApiError | None:
-        """In "refuse" mode, StartCopyJob's answer when a copy job to `job`'s destination would
-        find no free slot: every slot taken by an unfinished (CREATED or RUNNING) job, since a job
-        the stand-in accepts runs at the next advance. AWS's wording is not documented."""
+    def refusal(self, jobs: list[dict]) -> ApiError | None:
+        """In "refuse" mode, StartCopyJob's answer when a copy job it would create (`jobs`, the
+        non-parent ones) finds no free slot by the same rule as `advance`, counting every unfinished
+        (CREATED or RUNNING) job as running, since a job the stand-in accepts runs at the next
+        advance. AWS's wording is not documented."""
         if self.mode != "refuse" or not self.caps:
             return None
         counts = self.counts(("CREATED", "RUNNING"))
-        for kind, name in self.keys(job):
-            if kind in self.caps and counts[(kind, name)] >= self.caps[kind]:
-                self.refused += 1
-                where = "destination backup vault" if kind == "vault" else "destination Region for account"
-                return ApiError(400, "LimitExceededException",
-                                f"Too many concurrent copy jobs to {where} {name}. Try again later.", context="StartCopyJob")
+        for job in jobs:
+            keys = self.keys(job)
+            kind = self.blocked_by(keys, counts)
+            if kind is None:
+                continue
+            self.refused += 1
+            self.limited_by["refused"][kind] += 1
+            name = keys[kind][1]
+            what = {"vault": f"copy jobs to destination backup vault {name}",
+                    "region": f"copy jobs to destination Region for account {name}",
+                    "resource": f"backup and copy jobs for resource {name}",
+                    "crossAccount": f"cross-account copy jobs of resource {name}"}[kind]
+            return ApiError(400, "LimitExceededException", f"Too many concurrent {what}. Try again later.", context="StartCopyJob")
         return None
+
+    def held_back(self, job_id: str, kind: str) -> None:
+        """A job found no slot in an `advance` step, for want of `kind`'s."""
+        if self.mode == "fail":
+            self.failed += 1
+            self.limited_by["failed"][kind] += 1
+            return
+        self.waited.add(job_id)
+        if (job_id, kind) not in self.waited_by:
+            self.waited_by.add((job_id, kind))
+            self.limited_by["waited"][kind] += 1
 
     def report(self) -> dict:
         """What the `calls` control adds: throttled calls, peak concurrency, limited copy jobs."""
@@ -723,6 +821,7 @@ class Quotas:
             "throttled": throttled,
             "peakRunning": {kind: dict(peaks) for kind, peaks in self.peaks.items()},
             "limited": {"refused": self.refused, "waited": len(self.waited), "failed": self.failed},
+            "limitedBy": {outcome: dict(kinds) for outcome, kinds in self.limited_by.items()},
         }
 
 
@@ -1075,6 +1174,7 @@ class Backup:
             job["CompletionDate"] = now()
         job = {k: v for k, v in job.items() if v is not None}
         self.backup_jobs[job_id] = job
+        self.quotas.track_backup(job)
         self.changed()
         return job
 
@@ -1188,9 +1288,12 @@ class Backup:
                 )
             if self.vault_by_arn(destination) is None:
                 raise not_found("Destination backup vault does not exist", ctx)
-            # Quotas "refuse" mode: no free slot for this destination is LimitExceededException.
-            refusal = self.quotas.refusal({"DestinationBackupVaultArn": destination,
-                                           "AccountId": VAULT_ARN.match(source["arn"]).group(2)})
+            # Quotas "refuse" mode: no free slot for a job this start would create (the point's, or
+            # each child's of a composite point) is LimitExceededException.
+            account = VAULT_ARN.match(source["arn"]).group(2)
+            members = [self.recovery_points[c] for c in point["children"]] if point["children"] else [point]
+            refusal = self.quotas.refusal([{"DestinationBackupVaultArn": destination, "AccountId": account,
+                                            "ResourceArn": member["resourceArn"]} for member in members])
             if refusal:
                 raise refusal
             jobs = self._start_copy(rp, source, destination, role, params.get("Lifecycle"), None, None)
@@ -1324,9 +1427,10 @@ class Backup:
     def advance_step(self) -> list[dict]:
         """Control `advance` under a concurrent copy job cap: one step of time. First every copy
         job RUNNING at the start ends (FAILED when a fault rule matches it, else COMPLETED),
-        freeing its slot; then CREATED jobs start RUNNING, oldest first, as long as their
-        destination vault and (account, destination region) have a free slot. A job that finds
-        none stays CREATED ("wait", "refuse") or FAILS with AWS's limit message ("fail"). Jobs
+        freeing its slot; then CREATED jobs start RUNNING, oldest first, each when the quotas'
+        rule admits it (see Quotas: its resource free, and its account's destination region or,
+        that reached, its destination vault with a free slot). A job that is not admitted stays
+        CREATED ("wait", "refuse") or FAILS with AWS's limit message ("fail"). Jobs
         started in a step end in the next one, so RUNNING is observable and a burst is driven
         forward step by step until `advance` moves nothing."""
         quotas = self.quotas
@@ -1354,19 +1458,18 @@ class Backup:
             starting, limited = [], []
             for job_id in waiting:
                 keys = quotas.keys(self.copy_jobs[job_id])
-                if quotas.fits(keys, running):
-                    running.update(keys)
+                kind = quotas.blocked_by(keys, running)
+                if kind is None:
+                    running.update(keys.values())
                     starting.append(job_id)
                 else:
-                    limited.append(job_id)
+                    limited.append((job_id, kind))
         for job_id in starting:
             move(job_id, "RUNNING")
-        for job_id in limited:
+        for job_id, kind in limited:
+            quotas.held_back(job_id, kind)
             if quotas.mode == "fail":
-                quotas.failed += 1
                 move(job_id, "FAILED", quotas.message, quotas.category)
-            else:
-                quotas.waited.add(job_id)
         with self.lock:
             quotas.observe()
         return list(moved.values())
