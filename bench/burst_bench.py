@@ -21,10 +21,16 @@ The story, on a simulated clock of one-second steps:
     messages), then the failure destination;
   * the stand-in enforces AWS Backup's quotas (docs/aws-facts.md, Service quotas): a token bucket
     on StartCopyJob, DescribeCopyJob and ListCopyJobs (AWS publishes no figures: RATE/BURST here)
-    on the stand-in's manual quota clock, which moves one second per simulated second, and a cap on
-    concurrent copy jobs per destination vault (default max(5, N // 100): AWS's 5 per vault at
-    small N, 100 (its per-Region figure) at 10,000) in `fail` mode (a job without a slot ends
-    FAILED with AWS's "There are too many copy jobs running for resource.") or `wait` mode;
+    on the stand-in's manual quota clock, which moves one second per simulated second, and the
+    concurrent copy quotas as docs/aws-facts.md presumes they combine: a copy starts when its
+    resource runs no other backup or copy job (AWS's 1 per resource: each backup's two copies run
+    one after the other) and its account runs fewer than the region cap to the destination region
+    or, that reached, its destination vault fewer than 5 (AWS's "after the limit (entry above) has
+    been reached"). The region cap is AWS's 100 scaled to the burst, max(5, N // 100) by default
+    (10,000 backups meet AWS's 100, smaller bursts the same pressure); with one destination vault
+    per region, the vault's 5 adds no slot (the vault holds the region's copies). A copy not
+    admitted ends FAILED with AWS's "There are too many copy jobs running for resource." (`fail`,
+    the default) or waits in CREATED (`wait`, AWS's documented queueing);
   * the stand-in's `advance` drives copy jobs one step every COPY_STEP simulated seconds;
   * the retrier's retries go to SQS with DelaySeconds: a small SQS proxy in this process holds
     each SendMessage to the retry queue for its DelaySeconds of *simulated* time, then puts it on
@@ -295,6 +301,11 @@ def all_copy_jobs(stack) -> list[dict]:
             return jobs
 
 
+# AWS's figures (docs/aws-facts.md, Service quotas): copies per destination vault once the
+# account's region limit is reached, and backup or copy jobs per resource.
+VAULT_CAP, RESOURCE_CAP = 5, 1
+
+
 def run(n: int, seed: int, binaries: Path, cap: int, on_limit: str) -> dict:
     rng = random.Random(seed)
     arrivals = sorted(rng.uniform(0, ARRIVAL_WINDOW) for _ in range(n))
@@ -303,7 +314,8 @@ def run(n: int, seed: int, binaries: Path, cap: int, on_limit: str) -> dict:
         stack.create_vault("routed")
         stack.create_vault("dr-copy", region="us-west-2", notify=False)
         stack.create_vault("eu-archive", region="eu-west-1", notify=False)
-        quotas = dict(rates={op: (RATE, BURST) for op in RATED}, per_vault=cap, on_limit=on_limit, manual_clock=True)
+        quotas = dict(rates={op: (RATE, BURST) for op in RATED}, per_region=cap, per_vault=VAULT_CAP,
+                      per_resource=RESOURCE_CAP, on_limit=on_limit, manual_clock=True)
         stack.set_quotas(**quotas)
         sqs = stack.client("sqs")
         recovery_points: list[str] = []
@@ -446,8 +458,8 @@ def delay_summary(delays: Counter) -> str:
 
 def report(result: dict, violations: list[str], figures: dict) -> tuple[str, str]:
     counters = result["counters"]
-    peaks = counters["peakRunning"]["vaults"]
-    peak = max(peaks.values(), default=0)
+    peak = {kind: max(counters["peakRunning"][kind].values(), default=0) for kind in ("regions", "vaults", "resources")}
+    limited_by = counters.get("limitedBy", {}).get("failed" if result["on_limit"] == "fail" else "waited", {})
     throttled = counters["throttled"]
     reconciles = result["reconciles"]
     inv = result["invocations"]
@@ -461,7 +473,8 @@ def report(result: dict, violations: list[str], figures: dict) -> tuple[str, str
         "| figure | value |", "|---|---|",
         f"| backups (within {ARRIVAL_WINDOW} simulated s) / required copies (2 routes) | {result['n']:,} / {figures['required']:,} |",
         f"| notifications delivered once / twice / three times | {deliveries[1]:,} / {deliveries[2]:,} / {deliveries[3]:,} |",
-        f"| quotas | {', '.join(RATED)}: {RATE:g}/s, burst {BURST:g}; {result['cap']} running copy jobs per destination vault, on limit `{result['on_limit']}` |",
+        f"| quotas | {', '.join(RATED)}: {RATE:g}/s, burst {BURST:g}; running copy jobs: {result['cap']} per account and destination region, "
+        f"then {VAULT_CAP} per destination vault; {RESOURCE_CAP} backup or copy job per resource; on limit `{result['on_limit']}` |",
         f"| quota clock: simulated steps + wall time during deliveries | {result['simulated_end']:,} s + {result['wall_ticks']:,.0f} s |",
         f"| every required copy started (a copy job that did not fail): simulated s / wall s | {fmt(result['started_at'])} / {secs(result['started_wall'])} |",
         f"| every required copy completed: simulated s / wall s | {fmt(result['completed_at'])} / {secs(result['completed_wall'])} |",
@@ -470,8 +483,10 @@ def report(result: dict, violations: list[str], figures: dict) -> tuple[str, str
         f"| copy jobs per pair (jobs: pairs) | {', '.join(f'{k}: {v:,}' for k, v in figures['jobs_per_pair'].items())} |",
         f"| copy jobs failed with the limit message | {figures['limit_failures']:,} |",
         f"| throttled calls | {', '.join(f'{k} {v:,}' for k, v in sorted(throttled.items())) or '0'} |",
-        f"| peak RUNNING per destination vault vs cap | {peak} vs {result['cap']} |",
+        f"| peak RUNNING per account and destination region / per destination vault / per resource (caps) | "
+        f"{peak['regions']} / {peak['vaults']} / {peak['resources']} ({result['cap']}, then {VAULT_CAP} per vault / {RESOURCE_CAP}) |",
         f"| limited (refused / waited / failed) | {counters['limited'].get('refused', 0):,} / {counters['limited'].get('waited', 0):,} / {counters['limited'].get('failed', 0):,} |",
+        f"| limited by (the cap that held the copy back) | {', '.join(f'{k} {v:,}' for k, v in sorted(limited_by.items())) or '0'} |",
         f"| Lambda concurrency: execution environments per function (retry queue pollers) | "
         f"{', '.join(f'{k} {v}' for k, v in sorted(result['concurrency'].items()))} ({result['retry_pollers']}) |",
         f"| invocations (failed; Lambda's asynchronous retries, 1 then 2 simulated min later) | {invocations}; {result['async_retries']:,} retries |",
@@ -507,8 +522,13 @@ first {ARRIVAL_WINDOW} simulated seconds; two routes (us-west-2 and eu-west-1) r
 {figures['required']:,} copies. The stand-in's quotas run on its manual clock, one second per
 simulated second and with wall time during deliveries (the SDK's retries of a throttled call
 sleep in wall time, and AWS's bucket refills meanwhile): a token bucket of {BURST:g} refilled at {RATE:g}/s on each of {', '.join(RATED)}
-(AWS publishes no figures for these) and {result['cap']} running copy jobs per destination vault
-(AWS's 5 per vault at small N, its 100 per Region at 10,000), a job without a slot
+(AWS publishes no figures for these), and AWS's concurrent copy quotas as
+[docs/aws-facts.md](aws-facts.md#service-quotas) presumes they combine: a copy starts when its
+resource runs no other backup or copy job ({RESOURCE_CAP} per resource: each backup's two copies run one after
+the other) and its account runs fewer than {result['cap']} copies to the destination region or, that
+reached, its destination vault fewer than {VAULT_CAP}. The region cap is AWS's 100 scaled to the burst
+(max(5, N / 100): 10,000 backups meet AWS's 100, a smaller burst the same pressure); with one destination
+vault per region the vault's {VAULT_CAP} adds no slot. A copy not admitted
 {on_limit}.
 Copy jobs move one `advance` step every {COPY_STEP} simulated seconds. Retries (RETRY_BASE_DELAY_SECONDS {RETRY_BASE_DELAY}, the template's default; MaxAttempts 3) are held for their
 DelaySeconds in simulated time, then polled as Lambda's event source does; the reconciler runs hourly
@@ -540,13 +560,15 @@ def main() -> int:
     parser.add_argument("n", nargs="?", type=int, default=10_000)
     parser.add_argument("seed", nargs="?", type=int, default=13)
     parser.add_argument("--binaries-dir", type=Path, default=ROOT / "target" / "release")
-    parser.add_argument("--cap", type=int, default=None, help="running copy jobs per destination vault (default max(5, N // 100))")
+    parser.add_argument("--region-cap", type=int, default=None,
+                        help="running copy jobs per account and destination region (default max(5, N // 100); AWS's is 100)")
     parser.add_argument("--on-limit", choices=["fail", "wait"], default="fail")
     parser.add_argument("--write", action="store_true", help="write docs/performance.md's section and Targets row")
     args = parser.parse_args()
-    cap = args.cap or max(5, args.n // 100)
-    print(f"burst: {args.n:,} backups, seed {args.seed}, binaries {args.binaries_dir}, cap {cap} per destination vault "
-          f"({args.on_limit}), rates {RATE:g}/s burst {BURST:g} on {', '.join(RATED)}", flush=True)
+    cap = args.region_cap or max(5, args.n // 100)
+    print(f"burst: {args.n:,} backups, seed {args.seed}, binaries {args.binaries_dir}, running copies: {cap} per destination "
+          f"region, then {VAULT_CAP} per vault, {RESOURCE_CAP} per resource ({args.on_limit}), rates {RATE:g}/s burst {BURST:g} "
+          f"on {', '.join(RATED)}", flush=True)
     result = run(args.n, args.seed, args.binaries_dir, cap, args.on_limit)
     violations, figures = check(result)
     table, verdict = report(result, violations, figures)
