@@ -127,7 +127,32 @@ def test_only_aws_backup_of_this_account_may_publish_to_the_vault_topic():
     assert statement["Effect"] == "Allow"
     assert statement["Principal"] == {"Service": "backup.amazonaws.com"}
     assert statement["Action"] == "SNS:Publish"
-    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "AWS::AccountId"}}
+    # AWS Backup's documented keys for a topic policy: the account, and a vault as the source.
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "AWS::AccountId"},
+                                      "ArnLike": {"aws:SourceArn": "arn:${AWS::Partition}:backup:*:${AWS::AccountId}:backup-vault:*"}}
+
+
+THIS_ACCOUNTS_TOPICS = "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:*"
+
+
+def test_services_publishing_to_the_encrypted_topics_use_the_key_under_the_topics_encryption_context():
+    # The KMS request behind a service's publish carries the topic as encryption context (SNS sets
+    # it); AWS documents no aws:Source* key there, and a condition on an absent key silences the topic.
+    statements = RESOURCES["EventsKey"]["Properties"]["KeyPolicy"]["Statement"]
+    publishers = {s["Principal"]["Service"]: s for s in statements
+                  if s["Principal"].get("Service") in ("backup.amazonaws.com", "cloudwatch.amazonaws.com")}
+    assert set(publishers) == {"backup.amazonaws.com", "cloudwatch.amazonaws.com"}
+    for service, statement in publishers.items():
+        assert statement["Condition"] == {"ArnLike": {"kms:EncryptionContext:aws:sns:topicArn": THIS_ACCOUNTS_TOPICS}}, service
+        assert sorted(statement["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"], service
+    # No service grant of the key rests on a key the request may lack.
+    for statement in statements:
+        for condition in statement.get("Condition", {}).values():
+            assert not [key for key in condition if key.lower().startswith("aws:source")], statement["Sid"]
+    # The key policy admits what the topic policy admits: AWS Backup, to the vault topic of this account.
+    (topic_statement,) = RESOURCES["VaultEventsTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert topic_statement["Principal"] == publishers["backup.amazonaws.com"]["Principal"]
+    assert RESOURCES["VaultEventsTopic"]["Properties"]["KmsMasterKeyId"] == "EventsKey"
 
 
 def test_the_tracking_table_has_point_in_time_recovery_and_encryption():
@@ -852,7 +877,9 @@ def test_only_publishers_and_encrypters_use_the_key_so_chat_subscribers_need_not
     # alarms, which the key policy lets use the key.
     statements = RESOURCES["EventsKey"]["Properties"]["KeyPolicy"]["Statement"]
     services = {s["Principal"].get("Service") for s in statements if "Service" in s["Principal"]}
-    assert services == {"backup.amazonaws.com", "cloudwatch.amazonaws.com", "sns.amazonaws.com", "logs.${AWS::Region}.amazonaws.com"}
+    # No sns.amazonaws.com: no queue of the stack is an SNS subscription (SNS uses a queue's key only
+    # to deliver into it), and subscribers of a topic need nothing on its key.
+    assert services == {"backup.amazonaws.com", "cloudwatch.amazonaws.com", "logs.${AWS::Region}.amazonaws.com"}
     alarming = [s for s in statements if s["Principal"].get("Service") == "cloudwatch.amazonaws.com"]
     assert alarming and {"kms:GenerateDataKey*", "kms:Decrypt"} <= set(alarming[0]["Action"])
     assert any(r["Properties"].get("AlarmActions") == ["AlertTopic"] for r in of_type("AWS::CloudWatch::Alarm").values())
