@@ -239,3 +239,30 @@ mod reconciler {
         assert!(reconciler.backup.copy_job_queries().iter().all(|q| q.account.is_none()));
     }
 }
+
+#[tokio::test]
+async fn aws_counts_are_asked_for_only_over_the_14_days_aws_keeps_copy_job_summaries() {
+    let assessor = organization();
+    let now = Utc::now();
+    // ListCopyJobSummaries counts "copy jobs created or running within the the most recent 14 days"
+    // (botocore >= 1.43.78): over 20 days its count would be short, so it is not asked for.
+    let long = assessor.report(now - Duration::days(20), now).await.unwrap();
+    assert_eq!(assessor.backup.calls("ListCopyJobSummaries"), 0, "not asked over a window AWS does not keep");
+    assert!(long.accounts.iter().all(|a| a.aws_failed_copy_jobs.is_none()), "no undercount reported");
+    assert_eq!(long.failed_chains(), 1, "vaultwatch's own rows stand");
+    let short = assessor.report(now - Duration::days(13), now).await.unwrap();
+    assert_eq!(assessor.backup.calls("ListCopyJobSummaries"), 1);
+    let aws_counts: Vec<Option<u64>> = short.accounts.iter().map(|a| a.aws_failed_copy_jobs).collect();
+    assert_eq!(aws_counts, [Some(0), Some(1), Some(0)]);
+}
+
+#[test]
+fn the_summaries_cover_a_window_from_the_first_of_the_14_utc_days_ending_today() {
+    use vaultwatch::ports::copy_job_summaries_cover;
+    let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+    let now = at("2026-01-20T10:00:00Z");
+    assert!(copy_job_summaries_cover(at("2026-01-07T00:00:00Z"), now), "13 days before today's midnight");
+    assert!(copy_job_summaries_cover(now - Duration::hours(72), now));
+    assert!(!copy_job_summaries_cover(at("2026-01-06T23:59:59Z"), now), "a 15th calendar day");
+    assert!(!copy_job_summaries_cover(now - Duration::days(14), now), "14 × 24 hours reaches into the 15th day");
+}

@@ -18,7 +18,7 @@ use crate::domain::{
     coverage_of, AccountId, BackupJob, BackupVaultArn, CopyLedger, Coverage, CoverageStatus, CoverageSummary,
     RecoveryPointArn, RequiredBy, Requirement, SourceState,
 };
-use crate::ports::{AccountScope, BackupApi, BackupJobQuery, CopyJobQuery};
+use crate::ports::{copy_job_summaries_cover, AccountScope, BackupApi, BackupJobQuery, CopyJobQuery};
 
 /// What the organization view requires.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -40,7 +40,8 @@ pub struct AccountCoverage {
     pub summary: CoverageSummary,
     pub failed_chains: usize,
     /// AWS's own count of the account's FAILED copy jobs in the window (ListCopyJobSummaries): a
-    /// second opinion from AWS's aggregates; none when AWS would not give it.
+    /// second opinion from AWS's aggregates; none when AWS would not give it, or when the window
+    /// reaches further back than AWS's 14 days of summaries.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aws_failed_copy_jobs: Option<u64>,
 }
@@ -97,7 +98,12 @@ impl<B: BackupApi> OrganizationAssessor<B> {
         report.rows.sort_by(|a, b| row_order(a).cmp(&row_order(b)));
         report.summary = CoverageSummary::of(&report.rows, now);
         report.accounts = per_account(&report.rows, now);
-        // AWS's counts are a cross-check, not the report: without them the report stands.
+        // AWS's counts are a cross-check, not the report: without them the report stands. They go
+        // back 14 days: a longer window would be undercounted, so they are not asked for.
+        if !copy_job_summaries_cover(since, now) {
+            tracing::info!(%since, "the window is longer than AWS's copy job summaries keep; reported without them");
+            return Ok(report);
+        }
         match self.backup.count_failed_copy_jobs(since).await {
             Ok(counts) => {
                 for account in &mut report.accounts {

@@ -102,6 +102,7 @@ pub trait BackupApi: Send + Sync {
     /// AWS's own count of this region's FAILED copy jobs per account of the organization, created
     /// since `since` (ListCopyJobSummaries with `AccountId` `ANY`, daily buckets of the last 14
     /// days; from the management account or a delegated administrator, docs/aws-facts.md#organization-view).
+    /// AWS counts no further back: ask only when [`copy_job_summaries_cover`] the window.
     fn count_failed_copy_jobs(
         &self,
         since: DateTime<Utc>,
@@ -112,6 +113,21 @@ pub trait BackupApi: Send + Sync {
         query: &BackupJobQuery,
         next_token: Option<&str>,
     ) -> impl Future<Output = Result<Page<BackupJob>, AwsError>> + Send;
+}
+
+/// How far back ListCopyJobSummaries counts, in days. The model since botocore 1.43.78: "a list of
+/// copy jobs created or running within the the most recent 14 days" (30 days in 1.43.77 and every
+/// version back to the operation's 1.31.85), and throughout `ONE_DAY` is "The daily job count for
+/// the prior 14 days" (docs/aws-facts.md#organization-view).
+pub const COPY_JOB_SUMMARY_DAYS: i64 = 14;
+
+/// Whether AWS's copy job summaries can count every job created since `since`. Whether the 14 days
+/// are 14 × 24 hours or the UTC calendar days ending today is not documented: only a window starting
+/// on or after the first of those calendar days (13 days before today's UTC midnight) is covered
+/// under both readings. A longer window would be undercounted, so its count is not asked for.
+pub fn copy_job_summaries_cover(since: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    let today = now.date_naive().and_time(chrono::NaiveTime::MIN).and_utc();
+    since >= today - chrono::Duration::days(COPY_JOB_SUMMARY_DAYS - 1)
 }
 
 /// Whose jobs a listing returns (`ByAccountId`, docs/aws-facts.md#organization-view).
