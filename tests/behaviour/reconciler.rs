@@ -407,6 +407,10 @@ async fn composite_jobs_are_handled_through_the_parent_and_nested_backups_are_no
     assert!(reconciler.alerts.published().is_empty());
     assert_eq!(reconciler.store.record(&child.id).unwrap().details.parent_job, Some(parent.id));
     assert!(reconciler.backup.started_copies().is_empty(), "the nested backup is not copied alone");
+    // Children are known from the sweep's own listing (their ParentJobId): nothing looked up per
+    // child or per parent (no DescribeCopyJob, no ListCopyJobs ByParentJobId).
+    assert_eq!(reconciler.backup.calls("DescribeCopyJob"), 0);
+    assert_eq!(reconciler.backup.copy_job_queries().len(), 1, "one listing: the sweep's");
 }
 
 /// Milliseconds since the epoch, as Lambda gives a deadline.

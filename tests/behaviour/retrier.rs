@@ -415,6 +415,8 @@ async fn a_nested_jobs_failure_is_left_to_its_composite_parent() {
     let record = retrier.store.record(&copy_id(FAILED_COPY_JOB)).unwrap();
     assert_eq!(record.details.parent_job, Some(parent), "the record links the child to its parent");
     assert_eq!(record.outcome.as_deref(), Some("handled with composite parent PARENT-0001"));
+    // The job's own ParentJobId names the parent: no listing of the parent's children (ByParentJobId).
+    assert_eq!((retrier.backup.calls("DescribeCopyJob"), retrier.backup.calls("ListCopyJobs")), (1, 0));
 }
 
 #[tokio::test]
