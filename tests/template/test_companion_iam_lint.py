@@ -18,7 +18,15 @@ KEY_POLICY_RESOURCE = (
 KEY_POLICY_ADMIN = (
     "The account root administers the key (kms:*): KMS's default key policy statement, without which the "
     "key would become unmanageable; IAM policies of the account decide who may use it.")
+SOURCE_ORG_ID = (
+    "aws:SourceOrgID is a global condition key (IAM User Guide, AWS global condition context keys) that "
+    "parliament 1.6.4's IAM database predates, so it knows it for no action; CloudWatch's guide documents "
+    "it in an alarm topic's policy (docs/aws-facts.md#organization-alert-topic).")
 ALLOWED = {
+    ("central-alerts", "PolicyDocument:AlertTopicPolicy", "UNKNOWN_CONDITION_FOR_ACTION", "aws:SourceOrgID"): SOURCE_ORG_ID,
+    ("central-alerts", "KeyPolicy:AlertKey", "MISMATCHED_TYPE", "ArnLike requires a value of type Arn"): (
+        "parliament types kms:EncryptionContext:* as String; the alarms' statement matches the topic ARN "
+        "SNS sets as encryption context (aws:sns:topicArn) with ArnLike, as template.yaml's key does."),
     ("central-alerts", "KeyPolicy:AlertKey", "RESOURCE_STAR", "kms:"): KEY_POLICY_RESOURCE,
     ("central-alerts", "KeyPolicy:AlertKey", "PERMISSIONS_MANAGEMENT_ACTIONS", "kms:putkeypolicy"): KEY_POLICY_ADMIN,
     ("dr-vault", "KeyPolicy:VaultKey", "RESOURCE_STAR", "kms:"): KEY_POLICY_RESOURCE,

@@ -1,10 +1,12 @@
 """Audits the companion templates for what README ("Deploy to an organization", "Central DR account")
 says of them:
 
-- templates/central-alerts.yaml: only principals of the organization may publish to the topic, and
-  nothing else; the topic is encrypted with the stack's customer-managed key, rotation on; that key
-  lets the organization's principals do exactly what a publisher needs (kms:GenerateDataKey*,
-  kms:Decrypt) and the account root administers it; the e-mail subscription exists only when asked for.
+- templates/central-alerts.yaml: only principals of the organization, and the CloudWatch alarms of
+  the organization's accounts (cloudwatch.amazonaws.com under aws:SourceOrgID), may publish to the
+  topic, and nothing else; the topic is encrypted with the stack's customer-managed key, rotation on;
+  that key lets those publishers do exactly what a publisher needs (kms:GenerateDataKey*,
+  kms:Decrypt; the alarms only through this account's topics, by the topic ARN in the encryption
+  context) and the account root administers it; the e-mail subscription exists only when asked for.
 - templates/dr-vault.yaml: one vault, standard or logically air-gapped as VaultType says; only
   principals of the organization may copy into it, and only copy into it; a standard vault is
   encrypted with the stack's key (rotation on, no principal outside the account, kept when the stack
@@ -27,6 +29,14 @@ from companion import (ACCOUNT, ORGANIZATION, PARTITION, REGION, SCENARIOS, TEMP
 
 ROOT_PRINCIPAL = f"arn:{PARTITION}:iam::{ACCOUNT}:root"
 ORG_CONDITION = {"StringEquals": {"aws:PrincipalOrgID": ORGANIZATION}}
+# An AWS service acting for a resource of the organization's accounts: a member account's CloudWatch
+# alarm publishing to the central topic (docs/aws-facts.md#organization-alert-topic).
+SOURCE_ORG_CONDITION = {"StringEquals": {"aws:SourceOrgID": ORGANIZATION}}
+ALARMS = {"Service": "cloudwatch.amazonaws.com"}
+# The alarms' use of the topic's key: through this account's topics of this region, by the topic ARN
+# SNS sets as encryption context (docs/aws-facts.md#encrypted-topics-and-their-publishers).
+TOPIC_CONTEXT_CONDITION = {"ArnLike": {"kms:EncryptionContext:aws:sns:topicArn": f"arn:{PARTITION}:sns:{REGION}:{ACCOUNT}:*"}}
+SERVICE_CONDITIONS = (SOURCE_ORG_CONDITION, TOPIC_CONTEXT_CONDITION)
 # What a publisher to an encrypted topic needs on its key (docs/aws-facts.md#organization-alert-topic).
 PUBLISHER_KMS_ACTIONS = {"kms:GenerateDataKey*", "kms:Decrypt"}
 # Logically air-gapped vault retention limits (docs/aws-facts.md#logically-air-gapped-vaults).
@@ -61,6 +71,12 @@ def wildcard_principal_problems(document_name, document):
                 and statement.get("Condition") != ORG_CONDITION:
             problems.append(f"{document_name}: a wildcard principal without the organization condition "
                             f"({statement.get('Sid')}: {statement.get('Condition')})")
+        # A service principal acts for resources of any account: only for the organization's (a topic
+        # policy), or only through this account's topics (a key policy).
+        if statement.get("Effect") == "Allow" and isinstance(statement.get("Principal"), dict) \
+                and "Service" in statement["Principal"] and statement.get("Condition") not in SERVICE_CONDITIONS:
+            problems.append(f"{document_name}: a service principal without the organization's or the topic's "
+                            f"condition ({statement.get('Sid')}: {statement.get('Condition')})")
     return problems
 
 
@@ -128,10 +144,14 @@ def central_alerts_deployment_problems(d):
         problems.append("the account root does not administer the key")
     publishers = [s for s in statements(key_policy) if s.get("Effect") == "Allow" and s.get("Principal") != {"AWS": ROOT_PRINCIPAL}]
     for s in publishers:
-        if not is_wildcard(s.get("Principal")) or lowered(s["Action"]) - lowered(PUBLISHER_KMS_ACTIONS):
+        if not (is_wildcard(s.get("Principal")) or s.get("Principal") == ALARMS) \
+                or lowered(s["Action"]) - lowered(PUBLISHER_KMS_ACTIONS):
             problems.append(f"a key policy statement allows more than the organization's publishers need: {s}")
     if not any(lowered(s["Action"]) == lowered(PUBLISHER_KMS_ACTIONS) and s.get("Condition") == ORG_CONDITION for s in publishers):
         problems.append("the organization's publishers cannot use the key (kms:GenerateDataKey*, kms:Decrypt)")
+    if not any(s.get("Principal") == ALARMS and lowered(s["Action"]) == lowered(PUBLISHER_KMS_ACTIONS)
+               and s.get("Condition") == TOPIC_CONTEXT_CONDITION for s in publishers):
+        problems.append("the organization's CloudWatch alarms cannot use the key (kms:GenerateDataKey*, kms:Decrypt)")
 
     topic_policies = d.of_type("AWS::SNS::TopicPolicy")
     if [p["Properties"]["Topics"] for p in topic_policies.values()] != [[topic_arn]]:
@@ -143,6 +163,9 @@ def central_alerts_deployment_problems(d):
     if not any(s.get("Effect") == "Allow" and lowered(s["Action"]) == {"sns:publish"} and is_wildcard(s.get("Principal"))
                and s.get("Condition") == ORG_CONDITION for s in topic_statements):
         problems.append("no principal of the organization may publish")
+    if not any(s.get("Effect") == "Allow" and lowered(s["Action"]) == {"sns:publish"} and s.get("Principal") == ALARMS
+               and s.get("Condition") == SOURCE_ORG_CONDITION for s in topic_statements):
+        problems.append("the organization's CloudWatch alarms cannot publish")
 
     subscriptions = d.of_type("AWS::SNS::Subscription")
     wanted = [{"TopicArn": topic_arn, "Protocol": "email", "Endpoint": d.params["AlertEmail"]}] if d.params["AlertEmail"] else []
@@ -285,6 +308,7 @@ def delete_in(path):
 
 
 TOPIC_STATEMENT = ["Resources", "AlertTopicPolicy", "Properties", "PolicyDocument", "Statement", 0]
+ALARMS_TOPIC_STATEMENT = ["Resources", "AlertTopicPolicy", "Properties", "PolicyDocument", "Statement", 1]
 ALERT_KEY = ["Resources", "AlertKey", "Properties"]
 ALERT_KEY_STATEMENTS = ALERT_KEY + ["KeyPolicy", "Statement"]
 STANDARD_STATEMENT = ["Resources", "StandardVault", "Properties", "AccessPolicy", "Statement", 0]
@@ -324,6 +348,24 @@ MUTATIONS = [
      "the organization's publishers cannot use the key"),
     ("central-alerts", "the key open to everyone", delete_in(ALERT_KEY_STATEMENTS + [1, "Condition"]),
      "KeyPolicy:AlertKey: a wildcard principal without the organization condition"),
+    ("central-alerts", "no alarms statement on the topic", delete_in(ALARMS_TOPIC_STATEMENT),
+     "the organization's CloudWatch alarms cannot publish"),
+    ("central-alerts", "alarms of any account", delete_in(ALARMS_TOPIC_STATEMENT + ["Condition"]),
+     "PolicyDocument:AlertTopicPolicy: a service principal without the organization's or the topic's condition"),
+    ("central-alerts", "alarms of one account only", set_in(ALARMS_TOPIC_STATEMENT + ["Condition"], {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}),
+     "a service principal without the organization's or the topic's condition"),
+    ("central-alerts", "no alarms statement on the key", delete_in(ALERT_KEY_STATEMENTS + [2]),
+     "the organization's CloudWatch alarms cannot use the key"),
+    ("central-alerts", "the alarms' key grant open to any account", delete_in(ALERT_KEY_STATEMENTS + [2, "Condition"]),
+     "KeyPolicy:AlertKey: a service principal without the organization's or the topic's condition"),
+    ("central-alerts", "the alarms' key grant by organization", set_in(ALERT_KEY_STATEMENTS + [2, "Condition"], {"StringEquals": {"aws:SourceOrgID": {"Ref": "OrganizationId"}}}),
+     "the organization's CloudWatch alarms cannot use the key"),
+    ("central-alerts", "the alarms' key grant for any account's topics", set_in(ALERT_KEY_STATEMENTS + [2, "Condition"], {"ArnLike": {"kms:EncryptionContext:aws:sns:topicArn": "arn:aws:sns:*"}}),
+     "KeyPolicy:AlertKey: a service principal without the organization's or the topic's condition"),
+    ("central-alerts", "alarms may encrypt anything", set_in(ALERT_KEY_STATEMENTS + [2, "Action"], ["kms:GenerateDataKey*", "kms:Decrypt", "kms:Encrypt"]),
+     "allows more than the organization's publishers need"),
+    ("central-alerts", "another service on the key", set_in(ALERT_KEY_STATEMENTS + [2, "Principal"], {"Service": "events.amazonaws.com"}),
+     "allows more than the organization's publishers need"),
     ("central-alerts", "an e-mail subscription nobody asked for", delete_in(["Resources", "AlertEmailSubscription", "Condition"]),
      "the e-mail subscription does not follow AlertEmail"),
     ("central-alerts", "no key output", delete_in(["Outputs", "AlertKeyArn"]), "the outputs are not the topic ARN and the key ARN"),

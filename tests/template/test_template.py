@@ -185,6 +185,12 @@ def test_every_asynchronously_invoked_function_keeps_failed_events():
     assert retry_queue["RedrivePolicy"]["deadLetterTargetArn"] == "RetryDeadLetterQueue.Arn"
 
 
+# What every alarm with an action notifies: the stack's alert topic and, when AlertTopicArn is in the
+# stack's region, that topic too (test_the_functions_alert_on_the_organization_topic_when_given_and_
+# the_alarms_there_too_in_its_region renders both cases).
+ALARM_ACTIONS = ["AlarmsNotifyTheOrganizationTopic", ["AlertTopic", "AlertTopicArn"], ["AlertTopic"]]
+
+
 def metric_alarms():
     """The alarms on one metric (not the copy lag alarm, which evaluates a query)."""
     return [a for a in of_type("AWS::CloudWatch::Alarm").values() if "MetricName" in a["Properties"]]
@@ -213,7 +219,7 @@ def test_an_alarm_fires_when_the_vault_topic_falls_silent():
     assert (properties["ComparisonOperator"], properties["Threshold"]) == ("LessThanThreshold", 1)
     # No publication sends no datapoint: missing data is the silence the alarm is for.
     assert properties["TreatMissingData"] == "breaching"
-    assert properties["AlarmActions"] == ["AlertTopic"]
+    assert properties["AlarmActions"] == ALARM_ACTIONS
     assert "notif" in properties["AlarmDescription"] and "backup" in properties["AlarmDescription"].lower()
     parameter = TEMPLATE["Parameters"]["SilentVaultTopicAlarmHours"]
     # CloudWatch: Period x EvaluationPeriods at most 7 days for periods of an hour or more.
@@ -382,7 +388,7 @@ def test_both_queue_alarms_notify_the_alert_topic_and_the_alerts_alarm_counts_al
         alarm = by_target[queue]
         assert (alarm["MetricName"], alarm["ComparisonOperator"], alarm["Threshold"]) == (
             "ApproximateNumberOfMessagesVisible", "GreaterThanOrEqualToThreshold", 1), queue
-        assert alarm.get("AlarmActions") == ["AlertTopic"], queue
+        assert alarm.get("AlarmActions") == ALARM_ACTIONS, queue
     alerts = RESOURCES["AlertsSentAlarm"]["Properties"]
     (query,) = alerts["Metrics"]
     (function, metric, namespace, dimensions), = SELECT.findall(query["Expression"])
@@ -607,7 +613,7 @@ def test_the_copy_lag_alarm_follows_its_parameter_and_reads_what_the_reconciler_
     assert parameter["MaxValue"] <= TEMPLATE["Parameters"]["ReconcileLookbackHours"]["MaxValue"]
     assert (properties["Threshold"], properties["ComparisonOperator"]) == ("CopyLagThresholdHours", "GreaterThanThreshold")
     assert properties["TreatMissingData"] == "notBreaching"
-    assert properties["AlarmActions"] == ["AlertTopic"]
+    assert properties["AlarmActions"] == ALARM_ACTIONS
     assert "Namespace" not in properties and "MetricName" not in properties
     query, hours = properties["Metrics"]
     (function, metric, namespace, dimensions), = SELECT.findall(" ".join(query["Expression"].split()))
@@ -731,9 +737,13 @@ def test_the_dashboards_alert_list_queries_the_lines_the_code_logs_when_it_alert
 
 ORGANIZATION_TOPIC = "arn:aws:sns:eu-west-1:444455556666:vaultwatch-org-alerts-AlertTopic-1A2B3C4D5E6F"
 ORGANIZATION_KEY = "arn:aws:kms:eu-west-1:444455556666:key/0987dcba-09fe-87dc-65ba-ab0987654321"
+# The organization's topic in the stack's own region (test_iam_lint's REGION, us-east-1).
+ORGANIZATION_TOPIC_HERE = "arn:aws:sns:us-east-1:444455556666:vaultwatch-org-alerts-AlertTopic-9Z8Y7X6W5V4U"
+ORGANIZATION_KEY_HERE = "arn:aws:kms:us-east-1:444455556666:key/1111dcba-09fe-87dc-65ba-ab0987654321"
 ALERT_TOPIC_SCENARIOS = {
     "own-topic": {},
     "organization-topic": {"AlertTopicArn": ORGANIZATION_TOPIC, "AlertTopicKeyArn": ORGANIZATION_KEY},
+    "organization-topic-same-region": {"AlertTopicArn": ORGANIZATION_TOPIC_HERE, "AlertTopicKeyArn": ORGANIZATION_KEY_HERE},
 }
 PUBLISHERS = {"CopyJobRetrierFunction", "CopyJobReconcilerFunction"}
 
@@ -761,18 +771,21 @@ def test_the_organization_alert_topic_parameters_are_optional_checked_and_go_tog
     assert TEMPLATE["Conditions"]["UsesOrganizationAlertTopic"] == [["AlertTopicArn", ""]]
     for scenario, overrides in ALERT_TOPIC_SCENARIOS.items():
         _, conditions = deployment(overrides)
-        assert conditions["UsesOrganizationAlertTopic"] is (scenario == "organization-topic")
+        assert conditions["UsesOrganizationAlertTopic"] is (scenario != "own-topic")
+        # The alarms notify it only in its own region: CloudWatch refuses an alarm action in another.
+        assert conditions["AlarmsNotifyTheOrganizationTopic"] is (scenario == "organization-topic-same-region")
 
 
 @pytest.mark.parametrize("scenario", sorted(ALERT_TOPIC_SCENARIOS))
-def test_the_functions_alert_on_the_organization_topic_when_given_and_the_alarms_stay_on_the_stacks(scenario):
+def test_the_functions_alert_on_the_organization_topic_when_given_and_the_alarms_there_too_in_its_region(scenario):
     params, conditions = deployment(ALERT_TOPIC_SCENARIOS[scenario])
     resources = render(LONG_FORM["Resources"], params, conditions)
     outputs = render(LONG_FORM["Outputs"], params, conditions)
-    central = scenario == "organization-topic"
-    alert_topic = ORGANIZATION_TOPIC if central else "<AlertTopic>"
+    central = scenario != "own-topic"
+    organization_topic = ALERT_TOPIC_SCENARIOS[scenario].get("AlertTopicArn")
+    alert_topic = organization_topic if central else "<AlertTopic>"
     # Without the parameters, exactly what the stack did before they existed.
-    keys = ["<EventsKey.Arn>", ORGANIZATION_KEY] if central else ["<EventsKey.Arn>"]
+    keys = ["<EventsKey.Arn>", ALERT_TOPIC_SCENARIOS[scenario]["AlertTopicKeyArn"]] if central else ["<EventsKey.Arn>"]
     for name in PUBLISHERS:
         properties = resources[name]["Properties"]
         assert properties["Environment"]["Variables"]["ALERT_TOPIC_ARN"] == alert_topic, name
@@ -785,12 +798,18 @@ def test_the_functions_alert_on_the_organization_topic_when_given_and_the_alarms
                   for s in r["Properties"].get("Policies", [{"Statement": []}])[0]["Statement"]
                   if "sns:Publish" in as_list(s["Action"])}
     assert publishing == PUBLISHERS
-    # The stack's topic stays, for the alarms: a member account's alarms publish as
-    # cloudwatch.amazonaws.com, which the organization topic's aws:PrincipalOrgID policy does not admit.
+    # The stack's topic stays, for the alarms and its own subscribers; the organization's topic gets
+    # them too when it is in the stack's region (CloudWatch refuses an action in another region;
+    # central-alerts.yaml admits cloudwatch.amazonaws.com for the organization's accounts by
+    # aws:SourceOrgID: docs/aws-facts.md#organization-alert-topic).
     assert "Condition" not in RESOURCES["AlertTopic"]
     actions = [r["Properties"]["AlarmActions"] for r in resources.values()
                if r["Type"] == "AWS::CloudWatch::Alarm" and "AlarmActions" in r["Properties"]]
-    assert len(actions) == 4 and all(a == ["<AlertTopic>"] for a in actions)
+    alarm_topics = ["<AlertTopic>", organization_topic] if scenario == "organization-topic-same-region" else ["<AlertTopic>"]
+    assert len(actions) == 4 and all(a == alarm_topics for a in actions), actions
+    # No alarm action outside the stack's region, whatever the parameters.
+    for topics in actions:
+        assert all(t == "<AlertTopic>" or t.split(":")[3] == "us-east-1" for t in topics), topics
     assert resources["AlertEmailSubscription"]["Properties"]["TopicArn"] == "<AlertTopic>"
     for name in ("SlackChannel", "TeamsChannel"):
         assert resources[name]["Properties"]["SnsTopicArns"] == ["<AlertTopic>"]
@@ -882,7 +901,7 @@ def test_only_publishers_and_encrypters_use_the_key_so_chat_subscribers_need_not
     assert services == {"backup.amazonaws.com", "cloudwatch.amazonaws.com", "logs.${AWS::Region}.amazonaws.com"}
     alarming = [s for s in statements if s["Principal"].get("Service") == "cloudwatch.amazonaws.com"]
     assert alarming and {"kms:GenerateDataKey*", "kms:Decrypt"} <= set(alarming[0]["Action"])
-    assert any(r["Properties"].get("AlarmActions") == ["AlertTopic"] for r in of_type("AWS::CloudWatch::Alarm").values())
+    assert any(flat(r["Properties"].get("AlarmActions")) >= {"AlertTopic"} for r in of_type("AWS::CloudWatch::Alarm").values())
 
 
 # ---- Serverless Application Repository
