@@ -68,6 +68,16 @@ def test_the_management_account_sees_every_member_in_every_region(organization):
     assert calls.get("StartCopyJob", 0) == 0, "read-only"
 
 
+def test_aws_counts_are_left_out_over_a_window_longer_than_its_14_days_of_summaries(organization):
+    before = organization.calls().get("ListCopyJobSummaries", 0)
+    run = organization.vaultwatch("coverage", "--organization", "--since", "20d", "--require-copy-to", CENTRAL_DR,
+                                  "--region", "us-east-1", "--format", "json")
+    report = json.loads(run.stdout)
+    assert {a["account"] for a in report["accounts"]} == {PAYMENTS, SEARCH}, run.stderr
+    assert all("awsFailedCopyJobs" not in a for a in report["accounts"]), "a 14-day count would be short of 20 days"
+    assert organization.calls().get("ListCopyJobSummaries", 0) == before, "not asked"
+
+
 def test_the_table_leads_with_account_and_region(organization):
     run = organization.vaultwatch("coverage", "--organization", "--since", "1d", "--region", "eu-west-1")
     lines = run.stdout.splitlines()

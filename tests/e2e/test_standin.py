@@ -933,6 +933,8 @@ def test_members_and_outsiders_are_refused_other_accounts_jobs(org):
 
 
 def test_copy_jobs_are_listed_one_member_at_a_time_and_a_star_is_refused_by_the_models_pattern(org):
+    # The refusal of `*` is an ASSUMPTION (tests/standin/backup_model.py, DOCUMENTED_VALUES): AWS
+    # documents `*` for ListBackupJobs only and neither accepts nor refuses it for ListCopyJobs.
     url, jobs = org
     for caller in (MANAGEMENT, MONITORING):
         for account in (MANAGEMENT, PAYMENTS, SEARCH):
@@ -1006,6 +1008,26 @@ def test_copy_job_summaries_by_day_page_and_refuse_more_than_500_results(org):
     assert error(lambda: backup.list_copy_job_summaries(NextToken="bm9wZQ=="))[0] == "InvalidParameterValueException"
     assert error(lambda: backup.list_copy_job_summaries(AccountId="12345"))[0] == "ValidationException"
     assert backup.list_copy_job_summaries(AccountId="ANY", MaxResults=500)["CopyJobSummaries"]
+
+
+def test_copy_job_summaries_count_only_the_last_14_days(url):
+    """The model since botocore 1.43.78: "copy jobs created or running within the the most recent 14
+    days" (30 before); ONE_DAY "The daily job count for the prior 14 days". ListCopyJobs documents no
+    such window and still lists the older job."""
+    for days in (15, 13, 3):
+        control(url, "bulk", {"vault": "src", "count": 1, "destinations": [DST], "states": {"FAILED": 1},
+                              "ageMinutes": days * 24 * 60})
+    backup = client(url)
+
+    def failed(period: str) -> int:
+        rows = every_page(backup.list_copy_job_summaries, "CopyJobSummaries", State="FAILED", AggregationPeriod=period)
+        return sum(row["Count"] for row in rows)
+
+    assert (failed("ONE_DAY"), failed("FOURTEEN_DAYS"), failed("SEVEN_DAYS")) == (2, 2, 1)
+    daily = every_page(backup.list_copy_job_summaries, "CopyJobSummaries", State="FAILED", AggregationPeriod="ONE_DAY")
+    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    assert min(row["StartTime"] for row in daily) >= today - timedelta(days=13), "the 14 UTC days ending today"
+    assert len(backup.list_copy_jobs(ByState="FAILED")["CopyJobs"]) == 3
 
 
 def test_the_organization_control_refuses_what_is_not_an_organization(url):

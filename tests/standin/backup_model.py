@@ -238,6 +238,13 @@ def request_params(operation: str, labels: dict[str, str], query: dict[str, list
 # Values AWS documents for a member whose shape's pattern refuses them (shape AccountId,
 # `^[0-9]{12}$`): AWS accepts them, so the pattern is not applied to them (docs/aws-facts.md,
 # Organization view). Every other value of these members is still checked against the pattern.
+# ASSUMPTION: ListCopyJobs `ByAccountId` `*` is left out, so the stand-in refuses it
+# (ValidationException, the pattern's message). Its model text (botocore 1.43.127 and 1.44.18: "The
+# account ID to list the jobs from. Returns only copy jobs associated with the specified account
+# ID.") documents no `*`, unlike ListBackupJobs'; but nothing documents a refusal either, and the
+# console's cross-account Copy jobs tab lists every account's copies through some call, so AWS may
+# well accept it. vaultwatch never sends it (it lists one member account at a time), so the
+# refusal only keeps it from coming to rely on an undocumented value.
 DOCUMENTED_VALUES = {
     ("ListBackupJobs", "ByAccountId"): {"*"},
     ("ListCopyJobSummaries", "AccountId"): {"ANY", "AGGREGATE_ALL"},

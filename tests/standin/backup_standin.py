@@ -36,8 +36,11 @@ AWS Backup's documented refusals and shapes (docs/aws-facts.md):
     (every member's jobs) or a member's id, and ListCopyJobs `ByAccountId` a member's id, from the
     organization's management account or a delegated administrator; any other account's jobs, or
     `*` from anyone else, HTTP 400 AccessDeniedException "You do not have sufficient access to
-    perform this action." (presumed); ListCopyJobs `*` fails the model's pattern (ValidationException);
-    ListCopyJobSummaries (GET /audit/copy-job-summaries) counts copy jobs per period, Region,
+    perform this action." (presumed); ListCopyJobs `*` fails the model's pattern (ValidationException:
+    an ASSUMPTION, AWS documents `*` for ListBackupJobs only and says nothing of it for ListCopyJobs;
+    see backup_model.DOCUMENTED_VALUES);
+    ListCopyJobSummaries (GET /audit/copy-job-summaries) counts the copy jobs of the last 14 days
+    (the model's window since botocore 1.43.78, 30 days before) per period, Region,
     AccountId, State, ResourceType and MessageCategory, honouring AccountId (ANY, AGGREGATE_ALL, an
     id; a member gets its own counts whatever it asks), the ANY/AGGREGATE_ALL of the other
     dimensions, AggregationPeriod, MaxResults (1..500; more is InvalidParameterValueException) and
@@ -435,8 +438,9 @@ class Organization:
     def listing_accounts(self, caller: str, requested: str | None, context: str) -> frozenset:
         """The accounts whose jobs ListBackupJobs/ListCopyJobs with `ByAccountId` `requested` returns:
         the caller's own (none given, or its own id); from the management account or a delegated
-        administrator, one member's or (`*`, ListBackupJobs only: the model refuses it elsewhere) every
-        member's. Anything else is refused."""
+        administrator, one member's or (`*`, ListBackupJobs only) every member's. Anything else is
+        refused. ListCopyJobs' `*` never gets here: the model's pattern refuses it before (an
+        assumption, not AWS's documented behaviour: backup_model.DOCUMENTED_VALUES)."""
         if requested is None or requested == caller:
             return frozenset([caller])
         if self.monitors(caller):
@@ -462,7 +466,11 @@ class Organization:
 
 def summary_windows(period: str, at: float) -> list[tuple[float, float]]:
     """The periods of a job summary: ONE_DAY, the 14 UTC days ending today; SEVEN_DAYS and
-    FOURTEEN_DAYS, one window ending now (docs/aws-facts.md, Organization view: presumed)."""
+    FOURTEEN_DAYS, one window ending now (docs/aws-facts.md, Organization view: presumed). Nothing
+    older is counted: the model counts "copy jobs created or running within the the most recent 14
+    days" (botocore 1.43.78 on; "30 days" from 1.31.85 to 1.43.77), ONE_DAY "The daily job count for
+    the prior 14 days". A job created earlier and still running is not counted (presumed: which
+    period AWS would count it in is not documented)."""
     if period == "ONE_DAY":
         today = at - at % DAY
         return [(today - back * DAY, today - (back - 1) * DAY) for back in range(13, -1, -1)]
