@@ -222,6 +222,7 @@ mod report {
             parent_job: None,
             completed_at: Some(Utc::now() - Duration::hours(hours_ago)),
             created_by: rule,
+            lifecycle: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! Behaviour tests across the workspace, one module per function or concern, driven by the
 //! reference payloads in `fixtures/`. One binary: `cargo test -p vaultwatch-tests --test behaviour <module>::`.
 
+mod air_gapped;
 mod alerts;
 mod burst;
 mod call_budget;

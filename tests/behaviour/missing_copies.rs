@@ -30,6 +30,7 @@ fn reconciler_with_one_missing_copy() -> Reconciler<MemoryBackup, MemoryStore, M
         parent_job: None,
         completed_at: Some(Utc::now()),
         created_by: None,
+        lifecycle: None,
     });
     Reconciler {
         backup,

@@ -33,6 +33,7 @@ fn backup(account: &str, name: &str, hours_ago: i64) -> BackupJob {
         parent_job: None,
         completed_at: Some(Utc::now() - Duration::hours(hours_ago)),
         created_by: None,
+        lifecycle: None,
     }
 }
 

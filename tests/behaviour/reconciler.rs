@@ -304,6 +304,7 @@ fn completed_backup(index: usize) -> BackupJob {
         parent_job: None,
         completed_at: Some(Utc::now()),
         created_by: None,
+        lifecycle: None,
     }
 }
 

@@ -302,6 +302,7 @@ impl Burst {
             let job = BackupJob {
                 completed_at: Some(Utc::now()),
                 created_by: None,
+                lifecycle: None,
                 id: BackupJobId::parse(&id).unwrap(),
                 state: BackupJobState::Completed,
                 recovery_point: Some(

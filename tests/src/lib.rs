@@ -9,7 +9,7 @@ use vaultwatch::domain::{
     BackupJob, BackupJobId, BackupJobState, BackupPlanId, BackupPlanVersion, BackupRuleId, BackupVaultArn, CopyJob,
     CopyJobId, CopyJobState, IamRoleArn, Lifecycle, PlanRuleRef, RecoveryPointArn, ResourceArn,
 };
-use vaultwatch::domain::{Composite, DeleteAfterEvent, RecoveryPoint, VaultName};
+use vaultwatch::domain::{Composite, DeleteAfterEvent, RecoveryPoint, VaultName, VaultType};
 use vaultwatch::handlers::retrier::{Retrier, RetrierSettings};
 use vaultwatch::ports::memory::{MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
 use vaultwatch::ports::{AwsError, BackupApi, BackupJobQuery, CopyJobQuery, Page, StartCopyRequest};
@@ -119,6 +119,8 @@ pub fn copy_job_from_wire(body: &Value) -> CopyJob {
             }
             None => Composite::Single,
         },
+        initiated_by: s(job, "CreatedByBackupJobId").map(|id| BackupJobId::parse(id).unwrap()),
+        destination_vault_type: s(job, "DestinationVaultType").map(VaultType::parse),
     }
 }
 
@@ -148,6 +150,7 @@ pub fn backup_job_from_wire(body: &Value) -> BackupJob {
         parent_job: s(body, "ParentJobId").map(|id| BackupJobId::parse(id).unwrap()),
         completed_at: time_from_wire(&body["CompletionDate"]),
         created_by: plan_rule_from_wire(&body["CreatedBy"]),
+        lifecycle: body.get("RecoveryPointLifecycle").and_then(lifecycle_from_wire),
     }
 }
 

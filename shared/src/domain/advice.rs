@@ -155,6 +155,18 @@ pub fn advise(alert: &Alert) -> Advice {
         AlertReason::RetryRejected { error } | AlertReason::CopyRefused { error } => {
             from_cause(error, alert, role, None, &mut advice);
         }
+        AlertReason::AirGappedCopyFailed { status_message, .. } => {
+            from_cause(status_message, alert, role, None, &mut advice);
+            // The source is AWS Backup's temporary recovery point: a copy of it by hand races its
+            // deletion; a new backup to the air-gapped vault is the way to a good copy.
+            advice.copy_again = false;
+            advice.steps.push(format!(
+                "Then back the resource up to `{}` again: an on-demand backup naming it as the logically \
+                 air-gapped vault, or the plan's next scheduled backup. The failed backup's temporary recovery \
+                 point is AWS Backup's to delete.",
+                alert.destination_vault
+            ));
+        }
     }
     advice
 }

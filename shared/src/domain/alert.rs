@@ -9,7 +9,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::advice::{advise, copy_command, vault_label};
 use super::chatbot::{code, truncate_chars, CustomNotification, Thread};
-use super::{BackupVaultArn, CopyJobId, IamRoleArn, IdempotencyToken, NotCopyable, RecoveryPointArn, ResourceArn};
+use super::{
+    BackupJobId, BackupVaultArn, CopyJobId, IamRoleArn, IdempotencyToken, NotCopyable, RecoveryPointArn, ResourceArn,
+};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AlertReason {
@@ -35,6 +37,10 @@ pub enum AlertReason {
     RoleRefused { role: IamRoleArn, error: String },
     /// The destination is outside the copy targets the functions are allowed (`COPY_TARGETS`).
     DestinationNotAllowed,
+    /// AWS Backup's own copy of a backup made to a logically air-gapped vault failed. Its source is
+    /// the backup's temporary recovery point, which AWS Backup deletes: vaultwatch does not retry it
+    /// (docs/aws-facts.md#logically-air-gapped-vaults).
+    AirGappedCopyFailed { status_message: String, backup_job: BackupJobId },
 }
 
 impl AlertReason {
@@ -49,6 +55,7 @@ impl AlertReason {
             Self::NotCopyable(_) => "cannot be copied",
             Self::RoleNotPassable { .. } | Self::RoleRefused { .. } => "cannot be retried with a passable role",
             Self::DestinationNotAllowed => "goes to a destination vaultwatch may not copy to",
+            Self::AirGappedCopyFailed { .. } => "failed (AWS Backup's own copy of an air-gapped backup)",
         }
     }
 
@@ -79,6 +86,11 @@ impl AlertReason {
             Self::DestinationNotAllowed => {
                 "the destination vault is not in COPY_TARGETS (template parameter AllowedCopyTargets)".to_owned()
             }
+            Self::AirGappedCopyFailed { status_message, backup_job } => format!(
+                "{status_message} (AWS Backup's own copy of backup job {backup_job} into a logically air-gapped \
+                 vault; its source is the backup's temporary recovery point, which AWS Backup deletes, so vaultwatch \
+                 does not retry it)"
+            ),
         }
     }
 
@@ -94,6 +106,7 @@ impl AlertReason {
             Self::NotCopyable(why) => why.to_string(),
             Self::RoleNotPassable { .. } | Self::RoleRefused { .. } => "role not passable".into(),
             Self::DestinationNotAllowed => "destination not allowed".into(),
+            Self::AirGappedCopyFailed { .. } => "air-gapped backup copy failed".into(),
         }
     }
 }

@@ -26,6 +26,10 @@ pub enum RequiredBy {
     /// A copy job to it exists: someone wanted the copy (the organization view cannot read member
     /// accounts' plans or routes).
     CopyJob,
+    /// The backup was made to a logically air-gapped vault and left a temporary recovery point:
+    /// AWS Backup's own copy of it into that vault is the backup's copy (the destinations of the
+    /// temporary point's copy jobs).
+    AirGapped,
 }
 
 impl RequiredBy {
@@ -35,6 +39,7 @@ impl RequiredBy {
             Self::PlanRule => "plan rule",
             Self::Organization => "organization",
             Self::CopyJob => "copy job",
+            Self::AirGapped => "air-gapped backup",
         }
     }
 }

@@ -118,6 +118,27 @@ impl BackupJobState {
     }
 }
 
+/// The kind of a vault (`VaultType`; a copy job's `DestinationVaultType`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VaultType {
+    /// `BACKUP_VAULT`: a standard backup vault.
+    Standard,
+    /// `LOGICALLY_AIR_GAPPED_BACKUP_VAULT`.
+    LogicallyAirGapped,
+    /// `RESTORE_ACCESS_BACKUP_VAULT`, or a kind added since (kept for logging only).
+    Other(String),
+}
+
+impl VaultType {
+    pub fn parse(raw: &str) -> Self {
+        match raw.trim() {
+            "BACKUP_VAULT" => Self::Standard,
+            "LOGICALLY_AIR_GAPPED_BACKUP_VAULT" => Self::LogicallyAirGapped,
+            other => Self::Other(other.chars().take(64).collect()),
+        }
+    }
+}
+
 /// Which plan rule created a job (`CreatedBy`); a retry reuses that rule's copy lifecycle.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanRuleRef {
@@ -166,12 +187,24 @@ pub struct CopyJob {
     /// AWS's classification of the job's status message (`MessageCategory`), e.g. "AccessDenied".
     pub message_category: Option<String>,
     pub composite: Composite,
+    /// The backup job that started this copy (`CreatedByBackupJobId`): "Only applicable to scheduled
+    /// copy jobs and automatic copy jobs to logically air-gapped vault" (API model).
+    pub initiated_by: Option<BackupJobId>,
+    /// `DestinationVaultType`.
+    pub destination_vault_type: Option<VaultType>,
 }
 
 impl CopyJob {
     /// FAILED, or PARTIAL (a composite job some of whose children failed): either needs a new copy.
     pub fn has_failed(&self) -> bool {
         self.state.has_failed()
+    }
+
+    /// Started by a backup job into a logically air-gapped vault: AWS Backup's own copy of a backup
+    /// made to that vault, or a plan rule's CopyAction into it. Which of the two, the backup job
+    /// says ([`BackupJob::is_temporary`] of [`Self::initiated_by`]).
+    pub fn may_be_air_gapped_backup(&self) -> bool {
+        self.initiated_by.is_some() && self.destination_vault_type == Some(VaultType::LogicallyAirGapped)
     }
 }
 
@@ -191,6 +224,19 @@ pub struct BackupJob {
     pub completed_at: Option<DateTime<Utc>>,
     /// The plan rule that made it (CreatedBy), whose CopyActions it requires; none for on-demand backups.
     pub created_by: Option<PlanRuleRef>,
+    /// Its recovery point's lifecycle (`RecoveryPointLifecycle`), as AWS reports it.
+    pub lifecycle: Option<Lifecycle>,
+}
+
+impl BackupJob {
+    /// The backup's recovery point is temporary: a backup made to a logically air-gapped vault, of a
+    /// resource type AWS Backup does not fully manage, lands in the standard vault first, and AWS
+    /// Backup copies it into the air-gapped vault itself and then deletes it (`DeleteAfterEvent`
+    /// `DELETE_AFTER_COPY`, docs/aws-facts.md#logically-air-gapped-vaults). Its copy is AWS's, and
+    /// its disappearance is expected.
+    pub fn is_temporary(&self) -> bool {
+        self.lifecycle.is_some_and(|lifecycle| lifecycle.deleted_after_copy())
+    }
 }
 
 #[cfg(test)]
@@ -214,5 +260,11 @@ mod tests {
         assert_eq!(BackupJobState::parse("EXPIRED"), BackupJobState::NotCompleted("EXPIRED".into()));
         assert_eq!(JobKind::parse("COPY_JOB"), JobKind::Copy);
         assert_eq!(JobKind::parse("S3_BACKUP_OBJECT"), JobKind::Other("S3_BACKUP_OBJECT".into()));
+        assert_eq!(VaultType::parse("LOGICALLY_AIR_GAPPED_BACKUP_VAULT"), VaultType::LogicallyAirGapped);
+        assert_eq!(VaultType::parse("BACKUP_VAULT"), VaultType::Standard);
+        assert_eq!(
+            VaultType::parse("RESTORE_ACCESS_BACKUP_VAULT"),
+            VaultType::Other("RESTORE_ACCESS_BACKUP_VAULT".into())
+        );
     }
 }

@@ -66,6 +66,13 @@ impl Lifecycle {
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
     }
+
+    /// AWS Backup deletes the recovery point once it is copied (`DeleteAfterEvent`
+    /// `DELETE_AFTER_COPY`): the temporary recovery point of a backup made to a logically air-gapped
+    /// vault (docs/aws-facts.md#logically-air-gapped-vaults).
+    pub fn deleted_after_copy(&self) -> bool {
+        self.delete_after_event == Some(DeleteAfterEvent::DeleteAfterCopy)
+    }
 }
 
 #[cfg(test)]
@@ -102,5 +109,6 @@ mod tests {
         assert_eq!(reported.as_input(), lifecycle(None, Some(35)));
         assert_eq!(DeleteAfterEvent::parse("DELETE_AFTER_COPY"), Some(DeleteAfterEvent::DeleteAfterCopy));
         assert_eq!(DeleteAfterEvent::parse("SOMETHING_NEW"), None);
+        assert!(reported.deleted_after_copy() && !lifecycle(None, Some(35)).deleted_after_copy());
     }
 }

@@ -57,7 +57,7 @@ pub use coverage::{
     RequiredBy, Requirement, SourceState,
 };
 pub use ids::{AccountId, BackupJobId, BackupPlanId, BackupPlanVersion, BackupRuleId, CopyJobId};
-pub use job::{BackupJob, BackupJobState, Composite, CopyJob, CopyJobState, JobKind, PlanRuleRef};
+pub use job::{BackupJob, BackupJobState, Composite, CopyJob, CopyJobState, JobKind, PlanRuleRef, VaultType};
 pub use lifecycle::{DeleteAfterEvent, Lifecycle, KEEP_INDEFINITELY, MIN_DAYS_IN_COLD_STORAGE};
 pub use permissions::{CopyTargets, PassableRoles};
 pub use recovery_point::{NotCopyable, RecoveryPoint, StorageClass};

@@ -52,6 +52,9 @@ enum Completion {
     NotCompleted,
     /// A job nested in a composite backup: its parent's recovery point is the one copied, whole.
     Nested,
+    /// A backup made to a logically air-gapped vault left a temporary recovery point: AWS Backup
+    /// copies it into that vault itself and then deletes it (DELETE_AFTER_COPY).
+    Temporary,
 }
 
 /// The facts about a completed backup that routing needs.
@@ -88,6 +91,10 @@ impl<B: BackupApi> Copier<B> {
             Completion::Nested => {
                 tracing::info!(backup_job = %event.id, "nested backup job: copied with its composite parent");
                 return skipped("nested job of a composite backup");
+            }
+            Completion::Temporary => {
+                tracing::info!(backup_job = %event.id, "temporary recovery point of a backup to a logically air-gapped vault: AWS Backup copies it there and deletes it");
+                return skipped("temporary recovery point of a backup to a logically air-gapped vault (AWS Backup copies it there itself and deletes it)");
             }
         };
         // A continuous backup cannot be copied on demand (StartCopyJob "Does not support continuous
@@ -155,6 +162,9 @@ impl<B: BackupApi> Copier<B> {
         if event.parent_job.is_some() {
             return Ok(Completion::Nested);
         }
+        if event.lifecycle.is_some_and(|lifecycle| lifecycle.deleted_after_copy()) {
+            return Ok(Completion::Temporary);
+        }
         if let (Some(recovery_point), Some(vault), Some(resource_type)) =
             (&event.recovery_point, &event.vault, &event.resource_type)
         {
@@ -170,6 +180,9 @@ impl<B: BackupApi> Copier<B> {
         }
         if job.parent_job.is_some() {
             return Ok(Completion::Nested);
+        }
+        if job.is_temporary() {
+            return Ok(Completion::Temporary);
         }
         let recovery_point = job
             .recovery_point

@@ -79,7 +79,7 @@ impl<B: BackupApi, S: TrackingStore> CoverageAssessor<B, S> {
             async |page| {
                 report.unreadable += page.unreadable.len();
                 for backup in &page.items {
-                    let requirements = self.requirements(backup).await?;
+                    let requirements = self.requirements(backup, ledger).await?;
                     if !requirements.is_empty() {
                         let source = self.source_state(backup).await?;
                         required.extend(requirements.into_iter().map(|requirement| (requirement, source.clone())));
@@ -115,19 +115,27 @@ impl<B: BackupApi, S: TrackingStore> CoverageAssessor<B, S> {
         Ok(report)
     }
 
-    /// The destinations a backup requires: its routes, then its plan rule's CopyActions.
-    async fn requirements(&self, backup: &BackupJob) -> Result<Vec<Requirement>, HandlerError> {
+    /// The destinations a backup requires: its routes, then its plan rule's CopyActions. A backup
+    /// made to a logically air-gapped vault that left a temporary recovery point requires only AWS
+    /// Backup's own copy of it into that vault (the destinations of its copy jobs in `ledger`):
+    /// nothing routes a point AWS deletes once copied, and its deletion is no expiry.
+    async fn requirements(&self, backup: &BackupJob, ledger: &CopyLedger) -> Result<Vec<Requirement>, HandlerError> {
         // A nested job's recovery point is copied with its composite parent's.
         let (Some(recovery_point), None) = (&backup.recovery_point, &backup.parent_job) else { return Ok(Vec::new()) };
         let vault = backup.vault.vault_name();
-        let mut destinations: BTreeMap<BackupVaultArn, RequiredBy> = self
-            .routes
-            .routes_for(&vault, backup.resource_type.as_deref())
-            .map(|route| (route.destination_vault.clone(), RequiredBy::Route))
-            .collect();
-        if let Some(rule) = &backup.created_by {
-            for destination in self.backup.plan_copy_destinations(rule).await? {
-                destinations.entry(destination).or_insert(RequiredBy::PlanRule);
+        let mut destinations: BTreeMap<BackupVaultArn, RequiredBy> = BTreeMap::new();
+        if backup.is_temporary() {
+            destinations.extend(ledger.destinations_of(recovery_point).into_iter().map(|d| (d, RequiredBy::AirGapped)));
+        } else {
+            destinations.extend(
+                self.routes
+                    .routes_for(&vault, backup.resource_type.as_deref())
+                    .map(|route| (route.destination_vault.clone(), RequiredBy::Route)),
+            );
+            if let Some(rule) = &backup.created_by {
+                for destination in self.backup.plan_copy_destinations(rule).await? {
+                    destinations.entry(destination).or_insert(RequiredBy::PlanRule);
+                }
             }
         }
         let completed_at = backup.completed_at.unwrap_or_default();

@@ -340,6 +340,22 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         delay: Duration,
     ) -> Result<Result<RetryPlan, AlertReason>, HandlerError> {
         let status_message = job.status_message.clone().unwrap_or_default();
+        // AWS Backup's own copy of a backup made to a logically air-gapped vault: its source is a
+        // temporary recovery point AWS Backup deletes (DELETE_AFTER_COPY), gone or going whatever the
+        // failure, so it is told once and never retried. The backup job that started the copy says
+        // whether it is one (a plan rule's CopyAction into such a vault is an ordinary copy).
+        if let Some(backup_job) = job.initiated_by.as_ref().filter(|_| job.may_be_air_gapped_backup()) {
+            // A backup job AWS no longer reports leaves the copy an ordinary one.
+            let backup = match self.backup.describe_backup_job(backup_job).await {
+                Ok(backup) => Some(backup),
+                Err(err) if err.is_code("ResourceNotFoundException") => None,
+                Err(err) => return Err(err.into()),
+            };
+            if backup.is_some_and(|b| b.is_temporary() && b.recovery_point.as_ref() == Some(&job.source_recovery_point))
+            {
+                return Ok(Err(AlertReason::AirGappedCopyFailed { status_message, backup_job: backup_job.clone() }));
+            }
+        }
         if let Some(never) = job.source_recovery_point.never_copyable() {
             return Ok(Err(AlertReason::NotCopyable(never)));
         }

@@ -6,8 +6,8 @@ use serde_json::Value;
 
 use super::{BackupJobEvent, CopyJobEvent, JobEvent, Notification, Origin, ParseError};
 use crate::domain::{
-    AccountId, BackupJobId, BackupJobState, BackupVaultArn, CopyDetails, CopyJobId, CopyJobState, DomainError,
-    IamRoleArn, JobKind, RecoveryPointArn, ResourceArn,
+    AccountId, BackupJobId, BackupJobState, BackupVaultArn, CopyDetails, CopyJobId, CopyJobState, DeleteAfterEvent,
+    DomainError, IamRoleArn, JobKind, Lifecycle, RecoveryPointArn, ResourceArn,
 };
 
 pub(super) fn parse_eventbridge_event(payload: Value, at: &str) -> Result<Notification, ParseError> {
@@ -58,6 +58,7 @@ pub(super) fn parse_eventbridge_event(payload: Value, at: &str) -> Result<Notifi
             resource_type: detail.string("resourceType").map(str::to_owned),
             iam_role: detail.parsed("iamRoleArn", IamRoleArn::parse)?,
             parent_job: detail.parsed("parentJobId", BackupJobId::parse)?,
+            lifecycle: detail.lifecycle("recoveryPointLifecycle"),
         }),
         other => JobEvent::Ignored {
             kind: JobKind::Other(other.chars().take(64).collect()),
@@ -89,6 +90,21 @@ impl<'a> Detail<'a> {
 
     fn parsed<T>(&self, name: &str, parse: fn(&str) -> Result<T, DomainError>) -> Result<Option<T>, ParseError> {
         self.string(name).map(parse).transpose().map_err(|e| self.invalid(e))
+    }
+
+    /// A lifecycle object (`deleteAfterEvent` and the days, camelCase like the rest of the detail).
+    /// Only what reads as a lifecycle is kept: an unknown event or a non-number is left out.
+    fn lifecycle(&self, name: &str) -> Option<Lifecycle> {
+        let value = self.value.get(name)?.as_object()?;
+        let days = |key: &str| value.get(key).and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()));
+        Some(Lifecycle {
+            move_to_cold_storage_after_days: days("moveToColdStorageAfterDays"),
+            delete_after_days: days("deleteAfterDays"),
+            opt_in_to_archive_for_supported_resources: value
+                .get("optInToArchiveForSupportedResources")
+                .and_then(Value::as_bool),
+            delete_after_event: value.get("deleteAfterEvent").and_then(Value::as_str).and_then(DeleteAfterEvent::parse),
+        })
     }
 
     fn invalid(&self, source: DomainError) -> ParseError {

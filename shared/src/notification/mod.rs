@@ -17,7 +17,7 @@ pub use error::ParseError;
 
 use crate::domain::{
     AccountId, BackupJobId, BackupJobState, BackupVaultArn, CopyDetails, CopyJobId, CopyJobState, IamRoleArn, JobKind,
-    RecoveryPointArn, ResourceArn, StateUpdate,
+    Lifecycle, RecoveryPointArn, ResourceArn, StateUpdate,
 };
 
 /// Largest notification we read. AWS Backup's are under 4 KiB; SNS caps messages at 256 KiB.
@@ -88,6 +88,9 @@ pub struct BackupJobEvent {
     pub iam_role: Option<IamRoleArn>,
     /// The composite backup job this one is nested in, when the event says so.
     pub parent_job: Option<BackupJobId>,
+    /// The recovery point's lifecycle, when the event carries it (EventBridge's
+    /// `recoveryPointLifecycle`, presumed to mirror the API's member; SNS carries none).
+    pub lifecycle: Option<Lifecycle>,
 }
 
 /// Parses a Lambda event payload. The outer error means the payload is not a notification at all;

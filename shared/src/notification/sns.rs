@@ -90,6 +90,7 @@ fn parse_record(index: usize, raw: &Value) -> Result<Notification, ParseError> {
                 resource_type: None,
                 iam_role: None,
                 parent_job: None,
+                lifecycle: None,
             })
         }
         kind => JobEvent::Ignored { reason: format!("event type {kind} is not handled"), kind },

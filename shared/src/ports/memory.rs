@@ -337,6 +337,8 @@ impl BackupApi for MemoryBackup {
                 completed_at: None,
                 message_category: None,
                 composite: Composite::Single,
+                initiated_by: None,
+                destination_vault_type: None,
             },
         );
         state.copy_order.push(id.clone());
