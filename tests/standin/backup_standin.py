@@ -27,6 +27,12 @@ AWS Backup's documented refusals and shapes (docs/aws-facts.md):
   * iam:PassRole is simulated: StartCopyJob with a role the caller may not pass is AccessDenied;
   * Lifecycle -1 ("keep indefinitely"), the 90-day rule only when both values are positive,
     DeleteAfterEvent refused as an input;
+  * logically air-gapped vaults (CreateLogicallyAirGappedBackupVault) and backups straight to one:
+    a fully managed resource type backs up into it, any other leaves a temporary recovery point
+    (RecoveryPointLifecycle DeleteAfterEvent DELETE_AFTER_COPY) that AWS Backup's own copy job
+    (CreatedByBackupJobId, DestinationVaultType LOGICALLY_AIR_GAPPED_BACKUP_VAULT) copies into the
+    vault, and that is deleted when that copy completes (docs/aws-facts.md, Logically air-gapped
+    vaults; the fully managed types and what a failed copy leaves are presumed);
   * accounts and regions: every vault, plan, recovery point and job belongs to one (account,
     region), named in its ARNs; a job's AccountId is its owner's (a copy job's, its source
     account's). A call acts as the account of its SigV4 access key id when that is 12 digits
@@ -131,10 +137,18 @@ Test control lives under /_standin/ (never part of AWS), every endpoint POST wit
                               "iamRoleArn"?, "planId"?, "ruleIndex"?, "continuous"?: bool,
                               "composite"?: {"children": N | [{"resourceArn"?, "resourceType"?,
                                              "compositeMemberIdentifier"?}]},
-                              "creationDate"?: epoch, "account"?}
+                              "creationDate"?: epoch, "account"?,
+                              "logicallyAirGappedBackupVaultArn"?, "fullyManaged"?: bool}
                              a backup job ends (COMPLETED: a recovery point, and the plan rule's
                              CopyActions start); a rule with EnableContinuousBackup makes the
-                             backup continuous. Composite: -> the parent job, with "ChildJobs"
+                             backup continuous. Composite: -> the parent job, with "ChildJobs".
+                             To a logically air-gapped vault (the rule's
+                             TargetLogicallyAirGappedBackupVaultArn, or logicallyAirGappedBackupVaultArn):
+                             a fully managed type (FULLY_MANAGED_TYPES, presumed, or "fullyManaged")
+                             backs up into it; another leaves a temporary point in `vault`
+                             (DeleteAfterEvent DELETE_AFTER_COPY) and AWS Backup's own copy job into
+                             the air-gapped vault (CreatedByBackupJobId, DestinationVaultType), which
+                             deletes the point when it completes
   bulk                       {"vault", "count", "destinations"?, "states"?, "statusMessage"?,
                               "messageCategory"?, "ageMinutes"?, "seed"?, "resourceType"?, "region"?,
                               "account"?}
@@ -230,6 +244,14 @@ CALLER = f"arn:aws:sts::{ACCOUNT}:assumed-role/vaultwatch-function/session"
 # not belonging to the message code categories below will fall under MISCELLANEOUS", Developer
 # Guide, AWS Backup console dashboards). Completed jobs carry SUCCESS (same page: "COMPLETED jobs
 # with a MessageCategory of SUCCESS").
+# Backups straight to a logically air-gapped vault (docs/aws-facts.md, Logically air-gapped vaults):
+# "supported fully managed resources back up directly to logically air-gapped vault, while other
+# supported resources create a temporary (billable) snapshot in backup vault, then copy it to
+# logically air-gapped vault" (API model, StartBackupJob.LogicallyAirGappedBackupVaultArn). Which
+# types AWS Backup fully manages is in the Developer Guide's feature table, not retrieved: this set is
+# presumed (a backup-jobs control's "fullyManaged" overrides it).
+FULLY_MANAGED_TYPES = {"EFS", "S3", "DynamoDB", "VirtualMachine", "Timestream"}
+AIR_GAPPED = "LOGICALLY_AIR_GAPPED_BACKUP_VAULT"
 DERIVED_CATEGORIES = [
     (("access denied", "accessdenied", "not authorized", "unauthorized"), "AccessDenied"),
     (("invalid parameter", "invalidparameter", "not supported"), "InvalidParameters"),
@@ -853,6 +875,9 @@ class Backup:
             self.copy_jobs: dict[str, dict] = {}  # id -> CopyJob members
             self.copy_order: list[str] = []
             self.children: dict[str, list[str]] = {}  # parent copy job id -> child ids, in order
+            # AWS Backup's own copies of temporary recovery points into logically air-gapped vaults:
+            # their source is deleted once they complete (DELETE_AFTER_COPY).
+            self.system_copies: set[str] = set()
             self.tokens: dict[str, tuple[str, str]] = {}
             self.plans: dict[str, dict] = {}  # plan id -> {"versions": {version: plan}, "latest": version}
             self.calls = Counter()
@@ -927,15 +952,36 @@ class Backup:
             self.vaults[(account, region, name)] = vault
             return {"BackupVaultName": name, "BackupVaultArn": arn, "CreationDate": vault["created"]}
 
+    def create_air_gapped_vault(self, region: str, params: dict) -> dict:
+        """CreateLogicallyAirGappedBackupVault: a vault locked in compliance mode with its retention
+        range (MinRetentionDays at least 7 by the model's documentation; min above max refused, the
+        wording presumed). Its recovery points are stored in an AWS-owned account; here they are the
+        vault's like any other."""
+        ctx = "CreateLogicallyAirGappedBackupVault"
+        name, low, high = params["BackupVaultName"], params["MinRetentionDays"], params["MaxRetentionDays"]
+        if not VAULT_NAME.match(name):
+            raise invalid("Invalid backup vault name", ctx)
+        if low < 7 or low > high:
+            raise invalid("MinRetentionDays must be at least 7 and not more than MaxRetentionDays", ctx)  # wording presumed
+        result = self.create_backup_vault(region, {"BackupVaultName": name})
+        with self.lock:
+            vault = self.vaults[(caller_account(), region, name)]
+            vault.update({"type": AIR_GAPPED, "minRetentionDays": low, "maxRetentionDays": high})
+        return {**result, "VaultState": "AVAILABLE"}
+
     def describe_backup_vault(self, region: str, params: dict) -> dict:
         name = params["BackupVaultName"]
         with self.lock:
             vault = self.vault(region, name, "DescribeBackupVault")
             points = sum(1 for p in self.recovery_points.values() if p["vault"] == vault["arn"])
-            return {
-                "BackupVaultName": name, "BackupVaultArn": vault["arn"], "VaultType": "BACKUP_VAULT",
+            result = {
+                "BackupVaultName": name, "BackupVaultArn": vault["arn"], "VaultType": vault.get("type", "BACKUP_VAULT"),
                 "CreationDate": vault["created"], "NumberOfRecoveryPoints": points, "Locked": False,
             }
+            if vault.get("type") == AIR_GAPPED:
+                result.update({"Locked": True, "VaultState": "AVAILABLE", "MinRetentionDays": vault["minRetentionDays"],
+                               "MaxRetentionDays": vault["maxRetentionDays"]})
+            return result
 
     def put_notifications(self, region: str, params: dict) -> dict:
         ctx = "PutBackupVaultNotifications"
@@ -1066,7 +1112,7 @@ class Backup:
             "CalculatedLifecycle": self.calculated_lifecycle(point), "Lifecycle": copying.deepcopy(point["lifecycle"]),
             "IsEncrypted": False, "StorageClass": storage, "ParentRecoveryPointArn": point["parent"],
             "CompositeMemberIdentifier": point["member"], "IsParent": bool(point["children"]),
-            "VaultType": "BACKUP_VAULT",
+            "VaultType": (self.vault_by_arn(point["vault"]) or {}).get("type", "BACKUP_VAULT"),
         }
         if status == "EXPIRED":
             result["StatusMessage"] = "The recovery point has exceeded its retention period."  # wording not documented
@@ -1114,6 +1160,27 @@ class Backup:
             # A rule with EnableContinuousBackup makes continuous backups (point-in-time recovery).
             continuous = spec.get("continuous", bool(rule and rule.get("EnableContinuousBackup")))
             lifecycle = rule.get("Lifecycle") if rule else spec.get("lifecycle")
+            # A backup to a logically air-gapped vault (the rule's TargetLogicallyAirGappedBackupVaultArn,
+            # or StartBackupJob's LogicallyAirGappedBackupVaultArn for an on-demand one): a fully managed
+            # resource type backs up into it; any other leaves a temporary recovery point in `vault`
+            # (Lifecycle DeleteAfterEvent DELETE_AFTER_COPY beside the rule's days: "whichever
+            # condition is satisfied first"), which AWS Backup copies into the air-gapped vault (a copy
+            # job with CreatedByBackupJobId) and deletes once that copy completes. A failed copy leaves
+            # it to its days (presumed: AWS does not say). The rule's CopyActions are not started from
+            # a temporary point (where AWS copies them from is not documented).
+            air_gapped_arn = (rule or {}).get("TargetLogicallyAirGappedBackupVaultArn") or spec.get("logicallyAirGappedBackupVaultArn")
+            air_gapped, temporary = None, False
+            if air_gapped_arn:
+                air_gapped = self.vault_by_arn(air_gapped_arn)
+                if air_gapped is None or air_gapped.get("type") != AIR_GAPPED or arn_scope(air_gapped_arn) != (account, region):
+                    raise invalid("The logically air-gapped vault must be one of this account and Region", "complete_backup")
+                if spec.get("composite"):
+                    raise invalid("composite backups to a logically air-gapped vault are not modelled", "complete_backup")
+                if spec.get("fullyManaged", spec.get("resourceType", "EBS") in FULLY_MANAGED_TYPES):
+                    vault = air_gapped
+                else:
+                    temporary = True
+                    lifecycle = {**(lifecycle or {}), "DeleteAfterEvent": "DELETE_AFTER_COPY"}
             composite = spec.get("composite")
             children_specs = []
             if composite:
@@ -1135,7 +1202,15 @@ class Backup:
                 job["NumberOfChildJobs"] = len(child_jobs)
                 job["ChildJobsInState"] = dict(Counter(c["State"] for c in child_jobs))
             copies = []
-            if state == "COMPLETED" and rule:
+            if state == "COMPLETED" and temporary:
+                kept = {k: v for k, v in lifecycle.items() if k != "DeleteAfterEvent"} or None
+                copies += self._start_copy(job["RecoveryPointArn"], vault, air_gapped["arn"], role, kept, created_by,
+                                           job["BackupJobId"])
+                for copy_job in copies:
+                    copy_job.update({"CreatedByBackupJobId": job["BackupJobId"], "DestinationVaultType": AIR_GAPPED,
+                                     "DestinationVaultLockState": "LOCKED"})
+                    self.system_copies.add(copy_job["CopyJobId"])
+            elif state == "COMPLETED" and rule:
                 for action in rule.get("CopyActions", []):
                     # The job does not report the CopyAction's lifecycle (DestinationRecoveryPointLifecycle
                     # absent): the plan rule holds it, as the e2e tests expect of AWS.
@@ -1167,6 +1242,7 @@ class Backup:
             "IamRoleArn": role, "IsParent": is_parent, "CreatedBy": copying.deepcopy(created_by),
             "ParentJobId": parent_job["BackupJobId"] if parent_job else None,
             "RecoveryPointLifecycle": copying.deepcopy(lifecycle) if lifecycle else None,
+            "VaultType": vault.get("type", "BACKUP_VAULT"),
         }
         if state == "COMPLETED":
             if continuous:
@@ -1210,6 +1286,8 @@ class Backup:
         if lifecycle:
             # OptInToArchiveForSupportedResources passes through with the days.
             job["DestinationRecoveryPointLifecycle"] = copying.deepcopy(lifecycle)
+        if (self.vault_by_arn(destination) or {}).get("type") == AIR_GAPPED:
+            job.update({"DestinationVaultType": AIR_GAPPED, "DestinationVaultLockState": "LOCKED"})
         if created_by:
             job["CreatedBy"] = copying.deepcopy(created_by)
             job["CreatedByBackupJobId"] = backup_job_id
@@ -1368,6 +1446,9 @@ class Backup:
                             job.get("DestinationRecoveryPointLifecycle"), job.get("CreatedBy"),
                             parent=parent_point if parent_point in self.recovery_points else None,
                             member=source["member"], source_vault=job["SourceBackupVaultArn"])
+        if state == "COMPLETED" and job["CopyJobId"] in self.system_copies:
+            # DELETE_AFTER_COPY: AWS Backup deletes the temporary recovery point once copied.
+            self.recovery_points.pop(job["SourceRecoveryPointArn"], None)
         if job["IsParent"]:
             job["ChildJobsInState"] = self._child_states(job["CopyJobId"])
             if job.get("DestinationRecoveryPointArn"):
@@ -1746,6 +1827,8 @@ ROUTES = [
     api("GET", r"/backup-jobs/(?P<backupJobId>[^/]+)", "DescribeBackupJob", Backup.describe_backup_job),
     api("PUT", r"/backup-vaults/(?P<backupVaultName>[^/]+)", "CreateBackupVault", Backup.create_backup_vault),
     api("GET", r"/backup-vaults/(?P<backupVaultName>[^/]+)", "DescribeBackupVault", Backup.describe_backup_vault),
+    api("PUT", r"/logically-air-gapped-backup-vaults/(?P<backupVaultName>[^/]+)", "CreateLogicallyAirGappedBackupVault",
+        Backup.create_air_gapped_vault),
     api("PUT", r"/backup-vaults/(?P<backupVaultName>[^/]+)/notification-configuration",
         "PutBackupVaultNotifications", Backup.put_notifications),
     api("GET", r"/backup-vaults/(?P<backupVaultName>[^/]+)/notification-configuration",
