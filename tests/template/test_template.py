@@ -257,6 +257,7 @@ README_GRANTS = {
     "CopyJobRetrierFunction": {
         "dynamodb:UpdateItem": {"TrackingTable.Arn"},
         "backup:DescribeCopyJob": {"*"},
+        "backup:DescribeBackupJob": {"*"},
         "backup:GetBackupPlan": {"arn:${AWS::Partition}:backup:${AWS::Region}:${AWS::AccountId}:backup-plan:*"},
         "backup:StartCopyJob": {THIS_REGIONS_RECOVERY_POINTS},
         "backup:DescribeRecoveryPoint": {THIS_REGIONS_RECOVERY_POINTS},
