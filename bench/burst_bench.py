@@ -304,6 +304,10 @@ def all_copy_jobs(stack) -> list[dict]:
 # AWS's figures (docs/aws-facts.md, Service quotas): copies per destination vault once the
 # account's region limit is reached, and backup or copy jobs per resource.
 VAULT_CAP, RESOURCE_CAP = 5, 1
+# The stand-in's names of the caps (its limitedBy), as the report says them: "vault" holds a copy back
+# only once its region's cap is reached too.
+CAP_NAMES = {"resource": "its resource busy", "vault": "the region's cap reached, then the vault's",
+             "region": "the region's cap", "crossAccount": "cross-account copies of its resource"}
 
 
 def run(n: int, seed: int, binaries: Path, cap: int, on_limit: str) -> dict:
@@ -486,7 +490,7 @@ def report(result: dict, violations: list[str], figures: dict) -> tuple[str, str
         f"| peak RUNNING per account and destination region / per destination vault / per resource (caps) | "
         f"{peak['regions']} / {peak['vaults']} / {peak['resources']} ({result['cap']}, then {VAULT_CAP} per vault / {RESOURCE_CAP}) |",
         f"| limited (refused / waited / failed) | {counters['limited'].get('refused', 0):,} / {counters['limited'].get('waited', 0):,} / {counters['limited'].get('failed', 0):,} |",
-        f"| limited by (the cap that held the copy back) | {', '.join(f'{k} {v:,}' for k, v in sorted(limited_by.items())) or '0'} |",
+        f"| limited by (the cap that held the copy back) | {', '.join(f'{CAP_NAMES.get(k, k)} {v:,}' for k, v in sorted(limited_by.items())) or '0'} |",
         f"| Lambda concurrency: execution environments per function (retry queue pollers) | "
         f"{', '.join(f'{k} {v}' for k, v in sorted(result['concurrency'].items()))} ({result['retry_pollers']}) |",
         f"| invocations (failed; Lambda's asynchronous retries, 1 then 2 simulated min later) | {invocations}; {result['async_retries']:,} retries |",
