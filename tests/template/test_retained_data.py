@@ -148,3 +148,14 @@ def test_the_audit_refuses_todays_mistake_the_table_under_the_stacks_deleted_key
     template = table_and_key(through={"Fn::GetAtt": ["EventsKey", "Arn"]})
     assert problems(copy.deepcopy(template)) == [
         "TrackingTable is retained but its key EventsKey is not (DeletionPolicy, UpdateReplacePolicy = (None, None))"]
+
+
+def test_the_table_key_serves_this_account_through_dynamodb_only():
+    statements = load(ROOT / "template.yaml")["Resources"]["TrackingTableKey"]["Properties"]["KeyPolicy"]["Statement"]
+    administer, through_dynamodb = statements
+    assert administer["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
+    assert through_dynamodb["Principal"] == {"AWS": "*"}
+    assert through_dynamodb["Condition"] == {"StringEquals": {
+        "kms:CallerAccount": {"Ref": "AWS::AccountId"},
+        "kms:ViaService": {"Fn::Sub": "dynamodb.${AWS::Region}.amazonaws.com"}}}
+    assert "kms:ScheduleKeyDeletion" not in through_dynamodb["Action"] and "kms:*" not in through_dynamodb["Action"]
