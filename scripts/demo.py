@@ -145,12 +145,12 @@ def print_coverage(stack: LocalStack) -> None:
 
 
 def print_organization(stack: LocalStack) -> None:
-    """9. The organization view: this account as the organization's management account, two member
+    """10. The organization view: this account as the organization's management account, two member
     accounts copying to a central DR account's vault, read from here without touching them."""
     payments, search, dr_account = "111111111111", "222222222222", "444444444444"
     central = f"arn:aws:backup:us-west-2:{dr_account}:backup-vault:central-dr"
-    print("\n9. The organization view: this account is the management account of an organization whose")
-    print("   members copy to a central DR vault; from here vaultwatch reads every member's jobs (read-only).")
+    print("\n10. The organization view: this account is the management account of an organization whose")
+    print("    members copy to a central DR vault; from here vaultwatch reads every member's jobs (read-only).")
     stack.set_organization(ACCOUNT, members=[payments, search, dr_account])
     stack.create_vault("central-dr", region="us-west-2", account=dr_account)
     for member in (payments, search):
@@ -236,7 +236,22 @@ def main() -> int:
         say("AWS Backup", f"recovery point {short(cold['RecoveryPointArn'])} moved to cold storage")
         run_until_quiet(stack)
 
-        print("\n7. Copies complete but SNS loses their notifications; the hourly reconciler repairs the table.")
+        print("\n7. A backup made straight to a logically air-gapped vault: AWS Backup takes a temporary recovery")
+        print("   point in primary, copies it into the air-gapped vault itself and deletes it. No fault: vaultwatch")
+        print("   routes nothing from the temporary point, and coverage counts the air-gapped copy.")
+        air_gapped = stack.client("backup").create_logically_air_gapped_backup_vault(
+            BackupVaultName="vault-locked", MinRetentionDays=7, MaxRetentionDays=3650)["BackupVaultArn"]
+        to_air_gapped = stack.client("backup").create_backup_plan(BackupPlan={
+            "BackupPlanName": "daily-to-air-gapped",
+            "Rules": [{"RuleName": "daily", "TargetBackupVaultName": "primary", "ScheduleExpression": "cron(0 4 * * ? *)",
+                       "TargetLogicallyAirGappedBackupVaultArn": air_gapped, "Lifecycle": {"DeleteAfterDays": 90}}],
+        })["BackupPlanId"]
+        locked = stack.complete_backup("primary", f"arn:aws:rds:us-east-1:{ACCOUNT}:db:payroll", "RDS", planId=to_air_gapped)
+        say("AWS Backup", f"temporary recovery point {short(locked['RecoveryPointArn'])} "
+                          f"(DeleteAfterEvent {locked['RecoveryPointLifecycle'].get('DeleteAfterEvent')})")
+        run_until_quiet(stack)
+
+        print("\n8. Copies complete but SNS loses their notifications; the hourly reconciler repairs the table.")
         stack.complete_backup("primary", f"arn:aws:ec2:us-east-1:{ACCOUNT}:volume/vol-app01", "EBS", planId=plan_id)
         stack.drain()
         moved = stack.advance()
@@ -247,7 +262,7 @@ def main() -> int:
         stack.drain()
         stack.reconcile()
 
-        print("\n8. The operator fixes the key policy and starts the failed copy again by hand (the alert gave the")
+        print("\n9. The operator fixes the key policy and starts the failed copy again by hand (the alert gave the")
         print("   command); the next sweep posts one 'resolved' message in the alert's thread.")
         manual = stack.client("backup").start_copy_job(
             RecoveryPointArn=orders["RecoveryPointArn"], SourceBackupVaultName="primary", DestinationBackupVaultArn=EU,
