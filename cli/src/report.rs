@@ -107,7 +107,10 @@ fn detail(status: &CoverageStatus) -> String {
             format!("{}: {reason}", if *alerted { "alerted" } else { "alert pending" })
         }
         CoverageStatus::Missing => "no copy job".to_owned(),
-        CoverageStatus::NotCopyable { why } => why.trim_start_matches("not copyable: ").to_owned(),
+        CoverageStatus::NotCopyable { why, copy_job } => {
+            let why = why.trim_start_matches("not copyable: ");
+            copy_job.as_ref().map_or_else(|| why.to_owned(), |job| format!("alerted: {why} (copy job {job} failed)"))
+        }
         CoverageStatus::Expired => "the source recovery point is gone".to_owned(),
     }
 }

@@ -22,6 +22,9 @@ pub enum Metric {
     RetriesScheduled,
     RetriesStarted,
     PermanentFailures,
+    /// Alerts whose cause is a source AWS Backup cannot copy (cold storage, deleted, continuous):
+    /// what coverage lists as `notCopyable`.
+    NotCopyable,
     ChainsExhausted,
     AlertsSent,
     /// "Resolved" messages: alerted copies found covered after all (not alerts: `AlertsSent` and
@@ -44,6 +47,7 @@ impl Metric {
             Self::RetriesScheduled => "RetriesScheduled",
             Self::RetriesStarted => "RetriesStarted",
             Self::PermanentFailures => "PermanentFailures",
+            Self::NotCopyable => "NotCopyable",
             Self::ChainsExhausted => "ChainsExhausted",
             Self::AlertsSent => "AlertsSent",
             Self::AlertsResolved => "AlertsResolved",

@@ -102,6 +102,71 @@ fn a_failure_with_a_retry_scheduled_is_retrying_the_next_attempt() {
     assert_eq!(status(&[failed], SourceState::Copyable), CoverageStatus::Retrying { attempt: 2, of: MAX });
 }
 
+/// A failed attempt of the chain, with AWS's message and vaultwatch's record of it.
+fn failed_with(id: &str, message: &str, attempt_number: u32, outcome: Option<&str>) -> Seen {
+    let mut failed = attempt(id, CopyJobState::Failed, Some(attempt_number));
+    failed.job.status_message = Some(message.to_owned());
+    failed.job.message_category = None;
+    failed.record.as_mut().unwrap().outcome = outcome.map(str::to_owned);
+    failed
+}
+
+#[test]
+fn a_retry_counts_to_the_last_attempt_its_failures_class_allows() {
+    use vaultwatch::domain::CONGESTION_LAST_ATTEMPT;
+    let congested = "There are too many copy jobs running for resource.";
+    // A congested chain at retry 9 (its budget runs to 128), under way or scheduled.
+    let running = status(
+        &[failed_with("R8", congested, 8, Some("retry 9 scheduled")), attempt("R9", CopyJobState::Running, Some(9))],
+        SourceState::Copyable,
+    );
+    assert_eq!(running, CoverageStatus::Retrying { attempt: 9, of: CONGESTION_LAST_ATTEMPT });
+    assert_eq!(running.to_string(), "retrying (attempt 9 of 128)");
+    let scheduled = status(&[failed_with("R8", congested, 8, Some("retry 9 scheduled"))], SourceState::Copyable);
+    assert_eq!(scheduled, CoverageStatus::Retrying { attempt: 9, of: CONGESTION_LAST_ATTEMPT });
+    // An unrecognised failure gets one retry; a passing one the policy's three.
+    let unrecognised = "Something nobody has seen before";
+    let once = status(
+        &[
+            failed_with("FIRST", unrecognised, 0, Some("retry 1 scheduled")),
+            attempt("R1", CopyJobState::Created, Some(1)),
+        ],
+        SourceState::Copyable,
+    );
+    assert_eq!(once.to_string(), "retrying (attempt 1 of 1)");
+    let unrecognised_scheduled =
+        status(&[failed_with("FIRST", unrecognised, 0, Some("retry 1 scheduled"))], SourceState::Copyable);
+    assert_eq!(unrecognised_scheduled, CoverageStatus::Retrying { attempt: 1, of: 1 });
+    let passing = "Copy job failed because the destination backup vault is being modified. Try again later.";
+    let transient = status(&[failed_with("R1", passing, 1, Some("retry 2 scheduled"))], SourceState::Copyable);
+    assert_eq!(transient, CoverageStatus::Retrying { attempt: 2, of: MAX });
+    // The failure before it not listed: only congestion carries a chain past max_attempts.
+    let unknown = status(&[attempt("R9", CopyJobState::Running, Some(9))], SourceState::Copyable);
+    assert_eq!(unknown, CoverageStatus::Retrying { attempt: 9, of: CONGESTION_LAST_ATTEMPT });
+}
+
+#[test]
+fn a_failure_alerted_as_not_copyable_is_not_copyable_with_the_alerts_reason() {
+    use vaultwatch::domain::AlertReason;
+    let reason = AlertReason::NotCopyable(NotCopyable::ColdStorage);
+    let outcome = format!("alerted: {}", reason.label());
+    let passing = "Copy job failed because the destination backup vault is being modified. Try again later.";
+    let cold = status(&[failed_with("LAST", passing, 1, Some(&outcome))], SourceState::Copyable);
+    assert_eq!(
+        cold,
+        CoverageStatus::NotCopyable { why: "not copyable: in cold storage".into(), copy_job: Some(copy_id("LAST")) }
+    );
+    assert_eq!(cold.name(), "not copyable");
+    assert!(cold.to_string().starts_with(&reason.detail()), "{cold}");
+    assert!(!cold.is_uncovered(), "nothing to wait for: the copy cannot be made");
+    let json = serde_json::to_value(&cold).unwrap();
+    assert_eq!((json["status"].as_str(), json["why"].as_str()), (Some("notCopyable"), Some(reason.detail().as_str())));
+    assert_eq!(json["copyJob"], "LAST");
+    // Without a copy job the row has no copyJob member.
+    let never = serde_json::to_value(status(&[], SourceState::NotCopyable(NotCopyable::Continuous))).unwrap();
+    assert!(never.get("copyJob").is_none(), "{never}");
+}
+
 #[test]
 fn a_failure_nothing_will_retry_is_failed_with_aws_reason_and_whether_it_was_alerted() {
     let mut alerted = attempt("LAST", CopyJobState::Failed, Some(3));
@@ -129,7 +194,10 @@ fn without_any_copy_job_the_source_decides_missing_not_copyable_or_expired() {
     assert_eq!(status(&[], SourceState::Copyable), CoverageStatus::Missing);
     assert!(CoverageStatus::Missing.is_uncovered());
     let continuous = status(&[], SourceState::NotCopyable(NotCopyable::Continuous));
-    assert_eq!(continuous, CoverageStatus::NotCopyable { why: "not copyable: continuous backup".into() });
+    assert_eq!(
+        continuous,
+        CoverageStatus::NotCopyable { why: "not copyable: continuous backup".into(), copy_job: None }
+    );
     assert!(!continuous.is_uncovered());
     assert_eq!(status(&[], SourceState::NotCopyable(NotCopyable::ColdStorage)).name(), "not copyable");
     assert_eq!(status(&[], SourceState::Gone), CoverageStatus::Expired);
@@ -157,7 +225,7 @@ fn the_lag_is_the_age_of_the_oldest_uncovered_requirement_per_destination_region
     let eu = "arn:aws:backup:eu-west-1:123456789012:backup-vault:eu";
     let rows = [
         row(1, DR_VAULT, CoverageStatus::Expired),
-        row(2, DR_VAULT, CoverageStatus::NotCopyable { why: "not copyable: continuous backup".into() }),
+        row(2, DR_VAULT, CoverageStatus::NotCopyable { why: "not copyable: continuous backup".into(), copy_job: None }),
         row(
             3,
             DR_VAULT,
@@ -313,6 +381,55 @@ mod report {
         assert!(assessor.backup.started_copies().is_empty());
         assert_eq!(assessor.backup.calls("DescribeRecoveryPoint"), 3);
         assert_eq!(assessor.store.calls("get_many"), 1, "one batch read of the records that matter");
+    }
+
+    #[tokio::test]
+    async fn alert_coverage_and_metrics_agree_on_a_copy_whose_source_went_cold() {
+        use vaultwatch::domain::{AlertReason, NotCopyable, RecoveryPoint, StorageClass};
+        use vaultwatch::metrics::{Measured, Measurements, Metric};
+        let backup = MemoryBackup::new();
+        let job = failed_copy_job();
+        backup.add_copy_job(job.clone());
+        let cold = RecoveryPoint {
+            arn: job.source_recovery_point.clone(),
+            storage_class: Some(StorageClass::Cold),
+            status: Some("COMPLETED".into()),
+            moves_to_cold_at: None,
+            deleted_at: None,
+        };
+        backup.set_recovery_point(&job.source_recovery_point, Some(cold));
+        let retrier = memory_retrier(backup);
+        let handled = retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
+        let alerts = retrier.alerts.published();
+        let [alert] = alerts.as_slice() else { panic!("{alerts:?}") };
+        assert_eq!(alert.reason, AlertReason::NotCopyable(NotCopyable::ColdStorage));
+        let mut measured = Measurements::default();
+        handled.measure(&mut measured);
+        assert_eq!(measured.get(Metric::NotCopyable, None), Some(1.0), "the alert's cause");
+        assert_eq!(measured.get(Metric::PermanentFailures, None), None);
+
+        // The report over the same AWS Backup and tracking table says what the alert said.
+        let mut made = completed("COLD", 2, None);
+        made.recovery_point = Some(job.source_recovery_point.clone());
+        made.vault = job.source_vault.clone();
+        retrier.backup.add_backup_job(made);
+        let route = json!([{
+            "sourceVault": job.source_vault.vault_name().to_string(),
+            "destinationVaultArn": job.destination_vault.as_str(),
+        }]);
+        let assessor = CoverageAssessor {
+            backup: &retrier.backup,
+            store: &retrier.store,
+            routes: RouteTable::from_json(&route.to_string()).unwrap(),
+            max_attempts: 3,
+        };
+        let query = CoverageQuery { since: Utc::now() - Duration::days(7), vault: None };
+        let report = assessor.report(&query, Utc::now()).await.unwrap();
+        let [row] = report.rows.as_slice() else { panic!("{:?}", report.rows) };
+        let expected = CoverageStatus::NotCopyable { why: alert.reason.detail(), copy_job: Some(job.id.clone()) };
+        assert_eq!(row.status, expected);
+        assert_eq!(serde_json::to_value(row).unwrap()["status"], "notCopyable");
+        assert_eq!(report.summary.uncovered(), 0, "not counted as a copy still owed");
     }
 
     #[tokio::test]

@@ -62,7 +62,15 @@ async fn the_retrier_counts_retries_scheduled_and_started_and_alerts_by_cause() 
     retrier.backup.set_copy_state(&copy_id(FAILED_COPY_JOB), CopyJobState::Failed, Some("Access denied: KMS key"));
     let m = measured(&retrier.handle(&copy_event("FAILED", FAILED_COPY_JOB)).await.unwrap());
     assert_eq!((m.get(Metric::AlertsSent, None), m.get(Metric::PermanentFailures, None)), (Some(1.0), Some(1.0)));
-    assert_eq!(m.get(Metric::ChainsExhausted, None), None);
+    assert_eq!((m.get(Metric::ChainsExhausted, None), m.get(Metric::NotCopyable, None)), (None, None));
+
+    // A source AWS Backup cannot copy: counted as that, as coverage lists it (`notCopyable`).
+    let retrier = self::retrier();
+    let point = vaultwatch::domain::RecoveryPointArn::parse(RECOVERY_POINT).unwrap();
+    retrier.backup.set_recovery_point(&point, None);
+    let m = measured(&retrier.handle(&copy_event("FAILED", FAILED_COPY_JOB)).await.unwrap());
+    assert_eq!((m.get(Metric::AlertsSent, None), m.get(Metric::NotCopyable, None)), (Some(1.0), Some(1.0)));
+    assert_eq!(m.get(Metric::PermanentFailures, None), None);
 }
 
 #[tokio::test]

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{
-    BackupJobId, BackupVaultArn, CopyJob, CopyJobId, CopyJobRecord, CopyJobState, NotCopyable, RecoveryPointArn,
-    Resolution, ResourceArn, VaultName,
+    classify_failure, BackupJobId, BackupVaultArn, Classification, CopyJob, CopyJobId, CopyJobRecord, CopyJobState,
+    NotCopyable, RecoveryPointArn, Resolution, ResourceArn, RetryPolicy, VaultName, CONGESTION_LAST_ATTEMPT,
 };
 
 /// Why a destination is required for a backup.
@@ -112,12 +112,19 @@ impl From<&CopyJobRecord> for AttemptRecord {
 pub struct AttemptFailure {
     pub status_message: Option<String>,
     pub resource: Option<ResourceArn>,
+    /// The failure as the retrier classifies it (its `MessageCategory` and status message): how
+    /// many retries its chain gets.
+    pub classification: Classification,
 }
 
 impl CopyAttempt {
     pub fn of(job: &CopyJob, record: Option<&CopyJobRecord>) -> Self {
         let failure = (Kind::of(job.state) == Kind::Failed).then(|| {
-            Box::new(AttemptFailure { status_message: job.status_message.clone(), resource: job.resource.clone() })
+            Box::new(AttemptFailure {
+                status_message: job.status_message.clone(),
+                resource: job.resource.clone(),
+                classification: classify_failure(job.message_category.as_deref(), job.status_message.as_deref()),
+            })
         });
         Self {
             job: job.id.clone(),
@@ -156,15 +163,21 @@ pub enum CoverageStatus {
     Covered { copy_job: CopyJobId, destination_recovery_point: Option<RecoveryPointArn>, at: Option<DateTime<Utc>> },
     /// The first copy is under way.
     Copying { copy_job: CopyJobId },
-    /// A retry is under way or scheduled: `attempt` of `of`.
+    /// A retry is under way or scheduled: `attempt` of `of`, the last retry the failure before it
+    /// allows (its class's: 1 for an unrecognised failure, up to 128 for congestion).
     Retrying { attempt: u32, of: u32 },
     /// The last copy failed and nothing more will be tried (an alert was sent, or will be by the
     /// retrier or the next sweep).
     Failed { copy_job: CopyJobId, reason: String, alerted: bool },
     /// No copy job at all.
     Missing,
-    /// AWS Backup cannot copy this recovery point.
-    NotCopyable { why: String },
+    /// AWS Backup cannot copy this recovery point: said of the source before any copy job, or, with
+    /// the failed `copy_job`, what its alert said (the same reason).
+    NotCopyable {
+        why: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        copy_job: Option<CopyJobId>,
+    },
     /// The source recovery point is gone.
     Expired,
 }
@@ -201,7 +214,8 @@ impl fmt::Display for CoverageStatus {
             Self::Failed { reason, alerted: true, .. } => write!(f, "failed (alerted): {reason}"),
             Self::Failed { reason, alerted: false, .. } => write!(f, "failed (alert pending): {reason}"),
             Self::Missing => f.write_str("missing (no copy job)"),
-            Self::NotCopyable { why } => f.write_str(why),
+            Self::NotCopyable { why, copy_job: None } => f.write_str(why),
+            Self::NotCopyable { why, copy_job: Some(job) } => write!(f, "{why} (copy job {job} failed, alerted)"),
             Self::Expired => f.write_str("expired (the source recovery point is gone)"),
         }
     }
@@ -209,8 +223,9 @@ impl fmt::Display for CoverageStatus {
 
 /// The status of one requirement, from the copy jobs of its recovery point to its destination
 /// (the ledger's attempts of that pair). `max_attempts` is the retry policy's (retries after the
-/// original job).
+/// original job); a retry counts to the last its failure's class allows ([`RetryPolicy::last_attempt`]).
 pub fn coverage_of(attempts: &[CopyAttempt], source: &SourceState, max_attempts: u32) -> CoverageStatus {
+    let policy = RetryPolicy { max_attempts, ..RetryPolicy::default() };
     let (mut completed, mut running, mut failed) = (None, None, None::<&CopyAttempt>);
     for attempt in attempts {
         match Kind::of(attempt.state) {
@@ -229,7 +244,9 @@ pub fn coverage_of(attempts: &[CopyAttempt], source: &SourceState, max_attempts:
     if let Some(under_way) = running {
         let attempt = under_way.lineage_attempt();
         return if attempt > 0 {
-            CoverageStatus::Retrying { attempt, of: max_attempts }
+            // The failure it retries, when the listing kept it.
+            let retried = failed.filter(|f| f.lineage_attempt() + 1 == attempt);
+            CoverageStatus::Retrying { attempt, of: last_attempt(&policy, attempt, retried) }
         } else {
             CoverageStatus::Copying { copy_job: under_way.job.clone() }
         };
@@ -239,7 +256,14 @@ pub fn coverage_of(attempts: &[CopyAttempt], source: &SourceState, max_attempts:
         let attempt = last.lineage_attempt();
         // The retrier scheduled the next attempt (its retry job not listed yet) or already started it.
         if record.is_some_and(|r| r.retried) {
-            return CoverageStatus::Retrying { attempt: attempt + 1, of: max_attempts };
+            return CoverageStatus::Retrying {
+                attempt: attempt + 1,
+                of: last_attempt(&policy, attempt + 1, Some(last)),
+            };
+        }
+        // Alerted as not copyable (the source went to cold storage, or is gone): the alert's reason.
+        if let Some(why) = record.and_then(|r| r.alerted.as_deref()).filter(|label| NotCopyable::is_label(label)) {
+            return CoverageStatus::NotCopyable { why: why.to_owned(), copy_job: Some(last.job.clone()) };
         }
         let reason = last
             .failure
@@ -251,8 +275,19 @@ pub fn coverage_of(attempts: &[CopyAttempt], source: &SourceState, max_attempts:
     }
     match source {
         SourceState::Copyable => CoverageStatus::Missing,
-        SourceState::NotCopyable(why) => CoverageStatus::NotCopyable { why: why.to_string() },
+        SourceState::NotCopyable(why) => CoverageStatus::NotCopyable { why: why.to_string(), copy_job: None },
         SourceState::Gone => CoverageStatus::Expired,
+    }
+}
+
+/// The last retry of the chain that makes retry `attempt` after the failed attempt `retried`: as
+/// the failure's class allows. A failure not listed leaves the class unknown: the policy's
+/// `max_attempts`, unless the chain is past it, which only congestion carries it.
+fn last_attempt(policy: &RetryPolicy, attempt: u32, retried: Option<&CopyAttempt>) -> u32 {
+    match retried.and_then(|attempt| attempt.failure.as_ref()) {
+        Some(failure) => policy.last_attempt(&failure.classification),
+        None if attempt <= policy.max_attempts => policy.max_attempts,
+        None => policy.max_attempts.max(CONGESTION_LAST_ATTEMPT),
     }
 }
 

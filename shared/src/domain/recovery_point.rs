@@ -59,9 +59,20 @@ pub enum NotCopyable {
     },
 }
 
+/// How every [`NotCopyable`] reason begins, as alerts, records and coverage say it.
+const NOT_COPYABLE: &str = "not copyable: ";
+
+impl NotCopyable {
+    /// True when an alert's label (as a job's record keeps it) says a recovery point is not
+    /// copyable: the label is the reason, written by `Display`.
+    pub fn is_label(label: &str) -> bool {
+        label.starts_with(NOT_COPYABLE)
+    }
+}
+
 impl fmt::Display for NotCopyable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("not copyable: ")?;
+        f.write_str(NOT_COPYABLE)?;
         match self {
             Self::Continuous => f.write_str("continuous backup"),
             Self::ColdStorage => f.write_str("in cold storage"),

@@ -210,21 +210,32 @@ impl RetryPolicy {
     /// True when a chain may make retry number `attempt` after a failure of this class (a
     /// permanent failure none, an unrecognised one only the first).
     pub fn allows_attempt(&self, attempt: u32, class: FailureClass) -> bool {
-        let cap = match class {
+        (1..=self.last_attempt_of(class)).contains(&attempt)
+    }
+
+    /// The last retry a chain may make after a failure of this class (0: none).
+    fn last_attempt_of(&self, class: FailureClass) -> u32 {
+        match class {
             FailureClass::Transient => self.max_attempts,
             FailureClass::Unrecognised => self.max_attempts.min(1),
             FailureClass::Permanent => 0,
-        };
-        (1..=cap).contains(&attempt)
+        }
     }
 
-    /// Whether a chain may make retry number `attempt` after this failure: a congested one up to
-    /// [`CONGESTION_LAST_ATTEMPT`], any other as [`Self::allows_attempt`].
-    pub fn allows(&self, attempt: u32, failure: &Classification) -> bool {
+    /// The last retry a chain may make after this failure: for congestion
+    /// [`CONGESTION_LAST_ATTEMPT`] (or `max_attempts`, if more), else as its class allows. What
+    /// "retrying (attempt n of m)" counts to.
+    pub fn last_attempt(&self, failure: &Classification) -> u32 {
         if failure.is_congestion() {
-            return (1..=self.max_attempts.max(CONGESTION_LAST_ATTEMPT)).contains(&attempt);
+            return self.max_attempts.max(CONGESTION_LAST_ATTEMPT);
         }
-        self.allows_attempt(attempt, failure.class)
+        self.last_attempt_of(failure.class)
+    }
+
+    /// Whether a chain may make retry number `attempt` after this failure: up to
+    /// [`Self::last_attempt`].
+    pub fn allows(&self, attempt: u32, failure: &Classification) -> bool {
+        (1..=self.last_attempt(failure)).contains(&attempt)
     }
 
     /// Whether scheduling retry `attempt` after this failure also tells the operator: the first
@@ -358,6 +369,10 @@ mod tests {
         assert_eq!(policy.delay_for(2, &passing, &job), policy.delay_before(2, &job));
         let no_wait = RetryPolicy::new(3, Duration::ZERO).unwrap();
         assert_eq!(no_wait.delay_for(1, &limit, &job), Duration::ZERO, "the configured base scales congestion too");
+        assert_eq!(policy.last_attempt(&limit), CONGESTION_LAST_ATTEMPT);
+        assert_eq!(policy.last_attempt(&passing), 3);
+        assert_eq!(policy.last_attempt(&classify_failure(None, Some("Something nobody has seen before"))), 1);
+        assert_eq!(policy.last_attempt(&classify_failure(None, Some("Access denied"))), 0);
         let generous = RetryPolicy::new(10, Duration::from_secs(60)).unwrap();
         assert!(generous.allows(10, &limit), "MaxAttempts above the congestion budget still holds");
         assert!(generous.escalates(11, &limit) && !generous.escalates(CONGESTION_ATTEMPTS + 1, &limit));

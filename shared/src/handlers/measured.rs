@@ -48,11 +48,16 @@ impl Measured for Tracked {
     fn measure(&self, _: &mut Measurements) {}
 }
 
-/// An alert, and its cause: a chain that ran out of attempts, or a failure no retry can mend.
+/// An alert, and its cause: a chain that ran out of attempts, a source that cannot be copied (as
+/// coverage says `notCopyable`), or another failure no retry can mend.
 fn alerted(into: &mut Measurements, reason: &AlertReason) {
     into.add(Metric::AlertsSent, 1.0);
-    let exhausted = matches!(reason, AlertReason::AttemptsExhausted { .. });
-    into.add(if exhausted { Metric::ChainsExhausted } else { Metric::PermanentFailures }, 1.0);
+    let cause = match reason {
+        AlertReason::AttemptsExhausted { .. } => Metric::ChainsExhausted,
+        AlertReason::NotCopyable(_) => Metric::NotCopyable,
+        _ => Metric::PermanentFailures,
+    };
+    into.add(cause, 1.0);
 }
 
 impl Measured for FailureHandled {

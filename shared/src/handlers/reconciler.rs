@@ -174,7 +174,10 @@ pub enum MissingCopyPass {
 
 /// A coverage status that says no copy job exists for the requirement.
 fn no_copy_job(status: &CoverageStatus) -> bool {
-    matches!(status, CoverageStatus::Missing | CoverageStatus::NotCopyable { .. } | CoverageStatus::Expired)
+    matches!(
+        status,
+        CoverageStatus::Missing | CoverageStatus::NotCopyable { copy_job: None, .. } | CoverageStatus::Expired
+    )
 }
 
 pub struct Reconciler<B, S, A, Q> {
