@@ -28,6 +28,7 @@ fn alert(reason: AlertReason) -> Alert {
         source_vault: vault(SOURCE_VAULT),
         destination_vault: vault(DR_VAULT),
         role: Some(IamRoleArn::parse(ROLE).unwrap()),
+        lifecycle: None,
         reason,
         attempts: 3,
     }
@@ -313,6 +314,31 @@ fn a_copy_that_can_work_once_fixed_ends_with_the_command_and_one_that_cannot_doe
     let gone = alert(AlertReason::NotCopyable(NotCopyable::Deleted)).notification();
     assert!(!gone.description().contains("start-copy-job"));
     assert!(!gone.next_steps().iter().any(|step| step.contains("start the copy again")));
+}
+
+#[test]
+fn the_command_gives_the_copy_the_lifecycle_a_retry_would_in_chat_and_e_mail() {
+    use vaultwatch::domain::{DeleteAfterEvent, Lifecycle};
+    let lifecycle = Lifecycle {
+        move_to_cold_storage_after_days: Some(30),
+        delete_after_days: Some(365),
+        opt_in_to_archive_for_supported_resources: Some(true),
+        // Output only: never sent back.
+        delete_after_event: Some(DeleteAfterEvent::DeleteAfterCopy),
+    };
+    let kept =
+        Alert { lifecycle: Some(lifecycle), ..alert(permanent("Access Denied trying to call AWS Backup service")) };
+    let option = r#" --lifecycle '{"DeleteAfterDays":365,"MoveToColdStorageAfterDays":30,"OptInToArchiveForSupportedResources":true}'"#;
+    let command = vaultwatch::domain::copy_command(&kept).unwrap();
+    assert!(command.ends_with(&format!("--iam-role-arn {ROLE}{option}")), "{command}");
+    assert!(kept.notification().description().contains(&command), "{}", kept.notification().description());
+    assert!(kept.body().contains(&format!("     {command}\n")), "{}", kept.body());
+    // Keep indefinitely is a lifecycle too (-1); none at all leaves the option out.
+    let forever = Lifecycle { delete_after_days: Some(-1), ..Lifecycle::default() };
+    let forever = vaultwatch::domain::copy_command(&Alert { lifecycle: Some(forever), ..kept.clone() }).unwrap();
+    assert!(forever.ends_with(r#" --lifecycle '{"DeleteAfterDays":-1}'"#), "{forever}");
+    let none = vaultwatch::domain::copy_command(&Alert { lifecycle: None, ..kept }).unwrap();
+    assert!(!none.contains("--lifecycle"), "{none}");
 }
 
 #[test]

@@ -369,6 +369,31 @@ async fn a_continuous_backup_is_never_retried_and_alerts_once_with_the_reason() 
 }
 
 #[tokio::test]
+async fn the_alerts_command_keeps_the_lifecycle_the_retry_would_have() {
+    // A plan's copy that failed for good: AWS reports no lifecycle on it, its plan rule's CopyAction has one.
+    let retrier = retrier();
+    retrier.backup.set_copy_state(&copy_id(FAILED_COPY_JOB), CopyJobState::Failed, Some("Access denied: KMS key"));
+    retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
+    let alert = only_alert(&retrier);
+    assert_eq!(alert.lifecycle, Some(plan_copy_lifecycle()), "the plan rule's CopyAction lifecycle");
+    let lifecycle = plan_copy_lifecycle();
+    let days = |days: Option<i64>| days.unwrap().to_string();
+    let command = vaultwatch::domain::copy_command(&alert).unwrap();
+    assert!(command.contains(" --lifecycle '{"), "{command}");
+    assert!(command.contains(&format!("\"DeleteAfterDays\":{}", days(lifecycle.delete_after_days))), "{command}");
+    assert!(alert.body().contains(&command), "{}", alert.body());
+    // The job's own lifecycle comes first, and needs no plan.
+    let retrier = retrier_with(|job| {
+        job.destination_lifecycle =
+            Some(vaultwatch::domain::Lifecycle { delete_after_days: Some(35), ..Default::default() })
+    });
+    retrier.backup.set_copy_state(&copy_id(FAILED_COPY_JOB), CopyJobState::Failed, Some("Access denied: KMS key"));
+    retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
+    assert_eq!(only_alert(&retrier).lifecycle.and_then(|l| l.delete_after_days), Some(35));
+    assert_eq!(retrier.backup.calls("GetBackupPlan"), 0);
+}
+
+#[tokio::test]
 async fn a_source_that_is_cold_gone_or_expiring_before_the_retry_alerts_now() {
     use chrono::Utc;
     use vaultwatch::domain::{RecoveryPoint, RecoveryPointArn, StorageClass};

@@ -6,11 +6,14 @@ message is the readable text; a manual fix gets exactly one "resolved" message, 
 thread, from the reconciler's next sweep."""
 
 import json
+import shlex
 
+import botocore.session
+from botocore.validate import ParamValidator
 from jsonschema import Draft202012Validator
 
 from harness.config import ROLE, TESTS
-from test_end_to_end import DR_VAULT, PERMANENT, jobs_for, plan
+from test_end_to_end import DR_VAULT, LIFECYCLE, PERMANENT, jobs_for, plan
 
 SCHEMA = json.loads((TESTS / "fixtures/chatbot/custom-notification.schema.json").read_text())
 VALIDATOR = Draft202012Validator(SCHEMA)
@@ -72,6 +75,39 @@ def test_an_alert_is_a_chatbot_custom_notification_by_default_and_readable_text_
                  "What to do:", f"1. Make sure KMS key {KMS_KEY} is enabled", "aws backup start-copy-job"):
         assert part in email, part
     assert "`" not in email and "*Reason" not in email, "plain text, not the chat's markdown"
+
+
+# The AWS CLI's option -> StartCopyJob's member (the CLI names each option after its member).
+CLI_OPTIONS = {"--recovery-point-arn": "RecoveryPointArn", "--source-backup-vault-name": "SourceBackupVaultName",
+               "--destination-backup-vault-arn": "DestinationBackupVaultArn", "--iam-role-arn": "IamRoleArn",
+               "--lifecycle": "Lifecycle"}
+
+
+def start_copy_job_params(command: str) -> dict:
+    """The StartCopyJob input a command means, split as a POSIX shell splits it; `--lifecycle` in the
+    CLI's JSON form."""
+    words = shlex.split(command)
+    assert words[:3] == ["aws", "backup", "start-copy-job"], words
+    options = words[3:]
+    assert len(options) % 2 == 0, options
+    params = {CLI_OPTIONS[option]: value for option, value in zip(options[::2], options[1::2])}
+    if "Lifecycle" in params:
+        params["Lifecycle"] = json.loads(params["Lifecycle"])
+    return params
+
+
+def test_the_alerts_command_gives_the_copy_the_lifecycle_the_retry_would_as_start_copy_job_takes_it(settled, resource):
+    backup, job, alert = alerted_copy(settled, resource)
+    (command,) = [line.strip() for line in alert["Email"].splitlines() if "aws backup start-copy-job" in line]
+    assert command in alert["Notification"]["content"]["description"], "the same command in chat"
+
+    params = start_copy_job_params(command)
+    shape = botocore.session.get_session().get_service_model("backup").operation_model("StartCopyJob").input_shape
+    report = ParamValidator().validate(params, shape)
+    assert not report.has_errors(), report.generate_report()
+    assert params == {"RecoveryPointArn": backup["RecoveryPointArn"], "SourceBackupVaultName": "planned",
+                      "DestinationBackupVaultArn": DR_VAULT, "IamRoleArn": job["IamRoleArn"],
+                      "Lifecycle": LIFECYCLE}, "the plan rule's CopyAction lifecycle, as a retry keeps it"
 
 
 def test_a_manual_fix_gets_exactly_one_resolved_message_in_the_alerts_thread(settled, resource):

@@ -158,7 +158,7 @@ async fn retrier_rows(rows: &mut Vec<Row>) {
         retrier.handle(&failed).await.unwrap();
     })
     .await;
-    rows.push(Row::new("retrier", "COPY_JOB FAILED, permanent: alert published", calls, 4));
+    rows.push(Row::new("retrier", "COPY_JOB FAILED, permanent: plan lifecycle looked up, alert published", calls, 5));
 
     // A due retry AWS Backup refuses, its lifecycle from a plan this environment has not read yet.
     let counts = Counts::new();

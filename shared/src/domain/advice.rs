@@ -3,7 +3,9 @@
 //! means, and the grants a copy needs, are in docs/aws-facts.md#failure-messages and
 //! docs/aws-facts.md#iam-for-startcopyjob.
 
-use super::{Alert, AlertReason, BackupVaultArn, NotCopyable};
+use std::fmt::Write as _;
+
+use super::{Alert, AlertReason, BackupVaultArn, Lifecycle, NotCopyable};
 
 /// What stopped a copy, as far as AWS's message says.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -323,16 +325,37 @@ fn quote(message: &str) -> String {
 }
 
 /// The manual copy that makes a failed one good, with the role left for the operator to choose
-/// when the alert names none.
+/// when the alert names none, and the lifecycle the copy should have (a copy without one is kept
+/// forever, or refused by a locked vault whose MaxRetentionDays it exceeds): `--lifecycle` in the
+/// AWS CLI's JSON form, single-quoted for a POSIX shell (the JSON has numbers and booleans only).
 pub fn copy_command(alert: &Alert) -> Option<String> {
     let recovery_point = alert.recovery_point.as_ref()?;
     let role = alert.role.as_ref().map_or("<role AWS Backup copies with>", |role| role.as_str());
-    Some(format!(
+    let mut command = format!(
         "aws backup start-copy-job --recovery-point-arn {recovery_point} --source-backup-vault-name {} \
          --destination-backup-vault-arn {} --iam-role-arn {role}",
         alert.source_vault.vault_name(),
         alert.destination_vault
-    ))
+    );
+    if let Some(lifecycle) = alert.lifecycle.map(Lifecycle::as_input).filter(|l| !l.is_empty()) {
+        let _ = write!(command, " --lifecycle '{}'", lifecycle_json(&lifecycle));
+    }
+    Some(command)
+}
+
+/// A lifecycle as StartCopyJob's `Lifecycle` member spells it (the API's member names).
+fn lifecycle_json(lifecycle: &Lifecycle) -> String {
+    let mut members = serde_json::Map::new();
+    if let Some(days) = lifecycle.move_to_cold_storage_after_days {
+        members.insert("MoveToColdStorageAfterDays".into(), days.into());
+    }
+    if let Some(days) = lifecycle.delete_after_days {
+        members.insert("DeleteAfterDays".into(), days.into());
+    }
+    if let Some(opt_in) = lifecycle.opt_in_to_archive_for_supported_resources {
+        members.insert("OptInToArchiveForSupportedResources".into(), opt_in.into());
+    }
+    serde_json::Value::Object(members).to_string()
 }
 
 /// A vault's short name and region, as titles say it.

@@ -10,7 +10,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use super::advice::{advise, copy_command, vault_label};
 use super::chatbot::{code, truncate_chars, CustomNotification, Thread};
 use super::{
-    BackupJobId, BackupVaultArn, CopyJobId, IamRoleArn, IdempotencyToken, NotCopyable, RecoveryPointArn, ResourceArn,
+    BackupJobId, BackupVaultArn, CopyJobId, IamRoleArn, IdempotencyToken, Lifecycle, NotCopyable, RecoveryPointArn,
+    ResourceArn,
 };
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -124,6 +125,9 @@ pub struct Alert {
     pub destination_vault: BackupVaultArn,
     /// The role the copy ran (or was to run) with, when known.
     pub role: Option<IamRoleArn>,
+    /// The lifecycle the copy should have: the one a retry would ask for (the job's, else its plan
+    /// rule's CopyAction's, else the route's); none when the copy is kept as the vault decides.
+    pub lifecycle: Option<Lifecycle>,
     pub reason: AlertReason,
     /// Copy attempts made in the chain, the original included.
     pub attempts: u32,

@@ -557,6 +557,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             source_vault: backup.source_vault_arn.clone(),
             destination_vault: route.destination_vault.clone(),
             role: self.copy_role.clone(),
+            lifecycle: route.lifecycle,
             reason,
             attempts: 1,
         };

@@ -18,8 +18,8 @@ use serde_json::Value;
 use super::{for_each_notification, skipped, HandlerError, Outcomes, RecordOutcome, CONCURRENT_RECORDS};
 use crate::domain::{
     classify_failure, Alert, AlertReason, Claim, ClaimKind, Classification, Composite, CopyDetails, CopyJob, CopyJobId,
-    CopyJobRecord, CopyTargets, FailureClass, IamRoleArn, IdempotencyToken, Lineage, NotCopyable, PassableRoles,
-    RetryPolicy, SourcePolicy, StartedCopy,
+    CopyJobRecord, CopyTargets, FailureClass, IamRoleArn, IdempotencyToken, Lifecycle, Lineage, NotCopyable,
+    PassableRoles, RetryPolicy, SourcePolicy, StartedCopy,
 };
 use crate::notification::{JobEvent, ParseError};
 use crate::ports::{AlertSink, BackupApi, RetryQueue, RetryRequest, StartCopyRequest, TrackingStore};
@@ -276,18 +276,18 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
 
         let next = lineage.next_attempt(id);
         let delay = self.settings.policy.delay_for(next.attempt, &classification, id);
+        let lifecycle = job.destination_lifecycle.or(record.lifecycle);
         let plan = match self.plan_retry(&job, &classification, &next, delay).await? {
             Ok(plan) => plan,
             // Alerts here need no claim of their own: this failure's claim already makes them once.
             Err(reason) => {
-                let alert = alert_for(&job, &lineage, reason);
+                let alert = alert_for(&job, &lineage, reason, self.alert_lifecycle(&job, lifecycle).await);
                 self.publish(&alert).await?;
                 let outcome = FailureHandled::Alerted { copy_job: id.clone(), alerted: alert.reason.clone() };
                 return Ok(ClaimedWork { note: format!("alerted: {}", alert.reason.label()), details, outcome });
             }
         };
 
-        let lifecycle = job.destination_lifecycle.or(record.lifecycle);
         let attempt = next.attempt;
         let request = RetryRequest {
             failed_job: id.clone(),
@@ -316,7 +316,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         // The retry is scheduled first: if the alert then fails, a redelivery schedules the same
         // retry again (same token, same job) rather than telling the operator twice.
         if self.settings.policy.escalates(attempt, &classification) {
-            let alert = alert_for(&job, &lineage, congestion);
+            let alert = alert_for(&job, &lineage, congestion, self.alert_lifecycle(&job, lifecycle).await);
             self.publish(&alert).await?;
             let outcome =
                 FailureHandled::Escalated { copy_job, retry_scheduled: attempt, delay_seconds, alerted: alert.reason };
@@ -326,6 +326,21 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
             note,
             details,
             outcome: FailureHandled::RetryScheduled { copy_job, retry_scheduled: attempt, delay_seconds },
+        })
+    }
+
+    /// The lifecycle the alert's command gives the copy: the one a retry asks for — the job's or its
+    /// record's, else its plan rule's CopyAction's (the lookup [`Self::start_retry`] makes). A plan
+    /// that cannot be read leaves it out rather than the alert.
+    async fn alert_lifecycle(&self, job: &CopyJob, known: Option<Lifecycle>) -> Option<Lifecycle> {
+        let rule = match (known, &job.created_by) {
+            (Some(known), _) => return Some(known),
+            (None, None) => return None,
+            (None, Some(rule)) => rule,
+        };
+        self.backup.copy_action_lifecycle(rule, &job.destination_vault).await.unwrap_or_else(|err| {
+            tracing::warn!(copy_job = %job.id, error = %err, "could not read the plan rule's copy lifecycle for the alert");
+            None
         })
     }
 
@@ -426,6 +441,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
                     source_vault: request.source_vault.clone(),
                     destination_vault: request.destination_vault.clone(),
                     role: Some(request.iam_role.clone()),
+                    lifecycle,
                     reason,
                     attempts: lineage.attempt,
                 };
@@ -507,7 +523,7 @@ struct RetryPlan {
     role: IamRoleArn,
 }
 
-fn alert_for(job: &CopyJob, lineage: &Lineage, reason: AlertReason) -> Alert {
+fn alert_for(job: &CopyJob, lineage: &Lineage, reason: AlertReason, lifecycle: Option<Lifecycle>) -> Alert {
     Alert {
         copy_job: Some(job.id.clone()),
         original_job: Some(lineage.root.clone()),
@@ -516,6 +532,7 @@ fn alert_for(job: &CopyJob, lineage: &Lineage, reason: AlertReason) -> Alert {
         source_vault: job.source_vault.clone(),
         destination_vault: job.destination_vault.clone(),
         role: job.iam_role.clone(),
+        lifecycle,
         reason,
         attempts: lineage.attempt + 1,
     }
