@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use crate::domain::{
-    BackupVaultArn, CopyJobState, CopyTargets, IamRoleArn, PassableRoles, RetryPolicy, RouteTable, SourcePolicy,
-    TopicArn,
+    BackupVaultArn, ClaimLease, CopyJobState, CopyTargets, IamRoleArn, PassableRoles, RetryPolicy, RouteTable,
+    SourcePolicy, TopicArn,
 };
 use crate::handlers::organization::OrganizationSettings;
 use crate::handlers::reconciler::SweepSettings;
@@ -179,15 +179,20 @@ impl RetrierConfig {
         let max_attempts = env.number("MAX_ATTEMPTS", 3);
         let base_delay = env.number("RETRY_BASE_DELAY_SECONDS", 60);
         let lease = env.number("CLAIM_LEASE_SECONDS", 330);
+        // The longest timeout of a function that takes claims (the template's, from the retrier's
+        // and the reconciler's Timeout); the lease must outlast it.
+        let longest_holder = env.number("CLAIM_HOLDER_MAX_TIMEOUT_SECONDS", 300);
         let sources = env.sources();
         let (copy_role, roles) = env.roles();
         let targets = env.copy_targets();
         let policy = RetryPolicy::new(u32::try_from(max_attempts).unwrap_or(u32::MAX), Duration::from_secs(base_delay))
             .map_err(|err| env.problems.push(err.to_string()))
             .ok();
-        if lease < 1 {
-            env.problems.push("CLAIM_LEASE_SECONDS must be at least 1 (and longer than the longest timeout of a function that takes claims, the reconciler's 300 s)".into());
-        }
+        let claim_lease = ClaimLease::new(Duration::from_secs(lease), Duration::from_secs(longest_holder))
+            .map_err(|err| {
+                env.problems.push(format!("CLAIM_LEASE_SECONDS must exceed CLAIM_HOLDER_MAX_TIMEOUT_SECONDS: {err}"))
+            })
+            .ok();
         env.finish(|| {
             Some(Self {
                 table: table?,
@@ -196,7 +201,7 @@ impl RetrierConfig {
                 copy_role,
                 settings: RetrierSettings {
                     policy: policy?,
-                    claim_lease: Duration::from_secs(lease),
+                    claim_lease: claim_lease?,
                     sources: sources?,
                     roles,
                     targets,
@@ -343,6 +348,35 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(config.settings, RetrierSettings::default(), "the template's defaults, any role and target");
+    }
+
+    #[test]
+    fn a_claim_lease_must_outlast_the_longest_timeout_of_a_function_that_takes_claims() {
+        let with = |lease: &str, longest: Option<&str>| {
+            let mut pairs = vec![
+                ("TRACKING_TABLE_NAME", "tracking"),
+                ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:alerts"),
+                ("RETRY_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/retries"),
+                ("CLAIM_LEASE_SECONDS", lease),
+            ];
+            pairs.extend(longest.map(|longest| ("CLAIM_HOLDER_MAX_TIMEOUT_SECONDS", longest)));
+            RetrierConfig::from_lookup(lookup(&pairs))
+        };
+        // Not longer than the reconciler's 300 s (the default), nor than a declared timeout.
+        for (lease, longest) in [("1", None), ("90", None), ("300", None), ("60", Some("60")), ("30", Some("900"))] {
+            let err = with(lease, longest).unwrap_err();
+            assert_eq!(err.problems.len(), 1, "{err}");
+            assert!(
+                err.problems[0].starts_with("CLAIM_LEASE_SECONDS must exceed CLAIM_HOLDER_MAX_TIMEOUT_SECONDS"),
+                "{err}"
+            );
+        }
+        assert!(with("300", None).unwrap_err().to_string().contains("(300 s)"));
+        // Longer: accepted, however short (a test's lease with a shorter declared timeout).
+        let config = with("2", Some("1")).unwrap();
+        assert_eq!(config.settings.claim_lease.duration(), Duration::from_secs(2));
+        assert_eq!(with("301", None).unwrap().settings.claim_lease.duration(), Duration::from_secs(301));
+        assert!(with("330", Some("soon")).is_err(), "a number of seconds");
     }
 
     #[test]

@@ -210,15 +210,15 @@ mod coverage {
     #[tokio::test]
     async fn a_failed_air_gapped_copy_is_a_failed_row_with_its_alert() {
         let assessor = assessor(air_gapped_copy(CopyJobState::Failed));
-        let id = copy_id(FAILED_COPY_JOB);
+        let (id, owner) = (copy_id(FAILED_COPY_JOB), vaultwatch::domain::ClaimOwner::unique());
         assessor
             .store
-            .claim(&id, ClaimKind::FailureHandling, Utc::now(), std::time::Duration::from_secs(60))
+            .claim(&id, ClaimKind::FailureHandling, &owner, Utc::now(), std::time::Duration::from_secs(60))
             .await
             .unwrap();
         assessor
             .store
-            .finish_claim(&id, ClaimKind::FailureHandling, "alerted: air-gapped backup copy failed", None)
+            .finish_claim(&id, ClaimKind::FailureHandling, &owner, "alerted: air-gapped backup copy failed", None)
             .await
             .unwrap();
         let report = assessor.report(&query(), Utc::now()).await.unwrap();

@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 use vaultwatch::adapters::{load_sdk_config, DynamoStore, Host, SdkBackup};
 use vaultwatch::domain::{
     BackupJobId, BackupJobState, BackupPlanId, BackupPlanVersion, BackupRuleId, BackupVaultArn, Claim, ClaimKind,
-    CopyDetails, CopyJobId, CopyJobState, IamRoleArn, IdempotencyToken, Lifecycle, Lineage, PlanRuleRef,
-    RecoveryPointArn, StartedCopy, StateChange, StateUpdate,
+    ClaimOwner, CopyDetails, CopyJobId, CopyJobState, IamRoleArn, IdempotencyToken, Lifecycle, Lineage, Ownership,
+    PlanRuleRef, RecoveryPointArn, StartedCopy, StateChange, StateUpdate,
 };
 use vaultwatch::ports::{BackupApi, ErrorClass, StartCopyRequest, TrackingStore};
 
@@ -353,22 +353,34 @@ async fn claims_are_exclusive_expire_and_can_be_released() {
     let id = CopyJobId::parse(&unique("CLAIM")).unwrap();
     let lease = Duration::from_secs(90);
     let now = Utc::now();
-    assert!(matches!(store.claim(&id, ClaimKind::Alert, now, lease).await.unwrap(), Claim::Acquired(_)));
-    assert_eq!(store.claim(&id, ClaimKind::Alert, now, lease).await.unwrap(), Claim::InProgress);
+    let (a, b) = (ClaimOwner::parse("request-a").unwrap(), ClaimOwner::parse("request-b").unwrap());
+    assert!(matches!(store.claim(&id, ClaimKind::Alert, &a, now, lease).await.unwrap(), Claim::Acquired(_)));
+    assert_eq!(store.claim(&id, ClaimKind::Alert, &b, now, lease).await.unwrap(), Claim::InProgress);
     assert!(
-        matches!(store.claim(&id, ClaimKind::FailureHandling, now, lease).await.unwrap(), Claim::Acquired(_)),
+        matches!(store.claim(&id, ClaimKind::FailureHandling, &b, now, lease).await.unwrap(), Claim::Acquired(_)),
         "claims are per kind"
     );
     // Abandoned past its lease: taken over.
     let later = now + chrono::Duration::seconds(120);
-    assert!(matches!(store.claim(&id, ClaimKind::Alert, later, lease).await.unwrap(), Claim::Acquired(_)));
-    store.release_claim(&id, ClaimKind::Alert).await.unwrap();
-    assert!(matches!(store.claim(&id, ClaimKind::Alert, later, lease).await.unwrap(), Claim::Acquired(_)));
-    store.finish_claim(&id, ClaimKind::Alert, "alerted: test", None).await.unwrap();
-    store.release_claim(&id, ClaimKind::Alert).await.unwrap();
+    assert!(matches!(store.claim(&id, ClaimKind::Alert, &b, later, lease).await.unwrap(), Claim::Acquired(_)));
+    store.release_claim(&id, ClaimKind::Alert, &b).await.unwrap();
+    assert!(matches!(store.claim(&id, ClaimKind::Alert, &b, later, lease).await.unwrap(), Claim::Acquired(_)));
+    assert_eq!(store.finish_claim(&id, ClaimKind::Alert, &b, "alerted: test", None).await.unwrap(), Ownership::Held);
     assert_eq!(
-        store.claim(&id, ClaimKind::Alert, later + chrono::Duration::hours(1), lease).await.unwrap(),
+        store.release_claim(&id, ClaimKind::Alert, &b).await.unwrap(),
+        Ownership::Lost,
+        "a done claim stays done"
+    );
+    assert_eq!(
+        store.claim(&id, ClaimKind::Alert, &a, later + chrono::Duration::hours(1), lease).await.unwrap(),
         Claim::AlreadyDone
     );
     assert_eq!(store.get(&id).await.unwrap().unwrap().outcome.as_deref(), Some("alerted: test"));
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack (tests/e2e)"]
+async fn only_a_claims_owner_renews_finishes_or_releases_it() {
+    let (_, _, store) = clients().await;
+    vaultwatch_tests::claim_ownership_contract(&store, &CopyJobId::parse(&unique("OWNED")).unwrap()).await;
 }

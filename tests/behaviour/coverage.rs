@@ -315,11 +315,12 @@ mod report {
         backup.add_copy_job(copy("C-DONE", "COVERED", DR_VAULT, CopyJobState::Completed));
         backup.add_backup_job(completed("ALERTED", 20, None));
         backup.add_copy_job(copy("C-FAILED", "ALERTED", DR_VAULT, CopyJobState::Failed));
+        let (id, owner) = (copy_id("C-FAILED"), vaultwatch::domain::ClaimOwner::unique());
         store
-            .claim(&copy_id("C-FAILED"), ClaimKind::FailureHandling, Utc::now(), std::time::Duration::from_secs(60))
+            .claim(&id, ClaimKind::FailureHandling, &owner, Utc::now(), std::time::Duration::from_secs(60))
             .await
             .unwrap();
-        store.finish_claim(&copy_id("C-FAILED"), ClaimKind::FailureHandling, "alerted: permanent", None).await.unwrap();
+        store.finish_claim(&id, ClaimKind::FailureHandling, &owner, "alerted: permanent", None).await.unwrap();
         backup.add_backup_job(completed("RETRYING", 10, None));
         backup.add_copy_job(copy("C-FIRST", "RETRYING", DR_VAULT, CopyJobState::Failed));
         backup.add_copy_job(copy("C-RETRY", "RETRYING", DR_VAULT, CopyJobState::Running));

@@ -5,7 +5,7 @@
 use chrono::Utc;
 use serde_json::json;
 use vaultwatch::domain::{
-    BackupJob, BackupJobId, BackupJobState, CopyJob, CopyJobId, CopyJobState, CoverageSummary, IamRoleArn,
+    BackupJob, BackupJobId, BackupJobState, ClaimOwner, CopyJob, CopyJobId, CopyJobState, CoverageSummary, IamRoleArn,
     IdempotencyToken, RecoveryPointArn, RouteTable, StateUpdate,
 };
 use vaultwatch::handlers::reconciler::{MissingCopyPass, Reconciler, Summary, SweepSettings};
@@ -135,7 +135,7 @@ async fn failures_the_retrier_already_handled_are_left_alone() {
         &reconciler.queue,
         RetrierSettings::default(),
     );
-    event_path.handle_failure(&generated_job(0).id, None).await.unwrap();
+    event_path.handle_failure(&generated_job(0).id, None, &ClaimOwner::unique()).await.unwrap();
     let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!(summary.retried, JOBS / 10 - 1);
     assert_eq!(reconciler.queue.scheduled().len(), JOBS / 10, "job 0 was scheduled once, by the event path");
@@ -424,13 +424,19 @@ fn epoch_ms_in(from_now: std::time::Duration) -> u64 {
 async fn the_lambda_entry_sweeps_until_five_seconds_before_its_deadline() {
     // A minute left: the whole sweep runs.
     let reconciler = populated();
-    let summary = reconciler.handle(&json!({}), epoch_ms_in(std::time::Duration::from_secs(60))).await.unwrap();
+    let summary = reconciler
+        .handle(&json!({}), epoch_ms_in(std::time::Duration::from_secs(60)), &ClaimOwner::unique())
+        .await
+        .unwrap();
     assert!(summary.complete && summary.scanned == JOBS, "{summary:?}");
     assert_eq!(reconciler.queue.scheduled().len(), JOBS / 10);
 
     // Less than the five seconds kept back to save the cursor: not one page is read, the cursor is saved.
     let reconciler = populated();
-    let summary = reconciler.handle(&json!({}), epoch_ms_in(std::time::Duration::from_secs(4))).await.unwrap();
+    let summary = reconciler
+        .handle(&json!({}), epoch_ms_in(std::time::Duration::from_secs(4)), &ClaimOwner::unique())
+        .await
+        .unwrap();
     assert!(!summary.complete && summary.pages == 0 && summary.scanned == 0, "{summary:?}");
     assert_eq!(reconciler.backup.calls("ListCopyJobs"), 0);
     assert!(
@@ -438,7 +444,7 @@ async fn the_lambda_entry_sweeps_until_five_seconds_before_its_deadline() {
         "the next run starts where this one stopped"
     );
     // A deadline already past behaves the same, without underflow.
-    let summary = reconciler.handle(&json!({}), 0).await.unwrap();
+    let summary = reconciler.handle(&json!({}), 0, &ClaimOwner::unique()).await.unwrap();
     assert!(!summary.complete && summary.pages == 0, "{summary:?}");
 }
 
@@ -568,7 +574,7 @@ async fn a_manual_fix_of_an_alerted_copy_gets_one_resolved_message_in_the_alerts
     // A copy fails for good (a KMS key policy) and the event path alerts it.
     let failed = generated_job(2);
     reconciler.backup.add_copy_job(failed.clone());
-    event_path(&reconciler).handle_failure(&failed.id, None).await.unwrap();
+    event_path(&reconciler).handle_failure(&failed.id, None, &ClaimOwner::unique()).await.unwrap();
     let alerts = reconciler.alerts.published();
     assert_eq!(alerts.len(), 1);
     let alert = &alerts[0];
@@ -680,11 +686,11 @@ async fn only_alerted_copies_that_a_completed_copy_covers_are_resolved() {
     // Alerted, and nothing completed since: no resolution.
     let alerted = generated_job(2);
     reconciler.backup.add_copy_job(alerted.clone());
-    event_path(&reconciler).handle_failure(&alerted.id, None).await.unwrap();
+    event_path(&reconciler).handle_failure(&alerted.id, None, &ClaimOwner::unique()).await.unwrap();
     // Failed and retried (no alert), the retry completed: covered, but nothing was alerted.
     let retried = generated_job(20);
     reconciler.backup.add_copy_job(retried.clone());
-    event_path(&reconciler).handle_failure(&retried.id, None).await.unwrap();
+    event_path(&reconciler).handle_failure(&retried.id, None, &ClaimOwner::unique()).await.unwrap();
     reconciler.backup.add_copy_job(completed_copy_of(&retried, "RETRY-DONE"));
     // A completed copy to another vault does not cover the alerted one.
     let mut elsewhere = completed_copy_of(&alerted, "ELSEWHERE");
@@ -701,7 +707,7 @@ async fn a_resolved_message_sns_refused_goes_out_on_the_next_sweep() {
     let reconciler = reconciler(RouteTable::default());
     let failed = generated_job(2);
     reconciler.backup.add_copy_job(failed.clone());
-    event_path(&reconciler).handle_failure(&failed.id, None).await.unwrap();
+    event_path(&reconciler).handle_failure(&failed.id, None, &ClaimOwner::unique()).await.unwrap();
     reconciler.backup.add_copy_job(completed_copy_of(&failed, "MANUAL-1"));
     reconciler.alerts.fail_next("resolve", 1, transient_error("sns", "Publish", "Throttling"));
 

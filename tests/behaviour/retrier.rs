@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use vaultwatch::domain::{AlertReason, CopyJobState, IdempotencyToken, RetryPolicy};
+use vaultwatch::domain::{AlertReason, ClaimOwner, CopyJobState, IdempotencyToken, RetryPolicy};
 use vaultwatch::handlers::retrier::{Retrier, RetrierSettings};
 use vaultwatch::handlers::HandlerError;
 use vaultwatch::ports::memory::{backup_error, transient_error, MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
@@ -194,7 +194,8 @@ async fn a_delivery_during_another_ones_work_is_told_to_come_back() {
     let retrier = retrier();
     let id = copy_id(FAILED_COPY_JOB);
     // Another invocation holds the claim right now.
-    retrier.store.claim(&id, ClaimKind::FailureHandling, Utc::now(), Duration::from_secs(90)).await.unwrap();
+    let another = ClaimOwner::unique();
+    retrier.store.claim(&id, ClaimKind::FailureHandling, &another, Utc::now(), Duration::from_secs(90)).await.unwrap();
     let err = retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap_err();
     assert!(matches!(err, HandlerError::InProgress(_)), "{err}");
     assert!(retrier.queue.scheduled().is_empty());
@@ -202,9 +203,9 @@ async fn a_delivery_during_another_ones_work_is_told_to_come_back() {
     // A claim abandoned past its lease (the holder crashed) is taken over.
     let stale = Utc::now() - chrono::Duration::seconds(600);
     let other = copy_id("OTHER-JOB");
-    retrier.store.claim(&other, ClaimKind::FailureHandling, stale, Duration::from_secs(90)).await.unwrap();
-    let claim =
-        retrier.store.claim(&other, ClaimKind::FailureHandling, Utc::now(), Duration::from_secs(90)).await.unwrap();
+    retrier.store.claim(&other, ClaimKind::FailureHandling, &another, stale, Duration::from_secs(90)).await.unwrap();
+    let (lease, owner) = (Duration::from_secs(90), ClaimOwner::unique());
+    let claim = retrier.store.claim(&other, ClaimKind::FailureHandling, &owner, Utc::now(), lease).await.unwrap();
     assert!(matches!(claim, vaultwatch::domain::Claim::Acquired(_)));
 }
 
@@ -650,4 +651,114 @@ async fn a_congested_chain_waits_longest_is_told_once_past_awss_two_hour_window_
     assert!(matches!(alerts[1].reason, AlertReason::AttemptsExhausted { .. }), "{:?}", alerts[1].reason);
     assert!(alerts[1].body().contains("start-copy-job"), "once the chain has ended, a copy by hand is safe");
     assert_eq!(retrier.backup.started_copies().len() as u32, CONGESTION_LAST_ATTEMPT);
+}
+
+/// Two invocations of one failure. A claims it and stalls (its DescribeCopyJob answers late) past
+/// its lease, which is still longer than the function's declared timeout, so the rule holds; B
+/// takes the claim over and handles the failure. A's late work is refused at the confirmation
+/// before its side effect: one retry queued, one alert, B's outcome recorded.
+#[tokio::test]
+async fn an_invocation_that_outlives_its_lease_leaves_the_failure_to_the_one_that_took_it_over() {
+    use vaultwatch::domain::ClaimLease;
+    use vaultwatch::handlers::retrier::FailureHandled;
+    for (status_message, retries, alerts) in [("Try again later", 1, 0), ("Access Denied", 0, 1)] {
+        let backup = MemoryBackup::new();
+        let mut job = failed_copy_job();
+        job.status_message = Some(status_message.into());
+        backup.add_copy_action(job.created_by.as_ref().unwrap(), &job.destination_vault, Some(plan_copy_lifecycle()));
+        backup.add_copy_job(job);
+        let claim_lease = ClaimLease::new(Duration::from_millis(200), Duration::from_millis(100)).unwrap();
+        let settings = RetrierSettings { claim_lease, ..RetrierSettings::default() };
+        let retrier =
+            Retrier::new(Stalled::new(backup), MemoryStore::new(), MemoryAlerts::new(), MemoryQueue::new(), settings);
+        let failed = fixture("sns/copy-job-failed.json");
+        let (late, took_over) = tokio::join!(retrier.handle(&failed), async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let handled = wire(retrier.handle(&failed).await.unwrap());
+            retrier.backup.resume();
+            handled
+        });
+        let late = wire(late.unwrap());
+        let duplicate = wire(FailureHandled::Duplicate { copy_job: copy_id(FAILED_COPY_JOB), duplicate: true });
+        assert_eq!(late["outcomes"][0], duplicate, "{status_message}: {late}");
+        assert_ne!(took_over["outcomes"][0], duplicate, "{status_message}: {took_over}");
+        assert_eq!(retrier.queue.scheduled().len(), retries, "{status_message}");
+        assert_eq!(retrier.alerts.published().len(), alerts, "{status_message}");
+        let record = retrier.store.record(&copy_id(FAILED_COPY_JOB)).unwrap();
+        let expected = if retries == 1 { "retry 1 scheduled" } else { "alerted: permanent failure" };
+        assert_eq!((record.outcome.as_deref(), record.failure_handled), (Some(expected), true), "{status_message}");
+        // A redelivery finds the failure handled.
+        retrier.handle(&failed).await.unwrap();
+        assert_eq!((retrier.queue.scheduled().len(), retrier.alerts.published().len()), (retries, alerts));
+    }
+}
+
+/// The same takeover of a due retry that AWS Backup refuses: its alert claim is taken over while
+/// the first invocation stalls, and the alert goes out once.
+#[tokio::test]
+async fn a_refused_retrys_alert_goes_out_once_when_its_claim_is_taken_over() {
+    use vaultwatch::domain::ClaimLease;
+    let source = retrier();
+    source.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
+    let (request, _) = source.queue.drain().remove(0);
+    let body = serde_json::to_string(&request).unwrap();
+    let claim_lease = ClaimLease::new(Duration::from_millis(200), Duration::from_millis(100)).unwrap();
+    let settings = RetrierSettings { claim_lease, ..RetrierSettings::default() };
+    let retrier = Retrier::new(&source.backup, &source.store, &source.alerts, &source.queue, settings);
+    let refusal = backup_error("StartCopyJob", ErrorClass::Permanent, "InvalidParameterValueException");
+    source.backup.fail_next("StartCopyJob", 2, refusal);
+    // A holds the alert claim and stalls after it: simulated by taking the claim as A would.
+    let (id, a) = (copy_id(FAILED_COPY_JOB), ClaimOwner::unique());
+    let at = chrono::Utc::now() - chrono::Duration::milliseconds(300);
+    use vaultwatch::ports::TrackingStore;
+    source.store.claim(&id, vaultwatch::domain::ClaimKind::Alert, &a, at, Duration::from_millis(200)).await.unwrap();
+    // B, after A's lease lapsed, takes it over and alerts.
+    let response = wire(retrier.handle(&sqs_event(&[("m1".into(), body.clone())])).await.unwrap());
+    assert_eq!(response, json!({ "batchItemFailures": [] }));
+    assert_eq!(source.alerts.published().len(), 1);
+    // A, late, can neither close nor give back B's claim.
+    let kind = vaultwatch::domain::ClaimKind::Alert;
+    use vaultwatch::domain::Ownership;
+    assert_eq!(source.store.finish_claim(&id, kind, &a, "alerted: late", None).await.unwrap(), Ownership::Lost);
+    assert_eq!(source.store.release_claim(&id, kind, &a).await.unwrap(), Ownership::Lost);
+    // A redelivery of the refused retry finds the alert sent.
+    retrier.handle(&sqs_event(&[("m1".into(), body)])).await.unwrap();
+    assert_eq!(source.alerts.published().len(), 1);
+}
+
+#[tokio::test]
+async fn only_a_claims_owner_renews_finishes_or_releases_it_in_memory() {
+    claim_ownership_contract(&MemoryStore::new(), &copy_id("OWNED")).await;
+}
+
+/// A pending claim written before claims had owners (no owner attribute) is nobody's: no
+/// invocation can finish, renew or give it back, and it is taken over once its lease lapses.
+#[tokio::test]
+async fn a_pending_claim_without_an_owner_is_taken_over_only_after_its_lease() {
+    use chrono::Utc;
+    use vaultwatch::domain::{Claim, ClaimKind, Ownership};
+    use vaultwatch::ports::TrackingStore;
+    let retrier = retrier();
+    let id = copy_id(FAILED_COPY_JOB);
+    let kind = ClaimKind::FailureHandling;
+    retrier.store.seed_ownerless_claim(&id, kind, Utc::now() - chrono::Duration::seconds(10));
+    let err = retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap_err();
+    assert!(matches!(err, HandlerError::InProgress(_)), "{err}");
+    let someone = ClaimOwner::unique();
+    assert_eq!(retrier.store.renew_claim(&id, kind, &someone, Utc::now()).await.unwrap(), Ownership::Lost);
+    assert_eq!(
+        retrier.store.finish_claim(&id, kind, &someone, "retry 1 scheduled", None).await.unwrap(),
+        Ownership::Lost
+    );
+    assert_eq!(retrier.store.release_claim(&id, kind, &someone).await.unwrap(), Ownership::Lost);
+    assert!(!retrier.store.record(&id).unwrap().failure_handled);
+    // Past its lease (330 s), the next delivery takes it over and handles the failure.
+    let lapsed = Utc::now() - chrono::Duration::seconds(331);
+    retrier.store.seed_ownerless_claim(&id, kind, lapsed);
+    retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
+    assert_eq!(retrier.queue.scheduled().len(), 1);
+    assert!(matches!(
+        retrier.store.claim(&id, kind, &someone, Utc::now(), Duration::from_secs(330)).await.unwrap(),
+        Claim::AlreadyDone
+    ));
 }

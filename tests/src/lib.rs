@@ -12,7 +12,7 @@ use vaultwatch::domain::{
 use vaultwatch::domain::{Composite, DeleteAfterEvent, RecoveryPoint, VaultName, VaultType};
 use vaultwatch::handlers::retrier::{Retrier, RetrierSettings};
 use vaultwatch::ports::memory::{MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
-use vaultwatch::ports::{AwsError, BackupApi, BackupJobQuery, CopyJobQuery, Page, StartCopyRequest};
+use vaultwatch::ports::{AwsError, BackupApi, BackupJobQuery, CopyJobQuery, Page, StartCopyRequest, TrackingStore};
 
 pub const SOURCE_VAULT: &str = "arn:aws:backup:us-east-1:123456789012:backup-vault:primary";
 pub const DR_VAULT: &str = "arn:aws:backup:us-west-2:123456789012:backup-vault:dr-copy";
@@ -192,6 +192,115 @@ pub fn vault(raw: &str) -> BackupVaultArn {
 
 pub mod burst;
 pub mod calls;
+
+/// An AWS Backup whose first DescribeCopyJob waits until [`Stalled::resume`]: an invocation that
+/// stalls after taking its claim, long enough for its lease to lapse and another to take it over.
+pub struct Stalled<B> {
+    pub inner: B,
+    stalled: std::sync::atomic::AtomicBool,
+    resumed: std::sync::atomic::AtomicBool,
+}
+
+impl<B> Stalled<B> {
+    pub fn new(inner: B) -> Self {
+        Self { inner, stalled: Default::default(), resumed: Default::default() }
+    }
+
+    /// Lets the stalled call answer.
+    pub fn resume(&self) {
+        self.resumed.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl<B: BackupApi> BackupApi for Stalled<B> {
+    async fn describe_copy_job(&self, id: &CopyJobId) -> Result<CopyJob, AwsError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if !self.stalled.swap(true, SeqCst) {
+            while !self.resumed.load(SeqCst) {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        }
+        self.inner.describe_copy_job(id).await
+    }
+    async fn describe_backup_job(&self, id: &BackupJobId) -> Result<BackupJob, AwsError> {
+        self.inner.describe_backup_job(id).await
+    }
+    async fn copy_action_lifecycle(
+        &self,
+        rule: &PlanRuleRef,
+        destination: &BackupVaultArn,
+    ) -> Result<Option<Lifecycle>, AwsError> {
+        self.inner.copy_action_lifecycle(rule, destination).await
+    }
+    async fn plan_copy_destinations(&self, rule: &PlanRuleRef) -> Result<Vec<BackupVaultArn>, AwsError> {
+        self.inner.plan_copy_destinations(rule).await
+    }
+    async fn makes_continuous_backups(&self, rule: &PlanRuleRef) -> Result<bool, AwsError> {
+        self.inner.makes_continuous_backups(rule).await
+    }
+    async fn describe_recovery_point(
+        &self,
+        vault: &VaultName,
+        recovery_point: &RecoveryPointArn,
+    ) -> Result<Option<RecoveryPoint>, AwsError> {
+        self.inner.describe_recovery_point(vault, recovery_point).await
+    }
+    async fn start_copy_job(&self, request: &StartCopyRequest) -> Result<CopyJobId, AwsError> {
+        self.inner.start_copy_job(request).await
+    }
+    async fn list_copy_jobs(&self, query: &CopyJobQuery, next_token: Option<&str>) -> Result<Page<CopyJob>, AwsError> {
+        self.inner.list_copy_jobs(query, next_token).await
+    }
+    async fn count_failed_copy_jobs(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<std::collections::BTreeMap<String, u64>, AwsError> {
+        self.inner.count_failed_copy_jobs(since).await
+    }
+    async fn list_completed_backups(
+        &self,
+        query: &BackupJobQuery,
+        next_token: Option<&str>,
+    ) -> Result<Page<BackupJob>, AwsError> {
+        self.inner.list_completed_backups(query, next_token).await
+    }
+}
+
+/// The store's side of claim ownership, for any store (the in-memory one in the behaviour tests,
+/// the DynamoDB adapter on moto in the contract tests): only a claim's owner renews, finishes or
+/// gives it back; a renewal starts its lease again; a claim taken over after its lease lapsed is
+/// its new owner's alone. `id` must name a job the store has no record of.
+pub async fn claim_ownership_contract(store: &impl TrackingStore, id: &CopyJobId) {
+    use vaultwatch::domain::{Claim, ClaimKind, ClaimOwner, Ownership};
+    let lease = std::time::Duration::from_secs(90);
+    let now = Utc::now();
+    let (a, b) = (ClaimOwner::parse("request-a").unwrap(), ClaimOwner::parse("request-b").unwrap());
+    let kind = ClaimKind::FailureHandling;
+    assert!(matches!(store.claim(id, kind, &a, now, lease).await.unwrap(), Claim::Acquired(_)));
+    assert_eq!(store.renew_claim(id, kind, &b, now).await.unwrap(), Ownership::Lost);
+    // A renewal starts the lease again: a claim renewed at +60 s is not abandoned at +120 s.
+    let renewed = now + chrono::Duration::seconds(60);
+    assert_eq!(store.renew_claim(id, kind, &a, renewed).await.unwrap(), Ownership::Held);
+    let later = now + chrono::Duration::seconds(120);
+    assert_eq!(store.claim(id, kind, &b, later, lease).await.unwrap(), Claim::InProgress);
+    // A outlives its renewed lease: B takes the claim over, and A can no longer act on it.
+    let takeover = renewed + chrono::Duration::seconds(91);
+    assert!(matches!(store.claim(id, kind, &b, takeover, lease).await.unwrap(), Claim::Acquired(_)));
+    assert_eq!(store.renew_claim(id, kind, &a, takeover).await.unwrap(), Ownership::Lost);
+    assert_eq!(store.release_claim(id, kind, &a).await.unwrap(), Ownership::Lost);
+    assert_eq!(store.claim(id, kind, &a, takeover, lease).await.unwrap(), Claim::InProgress, "B's claim stands");
+    assert_eq!(store.finish_claim(id, kind, &a, "alerted: late", None).await.unwrap(), Ownership::Lost);
+    let record = store.get(id).await.unwrap().unwrap();
+    assert_eq!((record.outcome, record.failure_handled), (None, false));
+    assert_eq!(store.finish_claim(id, kind, &b, "retry 1 scheduled", None).await.unwrap(), Ownership::Held);
+    // A finish repeated (its first response lost) is still its owner's; a finished claim is not
+    // given back.
+    assert_eq!(store.finish_claim(id, kind, &b, "retry 1 scheduled", None).await.unwrap(), Ownership::Held);
+    assert_eq!(store.release_claim(id, kind, &b).await.unwrap(), Ownership::Lost);
+    assert_eq!(store.finish_claim(id, kind, &a, "alerted: late", None).await.unwrap(), Ownership::Lost);
+    let record = store.get(id).await.unwrap().unwrap();
+    assert_eq!((record.outcome.as_deref(), record.failure_handled), (Some("retry 1 scheduled"), true));
+}
 
 /// An AWS Backup that records how many StartCopyJob calls were in flight at once. Each call yields to
 /// the runtime before answering, so calls made concurrently overlap and sequential ones do not.

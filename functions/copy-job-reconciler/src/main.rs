@@ -5,6 +5,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use vaultwatch::adapters::{load_sdk_config, AwsReconciler, Host};
 use vaultwatch::config::ReconcilerConfig;
+use vaultwatch::domain::ClaimOwner;
 use vaultwatch::metrics::MetricsWriter;
 
 #[tokio::main(flavor = "current_thread")]
@@ -14,7 +15,10 @@ async fn main() -> Result<(), Error> {
     let config = ReconcilerConfig::from_env()?;
     let reconciler = &AwsReconciler::from_config(config, &load_sdk_config(Host::Lambda).await?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        metrics.record(reconciler.handle(&event.payload, event.context.deadline).await)
+        // The invocation's request id owns the claims it takes.
+        // (The Runtime API always sends one; an empty one would get an owner of its own.)
+        let owner = ClaimOwner::parse(&event.context.request_id).unwrap_or_else(|_| ClaimOwner::unique());
+        metrics.record(reconciler.handle(&event.payload, event.context.deadline, &owner).await)
     }))
     .await
 }

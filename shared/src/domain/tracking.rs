@@ -87,6 +87,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_claim_owner_is_a_request_id_and_never_empty() {
+        let owner = ClaimOwner::parse(" 8476a536-e9f4-11e8-9739-2dfe598c3fcd ").unwrap();
+        assert_eq!(owner.as_str(), "8476a536-e9f4-11e8-9739-2dfe598c3fcd");
+        assert_eq!(ClaimOwner::parse("  "), Err(EmptyClaimOwner));
+        assert_ne!(ClaimOwner::unique(), ClaimOwner::unique());
+    }
+
+    #[test]
+    fn a_claim_lease_is_longer_than_the_longest_holder_timeout_by_construction() {
+        use std::time::Duration;
+        let lease = |lease, longest| ClaimLease::new(Duration::from_secs(lease), Duration::from_secs(longest));
+        assert_eq!(lease(331, 330).unwrap().duration(), Duration::from_secs(331));
+        assert!(lease(330, 330).is_err() && lease(90, 300).is_err());
+        assert!(ClaimLease::default().duration() > Duration::from_secs(300), "the reconciler's timeout");
+    }
+
+    #[test]
     fn filling_keeps_what_is_recorded_and_adds_what_is_missing() {
         let vault = |name: &str| {
             BackupVaultArn::parse(&format!("arn:aws:backup:us-east-1:123456789012:backup-vault:{name}")).unwrap()
@@ -178,6 +195,97 @@ pub enum ClaimKind {
     /// Publishing the one "resolved" message of an alerted job, once a copy of its recovery point to
     /// its destination has completed (claimed on the alerted job's record).
     Resolution,
+}
+
+/// Who holds a claim: the Lambda invocation's request id, written with the claim. Finishing,
+/// giving back and renewing a claim are conditional on it, so an invocation that outlived its lease
+/// cannot close, release or act on the claim of the invocation that took it over.
+///
+/// A request id names one invocation; Lambda reuses it for an asynchronous retry of the same event,
+/// but only after the earlier attempt has ended, so two live holders never share one.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ClaimOwner(String);
+
+impl ClaimOwner {
+    /// The invocation's request id (lambda_runtime's `Context::request_id`); never empty.
+    pub fn parse(request_id: &str) -> Result<Self, EmptyClaimOwner> {
+        let request_id = request_id.trim();
+        if request_id.is_empty() {
+            return Err(EmptyClaimOwner);
+        }
+        Ok(Self(request_id.to_owned()))
+    }
+
+    /// An owner no other in this process has, for a caller without a Lambda context (tests,
+    /// tools): `local-<process id>-<n>`.
+    pub fn unique() -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self(format!("local-{}-{n}", std::process::id()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ClaimOwner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("a claim's owner (the invocation's request id) must not be empty")]
+pub struct EmptyClaimOwner;
+
+/// Whether a claim was still this invocation's when a write conditional on its owner ran. `Lost`
+/// is not an error: another invocation took the claim over (this one outlived its lease) and does
+/// the side effect; this one must not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ownership {
+    Held,
+    Lost,
+}
+
+/// How long a claim protects work in progress before another invocation may take it over. Longer,
+/// by construction, than the longest timeout of a function that takes claims: a holder is dead
+/// (Lambda ended it) before its lease can lapse, so a live holder's claim is never taken over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClaimLease(std::time::Duration);
+
+impl ClaimLease {
+    /// A lease of `lease`, given that no function that takes claims runs longer than
+    /// `longest_holder_timeout`.
+    pub fn new(lease: std::time::Duration, longest_holder_timeout: std::time::Duration) -> Result<Self, LeaseTooShort> {
+        if lease <= longest_holder_timeout {
+            return Err(LeaseTooShort { lease, longest_holder_timeout });
+        }
+        Ok(Self(lease))
+    }
+
+    pub fn duration(self) -> std::time::Duration {
+        self.0
+    }
+}
+
+/// The template's: 330 s, over the reconciler's 300 s timeout.
+impl Default for ClaimLease {
+    fn default() -> Self {
+        Self(std::time::Duration::from_secs(330))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "a claim lease of {} s must be longer than the longest timeout of a function that takes claims ({} s): \
+     a live holder's claim could be taken over",
+    lease.as_secs_f64(),
+    longest_holder_timeout.as_secs_f64()
+)]
+pub struct LeaseTooShort {
+    pub lease: std::time::Duration,
+    pub longest_holder_timeout: std::time::Duration,
 }
 
 /// Outcome of trying to claim a side effect.

@@ -24,13 +24,13 @@ use serde_json::Value;
 use super::copier::{CompletedBackup, Copier};
 use super::coverage::{CoverageAssessor, CoverageQuery};
 use super::organization::{AccountCoverage, OrganizationAssessor, OrganizationSettings};
-use super::retrier::{ClaimedWork, FailureHandled, Retrier, RetrierSettings};
+use super::retrier::{ClaimedWork, FailureHandled, Once, Retrier, RetrierSettings};
 use super::tracker::Tracker;
 use super::HandlerError;
 use crate::domain::{
-    Alert, AlertReason, BackupVaultArn, ClaimKind, CopyDetails, CopyJob, CopyJobState, CopyLedger, CopyRoute, Coverage,
-    CoverageStatus, CoverageSummary, IamRoleArn, IdempotencyToken, RecoveryPointArn, Refusal, RequiredBy, Requirement,
-    Resolution, RouteTable, SourcePolicy, SweepCursor, SweepResume, VerifiedSweep,
+    Alert, AlertReason, BackupVaultArn, ClaimKind, ClaimOwner, CopyDetails, CopyJob, CopyJobState, CopyLedger,
+    CopyRoute, Coverage, CoverageStatus, CoverageSummary, IamRoleArn, IdempotencyToken, RecoveryPointArn, Refusal,
+    RequiredBy, Requirement, Resolution, RouteTable, SourcePolicy, SweepCursor, SweepResume, VerifiedSweep,
 };
 use crate::notification::CopyJobEvent;
 use crate::ports::{AlertSink, AwsError, BackupApi, CopyJobQuery, RetryQueue, TrackingStore};
@@ -224,10 +224,18 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         })
     }
 
-    /// One scheduled run. `out_of_time` is asked before each page; when it says so, the run saves
-    /// its cursor and stops (production passes a deadline check, tests a page count).
-    pub async fn run(
+    /// [`Self::run_as`] for a caller without a Lambda invocation (tests, tools): its claims are held
+    /// by an owner unique in this process.
+    pub async fn run(&self, now: DateTime<Utc>, out_of_time: impl FnMut() -> bool) -> Result<Summary, HandlerError> {
+        self.run_as(&ClaimOwner::unique(), now, out_of_time).await
+    }
+
+    /// One scheduled run, its claims held by `owner` (the invocation's request id). `out_of_time`
+    /// is asked before each page; when it says so, the run saves its cursor and stops (production
+    /// passes a deadline check, tests a page count).
+    pub async fn run_as(
         &self,
+        owner: &ClaimOwner,
         now: DateTime<Utc>,
         mut out_of_time: impl FnMut() -> bool,
     ) -> Result<Summary, HandlerError> {
@@ -293,7 +301,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             // A page's jobs are reconciled a few at a time: their table writes overlap.
             let checks = page.items.iter().filter(|job| needs_check(job)).map(|job| {
                 let (tracker, records) = (&tracker, &records);
-                async move { (job, self.reconcile_job(tracker, job, records.get(&job.id), now).await) }
+                async move { (job, self.reconcile_job(tracker, job, records.get(&job.id), now, owner).await) }
             });
             let results: Vec<_> = stream::iter(checks).buffered(CONCURRENT_JOBS).collect().await;
             for (job, result) in results {
@@ -338,7 +346,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             }
         }
         // Alerted copies that a completed copy now covers: told once each, in the alert's thread.
-        if let Err(err) = self.publish_resolutions(&mut ledger, &mut summary).await {
+        if let Err(err) = self.publish_resolutions(&mut ledger, &mut summary, owner).await {
             summary.errors += 1;
             tracing::error!(error = %err, "could not read the records of alerted copies");
         }
@@ -408,6 +416,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         job: &CopyJob,
         record: Option<&crate::domain::CopyJobRecord>,
         now: DateTime<Utc>,
+        owner: &ClaimOwner,
     ) -> Result<Reconciled, HandlerError> {
         let mut reconciled = Reconciled::default();
         let recorded_rank = record.and_then(|r| r.state).map(CopyJobState::rank);
@@ -426,7 +435,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             reconciled.details_filled = tracker.fill_missing_details(&job.id, &details, &record.details).await?;
         }
         if job.has_failed() && !record.is_some_and(|r| r.failure_handled) {
-            reconciled.failure = Some(self.retrier().handle_failure(&job.id, Some(job)).await?);
+            reconciled.failure = Some(self.retrier().handle_failure(&job.id, Some(job), owner).await?);
         }
         Ok(reconciled)
     }
@@ -434,13 +443,18 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
     /// Publishes one "resolved" message per alerted copy that a listed COMPLETED copy covers: the
     /// same recovery point to the same vault, whoever started it. Each is claimed on the alerted
     /// job's record, so it goes out once however many sweeps see it.
-    async fn publish_resolutions(&self, ledger: &mut CopyLedger, summary: &mut Summary) -> Result<(), HandlerError> {
+    async fn publish_resolutions(
+        &self,
+        ledger: &mut CopyLedger,
+        summary: &mut Summary,
+        owner: &ClaimOwner,
+    ) -> Result<(), HandlerError> {
         let wanted = ledger.resolution_records_wanted();
         if !wanted.is_empty() {
             ledger.add_records(&self.store.get_many(&wanted).await?);
         }
         for resolution in ledger.resolutions() {
-            match self.resolve(&resolution).await {
+            match self.resolve(&resolution, owner).await {
                 Ok(true) => summary.resolved += 1,
                 Ok(false) => {}
                 Err(err) => {
@@ -453,22 +467,23 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
     }
 
     /// The "resolved" message of one alerted job, once: false when another run already sent it.
-    async fn resolve(&self, resolution: &Resolution) -> Result<bool, HandlerError> {
+    async fn resolve(&self, resolution: &Resolution, owner: &ClaimOwner) -> Result<bool, HandlerError> {
         let retrier = self.retrier();
         let published = retrier
-            .exactly_once(&resolution.alerted_job, ClaimKind::Resolution, async |record| {
+            .exactly_once(&resolution.alerted_job, ClaimKind::Resolution, owner, async |record, held| {
                 // The record as it stands now says what was alerted; its outcome keeps that.
                 let outcome = record.outcome.clone().unwrap_or_default();
                 if record.alerted().is_none() {
                     return Ok(ClaimedWork { note: outcome, details: None, outcome: false });
                 }
+                retrier.confirm(&held).await?;
                 self.alerts.resolve(resolution).await?;
                 tracing::info!(copy_job = %resolution.alerted_job, completed = %resolution.completed_job, thread = %resolution.original_job, "resolved message published");
                 let note = format!("{outcome}; resolved by {}", resolution.completed_job);
                 Ok(ClaimedWork { note, details: None, outcome: true })
             })
             .await?;
-        Ok(published.unwrap_or(false))
+        Ok(matches!(published, Once::Done(true)))
     }
 
     /// Starts the copies that routes call for and nobody started — the coverage rows a route
@@ -576,9 +591,14 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
 
     /// Lambda entry point: the scheduled event carries nothing we need. `deadline_ms` is the
     /// invocation's deadline (milliseconds since the epoch); the run stops early enough before it to
-    /// save its cursor and report.
-    pub async fn handle(&self, _payload: &Value, deadline_ms: u64) -> Result<Summary, HandlerError> {
+    /// save its cursor and report. `owner` (the invocation's request id) holds its claims.
+    pub async fn handle(
+        &self,
+        _payload: &Value,
+        deadline_ms: u64,
+        owner: &ClaimOwner,
+    ) -> Result<Summary, HandlerError> {
         let deadline = stop_before(deadline_ms);
-        self.run(Utc::now(), || Instant::now() >= deadline).await
+        self.run_as(owner, Utc::now(), || Instant::now() >= deadline).await
     }
 }

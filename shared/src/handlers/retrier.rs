@@ -17,12 +17,12 @@ use serde_json::Value;
 
 use super::{for_each_notification, skipped, HandlerError, Outcomes, RecordOutcome, CONCURRENT_RECORDS};
 use crate::domain::{
-    classify_failure, Alert, AlertReason, Claim, ClaimKind, Classification, Composite, CopyDetails, CopyJob, CopyJobId,
-    CopyJobRecord, CopyTargets, FailureClass, IamRoleArn, IdempotencyToken, Lifecycle, Lineage, NotCopyable,
-    PassableRoles, RetryPolicy, SourcePolicy, StartedCopy,
+    classify_failure, Alert, AlertReason, Claim, ClaimKind, ClaimLease, ClaimOwner, Classification, Composite,
+    CopyDetails, CopyJob, CopyJobId, CopyJobRecord, CopyTargets, FailureClass, IamRoleArn, IdempotencyToken, Lifecycle,
+    Lineage, NotCopyable, Ownership, PassableRoles, RetryPolicy, SourcePolicy, StartedCopy,
 };
 use crate::notification::{JobEvent, ParseError};
-use crate::ports::{AlertSink, BackupApi, RetryQueue, RetryRequest, StartCopyRequest, TrackingStore};
+use crate::ports::{AlertSink, AwsError, BackupApi, RetryQueue, RetryRequest, StartCopyRequest, TrackingStore};
 
 /// What the retrier decided about one failed copy job.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -103,9 +103,9 @@ pub struct Retrier<B, S, A, Q> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct RetrierSettings {
     pub policy: RetryPolicy,
-    /// How long a claim protects work in progress; longer than the timeout of every function that
-    /// takes claims (the retrier's and the reconciler's judge each other's).
-    pub claim_lease: Duration,
+    /// How long a claim protects work in progress; longer, by construction, than the timeout of
+    /// every function that takes claims (the retrier's and the reconciler's judge each other's).
+    pub claim_lease: ClaimLease,
     /// Trusted publishers; notifications from others are rejected.
     pub sources: SourcePolicy,
     /// The roles the function may pass to AWS Backup, and the fallback for a job whose role it may not.
@@ -119,7 +119,7 @@ impl Default for RetrierSettings {
     fn default() -> Self {
         Self {
             policy: RetryPolicy::default(),
-            claim_lease: Duration::from_secs(330),
+            claim_lease: ClaimLease::default(),
             sources: SourcePolicy::default(),
             roles: PassableRoles::default(),
             targets: CopyTargets::default(),
@@ -138,20 +138,26 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         Self { backup, store, alerts, queue, settings }
     }
 
+    /// [`Self::handle_as`] for a caller without a Lambda invocation (tests, tools): its claims
+    /// are held by an owner unique in this process.
+    pub async fn handle(&self, payload: &Value) -> Result<RetrierResponse, HandlerError> {
+        self.handle_as(payload, &ClaimOwner::unique()).await
+    }
+
     /// Entry point: SNS/EventBridge notifications, or retries coming back from the delay queue.
     /// The subscription passes every COPY_JOB event (no filter on the State spelling); the state
-    /// is decided here.
-    pub async fn handle(&self, payload: &Value) -> Result<RetrierResponse, HandlerError> {
+    /// is decided here. `owner` (the invocation's request id) holds the claims the invocation takes.
+    pub async fn handle_as(&self, payload: &Value, owner: &ClaimOwner) -> Result<RetrierResponse, HandlerError> {
         if is_sqs_event(payload) {
-            return self.handle_due_retries(payload).await.map(RetrierResponse::DueRetries);
+            return self.handle_due_retries(payload, owner).await.map(RetrierResponse::DueRetries);
         }
         let outcomes = for_each_notification(payload, &self.settings.sources, |notification| async move {
             match &notification.event {
                 JobEvent::Copy(copy) if copy.state.has_failed() => {
-                    self.handle_failure(&copy.id, None).await.map(RecordOutcome::Handled)
+                    self.handle_failure(&copy.id, None, owner).await.map(RecordOutcome::Handled)
                 }
                 JobEvent::Copy(copy) => Ok(skipped(&notification, &format!("copy job is {}", copy.state))),
-                JobEvent::CopyStateUnknown { id } => self.handle_if_failed(id).await,
+                JobEvent::CopyStateUnknown { id } => self.handle_if_failed(id, owner).await,
                 JobEvent::Backup(_) => Ok(skipped(&notification, "backup job events are the copier's")),
                 JobEvent::Ignored { reason, .. } => Ok(skipped(&notification, reason)),
             }
@@ -161,12 +167,16 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
     }
 
     /// A copy job event whose state the notification did not say in a known spelling: the API does.
-    async fn handle_if_failed(&self, id: &CopyJobId) -> Result<RecordOutcome<FailureHandled>, HandlerError> {
+    async fn handle_if_failed(
+        &self,
+        id: &CopyJobId,
+        owner: &ClaimOwner,
+    ) -> Result<RecordOutcome<FailureHandled>, HandlerError> {
         let job = self.backup.describe_copy_job(id).await?;
         if !job.has_failed() {
             return Ok(RecordOutcome::Skipped { skipped: format!("copy job is {}", job.state) });
         }
-        self.handle_failure(id, Some(&job)).await.map(RecordOutcome::Handled)
+        self.handle_failure(id, Some(&job), owner).await.map(RecordOutcome::Handled)
     }
 
     /// Handles one reported failure of `id`, exactly once however often it is delivered. `known`
@@ -176,39 +186,73 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         &self,
         id: &CopyJobId,
         known: Option<&CopyJob>,
+        owner: &ClaimOwner,
     ) -> Result<FailureHandled, HandlerError> {
-        let work = async |record| self.decide(id, &record, known).await;
-        let outcome = self.exactly_once(id, ClaimKind::FailureHandling, work).await?;
-        Ok(outcome.unwrap_or_else(|| {
-            tracing::info!(copy_job = %id, "failure already handled; duplicate delivery ignored");
-            FailureHandled::Duplicate { copy_job: id.clone(), duplicate: true }
-        }))
+        let work = async |record, held| self.decide(id, &record, known, held).await;
+        match self.exactly_once(id, ClaimKind::FailureHandling, owner, work).await? {
+            Once::Done(outcome) => Ok(outcome),
+            Once::AlreadyDone => {
+                tracing::info!(copy_job = %id, "failure already handled; duplicate delivery ignored");
+                Ok(FailureHandled::Duplicate { copy_job: id.clone(), duplicate: true })
+            }
+            // Logged where it was found; the invocation that took the claim over handles the failure.
+            Once::Lost => Ok(FailureHandled::Duplicate { copy_job: id.clone(), duplicate: true }),
+        }
     }
 
-    /// Does `work` once per (job, kind) however often it is asked: claims it in the tracking table,
-    /// records what `work` reports in the same write that finishes the claim, and gives the claim
-    /// back if `work` fails so a redelivery can do it. `None` when another delivery already did it.
+    /// Does `work` once per (job, kind) however often it is asked: claims it in the tracking table
+    /// for `owner`, records what `work` reports in the same write that finishes the claim, and gives
+    /// the claim back if `work` fails so a redelivery can do it. `work` gets the claim it holds and
+    /// confirms it ([`Self::confirm`]) right before a side effect that has no idempotency of its
+    /// own; a claim found taken over is left to its new owner, not finished and not given back.
     pub(crate) async fn exactly_once<T>(
         &self,
         id: &CopyJobId,
         kind: ClaimKind,
-        work: impl AsyncFnOnce(CopyJobRecord) -> Result<ClaimedWork<T>, HandlerError>,
-    ) -> Result<Option<T>, HandlerError> {
-        let record = match self.store.claim(id, kind, Utc::now(), self.settings.claim_lease).await? {
+        owner: &ClaimOwner,
+        work: impl AsyncFnOnce(CopyJobRecord, HeldClaim) -> Result<ClaimedWork<T>, WorkError>,
+    ) -> Result<Once<T>, HandlerError> {
+        let lease = self.settings.claim_lease.duration();
+        let record = match self.store.claim(id, kind, owner, Utc::now(), lease).await? {
             Claim::Acquired(record) => *record,
-            Claim::AlreadyDone => return Ok(None),
+            Claim::AlreadyDone => return Ok(Once::AlreadyDone),
             Claim::InProgress => return Err(HandlerError::InProgress(id.clone())),
         };
-        match work(record).await {
+        let held = HeldClaim { id: id.clone(), kind, owner: owner.clone() };
+        match work(record, held).await {
             Ok(ClaimedWork { note, details, outcome }) => {
-                self.finish(id, kind, &note, details.as_ref()).await?;
-                Ok(Some(outcome))
+                if self.finish(id, kind, owner, &note, details.as_ref()).await? == Ownership::Lost {
+                    // Confirmed before its side effect, then taken over before it was recorded: the
+                    // lease lapsed in between. The new owner decides again; the side effect happened.
+                    tracing::error!(copy_job = %id, ?kind, %owner, note, "done, but the claim was taken over before it was recorded");
+                }
+                Ok(Once::Done(outcome))
             }
-            Err(err) => {
-                if let Err(release) = self.store.release_claim(id, kind).await {
-                    tracing::warn!(copy_job = %id, error = %release, "could not release claim; it expires with its lease");
+            Err(WorkError::ClaimLost) => Ok(Once::Lost),
+            Err(WorkError::Failed(err)) => {
+                match self.store.release_claim(id, kind, owner).await {
+                    Ok(Ownership::Held) => {}
+                    Ok(Ownership::Lost) => {
+                        tracing::warn!(copy_job = %id, ?kind, %owner, "claim not given back: another invocation took it over")
+                    }
+                    Err(release) => {
+                        tracing::warn!(copy_job = %id, error = %release, "could not release claim; it expires with its lease")
+                    }
                 }
                 Err(err)
+            }
+        }
+    }
+
+    /// Makes sure the claim is still this invocation's, and starts its lease again, right before a
+    /// side effect that has no idempotency of its own (publishing an alert, queueing a retry). If
+    /// another invocation took it over (this one outlived its lease), the side effect is its.
+    pub(crate) async fn confirm(&self, held: &HeldClaim) -> Result<(), WorkError> {
+        match self.store.renew_claim(&held.id, held.kind, &held.owner, Utc::now()).await? {
+            Ownership::Held => Ok(()),
+            Ownership::Lost => {
+                tracing::warn!(copy_job = %held.id, kind = ?held.kind, owner = %held.owner, "claim taken over by another invocation; its side effect is left to it");
+                Err(WorkError::ClaimLost)
             }
         }
     }
@@ -220,13 +264,14 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         &self,
         id: &CopyJobId,
         kind: ClaimKind,
+        owner: &ClaimOwner,
         note: &str,
         details: Option<&CopyDetails>,
-    ) -> Result<(), HandlerError> {
+    ) -> Result<Ownership, HandlerError> {
         let mut backoff = FINISH_BACKOFF;
         for attempt in 1..=FINISH_ATTEMPTS {
-            match self.store.finish_claim(id, kind, note, details).await {
-                Ok(()) => return Ok(()),
+            match self.store.finish_claim(id, kind, owner, note, details).await {
+                Ok(ownership) => return Ok(ownership),
                 Err(err) if err.is_transient() && attempt < FINISH_ATTEMPTS => {
                     tracing::warn!(copy_job = %id, attempt, error = %err, "could not close claim; trying again");
                     tokio::time::sleep(backoff).await;
@@ -246,13 +291,14 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         id: &CopyJobId,
         record: &CopyJobRecord,
         known: Option<&CopyJob>,
-    ) -> Result<ClaimedWork<FailureHandled>, HandlerError> {
+        held: HeldClaim,
+    ) -> Result<ClaimedWork<FailureHandled>, WorkError> {
         let job = match known {
             Some(job) => job.clone(),
             None => self.backup.describe_copy_job(id).await?,
         };
         if !job.has_failed() {
-            return Err(HandlerError::StateNotSettled(id.clone(), job.state));
+            return Err(HandlerError::StateNotSettled(id.clone(), job.state).into());
         }
         // The record learns the job's details in the write that finishes the claim.
         let details = Some(CopyDetails::from(&job));
@@ -282,6 +328,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
             // Alerts here need no claim of their own: this failure's claim already makes them once.
             Err(reason) => {
                 let alert = alert_for(&job, &lineage, reason, self.alert_lifecycle(&job, lifecycle).await);
+                self.confirm(&held).await?;
                 self.publish(&alert).await?;
                 let outcome = FailureHandled::Alerted { copy_job: id.clone(), alerted: alert.reason.clone() };
                 return Ok(ClaimedWork { note: format!("alerted: {}", alert.reason.label()), details, outcome });
@@ -302,6 +349,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
             resource_type: job.resource_type.clone(),
             last_status_message: status_message.clone(),
         };
+        self.confirm(&held).await?;
         self.queue.schedule(&request, delay).await?;
         tracing::info!(copy_job = %id, attempt, delay_seconds = delay.as_secs(), "retry scheduled");
         let (copy_job, delay_seconds) = (id.clone(), delay.as_secs());
@@ -317,6 +365,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         // retry again (same token, same job) rather than telling the operator twice.
         if self.settings.policy.escalates(attempt, &classification) {
             let alert = alert_for(&job, &lineage, congestion, self.alert_lifecycle(&job, lifecycle).await);
+            // Retry and alert go out within one renewed lease: no second confirmation.
             self.publish(&alert).await?;
             let outcome =
                 FailureHandled::Escalated { copy_job, retry_scheduled: attempt, delay_seconds, alerted: alert.reason };
@@ -407,7 +456,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
 
     /// Starts the copy a [`RetryRequest`] asks for. Safe to repeat: the token makes AWS Backup
     /// return the same job to a second start.
-    pub async fn start_retry(&self, request: &RetryRequest) -> Result<RetryStarted, HandlerError> {
+    pub async fn start_retry(&self, request: &RetryRequest, owner: &ClaimOwner) -> Result<RetryStarted, HandlerError> {
         let lineage = &request.lineage;
         // A plan's copy keeps its rule's CopyAction lifecycle (GetBackupPlan, cached per plan version).
         let lifecycle = match (request.lifecycle, &request.plan_rule) {
@@ -446,7 +495,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
                     attempts: lineage.attempt,
                 };
                 let reason = alert.reason.clone();
-                self.alert_once(&request.failed_job, alert).await?;
+                self.alert_once(&request.failed_job, alert, owner).await?;
                 return Ok(RetryStarted::Alerted { copy_job: request.failed_job.clone(), alerted: reason });
             }
         };
@@ -466,8 +515,9 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
     }
 
     /// Publishes `alert` about `job` unless another delivery already did.
-    async fn alert_once(&self, job: &CopyJobId, alert: Alert) -> Result<(), HandlerError> {
-        self.exactly_once(job, ClaimKind::Alert, async |_| {
+    async fn alert_once(&self, job: &CopyJobId, alert: Alert, owner: &ClaimOwner) -> Result<(), HandlerError> {
+        self.exactly_once(job, ClaimKind::Alert, owner, async |_, held| {
+            self.confirm(&held).await?;
             self.publish(&alert).await?;
             Ok(ClaimedWork { note: format!("alerted: {}", alert.reason.label()), details: None, outcome: () })
         })
@@ -484,14 +534,14 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
 
     /// Delay-queue batch: each message is one retry. Failed messages are reported individually
     /// (`batchItemFailures`) so SQS redelivers only those and, past maxReceiveCount, dead-letters them.
-    async fn handle_due_retries(&self, payload: &Value) -> Result<DueRetries, HandlerError> {
+    async fn handle_due_retries(&self, payload: &Value, owner: &ClaimOwner) -> Result<DueRetries, HandlerError> {
         // An unreadable batch fails whole, so SQS keeps every message in it.
         let event: SqsEvent =
             serde_json::from_value(payload.clone()).map_err(|err| ParseError::envelope("SQS event", &err))?;
         let retries = event.records.iter().map(|message| async move {
             let message_id = message.message_id.clone().unwrap_or_default();
             let result = match parse_retry_message(message.body.as_deref()) {
-                Ok(request) => self.start_retry(&request).await.map_err(|err| err.to_string()),
+                Ok(request) => self.start_retry(&request, owner).await.map_err(|err| err.to_string()),
                 Err(problem) => Err(problem.to_owned()),
             };
             result.map_err(|problem| {
@@ -516,6 +566,43 @@ pub(crate) struct ClaimedWork<T> {
     pub(crate) note: String,
     pub(crate) details: Option<CopyDetails>,
     pub(crate) outcome: T,
+}
+
+/// What [`Retrier::exactly_once`] came to.
+pub(crate) enum Once<T> {
+    /// This invocation did the work: what it reported.
+    Done(T),
+    /// Another delivery already did it.
+    AlreadyDone,
+    /// Another invocation took the claim over before the side effect (this one outlived its
+    /// lease): it does the work, this one did none of it.
+    Lost,
+}
+
+/// A claim this invocation holds while its work runs.
+pub(crate) struct HeldClaim {
+    id: CopyJobId,
+    kind: ClaimKind,
+    owner: ClaimOwner,
+}
+
+/// Why work under a claim stopped: it failed (the claim is given back), or the claim was found
+/// taken over (it is left to its new owner; not an error of the invocation).
+pub(crate) enum WorkError {
+    Failed(HandlerError),
+    ClaimLost,
+}
+
+impl From<HandlerError> for WorkError {
+    fn from(err: HandlerError) -> Self {
+        Self::Failed(err)
+    }
+}
+
+impl From<AwsError> for WorkError {
+    fn from(err: AwsError) -> Self {
+        Self::Failed(err.into())
+    }
 }
 
 /// What a failed job's retry needs beyond the job itself.

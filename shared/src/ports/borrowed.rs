@@ -13,9 +13,9 @@ use super::{
     TrackingStore,
 };
 use crate::domain::{
-    Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, CopyDetails, CopyJob, CopyJobId, CopyJobRecord,
-    IdempotencyToken, Lifecycle, PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal, Resolution, StartedCopy,
-    StateChange, StateUpdate, SweepCursor, VaultName,
+    Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOwner, CopyDetails, CopyJob, CopyJobId,
+    CopyJobRecord, IdempotencyToken, Lifecycle, Ownership, PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal,
+    Resolution, StartedCopy, StateChange, StateUpdate, SweepCursor, VaultName,
 };
 
 impl<T: BackupApi> BackupApi for &T {
@@ -90,22 +90,38 @@ impl<T: TrackingStore> TrackingStore for &T {
         &self,
         id: &CopyJobId,
         kind: ClaimKind,
+        owner: &ClaimOwner,
         now: DateTime<Utc>,
         lease: Duration,
     ) -> impl Future<Output = Result<Claim, AwsError>> + Send {
-        (**self).claim(id, kind, now, lease)
+        (**self).claim(id, kind, owner, now, lease)
+    }
+    fn renew_claim(
+        &self,
+        id: &CopyJobId,
+        kind: ClaimKind,
+        owner: &ClaimOwner,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Ownership, AwsError>> + Send {
+        (**self).renew_claim(id, kind, owner, now)
     }
     fn finish_claim(
         &self,
         id: &CopyJobId,
         kind: ClaimKind,
+        owner: &ClaimOwner,
         outcome: &str,
         details: Option<&CopyDetails>,
-    ) -> impl Future<Output = Result<(), AwsError>> + Send {
-        (**self).finish_claim(id, kind, outcome, details)
+    ) -> impl Future<Output = Result<Ownership, AwsError>> + Send {
+        (**self).finish_claim(id, kind, owner, outcome, details)
     }
-    fn release_claim(&self, id: &CopyJobId, kind: ClaimKind) -> impl Future<Output = Result<(), AwsError>> + Send {
-        (**self).release_claim(id, kind)
+    fn release_claim(
+        &self,
+        id: &CopyJobId,
+        kind: ClaimKind,
+        owner: &ClaimOwner,
+    ) -> impl Future<Output = Result<Ownership, AwsError>> + Send {
+        (**self).release_claim(id, kind, owner)
     }
     fn get(&self, id: &CopyJobId) -> impl Future<Output = Result<Option<CopyJobRecord>, AwsError>> + Send {
         (**self).get(id)

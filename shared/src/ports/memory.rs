@@ -14,9 +14,9 @@ use super::{
     Page, ResponseError, RetryQueue, RetryRequest, StartCopyRequest, TrackingStore, Unreadable, VaultNotificationsApi,
 };
 use crate::domain::{
-    AccountId, Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, Composite, CopyDetails, CopyJob,
-    CopyJobId, CopyJobRecord, IamRoleArn, IdempotencyToken, Lifecycle, PlanRuleRef, RecoveryPoint, RecoveryPointArn,
-    Refusal, Resolution, StartedCopy, StateChange, StateUpdate, StorageClass, SweepCursor, VaultName,
+    AccountId, Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOwner, Composite, CopyDetails,
+    CopyJob, CopyJobId, CopyJobRecord, IamRoleArn, IdempotencyToken, Lifecycle, Ownership, PlanRuleRef, RecoveryPoint,
+    RecoveryPointArn, Refusal, Resolution, StartedCopy, StateChange, StateUpdate, StorageClass, SweepCursor, VaultName,
     VaultNotifications,
 };
 
@@ -411,13 +411,28 @@ impl BackupApi for MemoryBackup {
 #[derive(Clone, Debug, Default)]
 struct StoredRecord {
     record: CopyJobRecord,
-    claims: HashMap<ClaimKind, (bool, DateTime<Utc>)>,
+    claims: HashMap<ClaimKind, StoredClaim>,
+}
+
+/// A claim as the table keeps it: pending or done, when it was taken (or last renewed), and by whom
+/// (none on a claim written before claims had owners).
+#[derive(Clone, Debug)]
+struct StoredClaim {
+    done: bool,
+    at: DateTime<Utc>,
+    owner: Option<ClaimOwner>,
+}
+
+impl StoredClaim {
+    fn pending_for(&self, owner: &ClaimOwner) -> bool {
+        !self.done && self.owner.as_ref() == Some(owner)
+    }
 }
 
 impl StoredRecord {
     /// The record as a reader sees it, with the claim bookkeeping folded in.
     fn view(&self) -> CopyJobRecord {
-        let done = |kind| matches!(self.claims.get(&kind), Some((true, _)));
+        let done = |kind| self.claims.get(&kind).is_some_and(|claim| claim.done);
         CopyJobRecord {
             failure_handled: done(ClaimKind::FailureHandling),
             resolution_published: done(ClaimKind::Resolution),
@@ -468,6 +483,11 @@ impl MemoryStore {
     /// The next `times` calls of `operation` (e.g. "claim") fail with `error`.
     pub fn fail_next(&self, operation: &'static str, times: usize, error: AwsError) {
         self.faults.queue(operation, times, error);
+    }
+
+    /// A pending claim taken at `at` as the version before claims had owners wrote it: no owner.
+    pub fn seed_ownerless_claim(&self, id: &CopyJobId, kind: ClaimKind, at: DateTime<Utc>) {
+        self.with_record(id, |stored| stored.claims.insert(kind, StoredClaim { done: false, at, owner: None }));
     }
 
     fn check(&self, operation: &'static str) -> Result<(), AwsError> {
@@ -528,18 +548,36 @@ impl TrackingStore for MemoryStore {
         &self,
         id: &CopyJobId,
         kind: ClaimKind,
+        owner: &ClaimOwner,
         now: DateTime<Utc>,
         lease: Duration,
     ) -> Result<Claim, AwsError> {
         self.check("claim")?;
         let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
         Ok(self.with_record(id, |stored| match stored.claims.get(&kind) {
-            Some((true, _)) => Claim::AlreadyDone,
-            Some((false, at)) if *at + lease > now => Claim::InProgress,
+            Some(claim) if claim.done => Claim::AlreadyDone,
+            Some(claim) if claim.at + lease > now => Claim::InProgress,
             _ => {
-                stored.claims.insert(kind, (false, now));
+                stored.claims.insert(kind, StoredClaim { done: false, at: now, owner: Some(owner.clone()) });
                 Claim::Acquired(Box::new(stored.view()))
             }
+        }))
+    }
+
+    async fn renew_claim(
+        &self,
+        id: &CopyJobId,
+        kind: ClaimKind,
+        owner: &ClaimOwner,
+        now: DateTime<Utc>,
+    ) -> Result<Ownership, AwsError> {
+        self.check("renew_claim")?;
+        Ok(self.with_record(id, |stored| match stored.claims.get_mut(&kind) {
+            Some(claim) if claim.pending_for(owner) => {
+                claim.at = now;
+                Ownership::Held
+            }
+            _ => Ownership::Lost,
         }))
     }
 
@@ -547,27 +585,33 @@ impl TrackingStore for MemoryStore {
         &self,
         id: &CopyJobId,
         kind: ClaimKind,
+        owner: &ClaimOwner,
         outcome: &str,
         details: Option<&CopyDetails>,
-    ) -> Result<(), AwsError> {
+    ) -> Result<Ownership, AwsError> {
         self.check("finish_claim")?;
-        self.with_record(id, |stored| {
+        Ok(self.with_record(id, |stored| {
+            let Some(claim) = stored.claims.get_mut(&kind).filter(|claim| claim.owner.as_ref() == Some(owner)) else {
+                return Ownership::Lost;
+            };
+            claim.done = true;
             if let Some(details) = details {
                 stored.record.details.fill_from(details);
             }
-            let at = stored.claims.get(&kind).map(|(_, at)| *at).unwrap_or_else(Utc::now);
-            stored.claims.insert(kind, (true, at));
             stored.record.outcome = Some(outcome.to_owned());
-        });
-        Ok(())
+            Ownership::Held
+        }))
     }
 
-    async fn release_claim(&self, id: &CopyJobId, kind: ClaimKind) -> Result<(), AwsError> {
+    async fn release_claim(&self, id: &CopyJobId, kind: ClaimKind, owner: &ClaimOwner) -> Result<Ownership, AwsError> {
         self.check("release_claim")?;
-        self.with_record(id, |stored| {
+        Ok(self.with_record(id, |stored| {
+            if !stored.claims.get(&kind).is_some_and(|claim| claim.pending_for(owner)) {
+                return Ownership::Lost;
+            }
             stored.claims.remove(&kind);
-        });
-        Ok(())
+            Ownership::Held
+        }))
     }
 
     async fn get(&self, id: &CopyJobId) -> Result<Option<CopyJobRecord>, AwsError> {

@@ -13,10 +13,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    AccountId, Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, CopyDetails, CopyJob, CopyJobId,
-    CopyJobRecord, CopyJobState, IamRoleArn, IdempotencyToken, Lifecycle, Lineage, PlanRuleRef, RecoveryPoint,
-    RecoveryPointArn, Refusal, Resolution, ResourceArn, StartedCopy, StateChange, StateUpdate, SweepCursor, VaultName,
-    VaultNotifications,
+    AccountId, Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOwner, CopyDetails, CopyJob,
+    CopyJobId, CopyJobRecord, CopyJobState, IamRoleArn, IdempotencyToken, Lifecycle, Lineage, Ownership, PlanRuleRef,
+    RecoveryPoint, RecoveryPointArn, Refusal, Resolution, ResourceArn, StartedCopy, StateChange, StateUpdate,
+    SweepCursor, VaultName, VaultNotifications,
 };
 
 /// Whether an operation that failed may succeed when tried again.
@@ -215,25 +215,45 @@ pub trait TrackingStore: Send + Sync {
     fn record_started(&self, copy: &StartedCopy) -> impl Future<Output = Result<(), AwsError>> + Send;
     /// Links a failed job to the retry that replaced it.
     fn link_retry(&self, failed: &CopyJobId, retry: &CopyJobId) -> impl Future<Output = Result<(), AwsError>> + Send;
-    /// Claims a side effect for this invocation; a claim older than `lease` is considered abandoned.
+    /// Claims a side effect for `owner` (the invocation); a claim older than `lease` is considered
+    /// abandoned and is taken over, whoever held it.
     fn claim(
         &self,
         id: &CopyJobId,
         kind: ClaimKind,
+        owner: &ClaimOwner,
         now: DateTime<Utc>,
         lease: Duration,
     ) -> impl Future<Output = Result<Claim, AwsError>> + Send;
-    /// Marks a claimed side effect done, with a short note of what was done, and sets the job's
-    /// details the record lacks (the claimant usually just described the job: no extra write).
+    /// Renews `owner`'s pending claim (its lease starts again at `now`), right before a side effect
+    /// that has no idempotency of its own: `Lost` if the claim is no longer `owner`'s.
+    fn renew_claim(
+        &self,
+        id: &CopyJobId,
+        kind: ClaimKind,
+        owner: &ClaimOwner,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Ownership, AwsError>> + Send;
+    /// Marks `owner`'s claimed side effect done, with a short note of what was done, and sets the
+    /// job's details the record lacks (the claimant usually just described the job: no extra
+    /// write). `Lost` (nothing written) if the claim is no longer `owner`'s; finishing a claim
+    /// `owner` already finished writes it again.
     fn finish_claim(
         &self,
         id: &CopyJobId,
         kind: ClaimKind,
+        owner: &ClaimOwner,
         outcome: &str,
         details: Option<&CopyDetails>,
-    ) -> impl Future<Output = Result<(), AwsError>> + Send;
-    /// Gives a claim back after the side effect failed, so a redelivery can try again.
-    fn release_claim(&self, id: &CopyJobId, kind: ClaimKind) -> impl Future<Output = Result<(), AwsError>> + Send;
+    ) -> impl Future<Output = Result<Ownership, AwsError>> + Send;
+    /// Gives `owner`'s pending claim back after the side effect failed, so a redelivery can try
+    /// again. `Lost` (nothing written) if the claim is no longer `owner`'s.
+    fn release_claim(
+        &self,
+        id: &CopyJobId,
+        kind: ClaimKind,
+        owner: &ClaimOwner,
+    ) -> impl Future<Output = Result<Ownership, AwsError>> + Send;
     fn get(&self, id: &CopyJobId) -> impl Future<Output = Result<Option<CopyJobRecord>, AwsError>> + Send;
     /// The records of many jobs at once (absent ones are left out).
     fn get_many(

@@ -11,8 +11,12 @@ use aws_sdk_dynamodb::types::AttributeValue;
 pub const STATE_MOVES_FORWARD: &str = "attribute_not_exists(#state_rank) OR #state_rank < :state_rank";
 /// A claim is free, or pending and abandoned: taken before `:lease_cutoff`.
 pub const CLAIM_IS_FREE: &str = "attribute_not_exists(#claim) OR (#claim = :pending AND #claim_at < :lease_cutoff)";
-/// Only a pending claim is given back; a finished one stays finished.
-pub const CLAIM_IS_PENDING: &str = "#claim = :pending";
+/// The claim is `:owner`'s and still pending: only then is it renewed or given back (a finished
+/// claim stays finished, and a claim another invocation took over is its own).
+pub const CLAIM_IS_OURS_AND_PENDING: &str = "#claim = :pending AND #claim_owner = :owner";
+/// The claim is `:owner`'s, pending or already finished by it (a finish repeated after a lost
+/// response writes the same again); a claim another invocation took over is not finished.
+pub const CLAIM_IS_OURS: &str = "#claim_owner = :owner";
 
 /// One UpdateItem's update expression, condition, and placeholder bindings.
 #[derive(Debug, Default)]
@@ -148,6 +152,7 @@ mod tests {
                 assert!(names.contains_key(&placeholder) || values.contains_key(&placeholder), "{placeholder}");
             }
         }
-        assert_eq!(placeholders(CLAIM_IS_PENDING), ["#claim", ":pending"]);
+        assert_eq!(placeholders(CLAIM_IS_OURS_AND_PENDING), ["#claim", ":pending", "#claim_owner", ":owner"]);
+        assert_eq!(placeholders(CLAIM_IS_OURS), ["#claim_owner", ":owner"]);
     }
 }

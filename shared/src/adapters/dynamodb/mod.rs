@@ -2,7 +2,8 @@
 //! attributes are in [`schema`], the expressions in [`expressions`].
 //!
 //! Every write is a single UpdateItem, most of them conditional: state moves only forward, claims
-//! are taken only when free (or abandoned past their lease), details are never overwritten.
+//! are taken only when free (or abandoned past their lease) and finished, renewed or given back only
+//! by their owner, details are never overwritten.
 
 mod expressions;
 mod schema;
@@ -15,15 +16,17 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue, Re
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 
-use self::expressions::{UpdateExpression, CLAIM_IS_FREE, CLAIM_IS_PENDING, STATE_MOVES_FORWARD};
+use self::expressions::{
+    UpdateExpression, CLAIM_IS_FREE, CLAIM_IS_OURS, CLAIM_IS_OURS_AND_PENDING, STATE_MOVES_FORWARD,
+};
 use self::schema::{
     claim_done, copy, copy_key, cursor, cursor_from_item, cursor_to_item, detail_attributes, number, record_from_item,
     refusal, refusal_key, refusal_token, state_at, string, timestamp, Item, ITEM_TYPE, PK, UPDATED_AT,
 };
 use super::error::classify;
 use crate::domain::{
-    Claim, ClaimKind, CopyDetails, CopyJobId, CopyJobRecord, CopyJobState, IdempotencyToken, Refusal, StartedCopy,
-    StateChange, StateUpdate, SweepCursor,
+    Claim, ClaimKind, ClaimOwner, CopyDetails, CopyJobId, CopyJobRecord, CopyJobState, IdempotencyToken, Ownership,
+    Refusal, StartedCopy, StateChange, StateUpdate, SweepCursor,
 };
 use crate::ports::{AwsError, ErrorClass, TrackingStore};
 
@@ -145,6 +148,79 @@ fn with_details(write: UpdateExpression, details: &CopyDetails) -> UpdateExpress
     detail_attributes(details).into_iter().fold(write, |write, (name, value)| write.set_if_absent(name, value))
 }
 
+/// Takes a claim for `owner` if it is free or its holder's lease lapsed (before `now - lease`).
+fn take_claim(
+    id: &CopyJobId,
+    kind: ClaimKind,
+    owner: &ClaimOwner,
+    now: DateTime<Utc>,
+    lease: Duration,
+) -> UpdateExpression {
+    let attributes = schema::claim(kind);
+    let cutoff = now.timestamp() - i64::try_from(lease.as_secs()).unwrap_or(i64::MAX);
+    copy_item(id)
+        .set_as("claim", attributes.state, string(copy::CLAIM_PENDING))
+        .set_as("claim_at", attributes.at, number(now.timestamp()))
+        .set_as("claim_owner", attributes.owner, string(owner.as_str()))
+        .value("pending", string(copy::CLAIM_PENDING))
+        .value("lease_cutoff", number(cutoff))
+        .condition(CLAIM_IS_FREE)
+}
+
+/// Starts `owner`'s pending claim's lease again at `now`.
+fn renew_claim(id: &CopyJobId, kind: ClaimKind, owner: &ClaimOwner, now: DateTime<Utc>) -> UpdateExpression {
+    let attributes = schema::claim(kind);
+    copy_item(id)
+        .name("claim", attributes.state)
+        .set_as("claim_at", attributes.at, number(now.timestamp()))
+        .name("claim_owner", attributes.owner)
+        .value("pending", string(copy::CLAIM_PENDING))
+        .value("owner", string(owner.as_str()))
+        .condition(CLAIM_IS_OURS_AND_PENDING)
+}
+
+/// Marks `owner`'s claim done, with the note and the details the item lacks. The owner stays, for
+/// people reading the table.
+fn finish_claim(
+    id: &CopyJobId,
+    kind: ClaimKind,
+    owner: &ClaimOwner,
+    outcome: &str,
+    details: Option<&CopyDetails>,
+) -> UpdateExpression {
+    let attributes = schema::claim(kind);
+    let write = copy_item(id)
+        .set_as("claim", attributes.state, string(copy::CLAIM_DONE))
+        .set(copy::OUTCOME, string(outcome))
+        .name("claim_owner", attributes.owner)
+        .value("owner", string(owner.as_str()))
+        .condition(CLAIM_IS_OURS);
+    match details {
+        Some(details) => with_details(write, details),
+        None => write,
+    }
+}
+
+/// Gives `owner`'s pending claim back: its state, time and owner go.
+fn release_claim(kind: ClaimKind, owner: &ClaimOwner) -> UpdateExpression {
+    let attributes = schema::claim(kind);
+    UpdateExpression::default()
+        .remove("claim", attributes.state)
+        .remove("claim_at", attributes.at)
+        .remove("claim_owner", attributes.owner)
+        .value("pending", string(copy::CLAIM_PENDING))
+        .value("owner", string(owner.as_str()))
+        .condition(CLAIM_IS_OURS_AND_PENDING)
+}
+
+/// A write conditional on a claim's owner: its condition failing means the claim is another's.
+fn ownership(updated: &Updated) -> Ownership {
+    match updated {
+        Updated::Applied(_) => Ownership::Held,
+        Updated::ConditionFailed(_) => Ownership::Lost,
+    }
+}
+
 impl TrackingStore for DynamoStore {
     async fn apply_state(&self, update: &StateUpdate) -> Result<StateChange, AwsError> {
         let write = copy_item(&update.id)
@@ -189,51 +265,42 @@ impl TrackingStore for DynamoStore {
         &self,
         id: &CopyJobId,
         kind: ClaimKind,
+        owner: &ClaimOwner,
         now: DateTime<Utc>,
         lease: Duration,
     ) -> Result<Claim, AwsError> {
-        let (claim, claim_at) = schema::claim(kind);
-        let cutoff = now.timestamp() - i64::try_from(lease.as_secs()).unwrap_or(i64::MAX);
-        let write = copy_item(id)
-            .set_as("claim", claim, string(copy::CLAIM_PENDING))
-            .set_as("claim_at", claim_at, number(now.timestamp()))
-            .value("pending", string(copy::CLAIM_PENDING))
-            .value("lease_cutoff", number(cutoff))
-            .condition(CLAIM_IS_FREE);
-        Ok(match self.update("UpdateItem", copy_key(id), write, true).await? {
+        Ok(match self.update("UpdateItem", copy_key(id), take_claim(id, kind, owner, now, lease), true).await? {
             Updated::Applied(item) => Claim::Acquired(Box::new(record_from_item(&item))),
             Updated::ConditionFailed(item) if claim_done(&item, kind) => Claim::AlreadyDone,
             Updated::ConditionFailed(_) => Claim::InProgress,
         })
     }
 
+    async fn renew_claim(
+        &self,
+        id: &CopyJobId,
+        kind: ClaimKind,
+        owner: &ClaimOwner,
+        now: DateTime<Utc>,
+    ) -> Result<Ownership, AwsError> {
+        let updated = self.update("UpdateItem", copy_key(id), renew_claim(id, kind, owner, now), false).await?;
+        Ok(ownership(&updated))
+    }
+
     async fn finish_claim(
         &self,
         id: &CopyJobId,
         kind: ClaimKind,
+        owner: &ClaimOwner,
         outcome: &str,
         details: Option<&CopyDetails>,
-    ) -> Result<(), AwsError> {
-        let write = copy_item(id)
-            .set_as("claim", schema::claim(kind).0, string(copy::CLAIM_DONE))
-            .set(copy::OUTCOME, string(outcome));
-        let write = match details {
-            Some(details) => with_details(write, details),
-            None => write,
-        };
-        self.update("UpdateItem", copy_key(id), write, false).await?;
-        Ok(())
+    ) -> Result<Ownership, AwsError> {
+        let write = finish_claim(id, kind, owner, outcome, details);
+        Ok(ownership(&self.update("UpdateItem", copy_key(id), write, false).await?))
     }
 
-    async fn release_claim(&self, id: &CopyJobId, kind: ClaimKind) -> Result<(), AwsError> {
-        let (claim, claim_at) = schema::claim(kind);
-        let write = UpdateExpression::default()
-            .remove("claim", claim)
-            .remove("claim_at", claim_at)
-            .value("pending", string(copy::CLAIM_PENDING))
-            .condition(CLAIM_IS_PENDING);
-        self.update("UpdateItem", copy_key(id), write, false).await?;
-        Ok(())
+    async fn release_claim(&self, id: &CopyJobId, kind: ClaimKind, owner: &ClaimOwner) -> Result<Ownership, AwsError> {
+        Ok(ownership(&self.update("UpdateItem", copy_key(id), release_claim(kind, owner), false).await?))
     }
 
     async fn get(&self, id: &CopyJobId) -> Result<Option<CopyJobRecord>, AwsError> {
@@ -279,5 +346,76 @@ impl TrackingStore for DynamoStore {
             .await
             .map_err(|err| classify("dynamodb", "PutItem", err))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `#name` and `:value` a write's condition uses is bound by the write (DynamoDB refuses
+    /// the request otherwise), and every binding is used.
+    fn assert_bound(
+        write: UpdateExpression,
+    ) -> (String, String, HashMap<String, String>, HashMap<String, AttributeValue>) {
+        let (expression, condition, names, values) = write.build();
+        let condition = condition.expect("a conditional write");
+        for (at, sigil) in condition.match_indices(['#', ':']) {
+            let rest = &condition[at + 1..];
+            let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+            let placeholder = format!("{sigil}{}", &rest[..end]);
+            assert!(
+                names.contains_key(&placeholder) || values.contains_key(&placeholder),
+                "{placeholder} in {condition}"
+            );
+        }
+        for placeholder in names.keys().chain(values.keys()) {
+            assert!(
+                expression.contains(placeholder.as_str()) || condition.contains(placeholder.as_str()),
+                "{placeholder} unused"
+            );
+        }
+        (expression, condition, names, values)
+    }
+
+    #[test]
+    fn a_claim_is_written_with_its_owner_and_only_its_owner_closes_renews_or_releases_it() {
+        let id = CopyJobId::parse("JOB").unwrap();
+        let owner = ClaimOwner::parse("request-a").unwrap();
+        let now = Utc::now();
+        let owner_value = AttributeValue::S("request-a".into());
+
+        let (_, condition, names, values) =
+            assert_bound(take_claim(&id, ClaimKind::Alert, &owner, now, Duration::from_secs(330)));
+        assert_eq!(condition, CLAIM_IS_FREE);
+        assert_eq!(names["#claim_owner"], "alert_claim_owner");
+        assert_eq!(values[":claim_owner"], owner_value);
+
+        let (expression, condition, names, values) = assert_bound(renew_claim(&id, ClaimKind::Alert, &owner, now));
+        assert_eq!(condition, "#claim = :pending AND #claim_owner = :owner");
+        assert!(expression.contains("#claim_at = :claim_at"), "{expression}");
+        assert_eq!((names["#claim"].as_str(), names["#claim_owner"].as_str()), ("alert_claim", "alert_claim_owner"));
+        assert_eq!(values[":owner"], owner_value);
+        assert_eq!(values[":claim_at"], AttributeValue::N(now.timestamp().to_string()));
+
+        let (expression, condition, names, values) =
+            assert_bound(finish_claim(&id, ClaimKind::FailureHandling, &owner, "retry 1 scheduled", None));
+        assert_eq!(condition, "#claim_owner = :owner");
+        assert!(expression.contains("#claim = :claim"), "{expression}");
+        assert_eq!(names["#claim_owner"], "failure_claim_owner");
+        assert_eq!(values[":claim"], AttributeValue::S("done".into()));
+        assert_eq!(values[":owner"], owner_value);
+
+        let (expression, condition, names, values) = assert_bound(release_claim(ClaimKind::Resolution, &owner));
+        assert_eq!(condition, "#claim = :pending AND #claim_owner = :owner");
+        assert_eq!(expression, "REMOVE #claim, #claim_at, #claim_owner");
+        assert_eq!(names["#claim_owner"], "resolution_claim_owner");
+        assert_eq!(values[":owner"], owner_value);
+    }
+
+    #[test]
+    fn a_failed_condition_on_the_owner_means_the_claim_is_another_invocations() {
+        assert_eq!(ownership(&Updated::Applied(Item::new())), Ownership::Held);
+        assert_eq!(ownership(&Updated::ConditionFailed(Item::new())), Ownership::Lost);
     }
 }

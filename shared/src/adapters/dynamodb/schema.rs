@@ -57,15 +57,22 @@ pub mod copy {
     pub const REQUESTED_AT: &str = "requested_at";
     /// What vaultwatch did about the job, e.g. `retry 2 scheduled`.
     pub const OUTCOME: &str = "outcome";
-    // Claims make a side effect happen once: `pending` while it runs (with when it was taken), then `done`.
+    // Claims make a side effect happen once: `pending` while it runs (with when it was taken or last
+    // renewed, and by whom: the invocation's request id), then `done`. Only the owner finishes,
+    // gives back or renews a claim. A pending claim written before claims had owners (no owner
+    // attribute) is nobody's: no invocation can finish, give back or renew it, and it is taken over
+    // like any other once its lease lapses.
     pub const CLAIM_PENDING: &str = "pending";
     pub const CLAIM_DONE: &str = "done";
     pub const FAILURE_CLAIM: &str = "failure_claim";
     pub const FAILURE_CLAIM_AT: &str = "failure_claim_at";
+    pub const FAILURE_CLAIM_OWNER: &str = "failure_claim_owner";
     pub const ALERT_CLAIM: &str = "alert_claim";
     pub const ALERT_CLAIM_AT: &str = "alert_claim_at";
+    pub const ALERT_CLAIM_OWNER: &str = "alert_claim_owner";
     pub const RESOLUTION_CLAIM: &str = "resolution_claim";
     pub const RESOLUTION_CLAIM_AT: &str = "resolution_claim_at";
+    pub const RESOLUTION_CLAIM_OWNER: &str = "resolution_claim_owner";
 }
 
 /// `refusal#<route token>`: a routed copy AWS Backup refused for good.
@@ -109,13 +116,25 @@ pub fn state_at(state: CopyJobState) -> String {
     format!("{}_at", state.as_str().to_ascii_lowercase())
 }
 
-/// The claim bookkeeping of one kind of side effect: its value and when it was taken.
-pub fn claim(kind: ClaimKind) -> (&'static str, &'static str) {
-    match kind {
-        ClaimKind::FailureHandling => (copy::FAILURE_CLAIM, copy::FAILURE_CLAIM_AT),
-        ClaimKind::Alert => (copy::ALERT_CLAIM, copy::ALERT_CLAIM_AT),
-        ClaimKind::Resolution => (copy::RESOLUTION_CLAIM, copy::RESOLUTION_CLAIM_AT),
-    }
+/// The attributes that keep one kind of claim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClaimAttributes {
+    /// `pending` or `done`.
+    pub state: &'static str,
+    /// When it was taken or last renewed (epoch seconds).
+    pub at: &'static str,
+    /// Who holds it (the invocation's request id).
+    pub owner: &'static str,
+}
+
+/// The claim bookkeeping of one kind of side effect.
+pub fn claim(kind: ClaimKind) -> ClaimAttributes {
+    let (state, at, owner) = match kind {
+        ClaimKind::FailureHandling => (copy::FAILURE_CLAIM, copy::FAILURE_CLAIM_AT, copy::FAILURE_CLAIM_OWNER),
+        ClaimKind::Alert => (copy::ALERT_CLAIM, copy::ALERT_CLAIM_AT, copy::ALERT_CLAIM_OWNER),
+        ClaimKind::Resolution => (copy::RESOLUTION_CLAIM, copy::RESOLUTION_CLAIM_AT, copy::RESOLUTION_CLAIM_OWNER),
+    };
+    ClaimAttributes { state, at, owner }
 }
 
 pub fn timestamp(at: DateTime<Utc>) -> AttributeValue {
@@ -185,14 +204,14 @@ pub fn record_from_item(item: &Item) -> CopyJobRecord {
         lifecycle: s(LIFECYCLE).and_then(|json| serde_json::from_str::<Lifecycle>(json).ok()),
         retried_by: s(RETRIED_BY).and_then(|id| CopyJobId::parse(id).ok()),
         outcome: s(OUTCOME).map(str::to_owned),
-        failure_handled: s(claim(ClaimKind::FailureHandling).0) == Some(CLAIM_DONE),
-        resolution_published: s(claim(ClaimKind::Resolution).0) == Some(CLAIM_DONE),
+        failure_handled: s(claim(ClaimKind::FailureHandling).state) == Some(CLAIM_DONE),
+        resolution_published: s(claim(ClaimKind::Resolution).state) == Some(CLAIM_DONE),
     }
 }
 
 /// Whether the item's claim of this kind is finished.
 pub fn claim_done(item: &Item, kind: ClaimKind) -> bool {
-    item.get(claim(kind).0).and_then(|v| v.as_s().ok()).is_some_and(|s| s == copy::CLAIM_DONE)
+    item.get(claim(kind).state).and_then(|v| v.as_s().ok()).is_some_and(|s| s == copy::CLAIM_DONE)
 }
 
 pub fn cursor_from_item(item: &Item) -> SweepCursor {
@@ -274,11 +293,11 @@ mod tests {
             ..CopyDetails::default()
         };
         let mut item: Item = detail_attributes(&details).into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-        item.insert(claim(ClaimKind::FailureHandling).0.to_owned(), string(copy::CLAIM_DONE));
+        item.insert(claim(ClaimKind::FailureHandling).state.to_owned(), string(copy::CLAIM_DONE));
         let record = record_from_item(&item);
         assert_eq!(record.details, details);
         assert!(record.failure_handled && !record.resolution_published);
-        item.insert(claim(ClaimKind::Resolution).0.to_owned(), string(copy::CLAIM_DONE));
+        item.insert(claim(ClaimKind::Resolution).state.to_owned(), string(copy::CLAIM_DONE));
         assert!(record_from_item(&item).resolution_published);
         assert!(claim_done(&item, ClaimKind::FailureHandling) && !claim_done(&item, ClaimKind::Alert));
     }
