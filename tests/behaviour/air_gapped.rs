@@ -149,6 +149,24 @@ async fn a_plan_copy_action_into_an_air_gapped_vault_is_retried_as_any_copy() {
     });
     retrier.handle(&copy_event("FAILED", FAILED_COPY_JOB)).await.unwrap();
     assert_eq!(retrier.backup.calls("DescribeBackupJob"), 0);
+
+    // A plan's scheduled copy carries CreatedByBackupJobId too; into a standard vault it is ordinary,
+    // and so is a copy into an air-gapped vault that no backup job started: neither costs a lookup.
+    for (initiated_by, vault_type) in [
+        (Some(BackupJobId::parse(BACKUP_JOB).unwrap()), Some(VaultType::Standard)),
+        (None, Some(VaultType::LogicallyAirGapped)),
+    ] {
+        let mut job = failed_copy_job();
+        job.initiated_by = initiated_by;
+        job.destination_vault_type = vault_type.clone();
+        let backup = MemoryBackup::new();
+        backup.add_backup_job(temporary_backup());
+        backup.add_copy_job(job);
+        let retrier = memory_retrier(backup);
+        retrier.handle(&copy_event("FAILED", FAILED_COPY_JOB)).await.unwrap();
+        assert_eq!(retrier.backup.calls("DescribeBackupJob"), 0, "{vault_type:?}");
+        assert_eq!(retrier.queue.scheduled().len(), 1, "retried as any copy");
+    }
 }
 
 // ---------------------------------------------------------------- coverage
