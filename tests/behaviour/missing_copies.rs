@@ -42,6 +42,7 @@ fn reconciler_with_one_missing_copy() -> Reconciler<MemoryBackup, MemoryStore, M
         routes: RouteTable::from_json(&routes).unwrap(),
         copy_role: Some(IamRoleArn::parse(ROLE).unwrap()),
         organization: None,
+        clock: std::sync::Arc::new(vaultwatch::ports::WallClock),
     }
 }
 

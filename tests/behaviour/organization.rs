@@ -196,6 +196,7 @@ mod reconciler {
             routes: RouteTable::default(),
             copy_role: None,
             organization: view.then_some(assessor.settings),
+            clock: std::sync::Arc::new(vaultwatch::ports::WallClock),
         }
     }
 

@@ -11,7 +11,7 @@ use vaultwatch::domain::{
 use vaultwatch::handlers::reconciler::{MissingCopyPass, Reconciler, Summary, SweepSettings};
 use vaultwatch::handlers::retrier::{Retrier, RetrierSettings};
 use vaultwatch::metrics::{Measured, Measurements, Metric};
-use vaultwatch::ports::memory::{transient_error, MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
+use vaultwatch::ports::memory::{transient_error, MemoryAlerts, MemoryBackup, MemoryClock, MemoryQueue, MemoryStore};
 use vaultwatch::ports::TrackingStore;
 use vaultwatch_tests::*;
 
@@ -30,6 +30,7 @@ fn reconciler(routes: RouteTable) -> TestReconciler {
         routes,
         copy_role: Some(IamRoleArn::parse("arn:aws:iam::123456789012:role/copy").unwrap()),
         organization: None,
+        clock: std::sync::Arc::new(vaultwatch::ports::WallClock),
     }
 }
 
@@ -718,4 +719,93 @@ async fn a_resolved_message_sns_refused_goes_out_on_the_next_sweep() {
     assert_eq!((second.resolved, second.errors), (1, 0));
     assert_eq!(reconciler.alerts.resolutions().len(), 1);
     assert_eq!(reconciler.run(Utc::now(), never_out_of_time()).await.unwrap().resolved, 0);
+}
+
+/// The EventBridge schedule's event (AWS's documented shape), for `time`.
+fn scheduled_event(time: &str) -> serde_json::Value {
+    json!({
+        "version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa", "detail-type": "Scheduled Event",
+        "source": "aws.events", "account": "123456789012", "time": time, "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/vaultwatch-sweep"], "detail": {}
+    })
+}
+
+/// A reconciler with a route to the DR vault and one backup, completed at `completed_at`, not copied.
+fn one_uncopied_backup(completed_at: chrono::DateTime<Utc>) -> TestReconciler {
+    let routes = json!([{ "sourceVault": "primary", "destinationVaultArn": DR_VAULT }]).to_string();
+    let reconciler = reconciler(RouteTable::from_json(&routes).unwrap());
+    reconciler.backup.add_backup_job(BackupJob {
+        id: BackupJobId::parse("BACKUP-1").unwrap(),
+        state: BackupJobState::Completed,
+        recovery_point: Some(
+            RecoveryPointArn::parse("arn:aws:backup:us-east-1:123456789012:recovery-point:RP-1").unwrap(),
+        ),
+        vault: vault(SOURCE_VAULT),
+        resource: None,
+        resource_type: Some("EBS".into()),
+        parent_job: None,
+        completed_at: Some(completed_at),
+        created_by: None,
+        lifecycle: None,
+    });
+    reconciler
+}
+
+fn at(time: &str) -> chrono::DateTime<Utc> {
+    chrono::DateTime::parse_from_rfc3339(time).unwrap().with_timezone(&Utc)
+}
+
+/// What a run asked for and found as of `now`: the window of its ListCopyJobs and ListBackupJobs,
+/// and how long the uncopied backup has waited.
+fn assert_swept_as_of(reconciler: &TestReconciler, run: usize, summary: &Summary, now: chrono::DateTime<Utc>) {
+    let window_start = now - chrono::Duration::hours(72);
+    assert_eq!(
+        reconciler.backup.copy_job_queries()[run].created_after,
+        Some(window_start),
+        "ListCopyJobs ByCreatedAfter"
+    );
+    assert_eq!(reconciler.backup.backup_job_queries()[run].since, window_start, "ListBackupJobs ByCreatedAfter");
+    let coverage = summary.coverage.as_ref().expect("a whole sweep assesses coverage");
+    assert_eq!(coverage.by_status.get("missing"), Some(&1), "{coverage:?}");
+    let lag = now - at("2024-02-28T12:00:00Z");
+    assert_eq!(coverage.oldest_uncovered_seconds.get("us-west-2"), Some(&lag.num_seconds()), "{coverage:?}");
+}
+
+#[tokio::test]
+async fn a_scheduled_sweep_is_as_of_its_events_time_not_the_wall_clock() {
+    // Scheduled for a day after the backup completed, long before the wall clock's today.
+    let reconciler = one_uncopied_backup(at("2024-02-28T12:00:00Z"));
+    let deadline = epoch_ms_in(std::time::Duration::from_secs(60));
+    let summary =
+        reconciler.handle(&scheduled_event("2024-02-29T12:00:00Z"), deadline, &ClaimOwner::unique()).await.unwrap();
+    assert!(summary.complete, "{summary:?}");
+    assert_swept_as_of(&reconciler, 0, &summary, at("2024-02-29T12:00:00Z"));
+    assert_eq!(summary.missing_copies_started, 1, "{summary:?}");
+
+    // A time that cannot be read fails the invocation before anything is listed.
+    let reconciler = one_uncopied_backup(at("2024-02-28T12:00:00Z"));
+    let result = reconciler.handle(&json!({"time": "yesterday"}), deadline, &ClaimOwner::unique()).await;
+    assert!(result.is_err(), "{result:?}");
+    assert_eq!(reconciler.backup.calls("ListCopyJobs"), 0);
+}
+
+#[tokio::test]
+async fn a_manual_invocation_sweeps_as_of_the_reconcilers_clock_and_moves_with_it() {
+    let mut reconciler = one_uncopied_backup(at("2024-02-28T12:00:00Z"));
+    let clock = MemoryClock::at(at("2024-03-01T12:00:00Z"));
+    reconciler.clock = std::sync::Arc::new(clock.clone());
+    let deadline = epoch_ms_in(std::time::Duration::from_secs(60));
+    let summary = reconciler.handle(&json!({}), deadline, &ClaimOwner::unique()).await.unwrap();
+    assert_swept_as_of(&reconciler, 0, &summary, at("2024-03-01T12:00:00Z"));
+
+    // Two days later: the window moved with the clock, and the backup has waited two days more.
+    clock.advance(chrono::Duration::days(2));
+    let summary = reconciler.handle(&json!({}), deadline, &ClaimOwner::unique()).await.unwrap();
+    let window_start = at("2024-03-03T12:00:00Z") - chrono::Duration::hours(72);
+    assert_eq!(reconciler.backup.copy_job_queries()[1].created_after, Some(window_start));
+    assert_eq!(reconciler.backup.backup_job_queries()[1].since, window_start);
+    // The copy the first run started is still running: uncovered for four days now.
+    let coverage = summary.coverage.as_ref().expect("a whole sweep assesses coverage");
+    assert_eq!(coverage.by_status.get("copying"), Some(&1), "{coverage:?}");
+    assert_eq!(coverage.oldest_uncovered_seconds.get("us-west-2"), Some(&(4 * 24 * 3600)), "{coverage:?}");
 }

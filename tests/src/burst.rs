@@ -437,6 +437,7 @@ impl Burst {
             routes: self.routes.clone(),
             copy_role: Some(IamRoleArn::parse(ROLE).unwrap()),
             organization: None,
+            clock: std::sync::Arc::new(vaultwatch::ports::WallClock),
         };
         match reconciler.run(Utc::now(), || false).await {
             // A sweep that hit a fault (counted in `errors`, or failing whole) is simply run again.

@@ -1,6 +1,8 @@
 //! Each function wired to AWS: one constructor from its configuration and the SDK configuration,
 //! built once at cold start (every `main.rs` calls one of these).
 
+use std::sync::Arc;
+
 use aws_config::SdkConfig;
 
 use super::{DynamoStore, PresignedUrlResponder, SdkBackup, SnsAlerts, SqsRetryQueue};
@@ -10,6 +12,7 @@ use crate::handlers::reconciler::Reconciler;
 use crate::handlers::retrier::Retrier;
 use crate::handlers::tracker::Tracker;
 use crate::handlers::vault_setup::custom_resource::VaultNotificationsResource;
+use crate::ports::WallClock;
 
 pub type AwsRetrier = Retrier<SdkBackup, DynamoStore, SnsAlerts, SqsRetryQueue>;
 pub type AwsReconciler = Reconciler<SdkBackup, DynamoStore, SnsAlerts, SqsRetryQueue>;
@@ -57,6 +60,7 @@ impl AwsReconciler {
             routes: config.routes,
             copy_role: config.copy_role,
             organization: config.organization,
+            clock: Arc::new(WallClock),
         }
     }
 }

@@ -14,6 +14,7 @@
 //! that leaves the new and unfinished jobs, a small share.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -32,8 +33,8 @@ use crate::domain::{
     CopyRoute, Coverage, CoverageStatus, CoverageSummary, IamRoleArn, IdempotencyToken, RecoveryPointArn, Refusal,
     RequiredBy, Requirement, Resolution, RouteTable, SourcePolicy, SweepCursor, SweepResume, VerifiedSweep,
 };
-use crate::notification::CopyJobEvent;
-use crate::ports::{AlertSink, AwsError, BackupApi, CopyJobQuery, RetryQueue, TrackingStore};
+use crate::notification::{scheduled_time, CopyJobEvent};
+use crate::ports::{AlertSink, AwsError, BackupApi, Clock, CopyJobQuery, RetryQueue, TrackingStore};
 
 /// Listed jobs reconciled at once: their reads and writes of the tracking table overlap.
 const CONCURRENT_JOBS: usize = 8;
@@ -193,6 +194,9 @@ pub struct Reconciler<B, S, A, Q> {
     pub copy_role: Option<IamRoleArn>,
     /// The organization view (the management account's stack): reported after the own sweep.
     pub organization: Option<OrganizationSettings>,
+    /// The time of a run whose event carries none (a manual invocation); a scheduled run's time is
+    /// its event's.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, S, A, Q> {
@@ -230,9 +234,10 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         self.run_as(&ClaimOwner::unique(), now, out_of_time).await
     }
 
-    /// One scheduled run, its claims held by `owner` (the invocation's request id). `out_of_time`
-    /// is asked before each page; when it says so, the run saves its cursor and stops (production
-    /// passes a deadline check, tests a page count).
+    /// One scheduled run as of `now` (its window, coverage and records are reckoned from it), its
+    /// claims held by `owner` (the invocation's request id). `out_of_time` is asked before each
+    /// page; when it says so, the run saves its cursor and stops (production passes a deadline
+    /// check, tests a page count).
     pub async fn run_as(
         &self,
         owner: &ClaimOwner,
@@ -361,7 +366,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         } else if copies_unknown {
             MissingCopyPass::UnreadableJobs
         } else if let Some(rows) = &coverage_rows {
-            if self.start_missing_copies(rows, &unreadable_copies, &mut out_of_time, &mut summary).await? {
+            if self.start_missing_copies(rows, &unreadable_copies, now, &mut out_of_time, &mut summary).await? {
                 MissingCopyPass::Ran
             } else {
                 MissingCopyPass::Stopped
@@ -497,6 +502,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         &self,
         rows: &[Coverage],
         unreadable_copies: &HashSet<(RecoveryPointArn, BackupVaultArn)>,
+        now: DateTime<Utc>,
         out_of_time: &mut impl FnMut() -> bool,
         summary: &mut Summary,
     ) -> Result<bool, HandlerError> {
@@ -539,7 +545,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
                             summary.errors += 1;
                             tracing::error!(backup_job = %requirement.backup_job, destination = %route.destination_vault, error = %err, "could not start missing copy");
                         }
-                        Err(err) => match self.refuse(requirement, route, &err).await {
+                        Err(err) => match self.refuse(requirement, route, &err, now).await {
                             Ok(()) => summary.refused += 1,
                             Err(failed) => {
                                 summary.errors += 1;
@@ -556,7 +562,13 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
     /// A routed copy AWS Backup refused for good: the operator is told, then the refusal is
     /// recorded so later sweeps do not ask again every hour. If the record cannot be written the
     /// next sweep asks (and alerts) again: a duplicate alert rather than a lost one.
-    async fn refuse(&self, backup: &Requirement, route: &CopyRoute, err: &AwsError) -> Result<(), HandlerError> {
+    async fn refuse(
+        &self,
+        backup: &Requirement,
+        route: &CopyRoute,
+        err: &AwsError,
+        now: DateTime<Utc>,
+    ) -> Result<(), HandlerError> {
         tracing::warn!(backup_job = %backup.backup_job, destination = %route.destination_vault, error = %err, "AWS Backup refused the routed copy");
         let reason = match &self.copy_role {
             Some(role) if err.is_pass_role_denial() => {
@@ -583,22 +595,19 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             recovery_point: backup.recovery_point.clone(),
             destination_vault: route.destination_vault.clone(),
             error: err.to_string(),
-            at: Utc::now(),
+            at: now,
         };
         self.store.record_refusal(&refusal).await?;
         Ok(())
     }
 
-    /// Lambda entry point: the scheduled event carries nothing we need. `deadline_ms` is the
-    /// invocation's deadline (milliseconds since the epoch); the run stops early enough before it to
-    /// save its cursor and report. `owner` (the invocation's request id) holds its claims.
-    pub async fn handle(
-        &self,
-        _payload: &Value,
-        deadline_ms: u64,
-        owner: &ClaimOwner,
-    ) -> Result<Summary, HandlerError> {
+    /// Lambda entry point. The run is as of the scheduled event's `time` (the clock's time when the
+    /// payload has none: a manual invocation). `deadline_ms` is the invocation's deadline
+    /// (milliseconds since the epoch); the run stops early enough before it, on the monotonic clock,
+    /// to save its cursor and report. `owner` (the invocation's request id) holds its claims.
+    pub async fn handle(&self, payload: &Value, deadline_ms: u64, owner: &ClaimOwner) -> Result<Summary, HandlerError> {
         let deadline = stop_before(deadline_ms);
-        self.run_as(owner, Utc::now(), || Instant::now() >= deadline).await
+        let now = scheduled_time(payload)?.unwrap_or_else(|| self.clock.now());
+        self.run_as(owner, now, || Instant::now() >= deadline).await
     }
 }

@@ -16,8 +16,8 @@ use serde_json::Value;
 pub use error::ParseError;
 
 use crate::domain::{
-    AccountId, BackupJobId, BackupJobState, BackupVaultArn, CopyDetails, CopyJobId, CopyJobState, IamRoleArn, JobKind,
-    Lifecycle, RecoveryPointArn, ResourceArn, StateUpdate,
+    AccountId, BackupJobId, BackupJobState, BackupVaultArn, CopyDetails, CopyJobId, CopyJobState, DomainError,
+    IamRoleArn, JobKind, Lifecycle, RecoveryPointArn, ResourceArn, StateUpdate,
 };
 
 /// Largest notification we read. AWS Backup's are under 4 KiB; SNS caps messages at 256 KiB.
@@ -103,5 +103,37 @@ pub fn parse_lambda_event(payload: &Value) -> Result<Vec<Result<Notification, Pa
         Ok(vec![eventbridge::parse_eventbridge_event(payload.clone(), "EventBridge event")])
     } else {
         Err(ParseError::NotAnEvent)
+    }
+}
+
+/// The time a scheduled invocation is for: the EventBridge event's `time` (ISO 8601, e.g.
+/// "2015-10-08T16:53:06Z"), or `None` when the payload has none (a manual invocation, `{}`).
+pub fn scheduled_time(payload: &Value) -> Result<Option<DateTime<Utc>>, ParseError> {
+    const AT: &str = "scheduled event";
+    match payload.get("time") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(time)) => DateTime::parse_from_rfc3339(time)
+            .map(|time| Some(time.with_timezone(&Utc)))
+            .map_err(|_| ParseError::invalid(AT, DomainError::invalid("time", "is not an ISO 8601 timestamp"))),
+        Some(_) => Err(ParseError::invalid(AT, DomainError::invalid("time", "is not a string"))),
+    }
+}
+
+#[cfg(test)]
+mod scheduled_time_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_schedules_time_is_read_and_its_absence_is_none() {
+        let event = json!({"version": "0", "detail-type": "Scheduled Event", "source": "aws.events",
+            "time": "2015-10-08T16:53:06Z", "detail": {}});
+        let expected = DateTime::parse_from_rfc3339("2015-10-08T16:53:06Z").unwrap().with_timezone(&Utc);
+        assert_eq!(scheduled_time(&event), Ok(Some(expected)));
+        assert_eq!(scheduled_time(&json!({})), Ok(None));
+        assert_eq!(scheduled_time(&json!({"time": null})), Ok(None));
+        assert!(scheduled_time(&json!({"time": "yesterday"})).is_err());
+        assert!(scheduled_time(&json!({"time": 1444322386})).is_err());
     }
 }

@@ -10,8 +10,9 @@ use chrono::{DateTime, Utc};
 use aws_lambda_events::cloudformation::CloudFormationCustomResourceResponse;
 
 use super::{
-    AccountScope, AlertSink, AwsError, BackupApi, BackupJobQuery, CopyJobQuery, CustomResourceResponder, ErrorClass,
-    Page, ResponseError, RetryQueue, RetryRequest, StartCopyRequest, TrackingStore, Unreadable, VaultNotificationsApi,
+    AccountScope, AlertSink, AwsError, BackupApi, BackupJobQuery, Clock, CopyJobQuery, CustomResourceResponder,
+    ErrorClass, Page, ResponseError, RetryQueue, RetryRequest, StartCopyRequest, TrackingStore, Unreadable,
+    VaultNotificationsApi,
 };
 use crate::domain::{
     AccountId, Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOwner, Composite, CopyDetails,
@@ -22,6 +23,30 @@ use crate::domain::{
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A [`Clock`] tests set and move; clones share one time.
+#[derive(Clone, Debug)]
+pub struct MemoryClock(std::sync::Arc<Mutex<DateTime<Utc>>>);
+
+impl MemoryClock {
+    pub fn at(now: DateTime<Utc>) -> Self {
+        Self(std::sync::Arc::new(Mutex::new(now)))
+    }
+
+    pub fn set(&self, now: DateTime<Utc>) {
+        *lock(&self.0) = now;
+    }
+
+    pub fn advance(&self, by: chrono::Duration) {
+        *lock(&self.0) += by;
+    }
+}
+
+impl Clock for MemoryClock {
+    fn now(&self) -> DateTime<Utc> {
+        *lock(&self.0)
+    }
 }
 
 /// Failures queued for the next calls of an operation: every fake injects them the same way.

@@ -19,6 +19,22 @@ use crate::domain::{
     SweepCursor, VaultName, VaultNotifications,
 };
 
+/// Calendar time: when "now" is for records, windows and reports. Deadlines are not calendar time:
+/// they stay on the monotonic clock (`std::time::Instant`).
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The wall clock: production's [`Clock`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WallClock;
+
+impl Clock for WallClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
 /// Whether an operation that failed may succeed when tried again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorClass {
