@@ -9,8 +9,8 @@ use vaultwatch::domain::chatbot::{
     DESCRIPTION_MAX_CHARS, KEYWORD_MAX_CHARS, MAX_NEXT_STEPS, NEXT_STEP_MAX_CHARS, TITLE_MAX_CHARS,
 };
 use vaultwatch::domain::{
-    Alert, AlertReason, IamRoleArn, IdempotencyToken, NotCopyable, RecoveryPointArn, Resolution, ResourceArn,
-    ALERT_EVENT_TYPE, RESOLVED_EVENT_TYPE,
+    advise, Alert, AlertReason, ErrorClass, IamRoleArn, IdempotencyToken, NotCopyable, RecoveryPointArn, Resolution,
+    ResourceArn, ServiceRefusal, ALERT_EVENT_TYPE, RESOLVED_EVENT_TYPE,
 };
 use vaultwatch_tests::*;
 
@@ -34,6 +34,17 @@ fn alert(reason: AlertReason) -> Alert {
     }
 }
 
+/// StartCopyJob refused for good, as AWS said it.
+fn refused(code: &str, message: &str) -> ServiceRefusal {
+    ServiceRefusal {
+        service: "backup",
+        operation: "StartCopyJob",
+        class: ErrorClass::Permanent,
+        code: Some(code.to_owned()),
+        message: message.to_owned(),
+    }
+}
+
 fn permanent(message: &str) -> AlertReason {
     AlertReason::PermanentFailure { status_message: message.to_owned() }
 }
@@ -47,17 +58,19 @@ fn every_reason() -> Vec<AlertReason> {
             status_message: "Copy job encountered a fatal error.".into(),
             message_category: Some("MISCELLANEOUS".into()),
         },
-        AlertReason::RetryRejected { error: "backup StartCopyJob failed (Permanent, InvalidParameterValueException): bad".into() },
-        AlertReason::CopyRefused { error: "backup StartCopyJob failed (Permanent, InvalidRequestException): no".into() },
+        AlertReason::RetryRejected { refusal: refused("InvalidParameterValueException", "bad") },
+        AlertReason::CopyRefused { refusal: refused("InvalidRequestException", "no") },
         AlertReason::NotCopyable(NotCopyable::Continuous),
         AlertReason::NotCopyable(NotCopyable::ColdStorage),
         AlertReason::NotCopyable(NotCopyable::Deleted),
         AlertReason::RoleNotPassable { role: Some(IamRoleArn::parse("arn:aws:iam::123456789012:role/plan").unwrap()) },
         AlertReason::RoleRefused {
             role: IamRoleArn::parse(ROLE).unwrap(),
-            error: "iam PassRole denied: User: arn:aws:sts::123456789012:assumed-role/vaultwatch-retrier/fn is not \
-                    authorized to perform: iam:PassRole on resource: arn:aws:iam::123456789012:role/service-role/AWSBackupDefaultServiceRole"
-                .into(),
+            refusal: refused(
+                "AccessDeniedException",
+                "User: arn:aws:sts::123456789012:assumed-role/vaultwatch-retrier/fn is not authorized to perform: \
+                 iam:PassRole on resource: arn:aws:iam::123456789012:role/service-role/AWSBackupDefaultServiceRole",
+            ),
         },
         AlertReason::DestinationNotAllowed,
     ]
@@ -241,7 +254,10 @@ fn next_steps_follow_the_cause() {
             vec!["role/plan-role", "PassableRoleArns"],
         ),
         (
-            alert(AlertReason::RoleRefused { role: role_arn("copier"), error: "AccessDenied: iam:PassRole".into() }),
+            alert(AlertReason::RoleRefused {
+                role: role_arn("copier"),
+                refusal: refused("AccessDeniedException", "not authorized to perform: iam:PassRole"),
+            }),
             "role not passable",
             vec!["role/copier", "iam:PassRole", "PassableRoleArns", "IamRoleArn"],
         ),
@@ -303,6 +319,45 @@ fn next_steps_follow_the_cause() {
 }
 
 #[test]
+fn a_refused_call_is_carried_typed_and_read_in_words() {
+    let principal = "arn:aws:sts::123456789012:assumed-role/vaultwatch-retrier/fn";
+    let rejected = alert(AlertReason::RetryRejected {
+        refusal: refused(
+            "AccessDeniedException",
+            &format!("User: {principal} is not authorized to perform: backup:StartCopyJob"),
+        ),
+    });
+    let body = rejected.body();
+    assert!(
+        body.contains(&format!(
+            "Reason:            backup StartCopyJob failed (permanent, AccessDeniedException): User: {principal} is"
+        )),
+        "{body}"
+    );
+    assert!(!body.contains("Permanent"), "the class in words, not its Debug form: {body}");
+    // The principal is read from AWS's message in the refusal, not from a sentence made of it.
+    let advice = advise(&rejected);
+    assert_eq!(advice.topic, "permissions");
+    assert_eq!(advice.resources, vec![principal.to_owned()]);
+    assert!(
+        !steps(&rejected).contains("StartCopyJob failed"),
+        "AWS's words are quoted, not ours: {}",
+        steps(&rejected)
+    );
+    // A denial whose message says no more is still a denial: its code says so.
+    let bare = alert(AlertReason::CopyRefused { refusal: refused("AccessDeniedException", "Insufficient privileges") });
+    assert_eq!(advise(&bare).topic, "permissions");
+    let role = alert(AlertReason::RoleRefused {
+        role: IamRoleArn::parse(ROLE).unwrap(),
+        refusal: refused(
+            "AccessDeniedException",
+            &format!("User: {principal} is not authorized to perform: iam:PassRole on resource: {ROLE}"),
+        ),
+    });
+    assert_eq!(advise(&role).resources, vec![ROLE.to_owned(), principal.to_owned()]);
+}
+
+#[test]
 fn a_copy_that_can_work_once_fixed_ends_with_the_command_and_one_that_cannot_does_not() {
     let fixable = alert(permanent("Access Denied trying to call AWS Backup service"));
     let notification = fixable.notification();
@@ -346,7 +401,7 @@ fn a_refused_routed_copy_is_threaded_by_recovery_point_and_destination() {
     let refused = Alert {
         copy_job: None,
         original_job: None,
-        ..alert(AlertReason::CopyRefused { error: "InvalidRequestException".into() })
+        ..alert(AlertReason::CopyRefused { refusal: refused("InvalidRequestException", "no") })
     };
     let point = RecoveryPointArn::parse(RECOVERY_POINT).unwrap();
     let expected = IdempotencyToken::for_route(&point, &vault(DR_VAULT));

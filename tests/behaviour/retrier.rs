@@ -246,8 +246,63 @@ async fn throttled_start_is_reported_to_sqs_and_rejected_start_alerts() {
     assert_eq!(response, json!({ "batchItemFailures": [] }));
     let alerts = retrier.alerts.published();
     assert_eq!(alerts.len(), 1);
-    assert!(matches!(alerts[0].reason, AlertReason::RetryRejected { .. }));
+    // The refusal is carried as it is, and read in words.
+    let AlertReason::RetryRejected { refusal } = &alerts[0].reason else { panic!("{:?}", alerts[0].reason) };
+    assert_eq!(
+        (refusal.class, refusal.code.as_deref()),
+        (ErrorClass::Permanent, Some("InvalidParameterValueException"))
+    );
+    let body = alerts[0].body();
+    assert!(body.contains("backup StartCopyJob failed (permanent, InvalidParameterValueException): "), "{body}");
+    assert!(!body.contains("Permanent"), "{body}");
     assert!(retrier.backup.started_copies().is_empty());
+}
+
+/// The log lines written while `work` runs on this thread (JSON lines, as the functions write them).
+#[derive(Clone, Default)]
+struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
+    type Writer = Logs;
+    fn make_writer(&'a self) -> Logs {
+        self.clone()
+    }
+}
+
+impl Logs {
+    async fn during<T>(&self, work: impl std::future::Future<Output = T>) -> T {
+        let subscriber = tracing_subscriber::fmt().json().with_writer(self.clone()).finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        work.await
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_refused_retry_message_logs_serdes_error_not_the_body() {
+    let retrier = retrier();
+    let logs = Logs::default();
+    let body = r#"{"note":"plain-words","secret":"s3cr3t-value"}"#;
+    let response = logs.during(retrier.handle(&sqs_event(&[("bad".into(), body.into())]))).await.unwrap();
+    assert_eq!(wire(response), json!({ "batchItemFailures": [{ "itemIdentifier": "bad" }] }));
+    let text = logs.text();
+    let line = text.lines().find(|line| line.contains("retry message failed")).unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains("message body is not a retry request: missing field"), "serde's error: {line}");
+    assert!(line.contains("\"message_id\":\"bad\""), "{line}");
+    assert!(!text.contains("s3cr3t") && !text.contains("plain-words"), "no payload in the logs: {text}");
 }
 
 #[tokio::test]
@@ -494,6 +549,12 @@ async fn a_role_iam_will_not_let_us_pass_alerts_with_the_role() {
     let alert = only_alert(&retrier);
     assert!(matches!(alert.reason, AlertReason::RoleRefused { .. }), "{:?}", alert.reason);
     assert!(alert.body().contains("AWSBackupDefaultServiceRole") && alert.body().contains("iam:PassRole"));
+    // The principal IAM named, from the refusal's message.
+    let AlertReason::RoleRefused { refusal, .. } = &alert.reason else { unreachable!() };
+    assert_eq!(refusal.code.as_deref(), Some("AccessDeniedException"));
+    let principal = "arn:aws:sts::123456789012:assumed-role/vaultwatch/fn";
+    assert!(vaultwatch::domain::advise(&alert).resources.contains(&principal.to_owned()));
+    assert!(alert.body().contains("(permanent, AccessDeniedException)"), "{}", alert.body());
 }
 
 #[tokio::test]

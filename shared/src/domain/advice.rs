@@ -37,8 +37,16 @@ impl Cause {
     /// The cause a status message or error names. Checked in this order: specific texts before the
     /// general ones they contain (a managed-key refusal mentions "KMS key" too).
     pub fn of(message: &str) -> Self {
+        Self::of_refusal(message, None)
+    }
+
+    /// The cause a refused call's message names, or failing that its error code (an
+    /// `AccessDeniedException` whose message says no more is still a denial); the role, key and
+    /// principal come from the message, AWS's own words.
+    pub fn of_refusal(message: &str, code: Option<&str>) -> Self {
         let lower = message.to_ascii_lowercase();
-        let has = |markers: &[&str]| markers.iter().any(|marker| lower.contains(marker));
+        let code = code.unwrap_or_default().to_ascii_lowercase();
+        let has = |markers: &[&str]| markers.iter().any(|marker| lower.contains(marker) || code.contains(marker));
         if has(&["iam:passrole"]) {
             return Self::PassRole { role: after(message, "on resource: "), principal: principal(message) };
         }
@@ -140,25 +148,25 @@ pub fn advise(alert: &Alert) -> Advice {
             ));
             advice.resources.extend(job_role.iter().map(|role| role.as_str().to_owned()));
         }
-        AlertReason::RoleRefused { role: refused, error } => {
-            pass_role(Some(refused.as_str()), principal(error).as_deref(), &mut advice);
+        AlertReason::RoleRefused { role: refused, refusal } => {
+            pass_role(Some(refused.as_str()), principal(&refusal.message).as_deref(), &mut advice);
         }
         AlertReason::AttemptsExhausted { status_message } => {
-            from_cause(status_message, alert, role, Some(alert.attempts), &mut advice);
+            from_cause(status_message, None, alert, role, Some(alert.attempts), &mut advice);
         }
         AlertReason::CongestionPersists { status_message } => {
-            from_cause(status_message, alert, role, Some(alert.attempts), &mut advice);
+            from_cause(status_message, None, alert, role, Some(alert.attempts), &mut advice);
             // vaultwatch is still retrying: a copy started by hand would be a second one.
             advice.copy_again = false;
         }
         AlertReason::PermanentFailure { status_message } | AlertReason::UnrecognisedFailure { status_message, .. } => {
-            from_cause(status_message, alert, role, None, &mut advice);
+            from_cause(status_message, None, alert, role, None, &mut advice);
         }
-        AlertReason::RetryRejected { error } | AlertReason::CopyRefused { error } => {
-            from_cause(error, alert, role, None, &mut advice);
+        AlertReason::RetryRejected { refusal } | AlertReason::CopyRefused { refusal } => {
+            from_cause(&refusal.message, refusal.code.as_deref(), alert, role, None, &mut advice);
         }
         AlertReason::AirGappedCopyFailed { status_message, .. } => {
-            from_cause(status_message, alert, role, None, &mut advice);
+            from_cause(status_message, None, alert, role, None, &mut advice);
             // The source is AWS Backup's temporary recovery point: a copy of it by hand races its
             // deletion; a new backup to the air-gapped vault is the way to a good copy.
             advice.copy_again = false;
@@ -173,16 +181,23 @@ pub fn advise(alert: &Alert) -> Advice {
     advice
 }
 
-/// Advice from AWS's message, whatever the alert's reason. `exhausted` is the number of attempts
-/// when every allowed retry failed.
-fn from_cause(message: &str, alert: &Alert, role: Option<&str>, exhausted: Option<u32>, advice: &mut Advice) {
+/// Advice from AWS's message (and error code, for a refused call), whatever the alert's reason.
+/// `exhausted` is the number of attempts when every allowed retry failed.
+fn from_cause(
+    message: &str,
+    code: Option<&str>,
+    alert: &Alert,
+    role: Option<&str>,
+    exhausted: Option<u32>,
+    advice: &mut Advice,
+) {
     let source_account = alert.source_vault.account();
     let destination = &alert.destination_vault;
     let cross_account = source_account != destination.account();
     let who = |principal: Option<&str>| {
         principal.or(role).map_or_else(|| "the role the copy ran with".to_owned(), |p| format!("`{p}`"))
     };
-    match Cause::of(message) {
+    match Cause::of_refusal(message, code) {
         Cause::PassRole { role: named, principal } => {
             pass_role(named.as_deref().or(role), principal.as_deref(), advice)
         }

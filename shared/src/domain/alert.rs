@@ -11,7 +11,7 @@ use super::advice::{advise, copy_command, vault_label};
 use super::chatbot::{code, truncate_chars, CustomNotification, Thread};
 use super::{
     BackupJobId, BackupVaultArn, CopyJobId, IamRoleArn, IdempotencyToken, Lifecycle, NotCopyable, RecoveryPointArn,
-    ResourceArn,
+    ResourceArn, ServiceRefusal,
 };
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,15 +27,15 @@ pub enum AlertReason {
     /// retry an unrecognised failure gets failed too (or it was not retried).
     UnrecognisedFailure { status_message: String, message_category: Option<String> },
     /// AWS Backup refused to start the retry itself.
-    RetryRejected { error: String },
+    RetryRejected { refusal: ServiceRefusal },
     /// AWS Backup refused to start a routed copy the reconciler found missing.
-    CopyRefused { error: String },
+    CopyRefused { refusal: ServiceRefusal },
     /// The source recovery point cannot be copied (continuous, cold, deleted, expiring).
     NotCopyable(NotCopyable),
     /// The failed job's role may not be passed (`PASSABLE_ROLE_ARNS`) and no fallback role is set.
     RoleNotPassable { role: Option<IamRoleArn> },
     /// IAM refused to let the function pass the role to AWS Backup (`iam:PassRole`).
-    RoleRefused { role: IamRoleArn, error: String },
+    RoleRefused { role: IamRoleArn, refusal: ServiceRefusal },
     /// The destination is outside the copy targets the functions are allowed (`COPY_TARGETS`).
     DestinationNotAllowed,
     /// AWS Backup's own copy of a backup made to a logically air-gapped vault failed. Its source is
@@ -73,16 +73,16 @@ impl AlertReason {
                 "unrecognised failure (message category {}); AWS Backup said: {status_message}",
                 message_category.as_deref().unwrap_or("none")
             ),
-            Self::RetryRejected { error } | Self::CopyRefused { error } => error.clone(),
+            Self::RetryRejected { refusal } | Self::CopyRefused { refusal } => refusal.to_string(),
             Self::NotCopyable(why) => why.to_string(),
             Self::RoleNotPassable { role } => format!(
                 "the job's role {} is not in PASSABLE_ROLE_ARNS (template parameter PassableRoleArns) and no \
                  COPY_ROLE_ARN is configured",
                 role.as_ref().map_or("(none reported)", IamRoleArn::as_str)
             ),
-            Self::RoleRefused { role, error } => format!(
+            Self::RoleRefused { role, refusal } => format!(
                 "the function may not pass role {role} to AWS Backup (iam:PassRole): add it to PassableRoleArns; \
-                 AWS said: {error}"
+                 AWS said: {refusal}"
             ),
             Self::DestinationNotAllowed => {
                 "the destination vault is not in COPY_TARGETS (template parameter AllowedCopyTargets)".to_owned()

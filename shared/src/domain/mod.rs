@@ -41,6 +41,7 @@ mod job;
 mod lifecycle;
 mod permissions;
 mod recovery_point;
+mod refusal;
 mod retry;
 mod route;
 mod source;
@@ -61,6 +62,7 @@ pub use job::{BackupJob, BackupJobState, Composite, CopyJob, CopyJobState, JobKi
 pub use lifecycle::{DeleteAfterEvent, Lifecycle, KEEP_INDEFINITELY, MIN_DAYS_IN_COLD_STORAGE};
 pub use permissions::{CopyTargets, PassableRoles};
 pub use recovery_point::{NotCopyable, RecoveryPoint, StorageClass};
+pub use refusal::{ErrorClass, ServiceRefusal};
 pub use retry::{
     classify_failure, Classification, FailureClass, Lineage, RetryPolicy, CONGESTION_ATTEMPTS, CONGESTION_LAST_ATTEMPT,
     MAX_RETRY_DELAY,

@@ -572,9 +572,9 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         tracing::warn!(backup_job = %backup.backup_job, destination = %route.destination_vault, error = %err, "AWS Backup refused the routed copy");
         let reason = match &self.copy_role {
             Some(role) if err.is_pass_role_denial() => {
-                AlertReason::RoleRefused { role: role.clone(), error: err.to_string() }
+                AlertReason::RoleRefused { role: role.clone(), refusal: err.into() }
             }
-            _ => AlertReason::CopyRefused { error: err.to_string() },
+            _ => AlertReason::CopyRefused { refusal: err.into() },
         };
         let alert = Alert {
             copy_job: None,

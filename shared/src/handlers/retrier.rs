@@ -478,9 +478,9 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
             Err(err) => {
                 tracing::warn!(copy_job = %request.failed_job, error = %err, "AWS Backup refused the retry");
                 let reason = if err.is_pass_role_denial() {
-                    AlertReason::RoleRefused { role: request.iam_role.clone(), error: err.to_string() }
+                    AlertReason::RoleRefused { role: request.iam_role.clone(), refusal: (&err).into() }
                 } else {
-                    AlertReason::RetryRejected { error: err.to_string() }
+                    AlertReason::RetryRejected { refusal: (&err).into() }
                 };
                 let alert = Alert {
                     copy_job: Some(request.failed_job.clone()),
@@ -542,7 +542,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
             let message_id = message.message_id.clone().unwrap_or_default();
             let result = match parse_retry_message(message.body.as_deref()) {
                 Ok(request) => self.start_retry(&request, owner).await.map_err(|err| err.to_string()),
-                Err(problem) => Err(problem.to_owned()),
+                Err(problem) => Err(problem),
             };
             result.map_err(|problem| {
                 // Reported back to SQS: redelivered after the visibility timeout, and moved to the
@@ -625,9 +625,12 @@ fn alert_for(job: &CopyJob, lineage: &Lineage, reason: AlertReason, lifecycle: O
     }
 }
 
-fn parse_retry_message(body: Option<&str>) -> Result<RetryRequest, &'static str> {
+/// The retry a message asks for; when its body is refused, why (serde's error, which the log line
+/// keeps; the body itself is never logged).
+fn parse_retry_message(body: Option<&str>) -> Result<RetryRequest, String> {
     let body = body.ok_or("message has no body")?;
-    serde_json::from_str(body).map_err(|_| "message body is not a retry request")
+    serde_json::from_str(body)
+        .map_err(|err| format!("message body is not a retry request: {}", ParseError::redacted(&err)))
 }
 
 fn is_sqs_event(payload: &Value) -> bool {

@@ -27,6 +27,12 @@ impl ParseError {
         Self::Envelope { at: at.to_owned(), reason: redact(&err.to_string()) }
     }
 
+    /// serde's account of why a message body was refused, fit for a log line: the kind of problem
+    /// and where, without the values it quotes.
+    pub(crate) fn redacted(err: &serde_json::Error) -> String {
+        redact(&err.to_string())
+    }
+
     pub(crate) fn missing(at: &str, name: impl Into<String>) -> Self {
         Self::Missing { at: at.to_owned(), name: name.into() }
     }

@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{
     AccountId, Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOwner, CopyDetails, CopyJob,
     CopyJobId, CopyJobRecord, CopyJobState, IamRoleArn, IdempotencyToken, Lifecycle, Lineage, Ownership, PlanRuleRef,
-    RecoveryPoint, RecoveryPointArn, Refusal, Resolution, ResourceArn, StartedCopy, StateChange, StateUpdate,
-    SweepCursor, VaultName, VaultNotifications,
+    RecoveryPoint, RecoveryPointArn, Refusal, Resolution, ResourceArn, ServiceRefusal, StartedCopy, StateChange,
+    StateUpdate, SweepCursor, VaultName, VaultNotifications,
 };
 
 /// Calendar time: when "now" is for records, windows and reports. Deadlines are not calendar time:
@@ -35,16 +35,12 @@ impl Clock for WallClock {
     }
 }
 
-/// Whether an operation that failed may succeed when tried again.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorClass {
-    Transient,
-    Permanent,
-}
+/// Whether an operation that failed may succeed when tried again (a domain type: alerts carry it).
+pub use crate::domain::ErrorClass;
 
 /// A failed call to an AWS service, classified.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{service} {operation} failed ({class:?}{}): {message}", code.as_deref().map(|c| format!(", {c}")).unwrap_or_default())]
+#[error("{service} {operation} failed ({class}{}): {message}", code.as_deref().map(|c| format!(", {c}")).unwrap_or_default())]
 pub struct AwsError {
     pub service: &'static str,
     pub operation: &'static str,
@@ -67,6 +63,19 @@ impl AwsError {
     pub fn is_pass_role_denial(&self) -> bool {
         self.code.as_deref().is_some_and(|code| code.starts_with("AccessDenied"))
             && self.message.contains("iam:PassRole")
+    }
+}
+
+/// The refusal an alert carries: the error as it is, not a sentence made of it.
+impl From<&AwsError> for ServiceRefusal {
+    fn from(err: &AwsError) -> Self {
+        Self {
+            service: err.service,
+            operation: err.operation,
+            class: err.class,
+            code: err.code.clone(),
+            message: err.message.clone(),
+        }
     }
 }
 
