@@ -11,7 +11,7 @@ use vaultwatch::domain::{
 };
 use vaultwatch::handlers::copier::{Copied, Copier};
 use vaultwatch::handlers::RecordOutcome;
-use vaultwatch::ports::memory::MemoryBackup;
+use vaultwatch::ports::memory::{transient_error, MemoryBackup};
 use vaultwatch_tests::*;
 
 const AIR_GAPPED_VAULT: &str = "arn:aws:backup:us-east-1:123456789012:backup-vault:air-gapped";
@@ -167,6 +167,31 @@ async fn a_plan_copy_action_into_an_air_gapped_vault_is_retried_as_any_copy() {
         assert_eq!(retrier.backup.calls("DescribeBackupJob"), 0, "{vault_type:?}");
         assert_eq!(retrier.queue.scheduled().len(), 1, "retried as any copy");
     }
+}
+
+#[tokio::test]
+async fn a_backup_job_aws_no_longer_reports_leaves_the_copy_ordinary_and_any_other_error_is_retried_by_lambda() {
+    // DescribeBackupJob answers ResourceNotFoundException: the copy is retried as any copy.
+    let backup = MemoryBackup::new();
+    backup.add_copy_job(failed_air_gapped_copy());
+    let retrier = memory_retrier(backup);
+    retrier.handle(&copy_event("FAILED", FAILED_COPY_JOB)).await.unwrap();
+    assert_eq!(retrier.backup.calls("DescribeBackupJob"), 1);
+    assert_eq!(retrier.queue.scheduled().len(), 1, "an ordinary copy's retry");
+    assert!(retrier.alerts.published().is_empty());
+
+    // Throttled: no decision on a guess. The invocation fails (Lambda retries it), nothing is
+    // queued or alerted, and the redelivery decides once the backup job can be read.
+    let backup = MemoryBackup::new();
+    backup.add_backup_job(temporary_backup());
+    backup.add_copy_job(failed_air_gapped_copy());
+    backup.fail_next("DescribeBackupJob", 1, transient_error("backup", "DescribeBackupJob", "ThrottlingException"));
+    let retrier = memory_retrier(backup);
+    assert!(retrier.handle(&copy_event("FAILED", FAILED_COPY_JOB)).await.is_err());
+    assert!(retrier.queue.scheduled().is_empty() && retrier.alerts.published().is_empty());
+    retrier.handle(&copy_event("FAILED", FAILED_COPY_JOB)).await.unwrap();
+    assert!(retrier.queue.scheduled().is_empty(), "no retry of a source AWS Backup deletes");
+    assert_eq!(retrier.alerts.published().len(), 1);
 }
 
 // ---------------------------------------------------------------- coverage
