@@ -734,6 +734,8 @@ async fn an_invocation_that_outlives_its_lease_leaves_the_failure_to_the_one_tha
             Retrier::new(Stalled::new(backup), MemoryStore::new(), MemoryAlerts::new(), MemoryQueue::new(), settings);
         let failed = fixture("sns/copy-job-failed.json");
         let (late, took_over) = tokio::join!(retrier.handle(&failed), async {
+            // A holds the claim and has stalled; its 200 ms lease (a wall-clock time) then lapses.
+            retrier.backup.reached().await;
             tokio::time::sleep(Duration::from_millis(300)).await;
             let handled = wire(retrier.handle(&failed).await.unwrap());
             retrier.backup.resume();

@@ -195,20 +195,27 @@ pub mod calls;
 
 /// An AWS Backup whose first DescribeCopyJob waits until [`Stalled::resume`]: an invocation that
 /// stalls after taking its claim, long enough for its lease to lapse and another to take it over.
+/// [`Stalled::reached`] waits until the call has stalled (no polling: one-permit notifications).
 pub struct Stalled<B> {
     pub inner: B,
     stalled: std::sync::atomic::AtomicBool,
-    resumed: std::sync::atomic::AtomicBool,
+    reached: tokio::sync::Notify,
+    resumed: tokio::sync::Notify,
 }
 
 impl<B> Stalled<B> {
     pub fn new(inner: B) -> Self {
-        Self { inner, stalled: Default::default(), resumed: Default::default() }
+        Self { inner, stalled: Default::default(), reached: Default::default(), resumed: Default::default() }
+    }
+
+    /// Returns once the first DescribeCopyJob has stalled.
+    pub async fn reached(&self) {
+        self.reached.notified().await
     }
 
     /// Lets the stalled call answer.
     pub fn resume(&self) {
-        self.resumed.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.resumed.notify_one();
     }
 }
 
@@ -216,9 +223,8 @@ impl<B: BackupApi> BackupApi for Stalled<B> {
     async fn describe_copy_job(&self, id: &CopyJobId) -> Result<CopyJob, AwsError> {
         use std::sync::atomic::Ordering::SeqCst;
         if !self.stalled.swap(true, SeqCst) {
-            while !self.resumed.load(SeqCst) {
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-            }
+            self.reached.notify_one();
+            self.resumed.notified().await;
         }
         self.inner.describe_copy_job(id).await
     }
