@@ -55,12 +55,16 @@ fn attempt(id: &str, state: CopyJobState, retry: Option<u32>) -> Seen {
 
 /// The requirement's status after a listing of these jobs (through the ledger, as sweeps and reports do).
 fn status(seen: &[Seen], source: SourceState) -> CoverageStatus {
+    status_under(seen, source, MAX)
+}
+
+fn status_under(seen: &[Seen], source: SourceState, max_attempts: u32) -> CoverageStatus {
     let mut ledger = CopyLedger::default();
     for Seen { job, record } in seen {
         ledger.observe(job, record.as_ref());
     }
     let r = requirement();
-    coverage_of(ledger.attempts(&r.recovery_point, &r.destination), &source, MAX)
+    coverage_of(ledger.attempts(&r.recovery_point, &r.destination), &source, max_attempts)
 }
 
 #[test]
@@ -140,6 +144,10 @@ fn a_retry_counts_to_the_last_attempt_its_failures_class_allows() {
     let passing = "Copy job failed because the destination backup vault is being modified. Try again later.";
     let transient = status(&[failed_with("R1", passing, 1, Some("retry 2 scheduled"))], SourceState::Copyable);
     assert_eq!(transient, CoverageStatus::Retrying { attempt: 2, of: MAX });
+    // The configured MaxAttempts, whatever it is, caps a passing failure's chain.
+    let configured =
+        status_under(&[failed_with("R1", passing, 1, Some("retry 2 scheduled"))], SourceState::Copyable, 7);
+    assert_eq!(configured, CoverageStatus::Retrying { attempt: 2, of: 7 });
     // The failure before it not listed: only congestion carries a chain past max_attempts.
     let unknown = status(&[attempt("R9", CopyJobState::Running, Some(9))], SourceState::Copyable);
     assert_eq!(unknown, CoverageStatus::Retrying { attempt: 9, of: CONGESTION_LAST_ATTEMPT });
