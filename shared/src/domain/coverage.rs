@@ -256,10 +256,9 @@ pub fn coverage_of(attempts: &[CopyAttempt], source: &SourceState, max_attempts:
         let attempt = last.lineage_attempt();
         // The retrier scheduled the next attempt (its retry job not listed yet) or already started it.
         if record.is_some_and(|r| r.retried) {
-            return CoverageStatus::Retrying {
-                attempt: attempt + 1,
-                of: last_attempt(&policy, attempt + 1, Some(last)),
-            };
+            // A failed attempt's failure is always known: its class sets the cap.
+            let of = last.failure.as_ref().map_or(policy.max_attempts, |f| policy.last_attempt(&f.classification));
+            return CoverageStatus::Retrying { attempt: attempt + 1, of };
         }
         // Alerted as not copyable (the source went to cold storage, or is gone): the alert's reason.
         if let Some(why) = record.and_then(|r| r.alerted.as_deref()).filter(|label| NotCopyable::is_label(label)) {
