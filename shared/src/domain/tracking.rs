@@ -90,6 +90,8 @@ mod tests {
     fn a_claim_owner_is_a_request_id_and_never_empty() {
         let owner = ClaimOwner::parse(" 8476a536-e9f4-11e8-9739-2dfe598c3fcd ").unwrap();
         assert_eq!(owner.as_str(), "8476a536-e9f4-11e8-9739-2dfe598c3fcd");
+        // Logs name the owner as the request id, which Lambda's own log lines carry too.
+        assert_eq!(owner.to_string(), owner.as_str());
         assert_eq!(ClaimOwner::parse("  "), Err(EmptyClaimOwner));
         assert_ne!(ClaimOwner::unique(), ClaimOwner::unique());
     }
