@@ -732,22 +732,8 @@ fn scheduled_event(time: &str) -> serde_json::Value {
 
 /// A reconciler with a route to the DR vault and one backup, completed at `completed_at`, not copied.
 fn one_uncopied_backup(completed_at: chrono::DateTime<Utc>) -> TestReconciler {
-    let routes = json!([{ "sourceVault": "primary", "destinationVaultArn": DR_VAULT }]).to_string();
-    let reconciler = reconciler(RouteTable::from_json(&routes).unwrap());
-    reconciler.backup.add_backup_job(BackupJob {
-        id: BackupJobId::parse("BACKUP-1").unwrap(),
-        state: BackupJobState::Completed,
-        recovery_point: Some(
-            RecoveryPointArn::parse("arn:aws:backup:us-east-1:123456789012:recovery-point:RP-1").unwrap(),
-        ),
-        vault: vault(SOURCE_VAULT),
-        resource: None,
-        resource_type: Some("EBS".into()),
-        parent_job: None,
-        completed_at: Some(completed_at),
-        created_by: None,
-        lifecycle: None,
-    });
+    let reconciler = reconciler(dr_route());
+    reconciler.backup.add_backup_job(BackupJob { completed_at: Some(completed_at), ..completed_backup(1) });
     reconciler
 }
 
