@@ -17,9 +17,9 @@ use serde_json::Value;
 
 use super::{for_each_notification, skipped, HandlerError, Outcomes, RecordOutcome, CONCURRENT_RECORDS};
 use crate::domain::{
-    classify_failure, Alert, AlertReason, Claim, ClaimKind, ClaimLease, ClaimOwner, Classification, Composite,
-    CopyDetails, CopyJob, CopyJobId, CopyJobRecord, CopyTargets, FailureClass, IamRoleArn, IdempotencyToken, Lifecycle,
-    Lineage, NotCopyable, Ownership, PassableRoles, RetryPolicy, SourcePolicy, StartedCopy,
+    classify_failure, Alert, AlertReason, BackupVaultArn, Claim, ClaimKind, ClaimLease, ClaimOwner, Classification,
+    Composite, CopyDetails, CopyJob, CopyJobId, CopyJobRecord, CopyTargets, FailureClass, IamRoleArn, IdempotencyToken,
+    Lifecycle, Lineage, NotCopyable, Ownership, PassableRoles, PlanRuleRef, RetryPolicy, SourcePolicy, StartedCopy,
 };
 use crate::notification::{JobEvent, ParseError};
 use crate::ports::{AlertSink, AwsError, BackupApi, RetryQueue, RetryRequest, StartCopyRequest, TrackingStore};
@@ -382,15 +382,25 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
     /// record's, else its plan rule's CopyAction's (the lookup [`Self::start_retry`] makes). A plan
     /// that cannot be read leaves it out rather than the alert.
     async fn alert_lifecycle(&self, job: &CopyJob, known: Option<Lifecycle>) -> Option<Lifecycle> {
-        let rule = match (known, &job.created_by) {
-            (Some(known), _) => return Some(known),
-            (None, None) => return None,
-            (None, Some(rule)) => rule,
-        };
-        self.backup.copy_action_lifecycle(rule, &job.destination_vault).await.unwrap_or_else(|err| {
+        self.copy_lifecycle(known, job.created_by.as_ref(), &job.destination_vault).await.unwrap_or_else(|err| {
             tracing::warn!(copy_job = %job.id, error = %err, "could not read the plan rule's copy lifecycle for the alert");
             None
         })
+    }
+
+    /// The lifecycle a copy to `destination` gets: the one known, else a plan copy's rule's
+    /// CopyAction lifecycle (GetBackupPlan, cached per plan version), else none.
+    async fn copy_lifecycle(
+        &self,
+        known: Option<Lifecycle>,
+        rule: Option<&PlanRuleRef>,
+        destination: &BackupVaultArn,
+    ) -> Result<Option<Lifecycle>, AwsError> {
+        match (known, rule) {
+            (Some(known), _) => Ok(Some(known)),
+            (None, Some(rule)) => self.backup.copy_action_lifecycle(rule, destination).await,
+            (None, None) => Ok(None),
+        }
     }
 
     /// Whether the failed job can be retried as attempt `next`, due after `delay`, and with which
@@ -458,12 +468,9 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
     /// return the same job to a second start.
     pub async fn start_retry(&self, request: &RetryRequest, owner: &ClaimOwner) -> Result<RetryStarted, HandlerError> {
         let lineage = &request.lineage;
-        // A plan's copy keeps its rule's CopyAction lifecycle (GetBackupPlan, cached per plan version).
-        let lifecycle = match (request.lifecycle, &request.plan_rule) {
-            (Some(lifecycle), _) => Some(lifecycle),
-            (None, Some(rule)) => self.backup.copy_action_lifecycle(rule, &request.destination_vault).await?,
-            (None, None) => None,
-        };
+        // A plan's copy keeps its rule's CopyAction lifecycle.
+        let lifecycle =
+            self.copy_lifecycle(request.lifecycle, request.plan_rule.as_ref(), &request.destination_vault).await?;
         let start = StartCopyRequest {
             recovery_point: request.recovery_point.clone(),
             source_vault: request.source_vault.vault_name(),
