@@ -6,6 +6,7 @@
 //! retried from a source AWS deletes, and coverage counts the air-gapped copy as the backup's copy.
 
 use serde_json::json;
+use vaultwatch::domain::AlertKind;
 use vaultwatch::domain::{
     AlertReason, BackupJob, BackupJobId, CopyJob, CopyJobState, IamRoleArn, RouteTable, SourcePolicy, VaultType,
 };
@@ -114,7 +115,7 @@ async fn a_failed_air_gapped_copy_is_told_once_and_never_retried() {
     assert!(!body.contains("start-copy-job"), "no copy by hand of a point AWS deletes: {body}");
     assert!(body.contains("back the resource up to") && body.contains(BACKUP_JOB), "{body}");
     let record = retrier.store.record(&copy_id(FAILED_COPY_JOB)).unwrap();
-    assert_eq!(record.outcome.as_deref(), Some("alerted: air-gapped backup copy failed"));
+    assert_eq!(record.outcome, alerted(AlertKind::AirGappedCopyFailed));
     assert_eq!(retrier.backup.calls("DescribeRecoveryPoint"), 0, "the backup job said it all");
 
     // The temporary point already deleted changes nothing: the backup job still says what it was.
@@ -261,7 +262,7 @@ mod coverage {
             .unwrap();
         assessor
             .store
-            .finish_claim(&id, ClaimKind::FailureHandling, &owner, "alerted: air-gapped backup copy failed", None)
+            .finish_claim(&id, ClaimKind::FailureHandling, &owner, &alerted(AlertKind::AirGappedCopyFailed), None)
             .await
             .unwrap();
         let report = assessor.report(&query(), Utc::now()).await.unwrap();

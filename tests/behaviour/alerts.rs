@@ -8,6 +8,7 @@ use serde_json::Value;
 use vaultwatch::domain::chatbot::{
     DESCRIPTION_MAX_CHARS, KEYWORD_MAX_CHARS, MAX_NEXT_STEPS, NEXT_STEP_MAX_CHARS, TITLE_MAX_CHARS,
 };
+use vaultwatch::domain::AlertKind;
 use vaultwatch::domain::{
     advise, Alert, AlertReason, ErrorClass, IamRoleArn, IdempotencyToken, NotCopyable, RecoveryPointArn, Resolution,
     ResourceArn, ServiceRefusal, ALERT_EVENT_TYPE, RESOLVED_EVENT_TYPE,
@@ -465,7 +466,7 @@ fn resolution() -> Resolution {
     Resolution {
         alerted_job: copy_id("RETRY-2"),
         original_job: copy_id(FAILED_COPY_JOB),
-        alerted: "attempts exhausted".into(),
+        alerted: AlertKind::AttemptsExhausted,
         completed_job: copy_id("MANUAL-1"),
         completed_at: Some(Utc.with_ymd_and_hms(2026, 11, 21, 9, 30, 0).unwrap()),
         recovery_point: RecoveryPointArn::parse(RECOVERY_POINT).unwrap(),

@@ -9,9 +9,9 @@ use chrono::Utc;
 use serde_json::{json, Value};
 use vaultwatch::adapters::{load_sdk_config, DynamoStore, Host, SdkBackup};
 use vaultwatch::domain::{
-    BackupJobId, BackupJobState, BackupPlanId, BackupPlanVersion, BackupRuleId, BackupVaultArn, Claim, ClaimKind,
-    ClaimOwner, CopyDetails, CopyJobId, CopyJobState, IamRoleArn, IdempotencyToken, Lifecycle, Lineage, Ownership,
-    PlanRuleRef, RecoveryPointArn, StartedCopy, StateChange, StateUpdate,
+    AlertKind, BackupJobId, BackupJobState, BackupPlanId, BackupPlanVersion, BackupRuleId, BackupVaultArn, Claim,
+    ClaimKind, ClaimOutcome, ClaimOwner, CopyDetails, CopyJobId, CopyJobState, IamRoleArn, IdempotencyToken, Lifecycle,
+    Lineage, Ownership, PlanRuleRef, RecoveryPointArn, StartedCopy, StateChange, StateUpdate,
 };
 use vaultwatch::ports::{BackupApi, ErrorClass, StartCopyRequest, TrackingStore};
 
@@ -365,7 +365,8 @@ async fn claims_are_exclusive_expire_and_can_be_released() {
     assert!(matches!(store.claim(&id, ClaimKind::Alert, &b, later, lease).await.unwrap(), Claim::Acquired(_)));
     store.release_claim(&id, ClaimKind::Alert, &b).await.unwrap();
     assert!(matches!(store.claim(&id, ClaimKind::Alert, &b, later, lease).await.unwrap(), Claim::Acquired(_)));
-    assert_eq!(store.finish_claim(&id, ClaimKind::Alert, &b, "alerted: test", None).await.unwrap(), Ownership::Held);
+    let alerted = ClaimOutcome { alerted: Some(AlertKind::PermanentFailure), ..ClaimOutcome::default() };
+    assert_eq!(store.finish_claim(&id, ClaimKind::Alert, &b, &alerted, None).await.unwrap(), Ownership::Held);
     assert_eq!(
         store.release_claim(&id, ClaimKind::Alert, &b).await.unwrap(),
         Ownership::Lost,
@@ -375,7 +376,47 @@ async fn claims_are_exclusive_expire_and_can_be_released() {
         store.claim(&id, ClaimKind::Alert, &a, later + chrono::Duration::hours(1), lease).await.unwrap(),
         Claim::AlreadyDone
     );
-    assert_eq!(store.get(&id).await.unwrap().unwrap().outcome.as_deref(), Some("alerted: test"));
+    assert_eq!(store.get(&id).await.unwrap().unwrap().outcome, alerted);
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack (tests/e2e)"]
+async fn a_claims_finish_records_the_whole_outcome_field_by_field() {
+    let (_, _, store) = clients().await;
+    vaultwatch_tests::claim_outcome_contract(&store, &CopyJobId::parse(&unique("OUTCOME")).unwrap()).await;
+}
+
+/// Upgrade: a record written before outcomes had fields (its outcome only in words) reads as the
+/// same outcome, and the next finish writes the fields.
+#[tokio::test]
+#[ignore = "needs the local stack (tests/e2e)"]
+async fn an_outcome_written_in_words_by_the_previous_version_is_read_as_fields() {
+    use aws_sdk_dynamodb::types::AttributeValue as V;
+    let sdk = load_sdk_config(Host::Lambda).await.unwrap();
+    let raw = aws_sdk_dynamodb::Client::new(&sdk);
+    let (_, _, store) = clients().await;
+    let id = CopyJobId::parse(&unique("WORDS")).unwrap();
+    // As the previous version left an alerted job a completed copy resolved.
+    raw.put_item()
+        .table_name(env("TRACKING_TABLE_NAME"))
+        .item("pk", V::S(format!("copy#{id}")))
+        .item("copy_job_id", V::S(id.to_string()))
+        .item("state", V::S("FAILED".into()))
+        .item("outcome", V::S("alerted: congestion persists; retry 9 scheduled; resolved by MANUAL-1".into()))
+        .item("failure_claim", V::S("done".into()))
+        .item("resolution_claim", V::S("done".into()))
+        .send()
+        .await
+        .unwrap();
+    let record = store.get(&id).await.unwrap().unwrap();
+    let expected = ClaimOutcome {
+        retry_scheduled: Some(9),
+        alerted: Some(AlertKind::CongestionPersists),
+        resolved_by: Some(CopyJobId::parse("MANUAL-1").unwrap()),
+        ..ClaimOutcome::default()
+    };
+    assert_eq!(record.outcome, expected);
+    assert!(record.failure_handled && record.resolution_published);
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ use vaultwatch::domain::{
     coverage_of, CopyJob, CopyJobRecord, CopyJobState, CopyLedger, Coverage, CoverageStatus, CoverageSummary, Lineage,
     NotCopyable, RequiredBy, Requirement, SourceState, VaultName,
 };
+use vaultwatch::domain::{AlertKind, ClaimOutcome};
 use vaultwatch_tests::*;
 
 const MAX: u32 = 3;
@@ -102,16 +103,16 @@ fn a_first_copy_under_way_is_copying_a_retry_under_way_is_retrying_n_of_m() {
 #[test]
 fn a_failure_with_a_retry_scheduled_is_retrying_the_next_attempt() {
     let mut failed = attempt("FIRST", CopyJobState::Failed, Some(1));
-    failed.record.as_mut().unwrap().outcome = Some("retry 2 scheduled".into());
+    failed.record.as_mut().unwrap().outcome = retry_scheduled(2);
     assert_eq!(status(&[failed], SourceState::Copyable), CoverageStatus::Retrying { attempt: 2, of: MAX });
 }
 
 /// A failed attempt of the chain, with AWS's message and vaultwatch's record of it.
-fn failed_with(id: &str, message: &str, attempt_number: u32, outcome: Option<&str>) -> Seen {
+fn failed_with(id: &str, message: &str, attempt_number: u32, outcome: ClaimOutcome) -> Seen {
     let mut failed = attempt(id, CopyJobState::Failed, Some(attempt_number));
     failed.job.status_message = Some(message.to_owned());
     failed.job.message_category = None;
-    failed.record.as_mut().unwrap().outcome = outcome.map(str::to_owned);
+    failed.record.as_mut().unwrap().outcome = outcome;
     failed
 }
 
@@ -121,32 +122,28 @@ fn a_retry_counts_to_the_last_attempt_its_failures_class_allows() {
     let congested = "There are too many copy jobs running for resource.";
     // A congested chain at retry 9 (its budget runs to 128), under way or scheduled.
     let running = status(
-        &[failed_with("R8", congested, 8, Some("retry 9 scheduled")), attempt("R9", CopyJobState::Running, Some(9))],
+        &[failed_with("R8", congested, 8, retry_scheduled(9)), attempt("R9", CopyJobState::Running, Some(9))],
         SourceState::Copyable,
     );
     assert_eq!(running, CoverageStatus::Retrying { attempt: 9, of: CONGESTION_LAST_ATTEMPT });
     assert_eq!(running.to_string(), "retrying (attempt 9 of 128)");
-    let scheduled = status(&[failed_with("R8", congested, 8, Some("retry 9 scheduled"))], SourceState::Copyable);
+    let scheduled = status(&[failed_with("R8", congested, 8, retry_scheduled(9))], SourceState::Copyable);
     assert_eq!(scheduled, CoverageStatus::Retrying { attempt: 9, of: CONGESTION_LAST_ATTEMPT });
     // An unrecognised failure gets one retry; a passing one the policy's three.
     let unrecognised = "Something nobody has seen before";
     let once = status(
-        &[
-            failed_with("FIRST", unrecognised, 0, Some("retry 1 scheduled")),
-            attempt("R1", CopyJobState::Created, Some(1)),
-        ],
+        &[failed_with("FIRST", unrecognised, 0, retry_scheduled(1)), attempt("R1", CopyJobState::Created, Some(1))],
         SourceState::Copyable,
     );
     assert_eq!(once.to_string(), "retrying (attempt 1 of 1)");
     let unrecognised_scheduled =
-        status(&[failed_with("FIRST", unrecognised, 0, Some("retry 1 scheduled"))], SourceState::Copyable);
+        status(&[failed_with("FIRST", unrecognised, 0, retry_scheduled(1))], SourceState::Copyable);
     assert_eq!(unrecognised_scheduled, CoverageStatus::Retrying { attempt: 1, of: 1 });
     let passing = "Copy job failed because the destination backup vault is being modified. Try again later.";
-    let transient = status(&[failed_with("R1", passing, 1, Some("retry 2 scheduled"))], SourceState::Copyable);
+    let transient = status(&[failed_with("R1", passing, 1, retry_scheduled(2))], SourceState::Copyable);
     assert_eq!(transient, CoverageStatus::Retrying { attempt: 2, of: MAX });
     // The configured MaxAttempts, whatever it is, caps a passing failure's chain.
-    let configured =
-        status_under(&[failed_with("R1", passing, 1, Some("retry 2 scheduled"))], SourceState::Copyable, 7);
+    let configured = status_under(&[failed_with("R1", passing, 1, retry_scheduled(2))], SourceState::Copyable, 7);
     assert_eq!(configured, CoverageStatus::Retrying { attempt: 2, of: 7 });
     // The failure before it not listed: only congestion carries a chain past max_attempts.
     let unknown = status(&[attempt("R9", CopyJobState::Running, Some(9))], SourceState::Copyable);
@@ -157,9 +154,9 @@ fn a_retry_counts_to_the_last_attempt_its_failures_class_allows() {
 fn a_failure_alerted_as_not_copyable_is_not_copyable_with_the_alerts_reason() {
     use vaultwatch::domain::AlertReason;
     let reason = AlertReason::NotCopyable(NotCopyable::ColdStorage);
-    let outcome = format!("alerted: {}", reason.label());
+    let outcome = ClaimOutcome::alerted(&reason);
     let passing = "Copy job failed because the destination backup vault is being modified. Try again later.";
-    let cold = status(&[failed_with("LAST", passing, 1, Some(&outcome))], SourceState::Copyable);
+    let cold = status(&[failed_with("LAST", passing, 1, outcome)], SourceState::Copyable);
     assert_eq!(
         cold,
         CoverageStatus::NotCopyable { why: "not copyable: in cold storage".into(), copy_job: Some(copy_id("LAST")) }
@@ -178,7 +175,7 @@ fn a_failure_alerted_as_not_copyable_is_not_copyable_with_the_alerts_reason() {
 #[test]
 fn a_failure_nothing_will_retry_is_failed_with_aws_reason_and_whether_it_was_alerted() {
     let mut alerted = attempt("LAST", CopyJobState::Failed, Some(3));
-    alerted.record.as_mut().unwrap().outcome = Some("alerted: attempts exhausted".into());
+    alerted.record.as_mut().unwrap().outcome = vaultwatch_tests::alerted(AlertKind::AttemptsExhausted);
     // The latest attempt decides, whatever order the listing gives them in.
     let reversed = status(&[alerted.clone(), attempt("FIRST", CopyJobState::Failed, Some(0))], SourceState::Copyable);
     assert!(
@@ -328,7 +325,16 @@ mod report {
             .claim(&id, ClaimKind::FailureHandling, &owner, Utc::now(), std::time::Duration::from_secs(60))
             .await
             .unwrap();
-        store.finish_claim(&id, ClaimKind::FailureHandling, &owner, "alerted: permanent", None).await.unwrap();
+        store
+            .finish_claim(
+                &id,
+                ClaimKind::FailureHandling,
+                &owner,
+                &alerted(vaultwatch::domain::AlertKind::PermanentFailure),
+                None,
+            )
+            .await
+            .unwrap();
         backup.add_backup_job(completed("RETRYING", 10, None));
         backup.add_copy_job(copy("C-FIRST", "RETRYING", DR_VAULT, CopyJobState::Failed));
         backup.add_copy_job(copy("C-RETRY", "RETRYING", DR_VAULT, CopyJobState::Running));

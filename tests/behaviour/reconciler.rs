@@ -4,6 +4,7 @@
 
 use chrono::Utc;
 use serde_json::json;
+use vaultwatch::domain::{AlertKind, ClaimOutcome};
 use vaultwatch::domain::{
     BackupJob, BackupJobId, BackupJobState, ClaimOwner, CopyJob, CopyJobId, CopyJobState, CoverageSummary, IamRoleArn,
     IdempotencyToken, RecoveryPointArn, RouteTable, StateUpdate,
@@ -598,13 +599,18 @@ async fn a_manual_fix_of_an_alerted_copy_gets_one_resolved_message_in_the_alerts
     assert_eq!(resolutions.len(), 1);
     let resolved = &resolutions[0];
     assert_eq!((resolved.alerted_job.as_str(), resolved.completed_job.as_str()), (failed.id.as_str(), "MANUAL-1"));
-    assert_eq!(resolved.alerted, "permanent failure");
+    assert_eq!(resolved.alerted, AlertKind::PermanentFailure);
     assert_eq!(resolved.destination_recovery_point, manual.destination_recovery_point);
     assert_eq!(resolved.thread_id(), alert.thread_id(), "the alert's thread");
     assert_eq!(resolved.notification().thread_id(), alert.notification().thread_id());
     let record = reconciler.store.record(&failed.id).unwrap();
     assert!(record.resolution_published);
-    assert_eq!(record.outcome.as_deref(), Some("alerted: permanent failure; resolved by MANUAL-1"));
+    let resolved_by = Some(copy_id("MANUAL-1"));
+    assert_eq!(
+        record.outcome,
+        ClaimOutcome { resolved_by, ..alerted(AlertKind::PermanentFailure) },
+        "the alert is kept"
+    );
     assert_eq!(summary.coverage.unwrap().by_status.get("failed"), None, "covered now");
 
     // The next sweep sends none.
@@ -642,7 +648,7 @@ async fn an_exhausted_chain_is_resolved_in_its_original_jobs_thread() {
     assert_eq!(resolved.alerted_job, failing, "the alerted (last) job of the chain");
     assert_eq!(resolved.original_job, original.id);
     assert_eq!(resolved.notification().thread_id(), alert.notification().thread_id());
-    assert_eq!(resolved.alerted, "attempts exhausted");
+    assert_eq!(resolved.alerted, AlertKind::AttemptsExhausted);
 }
 
 #[tokio::test]

@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use vaultwatch::domain::{AlertReason, ClaimOwner, CopyJobState, IdempotencyToken, RetryPolicy};
+use vaultwatch::domain::{
+    AlertKind, AlertReason, ClaimOwner, CopyJobState, IdempotencyToken, NotCopyable, RetryPolicy,
+};
 use vaultwatch::handlers::retrier::{Retrier, RetrierSettings};
 use vaultwatch::handlers::HandlerError;
 use vaultwatch::ports::memory::{backup_error, transient_error, MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
@@ -75,7 +77,7 @@ async fn transient_failure_starts_one_copy_with_the_original_parameters_and_plan
     let lineage = new_record.lineage.unwrap();
     assert_eq!((lineage.root.as_str(), lineage.attempt), (FAILED_COPY_JOB, 1));
     assert_eq!(lineage.retry_of.unwrap().as_str(), FAILED_COPY_JOB);
-    assert_eq!(failed.outcome.as_deref(), Some("retry 1 scheduled"));
+    assert_eq!(failed.outcome, retry_scheduled(1));
     assert!(retrier.alerts.published().is_empty());
     // The retry's record has the copy's details from the start (its own events carry none over SNS).
     let job = failed_copy_job();
@@ -134,7 +136,7 @@ async fn permanent_failure_alerts_once_and_never_copies() {
     for part in [FAILED_COPY_JOB, "vol-0a1b2c3d4e5f60718", "dr-copy", "Access denied", "Attempts:          1"] {
         assert!(body.contains(part), "alert body lacks {part}:\n{body}");
     }
-    assert_eq!(retrier.store.record(&id).unwrap().outcome.as_deref(), Some("alerted: permanent failure"));
+    assert_eq!(retrier.store.record(&id).unwrap().outcome, alerted(AlertKind::PermanentFailure));
 }
 
 #[tokio::test]
@@ -420,7 +422,7 @@ async fn a_continuous_backup_is_never_retried_and_alerts_once_with_the_reason() 
     assert_eq!(alert.reason, AlertReason::NotCopyable(vaultwatch::domain::NotCopyable::Continuous));
     assert!(alert.body().contains("not copyable: continuous backup"), "{}", alert.body());
     let record = retrier.store.record(&copy_id(FAILED_COPY_JOB)).unwrap();
-    assert_eq!(record.outcome.as_deref(), Some("alerted: not copyable: continuous backup"));
+    assert_eq!(record.outcome, alerted(AlertKind::NotCopyable { why: NotCopyable::Continuous }));
     assert_eq!(retrier.backup.calls("DescribeRecoveryPoint"), 0, "the ARN says it all");
 }
 
@@ -495,7 +497,7 @@ async fn a_nested_jobs_failure_is_left_to_its_composite_parent() {
     assert!(retrier.queue.scheduled().is_empty() && retrier.alerts.published().is_empty());
     let record = retrier.store.record(&copy_id(FAILED_COPY_JOB)).unwrap();
     assert_eq!(record.details.parent_job, Some(parent), "the record links the child to its parent");
-    assert_eq!(record.outcome.as_deref(), Some("handled with composite parent PARENT-0001"));
+    assert_eq!(record.outcome.handled_with_parent, Some(copy_id("PARENT-0001")));
     // The job's own ParentJobId names the parent: no listing of the parent's children (ByParentJobId).
     assert_eq!((retrier.backup.calls("DescribeCopyJob"), retrier.backup.calls("ListCopyJobs")), (1, 0));
 }
@@ -695,7 +697,11 @@ async fn a_congested_chain_waits_longest_is_told_once_past_awss_two_hour_window_
             assert_eq!(response["outcomes"][0]["alerted"], "congestion persists", "{response}");
             assert_eq!(response["outcomes"][0]["retryScheduled"], attempt, "{response}");
             let record = retrier.store.record(&failing).unwrap();
-            assert_eq!(record.alerted(), Some("congestion persists"), "a resolved message follows the copy");
+            assert_eq!(
+                record.outcome.alerted,
+                Some(AlertKind::CongestionPersists),
+                "a resolved message follows the copy"
+            );
             assert!(AttemptRecord::from(&record).retried, "coverage shows the pair retrying, not failed");
         }
         deliver_due_retries(&retrier).await;
@@ -748,8 +754,8 @@ async fn an_invocation_that_outlives_its_lease_leaves_the_failure_to_the_one_tha
         assert_eq!(retrier.queue.scheduled().len(), retries, "{status_message}");
         assert_eq!(retrier.alerts.published().len(), alerts, "{status_message}");
         let record = retrier.store.record(&copy_id(FAILED_COPY_JOB)).unwrap();
-        let expected = if retries == 1 { "retry 1 scheduled" } else { "alerted: permanent failure" };
-        assert_eq!((record.outcome.as_deref(), record.failure_handled), (Some(expected), true), "{status_message}");
+        let expected = if retries == 1 { retry_scheduled(1) } else { alerted(AlertKind::PermanentFailure) };
+        assert_eq!((record.outcome, record.failure_handled), (expected, true), "{status_message}");
         // A redelivery finds the failure handled.
         retrier.handle(&failed).await.unwrap();
         assert_eq!((retrier.queue.scheduled().len(), retrier.alerts.published().len()), (retries, alerts));
@@ -782,7 +788,10 @@ async fn a_refused_retrys_alert_goes_out_once_when_its_claim_is_taken_over() {
     // A, late, can neither close nor give back B's claim.
     let kind = vaultwatch::domain::ClaimKind::Alert;
     use vaultwatch::domain::Ownership;
-    assert_eq!(source.store.finish_claim(&id, kind, &a, "alerted: late", None).await.unwrap(), Ownership::Lost);
+    assert_eq!(
+        source.store.finish_claim(&id, kind, &a, &alerted(AlertKind::PermanentFailure), None).await.unwrap(),
+        Ownership::Lost
+    );
     assert_eq!(source.store.release_claim(&id, kind, &a).await.unwrap(), Ownership::Lost);
     // A redelivery of the refused retry finds the alert sent.
     retrier.handle(&sqs_event(&[("m1".into(), body)])).await.unwrap();
@@ -810,7 +819,7 @@ async fn a_pending_claim_without_an_owner_is_taken_over_only_after_its_lease() {
     let someone = ClaimOwner::unique();
     assert_eq!(retrier.store.renew_claim(&id, kind, &someone, Utc::now()).await.unwrap(), Ownership::Lost);
     assert_eq!(
-        retrier.store.finish_claim(&id, kind, &someone, "retry 1 scheduled", None).await.unwrap(),
+        retrier.store.finish_claim(&id, kind, &someone, &retry_scheduled(1), None).await.unwrap(),
         Ownership::Lost
     );
     assert_eq!(retrier.store.release_claim(&id, kind, &someone).await.unwrap(), Ownership::Lost);

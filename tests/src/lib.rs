@@ -5,11 +5,11 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
+use vaultwatch::domain::{AlertKind, ClaimOutcome, Composite, DeleteAfterEvent, RecoveryPoint, VaultName, VaultType};
 use vaultwatch::domain::{
     BackupJob, BackupJobId, BackupJobState, BackupPlanId, BackupPlanVersion, BackupRuleId, BackupVaultArn, CopyJob,
     CopyJobId, CopyJobState, IamRoleArn, Lifecycle, PlanRuleRef, RecoveryPointArn, ResourceArn,
 };
-use vaultwatch::domain::{Composite, DeleteAfterEvent, RecoveryPoint, VaultName, VaultType};
 use vaultwatch::handlers::retrier::{Retrier, RetrierSettings};
 use vaultwatch::ports::memory::{MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
 use vaultwatch::ports::{AwsError, BackupApi, BackupJobQuery, CopyJobQuery, Page, StartCopyRequest, TrackingStore};
@@ -272,6 +272,16 @@ impl<B: BackupApi> BackupApi for Stalled<B> {
     }
 }
 
+/// The outcome of a failure whose retry `attempt` was scheduled.
+pub fn retry_scheduled(attempt: u32) -> ClaimOutcome {
+    ClaimOutcome { retry_scheduled: Some(attempt), ..ClaimOutcome::default() }
+}
+
+/// The outcome of a failure alerted as `kind`.
+pub fn alerted(kind: AlertKind) -> ClaimOutcome {
+    ClaimOutcome { alerted: Some(kind), ..ClaimOutcome::default() }
+}
+
 /// The store's side of claim ownership, for any store (the in-memory one in the behaviour tests,
 /// the DynamoDB adapter on moto in the contract tests): only a claim's owner renews, finishes or
 /// gives it back; a renewal starts its lease again; a claim taken over after its lease lapsed is
@@ -295,17 +305,46 @@ pub async fn claim_ownership_contract(store: &impl TrackingStore, id: &CopyJobId
     assert_eq!(store.renew_claim(id, kind, &a, takeover).await.unwrap(), Ownership::Lost);
     assert_eq!(store.release_claim(id, kind, &a).await.unwrap(), Ownership::Lost);
     assert_eq!(store.claim(id, kind, &a, takeover, lease).await.unwrap(), Claim::InProgress, "B's claim stands");
-    assert_eq!(store.finish_claim(id, kind, &a, "alerted: late", None).await.unwrap(), Ownership::Lost);
+    let late = ClaimOutcome { alerted: Some(AlertKind::PermanentFailure), ..ClaimOutcome::default() };
+    let retry = ClaimOutcome { retry_scheduled: Some(1), ..ClaimOutcome::default() };
+    assert_eq!(store.finish_claim(id, kind, &a, &late, None).await.unwrap(), Ownership::Lost);
     let record = store.get(id).await.unwrap().unwrap();
-    assert_eq!((record.outcome, record.failure_handled), (None, false));
-    assert_eq!(store.finish_claim(id, kind, &b, "retry 1 scheduled", None).await.unwrap(), Ownership::Held);
+    assert_eq!((record.outcome, record.failure_handled), (ClaimOutcome::default(), false));
+    assert_eq!(store.finish_claim(id, kind, &b, &retry, None).await.unwrap(), Ownership::Held);
     // A finish repeated (its first response lost) is still its owner's; a finished claim is not
     // given back.
-    assert_eq!(store.finish_claim(id, kind, &b, "retry 1 scheduled", None).await.unwrap(), Ownership::Held);
+    assert_eq!(store.finish_claim(id, kind, &b, &retry, None).await.unwrap(), Ownership::Held);
     assert_eq!(store.release_claim(id, kind, &b).await.unwrap(), Ownership::Lost);
-    assert_eq!(store.finish_claim(id, kind, &a, "alerted: late", None).await.unwrap(), Ownership::Lost);
+    assert_eq!(store.finish_claim(id, kind, &a, &late, None).await.unwrap(), Ownership::Lost);
     let record = store.get(id).await.unwrap().unwrap();
-    assert_eq!((record.outcome.as_deref(), record.failure_handled), (Some("retry 1 scheduled"), true));
+    assert_eq!((record.outcome, record.failure_handled), (retry, true));
+}
+
+/// The store's side of outcomes, for any store: a claim's finish records the whole outcome its
+/// holder leaves, field by field, and a later claim's finish replaces it (an alert after a retry
+/// was refused drops the retry; a resolution keeps the alert it resolves). `id` must name a job
+/// the store has no record of.
+pub async fn claim_outcome_contract(store: &impl TrackingStore, id: &CopyJobId) {
+    use vaultwatch::domain::{Claim, ClaimKind, ClaimOwner, NotCopyable};
+    let lease = std::time::Duration::from_secs(90);
+    let owner = ClaimOwner::parse("request-a").unwrap();
+    let finish = async |kind, outcome: &ClaimOutcome| {
+        assert!(matches!(store.claim(id, kind, &owner, Utc::now(), lease).await.unwrap(), Claim::Acquired(_)));
+        store.finish_claim(id, kind, &owner, outcome, None).await.unwrap();
+        store.get(id).await.unwrap().unwrap().outcome
+    };
+    let congested = ClaimOutcome {
+        retry_scheduled: Some(9),
+        alerted: Some(AlertKind::CongestionPersists),
+        ..ClaimOutcome::default()
+    };
+    assert_eq!(finish(ClaimKind::FailureHandling, &congested).await, congested);
+    let cold =
+        AlertKind::NotCopyable { why: NotCopyable::ColdBeforeRetry { at: "2026-12-07T01:02:03.5Z".parse().unwrap() } };
+    let refused = ClaimOutcome { alerted: Some(cold), ..ClaimOutcome::default() };
+    assert_eq!(finish(ClaimKind::Alert, &refused).await, refused, "the retry scheduled is gone with the alert");
+    let resolved = ClaimOutcome { resolved_by: Some(CopyJobId::parse("MANUAL-1").unwrap()), ..refused };
+    assert_eq!(finish(ClaimKind::Resolution, &resolved).await, resolved);
 }
 
 /// An AWS Backup that records how many StartCopyJob calls were in flight at once. Each call yields to

@@ -95,20 +95,9 @@ impl AlertReason {
         }
     }
 
-    /// What was alerted, short: the handler's outcome and (after "alerted: ") the job's record.
+    /// What was alerted, short: the handler's outcome and the job's record say it.
     pub fn label(&self) -> String {
-        match self {
-            Self::PermanentFailure { .. } => "permanent failure".into(),
-            Self::AttemptsExhausted { .. } => "attempts exhausted".into(),
-            Self::CongestionPersists { .. } => "congestion persists".into(),
-            Self::UnrecognisedFailure { .. } => "unrecognised failure".into(),
-            Self::RetryRejected { .. } => "retry rejected".into(),
-            Self::CopyRefused { .. } => "copy refused".into(),
-            Self::NotCopyable(why) => why.to_string(),
-            Self::RoleNotPassable { .. } | Self::RoleRefused { .. } => "role not passable".into(),
-            Self::DestinationNotAllowed => "destination not allowed".into(),
-            Self::AirGappedCopyFailed { .. } => "air-gapped backup copy failed".into(),
-        }
+        super::AlertKind::from(self).to_string()
     }
 }
 
@@ -276,8 +265,8 @@ pub struct Resolution {
     pub alerted_job: CopyJobId,
     /// Its chain's original job: the alert's thread.
     pub original_job: CopyJobId,
-    /// What was alerted (the alert's label, from the job's record).
-    pub alerted: String,
+    /// What was alerted (from the job's record).
+    pub alerted: super::AlertKind,
     /// The copy that completed.
     pub completed_job: CopyJobId,
     pub completed_at: Option<DateTime<Utc>>,

@@ -9,8 +9,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{
-    classify_failure, BackupJobId, BackupVaultArn, Classification, CopyJob, CopyJobId, CopyJobRecord, CopyJobState,
-    NotCopyable, RecoveryPointArn, Resolution, ResourceArn, RetryPolicy, VaultName, CONGESTION_LAST_ATTEMPT,
+    classify_failure, AlertKind, BackupJobId, BackupVaultArn, Classification, CopyJob, CopyJobId, CopyJobRecord,
+    CopyJobState, NotCopyable, RecoveryPointArn, Resolution, ResourceArn, RetryPolicy, VaultName,
+    CONGESTION_LAST_ATTEMPT,
 };
 
 /// Why a destination is required for a backup.
@@ -89,19 +90,19 @@ pub struct AttemptRecord {
     /// The retrier scheduled or started the next attempt.
     pub retried: bool,
     /// What was alerted about this failure, if it was.
-    pub alerted: Option<String>,
+    pub alerted: Option<AlertKind>,
     pub resolution_published: bool,
 }
 
 impl From<&CopyJobRecord> for AttemptRecord {
     fn from(record: &CopyJobRecord) -> Self {
-        let outcome = record.outcome.as_deref().unwrap_or_default();
+        let outcome = &record.outcome;
         Self {
             attempt: record.lineage.as_ref().map_or(0, |l| l.attempt),
             root: record.lineage.as_ref().map(|l| l.root.clone()),
-            // "retry n scheduled", alone or after an alert that did not end the chain.
-            retried: record.retried_by.is_some() || outcome.split("; ").any(|part| part.starts_with("retry ")),
-            alerted: record.alerted().map(str::to_owned),
+            // A retry scheduled, alone or after an alert that did not end the chain.
+            retried: record.retried_by.is_some() || outcome.retry_scheduled.is_some(),
+            alerted: outcome.alerted.clone(),
             resolution_published: record.resolution_published,
         }
     }
@@ -261,8 +262,8 @@ pub fn coverage_of(attempts: &[CopyAttempt], source: &SourceState, max_attempts:
             return CoverageStatus::Retrying { attempt: attempt + 1, of };
         }
         // Alerted as not copyable (the source went to cold storage, or is gone): the alert's reason.
-        if let Some(why) = record.and_then(|r| r.alerted.as_deref()).filter(|label| NotCopyable::is_label(label)) {
-            return CoverageStatus::NotCopyable { why: why.to_owned(), copy_job: Some(last.job.clone()) };
+        if let Some(why) = record.and_then(|r| r.alerted.as_ref()).and_then(AlertKind::not_copyable) {
+            return CoverageStatus::NotCopyable { why: why.to_string(), copy_job: Some(last.job.clone()) };
         }
         let reason = last
             .failure

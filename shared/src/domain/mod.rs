@@ -71,7 +71,7 @@ pub use route::{CopyRoute, RouteTable};
 pub use source::SourcePolicy;
 pub use token::IdempotencyToken;
 pub use tracking::{
-    Claim, ClaimKind, ClaimLease, ClaimOwner, CopyDetails, CopyJobRecord, EmptyClaimOwner, LeaseTooShort, Ownership,
+    AlertKind, Claim, ClaimKind, ClaimLease, ClaimOutcome, ClaimOwner, CopyDetails, CopyJobRecord, EmptyClaimOwner, LeaseTooShort, Ownership,
     Refusal, StartedCopy, StateChange, StateUpdate, SweepCursor, SweepResume, VerifiedSweep,
 };
 pub use vault_notifications::{

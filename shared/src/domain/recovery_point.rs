@@ -41,8 +41,9 @@ pub struct RecoveryPoint {
 }
 
 /// Why AWS Backup cannot copy a recovery point: a retry would only fail again, so the operator is
-/// told now.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// told now. Serialised (tagged by `reason`) in the record of the job it was alerted about.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
 pub enum NotCopyable {
     /// StartCopyJob "Does not support continuous backups" (API model).
     Continuous,
@@ -63,10 +64,25 @@ pub enum NotCopyable {
 const NOT_COPYABLE: &str = "not copyable: ";
 
 impl NotCopyable {
-    /// True when an alert's label (as a job's record keeps it) says a recovery point is not
-    /// copyable: the label is the reason, written by `Display`.
-    pub fn is_label(label: &str) -> bool {
-        label.starts_with(NOT_COPYABLE)
+    /// The reason whose `Display` is `label` (records written before outcomes had fields kept only
+    /// the words).
+    pub fn from_label(label: &str) -> Option<Self> {
+        let at = |raw: &str| {
+            chrono::NaiveDateTime::parse_from_str(raw, "%Y-%m-%d %H:%M:%S%.f UTC").ok().map(|at| at.and_utc())
+        };
+        let reason = label.strip_prefix(NOT_COPYABLE)?;
+        match reason {
+            "continuous backup" => Some(Self::Continuous),
+            "in cold storage" => Some(Self::ColdStorage),
+            "deleted or expired" => Some(Self::Deleted),
+            _ => {
+                let before_retry = reason.strip_suffix(", before the retry is due")?;
+                if let Some(when) = before_retry.strip_prefix("moves to cold storage at ") {
+                    return at(when).map(|at| Self::ColdBeforeRetry { at });
+                }
+                before_retry.strip_prefix("deleted at ").and_then(at).map(|at| Self::DeletedBeforeRetry { at })
+            }
+        }
     }
 }
 

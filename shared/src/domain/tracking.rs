@@ -106,6 +106,80 @@ mod tests {
     }
 
     #[test]
+    fn every_alert_kind_reads_back_from_its_label_and_its_json() {
+        use super::super::NotCopyable;
+        let at = "2026-12-07T01:02:03.250Z".parse().unwrap();
+        let mut kinds = AlertKind::PLAIN.to_vec();
+        kinds.extend(
+            [
+                NotCopyable::Continuous,
+                NotCopyable::ColdStorage,
+                NotCopyable::Deleted,
+                NotCopyable::ColdBeforeRetry { at },
+                NotCopyable::DeletedBeforeRetry { at },
+            ]
+            .map(|why| AlertKind::NotCopyable { why }),
+        );
+        for kind in kinds {
+            assert_eq!(AlertKind::from_label(&kind.to_string()), kind, "{kind}");
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(serde_json::from_str::<AlertKind>(&json).unwrap(), kind, "{json}");
+        }
+        // The stored shape: tagged by `kind`, snake_case, the reason inside.
+        assert_eq!(serde_json::to_string(&AlertKind::CongestionPersists).unwrap(), r#"{"kind":"congestion_persists"}"#);
+        assert_eq!(
+            serde_json::to_string(&AlertKind::NotCopyable { why: NotCopyable::ColdBeforeRetry { at } }).unwrap(),
+            r#"{"kind":"not_copyable","why":{"reason":"cold_before_retry","at":"2026-12-07T01:02:03.250Z"}}"#
+        );
+        let unknown = AlertKind::from_label("a label no version of this one wrote");
+        assert_eq!(unknown.to_string(), "a label no version of this one wrote", "kept as it was");
+    }
+
+    /// Upgrade: the outcomes the previous version wrote only in words, as it wrote them.
+    #[test]
+    fn an_outcome_in_the_previous_versions_words_reads_as_its_fields() {
+        use super::super::NotCopyable;
+        let job = |id: &str| Some(CopyJobId::parse(id).unwrap());
+        let cases = [
+            ("retry 2 scheduled", ClaimOutcome { retry_scheduled: Some(2), ..ClaimOutcome::default() }),
+            (
+                "alerted: congestion persists; retry 9 scheduled",
+                ClaimOutcome {
+                    retry_scheduled: Some(9),
+                    alerted: Some(AlertKind::CongestionPersists),
+                    ..ClaimOutcome::default()
+                },
+            ),
+            (
+                "alerted: not copyable: moves to cold storage at 2026-12-07 01:02:03.250 UTC, before the retry is due",
+                ClaimOutcome {
+                    alerted: Some(AlertKind::NotCopyable {
+                        why: NotCopyable::ColdBeforeRetry { at: "2026-12-07T01:02:03.250Z".parse().unwrap() },
+                    }),
+                    ..ClaimOutcome::default()
+                },
+            ),
+            (
+                "handled with composite parent PARENT-1",
+                ClaimOutcome { handled_with_parent: job("PARENT-1"), ..ClaimOutcome::default() },
+            ),
+            (
+                "alerted: role not passable; resolved by MANUAL-1",
+                ClaimOutcome {
+                    alerted: Some(AlertKind::RoleNotPassable),
+                    resolved_by: job("MANUAL-1"),
+                    ..ClaimOutcome::default()
+                },
+            ),
+            ("", ClaimOutcome::default()),
+        ];
+        for (words, outcome) in cases {
+            assert_eq!(ClaimOutcome::from_note(words), outcome, "{words}");
+            assert_eq!(outcome.note(), words, "the words are derived from the fields as before");
+        }
+    }
+
+    #[test]
     fn filling_keeps_what_is_recorded_and_adds_what_is_missing() {
         let vault = |name: &str| {
             BackupVaultArn::parse(&format!("arn:aws:backup:us-east-1:123456789012:backup-vault:{name}")).unwrap()
@@ -149,21 +223,168 @@ pub struct CopyJobRecord {
     pub lifecycle: Option<Lifecycle>,
     /// The retry that replaced this job after it failed.
     pub retried_by: Option<CopyJobId>,
-    /// What the retrier decided about this job's failure (e.g. "retry 2 scheduled", "alerted: permanent").
-    pub outcome: Option<String>,
+    /// What vaultwatch decided about this job under its claims (retry, alert, resolution).
+    pub outcome: ClaimOutcome,
     /// The retrier has finished deciding about this job's failure (its claim is done).
     pub failure_handled: bool,
     /// The "resolved" message of this job's alert was published (its claim is done).
     pub resolution_published: bool,
 }
 
-impl CopyJobRecord {
-    /// What was alerted about this job's failure, if it was: the label after "alerted: " in its
-    /// outcome (the outcome may go on after a "; ", e.g. "; resolved by <job>").
-    pub fn alerted(&self) -> Option<&str> {
-        let alerted = self.outcome.as_deref()?.strip_prefix("alerted")?;
-        let label = alerted.strip_prefix(": ").unwrap_or(alerted);
-        Some(label.split("; ").next().unwrap_or(label))
+/// What vaultwatch decided about a copy job under its claims, one field per decision, kept in the
+/// job's record (and read back by coverage and the "resolved" message). Each claim's finishing
+/// write stores the whole outcome as its holder leaves it; [`Self::note`] is the line people
+/// reading the table see beside it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClaimOutcome {
+    /// The retry scheduled after this failure: its attempt number.
+    pub retry_scheduled: Option<u32>,
+    /// What the operator was alerted about this failure.
+    pub alerted: Option<AlertKind>,
+    /// A nested job's failure, handled with its composite parent's.
+    pub handled_with_parent: Option<CopyJobId>,
+    /// The completed copy whose "resolved" message closed this job's alert.
+    pub resolved_by: Option<CopyJobId>,
+}
+
+impl ClaimOutcome {
+    /// An alert about `reason` was published, and nothing else done.
+    pub fn alerted(reason: &super::AlertReason) -> Self {
+        Self { alerted: Some(reason.into()), ..Self::default() }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// The outcome in words, e.g. "alerted: congestion persists; retry 9 scheduled; resolved by
+    /// <job>" (the wording records written before outcomes had fields kept as their only outcome).
+    pub fn note(&self) -> String {
+        let Self { retry_scheduled, alerted, handled_with_parent, resolved_by } = self;
+        let parts = [
+            handled_with_parent.as_ref().map(|parent| format!("handled with composite parent {parent}")),
+            alerted.as_ref().map(|kind| format!("alerted: {kind}")),
+            retry_scheduled.map(|attempt| format!("retry {attempt} scheduled")),
+            resolved_by.as_ref().map(|job| format!("resolved by {job}")),
+        ];
+        parts.into_iter().flatten().collect::<Vec<_>>().join("; ")
+    }
+
+    /// Reads the outcome of a record written before outcomes had fields, from its words (the
+    /// [`Self::note`] wording, which those versions wrote). Upgrade only: nothing else parses notes.
+    pub fn from_note(note: &str) -> Self {
+        let mut outcome = Self::default();
+        for part in note.split("; ") {
+            if let Some(parent) = part.strip_prefix("handled with composite parent ") {
+                outcome.handled_with_parent = CopyJobId::parse(parent).ok();
+            } else if let Some(label) = part.strip_prefix("alerted") {
+                outcome.alerted = Some(AlertKind::from_label(label.strip_prefix(": ").unwrap_or(label)));
+            } else if let Some(attempt) = part.strip_prefix("retry ").and_then(|rest| rest.strip_suffix(" scheduled")) {
+                outcome.retry_scheduled = attempt.parse().ok();
+            } else if let Some(job) = part.strip_prefix("resolved by ") {
+                outcome.resolved_by = CopyJobId::parse(job).ok();
+            }
+        }
+        outcome
+    }
+}
+
+/// What an alert was about, as the alerted job's record keeps it: the kind of its
+/// [`AlertReason`](super::AlertReason), without AWS's message (the alert carried that). Stored as
+/// JSON tagged by `kind`, so a kind added later does not change how the others read.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AlertKind {
+    PermanentFailure,
+    AttemptsExhausted,
+    CongestionPersists,
+    UnrecognisedFailure,
+    RetryRejected,
+    CopyRefused,
+    NotCopyable {
+        why: super::NotCopyable,
+    },
+    RoleNotPassable,
+    DestinationNotAllowed,
+    AirGappedCopyFailed,
+    /// Alerted as something this version does not know (an earlier version's words, a later
+    /// version's kind): kept, so the alert is not forgotten — coverage still says alerted, and its
+    /// "resolved" message still goes out.
+    Other {
+        label: String,
+    },
+}
+
+impl AlertKind {
+    /// Every kind but [`Self::NotCopyable`] (which carries its reason), for tables and tests.
+    pub const PLAIN: [AlertKind; 9] = [
+        Self::PermanentFailure,
+        Self::AttemptsExhausted,
+        Self::CongestionPersists,
+        Self::UnrecognisedFailure,
+        Self::RetryRejected,
+        Self::CopyRefused,
+        Self::RoleNotPassable,
+        Self::DestinationNotAllowed,
+        Self::AirGappedCopyFailed,
+    ];
+
+    /// The kind whose label (its `Display`) is `label`; an unknown label is kept as
+    /// [`Self::Other`].
+    pub fn from_label(label: &str) -> Self {
+        if let Some(kind) = Self::PLAIN.into_iter().find(|kind| kind.to_string() == label) {
+            return kind;
+        }
+        match super::NotCopyable::from_label(label) {
+            Some(why) => Self::NotCopyable { why },
+            None => Self::Other { label: label.to_owned() },
+        }
+    }
+
+    /// Why the recovery point cannot be copied, when that is what was alerted.
+    pub fn not_copyable(&self) -> Option<&super::NotCopyable> {
+        match self {
+            Self::NotCopyable { why } => Some(why),
+            _ => None,
+        }
+    }
+}
+
+impl From<&super::AlertReason> for AlertKind {
+    fn from(reason: &super::AlertReason) -> Self {
+        use super::AlertReason as R;
+        match reason {
+            R::PermanentFailure { .. } => Self::PermanentFailure,
+            R::AttemptsExhausted { .. } => Self::AttemptsExhausted,
+            R::CongestionPersists { .. } => Self::CongestionPersists,
+            R::UnrecognisedFailure { .. } => Self::UnrecognisedFailure,
+            R::RetryRejected { .. } => Self::RetryRejected,
+            R::CopyRefused { .. } => Self::CopyRefused,
+            R::NotCopyable(why) => Self::NotCopyable { why: why.clone() },
+            R::RoleNotPassable { .. } | R::RoleRefused { .. } => Self::RoleNotPassable,
+            R::DestinationNotAllowed => Self::DestinationNotAllowed,
+            R::AirGappedCopyFailed { .. } => Self::AirGappedCopyFailed,
+        }
+    }
+}
+
+/// The short label alerts, records and coverage show, e.g. "permanent failure".
+impl std::fmt::Display for AlertKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let label = match self {
+            Self::PermanentFailure => "permanent failure",
+            Self::AttemptsExhausted => "attempts exhausted",
+            Self::CongestionPersists => "congestion persists",
+            Self::UnrecognisedFailure => "unrecognised failure",
+            Self::RetryRejected => "retry rejected",
+            Self::CopyRefused => "copy refused",
+            Self::NotCopyable { why } => return why.fmt(f),
+            Self::RoleNotPassable => "role not passable",
+            Self::DestinationNotAllowed => "destination not allowed",
+            Self::AirGappedCopyFailed => "air-gapped backup copy failed",
+            Self::Other { label } => label.as_str(),
+        };
+        f.write_str(label)
     }
 }
 

@@ -477,15 +477,15 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         let published = retrier
             .exactly_once(&resolution.alerted_job, ClaimKind::Resolution, owner, async |record, held| {
                 // The record as it stands now says what was alerted; its outcome keeps that.
-                let outcome = record.outcome.clone().unwrap_or_default();
-                if record.alerted().is_none() {
-                    return Ok(ClaimedWork { note: outcome, details: None, outcome: false });
+                let mut recorded = record.outcome;
+                if recorded.alerted.is_none() {
+                    return Ok(ClaimedWork { recorded, details: None, outcome: false });
                 }
                 retrier.confirm(&held).await?;
                 self.alerts.resolve(resolution).await?;
                 tracing::info!(copy_job = %resolution.alerted_job, completed = %resolution.completed_job, thread = %resolution.original_job, "resolved message published");
-                let note = format!("{outcome}; resolved by {}", resolution.completed_job);
-                Ok(ClaimedWork { note, details: None, outcome: true })
+                recorded.resolved_by = Some(resolution.completed_job.clone());
+                Ok(ClaimedWork { recorded, details: None, outcome: true })
             })
             .await?;
         Ok(matches!(published, Once::Done(true)))

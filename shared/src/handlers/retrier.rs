@@ -17,9 +17,10 @@ use serde_json::Value;
 
 use super::{for_each_notification, skipped, HandlerError, Outcomes, RecordOutcome, CONCURRENT_RECORDS};
 use crate::domain::{
-    classify_failure, Alert, AlertReason, BackupVaultArn, Claim, ClaimKind, ClaimLease, ClaimOwner, Classification,
-    Composite, CopyDetails, CopyJob, CopyJobId, CopyJobRecord, CopyTargets, FailureClass, IamRoleArn, IdempotencyToken,
-    Lifecycle, Lineage, NotCopyable, Ownership, PassableRoles, PlanRuleRef, RetryPolicy, SourcePolicy, StartedCopy,
+    classify_failure, Alert, AlertReason, BackupVaultArn, Claim, ClaimKind, ClaimLease, ClaimOutcome, ClaimOwner,
+    Classification, Composite, CopyDetails, CopyJob, CopyJobId, CopyJobRecord, CopyTargets, FailureClass, IamRoleArn,
+    IdempotencyToken, Lifecycle, Lineage, NotCopyable, Ownership, PassableRoles, PlanRuleRef, RetryPolicy,
+    SourcePolicy, StartedCopy,
 };
 use crate::notification::{JobEvent, ParseError};
 use crate::ports::{AlertSink, AwsError, BackupApi, RetryQueue, RetryRequest, StartCopyRequest, TrackingStore};
@@ -220,11 +221,11 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         };
         let held = HeldClaim { id: id.clone(), kind, owner: owner.clone() };
         match work(record, held).await {
-            Ok(ClaimedWork { note, details, outcome }) => {
-                if self.finish(id, kind, owner, &note, details.as_ref()).await? == Ownership::Lost {
+            Ok(ClaimedWork { recorded, details, outcome }) => {
+                if self.finish(id, kind, owner, &recorded, details.as_ref()).await? == Ownership::Lost {
                     // Confirmed before its side effect, then taken over before it was recorded: the
                     // lease lapsed in between. The new owner decides again; the side effect happened.
-                    tracing::error!(copy_job = %id, ?kind, %owner, note, "done, but the claim was taken over before it was recorded");
+                    tracing::error!(copy_job = %id, ?kind, %owner, outcome = recorded.note(), "done, but the claim was taken over before it was recorded");
                 }
                 Ok(Once::Done(outcome))
             }
@@ -265,12 +266,12 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         id: &CopyJobId,
         kind: ClaimKind,
         owner: &ClaimOwner,
-        note: &str,
+        recorded: &ClaimOutcome,
         details: Option<&CopyDetails>,
     ) -> Result<Ownership, HandlerError> {
         let mut backoff = FINISH_BACKOFF;
         for attempt in 1..=FINISH_ATTEMPTS {
-            match self.store.finish_claim(id, kind, owner, note, details).await {
+            match self.store.finish_claim(id, kind, owner, recorded, details).await {
                 Ok(ownership) => return Ok(ownership),
                 Err(err) if err.is_transient() && attempt < FINISH_ATTEMPTS => {
                     tracing::warn!(copy_job = %id, attempt, error = %err, "could not close claim; trying again");
@@ -278,7 +279,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
                     backoff *= 4;
                 }
                 Err(err) => {
-                    tracing::error!(copy_job = %id, note, error = %err, "done but could not record it; the claim stays taken until its lease ends");
+                    tracing::error!(copy_job = %id, outcome = recorded.note(), error = %err, "done but could not record it; the claim stays taken until its lease ends");
                     return Err(err.into());
                 }
             }
@@ -306,13 +307,13 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         // alerted whole: retrying the child too would start a second copy beside the parent's.
         if let Composite::Child { parent } = &job.composite {
             tracing::info!(copy_job = %id, %parent, "nested job failed; handled with its composite parent");
-            let note = format!("handled with composite parent {parent}");
+            let recorded = ClaimOutcome { handled_with_parent: Some(parent.clone()), ..ClaimOutcome::default() };
             let outcome = FailureHandled::Nested {
                 copy_job: id.clone(),
                 skipped: "nested job of a composite copy",
                 parent: parent.clone(),
             };
-            return Ok(ClaimedWork { note, details, outcome });
+            return Ok(ClaimedWork { recorded, details, outcome });
         }
         let lineage = record.lineage.clone().unwrap_or_else(|| Lineage::original(id));
         let status_message = job.status_message.clone().unwrap_or_default();
@@ -330,8 +331,9 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
                 let alert = alert_for(&job, &lineage, reason, self.alert_lifecycle(&job, lifecycle).await);
                 self.confirm(&held).await?;
                 self.publish(&alert).await?;
-                let outcome = FailureHandled::Alerted { copy_job: id.clone(), alerted: alert.reason.clone() };
-                return Ok(ClaimedWork { note: format!("alerted: {}", alert.reason.label()), details, outcome });
+                let recorded = ClaimOutcome::alerted(&alert.reason);
+                let outcome = FailureHandled::Alerted { copy_job: id.clone(), alerted: alert.reason };
+                return Ok(ClaimedWork { recorded, details, outcome });
             }
         };
 
@@ -356,10 +358,10 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         let congestion = AlertReason::CongestionPersists { status_message };
         // Every failure of a chain told of its congestion says so, not only the one that told: the
         // failure a completed copy follows is the one its "resolved" message is claimed on.
-        let note = if self.settings.policy.told_of_congestion(attempt, &classification) {
-            format!("alerted: {}; retry {attempt} scheduled", congestion.label())
-        } else {
-            format!("retry {attempt} scheduled")
+        let recorded = ClaimOutcome {
+            retry_scheduled: Some(attempt),
+            alerted: self.settings.policy.told_of_congestion(attempt, &classification).then(|| (&congestion).into()),
+            ..ClaimOutcome::default()
         };
         // The retry is scheduled first: if the alert then fails, a redelivery schedules the same
         // retry again (same token, same job) rather than telling the operator twice.
@@ -369,10 +371,10 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
             self.publish(&alert).await?;
             let outcome =
                 FailureHandled::Escalated { copy_job, retry_scheduled: attempt, delay_seconds, alerted: alert.reason };
-            return Ok(ClaimedWork { note, details, outcome });
+            return Ok(ClaimedWork { recorded, details, outcome });
         }
         Ok(ClaimedWork {
-            note,
+            recorded,
             details,
             outcome: FailureHandled::RetryScheduled { copy_job, retry_scheduled: attempt, delay_seconds },
         })
@@ -526,7 +528,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         self.exactly_once(job, ClaimKind::Alert, owner, async |_, held| {
             self.confirm(&held).await?;
             self.publish(&alert).await?;
-            Ok(ClaimedWork { note: format!("alerted: {}", alert.reason.label()), details: None, outcome: () })
+            Ok(ClaimedWork { recorded: ClaimOutcome::alerted(&alert.reason), details: None, outcome: () })
         })
         .await
         .map(drop)
@@ -567,10 +569,10 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
     }
 }
 
-/// What work done under a claim reports: a note for the record, the job's details if it learnt
-/// them, and the invocation's outcome.
+/// What work done under a claim reports: the job's outcome for its record, the job's details if it
+/// learnt them, and the invocation's outcome.
 pub(crate) struct ClaimedWork<T> {
-    pub(crate) note: String,
+    pub(crate) recorded: ClaimOutcome,
     pub(crate) details: Option<CopyDetails>,
     pub(crate) outcome: T,
 }

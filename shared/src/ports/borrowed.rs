@@ -13,9 +13,9 @@ use super::{
     TrackingStore,
 };
 use crate::domain::{
-    Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOwner, CopyDetails, CopyJob, CopyJobId,
-    CopyJobRecord, IdempotencyToken, Lifecycle, Ownership, PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal,
-    Resolution, StartedCopy, StateChange, StateUpdate, SweepCursor, VaultName,
+    Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOutcome, ClaimOwner, CopyDetails, CopyJob,
+    CopyJobId, CopyJobRecord, IdempotencyToken, Lifecycle, Ownership, PlanRuleRef, RecoveryPoint, RecoveryPointArn,
+    Refusal, Resolution, StartedCopy, StateChange, StateUpdate, SweepCursor, VaultName,
 };
 
 impl<T: BackupApi> BackupApi for &T {
@@ -110,7 +110,7 @@ impl<T: TrackingStore> TrackingStore for &T {
         id: &CopyJobId,
         kind: ClaimKind,
         owner: &ClaimOwner,
-        outcome: &str,
+        outcome: &ClaimOutcome,
         details: Option<&CopyDetails>,
     ) -> impl Future<Output = Result<Ownership, AwsError>> + Send {
         (**self).finish_claim(id, kind, owner, outcome, details)

@@ -15,10 +15,10 @@ use super::{
     VaultNotificationsApi,
 };
 use crate::domain::{
-    AccountId, Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOwner, Composite, CopyDetails,
-    CopyJob, CopyJobId, CopyJobRecord, IamRoleArn, IdempotencyToken, Lifecycle, Ownership, PlanRuleRef, RecoveryPoint,
-    RecoveryPointArn, Refusal, Resolution, StartedCopy, StateChange, StateUpdate, StorageClass, SweepCursor, VaultName,
-    VaultNotifications,
+    AccountId, Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOutcome, ClaimOwner, Composite,
+    CopyDetails, CopyJob, CopyJobId, CopyJobRecord, IamRoleArn, IdempotencyToken, Lifecycle, Ownership, PlanRuleRef,
+    RecoveryPoint, RecoveryPointArn, Refusal, Resolution, StartedCopy, StateChange, StateUpdate, StorageClass,
+    SweepCursor, VaultName, VaultNotifications,
 };
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -611,7 +611,7 @@ impl TrackingStore for MemoryStore {
         id: &CopyJobId,
         kind: ClaimKind,
         owner: &ClaimOwner,
-        outcome: &str,
+        outcome: &ClaimOutcome,
         details: Option<&CopyDetails>,
     ) -> Result<Ownership, AwsError> {
         self.check("finish_claim")?;
@@ -623,7 +623,7 @@ impl TrackingStore for MemoryStore {
             if let Some(details) = details {
                 stored.record.details.fill_from(details);
             }
-            stored.record.outcome = Some(outcome.to_owned());
+            stored.record.outcome = outcome.clone();
             Ownership::Held
         }))
     }

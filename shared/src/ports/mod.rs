@@ -13,10 +13,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    AccountId, Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOwner, CopyDetails, CopyJob,
-    CopyJobId, CopyJobRecord, CopyJobState, IamRoleArn, IdempotencyToken, Lifecycle, Lineage, Ownership, PlanRuleRef,
-    RecoveryPoint, RecoveryPointArn, Refusal, Resolution, ResourceArn, ServiceRefusal, StartedCopy, StateChange,
-    StateUpdate, SweepCursor, VaultName, VaultNotifications,
+    AccountId, Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOutcome, ClaimOwner, CopyDetails,
+    CopyJob, CopyJobId, CopyJobRecord, CopyJobState, IamRoleArn, IdempotencyToken, Lifecycle, Lineage, Ownership,
+    PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal, Resolution, ResourceArn, ServiceRefusal, StartedCopy,
+    StateChange, StateUpdate, SweepCursor, VaultName, VaultNotifications,
 };
 
 /// Calendar time: when "now" is for records, windows and reports. Deadlines are not calendar time:
@@ -259,7 +259,8 @@ pub trait TrackingStore: Send + Sync {
         owner: &ClaimOwner,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Ownership, AwsError>> + Send;
-    /// Marks `owner`'s claimed side effect done, with a short note of what was done, and sets the
+    /// Marks `owner`'s claimed side effect done, with the job's outcome as the holder leaves it (it
+    /// replaces the outcome recorded), and sets the
     /// job's details the record lacks (the claimant usually just described the job: no extra
     /// write). `Lost` (nothing written) if the claim is no longer `owner`'s; finishing a claim
     /// `owner` already finished writes it again.
@@ -268,7 +269,7 @@ pub trait TrackingStore: Send + Sync {
         id: &CopyJobId,
         kind: ClaimKind,
         owner: &ClaimOwner,
-        outcome: &str,
+        outcome: &ClaimOutcome,
         details: Option<&CopyDetails>,
     ) -> impl Future<Output = Result<Ownership, AwsError>> + Send;
     /// Gives `owner`'s pending claim back after the side effect failed, so a redelivery can try

@@ -25,8 +25,8 @@ use self::schema::{
 };
 use super::error::classify;
 use crate::domain::{
-    Claim, ClaimKind, ClaimOwner, CopyDetails, CopyJobId, CopyJobRecord, CopyJobState, IdempotencyToken, Ownership,
-    Refusal, StartedCopy, StateChange, StateUpdate, SweepCursor,
+    Claim, ClaimKind, ClaimOutcome, ClaimOwner, CopyDetails, CopyJobId, CopyJobRecord, CopyJobState, IdempotencyToken,
+    Ownership, Refusal, StartedCopy, StateChange, StateUpdate, SweepCursor,
 };
 use crate::ports::{AwsError, ErrorClass, TrackingStore};
 
@@ -179,22 +179,25 @@ fn renew_claim(id: &CopyJobId, kind: ClaimKind, owner: &ClaimOwner, now: DateTim
         .condition(CLAIM_IS_OURS_AND_PENDING)
 }
 
-/// Marks `owner`'s claim done, with the note and the details the item lacks. The owner stays, for
-/// people reading the table.
+/// Marks `owner`'s claim done, with the job's outcome (every outcome attribute, set or removed) and
+/// the details the item lacks. The owner stays, for people reading the table.
 fn finish_claim(
     id: &CopyJobId,
     kind: ClaimKind,
     owner: &ClaimOwner,
-    outcome: &str,
+    outcome: &ClaimOutcome,
     details: Option<&CopyDetails>,
 ) -> UpdateExpression {
     let attributes = schema::claim(kind);
-    let write = copy_item(id)
-        .set_as("claim", attributes.state, string(copy::CLAIM_DONE))
-        .set(copy::OUTCOME, string(outcome))
-        .name("claim_owner", attributes.owner)
-        .value("owner", string(owner.as_str()))
-        .condition(CLAIM_IS_OURS);
+    let mut write = copy_item(id).set_as("claim", attributes.state, string(copy::CLAIM_DONE));
+    for (attribute, value) in schema::outcome_attributes(outcome) {
+        write = match value {
+            Some(value) => write.set(attribute, value),
+            None => write.remove(attribute, attribute),
+        };
+    }
+    let write =
+        write.name("claim_owner", attributes.owner).value("owner", string(owner.as_str())).condition(CLAIM_IS_OURS);
     match details {
         Some(details) => with_details(write, details),
         None => write,
@@ -292,7 +295,7 @@ impl TrackingStore for DynamoStore {
         id: &CopyJobId,
         kind: ClaimKind,
         owner: &ClaimOwner,
-        outcome: &str,
+        outcome: &ClaimOutcome,
         details: Option<&CopyDetails>,
     ) -> Result<Ownership, AwsError> {
         let write = finish_claim(id, kind, owner, outcome, details);
@@ -398,10 +401,15 @@ mod tests {
         assert_eq!(values[":owner"], owner_value);
         assert_eq!(values[":claim_at"], AttributeValue::N(now.timestamp().to_string()));
 
+        let retry = ClaimOutcome { retry_scheduled: Some(1), ..ClaimOutcome::default() };
         let (expression, condition, names, values) =
-            assert_bound(finish_claim(&id, ClaimKind::FailureHandling, &owner, "retry 1 scheduled", None));
+            assert_bound(finish_claim(&id, ClaimKind::FailureHandling, &owner, &retry, None));
         assert_eq!(condition, "#claim_owner = :owner");
         assert!(expression.contains("#claim = :claim"), "{expression}");
+        // The whole outcome: the decision made is set, the others removed (an earlier holder's go).
+        assert_eq!(values[":retry_scheduled"], AttributeValue::N("1".into()));
+        assert_eq!(values[":outcome"], AttributeValue::S("retry 1 scheduled".into()));
+        assert!(expression.ends_with("REMOVE #alerted, #handled_with_parent, #resolved_by"), "{expression}");
         assert_eq!(names["#claim_owner"], "failure_claim_owner");
         assert_eq!(values[":claim"], AttributeValue::S("done".into()));
         assert_eq!(values[":owner"], owner_value);

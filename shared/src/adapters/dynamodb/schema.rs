@@ -16,8 +16,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::domain::{
-    BackupVaultArn, ClaimKind, CopyDetails, CopyJobId, CopyJobRecord, CopyJobState, IdempotencyToken, Lifecycle,
-    Lineage, RecoveryPointArn, ResourceArn, SweepCursor, SweepResume, VerifiedSweep,
+    AlertKind, BackupVaultArn, ClaimKind, ClaimOutcome, CopyDetails, CopyJobId, CopyJobRecord, CopyJobState,
+    IdempotencyToken, Lifecycle, Lineage, RecoveryPointArn, ResourceArn, SweepCursor, SweepResume, VerifiedSweep,
 };
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -55,7 +55,16 @@ pub mod copy {
     /// JSON of the lifecycle vaultwatch asked for, when vaultwatch started the job.
     pub const LIFECYCLE: &str = "lifecycle";
     pub const REQUESTED_AT: &str = "requested_at";
-    /// What vaultwatch did about the job, e.g. `retry 2 scheduled`.
+    // What vaultwatch decided about the job under its claims, one attribute per decision (written
+    // whole by each claim's finishing write): the retry scheduled (its attempt), what was alerted
+    // (JSON tagged by `kind`), the composite parent a nested failure was handled with, the copy
+    // whose "resolved" message closed the alert. `outcome` says the same in words, for people
+    // reading the table; records written before the fields existed have only the words, which are
+    // read once for them (`ClaimOutcome::from_note`).
+    pub const RETRY_SCHEDULED: &str = "retry_scheduled";
+    pub const ALERTED: &str = "alerted";
+    pub const HANDLED_WITH_PARENT: &str = "handled_with_parent";
+    pub const RESOLVED_BY: &str = "resolved_by";
     pub const OUTCOME: &str = "outcome";
     // Claims make a side effect happen once: `pending` while it runs (with when it was taken or last
     // renewed, and by whom: the invocation's request id), then `done`. Only the owner finishes,
@@ -203,9 +212,45 @@ pub fn record_from_item(item: &Item) -> CopyJobRecord {
         lineage,
         lifecycle: s(LIFECYCLE).and_then(|json| serde_json::from_str::<Lifecycle>(json).ok()),
         retried_by: s(RETRIED_BY).and_then(|id| CopyJobId::parse(id).ok()),
-        outcome: s(OUTCOME).map(str::to_owned),
+        outcome: outcome_from_item(item),
         failure_handled: s(claim(ClaimKind::FailureHandling).state) == Some(CLAIM_DONE),
         resolution_published: s(claim(ClaimKind::Resolution).state) == Some(CLAIM_DONE),
+    }
+}
+
+/// The outcome attributes of `outcome` (all of them: an absent decision removes its attribute).
+pub fn outcome_attributes(outcome: &ClaimOutcome) -> [(&'static str, Option<AttributeValue>); 5] {
+    use copy::*;
+    let ClaimOutcome { retry_scheduled, alerted, handled_with_parent, resolved_by } = outcome;
+    [
+        (RETRY_SCHEDULED, retry_scheduled.map(number)),
+        (ALERTED, alerted.as_ref().map(|kind| string(serde_json::to_string(kind).expect("an alert kind serialises")))),
+        (HANDLED_WITH_PARENT, handled_with_parent.as_ref().map(|id| string(id.as_str()))),
+        (RESOLVED_BY, resolved_by.as_ref().map(|id| string(id.as_str()))),
+        (OUTCOME, (!outcome.is_empty()).then(|| string(outcome.note()))),
+    ]
+}
+
+/// The outcome an item records: its fields, or, on an item written before they existed, its words.
+fn outcome_from_item(item: &Item) -> ClaimOutcome {
+    use copy::*;
+    let s = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str);
+    let fields = [RETRY_SCHEDULED, ALERTED, HANDLED_WITH_PARENT, RESOLVED_BY];
+    if !fields.iter().any(|name| item.contains_key(*name)) {
+        return s(OUTCOME).map(ClaimOutcome::from_note).unwrap_or_default();
+    }
+    ClaimOutcome {
+        retry_scheduled: item.get(RETRY_SCHEDULED).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()),
+        // A kind this version does not know (written by a later one) still says it was alerted.
+        alerted: s(ALERTED).map(|json| {
+            serde_json::from_str::<AlertKind>(json).unwrap_or_else(|_| {
+                let value = serde_json::from_str::<serde_json::Value>(json).unwrap_or_default();
+                let kind = value["kind"].as_str().unwrap_or("unknown alert");
+                AlertKind::Other { label: kind.replace('_', " ") }
+            })
+        }),
+        handled_with_parent: s(HANDLED_WITH_PARENT).and_then(|id| CopyJobId::parse(id).ok()),
+        resolved_by: s(RESOLVED_BY).and_then(|id| CopyJobId::parse(id).ok()),
     }
 }
 
@@ -281,6 +326,31 @@ mod tests {
         let named: Vec<&str> = section.split('`').skip(1).step_by(2).filter(|code| schema.contains(code)).collect();
         assert!(schema.len() > 30, "{schema:?}");
         assert_eq!(named, schema, "README section `The tracking table` vs schema.rs");
+    }
+
+    #[test]
+    fn an_outcome_survives_the_round_trip_and_words_alone_are_read_as_before() {
+        let item_of = |outcome: &ClaimOutcome| -> Item {
+            outcome_attributes(outcome).into_iter().filter_map(|(k, v)| Some((k.to_owned(), v?))).collect()
+        };
+        let congested = ClaimOutcome {
+            retry_scheduled: Some(9),
+            alerted: Some(AlertKind::CongestionPersists),
+            resolved_by: CopyJobId::parse("MANUAL-1").ok(),
+            ..ClaimOutcome::default()
+        };
+        let item = item_of(&congested);
+        assert_eq!(item[copy::ALERTED], string(r#"{"kind":"congestion_persists"}"#));
+        assert_eq!(outcome_from_item(&item), congested);
+        assert_eq!(outcome_from_item(&Item::new()), ClaimOutcome::default());
+        // Written by the previous version: only the words.
+        let words = HashMap::from([(copy::OUTCOME.to_owned(), string(congested.note()))]);
+        assert_eq!(outcome_from_item(&words), congested);
+        // Written by a later version, with a kind this one does not know: still alerted.
+        let mut later = item_of(&congested);
+        later.insert(copy::ALERTED.to_owned(), string(r#"{"kind":"path_broken"}"#));
+        let label = "path broken".to_owned();
+        assert_eq!(outcome_from_item(&later).alerted, Some(AlertKind::Other { label }));
     }
 
     #[test]
