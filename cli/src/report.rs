@@ -98,7 +98,12 @@ fn cells(row: &Coverage) -> [String; 8] {
 /// The status's particulars, without repeating its name.
 fn detail(status: &CoverageStatus) -> String {
     match status {
-        CoverageStatus::Covered { destination_recovery_point: Some(copy), .. } => copy.to_string(),
+        CoverageStatus::Covered { destination_recovery_point: Some(copy), stored_in, .. } => {
+            match stored_in.as_deref().map(ToString::to_string).filter(|words| !words.is_empty()) {
+                Some(words) => format!("{copy} ({words})"),
+                None => copy.to_string(),
+            }
+        }
         CoverageStatus::Covered { copy_job, .. } | CoverageStatus::Copying { copy_job } => {
             format!("copy job {copy_job}")
         }

@@ -27,7 +27,7 @@ fn temporary_backup() -> BackupJob {
 fn failed_air_gapped_copy() -> CopyJob {
     let mut job = failed_copy_job();
     job.destination_vault = vault(AIR_GAPPED_VAULT);
-    job.destination_vault_type = Some(VaultType::LogicallyAirGapped);
+    job.destination.vault_type = Some(VaultType::LogicallyAirGapped);
     job.initiated_by = Some(BackupJobId::parse(BACKUP_JOB).unwrap());
     job.status_message = Some(PASSING_FAILURE.into());
     job.message_category = None;
@@ -159,7 +159,7 @@ async fn a_plan_copy_action_into_an_air_gapped_vault_is_retried_as_any_copy() {
     ] {
         let mut job = failed_copy_job();
         job.initiated_by = initiated_by;
-        job.destination_vault_type = vault_type.clone();
+        job.destination.vault_type = vault_type.clone();
         let backup = MemoryBackup::new();
         backup.add_backup_job(temporary_backup());
         backup.add_copy_job(job);

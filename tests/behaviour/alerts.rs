@@ -28,6 +28,7 @@ fn alert(reason: AlertReason) -> Alert {
         resource: Some(ResourceArn::parse(RESOURCE).unwrap()),
         source_vault: vault(SOURCE_VAULT),
         destination_vault: vault(DR_VAULT),
+        destination: Default::default(),
         role: Some(IamRoleArn::parse(ROLE).unwrap()),
         lifecycle: None,
         reason,

@@ -80,10 +80,38 @@ fn a_completed_copy_covers_the_recovery_point_whatever_failed_before() {
             copy_job: copy_id("DONE"),
             destination_recovery_point: Some(vaultwatch::domain::RecoveryPointArn::parse(&copy).unwrap()),
             at: Some(at(2)),
+            stored_in: None,
         }
     );
     assert!(!covered.is_uncovered());
     assert!(covered.to_string().starts_with("covered by arn:aws:backup:us-west-2"), "{covered}");
+}
+
+/// Issue 21 item 11: what AWS reports of the destination (listings carry it, notifications do not)
+/// shows on the covered row, in words and in the JSON as AWS spells it.
+#[test]
+fn a_copy_into_a_locked_air_gapped_vault_says_so_on_its_covered_row() {
+    use vaultwatch::domain::{Destination, KmsKeyArn, VaultLockState, VaultType};
+    let mut done = attempt("DONE", CopyJobState::Completed, None);
+    let key = "arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    done.job.destination = Destination {
+        vault_type: Some(VaultType::LogicallyAirGapped),
+        lock_state: Some(VaultLockState::Locked),
+        encryption_key: Some(KmsKeyArn::parse(key).unwrap()),
+    };
+    let covered = status(&[done], SourceState::Copyable);
+    assert!(covered.to_string().ends_with("(logically air-gapped, locked)"), "{covered}");
+    let json = serde_json::to_value(&covered).unwrap();
+    assert_eq!(
+        json["storedIn"],
+        serde_json::json!({
+            "vaultType": "LOGICALLY_AIR_GAPPED_BACKUP_VAULT", "lockState": "LOCKED", "encryptionKeyArn": key
+        })
+    );
+    // A failed copy's destination is not a covered row's: nothing is kept for it.
+    let mut failed = attempt("FAILED", CopyJobState::Failed, None);
+    failed.job.destination.vault_type = Some(VaultType::LogicallyAirGapped);
+    assert!(!status(&[failed], SourceState::Copyable).to_string().contains("air-gapped"));
 }
 
 #[test]
@@ -234,7 +262,12 @@ fn the_lag_is_the_age_of_the_oldest_uncovered_requirement_per_destination_region
         row(
             3,
             DR_VAULT,
-            CoverageStatus::Covered { copy_job: copy_id("C"), destination_recovery_point: None, at: None },
+            CoverageStatus::Covered {
+                copy_job: copy_id("C"),
+                destination_recovery_point: None,
+                at: None,
+                stored_in: None,
+            },
         ),
         row(4, DR_VAULT, CoverageStatus::Missing),
         row(9, DR_VAULT, CoverageStatus::Copying { copy_job: copy_id("R") }),

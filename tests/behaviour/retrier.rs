@@ -111,6 +111,37 @@ async fn duplicate_failure_starts_one_copy() {
     assert_eq!(retrier.backup.calls("StartCopyJob"), 2);
 }
 
+/// Issue 21 item 11: the destination's type, lock state and key, which DescribeCopyJob reports and
+/// the notification does not, reach the job's record and the alert (no call made for them).
+#[tokio::test]
+async fn the_destination_aws_describes_is_recorded_and_told_in_the_alert() {
+    use vaultwatch::domain::{Destination, KmsKeyArn, VaultLockState, VaultType};
+    let key = "arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let destination = Destination {
+        vault_type: Some(VaultType::LogicallyAirGapped),
+        lock_state: Some(VaultLockState::Locked),
+        encryption_key: Some(KmsKeyArn::parse(key).unwrap()),
+    };
+    let backup = MemoryBackup::new();
+    let mut job = failed_copy_job();
+    job.destination = destination.clone();
+    job.status_message = Some("Access denied: the role cannot use KMS key arn:aws:kms:...".into());
+    job.message_category = Some("AccessDenied".into());
+    backup.add_copy_job(job);
+    let retrier = memory_retrier(backup);
+    retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
+
+    let record = retrier.store.record(&copy_id(FAILED_COPY_JOB)).unwrap();
+    assert_eq!(record.details.destination, destination);
+    let alerts = retrier.alerts.published();
+    let body = alerts[0].body();
+    assert!(body.contains("Destination:       logically air-gapped, locked\n"), "{body}");
+    assert!(body.contains(&format!("Destination key:   {key}\n")), "{body}");
+    let chat = serde_json::to_value(alerts[0].notification()).unwrap().to_string();
+    assert!(chat.contains("logically air-gapped, locked") && chat.contains(key), "{chat}");
+    assert_eq!(retrier.backup.calls("DescribeCopyJob"), 1, "the describe made anyway told it all");
+}
+
 #[tokio::test]
 async fn permanent_failure_alerts_once_and_never_copies() {
     let retrier = retrier();

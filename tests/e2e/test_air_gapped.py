@@ -52,6 +52,8 @@ def test_a_backup_to_an_air_gapped_vault_is_copied_by_aws_alone_and_covered(sett
     assert result.returncode == 0, result.stderr
     rows = [r for r in json.loads(result.stdout)["rows"] if r["recoveryPoint"] == temporary]
     assert [(r["destination"], r["status"], r["requiredBy"]) for r in rows] == [(air_gapped_vault, "covered", "airGapped")]
+    # What the listing said of the vault the copy is stored in (issue 21 item 11).
+    assert rows[0]["storedIn"] == {"vaultType": "LOGICALLY_AIR_GAPPED_BACKUP_VAULT", "lockState": "LOCKED"}
     assert settled.alerts() == []
 
 

@@ -5,7 +5,10 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use vaultwatch::domain::{AlertKind, ClaimOutcome, Composite, DeleteAfterEvent, RecoveryPoint, VaultName, VaultType};
+use vaultwatch::domain::{
+    AlertKind, ClaimOutcome, Composite, DeleteAfterEvent, Destination, KmsKeyArn, RecoveryPoint, VaultLockState,
+    VaultName, VaultType,
+};
 use vaultwatch::domain::{
     BackupJob, BackupJobId, BackupJobState, BackupPlanId, BackupPlanVersion, BackupRuleId, BackupVaultArn, CopyJob,
     CopyJobId, CopyJobState, IamRoleArn, Lifecycle, PlanRuleRef, RecoveryPointArn, ResourceArn,
@@ -120,7 +123,11 @@ pub fn copy_job_from_wire(body: &Value) -> CopyJob {
             None => Composite::Single,
         },
         initiated_by: s(job, "CreatedByBackupJobId").map(|id| BackupJobId::parse(id).unwrap()),
-        destination_vault_type: s(job, "DestinationVaultType").map(VaultType::parse),
+        destination: Destination {
+            vault_type: s(job, "DestinationVaultType").map(VaultType::parse),
+            lock_state: s(job, "DestinationVaultLockState").map(VaultLockState::parse),
+            encryption_key: s(job, "DestinationEncryptionKeyArn").map(|key| KmsKeyArn::parse(key).unwrap()),
+        },
     }
 }
 

@@ -11,8 +11,8 @@ use super::error::{classify, malformed};
 use crate::domain::VaultNotifications;
 use crate::domain::{
     BackupJob, BackupJobId, BackupJobState, BackupPlanId, BackupPlanVersion, BackupRuleId, BackupVaultArn, Composite,
-    CopyJob, CopyJobId, CopyJobState, DeleteAfterEvent, DomainError, IamRoleArn, Lifecycle, PlanRuleRef, RecoveryPoint,
-    RecoveryPointArn, ResourceArn, StorageClass, VaultName, VaultType,
+    CopyJob, CopyJobId, CopyJobState, DeleteAfterEvent, Destination, DomainError, IamRoleArn, KmsKeyArn, Lifecycle,
+    PlanRuleRef, RecoveryPoint, RecoveryPointArn, ResourceArn, StorageClass, VaultLockState, VaultName, VaultType,
 };
 use chrono::{DateTime, Utc};
 
@@ -194,7 +194,12 @@ fn copy_job_from_sdk(op: &'static str, job: &types::CopyJob) -> Result<CopyJob, 
         },
         // An id that does not parse is treated as absent: it only narrows what the retrier asks.
         initiated_by: job.created_by_backup_job_id().and_then(|id| BackupJobId::parse(id).ok()),
-        destination_vault_type: job.destination_vault_type().filter(|t| !t.is_empty()).map(VaultType::parse),
+        destination: Destination {
+            vault_type: job.destination_vault_type().filter(|t| !t.is_empty()).map(VaultType::parse),
+            lock_state: job.destination_vault_lock_state().filter(|s| !s.is_empty()).map(VaultLockState::parse),
+            // Shown to people, never acted on: a key ARN that does not read is left out, not fatal.
+            encryption_key: job.destination_encryption_key_arn().and_then(|key| KmsKeyArn::parse(key).ok()),
+        },
     })
 }
 

@@ -10,8 +10,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use super::advice::{advise, copy_command, vault_label};
 use super::chatbot::{code, truncate_chars, CustomNotification, Thread};
 use super::{
-    BackupJobId, BackupVaultArn, CopyJobId, IamRoleArn, IdempotencyToken, Lifecycle, NotCopyable, RecoveryPointArn,
-    ResourceArn, ServiceRefusal,
+    BackupJobId, BackupVaultArn, CopyJobId, Destination, IamRoleArn, IdempotencyToken, KmsKeyArn, Lifecycle,
+    NotCopyable, RecoveryPointArn, ResourceArn, ServiceRefusal,
 };
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,6 +112,8 @@ pub struct Alert {
     pub resource: Option<ResourceArn>,
     pub source_vault: BackupVaultArn,
     pub destination_vault: BackupVaultArn,
+    /// What AWS reported of the destination (type, lock state, key), when a listing or describe did.
+    pub destination: Destination,
     /// The role the copy ran (or was to run) with, when known.
     pub role: Option<IamRoleArn>,
     /// The lifecycle the copy should have: the one a retry would ask for (the job's, else its plan
@@ -175,6 +177,13 @@ impl Alert {
         let _ = writeln!(body, "Resource:          {}", or_none(self.resource.as_ref().map(ResourceArn::as_str)));
         let _ = writeln!(body, "Source vault:      {}", self.source_vault);
         let _ = writeln!(body, "Destination vault: {}", self.destination_vault);
+        let destination = self.destination.to_string();
+        if !destination.is_empty() {
+            let _ = writeln!(body, "Destination:       {destination}");
+        }
+        if let Some(key) = &self.destination.encryption_key {
+            let _ = writeln!(body, "Destination key:   {key}");
+        }
         let _ = writeln!(body, "Attempts:          {}", self.attempts);
         let _ = writeln!(body, "Reason:            {}", self.reason.detail());
         let advice = advise(self);
@@ -210,6 +219,9 @@ impl Alert {
         line("Resource", self.resource.as_ref().map(ResourceArn::as_str));
         line("Source vault", Some(self.source_vault.as_str()));
         line("Destination vault", Some(self.destination_vault.as_str()));
+        let destination = self.destination.to_string();
+        line("Destination", Some(destination.as_str()).filter(|text| !text.is_empty()));
+        line("Destination key", self.destination.encryption_key.as_ref().map(KmsKeyArn::as_str));
         line("Role", self.role.as_ref().map(IamRoleArn::as_str));
         let _ = write!(description, "\n*Attempts:* {}", self.attempts);
         if let (true, Some(command)) = (advice.copy_again, copy_command(self)) {

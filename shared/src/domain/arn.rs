@@ -78,6 +78,23 @@ impl IamRoleArn {
 }
 string_newtype!(IamRoleArn);
 
+/// ARN of a KMS key (`arn:aws:kms:REGION:ACCOUNT:key/ID`), customer managed or AWS managed.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct KmsKeyArn(String);
+
+impl KmsKeyArn {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        let raw = raw.trim();
+        let parts = split_arn("KMS key ARN", raw)?;
+        if parts.service != "kms" || !parts.resource.starts_with("key/") {
+            return Err(DomainError::invalid("KMS key ARN", "is not a KMS key (arn:aws:kms:REGION:ACCOUNT:key/ID)"));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+}
+string_newtype!(KmsKeyArn);
+
 /// ARN of an SNS topic.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]

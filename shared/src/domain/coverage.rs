@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::{
     classify_failure, AlertKind, BackupJobId, BackupVaultArn, Classification, CopyJob, CopyJobId, CopyJobRecord,
-    CopyJobState, NotCopyable, RecoveryPointArn, Resolution, ResourceArn, RetryPolicy, VaultName,
+    CopyJobState, Destination, NotCopyable, RecoveryPointArn, Resolution, ResourceArn, RetryPolicy, VaultName,
     CONGESTION_LAST_ATTEMPT,
 };
 
@@ -73,6 +73,9 @@ pub struct CopyAttempt {
     pub completed_at: Option<DateTime<Utc>>,
     /// A completed copy's recovery point in the destination vault.
     pub destination_recovery_point: Option<RecoveryPointArn>,
+    /// What AWS reported of a completed copy's destination (type, lock, key), when it did; boxed,
+    /// as most attempts have none.
+    pub destination: Option<Box<Destination>>,
     /// A failed copy's status message and resource; boxed, as most attempts have none.
     pub failure: Option<Box<AttemptFailure>>,
     /// What vaultwatch's record says of it (never kept for a completed copy: nothing to add).
@@ -135,6 +138,8 @@ impl CopyAttempt {
                 .destination_recovery_point
                 .clone()
                 .filter(|_| job.state == CopyJobState::Completed),
+            destination: (job.state == CopyJobState::Completed && !job.destination.is_empty())
+                .then(|| Box::new(job.destination.clone())),
             failure,
             record: record
                 .filter(|_| job.state != CopyJobState::Completed)
@@ -161,7 +166,15 @@ pub enum SourceState {
 #[serde(tag = "status", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum CoverageStatus {
     /// A copy COMPLETED.
-    Covered { copy_job: CopyJobId, destination_recovery_point: Option<RecoveryPointArn>, at: Option<DateTime<Utc>> },
+    Covered {
+        copy_job: CopyJobId,
+        destination_recovery_point: Option<RecoveryPointArn>,
+        at: Option<DateTime<Utc>>,
+        /// What AWS reported of the vault the copy is stored in: e.g. logically air-gapped, locked.
+        /// (Not `destination`: the requirement's destination vault sits beside it in a row.)
+        #[serde(skip_serializing_if = "Option::is_none")]
+        stored_in: Option<Box<Destination>>,
+    },
     /// The first copy is under way.
     Copying { copy_job: CopyJobId },
     /// A retry is under way or scheduled: `attempt` of `of`, the last retry the failure before it
@@ -206,10 +219,14 @@ impl CoverageStatus {
 impl fmt::Display for CoverageStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Covered { destination_recovery_point: Some(copy), at: Some(at), .. } => {
-                write!(f, "covered by {copy} at {}", at.to_rfc3339())
+            Self::Covered { destination_recovery_point: Some(copy), at: Some(at), stored_in, .. } => {
+                write!(f, "covered by {copy} at {}", at.to_rfc3339())?;
+                write_destination(f, stored_in.as_deref())
             }
-            Self::Covered { copy_job, .. } => write!(f, "covered (copy job {copy_job})"),
+            Self::Covered { copy_job, stored_in, .. } => {
+                write!(f, "covered (copy job {copy_job})")?;
+                write_destination(f, stored_in.as_deref())
+            }
             Self::Copying { copy_job } => write!(f, "copying (copy job {copy_job})"),
             Self::Retrying { attempt, of } => write!(f, "retrying (attempt {attempt} of {of})"),
             Self::Failed { reason, alerted: true, .. } => write!(f, "failed (alerted): {reason}"),
@@ -219,6 +236,14 @@ impl fmt::Display for CoverageStatus {
             Self::NotCopyable { why, copy_job: Some(job) } => write!(f, "{why} (copy job {job} failed, alerted)"),
             Self::Expired => f.write_str("expired (the source recovery point is gone)"),
         }
+    }
+}
+
+/// " (logically air-gapped, locked)" after a covered row, when AWS said what the destination is.
+fn write_destination(f: &mut fmt::Formatter<'_>, destination: Option<&Destination>) -> fmt::Result {
+    match destination.map(Destination::to_string).filter(|words| !words.is_empty()) {
+        Some(words) => write!(f, " ({words})"),
+        None => Ok(()),
     }
 }
 
@@ -240,6 +265,7 @@ pub fn coverage_of(attempts: &[CopyAttempt], source: &SourceState, max_attempts:
             copy_job: done.job.clone(),
             destination_recovery_point: done.destination_recovery_point.clone(),
             at: done.completed_at,
+            stored_in: done.destination.clone(),
         };
     }
     if let Some(under_way) = running {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     BackupJobId, BackupPlanId, BackupPlanVersion, BackupRuleId, BackupVaultArn, CopyJobId, DomainError, IamRoleArn,
-    Lifecycle, RecoveryPointArn, ResourceArn,
+    KmsKeyArn, Lifecycle, RecoveryPointArn, ResourceArn,
 };
 
 /// The `EventType` message attribute of a vault notification, reduced to the kinds we act on.
@@ -139,6 +139,99 @@ impl VaultType {
     }
 }
 
+impl VaultType {
+    /// As AWS spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Standard => "BACKUP_VAULT",
+            Self::LogicallyAirGapped => "LOGICALLY_AIR_GAPPED_BACKUP_VAULT",
+            Self::Other(raw) => raw,
+        }
+    }
+}
+
+/// Whether a vault is locked (a copy job's `DestinationVaultLockState`: "Valid values include
+/// `LOCKED` and `UNLOCKED`", API model).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VaultLockState {
+    Locked,
+    Unlocked,
+    /// A value added since (kept as AWS spells it).
+    Other(String),
+}
+
+impl VaultLockState {
+    pub fn parse(raw: &str) -> Self {
+        match raw.trim() {
+            "LOCKED" => Self::Locked,
+            "UNLOCKED" => Self::Unlocked,
+            other => Self::Other(other.chars().take(64).collect()),
+        }
+    }
+
+    /// As AWS spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Locked => "LOCKED",
+            Self::Unlocked => "UNLOCKED",
+            Self::Other(raw) => raw,
+        }
+    }
+}
+
+/// What a copy job reports of its destination besides the vault: the API model's
+/// `DestinationVaultType`, `DestinationVaultLockState` and `DestinationEncryptionKeyArn`. Vault
+/// notifications carry none of them; listings and describes do. Serialised as AWS spells them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Destination {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vault_type: Option<VaultType>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock_state: Option<VaultLockState>,
+    /// The key the copy is encrypted with in the destination vault.
+    #[serde(rename = "encryptionKeyArn", skip_serializing_if = "Option::is_none")]
+    pub encryption_key: Option<KmsKeyArn>,
+}
+
+impl Destination {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// The vault's kind in words, e.g. "logically air-gapped, locked": the parts AWS reported (empty
+/// when it reported none; the key is shown on its own).
+impl fmt::Display for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let vault_type = self.vault_type.as_ref().map(|kind| match kind {
+            VaultType::Standard => "standard vault".to_owned(),
+            VaultType::LogicallyAirGapped => "logically air-gapped".to_owned(),
+            VaultType::Other(raw) => raw.clone(),
+        });
+        let lock_state = self.lock_state.as_ref().map(|state| match state {
+            VaultLockState::Locked => "locked".to_owned(),
+            VaultLockState::Unlocked => "unlocked".to_owned(),
+            VaultLockState::Other(raw) => format!("lock state {raw}"),
+        });
+        let parts: Vec<String> = [vault_type, lock_state].into_iter().flatten().collect();
+        f.write_str(&parts.join(", "))
+    }
+}
+
+// Serialised as AWS spells them.
+impl Serialize for VaultType {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl Serialize for VaultLockState {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 /// Which plan rule created a job (`CreatedBy`); a retry reuses that rule's copy lifecycle.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanRuleRef {
@@ -190,8 +283,8 @@ pub struct CopyJob {
     /// The backup job that started this copy (`CreatedByBackupJobId`): "Only applicable to scheduled
     /// copy jobs and automatic copy jobs to logically air-gapped vault" (API model).
     pub initiated_by: Option<BackupJobId>,
-    /// `DestinationVaultType`.
-    pub destination_vault_type: Option<VaultType>,
+    /// The destination's type, lock state and key, as AWS reports them.
+    pub destination: Destination,
 }
 
 impl CopyJob {
@@ -204,7 +297,7 @@ impl CopyJob {
     /// made to that vault, or a plan rule's CopyAction into it. Which of the two, the backup job
     /// says ([`BackupJob::is_temporary`] of [`Self::initiated_by`]).
     pub fn may_be_air_gapped_backup(&self) -> bool {
-        self.initiated_by.is_some() && self.destination_vault_type == Some(VaultType::LogicallyAirGapped)
+        self.initiated_by.is_some() && self.destination.vault_type == Some(VaultType::LogicallyAirGapped)
     }
 }
 

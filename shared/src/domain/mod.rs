@@ -51,14 +51,17 @@ mod vault_notifications;
 
 pub use advice::{advise, copy_command, Advice, Cause};
 pub use alert::{Alert, AlertReason, Resolution, ALERT_EVENT_TYPE, RESOLVED_EVENT_TYPE};
-pub use arn::{BackupVaultArn, IamRoleArn, RecoveryPointArn, ResourceArn, TopicArn, VaultName};
+pub use arn::{BackupVaultArn, IamRoleArn, KmsKeyArn, RecoveryPointArn, ResourceArn, TopicArn, VaultName};
 pub use chatbot::CustomNotification;
 pub use coverage::{
     coverage_of, AttemptFailure, AttemptRecord, CopyAttempt, CopyLedger, Coverage, CoverageStatus, CoverageSummary,
     RequiredBy, Requirement, SourceState,
 };
 pub use ids::{AccountId, BackupJobId, BackupPlanId, BackupPlanVersion, BackupRuleId, CopyJobId};
-pub use job::{BackupJob, BackupJobState, Composite, CopyJob, CopyJobState, JobKind, PlanRuleRef, VaultType};
+pub use job::{
+    BackupJob, BackupJobState, Composite, CopyJob, CopyJobState, Destination, JobKind, PlanRuleRef, VaultLockState,
+    VaultType,
+};
 pub use lifecycle::{DeleteAfterEvent, Lifecycle, KEEP_INDEFINITELY, MIN_DAYS_IN_COLD_STORAGE};
 pub use permissions::{CopyTargets, PassableRoles};
 pub use recovery_point::{NotCopyable, RecoveryPoint, StorageClass};
@@ -71,8 +74,8 @@ pub use route::{CopyRoute, RouteTable};
 pub use source::SourcePolicy;
 pub use token::IdempotencyToken;
 pub use tracking::{
-    AlertKind, Claim, ClaimKind, ClaimLease, ClaimOutcome, ClaimOwner, CopyDetails, CopyJobRecord, EmptyClaimOwner, LeaseTooShort, Ownership,
-    Refusal, StartedCopy, StateChange, StateUpdate, SweepCursor, SweepResume, VerifiedSweep,
+    AlertKind, Claim, ClaimKind, ClaimLease, ClaimOutcome, ClaimOwner, CopyDetails, CopyJobRecord, EmptyClaimOwner,
+    LeaseTooShort, Ownership, Refusal, StartedCopy, StateChange, StateUpdate, SweepCursor, SweepResume, VerifiedSweep,
 };
 pub use vault_notifications::{
     merged as merged_notifications, TopicConflict, VaultChange, VaultNotifications, DEPRECATED_EVENTS, REQUIRED_EVENTS,

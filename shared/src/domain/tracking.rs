@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 
 use super::{
-    BackupVaultArn, Composite, CopyJob, CopyJobId, CopyJobState, IdempotencyToken, Lifecycle, Lineage,
-    RecoveryPointArn, ResourceArn,
+    BackupJobId, BackupVaultArn, Composite, CopyJob, CopyJobId, CopyJobState, Destination, IdempotencyToken, Lifecycle,
+    Lineage, RecoveryPointArn, ResourceArn,
 };
 
 /// Facts about a copy job that do not change over its life (but the destination recovery point,
@@ -21,6 +21,12 @@ pub struct CopyDetails {
     pub parent_job: Option<CopyJobId>,
     /// A composite parent's number of child jobs (`NumberOfChildJobs`).
     pub child_jobs: Option<u32>,
+    /// The destination's type, lock state and key (listings and describes report them).
+    pub destination: Destination,
+    /// The lifecycle AWS reports for the copy (`DestinationRecoveryPointLifecycle`).
+    pub destination_lifecycle: Option<Lifecycle>,
+    /// The backup job that started the copy (`CreatedByBackupJobId`).
+    pub initiated_by: Option<BackupJobId>,
 }
 
 impl CopyDetails {
@@ -42,6 +48,9 @@ impl CopyDetails {
             resource_type,
             parent_job,
             child_jobs,
+            destination: Destination { vault_type, lock_state, encryption_key },
+            destination_lifecycle,
+            initiated_by,
         } = known;
         fill(&mut self.source_recovery_point, source_recovery_point);
         fill(&mut self.source_vault, source_vault);
@@ -51,6 +60,11 @@ impl CopyDetails {
         fill(&mut self.resource_type, resource_type);
         fill(&mut self.parent_job, parent_job);
         fill(&mut self.child_jobs, child_jobs);
+        fill(&mut self.destination.vault_type, vault_type);
+        fill(&mut self.destination.lock_state, lock_state);
+        fill(&mut self.destination.encryption_key, encryption_key);
+        fill(&mut self.destination_lifecycle, destination_lifecycle);
+        fill(&mut self.initiated_by, initiated_by);
     }
 
     /// True when `self` knows something `recorded` does not (a write would add to the record).
@@ -78,6 +92,9 @@ impl From<&CopyJob> for CopyDetails {
                 Composite::Parent { children } => *children,
                 _ => None,
             },
+            destination: job.destination.clone(),
+            destination_lifecycle: job.destination_lifecycle,
+            initiated_by: job.initiated_by.clone(),
         }
     }
 }

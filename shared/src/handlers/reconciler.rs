@@ -583,6 +583,8 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             resource: backup.resource.clone(),
             source_vault: backup.source_vault_arn.clone(),
             destination_vault: route.destination_vault.clone(),
+            // No copy job exists to report it.
+            destination: Default::default(),
             role: self.copy_role.clone(),
             lifecycle: route.lifecycle,
             reason,

@@ -18,8 +18,8 @@ use serde_json::Value;
 use super::{for_each_notification, skipped, HandlerError, Outcomes, RecordOutcome, CONCURRENT_RECORDS};
 use crate::domain::{
     classify_failure, Alert, AlertReason, BackupVaultArn, Claim, ClaimKind, ClaimLease, ClaimOutcome, ClaimOwner,
-    Classification, Composite, CopyDetails, CopyJob, CopyJobId, CopyJobRecord, CopyTargets, FailureClass, IamRoleArn,
-    IdempotencyToken, Lifecycle, Lineage, NotCopyable, Ownership, PassableRoles, PlanRuleRef, RetryPolicy,
+    Classification, Composite, CopyDetails, CopyJob, CopyJobId, CopyJobRecord, CopyTargets, Destination, FailureClass,
+    IamRoleArn, IdempotencyToken, Lifecycle, Lineage, NotCopyable, Ownership, PassableRoles, PlanRuleRef, RetryPolicy,
     SourcePolicy, StartedCopy,
 };
 use crate::notification::{JobEvent, ParseError};
@@ -498,6 +498,8 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
                     resource: request.resource.clone(),
                     source_vault: request.source_vault.clone(),
                     destination_vault: request.destination_vault.clone(),
+                    // The retry message carries no destination facts; the failure's alert had them.
+                    destination: Destination::default(),
                     role: Some(request.iam_role.clone()),
                     lifecycle,
                     reason,
@@ -627,6 +629,7 @@ fn alert_for(job: &CopyJob, lineage: &Lineage, reason: AlertReason, lifecycle: O
         resource: job.resource.clone(),
         source_vault: job.source_vault.clone(),
         destination_vault: job.destination_vault.clone(),
+        destination: job.destination.clone(),
         role: job.iam_role.clone(),
         lifecycle,
         reason,

@@ -45,6 +45,8 @@ pub(super) fn parse_eventbridge_event(payload: Value, at: &str) -> Result<Notifi
                         .get("numberOfChildJobs")
                         .and_then(Value::as_u64)
                         .and_then(|n| u32::try_from(n).ok()),
+                    // The destination's type, lock and key come from listings and describes.
+                    ..CopyDetails::default()
                 },
             }),
             None => JobEvent::Ignored { kind: JobKind::Copy, reason: "copy job event without copyJobId".into() },

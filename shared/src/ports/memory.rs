@@ -363,7 +363,7 @@ impl BackupApi for MemoryBackup {
                 message_category: None,
                 composite: Composite::Single,
                 initiated_by: None,
-                destination_vault_type: None,
+                destination: Default::default(),
             },
         );
         state.copy_order.push(id.clone());

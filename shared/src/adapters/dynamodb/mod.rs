@@ -244,7 +244,7 @@ impl TrackingStore for DynamoStore {
     }
 
     async fn record_started(&self, started: &StartedCopy) -> Result<(), AwsError> {
-        let lifecycle = started.lifecycle.map(|l| string(serde_json::to_string(&l).expect("lifecycle serialises")));
+        let lifecycle = started.lifecycle.as_ref().map(schema::lifecycle_json);
         let write = with_details(copy_item(&started.id), &started.details)
             .set(copy::ROOT_JOB_ID, string(started.lineage.root.as_str()))
             .set(copy::ATTEMPT, number(started.lineage.attempt))

@@ -16,8 +16,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::domain::{
-    AlertKind, BackupVaultArn, ClaimKind, ClaimOutcome, CopyDetails, CopyJobId, CopyJobRecord, CopyJobState,
-    IdempotencyToken, Lifecycle, Lineage, RecoveryPointArn, ResourceArn, SweepCursor, SweepResume, VerifiedSweep,
+    AlertKind, BackupJobId, BackupVaultArn, ClaimKind, ClaimOutcome, CopyDetails, CopyJobId, CopyJobRecord,
+    CopyJobState, Destination, IdempotencyToken, KmsKeyArn, Lifecycle, Lineage, RecoveryPointArn, ResourceArn,
+    SweepCursor, SweepResume, VaultLockState, VaultType, VerifiedSweep,
 };
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -47,6 +48,14 @@ pub mod copy {
     pub const PARENT_JOB_ID: &str = "parent_job_id";
     /// On a composite job.
     pub const CHILD_JOBS: &str = "child_jobs";
+    // What listings and describes report of the destination (vault notifications do not), as AWS
+    // spells it: `DestinationVaultType`, `DestinationVaultLockState`, `DestinationEncryptionKeyArn`,
+    // `DestinationRecoveryPointLifecycle` (JSON), and the backup job that started the copy.
+    pub const DESTINATION_VAULT_TYPE: &str = "destination_vault_type";
+    pub const DESTINATION_VAULT_LOCK_STATE: &str = "destination_vault_lock_state";
+    pub const DESTINATION_ENCRYPTION_KEY_ARN: &str = "destination_encryption_key_arn";
+    pub const DESTINATION_LIFECYCLE: &str = "destination_lifecycle";
+    pub const CREATED_BY_BACKUP_JOB_ID: &str = "created_by_backup_job_id";
     // Lineage: the chain of retries a job belongs to.
     pub const ROOT_JOB_ID: &str = "root_job_id";
     pub const ATTEMPT: &str = "attempt";
@@ -158,6 +167,11 @@ pub fn string(s: impl Into<String>) -> AttributeValue {
     AttributeValue::S(s.into())
 }
 
+/// A lifecycle as its JSON.
+pub fn lifecycle_json(lifecycle: &Lifecycle) -> AttributeValue {
+    string(serde_json::to_string(lifecycle).expect("a lifecycle serialises"))
+}
+
 /// The details as attributes; the absent ones are left out (and never written).
 pub fn detail_attributes(details: &CopyDetails) -> Vec<(&'static str, AttributeValue)> {
     let CopyDetails {
@@ -169,6 +183,9 @@ pub fn detail_attributes(details: &CopyDetails) -> Vec<(&'static str, AttributeV
         resource_type,
         parent_job,
         child_jobs,
+        destination: Destination { vault_type, lock_state, encryption_key },
+        destination_lifecycle,
+        initiated_by,
     } = details;
     [
         (copy::SOURCE_RECOVERY_POINT_ARN, source_recovery_point.as_ref().map(|a| string(a.as_str()))),
@@ -179,6 +196,11 @@ pub fn detail_attributes(details: &CopyDetails) -> Vec<(&'static str, AttributeV
         (copy::RESOURCE_TYPE, resource_type.clone().map(string)),
         (copy::PARENT_JOB_ID, parent_job.as_ref().map(|id| string(id.as_str()))),
         (copy::CHILD_JOBS, child_jobs.map(number)),
+        (copy::DESTINATION_VAULT_TYPE, vault_type.as_ref().map(|kind| string(kind.as_str()))),
+        (copy::DESTINATION_VAULT_LOCK_STATE, lock_state.as_ref().map(|state| string(state.as_str()))),
+        (copy::DESTINATION_ENCRYPTION_KEY_ARN, encryption_key.as_ref().map(|key| string(key.as_str()))),
+        (copy::DESTINATION_LIFECYCLE, destination_lifecycle.as_ref().map(lifecycle_json)),
+        (copy::CREATED_BY_BACKUP_JOB_ID, initiated_by.as_ref().map(|id| string(id.as_str()))),
     ]
     .into_iter()
     .filter_map(|(name, value)| Some((name, value?)))
@@ -208,6 +230,13 @@ pub fn record_from_item(item: &Item) -> CopyJobRecord {
             resource_type: s(RESOURCE_TYPE).map(str::to_owned),
             parent_job: s(PARENT_JOB_ID).and_then(|id| CopyJobId::parse(id).ok()),
             child_jobs: n(CHILD_JOBS),
+            destination: Destination {
+                vault_type: s(DESTINATION_VAULT_TYPE).map(VaultType::parse),
+                lock_state: s(DESTINATION_VAULT_LOCK_STATE).map(VaultLockState::parse),
+                encryption_key: s(DESTINATION_ENCRYPTION_KEY_ARN).and_then(|a| KmsKeyArn::parse(a).ok()),
+            },
+            destination_lifecycle: s(DESTINATION_LIFECYCLE).and_then(|json| serde_json::from_str(json).ok()),
+            initiated_by: s(CREATED_BY_BACKUP_JOB_ID).and_then(|id| BackupJobId::parse(id).ok()),
         },
         lineage,
         lifecycle: s(LIFECYCLE).and_then(|json| serde_json::from_str::<Lifecycle>(json).ok()),
@@ -360,6 +389,13 @@ mod tests {
                 .ok(),
             resource_type: Some("EBS".into()),
             child_jobs: Some(3),
+            destination: Destination {
+                vault_type: Some(VaultType::LogicallyAirGapped),
+                lock_state: Some(VaultLockState::Locked),
+                encryption_key: KmsKeyArn::parse("arn:aws:kms:us-west-2:123456789012:key/1234abcd").ok(),
+            },
+            destination_lifecycle: Some(Lifecycle { delete_after_days: Some(35), ..Lifecycle::default() }),
+            initiated_by: BackupJobId::parse("BACKUP-1").ok(),
             ..CopyDetails::default()
         };
         let mut item: Item = detail_attributes(&details).into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
