@@ -58,22 +58,28 @@ def describe_outcome(invocation: Invocation) -> str:
         return "retry started" if not payload["batchItemFailures"] else f"{len(payload['batchItemFailures'])} to redeliver"
     parts = []
     for outcome in payload.get("outcomes", []):
-        if "copies" in outcome:
+        # Every outcome is tagged by its kind (`outcome`).
+        kind = outcome.get("outcome")
+        if kind == "copies":
             parts += [f"started copy {short(c['copyJob'])} -> {short(c['destination'])}" for c in outcome["copies"]] or ["no route"]
-        elif "retryScheduled" in outcome:
-            parts.append(f"transient failure: retry {outcome['retryScheduled']} scheduled")
-        elif "notCopyable" in outcome:
-            parts.append(f"nothing to copy: {outcome['notCopyable']}")
-        elif "alerted" in outcome:
+        elif kind == "retryScheduled":
+            parts.append(f"transient failure: retry {outcome['attempt']} scheduled")
+        elif kind == "escalated":
+            parts.append(f"retry {outcome['attempt']} scheduled; ALERT sent ({outcome['alerted']})")
+        elif kind == "notCopyable":
+            parts.append(f"nothing to copy: {outcome['reason']}")
+        elif kind == "alerted":
             parts.append(f"ALERT sent ({outcome['alerted']})")
-        elif "state" in outcome:
+        elif kind == "recorded":
             parts.append(f"recorded {outcome['state']}")
-        elif "stale" in outcome:
-            parts.append(f"{outcome['stale']} already recorded")
-        elif "duplicate" in outcome:
+        elif kind == "stale":
+            parts.append(f"{outcome['state']} already recorded")
+        elif kind == "duplicate":
             parts.append("duplicate ignored")
-        elif "skipped" in outcome:
-            parts.append(f"skipped: {outcome['skipped']}")
+        elif kind == "nested":
+            parts.append(f"handled with composite parent {short(outcome['parent'])}")
+        elif kind in ("skipped", "rejected"):
+            parts.append(f"{kind}: {outcome['reason']}")
     return "; ".join(parts) or json.dumps(payload)
 
 

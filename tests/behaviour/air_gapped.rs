@@ -80,8 +80,8 @@ async fn an_eventbridge_completion_of_a_temporary_point_is_not_routed_either() {
     assert!(copier.backup.started_copies().is_empty());
     assert_eq!(copier.backup.total_calls(), 0, "the event says it all");
     match &outcomes.outcomes[..] {
-        [RecordOutcome::Handled(Copied::Skipped { skipped, .. })] => {
-            assert!(skipped.contains("air-gapped"), "{skipped}")
+        [RecordOutcome::Handled(Copied::Skipped { reason, .. })] => {
+            assert!(reason.contains("air-gapped"), "{reason}")
         }
         other => panic!("{other:?}"),
     }

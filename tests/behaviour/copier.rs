@@ -81,7 +81,7 @@ async fn eventbridge_completion_needs_no_lookup() {
 async fn failed_and_expired_backups_are_ignored() {
     let copier = copier(&two_routes());
     let failed = copier.handle(&fixture("sns/backup-job-failed.json")).await.unwrap();
-    assert_eq!(failed.outcomes[0], RecordOutcome::Skipped { skipped: "backup job is FAILED, nothing to copy".into() });
+    assert_eq!(failed.outcomes[0], RecordOutcome::Skipped { reason: "backup job is FAILED, nothing to copy".into() });
     copier.handle(&sns_notification("BACKUP_JOB", "EXPIRED", BACKUP_JOB)).await.unwrap();
     assert_eq!(copier.backup.calls("DescribeBackupJob"), 0);
     assert!(copier.backup.started_copies().is_empty());
@@ -170,7 +170,7 @@ async fn a_continuous_backup_is_not_copied_on_demand() {
     assert_eq!(copier.backup.calls("StartCopyJob"), 0, "AWS would only refuse it");
     let expected = Copied::NotCopyable {
         backup_job: vaultwatch::domain::BackupJobId::parse(BACKUP_JOB).unwrap(),
-        not_copyable: "not copyable: continuous backup".into(),
+        reason: "not copyable: continuous backup".into(),
     };
     assert_eq!(outcome.outcomes, [RecordOutcome::Handled(expected)]);
 }

@@ -356,7 +356,7 @@ async fn other_events_are_skipped_without_calls() {
         fixture("sns/restore-job-completed.json"),
     ] {
         let outcome = wire(retrier.handle(&event).await.unwrap());
-        assert!(outcome["outcomes"][0].get("skipped").is_some(), "{outcome}");
+        assert_eq!(outcome["outcomes"][0]["outcome"], "skipped", "{outcome}");
     }
     assert_eq!(retrier.backup.calls("DescribeCopyJob"), 0);
     assert!(retrier.queue.scheduled().is_empty());
@@ -698,7 +698,7 @@ async fn a_copy_state_spelled_unknown_is_decided_by_describing_the_job() {
     let completed = self::retrier();
     completed.backup.set_copy_state(&copy_id(FAILED_COPY_JOB), CopyJobState::Completed, None);
     let response = wire(completed.handle(&fixture("sns/copy-job-unknown-state.json")).await.unwrap());
-    assert_eq!(response, json!({ "outcomes": [{ "skipped": "copy job is COMPLETED" }] }));
+    assert_eq!(response, json!({ "outcomes": [{ "outcome": "skipped", "reason": "copy job is COMPLETED" }] }));
     assert!(completed.queue.scheduled().is_empty() && completed.alerts.published().is_empty());
 }
 
@@ -726,7 +726,8 @@ async fn a_congested_chain_waits_longest_is_told_once_past_awss_two_hour_window_
         }
         if attempt == CONGESTION_ATTEMPTS + 1 {
             assert_eq!(response["outcomes"][0]["alerted"], "congestion persists", "{response}");
-            assert_eq!(response["outcomes"][0]["retryScheduled"], attempt, "{response}");
+            assert_eq!(response["outcomes"][0]["outcome"], "escalated", "{response}");
+            assert_eq!(response["outcomes"][0]["attempt"], attempt, "{response}");
             let record = retrier.store.record(&failing).unwrap();
             assert_eq!(
                 record.outcome.alerted,
@@ -779,7 +780,7 @@ async fn an_invocation_that_outlives_its_lease_leaves_the_failure_to_the_one_tha
             handled
         });
         let late = wire(late.unwrap());
-        let duplicate = wire(FailureHandled::Duplicate { copy_job: copy_id(FAILED_COPY_JOB), duplicate: true });
+        let duplicate = wire(FailureHandled::Duplicate { copy_job: copy_id(FAILED_COPY_JOB) });
         assert_eq!(late["outcomes"][0], duplicate, "{status_message}: {late}");
         assert_ne!(took_over["outcomes"][0], duplicate, "{status_message}: {took_over}");
         assert_eq!(retrier.queue.scheduled().len(), retries, "{status_message}");

@@ -27,7 +27,7 @@ async fn states_move_forward_and_a_late_start_changes_nothing() {
 
     let late = tracker.handle(&fixture("sns/copy-job-started.json")).await.unwrap();
     assert!(
-        matches!(&late.outcomes[0], RecordOutcome::Handled(Tracked::Stale { stale: CopyJobState::Created, .. })),
+        matches!(&late.outcomes[0], RecordOutcome::Handled(Tracked::Stale { state: CopyJobState::Created, .. })),
         "{late:?}"
     );
     assert_eq!(state_of(&tracker), Some(CopyJobState::Completed));
@@ -71,7 +71,7 @@ async fn eventbridge_events_bring_their_own_details() {
 
     let failed = tracker.handle(&fixture("eventbridge/copy-job-failed.json")).await.unwrap();
     assert!(
-        matches!(&failed.outcomes[0], RecordOutcome::Handled(Tracked::Stale { stale: CopyJobState::Failed, .. })),
+        matches!(&failed.outcomes[0], RecordOutcome::Handled(Tracked::Stale { state: CopyJobState::Failed, .. })),
         "{failed:?}"
     );
     assert_eq!(tracker.store.total_calls(), 2, "a stale event with nothing new is one write too");
@@ -84,7 +84,7 @@ async fn details_of_an_overtaken_eventbridge_event_are_kept() {
     // The EventBridge event of the same state arrives second: stale, but it knows the details.
     let late = tracker.handle(&fixture("eventbridge/copy-job-completed.json")).await.unwrap();
     assert!(
-        matches!(&late.outcomes[0], RecordOutcome::Handled(Tracked::Stale { stale: CopyJobState::Completed, .. })),
+        matches!(&late.outcomes[0], RecordOutcome::Handled(Tracked::Stale { state: CopyJobState::Completed, .. })),
         "{late:?}"
     );
     assert_eq!(tracker.store.calls("fill_details"), 1);
@@ -145,7 +145,7 @@ async fn a_copy_state_spelled_unknown_is_left_to_the_reconciler_not_failed() {
     let tracker = Tracker { store: MemoryStore::new(), sources: SourcePolicy::default() };
     let outcome = tracker.handle(&fixture("sns/copy-job-unknown-state.json")).await.unwrap();
     assert!(
-        matches!(&outcome.outcomes[0], RecordOutcome::Skipped { skipped } if skipped.contains("reconciler")),
+        matches!(&outcome.outcomes[0], RecordOutcome::Skipped { reason } if reason.contains("reconciler")),
         "{outcome:?}"
     );
     assert!(!format!("{outcome:?}").contains("SECRET-CANARY"));

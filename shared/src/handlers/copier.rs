@@ -18,14 +18,14 @@ use crate::ports::{AwsError, BackupApi, StartCopyRequest};
 
 /// What the copier did about one completed backup.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(untagged, rename_all_fields = "camelCase")]
+#[serde(tag = "outcome", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum Copied {
     /// One copy per matching route (none when no route matches).
     Copies { backup_job: BackupJobId, copies: Vec<RoutedCopy> },
     /// Not completed after all, or nested in a composite backup (copied with its parent).
-    Skipped { backup_job: BackupJobId, skipped: &'static str },
+    Skipped { backup_job: BackupJobId, reason: &'static str },
     /// AWS Backup cannot copy it on demand (a continuous backup).
-    NotCopyable { backup_job: BackupJobId, not_copyable: String },
+    NotCopyable { backup_job: BackupJobId, reason: String },
 }
 
 /// A copy a route started (or found started, through its token).
@@ -84,7 +84,7 @@ impl<B: BackupApi> Copier<B> {
     }
 
     pub async fn on_backup_completed(&self, event: &BackupJobEvent) -> Result<Copied, HandlerError> {
-        let skipped = |skipped| Ok(Copied::Skipped { backup_job: event.id.clone(), skipped });
+        let skipped = |reason| Ok(Copied::Skipped { backup_job: event.id.clone(), reason });
         let backup = match self.completed_backup(event).await? {
             Completion::Copyable(backup) => backup,
             Completion::NotCompleted => return skipped("backup job is not completed"),
@@ -101,7 +101,7 @@ impl<B: BackupApi> Copier<B> {
         // backups"): asking would only be refused.
         if let Some(why) = backup.recovery_point.never_copyable() {
             tracing::info!(backup_job = %event.id, recovery_point = %backup.recovery_point, %why, "nothing to copy");
-            return Ok(Copied::NotCopyable { backup_job: event.id.clone(), not_copyable: why.to_string() });
+            return Ok(Copied::NotCopyable { backup_job: event.id.clone(), reason: why.to_string() });
         }
         let vault_name = backup.vault.vault_name();
         let routes: Vec<_> = self.routes.routes_for(&vault_name, backup.resource_type.as_deref()).collect();

@@ -84,18 +84,20 @@ pub struct Outcomes<T> {
     pub outcomes: Vec<RecordOutcome<T>>,
 }
 
-/// What happened to one record.
+/// What happened to one record. Serialised tagged by `outcome`, like the handlers' own outcomes
+/// (`T`, which carry their own tag): `{"outcome": "skipped", "reason": "copy job is RUNNING"}`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(untagged)]
+#[serde(tag = "outcome", rename_all = "camelCase")]
 pub enum RecordOutcome<T> {
-    /// The handler acted on it; `T` says how.
-    Handled(T),
     /// From a publisher that is not trusted: dropped, with the reason.
-    Rejected { rejected: &'static str },
+    Rejected { reason: &'static str },
     /// Nothing for this function to do (another job kind, a state it does not act on).
-    Skipped { skipped: String },
+    Skipped { reason: String },
     /// It failed (the invocation fails too, after every record was tried).
     Failed { error: String },
+    /// The handler acted on it; `T` says how (and tags itself).
+    #[serde(untagged)]
+    Handled(T),
 }
 
 /// How many records of one event are handled at once. Lambda hands SNS and EventBridge records over
@@ -153,13 +155,13 @@ fn rejected<T>(notification: &Notification, sources: &SourcePolicy) -> Option<Re
     };
     let why = sources.rejects(topic, notification.account.as_ref())?;
     tracing::warn!(origin = ?notification.origin, account = ?notification.account.as_ref().map(|a| a.as_str()), why, "notification rejected");
-    Some(RecordOutcome::Rejected { rejected: why })
+    Some(RecordOutcome::Rejected { reason: why })
 }
 
 /// Logs a skipped notification; unknown event types are normal, not errors.
 pub(crate) fn skipped<T>(notification: &Notification, why: &str) -> RecordOutcome<T> {
     tracing::info!(origin = ?notification.origin, why, "notification skipped");
-    RecordOutcome::Skipped { skipped: why.to_owned() }
+    RecordOutcome::Skipped { reason: why.to_owned() }
 }
 
 #[cfg(test)]
@@ -199,9 +201,33 @@ mod tests {
             "MessageAttributes": attributes } })
     }
 
+    /// Every outcome says what it is in `outcome`, and carries only fields with something to say.
+    #[test]
+    fn outcomes_are_tagged_by_their_kind_without_placeholder_fields() {
+        use super::retrier::FailureHandled;
+        use super::tracker::Tracked;
+        use crate::domain::{CopyJobId, CopyJobState};
+        let job = CopyJobId::parse("JOB-1").unwrap();
+        let wire = |outcome: &RecordOutcome<FailureHandled>| serde_json::to_value(outcome).unwrap();
+        let duplicate = RecordOutcome::Handled(FailureHandled::Duplicate { copy_job: job.clone() });
+        assert_eq!(wire(&duplicate), json!({ "outcome": "duplicate", "copyJob": "JOB-1" }));
+        let nested = FailureHandled::Nested { copy_job: job.clone(), parent: CopyJobId::parse("PARENT").unwrap() };
+        assert_eq!(
+            wire(&RecordOutcome::Handled(nested)),
+            json!({ "outcome": "nested", "copyJob": "JOB-1", "parent": "PARENT" })
+        );
+        let skipped = RecordOutcome::Skipped { reason: "copy job is RUNNING".into() };
+        assert_eq!(wire(&skipped), json!({ "outcome": "skipped", "reason": "copy job is RUNNING" }));
+        let stale = RecordOutcome::Handled(Tracked::Stale { copy_job: job, state: CopyJobState::Failed });
+        assert_eq!(
+            serde_json::to_value(stale).unwrap(),
+            json!({ "outcome": "stale", "copyJob": "JOB-1", "state": "FAILED" })
+        );
+    }
+
     #[tokio::test]
     async fn a_failed_record_among_others_fails_the_invocation_naming_how_many() {
-        let handle = |_: Notification| async { Ok(RecordOutcome::<()>::Skipped { skipped: String::new() }) };
+        let handle = |_: Notification| async { Ok(RecordOutcome::<()>::Skipped { reason: String::new() }) };
         let sources = SourcePolicy::default();
         let one = json!({ "Records": [record(false)] });
         let err = for_each_notification(&one, &sources, handle).await.unwrap_err();

@@ -25,12 +25,13 @@ use crate::domain::{
 use crate::notification::{JobEvent, ParseError};
 use crate::ports::{AlertSink, AwsError, BackupApi, RetryQueue, RetryRequest, StartCopyRequest, TrackingStore};
 
-/// What the retrier decided about one failed copy job.
+/// What the retrier decided about one failed copy job. Serialised tagged: `{"outcome":
+/// "retryScheduled", "copyJob": ..., "attempt": 2, "delaySeconds": 900}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(untagged, rename_all_fields = "camelCase")]
+#[serde(tag = "outcome", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum FailureHandled {
     /// Another delivery of this failure already handled it.
-    Duplicate { copy_job: CopyJobId, duplicate: bool },
+    Duplicate { copy_job: CopyJobId },
     /// No retry: the operator was told why (serialised as the reason's label).
     Alerted {
         copy_job: CopyJobId,
@@ -38,23 +39,23 @@ pub enum FailureHandled {
         alerted: AlertReason,
     },
     /// A retry waits on the delay queue.
-    RetryScheduled { copy_job: CopyJobId, retry_scheduled: u32, delay_seconds: u64 },
+    RetryScheduled { copy_job: CopyJobId, attempt: u32, delay_seconds: u64 },
     /// A retry waits on the delay queue, and the operator was told why the chain is taking so long
     /// (congestion outlasting its budget).
     Escalated {
         copy_job: CopyJobId,
-        retry_scheduled: u32,
+        attempt: u32,
         delay_seconds: u64,
         #[serde(serialize_with = "reason_label")]
         alerted: AlertReason,
     },
     /// A nested job of a composite copy: its parent is retried or alerted, not it.
-    Nested { copy_job: CopyJobId, skipped: &'static str, parent: CopyJobId },
+    Nested { copy_job: CopyJobId, parent: CopyJobId },
 }
 
 /// What a due retry came to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(untagged, rename_all_fields = "camelCase")]
+#[serde(tag = "outcome", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum RetryStarted {
     Started {
         copy_job: CopyJobId,
@@ -175,7 +176,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
     ) -> Result<RecordOutcome<FailureHandled>, HandlerError> {
         let job = self.backup.describe_copy_job(id).await?;
         if !job.has_failed() {
-            return Ok(RecordOutcome::Skipped { skipped: format!("copy job is {}", job.state) });
+            return Ok(RecordOutcome::Skipped { reason: format!("copy job is {}", job.state) });
         }
         self.handle_failure(id, Some(&job), owner).await.map(RecordOutcome::Handled)
     }
@@ -194,10 +195,10 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
             Once::Done(outcome) => Ok(outcome),
             Once::AlreadyDone => {
                 tracing::info!(copy_job = %id, "failure already handled; duplicate delivery ignored");
-                Ok(FailureHandled::Duplicate { copy_job: id.clone(), duplicate: true })
+                Ok(FailureHandled::Duplicate { copy_job: id.clone() })
             }
             // Logged where it was found; the invocation that took the claim over handles the failure.
-            Once::Lost => Ok(FailureHandled::Duplicate { copy_job: id.clone(), duplicate: true }),
+            Once::Lost => Ok(FailureHandled::Duplicate { copy_job: id.clone() }),
         }
     }
 
@@ -308,11 +309,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         if let Composite::Child { parent } = &job.composite {
             tracing::info!(copy_job = %id, %parent, "nested job failed; handled with its composite parent");
             let recorded = ClaimOutcome { handled_with_parent: Some(parent.clone()), ..ClaimOutcome::default() };
-            let outcome = FailureHandled::Nested {
-                copy_job: id.clone(),
-                skipped: "nested job of a composite copy",
-                parent: parent.clone(),
-            };
+            let outcome = FailureHandled::Nested { copy_job: id.clone(), parent: parent.clone() };
             return Ok(ClaimedWork { recorded, details, outcome });
         }
         let lineage = record.lineage.clone().unwrap_or_else(|| Lineage::original(id));
@@ -369,14 +366,13 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
             let alert = alert_for(&job, &lineage, congestion, self.alert_lifecycle(&job, lifecycle).await);
             // Retry and alert go out within one renewed lease: no second confirmation.
             self.publish(&alert).await?;
-            let outcome =
-                FailureHandled::Escalated { copy_job, retry_scheduled: attempt, delay_seconds, alerted: alert.reason };
+            let outcome = FailureHandled::Escalated { copy_job, attempt, delay_seconds, alerted: alert.reason };
             return Ok(ClaimedWork { recorded, details, outcome });
         }
         Ok(ClaimedWork {
             recorded,
             details,
-            outcome: FailureHandled::RetryScheduled { copy_job, retry_scheduled: attempt, delay_seconds },
+            outcome: FailureHandled::RetryScheduled { copy_job, attempt, delay_seconds },
         })
     }
 

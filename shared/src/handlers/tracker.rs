@@ -18,12 +18,12 @@ use crate::ports::TrackingStore;
 
 /// What the tracker did with one copy job event.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(untagged, rename_all_fields = "camelCase")]
+#[serde(tag = "outcome", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum Tracked {
     /// The record moved forward to `state`.
     Recorded { copy_job: CopyJobId, state: CopyJobState },
     /// The record was already at this state or beyond (details it lacked were kept).
-    Stale { copy_job: CopyJobId, stale: CopyJobState },
+    Stale { copy_job: CopyJobId, state: CopyJobState },
 }
 
 pub struct Tracker<S> {
@@ -60,7 +60,7 @@ impl<S: TrackingStore> Tracker<S> {
             StateChange::Stale(record) => {
                 self.fill_missing_details(&event.id, &event.details, &record.details).await?;
                 tracing::info!(copy_job = %event.id, state = %event.state, recorded = ?record.state, "stale event ignored");
-                Ok(Tracked::Stale { copy_job: event.id.clone(), stale: event.state })
+                Ok(Tracked::Stale { copy_job: event.id.clone(), state: event.state })
             }
         }
     }
