@@ -230,7 +230,8 @@ def busy_seconds(intervals: list[tuple[float, float]]) -> float:
 
 def backup_operation(method: str, path: str, headers, body: bytes) -> str:
     """The AWS Backup operation of a request, by the stand-in's own routing table."""
-    from standin.backup_standin import ApiError, find_route
+    from standin.common import ApiError
+    from standin.server import find_route
 
     try:
         return find_route(method, urllib.parse.urlparse(path).path)[0].operation or "control"

@@ -1,5 +1,5 @@
 """AWS Backup's side of a story: the stand-in's /_standin/ controls (documented in
-tests/standin/backup_standin.py), and vaults created through the API as an operator would."""
+tests/standin/controls.py), and vaults created through the API as an operator would."""
 
 from __future__ import annotations
 

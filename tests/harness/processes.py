@@ -22,8 +22,8 @@ from harness.config import CREDENTIALS, FUNCTIONS, REGION, SCHEDULED, TESTS
 from harness.dynamodb_faults import DynamoFaults
 from harness.lambda_runtime import LambdaPool, LocalLambda
 
-# The stand-in runs as `python -m standin.backup_standin` from tests/ (its package's parent).
-STANDIN = [sys.executable, "-m", "standin.backup_standin"]
+# The stand-in runs as `python -m standin.server` from tests/ (its package's parent).
+STANDIN = [sys.executable, "-m", "standin.server"]
 
 
 def free_port() -> int:
