@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from harness.config import ACCOUNT, ROOT
+from harness.config import ACCOUNT, ROOT, Settings
 from harness.events import scheduled_event
 from harness.lambda_runtime import LocalLambda
 from harness.loopback import Connections, LoopbackHandler, LoopbackServer
-from harness.stack import LocalStack
+from harness.stack import LocalAws
 
 RELEASE = ROOT / "target" / "release"
 RECONCILER = RELEASE / "copy-job-reconciler"
@@ -45,7 +45,7 @@ RETRY_SCHEDULED = "retry 1 scheduled"
 # path, one is a routed backup's missing copy, one arrives between the runs.
 UNSEEN_EVERY, BACKUP_EVERY, NEW_EVERY = 100, 500, 125
 # ListCopyJobs' page size as the stack gives it to the reconciler (RECONCILE_PAGE_SIZE).
-PAGE_SIZE = LocalStack.reconcile_page_size
+PAGE_SIZE = Settings.reconcile_page_size
 # docs/performance.md: the section and the Targets row scripts/bench-sweep writes (scripts/bench
 # keeps them when it writes the rest of the file).
 AT_SCALE_SECTION = "Reconciler at 100,000 copy jobs"
@@ -116,10 +116,10 @@ def tracked_item(job: dict, recorded_at: float) -> dict:
     return item
 
 
-def copy_job_pages(stack: LocalStack):
+def copy_job_pages(stack: LocalAws):
     """The stand-in's ListCopyJobs pages, as its JSON (without boto3's parsing, which takes about as
     long again)."""
-    connections = Connections(stack.backup_url)
+    connections = Connections(stack.endpoints.backup_url)
     token = None
     while True:
         query = urllib.parse.urlencode({"maxResults": PAGE_SIZE, **({"nextToken": token} if token else {})})
@@ -132,12 +132,12 @@ def copy_job_pages(stack: LocalStack):
             return
 
 
-def track_listed(stack: LocalStack, unseen: int) -> int:
+def track_listed(stack: LocalAws, unseen: int) -> int:
     """Writes the tracking records of every listed copy job but the first `unseen`: BatchWriteItem
     straight to moto, two requests at a time, while the listing goes on. Returns the records written."""
     from concurrent.futures import ThreadPoolExecutor
 
-    connections = Connections(stack.moto_url)
+    connections = Connections(stack.endpoints.moto_url)
     recorded_at = time.time()
     headers = {"X-Amz-Target": "DynamoDB_20120810.BatchWriteItem", "Content-Type": "application/x-amz-json-1.0",
                "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/dynamodb/aws4_request, "
@@ -145,7 +145,7 @@ def track_listed(stack: LocalStack, unseen: int) -> int:
 
     def write(jobs: list[dict]) -> None:
         puts = [{"PutRequest": {"Item": tracked_item(job, recorded_at)}} for job in jobs]
-        status, body, _ = connections.request("POST", "/", json.dumps({"RequestItems": {stack.table: puts}}).encode(), headers)
+        status, body, _ = connections.request("POST", "/", json.dumps({"RequestItems": {stack.resources.table: puts}}).encode(), headers)
         assert status == 200 and not json.loads(body).get("UnprocessedItems"), body[:500]
 
     listed, written = 0, []
@@ -274,12 +274,12 @@ class Instruments:
     """Timing proxies between the function and the stand-ins (AWS Backup; DynamoDB; SQS and SNS),
     and the function's RSS as it asks for each page."""
 
-    def __init__(self, stack: LocalStack):
+    def __init__(self, stack: LocalAws):
         self.function: LocalLambda | None = None
         self.pages: list[tuple[str, int, int | None]] = []  # (operation, pages so far, VmRSS KiB)
-        self.backup = TimingProxy(stack.backup_url, backup_operation, self.sample)
-        self.dynamodb = TimingProxy(stack.dynamodb_url, json_operation)
-        self.other = TimingProxy(stack.moto_url, json_operation)
+        self.backup = TimingProxy(stack.endpoints.backup_url, backup_operation, self.sample)
+        self.dynamodb = TimingProxy(stack.endpoints.dynamodb_url, json_operation)
+        self.other = TimingProxy(stack.endpoints.moto_url, json_operation)
 
     def env(self) -> dict:
         return {"AWS_ENDPOINT_URL_BACKUP": self.backup.url, "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb.url,
@@ -332,15 +332,15 @@ def sweep(scenario: Scenario, *, instrument: bool = False, fresh_process: bool =
     binary (e.g. under a heap profiler)."""
     runs = []
     # moto without its per-request costs (harness.lean_moto): the figures are the function's, not moto's routing.
-    with LocalStack(routes=[{"sourceVault": "routed", "destinationVaultArn": DR}], start_functions=False,
-                    lean_moto=True) as stack:
-        stack.create_vault("unwired", notify=False)
-        stack.create_vault("routed", notify=False)
-        stack.create_vault("dr-copy", region="us-west-2", notify=False)
+    with LocalAws(routes=[{"sourceVault": "routed", "destinationVaultArn": DR}], start_functions=False,
+                  lean_moto=True) as stack:
+        stack.backup.create_vault("unwired", notify=False)
+        stack.backup.create_vault("routed", notify=False)
+        stack.backup.create_vault("dr-copy", region="us-west-2", notify=False)
         started = time.perf_counter()
-        stack.standin("bulk", {"vault": "unwired", "count": scenario.old, "destinations": [DR], "seed": 7,
-                               "states": scenario.states, "statusMessage": TRANSIENT, "ageMinutes": scenario.age_minutes})
-        stack.standin("bulk", {"vault": "routed", "count": scenario.backups})
+        stack.backup.control("bulk", {"vault": "unwired", "count": scenario.old, "destinations": [DR], "seed": 7,
+                                      "states": scenario.states, "statusMessage": TRANSIENT, "ageMinutes": scenario.age_minutes})
+        stack.backup.control("bulk", {"vault": "routed", "count": scenario.backups})
         progress(f"  stand-in: {scenario.old:,} copy jobs and {scenario.old + scenario.backups:,} backups in "
                  f"{time.perf_counter() - started:.1f} s", flush=True)
         started = time.perf_counter()
@@ -355,8 +355,8 @@ def sweep(scenario: Scenario, *, instrument: bool = False, fresh_process: bool =
         try:
             for label in scenario.labels:
                 if runs:
-                    stack.standin("bulk", {"vault": "unwired", "count": scenario.new, "destinations": [DR], "seed": 8,
-                                           "states": scenario.states, "statusMessage": TRANSIENT})
+                    stack.backup.control("bulk", {"vault": "unwired", "count": scenario.new, "destinations": [DR], "seed": 8,
+                                                  "states": scenario.states, "statusMessage": TRANSIENT})
                 if fresh_process or not runs:
                     restart(function)
                 run = {"label": label}
@@ -364,11 +364,11 @@ def sweep(scenario: Scenario, *, instrument: bool = False, fresh_process: bool =
                     instruments.reset()
                     run["peak_reset"] = reset_peak_rss(function.process.pid)
                     run["rss_before_kib"] = status_kib(function.process.pid, "VmRSS")
-                before = stack.calls()
+                before = stack.backup.calls()
                 started = time.perf_counter()
                 outcome = function.invoke(scheduled_event())
                 run["seconds"] = time.perf_counter() - started
-                after = stack.calls()
+                after = stack.backup.calls()
                 assert outcome.ok, outcome.payload
                 calls = {name: after.get(name, 0) - before.get(name, 0) for name in after}
                 run.update(summary=outcome.payload, calls={name: count for name, count in calls.items() if count},

@@ -16,7 +16,7 @@ services unchanged, except
     concurrent `attribute_not_exists` claims can both succeed), where DynamoDB applies a
     conditional write atomically. Concurrent delivery (harness.delivery) needs this endpoint.
 
-The benchmark starts moto this way (LocalStack(lean_moto=True)): its DynamoDB requests keep moto the
+The benchmark starts moto this way (LocalAws(lean_moto=True)): its DynamoDB requests keep moto the
 busiest process of a burst. Run with tests/ as the working directory (the harness package)."""
 
 from __future__ import annotations

@@ -1,15 +1,13 @@
-"""The stack's processes: moto, the AWS Backup stand-in, the DynamoDB fault proxy (a thread of this
-process) and the function binaries, each started on a free loopback port and stopped with the stack."""
+"""The stack's servers: moto, the AWS Backup stand-in, the DynamoDB fault proxy (a thread of this
+process), each started on a free loopback port and stopped with the stack."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -18,9 +16,8 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
-from harness.config import CREDENTIALS, FUNCTIONS, REGION, SCHEDULED, TESTS
+from harness.config import REGION, TESTS, Settings
 from harness.dynamodb_faults import DynamoFaults
-from harness.lambda_runtime import LambdaPool, LocalLambda
 
 # The stand-in runs as `python -m standin.server` from tests/ (its package's parent).
 STANDIN = [sys.executable, "-m", "standin.server"]
@@ -54,30 +51,26 @@ def start_standin(args: list[str], **popen) -> tuple[subprocess.Popen, str]:
     return process, f"http://127.0.0.1:{line.split()[1]}"
 
 
-class Processes:
-    """Part of LocalStack: starting and stopping everything it runs."""
+class Endpoints:
+    """The stack's servers, each started on a free loopback port: moto (SNS, SQS, DynamoDB), the
+    DynamoDB fault proxy in front of it (a thread of this process), the direct SNS topic (with
+    `direct_notifications`) and the AWS Backup stand-in; their URLs, and one client per service and
+    region, shared."""
 
-    # With direct_notifications: the SNS endpoint the stand-in publishes to (a harness.sns_direct.DirectTopic).
-    direct_topic = None
-
-    def start(self):
-        self.workdir = Path(tempfile.mkdtemp(prefix="vaultwatch-stack-"))
+    def __init__(self, settings: Settings, workdir: Path):
+        self.settings, self.workdir = settings, workdir
         self.processes: list[subprocess.Popen] = []
-        self.functions: dict[str, LocalLambda | LambdaPool] = {}
-        self.invocations = []
+        self.dynamodb_faults: DynamoFaults | None = None
+        # With direct_notifications: the SNS endpoint the stand-in publishes to (a harness.sns_direct.DirectTopic).
+        self.direct_topic = None
         self._clients: dict[tuple[str, str], object] = {}
         self._clients_lock = threading.Lock()
-        try:
-            self._start_moto()
-            # The functions reach DynamoDB through a proxy that can fail chosen writes.
-            self.dynamodb_faults = DynamoFaults(self.dynamodb_url)
-            self._start_standin()
-            self.create_resources()
-            if self.start_functions:
-                self._start_functions()
-        except BaseException:
-            self.stop()
-            raise
+
+    def start(self) -> Endpoints:
+        self._start_moto()
+        # The functions reach DynamoDB through a proxy that can fail chosen writes.
+        self.dynamodb_faults = DynamoFaults(self.dynamodb_url)
+        self._start_standin()
         return self
 
     def _log(self, name: str):
@@ -90,7 +83,7 @@ class Processes:
         # per-request costs that emulate nothing) its DynamoDB-only endpoint, same backend, each
         # conditional write atomic, which concurrent delivery needs.
         self.dynamodb_url = self.moto_url
-        if self.lean_moto or self.concurrency:
+        if self.settings.lean_moto or self.settings.concurrency:
             dynamodb_port = free_port()
             moto, cwd = [sys.executable, "-m", "harness.lean_moto", "--dynamodb-port", str(dynamodb_port)], TESTS
             self.dynamodb_url = f"http://127.0.0.1:{dynamodb_port}"
@@ -110,7 +103,7 @@ class Processes:
 
     def _start_standin(self) -> None:
         sns = self.moto_url
-        if self.direct_notifications:
+        if self.settings.direct_notifications:
             # The stand-in's notifications go straight to the subscriptions (imported here: it loads moto).
             from harness.sns_direct import DirectTopic
 
@@ -119,21 +112,6 @@ class Processes:
         process, self.backup_url = start_standin(["--sns-endpoint", sns], stderr=self._log("standin.log"),
                                                  start_new_session=True)
         self.processes.append(process)
-
-    def _start_functions(self) -> None:
-        for name, (binary, _) in {**FUNCTIONS, **SCHEDULED}.items():
-            path = self.binaries / binary
-            if not path.exists():
-                raise RuntimeError(f"{path} not found: run `cargo build --bins` first")
-            timeout = 300.0 if name in SCHEDULED else 30.0
-            log = str(self.workdir / f"{name}.log")
-            if self.concurrency:
-                # Concurrent delivery: every function may be invoked from several threads.
-                function = LambdaPool(name, str(path), self.function_env(name), log, timeout, self.concurrency.get(name, 1))
-            else:
-                function = LocalLambda(name, str(path), self.function_env(name), log, timeout)
-            self.functions[name] = function
-            function.start()
 
     def client(self, service: str, region: str = REGION):
         """A client of the stack's `service` in `region`, made once and shared (botocore clients are
@@ -152,27 +130,12 @@ class Processes:
                     )
         return client
 
-    def vaultwatch(self, *args: str, account: str | None = None) -> subprocess.CompletedProcess:
-        """Runs the `vaultwatch` command as an operator would against this stack (its table and
-        routes, credentials and endpoints in the environment, outside Lambda); as another account
-        when `account` is given (a 12-digit access key id names the caller's account, as in moto)."""
-        env = {**os.environ, **CREDENTIALS, "AWS_ENDPOINT_URL": self.moto_url, "AWS_ENDPOINT_URL_BACKUP": self.backup_url,
-               "TRACKING_TABLE_NAME": self.table, "COPY_ROUTES": json.dumps(self.routes), "TLS_ROOTS": "system"}
-        if account is not None:
-            env["AWS_ACCESS_KEY_ID"] = account
-        env.pop("AWS_LAMBDA_RUNTIME_API", None)
-        return subprocess.run([str(self.binaries / "vaultwatch"), *args], env=env, capture_output=True, text=True,
-                              timeout=120)
-
     def stop(self) -> None:
-        self.stop_delivery()
-        for function in getattr(self, "functions", {}).values():
-            function.stop()
-        if getattr(self, "dynamodb_faults", None):
+        if self.dynamodb_faults:
             self.dynamodb_faults.stop()
-        if getattr(self, "direct_topic", None):
+        if self.direct_topic:
             self.direct_topic.stop()
-        for process in getattr(self, "processes", []):
+        for process in self.processes:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
                 try:
@@ -180,9 +143,3 @@ class Processes:
                 except subprocess.TimeoutExpired:
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
