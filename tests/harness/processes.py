@@ -1,16 +1,14 @@
 """The stack's servers: moto, the AWS Backup stand-in, the DynamoDB fault proxy (a thread of this
-process), each started on a free loopback port and stopped with the stack."""
+process), each on a loopback port the operating system picks (a process reports its port with a
+READY line) and stopped with the stack."""
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
-import urllib.request
 from pathlib import Path
 
 import boto3
@@ -19,40 +17,33 @@ from botocore.config import Config
 from harness.config import REGION, TESTS, Settings
 from harness.dynamodb_faults import DynamoFaults
 
-# The stand-in runs as `python -m standin.server` from tests/ (its package's parent).
+# The stand-in and moto run as modules from tests/ (their packages' parent).
 STANDIN = [sys.executable, "-m", "standin.server"]
+MOTO = [sys.executable, "-m", "harness.moto_server"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(ready, what: str, timeout: float = 60.0) -> None:
-    """Readiness check for a process we started (not test synchronisation)."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if ready():
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"{what} did not become ready within {timeout:.0f}s")
-
-
-def start_standin(args: list[str], **popen) -> tuple[subprocess.Popen, str]:
-    """Starts the AWS Backup stand-in on a free port with `args`; returns the process and its URL
-    once it listens. `popen`: further subprocess.Popen arguments (stdout is the READY line's pipe)."""
-    process = subprocess.Popen([*STANDIN, "--port", "0", *args], cwd=TESTS, stdout=subprocess.PIPE, text=True, **popen)
-    line = process.stdout.readline()
+def start_server(command: list[str], what: str, **popen) -> tuple[subprocess.Popen, list[int]]:
+    """Starts a server process that binds port 0 (the operating system picks a free port) and
+    prints "READY <port> [<port>...]" on stdout once it listens: a handshake, with nothing to poll
+    and no port chosen here that another process could take first. Returns the process and its
+    ports. `popen`: further subprocess.Popen arguments (stdout is the READY line's pipe)."""
+    process = subprocess.Popen(command, cwd=TESTS, stdout=subprocess.PIPE, text=True, **popen)
+    line = process.stdout.readline()  # blocks until the line, or EOF if the process dies first
     if not line.startswith("READY "):
         process.kill()
         process.wait()
-        raise RuntimeError(f"backup stand-in failed to start: {line!r}")
-    return process, f"http://127.0.0.1:{line.split()[1]}"
+        raise RuntimeError(f"{what} failed to start: {line!r}")
+    return process, [int(port) for port in line.split()[1:]]
+
+
+def start_standin(args: list[str], **popen) -> tuple[subprocess.Popen, str]:
+    """Starts the AWS Backup stand-in with `args`; returns the process and its URL once it listens."""
+    process, (port,) = start_server([*STANDIN, "--port", "0", *args], "backup stand-in", **popen)
+    return process, f"http://127.0.0.1:{port}"
 
 
 class Endpoints:
-    """The stack's servers, each started on a free loopback port: moto (SNS, SQS, DynamoDB), the
+    """The stack's servers, each on a loopback port of its own: moto (SNS, SQS, DynamoDB), the
     DynamoDB fault proxy in front of it (a thread of this process), the direct SNS topic (with
     `direct_notifications`) and the AWS Backup stand-in; their URLs, and one client per service and
     region, shared."""
@@ -77,29 +68,15 @@ class Endpoints:
         return open(self.workdir / name, "ab")
 
     def _start_moto(self) -> None:
-        port = free_port()
-        self.moto_url = f"http://127.0.0.1:{port}"
-        # Where DynamoDB requests go: moto's endpoint, or with lean_moto (the same moto without its
-        # per-request costs that emulate nothing) its DynamoDB-only endpoint, same backend, each
-        # conditional write atomic, which concurrent delivery needs.
-        self.dynamodb_url = self.moto_url
-        if self.settings.lean_moto or self.settings.concurrency:
-            dynamodb_port = free_port()
-            moto, cwd = [sys.executable, "-m", "harness.lean_moto", "--dynamodb-port", str(dynamodb_port)], TESTS
-            self.dynamodb_url = f"http://127.0.0.1:{dynamodb_port}"
-        else:
-            moto, cwd = [str(Path(sys.executable).parent / "moto_server")], None
-        process = subprocess.Popen([*moto, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
-                                   stderr=self._log("moto.log"), start_new_session=True, cwd=cwd)
+        # With lean_moto: the same moto without its per-request costs that emulate nothing, plus
+        # its DynamoDB-only endpoint (same backend, each conditional write atomic, which concurrent
+        # delivery needs), where DynamoDB requests then go.
+        lean = self.settings.lean_moto or bool(self.settings.concurrency)
+        process, ports = start_server([*MOTO, *(["--lean"] if lean else [])], "moto server",
+                                      stderr=self._log("moto.log"), start_new_session=True)
         self.processes.append(process)
-
-        def ready():
-            try:
-                return urllib.request.urlopen(f"{self.moto_url}/moto-api/data.json", timeout=1).status == 200
-            except OSError:
-                return False
-
-        wait_until(ready, "moto server")
+        self.moto_url = f"http://127.0.0.1:{ports[0]}"
+        self.dynamodb_url = f"http://127.0.0.1:{ports[1]}" if lean else self.moto_url
 
     def _start_standin(self) -> None:
         sns = self.moto_url

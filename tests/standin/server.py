@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlparse
 
-from harness.loopback import LoopbackHandler, LoopbackServer
+from harness.loopback import LoopbackHandler, LoopbackServer, report_ready
 from standin import backup_jobs, backup_model, controls, copy_jobs, listings, plans, recovery_points, summaries, vaults
 from standin.accounts import REQUEST, signing_account
 from standin.common import ACCOUNT, DEFAULT_REGION, ApiError, deep_merge, without_nulls
@@ -192,7 +192,7 @@ def main() -> None:
     args = parser.parse_args()
     backup_model.service_model()  # load the model before accepting requests
     server = LoopbackServer(make_handler(BackupState(args.sns_endpoint)), args.host, args.port)
-    print(f"READY {server.port}", flush=True)
+    report_ready(server.port)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
