@@ -155,7 +155,7 @@ def control_reset(backup: BackupState, body: dict) -> dict:
 
 def control_calls(backup: BackupState, body: dict) -> dict:
     with backup.lock:
-        return {"calls": dict(backup.calls), "injected": dict(backup.faults.injected), **backup.quotas.report()}
+        return {"calls": dict(backup.calls), "injected": backup.faults.counts(), **backup.quotas.report()}
 
 
 def control_faults(backup: BackupState, body: dict) -> dict:
@@ -211,7 +211,8 @@ def corrupt_response(backup: BackupState, body: dict) -> dict:
 
 
 def control_published(backup: BackupState, body: dict) -> dict:
-    return {"published": backup.published}
+    with backup.lock:
+        return {"published": list(backup.published)}
 
 
 def control_organization(backup: BackupState, body: dict) -> dict:

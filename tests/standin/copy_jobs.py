@@ -320,7 +320,8 @@ def advance_step(backup: BackupState) -> list[dict]:
     for job_id in starting:
         move(job_id, "RUNNING")
     for job_id, kind in limited:
-        quotas.held_back(job_id, kind)
+        with backup.lock:
+            quotas.held_back(job_id, kind)
         if quotas.mode == "fail":
             move(job_id, "FAILED", quotas.message, quotas.category)
     with backup.lock:

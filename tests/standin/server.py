@@ -136,7 +136,8 @@ def make_handler(backup: BackupState):
             # Read before any refusal: a reply must not leave the request's body unread on the
             # kept-alive connection (the next request would start inside it).
             raw = self.read_body()
-            backup.calls[operation] += 1
+            with backup.lock:  # the server is threaded: every count under the state's lock
+                backup.calls[operation] += 1
             backup.quotas.admit(operation)  # a request rate beyond its quota: ThrottlingException
             backup.faults.before(operation)
             match = SIGNING_REGION.search(self.headers.get("Authorization", ""))
@@ -165,7 +166,8 @@ def make_handler(backup: BackupState):
                 backup_model.validate_response(operation, result)
             except backup_model.ModelViolation as err:
                 print(f"STAND-IN MODEL VIOLATION: {err}", file=sys.stderr, flush=True)
-                backup.calls["StandInModelViolation"] += 1
+                with backup.lock:
+                    backup.calls["StandInModelViolation"] += 1
                 raise ApiError(500, "StandInModelViolation", str(err), "Server", operation) from None
             return result
 

@@ -76,7 +76,8 @@ class BackupState:
             "StartTime": iso(start),
         }
         record = {"topic": topic, "subject": "Notification from AWS Backup", "message": text, "attributes": attributes}
-        self.published.append(record)
+        with self.lock:
+            self.published.append(record)
         if self.sns_endpoint:
             self.sns(topic.split(":")[3]).publish(
                 TopicArn=topic, Subject=record["subject"], Message=text,
