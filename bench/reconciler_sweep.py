@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from harness import schema
 from harness.config import ACCOUNT, ROOT, Settings
 from harness.events import scheduled_event
 from harness.lambda_runtime import LocalLambda
@@ -37,8 +38,6 @@ STATES = {"COMPLETED": 0.9, "FAILED": 0.05, "RUNNING": 0.05}
 # in batches of this size).
 BATCH_WRITE_ITEMS = 25
 BATCH_GET_KEYS = 100
-# CopyJobState::rank (shared/src/domain/job.rs): a record's state moves only forward.
-STATE_RANK = {"CREATED": 0, "RUNNING": 1, "COMPLETED": 2, "FAILED": 2, "PARTIAL": 2}
 # What the retrier notes on a transient failure it scheduled the first retry of.
 RETRY_SCHEDULED = "retry 1 scheduled"
 # A scenario's proportions (Scenario.scaled): of every this many jobs, one never reached the event
@@ -90,29 +89,22 @@ def iso(epoch_seconds: float) -> str:
 
 def tracked_item(job: dict, recorded_at: float) -> dict:
     """The tracking record the event path leaves for a listed copy job (ListCopyJobs' JSON), in the
-    shape shared/src/adapters/dynamodb/schema.rs gives it (README, "The tracking table"): the
-    tracker's writes (state, its rank, a timestamp per state seen, the status message, the details)
-    and, for a failure, the retrier's finished claim with what it did."""
+    shape shared/src/adapters/dynamodb/schema.rs gives it (harness.schema reads its names and the
+    states' ranks from there): the tracker's writes (state, its rank, a timestamp per state seen,
+    the status message, the details) and, for a failure, the retrier's finished claim with what it
+    did."""
+    copy = schema.copy_attributes()
     state = job["State"]
     item = {
-        "pk": {"S": f"copy#{job['CopyJobId']}"}, "item_type": {"S": "copy_job"},
-        "copy_job_id": {"S": job["CopyJobId"]}, "updated_at": {"S": iso(recorded_at)},
-        "state": {"S": state}, "state_rank": {"N": str(STATE_RANK[state])},
-        "created_at": {"S": iso(job["CreationDate"])},
+        **schema.tracked_item(job), schema.attributes().UPDATED_AT: {"S": iso(recorded_at)},
+        schema.state_at("CREATED"): {"S": iso(job["CreationDate"])},
     }
     if state != "CREATED":
-        item[f"{state.lower()}_at"] = {"S": iso(job.get("CompletionDate") or job["CreationDate"])}
-    details = {
-        "source_recovery_point_arn": "SourceRecoveryPointArn", "source_vault_arn": "SourceBackupVaultArn",
-        "destination_vault_arn": "DestinationBackupVaultArn", "destination_recovery_point_arn": "DestinationRecoveryPointArn",
-        "resource_arn": "ResourceArn", "resource_type": "ResourceType",
-    }
-    item.update({name: {"S": job[member]} for name, member in details.items() if job.get(member)})
+        item[schema.state_at(state)] = {"S": iso(job.get("CompletionDate") or job["CreationDate"])}
     if job.get("StatusMessage"):
-        item["status_message"] = {"S": job["StatusMessage"]}
-    if state in ("FAILED", "PARTIAL"):
-        item.update({"failure_claim": {"S": "done"}, "failure_claim_at": {"N": str(int(recorded_at))},
-                     "outcome": {"S": RETRY_SCHEDULED}})
+        item[copy.STATUS_MESSAGE] = {"S": job["StatusMessage"]}
+    if schema.has_failed(state):
+        item.update({copy.FAILURE_CLAIM_AT: {"N": str(int(recorded_at))}, copy.OUTCOME: {"S": RETRY_SCHEDULED}})
     return item
 
 

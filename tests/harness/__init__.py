@@ -5,6 +5,8 @@ Runtime API, wired the way template.yaml wires them in AWS.
     config           the account, region, credentials and functions the stack stands for, and
                      Settings: how a stack is set up
     template         template.yaml as data (the subscription filter policies)
+    schema           the tracking table as the Rust code and the template define it (attribute
+                     names, key prefix, state ranks, the table), read from them, not copied
     events           the events Lambda hands a function (SNS, SQS, schedule, failure destination)
     loopback         the HTTP server base of every local server (runtime API, DynamoDB proxy, stand-in)
     lambda_runtime   LocalLambda: one function's binary under a local Lambda Runtime API; LambdaPool:

@@ -7,6 +7,8 @@ import json
 import urllib.request
 from typing import TYPE_CHECKING
 
+from harness import schema
+
 if TYPE_CHECKING:
     from harness.processes import Endpoints
     from harness.resources import Resources
@@ -117,18 +119,19 @@ class Queries:
                 return items
 
     def copy_record(self, copy_job_id: str) -> dict | None:
-        item = self.endpoints.client("dynamodb").get_item(TableName=self.resources.table, Key={"pk": {"S": f"copy#{copy_job_id}"}}).get("Item")
+        item = self.endpoints.client("dynamodb").get_item(TableName=self.resources.table, Key=schema.copy_key(copy_job_id)).get("Item")
         return plain(item) if item else None
 
     def copies_of(self, recovery_point: str) -> list[tuple[str, str]]:
         """(destination vault, state) of each tracked copy of a recovery point, sorted: the
         by-recovery-point index, queried as an operator would."""
+        index, key = schema.recovery_point_index()
+        copy = schema.copy_attributes()
         page = self.endpoints.client("dynamodb").query(
-            TableName=self.resources.table, IndexName="by-recovery-point",
-            KeyConditionExpression="source_recovery_point_arn = :rp",
+            TableName=self.resources.table, IndexName=index, KeyConditionExpression=f"{key} = :rp",
             ExpressionAttributeValues={":rp": {"S": recovery_point}},
         )
-        return sorted((item["destination_vault_arn"], item["state"]) for item in map(plain, page["Items"]))
+        return sorted((item[copy.DESTINATION_VAULT_ARN], item[copy.STATE]) for item in map(plain, page["Items"]))
 
     def copy_jobs(self, **filters) -> list[dict]:
         """ListCopyJobs with `filters`, every page."""

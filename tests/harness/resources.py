@@ -8,6 +8,7 @@ import json
 
 from typing import TYPE_CHECKING
 
+from harness import schema
 from harness.config import ACCOUNT, CREDENTIALS, ROLE, Settings
 from harness.template import template_filter_policies
 
@@ -29,18 +30,8 @@ class Resources:
         self.vault_topic = sns.create_topic(Name="backup-vault-events")["TopicArn"]
         self.alert_topic = client("sns", self.settings.alert_region).create_topic(Name="vaultwatch-alerts")["TopicArn"]
         self.table = TABLE
-        dynamodb.create_table(
-            TableName=self.table, BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                  {"AttributeName": "source_recovery_point_arn", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            GlobalSecondaryIndexes=[{
-                "IndexName": "by-recovery-point",
-                "KeySchema": [{"AttributeName": "source_recovery_point_arn", "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": [
-                    "copy_job_id", "state", "destination_vault_arn", "destination_recovery_point_arn"]},
-            }],
-        )
+        # As template.yaml declares it (keys, attributes, the by-recovery-point index).
+        dynamodb.create_table(TableName=self.table, **schema.table_definition())
 
         def queue(name: str, **attributes) -> tuple[str, str]:
             url = sqs.create_queue(QueueName=name, Attributes={k: str(v) for k, v in attributes.items()})["QueueUrl"]
@@ -105,25 +96,10 @@ class Resources:
 
     def track(self, jobs: list[dict]) -> None:
         """Writes what the event path would have recorded for `jobs` (ListCopyJobs items), details
-        included, failures handled: directly, in batches, since moto takes ~10 ms a conditional
-        write and seeding thousands of records is not what a test or benchmark is about."""
+        included, failures handled (harness.schema.tracked_item): directly, in batches, since moto
+        takes ~10 ms a conditional write and seeding thousands of records is not what a test or
+        benchmark is about."""
         dynamodb = self.endpoints.client("dynamodb")
-        rank = {"CREATED": 0, "RUNNING": 1, "COMPLETED": 2, "FAILED": 2}
-        items = []
-        for job in jobs:
-            item = {
-                "pk": {"S": f"copy#{job['CopyJobId']}"}, "item_type": {"S": "copy_job"},
-                "copy_job_id": {"S": job["CopyJobId"]}, "state": {"S": job["State"]},
-                "state_rank": {"N": str(rank[job["State"]])},
-                "source_recovery_point_arn": {"S": job["SourceRecoveryPointArn"]},
-                "source_vault_arn": {"S": job["SourceBackupVaultArn"]},
-                "destination_vault_arn": {"S": job["DestinationBackupVaultArn"]},
-                "resource_arn": {"S": job["ResourceArn"]}, "resource_type": {"S": job["ResourceType"]},
-            }
-            if job.get("DestinationRecoveryPointArn"):
-                item["destination_recovery_point_arn"] = {"S": job["DestinationRecoveryPointArn"]}
-            if job["State"] == "FAILED":
-                item["failure_claim"] = {"S": "done"}
-            items.append({"PutRequest": {"Item": item}})
+        items = [{"PutRequest": {"Item": schema.tracked_item(job)}} for job in jobs]
         for start in range(0, len(items), 25):
             dynamodb.batch_write_item(RequestItems={self.table: items[start:start + 25]})
