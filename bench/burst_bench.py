@@ -195,7 +195,7 @@ class BurstDelivery(Delivery):
         self.async_sequence = 0
         self.async_retries = 0
 
-    def deliveries_of(self, message: dict) -> int:
+    def deliveries_of(self) -> int:
         # Drawn by the one thread that hands notifications out, in the order they were published.
         times = self.rng.randint(1, 3)
         self.deliveries[times] += 1

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from harness import schema
-from harness.config import ACCOUNT, ROOT, Settings
+from harness.config import ACCOUNT, RECONCILE_PAGE_SIZE, ROOT
 from harness.events import scheduled_event
 from harness.lambda_runtime import LocalLambda
 from harness.loopback import Connections, LoopbackHandler, LoopbackServer
@@ -44,7 +44,7 @@ RETRY_SCHEDULED = "retry 1 scheduled"
 # path, one is a routed backup's missing copy, one arrives between the runs.
 UNSEEN_EVERY, BACKUP_EVERY, NEW_EVERY = 100, 500, 125
 # ListCopyJobs' page size as the stack gives it to the reconciler (RECONCILE_PAGE_SIZE).
-PAGE_SIZE = Settings.reconcile_page_size
+PAGE_SIZE = RECONCILE_PAGE_SIZE
 # docs/performance.md: the section and the Targets row scripts/bench-sweep writes (scripts/bench
 # keeps them when it writes the rest of the file).
 AT_SCALE_SECTION = "Reconciler at 100,000 copy jobs"

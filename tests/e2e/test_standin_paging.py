@@ -81,8 +81,8 @@ def listing(base: str, operation: str, **query) -> list[dict]:
             return items
 
 
-def ids(items: list[dict], member: str = "CopyJobId") -> list[str]:
-    return [item[member] for item in items]
+def ids(items: list[dict]) -> list[str]:
+    return [item["CopyJobId"] for item in items]
 
 
 # ---------------------------------------------------------------------- a listing's selection is reused, never stale

@@ -27,6 +27,10 @@ FUNCTIONS = {
     "tracker": ("copy-job-tracker", "CopyJobTrackerFunction"),
     "retrier": ("copy-job-retrier", "CopyJobRetrierFunction"),
 }
+# The reconciler's ListCopyJobs page size (RECONCILE_PAGE_SIZE): the API's largest.
+RECONCILE_PAGE_SIZE = 1000
+# The template's default AllowedCopyTargets: this account's vaults in any region.
+COPY_TARGETS = f"arn:aws:backup:*:{ACCOUNT}:backup-vault:*"
 # Scheduled functions: no subscription, invoked by an EventBridge schedule.
 SCHEDULED = {"reconciler": ("copy-job-reconciler", "CopyJobReconcilerFunction")}
 
@@ -39,15 +43,8 @@ class Settings:
     max_attempts: int = 3
     routes: list = field(default_factory=list)
     binaries: Path = ROOT / "target" / "debug"
-    # How many times each notification reaches its function (SNS delivers at least once); the
-    # stack's Delivery takes it as its starting value.
-    duplicate_deliveries: int = 1
-    reconcile_page_size: int = 1000
     # Further variables of the reconciler (e.g. RECONCILE_STATE).
     reconciler_env: dict = field(default_factory=dict)
-    # PassableRoleArns and AllowedCopyTargets of the template.
-    passable_roles: list = field(default_factory=list)
-    copy_targets: str = f"arn:aws:backup:*:{ACCOUNT}:backup-vault:*"
     # The alert topic's region: the stack's own, or another, as an organization's topic (the
     # template's AlertTopicArn) may be.
     alert_region: str = REGION

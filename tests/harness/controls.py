@@ -66,12 +66,10 @@ class StandIn:
             spec["account"] = account
         return self.control("bulk", {"vault": vault, "count": count, **spec})
 
-    def set_organization(self, management: str | None, delegated_administrators: list[str] = (), members: list[str] = ()) -> dict:
-        """The AWS Organization of the stand-in's accounts (None: no organization). Its management
-        account and delegated administrators see every member's jobs."""
-        body = {} if management is None else {
-            "managementAccount": management, "delegatedAdministrators": list(delegated_administrators), "members": list(members)}
-        return self.control("organization", body)
+    def set_organization(self, management: str, members: list[str]) -> dict:
+        """The AWS Organization of the stand-in's accounts: its management account sees every
+        member's jobs (delegated administrators: the `organization` control)."""
+        return self.control("organization", {"managementAccount": management, "members": list(members)})
 
     def complete_composite_backup(self, vault: str, resource: str, children=2, resource_type: str = "CloudFormation", **extra) -> dict:
         """A composite backup: the parent job (IsParent) with "ChildJobs". `children` is a count or a
@@ -83,8 +81,8 @@ class StandIn:
         """Runs every unfinished copy job to its end; returns the jobs that moved."""
         return self.control("advance")["moved"]
 
-    def fail_next_copy(self, recovery_point: str, message: str, count: int = 1, destination: str | None = None) -> None:
-        rule = {"recoveryPointArn": recovery_point, "statusMessage": message, "count": count}
+    def fail_next_copy(self, recovery_point: str, message: str, destination: str | None = None) -> None:
+        rule = {"recoveryPointArn": recovery_point, "statusMessage": message}
         if destination:
             rule["destinationVaultArn"] = destination
         self.control("faults", {"failCopies": [rule]})
@@ -103,32 +101,11 @@ class StandIn:
         calculatedLifecycle. Returns the point as DescribeRecoveryPoint describes it."""
         return self.control("recovery-points/set", {"recoveryPointArn": recovery_point, **fields})
 
-    def recovery_point(self, recovery_point: str) -> dict:
-        """DescribeRecoveryPoint's body for the point, without an API call counted."""
-        return self.control("recovery-points/get", {"recoveryPointArn": recovery_point})
-
-    def set_passable_roles(self, roles: list[str] | None) -> None:
-        """Roles the functions may pass (iam:PassRole); None: every role (the default)."""
-        self.control("passable-roles", {"roles": roles})
-
-    def seed_vault_notifications(self, vault: str, events: list[str], topic: str | None = None, region: str = REGION) -> None:
+    def seed_vault_notifications(self, vault: str, events: list[str]) -> None:
         """A notification configuration as an old vault has it, deprecated events included
-        (PutBackupVaultNotifications refuses those now)."""
+        (PutBackupVaultNotifications refuses those now), to the stack's vault topic."""
         self.control("vault-notifications/set-raw", {
-            "vault": vault, "region": region, "SNSTopicArn": topic or self.resources.vault_topic, "BackupVaultEvents": events})
-
-    def transition_copy_job(self, copy_job_id: str, state: str, message: str | None = None, category: str | None = None) -> dict:
-        body = {"state": state}
-        if message:
-            body["statusMessage"] = message
-        if category:
-            body["messageCategory"] = category
-        return self.control(f"copy-jobs/{copy_job_id}/transition", body)
-
-    def corrupt_next_response(self, operation: str, merge: dict, count: int = 1) -> None:
-        """Test-only: the next `count` responses of `operation` get `merge` deep-merged in; the
-        stand-in's response check then answers 500 StandInModelViolation."""
-        self.control("corrupt-response", {"operation": operation, "merge": merge, "count": count})
+            "vault": vault, "SNSTopicArn": self.resources.vault_topic, "BackupVaultEvents": events})
 
     def set_quotas(self, rates: dict[str, tuple[float, float]] | None = None, per_vault: int | None = None,
                    per_region: int | None = None, on_limit: str = "wait", status_message: str | None = None,
@@ -172,7 +149,3 @@ class StandIn:
     def calls(self) -> dict:
         """AWS Backup API calls so far, by operation."""
         return self.control("calls")["calls"]
-
-    def published(self) -> list[dict]:
-        """Every vault notification the stand-in published (topic, subject, message, attributes)."""
-        return self.control("published")["published"]

@@ -64,7 +64,7 @@ class Delivery:
         self.endpoints, self.resources, self.functions, self.settings = endpoints, resources, functions, settings
         self.advance = advance
         # How many times each notification reaches its function (a test may change it for a while).
-        self.duplicate_deliveries = settings.duplicate_deliveries
+        self.duplicate_deliveries = 1
         self.invocations: list[Invocation] = []
         # Concurrent delivery's state (made in `_worker_pools`): the worker pools, asynchronous
         # invocations to retry, and the locks of that list and of the retry queue's receives.
@@ -113,8 +113,8 @@ class Delivery:
                 sqs.delete_message(QueueUrl=self.resources.retry_queue, ReceiptHandle=message["ReceiptHandle"])
         return len(messages)
 
-    def deliveries_of(self, message: dict) -> int:
-        """How many times a notification reaches its function (SNS delivers at least once)."""
+    def deliveries_of(self) -> int:
+        """How many times the next notification reaches its function (SNS delivers at least once)."""
         return self.duplicate_deliveries
 
     def deliver(self) -> int:
@@ -212,7 +212,7 @@ class Delivery:
         handled = len(retries)
         for name, url in self.resources.subscription_queues.items():
             for message in self._take_notifications(name, url):
-                for _ in range(self.deliveries_of(message)):
+                for _ in range(self.deliveries_of()):
                     invocations.append(pools[name].submit(self._invoke_async_attempt, name, sns_event(message), 1))
                 handled += 1
         # The event source scales out from one poller as it finds messages (an empty queue costs one receive).

@@ -9,7 +9,7 @@ import json
 from typing import TYPE_CHECKING
 
 from harness import schema
-from harness.config import ACCOUNT, CREDENTIALS, ROLE, Settings
+from harness.config import ACCOUNT, COPY_TARGETS, CREDENTIALS, RECONCILE_PAGE_SIZE, ROLE, Settings
 from harness.template import template_filter_policies
 
 if TYPE_CHECKING:
@@ -73,10 +73,9 @@ class Resources:
             # As the template's LoggingConfig (what Lambda sets from it) and MetricsNamespace.
             "AWS_LAMBDA_LOG_LEVEL": "INFO", "AWS_LAMBDA_LOG_FORMAT": "JSON", "METRICS_NAMESPACE": "vaultwatch",
             "ALLOWED_TOPIC_ARNS": self.vault_topic, "ALLOWED_ACCOUNT_IDS": ACCOUNT,
-            # As the template's Globals: BackupRoleArn, BackupRoleArn + PassableRoleArns, and the
-            # default AllowedCopyTargets (this account's vaults in any region).
-            "COPY_ROLE_ARN": ROLE, "PASSABLE_ROLE_ARNS": ",".join([ROLE, *settings.passable_roles]),
-            "COPY_TARGETS": settings.copy_targets,
+            # As the template's Globals: BackupRoleArn, BackupRoleArn as the one passable role (no
+            # PassableRoleArns), and the default AllowedCopyTargets.
+            "COPY_ROLE_ARN": ROLE, "PASSABLE_ROLE_ARNS": ROLE, "COPY_TARGETS": COPY_TARGETS,
         }
         specific = {
             "copier": {"COPY_ROUTES": json.dumps(settings.routes or [{"sourceVault": "unrouted", "destinationVaultArn": f"arn:aws:backup:us-west-2:{ACCOUNT}:backup-vault:none"}]), "COPY_ROLE_ARN": ROLE},
@@ -89,7 +88,7 @@ class Resources:
             },
         }
         specific["reconciler"] = {
-            **specific["retrier"], "RECONCILE_LOOKBACK_HOURS": "1", "RECONCILE_PAGE_SIZE": str(settings.reconcile_page_size),
+            **specific["retrier"], "RECONCILE_LOOKBACK_HOURS": "1", "RECONCILE_PAGE_SIZE": str(RECONCILE_PAGE_SIZE),
             "COPY_ROUTES": json.dumps(settings.routes), "COPY_ROLE_ARN": ROLE, **settings.reconciler_env,
         }
         return {**common, **specific[name]}

@@ -52,10 +52,6 @@ def invalid_request(message: str, context: str = "") -> ApiError:
     return ApiError(400, "InvalidRequestException", message, context=context)
 
 
-def missing(member: str, context: str = "") -> ApiError:
-    return ApiError(400, "MissingParameterValueException", f"{member} is required", context=context)
-
-
 def now() -> float:
     return round(time.time(), 3)
 
