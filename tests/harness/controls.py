@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from typing import TYPE_CHECKING
 
 import boto3
-
-from typing import TYPE_CHECKING
 
 from harness.config import ACCOUNT, REGION
 

@@ -23,10 +23,9 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from harness.config import Settings
