@@ -1,6 +1,6 @@
 """Benchmark: a nightly burst under AWS Backup's quotas (issue 13), through the REAL function binaries
 (release build by default) under the local Lambda Runtime API, against the AWS Backup stand-in and
-moto (tests/harness's LocalStack).
+moto (tests/harness's LocalAws).
 
 The story, on a simulated clock of one-second steps:
   * N backups (default 10,000) complete in the vault `routed` at seeded random moments within the
@@ -69,7 +69,8 @@ from urllib.parse import urlencode
 
 from harness.config import ACCOUNT, DR_VAULT, EU_VAULT, ROOT, ROUTES
 from harness.loopback import Connections, LoopbackHandler, LoopbackServer
-from harness.stack import LocalStack
+from harness.delivery import Delivery
+from harness.stack import LocalAws
 from harness.template import template_parameter_default
 from reconciler_sweep import performance_doc, replace_row, replace_section
 
@@ -171,19 +172,17 @@ class RetryHold:
         self.server.stop()
 
 
-class BurstStack(LocalStack):
-    """The harness's LocalStack delivering concurrently, as Lambda does (lambda_concurrency()), with
-    each vault notification delivered 1-3 times (seeded per notification), the notifications handed
-    straight to the subscriptions (harness.sns_direct: moto's filter-policy matcher, without its
-    topic and queues), the retry queue's delays in simulated time, and moto run lean."""
+class BurstDelivery(Delivery):
+    """The harness's concurrent delivery, with each vault notification delivered 1-3 times (seeded
+    per notification), Lambda's retries of failed asynchronous invocations held for their delay in
+    simulated time, invocations counted rather than kept, and the quota clock moving with wall time
+    while it drains."""
 
-    def __init__(self, *args, seed: int = 0, **kwargs):
-        functions, retry_pollers = lambda_concurrency()
-        super().__init__(*args, concurrency=functions, retry_queue_concurrency=retry_pollers,
-                         direct_notifications=True, lean_moto=True, **kwargs)
+    def __init__(self, *parts, seed: int, tick_quota_clock, **options):
+        super().__init__(*parts, **options)
         self.rng = random.Random(seed)
+        self.tick_quota_clock = tick_quota_clock
         self.deliveries: Counter = Counter()
-        self.hold: RetryHold | None = None
         self.wall_ticks = 0.0
         # Invocations counted, not kept: a burst makes hundreds of thousands.
         self.invoked: Counter = Counter()
@@ -196,19 +195,7 @@ class BurstStack(LocalStack):
         self.async_sequence = 0
         self.async_retries = 0
 
-    def function_env(self, name: str) -> dict[str, str]:
-        env = super().function_env(name)
-        if self.hold is None:
-            self.hold = RetryHold(self.moto_url, self.retry_queue.rstrip("/").rsplit("/", 1)[1])
-        env["AWS_ENDPOINT_URL_SQS"] = self.hold.url
-        # Straight to moto: the fault proxy fails nothing here, and each request through it costs.
-        env["AWS_ENDPOINT_URL_DYNAMODB"] = self.dynamodb_url
-        if "RETRY_BASE_DELAY_SECONDS" in env:
-            # The template's default (the harness's 0 is for tests): delays are simulated time here.
-            env["RETRY_BASE_DELAY_SECONDS"] = str(RETRY_BASE_DELAY)
-        return env
-
-    def deliveries_of(self, message: dict) -> int:
+    def deliveries_of(self) -> int:
         # Drawn by the one thread that hands notifications out, in the order they were published.
         times = self.rng.randint(1, 3)
         self.deliveries[times] += 1
@@ -220,30 +207,24 @@ class BurstStack(LocalStack):
             self.async_retries += 1
             heapq.heappush(self.async_held, (self.now + delay, self.async_sequence, name, event, attempt))
 
-    def release(self, now: int) -> int:
-        """Simulated time is `now`: the held retries due by then (the retry queue's and Lambda's
-        asynchronous ones) are let go. Returns how many."""
+    def release_async(self, now: int) -> int:
+        """Simulated time is `now`: the held asynchronous retries due by then are let go. Returns how many."""
         self.now = now
-        released = self.hold.release(now, self.client("sqs"), self.retry_queue)
         with self.count_lock:
             due = []
             while self.async_held and self.async_held[0][0] <= now:
                 due.append(heapq.heappop(self.async_held))
         for _, _, name, event, attempt in due:
             self.due_async_retry(name, event, attempt)
-        return released + len(due)
+        return len(due)
 
-    def next_due(self) -> int | None:
-        """When the next held retry is due (simulated), if any is held."""
-        with self.hold.lock:
-            dues = [self.hold.held[0][0]] if self.hold.held else []
+    def next_async_due(self) -> int | None:
         with self.count_lock:
-            dues += [self.async_held[0][0]] if self.async_held else []
-        return min(dues, default=None)
+            return self.async_held[0][0] if self.async_held else None
 
-    def held(self) -> int:
+    def async_pending(self) -> int:
         with self.count_lock:
-            return self.hold.pending() + len(self.async_held)
+            return len(self.async_held)
 
     def _record(self, invocation) -> None:
         with self.count_lock:
@@ -270,6 +251,53 @@ class BurstStack(LocalStack):
             stop.set()
             ticker.join()
 
+
+class BurstStack(LocalAws):
+    """The harness's LocalAws delivering concurrently, as Lambda does (lambda_concurrency(); see
+    BurstDelivery), the notifications handed straight to the subscriptions (harness.sns_direct:
+    moto's filter-policy matcher, without its topic and queues), the retry queue's delays in
+    simulated time (RetryHold), and moto run lean."""
+
+    def __init__(self, *, seed: int = 0, **settings):
+        functions, retry_pollers = lambda_concurrency()
+        super().__init__(concurrency=functions, retry_queue_concurrency=retry_pollers,
+                         direct_notifications=True, lean_moto=True, **settings)
+        self.seed = seed
+        self.hold: RetryHold | None = None
+
+    def new_delivery(self) -> BurstDelivery:
+        return BurstDelivery(self.endpoints, self.resources, self.functions, self.settings, advance=self.backup.advance,
+                             seed=self.seed, tick_quota_clock=self.backup.tick_quota_clock)
+
+    def function_env(self, name: str) -> dict[str, str]:
+        env = super().function_env(name)
+        if self.hold is None:
+            self.hold = RetryHold(self.endpoints.moto_url, self.resources.retry_queue.rstrip("/").rsplit("/", 1)[1])
+        env["AWS_ENDPOINT_URL_SQS"] = self.hold.url
+        # Straight to moto: the fault proxy fails nothing here, and each request through it costs.
+        env["AWS_ENDPOINT_URL_DYNAMODB"] = self.endpoints.dynamodb_url
+        if "RETRY_BASE_DELAY_SECONDS" in env:
+            # The template's default (the harness's 0 is for tests): delays are simulated time here.
+            env["RETRY_BASE_DELAY_SECONDS"] = str(RETRY_BASE_DELAY)
+        return env
+
+    def release(self, now: int) -> int:
+        """Simulated time is `now`: the held retries due by then (the retry queue's and Lambda's
+        asynchronous ones) are let go. Returns how many."""
+        released = self.hold.release(now, self.endpoints.client("sqs"), self.resources.retry_queue)
+        return released + self.delivery.release_async(now)
+
+    def next_due(self) -> int | None:
+        """When the next held retry is due (simulated), if any is held."""
+        with self.hold.lock:
+            dues = [self.hold.held[0][0]] if self.hold.held else []
+        due = self.delivery.next_async_due()
+        dues += [due] if due is not None else []
+        return min(dues, default=None)
+
+    def held(self) -> int:
+        return self.hold.pending() + self.delivery.async_pending()
+
     def stop(self) -> None:
         super().stop()
         if self.hold:
@@ -286,7 +314,7 @@ def all_copy_jobs(stack) -> list[dict]:
     thousands of jobs a copy step are too many for botocore's parser."""
     connection = getattr(stack, "listing", None)
     if connection is None:
-        connection = stack.listing = Connections(stack.backup_url, timeout=120)
+        connection = stack.listing = Connections(stack.endpoints.backup_url, timeout=120)
     jobs, token = [], None
     while True:
         query = urlencode({"maxResults": 1000, **({"nextToken": token} if token else {})})
@@ -315,13 +343,13 @@ def run(n: int, seed: int, binaries: Path, cap: int, on_limit: str) -> dict:
     arrivals = sorted(rng.uniform(0, ARRIVAL_WINDOW) for _ in range(n))
     started_wall = time.monotonic()
     with BurstStack(max_attempts=3, routes=ROUTES, binaries=binaries, seed=seed + 1) as stack:
-        stack.create_vault("routed")
-        stack.create_vault("dr-copy", region="us-west-2", notify=False)
-        stack.create_vault("eu-archive", region="eu-west-1", notify=False)
+        stack.backup.create_vault("routed")
+        stack.backup.create_vault("dr-copy", region="us-west-2", notify=False)
+        stack.backup.create_vault("eu-archive", region="eu-west-1", notify=False)
         quotas = dict(rates={op: (RATE, BURST) for op in RATED}, per_region=cap, per_vault=VAULT_CAP,
                       per_resource=RESOURCE_CAP, on_limit=on_limit, manual_clock=True)
-        stack.set_quotas(**quotas)
-        sqs = stack.client("sqs")
+        stack.backup.set_quotas(**quotas)
+        sqs = stack.endpoints.client("sqs")
         recovery_points: list[str] = []
         reconciles = []
         pairs_started_at = pairs_completed_at = None
@@ -333,7 +361,7 @@ def run(n: int, seed: int, binaries: Path, cap: int, on_limit: str) -> dict:
         loop_start = time.monotonic()
         while True:
             while next_arrival < n and arrivals[next_arrival] <= now:
-                job = stack.complete_backup("routed", f"arn:aws:ec2:us-east-1:{ACCOUNT}:volume/vol-{next_arrival:017x}")
+                job = stack.backup.complete_backup("routed", f"arn:aws:ec2:us-east-1:{ACCOUNT}:volume/vol-{next_arrival:017x}")
                 recovery_points.append(job["RecoveryPointArn"])
                 next_arrival += 1
             # Nothing can happen between events once every backup has completed: jump to the
@@ -345,20 +373,20 @@ def run(n: int, seed: int, binaries: Path, cap: int, on_limit: str) -> dict:
                 if due is not None:
                     step = max(1, min(step, due - now))
             now += step
-            stack.tick_quota_clock(step)
+            stack.backup.tick_quota_clock(step)
             stack.release(now)
-            stack.drain()
+            stack.delivery.drain()
             if now % COPY_STEP == 0:
-                stack.advance()
-                stack.drain()
+                stack.backup.advance()
+                stack.delivery.drain()
             quiet = next_arrival >= n and stack.held() == 0
             # Measured once a copy step: re-setting the quotas refills the buckets, which a step's
             # 30 s at RATE would have done anyway (BURST / RATE = 5 s).
             if now % COPY_STEP == 0:
                 # Coverage, measured with the quotas lifted (the measurement is not the functions').
-                stack.clear_quotas()
+                stack.backup.clear_quotas()
                 jobs = all_copy_jobs(stack)
-                stack.set_quotas(**quotas)
+                stack.backup.set_quotas(**quotas)
                 started = {(j["SourceRecoveryPointArn"], j["DestinationBackupVaultArn"]) for j in jobs if j["State"] != "FAILED"}
                 completed = {(j["SourceRecoveryPointArn"], j["DestinationBackupVaultArn"]) for j in jobs if j["State"] == "COMPLETED"}
                 required = {(rp, d) for rp in recovery_points for d in DESTINATIONS}
@@ -374,8 +402,8 @@ def run(n: int, seed: int, binaries: Path, cap: int, on_limit: str) -> dict:
                 due = now - last_reconcile >= RECONCILE_EVERY
                 stuck = quiet and unfinished == 0 and not required <= completed
                 if due or stuck:
-                    outcome = stack.reconcile()
-                    stack.drain()
+                    outcome = stack.delivery.reconcile()
+                    stack.delivery.drain()
                     last_reconcile = now
                     reconciles.append({"at": now, "ok": outcome.ok, "why": "schedule" if due else "event path quiet, copies missing",
                                        "summary": {k: outcome.payload.get(k) for k in ("missingCopiesStarted", "retried", "errors", "complete")}
@@ -389,20 +417,20 @@ def run(n: int, seed: int, binaries: Path, cap: int, on_limit: str) -> dict:
                           f"started, {len(completed & required):,} completed, {unfinished:,} unfinished, {stack.held()} retries held",
                           flush=True)
         wall = time.monotonic() - loop_start
-        counters = stack.quota_counters()
-        calls = Counter(stack.calls())
+        counters = stack.backup.quota_counters()
+        calls = Counter(stack.backup.calls())
         calls.subtract(MEASURE_CALLS)
         calls = {k: v for k, v in calls.items() if v}
-        stack.clear_quotas()
+        stack.backup.clear_quotas()
         jobs = all_copy_jobs(stack)
-        alerts = stack.alerts()
-        failures = sqs.get_queue_attributes(QueueUrl=stack.failure_queue, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"]
+        alerts = stack.queries.take_alerts()
+        failures = sqs.get_queue_attributes(QueueUrl=stack.resources.failure_queue, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"]
         return {
             "n": n, "seed": seed, "cap": cap, "on_limit": on_limit, "recovery_points": recovery_points, "jobs": jobs,
             "alerts": alerts, "counters": counters, "calls": calls, "reconciles": reconciles,
-            "invocations": stack.invoked, "failed_invocations": stack.failed_invocations, "async_retries": stack.async_retries,
-            "concurrency": stack.concurrency, "retry_pollers": stack.retry_queue_concurrency,
-            "deliveries": stack.deliveries, "wall_ticks": stack.wall_ticks, "retry_delays": stack.hold.delays, "failure_destination": int(failures),
+            "invocations": stack.delivery.invoked, "failed_invocations": stack.delivery.failed_invocations, "async_retries": stack.delivery.async_retries,
+            "concurrency": stack.settings.concurrency, "retry_pollers": stack.settings.retry_queue_concurrency,
+            "deliveries": stack.delivery.deliveries, "wall_ticks": stack.delivery.wall_ticks, "retry_delays": stack.hold.delays, "failure_destination": int(failures),
             "started_at": pairs_started_at, "completed_at": pairs_completed_at, "simulated_end": now,
             "started_wall": all_started_wall, "completed_wall": all_completed_wall, "wall": wall, "setup_wall": setup_wall,
         }

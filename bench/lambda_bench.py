@@ -23,7 +23,7 @@ from pathlib import Path
 
 from harness.config import ACCOUNT, CREDENTIALS, ROOT
 from harness.lambda_runtime import LocalLambda, lambda_environment
-from harness.stack import LocalStack
+from harness.stack import LocalAws
 from reconciler_sweep import (AT_SCALE_ROW, AT_SCALE_SECTION, BATCH_GET_KEYS, DR, PAGE_SIZE, RELEASE, SWEEP_HEADER,
                               Scenario, row_of, section_of, sweep, sweep_row, template_timeout)
 
@@ -51,7 +51,7 @@ def sns(event_type: str, state: str, job_id: str) -> dict:
         "EventSource": "aws:sns", "EventVersion": "1.0",
         "EventSubscriptionArn": f"arn:aws:sns:us-east-1:{ACCOUNT}:backup-vault-events:1",
         "Sns": {
-            "Type": "Notification", "MessageId": job_id, "TopicArn": STACK.vault_topic,
+            "Type": "Notification", "MessageId": job_id, "TopicArn": STACK.resources.vault_topic,
             "Subject": "Notification from AWS Backup", "Message": "An AWS Backup job event.",
             "Timestamp": "2026-11-20T03:14:07.512Z", "SignatureVersion": "1", "Signature": "x",
             "SigningCertUrl": "https://example.invalid", "UnsubscribeUrl": "https://example.invalid",
@@ -135,10 +135,10 @@ def measure(name: str, command, env: dict, events: list[dict]) -> dict:
 
 
 def bulk_jobs(vault: str, states: dict, count: int) -> list[str]:
-    STACK.create_vault(vault, notify=False)
-    STACK.standin("bulk", {"vault": vault, "count": count, "destinations": [DR], "states": states,
-                           "statusMessage": "Copy job failed because the destination backup vault is being modified. Try again later."})
-    return [j["CopyJobId"] for j in STACK.copy_jobs() if j["SourceBackupVaultArn"].endswith(f":{vault}")]
+    STACK.backup.create_vault(vault, notify=False)
+    STACK.backup.control("bulk", {"vault": vault, "count": count, "destinations": [DR], "states": states,
+                                  "statusMessage": "Copy job failed because the destination backup vault is being modified. Try again later."})
+    return [j["CopyJobId"] for j in STACK.queries.copy_jobs() if j["SourceBackupVaultArn"].endswith(f":{vault}")]
 
 
 def anchor(heading: str) -> str:
@@ -155,20 +155,20 @@ def api_calls_table() -> str:
 def main() -> int:
     global STACK
     results = []
-    with LocalStack(routes=[{"sourceVault": "routed", "destinationVaultArn": DR}], start_functions=False) as STACK:
-        STACK.create_vault("dr-copy", region="us-west-2", notify=False)
+    with LocalAws(routes=[{"sourceVault": "routed", "destinationVaultArn": DR}], start_functions=False) as STACK:
+        STACK.backup.create_vault("dr-copy", region="us-west-2", notify=False)
         half = EVENTS // 2
         tracked = bulk_jobs("tracked", {"COMPLETED": 1.0}, half)
         tracker_events = [sns("COPY_JOB", state, job) for job in tracked for state in ("CREATED", "COMPLETED")]
         failed = bulk_jobs("failing", {"FAILED": 1.0}, EVENTS)
         retrier_events = [sns("COPY_JOB", "FAILED", job) for job in failed]
-        STACK.create_vault("routed", notify=False)
-        STACK.standin("bulk", {"vault": "routed", "count": EVENTS})
-        backups = [j for j in STACK.client("backup").list_backup_jobs(ByBackupVaultName="routed", MaxResults=1000)["BackupJobs"]]
+        STACK.backup.create_vault("routed", notify=False)
+        STACK.backup.control("bulk", {"vault": "routed", "count": EVENTS})
+        backups = [j for j in STACK.endpoints.client("backup").list_backup_jobs(ByBackupVaultName="routed", MaxResults=1000)["BackupJobs"]]
         copier_events = [sns("BACKUP_JOB", "COMPLETED", b["BackupJobId"]) for b in backups]
 
         python = [str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "bench" / "python_peer.py")]
-        peer_env = {**CREDENTIALS, "AWS_ENDPOINT_URL_BACKUP": STACK.backup_url, "AWS_DEFAULT_REGION": "us-east-1"}
+        peer_env = {**CREDENTIALS, "AWS_ENDPOINT_URL_BACKUP": STACK.endpoints.backup_url, "AWS_DEFAULT_REGION": "us-east-1"}
         hello_events = [{"n": i} for i in range(EVENTS)]
         runs = [
             ("hello-world (baseline)", str(RELEASE / "hello-lambda"), {}, hello_events),

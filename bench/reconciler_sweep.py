@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from harness.config import ACCOUNT, ROOT
+from harness import schema
+from harness.config import ACCOUNT, RECONCILE_PAGE_SIZE, ROOT
 from harness.events import scheduled_event
 from harness.lambda_runtime import LocalLambda
 from harness.loopback import Connections, LoopbackHandler, LoopbackServer
-from harness.stack import LocalStack
+from harness.stack import LocalAws
 
 RELEASE = ROOT / "target" / "release"
 RECONCILER = RELEASE / "copy-job-reconciler"
@@ -37,15 +38,14 @@ STATES = {"COMPLETED": 0.9, "FAILED": 0.05, "RUNNING": 0.05}
 # in batches of this size).
 BATCH_WRITE_ITEMS = 25
 BATCH_GET_KEYS = 100
-# CopyJobState::rank (shared/src/domain/job.rs): a record's state moves only forward.
-STATE_RANK = {"CREATED": 0, "RUNNING": 1, "COMPLETED": 2, "FAILED": 2, "PARTIAL": 2}
-# What the retrier notes on a transient failure it scheduled the first retry of.
+# What the retrier records of a transient failure it scheduled the first retry of: the field, and
+# the same in words.
 RETRY_SCHEDULED = "retry 1 scheduled"
 # A scenario's proportions (Scenario.scaled): of every this many jobs, one never reached the event
 # path, one is a routed backup's missing copy, one arrives between the runs.
 UNSEEN_EVERY, BACKUP_EVERY, NEW_EVERY = 100, 500, 125
 # ListCopyJobs' page size as the stack gives it to the reconciler (RECONCILE_PAGE_SIZE).
-PAGE_SIZE = LocalStack.reconcile_page_size
+PAGE_SIZE = RECONCILE_PAGE_SIZE
 # docs/performance.md: the section and the Targets row scripts/bench-sweep writes (scripts/bench
 # keeps them when it writes the rest of the file).
 AT_SCALE_SECTION = "Reconciler at 100,000 copy jobs"
@@ -90,36 +90,30 @@ def iso(epoch_seconds: float) -> str:
 
 def tracked_item(job: dict, recorded_at: float) -> dict:
     """The tracking record the event path leaves for a listed copy job (ListCopyJobs' JSON), in the
-    shape shared/src/adapters/dynamodb/schema.rs gives it (README, "The tracking table"): the
-    tracker's writes (state, its rank, a timestamp per state seen, the status message, the details)
-    and, for a failure, the retrier's finished claim with what it did."""
+    shape shared/src/adapters/dynamodb/schema.rs gives it (harness.schema reads its names and the
+    states' ranks from there): the tracker's writes (state, its rank, a timestamp per state seen,
+    the status message, the details) and, for a failure, the retrier's finished claim with what it
+    did."""
+    copy = schema.copy_attributes()
     state = job["State"]
     item = {
-        "pk": {"S": f"copy#{job['CopyJobId']}"}, "item_type": {"S": "copy_job"},
-        "copy_job_id": {"S": job["CopyJobId"]}, "updated_at": {"S": iso(recorded_at)},
-        "state": {"S": state}, "state_rank": {"N": str(STATE_RANK[state])},
-        "created_at": {"S": iso(job["CreationDate"])},
+        **schema.tracked_item(job), schema.attributes().UPDATED_AT: {"S": iso(recorded_at)},
+        schema.state_at("CREATED"): {"S": iso(job["CreationDate"])},
     }
     if state != "CREATED":
-        item[f"{state.lower()}_at"] = {"S": iso(job.get("CompletionDate") or job["CreationDate"])}
-    details = {
-        "source_recovery_point_arn": "SourceRecoveryPointArn", "source_vault_arn": "SourceBackupVaultArn",
-        "destination_vault_arn": "DestinationBackupVaultArn", "destination_recovery_point_arn": "DestinationRecoveryPointArn",
-        "resource_arn": "ResourceArn", "resource_type": "ResourceType",
-    }
-    item.update({name: {"S": job[member]} for name, member in details.items() if job.get(member)})
+        item[schema.state_at(state)] = {"S": iso(job.get("CompletionDate") or job["CreationDate"])}
     if job.get("StatusMessage"):
-        item["status_message"] = {"S": job["StatusMessage"]}
-    if state in ("FAILED", "PARTIAL"):
-        item.update({"failure_claim": {"S": "done"}, "failure_claim_at": {"N": str(int(recorded_at))},
-                     "outcome": {"S": RETRY_SCHEDULED}})
+        item[copy.STATUS_MESSAGE] = {"S": job["StatusMessage"]}
+    if schema.has_failed(state):
+        item.update({copy.FAILURE_CLAIM_AT: {"N": str(int(recorded_at))}, copy.RETRY_SCHEDULED: {"N": "1"},
+                     copy.OUTCOME: {"S": RETRY_SCHEDULED}})
     return item
 
 
-def copy_job_pages(stack: LocalStack):
+def copy_job_pages(stack: LocalAws):
     """The stand-in's ListCopyJobs pages, as its JSON (without boto3's parsing, which takes about as
     long again)."""
-    connections = Connections(stack.backup_url)
+    connections = Connections(stack.endpoints.backup_url)
     token = None
     while True:
         query = urllib.parse.urlencode({"maxResults": PAGE_SIZE, **({"nextToken": token} if token else {})})
@@ -132,12 +126,12 @@ def copy_job_pages(stack: LocalStack):
             return
 
 
-def track_listed(stack: LocalStack, unseen: int) -> int:
+def track_listed(stack: LocalAws, unseen: int) -> int:
     """Writes the tracking records of every listed copy job but the first `unseen`: BatchWriteItem
     straight to moto, two requests at a time, while the listing goes on. Returns the records written."""
     from concurrent.futures import ThreadPoolExecutor
 
-    connections = Connections(stack.moto_url)
+    connections = Connections(stack.endpoints.moto_url)
     recorded_at = time.time()
     headers = {"X-Amz-Target": "DynamoDB_20120810.BatchWriteItem", "Content-Type": "application/x-amz-json-1.0",
                "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/dynamodb/aws4_request, "
@@ -145,7 +139,7 @@ def track_listed(stack: LocalStack, unseen: int) -> int:
 
     def write(jobs: list[dict]) -> None:
         puts = [{"PutRequest": {"Item": tracked_item(job, recorded_at)}} for job in jobs]
-        status, body, _ = connections.request("POST", "/", json.dumps({"RequestItems": {stack.table: puts}}).encode(), headers)
+        status, body, _ = connections.request("POST", "/", json.dumps({"RequestItems": {stack.resources.table: puts}}).encode(), headers)
         assert status == 200 and not json.loads(body).get("UnprocessedItems"), body[:500]
 
     listed, written = 0, []
@@ -230,7 +224,8 @@ def busy_seconds(intervals: list[tuple[float, float]]) -> float:
 
 def backup_operation(method: str, path: str, headers, body: bytes) -> str:
     """The AWS Backup operation of a request, by the stand-in's own routing table."""
-    from standin.backup_standin import ApiError, find_route
+    from standin.common import ApiError
+    from standin.server import find_route
 
     try:
         return find_route(method, urllib.parse.urlparse(path).path)[0].operation or "control"
@@ -273,12 +268,12 @@ class Instruments:
     """Timing proxies between the function and the stand-ins (AWS Backup; DynamoDB; SQS and SNS),
     and the function's RSS as it asks for each page."""
 
-    def __init__(self, stack: LocalStack):
+    def __init__(self, stack: LocalAws):
         self.function: LocalLambda | None = None
         self.pages: list[tuple[str, int, int | None]] = []  # (operation, pages so far, VmRSS KiB)
-        self.backup = TimingProxy(stack.backup_url, backup_operation, self.sample)
-        self.dynamodb = TimingProxy(stack.dynamodb_url, json_operation)
-        self.other = TimingProxy(stack.moto_url, json_operation)
+        self.backup = TimingProxy(stack.endpoints.backup_url, backup_operation, self.sample)
+        self.dynamodb = TimingProxy(stack.endpoints.dynamodb_url, json_operation)
+        self.other = TimingProxy(stack.endpoints.moto_url, json_operation)
 
     def env(self) -> dict:
         return {"AWS_ENDPOINT_URL_BACKUP": self.backup.url, "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb.url,
@@ -331,15 +326,15 @@ def sweep(scenario: Scenario, *, instrument: bool = False, fresh_process: bool =
     binary (e.g. under a heap profiler)."""
     runs = []
     # moto without its per-request costs (harness.lean_moto): the figures are the function's, not moto's routing.
-    with LocalStack(routes=[{"sourceVault": "routed", "destinationVaultArn": DR}], start_functions=False,
-                    lean_moto=True) as stack:
-        stack.create_vault("unwired", notify=False)
-        stack.create_vault("routed", notify=False)
-        stack.create_vault("dr-copy", region="us-west-2", notify=False)
+    with LocalAws(routes=[{"sourceVault": "routed", "destinationVaultArn": DR}], start_functions=False,
+                  lean_moto=True) as stack:
+        stack.backup.create_vault("unwired", notify=False)
+        stack.backup.create_vault("routed", notify=False)
+        stack.backup.create_vault("dr-copy", region="us-west-2", notify=False)
         started = time.perf_counter()
-        stack.standin("bulk", {"vault": "unwired", "count": scenario.old, "destinations": [DR], "seed": 7,
-                               "states": scenario.states, "statusMessage": TRANSIENT, "ageMinutes": scenario.age_minutes})
-        stack.standin("bulk", {"vault": "routed", "count": scenario.backups})
+        stack.backup.control("bulk", {"vault": "unwired", "count": scenario.old, "destinations": [DR], "seed": 7,
+                                      "states": scenario.states, "statusMessage": TRANSIENT, "ageMinutes": scenario.age_minutes})
+        stack.backup.control("bulk", {"vault": "routed", "count": scenario.backups})
         progress(f"  stand-in: {scenario.old:,} copy jobs and {scenario.old + scenario.backups:,} backups in "
                  f"{time.perf_counter() - started:.1f} s", flush=True)
         started = time.perf_counter()
@@ -354,8 +349,8 @@ def sweep(scenario: Scenario, *, instrument: bool = False, fresh_process: bool =
         try:
             for label in scenario.labels:
                 if runs:
-                    stack.standin("bulk", {"vault": "unwired", "count": scenario.new, "destinations": [DR], "seed": 8,
-                                           "states": scenario.states, "statusMessage": TRANSIENT})
+                    stack.backup.control("bulk", {"vault": "unwired", "count": scenario.new, "destinations": [DR], "seed": 8,
+                                                  "states": scenario.states, "statusMessage": TRANSIENT})
                 if fresh_process or not runs:
                     restart(function)
                 run = {"label": label}
@@ -363,11 +358,11 @@ def sweep(scenario: Scenario, *, instrument: bool = False, fresh_process: bool =
                     instruments.reset()
                     run["peak_reset"] = reset_peak_rss(function.process.pid)
                     run["rss_before_kib"] = status_kib(function.process.pid, "VmRSS")
-                before = stack.calls()
+                before = stack.backup.calls()
                 started = time.perf_counter()
                 outcome = function.invoke(scheduled_event())
                 run["seconds"] = time.perf_counter() - started
-                after = stack.calls()
+                after = stack.backup.calls()
                 assert outcome.ok, outcome.payload
                 calls = {name: after.get(name, 0) - before.get(name, 0) for name in after}
                 run.update(summary=outcome.payload, calls={name: count for name, count in calls.items() if count},

@@ -13,7 +13,7 @@ import time
 
 from harness.config import ACCOUNT, ROLE
 from harness.delivery import Invocation
-from harness.stack import LocalStack
+from harness.stack import LocalAws
 
 DR = f"arn:aws:backup:us-west-2:{ACCOUNT}:backup-vault:dr-copy"
 EU = f"arn:aws:backup:eu-west-1:{ACCOUNT}:backup-vault:eu-archive"
@@ -87,11 +87,11 @@ def on_invocation(invocation: Invocation) -> None:
     say(f"λ {invocation.function}", f"{describe_event(invocation):<36} => {describe_outcome(invocation)}")
 
 
-def run_until_quiet(stack: LocalStack) -> None:
-    """Like stack.settle(), narrating what AWS Backup does between deliveries."""
+def run_until_quiet(stack: LocalAws) -> None:
+    """Like stack.delivery.settle(), narrating what AWS Backup does between deliveries."""
     while True:
-        stack.drain()
-        moved = stack.advance()
+        stack.delivery.drain()
+        moved = stack.backup.advance()
         if not moved:
             return
         for job in moved:
@@ -99,8 +99,8 @@ def run_until_quiet(stack: LocalStack) -> None:
             say("AWS Backup", f"copy {short(job['CopyJobId'])} -> {short(job['DestinationBackupVaultArn'])} {job['State']}{message}")
 
 
-def print_table(stack: LocalStack) -> None:
-    items = stack.table_items()
+def print_table(stack: LocalAws) -> None:
+    items = stack.queries.table_items()
     copies = sorted((i for i in items if i["item_type"] == "copy_job"), key=lambda i: i.get("requested_at", i.get("updated_at", "")))
     header = f"  {'copy job':<9} {'state':<10} {'resource':<22} {'from -> to':<22} {'attempt':<8} {'retry of':<9} {'outcome'}"
     print("\nTracking table (copy jobs)")
@@ -112,7 +112,7 @@ def print_table(stack: LocalStack) -> None:
               f"{c.get('attempt', 0):<8} {short(c.get('retry_of')):<9} {c.get('outcome', '')}")
     print("\nCopies per recovery point (the table's by-recovery-point index)")
     for point in sorted({c["source_recovery_point_arn"] for c in copies if "source_recovery_point_arn" in c}):
-        copies_of = ", ".join(f"{short(vault)} {state}" for vault, state in stack.copies_of(point))
+        copies_of = ", ".join(f"{short(vault)} {state}" for vault, state in stack.queries.copies_of(point))
         print(f"  {short(point):<9} {copies_of}")
 
 
@@ -131,7 +131,7 @@ def readable(message: str) -> str:
     return "\n".join([content.get("title", ""), content.get("description", ""), *steps, f"(thread {thread})"])
 
 
-def print_coverage(stack: LocalStack) -> None:
+def print_coverage(stack: LocalAws) -> None:
     """The report an auditor asks for: `vaultwatch coverage`, as an operator runs it."""
     print("\nCopy coverage (`vaultwatch coverage --since 1h`): every recovery point and each copy it requires")
     report = stack.vaultwatch("coverage", "--since", "1h", "--format", "json")
@@ -150,21 +150,21 @@ def print_coverage(stack: LocalStack) -> None:
     print(f"  (exit status {report.returncode}: {'something is uncovered' if report.returncode == 1 else 'all covered'})")
 
 
-def print_organization(stack: LocalStack) -> None:
+def print_organization(stack: LocalAws) -> None:
     """10. The organization view: this account as the organization's management account, two member
     accounts copying to a central DR account's vault, read from here without touching them."""
     payments, search, dr_account = "111111111111", "222222222222", "444444444444"
     central = f"arn:aws:backup:us-west-2:{dr_account}:backup-vault:central-dr"
     print("\n10. The organization view: this account is the management account of an organization whose")
     print("    members copy to a central DR vault; from here vaultwatch reads every member's jobs (read-only).")
-    stack.set_organization(ACCOUNT, members=[payments, search, dr_account])
-    stack.create_vault("central-dr", region="us-west-2", account=dr_account)
+    stack.backup.set_organization(ACCOUNT, members=[payments, search, dr_account])
+    stack.backup.create_vault("central-dr", region="us-west-2", account=dr_account)
     for member in (payments, search):
-        stack.create_vault("app", account=member)
-    stack.bulk("app", 3, account=payments, destinations=[central], states={"COMPLETED": 1})
-    stack.bulk("app", 1, account=search, destinations=[central], states={"FAILED": 1},
+        stack.backup.create_vault("app", account=member)
+    stack.backup.bulk("app", 3, account=payments, destinations=[central], states={"COMPLETED": 1})
+    stack.backup.bulk("app", 1, account=search, destinations=[central], states={"FAILED": 1},
                statusMessage="Access denied: the destination vault's access policy does not allow this account")
-    stack.bulk("app", 1, account=search)
+    stack.backup.bulk("app", 1, account=search)
     say("AWS Backup", "payments: 3 backups copied; search: 1 copy failed, 1 backup never copied")
     report = stack.vaultwatch("coverage", "--organization", "--since", "1h", "--require-copy-to", central,
                               "--region", "us-east-1")
@@ -176,10 +176,10 @@ def print_organization(stack: LocalStack) -> None:
     print(f"   account's own backups, the story above, are members' too and were never copied to the central vault)")
 
 
-def print_metrics(stack: LocalStack) -> None:
+def print_metrics(stack: LocalAws) -> None:
     """What CloudWatch would chart: the sums of the metric lines (EMF) the functions wrote."""
     totals: dict[tuple[str, str], float] = {}
-    for document in stack.emf_documents():
+    for document in stack.queries.emf_documents():
         for directive in document["_aws"]["CloudWatchMetrics"]:
             for metric in directive["Metrics"]:
                 name = metric["Name"]
@@ -195,12 +195,12 @@ def main() -> int:
     # SIGTERM unwinds like Ctrl-C, so the stack's processes are stopped either way.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print("vaultwatch demo: local AWS (moto + AWS Backup stand-in), real function binaries\n")
-    with LocalStack(max_attempts=3, routes=ROUTES, on_invocation=on_invocation) as stack:
+    with LocalAws(max_attempts=3, routes=ROUTES, on_invocation=on_invocation) as stack:
         say("setup", "vaults primary (us-east-1), dr-copy (us-west-2), eu-archive (eu-west-1)")
-        stack.create_vault("primary")
-        stack.create_vault("dr-copy", region="us-west-2", notify=False)
-        stack.create_vault("eu-archive", region="eu-west-1", notify=False)
-        plan_id = stack.client("backup").create_backup_plan(BackupPlan={
+        stack.backup.create_vault("primary")
+        stack.backup.create_vault("dr-copy", region="us-west-2", notify=False)
+        stack.backup.create_vault("eu-archive", region="eu-west-1", notify=False)
+        plan_id = stack.endpoints.client("backup").create_backup_plan(BackupPlan={
             "BackupPlanName": "daily-with-dr-copy",
             "Rules": [{"RuleName": "daily", "TargetBackupVaultName": "primary",
                        "ScheduleExpression": "cron(0 3 * * ? *)",
@@ -210,82 +210,82 @@ def main() -> int:
         say("setup", "copier route: RDS backups in primary also go to eu-archive")
 
         print("\n1. A web server volume is backed up; the plan copies it to the DR region.")
-        stack.complete_backup("primary", f"arn:aws:ec2:us-east-1:{ACCOUNT}:volume/vol-web01", "EBS", planId=plan_id)
+        stack.backup.complete_backup("primary", f"arn:aws:ec2:us-east-1:{ACCOUNT}:volume/vol-web01", "EBS", planId=plan_id)
         run_until_quiet(stack)
 
         print("\n2. A database volume's DR copy fails transiently; vaultwatch retries it with the plan's lifecycle.")
-        stack.fail_copies("Copy job failed because the destination backup vault is being modified. Try again later.", destinationVaultArn=DR)
-        stack.complete_backup("primary", f"arn:aws:ec2:us-east-1:{ACCOUNT}:volume/vol-db01", "EBS", planId=plan_id)
+        stack.backup.fail_copies("Copy job failed because the destination backup vault is being modified. Try again later.", destinationVaultArn=DR)
+        stack.backup.complete_backup("primary", f"arn:aws:ec2:us-east-1:{ACCOUNT}:volume/vol-db01", "EBS", planId=plan_id)
         run_until_quiet(stack)
 
         print("\n3. An RDS database: the plan copy succeeds, the routed copy to eu-archive fails for good.")
-        stack.fail_copies("Access denied: the IAM role cannot use the destination KMS key", destinationVaultArn=EU)
-        orders = stack.complete_backup("primary", f"arn:aws:rds:us-east-1:{ACCOUNT}:db:orders", "RDS", planId=plan_id)
+        stack.backup.fail_copies("Access denied: the IAM role cannot use the destination KMS key", destinationVaultArn=EU)
+        orders = stack.backup.complete_backup("primary", f"arn:aws:rds:us-east-1:{ACCOUNT}:db:orders", "RDS", planId=plan_id)
         run_until_quiet(stack)
 
         print("\n4. SNS delivers a notification twice: nothing is copied twice.")
-        stack.duplicate_deliveries = 2
-        stack.complete_backup("primary", f"arn:aws:rds:us-east-1:{ACCOUNT}:db:billing", "RDS", planId=plan_id)
+        stack.delivery.duplicate_deliveries = 2
+        stack.backup.complete_backup("primary", f"arn:aws:rds:us-east-1:{ACCOUNT}:db:billing", "RDS", planId=plan_id)
         run_until_quiet(stack)
-        stack.duplicate_deliveries = 1
+        stack.delivery.duplicate_deliveries = 1
 
         print("\n5. A point-in-time (continuous) RDS backup: AWS Backup does not copy those on demand, so the")
         print("   route to eu-archive asks nothing of it.")
-        stack.complete_backup("primary", f"arn:aws:rds:us-east-1:{ACCOUNT}:db:ledger", "RDS", continuous=True)
+        stack.backup.complete_backup("primary", f"arn:aws:rds:us-east-1:{ACCOUNT}:db:ledger", "RDS", continuous=True)
         run_until_quiet(stack)
 
         print("\n6. A DR copy fails while its source has already moved to cold storage: a retry could never")
         print("   work, so the operator hears it now, once, with the reason.")
-        stack.fail_copies("Copy job failed. Try again later.", destinationVaultArn=DR)
-        cold = stack.complete_backup("primary", f"arn:aws:ec2:us-east-1:{ACCOUNT}:volume/vol-archive01", "EBS", planId=plan_id)
-        stack.set_recovery_point(cold["RecoveryPointArn"], storageClass="COLD")
+        stack.backup.fail_copies("Copy job failed. Try again later.", destinationVaultArn=DR)
+        cold = stack.backup.complete_backup("primary", f"arn:aws:ec2:us-east-1:{ACCOUNT}:volume/vol-archive01", "EBS", planId=plan_id)
+        stack.backup.set_recovery_point(cold["RecoveryPointArn"], storageClass="COLD")
         say("AWS Backup", f"recovery point {short(cold['RecoveryPointArn'])} moved to cold storage")
         run_until_quiet(stack)
 
         print("\n7. A backup made straight to a logically air-gapped vault: AWS Backup takes a temporary recovery")
         print("   point in primary, copies it into the air-gapped vault itself and deletes it. No fault: vaultwatch")
         print("   routes nothing from the temporary point, and coverage counts the air-gapped copy.")
-        air_gapped = stack.client("backup").create_logically_air_gapped_backup_vault(
+        air_gapped = stack.endpoints.client("backup").create_logically_air_gapped_backup_vault(
             BackupVaultName="vault-locked", MinRetentionDays=7, MaxRetentionDays=3650)["BackupVaultArn"]
-        to_air_gapped = stack.client("backup").create_backup_plan(BackupPlan={
+        to_air_gapped = stack.endpoints.client("backup").create_backup_plan(BackupPlan={
             "BackupPlanName": "daily-to-air-gapped",
             "Rules": [{"RuleName": "daily", "TargetBackupVaultName": "primary", "ScheduleExpression": "cron(0 4 * * ? *)",
                        "TargetLogicallyAirGappedBackupVaultArn": air_gapped, "Lifecycle": {"DeleteAfterDays": 90}}],
         })["BackupPlanId"]
-        locked = stack.complete_backup("primary", f"arn:aws:rds:us-east-1:{ACCOUNT}:db:payroll", "RDS", planId=to_air_gapped)
+        locked = stack.backup.complete_backup("primary", f"arn:aws:rds:us-east-1:{ACCOUNT}:db:payroll", "RDS", planId=to_air_gapped)
         say("AWS Backup", f"temporary recovery point {short(locked['RecoveryPointArn'])} "
                           f"(DeleteAfterEvent {locked['RecoveryPointLifecycle'].get('DeleteAfterEvent')})")
         run_until_quiet(stack)
 
         print("\n8. Copies complete but SNS loses their notifications; the hourly reconciler repairs the table.")
-        stack.complete_backup("primary", f"arn:aws:ec2:us-east-1:{ACCOUNT}:volume/vol-app01", "EBS", planId=plan_id)
-        stack.drain()
-        moved = stack.advance()
+        stack.backup.complete_backup("primary", f"arn:aws:ec2:us-east-1:{ACCOUNT}:volume/vol-app01", "EBS", planId=plan_id)
+        stack.delivery.drain()
+        moved = stack.backup.advance()
         for job in moved:
             say("AWS Backup", f"copy {short(job['CopyJobId'])} -> {short(job['DestinationBackupVaultArn'])} {job['State']}")
-        stack.client("sqs").purge_queue(QueueUrl=stack.subscription_queues["tracker"])
+        stack.endpoints.client("sqs").purge_queue(QueueUrl=stack.resources.subscription_queues["tracker"])
         say("SNS", f"{len(moved)} COPY_JOB SUCCESSFUL notification(s) lost")
-        stack.drain()
-        stack.reconcile()
+        stack.delivery.drain()
+        stack.delivery.reconcile()
 
         print("\n9. The operator fixes the key policy and starts the failed copy again by hand (the alert gave the")
         print("   command); the next sweep posts one 'resolved' message in the alert's thread.")
-        manual = stack.client("backup").start_copy_job(
+        manual = stack.endpoints.client("backup").start_copy_job(
             RecoveryPointArn=orders["RecoveryPointArn"], SourceBackupVaultName="primary", DestinationBackupVaultArn=EU,
             IamRoleArn=ROLE)
         say("operator", f"aws backup start-copy-job ... -> copy {short(manual['CopyJobId'])}")
-        for job in stack.advance():
+        for job in stack.backup.advance():
             say("AWS Backup", f"copy {short(job['CopyJobId'])} -> {short(job['DestinationBackupVaultArn'])} {job['State']}")
-        stack.drain()
-        stack.reconcile()
+        stack.delivery.drain()
+        stack.delivery.reconcile()
 
         print_table(stack)
-        alerts = stack.alerts()
+        alerts = stack.queries.take_alerts()
         print(f"\nAlerts and resolutions published: {len(alerts)}")
         for alert in alerts:
             print(f"  {alert['Subject']}")
             print("    " + "\n    ".join(readable(alert["Message"]).strip().splitlines()))
-        calls = stack.calls()
+        calls = stack.backup.calls()
         print("\nAWS Backup API calls: " + ", ".join(f"{k} {v}" for k, v in sorted(calls.items())))
         print_coverage(stack)
         print_metrics(stack)

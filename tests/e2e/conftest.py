@@ -3,7 +3,7 @@ import uuid
 import pytest
 
 from harness.config import ACCOUNT, DR_VAULT, EU_VAULT, ROUTES  # noqa: F401 (the tests import them from here)
-from harness.stack import LocalStack
+from harness.stack import LocalAws
 
 
 
@@ -11,11 +11,11 @@ from harness.stack import LocalStack
 def stack():
     """One local stack for the session: vaults `routed` (copier routes to two regions) and
     `planned` (copies come from a plan rule's CopyAction). Tests use fresh resources each."""
-    with LocalStack(max_attempts=3, routes=ROUTES) as stack:
-        stack.create_vault("routed")
-        stack.create_vault("planned")
-        stack.create_vault("dr-copy", region="us-west-2", notify=False)
-        stack.create_vault("eu-archive", region="eu-west-1", notify=False)
+    with LocalAws(max_attempts=3, routes=ROUTES) as stack:
+        stack.backup.create_vault("routed")
+        stack.backup.create_vault("planned")
+        stack.backup.create_vault("dr-copy", region="us-west-2", notify=False)
+        stack.backup.create_vault("eu-archive", region="eu-west-1", notify=False)
         yield stack
 
 
@@ -27,7 +27,7 @@ def resource():
 @pytest.fixture
 def settled(stack):
     """The stack with nothing in flight before and after the test."""
-    stack.settle()
-    stack.alerts()
+    stack.delivery.settle()
+    stack.queries.take_alerts()  # an earlier test's, not this one's
     yield stack
-    stack.settle()
+    stack.delivery.settle()

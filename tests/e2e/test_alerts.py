@@ -31,12 +31,12 @@ def attribute(alert: dict, name: str) -> str:
 def alerted_copy(settled, resource) -> tuple[dict, dict, dict]:
     """A plan copy that fails for good (a KMS key policy): (the backup, its failed copy job, the one alert)."""
     plan_id = plan(settled)
-    settled.fail_copies(PERMANENT, destinationVaultArn=DR_VAULT)
-    backup = settled.complete_backup("planned", resource, planId=plan_id)
-    settled.settle()
+    settled.backup.fail_copies(PERMANENT, destinationVaultArn=DR_VAULT)
+    backup = settled.backup.complete_backup("planned", resource, planId=plan_id)
+    settled.delivery.settle()
     (job,) = jobs_for(settled, backup["RecoveryPointArn"])
     assert job["State"] == "FAILED"
-    (alert,) = settled.alerts()
+    (alert,) = settled.queries.take_alerts()
     return backup, job, alert
 
 
@@ -115,21 +115,21 @@ def test_a_manual_fix_gets_exactly_one_resolved_message_in_the_alerts_thread(set
     thread = alert["Notification"]["metadata"]["threadId"]
 
     # The operator fixes the key policy and starts the copy by hand, as the alert says.
-    settled.client("backup").start_copy_job(
+    settled.endpoints.client("backup").start_copy_job(
         RecoveryPointArn=backup["RecoveryPointArn"], SourceBackupVaultName="planned",
         DestinationBackupVaultArn=DR_VAULT, IamRoleArn=ROLE,
     )
-    settled.settle()
+    settled.delivery.settle()
     (manual,) = [j for j in jobs_for(settled, backup["RecoveryPointArn"]) if j["State"] == "COMPLETED"]
-    assert settled.copy_record(manual["CopyJobId"])["state"] == "COMPLETED", "the tracker recorded it"
-    assert settled.alerts() == [], "nothing is said before the sweep"
+    assert settled.queries.copy_record(manual["CopyJobId"])["state"] == "COMPLETED", "the tracker recorded it"
+    assert settled.queries.peek_alerts() == [], "nothing is said before the sweep"
 
     def in_thread(alerts: list[dict]) -> list[dict]:
         return [a for a in alerts if a["Notification"]["metadata"]["threadId"] == thread]
 
-    sweep = settled.reconcile()
+    sweep = settled.delivery.reconcile()
     assert sweep.ok and sweep.payload["resolved"] >= 1 and sweep.payload["errors"] == 0, sweep.payload
-    (resolved,) = in_thread(settled.alerts())
+    (resolved,) = in_thread(settled.queries.take_alerts())
     notification = resolved["Notification"]
     assert schema_errors(notification) == []
     assert notification["metadata"]["eventType"] == "VaultwatchCopyResolved"
@@ -138,11 +138,11 @@ def test_a_manual_fix_gets_exactly_one_resolved_message_in_the_alerts_thread(set
     assert (attribute(resolved, "Reason"), attribute(resolved, "CopyJobId")) == ("resolved", failed["CopyJobId"])
     assert resolved["Subject"] == "vaultwatch: copy to dr-copy resolved"
     assert resolved["Email"].startswith("Resolved: ") and f"Completed copy:    {manual['CopyJobId']}" in resolved["Email"]
-    record = settled.copy_record(failed["CopyJobId"])
+    record = settled.queries.copy_record(failed["CopyJobId"])
     assert record["outcome"] == f"alerted: permanent failure; resolved by {manual['CopyJobId']}"
     assert record["resolution_claim"] == "done"
 
     # The next sweep says nothing more.
-    again = settled.reconcile()
+    again = settled.delivery.reconcile()
     assert again.ok and again.payload["errors"] == 0, again.payload
-    assert in_thread(settled.alerts()) == []
+    assert in_thread(settled.queries.peek_alerts()) == []

@@ -11,9 +11,9 @@ from harness.config import CREDENTIALS, ROOT
 def test_adapters_honour_the_aws_contracts(stack):
     env = {
         **os.environ, **CREDENTIALS,
-        "AWS_ENDPOINT_URL": stack.moto_url,
-        "AWS_ENDPOINT_URL_BACKUP": stack.backup_url,
-        "TRACKING_TABLE_NAME": stack.table,
+        "AWS_ENDPOINT_URL": stack.endpoints.moto_url,
+        "AWS_ENDPOINT_URL_BACKUP": stack.endpoints.backup_url,
+        "TRACKING_TABLE_NAME": stack.resources.table,
     }
     run = subprocess.run(
         ["cargo", "test", "--quiet", "-p", "vaultwatch-tests", "--test", "behaviour", "contract::", "--", "--ignored", "--test-threads=1"],

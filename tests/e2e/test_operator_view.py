@@ -42,23 +42,23 @@ def check_emf(document: dict) -> None:
 
 def test_metrics_follow_the_emf_specification_and_count_what_happened(settled, resource):
     totals = {
-        "dr": settled.metric_totals("copier", "CopiesStarted", DestinationRegion="us-west-2"),
-        "eu": settled.metric_totals("copier", "CopiesStarted", DestinationRegion="eu-west-1"),
-        "alerts": settled.metric_totals("retrier", "AlertsSent"),
-        "permanent": settled.metric_totals("retrier", "PermanentFailures"),
+        "dr": settled.queries.metric_totals("copier", "CopiesStarted", DestinationRegion="us-west-2"),
+        "eu": settled.queries.metric_totals("copier", "CopiesStarted", DestinationRegion="eu-west-1"),
+        "alerts": settled.queries.metric_totals("retrier", "AlertsSent"),
+        "permanent": settled.queries.metric_totals("retrier", "PermanentFailures"),
     }
-    backup = settled.complete_backup("routed", resource)
-    settled.fail_next_copy(backup["RecoveryPointArn"], PERMANENT, destination=EU_VAULT)
-    settled.settle()
+    backup = settled.backup.complete_backup("routed", resource)
+    settled.backup.fail_next_copy(backup["RecoveryPointArn"], PERMANENT, destination=EU_VAULT)
+    settled.delivery.settle()
 
-    assert settled.metric_totals("copier", "CopiesStarted", DestinationRegion="us-west-2") == totals["dr"] + 1
-    assert settled.metric_totals("copier", "CopiesStarted", DestinationRegion="eu-west-1") == totals["eu"] + 1
-    assert settled.metric_totals("retrier", "AlertsSent") == totals["alerts"] + 1
-    assert settled.metric_totals("retrier", "PermanentFailures") == totals["permanent"] + 1
-    assert len(settled.alerts()) == 1
+    assert settled.queries.metric_totals("copier", "CopiesStarted", DestinationRegion="us-west-2") == totals["dr"] + 1
+    assert settled.queries.metric_totals("copier", "CopiesStarted", DestinationRegion="eu-west-1") == totals["eu"] + 1
+    assert settled.queries.metric_totals("retrier", "AlertsSent") == totals["alerts"] + 1
+    assert settled.queries.metric_totals("retrier", "PermanentFailures") == totals["permanent"] + 1
+    assert len(settled.queries.take_alerts()) == 1
 
-    summary = settled.reconcile().payload
-    documents = settled.emf_documents()
+    summary = settled.delivery.reconcile().payload
+    documents = settled.queries.emf_documents()
     assert documents, "the functions wrote metric lines"
     for document in documents:
         check_emf(document)
@@ -70,8 +70,8 @@ def test_metrics_follow_the_emf_specification_and_count_what_happened(settled, r
 
 
 def test_every_log_line_of_an_invocation_names_its_request(settled, resource):
-    settled.complete_backup("routed", resource)
-    settled.settle()
+    settled.backup.complete_backup("routed", resource)
+    settled.delivery.settle()
     with open(settled.functions["copier"].log_path, encoding="utf-8") as log:
         lines = [json.loads(line) for line in log if line.startswith("{") and '"_aws"' not in line]
     during = [line for line in lines if "span" in line]
@@ -85,11 +85,12 @@ def coverage(stack, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_the_coverage_command_reports_each_required_copy(settled, resource):
-    covered = settled.complete_backup("routed", resource)
-    failing = settled.complete_backup("routed", resource.replace("vol-", "vol-f"))
-    settled.fail_next_copy(failing["RecoveryPointArn"], PERMANENT, destination=DR_VAULT)
-    settled.settle()
-    settled.alerts()
+    covered = settled.backup.complete_backup("routed", resource)
+    failing = settled.backup.complete_backup("routed", resource.replace("vol-", "vol-f"))
+    settled.backup.fail_next_copy(failing["RecoveryPointArn"], PERMANENT, destination=DR_VAULT)
+    settled.delivery.settle()
+    (alert,) = settled.queries.take_alerts()
+    assert resource.replace("vol-", "vol-f") in alert["Email"], "the failing copy's alert"
 
     result = coverage(settled, "--since", "1h", "--vault", "routed", "--format", "json")
     report = json.loads(result.stdout)

@@ -7,7 +7,7 @@ topic's region."""
 import pytest
 
 from harness.config import REGION
-from harness.stack import LocalStack
+from harness.stack import LocalAws
 from test_alerts import alerted_copy
 
 TOPIC_REGION = "eu-west-1"
@@ -15,19 +15,19 @@ TOPIC_REGION = "eu-west-1"
 
 @pytest.fixture(scope="module")
 def organization_stack():
-    with LocalStack(max_attempts=1, alert_region=TOPIC_REGION) as stack:
-        stack.create_vault("planned")
-        stack.create_vault("dr-copy", region="us-west-2", notify=False)
+    with LocalAws(max_attempts=1, alert_region=TOPIC_REGION) as stack:
+        stack.backup.create_vault("planned")
+        stack.backup.create_vault("dr-copy", region="us-west-2", notify=False)
         yield stack
 
 
 def test_an_alert_reaches_the_organization_topic_in_another_region(organization_stack, resource):
     stack = organization_stack
-    assert stack.alert_topic.split(":")[3] == TOPIC_REGION != REGION
+    assert stack.resources.alert_topic.split(":")[3] == TOPIC_REGION != REGION
     assert stack.function_env("retrier")["AWS_REGION"] == REGION
     _, job, alert = alerted_copy(stack, resource)
-    assert alert["TopicArn"] == stack.alert_topic
+    assert alert["TopicArn"] == stack.resources.alert_topic
     assert alert["MessageAttributes"]["CopyJobId"]["Value"] == job["CopyJobId"]
     assert "failed permanently" in alert["Subject"]
     # Nothing went to the failure destination: the Publish did not fail.
-    assert stack.failures() == []
+    assert stack.queries.failures() == []

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from harness.config import ACCOUNT
-from harness.stack import LocalStack
+from harness.stack import LocalAws
 
 # The stack's own account is the organization's management account.
 MANAGEMENT = ACCOUNT
@@ -21,23 +21,23 @@ REGIONS = ["us-east-1", "eu-west-1"]
 @pytest.fixture(scope="module")
 def organization():
     env = {"ORGANIZATION_VIEW": "true", "ORGANIZATION_REQUIRED_DESTINATIONS": CENTRAL_DR}
-    with LocalStack(reconciler_env=env) as stack:
-        stack.set_organization(MANAGEMENT, members=[PAYMENTS, SEARCH, LEGACY, DR_ACCOUNT])
-        stack.create_vault("central-dr", region="us-west-2", account=DR_ACCOUNT)
+    with LocalAws(reconciler_env=env) as stack:
+        stack.backup.set_organization(MANAGEMENT, members=[PAYMENTS, SEARCH, LEGACY, DR_ACCOUNT])
+        stack.backup.create_vault("central-dr", region="us-west-2", account=DR_ACCOUNT)
         for account, region in [(PAYMENTS, "us-east-1"), (PAYMENTS, "eu-west-1"), (SEARCH, "us-east-1"),
                                 (LEGACY, "eu-west-1"), (OUTSIDER, "us-east-1")]:
-            stack.create_vault("app", region=region, account=account)
+            stack.backup.create_vault("app", region=region, account=account)
         # payments: copied in us-east-1, one copy still running in eu-west-1.
-        stack.bulk("app", 2, account=PAYMENTS, region="us-east-1", destinations=[CENTRAL_DR], states={"COMPLETED": 1})
-        stack.bulk("app", 1, account=PAYMENTS, region="eu-west-1", destinations=[CENTRAL_DR], states={"RUNNING": 1})
+        stack.backup.bulk("app", 2, account=PAYMENTS, region="us-east-1", destinations=[CENTRAL_DR], states={"COMPLETED": 1})
+        stack.backup.bulk("app", 1, account=PAYMENTS, region="eu-west-1", destinations=[CENTRAL_DR], states={"RUNNING": 1})
         # search: one failed copy, one backup never copied.
-        stack.bulk("app", 1, account=SEARCH, region="us-east-1", destinations=[CENTRAL_DR], states={"FAILED": 1},
+        stack.backup.bulk("app", 1, account=SEARCH, region="us-east-1", destinations=[CENTRAL_DR], states={"FAILED": 1},
                    statusMessage="Access denied: the IAM role cannot use KMS key")
-        stack.bulk("app", 1, account=SEARCH, region="us-east-1")
+        stack.backup.bulk("app", 1, account=SEARCH, region="us-east-1")
         # legacy: copied, in eu-west-1 only.
-        stack.bulk("app", 3, account=LEGACY, region="eu-west-1", destinations=[CENTRAL_DR], states={"COMPLETED": 1})
+        stack.backup.bulk("app", 3, account=LEGACY, region="eu-west-1", destinations=[CENTRAL_DR], states={"COMPLETED": 1})
         # Not in the organization: never listed.
-        stack.bulk("app", 2, account=OUTSIDER, region="us-east-1")
+        stack.backup.bulk("app", 2, account=OUTSIDER, region="us-east-1")
         yield stack
 
 
@@ -64,18 +64,18 @@ def test_the_management_account_sees_every_member_in_every_region(organization):
     # AWS's own counts (ListCopyJobSummaries, AccountId ANY) beside vaultwatch's rows.
     aws = {(a["account"], a["region"]): a["awsFailedCopyJobs"] for a in report["accounts"]}
     assert aws == {(PAYMENTS, "us-east-1"): 0, (PAYMENTS, "eu-west-1"): 0, (SEARCH, "us-east-1"): 1, (LEGACY, "eu-west-1"): 0}
-    calls = organization.calls()
+    calls = organization.backup.calls()
     assert calls.get("StartCopyJob", 0) == 0, "read-only"
 
 
 def test_aws_counts_are_left_out_over_a_window_longer_than_its_14_days_of_summaries(organization):
-    before = organization.calls().get("ListCopyJobSummaries", 0)
+    before = organization.backup.calls().get("ListCopyJobSummaries", 0)
     run = organization.vaultwatch("coverage", "--organization", "--since", "20d", "--require-copy-to", CENTRAL_DR,
                                   "--region", "us-east-1", "--format", "json")
     report = json.loads(run.stdout)
     assert {a["account"] for a in report["accounts"]} == {PAYMENTS, SEARCH}, run.stderr
     assert all("awsFailedCopyJobs" not in a for a in report["accounts"]), "a 14-day count would be short of 20 days"
-    assert organization.calls().get("ListCopyJobSummaries", 0) == before, "not asked"
+    assert organization.backup.calls().get("ListCopyJobSummaries", 0) == before, "not asked"
 
 
 def test_the_table_leads_with_account_and_region(organization):
@@ -93,11 +93,11 @@ def test_a_member_account_may_not_look_at_the_organization(organization):
 
 
 def test_the_management_accounts_reconciler_measures_each_member(organization):
-    summary = organization.reconcile().payload
+    summary = organization.delivery.reconcile().payload
     accounts = {a["account"]: (a["region"], a["failedChains"]) for a in summary["organization"]["accounts"]}
     assert accounts == {PAYMENTS: ("us-east-1", 0), SEARCH: ("us-east-1", 1)}, "its own region only"
-    assert organization.metric_totals("reconciler", "FailedCopyChains", AccountId=SEARCH) == 1
-    assert organization.metric_totals("reconciler", "UncoveredRecoveryPoints", AccountId=SEARCH) == 2
-    assert organization.metric_totals("reconciler", "UncoveredRecoveryPoints", AccountId=PAYMENTS) == 0
-    assert organization.metric_totals("reconciler", "FailedCopyChains", AccountId=OUTSIDER) == 0
-    assert organization.alerts() == [] and organization.calls().get("StartCopyJob", 0) == 0
+    assert organization.queries.metric_totals("reconciler", "FailedCopyChains", AccountId=SEARCH) == 1
+    assert organization.queries.metric_totals("reconciler", "UncoveredRecoveryPoints", AccountId=SEARCH) == 2
+    assert organization.queries.metric_totals("reconciler", "UncoveredRecoveryPoints", AccountId=PAYMENTS) == 0
+    assert organization.queries.metric_totals("reconciler", "FailedCopyChains", AccountId=OUTSIDER) == 0
+    assert organization.queries.peek_alerts() == [] and organization.backup.calls().get("StartCopyJob", 0) == 0

@@ -14,6 +14,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 import boto3
@@ -172,7 +173,7 @@ def test_what_an_sdk_sends_passes_timestamps_and_filters_included(url):
 
 
 # ---------------------------------------------------------------------- the model: responses
-def test_a_response_outside_the_output_shape_is_a_loud_stand_in_failure(url, server):
+def test_a_response_outside_the_output_shape_is_a_loud_stand_in_failure(url):
     job_id = start(url, backup(url)["RecoveryPointArn"])["CopyJobId"]
     control(url, "corrupt-response", {"operation": "DescribeCopyJob", "merge": {"CopyJob": {"State": "DONE"}}})
     status, kind, body = raw(url, "GET", f"/copy-jobs/{job_id}")
@@ -430,9 +431,9 @@ def own_backup(base: str, **spec) -> str:
     return backup(base, resourceArn=volume, **spec)["RecoveryPointArn"]
 
 
-def once(base: str, region: str = "us-east-1"):
+def once(base: str):
     """A client that makes one attempt per call (no SDK retries), to see each answer as it is."""
-    return boto3.client("backup", region_name=region, endpoint_url=base, aws_access_key_id="testing",
+    return boto3.client("backup", region_name="us-east-1", endpoint_url=base, aws_access_key_id="testing",
                         aws_secret_access_key="testing", config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
 
 
@@ -1038,3 +1039,24 @@ def test_the_organization_control_refuses_what_is_not_an_organization(url):
     control(url, "organization", {"managementAccount": MANAGEMENT, "members": [PAYMENTS]})
     control(url, "reset")  # forgets the organization too
     assert error(lambda: as_account(url, MANAGEMENT).list_backup_jobs(ByAccountId=PAYMENTS)) == DENIED
+
+
+def test_concurrent_calls_are_each_counted_and_each_injected_fault_once(url):
+    """The server answers on many threads at once: every call counted, each queued throttle
+    injected exactly once and counted once, as the `calls` control reports them."""
+    control(url, "faults", {"throttleNext": {"DescribeBackupVault": 150}})
+    threads, per_thread = 8, 50
+
+    def describe(_) -> Counter:
+        seen = Counter()
+        for _ in range(per_thread):
+            status, kind, _ = raw(url, "GET", "/backup-vaults/src")
+            seen[(status, kind)] += 1
+        return seen
+
+    with ThreadPoolExecutor(threads) as pool:
+        answers = sum(pool.map(describe, range(threads)), Counter())
+    assert answers == {(200, None): threads * per_thread - 150, (400, "ThrottlingException"): 150}
+    counted = control(url, "calls")
+    assert counted["calls"]["DescribeBackupVault"] == threads * per_thread
+    assert counted["injected"] == {"throttle": 150}

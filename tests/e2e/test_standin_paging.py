@@ -18,7 +18,9 @@ import pytest
 
 from harness.config import ACCOUNT, ROLE
 from harness.processes import start_standin
-from standin import backup_model, backup_standin
+from standin import backup_jobs, backup_model, copy_jobs, listings, vaults
+from standin.common import without_nulls
+from standin.state import BackupState
 
 DST = f"arn:aws:backup:us-west-2:{ACCOUNT}:backup-vault:dst"
 VOLUME = f"arn:aws:ec2:us-east-1:{ACCOUNT}:volume/vol-0123456789abcdef0"
@@ -79,8 +81,8 @@ def listing(base: str, operation: str, **query) -> list[dict]:
             return items
 
 
-def ids(items: list[dict], member: str = "CopyJobId") -> list[str]:
-    return [item[member] for item in items]
+def ids(items: list[dict]) -> list[str]:
+    return [item["CopyJobId"] for item in items]
 
 
 # ---------------------------------------------------------------------- a listing's selection is reused, never stale
@@ -180,18 +182,19 @@ def full_check_passes(operation: str, body: dict) -> bool:
 def test_the_cheap_check_passes_nothing_the_full_check_refuses():
     """Random damage to real responses (a member dropped, added, of another type or value, at any
     depth): whenever `conforms` passes a body, the full check passes it too."""
-    backup = backup_standin.Backup(None)
-    backup.create_backup_vault("us-east-1", {"BackupVaultName": "src"})
-    backup.create_backup_vault("us-west-2", {"BackupVaultName": "dst"})
-    backup.bulk({"vault": "src", "count": 6, "destinations": [DST], "states": {"COMPLETED": 1, "FAILED": 1, "RUNNING": 1}})
+    backup = BackupState(None)
+    vaults.create_backup_vault(backup, "us-east-1", {"BackupVaultName": "src"})
+    vaults.create_backup_vault(backup, "us-west-2", {"BackupVaultName": "dst"})
+    backup_jobs.bulk(backup, {"vault": "src", "count": 6, "destinations": [DST], "states": {"COMPLETED": 1, "FAILED": 1, "RUNNING": 1}})
     # A composite copy: a parent job (ChildJobsInState, a map) and its children.
-    composite = backup.complete_backup({"vault": "src", "resourceArn": VOLUME, "composite": {"children": 2}})
-    parent = backup.start_copy_job("us-east-1", {"RecoveryPointArn": composite["RecoveryPointArn"], "SourceBackupVaultName": "src",
-                                                 "DestinationBackupVaultArn": DST, "IamRoleArn": ROLE})["CopyJobId"]
+    composite = backup_jobs.complete_backup(backup, {"vault": "src", "resourceArn": VOLUME, "composite": {"children": 2}})
+    parent = copy_jobs.start_copy_job(backup, "us-east-1", {
+        "RecoveryPointArn": composite["RecoveryPointArn"], "SourceBackupVaultName": "src", "DestinationBackupVaultArn": DST,
+        "IamRoleArn": ROLE})["CopyJobId"]
     responses = [
-        ("ListCopyJobs", backup_standin.without_nulls(backup.list_copy_jobs("us-east-1", {}))),
-        ("ListBackupJobs", backup_standin.without_nulls(backup.list_backup_jobs("us-east-1", {}))),
-        ("DescribeCopyJob", backup_standin.without_nulls(backup.describe_copy_job("us-east-1", {"CopyJobId": parent}))),
+        ("ListCopyJobs", without_nulls(listings.list_copy_jobs(backup, "us-east-1", {}))),
+        ("ListBackupJobs", without_nulls(listings.list_backup_jobs(backup, "us-east-1", {}))),
+        ("DescribeCopyJob", without_nulls(copy_jobs.describe_copy_job(backup, "us-east-1", {"CopyJobId": parent}))),
     ]
     rng = random.Random(13)
 

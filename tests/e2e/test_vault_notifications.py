@@ -20,49 +20,49 @@ def run(stack, *args):
 
 def vault(stack, events=None, topic=None) -> str:
     name = f"setup-{uuid.uuid4().hex[:8]}"
-    backup = stack.client("backup")
+    backup = stack.endpoints.client("backup")
     backup.create_backup_vault(BackupVaultName=name)
     if events is not None:
-        backup.put_backup_vault_notifications(BackupVaultName=name, SNSTopicArn=topic or stack.vault_topic, BackupVaultEvents=events)
+        backup.put_backup_vault_notifications(BackupVaultName=name, SNSTopicArn=topic or stack.resources.vault_topic, BackupVaultEvents=events)
     return name
 
 
 def notifications(stack, name):
-    config = stack.client("backup").get_backup_vault_notifications(BackupVaultName=name)
+    config = stack.endpoints.client("backup").get_backup_vault_notifications(BackupVaultName=name)
     return config["SNSTopicArn"], set(config["BackupVaultEvents"])
 
 
 def test_the_command_merges_events_and_is_idempotent(stack):
     name = vault(stack, events=["BACKUP_JOB_STARTED", "RESTORE_JOB_COMPLETED"])
-    calls = stack.calls().get("PutBackupVaultNotifications", 0)
-    first = run(stack, "--topic-arn", stack.vault_topic, name)
+    calls = stack.backup.calls().get("PutBackupVaultNotifications", 0)
+    first = run(stack, "--topic-arn", stack.resources.vault_topic, name)
     assert first.returncode == 0, first.stderr
     assert f"{name}: updated" in first.stdout and "keeps BACKUP_JOB_STARTED, RESTORE_JOB_COMPLETED" in first.stdout
-    assert notifications(stack, name) == (stack.vault_topic, REQUIRED | {"BACKUP_JOB_STARTED", "RESTORE_JOB_COMPLETED"})
-    again = run(stack, "--topic-arn", stack.vault_topic, name)
+    assert notifications(stack, name) == (stack.resources.vault_topic, REQUIRED | {"BACKUP_JOB_STARTED", "RESTORE_JOB_COMPLETED"})
+    again = run(stack, "--topic-arn", stack.resources.vault_topic, name)
     assert again.returncode == 0 and "unchanged" in again.stdout
-    assert stack.calls()["PutBackupVaultNotifications"] == calls + 1, "the second run wrote nothing"
+    assert stack.backup.calls()["PutBackupVaultNotifications"] == calls + 1, "the second run wrote nothing"
 
 
 def test_dry_run_writes_nothing(stack):
     name = vault(stack)
-    calls = stack.calls().get("PutBackupVaultNotifications", 0)
-    result = run(stack, "--dry-run", "--topic-arn", stack.vault_topic, name)
+    calls = stack.backup.calls().get("PutBackupVaultNotifications", 0)
+    result = run(stack, "--dry-run", "--topic-arn", stack.resources.vault_topic, name)
     assert result.returncode == 0, result.stderr
     assert "would update (dry run)" in result.stdout
-    assert stack.calls().get("PutBackupVaultNotifications", 0) == calls
+    assert stack.backup.calls().get("PutBackupVaultNotifications", 0) == calls
 
 
 def test_a_conflicting_topic_and_an_unknown_vault_are_refused_clearly(stack):
-    other = stack.client("sns").create_topic(Name="ops-team")["TopicArn"]
+    other = stack.endpoints.client("sns").create_topic(Name="ops-team")["TopicArn"]
     name = vault(stack, events=["RESTORE_JOB_STARTED"], topic=other)
-    result = run(stack, "--topic-arn", stack.vault_topic, name, "no-such-vault")
+    result = run(stack, "--topic-arn", stack.resources.vault_topic, name, "no-such-vault")
     assert result.returncode == 1
     assert f"vault {name} already sends its notifications to {other}; refusing to replace them" in result.stderr
     assert "vault no-such-vault does not exist" in result.stderr
     assert notifications(stack, name) == (other, {"RESTORE_JOB_STARTED"})
-    replaced = run(stack, "--replace-topic", "--topic-arn", stack.vault_topic, name)
-    assert replaced.returncode == 0 and notifications(stack, name)[0] == stack.vault_topic
+    replaced = run(stack, "--replace-topic", "--topic-arn", stack.resources.vault_topic, name)
+    assert replaced.returncode == 0 and notifications(stack, name)[0] == stack.resources.vault_topic
     usage = run(stack, "primary")
     assert usage.returncode == 2 and "required arguments were not provided:\n  --topic-arn <ARN>" in usage.stderr
 
@@ -82,7 +82,7 @@ def test_the_custom_resource_answers_cloudformation(stack, tmp_path):
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), ResponseUrl)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    env = {**CREDENTIALS, "AWS_ENDPOINT_URL_BACKUP": stack.backup_url}
+    env = {**CREDENTIALS, "AWS_ENDPOINT_URL_BACKUP": stack.endpoints.backup_url}
     function = LocalLambda("vault-notifications", BINARY, env, str(tmp_path / "function.log"))
     try:
         function.start()
@@ -91,7 +91,7 @@ def test_the_custom_resource_answers_cloudformation(stack, tmp_path):
             "RequestType": "Create", "ResponseURL": f"http://127.0.0.1:{server.server_address[1]}/presigned",
             "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/vaultwatch/1", "RequestId": "r-1",
             "LogicalResourceId": "VaultNotificationSetup", "ResourceType": "Custom::VaultNotifications",
-            "ResourceProperties": {"ServiceToken": function.arn, "TopicArn": stack.vault_topic, "VaultNames": [name], "ReplaceTopic": "false"},
+            "ResourceProperties": {"ServiceToken": function.arn, "TopicArn": stack.resources.vault_topic, "VaultNames": [name], "ReplaceTopic": "false"},
         }
         outcome = function.invoke(event)
         assert outcome.ok, outcome.payload

@@ -1,8 +1,10 @@
 """What the local stack stands for: one account and region, test credentials, the backup role,
-and the functions template.yaml declares."""
+and the functions template.yaml declares; and how one is set up (Settings)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,5 +27,39 @@ FUNCTIONS = {
     "tracker": ("copy-job-tracker", "CopyJobTrackerFunction"),
     "retrier": ("copy-job-retrier", "CopyJobRetrierFunction"),
 }
+# The reconciler's ListCopyJobs page size (RECONCILE_PAGE_SIZE): the API's largest.
+RECONCILE_PAGE_SIZE = 1000
+# The template's default AllowedCopyTargets: this account's vaults in any region.
+COPY_TARGETS = f"arn:aws:backup:*:{ACCOUNT}:backup-vault:*"
 # Scheduled functions: no subscription, invoked by an EventBridge schedule.
 SCHEDULED = {"reconciler": ("copy-job-reconciler", "CopyJobReconcilerFunction")}
+
+
+@dataclass
+class Settings:
+    """How a LocalAws is set up (harness.stack): the template's parameters it stands in for, and how
+    the harness runs and delivers."""
+
+    max_attempts: int = 3
+    routes: list = field(default_factory=list)
+    binaries: Path = ROOT / "target" / "debug"
+    # Further variables of the reconciler (e.g. RECONCILE_STATE).
+    reconciler_env: dict = field(default_factory=dict)
+    # The alert topic's region: the stack's own, or another, as an organization's topic (the
+    # template's AlertTopicArn) may be.
+    alert_region: str = REGION
+    # The benchmark starts its own function processes.
+    start_functions: bool = True
+    # Called with each Invocation as it happens (the demo prints its timeline from this).
+    on_invocation: Callable | None = None
+    # Concurrent delivery (harness.delivery): function -> most concurrent invocations (its execution
+    # environments); empty: one invocation at a time. The retry queue's pollers (the event source's
+    # MaximumConcurrency) apply with it.
+    concurrency: dict = field(default_factory=dict)
+    retry_queue_concurrency: int = 1
+    # The stand-in's vault notifications straight to the subscriptions, filter policies applied by
+    # moto's matcher (harness.sns_direct), instead of through moto's topic and SQS queues.
+    direct_notifications: bool = False
+    # moto without its per-request costs that emulate nothing, DynamoDB's conditional writes atomic
+    # (harness.lean_moto); always so with concurrency.
+    lean_moto: bool = False

@@ -1,26 +1,34 @@
 """AWS Backup's side of a story: the stand-in's /_standin/ controls (documented in
-tests/standin/backup_standin.py), and vaults created through the API as an operator would."""
+tests/standin/controls.py), and vaults created through the API as an operator would."""
 
 from __future__ import annotations
 
 import json
 import urllib.request
+from typing import TYPE_CHECKING
 
 import boto3
 
 from harness.config import ACCOUNT, REGION
 
+if TYPE_CHECKING:
+    from harness.processes import Endpoints
+    from harness.resources import Resources
+
 # The vault events vaultwatch needs (what `vaultwatch notifications` sets up).
 VAULT_EVENTS = ["BACKUP_JOB_COMPLETED", "COPY_JOB_STARTED", "COPY_JOB_SUCCESSFUL", "COPY_JOB_FAILED"]
 
 
-class StandInControls:
-    """Part of LocalStack: driving the AWS Backup stand-in."""
+class StandIn:
+    """Driving the AWS Backup stand-in: its controls, and its API as an operator would call it."""
 
-    def standin(self, path: str, body: dict | None = None) -> dict:
+    def __init__(self, endpoints: Endpoints, resources: Resources):
+        self.endpoints, self.resources = endpoints, resources
+
+    def control(self, path: str, body: dict | None = None) -> dict:
         """POSTs `body` to the control endpoint /_standin/`path`; returns its answer."""
         request = urllib.request.Request(
-            f"{self.backup_url}/_standin/{path}", data=json.dumps(body or {}).encode(), method="POST",
+            f"{self.endpoints.backup_url}/_standin/{path}", data=json.dumps(body or {}).encode(), method="POST",
             headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -30,8 +38,8 @@ class StandInControls:
         """An AWS Backup client acting as `account` (the stand-in takes a 12-digit access key id for
         the caller's account, as moto does); the stack's own account when None."""
         if account is None or account == ACCOUNT:
-            return self.client("backup", region)
-        return boto3.client("backup", region_name=region, endpoint_url=self.backup_url,
+            return self.endpoints.client("backup", region)
+        return boto3.client("backup", region_name=region, endpoint_url=self.endpoints.backup_url,
                             aws_access_key_id=account, aws_secret_access_key="testing")
 
     def create_vault(self, name: str, region: str = REGION, notify: bool | None = None, account: str | None = None) -> str:
@@ -41,28 +49,26 @@ class StandInControls:
         backup = self.backup_client(region, account)
         arn = backup.create_backup_vault(BackupVaultName=name)["BackupVaultArn"]
         if notify if notify is not None else account in (None, ACCOUNT):
-            backup.put_backup_vault_notifications(BackupVaultName=name, SNSTopicArn=self.vault_topic, BackupVaultEvents=VAULT_EVENTS)
+            backup.put_backup_vault_notifications(BackupVaultName=name, SNSTopicArn=self.resources.vault_topic, BackupVaultEvents=VAULT_EVENTS)
         return arn
 
     def complete_backup(self, vault: str, resource: str, resource_type: str = "EBS", account: str | None = None, **extra) -> dict:
         """A backup job in `vault` ends (of `account`, the stack's own when None; `region`, ... in `extra`)."""
         if account is not None:
             extra["account"] = account
-        return self.standin("backup-jobs", {"vault": vault, "resourceArn": resource, "resourceType": resource_type, **extra})
+        return self.control("backup-jobs", {"vault": vault, "resourceArn": resource, "resourceType": resource_type, **extra})
 
     def bulk(self, vault: str, count: int, account: str | None = None, **spec) -> dict:
         """`count` completed backups in `vault` (of `account`), with copy jobs to `destinations`
         (see the stand-in's `bulk` control) -> {"backups": n, "copies": n}."""
         if account is not None:
             spec["account"] = account
-        return self.standin("bulk", {"vault": vault, "count": count, **spec})
+        return self.control("bulk", {"vault": vault, "count": count, **spec})
 
-    def set_organization(self, management: str | None, delegated_administrators: list[str] = (), members: list[str] = ()) -> dict:
-        """The AWS Organization of the stand-in's accounts (None: no organization). Its management
-        account and delegated administrators see every member's jobs."""
-        body = {} if management is None else {
-            "managementAccount": management, "delegatedAdministrators": list(delegated_administrators), "members": list(members)}
-        return self.standin("organization", body)
+    def set_organization(self, management: str, members: list[str]) -> dict:
+        """The AWS Organization of the stand-in's accounts: its management account sees every
+        member's jobs (delegated administrators: the `organization` control)."""
+        return self.control("organization", {"managementAccount": management, "members": list(members)})
 
     def complete_composite_backup(self, vault: str, resource: str, children=2, resource_type: str = "CloudFormation", **extra) -> dict:
         """A composite backup: the parent job (IsParent) with "ChildJobs". `children` is a count or a
@@ -72,13 +78,13 @@ class StandInControls:
 
     def advance(self) -> list[dict]:
         """Runs every unfinished copy job to its end; returns the jobs that moved."""
-        return self.standin("advance")["moved"]
+        return self.control("advance")["moved"]
 
-    def fail_next_copy(self, recovery_point: str, message: str, count: int = 1, destination: str | None = None) -> None:
-        rule = {"recoveryPointArn": recovery_point, "statusMessage": message, "count": count}
+    def fail_next_copy(self, recovery_point: str, message: str, destination: str | None = None) -> None:
+        rule = {"recoveryPointArn": recovery_point, "statusMessage": message}
         if destination:
             rule["destinationVaultArn"] = destination
-        self.standin("faults", {"failCopies": [rule]})
+        self.control("faults", {"failCopies": [rule]})
 
     def fail_copies(self, message: str, count: int = 1, category: str | None = None, **match) -> None:
         """Fails the next `count` copy jobs matching `match` (recoveryPointArn, destinationVaultArn,
@@ -87,39 +93,18 @@ class StandInControls:
         rule = {"statusMessage": message, "count": count, **match}
         if category:
             rule["messageCategory"] = category
-        self.standin("faults", {"failCopies": [rule]})
+        self.control("faults", {"failCopies": [rule]})
 
     def set_recovery_point(self, recovery_point: str, **fields) -> dict:
         """storageClass, status (None clears an override), lifecycle, creationDate (epoch),
         calculatedLifecycle. Returns the point as DescribeRecoveryPoint describes it."""
-        return self.standin("recovery-points/set", {"recoveryPointArn": recovery_point, **fields})
+        return self.control("recovery-points/set", {"recoveryPointArn": recovery_point, **fields})
 
-    def recovery_point(self, recovery_point: str) -> dict:
-        """DescribeRecoveryPoint's body for the point, without an API call counted."""
-        return self.standin("recovery-points/get", {"recoveryPointArn": recovery_point})
-
-    def set_passable_roles(self, roles: list[str] | None) -> None:
-        """Roles the functions may pass (iam:PassRole); None: every role (the default)."""
-        self.standin("passable-roles", {"roles": roles})
-
-    def seed_vault_notifications(self, vault: str, events: list[str], topic: str | None = None, region: str = REGION) -> None:
+    def seed_vault_notifications(self, vault: str, events: list[str]) -> None:
         """A notification configuration as an old vault has it, deprecated events included
-        (PutBackupVaultNotifications refuses those now)."""
-        self.standin("vault-notifications/set-raw", {
-            "vault": vault, "region": region, "SNSTopicArn": topic or self.vault_topic, "BackupVaultEvents": events})
-
-    def transition_copy_job(self, copy_job_id: str, state: str, message: str | None = None, category: str | None = None) -> dict:
-        body = {"state": state}
-        if message:
-            body["statusMessage"] = message
-        if category:
-            body["messageCategory"] = category
-        return self.standin(f"copy-jobs/{copy_job_id}/transition", body)
-
-    def corrupt_next_response(self, operation: str, merge: dict, count: int = 1) -> None:
-        """Test-only: the next `count` responses of `operation` get `merge` deep-merged in; the
-        stand-in's response check then answers 500 StandInModelViolation."""
-        self.standin("corrupt-response", {"operation": operation, "merge": merge, "count": count})
+        (PutBackupVaultNotifications refuses those now), to the stack's vault topic."""
+        self.control("vault-notifications/set-raw", {
+            "vault": vault, "SNSTopicArn": self.resources.vault_topic, "BackupVaultEvents": events})
 
     def set_quotas(self, rates: dict[str, tuple[float, float]] | None = None, per_vault: int | None = None,
                    per_region: int | None = None, on_limit: str = "wait", status_message: str | None = None,
@@ -144,26 +129,22 @@ class StandInControls:
             spec["copyJobs"] = {k: v for k, v in copies.items() if v is not None}
             # An explicit null switches a per-resource cap off (absent: AWS's figure).
             spec["copyJobs"].update(perResource=per_resource, crossAccountPerResourceAndRegion=cross_account_per_resource)
-        self.standin("quotas", spec)
+        self.control("quotas", spec)
 
     def clear_quotas(self) -> None:
-        self.standin("quotas", {})
+        self.control("quotas", {})
 
     def tick_quota_clock(self, seconds: float) -> float:
         """Moves the quotas' manual clock (set_quotas(manual_clock=True)) forward; returns it."""
-        return self.standin("quotas/clock", {"advanceSeconds": seconds})["now"]
+        return self.control("quotas/clock", {"advanceSeconds": seconds})["now"]
 
     def quota_counters(self) -> dict:
         """{"throttled": {op: n}, "peakRunning": {"vaults": {arn: n}, "regions": {"ACCOUNT/region": n},
         "resources": {arn: n}, "crossAccount": {"arn -> region": n}}, "limited": {"refused": n,
         "waited": n, "failed": n}, "limitedBy": {outcome: {cap: n}}} since the last reset."""
-        answer = self.standin("calls")
+        answer = self.control("calls")
         return {key: answer[key] for key in ("throttled", "peakRunning", "limited", "limitedBy")}
 
     def calls(self) -> dict:
         """AWS Backup API calls so far, by operation."""
-        return self.standin("calls")["calls"]
-
-    def published(self) -> list[dict]:
-        """Every vault notification the stand-in published (topic, subject, message, attributes)."""
-        return self.standin("published")["published"]
+        return self.control("calls")["calls"]

@@ -8,7 +8,7 @@ Nothing here waits on the clock: `settle()` delivers until every queue is empty,
 stand-in run the copy jobs that were started, and repeats until nothing moves.
 
 By default one invocation runs at a time, in the order the queues give them (what the end-to-end
-tests reason about). With LocalStack(concurrency={function: n}) a pass is concurrent, as Lambda
+tests reason about). With LocalAws(concurrency={function: n}) a pass is concurrent, as Lambda
 runs a burst: each function has up to n execution environments (harness.lambda_runtime.LambdaPool)
 fed by a worker pool of n, every notification waiting in a subscription is handed to its function's
 pool at once (SNS's asynchronous invocation: the message is Lambda's from then on), and the retry
@@ -23,11 +23,18 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from harness.config import Settings
 from harness.events import failure_record, scheduled_event, sns_event, sqs_event
 from harness.lambda_runtime import Outcome
+
+if TYPE_CHECKING:
+    from harness.processes import Endpoints
+    from harness.resources import Resources
 
 MAX_ROUNDS = 500
 # Lambda's asynchronous invocation: the first attempt and two retries, one minute and then two
@@ -48,11 +55,19 @@ class Invocation:
 
 
 class Delivery:
-    """Part of LocalStack: events to the functions, until the system is quiet."""
+    """Events to the functions as Lambda hands them over, until the system is quiet. `advance` is
+    AWS Backup's side of settling: it runs the started copy jobs and returns the ones that moved."""
 
-    # Concurrent delivery's state (made in `_worker_pools`): asynchronous invocations to retry, and
-    # the lock of the retry queue's receives.
-    _pools = None
+    def __init__(self, endpoints: Endpoints, resources: Resources, functions: dict, settings: Settings,
+                 advance: Callable[[], list]):
+        self.endpoints, self.resources, self.functions, self.settings = endpoints, resources, functions, settings
+        self.advance = advance
+        # How many times each notification reaches its function (a test may change it for a while).
+        self.duplicate_deliveries = 1
+        self.invocations: list[Invocation] = []
+        # Concurrent delivery's state (made in `_worker_pools`): the worker pools, asynchronous
+        # invocations to retry, and the locks of that list and of the retry queue's receives.
+        self._pools: dict[str, ThreadPoolExecutor] | None = None
 
     def invoke_async(self, name: str, event: dict) -> Outcome:
         """Lambda's asynchronous invocation: up to 3 attempts, then the failure destination."""
@@ -63,21 +78,21 @@ class Delivery:
             if outcome.ok:
                 return outcome
         record = failure_record(event, function.arn, outcome.request_id, outcome.payload, ASYNC_ATTEMPTS)
-        self.client("sqs").send_message(QueueUrl=self.failure_queue, MessageBody=json.dumps(record))
+        self.endpoints.client("sqs").send_message(QueueUrl=self.resources.failure_queue, MessageBody=json.dumps(record))
         return outcome
 
     def _record(self, invocation: Invocation) -> None:
         self.invocations.append(invocation)
-        if self.on_invocation:
-            self.on_invocation(invocation)
+        if self.settings.on_invocation:
+            self.settings.on_invocation(invocation)
 
     def _receive(self, url: str, visibility: int = 30) -> list[dict]:
-        return self.client("sqs").receive_message(
+        return self.endpoints.client("sqs").receive_message(
             QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=visibility, AttributeNames=["All"],
         ).get("Messages", [])
 
     def _deliver_retries(self) -> int:
-        messages = self._receive(self.retry_queue)
+        messages = self._receive(self.resources.retry_queue)
         if not messages:
             return 0
         return self._run_retry_batch(messages)
@@ -88,26 +103,26 @@ class Delivery:
         outcome = self.functions["retrier"].invoke(event)
         self._record(Invocation("retrier", event, outcome, 1))
         failed = {f["itemIdentifier"] for f in outcome.payload.get("batchItemFailures", [])} if outcome.ok else {m["MessageId"] for m in messages}
-        sqs = self.client("sqs")
+        sqs = self.endpoints.client("sqs")
         for message in messages:
             if message["MessageId"] in failed:
                 # Visible again at once (no waiting in tests); SQS's redrive policy counts receives.
-                sqs.change_message_visibility(QueueUrl=self.retry_queue, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+                sqs.change_message_visibility(QueueUrl=self.resources.retry_queue, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
             else:
-                sqs.delete_message(QueueUrl=self.retry_queue, ReceiptHandle=message["ReceiptHandle"])
+                sqs.delete_message(QueueUrl=self.resources.retry_queue, ReceiptHandle=message["ReceiptHandle"])
         return len(messages)
 
-    def deliveries_of(self, message: dict) -> int:
-        """How many times a notification reaches its function (SNS delivers at least once)."""
+    def deliveries_of(self) -> int:
+        """How many times the next notification reaches its function (SNS delivers at least once)."""
         return self.duplicate_deliveries
 
     def deliver(self) -> int:
         """One pass over every subscription queue and the retry queue. Returns messages handled."""
-        if self.concurrency:
+        if self.settings.concurrency:
             return self._deliver_concurrently()
         handled = 0
-        sqs = self.client("sqs")
-        for name, url in self.subscription_queues.items():
+        sqs = self.endpoints.client("sqs")
+        for name, url in self.resources.subscription_queues.items():
             messages = self._receive(url)
             for message in messages:
                 for _ in range(self.duplicate_deliveries):
@@ -122,13 +137,13 @@ class Delivery:
         if pools is None:
             self._async_retries, self._retry_lock, self._retry_receive = [], threading.Lock(), threading.Lock()
             pools = self._pools = {
-                name: ThreadPoolExecutor(self.concurrency.get(name, 1), thread_name_prefix=f"deliver-{name}")
-                for name in self.subscription_queues
+                name: ThreadPoolExecutor(self.settings.concurrency.get(name, 1), thread_name_prefix=f"deliver-{name}")
+                for name in self.resources.subscription_queues
             }
-            pools["retry queue"] = ThreadPoolExecutor(self.retry_queue_concurrency, thread_name_prefix="retry-queue")
+            pools["retry queue"] = ThreadPoolExecutor(self.settings.retry_queue_concurrency, thread_name_prefix="retry-queue")
         return pools
 
-    def stop_delivery(self) -> None:
+    def stop(self) -> None:
         for pool in (self._pools or {}).values():
             pool.shutdown(wait=True, cancel_futures=True)
         self._pools = None
@@ -147,7 +162,7 @@ class Delivery:
             self.retry_async_later(name, event, attempt + 1, ASYNC_RETRY_DELAYS[attempt - 1])
             return
         record = failure_record(event, function.arn, outcome.request_id, outcome.payload, ASYNC_ATTEMPTS)
-        self.client("sqs").send_message(QueueUrl=self.failure_queue, MessageBody=json.dumps(record))
+        self.endpoints.client("sqs").send_message(QueueUrl=self.resources.failure_queue, MessageBody=json.dumps(record))
 
     def retry_async_later(self, name: str, event: dict, attempt: int, delay: int) -> None:
         """Schedules attempt `attempt` of an asynchronous invocation, due `delay` seconds later in
@@ -163,9 +178,9 @@ class Delivery:
     def _take_notifications(self, name: str, url: str) -> list[dict]:
         """Every notification waiting for `name`'s subscription, taken off it (the direct topic's,
         or received from its queue and deleted in batches)."""
-        if self.direct_topic is not None:
-            return self.direct_topic.take(name)
-        sqs, taken = self.client("sqs"), []
+        if self.endpoints.direct_topic is not None:
+            return self.endpoints.direct_topic.take(name)
+        sqs, taken = self.endpoints.client("sqs"), []
         while messages := self._receive(url):
             sqs.delete_message_batch(QueueUrl=url, Entries=[
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
@@ -175,7 +190,7 @@ class Delivery:
     def _receive_retries(self) -> list[dict]:
         # One receive at a time: moto's ReceiveMessage is not atomic across its threads.
         with self._retry_receive:
-            return self._receive(self.retry_queue, RETRY_QUEUE_VISIBILITY)
+            return self._receive(self.resources.retry_queue, RETRY_QUEUE_VISIBILITY)
 
     def _poll_retry_queue(self, messages: list[dict]) -> int:
         """One poller of the retry queue's event source: `messages` first, then a batch at a time
@@ -194,14 +209,14 @@ class Delivery:
         for name, event, attempt in retries:
             invocations.append(pools[name].submit(self._invoke_async_attempt, name, event, attempt))
         handled = len(retries)
-        for name, url in self.subscription_queues.items():
+        for name, url in self.resources.subscription_queues.items():
             for message in self._take_notifications(name, url):
-                for _ in range(self.deliveries_of(message)):
+                for _ in range(self.deliveries_of()):
                     invocations.append(pools[name].submit(self._invoke_async_attempt, name, sns_event(message), 1))
                 handled += 1
         # The event source scales out from one poller as it finds messages (an empty queue costs one receive).
         pollers = []
-        for _ in range(self.retry_queue_concurrency):
+        for _ in range(self.settings.retry_queue_concurrency):
             messages = self._receive_retries()
             if not messages:
                 break
@@ -231,28 +246,3 @@ class Delivery:
         outcome = self.functions["reconciler"].invoke(event)
         self._record(Invocation("reconciler", event, outcome, 1))
         return outcome
-
-    def track(self, jobs: list[dict]) -> None:
-        """Writes what the event path would have recorded for `jobs` (ListCopyJobs items), details
-        included, failures handled: directly, in batches, since moto takes ~10 ms a conditional
-        write and seeding thousands of records is not what a test or benchmark is about."""
-        dynamodb = self.client("dynamodb")
-        rank = {"CREATED": 0, "RUNNING": 1, "COMPLETED": 2, "FAILED": 2}
-        items = []
-        for job in jobs:
-            item = {
-                "pk": {"S": f"copy#{job['CopyJobId']}"}, "item_type": {"S": "copy_job"},
-                "copy_job_id": {"S": job["CopyJobId"]}, "state": {"S": job["State"]},
-                "state_rank": {"N": str(rank[job["State"]])},
-                "source_recovery_point_arn": {"S": job["SourceRecoveryPointArn"]},
-                "source_vault_arn": {"S": job["SourceBackupVaultArn"]},
-                "destination_vault_arn": {"S": job["DestinationBackupVaultArn"]},
-                "resource_arn": {"S": job["ResourceArn"]}, "resource_type": {"S": job["ResourceType"]},
-            }
-            if job.get("DestinationRecoveryPointArn"):
-                item["destination_recovery_point_arn"] = {"S": job["DestinationRecoveryPointArn"]}
-            if job["State"] == "FAILED":
-                item["failure_claim"] = {"S": "done"}
-            items.append({"PutRequest": {"Item": item}})
-        for start in range(0, len(items), 25):
-            dynamodb.batch_write_item(RequestItems={self.table: items[start:start + 25]})

@@ -83,6 +83,7 @@ class LocalLambda:
                 # Bound to this process generation's queue: a poll left over from a crashed
                 # process must not take the next environment's events.
                 request_id, event = harness.events.get()
+                # Lambda-Runtime-Deadline-Ms is a wall-clock date (epoch ms), as the function reads it.
                 deadline = int((time.time() + harness.timeout) * 1000)
                 self.send(200, json.dumps(event).encode(), headers={
                     "Lambda-Runtime-Aws-Request-Id": request_id,
@@ -124,14 +125,14 @@ class LocalLambda:
         self.events.put((request_id, event))
         self.invocations += 1
         try:
-            deadline = time.time() + self.timeout
+            deadline = time.monotonic() + self.timeout
             while True:
                 try:
                     return results.get(timeout=0.05)
                 except queue.Empty:
                     pass
                 crashed = self.process.poll() is not None
-                if crashed or time.time() > deadline:
+                if crashed or time.monotonic() > deadline:
                     # Lambda ends the environment on a crash or a timeout; the next invoke starts a new one.
                     if not crashed:
                         self.process.kill()

@@ -1,12 +1,12 @@
-"""moto's server (`moto_server`) without per-request costs that are no part of what it emulates:
-`python -m harness.lean_moto [--dynamodb-port P] -H HOST -p PORT` runs moto's own server and
-services unchanged, except
+"""moto's server without per-request costs that are no part of what it emulates: imported by
+`python -m harness.moto_server --lean` (which reports the ports), moto's own server and services
+run unchanged, except
 
   * the request router's listing of moto's installed service packages (os.listdir and an isdir per
     package, twice per request: ~10% of moto's time under load) is read once: the packages do not
     change while the server runs;
   * werkzeug's access log line per request is not written;
-  * with --dynamodb-port, a second endpoint in the same process serves DynamoDB's JSON API alone:
+  * a second endpoint in the same process (`serve_dynamodb`) serves DynamoDB's JSON API alone:
     each request goes straight to moto's DynamoDB handler (the call moto's in-process mock makes
     for a botocore request), over kept-alive connections. moto's server closes every connection
     after one response (werkzeug does, since 2.1) and routes each request through Flask and its
@@ -16,17 +16,15 @@ services unchanged, except
     concurrent `attribute_not_exists` claims can both succeed), where DynamoDB applies a
     conditional write atomically. Concurrent delivery (harness.delivery) needs this endpoint.
 
-The benchmark starts moto this way (LocalStack(lean_moto=True)): its DynamoDB requests keep moto the
-busiest process of a burst. Run with tests/ as the working directory (the harness package)."""
+The benchmark starts moto this way (LocalAws(lean_moto=True)): its DynamoDB requests keep moto the
+busiest process of a burst."""
 
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 
 import moto.backends as backends
-from moto.server import main
 
 from harness.loopback import LoopbackHandler, LoopbackServer
 
@@ -48,8 +46,9 @@ class _Request:
         self.method, self.url, self.headers, self.body = method, url, headers, body
 
 
-def serve_dynamodb(host: str, port: int) -> LoopbackServer:
-    """The DynamoDB endpoint: POST / with X-Amz-Target DynamoDB_20120810.*, answered by moto."""
+def serve_dynamodb(host: str, port: int = 0) -> LoopbackServer:
+    """The DynamoDB endpoint: POST / with X-Amz-Target DynamoDB_20120810.*, answered by moto (port 0:
+    one the operating system picks; the server's `port` says which)."""
     from botocore.exceptions import ClientError
     from moto.dynamodb.responses import DynamoHandler
 
@@ -59,7 +58,7 @@ def serve_dynamodb(host: str, port: int) -> LoopbackServer:
         def do_POST(self):
             body = self.read_body()
             headers = dict(self.headers.items())
-            url = f"http://{headers.get('Host', f'{host}:{port}')}{self.path}"
+            url = f"http://{headers.get('Host', '%s:%d' % self.server.server_address[:2])}{self.path}"
             try:
                 with atomic:  # one request at a time: each conditional write atomic, as in DynamoDB
                     status, reply_headers, content = DynamoHandler.dispatch(_Request("POST", url, headers, body), url, headers)
@@ -75,14 +74,3 @@ def serve_dynamodb(host: str, port: int) -> LoopbackServer:
 
     return LoopbackServer(Handler, host, port).serve_in_background()
 
-
-if __name__ == "__main__":
-    argv = sys.argv[1:]
-    if "--dynamodb-port" in argv:
-        at = argv.index("--dynamodb-port")
-        dynamodb_port = int(argv[at + 1])
-        del argv[at:at + 2]
-        host = argv[argv.index("-H") + 1] if "-H" in argv else "127.0.0.1"
-        serve_dynamodb(host, dynamodb_port)
-    sys.argv = ["moto_server", *argv]
-    sys.exit(main())

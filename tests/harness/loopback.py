@@ -4,6 +4,7 @@ proxy and the AWS Backup stand-in. Loopback only, threaded, HTTP/1.1 keep-alive,
 from __future__ import annotations
 
 import http.client
+import os
 import socket
 import sys
 import threading
@@ -90,3 +91,11 @@ class Connections:
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
+
+
+def report_ready(*ports: int) -> None:
+    """The handshake of a server process (harness.processes.start_server): "READY <port>..." on
+    stdout once it listens. Then stdout goes to stderr (the process's log): the READY line's pipe is
+    read no further, and output left in it would block the process once the pipe is full."""
+    print("READY", *ports, flush=True)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())

@@ -1,116 +1,86 @@
-"""The stack's processes: moto, the AWS Backup stand-in, the DynamoDB fault proxy (a thread of this
-process) and the function binaries, each started on a free loopback port and stopped with the stack."""
+"""The stack's servers: moto, the AWS Backup stand-in, the DynamoDB fault proxy (a thread of this
+process), each on a loopback port the operating system picks (a process reports its port with a
+READY line) and stopped with the stack."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
-import time
-import urllib.request
 from pathlib import Path
 
 import boto3
 from botocore.config import Config
 
-from harness.config import CREDENTIALS, FUNCTIONS, REGION, SCHEDULED, TESTS
+from harness.config import REGION, TESTS, Settings
 from harness.dynamodb_faults import DynamoFaults
-from harness.lambda_runtime import LambdaPool, LocalLambda
 
-# The stand-in runs as `python -m standin.backup_standin` from tests/ (its package's parent).
-STANDIN = [sys.executable, "-m", "standin.backup_standin"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# The stand-in and moto run as modules from tests/ (their packages' parent).
+STANDIN = [sys.executable, "-m", "standin.server"]
+MOTO = [sys.executable, "-m", "harness.moto_server"]
 
 
-def wait_until(ready, what: str, timeout: float = 60.0) -> None:
-    """Readiness check for a process we started (not test synchronisation)."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if ready():
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"{what} did not become ready within {timeout:.0f}s")
-
-
-def start_standin(args: list[str], **popen) -> tuple[subprocess.Popen, str]:
-    """Starts the AWS Backup stand-in on a free port with `args`; returns the process and its URL
-    once it listens. `popen`: further subprocess.Popen arguments (stdout is the READY line's pipe)."""
-    process = subprocess.Popen([*STANDIN, "--port", "0", *args], cwd=TESTS, stdout=subprocess.PIPE, text=True, **popen)
-    line = process.stdout.readline()
+def start_server(command: list[str], what: str, **popen) -> tuple[subprocess.Popen, list[int]]:
+    """Starts a server process that binds port 0 (the operating system picks a free port) and
+    prints "READY <port> [<port>...]" on stdout once it listens: a handshake, with nothing to poll
+    and no port chosen here that another process could take first. Returns the process and its
+    ports. `popen`: further subprocess.Popen arguments (stdout is the READY line's pipe)."""
+    process = subprocess.Popen(command, cwd=TESTS, stdout=subprocess.PIPE, text=True, **popen)
+    line = process.stdout.readline()  # blocks until the line, or EOF if the process dies first
     if not line.startswith("READY "):
         process.kill()
         process.wait()
-        raise RuntimeError(f"backup stand-in failed to start: {line!r}")
-    return process, f"http://127.0.0.1:{line.split()[1]}"
+        raise RuntimeError(f"{what} failed to start: {line!r}")
+    return process, [int(port) for port in line.split()[1:]]
 
 
-class Processes:
-    """Part of LocalStack: starting and stopping everything it runs."""
+def start_standin(args: list[str], **popen) -> tuple[subprocess.Popen, str]:
+    """Starts the AWS Backup stand-in with `args`; returns the process and its URL once it listens."""
+    process, (port,) = start_server([*STANDIN, "--port", "0", *args], "backup stand-in", **popen)
+    return process, f"http://127.0.0.1:{port}"
 
-    # With direct_notifications: the SNS endpoint the stand-in publishes to (a harness.sns_direct.DirectTopic).
-    direct_topic = None
 
-    def start(self):
-        self.workdir = Path(tempfile.mkdtemp(prefix="vaultwatch-stack-"))
+class Endpoints:
+    """The stack's servers, each on a loopback port of its own: moto (SNS, SQS, DynamoDB), the
+    DynamoDB fault proxy in front of it (a thread of this process), the direct SNS topic (with
+    `direct_notifications`) and the AWS Backup stand-in; their URLs, and one client per service and
+    region, shared."""
+
+    def __init__(self, settings: Settings, workdir: Path):
+        self.settings, self.workdir = settings, workdir
         self.processes: list[subprocess.Popen] = []
-        self.functions: dict[str, LocalLambda | LambdaPool] = {}
-        self.invocations = []
+        self.dynamodb_faults: DynamoFaults | None = None
+        # With direct_notifications: the SNS endpoint the stand-in publishes to (a harness.sns_direct.DirectTopic).
+        self.direct_topic = None
         self._clients: dict[tuple[str, str], object] = {}
         self._clients_lock = threading.Lock()
-        try:
-            self._start_moto()
-            # The functions reach DynamoDB through a proxy that can fail chosen writes.
-            self.dynamodb_faults = DynamoFaults(self.dynamodb_url)
-            self._start_standin()
-            self.create_resources()
-            if self.start_functions:
-                self._start_functions()
-        except BaseException:
-            self.stop()
-            raise
+
+    def start(self) -> Endpoints:
+        self._start_moto()
+        # The functions reach DynamoDB through a proxy that can fail chosen writes.
+        self.dynamodb_faults = DynamoFaults(self.dynamodb_url)
+        self._start_standin()
         return self
 
     def _log(self, name: str):
         return open(self.workdir / name, "ab")
 
     def _start_moto(self) -> None:
-        port = free_port()
-        self.moto_url = f"http://127.0.0.1:{port}"
-        # Where DynamoDB requests go: moto's endpoint, or with lean_moto (the same moto without its
-        # per-request costs that emulate nothing) its DynamoDB-only endpoint, same backend, each
-        # conditional write atomic, which concurrent delivery needs.
-        self.dynamodb_url = self.moto_url
-        if self.lean_moto or self.concurrency:
-            dynamodb_port = free_port()
-            moto, cwd = [sys.executable, "-m", "harness.lean_moto", "--dynamodb-port", str(dynamodb_port)], TESTS
-            self.dynamodb_url = f"http://127.0.0.1:{dynamodb_port}"
-        else:
-            moto, cwd = [str(Path(sys.executable).parent / "moto_server")], None
-        process = subprocess.Popen([*moto, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
-                                   stderr=self._log("moto.log"), start_new_session=True, cwd=cwd)
+        # With lean_moto: the same moto without its per-request costs that emulate nothing, plus
+        # its DynamoDB-only endpoint (same backend, each conditional write atomic, which concurrent
+        # delivery needs), where DynamoDB requests then go.
+        lean = self.settings.lean_moto or bool(self.settings.concurrency)
+        process, ports = start_server([*MOTO, *(["--lean"] if lean else [])], "moto server",
+                                      stderr=self._log("moto.log"), start_new_session=True)
         self.processes.append(process)
-
-        def ready():
-            try:
-                return urllib.request.urlopen(f"{self.moto_url}/moto-api/data.json", timeout=1).status == 200
-            except OSError:
-                return False
-
-        wait_until(ready, "moto server")
+        self.moto_url = f"http://127.0.0.1:{ports[0]}"
+        self.dynamodb_url = f"http://127.0.0.1:{ports[1]}" if lean else self.moto_url
 
     def _start_standin(self) -> None:
         sns = self.moto_url
-        if self.direct_notifications:
+        if self.settings.direct_notifications:
             # The stand-in's notifications go straight to the subscriptions (imported here: it loads moto).
             from harness.sns_direct import DirectTopic
 
@@ -119,21 +89,6 @@ class Processes:
         process, self.backup_url = start_standin(["--sns-endpoint", sns], stderr=self._log("standin.log"),
                                                  start_new_session=True)
         self.processes.append(process)
-
-    def _start_functions(self) -> None:
-        for name, (binary, _) in {**FUNCTIONS, **SCHEDULED}.items():
-            path = self.binaries / binary
-            if not path.exists():
-                raise RuntimeError(f"{path} not found: run `cargo build --bins` first")
-            timeout = 300.0 if name in SCHEDULED else 30.0
-            log = str(self.workdir / f"{name}.log")
-            if self.concurrency:
-                # Concurrent delivery: every function may be invoked from several threads.
-                function = LambdaPool(name, str(path), self.function_env(name), log, timeout, self.concurrency.get(name, 1))
-            else:
-                function = LocalLambda(name, str(path), self.function_env(name), log, timeout)
-            self.functions[name] = function
-            function.start()
 
     def client(self, service: str, region: str = REGION):
         """A client of the stack's `service` in `region`, made once and shared (botocore clients are
@@ -152,27 +107,12 @@ class Processes:
                     )
         return client
 
-    def vaultwatch(self, *args: str, account: str | None = None) -> subprocess.CompletedProcess:
-        """Runs the `vaultwatch` command as an operator would against this stack (its table and
-        routes, credentials and endpoints in the environment, outside Lambda); as another account
-        when `account` is given (a 12-digit access key id names the caller's account, as in moto)."""
-        env = {**os.environ, **CREDENTIALS, "AWS_ENDPOINT_URL": self.moto_url, "AWS_ENDPOINT_URL_BACKUP": self.backup_url,
-               "TRACKING_TABLE_NAME": self.table, "COPY_ROUTES": json.dumps(self.routes), "TLS_ROOTS": "system"}
-        if account is not None:
-            env["AWS_ACCESS_KEY_ID"] = account
-        env.pop("AWS_LAMBDA_RUNTIME_API", None)
-        return subprocess.run([str(self.binaries / "vaultwatch"), *args], env=env, capture_output=True, text=True,
-                              timeout=120)
-
     def stop(self) -> None:
-        self.stop_delivery()
-        for function in getattr(self, "functions", {}).values():
-            function.stop()
-        if getattr(self, "dynamodb_faults", None):
+        if self.dynamodb_faults:
             self.dynamodb_faults.stop()
-        if getattr(self, "direct_topic", None):
+        if self.direct_topic:
             self.direct_topic.stop()
-        for process in getattr(self, "processes", []):
+        for process in self.processes:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
                 try:
@@ -180,9 +120,3 @@ class Processes:
                 except subprocess.TimeoutExpired:
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()

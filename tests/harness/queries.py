@@ -5,6 +5,13 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from typing import TYPE_CHECKING
+
+from harness import schema
+
+if TYPE_CHECKING:
+    from harness.processes import Endpoints
+    from harness.resources import Resources
 
 
 def plain(item: dict) -> dict:
@@ -17,36 +24,46 @@ def plain(item: dict) -> dict:
 
 
 class Queries:
-    """Part of LocalStack: reading results (only `alerts()` consumes what it reads)."""
+    """Reading what happened. Only `take_alerts()` consumes what it reads."""
 
-    def alerts(self) -> list[dict]:
-        """The alerts (and "resolved" messages) published since the last call: the alert topic's SNS
-        envelopes as its SQS subscription receives them. With `MessageStructure: json` that is the
+    def __init__(self, endpoints: Endpoints, resources: Resources, functions: dict):
+        self.endpoints, self.resources, self.functions = endpoints, resources, functions
+        # Alerts received from the alert inbox and not yet taken, oldest first.
+        self._alerts: list[dict] = []
+
+    def take_alerts(self) -> list[dict]:
+        """The alerts (and "resolved" messages) published and not taken yet, oldest first; they are
+        the caller's now: the next call returns only later ones. Each is the alert topic's SNS
+        envelope as its SQS subscription receives it. With `MessageStructure: json` that is the
         `default` message, the AWS Chatbot custom notification a chat channel's HTTPS subscription
         gets too; `Notification` is it parsed, and `Email` is the `email` message, what e-mail
         subscribers get (read from what moto recorded of the Publish: moto delivers no e-mail)."""
-        sqs = self.client("sqs")
-        alerts = []
-        while True:
-            messages = sqs.receive_message(QueueUrl=self.alert_inbox, MaxNumberOfMessages=10).get("Messages", [])
-            if not messages:
-                break
+        alerts = self.peek_alerts()
+        self._alerts = []
+        return alerts
+
+    def peek_alerts(self) -> list[dict]:
+        """What `take_alerts()` would return, left for it: looking does not consume."""
+        sqs = self.endpoints.client("sqs")
+        received = []
+        while messages := sqs.receive_message(QueueUrl=self.resources.alert_inbox, MaxNumberOfMessages=10).get("Messages", []):
             for message in messages:
-                alerts.append(json.loads(message["Body"]))
-                sqs.delete_message(QueueUrl=self.alert_inbox, ReceiptHandle=message["ReceiptHandle"])
-        if alerts:
-            published = self.published_to(self.alert_topic)
-            for alert in alerts:
+                received.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=self.resources.alert_inbox, ReceiptHandle=message["ReceiptHandle"])
+        if received:
+            published = self.published_to(self.resources.alert_topic)
+            for alert in received:
                 alert["Notification"] = json.loads(alert["Message"])
                 alert["Published"] = published[alert["MessageId"]]
                 alert["Email"] = alert["Published"]["email"]
-        return alerts
+            self._alerts += received
+        return list(self._alerts)
 
     def published_to(self, topic_arn: str) -> dict[str, dict]:
         """Message id -> the `Message` of each Publish to the topic, as sent: with `MessageStructure:
         json`, the object of a message per protocol. From moto's model data (its
         `Topic.sent_notifications`: id, message, subject, attributes, group)."""
-        with urllib.request.urlopen(f"{self.moto_url}/moto-api/data.json", timeout=10) as response:
+        with urllib.request.urlopen(f"{self.endpoints.moto_url}/moto-api/data.json", timeout=10) as response:
             topics = json.load(response)["sns"]["Topic"]
         (topic,) = [t for t in topics if t["arn"] == topic_arn]
         published = {}
@@ -88,36 +105,37 @@ class Queries:
 
     def failures(self) -> list[dict]:
         """The failure destination's records (left in the queue)."""
-        messages = self.client("sqs").receive_message(QueueUrl=self.failure_queue, MaxNumberOfMessages=10, VisibilityTimeout=0)
+        messages = self.endpoints.client("sqs").receive_message(QueueUrl=self.resources.failure_queue, MaxNumberOfMessages=10, VisibilityTimeout=0)
         return [json.loads(m["Body"]) for m in messages.get("Messages", [])]
 
     def table_items(self) -> list[dict]:
-        dynamodb = self.client("dynamodb")
+        dynamodb = self.endpoints.client("dynamodb")
         items, start = [], None
         while True:
-            page = dynamodb.scan(TableName=self.table, **({"ExclusiveStartKey": start} if start else {}))
+            page = dynamodb.scan(TableName=self.resources.table, **({"ExclusiveStartKey": start} if start else {}))
             items += [plain(item) for item in page["Items"]]
             start = page.get("LastEvaluatedKey")
             if not start:
                 return items
 
     def copy_record(self, copy_job_id: str) -> dict | None:
-        item = self.client("dynamodb").get_item(TableName=self.table, Key={"pk": {"S": f"copy#{copy_job_id}"}}).get("Item")
+        item = self.endpoints.client("dynamodb").get_item(TableName=self.resources.table, Key=schema.copy_key(copy_job_id)).get("Item")
         return plain(item) if item else None
 
     def copies_of(self, recovery_point: str) -> list[tuple[str, str]]:
         """(destination vault, state) of each tracked copy of a recovery point, sorted: the
         by-recovery-point index, queried as an operator would."""
-        page = self.client("dynamodb").query(
-            TableName=self.table, IndexName="by-recovery-point",
-            KeyConditionExpression="source_recovery_point_arn = :rp",
+        index, key = schema.recovery_point_index()
+        copy = schema.copy_attributes()
+        page = self.endpoints.client("dynamodb").query(
+            TableName=self.resources.table, IndexName=index, KeyConditionExpression=f"{key} = :rp",
             ExpressionAttributeValues={":rp": {"S": recovery_point}},
         )
-        return sorted((item["destination_vault_arn"], item["state"]) for item in map(plain, page["Items"]))
+        return sorted((item[copy.DESTINATION_VAULT_ARN], item[copy.STATE]) for item in map(plain, page["Items"]))
 
     def copy_jobs(self, **filters) -> list[dict]:
         """ListCopyJobs with `filters`, every page."""
-        backup = self.client("backup")
+        backup = self.endpoints.client("backup")
         jobs, token = [], None
         while True:
             page = backup.list_copy_jobs(**filters, **({"NextToken": token} if token else {}))

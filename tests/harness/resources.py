@@ -1,36 +1,37 @@
-"""The template's resources in moto (topics, queues, the tracking table) and the environment the
-template gives each function, pointed at the local stack."""
+"""The template's resources in moto (topics, queues, the tracking table), the environment the
+template gives each function, pointed at the local stack, and records written to the table as the
+event path would have written them."""
 
 from __future__ import annotations
 
 import json
 
-from harness.config import ACCOUNT, CREDENTIALS, ROLE
+from typing import TYPE_CHECKING
+
+from harness import schema
+from harness.config import ACCOUNT, COPY_TARGETS, CREDENTIALS, RECONCILE_PAGE_SIZE, ROLE, Settings
 from harness.template import template_filter_policies
+
+if TYPE_CHECKING:
+    from harness.processes import Endpoints
 
 TABLE = "vaultwatch-tracking"
 
 
 class Resources:
-    """Part of LocalStack: what template.yaml creates, and how it wires the functions."""
+    """What template.yaml creates (in the stack's moto), and how it wires the functions."""
 
-    def create_resources(self) -> None:
-        sns, sqs, dynamodb = self.client("sns"), self.client("sqs"), self.client("dynamodb")
+    def __init__(self, endpoints: Endpoints, settings: Settings):
+        self.endpoints, self.settings = endpoints, settings
+
+    def create(self) -> Resources:
+        client = self.endpoints.client
+        sns, sqs, dynamodb = client("sns"), client("sqs"), client("dynamodb")
         self.vault_topic = sns.create_topic(Name="backup-vault-events")["TopicArn"]
-        self.alert_topic = self.client("sns", self.alert_region).create_topic(Name="vaultwatch-alerts")["TopicArn"]
+        self.alert_topic = client("sns", self.settings.alert_region).create_topic(Name="vaultwatch-alerts")["TopicArn"]
         self.table = TABLE
-        dynamodb.create_table(
-            TableName=self.table, BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                  {"AttributeName": "source_recovery_point_arn", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            GlobalSecondaryIndexes=[{
-                "IndexName": "by-recovery-point",
-                "KeySchema": [{"AttributeName": "source_recovery_point_arn", "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": [
-                    "copy_job_id", "state", "destination_vault_arn", "destination_recovery_point_arn"]},
-            }],
-        )
+        # As template.yaml declares it (keys, attributes, the by-recovery-point index).
+        dynamodb.create_table(TableName=self.table, **schema.table_definition())
 
         def queue(name: str, **attributes) -> tuple[str, str]:
             url = sqs.create_queue(QueueName=name, Attributes={k: str(v) for k, v in attributes.items()})["QueueUrl"]
@@ -54,39 +55,50 @@ class Resources:
                 Attributes={"FilterPolicy": json.dumps(policy)},
             )
             self.subscription_queues[name] = url
-        if self.direct_topic is not None:
-            self.direct_topic.route(self.vault_topic, policies)
+        if self.endpoints.direct_topic is not None:
+            self.endpoints.direct_topic.route(self.vault_topic, policies)
         self.alert_inbox, alert_inbox_arn = queue("alert-inbox")
-        self.client("sns", self.alert_region).subscribe(TopicArn=self.alert_topic, Protocol="sqs", Endpoint=alert_inbox_arn)
+        client("sns", self.settings.alert_region).subscribe(TopicArn=self.alert_topic, Protocol="sqs", Endpoint=alert_inbox_arn)
+        return self
 
     def function_env(self, name: str) -> dict[str, str]:
         """The environment the template gives function `name`, pointed at the local stack."""
+        settings = self.settings
         endpoints = {
-            "AWS_ENDPOINT_URL": self.moto_url, "AWS_ENDPOINT_URL_BACKUP": self.backup_url,
-            "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb_faults.url,
+            "AWS_ENDPOINT_URL": self.endpoints.moto_url, "AWS_ENDPOINT_URL_BACKUP": self.endpoints.backup_url,
+            "AWS_ENDPOINT_URL_DYNAMODB": self.endpoints.dynamodb_faults.url,
         }
         common = {
             **CREDENTIALS, **endpoints, "TRACKING_TABLE_NAME": self.table,
             # As the template's LoggingConfig (what Lambda sets from it) and MetricsNamespace.
             "AWS_LAMBDA_LOG_LEVEL": "INFO", "AWS_LAMBDA_LOG_FORMAT": "JSON", "METRICS_NAMESPACE": "vaultwatch",
             "ALLOWED_TOPIC_ARNS": self.vault_topic, "ALLOWED_ACCOUNT_IDS": ACCOUNT,
-            # As the template's Globals: BackupRoleArn, BackupRoleArn + PassableRoleArns, and the
-            # default AllowedCopyTargets (this account's vaults in any region).
-            "COPY_ROLE_ARN": ROLE, "PASSABLE_ROLE_ARNS": ",".join([ROLE, *self.passable_roles]),
-            "COPY_TARGETS": self.copy_targets,
+            # As the template's Globals: BackupRoleArn, BackupRoleArn as the one passable role (no
+            # PassableRoleArns), and the default AllowedCopyTargets.
+            "COPY_ROLE_ARN": ROLE, "PASSABLE_ROLE_ARNS": ROLE, "COPY_TARGETS": COPY_TARGETS,
         }
         specific = {
-            "copier": {"COPY_ROUTES": json.dumps(self.routes or [{"sourceVault": "unrouted", "destinationVaultArn": f"arn:aws:backup:us-west-2:{ACCOUNT}:backup-vault:none"}]), "COPY_ROLE_ARN": ROLE},
+            "copier": {"COPY_ROUTES": json.dumps(settings.routes or [{"sourceVault": "unrouted", "destinationVaultArn": f"arn:aws:backup:us-west-2:{ACCOUNT}:backup-vault:none"}]), "COPY_ROLE_ARN": ROLE},
             "tracker": {},
             "retrier": {
                 "ALERT_TOPIC_ARN": self.alert_topic, "RETRY_QUEUE_URL": self.retry_queue,
-                "MAX_ATTEMPTS": str(self.max_attempts),
+                "MAX_ATTEMPTS": str(settings.max_attempts),
                 # No waiting in tests: the backoff itself is covered by unit tests.
                 "RETRY_BASE_DELAY_SECONDS": "0",
             },
         }
         specific["reconciler"] = {
-            **specific["retrier"], "RECONCILE_LOOKBACK_HOURS": "1", "RECONCILE_PAGE_SIZE": str(self.reconcile_page_size),
-            "COPY_ROUTES": json.dumps(self.routes), "COPY_ROLE_ARN": ROLE, **self.reconciler_env,
+            **specific["retrier"], "RECONCILE_LOOKBACK_HOURS": "1", "RECONCILE_PAGE_SIZE": str(RECONCILE_PAGE_SIZE),
+            "COPY_ROUTES": json.dumps(settings.routes), "COPY_ROLE_ARN": ROLE, **settings.reconciler_env,
         }
         return {**common, **specific[name]}
+
+    def track(self, jobs: list[dict]) -> None:
+        """Writes what the event path would have recorded for `jobs` (ListCopyJobs items), details
+        included, failures handled (harness.schema.tracked_item): directly, in batches, since moto
+        takes ~10 ms a conditional write and seeding thousands of records is not what a test or
+        benchmark is about."""
+        dynamodb = self.endpoints.client("dynamodb")
+        items = [{"PutRequest": {"Item": schema.tracked_item(job)}} for job in jobs]
+        for start in range(0, len(items), 25):
+            dynamodb.batch_write_item(RequestItems={self.table: items[start:start + 25]})

@@ -1,6 +1,6 @@
 """An SNS endpoint in front of moto that delivers one topic's notifications straight to the
 functions' subscriptions, for a stack whose notifications run into the hundreds of thousands (the
-burst benchmark): LocalStack(direct_notifications=True) points the AWS Backup stand-in's publishing
+burst benchmark): LocalAws(direct_notifications=True) points the AWS Backup stand-in's publishing
 here instead of at moto.
 
 What it keeps of SNS's delivery: each Publish to the vault topic is matched against every

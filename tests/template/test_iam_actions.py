@@ -230,7 +230,7 @@ def parse_block(code, start, end, owner, trait, bounds, path, crate):
         if header_end is None:
             return
         if keyword == "fn":
-            i = parse_fn(code, m.start(), end, owner, trait, bounds, path, crate)
+            i = parse_fn(code, m.start(), owner, trait, bounds, path, crate)
             continue
         if keyword == "macro_rules":
             name = re.match(r"macro_rules\s*!\s*(\w+)\s*", code[m.start() :]).group(1)
@@ -285,7 +285,7 @@ def parse_block(code, start, end, owner, trait, bounds, path, crate):
         i = close + 1
 
 
-def parse_fn(code, start, end, owner, trait, outer_bounds, path, crate) -> int:
+def parse_fn(code, start, owner, trait, outer_bounds, path, crate) -> int:
     name_match = re.compile(r"fn\s+(\w+)\s*").match(code, start)
     i, generics = name_match.end(), ""
     if code[i] == "<":

@@ -968,8 +968,8 @@ def lambda_model_range(shape, member):
     return metadata.get("min"), metadata.get("max")
 
 
-def retry_queue_source(resources=RESOURCES):
-    (source,) = [e["Properties"] for e in resources["CopyJobRetrierFunction"]["Properties"]["Events"].values() if e["Type"] == "SQS"]
+def retry_queue_source():
+    (source,) = [e["Properties"] for e in RESOURCES["CopyJobRetrierFunction"]["Properties"]["Events"].values() if e["Type"] == "SQS"]
     return source
 
 
