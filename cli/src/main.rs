@@ -56,7 +56,7 @@ struct CoverageArgs {
     vault: Option<VaultName>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
-    /// The tracking table (the stack's TrackingTableName output).
+    /// The tracking table (the stack's TrackingTableName output); not with --organization.
     #[arg(long, env = "TRACKING_TABLE_NAME", value_name = "NAME", required_unless_present = "organization")]
     table: Option<String>,
     /// Report every member account of the organization (run in its management account).
@@ -69,6 +69,7 @@ struct CoverageArgs {
     #[arg(long = "region", value_name = "REGION", requires = "organization")]
     regions: Vec<String>,
     /// The copy routes, as the stack's CopyRoutes parameter (JSON); none: plan CopyActions only.
+    /// Not with --organization (member accounts' routes cannot be read from there).
     #[arg(long, env = "COPY_ROUTES", value_name = "JSON", value_parser = |raw: &str| RouteTable::from_json(raw))]
     routes: Option<RouteTable>,
     /// Retries after the original copy, as the stack's MaxAttempts (for "retrying n of m").
@@ -102,9 +103,38 @@ struct NotificationsArgs {
     vaults: Vec<VaultName>,
 }
 
+/// The options of one account's coverage, which `--organization` does not read.
+const SINGLE_ACCOUNT_OPTIONS: [&str; 3] = ["table", "vault", "routes"];
+
+impl Cli {
+    /// Parses the command line, refusing a single-account option given with `--organization`
+    /// (ignoring it would report something other than asked). Checked after clap's own rules, as
+    /// clap's `conflicts_with` would switch off `--require-copy-to`'s `requires`, and would refuse
+    /// a table or routes set in the environment (`TRACKING_TABLE_NAME`, `COPY_ROUTES`) for a stack's
+    /// operator who runs the organization view too: only options on the command line conflict.
+    fn try_parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Self, clap::Error> {
+        use clap::{CommandFactory, FromArgMatches};
+        let mut command = Self::command();
+        let matches = command.try_get_matches_from_mut(args)?;
+        if let Some(id) = single_account_option_with_organization(&matches) {
+            let message = format!("the argument '--{id}' cannot be used with '--organization' (one account only)");
+            return Err(command.error(clap::error::ErrorKind::ArgumentConflict, message));
+        }
+        Self::from_arg_matches(&matches)
+    }
+}
+
+/// The single-account option given on the command line beside `coverage --organization`, if any.
+fn single_account_option_with_organization(matches: &clap::ArgMatches) -> Option<&'static str> {
+    let coverage = matches.subcommand_matches("coverage").filter(|m| m.get_flag("organization"))?;
+    SINGLE_ACCOUNT_OPTIONS
+        .into_iter()
+        .find(|id| coverage.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::try_parse_args(std::env::args()).unwrap_or_else(|err| err.exit());
     let sdk = match load_sdk_config(Host::Shell).await {
         Ok(sdk) => sdk,
         Err(err) => return failed(&err),
@@ -193,7 +223,8 @@ mod tests {
     const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:backup-vault-events";
 
     fn parse(args: &[&str]) -> Result<Cli, String> {
-        Cli::try_parse_from(std::iter::once("vaultwatch").chain(args.iter().copied())).map_err(|err| err.to_string())
+        Cli::try_parse_args(std::iter::once("vaultwatch").chain(args.iter().copied()).map(str::to_owned))
+            .map_err(|err| err.to_string())
     }
 
     #[test]
@@ -258,5 +289,19 @@ mod tests {
         assert!(parse(&["coverage", "--organization", "--require-copy-to", "dr"])
             .unwrap_err()
             .contains("--require-copy-to"));
+        // The single-account options are refused with --organization, not silently ignored.
+        for single_account in [["--table", "t"], ["--vault", "primary"], ["--routes", "[]"]] {
+            let err = parse(&["coverage", "--organization", single_account[0], single_account[1]]).unwrap_err();
+            assert!(err.contains("cannot be used with '--organization'") && err.contains(single_account[0]), "{err}");
+        }
+        // ...on the command line: a stack operator's environment may name the table all the same.
+        // (a value from elsewhere than the command line, as a default stands in for here).
+        let table_not_given = <Cli as clap::CommandFactory>::command()
+            .mut_subcommand("coverage", |coverage: clap::Command| {
+                coverage.mut_arg("table", |table| table.default_value("from-the-environment"))
+            })
+            .try_get_matches_from(["vaultwatch", "coverage", "--organization"])
+            .unwrap();
+        assert_eq!(single_account_option_with_organization(&table_not_given), None);
     }
 }
