@@ -86,7 +86,7 @@ fn cells(row: &Coverage) -> [String; 8] {
     [
         requirement.recovery_point.to_string(),
         requirement.source_vault.to_string(),
-        requirement.resource_type.clone().unwrap_or_default(),
+        requirement.resource_type.as_ref().map(ToString::to_string).unwrap_or_default(),
         requirement.completed_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         requirement.destination.to_string(),
         requirement.required_by.label().to_owned(),
@@ -197,7 +197,7 @@ mod tests {
             source_vault: VaultName::parse("primary").unwrap(),
             source_vault_arn: BackupVaultArn::parse("arn:aws:backup:us-east-1:123456789012:backup-vault:primary")
                 .unwrap(),
-            resource_type: Some("EBS".into()),
+            resource_type: Some(vaultwatch::domain::ResourceType::Ebs),
             completed_at: Utc.with_ymd_and_hms(2026, 11, 20, 1, 0, 0).unwrap(),
             destination: BackupVaultArn::parse("arn:aws:backup:us-west-2:123456789012:backup-vault:dr").unwrap(),
             required_by: RequiredBy::Route,

@@ -339,7 +339,7 @@ async fn tracking_states_only_move_forward_in_dynamodb() {
     store.link_retry(&id, &CopyJobId::parse("NEXT").unwrap()).await.unwrap();
     let record = store.get(&id).await.unwrap().unwrap();
     assert_eq!(record.state, Some(CopyJobState::Failed));
-    assert_eq!(record.details.resource_type.as_deref(), Some("EBS"));
+    assert_eq!(record.details.resource_type, Some(vaultwatch::domain::ResourceType::Ebs));
     assert_eq!(record.details.destination_vault, Some(vault));
     assert_eq!(record.lineage, Some(lineage));
     assert_eq!(record.lifecycle, Some(lifecycle(30, 365)));

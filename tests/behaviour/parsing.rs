@@ -92,7 +92,7 @@ fn eventbridge_fixtures_carry_the_details() {
     let JobEvent::Backup(backup) = backup.event else { panic!() };
     assert_eq!(backup.vault.unwrap().as_str(), SOURCE_VAULT);
     assert_eq!(backup.recovery_point.unwrap().as_str(), RECOVERY_POINT);
-    assert_eq!(backup.resource_type.as_deref(), Some("EBS"));
+    assert_eq!(backup.resource_type, Some(vaultwatch::domain::ResourceType::Ebs));
 }
 
 #[test]

@@ -226,8 +226,7 @@ async fn missing_routed_copies_are_started_once() {
     )
     .unwrap();
     let reconciler = reconciler(routes);
-    let backup =
-        |index: usize, kind: &str| BackupJob { resource_type: Some(kind.to_owned()), ..completed_backup(index) };
+    let backup = |index: usize, kind: &str| BackupJob { resource_type: Some(kind.into()), ..completed_backup(index) };
     // Backup 0 was copied to DR by someone (its copy job is listed); 1 and 2 never were.
     reconciler.backup.add_copy_job(generated_job(4));
     let mut copied = generated_job(0);
@@ -302,7 +301,7 @@ fn completed_backup(index: usize) -> BackupJob {
         ),
         vault: vault(SOURCE_VAULT),
         resource: None,
-        resource_type: Some("EBS".to_owned()),
+        resource_type: Some("EBS".into()),
         parent_job: None,
         completed_at: Some(Utc::now()),
         created_by: None,

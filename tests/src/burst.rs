@@ -316,7 +316,7 @@ impl Burst {
                 resource: Some(
                     ResourceArn::parse(&format!("arn:aws:ec2:us-east-1:123456789012:volume/vol-{index:06}")).unwrap(),
                 ),
-                resource_type: Some(kind.to_owned()),
+                resource_type: Some(vaultwatch::domain::ResourceType::parse(kind)),
                 parent_job: None,
             };
             self.backup.inner.add_backup_job(job.clone());
@@ -519,7 +519,7 @@ impl Burst {
         for (index, job) in self.backups.iter().enumerate() {
             let rp = job.recovery_point.clone().expect("completed backups have a recovery point");
             let vault = job.vault.vault_name();
-            for route in self.routes.routes_for(&vault, job.resource_type.as_deref()) {
+            for route in self.routes.routes_for(&vault, job.resource_type.as_ref()) {
                 match routed.get(&(rp.clone(), route.destination_vault.clone())) {
                     Some(1) => {}
                     Some(n) => self.failures.push(format!("backup {index}: {n} copies to {}", route.destination_vault)),

@@ -176,7 +176,7 @@ async fn retrier_rows(rows: &mut Vec<Row>) {
     rows.push(Row::new("retrier", "retry due (SQS), refused by AWS Backup: alert published", calls, 6));
 
     // An S3 recovery point's ARN does not say whether it is continuous: the plan rule does.
-    let counts = Counts::with_failed_job(|job| job.resource_type = Some("S3".into()));
+    let counts = Counts::with_failed_job(|job| job.resource_type = Some(vaultwatch::domain::ResourceType::S3));
     let retrier = counts.retrier();
     let calls = measure(&counts, async {
         retrier.handle(&failed).await.unwrap();

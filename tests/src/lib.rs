@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use vaultwatch::domain::{
-    AlertKind, ClaimOutcome, Composite, DeleteAfterEvent, Destination, KmsKeyArn, RecoveryPoint, VaultLockState,
-    VaultName, VaultType,
+    AlertKind, ClaimOutcome, Composite, DeleteAfterEvent, Destination, KmsKeyArn, RecoveryPoint, ResourceType,
+    VaultLockState, VaultName, VaultType,
 };
 use vaultwatch::domain::{
     BackupJob, BackupJobId, BackupJobState, BackupPlanId, BackupPlanVersion, BackupRuleId, BackupVaultArn, CopyJob,
@@ -110,7 +110,7 @@ pub fn copy_job_from_wire(body: &Value) -> CopyJob {
         destination_recovery_point: s(job, "DestinationRecoveryPointArn").map(|a| RecoveryPointArn::parse(a).unwrap()),
         destination_lifecycle: job.get("DestinationRecoveryPointLifecycle").and_then(lifecycle_from_wire),
         resource: s(job, "ResourceArn").map(|a| ResourceArn::parse(a).unwrap()),
-        resource_type: s(job, "ResourceType").map(str::to_owned),
+        resource_type: s(job, "ResourceType").map(ResourceType::parse),
         iam_role: s(job, "IamRoleArn").map(|role| IamRoleArn::parse(role).unwrap()),
         created_by: plan_rule_from_wire(created_by),
         completed_at: time_from_wire(&job["CompletionDate"]),
@@ -153,7 +153,7 @@ pub fn backup_job_from_wire(body: &Value) -> BackupJob {
         recovery_point: s(body, "RecoveryPointArn").map(|a| RecoveryPointArn::parse(a).unwrap()),
         vault: BackupVaultArn::parse(s(body, "BackupVaultArn").unwrap()).unwrap(),
         resource: s(body, "ResourceArn").map(|a| ResourceArn::parse(a).unwrap()),
-        resource_type: s(body, "ResourceType").map(str::to_owned),
+        resource_type: s(body, "ResourceType").map(ResourceType::parse),
         parent_job: s(body, "ParentJobId").map(|id| BackupJobId::parse(id).unwrap()),
         completed_at: time_from_wire(&body["CompletionDate"]),
         created_by: plan_rule_from_wire(&body["CreatedBy"]),

@@ -8,6 +8,7 @@ use aws_sdk_backup::types;
 use aws_sdk_backup::Client;
 
 use super::error::{classify, malformed};
+use crate::domain::ResourceType;
 use crate::domain::VaultNotifications;
 use crate::domain::{
     BackupJob, BackupJobId, BackupJobState, BackupPlanId, BackupPlanVersion, BackupRuleId, BackupVaultArn, Composite,
@@ -180,7 +181,7 @@ fn copy_job_from_sdk(op: &'static str, job: &types::CopyJob) -> Result<CopyJob, 
         )?,
         destination_lifecycle: job.destination_recovery_point_lifecycle().map(lifecycle_from_sdk),
         resource: response.optional("ResourceArn", job.resource_arn(), ResourceArn::parse)?,
-        resource_type: job.resource_type().map(str::to_owned),
+        resource_type: job.resource_type().map(ResourceType::parse),
         iam_role: response.optional("IamRoleArn", job.iam_role_arn(), IamRoleArn::parse)?,
         completed_at: job.completion_date().and_then(chrono_time),
         created_by: plan_rule(job.created_by()),
@@ -262,7 +263,7 @@ impl SdkBackupJob<'_> {
             recovery_point: response.optional("RecoveryPointArn", self.recovery_point, RecoveryPointArn::parse)?,
             vault: response.required("BackupVaultArn", self.vault, BackupVaultArn::parse)?,
             resource: response.optional("ResourceArn", self.resource, ResourceArn::parse)?,
-            resource_type: self.resource_type.map(str::to_owned),
+            resource_type: self.resource_type.map(ResourceType::parse),
             parent_job: response.optional("ParentJobId", self.parent_job, BackupJobId::parse)?,
             completed_at: self.completed_at.and_then(chrono_time),
             created_by: plan_rule(self.created_by),

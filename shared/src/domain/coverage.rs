@@ -8,6 +8,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::ResourceType;
 use super::{
     classify_failure, AlertKind, BackupJobId, BackupVaultArn, Classification, CopyJob, CopyJobId, CopyJobRecord,
     CopyJobState, Destination, NotCopyable, RecoveryPointArn, Resolution, ResourceArn, RetryPolicy, VaultName,
@@ -56,7 +57,7 @@ pub struct Requirement {
     pub source_vault: VaultName,
     /// The same vault's ARN: its account and region place the row in an organization report.
     pub source_vault_arn: BackupVaultArn,
-    pub resource_type: Option<String>,
+    pub resource_type: Option<ResourceType>,
     /// When the backup completed: the copy is owed from then on.
     pub completed_at: DateTime<Utc>,
     pub destination: BackupVaultArn,

@@ -232,6 +232,95 @@ impl Serialize for VaultLockState {
     }
 }
 
+/// The type of resource a job backs up or copies (`ResourceType`), as the API model lists them for
+/// `ByResourceType` (docs/aws-facts.md#resource-types). Parsed case-insensitively; a type AWS
+/// adds later is kept as AWS spells it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ResourceType {
+    Aurora,
+    CloudFormation,
+    DocumentDb,
+    DynamoDb,
+    Ebs,
+    Ec2,
+    Efs,
+    Eks,
+    FSx,
+    Neptune,
+    Rds,
+    Redshift,
+    S3,
+    SapHanaOnEc2,
+    StorageGateway,
+    Timestream,
+    VirtualMachine,
+    Other(String),
+}
+
+impl ResourceType {
+    /// Every type the model lists, with AWS's spelling.
+    const KNOWN: [(ResourceType, &'static str); 17] = [
+        (Self::Aurora, "Aurora"),
+        (Self::CloudFormation, "CloudFormation"),
+        (Self::DocumentDb, "DocumentDB"),
+        (Self::DynamoDb, "DynamoDB"),
+        (Self::Ebs, "EBS"),
+        (Self::Ec2, "EC2"),
+        (Self::Efs, "EFS"),
+        (Self::Eks, "EKS"),
+        (Self::FSx, "FSx"),
+        (Self::Neptune, "Neptune"),
+        (Self::Rds, "RDS"),
+        (Self::Redshift, "Redshift"),
+        (Self::S3, "S3"),
+        (Self::SapHanaOnEc2, "SAP HANA on Amazon EC2"),
+        (Self::StorageGateway, "Storage Gateway"),
+        (Self::Timestream, "Timestream"),
+        (Self::VirtualMachine, "VirtualMachine"),
+    ];
+
+    pub fn parse(raw: &str) -> Self {
+        let raw = raw.trim();
+        Self::KNOWN
+            .into_iter()
+            .find(|(_, spelled)| spelled.eq_ignore_ascii_case(raw))
+            .map_or_else(|| Self::Other(raw.chars().take(64).collect()), |(kind, _)| kind)
+    }
+
+    /// As AWS spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Other(raw) => raw,
+            known => Self::KNOWN.iter().find(|(kind, _)| kind == known).map_or("", |(_, spelled)| spelled),
+        }
+    }
+}
+
+impl From<&str> for ResourceType {
+    fn from(raw: &str) -> Self {
+        Self::parse(raw)
+    }
+}
+
+impl fmt::Display for ResourceType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+// As AWS spells it, wherever it is written (the retry queue's messages included).
+impl Serialize for ResourceType {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ResourceType {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(|raw| Self::parse(&raw))
+    }
+}
+
 /// Which plan rule created a job (`CreatedBy`); a retry reuses that rule's copy lifecycle.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanRuleRef {
@@ -271,7 +360,7 @@ pub struct CopyJob {
     pub destination_recovery_point: Option<RecoveryPointArn>,
     pub destination_lifecycle: Option<Lifecycle>,
     pub resource: Option<ResourceArn>,
-    pub resource_type: Option<String>,
+    pub resource_type: Option<ResourceType>,
     /// The role AWS Backup used (optional in the API model, like every CopyJob member).
     pub iam_role: Option<IamRoleArn>,
     pub created_by: Option<PlanRuleRef>,
@@ -309,7 +398,7 @@ pub struct BackupJob {
     pub recovery_point: Option<RecoveryPointArn>,
     pub vault: BackupVaultArn,
     pub resource: Option<ResourceArn>,
-    pub resource_type: Option<String>,
+    pub resource_type: Option<ResourceType>,
     /// The composite backup job this one is nested in (`ParentJobId`): its recovery point is copied
     /// as part of the parent's, never on its own.
     pub parent_job: Option<BackupJobId>,
@@ -344,6 +433,19 @@ mod tests {
         assert_eq!(Completed.rank(), Failed.rank());
         assert_eq!(Failed.rank(), Partial.rank());
         assert!(Partial.is_terminal() && !Running.is_terminal());
+    }
+
+    #[test]
+    fn resource_types_read_as_aws_spells_them_and_keep_new_ones() {
+        for (kind, spelled) in ResourceType::KNOWN {
+            assert_eq!(ResourceType::parse(spelled), kind);
+            assert_eq!(ResourceType::parse(&spelled.to_ascii_lowercase()).as_str(), spelled);
+        }
+        assert_eq!(ResourceType::parse(" s3 "), ResourceType::S3);
+        assert_eq!(ResourceType::parse("Lightsail").as_str(), "Lightsail");
+        let json = serde_json::to_string(&ResourceType::DynamoDb).unwrap();
+        assert_eq!(json, r#""DynamoDB""#);
+        assert_eq!(serde_json::from_str::<ResourceType>(&json).unwrap(), ResourceType::DynamoDb);
     }
 
     #[test]

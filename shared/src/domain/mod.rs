@@ -59,8 +59,8 @@ pub use coverage::{
 };
 pub use ids::{AccountId, BackupJobId, BackupPlanId, BackupPlanVersion, BackupRuleId, CopyJobId};
 pub use job::{
-    BackupJob, BackupJobState, Composite, CopyJob, CopyJobState, Destination, JobKind, PlanRuleRef, VaultLockState,
-    VaultType,
+    BackupJob, BackupJobState, Composite, CopyJob, CopyJobState, Destination, JobKind, PlanRuleRef, ResourceType,
+    VaultLockState, VaultType,
 };
 pub use lifecycle::{DeleteAfterEvent, Lifecycle, KEEP_INDEFINITELY, MIN_DAYS_IN_COLD_STORAGE};
 pub use permissions::{CopyTargets, PassableRoles};

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use serde::Deserialize;
 
-use super::{BackupVaultArn, DomainError, Lifecycle, VaultName};
+use super::{BackupVaultArn, DomainError, Lifecycle, ResourceType, VaultName};
 
 /// One route: backups completed in `source_vault` are copied to `destination_vault`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -14,17 +14,18 @@ pub struct CopyRoute {
     pub destination_vault: BackupVaultArn,
     pub lifecycle: Option<Lifecycle>,
     /// Resource types (e.g. "EBS", "RDS") this route applies to; empty means all.
-    pub resource_types: Vec<String>,
+    pub resource_types: Vec<ResourceType>,
 }
 
 impl CopyRoute {
-    pub fn applies_to(&self, vault: &VaultName, resource_type: Option<&str>) -> bool {
+    pub fn applies_to(&self, vault: &VaultName, resource_type: Option<&ResourceType>) -> bool {
         if &self.source_vault != vault {
             return false;
         }
         match resource_type {
             _ if self.resource_types.is_empty() => true,
-            Some(kind) => self.resource_types.iter().any(|wanted| wanted.eq_ignore_ascii_case(kind)),
+            // Known types are told apart as parsed; one AWS added since by its name, in any case.
+            Some(kind) => self.resource_types.iter().any(|wanted| wanted.as_str().eq_ignore_ascii_case(kind.as_str())),
             // A filtered route never copies a backup whose resource type is unknown.
             None => false,
         }
@@ -40,7 +41,7 @@ struct RouteConfig {
     #[serde(default)]
     lifecycle: Option<Lifecycle>,
     #[serde(default)]
-    resource_types: Vec<String>,
+    resource_types: Vec<ResourceType>,
 }
 
 /// All configured routes.
@@ -72,7 +73,7 @@ impl RouteTable {
                 source_vault,
                 destination_vault,
                 lifecycle: lifecycle.filter(|l| !l.is_empty()),
-                resource_types: config.resource_types.into_iter().map(|t| t.trim().to_owned()).collect(),
+                resource_types: config.resource_types,
             });
         }
         Ok(Self { routes })
@@ -81,7 +82,7 @@ impl RouteTable {
     pub fn routes_for<'a>(
         &'a self,
         vault: &'a VaultName,
-        resource_type: Option<&'a str>,
+        resource_type: Option<&'a ResourceType>,
     ) -> impl Iterator<Item = &'a CopyRoute> + 'a {
         self.routes.iter().filter(move |route| route.applies_to(vault, resource_type))
     }
@@ -120,10 +121,15 @@ mod tests {
         );
         let table = RouteTable::from_json(&json).unwrap();
         let primary = VaultName::parse("primary").unwrap();
-        assert_eq!(table.routes_for(&primary, Some("EBS")).count(), 1);
-        assert_eq!(table.routes_for(&primary, Some("rds")).count(), 2);
+        let kind = ResourceType::parse;
+        assert_eq!(table.routes_for(&primary, Some(&kind("EBS"))).count(), 1);
+        assert_eq!(table.routes_for(&primary, Some(&kind("rds"))).count(), 2);
         assert_eq!(table.routes_for(&primary, None).count(), 1);
-        assert_eq!(table.routes_for(&VaultName::parse("other").unwrap(), Some("EBS")).count(), 0);
+        assert_eq!(table.routes_for(&VaultName::parse("other").unwrap(), Some(&kind("EBS"))).count(), 0);
+        // A type AWS added after this version is matched by its name, in any case.
+        let newer = json.replace(r#"["RDS"]"#, r#"["Lightsail"]"#);
+        let table = RouteTable::from_json(&newer).unwrap();
+        assert_eq!(table.routes_for(&primary, Some(&kind("LIGHTSAIL"))).count(), 2);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::ResourceType;
 use super::{
     BackupJobId, BackupVaultArn, Composite, CopyJob, CopyJobId, CopyJobState, Destination, IdempotencyToken, Lifecycle,
     Lineage, RecoveryPointArn, ResourceArn,
@@ -16,7 +17,7 @@ pub struct CopyDetails {
     pub destination_vault: Option<BackupVaultArn>,
     pub destination_recovery_point: Option<RecoveryPointArn>,
     pub resource: Option<ResourceArn>,
-    pub resource_type: Option<String>,
+    pub resource_type: Option<ResourceType>,
     /// A nested job's composite parent (`ParentJobId`).
     pub parent_job: Option<CopyJobId>,
     /// A composite parent's number of child jobs (`NumberOfChildJobs`).
@@ -204,14 +205,14 @@ mod tests {
         let mut recorded = CopyDetails { source_vault: Some(vault("first")), ..CopyDetails::default() };
         let known = CopyDetails {
             source_vault: Some(vault("second")),
-            resource_type: Some("EBS".into()),
+            resource_type: Some(ResourceType::Ebs),
             child_jobs: Some(2),
             ..CopyDetails::default()
         };
         assert!(known.adds_to(&recorded));
         recorded.fill_from(&known);
         assert_eq!(recorded.source_vault, Some(vault("first")), "recorded details are kept");
-        assert_eq!((recorded.resource_type.as_deref(), recorded.child_jobs), (Some("EBS"), Some(2)));
+        assert_eq!((recorded.resource_type.clone(), recorded.child_jobs), (Some(ResourceType::Ebs), Some(2)));
         assert!(!known.adds_to(&recorded), "nothing left to add");
     }
 }

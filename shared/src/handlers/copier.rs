@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{for_each_notification, skipped, HandlerError, Outcomes, RecordOutcome};
+use crate::domain::ResourceType;
 use crate::domain::{
     BackupJobId, BackupJobState, BackupVaultArn, CopyJobId, CopyRoute, IamRoleArn, IdempotencyToken, RecoveryPointArn,
     RouteTable, SourcePolicy,
@@ -61,7 +62,7 @@ enum Completion {
 pub struct CompletedBackup {
     pub recovery_point: RecoveryPointArn,
     pub vault: BackupVaultArn,
-    pub resource_type: Option<String>,
+    pub resource_type: Option<ResourceType>,
 }
 
 impl<B: BackupApi> Copier<B> {
@@ -104,7 +105,7 @@ impl<B: BackupApi> Copier<B> {
             return Ok(Copied::NotCopyable { backup_job: event.id.clone(), reason: why.to_string() });
         }
         let vault_name = backup.vault.vault_name();
-        let routes: Vec<_> = self.routes.routes_for(&vault_name, backup.resource_type.as_deref()).collect();
+        let routes: Vec<_> = self.routes.routes_for(&vault_name, backup.resource_type.as_ref()).collect();
         if routes.is_empty() {
             tracing::info!(backup_job = %event.id, vault = %vault_name, "no route for this vault; nothing to copy");
             return Ok(Copied::Copies { backup_job: event.id.clone(), copies: Vec::new() });

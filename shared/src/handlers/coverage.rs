@@ -129,7 +129,7 @@ impl<B: BackupApi, S: TrackingStore> CoverageAssessor<B, S> {
         } else {
             destinations.extend(
                 self.routes
-                    .routes_for(&vault, backup.resource_type.as_deref())
+                    .routes_for(&vault, backup.resource_type.as_ref())
                     .map(|route| (route.destination_vault.clone(), RequiredBy::Route)),
             );
             if let Some(rule) = &backup.created_by {

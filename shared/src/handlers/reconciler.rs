@@ -528,7 +528,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
                 }
                 let Some(route) = self
                     .routes
-                    .routes_for(&requirement.source_vault, requirement.resource_type.as_deref())
+                    .routes_for(&requirement.source_vault, requirement.resource_type.as_ref())
                     .find(|route| route.destination_vault == requirement.destination)
                 else {
                     continue;

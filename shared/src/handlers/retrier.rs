@@ -16,6 +16,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{for_each_notification, skipped, HandlerError, Outcomes, RecordOutcome, CONCURRENT_RECORDS};
+use crate::domain::ResourceType;
 use crate::domain::{
     classify_failure, Alert, AlertReason, BackupVaultArn, Claim, ClaimKind, ClaimLease, ClaimOutcome, ClaimOwner,
     Classification, Composite, CopyDetails, CopyJob, CopyJobId, CopyJobRecord, CopyTargets, Destination, FailureClass,
@@ -433,7 +434,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         }
         // An S3 continuous recovery point's ARN does not say "continuous"
         // (docs/aws-facts.md#continuous-backups): the plan rule that made it does.
-        if let (Some("S3"), Some(rule)) = (job.resource_type.as_deref(), &job.created_by) {
+        if let (Some(ResourceType::S3), Some(rule)) = (&job.resource_type, &job.created_by) {
             if self.backup.makes_continuous_backups(rule).await? {
                 return Ok(Err(AlertReason::NotCopyable(NotCopyable::Continuous)));
             }

@@ -5,6 +5,7 @@ use chrono::Utc;
 use serde_json::Value;
 
 use super::{BackupJobEvent, CopyJobEvent, JobEvent, Notification, Origin, ParseError};
+use crate::domain::ResourceType;
 use crate::domain::{
     AccountId, BackupJobId, BackupJobState, BackupVaultArn, CopyDetails, CopyJobId, CopyJobState, DeleteAfterEvent,
     DomainError, IamRoleArn, JobKind, Lifecycle, RecoveryPointArn, ResourceArn,
@@ -38,7 +39,7 @@ pub(super) fn parse_eventbridge_event(payload: Value, at: &str) -> Result<Notifi
                     destination_recovery_point: detail
                         .parsed("destinationRecoveryPointArn", RecoveryPointArn::parse)?,
                     resource: detail.parsed("resourceArn", ResourceArn::parse)?,
-                    resource_type: detail.string("resourceType").map(str::to_owned),
+                    resource_type: detail.string("resourceType").map(ResourceType::parse),
                     parent_job: detail.parsed("parentJobId", CopyJobId::parse)?,
                     child_jobs: detail
                         .value
@@ -57,7 +58,7 @@ pub(super) fn parse_eventbridge_event(payload: Value, at: &str) -> Result<Notifi
             recovery_point: first_resource.map(RecoveryPointArn::parse).transpose().map_err(|e| detail.invalid(e))?,
             vault: detail.parsed("backupVaultArn", BackupVaultArn::parse)?,
             resource: detail.parsed("resourceArn", ResourceArn::parse)?,
-            resource_type: detail.string("resourceType").map(str::to_owned),
+            resource_type: detail.string("resourceType").map(ResourceType::parse),
             iam_role: detail.parsed("iamRoleArn", IamRoleArn::parse)?,
             parent_job: detail.parsed("parentJobId", BackupJobId::parse)?,
             lifecycle: detail.lifecycle("recoveryPointLifecycle"),

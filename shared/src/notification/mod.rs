@@ -15,6 +15,7 @@ use serde_json::Value;
 
 pub use error::ParseError;
 
+use crate::domain::ResourceType;
 use crate::domain::{
     AccountId, BackupJobId, BackupJobState, BackupVaultArn, CopyDetails, CopyJobId, CopyJobState, DomainError,
     IamRoleArn, JobKind, Lifecycle, RecoveryPointArn, ResourceArn, StateUpdate,
@@ -84,7 +85,7 @@ pub struct BackupJobEvent {
     pub recovery_point: Option<RecoveryPointArn>,
     pub vault: Option<BackupVaultArn>,
     pub resource: Option<ResourceArn>,
-    pub resource_type: Option<String>,
+    pub resource_type: Option<ResourceType>,
     pub iam_role: Option<IamRoleArn>,
     /// The composite backup job this one is nested in, when the event says so.
     pub parent_job: Option<BackupJobId>,

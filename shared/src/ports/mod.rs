@@ -12,6 +12,7 @@ use aws_lambda_events::cloudformation::CloudFormationCustomResourceResponse;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::ResourceType;
 use crate::domain::{
     AccountId, Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOutcome, ClaimOwner, CopyDetails,
     CopyJob, CopyJobId, CopyJobRecord, CopyJobState, IamRoleArn, IdempotencyToken, Lifecycle, Lineage, Ownership,
@@ -328,7 +329,7 @@ pub struct RetryRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<ResourceArn>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resource_type: Option<String>,
+    pub resource_type: Option<ResourceType>,
     /// The failure that led here, for the alert if this retry cannot start.
     #[serde(default)]
     pub last_status_message: String,

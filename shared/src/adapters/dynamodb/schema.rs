@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use crate::domain::ResourceType;
 use crate::domain::{
     AlertKind, BackupJobId, BackupVaultArn, ClaimKind, ClaimOutcome, CopyDetails, CopyJobId, CopyJobRecord,
     CopyJobState, Destination, IdempotencyToken, KmsKeyArn, Lifecycle, Lineage, RecoveryPointArn, ResourceArn,
@@ -193,7 +194,7 @@ pub fn detail_attributes(details: &CopyDetails) -> Vec<(&'static str, AttributeV
         (copy::DESTINATION_VAULT_ARN, destination_vault.as_ref().map(|a| string(a.as_str()))),
         (copy::DESTINATION_RECOVERY_POINT_ARN, destination_recovery_point.as_ref().map(|a| string(a.as_str()))),
         (copy::RESOURCE_ARN, resource.as_ref().map(|a| string(a.as_str()))),
-        (copy::RESOURCE_TYPE, resource_type.clone().map(string)),
+        (copy::RESOURCE_TYPE, resource_type.as_ref().map(|kind| string(kind.as_str()))),
         (copy::PARENT_JOB_ID, parent_job.as_ref().map(|id| string(id.as_str()))),
         (copy::CHILD_JOBS, child_jobs.map(number)),
         (copy::DESTINATION_VAULT_TYPE, vault_type.as_ref().map(|kind| string(kind.as_str()))),
@@ -227,7 +228,7 @@ pub fn record_from_item(item: &Item) -> CopyJobRecord {
             destination_vault: s(DESTINATION_VAULT_ARN).and_then(|a| BackupVaultArn::parse(a).ok()),
             destination_recovery_point: s(DESTINATION_RECOVERY_POINT_ARN).and_then(|a| RecoveryPointArn::parse(a).ok()),
             resource: s(RESOURCE_ARN).and_then(|a| ResourceArn::parse(a).ok()),
-            resource_type: s(RESOURCE_TYPE).map(str::to_owned),
+            resource_type: s(RESOURCE_TYPE).map(ResourceType::parse),
             parent_job: s(PARENT_JOB_ID).and_then(|id| CopyJobId::parse(id).ok()),
             child_jobs: n(CHILD_JOBS),
             destination: Destination {
@@ -387,7 +388,7 @@ mod tests {
         let details = CopyDetails {
             source_recovery_point: RecoveryPointArn::parse("arn:aws:ec2:us-east-1::snapshot/snap-0123456789abcdef0")
                 .ok(),
-            resource_type: Some("EBS".into()),
+            resource_type: Some(ResourceType::Ebs),
             child_jobs: Some(3),
             destination: Destination {
                 vault_type: Some(VaultType::LogicallyAirGapped),
