@@ -337,7 +337,7 @@ async fn tracking_states_only_move_forward_in_dynamodb() {
         .await
         .unwrap();
     store.link_retry(&id, &CopyJobId::parse("NEXT").unwrap()).await.unwrap();
-    let record = store.get(&id).await.unwrap().unwrap();
+    let record = vaultwatch_tests::record_of(&store, &id).await;
     assert_eq!(record.state, Some(CopyJobState::Failed));
     assert_eq!(record.details.resource_type, Some(vaultwatch::domain::ResourceType::Ebs));
     assert_eq!(record.details.destination_vault, Some(vault));
@@ -376,7 +376,7 @@ async fn claims_are_exclusive_expire_and_can_be_released() {
         store.claim(&id, ClaimKind::Alert, &a, later + chrono::Duration::hours(1), lease).await.unwrap(),
         Claim::AlreadyDone
     );
-    assert_eq!(store.get(&id).await.unwrap().unwrap().outcome, alerted);
+    assert_eq!(vaultwatch_tests::record_of(&store, &id).await.outcome, alerted);
 }
 
 #[tokio::test]
@@ -408,7 +408,7 @@ async fn an_outcome_written_in_words_by_the_previous_version_is_read_as_fields()
         .send()
         .await
         .unwrap();
-    let record = store.get(&id).await.unwrap().unwrap();
+    let record = vaultwatch_tests::record_of(&store, &id).await;
     let expected = ClaimOutcome {
         retry_scheduled: Some(9),
         alerted: Some(AlertKind::CongestionPersists),

@@ -11,7 +11,7 @@ use vaultwatch::domain::{
 };
 use vaultwatch::domain::{
     BackupJob, BackupJobId, BackupJobState, BackupPlanId, BackupPlanVersion, BackupRuleId, BackupVaultArn, CopyJob,
-    CopyJobId, CopyJobState, IamRoleArn, Lifecycle, PlanRuleRef, RecoveryPointArn, ResourceArn,
+    CopyJobId, CopyJobRecord, CopyJobState, IamRoleArn, Lifecycle, PlanRuleRef, RecoveryPointArn, ResourceArn,
 };
 use vaultwatch::handlers::retrier::{Retrier, RetrierSettings};
 use vaultwatch::ports::memory::{MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
@@ -279,6 +279,12 @@ impl<B: BackupApi> BackupApi for Stalled<B> {
     }
 }
 
+/// The record a store keeps of `id` (which it must have), read as the handlers read records.
+pub async fn record_of(store: &impl TrackingStore, id: &CopyJobId) -> CopyJobRecord {
+    let mut records = store.get_many(std::slice::from_ref(id)).await.unwrap();
+    records.remove(id).unwrap_or_else(|| panic!("the store has no record of {id}"))
+}
+
 /// The outcome of a failure whose retry `attempt` was scheduled.
 pub fn retry_scheduled(attempt: u32) -> ClaimOutcome {
     ClaimOutcome { retry_scheduled: Some(attempt), ..ClaimOutcome::default() }
@@ -315,7 +321,7 @@ pub async fn claim_ownership_contract(store: &impl TrackingStore, id: &CopyJobId
     let late = ClaimOutcome { alerted: Some(AlertKind::PermanentFailure), ..ClaimOutcome::default() };
     let retry = ClaimOutcome { retry_scheduled: Some(1), ..ClaimOutcome::default() };
     assert_eq!(store.finish_claim(id, kind, &a, &late, None).await.unwrap(), Ownership::Lost);
-    let record = store.get(id).await.unwrap().unwrap();
+    let record = record_of(store, id).await;
     assert_eq!((record.outcome, record.failure_handled), (ClaimOutcome::default(), false));
     assert_eq!(store.finish_claim(id, kind, &b, &retry, None).await.unwrap(), Ownership::Held);
     // A finish repeated (its first response lost) is still its owner's; a finished claim is not
@@ -323,7 +329,7 @@ pub async fn claim_ownership_contract(store: &impl TrackingStore, id: &CopyJobId
     assert_eq!(store.finish_claim(id, kind, &b, &retry, None).await.unwrap(), Ownership::Held);
     assert_eq!(store.release_claim(id, kind, &b).await.unwrap(), Ownership::Lost);
     assert_eq!(store.finish_claim(id, kind, &a, &late, None).await.unwrap(), Ownership::Lost);
-    let record = store.get(id).await.unwrap().unwrap();
+    let record = record_of(store, id).await;
     assert_eq!((record.outcome, record.failure_handled), (retry, true));
 }
 
@@ -338,7 +344,7 @@ pub async fn claim_outcome_contract(store: &impl TrackingStore, id: &CopyJobId) 
     let finish = async |kind, outcome: &ClaimOutcome| {
         assert!(matches!(store.claim(id, kind, &owner, Utc::now(), lease).await.unwrap(), Claim::Acquired(_)));
         store.finish_claim(id, kind, &owner, outcome, None).await.unwrap();
-        store.get(id).await.unwrap().unwrap().outcome
+        record_of(store, id).await.outcome
     };
     let congested = ClaimOutcome {
         retry_scheduled: Some(9),

@@ -123,9 +123,6 @@ impl<T: TrackingStore> TrackingStore for &T {
     ) -> impl Future<Output = Result<Ownership, AwsError>> + Send {
         (**self).release_claim(id, kind, owner)
     }
-    fn get(&self, id: &CopyJobId) -> impl Future<Output = Result<Option<CopyJobRecord>, AwsError>> + Send {
-        (**self).get(id)
-    }
     fn get_many(
         &self,
         ids: &[CopyJobId],

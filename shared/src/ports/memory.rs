@@ -639,11 +639,6 @@ impl TrackingStore for MemoryStore {
         }))
     }
 
-    async fn get(&self, id: &CopyJobId) -> Result<Option<CopyJobRecord>, AwsError> {
-        self.check("get")?;
-        Ok(self.record(id))
-    }
-
     async fn get_many(&self, ids: &[CopyJobId]) -> Result<HashMap<CopyJobId, CopyJobRecord>, AwsError> {
         self.check("get_many")?;
         let records = lock(&self.records);

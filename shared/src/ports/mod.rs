@@ -2,6 +2,7 @@
 //! them with the AWS SDK; `memory` implements them in memory for tests.
 
 mod borrowed;
+#[cfg(any(test, feature = "test-util"))]
 pub mod memory;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -281,7 +282,6 @@ pub trait TrackingStore: Send + Sync {
         kind: ClaimKind,
         owner: &ClaimOwner,
     ) -> impl Future<Output = Result<Ownership, AwsError>> + Send;
-    fn get(&self, id: &CopyJobId) -> impl Future<Output = Result<Option<CopyJobRecord>, AwsError>> + Send;
     /// The records of many jobs at once (absent ones are left out).
     fn get_many(
         &self,

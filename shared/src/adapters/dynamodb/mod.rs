@@ -306,10 +306,6 @@ impl TrackingStore for DynamoStore {
         Ok(ownership(&self.update("UpdateItem", copy_key(id), release_claim(kind, owner), false).await?))
     }
 
-    async fn get(&self, id: &CopyJobId) -> Result<Option<CopyJobRecord>, AwsError> {
-        Ok(self.get_item(copy_key(id)).await?.as_ref().map(record_from_item))
-    }
-
     async fn get_many(&self, ids: &[CopyJobId]) -> Result<HashMap<CopyJobId, CopyJobRecord>, AwsError> {
         let items = self.batch_get(ids.iter().map(copy_key).collect()).await?;
         Ok(items.iter().map(record_from_item).filter_map(|record| Some((record.id.clone()?, record))).collect())
