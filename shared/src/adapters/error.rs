@@ -4,28 +4,8 @@ use aws_sdk_backup::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::http::Response as HttpResponse;
 use aws_smithy_types::error::display::DisplayErrorContext;
 
+use crate::domain::{Cause, FailureClass};
 use crate::ports::{AwsError, ErrorClass};
-
-/// Error codes that mean "try again later" in the services we call.
-const TRANSIENT_CODES: &[&str] = &[
-    "ThrottlingException",
-    "Throttling",
-    "ThrottledException",
-    "TooManyRequestsException",
-    "RequestLimitExceeded",
-    "LimitExceededException",
-    "ProvisionedThroughputExceededException",
-    "TransactionConflictException",
-    "ServiceUnavailableException",
-    "ServiceUnavailable",
-    "InternalServerError",
-    "InternalServerException",
-    "InternalFailure",
-    "InternalError",
-    "RequestTimeout",
-    "RequestTimeoutException",
-    "KMSThrottlingException",
-];
 
 /// Every SDK crate's errors carry the same raw response type, so one function classifies them all.
 pub(super) fn classify<E>(service: &'static str, operation: &'static str, err: SdkError<E, HttpResponse>) -> AwsError
@@ -36,8 +16,11 @@ where
         SdkError::ServiceError(service_err) => {
             let code = service_err.err().code().map(str::to_owned);
             let status = service_err.raw().status().as_u16();
-            let transient =
-                status >= 500 || status == 429 || code.as_deref().is_some_and(|code| TRANSIENT_CODES.contains(&code));
+            // The codes that mean "try again later" are the classifier's (throttling, limits, service
+            // errors, conflicts), the same table a refused StartCopyJob's advice reads.
+            let transient = status >= 500
+                || status == 429
+                || code.as_deref().and_then(Cause::of_error_code).is_some_and(|c| c.class() == FailureClass::Transient);
             (if transient { ErrorClass::Transient } else { ErrorClass::Permanent }, code)
         }
         SdkError::ResponseError(_) => (ErrorClass::Transient, None),
