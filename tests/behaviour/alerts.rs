@@ -311,7 +311,7 @@ fn next_steps_follow_the_cause() {
         (
             alert(exhausted("An internal error occurred.")),
             "attempts exhausted",
-            vec!["all 3 attempts failed", "\"An internal error occurred.\""],
+            vec!["all 3 attempts failed", "\"An internal error occurred.\"", "Look at the copy job in the AWS Backup console"],
         ),
         (alert(AlertReason::DestinationNotAllowed), "copy targets", vec!["AllowedCopyTargets", DR_VAULT]),
     ];
@@ -355,6 +355,7 @@ fn a_congestion_alert_says_vaultwatch_keeps_retrying_not_that_all_attempts_faile
             assert!(text.contains("9 attempts so far") && text.contains("keeps retrying"), "{message}: {text}");
         }
         assert!(!told.body().contains("start-copy-job"), "a copy by hand would be a second one");
+        assert!(!steps(&told).contains("AWS Backup console"), "nothing to look at while vaultwatch retries");
     }
 }
 

@@ -59,3 +59,49 @@ fn truncate(mut message: String) -> String {
     }
     message
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_backup::error::ErrorMetadata;
+    use aws_sdk_backup::operation::start_copy_job::StartCopyJobError;
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+
+    use super::*;
+
+    /// A service's answer with this HTTP status and error code, as the SDK hands it over.
+    fn answered(status: u16, code: Option<&str>) -> AwsError {
+        let mut meta = ErrorMetadata::builder().message("AWS's words");
+        if let Some(code) = code {
+            meta = meta.code(code);
+        }
+        let status = StatusCode::try_from(status).unwrap();
+        let err = SdkError::service_error(
+            StartCopyJobError::generic(meta.build()),
+            HttpResponse::new(status, SdkBody::empty()),
+        );
+        classify("backup", "StartCopyJob", err)
+    }
+
+    #[test]
+    fn the_classifiers_transient_codes_and_a_5xx_or_429_are_transient_other_refusals_permanent() {
+        for (status, code) in [
+            (400, Some("ThrottlingException")),
+            (400, Some("LimitExceededException")),
+            (500, None),
+            (503, None),
+            (429, None),
+        ] {
+            let err = answered(status, code);
+            assert_eq!(err.class, ErrorClass::Transient, "{status} {code:?}");
+        }
+        for (status, code) in
+            [(400, Some("AccessDeniedException")), (400, Some("ResourceNotFoundException")), (499, None)]
+        {
+            let err = answered(status, code);
+            assert_eq!(err.class, ErrorClass::Permanent, "{status} {code:?}");
+        }
+        let err = answered(400, Some("ThrottlingException"));
+        assert_eq!((err.code.as_deref(), err.message.as_str()), (Some("ThrottlingException"), "AWS's words"));
+    }
+}
