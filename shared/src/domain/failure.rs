@@ -147,31 +147,31 @@ impl Classification {
     }
 }
 
-/// The causes a phrase can name; the names and keys come from the message when it is read.
-#[derive(Clone, Copy, Debug)]
+/// What a phrase or label names: a cause as it is, or one that carries the role, key or principal
+/// the message names (read when it is matched).
+#[derive(Clone, Debug)]
 enum Rule {
+    Fixed(Cause),
     PassRole,
     Access,
     KmsKey,
-    Path(PathRule),
-    Point(PointCause),
-    Transient(TransientCause),
-    Quota,
-    Invalid,
 }
 
-/// The path causes that carry nothing from the message.
-#[derive(Clone, Copy, Debug)]
-enum PathRule {
-    ManagedKey,
-    VaultAccessPolicy,
-    Organization,
-    Retention,
-    Unsupported,
-}
-
-use PointCause::{ColdStorage, Continuous, Gone, TooManyTags};
-use TransientCause::{Busy, Limit, ServiceError, Throttled};
+const ORGANIZATION: Rule = Rule::Fixed(Cause::Path(PathCause::Organization));
+const MANAGED_KEY: Rule = Rule::Fixed(Cause::Path(PathCause::ManagedKey));
+const VAULT_ACCESS_POLICY: Rule = Rule::Fixed(Cause::Path(PathCause::VaultAccessPolicy));
+const RETENTION: Rule = Rule::Fixed(Cause::Path(PathCause::Retention));
+const UNSUPPORTED: Rule = Rule::Fixed(Cause::Path(PathCause::Unsupported));
+const GONE: Rule = Rule::Fixed(Cause::RecoveryPoint(PointCause::Gone));
+const COLD: Rule = Rule::Fixed(Cause::RecoveryPoint(PointCause::ColdStorage));
+const CONTINUOUS: Rule = Rule::Fixed(Cause::RecoveryPoint(PointCause::Continuous));
+const TAGS: Rule = Rule::Fixed(Cause::RecoveryPoint(PointCause::TooManyTags));
+const QUOTA: Rule = Rule::Fixed(Cause::Quota);
+const INVALID: Rule = Rule::Fixed(Cause::Invalid);
+const THROTTLED: Rule = Rule::Fixed(Cause::Transient(TransientCause::Throttled));
+const LIMIT: Rule = Rule::Fixed(Cause::Transient(TransientCause::Limit));
+const SERVICE_ERROR: Rule = Rule::Fixed(Cause::Transient(TransientCause::ServiceError));
+const BUSY: Rule = Rule::Fixed(Cause::Transient(TransientCause::Busy));
 
 /// Phrases of AWS's messages, lower case, checked in this order: the first that matches decides.
 /// From AWS's own list of copy and backup job messages and patterns (docs/aws-facts.md#failure-messages).
@@ -182,36 +182,36 @@ use TransientCause::{Busy, Limit, ServiceError, Throttled};
 /// before "try again"; a recovery point that is gone before "unavailable".
 const PHRASES: &[(&str, Rule)] = &[
     ("iam:passrole", Rule::PassRole),
-    ("same organization", Rule::Path(PathRule::Organization)),
-    ("cross-account copy feature is not enabled", Rule::Path(PathRule::Organization)),
-    ("too many copy jobs running", Rule::Transient(Limit)),
-    ("running job for the same resource", Rule::Transient(Limit)),
-    ("in-progress snapshots", Rule::Transient(Limit)),
-    ("concurrent snapshots", Rule::Transient(Limit)),
-    ("subscriber limit exceeded", Rule::Transient(Limit)),
-    ("throttl", Rule::Transient(Throttled)),
-    ("rate exceeded", Rule::Transient(Throttled)),
-    ("reduce your request rate", Rule::Transient(Throttled)),
-    ("too many requests", Rule::Transient(Throttled)),
-    ("request limit exceeded", Rule::Transient(Throttled)),
-    ("service managed key", Rule::Path(PathRule::ManagedKey)),
-    ("aws managed key", Rule::Path(PathRule::ManagedKey)),
-    ("ebs default key", Rule::Path(PathRule::ManagedKey)),
+    ("same organization", ORGANIZATION),
+    ("cross-account copy feature is not enabled", ORGANIZATION),
+    ("too many copy jobs running", LIMIT),
+    ("running job for the same resource", LIMIT),
+    ("in-progress snapshots", LIMIT),
+    ("concurrent snapshots", LIMIT),
+    ("subscriber limit exceeded", LIMIT),
+    ("throttl", THROTTLED),
+    ("rate exceeded", THROTTLED),
+    ("reduce your request rate", THROTTLED),
+    ("too many requests", THROTTLED),
+    ("request limit exceeded", THROTTLED),
+    ("service managed key", MANAGED_KEY),
+    ("aws managed key", MANAGED_KEY),
+    ("ebs default key", MANAGED_KEY),
     ("kms", Rule::KmsKey),
     ("key id", Rule::KmsKey),
     ("encryption key", Rule::KmsKey),
     ("key is disabled", Rule::KmsKey),
     ("pending deletion", Rule::KmsKey),
-    ("trying to call aws backup", Rule::Path(PathRule::VaultAccessPolicy)),
-    ("copyintobackupvault", Rule::Path(PathRule::VaultAccessPolicy)),
-    ("vault access policy", Rule::Path(PathRule::VaultAccessPolicy)),
-    ("not within the range", Rule::Path(PathRule::Retention)),
-    ("retention", Rule::Path(PathRule::Retention)),
-    ("cold storage", Rule::Point(ColdStorage)),
-    ("continuous backup", Rule::Point(Continuous)),
-    ("not supported", Rule::Path(PathRule::Unsupported)),
-    ("unsupported", Rule::Path(PathRule::Unsupported)),
-    ("cannot be copied", Rule::Path(PathRule::Unsupported)),
+    ("trying to call aws backup", VAULT_ACCESS_POLICY),
+    ("copyintobackupvault", VAULT_ACCESS_POLICY),
+    ("vault access policy", VAULT_ACCESS_POLICY),
+    ("not within the range", RETENTION),
+    ("retention", RETENTION),
+    ("cold storage", COLD),
+    ("continuous backup", CONTINUOUS),
+    ("not supported", UNSUPPORTED),
+    ("unsupported", UNSUPPORTED),
+    ("cannot be copied", UNSUPPORTED),
     ("access denied", Rule::Access),
     ("accessdenied", Rule::Access),
     ("not authorized", Rule::Access),
@@ -219,45 +219,45 @@ const PHRASES: &[(&str, Rule)] = &[
     ("insufficient privileges", Rule::Access),
     ("cannot be assumed", Rule::Access),
     ("permission", Rule::Access),
-    ("recovery point is unavailable", Rule::Point(Gone)),
-    ("no longer available", Rule::Point(Gone)),
-    ("not found", Rule::Point(Gone)),
-    ("notfound", Rule::Point(Gone)),
-    ("cannot find", Rule::Point(Gone)),
-    ("could not find", Rule::Point(Gone)),
-    ("does not exist", Rule::Point(Gone)),
-    ("no longer exists", Rule::Point(Gone)),
-    ("has been deleted", Rule::Point(Gone)),
-    ("was deleted", Rule::Point(Gone)),
-    ("is being deleted", Rule::Point(Gone)),
-    ("tags specified", Rule::Point(TooManyTags)),
-    ("user tags", Rule::Point(TooManyTags)),
-    ("can have at most", Rule::Point(TooManyTags)),
-    ("active snapshot limit", Rule::Quota),
-    ("cannot create more than", Rule::Quota),
-    ("reached your quota", Rule::Quota),
-    ("invalid parameter", Rule::Invalid),
-    ("invalidparameter", Rule::Invalid),
-    ("is invalid", Rule::Invalid),
-    ("validation", Rule::Invalid),
-    ("limit", Rule::Transient(Limit)),
-    ("too many", Rule::Transient(Limit)),
-    ("maximum number", Rule::Transient(Limit)),
-    ("being modified", Rule::Transient(Busy)),
-    ("not in state", Rule::Transient(Busy)),
-    ("not in the available state", Rule::Transient(Busy)),
-    ("not in available state", Rule::Transient(Busy)),
-    ("cannot snapshot volume", Rule::Transient(Busy)),
-    ("maintenance window", Rule::Transient(Busy)),
-    ("backup window", Rule::Transient(Busy)),
-    ("token expired", Rule::Transient(ServiceError)),
-    ("try again", Rule::Transient(ServiceError)),
-    ("service unavailable", Rule::Transient(ServiceError)),
-    ("unavailable", Rule::Transient(ServiceError)),
-    ("internal error", Rule::Transient(ServiceError)),
-    ("internal failure", Rule::Transient(ServiceError)),
-    ("timeout", Rule::Transient(ServiceError)),
-    ("timed out", Rule::Transient(ServiceError)),
+    ("recovery point is unavailable", GONE),
+    ("no longer available", GONE),
+    ("not found", GONE),
+    ("notfound", GONE),
+    ("cannot find", GONE),
+    ("could not find", GONE),
+    ("does not exist", GONE),
+    ("no longer exists", GONE),
+    ("has been deleted", GONE),
+    ("was deleted", GONE),
+    ("is being deleted", GONE),
+    ("tags specified", TAGS),
+    ("user tags", TAGS),
+    ("can have at most", TAGS),
+    ("active snapshot limit", QUOTA),
+    ("cannot create more than", QUOTA),
+    ("reached your quota", QUOTA),
+    ("invalid parameter", INVALID),
+    ("invalidparameter", INVALID),
+    ("is invalid", INVALID),
+    ("validation", INVALID),
+    ("limit", LIMIT),
+    ("too many", LIMIT),
+    ("maximum number", LIMIT),
+    ("being modified", BUSY),
+    ("not in state", BUSY),
+    ("not in the available state", BUSY),
+    ("not in available state", BUSY),
+    ("cannot snapshot volume", BUSY),
+    ("maintenance window", BUSY),
+    ("backup window", BUSY),
+    ("token expired", SERVICE_ERROR),
+    ("try again", SERVICE_ERROR),
+    ("service unavailable", SERVICE_ERROR),
+    ("unavailable", SERVICE_ERROR),
+    ("internal error", SERVICE_ERROR),
+    ("internal failure", SERVICE_ERROR),
+    ("timeout", SERVICE_ERROR),
+    ("timed out", SERVICE_ERROR),
 ];
 
 /// AWS's own labels with an unambiguous meaning: a copy job's `MessageCategory`
@@ -268,31 +268,31 @@ const PHRASES: &[(&str, Rule)] = &[
 /// separators or an "Exception" suffix (AWS spells "InvalidParameters" and "INVALIDPARAMETERS").
 const LABELS: &[(&str, Rule)] = &[
     ("accessdenied", Rule::Access),
-    ("invalidparameters", Rule::Invalid),
-    ("invalidparametervalue", Rule::Invalid),
-    ("invalidrequest", Rule::Invalid),
-    ("missingparametervalue", Rule::Invalid),
-    ("validation", Rule::Invalid),
-    ("throttling", Rule::Transient(Throttled)),
-    ("throttled", Rule::Transient(Throttled)),
-    ("requestthrottled", Rule::Transient(Throttled)),
-    ("kmsthrottling", Rule::Transient(Throttled)),
-    ("toomanyrequests", Rule::Transient(Throttled)),
-    ("requestlimitexceeded", Rule::Transient(Throttled)),
-    ("provisionedthroughputexceeded", Rule::Transient(Throttled)),
-    ("bandwidthlimitexceeded", Rule::Transient(Throttled)),
-    ("slowdown", Rule::Transient(Throttled)),
-    ("ec2throttled", Rule::Transient(Throttled)),
-    ("limitexceeded", Rule::Transient(Limit)),
-    ("transactionconflict", Rule::Transient(Busy)),
-    ("transactioninprogress", Rule::Transient(Busy)),
-    ("priorrequestnotcomplete", Rule::Transient(Busy)),
-    ("serviceunavailable", Rule::Transient(ServiceError)),
-    ("internalservererror", Rule::Transient(ServiceError)),
-    ("internalserver", Rule::Transient(ServiceError)),
-    ("internalfailure", Rule::Transient(ServiceError)),
-    ("internalerror", Rule::Transient(ServiceError)),
-    ("requesttimeout", Rule::Transient(ServiceError)),
+    ("invalidparameters", INVALID),
+    ("invalidparametervalue", INVALID),
+    ("invalidrequest", INVALID),
+    ("missingparametervalue", INVALID),
+    ("validation", INVALID),
+    ("throttling", THROTTLED),
+    ("throttled", THROTTLED),
+    ("requestthrottled", THROTTLED),
+    ("kmsthrottling", THROTTLED),
+    ("toomanyrequests", THROTTLED),
+    ("requestlimitexceeded", THROTTLED),
+    ("provisionedthroughputexceeded", THROTTLED),
+    ("bandwidthlimitexceeded", THROTTLED),
+    ("slowdown", THROTTLED),
+    ("ec2throttled", THROTTLED),
+    ("limitexceeded", LIMIT),
+    ("transactionconflict", BUSY),
+    ("transactioninprogress", BUSY),
+    ("priorrequestnotcomplete", BUSY),
+    ("serviceunavailable", SERVICE_ERROR),
+    ("internalservererror", SERVICE_ERROR),
+    ("internalserver", SERVICE_ERROR),
+    ("internalfailure", SERVICE_ERROR),
+    ("internalerror", SERVICE_ERROR),
+    ("requesttimeout", SERVICE_ERROR),
 ];
 
 /// Classifies a failed copy job: on its `MessageCategory` and its `StatusMessage`.
@@ -314,7 +314,7 @@ fn classify(label: Option<&str>, message: Option<&str>, label_name: &'static str
     let by_text = PHRASES
         .iter()
         .find(|(phrase, _)| lower.contains(phrase))
-        .map(|(phrase, rule)| Classification { cause: cause(*rule, message), reason: phrase });
+        .map(|(phrase, rule)| Classification { cause: cause(rule, message), reason: phrase });
     let by_label = label.and_then(|label| labelled(label, message));
     match (by_label, by_text) {
         (Some(label), Some(text)) if text.class() == label.class() => text,
@@ -328,27 +328,17 @@ fn classify(label: Option<&str>, message: Option<&str>, label_name: &'static str
 fn labelled(label: &str, message: &str) -> Option<Cause> {
     let label = label.trim().to_ascii_lowercase().replace(['_', ' ', '-'], "");
     let label = label.strip_suffix("exception").unwrap_or(&label);
-    LABELS.iter().find(|(known, _)| *known == label).map(|(_, rule)| cause(*rule, message))
+    LABELS.iter().find(|(known, _)| *known == label).map(|(_, rule)| cause(rule, message))
 }
 
-fn cause(rule: Rule, message: &str) -> Cause {
+fn cause(rule: &Rule, message: &str) -> Cause {
     match rule {
+        Rule::Fixed(cause) => cause.clone(),
         Rule::PassRole => {
             Cause::Path(PathCause::PassRole { role: after(message, "on resource: "), principal: principal(message) })
         }
         Rule::Access => Cause::Path(PathCause::Access { principal: principal(message) }),
         Rule::KmsKey => Cause::Path(PathCause::KmsKey { key: kms_key(message), principal: principal(message) }),
-        Rule::Path(path) => Cause::Path(match path {
-            PathRule::ManagedKey => PathCause::ManagedKey,
-            PathRule::VaultAccessPolicy => PathCause::VaultAccessPolicy,
-            PathRule::Organization => PathCause::Organization,
-            PathRule::Retention => PathCause::Retention,
-            PathRule::Unsupported => PathCause::Unsupported,
-        }),
-        Rule::Point(point) => Cause::RecoveryPoint(point),
-        Rule::Transient(transient) => Cause::Transient(transient),
-        Rule::Quota => Cause::Quota,
-        Rule::Invalid => Cause::Invalid,
     }
 }
 
@@ -380,6 +370,8 @@ fn kms_key(message: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use PointCause::{ColdStorage, Continuous, Gone};
+    use TransientCause::{Limit, Throttled};
 
     #[test]
     fn the_label_decides_the_class_and_the_message_the_cause_within_it() {
