@@ -8,7 +8,8 @@
 use serde_json::json;
 use vaultwatch::domain::AlertKind;
 use vaultwatch::domain::{
-    AlertReason, BackupJob, BackupJobId, CopyJob, CopyJobState, IamRoleArn, RouteTable, SourcePolicy, VaultType,
+    AlertReason, BackupJob, BackupJobId, Cause, CopyJob, CopyJobState, IamRoleArn, RouteTable, SourcePolicy,
+    TransientCause, VaultType,
 };
 use vaultwatch::handlers::copier::{Copied, Copier};
 use vaultwatch::handlers::RecordOutcome;
@@ -107,7 +108,8 @@ async fn a_failed_air_gapped_copy_is_told_once_and_never_retried() {
         alert.reason,
         AlertReason::AirGappedCopyFailed {
             status_message: PASSING_FAILURE.into(),
-            backup_job: BackupJobId::parse(BACKUP_JOB).unwrap()
+            backup_job: BackupJobId::parse(BACKUP_JOB).unwrap(),
+            cause: Cause::Transient(TransientCause::ServiceError),
         }
     );
     let body = alert.body();

@@ -10,8 +10,8 @@ use vaultwatch::domain::chatbot::{
 };
 use vaultwatch::domain::AlertKind;
 use vaultwatch::domain::{
-    advise, Alert, AlertReason, ErrorClass, IamRoleArn, IdempotencyToken, NotCopyable, RecoveryPointArn, Resolution,
-    ResourceArn, ServiceRefusal, ALERT_EVENT_TYPE, RESOLVED_EVENT_TYPE,
+    advise, classify_failure, Alert, AlertReason, Cause, ErrorClass, IamRoleArn, IdempotencyToken, NotCopyable,
+    RecoveryPointArn, Resolution, ResourceArn, ServiceRefusal, ALERT_EVENT_TYPE, RESOLVED_EVENT_TYPE,
 };
 use vaultwatch_tests::*;
 
@@ -47,15 +47,28 @@ fn refused(code: &str, message: &str) -> ServiceRefusal {
     }
 }
 
+/// A failed job's reasons carry the cause the retrier classified the failure by.
+fn cause(message: &str) -> Cause {
+    classify_failure(None, Some(message)).cause
+}
+
 fn permanent(message: &str) -> AlertReason {
-    AlertReason::PermanentFailure { status_message: message.to_owned() }
+    AlertReason::PermanentFailure { status_message: message.to_owned(), cause: cause(message) }
+}
+
+fn exhausted(message: &str) -> AlertReason {
+    AlertReason::AttemptsExhausted { status_message: message.to_owned(), cause: cause(message) }
+}
+
+fn congested(message: &str) -> AlertReason {
+    AlertReason::CongestionPersists { status_message: message.to_owned(), cause: cause(message) }
 }
 
 /// One alert of every reason.
 fn every_reason() -> Vec<AlertReason> {
     vec![
         permanent("Access denied: the role cannot use KMS key arn:aws:kms:us-west-2:123456789012:key/1234abcd"),
-        AlertReason::AttemptsExhausted { status_message: "There are too many copy jobs running for resource.".into() },
+        exhausted("There are too many copy jobs running for resource."),
         AlertReason::UnrecognisedFailure {
             status_message: "Copy job encountered a fatal error.".into(),
             message_category: Some("MISCELLANEOUS".into()),
@@ -275,7 +288,7 @@ fn next_steps_follow_the_cause() {
         (alert(AlertReason::NotCopyable(NotCopyable::ColdStorage)), "not copyable", vec!["cold storage", "warm"]),
         (alert(AlertReason::NotCopyable(NotCopyable::Deleted)), "not copyable", vec!["gone", "nothing is left"]),
         (
-            alert(AlertReason::AttemptsExhausted { status_message: "Maximum allowed active snapshot limit exceeded.".into() }),
+            alert(exhausted("Maximum allowed active snapshot limit exceeded.")),
             "quota",
             vec!["Service Quotas", "Maximum allowed active snapshot limit exceeded."],
         ),
@@ -298,9 +311,9 @@ fn next_steps_follow_the_cause() {
             vec!["\"The copy could not be completed: error 0x2f\"", "does not recognise"],
         ),
         (
-            alert(AlertReason::AttemptsExhausted { status_message: "An internal error occurred.".into() }),
+            alert(exhausted("An internal error occurred.")),
             "attempts exhausted",
-            vec!["all 3 attempts failed", "\"An internal error occurred.\""],
+            vec!["all 3 attempts failed", "\"An internal error occurred.\"", "Look at the copy job in the AWS Backup console"],
         ),
         (alert(AlertReason::DestinationNotAllowed), "copy targets", vec!["AllowedCopyTargets", DR_VAULT]),
     ];
@@ -317,6 +330,34 @@ fn next_steps_follow_the_cause() {
             notification.keywords()
         );
         assert!(notification.next_steps().iter().all(|s| s.chars().count() <= NEXT_STEP_MAX_CHARS));
+    }
+}
+
+/// KMS throttling passes on its own (docs/aws-facts.md#failure-messages, the KMS-through-S3 text):
+/// advice to fix the key would send the operator after a key that is fine.
+#[test]
+fn a_kms_throttling_failure_is_advised_as_throttling_not_as_a_broken_key() {
+    let throttled = alert(exhausted("Please reduce your request rate for operations involving AWS KMS."));
+    let advice = advise(&throttled);
+    assert_eq!(advice.topic, "throttling", "{advice:?}");
+    assert!(advice.steps.iter().all(|step| !step.contains("pending deletion")), "{advice:?}");
+    let refused_by_kms =
+        alert(AlertReason::RetryRejected { refusal: refused("KMSThrottlingException", "Rate exceeded") });
+    assert_eq!(advise(&refused_by_kms).topic, "throttling");
+}
+
+/// A congested chain that has told the operator goes on retrying: its alert must not say that
+/// every attempt failed, as if the chain had ended.
+#[test]
+fn a_congestion_alert_says_vaultwatch_keeps_retrying_not_that_all_attempts_failed() {
+    for message in ["Rate exceeded", "There are too many copy jobs running for resource."] {
+        let told = Alert { attempts: 9, ..alert(congested(message)) };
+        for text in [steps(&told), told.body()] {
+            assert!(!text.contains("attempts failed"), "{message}: {text}");
+            assert!(text.contains("9 attempts so far") && text.contains("keeps retrying"), "{message}: {text}");
+        }
+        assert!(!told.body().contains("start-copy-job"), "a copy by hand would be a second one");
+        assert!(!steps(&told).contains("AWS Backup console"), "nothing to look at while vaultwatch retries");
     }
 }
 
@@ -482,7 +523,7 @@ fn resolution() -> Resolution {
 
 #[test]
 fn the_resolved_message_lands_in_the_alerts_thread() {
-    let alert = alert(AlertReason::AttemptsExhausted { status_message: "Rate exceeded".into() });
+    let alert = alert(exhausted("Rate exceeded"));
     let resolved = resolution();
     let notification: Value = serde_json::from_str(&resolved.notification().to_json()).unwrap();
     assert_fits_the_schema(&notification);

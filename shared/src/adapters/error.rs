@@ -4,28 +4,8 @@ use aws_sdk_backup::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::http::Response as HttpResponse;
 use aws_smithy_types::error::display::DisplayErrorContext;
 
+use crate::domain::{Cause, FailureClass};
 use crate::ports::{AwsError, ErrorClass};
-
-/// Error codes that mean "try again later" in the services we call.
-const TRANSIENT_CODES: &[&str] = &[
-    "ThrottlingException",
-    "Throttling",
-    "ThrottledException",
-    "TooManyRequestsException",
-    "RequestLimitExceeded",
-    "LimitExceededException",
-    "ProvisionedThroughputExceededException",
-    "TransactionConflictException",
-    "ServiceUnavailableException",
-    "ServiceUnavailable",
-    "InternalServerError",
-    "InternalServerException",
-    "InternalFailure",
-    "InternalError",
-    "RequestTimeout",
-    "RequestTimeoutException",
-    "KMSThrottlingException",
-];
 
 /// Every SDK crate's errors carry the same raw response type, so one function classifies them all.
 pub(super) fn classify<E>(service: &'static str, operation: &'static str, err: SdkError<E, HttpResponse>) -> AwsError
@@ -36,8 +16,11 @@ where
         SdkError::ServiceError(service_err) => {
             let code = service_err.err().code().map(str::to_owned);
             let status = service_err.raw().status().as_u16();
-            let transient =
-                status >= 500 || status == 429 || code.as_deref().is_some_and(|code| TRANSIENT_CODES.contains(&code));
+            // The codes that mean "try again later" are the classifier's (throttling, limits, service
+            // errors, conflicts), the same table a refused StartCopyJob's advice reads.
+            let transient = status >= 500
+                || status == 429
+                || code.as_deref().and_then(Cause::of_error_code).is_some_and(|c| c.class() == FailureClass::Transient);
             (if transient { ErrorClass::Transient } else { ErrorClass::Permanent }, code)
         }
         SdkError::ResponseError(_) => (ErrorClass::Transient, None),
@@ -75,4 +58,50 @@ fn truncate(mut message: String) -> String {
         message.truncate(cut);
     }
     message
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_backup::error::ErrorMetadata;
+    use aws_sdk_backup::operation::start_copy_job::StartCopyJobError;
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+
+    use super::*;
+
+    /// A service's answer with this HTTP status and error code, as the SDK hands it over.
+    fn answered(status: u16, code: Option<&str>) -> AwsError {
+        let mut meta = ErrorMetadata::builder().message("AWS's words");
+        if let Some(code) = code {
+            meta = meta.code(code);
+        }
+        let status = StatusCode::try_from(status).unwrap();
+        let err = SdkError::service_error(
+            StartCopyJobError::generic(meta.build()),
+            HttpResponse::new(status, SdkBody::empty()),
+        );
+        classify("backup", "StartCopyJob", err)
+    }
+
+    #[test]
+    fn the_classifiers_transient_codes_and_a_5xx_or_429_are_transient_other_refusals_permanent() {
+        for (status, code) in [
+            (400, Some("ThrottlingException")),
+            (400, Some("LimitExceededException")),
+            (500, None),
+            (503, None),
+            (429, None),
+        ] {
+            let err = answered(status, code);
+            assert_eq!(err.class, ErrorClass::Transient, "{status} {code:?}");
+        }
+        for (status, code) in
+            [(400, Some("AccessDeniedException")), (400, Some("ResourceNotFoundException")), (499, None)]
+        {
+            let err = answered(status, code);
+            assert_eq!(err.class, ErrorClass::Permanent, "{status} {code:?}");
+        }
+        let err = answered(400, Some("ThrottlingException"));
+        assert_eq!((err.code.as_deref(), err.message.as_str()), (Some("ThrottlingException"), "AWS's words"));
+    }
 }

@@ -1,116 +1,12 @@
-//! What an alert asks the operator to do, from its cause. The cause is read from AWS's own words
-//! (the copy job's status message, or StartCopyJob's error) where they name it; what each message
-//! means, and the grants a copy needs, are in docs/aws-facts.md#failure-messages and
-//! docs/aws-facts.md#iam-for-startcopyjob.
+//! What an alert asks the operator to do, from its cause: the one the classifier reads from AWS's
+//! own words (the copy job's status message and category, or a refused call's error code and
+//! message; `failure.rs`), never a second reading of them. What each message means, and the grants
+//! a copy needs, are in docs/aws-facts.md#failure-messages and docs/aws-facts.md#iam-for-startcopyjob.
 
 use std::fmt::Write as _;
 
-use super::{Alert, AlertReason, BackupVaultArn, Lifecycle, NotCopyable};
-
-/// What stopped a copy, as far as AWS's message says.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Cause {
-    /// The caller may not pass the role (`iam:PassRole`); the role and caller when AWS names them.
-    PassRole { role: Option<String>, principal: Option<String> },
-    /// The accounts are not in one organization, or cross-account backup is off in it.
-    Organization,
-    /// A vault or snapshot encrypted with an AWS managed (default) key, which cannot be shared.
-    ManagedKey,
-    /// A KMS key is disabled, pending deletion or not usable by the principal; the key and principal
-    /// when AWS names them.
-    KmsKey { key: Option<String>, principal: Option<String> },
-    /// The destination vault's access policy does not let the source account copy into it.
-    VaultAccessPolicy,
-    /// The lifecycle does not fit the destination vault's Vault Lock retention range.
-    Retention,
-    /// A quota or limit.
-    Quota,
-    /// AWS Backup does not copy this resource type (or this resource) this way.
-    Unsupported,
-    /// Access denied, not said to what.
-    Permissions { principal: Option<String> },
-    /// Nothing vaultwatch recognises.
-    Unknown,
-}
-
-impl Cause {
-    /// The cause a status message or error names. Checked in this order: specific texts before the
-    /// general ones they contain (a managed-key refusal mentions "KMS key" too).
-    pub fn of(message: &str) -> Self {
-        Self::of_refusal(message, None)
-    }
-
-    /// The cause a refused call's message names, or failing that its error code (an
-    /// `AccessDeniedException` whose message says no more is still a denial); the role, key and
-    /// principal come from the message, AWS's own words.
-    pub fn of_refusal(message: &str, code: Option<&str>) -> Self {
-        let lower = message.to_ascii_lowercase();
-        let code = code.unwrap_or_default().to_ascii_lowercase();
-        let has = |markers: &[&str]| markers.iter().any(|marker| lower.contains(marker) || code.contains(marker));
-        if has(&["iam:passrole"]) {
-            return Self::PassRole { role: after(message, "on resource: "), principal: principal(message) };
-        }
-        if has(&["same organization", "cross-account copy feature is not enabled"]) {
-            return Self::Organization;
-        }
-        if has(&["service managed key", "aws managed key", "ebs default key"]) {
-            return Self::ManagedKey;
-        }
-        if has(&["kms", "key id", "encryption key", "key is disabled", "pending deletion"]) {
-            return Self::KmsKey { key: kms_key(message), principal: principal(message) };
-        }
-        if has(&["trying to call aws backup", "copyintobackupvault", "vault access policy"]) {
-            return Self::VaultAccessPolicy;
-        }
-        if has(&["not within the range", "retention"]) {
-            return Self::Retention;
-        }
-        if has(&[
-            "limit",
-            "quota",
-            "too many",
-            "maximum",
-            "cannot create more than",
-            "can have at most",
-            "must not have more than",
-        ]) {
-            return Self::Quota;
-        }
-        if has(&["not supported", "unsupported", "cannot be copied"]) {
-            return Self::Unsupported;
-        }
-        if has(&["access denied", "accessdenied", "not authorized", "unauthorized", "permission", "cannot be assumed"])
-        {
-            return Self::Permissions { principal: principal(message) };
-        }
-        Self::Unknown
-    }
-}
-
-/// The word after `marker`, without trailing punctuation.
-fn after(message: &str, marker: &str) -> Option<String> {
-    let start = message.find(marker)? + marker.len();
-    let word: &str = message[start..].split_whitespace().next()?;
-    let word = word.trim_end_matches(['.', ',', ';', ':', ')', ']', '"', '\'']);
-    (!word.is_empty()).then(|| word.to_owned())
-}
-
-/// The principal of IAM's and KMS's "User: <arn> is not authorized to perform: ..." texts.
-fn principal(message: &str) -> Option<String> {
-    after(message, "User: ").filter(|principal| principal.starts_with("arn:"))
-}
-
-/// The first KMS key ARN in the message (`arn:<partition>:kms:<region>:<account>:key/...`).
-fn kms_key(message: &str) -> Option<String> {
-    message
-        .split(|c: char| c.is_whitespace() || matches!(c, '[' | ']' | '(' | ')' | '"' | '\'' | ',' | ';'))
-        .map(|word| word.trim_end_matches('.'))
-        .find(|word| {
-            let parts: Vec<&str> = word.splitn(6, ':').collect();
-            matches!(parts.as_slice(), ["arn", _, "kms", _, _, rest] if rest.starts_with("key/") || rest.starts_with("alias/"))
-        })
-        .map(str::to_owned)
-}
+use super::failure::principal;
+use super::{Alert, AlertReason, BackupVaultArn, Cause, Lifecycle, NotCopyable, PathCause, PointCause, TransientCause};
 
 /// What to do about an alert: a short topic (a keyword), the steps, and the resources they name.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -151,22 +47,27 @@ pub fn advise(alert: &Alert) -> Advice {
         AlertReason::RoleRefused { role: refused, refusal } => {
             pass_role(Some(refused.as_str()), principal(&refusal.message).as_deref(), &mut advice);
         }
-        AlertReason::AttemptsExhausted { status_message } => {
-            from_cause(status_message, None, alert, role, Some(alert.attempts), &mut advice);
+        AlertReason::AttemptsExhausted { status_message, cause } => {
+            let attempts = alert.attempts;
+            from_cause(cause, status_message, alert, role, Chain::Ended { attempts }, &mut advice);
         }
-        AlertReason::CongestionPersists { status_message } => {
-            from_cause(status_message, None, alert, role, Some(alert.attempts), &mut advice);
+        AlertReason::CongestionPersists { status_message, cause } => {
+            let attempts = alert.attempts;
+            from_cause(cause, status_message, alert, role, Chain::Retrying { attempts }, &mut advice);
             // vaultwatch is still retrying: a copy started by hand would be a second one.
             advice.copy_again = false;
         }
-        AlertReason::PermanentFailure { status_message } | AlertReason::UnrecognisedFailure { status_message, .. } => {
-            from_cause(status_message, None, alert, role, None, &mut advice);
+        AlertReason::PermanentFailure { status_message, cause } => {
+            from_cause(cause, status_message, alert, role, Chain::Once, &mut advice);
+        }
+        AlertReason::UnrecognisedFailure { status_message, .. } => {
+            from_cause(&Cause::Unrecognised, status_message, alert, role, Chain::Once, &mut advice);
         }
         AlertReason::RetryRejected { refusal } | AlertReason::CopyRefused { refusal } => {
-            from_cause(&refusal.message, refusal.code.as_deref(), alert, role, None, &mut advice);
+            from_cause(&refusal.cause(), &refusal.message, alert, role, Chain::Once, &mut advice);
         }
-        AlertReason::AirGappedCopyFailed { status_message, .. } => {
-            from_cause(status_message, None, alert, role, None, &mut advice);
+        AlertReason::AirGappedCopyFailed { status_message, cause, .. } => {
+            from_cause(cause, status_message, alert, role, Chain::Once, &mut advice);
             // The source is AWS Backup's temporary recovery point: a copy of it by hand races its
             // deletion; a new backup to the air-gapped vault is the way to a good copy.
             advice.copy_again = false;
@@ -181,27 +82,30 @@ pub fn advise(alert: &Alert) -> Advice {
     advice
 }
 
-/// Advice from AWS's message (and error code, for a refused call), whatever the alert's reason.
-/// `exhausted` is the number of attempts when every allowed retry failed.
-fn from_cause(
-    message: &str,
-    code: Option<&str>,
-    alert: &Alert,
-    role: Option<&str>,
-    exhausted: Option<u32>,
-    advice: &mut Advice,
-) {
+/// Where the chain of retries stands when the alert goes out.
+#[derive(Clone, Copy)]
+enum Chain {
+    /// Alerted on its first failure (or on a refusal): no retry could help, or none was made.
+    Once,
+    /// Every allowed attempt failed: the chain has ended.
+    Ended { attempts: u32 },
+    /// Told while vaultwatch goes on retrying (congestion past its budget).
+    Retrying { attempts: u32 },
+}
+
+/// Advice from the failure's cause (AWS's message quoted where the cause says no more).
+fn from_cause(cause: &Cause, message: &str, alert: &Alert, role: Option<&str>, chain: Chain, advice: &mut Advice) {
     let source_account = alert.source_vault.account();
     let destination = &alert.destination_vault;
     let cross_account = source_account != destination.account();
     let who = |principal: Option<&str>| {
         principal.or(role).map_or_else(|| "the role the copy ran with".to_owned(), |p| format!("`{p}`"))
     };
-    match Cause::of_refusal(message, code) {
-        Cause::PassRole { role: named, principal } => {
+    match cause {
+        Cause::Path(PathCause::PassRole { role: named, principal }) => {
             pass_role(named.as_deref().or(role), principal.as_deref(), advice)
         }
-        Cause::Organization => {
+        Cause::Path(PathCause::Organization) => {
             advice.topic = "organization";
             advice.steps.push(format!(
                 "Cross-account copies need both accounts ({source_account} and {}) in the same AWS Organization, \
@@ -209,7 +113,7 @@ fn from_cause(
                 destination.account()
             ));
         }
-        Cause::ManagedKey => {
+        Cause::Path(PathCause::ManagedKey) => {
             advice.topic = "kms key";
             advice.steps.push(
                 "The source or the destination is encrypted with an AWS managed (default) key, which AWS Backup \
@@ -217,7 +121,7 @@ fn from_cause(
                     .to_owned(),
             );
         }
-        Cause::KmsKey { key, principal } => {
+        Cause::Path(PathCause::KmsKey { key, principal }) => {
             advice.topic = "kms key";
             let key_named = key.as_deref().map_or_else(
                 || "the KMS key of the source or the destination".to_owned(),
@@ -235,17 +139,17 @@ fn from_cause(
             advice
                 .steps
                 .push(format!("Its key policy (or a grant) must let {} use it{shared}.", who(principal.as_deref())));
-            advice.resources.extend(key);
-            advice.resources.extend(principal);
+            advice.resources.extend(key.clone());
+            advice.resources.extend(principal.clone());
         }
-        Cause::VaultAccessPolicy => {
+        Cause::Path(PathCause::VaultAccessPolicy) => {
             advice.topic = "vault access policy";
             advice.steps.push(format!(
                 "The access policy of destination vault `{destination}` must allow `backup:CopyIntoBackupVault` for \
                  account {source_account} (or its organization)."
             ));
         }
-        Cause::Retention => {
+        Cause::Path(PathCause::Retention) => {
             advice.topic = "vault lock";
             advice.steps.push(format!(
                 "The copy's retention is outside the range the Vault Lock of `{}` allows: change the lifecycle of \
@@ -253,15 +157,7 @@ fn from_cause(
                 destination.vault_name()
             ));
         }
-        Cause::Quota => {
-            advice.topic = "quota";
-            advice.steps.push(format!(
-                "A quota or limit stopped the copy (AWS said: \"{}\"): wait for running jobs, clean up, or request \
-                 an increase in Service Quotas.",
-                quote(message)
-            ));
-        }
-        Cause::Unsupported => {
+        Cause::Path(PathCause::Unsupported) => {
             advice.topic = "not supported";
             advice.copy_again = false;
             advice.steps.push(format!(
@@ -270,7 +166,7 @@ fn from_cause(
                 quote(message)
             ));
         }
-        Cause::Permissions { principal } => {
+        Cause::Path(PathCause::Access { principal }) => {
             advice.topic = "permissions";
             let for_account = if cross_account { format!(" for account {source_account}") } else { String::new() };
             advice.steps.push(format!(
@@ -279,26 +175,82 @@ fn from_cause(
                 quote(message),
                 who(principal.as_deref())
             ));
-            advice.resources.extend(principal);
+            advice.resources.extend(principal.clone());
         }
-        Cause::Unknown => match exhausted {
-            Some(attempts) => {
-                advice.topic = "attempts exhausted";
-                advice.steps.push(format!(
-                    "The failure looked passing, but all {attempts} attempts failed; AWS Backup said: \"{}\". Look \
-                     at the copy job in the AWS Backup console.",
-                    quote(message)
-                ));
+        Cause::RecoveryPoint(PointCause::Gone) => not_copyable(&NotCopyable::Deleted, advice),
+        Cause::RecoveryPoint(PointCause::ColdStorage) => not_copyable(&NotCopyable::ColdStorage, advice),
+        Cause::RecoveryPoint(PointCause::Continuous) => not_copyable(&NotCopyable::Continuous, advice),
+        Cause::RecoveryPoint(PointCause::CompositeChild) => {
+            advice.topic = "composite";
+            advice.copy_again = false;
+            advice.steps.push(
+                "This is a nested job of a composite copy: its parent's copy is retried or alerted whole.".to_owned(),
+            );
+        }
+        Cause::RecoveryPoint(PointCause::TooManyTags) => {
+            advice.topic = "tags";
+            advice.steps.push(format!(
+                "The copy would carry more tags than AWS allows (AWS said: \"{}\"): remove tags from the resource \
+                 or its recovery point.",
+                quote(message)
+            ));
+        }
+        Cause::Quota => {
+            advice.topic = "quota";
+            advice.steps.push(format!(
+                "A quota stopped the copy (AWS said: \"{}\"): clean up, or request an increase in Service Quotas.",
+                quote(message)
+            ));
+        }
+        Cause::Invalid => {
+            advice.topic = "invalid request";
+            advice.steps.push(format!(
+                "AWS Backup refused the copy as invalid (AWS said: \"{}\"): check the vaults, role and lifecycle of \
+                 the route or plan rule it came from.",
+                quote(message)
+            ));
+        }
+        Cause::Transient(transient) => {
+            let (topic, what) = match transient {
+                TransientCause::Throttled => ("throttling", "AWS throttled the copy"),
+                TransientCause::Limit => ("limits", "AWS Backup's concurrency limits held the copy back"),
+                TransientCause::ServiceError => ("service error", "AWS Backup met an error of its own"),
+                TransientCause::Busy => ("busy", "The vault or resource was busy"),
+            };
+            advice.topic = topic;
+            let how_long = match chain {
+                Chain::Retrying { attempts } => format!(
+                    "{attempts} attempts so far, and vaultwatch keeps retrying: a message follows in this thread \
+                     when a copy completes"
+                ),
+                Chain::Ended { attempts } => format!("the failure looked passing, but all {attempts} attempts failed"),
+                Chain::Once => "it may pass on its own".to_owned(),
+            };
+            advice.steps.push(format!("{what} (AWS said: \"{}\"); {how_long}.", quote(message)));
+            if let TransientCause::Limit = transient {
+                advice.steps.push(
+                    "If it recurs, start fewer copies at once (spread the plans' start times), or request a higher \
+                     quota where Service Quotas allows one."
+                        .to_owned(),
+                );
             }
-            None => {
-                advice.topic = "unrecognised";
-                advice.steps.push(format!(
-                    "vaultwatch does not recognise this failure; AWS Backup said: \"{}\". Look at the copy job in \
-                     the AWS Backup console.",
-                    quote(message)
-                ));
+            if !matches!(chain, Chain::Retrying { .. }) {
+                advice.steps.push("Look at the copy job in the AWS Backup console.".to_owned());
             }
-        },
+        }
+        Cause::Unrecognised => {
+            advice.topic = "unrecognised";
+            let retrying = match chain {
+                Chain::Retrying { attempts } => format!(" ({attempts} attempts so far, and vaultwatch keeps retrying)"),
+                Chain::Ended { attempts } => format!(" (all {attempts} attempts failed)"),
+                Chain::Once => String::new(),
+            };
+            advice.steps.push(format!(
+                "vaultwatch does not recognise this failure{retrying}; AWS Backup said: \"{}\". Look at the copy job \
+                 in the AWS Backup console.",
+                quote(message)
+            ));
+        }
     }
 }
 
@@ -376,70 +328,4 @@ fn lifecycle_json(lifecycle: &Lifecycle) -> String {
 /// A vault's short name and region, as titles say it.
 pub(crate) fn vault_label(vault: &BackupVaultArn) -> String {
     format!("{} ({})", vault.vault_name(), vault.region())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_the_key_and_principal_aws_names() {
-        let kms = "User: arn:aws:sts::111122223333:assumed-role/AWSBackupDefaultServiceRole/AWSBackup-x is not \
-                   authorized to perform: kms:CreateGrant on resource: arn:aws:kms:us-west-2:444455556666:key/1234abcd-12ab \
-                   because no resource-based policy allows the kms:CreateGrant action";
-        assert_eq!(
-            Cause::of(kms),
-            Cause::KmsKey {
-                key: Some("arn:aws:kms:us-west-2:444455556666:key/1234abcd-12ab".into()),
-                principal: Some(
-                    "arn:aws:sts::111122223333:assumed-role/AWSBackupDefaultServiceRole/AWSBackup-x".into()
-                ),
-            }
-        );
-        let rds = "The source snapshot KMS key [arn:aws:kms:us-east-1:123456789012:key/abc] does not exist, is not \
-                   enabled or you do not have permissions to access it.";
-        assert!(matches!(Cause::of(rds), Cause::KmsKey { key: Some(k), principal: None } if k.ends_with("key/abc")));
-        let pass = "User: arn:aws:sts::123456789012:assumed-role/vaultwatch/f is not authorized to perform: \
-                    iam:PassRole on resource: arn:aws:iam::123456789012:role/plan-role";
-        assert_eq!(
-            Cause::of(pass),
-            Cause::PassRole {
-                role: Some("arn:aws:iam::123456789012:role/plan-role".into()),
-                principal: Some("arn:aws:sts::123456789012:assumed-role/vaultwatch/f".into()),
-            }
-        );
-    }
-
-    #[test]
-    fn reads_the_documented_failure_messages() {
-        let cases = [
-            ("Copy job failed. Both source and destination account must be a member of the same organization.", Cause::Organization),
-            ("Copy job failed. Cross-account copy feature is not enabled for the current organization.", Cause::Organization),
-            (
-                "Copy job failed because the destination Backup vault is encrypted with the default Backup service \
-                 managed key. The contents of this vault cannot be copied. Only the contents of a Backup vault \
-                 encrypted by an AWS KMS key may be copied.",
-                Cause::ManagedKey,
-            ),
-            ("Encrypted snapshots with Amazon EBS default key cannot be shared", Cause::ManagedKey),
-            ("Given key ID is not accessible", Cause::KmsKey { key: None, principal: None }),
-            (
-                "KMS key is either disabled or pending deletion or access to KMS key is denied",
-                Cause::KmsKey { key: None, principal: None },
-            ),
-            ("Access Denied trying to call AWS Backup service", Cause::VaultAccessPolicy),
-            (
-                "Copy job failed. The retention specified in the job is not within the range specified for the target Backup Vault.",
-                Cause::Retention,
-            ),
-            ("Maximum allowed active snapshot limit exceeded.", Cause::Quota),
-            ("There are too many copy jobs running for resource.", Cause::Quota),
-            ("Images from AWS Marketplace cannot be copied to another AWS account.", Cause::Unsupported),
-            ("You are not authorized to perform this operation.", Cause::Permissions { principal: None }),
-            ("Copy job encountered a fatal error.", Cause::Unknown),
-        ];
-        for (message, cause) in cases {
-            assert_eq!(Cause::of(message), cause, "{message}");
-        }
-    }
 }

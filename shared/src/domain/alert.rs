@@ -10,19 +10,20 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use super::advice::{advise, copy_command, vault_label};
 use super::chatbot::{code, truncate_chars, CustomNotification, Thread};
 use super::{
-    BackupJobId, BackupVaultArn, CopyJobId, Destination, IamRoleArn, IdempotencyToken, KmsKeyArn, Lifecycle,
+    BackupJobId, BackupVaultArn, Cause, CopyJobId, Destination, IamRoleArn, IdempotencyToken, KmsKeyArn, Lifecycle,
     NotCopyable, RecoveryPointArn, ResourceArn, ServiceRefusal,
 };
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AlertReason {
     /// The failure cannot be fixed by retrying (access, KMS, invalid parameters, something gone).
-    PermanentFailure { status_message: String },
+    /// Each failed job's reason carries the cause the retrier classified it by, for the advice.
+    PermanentFailure { status_message: String, cause: Cause },
     /// Every allowed retry failed.
-    AttemptsExhausted { status_message: String },
+    AttemptsExhausted { status_message: String, cause: Cause },
     /// AWS Backup's limits (throttling, concurrent copies) failed every retry of the congestion
     /// budget; the chain goes on retrying (told once, and again only if it ends).
-    CongestionPersists { status_message: String },
+    CongestionPersists { status_message: String, cause: Cause },
     /// Neither AWS's message category nor its message said whether a retry can help; the one
     /// retry an unrecognised failure gets failed too (or it was not retried).
     UnrecognisedFailure { status_message: String, message_category: Option<String> },
@@ -41,7 +42,7 @@ pub enum AlertReason {
     /// AWS Backup's own copy of a backup made to a logically air-gapped vault failed. Its source is
     /// the backup's temporary recovery point, which AWS Backup deletes: vaultwatch does not retry it
     /// (docs/aws-facts.md#logically-air-gapped-vaults).
-    AirGappedCopyFailed { status_message: String, backup_job: BackupJobId },
+    AirGappedCopyFailed { status_message: String, backup_job: BackupJobId, cause: Cause },
 }
 
 impl AlertReason {
@@ -62,10 +63,10 @@ impl AlertReason {
 
     pub fn detail(&self) -> String {
         match self {
-            Self::PermanentFailure { status_message } | Self::AttemptsExhausted { status_message } => {
+            Self::PermanentFailure { status_message, .. } | Self::AttemptsExhausted { status_message, .. } => {
                 status_message.clone()
             }
-            Self::CongestionPersists { status_message } => format!(
+            Self::CongestionPersists { status_message, .. } => format!(
                 "{status_message} (vaultwatch keeps retrying, every 7.5 to 15 minutes for about a day; a message \
                  follows here when the copy completes)"
             ),
@@ -87,7 +88,7 @@ impl AlertReason {
             Self::DestinationNotAllowed => {
                 "the destination vault is not in COPY_TARGETS (template parameter AllowedCopyTargets)".to_owned()
             }
-            Self::AirGappedCopyFailed { status_message, backup_job } => format!(
+            Self::AirGappedCopyFailed { status_message, backup_job, .. } => format!(
                 "{status_message} (AWS Backup's own copy of backup job {backup_job} into a logically air-gapped \
                  vault; its source is the backup's temporary recovery point, which AWS Backup deletes, so vaultwatch \
                  does not retry it)"

@@ -36,6 +36,7 @@ mod alert;
 mod arn;
 pub mod chatbot;
 mod coverage;
+mod failure;
 mod ids;
 mod job;
 mod lifecycle;
@@ -49,13 +50,16 @@ mod token;
 mod tracking;
 mod vault_notifications;
 
-pub use advice::{advise, copy_command, Advice, Cause};
+pub use advice::{advise, copy_command, Advice};
 pub use alert::{Alert, AlertReason, Resolution, ALERT_EVENT_TYPE, RESOLVED_EVENT_TYPE};
 pub use arn::{BackupVaultArn, IamRoleArn, KmsKeyArn, RecoveryPointArn, ResourceArn, TopicArn, VaultName};
 pub use chatbot::CustomNotification;
 pub use coverage::{
     coverage_of, AttemptFailure, AttemptRecord, CopyAttempt, CopyLedger, Coverage, CoverageStatus, CoverageSummary,
     RequiredBy, Requirement, SourceState,
+};
+pub use failure::{
+    classify_failure, classify_refusal, Cause, Classification, FailureClass, PathCause, PointCause, TransientCause,
 };
 pub use ids::{AccountId, BackupJobId, BackupPlanId, BackupPlanVersion, BackupRuleId, CopyJobId};
 pub use job::{
@@ -66,10 +70,7 @@ pub use lifecycle::{DeleteAfterEvent, Lifecycle, KEEP_INDEFINITELY, MIN_DAYS_IN_
 pub use permissions::{CopyTargets, PassableRoles};
 pub use recovery_point::{NotCopyable, RecoveryPoint, StorageClass};
 pub use refusal::{ErrorClass, ServiceRefusal};
-pub use retry::{
-    classify_failure, Classification, FailureClass, Lineage, RetryPolicy, CONGESTION_ATTEMPTS, CONGESTION_LAST_ATTEMPT,
-    MAX_RETRY_DELAY,
-};
+pub use retry::{Lineage, RetryPolicy, CONGESTION_ATTEMPTS, CONGESTION_LAST_ATTEMPT, MAX_RETRY_DELAY};
 pub use route::{CopyRoute, RouteTable};
 pub use source::SourcePolicy;
 pub use token::IdempotencyToken;

@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+use super::Cause;
+
 /// Whether an operation that failed may succeed when tried again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorClass {
@@ -32,6 +34,13 @@ pub struct ServiceRefusal {
     pub code: Option<String>,
     /// AWS's message.
     pub message: String,
+}
+
+impl ServiceRefusal {
+    /// What AWS's code and words name, by the one classifier (`failure.rs`).
+    pub fn cause(&self) -> Cause {
+        Cause::of_refusal(&self.message, self.code.as_deref())
+    }
 }
 
 impl fmt::Display for ServiceRefusal {

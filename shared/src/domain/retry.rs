@@ -1,54 +1,11 @@
-//! Retry policy and failure classification for copy jobs.
+//! Retry policy for copy jobs: how many retries a failure's class allows, and when.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{CopyJobId, DomainError};
-
-/// Whether trying again can help. AWS Backup already retries a copy job that meets system errors,
-/// for two hours (docs/aws-facts.md#copy-job-retry), so a failure nobody recognises is not presumed
-/// passing: it gets one retry at most.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FailureClass {
-    /// Throttling, limits, service trouble, a vault busy being modified: a later retry can succeed.
-    Transient,
-    /// Access, KMS keys, organization membership, invalid parameters, something gone: retrying
-    /// repeats the failure.
-    Permanent,
-    /// Neither AWS's category nor the message says which: one retry, then an alert quoting AWS.
-    Unrecognised,
-}
-
-/// How a failure was classified, and what decided it (for logs and the alert).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Classification {
-    pub class: FailureClass,
-    pub reason: &'static str,
-    congestion: bool,
-}
-
-impl Classification {
-    /// A transient failure that says AWS Backup was busy — throttled, or at a concurrent-copy or
-    /// other limit ("There are too many copy jobs running for resource.", docs/aws-facts.md#service-quotas).
-    /// A nightly burst can keep it so for longer than a few retries; it passes on its own.
-    pub fn is_congestion(&self) -> bool {
-        self.congestion
-    }
-}
-
-/// What a marker says of a failure: its class, and whether it is congestion (always transient).
-#[derive(Clone, Copy)]
-struct Verdict {
-    class: FailureClass,
-    congestion: bool,
-}
-
-const PERMANENT: Verdict = Verdict { class: FailureClass::Permanent, congestion: false };
-const TRANSIENT: Verdict = Verdict { class: FailureClass::Transient, congestion: false };
-/// Congestion: AWS Backup throttled or at a limit; it passes on its own.
-const CONGESTION: Verdict = Verdict { class: FailureClass::Transient, congestion: true };
+use super::{Classification, CopyJobId, DomainError, FailureClass};
 
 /// Retries a congested chain makes before the operator is told (whatever `MaxAttempts` says), each
 /// (with the default base delay) after 7.5 to 15 minutes: one to two hours, the window AWS Backup
@@ -63,98 +20,6 @@ pub const CONGESTION_LAST_ATTEMPT: u32 = 128;
 
 /// How many doublings further a congested failure waits than a passing one.
 const CONGESTION_STEPS_AHEAD: u32 = 4;
-
-/// `MessageCategory` values AWS documents with an unambiguous meaning (docs/aws-facts.md#messagecategory),
-/// compared without case or separators (AWS itself spells them "InvalidParameters" and
-/// "INVALIDPARAMETERS"). Other categories (MISCELLANEOUS, unknown ones) leave the decision to the
-/// message text.
-const CATEGORIES: &[(&str, FailureClass)] =
-    &[("accessdenied", FailureClass::Permanent), ("invalidparameters", FailureClass::Permanent)];
-
-/// Phrases of status messages, checked in this order: the first that matches decides. From AWS's
-/// own list of copy and backup job messages and patterns (docs/aws-facts.md#failure-messages).
-/// Specific phrases come before the general ones they contain: organization and access before
-/// "try again", throttling before "kms" (a KMS *throttling* message is passing), a quota that
-/// needs a clean-up before "limit", a recovery point that is gone before "unavailable".
-const MARKERS: &[(&str, Verdict)] = &[
-    ("same organization", PERMANENT),
-    ("access denied", PERMANENT),
-    ("accessdenied", PERMANENT),
-    ("not authorized", PERMANENT),
-    ("unauthorized", PERMANENT),
-    ("insufficient privileges", PERMANENT),
-    ("cannot be assumed", PERMANENT),
-    ("throttl", CONGESTION),
-    ("rate exceeded", CONGESTION),
-    ("reduce your request rate", CONGESTION),
-    ("too many requests", CONGESTION),
-    ("permission", PERMANENT),
-    ("kms", PERMANENT),
-    ("encryption key", PERMANENT),
-    ("key id", PERMANENT),
-    ("key is disabled", PERMANENT),
-    ("pending deletion", PERMANENT),
-    ("cannot be shared", PERMANENT),
-    ("can't be shared", PERMANENT),
-    ("cannot be copied", PERMANENT),
-    ("not within the range", PERMANENT),
-    ("invalid parameter", PERMANENT),
-    ("invalidparameter", PERMANENT),
-    ("is invalid", PERMANENT),
-    ("validation", PERMANENT),
-    ("not supported", PERMANENT),
-    ("unsupported", PERMANENT),
-    ("not enabled", PERMANENT),
-    ("recovery point is unavailable", PERMANENT),
-    ("no longer available", PERMANENT),
-    ("not found", PERMANENT),
-    ("notfound", PERMANENT),
-    ("cannot find", PERMANENT),
-    ("could not find", PERMANENT),
-    ("does not exist", PERMANENT),
-    ("no longer exists", PERMANENT),
-    ("has been deleted", PERMANENT),
-    ("was deleted", PERMANENT),
-    ("is being deleted", PERMANENT),
-    ("active snapshot limit", PERMANENT),
-    ("cannot create more than", PERMANENT),
-    ("reached your quota", PERMANENT),
-    ("must not have more than", PERMANENT),
-    ("tags specified", PERMANENT),
-    ("can have at most", PERMANENT),
-    ("limit", CONGESTION),
-    ("too many", CONGESTION),
-    ("maximum number", CONGESTION),
-    ("in-progress snapshots", CONGESTION),
-    ("running job for the same resource", CONGESTION),
-    ("not in state", TRANSIENT),
-    ("not in the available state", TRANSIENT),
-    ("not in available state", TRANSIENT),
-    ("cannot snapshot volume", TRANSIENT),
-    ("maintenance window", TRANSIENT),
-    ("backup window", TRANSIENT),
-    ("try again", TRANSIENT),
-    ("service unavailable", TRANSIENT),
-    ("unavailable", TRANSIENT),
-    ("internal error", TRANSIENT),
-    ("internal failure", TRANSIENT),
-    ("timeout", TRANSIENT),
-    ("timed out", TRANSIENT),
-    ("being modified", TRANSIENT),
-];
-
-/// Classifies a failed copy job: on AWS's `MessageCategory` first, then on its `StatusMessage`.
-pub fn classify_failure(category: Option<&str>, message: Option<&str>) -> Classification {
-    let category = category.map(|c| c.trim().to_ascii_lowercase().replace(['_', ' ', '-'], ""));
-    if let Some((_, class)) = category.as_deref().and_then(|c| CATEGORIES.iter().find(|(known, _)| *known == c)) {
-        return Classification { class: *class, reason: "message category", congestion: false };
-    }
-    let lower = message.unwrap_or_default().to_ascii_lowercase();
-    if let Some((marker, verdict)) = MARKERS.iter().find(|(marker, _)| lower.contains(marker)) {
-        return Classification { class: verdict.class, reason: marker, congestion: verdict.congestion };
-    }
-    Classification { class: FailureClass::Unrecognised, reason: "unrecognised failure", congestion: false }
-}
 
 /// Where a copy job sits in a chain of retries: the original job is attempt 0 and its own root.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -229,7 +94,7 @@ impl RetryPolicy {
         if failure.is_congestion() {
             return self.max_attempts.max(CONGESTION_LAST_ATTEMPT);
         }
-        self.last_attempt_of(failure.class)
+        self.last_attempt_of(failure.class())
     }
 
     /// Whether a chain may make retry number `attempt` after this failure: up to
@@ -287,17 +152,7 @@ impl RetryPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn categories_decide_before_messages() {
-        let by_category = classify_failure(Some("AccessDenied"), Some("Rate exceeded"));
-        assert_eq!((by_category.class, by_category.reason), (FailureClass::Permanent, "message category"));
-        assert_eq!(classify_failure(Some("INVALIDPARAMETERS"), None).class, FailureClass::Permanent);
-        // A category that only says "failed" leaves the decision to the message.
-        assert_eq!(classify_failure(Some("Failed"), Some("Rate exceeded")).class, FailureClass::Transient);
-        assert_eq!(classify_failure(None, None).class, FailureClass::Unrecognised);
-        assert_eq!(classify_failure(None, Some("Something nobody has seen before")).class, FailureClass::Unrecognised);
-    }
+    use crate::domain::classify_failure;
 
     #[test]
     fn backoff_doubles_and_is_capped_by_sqs() {

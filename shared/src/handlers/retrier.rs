@@ -316,7 +316,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         let lineage = record.lineage.clone().unwrap_or_else(|| Lineage::original(id));
         let status_message = job.status_message.clone().unwrap_or_default();
         let classification = classify_failure(job.message_category.as_deref(), job.status_message.as_deref());
-        let class = classification.class;
+        let class = classification.class();
         tracing::info!(copy_job = %id, root = %lineage.root, attempt = lineage.attempt, ?class, reason = classification.reason, "copy job failed");
 
         let next = lineage.next_attempt(id);
@@ -353,7 +353,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         self.queue.schedule(&request, delay).await?;
         tracing::info!(copy_job = %id, attempt, delay_seconds = delay.as_secs(), "retry scheduled");
         let (copy_job, delay_seconds) = (id.clone(), delay.as_secs());
-        let congestion = AlertReason::CongestionPersists { status_message };
+        let congestion = AlertReason::CongestionPersists { status_message, cause: classification.cause.clone() };
         // Every failure of a chain told of its congestion says so, not only the one that told: the
         // failure a completed copy follows is the one its "resolved" message is claimed on.
         let recorded = ClaimOutcome {
@@ -426,7 +426,8 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
             };
             if backup.is_some_and(|b| b.is_temporary() && b.recovery_point.as_ref() == Some(&job.source_recovery_point))
             {
-                return Ok(Err(AlertReason::AirGappedCopyFailed { status_message, backup_job: backup_job.clone() }));
+                let (backup_job, cause) = (backup_job.clone(), failure.cause.clone());
+                return Ok(Err(AlertReason::AirGappedCopyFailed { status_message, backup_job, cause }));
             }
         }
         if let Some(never) = job.source_recovery_point.never_copyable() {
@@ -440,12 +441,13 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
             }
         }
         if !self.settings.policy.allows(next.attempt, failure) {
-            return Ok(Err(match failure.class {
-                FailureClass::Permanent => AlertReason::PermanentFailure { status_message },
+            let cause = failure.cause.clone();
+            return Ok(Err(match failure.class() {
+                FailureClass::Permanent => AlertReason::PermanentFailure { status_message, cause },
                 FailureClass::Unrecognised => {
                     AlertReason::UnrecognisedFailure { status_message, message_category: job.message_category.clone() }
                 }
-                FailureClass::Transient => AlertReason::AttemptsExhausted { status_message },
+                FailureClass::Transient => AlertReason::AttemptsExhausted { status_message, cause },
             }));
         }
         if !self.settings.targets.allows(&job.destination_vault) {
