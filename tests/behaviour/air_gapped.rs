@@ -118,7 +118,7 @@ async fn a_failed_air_gapped_copy_is_told_once_and_never_retried() {
     assert!(body.contains("back the resource up to") && body.contains(BACKUP_JOB), "{body}");
     let record = retrier.store.record(&copy_id(FAILED_COPY_JOB)).unwrap();
     assert_eq!(record.outcome, alerted(AlertKind::AirGappedCopyFailed));
-    assert_eq!(retrier.backup.calls("DescribeRecoveryPoint"), 0, "the backup job said it all");
+    assert_eq!(retrier.backup.calls(Call::DescribeRecoveryPoint), 0, "the backup job said it all");
 
     // The temporary point already deleted changes nothing: the backup job still says what it was.
     let backup = MemoryBackup::new();
@@ -142,7 +142,7 @@ async fn a_plan_copy_action_into_an_air_gapped_vault_is_retried_as_any_copy() {
     retrier.handle(&copy_event("FAILED", FAILED_COPY_JOB)).await.unwrap();
     assert_eq!(retrier.queue.scheduled().len(), 1);
     assert!(retrier.alerts.published().is_empty());
-    assert_eq!(retrier.backup.calls("DescribeBackupJob"), 1);
+    assert_eq!(retrier.backup.calls(Call::DescribeBackupJob), 1);
 
     // An ordinary copy (no CreatedByBackupJobId, or not into an air-gapped vault) costs no lookup.
     let retrier = memory_retrier({
@@ -151,7 +151,7 @@ async fn a_plan_copy_action_into_an_air_gapped_vault_is_retried_as_any_copy() {
         backup
     });
     retrier.handle(&copy_event("FAILED", FAILED_COPY_JOB)).await.unwrap();
-    assert_eq!(retrier.backup.calls("DescribeBackupJob"), 0);
+    assert_eq!(retrier.backup.calls(Call::DescribeBackupJob), 0);
 
     // A plan's scheduled copy carries CreatedByBackupJobId too; into a standard vault it is ordinary,
     // and so is a copy into an air-gapped vault that no backup job started: neither costs a lookup.
@@ -167,7 +167,7 @@ async fn a_plan_copy_action_into_an_air_gapped_vault_is_retried_as_any_copy() {
         backup.add_copy_job(job);
         let retrier = memory_retrier(backup);
         retrier.handle(&copy_event("FAILED", FAILED_COPY_JOB)).await.unwrap();
-        assert_eq!(retrier.backup.calls("DescribeBackupJob"), 0, "{vault_type:?}");
+        assert_eq!(retrier.backup.calls(Call::DescribeBackupJob), 0, "{vault_type:?}");
         assert_eq!(retrier.queue.scheduled().len(), 1, "retried as any copy");
     }
 }
@@ -179,7 +179,7 @@ async fn a_backup_job_aws_no_longer_reports_leaves_the_copy_ordinary_and_any_oth
     backup.add_copy_job(failed_air_gapped_copy());
     let retrier = memory_retrier(backup);
     retrier.handle(&copy_event("FAILED", FAILED_COPY_JOB)).await.unwrap();
-    assert_eq!(retrier.backup.calls("DescribeBackupJob"), 1);
+    assert_eq!(retrier.backup.calls(Call::DescribeBackupJob), 1);
     assert_eq!(retrier.queue.scheduled().len(), 1, "an ordinary copy's retry");
     assert!(retrier.alerts.published().is_empty());
 
@@ -188,7 +188,7 @@ async fn a_backup_job_aws_no_longer_reports_leaves_the_copy_ordinary_and_any_oth
     let backup = MemoryBackup::new();
     backup.add_backup_job(temporary_backup());
     backup.add_copy_job(failed_air_gapped_copy());
-    backup.fail_next("DescribeBackupJob", 1, transient_error("backup", "DescribeBackupJob", "ThrottlingException"));
+    backup.fail_next(Call::DescribeBackupJob, 1, transient_error("backup", "DescribeBackupJob", "ThrottlingException"));
     let retrier = memory_retrier(backup);
     assert!(retrier.handle(&copy_event("FAILED", FAILED_COPY_JOB)).await.is_err());
     assert!(retrier.queue.scheduled().is_empty() && retrier.alerts.published().is_empty());

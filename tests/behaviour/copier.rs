@@ -40,7 +40,7 @@ async fn completed_backup_starts_one_copy_per_matching_route() {
     let copier = copier(&two_routes());
     copier.handle(&fixture("sns/backup-job-completed.json")).await.unwrap();
 
-    assert_eq!(copier.backup.calls("DescribeBackupJob"), 1, "SNS lacks the vault, so the job is described");
+    assert_eq!(copier.backup.calls(Call::DescribeBackupJob), 1, "SNS lacks the vault, so the job is described");
     let started = copier.backup.started_copies();
     assert_eq!(started.len(), 2);
     assert_eq!(destinations_of(&started), [vault(DR_VAULT), vault(EU_VAULT)].into_iter().collect());
@@ -72,7 +72,7 @@ async fn duplicate_completion_starts_no_second_copy() {
 async fn eventbridge_completion_needs_no_lookup() {
     let copier = copier(&two_routes());
     copier.handle(&fixture("eventbridge/backup-job-completed.json")).await.unwrap();
-    assert_eq!(copier.backup.calls("DescribeBackupJob"), 0);
+    assert_eq!(copier.backup.calls(Call::DescribeBackupJob), 0);
     assert_eq!(copier.backup.started_copies().len(), 2);
     assert_eq!(copier.backup.total_calls(), 2, "one call per route");
 }
@@ -83,7 +83,7 @@ async fn failed_and_expired_backups_are_ignored() {
     let failed = copier.handle(&fixture("sns/backup-job-failed.json")).await.unwrap();
     assert_eq!(failed.outcomes[0], RecordOutcome::Skipped { reason: "backup job is FAILED, nothing to copy".into() });
     copier.handle(&sns_notification("BACKUP_JOB", "EXPIRED", BACKUP_JOB)).await.unwrap();
-    assert_eq!(copier.backup.calls("DescribeBackupJob"), 0);
+    assert_eq!(copier.backup.calls(Call::DescribeBackupJob), 0);
     assert!(copier.backup.started_copies().is_empty());
 }
 
@@ -103,7 +103,7 @@ async fn a_vault_without_routes_copies_nothing() {
 async fn a_failed_route_fails_the_event_and_its_retry_completes_the_rest() {
     let copier = copier(&two_routes());
     copier.backup.fail_next(
-        "StartCopyJob",
+        Call::StartCopyJob,
         1,
         backup_error("StartCopyJob", ErrorClass::Transient, "LimitExceededException"),
     );
@@ -131,7 +131,7 @@ async fn notifications_from_untrusted_publishers_are_rejected_without_any_call()
         let outcome = copier.handle(&event).await.unwrap();
         assert!(matches!(outcome.outcomes[0], RecordOutcome::Rejected { .. }), "{outcome:?}");
     }
-    assert_eq!(copier.backup.calls("DescribeBackupJob"), 0);
+    assert_eq!(copier.backup.calls(Call::DescribeBackupJob), 0);
     assert!(copier.backup.started_copies().is_empty());
 
     // The genuine notification still works.
@@ -167,7 +167,7 @@ async fn a_continuous_backup_is_not_copied_on_demand() {
     copier.backup.add_backup_job(job);
     let outcome = copier.handle(&fixture("sns/backup-job-completed.json")).await.unwrap();
     assert!(copier.backup.started_copies().is_empty());
-    assert_eq!(copier.backup.calls("StartCopyJob"), 0, "AWS would only refuse it");
+    assert_eq!(copier.backup.calls(Call::StartCopyJob), 0, "AWS would only refuse it");
     let expected = Copied::NotCopyable {
         backup_job: vaultwatch::domain::BackupJobId::parse(BACKUP_JOB).unwrap(),
         reason: "not copyable: continuous backup".into(),

@@ -427,8 +427,8 @@ mod report {
         assert!(report.summary.oldest_uncovered_seconds["eu-west-1"] >= 30 * 3600);
         // Read-only, and DescribeRecoveryPoint only for the rows that had no copy at all.
         assert!(assessor.backup.started_copies().is_empty());
-        assert_eq!(assessor.backup.calls("DescribeRecoveryPoint"), 3);
-        assert_eq!(assessor.store.calls("get_many"), 1, "one batch read of the records that matter");
+        assert_eq!(assessor.backup.calls(Call::DescribeRecoveryPoint), 3);
+        assert_eq!(assessor.store.calls(Call::GetMany), 1, "one batch read of the records that matter");
     }
 
     #[tokio::test]

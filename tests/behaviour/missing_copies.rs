@@ -49,7 +49,11 @@ fn reconciler_with_one_missing_copy() -> Reconciler<MemoryBackup, MemoryStore, M
 #[tokio::test]
 async fn a_passing_error_is_counted_and_the_next_sweep_starts_the_copy() {
     let reconciler = reconciler_with_one_missing_copy();
-    reconciler.backup.fail_next("StartCopyJob", 1, transient_error("backup", "StartCopyJob", "ThrottlingException"));
+    reconciler.backup.fail_next(
+        Call::StartCopyJob,
+        1,
+        transient_error("backup", "StartCopyJob", "ThrottlingException"),
+    );
     let first = reconciler.run(Utc::now(), || false).await.unwrap();
     assert_eq!((first.missing_copies_started, first.errors, first.refused), (0, 1, 0));
     assert!(reconciler.alerts.published().is_empty());
@@ -59,7 +63,7 @@ async fn a_passing_error_is_counted_and_the_next_sweep_starts_the_copy() {
 
 async fn refused_by(error: AwsError) -> AlertReason {
     let reconciler = reconciler_with_one_missing_copy();
-    reconciler.backup.fail_next("StartCopyJob", 1, error);
+    reconciler.backup.fail_next(Call::StartCopyJob, 1, error);
     let summary = reconciler.run(Utc::now(), || false).await.unwrap();
     assert_eq!((summary.refused, summary.errors), (1, 0));
     reconciler.alerts.published().remove(0).reason
@@ -84,8 +88,8 @@ async fn a_refusal_is_alerted_with_its_cause() {
 async fn an_alert_that_cannot_be_sent_is_an_error_and_the_next_sweep_tries_again() {
     let reconciler = reconciler_with_one_missing_copy();
     let refusal = backup_error("StartCopyJob", ErrorClass::Permanent, "InvalidParameterValueException");
-    reconciler.backup.fail_next("StartCopyJob", 2, refusal);
-    reconciler.alerts.fail_next("publish", 1, transient_error("sns", "Publish", "InternalError"));
+    reconciler.backup.fail_next(Call::StartCopyJob, 2, refusal);
+    reconciler.alerts.fail_next(Call::Publish, 1, transient_error("sns", "Publish", "InternalError"));
     let first = reconciler.run(Utc::now(), || false).await.unwrap();
     assert_eq!((first.refused, first.errors), (0, 1));
     assert!(reconciler.store.refusals().is_empty(), "not recorded: the next sweep asks again");

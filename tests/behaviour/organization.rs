@@ -133,8 +133,8 @@ async fn it_lists_the_organization_once_and_each_member_once_and_changes_nothing
         assert_eq!(query.max_results, Some(1000), "the largest page");
     }
     assert_eq!(api.started_copies().len(), 0, "read-only");
-    for write in ["StartCopyJob", "DescribeRecoveryPoint", "GetBackupPlan"] {
-        assert_eq!(api.calls(write), 0, "{write}: nothing asked of member accounts beyond the listings");
+    for write in [Call::StartCopyJob, Call::DescribeRecoveryPoint, Call::GetBackupPlan] {
+        assert_eq!(api.calls(write), 0, "{write:?}: nothing asked of member accounts beyond the listings");
     }
 }
 
@@ -215,7 +215,7 @@ mod reconciler {
         assert_eq!(summary.scanned, 0, "its own sweep lists its own account: no member's job is reconciled");
         assert_eq!(reconciler.backup.started_copies().len(), 0);
         assert!(reconciler.alerts.published().is_empty() && reconciler.queue.scheduled().is_empty());
-        assert_eq!(reconciler.store.calls("apply_state"), 0, "nothing written for member accounts");
+        assert_eq!(reconciler.store.calls(Call::ApplyState), 0, "nothing written for member accounts");
 
         let mut measured = Measurements::default();
         summary.measure(&mut measured);
@@ -249,11 +249,11 @@ async fn aws_counts_are_asked_for_only_over_the_14_days_aws_keeps_copy_job_summa
     // ListCopyJobSummaries counts "copy jobs created or running within the the most recent 14 days"
     // (botocore >= 1.43.78): over 20 days its count would be short, so it is not asked for.
     let long = assessor.report(now - Duration::days(20), now).await.unwrap();
-    assert_eq!(assessor.backup.calls("ListCopyJobSummaries"), 0, "not asked over a window AWS does not keep");
+    assert_eq!(assessor.backup.calls(Call::ListCopyJobSummaries), 0, "not asked over a window AWS does not keep");
     assert!(long.accounts.iter().all(|a| a.aws_failed_copy_jobs.is_none()), "no undercount reported");
     assert_eq!(long.failed_chains(), 1, "vaultwatch's own rows stand");
     let short = assessor.report(now - Duration::days(13), now).await.unwrap();
-    assert_eq!(assessor.backup.calls("ListCopyJobSummaries"), 1);
+    assert_eq!(assessor.backup.calls(Call::ListCopyJobSummaries), 1);
     let aws_counts: Vec<Option<u64>> = short.accounts.iter().map(|a| a.aws_failed_copy_jobs).collect();
     assert_eq!(aws_counts, [Some(0), Some(1), Some(0)]);
 }

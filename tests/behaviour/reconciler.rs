@@ -109,9 +109,9 @@ async fn a_sweep_over_unseen_jobs_repairs_retries_and_alerts_once_each() {
             complete: true
         }
     );
-    assert_eq!(reconciler.backup.calls("ListCopyJobs"), 3, "pages of 1000");
-    assert_eq!(reconciler.backup.calls("DescribeCopyJob"), 0, "the listing already says everything");
-    assert_eq!(reconciler.store.calls("get_many"), 3, "one batch read per page");
+    assert_eq!(reconciler.backup.calls(Call::ListCopyJobs), 3, "pages of 1000");
+    assert_eq!(reconciler.backup.calls(Call::DescribeCopyJob), 0, "the listing already says everything");
+    assert_eq!(reconciler.store.calls(Call::GetMany), 3, "one batch read per page");
     assert_eq!(reconciler.queue.scheduled().len(), transient);
     assert_eq!(reconciler.alerts.published().len(), permanent);
     for index in [0, 2, 3, 4, 2499] {
@@ -156,7 +156,7 @@ async fn records_tracked_from_sns_get_their_details_from_the_listing() {
     }
     let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!((summary.repaired, summary.details_filled), (JOBS - 6, 6));
-    assert_eq!(reconciler.backup.calls("DescribeCopyJob"), 0);
+    assert_eq!(reconciler.backup.calls(Call::DescribeCopyJob), 0);
     let record = reconciler.store.record(&generated_job(7).id).unwrap();
     assert_eq!(record.details, vaultwatch::domain::CopyDetails::from(&generated_job(7)));
 
@@ -169,7 +169,7 @@ async fn a_clean_sweep_spares_the_next_one_the_records_of_finished_jobs() {
     let reconciler = populated();
     let running = JOBS / 20;
     reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
-    let reads = reconciler.store.calls("get_many");
+    let reads = reconciler.store.calls(Call::GetMany);
 
     // A job finishes after that sweep started; the running ones are still running.
     let mut late = generated_job(JOBS + 1);
@@ -181,7 +181,7 @@ async fn a_clean_sweep_spares_the_next_one_the_records_of_finished_jobs() {
     assert_eq!(steady.already_verified, JOBS - running, "finished and verified: records not read");
     assert_eq!((steady.repaired, steady.errors), (1, 0), "the late job is tracked");
     assert_eq!(reconciler.store.record(&late.id).unwrap().state, Some(CopyJobState::Completed));
-    assert_eq!(reconciler.store.calls("get_many") - reads, 3, "one read per page, for the few left");
+    assert_eq!(reconciler.store.calls(Call::GetMany) - reads, 3, "one read per page, for the few left");
 
     // Other filters (or a longer lookback) reach jobs the verified sweep never listed.
     let mut filtered = reconciler;
@@ -194,7 +194,7 @@ async fn a_clean_sweep_spares_the_next_one_the_records_of_finished_jobs() {
 async fn a_sweep_with_errors_vouches_for_nothing() {
     let reconciler = populated();
     reconciler.store.fail_next(
-        "apply_state",
+        Call::ApplyState,
         1,
         transient_error("dynamodb", "UpdateItem", "ProvisionedThroughputExceededException"),
     );
@@ -328,7 +328,7 @@ async fn a_filtered_sweep_never_starts_missing_copies() {
         let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
         assert_eq!(summary.missing_copy_pass, MissingCopyPass::SweepFiltered, "{filter}");
         assert!(reconciler.backup.started_copies().is_empty(), "{filter}");
-        assert_eq!(reconciler.backup.calls("ListBackupJobs"), 0);
+        assert_eq!(reconciler.backup.calls(Call::ListBackupJobs), 0);
     }
 }
 
@@ -382,7 +382,7 @@ async fn a_refused_routed_copy_is_alerted_once_and_not_asked_again() {
 
     let second = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!((second.refused, second.missing_copies_started), (0, 0));
-    assert_eq!(reconciler.backup.calls("StartCopyJob"), 1, "a refusal is not asked again");
+    assert_eq!(reconciler.backup.calls(Call::StartCopyJob), 1, "a refusal is not asked again");
     assert_eq!(reconciler.alerts.published().len(), 1);
 }
 
@@ -411,7 +411,7 @@ async fn composite_jobs_are_handled_through_the_parent_and_nested_backups_are_no
     assert!(reconciler.backup.started_copies().is_empty(), "the nested backup is not copied alone");
     // Children are known from the sweep's own listing (their ParentJobId): nothing looked up per
     // child or per parent (no DescribeCopyJob, no ListCopyJobs ByParentJobId).
-    assert_eq!(reconciler.backup.calls("DescribeCopyJob"), 0);
+    assert_eq!(reconciler.backup.calls(Call::DescribeCopyJob), 0);
     assert_eq!(reconciler.backup.copy_job_queries().len(), 1, "one listing: the sweep's");
 }
 
@@ -439,7 +439,7 @@ async fn the_lambda_entry_sweeps_until_five_seconds_before_its_deadline() {
         .await
         .unwrap();
     assert!(!summary.complete && summary.pages == 0 && summary.scanned == 0, "{summary:?}");
-    assert_eq!(reconciler.backup.calls("ListCopyJobs"), 0);
+    assert_eq!(reconciler.backup.calls(Call::ListCopyJobs), 0);
     assert!(
         reconciler.store.load_cursor().await.unwrap().resume.is_some(),
         "the next run starts where this one stopped"
@@ -481,7 +481,7 @@ async fn continued_after(problem: impl FnOnce(&TestReconciler)) {
 async fn a_continued_sweep_that_met_errors_or_unreadable_jobs_vouches_for_nothing() {
     continued_after(|reconciler| {
         let throttled = transient_error("dynamodb", "UpdateItem", "ProvisionedThroughputExceededException");
-        reconciler.store.fail_next("apply_state", 1, throttled);
+        reconciler.store.fail_next(Call::ApplyState, 1, throttled);
     })
     .await;
     continued_after(|reconciler| {
@@ -715,7 +715,7 @@ async fn a_resolved_message_sns_refused_goes_out_on_the_next_sweep() {
     reconciler.backup.add_copy_job(failed.clone());
     event_path(&reconciler).handle_failure(&failed.id, None, &ClaimOwner::unique()).await.unwrap();
     reconciler.backup.add_copy_job(completed_copy_of(&failed, "MANUAL-1"));
-    reconciler.alerts.fail_next("resolve", 1, transient_error("sns", "Publish", "Throttling"));
+    reconciler.alerts.fail_next(Call::Resolve, 1, transient_error("sns", "Publish", "Throttling"));
 
     let first = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!((first.resolved, first.errors), (0, 1), "{first:?}");
@@ -777,7 +777,7 @@ async fn a_scheduled_sweep_is_as_of_its_events_time_not_the_wall_clock() {
     let reconciler = one_uncopied_backup(at("2024-02-28T12:00:00Z"));
     let result = reconciler.handle(&json!({"time": "yesterday"}), deadline, &ClaimOwner::unique()).await;
     assert!(result.is_err(), "{result:?}");
-    assert_eq!(reconciler.backup.calls("ListCopyJobs"), 0);
+    assert_eq!(reconciler.backup.calls(Call::ListCopyJobs), 0);
 }
 
 #[tokio::test]

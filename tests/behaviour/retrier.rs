@@ -100,7 +100,7 @@ async fn duplicate_failure_starts_one_copy() {
         retrier.handle(&event).await.unwrap();
     }
     assert_eq!(retrier.queue.scheduled().len(), 1, "one retry scheduled for three deliveries");
-    assert_eq!(retrier.backup.calls("DescribeCopyJob"), 1, "duplicates stop at the claim");
+    assert_eq!(retrier.backup.calls(Call::DescribeCopyJob), 1, "duplicates stop at the claim");
 
     // Even if the queue delivers the retry twice, the token makes the second start a no-op.
     let (request, _) = retrier.queue.scheduled().remove(0);
@@ -108,7 +108,7 @@ async fn duplicate_failure_starts_one_copy() {
     let twice = sqs_event(&[("a".into(), body.clone()), ("b".into(), body)]);
     retrier.handle(&twice).await.unwrap();
     assert_eq!(retrier.backup.started_copies().len(), 1);
-    assert_eq!(retrier.backup.calls("StartCopyJob"), 2);
+    assert_eq!(retrier.backup.calls(Call::StartCopyJob), 2);
 }
 
 /// Issue 21 item 11: the destination's type, lock state and key, which DescribeCopyJob reports and
@@ -139,7 +139,7 @@ async fn the_destination_aws_describes_is_recorded_and_told_in_the_alert() {
     assert!(body.contains(&format!("Destination key:   {key}\n")), "{body}");
     let chat = serde_json::to_value(alerts[0].notification()).unwrap().to_string();
     assert!(chat.contains("logically air-gapped, locked") && chat.contains(key), "{chat}");
-    assert_eq!(retrier.backup.calls("DescribeCopyJob"), 1, "the describe made anyway told it all");
+    assert_eq!(retrier.backup.calls(Call::DescribeCopyJob), 1, "the describe made anyway told it all");
 }
 
 #[tokio::test]
@@ -208,7 +208,7 @@ async fn exhausted_chain_alerts_once_after_max_attempts() {
 async fn a_failed_alert_is_retried_and_sent_exactly_once() {
     let retrier = retrier();
     retrier.backup.set_copy_state(&copy_id(FAILED_COPY_JOB), CopyJobState::Failed, Some("Recovery point not found"));
-    retrier.alerts.fail_next("publish", 1, transient_error("sns", "Publish", "InternalError"));
+    retrier.alerts.fail_next(Call::Publish, 1, transient_error("sns", "Publish", "InternalError"));
     let err = retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap_err();
     assert_eq!(err.kind(), "AwsTransientError");
     assert!(retrier.alerts.published().is_empty());
@@ -262,7 +262,7 @@ async fn throttled_start_is_reported_to_sqs_and_rejected_start_alerts() {
     let body = serde_json::to_string(&request).unwrap();
 
     retrier.backup.fail_next(
-        "StartCopyJob",
+        Call::StartCopyJob,
         1,
         backup_error("StartCopyJob", ErrorClass::Transient, "ThrottlingException"),
     );
@@ -271,7 +271,7 @@ async fn throttled_start_is_reported_to_sqs_and_rejected_start_alerts() {
     assert!(retrier.alerts.published().is_empty());
 
     retrier.backup.fail_next(
-        "StartCopyJob",
+        Call::StartCopyJob,
         1,
         backup_error("StartCopyJob", ErrorClass::Permanent, "InvalidParameterValueException"),
     );
@@ -358,7 +358,7 @@ async fn other_events_are_skipped_without_calls() {
         let outcome = wire(retrier.handle(&event).await.unwrap());
         assert_eq!(outcome["outcomes"][0]["outcome"], "skipped", "{outcome}");
     }
-    assert_eq!(retrier.backup.calls("DescribeCopyJob"), 0);
+    assert_eq!(retrier.backup.calls(Call::DescribeCopyJob), 0);
     assert!(retrier.queue.scheduled().is_empty());
 }
 
@@ -454,7 +454,7 @@ async fn a_continuous_backup_is_never_retried_and_alerts_once_with_the_reason() 
     assert!(alert.body().contains("not copyable: continuous backup"), "{}", alert.body());
     let record = retrier.store.record(&copy_id(FAILED_COPY_JOB)).unwrap();
     assert_eq!(record.outcome, alerted(AlertKind::NotCopyable { why: NotCopyable::Continuous }));
-    assert_eq!(retrier.backup.calls("DescribeRecoveryPoint"), 0, "the ARN says it all");
+    assert_eq!(retrier.backup.calls(Call::DescribeRecoveryPoint), 0, "the ARN says it all");
 }
 
 #[tokio::test]
@@ -479,7 +479,7 @@ async fn the_alerts_command_keeps_the_lifecycle_the_retry_would_have() {
     retrier.backup.set_copy_state(&copy_id(FAILED_COPY_JOB), CopyJobState::Failed, Some("Access denied: KMS key"));
     retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
     assert_eq!(only_alert(&retrier).lifecycle.and_then(|l| l.delete_after_days), Some(35));
-    assert_eq!(retrier.backup.calls("GetBackupPlan"), 0);
+    assert_eq!(retrier.backup.calls(Call::GetBackupPlan), 0);
 }
 
 #[tokio::test]
@@ -530,7 +530,7 @@ async fn a_nested_jobs_failure_is_left_to_its_composite_parent() {
     assert_eq!(record.details.parent_job, Some(parent), "the record links the child to its parent");
     assert_eq!(record.outcome.handled_with_parent, Some(copy_id("PARENT-0001")));
     // The job's own ParentJobId names the parent: no listing of the parent's children (ByParentJobId).
-    assert_eq!((retrier.backup.calls("DescribeCopyJob"), retrier.backup.calls("ListCopyJobs")), (1, 0));
+    assert_eq!((retrier.backup.calls(Call::DescribeCopyJob), retrier.backup.calls(Call::ListCopyJobs)), (1, 0));
 }
 
 #[tokio::test]
@@ -633,21 +633,21 @@ async fn an_alert_is_published_once_even_when_closing_its_claim_fails_for_a_whil
     let retrier = retrier_with(|job| job.status_message = Some("Access Denied".into()));
     // The store refuses the write that records the alert twice, then recovers: the handler
     // retries it instead of giving the claim back for a redelivery to publish again.
-    retrier.store.fail_next("finish_claim", 2, throttled());
+    retrier.store.fail_next(Call::FinishClaim, 2, throttled());
     let started = tokio::time::Instant::now();
     retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
     // Backing off between the tries (on the paused clock): 25 ms, then four times as long.
     assert_eq!(started.elapsed(), Duration::from_millis(25 + 100));
     retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
     assert_eq!(retrier.alerts.published().len(), 1);
-    assert_eq!(retrier.store.calls("finish_claim"), 3);
+    assert_eq!(retrier.store.calls(Call::FinishClaim), 3);
 
     // A store that stays down: the invocation fails, but the claim is kept, so a redelivery
     // within the lease does not publish a second time.
     let retrier = retrier_with(|job| job.status_message = Some("Access Denied".into()));
-    retrier.store.fail_next("finish_claim", 100, throttled());
+    retrier.store.fail_next(Call::FinishClaim, 100, throttled());
     assert!(retrier.handle(&fixture("sns/copy-job-failed.json")).await.is_err());
-    assert_eq!(retrier.store.calls("finish_claim"), 4, "tried four times, then left to the lease");
+    assert_eq!(retrier.store.calls(Call::FinishClaim), 4, "tried four times, then left to the lease");
     let again = retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap_err();
     assert_eq!(again.kind(), "InProgress");
     assert_eq!(retrier.alerts.published().len(), 1);
@@ -683,7 +683,7 @@ async fn an_s3_continuous_backup_is_known_by_its_plan_rule_and_alerted_not_retri
     let retrier = retrier_with(|job| job.resource_type = Some("S3".into()));
     retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
     assert_eq!(retrier.queue.scheduled().len(), 1);
-    assert_eq!(retrier.backup.calls("GetBackupPlan"), 1, "the rule was asked");
+    assert_eq!(retrier.backup.calls(Call::GetBackupPlan), 1, "the rule was asked");
 }
 
 #[tokio::test]
@@ -691,7 +691,7 @@ async fn a_copy_state_spelled_unknown_is_decided_by_describing_the_job() {
     // The notification's State is no CopyJobState (AWS documents no spelling): the API decides.
     let retrier = retrier();
     let response = wire(retrier.handle(&fixture("sns/copy-job-unknown-state.json")).await.unwrap());
-    assert_eq!(retrier.backup.calls("DescribeCopyJob"), 1);
+    assert_eq!(retrier.backup.calls(Call::DescribeCopyJob), 1);
     assert_eq!(retrier.queue.scheduled().len(), 1, "the job is FAILED: retried as usual");
     assert!(!response.to_string().contains("SECRET-CANARY"), "the unknown value is not echoed: {response}");
 
@@ -807,7 +807,7 @@ async fn a_refused_retrys_alert_goes_out_once_when_its_claim_is_taken_over() {
     let settings = RetrierSettings { claim_lease, ..RetrierSettings::default() };
     let retrier = Retrier::new(&source.backup, &source.store, &source.alerts, &source.queue, settings);
     let refusal = backup_error("StartCopyJob", ErrorClass::Permanent, "InvalidParameterValueException");
-    source.backup.fail_next("StartCopyJob", 2, refusal);
+    source.backup.fail_next(Call::StartCopyJob, 2, refusal);
     // A holds the alert claim and stalls after it: simulated by taking the claim as A would.
     let (id, a) = (copy_id(FAILED_COPY_JOB), ClaimOwner::unique());
     let at = chrono::Utc::now() - chrono::Duration::milliseconds(300);

@@ -87,12 +87,12 @@ async fn details_of_an_overtaken_eventbridge_event_are_kept() {
         matches!(&late.outcomes[0], RecordOutcome::Handled(Tracked::Stale { state: CopyJobState::Completed, .. })),
         "{late:?}"
     );
-    assert_eq!(tracker.store.calls("fill_details"), 1);
+    assert_eq!(tracker.store.calls(Call::FillDetails), 1);
     let record = tracker.store.record(&copy_id(FAILED_COPY_JOB)).unwrap();
     assert_eq!(record.details.destination_vault.unwrap().as_str(), DR_VAULT);
     // Once they are recorded, a repeat costs the one write again.
     tracker.handle(&fixture("eventbridge/copy-job-completed.json")).await.unwrap();
-    assert_eq!(tracker.store.calls("fill_details"), 1);
+    assert_eq!(tracker.store.calls(Call::FillDetails), 1);
 }
 
 #[tokio::test]
@@ -108,7 +108,7 @@ async fn failed_state_keeps_the_status_message() {
 async fn a_failed_write_fails_the_event_and_the_redelivery_records_it() {
     let tracker = tracker();
     tracker.store.fail_next(
-        "apply_state",
+        Call::ApplyState,
         1,
         transient_error("dynamodb", "UpdateItem", "ProvisionedThroughputExceededException"),
     );

@@ -3,6 +3,7 @@
 //! prints them; the `call_budget` behaviour test holds them to the targets.
 
 use std::time::Duration;
+use vaultwatch::ports::memory::Call;
 
 use crate::*;
 use serde_json::json;
@@ -167,7 +168,7 @@ async fn retrier_rows(rows: &mut Vec<Row>) {
     retrier.handle(&failed).await.unwrap();
     let (request, _) = counts.queue.drain().remove(0);
     let refusal = backup_error("StartCopyJob", ErrorClass::Permanent, "InvalidParameterValueException");
-    counts.backup.fail_next("StartCopyJob", 1, refusal);
+    counts.backup.fail_next(Call::StartCopyJob, 1, refusal);
     let body = serde_json::to_string(&request).unwrap();
     let calls = measure(&counts, async {
         retrier.handle(&sqs_event(&[("m".into(), body)])).await.unwrap();

@@ -14,6 +14,7 @@ use vaultwatch::domain::{
     CopyJobId, CopyJobRecord, CopyJobState, IamRoleArn, Lifecycle, PlanRuleRef, RecoveryPointArn, ResourceArn,
 };
 use vaultwatch::handlers::retrier::{Retrier, RetrierSettings};
+pub use vaultwatch::ports::memory::Call;
 use vaultwatch::ports::memory::{MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
 use vaultwatch::ports::{AwsError, BackupApi, BackupJobQuery, CopyJobQuery, Page, StartCopyRequest, TrackingStore};
 

@@ -49,18 +49,79 @@ impl Clock for MemoryClock {
     }
 }
 
+/// A call a fake counts and can be told to fail: AWS Backup's operations by their API names, the
+/// tracking store's and the alert sink's by their port methods. Named, so a test cannot count or
+/// fail a call that does not exist.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Call {
+    DescribeBackupJob,
+    DescribeCopyJob,
+    DescribeRecoveryPoint,
+    GetBackupPlan,
+    ListBackupJobs,
+    ListCopyJobSummaries,
+    ListCopyJobs,
+    StartCopyJob,
+    ApplyState,
+    FillDetails,
+    RecordStarted,
+    LinkRetry,
+    Claim,
+    RenewClaim,
+    FinishClaim,
+    ReleaseClaim,
+    GetMany,
+    LoadCursor,
+    SaveCursor,
+    Refused,
+    RecordRefusal,
+    Publish,
+    Resolve,
+}
+
+impl Call {
+    /// As the adapters name the operation in their errors (AWS Backup's API name, the port method).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DescribeBackupJob => "DescribeBackupJob",
+            Self::DescribeCopyJob => "DescribeCopyJob",
+            Self::DescribeRecoveryPoint => "DescribeRecoveryPoint",
+            Self::GetBackupPlan => "GetBackupPlan",
+            Self::ListBackupJobs => "ListBackupJobs",
+            Self::ListCopyJobSummaries => "ListCopyJobSummaries",
+            Self::ListCopyJobs => "ListCopyJobs",
+            Self::StartCopyJob => "StartCopyJob",
+            Self::ApplyState => "apply_state",
+            Self::FillDetails => "fill_details",
+            Self::RecordStarted => "record_started",
+            Self::LinkRetry => "link_retry",
+            Self::Claim => "claim",
+            Self::RenewClaim => "renew_claim",
+            Self::FinishClaim => "finish_claim",
+            Self::ReleaseClaim => "release_claim",
+            Self::GetMany => "get_many",
+            Self::LoadCursor => "load_cursor",
+            Self::SaveCursor => "save_cursor",
+            Self::Refused => "refused",
+            Self::RecordRefusal => "record_refusal",
+            Self::Publish => "publish",
+            Self::Resolve => "resolve",
+        }
+    }
+}
+
 /// Failures queued for the next calls of an operation: every fake injects them the same way.
 #[derive(Default)]
-struct Faults(Mutex<HashMap<&'static str, VecDeque<AwsError>>>);
+struct Faults(Mutex<HashMap<Call, VecDeque<AwsError>>>);
 
 impl Faults {
-    fn queue(&self, operation: &'static str, times: usize, error: AwsError) {
-        lock(&self.0).entry(operation).or_default().extend(std::iter::repeat_n(error, times));
+    fn queue(&self, call: Call, times: usize, error: AwsError) {
+        lock(&self.0).entry(call).or_default().extend(std::iter::repeat_n(error, times));
     }
 
-    /// The failure queued for this call of `operation`, if any.
-    fn check(&self, operation: &'static str) -> Result<(), AwsError> {
-        lock(&self.0).get_mut(operation).and_then(VecDeque::pop_front).map_or(Ok(()), Err)
+    /// The failure queued for this call, if any.
+    fn check(&self, call: Call) -> Result<(), AwsError> {
+        lock(&self.0).get_mut(&call).and_then(VecDeque::pop_front).map_or(Ok(()), Err)
     }
 }
 
@@ -89,7 +150,7 @@ struct BackupState {
     copy_actions: HashMap<(String, String, BackupVaultArn), Option<Lifecycle>>,
     tokens: HashMap<String, (StartCopyRequest, CopyJobId)>,
     started: Vec<StartCopyRequest>,
-    calls: BTreeMap<&'static str, usize>,
+    calls: BTreeMap<Call, usize>,
     next_id: usize,
     /// Recovery points by ARN (`None`: deleted); a point not listed is warm with no lifecycle.
     recovery_points: HashMap<RecoveryPointArn, Option<RecoveryPoint>>,
@@ -185,8 +246,8 @@ impl MemoryBackup {
     }
 
     /// The next `times` calls of `operation` (e.g. "StartCopyJob") fail with `error`.
-    pub fn fail_next(&self, operation: &'static str, times: usize, error: AwsError) {
-        self.faults.queue(operation, times, error);
+    pub fn fail_next(&self, call: Call, times: usize, error: AwsError) {
+        self.faults.queue(call, times, error);
     }
 
     /// Copy jobs actually created (duplicates answered through a token are not counted).
@@ -194,8 +255,8 @@ impl MemoryBackup {
         lock(&self.state).started.clone()
     }
 
-    pub fn calls(&self, operation: &str) -> usize {
-        lock(&self.state).calls.get(operation).copied().unwrap_or(0)
+    pub fn calls(&self, call: Call) -> usize {
+        lock(&self.state).calls.get(&call).copied().unwrap_or(0)
     }
 
     /// Every AWS Backup call made, whatever the operation.
@@ -222,10 +283,10 @@ impl MemoryBackup {
         lock(&self.state).copy_jobs.get(id).cloned()
     }
 
-    fn enter(&self, operation: &'static str) -> Result<std::sync::MutexGuard<'_, BackupState>, AwsError> {
+    fn enter(&self, call: Call) -> Result<std::sync::MutexGuard<'_, BackupState>, AwsError> {
         let mut state = lock(&self.state);
-        *state.calls.entry(operation).or_default() += 1;
-        self.faults.check(operation)?;
+        *state.calls.entry(call).or_default() += 1;
+        self.faults.check(call)?;
         Ok(state)
     }
 }
@@ -253,12 +314,12 @@ fn page<T: Clone>(items: Vec<T>, max_results: Option<i32>, next_token: Option<&s
 
 impl BackupApi for MemoryBackup {
     async fn describe_copy_job(&self, id: &CopyJobId) -> Result<CopyJob, AwsError> {
-        let state = self.enter("DescribeCopyJob")?;
+        let state = self.enter(Call::DescribeCopyJob)?;
         state.copy_jobs.get(id).cloned().ok_or_else(|| not_found("DescribeCopyJob"))
     }
 
     async fn describe_backup_job(&self, id: &BackupJobId) -> Result<BackupJob, AwsError> {
-        let state = self.enter("DescribeBackupJob")?;
+        let state = self.enter(Call::DescribeBackupJob)?;
         state.backup_jobs.get(id).cloned().ok_or_else(|| not_found("DescribeBackupJob"))
     }
 
@@ -267,13 +328,13 @@ impl BackupApi for MemoryBackup {
         rule: &PlanRuleRef,
         destination: &BackupVaultArn,
     ) -> Result<Option<Lifecycle>, AwsError> {
-        let state = self.enter("GetBackupPlan")?;
+        let state = self.enter(Call::GetBackupPlan)?;
         let key = (rule.plan_id.to_string(), rule.rule_id.to_string(), destination.clone());
         Ok(state.copy_actions.get(&key).copied().flatten())
     }
 
     async fn plan_copy_destinations(&self, rule: &PlanRuleRef) -> Result<Vec<BackupVaultArn>, AwsError> {
-        let state = self.enter("GetBackupPlan")?;
+        let state = self.enter(Call::GetBackupPlan)?;
         let (plan, rule) = (rule.plan_id.to_string(), rule.rule_id.to_string());
         let mut destinations: Vec<BackupVaultArn> = state
             .copy_actions
@@ -286,7 +347,7 @@ impl BackupApi for MemoryBackup {
     }
 
     async fn makes_continuous_backups(&self, rule: &PlanRuleRef) -> Result<bool, AwsError> {
-        let state = self.enter("GetBackupPlan")?;
+        let state = self.enter(Call::GetBackupPlan)?;
         Ok(state.continuous_rules.contains(&(rule.plan_id.to_string(), rule.rule_id.to_string())))
     }
 
@@ -295,7 +356,7 @@ impl BackupApi for MemoryBackup {
         _vault: &VaultName,
         recovery_point: &RecoveryPointArn,
     ) -> Result<Option<RecoveryPoint>, AwsError> {
-        let state = self.enter("DescribeRecoveryPoint")?;
+        let state = self.enter(Call::DescribeRecoveryPoint)?;
         Ok(state.recovery_points.get(recovery_point).cloned().unwrap_or_else(|| {
             Some(RecoveryPoint {
                 arn: recovery_point.clone(),
@@ -308,7 +369,7 @@ impl BackupApi for MemoryBackup {
     }
 
     async fn start_copy_job(&self, request: &StartCopyRequest) -> Result<CopyJobId, AwsError> {
-        let mut state = self.enter("StartCopyJob")?;
+        let mut state = self.enter(Call::StartCopyJob)?;
         if state.passable_roles.as_ref().is_some_and(|roles| !roles.contains(&request.iam_role)) {
             // IAM's wording (docs/aws-facts.md#startcopyjob-refusals).
             return Err(AwsError {
@@ -373,7 +434,7 @@ impl BackupApi for MemoryBackup {
     }
 
     async fn list_copy_jobs(&self, query: &CopyJobQuery, next_token: Option<&str>) -> Result<Page<CopyJob>, AwsError> {
-        let mut state = self.enter("ListCopyJobs")?;
+        let mut state = self.enter(Call::ListCopyJobs)?;
         state.copy_job_queries.push(query.clone());
         let caller = state.caller();
         let jobs: Vec<CopyJob> = state
@@ -394,7 +455,7 @@ impl BackupApi for MemoryBackup {
     }
 
     async fn count_failed_copy_jobs(&self, _since: DateTime<Utc>) -> Result<BTreeMap<String, u64>, AwsError> {
-        let state = self.enter("ListCopyJobSummaries")?;
+        let state = self.enter(Call::ListCopyJobSummaries)?;
         let mut counts = BTreeMap::new();
         for job in state.copy_jobs.values().filter(|job| job.state == crate::domain::CopyJobState::Failed) {
             *counts.entry(job.source_vault.account().to_owned()).or_default() += 1;
@@ -407,7 +468,7 @@ impl BackupApi for MemoryBackup {
         query: &BackupJobQuery,
         next_token: Option<&str>,
     ) -> Result<Page<BackupJob>, AwsError> {
-        let mut state = self.enter("ListBackupJobs")?;
+        let mut state = self.enter(Call::ListBackupJobs)?;
         state.backup_job_queries.push(query.clone());
         let vault = query.vault.as_ref();
         let caller = state.caller();
@@ -473,7 +534,7 @@ pub struct MemoryStore {
     faults: Faults,
     cursor: Mutex<SweepCursor>,
     refusals: Mutex<HashMap<IdempotencyToken, Refusal>>,
-    calls: Mutex<BTreeMap<&'static str, usize>>,
+    calls: Mutex<BTreeMap<Call, usize>>,
 }
 
 impl MemoryStore {
@@ -495,8 +556,8 @@ impl MemoryStore {
     }
 
     /// How often a store operation was called (e.g. "get_many").
-    pub fn calls(&self, operation: &str) -> usize {
-        lock(&self.calls).get(operation).copied().unwrap_or(0)
+    pub fn calls(&self, call: Call) -> usize {
+        lock(&self.calls).get(&call).copied().unwrap_or(0)
     }
 
     /// Every store call made (each is one DynamoDB request in the adapter, but for a contended
@@ -506,8 +567,8 @@ impl MemoryStore {
     }
 
     /// The next `times` calls of `operation` (e.g. "claim") fail with `error`.
-    pub fn fail_next(&self, operation: &'static str, times: usize, error: AwsError) {
-        self.faults.queue(operation, times, error);
+    pub fn fail_next(&self, call: Call, times: usize, error: AwsError) {
+        self.faults.queue(call, times, error);
     }
 
     /// A pending claim taken at `at` as the version before claims had owners wrote it: no owner.
@@ -515,9 +576,9 @@ impl MemoryStore {
         self.with_record(id, |stored| stored.claims.insert(kind, StoredClaim { done: false, at, owner: None }));
     }
 
-    fn check(&self, operation: &'static str) -> Result<(), AwsError> {
-        *lock(&self.calls).entry(operation).or_default() += 1;
-        self.faults.check(operation)
+    fn check(&self, call: Call) -> Result<(), AwsError> {
+        *lock(&self.calls).entry(call).or_default() += 1;
+        self.faults.check(call)
     }
 
     fn with_record<T>(&self, id: &CopyJobId, change: impl FnOnce(&mut StoredRecord) -> T) -> T {
@@ -530,7 +591,7 @@ impl MemoryStore {
 
 impl TrackingStore for MemoryStore {
     async fn apply_state(&self, update: &StateUpdate) -> Result<StateChange, AwsError> {
-        self.check("apply_state")?;
+        self.check(Call::ApplyState)?;
         Ok(self.with_record(&update.id, |stored| {
             let record = &mut stored.record;
             if record.state.is_some_and(|current| current.rank() >= update.state.rank()) {
@@ -546,13 +607,13 @@ impl TrackingStore for MemoryStore {
     }
 
     async fn fill_details(&self, id: &CopyJobId, details: &CopyDetails) -> Result<(), AwsError> {
-        self.check("fill_details")?;
+        self.check(Call::FillDetails)?;
         self.with_record(id, |stored| stored.record.details.fill_from(details));
         Ok(())
     }
 
     async fn record_started(&self, copy: &StartedCopy) -> Result<(), AwsError> {
-        self.check("record_started")?;
+        self.check(Call::RecordStarted)?;
         self.with_record(&copy.id, |stored| {
             let record = &mut stored.record;
             record.details.fill_from(&copy.details);
@@ -564,7 +625,7 @@ impl TrackingStore for MemoryStore {
     }
 
     async fn link_retry(&self, failed: &CopyJobId, retry: &CopyJobId) -> Result<(), AwsError> {
-        self.check("link_retry")?;
+        self.check(Call::LinkRetry)?;
         self.with_record(failed, |stored| stored.record.retried_by = Some(retry.clone()));
         Ok(())
     }
@@ -577,7 +638,7 @@ impl TrackingStore for MemoryStore {
         now: DateTime<Utc>,
         lease: Duration,
     ) -> Result<Claim, AwsError> {
-        self.check("claim")?;
+        self.check(Call::Claim)?;
         let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
         Ok(self.with_record(id, |stored| match stored.claims.get(&kind) {
             Some(claim) if claim.done => Claim::AlreadyDone,
@@ -596,7 +657,7 @@ impl TrackingStore for MemoryStore {
         owner: &ClaimOwner,
         now: DateTime<Utc>,
     ) -> Result<Ownership, AwsError> {
-        self.check("renew_claim")?;
+        self.check(Call::RenewClaim)?;
         Ok(self.with_record(id, |stored| match stored.claims.get_mut(&kind) {
             Some(claim) if claim.pending_for(owner) => {
                 claim.at = now;
@@ -614,7 +675,7 @@ impl TrackingStore for MemoryStore {
         outcome: &ClaimOutcome,
         details: Option<&CopyDetails>,
     ) -> Result<Ownership, AwsError> {
-        self.check("finish_claim")?;
+        self.check(Call::FinishClaim)?;
         Ok(self.with_record(id, |stored| {
             let Some(claim) = stored.claims.get_mut(&kind).filter(|claim| claim.owner.as_ref() == Some(owner)) else {
                 return Ownership::Lost;
@@ -629,7 +690,7 @@ impl TrackingStore for MemoryStore {
     }
 
     async fn release_claim(&self, id: &CopyJobId, kind: ClaimKind, owner: &ClaimOwner) -> Result<Ownership, AwsError> {
-        self.check("release_claim")?;
+        self.check(Call::ReleaseClaim)?;
         Ok(self.with_record(id, |stored| {
             if !stored.claims.get(&kind).is_some_and(|claim| claim.pending_for(owner)) {
                 return Ownership::Lost;
@@ -640,30 +701,30 @@ impl TrackingStore for MemoryStore {
     }
 
     async fn get_many(&self, ids: &[CopyJobId]) -> Result<HashMap<CopyJobId, CopyJobRecord>, AwsError> {
-        self.check("get_many")?;
+        self.check(Call::GetMany)?;
         let records = lock(&self.records);
         Ok(ids.iter().filter_map(|id| records.get(id).map(|stored| (id.clone(), stored.view()))).collect())
     }
 
     async fn load_cursor(&self) -> Result<SweepCursor, AwsError> {
-        self.check("load_cursor")?;
+        self.check(Call::LoadCursor)?;
         Ok(lock(&self.cursor).clone())
     }
 
     async fn save_cursor(&self, cursor: &SweepCursor) -> Result<(), AwsError> {
-        self.check("save_cursor")?;
+        self.check(Call::SaveCursor)?;
         *lock(&self.cursor) = cursor.clone();
         Ok(())
     }
 
     async fn refused(&self, tokens: &[IdempotencyToken]) -> Result<HashSet<IdempotencyToken>, AwsError> {
-        self.check("refused")?;
+        self.check(Call::Refused)?;
         let refusals = lock(&self.refusals);
         Ok(tokens.iter().filter(|token| refusals.contains_key(*token)).cloned().collect())
     }
 
     async fn record_refusal(&self, refusal: &Refusal) -> Result<(), AwsError> {
-        self.check("record_refusal")?;
+        self.check(Call::RecordRefusal)?;
         lock(&self.refusals).entry(refusal.token.clone()).or_insert_with(|| refusal.clone());
         Ok(())
     }
@@ -692,20 +753,20 @@ impl MemoryAlerts {
     }
 
     /// The next `times` calls of `operation` ("publish", "resolve") fail with `error`.
-    pub fn fail_next(&self, operation: &'static str, times: usize, error: AwsError) {
-        self.faults.queue(operation, times, error);
+    pub fn fail_next(&self, call: Call, times: usize, error: AwsError) {
+        self.faults.queue(call, times, error);
     }
 }
 
 impl AlertSink for MemoryAlerts {
     async fn publish(&self, alert: &Alert) -> Result<(), AwsError> {
-        self.faults.check("publish")?;
+        self.faults.check(Call::Publish)?;
         lock(&self.published).push(alert.clone());
         Ok(())
     }
 
     async fn resolve(&self, resolution: &Resolution) -> Result<(), AwsError> {
-        self.faults.check("resolve")?;
+        self.faults.check(Call::Resolve)?;
         lock(&self.resolved).push(resolution.clone());
         Ok(())
     }
