@@ -3,17 +3,14 @@
 //! moto. They need the stack, so `cargo test` lists them as ignored; the end-to-end suite starts
 //! the stack and runs them with `--ignored` (tests/e2e/test_contract.py).
 
-use std::time::Duration;
-
 use chrono::Utc;
 use serde_json::{json, Value};
 use vaultwatch::adapters::{load_sdk_config, DynamoStore, Host, SdkBackup};
 use vaultwatch::domain::{
-    AlertKind, BackupJobId, BackupJobState, BackupPlanId, BackupPlanVersion, BackupRuleId, BackupVaultArn, Claim,
-    ClaimKind, ClaimOutcome, ClaimOwner, CopyDetails, CopyJobId, CopyJobState, IamRoleArn, IdempotencyToken, Lifecycle,
-    Lineage, Ownership, PlanRuleRef, RecoveryPointArn, StartedCopy, StateChange, StateUpdate,
+    AlertKind, BackupJobId, BackupJobState, BackupPlanId, BackupPlanVersion, BackupRuleId, BackupVaultArn,
+    ClaimOutcome, CopyJobId, CopyJobState, IamRoleArn, IdempotencyToken, Lifecycle, PlanRuleRef, RecoveryPointArn,
 };
-use vaultwatch::ports::{BackupApi, ErrorClass, StartCopyRequest, TrackingStore};
+use vaultwatch::ports::{BackupApi, ErrorClass, StartCopyRequest};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/service-role/AWSBackupDefaultServiceRole";
 
@@ -292,100 +289,6 @@ fn aws_smithy_types_now() -> aws_sdk_backup::primitives::DateTime {
     aws_sdk_backup::primitives::DateTime::from_secs(Utc::now().timestamp() - 1)
 }
 
-fn update(id: &CopyJobId, state: CopyJobState) -> StateUpdate {
-    StateUpdate { id: id.clone(), state, at: Utc::now(), status_message: None, details: CopyDetails::default() }
-}
-
-#[tokio::test]
-#[ignore = "needs the local stack (tests/e2e)"]
-async fn tracking_states_only_move_forward_in_dynamodb() {
-    let (_, _, store) = clients().await;
-    let id = CopyJobId::parse(&unique("JOB")).unwrap();
-    assert!(matches!(store.apply_state(&update(&id, CopyJobState::Running)).await.unwrap(), StateChange::Applied(_)));
-    assert!(
-        matches!(store.apply_state(&update(&id, CopyJobState::Created)).await.unwrap(), StateChange::Stale(r) if r.state == Some(CopyJobState::Running))
-    );
-    assert!(matches!(store.apply_state(&update(&id, CopyJobState::Running)).await.unwrap(), StateChange::Stale(_)));
-    let StateChange::Applied(record) = store.apply_state(&update(&id, CopyJobState::Failed)).await.unwrap() else {
-        panic!()
-    };
-    assert_eq!(record.state, Some(CopyJobState::Failed));
-    assert!(
-        matches!(store.apply_state(&update(&id, CopyJobState::Completed)).await.unwrap(), StateChange::Stale(r) if r.state == Some(CopyJobState::Failed))
-    );
-
-    // Details are filled once and never overwritten; starting a job never moves its state back.
-    let vault = BackupVaultArn::parse("arn:aws:backup:us-west-2:123456789012:backup-vault:dr").unwrap();
-    let details = CopyDetails {
-        destination_vault: Some(vault.clone()),
-        resource_type: Some("EBS".into()),
-        ..CopyDetails::default()
-    };
-    store.fill_details(&id, &details).await.unwrap();
-    let other = CopyDetails { resource_type: Some("RDS".into()), ..CopyDetails::default() };
-    store.fill_details(&id, &other).await.unwrap();
-    let lineage =
-        Lineage::original(&CopyJobId::parse("ROOT").unwrap()).next_attempt(&CopyJobId::parse("ROOT").unwrap());
-    store
-        .record_started(&StartedCopy {
-            id: id.clone(),
-            details: CopyDetails::default(),
-            lineage: lineage.clone(),
-            lifecycle: Some(lifecycle(30, 365)),
-            at: Utc::now(),
-        })
-        .await
-        .unwrap();
-    store.link_retry(&id, &CopyJobId::parse("NEXT").unwrap()).await.unwrap();
-    let record = vaultwatch_tests::record_of(&store, &id).await;
-    assert_eq!(record.state, Some(CopyJobState::Failed));
-    assert_eq!(record.details.resource_type, Some(vaultwatch::domain::ResourceType::Ebs));
-    assert_eq!(record.details.destination_vault, Some(vault));
-    assert_eq!(record.lineage, Some(lineage));
-    assert_eq!(record.lifecycle, Some(lifecycle(30, 365)));
-    assert_eq!(record.retried_by.unwrap().as_str(), "NEXT");
-}
-
-#[tokio::test]
-#[ignore = "needs the local stack (tests/e2e)"]
-async fn claims_are_exclusive_expire_and_can_be_released() {
-    let (_, _, store) = clients().await;
-    let id = CopyJobId::parse(&unique("CLAIM")).unwrap();
-    let lease = Duration::from_secs(90);
-    let now = Utc::now();
-    let (a, b) = (ClaimOwner::parse("request-a").unwrap(), ClaimOwner::parse("request-b").unwrap());
-    assert!(matches!(store.claim(&id, ClaimKind::Alert, &a, now, lease).await.unwrap(), Claim::Acquired(_)));
-    assert_eq!(store.claim(&id, ClaimKind::Alert, &b, now, lease).await.unwrap(), Claim::InProgress);
-    assert!(
-        matches!(store.claim(&id, ClaimKind::FailureHandling, &b, now, lease).await.unwrap(), Claim::Acquired(_)),
-        "claims are per kind"
-    );
-    // Abandoned past its lease: taken over.
-    let later = now + chrono::Duration::seconds(120);
-    assert!(matches!(store.claim(&id, ClaimKind::Alert, &b, later, lease).await.unwrap(), Claim::Acquired(_)));
-    store.release_claim(&id, ClaimKind::Alert, &b).await.unwrap();
-    assert!(matches!(store.claim(&id, ClaimKind::Alert, &b, later, lease).await.unwrap(), Claim::Acquired(_)));
-    let alerted = ClaimOutcome { alerted: Some(AlertKind::PermanentFailure), ..ClaimOutcome::default() };
-    assert_eq!(store.finish_claim(&id, ClaimKind::Alert, &b, &alerted, None).await.unwrap(), Ownership::Held);
-    assert_eq!(
-        store.release_claim(&id, ClaimKind::Alert, &b).await.unwrap(),
-        Ownership::Lost,
-        "a done claim stays done"
-    );
-    assert_eq!(
-        store.claim(&id, ClaimKind::Alert, &a, later + chrono::Duration::hours(1), lease).await.unwrap(),
-        Claim::AlreadyDone
-    );
-    assert_eq!(vaultwatch_tests::record_of(&store, &id).await.outcome, alerted);
-}
-
-#[tokio::test]
-#[ignore = "needs the local stack (tests/e2e)"]
-async fn a_claims_finish_records_the_whole_outcome_field_by_field() {
-    let (_, _, store) = clients().await;
-    vaultwatch_tests::claim_outcome_contract(&store, &CopyJobId::parse(&unique("OUTCOME")).unwrap()).await;
-}
-
 /// Upgrade: a record written before outcomes had fields (its outcome only in words) reads as the
 /// same outcome, and the next finish writes the fields.
 #[tokio::test]
@@ -419,9 +322,11 @@ async fn an_outcome_written_in_words_by_the_previous_version_is_read_as_fields()
     assert!(record.failure_handled && record.resolution_published);
 }
 
+/// The DynamoDB adapter keeps the store's contract, the same suite the in-memory store passes
+/// (tests/src/store_contract.rs), so no behaviour test rests on a property only the fake has.
 #[tokio::test]
 #[ignore = "needs the local stack (tests/e2e)"]
-async fn only_a_claims_owner_renews_finishes_or_releases_it() {
+async fn the_dynamodb_store_keeps_the_store_contract() {
     let (_, _, store) = clients().await;
-    vaultwatch_tests::claim_ownership_contract(&store, &CopyJobId::parse(&unique("OWNED")).unwrap()).await;
+    vaultwatch_tests::store_contract::all(&store, |name| CopyJobId::parse(&unique(name)).unwrap()).await;
 }

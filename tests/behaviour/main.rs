@@ -17,5 +17,6 @@ mod parsing;
 mod properties;
 mod reconciler;
 mod retrier;
+mod store_contract;
 mod tracker;
 mod vault_setup;

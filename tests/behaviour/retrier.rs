@@ -830,11 +830,6 @@ async fn a_refused_retrys_alert_goes_out_once_when_its_claim_is_taken_over() {
     assert_eq!(source.alerts.published().len(), 1);
 }
 
-#[tokio::test]
-async fn only_a_claims_owner_renews_finishes_or_releases_it_in_memory() {
-    claim_ownership_contract(&MemoryStore::new(), &copy_id("OWNED")).await;
-}
-
 /// A pending claim written before claims had owners (no owner attribute) is nobody's: no
 /// invocation can finish, renew or give it back, and it is taken over once its lease lapses.
 #[tokio::test]

@@ -200,6 +200,7 @@ pub fn vault(raw: &str) -> BackupVaultArn {
 
 pub mod burst;
 pub mod calls;
+pub mod store_contract;
 
 /// An AWS Backup whose first DescribeCopyJob waits until [`Stalled::resume`]: an invocation that
 /// stalls after taking its claim, long enough for its lease to lapse and another to take it over.
@@ -294,71 +295,6 @@ pub fn retry_scheduled(attempt: u32) -> ClaimOutcome {
 /// The outcome of a failure alerted as `kind`.
 pub fn alerted(kind: AlertKind) -> ClaimOutcome {
     ClaimOutcome { alerted: Some(kind), ..ClaimOutcome::default() }
-}
-
-/// The store's side of claim ownership, for any store (the in-memory one in the behaviour tests,
-/// the DynamoDB adapter on moto in the contract tests): only a claim's owner renews, finishes or
-/// gives it back; a renewal starts its lease again; a claim taken over after its lease lapsed is
-/// its new owner's alone. `id` must name a job the store has no record of.
-pub async fn claim_ownership_contract(store: &impl TrackingStore, id: &CopyJobId) {
-    use vaultwatch::domain::{Claim, ClaimKind, ClaimOwner, Ownership};
-    let lease = std::time::Duration::from_secs(90);
-    let now = Utc::now();
-    let (a, b) = (ClaimOwner::parse("request-a").unwrap(), ClaimOwner::parse("request-b").unwrap());
-    let kind = ClaimKind::FailureHandling;
-    assert!(matches!(store.claim(id, kind, &a, now, lease).await.unwrap(), Claim::Acquired(_)));
-    assert_eq!(store.renew_claim(id, kind, &b, now).await.unwrap(), Ownership::Lost);
-    // A renewal starts the lease again: a claim renewed at +60 s is not abandoned at +120 s.
-    let renewed = now + chrono::Duration::seconds(60);
-    assert_eq!(store.renew_claim(id, kind, &a, renewed).await.unwrap(), Ownership::Held);
-    let later = now + chrono::Duration::seconds(120);
-    assert_eq!(store.claim(id, kind, &b, later, lease).await.unwrap(), Claim::InProgress);
-    // A outlives its renewed lease: B takes the claim over, and A can no longer act on it.
-    let takeover = renewed + chrono::Duration::seconds(91);
-    assert!(matches!(store.claim(id, kind, &b, takeover, lease).await.unwrap(), Claim::Acquired(_)));
-    assert_eq!(store.renew_claim(id, kind, &a, takeover).await.unwrap(), Ownership::Lost);
-    assert_eq!(store.release_claim(id, kind, &a).await.unwrap(), Ownership::Lost);
-    assert_eq!(store.claim(id, kind, &a, takeover, lease).await.unwrap(), Claim::InProgress, "B's claim stands");
-    let late = ClaimOutcome { alerted: Some(AlertKind::PermanentFailure), ..ClaimOutcome::default() };
-    let retry = ClaimOutcome { retry_scheduled: Some(1), ..ClaimOutcome::default() };
-    assert_eq!(store.finish_claim(id, kind, &a, &late, None).await.unwrap(), Ownership::Lost);
-    let record = record_of(store, id).await;
-    assert_eq!((record.outcome, record.failure_handled), (ClaimOutcome::default(), false));
-    assert_eq!(store.finish_claim(id, kind, &b, &retry, None).await.unwrap(), Ownership::Held);
-    // A finish repeated (its first response lost) is still its owner's; a finished claim is not
-    // given back.
-    assert_eq!(store.finish_claim(id, kind, &b, &retry, None).await.unwrap(), Ownership::Held);
-    assert_eq!(store.release_claim(id, kind, &b).await.unwrap(), Ownership::Lost);
-    assert_eq!(store.finish_claim(id, kind, &a, &late, None).await.unwrap(), Ownership::Lost);
-    let record = record_of(store, id).await;
-    assert_eq!((record.outcome, record.failure_handled), (retry, true));
-}
-
-/// The store's side of outcomes, for any store: a claim's finish records the whole outcome its
-/// holder leaves, field by field, and a later claim's finish replaces it (an alert after a retry
-/// was refused drops the retry; a resolution keeps the alert it resolves). `id` must name a job
-/// the store has no record of.
-pub async fn claim_outcome_contract(store: &impl TrackingStore, id: &CopyJobId) {
-    use vaultwatch::domain::{Claim, ClaimKind, ClaimOwner, NotCopyable};
-    let lease = std::time::Duration::from_secs(90);
-    let owner = ClaimOwner::parse("request-a").unwrap();
-    let finish = async |kind, outcome: &ClaimOutcome| {
-        assert!(matches!(store.claim(id, kind, &owner, Utc::now(), lease).await.unwrap(), Claim::Acquired(_)));
-        store.finish_claim(id, kind, &owner, outcome, None).await.unwrap();
-        record_of(store, id).await.outcome
-    };
-    let congested = ClaimOutcome {
-        retry_scheduled: Some(9),
-        alerted: Some(AlertKind::CongestionPersists),
-        ..ClaimOutcome::default()
-    };
-    assert_eq!(finish(ClaimKind::FailureHandling, &congested).await, congested);
-    let cold =
-        AlertKind::NotCopyable { why: NotCopyable::ColdBeforeRetry { at: "2026-12-07T01:02:03.5Z".parse().unwrap() } };
-    let refused = ClaimOutcome { alerted: Some(cold), ..ClaimOutcome::default() };
-    assert_eq!(finish(ClaimKind::Alert, &refused).await, refused, "the retry scheduled is gone with the alert");
-    let resolved = ClaimOutcome { resolved_by: Some(CopyJobId::parse("MANUAL-1").unwrap()), ..refused };
-    assert_eq!(finish(ClaimKind::Resolution, &resolved).await, resolved);
 }
 
 /// An AWS Backup that records how many StartCopyJob calls were in flight at once. Each call yields to

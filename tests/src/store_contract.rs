@@ -1,0 +1,175 @@
+//! The tracking store's contract, one suite for every store: the in-memory one the behaviour tests
+//! use (tests/behaviour/store_contract.rs) and the DynamoDB adapter on moto (tests/behaviour/
+//! contract.rs, run by the end-to-end suite). A behaviour test passes only on what both do.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use vaultwatch::domain::{
+    AlertKind, BackupVaultArn, Claim, ClaimKind, ClaimOutcome, ClaimOwner, CopyDetails, CopyJobId, CopyJobState,
+    Lifecycle, Lineage, Ownership, StartedCopy, StateChange, StateUpdate,
+};
+use vaultwatch::ports::TrackingStore;
+
+use crate::record_of;
+
+/// Every part of the contract, each on a job of its own (`fresh` names a job the store has no
+/// record of, from a prefix).
+pub async fn all(store: &impl TrackingStore, fresh: impl Fn(&str) -> CopyJobId) {
+    states_only_move_forward(store, &fresh("JOB")).await;
+    claims_are_exclusive_expire_and_can_be_released(store, &fresh("CLAIM")).await;
+    claim_ownership(store, &fresh("OWNED")).await;
+    claim_outcome(store, &fresh("OUTCOME")).await;
+}
+
+fn update(id: &CopyJobId, state: CopyJobState) -> StateUpdate {
+    StateUpdate { id: id.clone(), state, at: Utc::now(), status_message: None, details: CopyDetails::default() }
+}
+
+fn lifecycle(cold: i64, delete: i64) -> Lifecycle {
+    Lifecycle { move_to_cold_storage_after_days: Some(cold), delete_after_days: Some(delete), ..Lifecycle::default() }
+}
+
+/// A state moves only forward (terminal states share the top rank: the first recorded wins); details
+/// are filled once and never overwritten; starting a job never moves its state back.
+pub async fn states_only_move_forward(store: &impl TrackingStore, id: &CopyJobId) {
+    assert!(matches!(store.apply_state(&update(&id, CopyJobState::Running)).await.unwrap(), StateChange::Applied(_)));
+    assert!(
+        matches!(store.apply_state(&update(&id, CopyJobState::Created)).await.unwrap(), StateChange::Stale(r) if r.state == Some(CopyJobState::Running))
+    );
+    assert!(matches!(store.apply_state(&update(&id, CopyJobState::Running)).await.unwrap(), StateChange::Stale(_)));
+    let StateChange::Applied(record) = store.apply_state(&update(&id, CopyJobState::Failed)).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(record.state, Some(CopyJobState::Failed));
+    assert!(
+        matches!(store.apply_state(&update(&id, CopyJobState::Completed)).await.unwrap(), StateChange::Stale(r) if r.state == Some(CopyJobState::Failed))
+    );
+
+    // Details are filled once and never overwritten; starting a job never moves its state back.
+    let vault = BackupVaultArn::parse("arn:aws:backup:us-west-2:123456789012:backup-vault:dr").unwrap();
+    let details = CopyDetails {
+        destination_vault: Some(vault.clone()),
+        resource_type: Some("EBS".into()),
+        ..CopyDetails::default()
+    };
+    store.fill_details(&id, &details).await.unwrap();
+    let other = CopyDetails { resource_type: Some("RDS".into()), ..CopyDetails::default() };
+    store.fill_details(&id, &other).await.unwrap();
+    let lineage =
+        Lineage::original(&CopyJobId::parse("ROOT").unwrap()).next_attempt(&CopyJobId::parse("ROOT").unwrap());
+    store
+        .record_started(&StartedCopy {
+            id: id.clone(),
+            details: CopyDetails::default(),
+            lineage: lineage.clone(),
+            lifecycle: Some(lifecycle(30, 365)),
+            at: Utc::now(),
+        })
+        .await
+        .unwrap();
+    store.link_retry(&id, &CopyJobId::parse("NEXT").unwrap()).await.unwrap();
+    let record = record_of(store, &id).await;
+    assert_eq!(record.state, Some(CopyJobState::Failed));
+    assert_eq!(record.details.resource_type, Some(vaultwatch::domain::ResourceType::Ebs));
+    assert_eq!(record.details.destination_vault, Some(vault));
+    assert_eq!(record.lineage, Some(lineage));
+    assert_eq!(record.lifecycle, Some(lifecycle(30, 365)));
+    assert_eq!(record.retried_by.unwrap().as_str(), "NEXT");
+}
+
+/// A claim is exclusive per (job, kind) while its lease runs, is taken over once it lapses, can be
+/// given back, and once done stays done.
+pub async fn claims_are_exclusive_expire_and_can_be_released(store: &impl TrackingStore, id: &CopyJobId) {
+    let lease = Duration::from_secs(90);
+    let now = Utc::now();
+    let (a, b) = (ClaimOwner::parse("request-a").unwrap(), ClaimOwner::parse("request-b").unwrap());
+    assert!(matches!(store.claim(&id, ClaimKind::Alert, &a, now, lease).await.unwrap(), Claim::Acquired(_)));
+    assert_eq!(store.claim(&id, ClaimKind::Alert, &b, now, lease).await.unwrap(), Claim::InProgress);
+    assert!(
+        matches!(store.claim(&id, ClaimKind::FailureHandling, &b, now, lease).await.unwrap(), Claim::Acquired(_)),
+        "claims are per kind"
+    );
+    // Abandoned past its lease: taken over.
+    let later = now + chrono::Duration::seconds(120);
+    assert!(matches!(store.claim(&id, ClaimKind::Alert, &b, later, lease).await.unwrap(), Claim::Acquired(_)));
+    store.release_claim(&id, ClaimKind::Alert, &b).await.unwrap();
+    assert!(matches!(store.claim(&id, ClaimKind::Alert, &b, later, lease).await.unwrap(), Claim::Acquired(_)));
+    let alerted = ClaimOutcome { alerted: Some(AlertKind::PermanentFailure), ..ClaimOutcome::default() };
+    assert_eq!(store.finish_claim(&id, ClaimKind::Alert, &b, &alerted, None).await.unwrap(), Ownership::Held);
+    assert_eq!(
+        store.release_claim(&id, ClaimKind::Alert, &b).await.unwrap(),
+        Ownership::Lost,
+        "a done claim stays done"
+    );
+    assert_eq!(
+        store.claim(&id, ClaimKind::Alert, &a, later + chrono::Duration::hours(1), lease).await.unwrap(),
+        Claim::AlreadyDone
+    );
+    assert_eq!(record_of(store, &id).await.outcome, alerted);
+}
+
+/// The store's side of claim ownership, for any store (the in-memory one in the behaviour tests,
+/// the DynamoDB adapter on moto in the contract tests): only a claim's owner renews, finishes or
+/// gives it back; a renewal starts its lease again; a claim taken over after its lease lapsed is
+/// its new owner's alone. `id` must name a job the store has no record of.
+pub async fn claim_ownership(store: &impl TrackingStore, id: &CopyJobId) {
+    use vaultwatch::domain::{Claim, ClaimKind, ClaimOwner, Ownership};
+    let lease = std::time::Duration::from_secs(90);
+    let now = Utc::now();
+    let (a, b) = (ClaimOwner::parse("request-a").unwrap(), ClaimOwner::parse("request-b").unwrap());
+    let kind = ClaimKind::FailureHandling;
+    assert!(matches!(store.claim(id, kind, &a, now, lease).await.unwrap(), Claim::Acquired(_)));
+    assert_eq!(store.renew_claim(id, kind, &b, now).await.unwrap(), Ownership::Lost);
+    // A renewal starts the lease again: a claim renewed at +60 s is not abandoned at +120 s.
+    let renewed = now + chrono::Duration::seconds(60);
+    assert_eq!(store.renew_claim(id, kind, &a, renewed).await.unwrap(), Ownership::Held);
+    let later = now + chrono::Duration::seconds(120);
+    assert_eq!(store.claim(id, kind, &b, later, lease).await.unwrap(), Claim::InProgress);
+    // A outlives its renewed lease: B takes the claim over, and A can no longer act on it.
+    let takeover = renewed + chrono::Duration::seconds(91);
+    assert!(matches!(store.claim(id, kind, &b, takeover, lease).await.unwrap(), Claim::Acquired(_)));
+    assert_eq!(store.renew_claim(id, kind, &a, takeover).await.unwrap(), Ownership::Lost);
+    assert_eq!(store.release_claim(id, kind, &a).await.unwrap(), Ownership::Lost);
+    assert_eq!(store.claim(id, kind, &a, takeover, lease).await.unwrap(), Claim::InProgress, "B's claim stands");
+    let late = ClaimOutcome { alerted: Some(AlertKind::PermanentFailure), ..ClaimOutcome::default() };
+    let retry = ClaimOutcome { retry_scheduled: Some(1), ..ClaimOutcome::default() };
+    assert_eq!(store.finish_claim(id, kind, &a, &late, None).await.unwrap(), Ownership::Lost);
+    let record = record_of(store, id).await;
+    assert_eq!((record.outcome, record.failure_handled), (ClaimOutcome::default(), false));
+    assert_eq!(store.finish_claim(id, kind, &b, &retry, None).await.unwrap(), Ownership::Held);
+    // A finish repeated (its first response lost) is still its owner's; a finished claim is not
+    // given back.
+    assert_eq!(store.finish_claim(id, kind, &b, &retry, None).await.unwrap(), Ownership::Held);
+    assert_eq!(store.release_claim(id, kind, &b).await.unwrap(), Ownership::Lost);
+    assert_eq!(store.finish_claim(id, kind, &a, &late, None).await.unwrap(), Ownership::Lost);
+    let record = record_of(store, id).await;
+    assert_eq!((record.outcome, record.failure_handled), (retry, true));
+}
+
+/// The store's side of outcomes, for any store: a claim's finish records the whole outcome its
+/// holder leaves, field by field, and a later claim's finish replaces it (an alert after a retry
+/// was refused drops the retry; a resolution keeps the alert it resolves). `id` must name a job
+/// the store has no record of.
+pub async fn claim_outcome(store: &impl TrackingStore, id: &CopyJobId) {
+    use vaultwatch::domain::{Claim, ClaimKind, ClaimOwner, NotCopyable};
+    let lease = std::time::Duration::from_secs(90);
+    let owner = ClaimOwner::parse("request-a").unwrap();
+    let finish = async |kind, outcome: &ClaimOutcome| {
+        assert!(matches!(store.claim(id, kind, &owner, Utc::now(), lease).await.unwrap(), Claim::Acquired(_)));
+        store.finish_claim(id, kind, &owner, outcome, None).await.unwrap();
+        record_of(store, id).await.outcome
+    };
+    let congested = ClaimOutcome {
+        retry_scheduled: Some(9),
+        alerted: Some(AlertKind::CongestionPersists),
+        ..ClaimOutcome::default()
+    };
+    assert_eq!(finish(ClaimKind::FailureHandling, &congested).await, congested);
+    let cold =
+        AlertKind::NotCopyable { why: NotCopyable::ColdBeforeRetry { at: "2026-12-07T01:02:03.5Z".parse().unwrap() } };
+    let refused = ClaimOutcome { alerted: Some(cold), ..ClaimOutcome::default() };
+    assert_eq!(finish(ClaimKind::Alert, &refused).await, refused, "the retry scheduled is gone with the alert");
+    let resolved = ClaimOutcome { resolved_by: Some(CopyJobId::parse("MANUAL-1").unwrap()), ..refused };
+    assert_eq!(finish(ClaimKind::Resolution, &resolved).await, resolved);
+}
