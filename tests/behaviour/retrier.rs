@@ -520,6 +520,31 @@ async fn a_source_that_is_cold_gone_or_expiring_before_the_retry_alerts_now() {
     assert!(retrier.alerts.published().is_empty());
 }
 
+/// Issue 21 item 14: the retrier's calendar time is its clock's, so whether a source outlives the
+/// retry's wait, when its claims were taken and when its retry started are judged as of that time.
+#[tokio::test]
+async fn the_retrier_judges_a_retrys_wait_by_its_clock() {
+    use std::sync::Arc;
+    use vaultwatch::domain::{RecoveryPoint, RecoveryPointArn, StorageClass};
+    use vaultwatch::ports::memory::MemoryClock;
+    let then = "2031-03-01T02:00:00Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+    let point = RecoveryPointArn::parse(RECOVERY_POINT).unwrap();
+    // Deleted 30 s after the clock's now: gone before the first retry is due (60 s or more).
+    let expiring = RecoveryPoint {
+        arn: point.clone(),
+        storage_class: Some(StorageClass::Warm),
+        status: Some("COMPLETED".into()),
+        moves_to_cold_at: None,
+        deleted_at: Some(then + chrono::Duration::seconds(30)),
+    };
+    let mut retrier = retrier();
+    retrier.clock = Arc::new(MemoryClock::at(then));
+    retrier.backup.set_recovery_point(&point, Some(expiring));
+    retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
+    assert!(retrier.queue.scheduled().is_empty(), "judged by the wall clock, the point outlives the wait");
+    assert!(only_alert(&retrier).reason.detail().contains("before the retry is due"));
+}
+
 #[tokio::test]
 async fn a_nested_jobs_failure_is_left_to_its_composite_parent() {
     let parent = copy_id("PARENT-0001");

@@ -207,6 +207,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
 
     fn retrier(&self) -> Retrier<&B, &S, &A, &Q> {
         Retrier::new(&self.backup, &self.store, &self.alerts, &self.queue, self.retry.clone())
+            .with_clock(self.clock.clone())
     }
 
     fn coverage(&self) -> CoverageAssessor<&B, &S> {

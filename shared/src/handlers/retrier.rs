@@ -7,10 +7,10 @@
 //! and starts the copy with a token derived from (original job, attempt), which makes a duplicate
 //! start return the same copy job instead of a second one.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
-use chrono::Utc;
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 use serde_json::Value;
@@ -24,7 +24,9 @@ use crate::domain::{
     SourcePolicy, StartedCopy,
 };
 use crate::notification::{JobEvent, ParseError};
-use crate::ports::{AlertSink, AwsError, BackupApi, RetryQueue, RetryRequest, StartCopyRequest, TrackingStore};
+use crate::ports::{
+    AlertSink, AwsError, BackupApi, Clock, RetryQueue, RetryRequest, StartCopyRequest, TrackingStore, WallClock,
+};
 
 /// What the retrier decided about one failed copy job. Serialised tagged: `{"outcome":
 /// "retryScheduled", "copyJob": ..., "attempt": 2, "delaySeconds": 900}`.
@@ -100,6 +102,8 @@ pub struct Retrier<B, S, A, Q> {
     pub alerts: A,
     pub queue: Q,
     pub settings: RetrierSettings,
+    /// Calendar time for claims, records and whether a recovery point outlives a retry's wait.
+    pub clock: Arc<dyn Clock>,
 }
 
 /// How the retrier decides, from its configuration.
@@ -137,8 +141,14 @@ const FINISH_ATTEMPTS: u32 = 4;
 const FINISH_BACKOFF: Duration = Duration::from_millis(25);
 
 impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, A, Q> {
+    /// A retrier on the wall clock.
     pub fn new(backup: B, store: S, alerts: A, queue: Q, settings: RetrierSettings) -> Self {
-        Self { backup, store, alerts, queue, settings }
+        Self { backup, store, alerts, queue, settings, clock: Arc::new(WallClock) }
+    }
+
+    /// The same retrier on `clock` (the reconciler's, a test's).
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        Self { clock, ..self }
     }
 
     /// [`Self::handle_as`] for a caller without a Lambda invocation (tests, tools): its claims
@@ -216,7 +226,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         work: impl AsyncFnOnce(CopyJobRecord, HeldClaim) -> Result<ClaimedWork<T>, WorkError>,
     ) -> Result<Once<T>, HandlerError> {
         let lease = self.settings.claim_lease.duration();
-        let record = match self.store.claim(id, kind, owner, Utc::now(), lease).await? {
+        let record = match self.store.claim(id, kind, owner, self.clock.now(), lease).await? {
             Claim::Acquired(record) => *record,
             Claim::AlreadyDone => return Ok(Once::AlreadyDone),
             Claim::InProgress => return Err(HandlerError::InProgress(id.clone())),
@@ -251,7 +261,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
     /// side effect that has no idempotency of its own (publishing an alert, queueing a retry). If
     /// another invocation took it over (this one outlived its lease), the side effect is its.
     pub(crate) async fn confirm(&self, held: &HeldClaim) -> Result<(), WorkError> {
-        match self.store.renew_claim(&held.id, held.kind, &held.owner, Utc::now()).await? {
+        match self.store.renew_claim(&held.id, held.kind, &held.owner, self.clock.now()).await? {
             Ownership::Held => Ok(()),
             Ownership::Lost => {
                 tracing::warn!(copy_job = %held.id, kind = ?held.kind, owner = %held.owner, "claim taken over by another invocation; its side effect is left to it");
@@ -456,7 +466,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         let Some(role) = self.settings.roles.for_retry(job.iam_role.as_ref()) else {
             return Ok(Err(AlertReason::RoleNotPassable { role: job.iam_role.clone() }));
         };
-        let due = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+        let due = self.clock.now() + chrono::Duration::from_std(delay).unwrap_or_default();
         let point =
             self.backup.describe_recovery_point(&job.source_vault.vault_name(), &job.source_recovery_point).await?;
         match point.map_or(Some(NotCopyable::Deleted), |point| point.not_copyable_at(due)) {
@@ -517,7 +527,8 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
             resource_type: request.resource_type.clone(),
             ..CopyDetails::default()
         };
-        let started = StartedCopy { id: new_job.clone(), details, lineage: lineage.clone(), lifecycle, at: Utc::now() };
+        let started =
+            StartedCopy { id: new_job.clone(), details, lineage: lineage.clone(), lifecycle, at: self.clock.now() };
         self.store.record_started(&started).await?;
         self.store.link_retry(&request.failed_job, &new_job).await?;
         tracing::info!(copy_job = %new_job, retry_of = %request.failed_job, attempt = lineage.attempt, "retry started");
