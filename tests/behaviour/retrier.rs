@@ -482,18 +482,24 @@ async fn the_alerts_command_keeps_the_lifecycle_the_retry_would_have() {
     assert_eq!(retrier.backup.calls(Call::GetBackupPlan), 0);
 }
 
+/// The fixture's recovery point, warm and with no lifecycle.
+fn warm_recovery_point() -> vaultwatch::domain::RecoveryPoint {
+    use vaultwatch::domain::{RecoveryPoint, RecoveryPointArn, StorageClass};
+    RecoveryPoint {
+        arn: RecoveryPointArn::parse(RECOVERY_POINT).unwrap(),
+        storage_class: Some(StorageClass::Warm),
+        status: Some("COMPLETED".into()),
+        moves_to_cold_at: None,
+        deleted_at: None,
+    }
+}
+
 #[tokio::test]
 async fn a_source_that_is_cold_gone_or_expiring_before_the_retry_alerts_now() {
     use chrono::Utc;
     use vaultwatch::domain::{RecoveryPoint, RecoveryPointArn, StorageClass};
     let point = RecoveryPointArn::parse(RECOVERY_POINT).unwrap();
-    let warm = RecoveryPoint {
-        arn: point.clone(),
-        storage_class: Some(StorageClass::Warm),
-        status: Some("COMPLETED".into()),
-        moves_to_cold_at: None,
-        deleted_at: None,
-    };
+    let warm = warm_recovery_point();
     // The first retry is due in 60 s: a point deleted in 30 s will be gone by then.
     let in_30s = Utc::now() + chrono::Duration::seconds(30);
     let cases = [
@@ -525,18 +531,12 @@ async fn a_source_that_is_cold_gone_or_expiring_before_the_retry_alerts_now() {
 #[tokio::test]
 async fn the_retrier_judges_a_retrys_wait_by_its_clock() {
     use std::sync::Arc;
-    use vaultwatch::domain::{RecoveryPoint, RecoveryPointArn, StorageClass};
+    use vaultwatch::domain::{RecoveryPoint, RecoveryPointArn};
     use vaultwatch::ports::memory::MemoryClock;
     let then = "2031-03-01T02:00:00Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap();
     let point = RecoveryPointArn::parse(RECOVERY_POINT).unwrap();
     // Deleted 30 s after the clock's now: gone before the first retry is due (60 s or more).
-    let expiring = RecoveryPoint {
-        arn: point.clone(),
-        storage_class: Some(StorageClass::Warm),
-        status: Some("COMPLETED".into()),
-        moves_to_cold_at: None,
-        deleted_at: Some(then + chrono::Duration::seconds(30)),
-    };
+    let expiring = RecoveryPoint { deleted_at: Some(then + chrono::Duration::seconds(30)), ..warm_recovery_point() };
     let mut retrier = retrier();
     retrier.clock = Arc::new(MemoryClock::at(then));
     retrier.backup.set_recovery_point(&point, Some(expiring));
