@@ -40,6 +40,7 @@ mod failure;
 mod ids;
 mod job;
 mod lifecycle;
+mod path;
 mod permissions;
 mod recovery_point;
 mod refusal;
@@ -67,6 +68,7 @@ pub use job::{
     VaultLockState, VaultType,
 };
 pub use lifecycle::{DeleteAfterEvent, Lifecycle, KEEP_INDEFINITELY, MIN_DAYS_IN_COLD_STORAGE};
+pub use path::{CopyPath, IncidentKey, PathCauseKind, PathKey};
 pub use permissions::{CopyTargets, PassableRoles};
 pub use recovery_point::{NotCopyable, RecoveryPoint, StorageClass};
 pub use refusal::{ErrorClass, ServiceRefusal};

@@ -1,0 +1,174 @@
+//! Copy paths: the operator's unit of work. A path is one source vault (in its account and region)
+//! to one destination vault, with the role its copies pass; most copy failures are a path broken by
+//! configuration, which fails every copy on it until someone fixes it. An incident is one broken
+//! path for one kind of cause: the one alert the operator gets about it, whatever the number of
+//! copies that fail on it.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::{BackupVaultArn, CopyJob, IamRoleArn, PathCause};
+
+/// One copy path. The role is part of it: a role's missing permission breaks the copies that pass
+/// that role, not the others between the same vaults.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CopyPath {
+    /// The source vault; its ARN names the source account and region.
+    pub source_vault: BackupVaultArn,
+    pub destination_vault: BackupVaultArn,
+    /// The role the copies pass; none when AWS did not report it.
+    pub role: Option<IamRoleArn>,
+}
+
+impl CopyPath {
+    /// The path a copy job went along.
+    pub fn of(job: &CopyJob) -> Self {
+        Self {
+            source_vault: job.source_vault.clone(),
+            destination_vault: job.destination_vault.clone(),
+            role: job.iam_role.clone(),
+        }
+    }
+
+    /// Whether the copies leave the source vault's account (a cross-account path needs the
+    /// organization's setting and the destination account's vault policy).
+    pub fn is_cross_account(&self) -> bool {
+        self.source_vault.account() != self.destination_vault.account()
+    }
+
+    /// Whether the copies leave the source vault's region.
+    pub fn is_cross_region(&self) -> bool {
+        self.source_vault.region() != self.destination_vault.region()
+    }
+
+    /// The path's key: readable (an operator reading the table sees the path) and the same for
+    /// every copy on it, so concurrent writers meet on one item.
+    pub fn key(&self) -> PathKey {
+        let role = self.role.as_ref().map_or(NO_ROLE, IamRoleArn::as_str);
+        PathKey(format!("{}{SEPARATOR}{}{SEPARATOR}{role}", self.source_vault, self.destination_vault))
+    }
+}
+
+/// Between the parts of a key: a character no ARN holds.
+const SEPARATOR: char = ' ';
+/// A path whose role AWS did not report.
+const NO_ROLE: &str = "-";
+
+/// "source vault → destination vault (role)", as alerts and reports name a path.
+impl fmt::Display for CopyPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} → {}", self.source_vault, self.destination_vault)?;
+        match &self.role {
+            Some(role) => write!(f, " (role {role})"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A path's key: `<source vault ARN> <destination vault ARN> <role ARN or ->`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PathKey(String);
+
+impl PathKey {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The path a key names (none if it is not one).
+    pub fn path(&self) -> Option<CopyPath> {
+        let mut parts = self.0.split(SEPARATOR);
+        let (source, destination, role) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() {
+            return None;
+        }
+        Some(CopyPath {
+            source_vault: BackupVaultArn::parse(source).ok()?,
+            destination_vault: BackupVaultArn::parse(destination).ok()?,
+            role: match role {
+                NO_ROLE => None,
+                role => Some(IamRoleArn::parse(role).ok()?),
+            },
+        })
+    }
+}
+
+/// The kinds of cause a path breaks by, without what AWS named in the message: one incident per
+/// path and kind (a disabled key and a denied role on one path are two things to fix).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PathCauseKind {
+    PassRole,
+    Access,
+    KmsKey,
+    ManagedKey,
+    VaultAccessPolicy,
+    Organization,
+    Retention,
+    Unsupported,
+    /// AWS Backup's limits held the path's copies back past the congestion budget.
+    Congestion,
+}
+
+impl From<&PathCause> for PathCauseKind {
+    fn from(cause: &PathCause) -> Self {
+        match cause {
+            PathCause::PassRole { .. } => Self::PassRole,
+            PathCause::Access { .. } => Self::Access,
+            PathCause::KmsKey { .. } => Self::KmsKey,
+            PathCause::ManagedKey => Self::ManagedKey,
+            PathCause::VaultAccessPolicy => Self::VaultAccessPolicy,
+            PathCause::Organization => Self::Organization,
+            PathCause::Retention => Self::Retention,
+            PathCause::Unsupported => Self::Unsupported,
+        }
+    }
+}
+
+/// One incident: a path broken by one kind of cause.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IncidentKey {
+    pub path: PathKey,
+    pub cause: PathCauseKind,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vault(arn: &str) -> BackupVaultArn {
+        BackupVaultArn::parse(arn).unwrap()
+    }
+
+    const SOURCE: &str = "arn:aws:backup:us-east-1:111122223333:backup-vault:primary";
+    const DR: &str = "arn:aws:backup:us-west-2:444455556666:backup-vault:dr";
+    const ROLE: &str = "arn:aws:iam::111122223333:role/service-role/AWSBackupDefaultServiceRole";
+
+    #[test]
+    fn a_paths_key_names_it_and_reads_back() {
+        let path = CopyPath {
+            source_vault: vault(SOURCE),
+            destination_vault: vault(DR),
+            role: Some(IamRoleArn::parse(ROLE).unwrap()),
+        };
+        assert_eq!(path.key().as_str(), format!("{SOURCE} {DR} {ROLE}"));
+        assert_eq!(path.key().path(), Some(path.clone()));
+        let roleless = CopyPath { role: None, ..path.clone() };
+        assert_eq!(roleless.key().path(), Some(roleless.clone()));
+        assert_ne!(roleless.key(), path.key(), "the role is part of the path");
+        assert!(path.is_cross_account() && path.is_cross_region());
+        let same = CopyPath { destination_vault: vault(&SOURCE.replace("primary", "copy")), ..path.clone() };
+        assert!(!same.is_cross_account() && !same.is_cross_region());
+        assert_eq!(PathKey(format!("{SOURCE} {DR}")).path(), None);
+        assert_eq!(PathKey(format!("{SOURCE} {DR} {ROLE} more")).path(), None);
+        assert_eq!(path.to_string(), format!("{SOURCE} → {DR} (role {ROLE})"));
+    }
+
+    #[test]
+    fn a_paths_causes_are_kinds_without_what_the_message_named() {
+        let key = |key: Option<&str>| PathCause::KmsKey { key: key.map(str::to_owned), principal: None };
+        assert_eq!(PathCauseKind::from(&key(Some("arn:aws:kms:...:key/1"))), PathCauseKind::from(&key(None)));
+        assert_ne!(PathCauseKind::from(&PathCause::Retention), PathCauseKind::from(&PathCause::Organization));
+        assert_eq!(serde_json::to_string(&PathCauseKind::VaultAccessPolicy).unwrap(), r#""vault_access_policy""#);
+    }
+}
