@@ -135,6 +135,11 @@ struct Reconciled {
 }
 
 impl Summary {
+    /// Whether every job so far was reconciled and read: a sweep that met a problem vouches for nothing.
+    fn met_no_problem(&self) -> bool {
+        self.errors == 0 && self.unreadable == 0
+    }
+
     fn add(&mut self, reconciled: &Reconciled) {
         self.repaired += usize::from(reconciled.repaired);
         self.details_filled += usize::from(reconciled.details_filled);
@@ -171,6 +176,34 @@ pub enum MissingCopyPass {
     Stopped,
     /// Coverage could not be assessed (an error is counted and logged); the next run looks again.
     Unassessed,
+}
+
+/// How much of the window's copy jobs a run's listing showed: whether a copy it does not show may
+/// be presumed missing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Listing {
+    /// Every job of the window, listed by this run, each readable: a copy not listed does not exist.
+    Whole,
+    /// `RECONCILE_STATE` or `RECONCILE_DESTINATION_VAULT_ARN` hid some jobs.
+    Filtered,
+    /// The rest of a sweep an earlier run began: the pages before its cursor were listed then.
+    Continued,
+    /// A listed job could not be read well enough to know which copy it is.
+    CopiesUnknown,
+    /// The deadline stopped it; its place is saved in the cursor.
+    Stopped,
+}
+
+/// What a run's listing found, for what follows it.
+struct Swept {
+    listing: Listing,
+    /// The sweep as it stands after this run's pages.
+    sweep: SweepResume,
+    /// The copy attempts listed, per (recovery point, destination): for the resolved alerts, the
+    /// missing-copy pass and (of a whole listing) coverage.
+    ledger: CopyLedger,
+    /// Pairs of listed copy jobs that could not be read as a whole: they have a copy all the same.
+    unreadable_copies: HashSet<(RecoveryPointArn, BackupVaultArn)>,
 }
 
 /// A coverage status that says no copy job exists for the requirement.
@@ -246,47 +279,80 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
     ) -> Result<Summary, HandlerError> {
         let mut summary = Summary::default();
         let cursor = self.store.load_cursor().await?;
+        let mut swept = self.sweep(&cursor, now, owner, &mut out_of_time, &mut summary).await?;
+        if swept.listing == Listing::Stopped {
+            tracing::warn!(?summary, "deadline reached; the next run continues from the saved cursor");
+            return Ok(summary);
+        }
+        self.save_verified(&cursor, &swept, &summary).await?;
+        // Coverage as the sweep found it (before any missing copy is started below), on a whole
+        // listing only: a partial one would show copies as missing that exist. Its rows are also
+        // the missing-copy pass's work list: one listing of the window's backups serves both.
+        let coverage_rows = match swept.listing {
+            Listing::Whole => {
+                self.assess_coverage(swept.sweep.window_start, &mut swept.ledger, now, &mut summary).await
+            }
+            _ => None,
+        };
+        // Alerted copies that a completed copy now covers: told once each, in the alert's thread.
+        if let Err(err) = self.publish_resolutions(&mut swept.ledger, &mut summary, owner).await {
+            summary.errors += 1;
+            tracing::error!(error = %err, "could not read the records of alerted copies");
+        }
+        summary.missing_copy_pass =
+            self.missing_copy_pass(&swept, coverage_rows.as_deref(), now, &mut out_of_time, &mut summary).await?;
+        summary.complete = summary.missing_copy_pass != MissingCopyPass::Stopped;
+        if let Some(settings) = &self.organization {
+            if summary.complete && !out_of_time() {
+                self.report_organization(settings, swept.sweep.window_start, now, &mut summary).await;
+            }
+        }
+        tracing::info!(?summary, "reconciliation finished");
+        Ok(summary)
+    }
+
+    /// Lists the window's copy jobs page by page, from the cursor's page if an earlier run began
+    /// the sweep, and brings each job's record in line. When `out_of_time` says so before a page,
+    /// the place is saved in the cursor and the listing is [`Listing::Stopped`].
+    async fn sweep(
+        &self,
+        cursor: &SweepCursor,
+        now: DateTime<Utc>,
+        owner: &ClaimOwner,
+        out_of_time: &mut impl FnMut() -> bool,
+        summary: &mut Summary,
+    ) -> Result<Swept, HandlerError> {
         let resumed = cursor.resume.is_some();
         let lookback = chrono::Duration::from_std(self.sweep.lookback).unwrap_or(chrono::Duration::days(3));
+        let mut sweep = cursor.resume.clone().unwrap_or(SweepResume {
+            window_start: now - lookback,
+            next_token: None,
+            started_at: now,
+            clean: true,
+        });
         let filters = self.sweep.fingerprint();
-        let SweepResume { window_start, mut next_token, started_at, clean } = cursor
-            .resume
-            .clone()
-            .unwrap_or(SweepResume { window_start: now - lookback, next_token: None, started_at: now, clean: true });
-        let verified = cursor.verified.as_ref().filter(|verified| verified.applies_to(window_start, &filters));
+        let verified = cursor.verified.as_ref().filter(|verified| verified.applies_to(sweep.window_start, &filters));
         let query = CopyJobQuery {
-            created_after: Some(window_start),
+            created_after: Some(sweep.window_start),
             destination_vault: self.sweep.destination_vault.clone(),
             state: self.sweep.state,
             source_recovery_point: None,
             account: None,
             max_results: Some(self.sweep.page_size),
         };
-        // The copy attempts listed, per (recovery point, destination): for the resolved alerts, the
-        // missing-copy pass and (of a whole, unfiltered listing) coverage.
-        let filtered = self.sweep.destination_vault.is_some() || self.sweep.state.is_some();
         let mut ledger = CopyLedger::default();
-        // Pairs of listed copy jobs that could not be read as a whole: they have a copy all the same.
-        let mut unreadable_copies: HashSet<(RecoveryPointArn, BackupVaultArn)> = HashSet::new();
+        let mut unreadable_copies = HashSet::new();
         // Some listed job could not be read well enough to know even its pair.
         let mut copies_unknown = false;
-        let tracker = self.tracker();
         loop {
             if out_of_time() {
-                let clean = clean && summary.errors == 0 && summary.unreadable == 0;
-                let resume = SweepResume { window_start, next_token, started_at, clean };
+                let resume = SweepResume { clean: sweep.clean && summary.met_no_problem(), ..sweep.clone() };
                 let saved = SweepCursor { resume: Some(resume), verified: cursor.verified.clone() };
                 self.store.save_cursor(&saved).await?;
-                tracing::warn!(?summary, "deadline reached; the next run continues from the saved cursor");
-                return Ok(summary);
+                return Ok(Swept { listing: Listing::Stopped, sweep, ledger, unreadable_copies });
             }
-            let page = self.backup.list_copy_jobs(&query, next_token.as_deref()).await?;
+            let page = self.backup.list_copy_jobs(&query, sweep.next_token.as_deref()).await?;
             summary.pages += 1;
-            // Jobs a verified sweep already reconciled are listed (for the missing-copy pass) but
-            // their records are not read again.
-            let needs_check = |job: &CopyJob| !verified.is_some_and(|verified| verified.covers(job.completed_at));
-            let ids: Vec<_> = page.items.iter().filter(|job| needs_check(job)).map(|job| job.id.clone()).collect();
-            let records = if ids.is_empty() { HashMap::new() } else { self.store.get_many(&ids).await? };
             for unreadable in &page.unreadable {
                 summary.unreadable += 1;
                 tracing::error!(copy_job = unreadable.id.as_deref(), problem = %unreadable.problem, "listed copy job could not be read; skipped");
@@ -297,91 +363,133 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
                     None => copies_unknown = true,
                 }
             }
-            for job in &page.items {
-                summary.scanned += 1;
-                // Records of verified jobs are not read; coverage and resolutions read those they need.
-                ledger.observe(job, records.get(&job.id));
-            }
-            summary.already_verified += page.items.len() - ids.len();
-            // A page's jobs are reconciled a few at a time: their table writes overlap.
-            let checks = page.items.iter().filter(|job| needs_check(job)).map(|job| {
-                let (tracker, records) = (&tracker, &records);
-                async move { (job, self.reconcile_job(tracker, job, records.get(&job.id), now, owner).await) }
-            });
-            let results: Vec<_> = stream::iter(checks).buffered(CONCURRENT_JOBS).collect().await;
-            for (job, result) in results {
-                match result {
-                    Ok(reconciled) => summary.add(&reconciled),
-                    Err(err) => {
-                        summary.errors += 1;
-                        tracing::error!(copy_job = %job.id, error = %err, "could not reconcile copy job");
-                    }
-                }
-            }
-            next_token = page.next_token;
-            if next_token.is_none() {
+            self.reconcile_page(&page.items, verified, &mut ledger, now, owner, summary).await?;
+            sweep.next_token = page.next_token;
+            if sweep.next_token.is_none() {
                 break;
             }
         }
-        // A sweep that reconciled every job vouches for those that had finished when it started.
-        let verified = if clean && summary.errors == 0 && summary.unreadable == 0 {
-            Some(VerifiedSweep { window_start, completed_before: started_at - CLOCK_SKEW_MARGIN, filters })
+        // A copy missing from a partial listing may exist: the order is the missing-copy pass's.
+        let listing = if self.sweep.destination_vault.is_some() || self.sweep.state.is_some() {
+            Listing::Filtered
+        } else if resumed {
+            Listing::Continued
+        } else if copies_unknown {
+            Listing::CopiesUnknown
         } else {
-            cursor.verified
+            Listing::Whole
         };
-        self.store.save_cursor(&SweepCursor { resume: None, verified }).await?;
-        // Coverage as the sweep found it (before any missing copy is started below), on a whole,
-        // unfiltered listing: a partial one would show copies as missing that exist. Its rows are
-        // also the missing-copy pass's work list: one listing of the window's backups serves both.
-        let whole_listing = !resumed && !filtered && !copies_unknown;
-        let mut coverage_rows = None;
-        if whole_listing {
-            let query = CoverageQuery { since: window_start, vault: None };
-            match self.coverage().assess(&query, &mut ledger, now).await {
-                Ok(report) => {
-                    tracing::info!(coverage = ?report.summary, "copy coverage");
-                    summary.coverage = Some(report.summary);
-                    summary.unreadable += report.unreadable;
-                    coverage_rows = Some(report.rows);
-                }
+        Ok(Swept { listing, sweep, ledger, unreadable_copies })
+    }
+
+    /// Reconciles one listed page's jobs, a few at a time (their table writes overlap), and notes
+    /// each in the ledger. Jobs a verified sweep already reconciled are listed (for the missing-copy
+    /// pass) but their records are not read again.
+    async fn reconcile_page(
+        &self,
+        jobs: &[CopyJob],
+        verified: Option<&VerifiedSweep>,
+        ledger: &mut CopyLedger,
+        now: DateTime<Utc>,
+        owner: &ClaimOwner,
+        summary: &mut Summary,
+    ) -> Result<(), HandlerError> {
+        let needs_check = |job: &CopyJob| !verified.is_some_and(|verified| verified.covers(job.completed_at));
+        let ids: Vec<_> = jobs.iter().filter(|job| needs_check(job)).map(|job| job.id.clone()).collect();
+        let records = if ids.is_empty() { HashMap::new() } else { self.store.get_many(&ids).await? };
+        for job in jobs {
+            summary.scanned += 1;
+            // Records of verified jobs are not read; coverage and resolutions read those they need.
+            ledger.observe(job, records.get(&job.id));
+        }
+        summary.already_verified += jobs.len() - ids.len();
+        let tracker = self.tracker();
+        let checks = jobs.iter().filter(|job| needs_check(job)).map(|job| {
+            let (tracker, records) = (&tracker, &records);
+            async move { (job, self.reconcile_job(tracker, job, records.get(&job.id), now, owner).await) }
+        });
+        let results: Vec<_> = stream::iter(checks).buffered(CONCURRENT_JOBS).collect().await;
+        for (job, result) in results {
+            match result {
+                Ok(reconciled) => summary.add(&reconciled),
                 Err(err) => {
                     summary.errors += 1;
-                    tracing::error!(error = %err, "could not assess copy coverage");
+                    tracing::error!(copy_job = %job.id, error = %err, "could not reconcile copy job");
                 }
             }
         }
-        // Alerted copies that a completed copy now covers: told once each, in the alert's thread.
-        if let Err(err) = self.publish_resolutions(&mut ledger, &mut summary, owner).await {
-            summary.errors += 1;
-            tracing::error!(error = %err, "could not read the records of alerted copies");
-        }
-        // The missing-copy pass may run only on a whole, unfiltered listing: a copy missing from a
-        // partial one may exist, and starting another could duplicate a plan's CopyAction.
-        summary.missing_copy_pass = if self.copier().is_none() {
-            MissingCopyPass::NoRoutes
-        } else if filtered {
-            MissingCopyPass::SweepFiltered
-        } else if resumed {
-            MissingCopyPass::SweepContinued
-        } else if copies_unknown {
-            MissingCopyPass::UnreadableJobs
-        } else if let Some(rows) = &coverage_rows {
-            if self.start_missing_copies(rows, &unreadable_copies, now, &mut out_of_time, &mut summary).await? {
-                MissingCopyPass::Ran
-            } else {
-                MissingCopyPass::Stopped
-            }
+        Ok(())
+    }
+
+    /// Ends the sweep in the cursor. A sweep that reconciled every job vouches for those that had
+    /// finished when it started; one that met a problem leaves the last verified sweep as it was.
+    async fn save_verified(&self, cursor: &SweepCursor, swept: &Swept, summary: &Summary) -> Result<(), HandlerError> {
+        let SweepResume { window_start, started_at, clean, .. } = swept.sweep;
+        let verified = if clean && summary.met_no_problem() {
+            Some(VerifiedSweep {
+                window_start,
+                completed_before: started_at - CLOCK_SKEW_MARGIN,
+                filters: self.sweep.fingerprint(),
+            })
         } else {
-            MissingCopyPass::Unassessed
+            cursor.verified.clone()
         };
-        summary.complete = summary.missing_copy_pass != MissingCopyPass::Stopped;
-        if let Some(settings) = &self.organization {
-            if summary.complete && !out_of_time() {
-                self.report_organization(settings, window_start, now, &mut summary).await;
+        self.store.save_cursor(&SweepCursor { resume: None, verified }).await?;
+        Ok(())
+    }
+
+    /// The window's coverage, and its rows; none (an error counted and logged) if it could not be
+    /// assessed.
+    async fn assess_coverage(
+        &self,
+        since: DateTime<Utc>,
+        ledger: &mut CopyLedger,
+        now: DateTime<Utc>,
+        summary: &mut Summary,
+    ) -> Option<Vec<Coverage>> {
+        let query = CoverageQuery { since, vault: None };
+        match self.coverage().assess(&query, ledger, now).await {
+            Ok(report) => {
+                tracing::info!(coverage = ?report.summary, "copy coverage");
+                summary.coverage = Some(report.summary);
+                summary.unreadable += report.unreadable;
+                Some(report.rows)
+            }
+            Err(err) => {
+                summary.errors += 1;
+                tracing::error!(error = %err, "could not assess copy coverage");
+                None
             }
         }
-        tracing::info!(?summary, "reconciliation finished");
-        Ok(summary)
+    }
+
+    /// Whether to look for routed copies nobody started, and the look. It may run only on a whole
+    /// listing: a copy missing from a partial one may exist, and starting another could duplicate a
+    /// plan's CopyAction.
+    async fn missing_copy_pass(
+        &self,
+        swept: &Swept,
+        coverage_rows: Option<&[Coverage]>,
+        now: DateTime<Utc>,
+        out_of_time: &mut impl FnMut() -> bool,
+        summary: &mut Summary,
+    ) -> Result<MissingCopyPass, HandlerError> {
+        if self.copier().is_none() {
+            return Ok(MissingCopyPass::NoRoutes);
+        }
+        match swept.listing {
+            Listing::Whole => {}
+            Listing::Filtered => return Ok(MissingCopyPass::SweepFiltered),
+            Listing::Continued => return Ok(MissingCopyPass::SweepContinued),
+            Listing::CopiesUnknown => return Ok(MissingCopyPass::UnreadableJobs),
+            Listing::Stopped => return Ok(MissingCopyPass::Stopped),
+        }
+        let Some(rows) = coverage_rows else { return Ok(MissingCopyPass::Unassessed) };
+        Ok(if self.start_missing_copies(rows, &swept.unreadable_copies, now, out_of_time, summary).await? {
+            MissingCopyPass::Ran
+        } else {
+            MissingCopyPass::Stopped
+        })
     }
 
     /// The organization's coverage over the same window, read-only (no copy, no write, no alert:
