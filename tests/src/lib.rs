@@ -192,6 +192,7 @@ pub fn vault(raw: &str) -> BackupVaultArn {
 
 pub mod burst;
 pub mod calls;
+pub mod slow;
 
 /// An AWS Backup whose first DescribeCopyJob waits until [`Stalled::resume`]: an invocation that
 /// stalls after taking its claim, long enough for its lease to lapse and another to take it over.

@@ -310,14 +310,18 @@ pub struct SweepCursor {
     pub verified: Option<VerifiedSweep>,
 }
 
-/// An unfinished sweep: its window, the ListCopyJobs page to read next, and what the runs so far
-/// need to leave behind when the sweep finishes.
+/// An unfinished sweep: its window, where in the listing the next run takes up (a page, and how
+/// far into it), and what the runs so far need to leave behind when the sweep finishes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SweepResume {
     /// The sweep covers copy jobs created after this instant.
     pub window_start: DateTime<Utc>,
     /// ListCopyJobs NextToken of the page to read next (none: the first page).
     pub next_token: Option<String>,
+    /// The last job of that page a run reconciled, every job before it too, when the deadline
+    /// stopped the run inside the page: the next run reconciles the jobs listed after it. None:
+    /// from the page's first job (so reads a cursor written before runs stopped inside a page).
+    pub last_reconciled: Option<CopyJobId>,
     /// When the sweep's first run started.
     pub started_at: DateTime<Utc>,
     /// No copy job failed to reconcile so far.

@@ -91,6 +91,8 @@ pub mod cursor {
     pub const KIND: &str = "sweep_cursor";
     pub const WINDOW_START: &str = "window_start";
     pub const NEXT_TOKEN: &str = "next_token";
+    /// The last job of the `next_token` page reconciled, when a run stopped inside that page.
+    pub const LAST_RECONCILED_JOB: &str = "last_reconciled_job";
     pub const SWEEP_STARTED_AT: &str = "sweep_started_at";
     pub const SWEEP_CLEAN: &str = "sweep_clean";
     pub const VERIFIED_WINDOW_START: &str = "verified_window_start";
@@ -223,6 +225,7 @@ pub fn cursor_from_item(item: &Item) -> SweepCursor {
         resume: at(WINDOW_START).zip(at(SWEEP_STARTED_AT)).map(|(window_start, started_at)| SweepResume {
             window_start,
             next_token: s(NEXT_TOKEN).cloned(),
+            last_reconciled: s(LAST_RECONCILED_JOB).and_then(|id| CopyJobId::parse(id).ok()),
             started_at,
             clean: item.get(SWEEP_CLEAN).and_then(|v| v.as_bool().ok()).copied().unwrap_or(false),
         }),
@@ -250,6 +253,9 @@ pub fn cursor_to_item(sweep: &SweepCursor, now: DateTime<Utc>) -> Item {
         put(SWEEP_CLEAN, AttributeValue::Bool(resume.clean));
         if let Some(token) = &resume.next_token {
             put(NEXT_TOKEN, string(token.as_str()));
+        }
+        if let Some(job) = &resume.last_reconciled {
+            put(LAST_RECONCILED_JOB, string(job.as_str()));
         }
     }
     if let Some(verified) = &sweep.verified {
@@ -281,6 +287,44 @@ mod tests {
         let named: Vec<&str> = section.split('`').skip(1).step_by(2).filter(|code| schema.contains(code)).collect();
         assert!(schema.len() > 30, "{schema:?}");
         assert_eq!(named, schema, "README section `The tracking table` vs schema.rs");
+    }
+
+    #[test]
+    fn a_cursor_saved_before_runs_stopped_inside_a_page_is_read_and_one_that_did_round_trips() {
+        let at = |raw: &str| DateTime::parse_from_rfc3339(raw).unwrap().with_timezone(&Utc);
+        // The item as the version before wrote it: a page to read next, no place inside it.
+        let item: Item = HashMap::from([
+            ("pk".to_owned(), string("reconciler#cursor")),
+            ("item_type".to_owned(), string("sweep_cursor")),
+            ("updated_at".to_owned(), string("2026-12-06T05:00:04.000Z")),
+            ("window_start".to_owned(), string("2026-12-03T05:00:00.000Z")),
+            ("next_token".to_owned(), string("AAEAAfvC2...page-2")),
+            ("sweep_started_at".to_owned(), string("2026-12-06T05:00:00.000Z")),
+            ("sweep_clean".to_owned(), AttributeValue::Bool(true)),
+            ("verified_window_start".to_owned(), string("2026-12-03T04:00:00.000Z")),
+            ("verified_completed_before".to_owned(), string("2026-12-06T03:55:00.000Z")),
+            ("verified_filters".to_owned(), string("destination=;state=")),
+        ]);
+        let cursor = cursor_from_item(&item);
+        let resume = cursor.resume.clone().expect("an unfinished sweep");
+        assert_eq!(
+            resume,
+            SweepResume {
+                window_start: at("2026-12-03T05:00:00Z"),
+                next_token: Some("AAEAAfvC2...page-2".into()),
+                last_reconciled: None,
+                started_at: at("2026-12-06T05:00:00Z"),
+                clean: true,
+            },
+            "taken up at the page's first job"
+        );
+        assert_eq!(cursor.verified.as_ref().map(|v| v.completed_before), Some(at("2026-12-06T03:55:00Z")));
+
+        let inside = SweepResume { last_reconciled: CopyJobId::parse("BULK-01199").ok(), ..resume };
+        let saved = SweepCursor { resume: Some(inside), verified: cursor.verified };
+        let item = cursor_to_item(&saved, Utc::now());
+        assert_eq!(item.get(cursor::LAST_RECONCILED_JOB), Some(&string("BULK-01199")));
+        assert_eq!(cursor_from_item(&item), saved);
     }
 
     #[test]
