@@ -1,9 +1,16 @@
 """The reconciler binary against a stand-in holding thousands of copy jobs, some of which the
 event path never saw."""
 
+import importlib.util
+import sys
+import time
+from collections import Counter
+from contextlib import contextmanager
+
 import pytest
 
 from conftest import DR_VAULT, EU_VAULT, ROUTES
+from harness.config import ROOT
 from harness.stack import LocalStack
 
 JOBS = 2500  # three ListCopyJobs pages of 1000 (the reconciler's page size)
@@ -70,3 +77,104 @@ def test_a_sweep_over_thousands_of_jobs_repairs_what_the_event_path_missed(quiet
         assert stack.copy_record(retry)["state"] == "COMPLETED"
     third = stack.reconcile().payload
     assert (third["repaired"], third["retried"], third["alerted"], third["missingCopiesStarted"]) == (0, 0, 0, 0)
+
+
+# ---------------------------------------------------------------- the deadline, against a slow stand-in
+
+SLOW_JOBS = 30  # three ListCopyJobs pages of 10 (the slow stack's page size)
+SLOW_BACKUPS = 6  # routed, without copies: 12 missing copies (DR and EU for EBS)
+
+
+def safety_margin() -> int:
+    """The reconciler's SAFETY_MARGIN, as the benchmark reads it from the Rust source."""
+    spec = importlib.util.spec_from_file_location("reconciler_sweep", ROOT / "bench" / "reconciler_sweep.py")
+    bench = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
+    spec.loader.exec_module(bench)
+    return bench.safety_margin()
+
+
+@pytest.fixture(scope="module")
+def slow_stack():
+    """A stack of its own, with pages of 10: the runs' counts are exact only if nothing else is in the window."""
+    with LocalStack(max_attempts=3, routes=ROUTES, reconcile_page_size=10) as stack:
+        stack.create_vault("routed")
+        stack.create_vault("unwired", notify=False)
+        stack.create_vault("dr-copy", region="us-west-2", notify=False)
+        stack.create_vault("eu-archive", region="eu-west-1", notify=False)
+        yield stack
+
+
+@contextmanager
+def reconciler_timeout(stack, seconds: float):
+    """The reconciler's function timeout (its invocations' deadline) set to `seconds` meanwhile."""
+    function = stack.functions["reconciler"]
+    before, function.timeout = function.timeout, seconds
+    try:
+        yield
+    finally:
+        function.timeout = before
+
+
+def timed_reconcile(stack, timeout: float):
+    """One reconciler run with `timeout` to its deadline: (summary, seconds it took). Lambda (the
+    harness) ends a run that overruns its deadline: then the outcome is an error."""
+    with reconciler_timeout(stack, timeout):
+        started = time.monotonic()
+        outcome = stack.reconcile()
+        took = time.monotonic() - started
+    assert outcome.ok, f"{outcome.payload} after {took:.1f} s of {timeout} s"
+    return outcome.payload, took
+
+
+def cursor_item(stack) -> dict:
+    return stack.client("dynamodb").get_item(TableName=stack.table, Key={"pk": {"S": "reconciler#cursor"}})["Item"]
+
+
+def test_a_run_with_a_short_deadline_stops_in_time_with_its_cursor_saved_and_the_next_finishes(slow_stack):
+    stack = slow_stack
+    margin = safety_margin()
+    stack.standin("bulk", {"vault": "unwired", "count": SLOW_JOBS, "destinations": [DR_VAULT], "seed": 3})
+    stack.standin("bulk", {"vault": "routed", "count": SLOW_BACKUPS, "resourceType": "EBS"})
+    try:
+        # Each ListCopyJobs takes 1 s: the listing alone (three pages) outlasts a run's 2.5 s of work.
+        stack.standin("faults", {"latencyMs": 1000, "operations": ["ListCopyJobs"]})
+        first, took = timed_reconcile(stack, margin + 2.5)
+        assert took < margin + 2.5 and not first["complete"], first
+        assert first["scanned"] < SLOW_JOBS and first["errors"] == 0, first
+        cursor = cursor_item(stack)
+        assert "window_start" in cursor and cursor["sweep_clean"] == {"BOOL": True}, cursor
+        # The next run takes up where the first stopped (right after the last job it reconciled,
+        # when it stopped inside a page): no job repaired twice, every record in line. (A write
+        # cut off may have reached the table: then it is done, uncounted, and not repeated.)
+        second, _ = timed_reconcile(stack, 300)
+        assert second["complete"] and second["errors"] == 0, second
+        assert second["missingCopyPass"] == "sweepContinued"
+        listed = [job["CopyJobId"] for job in stack.copy_jobs()]  # the sweep's order
+        taken_up_after = SLOW_JOBS - second["scanned"]
+        assert taken_up_after > 0, "continued, not started over"
+        if "last_reconciled_job" in cursor:
+            assert listed[taken_up_after - 1] == cursor["last_reconciled_job"]["S"], (cursor, second)
+        assert first["repaired"] + second["repaired"] <= SLOW_JOBS, (first, second)
+        assert {stack.copy_record(job)["state"] for job in listed} == {"COMPLETED"}
+        assert "window_start" not in cursor_item(stack), "the sweep is finished"
+
+        # Each StartCopyJob takes 2 s: a whole sweep's missing-copy pass (12 copies) outlasts a
+        # run's 7 s of work. Checked only per batch of copies, it ran until Lambda ended it.
+        stack.standin("faults", {"latencyMs": 2000, "operations": ["StartCopyJob"]})
+        calls_before = stack.calls().get("StartCopyJob", 0)
+        third, took = timed_reconcile(stack, margin + 7)
+        assert took < margin + 7 and not third["complete"], third
+        assert third["missingCopyPass"] == "stopped" and third["errors"] == 0, third
+        assert 0 < third["missingCopiesStarted"] < 2 * SLOW_BACKUPS, third
+    finally:
+        stack.standin("faults", {"latencyMs": 0, "operations": None})
+    # The next sweep lists the copies started so far and starts the others: each one once.
+    fourth, _ = timed_reconcile(stack, 300)
+    assert fourth["complete"] and fourth["missingCopyPass"] == "ran" and fourth["errors"] == 0, fourth
+    assert third["missingCopiesStarted"] + fourth["missingCopiesStarted"] <= 2 * SLOW_BACKUPS
+    assert stack.calls()["StartCopyJob"] - calls_before <= 2 * SLOW_BACKUPS + 1, "the one cut off may be asked again"
+    routed = [job for job in stack.copy_jobs() if job["SourceBackupVaultArn"].endswith(":backup-vault:routed")]
+    pairs = Counter((job["SourceRecoveryPointArn"], job["DestinationBackupVaultArn"]) for job in routed)
+    assert len(pairs) == 2 * SLOW_BACKUPS and set(pairs.values()) == {1}, pairs
+    again = stack.reconcile().payload
+    assert again["missingCopiesStarted"] == 0 and "missing" not in again["coverage"]["byStatus"], again
