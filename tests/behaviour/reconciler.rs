@@ -212,7 +212,9 @@ async fn a_bounded_run_saves_its_place_and_the_next_continues() {
     let first = reconciler.run(Utc::now(), out_of_time_after(1)).await.unwrap();
     assert_eq!((first.pages, first.scanned, first.complete), (1, 1000, false));
     let second = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
-    assert_eq!((second.pages, second.scanned, second.complete), (2, 1500, true), "continued from page 2");
+    // Continued from page 2, then the whole window listed again for coverage and copies.
+    assert_eq!((second.pages, second.scanned, second.complete), (2 + 3, 1500 + JOBS, true));
+    assert_eq!((second.repaired, second.already_verified), (1500, 0), "the listing again reconciles nothing");
     assert_eq!(reconciler.queue.scheduled().len(), JOBS / 10, "every failure handled exactly once overall");
     let third = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!(third.scanned, JOBS, "a finished sweep starts over");
@@ -260,7 +262,7 @@ async fn missing_routed_copies_are_started_once() {
 }
 
 #[tokio::test]
-async fn a_continued_sweep_leaves_missing_copies_to_the_next_whole_one() {
+async fn a_continued_sweep_lists_the_window_again_before_it_looks_for_missing_copies() {
     let routes =
         RouteTable::from_json(&json!([{ "sourceVault": "primary", "destinationVaultArn": DR_VAULT }]).to_string())
             .unwrap();
@@ -278,8 +280,8 @@ async fn a_continued_sweep_leaves_missing_copies_to_the_next_whole_one() {
     let first = reconciler.run(Utc::now(), out_of_time_after(1)).await.unwrap();
     assert_eq!((first.pages, first.complete), (1, false));
     let continued = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
-    assert_eq!((continued.pages, continued.complete, continued.missing_copies_started), (1, true, 0));
-    assert!(reconciler.backup.started_copies().is_empty(), "backup 0 has its copy: none started");
+    assert_eq!((continued.pages, continued.complete, continued.missing_copy_pass), (1 + 2, true, MissingCopyPass::Ran));
+    assert!(reconciler.backup.started_copies().is_empty(), "backup 0 has its copy (page 1): none started");
     let whole = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!((whole.pages, whole.missing_copies_started), (2, 0));
     assert!(reconciler.backup.started_copies().is_empty());
@@ -797,6 +799,7 @@ async fn a_manual_invocation_sweeps_as_of_the_reconcilers_clock_and_moves_with_i
 
 use std::time::Duration;
 
+use vaultwatch::domain::SweepPhase;
 use vaultwatch::handlers::reconciler::SAFETY_MARGIN;
 use vaultwatch_tests::slow::Slow;
 
@@ -845,14 +848,16 @@ async fn a_run_the_deadline_stops_inside_a_page_saves_its_place_there_and_the_ne
     assert!((1000 + 100..2000).contains(&reconciled), "{first:?}");
     // Saved: page 2, after its last job reconciled (jobs are listed in creation order).
     let resume = memory.store.load_cursor().await.unwrap().resume.expect("the sweep is unfinished");
-    assert!(resume.next_token.is_some() && resume.clean, "{resume:?}");
-    assert_eq!(resume.last_reconciled, Some(generated_job(reconciled - 1).id));
+    let SweepPhase::Listing(place) = &resume.phase else { panic!("{resume:?}") };
+    assert!(place.next_token.is_some() && resume.clean, "{resume:?}");
+    assert_eq!(place.last_reconciled, Some(generated_job(reconciled - 1).id));
     assert_eq!(memory.store.calls("apply_state"), reconciled, "a job cut off wrote nothing");
 
     // The next run takes up after that job: each job reconciled once, each failure handled once.
     let (second, _) = invoke(&reconciler, Duration::from_secs(600)).await;
-    assert_eq!((second.complete, second.pages, second.errors), (true, 2, 0), "{second:?}");
-    assert_eq!((second.scanned, second.repaired), (JOBS - reconciled, JOBS - reconciled));
+    // Pages 2 and 3, then the whole window again (coverage needs it), reconciling nothing more.
+    assert_eq!((second.complete, second.pages, second.errors), (true, 2 + 3, 0), "{second:?}");
+    assert_eq!((second.scanned, second.repaired), (JOBS - reconciled + JOBS, JOBS - reconciled));
     assert_eq!(memory.store.calls("apply_state"), JOBS, "no job's record written twice");
     assert_eq!(memory.store.records().len(), JOBS);
     assert_eq!(memory.queue.scheduled().len(), JOBS / 10, "every transient failure retried once");
@@ -878,10 +883,15 @@ async fn a_missing_copy_pass_the_deadline_stops_ends_in_time_and_the_next_starts
     assert_eq!((first.complete, first.missing_copy_pass, first.errors), (false, MissingCopyPass::Stopped, 0));
     assert_eq!(first.missing_copies_started, 4, "{first:?}");
     assert_eq!(memory.backup.calls("StartCopyJob"), 4, "the cut-off one never reached AWS Backup");
+    let resume = memory.store.load_cursor().await.unwrap().resume.expect("the sweep is unfinished");
+    assert_eq!(resume.phase, SweepPhase::Copies, "every job reconciled; coverage and copies remain");
 
-    // The next sweep lists the four (they are copying) and starts the other sixteen.
+    // The next run lists the window again without reconciling: the four are in it (copying), and
+    // it starts the other sixteen.
     let (second, _) = invoke(&reconciler, Duration::from_secs(600)).await;
     assert_eq!((second.complete, second.missing_copy_pass), (true, MissingCopyPass::Ran), "{second:?}");
+    assert_eq!((second.scanned, second.repaired), (4, 0), "listed, not reconciled");
+    assert_eq!(memory.store.load_cursor().await.unwrap().resume, None, "the sweep is finished");
     assert_eq!(second.missing_copies_started, BACKUPS - 4);
     assert_eq!(memory.backup.calls("StartCopyJob"), BACKUPS, "no copy asked for twice");
     let started: std::collections::HashSet<_> =

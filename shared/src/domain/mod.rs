@@ -71,8 +71,8 @@ pub use route::{CopyRoute, RouteTable};
 pub use source::SourcePolicy;
 pub use token::IdempotencyToken;
 pub use tracking::{
-    Claim, ClaimKind, ClaimLease, ClaimOwner, CopyDetails, CopyJobRecord, EmptyClaimOwner, LeaseTooShort, Ownership,
-    Refusal, StartedCopy, StateChange, StateUpdate, SweepCursor, SweepResume, VerifiedSweep,
+    Claim, ClaimKind, ClaimLease, ClaimOwner, CopyDetails, CopyJobRecord, EmptyClaimOwner, LeaseTooShort, ListingPlace,
+    Ownership, Refusal, StartedCopy, StateChange, StateUpdate, SweepCursor, SweepPhase, SweepResume, VerifiedSweep,
 };
 pub use vault_notifications::{
     merged as merged_notifications, TopicConflict, VaultChange, VaultNotifications, DEPRECATED_EVENTS, REQUIRED_EVENTS,

@@ -8,8 +8,9 @@
 //! starts the missing copies (through the copier's logic, same tokens).
 //!
 //! Work is bounded by a deadline, checked per job and bounding every call: an unfinished sweep
-//! leaves a cursor in the tracking table (the page, and the last job reconciled in it) and the next
-//! run continues from it. A finished sweep without errors is remembered as verified: the jobs
+//! leaves a cursor in the tracking table and the next run continues from it — in the listing (the
+//! page, and the last job reconciled in it), or, every job reconciled, in coverage and copies
+//! (which list the window again: they need all of it at once). A finished sweep without errors is remembered as verified: the jobs
 //! that had finished when it started are in line for good (a finished job never changes), so later
 //! sweeps list them but skip reading their records. In steady state (an hourly sweep over 72 hours)
 //! that leaves the new and unfinished jobs, a small share.
@@ -32,8 +33,9 @@ use super::tracker::Tracker;
 use super::HandlerError;
 use crate::domain::{
     Alert, AlertReason, BackupVaultArn, ClaimKind, ClaimOwner, CopyDetails, CopyJob, CopyJobId, CopyJobState,
-    CopyLedger, CopyRoute, Coverage, CoverageStatus, CoverageSummary, IamRoleArn, IdempotencyToken, RecoveryPointArn,
-    Refusal, RequiredBy, Requirement, Resolution, RouteTable, SourcePolicy, SweepCursor, SweepResume, VerifiedSweep,
+    CopyLedger, CopyRoute, Coverage, CoverageStatus, CoverageSummary, IamRoleArn, IdempotencyToken, ListingPlace,
+    RecoveryPointArn, Refusal, RequiredBy, Requirement, Resolution, RouteTable, SourcePolicy, SweepCursor, SweepPhase,
+    SweepResume, VerifiedSweep,
 };
 use crate::notification::{scheduled_time, CopyJobEvent};
 use crate::ports::{AlertSink, AwsError, BackupApi, Clock, CopyJobQuery, RetryQueue, TrackingStore, OPERATION_TIMEOUT};
@@ -81,7 +83,10 @@ impl Default for SweepSettings {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
+    /// ListCopyJobs calls.
     pub pages: usize,
+    /// Copy jobs listed. A run that continued a sweep lists the window twice: the rest of its jobs
+    /// to reconcile, then all of them again for coverage and the missing copies.
     pub scanned: usize,
     /// Tracking records created or moved forward to the API's state.
     pub repaired: usize,
@@ -164,8 +169,6 @@ pub enum MissingCopyPass {
     /// `RECONCILE_STATE` or `RECONCILE_DESTINATION_VAULT_ARN` hides copies from the listing, so a
     /// copy it does not show may well exist: starting one could duplicate it.
     SweepFiltered,
-    /// A continued sweep did not list the pages before its cursor.
-    SweepContinued,
     /// A listed copy job could not be read well enough to know which copy it is.
     UnreadableJobs,
     /// The deadline stopped it; the next run looks again.
@@ -182,12 +185,21 @@ enum Listing {
     Whole,
     /// `RECONCILE_STATE` or `RECONCILE_DESTINATION_VAULT_ARN` hid some jobs.
     Filtered,
-    /// The rest of a sweep an earlier run began: the pages before its cursor were listed then.
+    /// The rest of a sweep an earlier run began: the pages before its place were listed then.
     Continued,
     /// A listed job could not be read well enough to know which copy it is.
     CopiesUnknown,
-    /// The deadline stopped it; its place (a page, and how far into it) is saved in the cursor.
+    /// The deadline stopped it.
     Stopped,
+}
+
+/// What a run's pass over the listing does with each job.
+#[derive(Clone, Copy)]
+enum ListingPass<'a> {
+    /// Brings its record in line, unless `verified` vouches for it.
+    Reconcile { verified: Option<&'a VerifiedSweep> },
+    /// Only notes it in the ledger: the copies phase's listing, of jobs already reconciled.
+    Note,
 }
 
 /// What every step of one run needs to know.
@@ -228,8 +240,6 @@ enum CoverageRows {
 /// What a run's listing found, for what follows it.
 struct Swept {
     listing: Listing,
-    /// The sweep as it stands after this run's pages.
-    sweep: SweepResume,
     /// The copy attempts listed, per (recovery point, destination): for the resolved alerts, the
     /// missing-copy pass and (of a whole listing) coverage.
     ledger: CopyLedger,
@@ -299,11 +309,12 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
     }
 
     /// One scheduled run as of `now` (its window, coverage and records are reckoned from it), its
-    /// claims held by `owner` (the invocation's request id). No job starts, and every call is cut
-    /// off, at `deadline`; the run then saves where it stopped in its cursor and ends. A job cut
-    /// off is not yet reconciled: the next run takes it up (every side effect is idempotent, through
-    /// claims and deterministic tokens). `out_of_time` is also asked before each page (tests stop a
-    /// run after a number of pages with it).
+    /// claims held by `owner` (the invocation's request id). A sweep has two phases: reconciling
+    /// the listed jobs, then coverage, resolved alerts and the missing-copy pass over a whole
+    /// listing. No job starts, and every call is cut off, at `deadline`; the run then saves where it
+    /// stopped in its cursor and ends. A job cut off is not yet reconciled: the next run takes it up
+    /// (every side effect is idempotent, through claims and deterministic tokens). `out_of_time` is
+    /// also asked before each page (tests stop a run after a number of pages with it).
     pub async fn run_as(
         &self,
         owner: &ClaimOwner,
@@ -319,37 +330,41 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             return Ok(summary);
         };
         let cursor = cursor?;
-        let mut swept = self.sweep(&cursor, run, &mut out_of_time, &mut summary).await?;
-        if swept.listing == Listing::Stopped {
-            tracing::warn!(?summary, "deadline reached; the next run continues from the saved cursor");
+        let lookback = chrono::Duration::from_std(self.sweep.lookback).unwrap_or(chrono::Duration::days(3));
+        let mut sweep = cursor.resume.clone().unwrap_or(SweepResume {
+            window_start: now - lookback,
+            phase: SweepPhase::Listing(ListingPlace::default()),
+            started_at: now,
+            clean: true,
+        });
+        let mut verified = cursor.verified.clone();
+        let mut swept = match sweep.phase.clone() {
+            SweepPhase::Listing(place) => {
+                let reconciled =
+                    self.reconciling_phase(&mut sweep, place, &mut verified, run, &mut out_of_time, &mut summary);
+                match reconciled.await? {
+                    Some(swept) => swept,
+                    None => return Ok(summary),
+                }
+            }
+            SweepPhase::Copies => {
+                let mut start = ListingPlace::default();
+                self.list(sweep.window_start, &mut start, ListingPass::Note, run, &mut out_of_time, &mut summary)
+                    .await?
+            }
+        };
+        summary.complete =
+            self.copies_phase(sweep.window_start, &mut swept, run, &mut out_of_time, &mut summary).await?;
+        if !summary.complete {
+            tracing::warn!(?summary, "deadline reached; the next run looks at coverage and copies again");
             return Ok(summary);
         }
-        self.save_verified(&cursor, &swept, &summary).await?;
-        // Coverage as the sweep found it (before any missing copy is started below), on a whole
-        // listing only: a partial one would show copies as missing that exist. Its rows are also
-        // the missing-copy pass's work list: one listing of the window's backups serves both.
-        let rows = match swept.listing {
-            Listing::Whole => {
-                self.assess_coverage(swept.sweep.window_start, &mut swept.ledger, run, &mut summary).await
-            }
-            _ => CoverageRows::Unassessed,
-        };
-        // Alerted copies that a completed copy now covers: told once each, in the alert's thread.
-        let resolutions = match self.publish_resolutions(&mut swept.ledger, &mut summary, run).await {
-            Ok(progress) => progress,
-            Err(err) => {
-                summary.errors += 1;
-                tracing::error!(error = %err, "could not read the records of alerted copies");
-                Progress::Finished
-            }
-        };
-        summary.missing_copy_pass = self.missing_copy_pass(&swept, &rows, run, &mut out_of_time, &mut summary).await?;
-        summary.complete = summary.missing_copy_pass != MissingCopyPass::Stopped
-            && !matches!(rows, CoverageRows::Stopped)
-            && resolutions == Progress::Finished;
+        if sweep.phase == SweepPhase::Copies {
+            self.store.save_cursor(&SweepCursor { resume: None, verified }).await?;
+        }
         if let Some(settings) = &self.organization {
-            if summary.complete && !out_of_time() {
-                let report = self.report_organization(settings, swept.sweep.window_start, now, &mut summary);
+            if !out_of_time() {
+                let report = self.report_organization(settings, sweep.window_start, now, &mut summary);
                 summary.complete = deadline.bound(report).await.is_ok();
             }
         }
@@ -357,30 +372,96 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         Ok(summary)
     }
 
-    /// Lists the window's copy jobs page by page, from the cursor's place if an earlier run began
-    /// the sweep, and brings each job's record in line. When the deadline comes (or `out_of_time`
-    /// says so before a page), the place is saved in the cursor and the listing is
-    /// [`Listing::Stopped`].
-    async fn sweep(
+    /// The sweep's first phase, from its place: brings each listed job's record in line. None if
+    /// the deadline stopped it (its place is saved). Else the cursor names the next phase (`sweep`
+    /// moves to it), or, for a filtered sweep, which never looks for missing copies, the sweep's
+    /// end; and this is the listing that phase looks at: this run's, if it listed every page.
+    async fn reconciling_phase(
         &self,
-        cursor: &SweepCursor,
+        sweep: &mut SweepResume,
+        mut place: ListingPlace,
+        verified: &mut Option<VerifiedSweep>,
+        run: Run<'_>,
+        out_of_time: &mut impl FnMut() -> bool,
+        summary: &mut Summary,
+    ) -> Result<Option<Swept>, HandlerError> {
+        let filters = self.sweep.fingerprint();
+        let applies = verified.as_ref().filter(|v| v.applies_to(sweep.window_start, &filters));
+        let pass = ListingPass::Reconcile { verified: applies };
+        let swept = self.list(sweep.window_start, &mut place, pass, run, out_of_time, summary).await?;
+        if swept.listing == Listing::Stopped {
+            sweep.phase = SweepPhase::Listing(place);
+            sweep.clean &= summary.met_no_problem();
+            // Saved past the deadline, within the safety margin kept for it.
+            let saved = SweepCursor { resume: Some(sweep.clone()), verified: verified.clone() };
+            self.store.save_cursor(&saved).await?;
+            tracing::warn!(?summary, "deadline reached; the next run continues from the saved cursor");
+            return Ok(None);
+        }
+        *verified = self.verified_after(sweep, summary, verified.take());
+        if swept.listing != Listing::Filtered {
+            sweep.phase = SweepPhase::Copies;
+        }
+        let next = (sweep.phase == SweepPhase::Copies).then(|| sweep.clone());
+        self.store.save_cursor(&SweepCursor { resume: next, verified: verified.clone() }).await?;
+        if swept.listing != Listing::Continued {
+            return Ok(Some(swept));
+        }
+        // This run listed only the pages after an earlier run's place: the next phase lists them all.
+        let mut start = ListingPlace::default();
+        Ok(Some(self.list(sweep.window_start, &mut start, ListingPass::Note, run, out_of_time, summary).await?))
+    }
+
+    /// The sweep's second phase, over the listing of the whole window: coverage, resolved alerts
+    /// and the missing-copy pass. False if the deadline stopped it.
+    async fn copies_phase(
+        &self,
+        window_start: DateTime<Utc>,
+        swept: &mut Swept,
+        run: Run<'_>,
+        out_of_time: &mut impl FnMut() -> bool,
+        summary: &mut Summary,
+    ) -> Result<bool, HandlerError> {
+        if swept.listing == Listing::Stopped {
+            return Ok(false);
+        }
+        // Coverage as the sweep found it (before any missing copy is started below), on a whole
+        // listing only: a partial one would show copies as missing that exist. Its rows are also
+        // the missing-copy pass's work list: one listing of the window's backups serves both.
+        let rows = match swept.listing {
+            Listing::Whole => self.assess_coverage(window_start, &mut swept.ledger, run, summary).await,
+            _ => CoverageRows::Unassessed,
+        };
+        // Alerted copies that a completed copy now covers: told once each, in the alert's thread.
+        let resolutions = match self.publish_resolutions(&mut swept.ledger, summary, run).await {
+            Ok(progress) => progress,
+            Err(err) => {
+                summary.errors += 1;
+                tracing::error!(error = %err, "could not read the records of alerted copies");
+                Progress::Finished
+            }
+        };
+        summary.missing_copy_pass = self.missing_copy_pass(swept, &rows, run, out_of_time, summary).await?;
+        Ok(summary.missing_copy_pass != MissingCopyPass::Stopped
+            && !matches!(rows, CoverageRows::Stopped)
+            && resolutions == Progress::Finished)
+    }
+
+    /// Lists the window's copy jobs page by page from `place`, which it moves along, and does
+    /// `pass` to each job. When the deadline comes (or `out_of_time` says so before a page), the
+    /// listing is [`Listing::Stopped`], `place` where the next run takes up.
+    async fn list(
+        &self,
+        window_start: DateTime<Utc>,
+        place: &mut ListingPlace,
+        pass: ListingPass<'_>,
         run: Run<'_>,
         out_of_time: &mut impl FnMut() -> bool,
         summary: &mut Summary,
     ) -> Result<Swept, HandlerError> {
-        let resumed = cursor.resume.is_some();
-        let lookback = chrono::Duration::from_std(self.sweep.lookback).unwrap_or(chrono::Duration::days(3));
-        let mut sweep = cursor.resume.clone().unwrap_or(SweepResume {
-            window_start: run.now - lookback,
-            next_token: None,
-            last_reconciled: None,
-            started_at: run.now,
-            clean: true,
-        });
-        let filters = self.sweep.fingerprint();
-        let verified = cursor.verified.as_ref().filter(|verified| verified.applies_to(sweep.window_start, &filters));
+        let from_start = place.is_start();
         let query = CopyJobQuery {
-            created_after: Some(sweep.window_start),
+            created_after: Some(window_start),
             destination_vault: self.sweep.destination_vault.clone(),
             state: self.sweep.state,
             source_recovery_point: None,
@@ -394,7 +475,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         let listing = loop {
             let page = match out_of_time() {
                 true => Err(Stopped),
-                false => run.deadline.bound(self.backup.list_copy_jobs(&query, sweep.next_token.as_deref())).await,
+                false => run.deadline.bound(self.backup.list_copy_jobs(&query, place.next_token.as_deref())).await,
             };
             let Ok(page) = page else { break Listing::Stopped };
             let page = page?;
@@ -412,22 +493,31 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             // A run stopped inside this page reconciled its jobs up to this one. (Not listed again,
             // the page changed: all of it is reconciled again, harmlessly.)
             let done =
-                sweep.last_reconciled.as_ref().and_then(|last| page.items.iter().position(|job| job.id == *last));
+                place.last_reconciled.as_ref().and_then(|last| page.items.iter().position(|job| job.id == *last));
             let jobs = &page.items[done.map_or(0, |at| at + 1)..];
-            if let PageEnd::Stopped { reconciled } =
-                self.reconcile_page(jobs, verified, &mut ledger, run, summary).await?
-            {
-                if let Some(last) = reconciled.checked_sub(1).map(|at| &jobs[at]) {
-                    sweep.last_reconciled = Some(last.id.clone());
+            match pass {
+                ListingPass::Reconcile { verified } => {
+                    if let PageEnd::Stopped { reconciled } =
+                        self.reconcile_page(jobs, verified, &mut ledger, run, summary).await?
+                    {
+                        if let Some(last) = reconciled.checked_sub(1).map(|at| &jobs[at]) {
+                            place.last_reconciled = Some(last.id.clone());
+                        }
+                        break Listing::Stopped;
+                    }
                 }
-                break Listing::Stopped;
+                ListingPass::Note => {
+                    summary.scanned += jobs.len();
+                    // Records are not read; coverage and resolutions read those they need.
+                    jobs.iter().for_each(|job| ledger.observe(job, None));
+                }
             }
-            (sweep.next_token, sweep.last_reconciled) = (page.next_token, None);
-            if sweep.next_token.is_none() {
+            (place.next_token, place.last_reconciled) = (page.next_token, None);
+            if place.next_token.is_none() {
                 // A copy missing from a partial listing may exist: the order is the missing-copy pass's.
                 break if self.sweep.destination_vault.is_some() || self.sweep.state.is_some() {
                     Listing::Filtered
-                } else if resumed {
+                } else if !from_start {
                     Listing::Continued
                 } else if copies_unknown {
                     Listing::CopiesUnknown
@@ -436,12 +526,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
                 };
             }
         };
-        if listing == Listing::Stopped {
-            // Saved past the deadline, within the safety margin kept for it.
-            let resume = SweepResume { clean: sweep.clean && summary.met_no_problem(), ..sweep.clone() };
-            self.store.save_cursor(&SweepCursor { resume: Some(resume), verified: cursor.verified.clone() }).await?;
-        }
-        Ok(Swept { listing, sweep, ledger, unreadable_copies })
+        Ok(Swept { listing, ledger, unreadable_copies })
     }
 
     /// Reconciles one listed page's jobs, a few at a time (their table writes overlap), and notes
@@ -499,21 +584,22 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         })
     }
 
-    /// Ends the sweep in the cursor. A sweep that reconciled every job vouches for those that had
-    /// finished when it started; one that met a problem leaves the last verified sweep as it was.
-    async fn save_verified(&self, cursor: &SweepCursor, swept: &Swept, summary: &Summary) -> Result<(), HandlerError> {
-        let SweepResume { window_start, started_at, clean, .. } = swept.sweep;
-        let verified = if clean && summary.met_no_problem() {
-            Some(VerifiedSweep {
-                window_start,
-                completed_before: started_at - CLOCK_SKEW_MARGIN,
-                filters: self.sweep.fingerprint(),
-            })
-        } else {
-            cursor.verified.clone()
-        };
-        self.store.save_cursor(&SweepCursor { resume: None, verified }).await?;
-        Ok(())
+    /// What a sweep whose jobs are all reconciled vouches for: the jobs that had finished when it
+    /// started, unless it met a problem (then the last verified sweep stands).
+    fn verified_after(
+        &self,
+        sweep: &SweepResume,
+        summary: &Summary,
+        verified: Option<VerifiedSweep>,
+    ) -> Option<VerifiedSweep> {
+        if !(sweep.clean && summary.met_no_problem()) {
+            return verified;
+        }
+        Some(VerifiedSweep {
+            window_start: sweep.window_start,
+            completed_before: sweep.started_at - CLOCK_SKEW_MARGIN,
+            filters: self.sweep.fingerprint(),
+        })
     }
 
     /// The window's coverage, and its rows.
@@ -559,9 +645,9 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         match swept.listing {
             Listing::Whole => {}
             Listing::Filtered => return Ok(MissingCopyPass::SweepFiltered),
-            Listing::Continued => return Ok(MissingCopyPass::SweepContinued),
             Listing::CopiesUnknown => return Ok(MissingCopyPass::UnreadableJobs),
-            Listing::Stopped => return Ok(MissingCopyPass::Stopped),
+            // Never so after a whole listing: a run lists the window again before it gets here.
+            Listing::Continued | Listing::Stopped => return Ok(MissingCopyPass::NotReached),
         }
         let rows = match rows {
             CoverageRows::Assessed(rows) => rows,
