@@ -801,9 +801,10 @@ use std::time::Duration;
 
 use vaultwatch::domain::SweepPhase;
 use vaultwatch::handlers::reconciler::SAFETY_MARGIN;
-use vaultwatch_tests::slow::Slow;
+use vaultwatch_tests::hooked::{Hooked, Latency};
 
-type SlowReconciler<'a> = Reconciler<Slow<&'a MemoryBackup>, Slow<&'a MemoryStore>, &'a MemoryAlerts, &'a MemoryQueue>;
+type SlowReconciler<'a> =
+    Reconciler<Hooked<&'a MemoryBackup, Latency>, Hooked<&'a MemoryStore, Latency>, &'a MemoryAlerts, &'a MemoryQueue>;
 
 /// `memory`'s reconciler over its own ports, where each call of `operations` takes `latency`.
 fn slowed<'a>(
@@ -812,8 +813,8 @@ fn slowed<'a>(
     latency: Duration,
 ) -> SlowReconciler<'a> {
     Reconciler {
-        backup: Slow { inner: &memory.backup, latency, operations },
-        store: Slow { inner: &memory.store, latency, operations },
+        backup: Hooked { inner: &memory.backup, hook: Latency { latency, operations } },
+        store: Hooked { inner: &memory.store, hook: Latency { latency, operations } },
         alerts: &memory.alerts,
         queue: &memory.queue,
         retry: memory.retry.clone(),

@@ -9,10 +9,10 @@ use vaultwatch::domain::{
     BackupJob, BackupJobId, BackupJobState, BackupPlanId, BackupPlanVersion, BackupRuleId, BackupVaultArn, CopyJob,
     CopyJobId, CopyJobState, IamRoleArn, Lifecycle, PlanRuleRef, RecoveryPointArn, ResourceArn,
 };
-use vaultwatch::domain::{Composite, DeleteAfterEvent, RecoveryPoint, VaultName, VaultType};
+use vaultwatch::domain::{Composite, DeleteAfterEvent, VaultType};
 use vaultwatch::handlers::retrier::{Retrier, RetrierSettings};
 use vaultwatch::ports::memory::{MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
-use vaultwatch::ports::{AwsError, BackupApi, BackupJobQuery, CopyJobQuery, Page, StartCopyRequest, TrackingStore};
+use vaultwatch::ports::TrackingStore;
 
 pub const SOURCE_VAULT: &str = "arn:aws:backup:us-east-1:123456789012:backup-vault:primary";
 pub const DR_VAULT: &str = "arn:aws:backup:us-west-2:123456789012:backup-vault:dr-copy";
@@ -192,86 +192,9 @@ pub fn vault(raw: &str) -> BackupVaultArn {
 
 pub mod burst;
 pub mod calls;
-pub mod slow;
+pub mod hooked;
 
-/// An AWS Backup whose first DescribeCopyJob waits until [`Stalled::resume`]: an invocation that
-/// stalls after taking its claim, long enough for its lease to lapse and another to take it over.
-/// [`Stalled::reached`] waits until the call has stalled (no polling: one-permit notifications).
-pub struct Stalled<B> {
-    pub inner: B,
-    stalled: std::sync::atomic::AtomicBool,
-    reached: tokio::sync::Notify,
-    resumed: tokio::sync::Notify,
-}
-
-impl<B> Stalled<B> {
-    pub fn new(inner: B) -> Self {
-        Self { inner, stalled: Default::default(), reached: Default::default(), resumed: Default::default() }
-    }
-
-    /// Returns once the first DescribeCopyJob has stalled.
-    pub async fn reached(&self) {
-        self.reached.notified().await
-    }
-
-    /// Lets the stalled call answer.
-    pub fn resume(&self) {
-        self.resumed.notify_one();
-    }
-}
-
-impl<B: BackupApi> BackupApi for Stalled<B> {
-    async fn describe_copy_job(&self, id: &CopyJobId) -> Result<CopyJob, AwsError> {
-        use std::sync::atomic::Ordering::SeqCst;
-        if !self.stalled.swap(true, SeqCst) {
-            self.reached.notify_one();
-            self.resumed.notified().await;
-        }
-        self.inner.describe_copy_job(id).await
-    }
-    async fn describe_backup_job(&self, id: &BackupJobId) -> Result<BackupJob, AwsError> {
-        self.inner.describe_backup_job(id).await
-    }
-    async fn copy_action_lifecycle(
-        &self,
-        rule: &PlanRuleRef,
-        destination: &BackupVaultArn,
-    ) -> Result<Option<Lifecycle>, AwsError> {
-        self.inner.copy_action_lifecycle(rule, destination).await
-    }
-    async fn plan_copy_destinations(&self, rule: &PlanRuleRef) -> Result<Vec<BackupVaultArn>, AwsError> {
-        self.inner.plan_copy_destinations(rule).await
-    }
-    async fn makes_continuous_backups(&self, rule: &PlanRuleRef) -> Result<bool, AwsError> {
-        self.inner.makes_continuous_backups(rule).await
-    }
-    async fn describe_recovery_point(
-        &self,
-        vault: &VaultName,
-        recovery_point: &RecoveryPointArn,
-    ) -> Result<Option<RecoveryPoint>, AwsError> {
-        self.inner.describe_recovery_point(vault, recovery_point).await
-    }
-    async fn start_copy_job(&self, request: &StartCopyRequest) -> Result<CopyJobId, AwsError> {
-        self.inner.start_copy_job(request).await
-    }
-    async fn list_copy_jobs(&self, query: &CopyJobQuery, next_token: Option<&str>) -> Result<Page<CopyJob>, AwsError> {
-        self.inner.list_copy_jobs(query, next_token).await
-    }
-    async fn count_failed_copy_jobs(
-        &self,
-        since: chrono::DateTime<chrono::Utc>,
-    ) -> Result<std::collections::BTreeMap<String, u64>, AwsError> {
-        self.inner.count_failed_copy_jobs(since).await
-    }
-    async fn list_completed_backups(
-        &self,
-        query: &BackupJobQuery,
-        next_token: Option<&str>,
-    ) -> Result<Page<BackupJob>, AwsError> {
-        self.inner.list_completed_backups(query, next_token).await
-    }
-}
+pub use hooked::{InFlight, Stalled};
 
 /// The store's side of claim ownership, for any store (the in-memory one in the behaviour tests,
 /// the DynamoDB adapter on moto in the contract tests): only a claim's owner renews, finishes or
@@ -307,73 +230,4 @@ pub async fn claim_ownership_contract(store: &impl TrackingStore, id: &CopyJobId
     assert_eq!(store.finish_claim(id, kind, &a, "alerted: late", None).await.unwrap(), Ownership::Lost);
     let record = store.get(id).await.unwrap().unwrap();
     assert_eq!((record.outcome.as_deref(), record.failure_handled), (Some("retry 1 scheduled"), true));
-}
-
-/// An AWS Backup that records how many StartCopyJob calls were in flight at once. Each call yields to
-/// the runtime before answering, so calls made concurrently overlap and sequential ones do not.
-pub struct InFlight<B> {
-    pub inner: B,
-    now: std::sync::atomic::AtomicUsize,
-    pub peak: std::sync::atomic::AtomicUsize,
-}
-
-impl<B> InFlight<B> {
-    pub fn new(inner: B) -> Self {
-        Self { inner, now: Default::default(), peak: Default::default() }
-    }
-}
-
-impl<B: BackupApi> BackupApi for InFlight<B> {
-    async fn describe_copy_job(&self, id: &CopyJobId) -> Result<CopyJob, AwsError> {
-        self.inner.describe_copy_job(id).await
-    }
-    async fn describe_backup_job(&self, id: &BackupJobId) -> Result<BackupJob, AwsError> {
-        self.inner.describe_backup_job(id).await
-    }
-    async fn copy_action_lifecycle(
-        &self,
-        rule: &PlanRuleRef,
-        destination: &BackupVaultArn,
-    ) -> Result<Option<Lifecycle>, AwsError> {
-        self.inner.copy_action_lifecycle(rule, destination).await
-    }
-    async fn plan_copy_destinations(&self, rule: &PlanRuleRef) -> Result<Vec<BackupVaultArn>, AwsError> {
-        self.inner.plan_copy_destinations(rule).await
-    }
-    async fn makes_continuous_backups(&self, rule: &PlanRuleRef) -> Result<bool, AwsError> {
-        self.inner.makes_continuous_backups(rule).await
-    }
-    async fn describe_recovery_point(
-        &self,
-        vault: &VaultName,
-        recovery_point: &RecoveryPointArn,
-    ) -> Result<Option<RecoveryPoint>, AwsError> {
-        self.inner.describe_recovery_point(vault, recovery_point).await
-    }
-    async fn start_copy_job(&self, request: &StartCopyRequest) -> Result<CopyJobId, AwsError> {
-        use std::sync::atomic::Ordering::SeqCst;
-        let now = self.now.fetch_add(1, SeqCst) + 1;
-        self.peak.fetch_max(now, SeqCst);
-        tokio::task::yield_now().await;
-        let result = self.inner.start_copy_job(request).await;
-        self.now.fetch_sub(1, SeqCst);
-        result
-    }
-    async fn list_copy_jobs(&self, query: &CopyJobQuery, next_token: Option<&str>) -> Result<Page<CopyJob>, AwsError> {
-        self.inner.list_copy_jobs(query, next_token).await
-    }
-    async fn count_failed_copy_jobs(
-        &self,
-        since: chrono::DateTime<chrono::Utc>,
-    ) -> Result<std::collections::BTreeMap<String, u64>, AwsError> {
-        self.inner.count_failed_copy_jobs(since).await
-    }
-
-    async fn list_completed_backups(
-        &self,
-        query: &BackupJobQuery,
-        next_token: Option<&str>,
-    ) -> Result<Page<BackupJob>, AwsError> {
-        self.inner.list_completed_backups(query, next_token).await
-    }
 }
