@@ -454,8 +454,14 @@ def template_timeout() -> int:
 
 def safety_margin() -> int:
     """Seconds the reconciler keeps back from its deadline to save its cursor and report
-    (SAFETY_MARGIN in shared/src/handlers/reconciler.rs)."""
+    (SAFETY_MARGIN in shared/src/handlers/reconciler.rs: the operation timeout of
+    shared/src/ports/mod.rs and an allowance)."""
     import re
 
-    source = (ROOT / "shared" / "src" / "handlers" / "reconciler.rs").read_text()
-    return int(re.search(r"const SAFETY_MARGIN: Duration = Duration::from_secs\((\d+)\);", source).group(1))
+    shared = ROOT / "shared" / "src"
+    ports = (shared / "ports" / "mod.rs").read_text()
+    reconciler = (shared / "handlers" / "reconciler.rs").read_text()
+    operation = re.search(r"const OPERATION_TIMEOUT: Duration = Duration::from_secs\((\d+)\);", ports).group(1)
+    allowance = re.search(r"SAFETY_MARGIN: Duration = OPERATION_TIMEOUT\.saturating_add\(Duration::from_secs\((\d+)\)\);",
+                          reconciler).group(1)
+    return int(operation) + int(allowance)

@@ -151,7 +151,7 @@ async fn the_copies_of_one_backup_start_concurrently() {
     };
     copier.handle(&fixture("sns/backup-job-completed.json")).await.unwrap();
     assert_eq!(copier.backup.inner.started_copies().len(), 2);
-    assert_eq!(copier.backup.peak.load(std::sync::atomic::Ordering::SeqCst), 2, "both routes in flight at once");
+    assert_eq!(copier.backup.peak(), 2, "both routes in flight at once");
 }
 
 #[tokio::test]

@@ -213,7 +213,9 @@ async fn a_bounded_run_saves_its_place_and_the_next_continues() {
     let first = reconciler.run(Utc::now(), out_of_time_after(1)).await.unwrap();
     assert_eq!((first.pages, first.scanned, first.complete), (1, 1000, false));
     let second = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
-    assert_eq!((second.pages, second.scanned, second.complete), (2, 1500, true), "continued from page 2");
+    // Continued from page 2, then the whole window listed again for coverage and copies.
+    assert_eq!((second.pages, second.scanned, second.complete), (2 + 3, 1500 + JOBS, true));
+    assert_eq!((second.repaired, second.already_verified), (1500, 0), "the listing again reconciles nothing");
     assert_eq!(reconciler.queue.scheduled().len(), JOBS / 10, "every failure handled exactly once overall");
     let third = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!(third.scanned, JOBS, "a finished sweep starts over");
@@ -260,7 +262,7 @@ async fn missing_routed_copies_are_started_once() {
 }
 
 #[tokio::test]
-async fn a_continued_sweep_leaves_missing_copies_to_the_next_whole_one() {
+async fn a_continued_sweep_lists_the_window_again_before_it_looks_for_missing_copies() {
     let routes =
         RouteTable::from_json(&json!([{ "sourceVault": "primary", "destinationVaultArn": DR_VAULT }]).to_string())
             .unwrap();
@@ -278,8 +280,8 @@ async fn a_continued_sweep_leaves_missing_copies_to_the_next_whole_one() {
     let first = reconciler.run(Utc::now(), out_of_time_after(1)).await.unwrap();
     assert_eq!((first.pages, first.complete), (1, false));
     let continued = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
-    assert_eq!((continued.pages, continued.complete, continued.missing_copies_started), (1, true, 0));
-    assert!(reconciler.backup.started_copies().is_empty(), "backup 0 has its copy: none started");
+    assert_eq!((continued.pages, continued.complete, continued.missing_copy_pass), (1 + 2, true, MissingCopyPass::Ran));
+    assert!(reconciler.backup.started_copies().is_empty(), "backup 0 has its copy (page 1): none started");
     let whole = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!((whole.pages, whole.missing_copies_started), (2, 0));
     assert!(reconciler.backup.started_copies().is_empty());
@@ -422,7 +424,7 @@ fn epoch_ms_in(from_now: std::time::Duration) -> u64 {
 }
 
 #[tokio::test]
-async fn the_lambda_entry_sweeps_until_five_seconds_before_its_deadline() {
+async fn the_lambda_entry_sweeps_until_its_safety_margin_before_its_deadline() {
     // A minute left: the whole sweep runs.
     let reconciler = populated();
     let summary = reconciler
@@ -432,21 +434,18 @@ async fn the_lambda_entry_sweeps_until_five_seconds_before_its_deadline() {
     assert!(summary.complete && summary.scanned == JOBS, "{summary:?}");
     assert_eq!(reconciler.queue.scheduled().len(), JOBS / 10);
 
-    // Less than the five seconds kept back to save the cursor: not one page is read, the cursor is saved.
+    // Less than the margin kept back to save the cursor: nothing is read or written, and the
+    // cursor stays as it was, so the next run does the whole sweep.
     let reconciler = populated();
-    let summary = reconciler
-        .handle(&json!({}), epoch_ms_in(std::time::Duration::from_secs(4)), &ClaimOwner::unique())
-        .await
-        .unwrap();
+    let within_margin = SAFETY_MARGIN - std::time::Duration::from_secs(1);
+    let summary = reconciler.handle(&json!({}), epoch_ms_in(within_margin), &ClaimOwner::unique()).await.unwrap();
     assert!(!summary.complete && summary.pages == 0 && summary.scanned == 0, "{summary:?}");
-    assert_eq!(reconciler.backup.calls(Call::ListCopyJobs), 0);
-    assert!(
-        reconciler.store.load_cursor().await.unwrap().resume.is_some(),
-        "the next run starts where this one stopped"
-    );
+    assert_eq!((reconciler.backup.total_calls(), reconciler.store.total_calls()), (0, 0));
     // A deadline already past behaves the same, without underflow.
     let summary = reconciler.handle(&json!({}), 0, &ClaimOwner::unique()).await.unwrap();
     assert!(!summary.complete && summary.pages == 0, "{summary:?}");
+    let next = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert!(next.complete && next.scanned == JOBS && next.repaired == JOBS, "{next:?}");
 }
 
 #[tokio::test]
@@ -799,4 +798,105 @@ async fn a_manual_invocation_sweeps_as_of_the_reconcilers_clock_and_moves_with_i
     let coverage = summary.coverage.as_ref().expect("a whole sweep assesses coverage");
     assert_eq!(coverage.by_status.get("copying"), Some(&1), "{coverage:?}");
     assert_eq!(coverage.oldest_uncovered_seconds.get("us-west-2"), Some(&(4 * 24 * 3600)), "{coverage:?}");
+}
+
+// ---------------------------------------------------------------- the deadline, with slow ports
+
+use std::time::Duration;
+
+use vaultwatch::domain::SweepPhase;
+use vaultwatch::handlers::reconciler::SAFETY_MARGIN;
+use vaultwatch_tests::hooked::{Hooked, Latency};
+
+type SlowReconciler<'a> =
+    Reconciler<Hooked<&'a MemoryBackup, Latency>, Hooked<&'a MemoryStore, Latency>, &'a MemoryAlerts, &'a MemoryQueue>;
+
+/// `memory`'s reconciler over its own ports, where each call of `operations` takes `latency`.
+fn slowed<'a>(memory: &'a TestReconciler, operations: &'static [Call], latency: Duration) -> SlowReconciler<'a> {
+    Reconciler {
+        backup: Hooked { inner: &memory.backup, hook: Latency { latency, operations } },
+        store: Hooked { inner: &memory.store, hook: Latency { latency, operations } },
+        alerts: &memory.alerts,
+        queue: &memory.queue,
+        retry: memory.retry.clone(),
+        sweep: memory.sweep.clone(),
+        routes: memory.routes.clone(),
+        copy_role: memory.copy_role.clone(),
+        organization: None,
+        clock: memory.clock.clone(),
+    }
+}
+
+/// One Lambda invocation of `reconciler` with `timeout` left: its summary and how long it took on
+/// tokio's (paused) clock.
+async fn invoke(reconciler: &SlowReconciler<'_>, timeout: Duration) -> (Summary, Duration) {
+    let started = tokio::time::Instant::now();
+    let summary = reconciler.handle(&json!({}), epoch_ms_in(timeout), &ClaimOwner::unique()).await.unwrap();
+    (summary, started.elapsed())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_the_deadline_stops_inside_a_page_saves_its_place_there_and_the_next_repeats_nothing() {
+    // Each tracking write takes 200 ms: a page of 1,000 new jobs, 8 at a time, takes 25 s. With
+    // 45 s left, the run works 30 s (page 1 and a fifth of page 2) and saves its place; checking
+    // only before each page, it would start page 2 at 25 s and end at 50 s, killed by Lambda.
+    let memory = populated();
+    let reconciler = slowed(&memory, &[Call::ApplyState], Duration::from_millis(200));
+    let timeout = Duration::from_secs(45);
+    let (first, took) = invoke(&reconciler, timeout).await;
+    assert!(took <= timeout - SAFETY_MARGIN, "ended {took:?} into a {timeout:?} invocation");
+    assert_eq!((first.complete, first.pages, first.errors), (false, 2, 0), "{first:?}");
+    let reconciled = first.repaired;
+    assert!((1000 + 100..2000).contains(&reconciled), "{first:?}");
+    // Saved: page 2, after its last job reconciled (jobs are listed in creation order).
+    let resume = memory.store.load_cursor().await.unwrap().resume.expect("the sweep is unfinished");
+    let SweepPhase::Listing(place) = &resume.phase else { panic!("{resume:?}") };
+    assert!(place.next_token.is_some() && resume.clean, "{resume:?}");
+    assert_eq!(place.last_reconciled, Some(generated_job(reconciled - 1).id));
+    assert_eq!(memory.store.calls(Call::ApplyState), reconciled, "a job cut off wrote nothing");
+
+    // The next run takes up after that job: each job reconciled once, each failure handled once.
+    let (second, _) = invoke(&reconciler, Duration::from_secs(600)).await;
+    // Pages 2 and 3, then the whole window again (coverage needs it), reconciling nothing more.
+    assert_eq!((second.complete, second.pages, second.errors), (true, 2 + 3, 0), "{second:?}");
+    assert_eq!((second.scanned, second.repaired), (JOBS - reconciled + JOBS, JOBS - reconciled));
+    assert_eq!(memory.store.calls(Call::ApplyState), JOBS, "no job's record written twice");
+    assert_eq!(memory.store.records().len(), JOBS);
+    assert_eq!(memory.queue.scheduled().len(), JOBS / 10, "every transient failure retried once");
+    assert_eq!(memory.alerts.published().len(), JOBS / 20, "every permanent one alerted once");
+    assert_eq!(first.retried + second.retried, JOBS / 10);
+    let verified = memory.store.load_cursor().await.unwrap();
+    assert!(verified.resume.is_none() && verified.verified.is_some(), "{verified:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_missing_copy_pass_the_deadline_stops_ends_in_time_and_the_next_starts_the_rest_once_each() {
+    const BACKUPS: usize = 20;
+    let memory = reconciler(dr_route());
+    for index in 0..BACKUPS {
+        memory.backup.add_backup_job(completed_backup(index));
+    }
+    // StartCopyJob takes 2 s. With 24 s left the run works 9 s: four copies started, the fifth cut
+    // off. Checking only per batch of 100, it would start all twenty (40 s), killed by Lambda.
+    let reconciler = slowed(&memory, &[Call::StartCopyJob], Duration::from_secs(2));
+    let timeout = SAFETY_MARGIN + Duration::from_secs(9);
+    let (first, took) = invoke(&reconciler, timeout).await;
+    assert!(took <= timeout - SAFETY_MARGIN, "ended {took:?} into a {timeout:?} invocation");
+    assert_eq!((first.complete, first.missing_copy_pass, first.errors), (false, MissingCopyPass::Stopped, 0));
+    assert_eq!(first.missing_copies_started, 4, "{first:?}");
+    assert_eq!(memory.backup.calls(Call::StartCopyJob), 4, "the cut-off one never reached AWS Backup");
+    let resume = memory.store.load_cursor().await.unwrap().resume.expect("the sweep is unfinished");
+    assert_eq!(resume.phase, SweepPhase::Copies, "every job reconciled; coverage and copies remain");
+
+    // The next run lists the window again without reconciling: the four are in it (copying), and
+    // it starts the other sixteen.
+    let (second, _) = invoke(&reconciler, Duration::from_secs(600)).await;
+    assert_eq!((second.complete, second.missing_copy_pass), (true, MissingCopyPass::Ran), "{second:?}");
+    assert_eq!((second.scanned, second.repaired), (4, 0), "listed, not reconciled");
+    assert_eq!(memory.store.load_cursor().await.unwrap().resume, None, "the sweep is finished");
+    assert_eq!(second.missing_copies_started, BACKUPS - 4);
+    assert_eq!(memory.backup.calls(Call::StartCopyJob), BACKUPS, "no copy asked for twice");
+    let started: std::collections::HashSet<_> =
+        memory.backup.started_copies().into_iter().map(|copy| copy.recovery_point).collect();
+    assert_eq!(started.len(), BACKUPS, "one copy of each backup");
 }

@@ -414,7 +414,7 @@ async fn the_retries_of_one_sqs_batch_start_concurrently() {
     let response = wire(retrier.handle(&sqs_event(&messages)).await.unwrap());
     assert_eq!(response, json!({ "batchItemFailures": [] }));
     assert_eq!(backup.inner.started_copies().len(), 10);
-    assert_eq!(backup.peak.load(std::sync::atomic::Ordering::SeqCst), 10, "all ten starts were in flight at once");
+    assert_eq!(backup.peak(), 10, "all ten starts were in flight at once");
 }
 
 // ---------------------------------------------------------------- real AWS Backup semantics

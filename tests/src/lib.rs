@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use vaultwatch::domain::{
-    AlertKind, ClaimOutcome, Composite, DeleteAfterEvent, Destination, KmsKeyArn, RecoveryPoint, ResourceType,
-    VaultLockState, VaultName, VaultType,
+    AlertKind, ClaimOutcome, Composite, DeleteAfterEvent, Destination, KmsKeyArn, ResourceType, VaultLockState,
+    VaultType,
 };
 use vaultwatch::domain::{
     BackupJob, BackupJobId, BackupJobState, BackupPlanId, BackupPlanVersion, BackupRuleId, BackupVaultArn, CopyJob,
@@ -16,7 +16,7 @@ use vaultwatch::domain::{
 use vaultwatch::handlers::retrier::{Retrier, RetrierSettings};
 pub use vaultwatch::ports::memory::Call;
 use vaultwatch::ports::memory::{MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
-use vaultwatch::ports::{AwsError, BackupApi, BackupJobQuery, CopyJobQuery, Page, StartCopyRequest, TrackingStore};
+use vaultwatch::ports::TrackingStore;
 
 pub const SOURCE_VAULT: &str = "arn:aws:backup:us-east-1:123456789012:backup-vault:primary";
 pub const DR_VAULT: &str = "arn:aws:backup:us-west-2:123456789012:backup-vault:dr-copy";
@@ -200,86 +200,10 @@ pub fn vault(raw: &str) -> BackupVaultArn {
 
 pub mod burst;
 pub mod calls;
+pub mod hooked;
 pub mod store_contract;
 
-/// An AWS Backup whose first DescribeCopyJob waits until [`Stalled::resume`]: an invocation that
-/// stalls after taking its claim, long enough for its lease to lapse and another to take it over.
-/// [`Stalled::reached`] waits until the call has stalled (no polling: one-permit notifications).
-pub struct Stalled<B> {
-    pub inner: B,
-    stalled: std::sync::atomic::AtomicBool,
-    reached: tokio::sync::Notify,
-    resumed: tokio::sync::Notify,
-}
-
-impl<B> Stalled<B> {
-    pub fn new(inner: B) -> Self {
-        Self { inner, stalled: Default::default(), reached: Default::default(), resumed: Default::default() }
-    }
-
-    /// Returns once the first DescribeCopyJob has stalled.
-    pub async fn reached(&self) {
-        self.reached.notified().await
-    }
-
-    /// Lets the stalled call answer.
-    pub fn resume(&self) {
-        self.resumed.notify_one();
-    }
-}
-
-impl<B: BackupApi> BackupApi for Stalled<B> {
-    async fn describe_copy_job(&self, id: &CopyJobId) -> Result<CopyJob, AwsError> {
-        use std::sync::atomic::Ordering::SeqCst;
-        if !self.stalled.swap(true, SeqCst) {
-            self.reached.notify_one();
-            self.resumed.notified().await;
-        }
-        self.inner.describe_copy_job(id).await
-    }
-    async fn describe_backup_job(&self, id: &BackupJobId) -> Result<BackupJob, AwsError> {
-        self.inner.describe_backup_job(id).await
-    }
-    async fn copy_action_lifecycle(
-        &self,
-        rule: &PlanRuleRef,
-        destination: &BackupVaultArn,
-    ) -> Result<Option<Lifecycle>, AwsError> {
-        self.inner.copy_action_lifecycle(rule, destination).await
-    }
-    async fn plan_copy_destinations(&self, rule: &PlanRuleRef) -> Result<Vec<BackupVaultArn>, AwsError> {
-        self.inner.plan_copy_destinations(rule).await
-    }
-    async fn makes_continuous_backups(&self, rule: &PlanRuleRef) -> Result<bool, AwsError> {
-        self.inner.makes_continuous_backups(rule).await
-    }
-    async fn describe_recovery_point(
-        &self,
-        vault: &VaultName,
-        recovery_point: &RecoveryPointArn,
-    ) -> Result<Option<RecoveryPoint>, AwsError> {
-        self.inner.describe_recovery_point(vault, recovery_point).await
-    }
-    async fn start_copy_job(&self, request: &StartCopyRequest) -> Result<CopyJobId, AwsError> {
-        self.inner.start_copy_job(request).await
-    }
-    async fn list_copy_jobs(&self, query: &CopyJobQuery, next_token: Option<&str>) -> Result<Page<CopyJob>, AwsError> {
-        self.inner.list_copy_jobs(query, next_token).await
-    }
-    async fn count_failed_copy_jobs(
-        &self,
-        since: chrono::DateTime<chrono::Utc>,
-    ) -> Result<std::collections::BTreeMap<String, u64>, AwsError> {
-        self.inner.count_failed_copy_jobs(since).await
-    }
-    async fn list_completed_backups(
-        &self,
-        query: &BackupJobQuery,
-        next_token: Option<&str>,
-    ) -> Result<Page<BackupJob>, AwsError> {
-        self.inner.list_completed_backups(query, next_token).await
-    }
-}
+pub use hooked::{InFlight, Stalled};
 
 /// The record a store keeps of `id` (which it must have), read as the handlers read records.
 pub async fn record_of(store: &impl TrackingStore, id: &CopyJobId) -> CopyJobRecord {
@@ -295,73 +219,4 @@ pub fn retry_scheduled(attempt: u32) -> ClaimOutcome {
 /// The outcome of a failure alerted as `kind`.
 pub fn alerted(kind: AlertKind) -> ClaimOutcome {
     ClaimOutcome { alerted: Some(kind), ..ClaimOutcome::default() }
-}
-
-/// An AWS Backup that records how many StartCopyJob calls were in flight at once. Each call yields to
-/// the runtime before answering, so calls made concurrently overlap and sequential ones do not.
-pub struct InFlight<B> {
-    pub inner: B,
-    now: std::sync::atomic::AtomicUsize,
-    pub peak: std::sync::atomic::AtomicUsize,
-}
-
-impl<B> InFlight<B> {
-    pub fn new(inner: B) -> Self {
-        Self { inner, now: Default::default(), peak: Default::default() }
-    }
-}
-
-impl<B: BackupApi> BackupApi for InFlight<B> {
-    async fn describe_copy_job(&self, id: &CopyJobId) -> Result<CopyJob, AwsError> {
-        self.inner.describe_copy_job(id).await
-    }
-    async fn describe_backup_job(&self, id: &BackupJobId) -> Result<BackupJob, AwsError> {
-        self.inner.describe_backup_job(id).await
-    }
-    async fn copy_action_lifecycle(
-        &self,
-        rule: &PlanRuleRef,
-        destination: &BackupVaultArn,
-    ) -> Result<Option<Lifecycle>, AwsError> {
-        self.inner.copy_action_lifecycle(rule, destination).await
-    }
-    async fn plan_copy_destinations(&self, rule: &PlanRuleRef) -> Result<Vec<BackupVaultArn>, AwsError> {
-        self.inner.plan_copy_destinations(rule).await
-    }
-    async fn makes_continuous_backups(&self, rule: &PlanRuleRef) -> Result<bool, AwsError> {
-        self.inner.makes_continuous_backups(rule).await
-    }
-    async fn describe_recovery_point(
-        &self,
-        vault: &VaultName,
-        recovery_point: &RecoveryPointArn,
-    ) -> Result<Option<RecoveryPoint>, AwsError> {
-        self.inner.describe_recovery_point(vault, recovery_point).await
-    }
-    async fn start_copy_job(&self, request: &StartCopyRequest) -> Result<CopyJobId, AwsError> {
-        use std::sync::atomic::Ordering::SeqCst;
-        let now = self.now.fetch_add(1, SeqCst) + 1;
-        self.peak.fetch_max(now, SeqCst);
-        tokio::task::yield_now().await;
-        let result = self.inner.start_copy_job(request).await;
-        self.now.fetch_sub(1, SeqCst);
-        result
-    }
-    async fn list_copy_jobs(&self, query: &CopyJobQuery, next_token: Option<&str>) -> Result<Page<CopyJob>, AwsError> {
-        self.inner.list_copy_jobs(query, next_token).await
-    }
-    async fn count_failed_copy_jobs(
-        &self,
-        since: chrono::DateTime<chrono::Utc>,
-    ) -> Result<std::collections::BTreeMap<String, u64>, AwsError> {
-        self.inner.count_failed_copy_jobs(since).await
-    }
-
-    async fn list_completed_backups(
-        &self,
-        query: &BackupJobQuery,
-        next_token: Option<&str>,
-    ) -> Result<Page<BackupJob>, AwsError> {
-        self.inner.list_completed_backups(query, next_token).await
-    }
 }

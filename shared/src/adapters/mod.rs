@@ -134,8 +134,9 @@ impl HttpClient for ConnectOnFirstRequest {
 ///
 /// Retries: standard mode, 3 attempts, so a throttled call is retried with jittered backoff inside
 /// the invocation; what still fails surfaces as a transient error and Lambda (or SQS) retries the
-/// whole event later. Timeouts bound each attempt (5 s) and each operation (12 s) so one slow call
-/// cannot eat the 30 s function timeout before the error is reported.
+/// whole event later. Timeouts bound each attempt (5 s) and each operation
+/// ([`crate::ports::OPERATION_TIMEOUT`], 12 s) so one slow call cannot eat the 30 s function
+/// timeout before the error is reported.
 pub async fn load_sdk_config(host: Host) -> Result<SdkConfig, ConfigError> {
     let default_roots = if host == Host::Lambda { TlsRoots::Amazon } else { TlsRoots::System };
     let roots = TlsRoots::from_env_value(std::env::var("TLS_ROOTS").ok().as_deref(), default_roots)?;
@@ -146,7 +147,7 @@ pub async fn load_sdk_config(host: Host) -> Result<SdkConfig, ConfigError> {
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(3))
                 .operation_attempt_timeout(Duration::from_secs(5))
-                .operation_timeout(Duration::from_secs(12))
+                .operation_timeout(crate::ports::OPERATION_TIMEOUT)
                 .build(),
         );
     if host == Host::Lambda {

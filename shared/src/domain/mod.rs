@@ -78,7 +78,8 @@ pub use source::SourcePolicy;
 pub use token::IdempotencyToken;
 pub use tracking::{
     AlertKind, Claim, ClaimKind, ClaimLease, ClaimOutcome, ClaimOwner, CopyDetails, CopyJobRecord, EmptyClaimOwner,
-    LeaseTooShort, Ownership, Refusal, StartedCopy, StateChange, StateUpdate, SweepCursor, SweepResume, VerifiedSweep,
+    LeaseTooShort, ListingPlace, Ownership, Refusal, StartedCopy, StateChange, StateUpdate, SweepCursor, SweepPhase,
+    SweepResume, VerifiedSweep,
 };
 pub use vault_notifications::{
     merged as merged_notifications, TopicConflict, VaultChange, VaultNotifications, DEPRECATED_EVENTS, REQUIRED_EVENTS,

@@ -549,18 +549,47 @@ pub struct SweepCursor {
     pub verified: Option<VerifiedSweep>,
 }
 
-/// An unfinished sweep: its window, the ListCopyJobs page to read next, and what the runs so far
-/// need to leave behind when the sweep finishes.
+/// An unfinished sweep: its window, where the next run takes it up, and what the runs so far need
+/// to leave behind when the sweep finishes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SweepResume {
     /// The sweep covers copy jobs created after this instant.
     pub window_start: DateTime<Utc>,
-    /// ListCopyJobs NextToken of the page to read next (none: the first page).
-    pub next_token: Option<String>,
+    pub phase: SweepPhase,
     /// When the sweep's first run started.
     pub started_at: DateTime<Utc>,
     /// No copy job failed to reconcile so far.
     pub clean: bool,
+}
+
+/// Where an unfinished sweep stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SweepPhase {
+    /// Reconciling the listed jobs, from this place on.
+    Listing(ListingPlace),
+    /// Every listed job is reconciled; coverage, the resolved alerts and the missing-copy pass
+    /// remain. They need the whole listing at once, so they have no place to keep: a run takes them
+    /// up by listing the window again, without reconciling, and looking again (the copies started
+    /// before are in that listing, refusals are recorded, resolutions claimed: none is done twice).
+    Copies,
+}
+
+/// A place in the listing of the sweep's copy jobs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListingPlace {
+    /// ListCopyJobs NextToken of the page to read next (none: the first page).
+    pub next_token: Option<String>,
+    /// The last job of that page a run reconciled, every job before it too, when the deadline
+    /// stopped the run inside the page: the next run reconciles the jobs listed after it. None:
+    /// from the page's first job (so reads a cursor written before runs stopped inside a page).
+    pub last_reconciled: Option<CopyJobId>,
+}
+
+impl ListingPlace {
+    /// The listing's first page, from its first job.
+    pub fn is_start(&self) -> bool {
+        self.next_token.is_none() && self.last_reconciled.is_none()
+    }
 }
 
 /// Every copy job a finished sweep listed (created after `window_start`, matching `filters`) that

@@ -2,6 +2,7 @@
 
 pub mod copier;
 pub mod coverage;
+pub mod deadline;
 mod measured;
 pub mod organization;
 pub mod reconciler;

@@ -7,15 +7,17 @@
 //! looks for completed backups in routed vaults that have no copy to a route's destination and
 //! starts the missing copies (through the copier's logic, same tokens).
 //!
-//! Work is bounded by a deadline; an unfinished sweep leaves a cursor in the tracking table and the
-//! next run continues from it. A finished sweep without errors is remembered as verified: the jobs
+//! Work is bounded by a deadline, checked per job and bounding every call: an unfinished sweep
+//! leaves a cursor in the tracking table and the next run continues from it — in the listing (the
+//! page, and the last job reconciled in it), or, every job reconciled, in coverage and copies
+//! (which list the window again: they need all of it at once). A finished sweep without errors is remembered as verified: the jobs
 //! that had finished when it started are in line for good (a finished job never changes), so later
 //! sweeps list them but skip reading their records. In steady state (an hourly sweep over 72 hours)
 //! that leaves the new and unfinished jobs, a small share.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::stream::{self, StreamExt};
@@ -24,31 +26,27 @@ use serde_json::Value;
 
 use super::copier::{CompletedBackup, Copier};
 use super::coverage::{CoverageAssessor, CoverageQuery};
+use super::deadline::{Deadline, Stopped};
 use super::organization::{AccountCoverage, OrganizationAssessor, OrganizationSettings};
 use super::retrier::{ClaimedWork, FailureHandled, Once, Retrier, RetrierSettings};
 use super::tracker::Tracker;
 use super::HandlerError;
 use crate::domain::{
-    Alert, AlertReason, BackupVaultArn, ClaimKind, ClaimOwner, CopyDetails, CopyJob, CopyJobState, CopyLedger,
-    CopyRoute, Coverage, CoverageStatus, CoverageSummary, IamRoleArn, IdempotencyToken, RecoveryPointArn, Refusal,
-    RequiredBy, Requirement, Resolution, RouteTable, SourcePolicy, SweepCursor, SweepResume, VerifiedSweep,
+    Alert, AlertReason, BackupVaultArn, ClaimKind, ClaimOwner, CopyDetails, CopyJob, CopyJobId, CopyJobState,
+    CopyLedger, CopyRoute, Coverage, CoverageStatus, CoverageSummary, IamRoleArn, IdempotencyToken, ListingPlace,
+    RecoveryPointArn, Refusal, RequiredBy, Requirement, Resolution, RouteTable, SourcePolicy, SweepCursor, SweepPhase,
+    SweepResume, VerifiedSweep,
 };
 use crate::notification::{scheduled_time, CopyJobEvent};
-use crate::ports::{AlertSink, AwsError, BackupApi, Clock, CopyJobQuery, RetryQueue, TrackingStore};
+use crate::ports::{AlertSink, AwsError, BackupApi, Clock, CopyJobQuery, RetryQueue, TrackingStore, OPERATION_TIMEOUT};
 
 /// Listed jobs reconciled at once: their reads and writes of the tracking table overlap.
 const CONCURRENT_JOBS: usize = 8;
 
-/// Time kept back from the Lambda deadline to save the cursor and report.
-const SAFETY_MARGIN: Duration = Duration::from_secs(5);
-
-/// The instant a run must stop: the invocation's deadline (milliseconds since the epoch) less the
-/// safety margin.
-fn stop_before(deadline_ms: u64) -> Instant {
-    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis();
-    let remaining = Duration::from_millis(deadline_ms.saturating_sub(now_ms as u64));
-    Instant::now() + remaining.saturating_sub(SAFETY_MARGIN)
-}
+/// Time kept back from the Lambda deadline. Every call of the run is cut off at the run's own
+/// deadline, this much earlier; after it the run makes one call more, the cursor's save (which the
+/// SDK gives up on after the operation timeout), and reports.
+pub const SAFETY_MARGIN: Duration = OPERATION_TIMEOUT.saturating_add(Duration::from_secs(3));
 
 /// Allowance for AWS's CompletionDate and the function's clock to disagree.
 const CLOCK_SKEW_MARGIN: chrono::Duration = chrono::Duration::minutes(5);
@@ -85,7 +83,10 @@ impl Default for SweepSettings {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
+    /// ListCopyJobs calls.
     pub pages: usize,
+    /// Copy jobs listed. A run that continued a sweep lists the window twice: the rest of its jobs
+    /// to reconcile, then all of them again for coverage and the missing copies.
     pub scanned: usize,
     /// Tracking records created or moved forward to the API's state.
     pub repaired: usize,
@@ -135,6 +136,11 @@ struct Reconciled {
 }
 
 impl Summary {
+    /// Whether every job so far was reconciled and read: a sweep that met a problem vouches for nothing.
+    fn met_no_problem(&self) -> bool {
+        self.errors == 0 && self.unreadable == 0
+    }
+
     fn add(&mut self, reconciled: &Reconciled) {
         self.repaired += usize::from(reconciled.repaired);
         self.details_filled += usize::from(reconciled.details_filled);
@@ -163,14 +169,82 @@ pub enum MissingCopyPass {
     /// `RECONCILE_STATE` or `RECONCILE_DESTINATION_VAULT_ARN` hides copies from the listing, so a
     /// copy it does not show may well exist: starting one could duplicate it.
     SweepFiltered,
-    /// A continued sweep did not list the pages before its cursor.
-    SweepContinued,
     /// A listed copy job could not be read well enough to know which copy it is.
     UnreadableJobs,
     /// The deadline stopped it; the next run looks again.
     Stopped,
     /// Coverage could not be assessed (an error is counted and logged); the next run looks again.
     Unassessed,
+}
+
+/// How much of the window's copy jobs a run's listing showed: whether a copy it does not show may
+/// be presumed missing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Listing {
+    /// Every job of the window, listed by this run, each readable: a copy not listed does not exist.
+    Whole,
+    /// `RECONCILE_STATE` or `RECONCILE_DESTINATION_VAULT_ARN` hid some jobs.
+    Filtered,
+    /// The rest of a sweep an earlier run began: the pages before its place were listed then.
+    Continued,
+    /// A listed job could not be read well enough to know which copy it is.
+    CopiesUnknown,
+    /// The deadline stopped it.
+    Stopped,
+}
+
+/// What a run's pass over the listing does with each job.
+#[derive(Clone, Copy)]
+enum ListingPass<'a> {
+    /// Brings its record in line, unless `verified` vouches for it.
+    Reconcile { verified: Option<&'a VerifiedSweep> },
+    /// Only notes it in the ledger: the copies phase's listing, of jobs already reconciled.
+    Note,
+}
+
+/// What every step of one run needs to know.
+#[derive(Clone, Copy)]
+struct Run<'a> {
+    /// The run's time: its window, coverage and records are reckoned from it.
+    now: DateTime<Utc>,
+    /// Holds the run's claims (the invocation's request id).
+    owner: &'a ClaimOwner,
+    /// When its work must stop (the Lambda deadline less [`SAFETY_MARGIN`]).
+    deadline: Deadline,
+}
+
+/// How far a run got through one listed page.
+enum PageEnd {
+    Reconciled,
+    /// The deadline cut the page off: its first `reconciled` jobs are done, the others are not.
+    Stopped {
+        reconciled: usize,
+    },
+}
+
+/// Whether a step of the run after the listing finished, or the deadline stopped it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Progress {
+    Finished,
+    Stopped,
+}
+
+/// The window's coverage rows, as far as this run got them: also the missing-copy pass's work list.
+enum CoverageRows {
+    Assessed(Vec<Coverage>),
+    /// Not assessed: an error (counted and logged), or a listing that was not whole.
+    Unassessed,
+    Stopped,
+}
+
+/// What a run's listing found, for what follows it.
+struct Swept {
+    listing: Listing,
+    /// The copy attempts listed, per (recovery point, destination): for the resolved alerts, the
+    /// missing-copy pass and (of a whole listing) coverage.
+    ledger: CopyLedger,
+    /// Pairs of listed copy jobs that could not be read as a whole: they have a copy all the same.
+    unreadable_copies: HashSet<(RecoveryPointArn, BackupVaultArn)>,
 }
 
 /// A coverage status that says no copy job exists for the requirement.
@@ -229,32 +303,164 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         })
     }
 
-    /// [`Self::run_as`] for a caller without a Lambda invocation (tests, tools): its claims are held
-    /// by an owner unique in this process.
+    /// [`Self::run_as`] for a caller without a Lambda invocation (tests, tools), without a deadline:
+    /// its claims are held by an owner unique in this process.
     pub async fn run(&self, now: DateTime<Utc>, out_of_time: impl FnMut() -> bool) -> Result<Summary, HandlerError> {
-        self.run_as(&ClaimOwner::unique(), now, out_of_time).await
+        self.run_as(&ClaimOwner::unique(), now, Deadline::NEVER, out_of_time).await
     }
 
     /// One scheduled run as of `now` (its window, coverage and records are reckoned from it), its
-    /// claims held by `owner` (the invocation's request id). `out_of_time` is asked before each
-    /// page; when it says so, the run saves its cursor and stops (production passes a deadline
-    /// check, tests a page count).
+    /// claims held by `owner` (the invocation's request id). A sweep has two phases: reconciling
+    /// the listed jobs, then coverage, resolved alerts and the missing-copy pass over a whole
+    /// listing. No job starts, and every call is cut off, at `deadline`; the run then saves where it
+    /// stopped in its cursor and ends. A job cut off is not yet reconciled: the next run takes it up
+    /// (every side effect is idempotent, through claims and deterministic tokens). `out_of_time` is
+    /// also asked before each page (tests stop a run after a number of pages with it).
     pub async fn run_as(
         &self,
         owner: &ClaimOwner,
         now: DateTime<Utc>,
+        deadline: Deadline,
         mut out_of_time: impl FnMut() -> bool,
     ) -> Result<Summary, HandlerError> {
         let mut summary = Summary::default();
-        let cursor = self.store.load_cursor().await?;
-        let resumed = cursor.resume.is_some();
+        let run = Run { now, owner, deadline };
+        // Nothing is done before the cursor is read: a run stopped here leaves it as it was.
+        let Ok(cursor) = deadline.bound(self.store.load_cursor()).await else {
+            tracing::warn!("deadline reached before the sweep began; the cursor stays as it was");
+            return Ok(summary);
+        };
+        let cursor = cursor?;
         let lookback = chrono::Duration::from_std(self.sweep.lookback).unwrap_or(chrono::Duration::days(3));
+        let mut sweep = cursor.resume.clone().unwrap_or(SweepResume {
+            window_start: now - lookback,
+            phase: SweepPhase::Listing(ListingPlace::default()),
+            started_at: now,
+            clean: true,
+        });
+        let mut verified = cursor.verified.clone();
+        let mut swept = match sweep.phase.clone() {
+            SweepPhase::Listing(place) => {
+                let reconciled =
+                    self.reconciling_phase(&mut sweep, place, &mut verified, run, &mut out_of_time, &mut summary);
+                match reconciled.await? {
+                    Some(swept) => swept,
+                    None => return Ok(summary),
+                }
+            }
+            SweepPhase::Copies => {
+                let mut start = ListingPlace::default();
+                self.list(sweep.window_start, &mut start, ListingPass::Note, run, &mut out_of_time, &mut summary)
+                    .await?
+            }
+        };
+        summary.complete =
+            self.copies_phase(sweep.window_start, &mut swept, run, &mut out_of_time, &mut summary).await?;
+        if !summary.complete {
+            tracing::warn!(?summary, "deadline reached; the next run looks at coverage and copies again");
+            return Ok(summary);
+        }
+        if sweep.phase == SweepPhase::Copies {
+            self.store.save_cursor(&SweepCursor { resume: None, verified }).await?;
+        }
+        if let Some(settings) = &self.organization {
+            if !out_of_time() {
+                let report = self.report_organization(settings, sweep.window_start, now, &mut summary);
+                summary.complete = deadline.bound(report).await.is_ok();
+            }
+        }
+        tracing::info!(?summary, "reconciliation finished");
+        Ok(summary)
+    }
+
+    /// The sweep's first phase, from its place: brings each listed job's record in line. None if
+    /// the deadline stopped it (its place is saved). Else the cursor names the next phase (`sweep`
+    /// moves to it), or, for a filtered sweep, which never looks for missing copies, the sweep's
+    /// end; and this is the listing that phase looks at: this run's, if it listed every page.
+    async fn reconciling_phase(
+        &self,
+        sweep: &mut SweepResume,
+        mut place: ListingPlace,
+        verified: &mut Option<VerifiedSweep>,
+        run: Run<'_>,
+        out_of_time: &mut impl FnMut() -> bool,
+        summary: &mut Summary,
+    ) -> Result<Option<Swept>, HandlerError> {
         let filters = self.sweep.fingerprint();
-        let SweepResume { window_start, mut next_token, started_at, clean } = cursor
-            .resume
-            .clone()
-            .unwrap_or(SweepResume { window_start: now - lookback, next_token: None, started_at: now, clean: true });
-        let verified = cursor.verified.as_ref().filter(|verified| verified.applies_to(window_start, &filters));
+        let applies = verified.as_ref().filter(|v| v.applies_to(sweep.window_start, &filters));
+        let pass = ListingPass::Reconcile { verified: applies };
+        let swept = self.list(sweep.window_start, &mut place, pass, run, out_of_time, summary).await?;
+        if swept.listing == Listing::Stopped {
+            sweep.phase = SweepPhase::Listing(place);
+            sweep.clean &= summary.met_no_problem();
+            // Saved past the deadline, within the safety margin kept for it.
+            let saved = SweepCursor { resume: Some(sweep.clone()), verified: verified.clone() };
+            self.store.save_cursor(&saved).await?;
+            tracing::warn!(?summary, "deadline reached; the next run continues from the saved cursor");
+            return Ok(None);
+        }
+        *verified = self.verified_after(sweep, summary, verified.take());
+        if swept.listing != Listing::Filtered {
+            sweep.phase = SweepPhase::Copies;
+        }
+        let next = (sweep.phase == SweepPhase::Copies).then(|| sweep.clone());
+        self.store.save_cursor(&SweepCursor { resume: next, verified: verified.clone() }).await?;
+        if swept.listing != Listing::Continued {
+            return Ok(Some(swept));
+        }
+        // This run listed only the pages after an earlier run's place: the next phase lists them all.
+        let mut start = ListingPlace::default();
+        Ok(Some(self.list(sweep.window_start, &mut start, ListingPass::Note, run, out_of_time, summary).await?))
+    }
+
+    /// The sweep's second phase, over the listing of the whole window: coverage, resolved alerts
+    /// and the missing-copy pass. False if the deadline stopped it.
+    async fn copies_phase(
+        &self,
+        window_start: DateTime<Utc>,
+        swept: &mut Swept,
+        run: Run<'_>,
+        out_of_time: &mut impl FnMut() -> bool,
+        summary: &mut Summary,
+    ) -> Result<bool, HandlerError> {
+        if swept.listing == Listing::Stopped {
+            return Ok(false);
+        }
+        // Coverage as the sweep found it (before any missing copy is started below), on a whole
+        // listing only: a partial one would show copies as missing that exist. Its rows are also
+        // the missing-copy pass's work list: one listing of the window's backups serves both.
+        let rows = match swept.listing {
+            Listing::Whole => self.assess_coverage(window_start, &mut swept.ledger, run, summary).await,
+            _ => CoverageRows::Unassessed,
+        };
+        // Alerted copies that a completed copy now covers: told once each, in the alert's thread.
+        let resolutions = match self.publish_resolutions(&mut swept.ledger, summary, run).await {
+            Ok(progress) => progress,
+            Err(err) => {
+                summary.errors += 1;
+                tracing::error!(error = %err, "could not read the records of alerted copies");
+                Progress::Finished
+            }
+        };
+        summary.missing_copy_pass = self.missing_copy_pass(swept, &rows, run, out_of_time, summary).await?;
+        Ok(summary.missing_copy_pass != MissingCopyPass::Stopped
+            && !matches!(rows, CoverageRows::Stopped)
+            && resolutions == Progress::Finished)
+    }
+
+    /// Lists the window's copy jobs page by page from `place`, which it moves along, and does
+    /// `pass` to each job. When the deadline comes (or `out_of_time` says so before a page), the
+    /// listing is [`Listing::Stopped`], `place` where the next run takes up.
+    async fn list(
+        &self,
+        window_start: DateTime<Utc>,
+        place: &mut ListingPlace,
+        pass: ListingPass<'_>,
+        run: Run<'_>,
+        out_of_time: &mut impl FnMut() -> bool,
+        summary: &mut Summary,
+    ) -> Result<Swept, HandlerError> {
+        let from_start = place.is_start();
         let query = CopyJobQuery {
             created_after: Some(window_start),
             destination_vault: self.sweep.destination_vault.clone(),
@@ -263,31 +469,18 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             account: None,
             max_results: Some(self.sweep.page_size),
         };
-        // The copy attempts listed, per (recovery point, destination): for the resolved alerts, the
-        // missing-copy pass and (of a whole, unfiltered listing) coverage.
-        let filtered = self.sweep.destination_vault.is_some() || self.sweep.state.is_some();
         let mut ledger = CopyLedger::default();
-        // Pairs of listed copy jobs that could not be read as a whole: they have a copy all the same.
-        let mut unreadable_copies: HashSet<(RecoveryPointArn, BackupVaultArn)> = HashSet::new();
+        let mut unreadable_copies = HashSet::new();
         // Some listed job could not be read well enough to know even its pair.
         let mut copies_unknown = false;
-        let tracker = self.tracker();
-        loop {
-            if out_of_time() {
-                let clean = clean && summary.errors == 0 && summary.unreadable == 0;
-                let resume = SweepResume { window_start, next_token, started_at, clean };
-                let saved = SweepCursor { resume: Some(resume), verified: cursor.verified.clone() };
-                self.store.save_cursor(&saved).await?;
-                tracing::warn!(?summary, "deadline reached; the next run continues from the saved cursor");
-                return Ok(summary);
-            }
-            let page = self.backup.list_copy_jobs(&query, next_token.as_deref()).await?;
+        let listing = loop {
+            let page = match out_of_time() {
+                true => Err(Stopped),
+                false => run.deadline.bound(self.backup.list_copy_jobs(&query, place.next_token.as_deref())).await,
+            };
+            let Ok(page) = page else { break Listing::Stopped };
+            let page = page?;
             summary.pages += 1;
-            // Jobs a verified sweep already reconciled are listed (for the missing-copy pass) but
-            // their records are not read again.
-            let needs_check = |job: &CopyJob| !verified.is_some_and(|verified| verified.covers(job.completed_at));
-            let ids: Vec<_> = page.items.iter().filter(|job| needs_check(job)).map(|job| job.id.clone()).collect();
-            let records = if ids.is_empty() { HashMap::new() } else { self.store.get_many(&ids).await? };
             for unreadable in &page.unreadable {
                 summary.unreadable += 1;
                 tracing::error!(copy_job = unreadable.id.as_deref(), problem = %unreadable.problem, "listed copy job could not be read; skipped");
@@ -298,91 +491,174 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
                     None => copies_unknown = true,
                 }
             }
-            for job in &page.items {
-                summary.scanned += 1;
-                // Records of verified jobs are not read; coverage and resolutions read those they need.
-                ledger.observe(job, records.get(&job.id));
-            }
-            summary.already_verified += page.items.len() - ids.len();
-            // A page's jobs are reconciled a few at a time: their table writes overlap.
-            let checks = page.items.iter().filter(|job| needs_check(job)).map(|job| {
-                let (tracker, records) = (&tracker, &records);
-                async move { (job, self.reconcile_job(tracker, job, records.get(&job.id), now, owner).await) }
-            });
-            let results: Vec<_> = stream::iter(checks).buffered(CONCURRENT_JOBS).collect().await;
-            for (job, result) in results {
-                match result {
-                    Ok(reconciled) => summary.add(&reconciled),
-                    Err(err) => {
-                        summary.errors += 1;
-                        tracing::error!(copy_job = %job.id, error = %err, "could not reconcile copy job");
+            // A run stopped inside this page reconciled its jobs up to this one. (Not listed again,
+            // the page changed: all of it is reconciled again, harmlessly.)
+            let done =
+                place.last_reconciled.as_ref().and_then(|last| page.items.iter().position(|job| job.id == *last));
+            let jobs = &page.items[done.map_or(0, |at| at + 1)..];
+            match pass {
+                ListingPass::Reconcile { verified } => {
+                    if let PageEnd::Stopped { reconciled } =
+                        self.reconcile_page(jobs, verified, &mut ledger, run, summary).await?
+                    {
+                        if let Some(last) = reconciled.checked_sub(1).map(|at| &jobs[at]) {
+                            place.last_reconciled = Some(last.id.clone());
+                        }
+                        break Listing::Stopped;
                     }
                 }
-            }
-            next_token = page.next_token;
-            if next_token.is_none() {
-                break;
-            }
-        }
-        // A sweep that reconciled every job vouches for those that had finished when it started.
-        let verified = if clean && summary.errors == 0 && summary.unreadable == 0 {
-            Some(VerifiedSweep { window_start, completed_before: started_at - CLOCK_SKEW_MARGIN, filters })
-        } else {
-            cursor.verified
-        };
-        self.store.save_cursor(&SweepCursor { resume: None, verified }).await?;
-        // Coverage as the sweep found it (before any missing copy is started below), on a whole,
-        // unfiltered listing: a partial one would show copies as missing that exist. Its rows are
-        // also the missing-copy pass's work list: one listing of the window's backups serves both.
-        let whole_listing = !resumed && !filtered && !copies_unknown;
-        let mut coverage_rows = None;
-        if whole_listing {
-            let query = CoverageQuery { since: window_start, vault: None };
-            match self.coverage().assess(&query, &mut ledger, now).await {
-                Ok(report) => {
-                    tracing::info!(coverage = ?report.summary, "copy coverage");
-                    summary.coverage = Some(report.summary);
-                    summary.unreadable += report.unreadable;
-                    coverage_rows = Some(report.rows);
+                ListingPass::Note => {
+                    summary.scanned += jobs.len();
+                    // Records are not read; coverage and resolutions read those they need.
+                    jobs.iter().for_each(|job| ledger.observe(job, None));
                 }
-                Err(err) => {
+            }
+            (place.next_token, place.last_reconciled) = (page.next_token, None);
+            if place.next_token.is_none() {
+                // A copy missing from a partial listing may exist: the order is the missing-copy pass's.
+                break if self.sweep.destination_vault.is_some() || self.sweep.state.is_some() {
+                    Listing::Filtered
+                } else if !from_start {
+                    Listing::Continued
+                } else if copies_unknown {
+                    Listing::CopiesUnknown
+                } else {
+                    Listing::Whole
+                };
+            }
+        };
+        Ok(Swept { listing, ledger, unreadable_copies })
+    }
+
+    /// Reconciles one listed page's jobs, a few at a time (their table writes overlap), and notes
+    /// each in the ledger. Jobs a verified sweep already reconciled are listed (for the missing-copy
+    /// pass) but their records are not read again. No job starts after the deadline, and one it
+    /// cuts off is not counted as reconciled (nor as an error: it is simply not done yet).
+    async fn reconcile_page(
+        &self,
+        jobs: &[CopyJob],
+        verified: Option<&VerifiedSweep>,
+        ledger: &mut CopyLedger,
+        run: Run<'_>,
+        summary: &mut Summary,
+    ) -> Result<PageEnd, HandlerError> {
+        let needs_check = |job: &CopyJob| !verified.is_some_and(|verified| verified.covers(job.completed_at));
+        let ids: Vec<_> = jobs.iter().filter(|job| needs_check(job)).map(|job| job.id.clone()).collect();
+        let records = match ids.is_empty() {
+            true => HashMap::new(),
+            false => match run.deadline.bound(self.store.get_many(&ids)).await {
+                Ok(records) => records?,
+                Err(Stopped) => return Ok(PageEnd::Stopped { reconciled: 0 }),
+            },
+        };
+        for job in jobs {
+            summary.scanned += 1;
+            // Records of verified jobs are not read; coverage and resolutions read those they need.
+            ledger.observe(job, records.get(&job.id));
+        }
+        summary.already_verified += jobs.len() - ids.len();
+        let tracker = self.tracker();
+        let checks = jobs.iter().filter(|job| needs_check(job)).map(|job| {
+            let (tracker, records) = (&tracker, &records);
+            let reconcile = self.reconcile_job(tracker, job, records.get(&job.id), run.now, run.owner);
+            async move { (job, run.deadline.bound(reconcile).await) }
+        });
+        let results: Vec<_> = stream::iter(checks).buffered(CONCURRENT_JOBS).collect().await;
+        let mut first_cut_off: Option<&CopyJobId> = None;
+        for (job, result) in results {
+            match result {
+                Ok(Ok(reconciled)) => summary.add(&reconciled),
+                Ok(Err(err)) => {
                     summary.errors += 1;
-                    tracing::error!(error = %err, "could not assess copy coverage");
+                    tracing::error!(copy_job = %job.id, error = %err, "could not reconcile copy job");
+                }
+                Err(Stopped) => {
+                    first_cut_off.get_or_insert(&job.id);
                 }
             }
         }
-        // Alerted copies that a completed copy now covers: told once each, in the alert's thread.
-        if let Err(err) = self.publish_resolutions(&mut ledger, &mut summary, owner).await {
-            summary.errors += 1;
-            tracing::error!(error = %err, "could not read the records of alerted copies");
-        }
-        // The missing-copy pass may run only on a whole, unfiltered listing: a copy missing from a
-        // partial one may exist, and starting another could duplicate a plan's CopyAction.
-        summary.missing_copy_pass = if self.copier().is_none() {
-            MissingCopyPass::NoRoutes
-        } else if filtered {
-            MissingCopyPass::SweepFiltered
-        } else if resumed {
-            MissingCopyPass::SweepContinued
-        } else if copies_unknown {
-            MissingCopyPass::UnreadableJobs
-        } else if let Some(rows) = &coverage_rows {
-            if self.start_missing_copies(rows, &unreadable_copies, now, &mut out_of_time, &mut summary).await? {
-                MissingCopyPass::Ran
-            } else {
-                MissingCopyPass::Stopped
+        Ok(match first_cut_off {
+            None => PageEnd::Reconciled,
+            Some(cut_off) => {
+                PageEnd::Stopped { reconciled: jobs.iter().position(|job| job.id == *cut_off).unwrap_or(0) }
             }
-        } else {
-            MissingCopyPass::Unassessed
+        })
+    }
+
+    /// What a sweep whose jobs are all reconciled vouches for: the jobs that had finished when it
+    /// started, unless it met a problem (then the last verified sweep stands).
+    fn verified_after(
+        &self,
+        sweep: &SweepResume,
+        summary: &Summary,
+        verified: Option<VerifiedSweep>,
+    ) -> Option<VerifiedSweep> {
+        if !(sweep.clean && summary.met_no_problem()) {
+            return verified;
+        }
+        Some(VerifiedSweep {
+            window_start: sweep.window_start,
+            completed_before: sweep.started_at - CLOCK_SKEW_MARGIN,
+            filters: self.sweep.fingerprint(),
+        })
+    }
+
+    /// The window's coverage, and its rows.
+    async fn assess_coverage(
+        &self,
+        since: DateTime<Utc>,
+        ledger: &mut CopyLedger,
+        run: Run<'_>,
+        summary: &mut Summary,
+    ) -> CoverageRows {
+        let query = CoverageQuery { since, vault: None };
+        let coverage = self.coverage();
+        match run.deadline.bound(coverage.assess(&query, ledger, run.now)).await {
+            Ok(Ok(report)) => {
+                tracing::info!(coverage = ?report.summary, "copy coverage");
+                summary.coverage = Some(report.summary);
+                summary.unreadable += report.unreadable;
+                CoverageRows::Assessed(report.rows)
+            }
+            Ok(Err(err)) => {
+                summary.errors += 1;
+                tracing::error!(error = %err, "could not assess copy coverage");
+                CoverageRows::Unassessed
+            }
+            Err(Stopped) => CoverageRows::Stopped,
+        }
+    }
+
+    /// Whether to look for routed copies nobody started, and the look. It may run only on a whole
+    /// listing: a copy missing from a partial one may exist, and starting another could duplicate a
+    /// plan's CopyAction.
+    async fn missing_copy_pass(
+        &self,
+        swept: &Swept,
+        rows: &CoverageRows,
+        run: Run<'_>,
+        out_of_time: &mut impl FnMut() -> bool,
+        summary: &mut Summary,
+    ) -> Result<MissingCopyPass, HandlerError> {
+        if self.copier().is_none() {
+            return Ok(MissingCopyPass::NoRoutes);
+        }
+        match swept.listing {
+            Listing::Whole => {}
+            Listing::Filtered => return Ok(MissingCopyPass::SweepFiltered),
+            Listing::CopiesUnknown => return Ok(MissingCopyPass::UnreadableJobs),
+            // Never so after a whole listing: a run lists the window again before it gets here.
+            Listing::Continued | Listing::Stopped => return Ok(MissingCopyPass::NotReached),
+        }
+        let rows = match rows {
+            CoverageRows::Assessed(rows) => rows,
+            CoverageRows::Unassessed => return Ok(MissingCopyPass::Unassessed),
+            CoverageRows::Stopped => return Ok(MissingCopyPass::Stopped),
         };
-        summary.complete = summary.missing_copy_pass != MissingCopyPass::Stopped;
-        if let Some(settings) = &self.organization {
-            if summary.complete && !out_of_time() {
-                self.report_organization(settings, window_start, now, &mut summary).await;
-            }
-        }
-        tracing::info!(?summary, "reconciliation finished");
-        Ok(summary)
+        Ok(match self.start_missing_copies(rows, &swept.unreadable_copies, run, out_of_time, summary).await? {
+            Progress::Finished => MissingCopyPass::Ran,
+            Progress::Stopped => MissingCopyPass::Stopped,
+        })
     }
 
     /// The organization's coverage over the same window, read-only (no copy, no write, no alert:
@@ -448,19 +724,26 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
 
     /// Publishes one "resolved" message per alerted copy that a listed COMPLETED copy covers: the
     /// same recovery point to the same vault, whoever started it. Each is claimed on the alerted
-    /// job's record, so it goes out once however many sweeps see it.
+    /// job's record, so it goes out once however many sweeps see it (one the deadline cuts off
+    /// goes out on a later sweep, once its claim's lease has lapsed).
     async fn publish_resolutions(
         &self,
         ledger: &mut CopyLedger,
         summary: &mut Summary,
-        owner: &ClaimOwner,
-    ) -> Result<(), HandlerError> {
+        run: Run<'_>,
+    ) -> Result<Progress, HandlerError> {
         let wanted = ledger.resolution_records_wanted();
         if !wanted.is_empty() {
-            ledger.add_records(&self.store.get_many(&wanted).await?);
+            let Ok(records) = run.deadline.bound(self.store.get_many(&wanted)).await else {
+                return Ok(Progress::Stopped);
+            };
+            ledger.add_records(&records?);
         }
         for resolution in ledger.resolutions() {
-            match self.resolve(&resolution, owner).await {
+            let Ok(resolved) = run.deadline.bound(self.resolve(&resolution, run.owner)).await else {
+                return Ok(Progress::Stopped);
+            };
+            match resolved {
                 Ok(true) => summary.resolved += 1,
                 Ok(false) => {}
                 Err(err) => {
@@ -469,7 +752,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
                 }
             }
         }
-        Ok(())
+        Ok(Progress::Finished)
     }
 
     /// The "resolved" message of one alerted job, once: false when another run already sent it.
@@ -497,17 +780,17 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
     /// an unreadable listed job shows to exist. A recovery point coverage found in cold storage or
     /// gone is asked for all the same: AWS Backup's refusal is what the operator is alerted with,
     /// once. A continuous backup is never asked for: it can only be copied by a plan.
-    /// Returns false if the deadline stopped it (the next run looks again; tokens make repeats
-    /// harmless).
+    /// Stopped by the deadline, the next sweep looks again: the copies started by then are in its
+    /// listing, and one cut off is asked for again with the same token (it starts once).
     async fn start_missing_copies(
         &self,
         rows: &[Coverage],
         unreadable_copies: &HashSet<(RecoveryPointArn, BackupVaultArn)>,
-        now: DateTime<Utc>,
+        run: Run<'_>,
         out_of_time: &mut impl FnMut() -> bool,
         summary: &mut Summary,
-    ) -> Result<bool, HandlerError> {
-        let Some(copier) = self.copier() else { return Ok(true) };
+    ) -> Result<Progress, HandlerError> {
+        let Some(copier) = self.copier() else { return Ok(Progress::Finished) };
         let missing: Vec<&Requirement> = rows
             .iter()
             .filter(|row| row.requirement.required_by == RequiredBy::Route && no_copy_job(&row.status))
@@ -515,14 +798,17 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             .filter(|r| r.recovery_point.never_copyable().is_none())
             .filter(|r| !unreadable_copies.contains(&(r.recovery_point.clone(), r.destination.clone())))
             .collect();
-        // Refusals are read in batches as large as the store's; a batch is the unit of the deadline.
+        // Refusals are read in batches as large as the store's.
         for batch in missing.chunks(100) {
             if out_of_time() {
-                return Ok(false);
+                return Ok(Progress::Stopped);
             }
             let tokens: Vec<IdempotencyToken> =
                 batch.iter().map(|r| IdempotencyToken::for_route(&r.recovery_point, &r.destination)).collect();
-            let refused = self.store.refused(&tokens).await?;
+            let Ok(refused) = run.deadline.bound(self.store.refused(&tokens)).await else {
+                return Ok(Progress::Stopped);
+            };
+            let refused = refused?;
             for (requirement, token) in batch.iter().zip(&tokens) {
                 if refused.contains(token) {
                     continue;
@@ -539,25 +825,30 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
                     vault: requirement.source_vault_arn.clone(),
                     resource_type: requirement.resource_type.clone(),
                 };
-                for (route, result) in copier.start_copies(&completed, &[route]).await {
+                let Ok(started) = run.deadline.bound(copier.start_copies(&completed, &[route])).await else {
+                    return Ok(Progress::Stopped);
+                };
+                for (route, result) in started {
                     match result {
                         Ok(_) => summary.missing_copies_started += 1,
                         Err(err) if err.is_transient() => {
                             summary.errors += 1;
                             tracing::error!(backup_job = %requirement.backup_job, destination = %route.destination_vault, error = %err, "could not start missing copy");
                         }
-                        Err(err) => match self.refuse(requirement, route, &err, now).await {
-                            Ok(()) => summary.refused += 1,
-                            Err(failed) => {
+                        // Cut off, it is asked (and alerted) again next time, as when recording fails.
+                        Err(err) => match run.deadline.bound(self.refuse(requirement, route, &err, run.now)).await {
+                            Ok(Ok(())) => summary.refused += 1,
+                            Ok(Err(failed)) => {
                                 summary.errors += 1;
                                 tracing::error!(backup_job = %requirement.backup_job, error = %failed, "could not alert or record a refused copy");
                             }
+                            Err(Stopped) => return Ok(Progress::Stopped),
                         },
                     }
                 }
             }
         }
-        Ok(true)
+        Ok(Progress::Finished)
     }
 
     /// A routed copy AWS Backup refused for good: the operator is told, then the refusal is
@@ -606,11 +897,12 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
 
     /// Lambda entry point. The run is as of the scheduled event's `time` (the clock's time when the
     /// payload has none: a manual invocation). `deadline_ms` is the invocation's deadline
-    /// (milliseconds since the epoch); the run stops early enough before it, on the monotonic clock,
-    /// to save its cursor and report. `owner` (the invocation's request id) holds its claims.
+    /// (milliseconds since the epoch); the run's work stops [`SAFETY_MARGIN`] before it, on the
+    /// monotonic clock, to save its cursor and report. `owner` (the invocation's request id) holds
+    /// its claims.
     pub async fn handle(&self, payload: &Value, deadline_ms: u64, owner: &ClaimOwner) -> Result<Summary, HandlerError> {
-        let deadline = stop_before(deadline_ms);
+        let deadline = Deadline::before_lambda_deadline(deadline_ms, SAFETY_MARGIN);
         let now = scheduled_time(payload)?.unwrap_or_else(|| self.clock.now());
-        self.run_as(owner, now, || Instant::now() >= deadline).await
+        self.run_as(owner, now, deadline, || false).await
     }
 }

@@ -21,8 +21,12 @@ use crate::domain::{
     StateChange, StateUpdate, SweepCursor, VaultName, VaultNotifications,
 };
 
+/// The longest one call through a port may take, retries included: the adapters set the SDK's
+/// operation timeout to it, and a handler that must act before a deadline keeps this much back.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(12);
+
 /// Calendar time: when "now" is for records, windows and reports. Deadlines are not calendar time:
-/// they stay on the monotonic clock (`std::time::Instant`).
+/// they stay on the monotonic clock (tokio's `Instant`, which a test may pause: `handlers::deadline`).
 pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
 }

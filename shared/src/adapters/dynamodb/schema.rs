@@ -18,8 +18,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use crate::domain::ResourceType;
 use crate::domain::{
     AlertKind, BackupJobId, BackupVaultArn, ClaimKind, ClaimOutcome, CopyDetails, CopyJobId, CopyJobRecord,
-    CopyJobState, Destination, IdempotencyToken, KmsKeyArn, Lifecycle, Lineage, RecoveryPointArn, ResourceArn,
-    SweepCursor, SweepResume, VaultLockState, VaultType, VerifiedSweep,
+    CopyJobState, Destination, IdempotencyToken, KmsKeyArn, Lifecycle, Lineage, ListingPlace, RecoveryPointArn,
+    ResourceArn, SweepCursor, SweepPhase, SweepResume, VaultLockState, VaultType, VerifiedSweep,
 };
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -109,7 +109,16 @@ pub mod cursor {
     pub const KEY: &str = "reconciler#cursor";
     pub const KIND: &str = "sweep_cursor";
     pub const WINDOW_START: &str = "window_start";
+    /// The sweep's phase: reconciling the listing, or, that done, coverage and copies. Absent (as
+    /// the version before wrote the item): the listing.
+    pub const SWEEP_PHASE: &str = "sweep_phase";
+    /// Reconciling the listing, from its place:
+    pub const PHASE_LISTING: &str = "listing";
     pub const NEXT_TOKEN: &str = "next_token";
+    /// The last job of the `next_token` page reconciled, when a run stopped inside that page.
+    pub const LAST_RECONCILED_JOB: &str = "last_reconciled_job";
+    /// Every job reconciled; coverage and copies remain (no place: they need a whole listing).
+    pub const PHASE_COPIES: &str = "copies";
     pub const SWEEP_STARTED_AT: &str = "sweep_started_at";
     pub const SWEEP_CLEAN: &str = "sweep_clean";
     pub const VERIFIED_WINDOW_START: &str = "verified_window_start";
@@ -297,7 +306,14 @@ pub fn cursor_from_item(item: &Item) -> SweepCursor {
     SweepCursor {
         resume: at(WINDOW_START).zip(at(SWEEP_STARTED_AT)).map(|(window_start, started_at)| SweepResume {
             window_start,
-            next_token: s(NEXT_TOKEN).cloned(),
+            // Any other phase (none is written) is read as the listing's: reconciling again is harmless.
+            phase: match s(SWEEP_PHASE).map(String::as_str) {
+                Some(PHASE_COPIES) => SweepPhase::Copies,
+                _ => SweepPhase::Listing(ListingPlace {
+                    next_token: s(NEXT_TOKEN).cloned(),
+                    last_reconciled: s(LAST_RECONCILED_JOB).and_then(|id| CopyJobId::parse(id).ok()),
+                }),
+            },
             started_at,
             clean: item.get(SWEEP_CLEAN).and_then(|v| v.as_bool().ok()).copied().unwrap_or(false),
         }),
@@ -323,8 +339,19 @@ pub fn cursor_to_item(sweep: &SweepCursor, now: DateTime<Utc>) -> Item {
         put(WINDOW_START, timestamp(resume.window_start));
         put(SWEEP_STARTED_AT, timestamp(resume.started_at));
         put(SWEEP_CLEAN, AttributeValue::Bool(resume.clean));
-        if let Some(token) = &resume.next_token {
-            put(NEXT_TOKEN, string(token.as_str()));
+        match &resume.phase {
+            SweepPhase::Listing(ListingPlace { next_token, last_reconciled }) => {
+                put(SWEEP_PHASE, string(PHASE_LISTING));
+                if let Some(token) = next_token {
+                    put(NEXT_TOKEN, string(token.as_str()));
+                }
+                if let Some(job) = last_reconciled {
+                    put(LAST_RECONCILED_JOB, string(job.as_str()));
+                }
+            }
+            SweepPhase::Copies => {
+                put(SWEEP_PHASE, string(PHASE_COPIES));
+            }
         }
     }
     if let Some(verified) = &sweep.verified {
@@ -381,6 +408,55 @@ mod tests {
         later.insert(copy::ALERTED.to_owned(), string(r#"{"kind":"path_broken"}"#));
         let label = "path broken".to_owned();
         assert_eq!(outcome_from_item(&later).alerted, Some(AlertKind::Other { label }));
+    }
+
+    #[test]
+    fn a_cursor_saved_before_sweeps_had_phases_is_read_as_the_listings_and_each_phase_round_trips() {
+        let at = |raw: &str| DateTime::parse_from_rfc3339(raw).unwrap().with_timezone(&Utc);
+        // The item as the version before wrote it: a page to read next, no place inside it.
+        let item: Item = HashMap::from([
+            ("pk".to_owned(), string("reconciler#cursor")),
+            ("item_type".to_owned(), string("sweep_cursor")),
+            ("updated_at".to_owned(), string("2026-12-06T05:00:04.000Z")),
+            ("window_start".to_owned(), string("2026-12-03T05:00:00.000Z")),
+            ("next_token".to_owned(), string("AAEAAfvC2...page-2")),
+            ("sweep_started_at".to_owned(), string("2026-12-06T05:00:00.000Z")),
+            ("sweep_clean".to_owned(), AttributeValue::Bool(true)),
+            ("verified_window_start".to_owned(), string("2026-12-03T04:00:00.000Z")),
+            ("verified_completed_before".to_owned(), string("2026-12-06T03:55:00.000Z")),
+            ("verified_filters".to_owned(), string("destination=;state=")),
+        ]);
+        let cursor = cursor_from_item(&item);
+        let resume = cursor.resume.clone().expect("an unfinished sweep");
+        assert_eq!(
+            resume,
+            SweepResume {
+                window_start: at("2026-12-03T05:00:00Z"),
+                phase: SweepPhase::Listing(ListingPlace {
+                    next_token: Some("AAEAAfvC2...page-2".into()),
+                    last_reconciled: None
+                }),
+                started_at: at("2026-12-06T05:00:00Z"),
+                clean: true,
+            },
+            "taken up at the page's first job"
+        );
+        assert_eq!(cursor.verified.as_ref().map(|v| v.completed_before), Some(at("2026-12-06T03:55:00Z")));
+
+        let place = ListingPlace {
+            next_token: Some("AAEAAfvC2...page-2".into()),
+            last_reconciled: CopyJobId::parse("BULK-01199").ok(),
+        };
+        let inside = SweepResume { phase: SweepPhase::Listing(place), ..resume.clone() };
+        let saved = SweepCursor { resume: Some(inside), verified: cursor.verified.clone() };
+        let item = cursor_to_item(&saved, Utc::now());
+        assert_eq!(item.get(cursor::LAST_RECONCILED_JOB), Some(&string("BULK-01199")));
+        assert_eq!(cursor_from_item(&item), saved);
+        // The next phase has no place: its item keeps none.
+        let copies = SweepCursor { resume: Some(SweepResume { phase: SweepPhase::Copies, ..resume }), ..saved };
+        let item = cursor_to_item(&copies, Utc::now());
+        assert_eq!((item.get(cursor::SWEEP_PHASE), item.get(cursor::NEXT_TOKEN)), (Some(&string("copies")), None));
+        assert_eq!(cursor_from_item(&item), copies);
     }
 
     #[test]
