@@ -26,8 +26,12 @@ def resource():
 
 @pytest.fixture
 def settled(stack):
-    """The stack with nothing in flight before and after the test."""
+    """The stack with nothing in flight before and after the test, and nothing in its failure
+    destination when it starts. A test takes the failure records it provokes
+    (`queries.take_failures()`): one it leaves is an error of that test, not of a later one."""
     stack.delivery.settle()
     stack.queries.take_alerts()  # an earlier test's, not this one's
+    stack.queries.take_failures()  # an earlier test's (one that failed before taking them)
     yield stack
     stack.delivery.settle()
+    assert stack.queries.failures() == [], "the test left failure records: it takes those it provokes"

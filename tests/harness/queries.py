@@ -24,7 +24,7 @@ def plain(item: dict) -> dict:
 
 
 class Queries:
-    """Reading what happened. Only `take_alerts()` consumes what it reads."""
+    """Reading what happened. Only `take_alerts()` and `take_failures()` consume what they read."""
 
     def __init__(self, endpoints: Endpoints, resources: Resources, functions: dict):
         self.endpoints, self.resources, self.functions = endpoints, resources, functions
@@ -104,9 +104,20 @@ class Queries:
         return total
 
     def failures(self) -> list[dict]:
-        """The failure destination's records (left in the queue)."""
+        """The failure destination's records (left in the queue: looking does not consume)."""
         messages = self.endpoints.client("sqs").receive_message(QueueUrl=self.resources.failure_queue, MaxNumberOfMessages=10, VisibilityTimeout=0)
         return [json.loads(m["Body"]) for m in messages.get("Messages", [])]
+
+    def take_failures(self) -> list[dict]:
+        """The failure destination's records, taken: deleted from the queue, so that they are the
+        caller's and neither `failures()` nor a later test sees them."""
+        sqs = self.endpoints.client("sqs")
+        taken = []
+        while messages := sqs.receive_message(QueueUrl=self.resources.failure_queue, MaxNumberOfMessages=10).get("Messages", []):
+            for message in messages:
+                taken.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=self.resources.failure_queue, ReceiptHandle=message["ReceiptHandle"])
+        return taken
 
     def table_items(self) -> list[dict]:
         dynamodb = self.endpoints.client("dynamodb")

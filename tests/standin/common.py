@@ -20,16 +20,123 @@ VAULT_ARN = re.compile(r"^arn:aws[a-z-]*:backup:([a-z0-9-]+):([0-9]{12}):backup-
 
 AIR_GAPPED = "LOGICALLY_AIR_GAPPED_BACKUP_VAULT"
 # MessageCategory strings documented by the API model (CopyJob.MessageCategory: "Example strings
-# may include AccessDenied, SUCCESS, AGGREGATE_ALL, and InvalidParameters"). The Monitoring page's
-# full list could not be retrieved (docs/aws-facts.md, MessageCategory); a category is derived from
-# the status message only for these unambiguous phrases, else MISCELLANEOUS ("All error messages
-# not belonging to the message code categories below will fall under MISCELLANEOUS", Developer
-# Guide, AWS Backup console dashboards). Completed jobs carry SUCCESS (same page: "COMPLETED jobs
-# with a MessageCategory of SUCCESS").
-DERIVED_CATEGORIES = [
-    (("access denied", "accessdenied", "not authorized", "unauthorized"), "AccessDenied"),
-    (("invalid parameter", "invalidparameter", "not supported"), "InvalidParameters"),
+# may include AccessDenied, SUCCESS, AGGREGATE_ALL, and InvalidParameters"). Completed jobs carry
+# SUCCESS ("COMPLETED jobs with a MessageCategory of SUCCESS", Developer Guide, AWS Backup console
+# dashboards). A failed job's category is derived from its status message when a test does not set
+# one (docs/aws-facts.md#messagecategory, #failure-messages):
+#
+# * What AWS documents: its dashboards page groups the messages it lists into "message code
+#   categories" and "All error messages not belonging to the message code categories below will fall
+#   under MISCELLANEOUS"; but the category *names* of that page could not be retrieved, so AWS does
+#   not say which message is AccessDenied, which InvalidParameters, and which another named
+#   category. Every message -> category pairing below is the stand-in's PRESUMPTION, not AWS's.
+# * The presumption: a message is read as vaultwatch's classifier reads it (the cause its ordered
+#   phrase table names, shared/src/domain/failure.rs PHRASES, copied here in its order: the first
+#   phrase a lower-cased message contains decides); a denial (the role may not be passed, access
+#   denied, the vault access policy, a KMS key's failure: denied, disabled, missing, not given) is
+#   AccessDenied; a request the message calls invalid is InvalidParameters; anything else
+#   MISCELLANEOUS, including "not supported" texts, KMS *throttling* (transient, not a denial) and
+#   messages AWS lists under a category whose name is not published (e.g. "There are too many copy
+#   jobs running for resource."). MISCELLANEOUS is no label vaultwatch knows: it decides on the
+#   text.
+# * It cannot drift: tests/e2e/test_standin_categories.py reads the Rust table (and the documented
+#   messages of tests/behaviour/classification.rs) and fails when this copy or these categories
+#   disagree with it.
+CAUSE_PHRASES: list[tuple[str, str]] = [
+    ("iam:passrole", "Path(PassRole)"),
+    ("same organization", "Path(Organization)"),
+    ("cross-account copy feature is not enabled", "Path(Organization)"),
+    ("too many copy jobs running", "Transient(Limit)"),
+    ("running job for the same resource", "Transient(Limit)"),
+    ("in-progress snapshots", "Transient(Limit)"),
+    ("concurrent snapshots", "Transient(Limit)"),
+    ("subscriber limit exceeded", "Transient(Limit)"),
+    ("throttl", "Transient(Throttled)"),
+    ("rate exceeded", "Transient(Throttled)"),
+    ("reduce your request rate", "Transient(Throttled)"),
+    ("too many requests", "Transient(Throttled)"),
+    ("request limit exceeded", "Transient(Throttled)"),
+    ("service managed key", "Path(ManagedKey)"),
+    ("aws managed key", "Path(ManagedKey)"),
+    ("ebs default key", "Path(ManagedKey)"),
+    ("kms", "Path(KmsKey)"),
+    ("key id", "Path(KmsKey)"),
+    ("encryption key", "Path(KmsKey)"),
+    ("key is disabled", "Path(KmsKey)"),
+    ("pending deletion", "Path(KmsKey)"),
+    ("trying to call aws backup", "Path(VaultAccessPolicy)"),
+    ("copyintobackupvault", "Path(VaultAccessPolicy)"),
+    ("vault access policy", "Path(VaultAccessPolicy)"),
+    ("not within the range", "Path(Retention)"),
+    ("retention", "Path(Retention)"),
+    ("cold storage", "RecoveryPoint(ColdStorage)"),
+    ("continuous backup", "RecoveryPoint(Continuous)"),
+    ("not supported", "Path(Unsupported)"),
+    ("unsupported", "Path(Unsupported)"),
+    ("cannot be copied", "Path(Unsupported)"),
+    ("access denied", "Path(Access)"),
+    ("accessdenied", "Path(Access)"),
+    ("not authorized", "Path(Access)"),
+    ("unauthorized", "Path(Access)"),
+    ("insufficient privileges", "Path(Access)"),
+    ("cannot be assumed", "Path(Access)"),
+    ("permission", "Path(Access)"),
+    ("recovery point is unavailable", "RecoveryPoint(Gone)"),
+    ("no longer available", "RecoveryPoint(Gone)"),
+    ("not found", "RecoveryPoint(Gone)"),
+    ("notfound", "RecoveryPoint(Gone)"),
+    ("cannot find", "RecoveryPoint(Gone)"),
+    ("could not find", "RecoveryPoint(Gone)"),
+    ("does not exist", "RecoveryPoint(Gone)"),
+    ("no longer exists", "RecoveryPoint(Gone)"),
+    ("has been deleted", "RecoveryPoint(Gone)"),
+    ("was deleted", "RecoveryPoint(Gone)"),
+    ("is being deleted", "RecoveryPoint(Gone)"),
+    ("tags specified", "RecoveryPoint(TooManyTags)"),
+    ("user tags", "RecoveryPoint(TooManyTags)"),
+    ("can have at most", "RecoveryPoint(TooManyTags)"),
+    ("active snapshot limit", "Quota"),
+    ("cannot create more than", "Quota"),
+    ("reached your quota", "Quota"),
+    ("invalid parameter", "Invalid"),
+    ("invalidparameter", "Invalid"),
+    ("is invalid", "Invalid"),
+    ("validation", "Invalid"),
+    ("limit", "Transient(Limit)"),
+    ("too many", "Transient(Limit)"),
+    ("maximum number", "Transient(Limit)"),
+    ("being modified", "Transient(Busy)"),
+    ("not in state", "Transient(Busy)"),
+    ("not in the available state", "Transient(Busy)"),
+    ("not in available state", "Transient(Busy)"),
+    ("cannot snapshot volume", "Transient(Busy)"),
+    ("maintenance window", "Transient(Busy)"),
+    ("backup window", "Transient(Busy)"),
+    ("token expired", "Transient(ServiceError)"),
+    ("try again", "Transient(ServiceError)"),
+    ("service unavailable", "Transient(ServiceError)"),
+    ("unavailable", "Transient(ServiceError)"),
+    ("internal error", "Transient(ServiceError)"),
+    ("internal failure", "Transient(ServiceError)"),
+    ("timeout", "Transient(ServiceError)"),
+    ("timed out", "Transient(ServiceError)"),
 ]
+# The category derived for each cause the Rust classifier names (every one of them, so that a new
+# cause needs a decision here).
+CAUSE_CATEGORIES = {
+    "Path(PassRole)": "AccessDenied",
+    "Path(Access)": "AccessDenied",
+    "Path(VaultAccessPolicy)": "AccessDenied",
+    "Path(KmsKey)": "AccessDenied",
+    "Invalid": "InvalidParameters",
+    **{cause: "MISCELLANEOUS" for cause in (
+        "Path(ManagedKey)", "Path(Organization)", "Path(Retention)", "Path(Unsupported)",
+        "RecoveryPoint(Gone)", "RecoveryPoint(ColdStorage)", "RecoveryPoint(Continuous)",
+        "RecoveryPoint(CompositeChild)", "RecoveryPoint(TooManyTags)", "Quota",
+        "Transient(Throttled)", "Transient(Limit)", "Transient(ServiceError)", "Transient(Busy)",
+        "Unrecognised",
+    )},
+}
 
 
 class ApiError(Exception):
@@ -65,12 +172,17 @@ def iso(epoch_seconds: float) -> str:
     return datetime.fromtimestamp(epoch_seconds, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def derive_category(message: str | None) -> str | None:
-    lower = (message or "").lower()
-    for phrases, category in DERIVED_CATEGORIES:
-        if any(p in lower for p in phrases):
-            return category
-    return "MISCELLANEOUS"
+def message_cause(message: str | None) -> str:
+    """The cause vaultwatch's classifier reads in a status message: the first phrase of
+    CAUSE_PHRASES it contains, lower-cased as Rust's to_ascii_lowercase does (ASCII letters only)."""
+    lower = (message or "").encode().lower().decode()
+    return next((cause for phrase, cause in CAUSE_PHRASES if phrase in lower), "Unrecognised")
+
+
+def derive_category(message: str | None) -> str:
+    """The MessageCategory the stand-in gives a failed job with this status message (see
+    CAUSE_PHRASES: the stand-in's presumption, AWS does not publish the pairing)."""
+    return CAUSE_CATEGORIES[message_cause(message)]
 
 
 def validate_lifecycle(lifecycle, context: str, as_input: bool = True) -> None:
