@@ -618,6 +618,41 @@ async fn a_manual_fix_of_an_alerted_copy_gets_one_resolved_message_in_the_alerts
     assert_eq!(reconciler.alerts.published().len(), 1, "and no second alert");
 }
 
+/// An alerted copy fixed by hand after a sweep that verified it: the next sweep reads its record
+/// only to resolve it (the page skips verified jobs). Returns the reconciler, ready for that sweep.
+async fn fixed_after_a_verified_sweep(now: chrono::DateTime<Utc>) -> TestReconciler {
+    let reconciler = reconciler(RouteTable::default());
+    let mut failed = generated_job(2); // fails for good: alerted by the event path
+    failed.completed_at = Some(now - chrono::Duration::hours(2));
+    reconciler.backup.add_copy_job(failed.clone());
+    event_path(&reconciler).handle_failure(&failed.id, None, &ClaimOwner::unique()).await.unwrap();
+    let verified = reconciler.run(now - chrono::Duration::hours(1), never_out_of_time()).await.unwrap();
+    assert!(verified.complete && verified.errors == 0, "{verified:?}");
+    reconciler.backup.add_copy_job(completed_copy_of(&failed, "MANUAL-1"));
+    reconciler
+}
+
+/// When the records of alerted copies cannot be read, the run counts an error (and resolves
+/// nothing); a later run resolves. (Mutation run 8's survivor: the count was never checked.)
+#[tokio::test]
+async fn a_sweep_that_cannot_read_the_alerted_copies_records_counts_an_error_and_resolves_later() {
+    let now = Utc::now();
+    // How many record reads a sweep makes before the one for the resolution (the last).
+    let twin = fixed_after_a_verified_sweep(now).await;
+    let before = twin.store.calls(Call::GetMany);
+    assert_eq!(twin.run(now, never_out_of_time()).await.unwrap().resolved, 1);
+    let reads = twin.store.calls(Call::GetMany) - before;
+    assert!(reads >= 1, "the resolution reads the alerted copy's record");
+
+    let reconciler = fixed_after_a_verified_sweep(now).await;
+    reconciler.store.fail_after(Call::GetMany, reads - 1, 1, transient_error("dynamodb", "BatchGetItem", "Throttled"));
+    let summary = reconciler.run(now, never_out_of_time()).await.unwrap();
+    assert_eq!((summary.errors, summary.resolved), (1, 0), "{summary:?}");
+    assert!(reconciler.alerts.resolutions().is_empty());
+    let later = reconciler.run(now + chrono::Duration::minutes(1), never_out_of_time()).await.unwrap();
+    assert_eq!((later.errors, later.resolved), (0, 1), "{later:?}");
+}
+
 #[tokio::test]
 async fn an_exhausted_chain_is_resolved_in_its_original_jobs_thread() {
     let reconciler = reconciler(RouteTable::default());

@@ -110,18 +110,24 @@ impl Call {
     }
 }
 
-/// Failures queued for the next calls of an operation: every fake injects them the same way.
+/// What the next calls of an operation do, in order: answer (`None`) or fail. Every fake injects
+/// failures the same way.
 #[derive(Default)]
-struct Faults(Mutex<HashMap<Call, VecDeque<AwsError>>>);
+struct Faults(Mutex<HashMap<Call, VecDeque<Option<AwsError>>>>);
 
 impl Faults {
     fn queue(&self, call: Call, times: usize, error: AwsError) {
-        lock(&self.0).entry(call).or_default().extend(std::iter::repeat_n(error, times));
+        lock(&self.0).entry(call).or_default().extend(std::iter::repeat_n(Some(error), times));
+    }
+
+    /// The next `times` calls (after those already queued) answer as usual.
+    fn pass(&self, call: Call, times: usize) {
+        lock(&self.0).entry(call).or_default().extend(std::iter::repeat_n(None, times));
     }
 
     /// The failure queued for this call, if any.
     fn check(&self, call: Call) -> Result<(), AwsError> {
-        lock(&self.0).get_mut(&call).and_then(VecDeque::pop_front).map_or(Ok(()), Err)
+        lock(&self.0).get_mut(&call).and_then(VecDeque::pop_front).flatten().map_or(Ok(()), Err)
     }
 }
 
@@ -568,6 +574,13 @@ impl MemoryStore {
 
     /// The next `times` calls of `operation` (e.g. "claim") fail with `error`.
     pub fn fail_next(&self, call: Call, times: usize, error: AwsError) {
+        self.faults.queue(call, times, error);
+    }
+
+    /// After `passing` calls of `call` answer as usual, the next `times` fail with `error` (to fail
+    /// one read of several in a run).
+    pub fn fail_after(&self, call: Call, passing: usize, times: usize, error: AwsError) {
+        self.faults.pass(call, passing);
         self.faults.queue(call, times, error);
     }
 
