@@ -443,6 +443,7 @@ mod tests {
         }
         assert_eq!(ResourceType::parse(" s3 "), ResourceType::S3);
         assert_eq!(ResourceType::parse("Lightsail").as_str(), "Lightsail");
+        assert_eq!(ResourceType::SapHanaOnEc2.to_string(), "SAP HANA on Amazon EC2", "shown as AWS spells it");
         let json = serde_json::to_string(&ResourceType::DynamoDb).unwrap();
         assert_eq!(json, r#""DynamoDB""#);
         assert_eq!(serde_json::from_str::<ResourceType>(&json).unwrap(), ResourceType::DynamoDb);
