@@ -400,6 +400,7 @@ mod tests {
         assert_eq!(item[copy::ALERTED], string(r#"{"kind":"congestion_persists"}"#));
         assert_eq!(outcome_from_item(&item), congested);
         assert_eq!(outcome_from_item(&Item::new()), ClaimOutcome::default());
+        assert!(item_of(&ClaimOutcome::default()).is_empty(), "nothing decided: no attribute, not even the words");
         // Written by the previous version: only the words.
         let words = HashMap::from([(copy::OUTCOME.to_owned(), string(congested.note()))]);
         assert_eq!(outcome_from_item(&words), congested);
