@@ -537,8 +537,7 @@ async fn the_retrier_judges_a_retrys_wait_by_its_clock() {
     let point = RecoveryPointArn::parse(RECOVERY_POINT).unwrap();
     // Deleted 30 s after the clock's now: gone before the first retry is due (60 s or more).
     let expiring = RecoveryPoint { deleted_at: Some(then + chrono::Duration::seconds(30)), ..warm_recovery_point() };
-    let mut retrier = retrier();
-    retrier.clock = Arc::new(MemoryClock::at(then));
+    let retrier = retrier().with_clock(Arc::new(MemoryClock::at(then)));
     retrier.backup.set_recovery_point(&point, Some(expiring));
     retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
     assert!(retrier.queue.scheduled().is_empty(), "judged by the wall clock, the point outlives the wait");
