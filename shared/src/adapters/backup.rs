@@ -8,12 +8,12 @@ use aws_sdk_backup::types;
 use aws_sdk_backup::Client;
 
 use super::error::{classify, malformed};
-use crate::domain::ResourceType;
 use crate::domain::VaultNotifications;
 use crate::domain::{
     BackupJob, BackupJobId, BackupJobState, BackupPlanId, BackupPlanVersion, BackupRuleId, BackupVaultArn, Composite,
     CopyJob, CopyJobId, CopyJobState, DeleteAfterEvent, Destination, DomainError, IamRoleArn, KmsKeyArn, Lifecycle,
-    PlanRuleRef, RecoveryPoint, RecoveryPointArn, ResourceArn, StorageClass, VaultLockState, VaultName, VaultType,
+    PlanRuleRef, RecoveryPoint, RecoveryPointArn, ResourceArn, ResourceType, StorageClass, VaultLockState, VaultName,
+    VaultType,
 };
 use chrono::{DateTime, Utc};
 

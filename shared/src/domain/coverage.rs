@@ -8,11 +8,10 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::ResourceType;
 use super::{
     classify_failure, AlertKind, BackupJobId, BackupVaultArn, Classification, CopyJob, CopyJobId, CopyJobRecord,
-    CopyJobState, Destination, NotCopyable, RecoveryPointArn, Resolution, ResourceArn, RetryPolicy, VaultName,
-    CONGESTION_LAST_ATTEMPT,
+    CopyJobState, Destination, NotCopyable, RecoveryPointArn, Resolution, ResourceArn, ResourceType, RetryPolicy,
+    VaultName, CONGESTION_LAST_ATTEMPT,
 };
 
 /// Why a destination is required for a backup.

@@ -2,10 +2,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::ResourceType;
 use super::{
     BackupJobId, BackupVaultArn, Composite, CopyJob, CopyJobId, CopyJobState, Destination, IdempotencyToken, Lifecycle,
-    Lineage, RecoveryPointArn, ResourceArn,
+    Lineage, RecoveryPointArn, ResourceArn, ResourceType,
 };
 
 /// Facts about a copy job that do not change over its life (but the destination recovery point,

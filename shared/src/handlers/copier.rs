@@ -9,10 +9,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{for_each_notification, skipped, HandlerError, Outcomes, RecordOutcome};
-use crate::domain::ResourceType;
 use crate::domain::{
     BackupJobId, BackupJobState, BackupVaultArn, CopyJobId, CopyRoute, IamRoleArn, IdempotencyToken, RecoveryPointArn,
-    RouteTable, SourcePolicy,
+    ResourceType, RouteTable, SourcePolicy,
 };
 use crate::notification::{BackupJobEvent, JobEvent};
 use crate::ports::{AwsError, BackupApi, StartCopyRequest};

@@ -16,12 +16,11 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{for_each_notification, skipped, HandlerError, Outcomes, RecordOutcome, CONCURRENT_RECORDS};
-use crate::domain::ResourceType;
 use crate::domain::{
     classify_failure, Alert, AlertReason, BackupVaultArn, Claim, ClaimKind, ClaimLease, ClaimOutcome, ClaimOwner,
     Classification, Composite, CopyDetails, CopyJob, CopyJobId, CopyJobRecord, CopyTargets, Destination, FailureClass,
-    IamRoleArn, IdempotencyToken, Lifecycle, Lineage, NotCopyable, Ownership, PassableRoles, PlanRuleRef, RetryPolicy,
-    SourcePolicy, StartedCopy,
+    IamRoleArn, IdempotencyToken, Lifecycle, Lineage, NotCopyable, Ownership, PassableRoles, PlanRuleRef, ResourceType,
+    RetryPolicy, SourcePolicy, StartedCopy,
 };
 use crate::notification::{JobEvent, ParseError};
 use crate::ports::{

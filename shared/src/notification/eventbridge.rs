@@ -5,10 +5,9 @@ use chrono::Utc;
 use serde_json::Value;
 
 use super::{BackupJobEvent, CopyJobEvent, JobEvent, Notification, Origin, ParseError};
-use crate::domain::ResourceType;
 use crate::domain::{
     AccountId, BackupJobId, BackupJobState, BackupVaultArn, CopyDetails, CopyJobId, CopyJobState, DeleteAfterEvent,
-    DomainError, IamRoleArn, JobKind, Lifecycle, RecoveryPointArn, ResourceArn,
+    DomainError, IamRoleArn, JobKind, Lifecycle, RecoveryPointArn, ResourceArn, ResourceType,
 };
 
 pub(super) fn parse_eventbridge_event(payload: Value, at: &str) -> Result<Notification, ParseError> {

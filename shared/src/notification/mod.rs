@@ -15,10 +15,9 @@ use serde_json::Value;
 
 pub use error::ParseError;
 
-use crate::domain::ResourceType;
 use crate::domain::{
     AccountId, BackupJobId, BackupJobState, BackupVaultArn, CopyDetails, CopyJobId, CopyJobState, DomainError,
-    IamRoleArn, JobKind, Lifecycle, RecoveryPointArn, ResourceArn, StateUpdate,
+    IamRoleArn, JobKind, Lifecycle, RecoveryPointArn, ResourceArn, ResourceType, StateUpdate,
 };
 
 /// Largest notification we read. AWS Backup's are under 4 KiB; SNS caps messages at 256 KiB.

@@ -13,12 +13,11 @@ use aws_lambda_events::cloudformation::CloudFormationCustomResourceResponse;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::ResourceType;
 use crate::domain::{
     AccountId, Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOutcome, ClaimOwner, CopyDetails,
     CopyJob, CopyJobId, CopyJobRecord, CopyJobState, IamRoleArn, IdempotencyToken, Lifecycle, Lineage, Ownership,
-    PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal, Resolution, ResourceArn, ServiceRefusal, StartedCopy,
-    StateChange, StateUpdate, SweepCursor, VaultName, VaultNotifications,
+    PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal, Resolution, ResourceArn, ResourceType, ServiceRefusal,
+    StartedCopy, StateChange, StateUpdate, SweepCursor, VaultName, VaultNotifications,
 };
 
 /// The longest one call through a port may take, retries included: the adapters set the SDK's

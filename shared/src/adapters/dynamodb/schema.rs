@@ -15,11 +15,10 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::domain::ResourceType;
 use crate::domain::{
     AlertKind, BackupJobId, BackupVaultArn, ClaimKind, ClaimOutcome, CopyDetails, CopyJobId, CopyJobRecord,
     CopyJobState, Destination, IdempotencyToken, KmsKeyArn, Lifecycle, Lineage, ListingPlace, RecoveryPointArn,
-    ResourceArn, SweepCursor, SweepPhase, SweepResume, VaultLockState, VaultType, VerifiedSweep,
+    ResourceArn, ResourceType, SweepCursor, SweepPhase, SweepResume, VaultLockState, VaultType, VerifiedSweep,
 };
 
 pub type Item = HashMap<String, AttributeValue>;
