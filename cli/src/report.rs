@@ -99,10 +99,7 @@ fn cells(row: &Coverage) -> [String; 8] {
 fn detail(status: &CoverageStatus) -> String {
     match status {
         CoverageStatus::Covered { destination_recovery_point: Some(copy), stored_in, .. } => {
-            match stored_in.as_deref().map(ToString::to_string).filter(|words| !words.is_empty()) {
-                Some(words) => format!("{copy} ({words})"),
-                None => copy.to_string(),
-            }
+            format!("{copy}{}", vaultwatch::domain::Destination::aside(stored_in.as_deref()))
         }
         CoverageStatus::Covered { copy_job, .. } | CoverageStatus::Copying { copy_job } => {
             format!("copy job {copy_job}")

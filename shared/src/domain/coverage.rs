@@ -220,12 +220,10 @@ impl fmt::Display for CoverageStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Covered { destination_recovery_point: Some(copy), at: Some(at), stored_in, .. } => {
-                write!(f, "covered by {copy} at {}", at.to_rfc3339())?;
-                write_destination(f, stored_in.as_deref())
+                write!(f, "covered by {copy} at {}{}", at.to_rfc3339(), Destination::aside(stored_in.as_deref()))
             }
             Self::Covered { copy_job, stored_in, .. } => {
-                write!(f, "covered (copy job {copy_job})")?;
-                write_destination(f, stored_in.as_deref())
+                write!(f, "covered (copy job {copy_job}){}", Destination::aside(stored_in.as_deref()))
             }
             Self::Copying { copy_job } => write!(f, "copying (copy job {copy_job})"),
             Self::Retrying { attempt, of } => write!(f, "retrying (attempt {attempt} of {of})"),
@@ -236,14 +234,6 @@ impl fmt::Display for CoverageStatus {
             Self::NotCopyable { why, copy_job: Some(job) } => write!(f, "{why} (copy job {job} failed, alerted)"),
             Self::Expired => f.write_str("expired (the source recovery point is gone)"),
         }
-    }
-}
-
-/// " (logically air-gapped, locked)" after a covered row, when AWS said what the destination is.
-fn write_destination(f: &mut fmt::Formatter<'_>, destination: Option<&Destination>) -> fmt::Result {
-    match destination.map(Destination::to_string).filter(|words| !words.is_empty()) {
-        Some(words) => write!(f, " ({words})"),
-        None => Ok(()),
     }
 }
 

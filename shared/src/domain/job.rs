@@ -198,6 +198,15 @@ impl Destination {
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
     }
+
+    /// " (logically air-gapped, locked)", to follow what names the copy; empty when AWS said
+    /// nothing of the vault's kind.
+    pub fn aside(destination: Option<&Self>) -> String {
+        match destination.map(Self::to_string).filter(|words| !words.is_empty()) {
+            Some(words) => format!(" ({words})"),
+            None => String::new(),
+        }
+    }
 }
 
 /// The vault's kind in words, e.g. "logically air-gapped, locked": the parts AWS reported (empty
