@@ -9,7 +9,7 @@ use crate::domain::{
 };
 use crate::handlers::organization::OrganizationSettings;
 use crate::handlers::reconciler::SweepSettings;
-use crate::handlers::retrier::RetrierSettings;
+use crate::handlers::retrier::{RetrierSettings, DEFAULT_INCIDENT_DIGEST_HOURS};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid configuration: {}", problems.join("; "))]
@@ -185,6 +185,7 @@ impl RetrierConfig {
         let sources = env.sources();
         let (copy_role, roles) = env.roles();
         let targets = env.copy_targets();
+        let digest_hours = env.number("INCIDENT_DIGEST_HOURS", u64::from(DEFAULT_INCIDENT_DIGEST_HOURS));
         let policy = RetryPolicy::new(u32::try_from(max_attempts).unwrap_or(u32::MAX), Duration::from_secs(base_delay))
             .map_err(|err| env.problems.push(err.to_string()))
             .ok();
@@ -205,6 +206,7 @@ impl RetrierConfig {
                     sources: sources?,
                     roles,
                     targets,
+                    incident_digest_hours: u32::try_from(digest_hours).unwrap_or(u32::MAX),
                 },
             })
         })

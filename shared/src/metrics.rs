@@ -38,6 +38,12 @@ pub enum Metric {
     OldestUncoveredAgeSeconds,
     /// Organization view: copies whose last attempt failed with nothing completed or under way.
     FailedCopyChains,
+    /// Copy path incidents whose one alert went out (each is also in `AlertsSent`).
+    IncidentsOpened,
+    /// Failures counted in a path's incident instead of an alert of their own.
+    PathFailures,
+    /// Path incidents healed (their "healed" message sent).
+    IncidentsResolved,
 }
 
 impl Metric {
@@ -58,6 +64,9 @@ impl Metric {
             Self::UncoveredRecoveryPoints => "UncoveredRecoveryPoints",
             Self::OldestUncoveredAgeSeconds => "OldestUncoveredAgeSeconds",
             Self::FailedCopyChains => "FailedCopyChains",
+            Self::IncidentsOpened => "IncidentsOpened",
+            Self::PathFailures => "PathFailures",
+            Self::IncidentsResolved => "IncidentsResolved",
         }
     }
 

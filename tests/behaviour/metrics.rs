@@ -59,10 +59,17 @@ async fn the_retrier_counts_retries_scheduled_and_started_and_alerts_by_cause() 
     assert!(measured(&again).is_empty());
 
     let retrier = self::retrier();
-    retrier.backup.set_copy_state(&copy_id(FAILED_COPY_JOB), CopyJobState::Failed, Some("Access denied: KMS key"));
+    retrier.backup.set_copy_state(&copy_id(FAILED_COPY_JOB), CopyJobState::Failed, Some(POINT_FAILURE));
     let m = measured(&retrier.handle(&copy_event("FAILED", FAILED_COPY_JOB)).await.unwrap());
     assert_eq!((m.get(Metric::AlertsSent, None), m.get(Metric::PermanentFailures, None)), (Some(1.0), Some(1.0)));
     assert_eq!((m.get(Metric::ChainsExhausted, None), m.get(Metric::NotCopyable, None)), (None, None));
+
+    // A failure of the path: counted in its incident; the alert that opens it is an alert too.
+    let retrier = self::retrier();
+    retrier.backup.set_copy_state(&copy_id(FAILED_COPY_JOB), CopyJobState::Failed, Some(PATH_FAILURE));
+    let m = measured(&retrier.handle(&copy_event("FAILED", FAILED_COPY_JOB)).await.unwrap());
+    assert_eq!((m.get(Metric::PathFailures, None), m.get(Metric::IncidentsOpened, None)), (Some(1.0), Some(1.0)));
+    assert_eq!((m.get(Metric::AlertsSent, None), m.get(Metric::PermanentFailures, None)), (Some(1.0), None));
 
     // A source AWS Backup cannot copy: counted as that, as coverage lists it (`notCopyable`).
     let retrier = self::retrier();

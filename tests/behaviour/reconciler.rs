@@ -46,7 +46,7 @@ fn generated_job(index: usize) -> CopyJob {
     job.created_by = None;
     (job.state, job.status_message) = match index % 20 {
         0 | 1 => (CopyJobState::Failed, Some("Rate exceeded".to_owned())),
-        2 => (CopyJobState::Failed, Some("Access denied: the role cannot use the destination KMS key".to_owned())),
+        2 => (CopyJobState::Failed, Some(POINT_FAILURE.to_owned())),
         3 => (CopyJobState::Running, None),
         _ => (CopyJobState::Completed, None),
     };
@@ -98,6 +98,9 @@ async fn a_sweep_over_unseen_jobs_repairs_retries_and_alerts_once_each() {
             already_verified: 0,
             retried: transient,
             alerted: permanent,
+            path_failures: 0,
+            incidents_opened: 0,
+            incidents_healed: 0,
             resolved: 0,
             missing_copies_started: 0,
             refused: 0,
@@ -686,7 +689,7 @@ async fn an_exhausted_chain_is_resolved_in_its_original_jobs_thread() {
 
 #[tokio::test]
 async fn a_congested_chain_told_and_still_retrying_is_resolved_when_a_later_retry_completes() {
-    use vaultwatch::domain::CONGESTION_ATTEMPTS;
+    use vaultwatch::domain::{IncidentMessage, PathCauseKind, CONGESTION_ATTEMPTS};
     let reconciler = reconciler(RouteTable::default());
     let mut original = generated_job(0);
     original.status_message = Some(LIMIT_FAILURE.into());
@@ -698,7 +701,8 @@ async fn a_congested_chain_told_and_still_retrying_is_resolved_when_a_later_retr
     for attempt in 0..CONGESTION_ATTEMPTS + 3 {
         if attempt == CONGESTION_ATTEMPTS {
             let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
-            assert_eq!((summary.retried, summary.alerted), (1, 1), "{summary:?}");
+            assert_eq!((summary.retried, summary.alerted), (1, 0), "{summary:?}");
+            assert_eq!((summary.path_failures, summary.incidents_opened), (1, 1), "{summary:?}");
         } else {
             retrier.handle(&copy_event("FAILED", failing.as_str())).await.unwrap();
         }
@@ -706,18 +710,28 @@ async fn a_congested_chain_told_and_still_retrying_is_resolved_when_a_later_retr
         failing = reconciler.store.record(&failing).unwrap().retried_by.unwrap();
         reconciler.backup.set_copy_state(&failing, CopyJobState::Failed, Some(LIMIT_FAILURE));
     }
-    let told = reconciler.alerts.published();
-    assert_eq!(told.len(), 1, "told once");
-    assert_eq!(told[0].reason.label(), "congestion persists");
-    // The chain's latest retry completes: the same recovery point to the same vault.
+    // Told once, as the path's congestion incident.
+    assert!(reconciler.alerts.published().is_empty(), "no alert of the chain's own");
+    let told = reconciler.alerts.incident_messages();
+    assert_eq!(told.len(), 1, "told once: {told:?}");
+    let IncidentMessage::Opened(incident) = &told[0] else { panic!("{told:?}") };
+    assert_eq!(incident.id.key.cause, PathCauseKind::Congestion);
+    // The chain's latest retry completes on the path: the incident heals, told in its thread.
     reconciler.backup.set_copy_state(&failing, CopyJobState::Completed, None);
-    let last_failed = reconciler.store.record(&failing).unwrap().lineage.unwrap().retry_of.unwrap();
     let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
-    assert_eq!(summary.resolved, 1, "{summary:?}");
-    let resolved = reconciler.alerts.resolutions().pop().unwrap();
-    assert_eq!(resolved.alerted_job, last_failed, "claimed on the chain's last failed job");
-    assert_eq!(resolved.notification().thread_id(), told[0].notification().thread_id(), "the alert's thread");
-    assert_eq!(reconciler.alerts.published().len(), 1, "and no second alert");
+    assert_eq!((summary.incidents_healed, summary.resolved), (1, 0), "{summary:?}");
+    let messages = reconciler.alerts.incident_messages();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    let IncidentMessage::Healed { incident: healed, .. } = &messages[1] else { panic!("{messages:?}") };
+    assert_eq!(messages[1].notification().thread_id(), told[0].notification().thread_id(), "the incident's thread");
+    assert!(
+        matches!(&healed.state, vaultwatch::domain::IncidentState::Healed { by: vaultwatch::domain::HealedBy::Copy(job), .. } if *job == failing)
+    );
+    // A later sweep sends nothing more.
+    let again = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!(again.incidents_healed, 0);
+    assert_eq!(reconciler.alerts.incident_messages().len(), 2);
+    assert!(reconciler.alerts.published().is_empty(), "and no alert");
 }
 
 #[tokio::test]
@@ -934,4 +948,50 @@ async fn a_missing_copy_pass_the_deadline_stops_ends_in_time_and_the_next_starts
     let started: std::collections::HashSet<_> =
         memory.backup.started_copies().into_iter().map(|copy| copy.recovery_point).collect();
     assert_eq!(started.len(), BACKUPS, "one copy of each backup");
+}
+
+/// A plan's nightly copies fail on a path whose key is disabled: one incident. The key is fixed and
+/// the next night's copy on the path completes: the sweep heals the incident, told once in its
+/// thread; a completion on another path heals nothing.
+#[tokio::test]
+async fn a_copy_completing_on_a_broken_path_heals_its_incident_once() {
+    use vaultwatch::domain::{IncidentMessage, IncidentState, RecoveryPointArn};
+    let reconciler = reconciler(RouteTable::default());
+    let retrier = event_path(&reconciler);
+    let mut night = Vec::new();
+    for n in 0..5 {
+        let mut job = generated_job(2);
+        job.id = copy_id(&format!("NIGHT1-{n}"));
+        job.source_recovery_point = RecoveryPointArn::parse(&format!("{RECOVERY_POINT}-{n}")).unwrap();
+        job.status_message = Some(PATH_FAILURE.into());
+        job.completed_at = Some(Utc::now() - chrono::Duration::hours(20));
+        reconciler.backup.add_copy_job(job.clone());
+        retrier.handle_failure(&job.id, None, &ClaimOwner::unique()).await.unwrap();
+        night.push(job);
+    }
+    assert_eq!(reconciler.alerts.incident_messages().len(), 1);
+    assert_eq!(reconciler.store.incidents()[0].affected, 5);
+    // Another path's completion proves nothing about this one.
+    let mut elsewhere = completed_copy_of(&night[0], "ELSEWHERE");
+    elsewhere.destination_vault = vault("arn:aws:backup:eu-west-1:123456789012:backup-vault:eu");
+    elsewhere.iam_role = night[0].iam_role.clone();
+    reconciler.backup.add_copy_job(elsewhere);
+    assert_eq!(reconciler.run(Utc::now(), never_out_of_time()).await.unwrap().incidents_healed, 0);
+    assert!(reconciler.store.incidents()[0].is_open());
+
+    // The next night's copy on the path completes.
+    let mut next = completed_copy_of(&night[0], "NIGHT2-0");
+    next.source_recovery_point = RecoveryPointArn::parse(&format!("{RECOVERY_POINT}-night2")).unwrap();
+    next.completed_at = Some(Utc::now());
+    next.iam_role = night[0].iam_role.clone();
+    reconciler.backup.add_copy_job(next);
+    let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!((summary.incidents_healed, summary.errors), (1, 0), "{summary:?}");
+    assert!(matches!(reconciler.store.incidents()[0].state, IncidentState::Healed { .. }));
+    let messages = reconciler.alerts.incident_messages();
+    assert_eq!(messages.len(), 2);
+    assert!(matches!(&messages[1], IncidentMessage::Healed { incident, .. } if incident.affected == 5));
+    assert!(messages[1].body().contains("5 recovery points were affected"), "{}", messages[1].body());
+    assert_eq!(reconciler.run(Utc::now(), never_out_of_time()).await.unwrap().incidents_healed, 0, "told once");
+    assert!(reconciler.alerts.published().is_empty());
 }

@@ -125,8 +125,7 @@ async fn the_destination_aws_describes_is_recorded_and_told_in_the_alert() {
     let backup = MemoryBackup::new();
     let mut job = failed_copy_job();
     job.destination = destination.clone();
-    job.status_message = Some("Access denied: the role cannot use KMS key arn:aws:kms:...".into());
-    job.message_category = Some("AccessDenied".into());
+    job.status_message = Some(POINT_FAILURE.into());
     backup.add_copy_job(job);
     let retrier = memory_retrier(backup);
     retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
@@ -146,11 +145,7 @@ async fn the_destination_aws_describes_is_recorded_and_told_in_the_alert() {
 async fn permanent_failure_alerts_once_and_never_copies() {
     let retrier = retrier();
     let id = copy_id(FAILED_COPY_JOB);
-    retrier.backup.set_copy_state(
-        &id,
-        CopyJobState::Failed,
-        Some("Access denied: the role cannot use KMS key arn:aws:kms:..."),
-    );
+    retrier.backup.set_copy_state(&id, CopyJobState::Failed, Some(POINT_FAILURE));
     for _ in 0..2 {
         retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
     }
@@ -164,12 +159,140 @@ async fn permanent_failure_alerts_once_and_never_copies() {
     assert_eq!(alert.source_vault.as_str(), SOURCE_VAULT);
     assert_eq!(alert.destination_vault.as_str(), DR_VAULT);
     let body = alert.body();
-    for part in [FAILED_COPY_JOB, "vol-0a1b2c3d4e5f60718", "dr-copy", "Access denied", "Attempts:          1"] {
+    for part in [FAILED_COPY_JOB, "vol-0a1b2c3d4e5f60718", "dr-copy", "50 user tags", "Attempts:          1"] {
         assert!(body.contains(part), "alert body lacks {part}:\n{body}");
     }
     assert_eq!(retrier.store.record(&id).unwrap().outcome, alerted(AlertKind::PermanentFailure));
+    assert!(retrier.alerts.incident_messages().is_empty(), "a recovery point's failure is no path's");
 }
 
+#[tokio::test]
+async fn a_path_failure_opens_the_paths_incident_once_and_never_copies() {
+    use vaultwatch::domain::{IncidentMessage, PathCauseKind};
+    let retrier = retrier();
+    let id = copy_id(FAILED_COPY_JOB);
+    retrier.backup.set_copy_state(&id, CopyJobState::Failed, Some(PATH_FAILURE));
+    let mut responses = Vec::new();
+    for _ in 0..2 {
+        responses.push(wire(retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap()));
+    }
+    assert!(retrier.queue.scheduled().is_empty() && retrier.backup.started_copies().is_empty());
+    assert!(retrier.alerts.published().is_empty(), "no alert of the copy's own");
+    let messages = retrier.alerts.incident_messages();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let IncidentMessage::Opened(incident) = &messages[0] else { panic!("{messages:?}") };
+    assert_eq!(incident.id.key.cause, PathCauseKind::KmsKey);
+    assert_eq!(
+        (incident.path.source_vault.as_str(), incident.path.destination_vault.as_str()),
+        (SOURCE_VAULT, DR_VAULT)
+    );
+    assert_eq!(incident.affected, 1);
+    assert_eq!(incident.first.copy_job.as_ref(), Some(&id));
+    // What the backfill's copy needs: the plan rule whose CopyAction lifecycle it looks up then.
+    assert_eq!((incident.first.lifecycle, &incident.first.plan_rule), (None, &failed_copy_job().created_by));
+    let body = messages[0].body();
+    for part in [SOURCE_VAULT, DR_VAULT, "1234abcd", "What to do:", RECOVERY_POINT] {
+        assert!(body.contains(part), "incident lacks {part}:\n{body}");
+    }
+    let thread = incident.id.thread_id();
+    assert_eq!(
+        responses[0]["outcomes"][0],
+        json!({ "outcome": "incident", "copyJob": FAILED_COPY_JOB, "incident": thread, "cause": "kms_key", "opened": true, "alerted": true })
+    );
+    assert_eq!(responses[1]["outcomes"][0]["outcome"], "duplicate");
+    let record = retrier.store.record(&id).unwrap();
+    assert_eq!(record.outcome.incident.as_deref(), Some(thread.as_str()));
+    assert_eq!(record.outcome.alerted, None);
+}
+
+/// 30 recovery points of one night fail on a path whose key is disabled: one alert, 30 counted;
+/// a point of another path, or another cause on the path, is another incident.
+#[tokio::test]
+async fn thirty_failures_on_one_broken_path_send_one_alert() {
+    use vaultwatch::domain::IncidentMessage;
+    let retrier = retrier();
+    for n in 0..30 {
+        let mut job = failed_copy_job();
+        job.id = copy_id(&format!("NIGHT-{n:02}"));
+        job.source_recovery_point =
+            vaultwatch::domain::RecoveryPointArn::parse(&format!("{RECOVERY_POINT}-{n}")).unwrap();
+        job.status_message = Some(PATH_FAILURE.into());
+        retrier.backup.add_copy_job(job);
+        retrier.handle(&failed_event(&format!("NIGHT-{n:02}"))).await.unwrap();
+    }
+    let messages = retrier.alerts.incident_messages();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(matches!(&messages[0], IncidentMessage::Opened(incident) if incident.affected == 1));
+    let incident = retrier.store.incidents().pop().unwrap();
+    assert_eq!(incident.affected, 30);
+    assert_eq!(retrier.store.affected_points(&incident.id).len(), 30);
+    assert!(retrier.alerts.published().is_empty());
+
+    // The same path, another cause: a second incident, its own alert.
+    let mut job = failed_copy_job();
+    job.id = copy_id("ROLE-1");
+    job.status_message = Some("Insufficient privileges to perform this action.".into());
+    retrier.backup.add_copy_job(job);
+    retrier.handle(&failed_event("ROLE-1")).await.unwrap();
+    assert_eq!(retrier.alerts.incident_messages().len(), 2);
+}
+
+/// Four invocations meet failures of one broken path at once: one incident, one alert.
+#[tokio::test]
+async fn retriers_racing_on_one_broken_path_open_one_incident() {
+    let retrier = retrier();
+    let ids: Vec<String> = (0..4).map(|n| format!("RACE-{n}")).collect();
+    for (n, id) in ids.iter().enumerate() {
+        let mut job = failed_copy_job();
+        job.id = copy_id(id);
+        job.source_recovery_point =
+            vaultwatch::domain::RecoveryPointArn::parse(&format!("{RECOVERY_POINT}-{n}")).unwrap();
+        job.status_message = Some(PATH_FAILURE.into());
+        retrier.backup.add_copy_job(job);
+    }
+    let events: Vec<Value> = ids.iter().map(|id| failed_event(id)).collect();
+    let handled = futures_util::future::join_all(events.iter().map(|event| retrier.handle(event))).await;
+    assert!(handled.iter().all(Result::is_ok));
+    assert_eq!(retrier.alerts.incident_messages().len(), 1);
+    assert_eq!(retrier.store.incidents().len(), 1);
+    assert_eq!(retrier.store.incidents()[0].affected, 4);
+}
+
+/// The incident's alert is sent by a later failure when the one that opened it could not send it,
+/// and a "still broken" digest goes out once a day while failures keep coming (none with 0 hours).
+#[tokio::test]
+async fn an_incident_alert_survives_a_failed_publish_and_digests_come_daily() {
+    use std::sync::Arc;
+    use vaultwatch::domain::IncidentMessage;
+    use vaultwatch::ports::memory::MemoryClock;
+    let clock = MemoryClock::at("2026-12-01T02:00:00Z".parse().unwrap());
+    let retrier = retrier().with_clock(Arc::new(clock.clone()));
+    let fail = |n: usize| {
+        let mut job = failed_copy_job();
+        job.id = copy_id(&format!("NIGHT-{n:02}"));
+        job.source_recovery_point =
+            vaultwatch::domain::RecoveryPointArn::parse(&format!("{RECOVERY_POINT}-{n}")).unwrap();
+        job.status_message = Some(PATH_FAILURE.into());
+        job
+    };
+    retrier.backup.add_copy_job(fail(0));
+    retrier.alerts.fail_next(Call::PublishIncident, 1, throttled());
+    assert!(retrier.handle(&failed_event("NIGHT-00")).await.is_err(), "the failure is delivered again");
+    assert!(retrier.alerts.incident_messages().is_empty());
+    retrier.handle(&failed_event("NIGHT-00")).await.unwrap();
+    assert_eq!(retrier.alerts.incident_messages().len(), 1, "sent on the redelivery");
+    assert_eq!(retrier.store.incidents()[0].affected, 1, "counted once");
+
+    for n in 1..=3 {
+        clock.advance(chrono::Duration::hours(12));
+        retrier.backup.add_copy_job(fail(n));
+        retrier.handle(&failed_event(&format!("NIGHT-{n:02}"))).await.unwrap();
+    }
+    let messages = retrier.alerts.incident_messages();
+    let digests: Vec<_> = messages.iter().filter(|m| matches!(m, IncidentMessage::Digest(_))).collect();
+    assert_eq!(digests.len(), 1, "at 24 h, not at 12 h or 36 h: {messages:?}");
+    assert!(digests[0].body().contains("3 recovery points without a copy"), "{}", digests[0].body());
+}
 #[tokio::test]
 async fn exhausted_chain_alerts_once_after_max_attempts() {
     let retrier = retrier();
@@ -461,7 +584,7 @@ async fn a_continuous_backup_is_never_retried_and_alerts_once_with_the_reason() 
 async fn the_alerts_command_keeps_the_lifecycle_the_retry_would_have() {
     // A plan's copy that failed for good: AWS reports no lifecycle on it, its plan rule's CopyAction has one.
     let retrier = retrier();
-    retrier.backup.set_copy_state(&copy_id(FAILED_COPY_JOB), CopyJobState::Failed, Some("Access denied: KMS key"));
+    retrier.backup.set_copy_state(&copy_id(FAILED_COPY_JOB), CopyJobState::Failed, Some(POINT_FAILURE));
     retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
     let alert = only_alert(&retrier);
     assert_eq!(alert.lifecycle, Some(plan_copy_lifecycle()), "the plan rule's CopyAction lifecycle");
@@ -476,7 +599,7 @@ async fn the_alerts_command_keeps_the_lifecycle_the_retry_would_have() {
         job.destination_lifecycle =
             Some(vaultwatch::domain::Lifecycle { delete_after_days: Some(35), ..Default::default() })
     });
-    retrier.backup.set_copy_state(&copy_id(FAILED_COPY_JOB), CopyJobState::Failed, Some("Access denied: KMS key"));
+    retrier.backup.set_copy_state(&copy_id(FAILED_COPY_JOB), CopyJobState::Failed, Some(POINT_FAILURE));
     retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
     assert_eq!(only_alert(&retrier).lifecycle.and_then(|l| l.delete_after_days), Some(35));
     assert_eq!(retrier.backup.calls(Call::GetBackupPlan), 0);
@@ -649,12 +772,13 @@ async fn the_message_category_decides_before_the_text() {
     });
     retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
     assert!(retrier.queue.scheduled().is_empty());
-    assert!(matches!(only_alert(&retrier).reason, AlertReason::PermanentFailure { .. }));
+    let incident = retrier.store.incidents().pop().expect("an access denial is its path's");
+    assert_eq!(incident.id.key.cause, vaultwatch::domain::PathCauseKind::Access);
 }
 
 #[tokio::test(start_paused = true)]
 async fn an_alert_is_published_once_even_when_closing_its_claim_fails_for_a_while() {
-    let retrier = retrier_with(|job| job.status_message = Some("Access Denied".into()));
+    let retrier = retrier_with(|job| job.status_message = Some(POINT_FAILURE.into()));
     // The store refuses the write that records the alert twice, then recovers: the handler
     // retries it instead of giving the claim back for a redelivery to publish again.
     retrier.store.fail_next(Call::FinishClaim, 2, throttled());
@@ -668,7 +792,7 @@ async fn an_alert_is_published_once_even_when_closing_its_claim_fails_for_a_whil
 
     // A store that stays down: the invocation fails, but the claim is kept, so a redelivery
     // within the lease does not publish a second time.
-    let retrier = retrier_with(|job| job.status_message = Some("Access Denied".into()));
+    let retrier = retrier_with(|job| job.status_message = Some(POINT_FAILURE.into()));
     retrier.store.fail_next(Call::FinishClaim, 100, throttled());
     assert!(retrier.handle(&fixture("sns/copy-job-failed.json")).await.is_err());
     assert_eq!(retrier.store.calls(Call::FinishClaim), 4, "tried four times, then left to the lease");
@@ -741,7 +865,9 @@ async fn a_congested_chain_waits_longest_is_told_once_past_awss_two_hour_window_
             "{:?}",
             scheduled[0].1
         );
-        let told = retrier.alerts.published().len();
+        // Told as the path's congestion incident: once, however many chains it holds back.
+        let told = retrier.alerts.incident_messages().len();
+        assert!(retrier.alerts.published().is_empty(), "attempt {attempt}: no alert of the chain's own");
         if attempt <= CONGESTION_ATTEMPTS {
             assert_eq!(told, 0, "attempt {attempt}: MaxAttempts (3) does not end a congested chain");
         } else {
@@ -749,30 +875,27 @@ async fn a_congested_chain_waits_longest_is_told_once_past_awss_two_hour_window_
             assert_eq!(told, 1, "attempt {attempt}");
         }
         if attempt == CONGESTION_ATTEMPTS + 1 {
-            assert_eq!(response["outcomes"][0]["alerted"], "congestion persists", "{response}");
+            assert_eq!(response["outcomes"][0]["alerted"], true, "{response}");
             assert_eq!(response["outcomes"][0]["outcome"], "escalated", "{response}");
             assert_eq!(response["outcomes"][0]["attempt"], attempt, "{response}");
             let record = retrier.store.record(&failing).unwrap();
-            assert_eq!(
-                record.outcome.alerted,
-                Some(AlertKind::CongestionPersists),
-                "a resolved message follows the copy"
-            );
+            assert!(record.outcome.incident.is_some(), "counted in the path's congestion incident: {record:?}");
             assert!(AttemptRecord::from(&record).retried, "coverage shows the pair retrying, not failed");
         }
         deliver_due_retries(&retrier).await;
         failing = retrier.store.record(&failing).unwrap().retried_by.unwrap();
         retrier.backup.set_copy_state(&failing, CopyJobState::Failed, Some(LIMIT_FAILURE));
     }
-    let alerts = retrier.alerts.published();
-    assert!(matches!(alerts[0].reason, AlertReason::CongestionPersists { .. }), "{:?}", alerts[0].reason);
-    assert_eq!(alerts[0].attempts, CONGESTION_ATTEMPTS + 1);
-    assert!(!alerts[0].body().contains("start-copy-job"), "no copy by hand beside the retries");
+    let messages = retrier.alerts.incident_messages();
+    let vaultwatch::domain::IncidentMessage::Opened(incident) = &messages[0] else { panic!("{messages:?}") };
+    assert_eq!(incident.id.key.cause, vaultwatch::domain::PathCauseKind::Congestion);
+    assert_eq!(retrier.store.incidents()[0].affected, 1, "one recovery point, however many attempts");
+    assert!(!messages[0].body().contains("start-copy-job"), "no copy by hand beside the retries");
     retrier.handle(&failed_event(failing.as_str())).await.unwrap();
     let alerts = retrier.alerts.published();
-    assert_eq!(alerts.len(), 2, "the chain's end is told too");
-    assert!(matches!(alerts[1].reason, AlertReason::AttemptsExhausted { .. }), "{:?}", alerts[1].reason);
-    assert!(alerts[1].body().contains("start-copy-job"), "once the chain has ended, a copy by hand is safe");
+    assert_eq!(alerts.len(), 1, "the chain's end is told, on its own");
+    assert!(matches!(alerts[0].reason, AlertReason::AttemptsExhausted { .. }), "{:?}", alerts[0].reason);
+    assert!(alerts[0].body().contains("start-copy-job"), "once the chain has ended, a copy by hand is safe");
     assert_eq!(retrier.backup.started_copies().len() as u32, CONGESTION_LAST_ATTEMPT);
 }
 
@@ -784,7 +907,7 @@ async fn a_congested_chain_waits_longest_is_told_once_past_awss_two_hour_window_
 async fn an_invocation_that_outlives_its_lease_leaves_the_failure_to_the_one_that_took_it_over() {
     use vaultwatch::domain::ClaimLease;
     use vaultwatch::handlers::retrier::FailureHandled;
-    for (status_message, retries, alerts) in [("Try again later", 1, 0), ("Access Denied", 0, 1)] {
+    for (status_message, retries, alerts) in [("Try again later", 1, 0), (POINT_FAILURE, 0, 1)] {
         let backup = MemoryBackup::new();
         let mut job = failed_copy_job();
         job.status_message = Some(status_message.into());

@@ -6,18 +6,19 @@ message is the readable text; a manual fix gets exactly one "resolved" message, 
 thread, from the reconciler's next sweep."""
 
 import json
+import uuid
 import shlex
 
 import botocore.session
 from botocore.validate import ParamValidator
 from jsonschema import Draft202012Validator
 
-from harness.config import ROLE, TESTS
-from test_end_to_end import DR_VAULT, LIFECYCLE, PERMANENT, jobs_for, plan
+from harness.config import ACCOUNT, ROLE, TESTS
+from test_end_to_end import DR_VAULT, LIFECYCLE, PATH_FAILURE, PERMANENT, jobs_for, plan
 
 SCHEMA = json.loads((TESTS / "fixtures/chatbot/custom-notification.schema.json").read_text())
 VALIDATOR = Draft202012Validator(SCHEMA)
-KMS_KEY = "arn:aws:kms:us-west-2:123456789012:key/abc"  # the key PERMANENT names
+KMS_KEY = "arn:aws:kms:us-west-2:123456789012:key/abc"  # the key PATH_FAILURE names
 
 
 def schema_errors(notification: dict) -> list[str]:
@@ -29,7 +30,7 @@ def attribute(alert: dict, name: str) -> str:
 
 
 def alerted_copy(settled, resource) -> tuple[dict, dict, dict]:
-    """A plan copy that fails for good (a KMS key policy): (the backup, its failed copy job, the one alert)."""
+    """A plan copy that fails for good (its recovery point's tags): (the backup, its failed copy job, the one alert)."""
     plan_id = plan(settled)
     settled.backup.fail_copies(PERMANENT, destinationVaultArn=DR_VAULT)
     backup = settled.backup.complete_backup("planned", resource, planId=plan_id)
@@ -61,18 +62,18 @@ def test_an_alert_is_a_chatbot_custom_notification_by_default_and_readable_text_
     for part in (job["CopyJobId"], backup["RecoveryPointArn"], resource, DR_VAULT, PERMANENT):
         assert part in content["description"], part
     assert f"aws backup start-copy-job --recovery-point-arn {backup['RecoveryPointArn']}" in content["description"]
-    # The next steps follow from AWS's message: the key it names, the role the copy ran with.
+    # The next steps follow from AWS's message.
     steps = "\n".join(content["nextSteps"])
-    assert KMS_KEY in steps and ROLE in steps and "not pending deletion" in steps, steps
-    assert {"vaultwatch", "permanent failure", "kms key"} <= set(content["keywords"])
-    assert backup["RecoveryPointArn"] in metadata["relatedResources"] and KMS_KEY in metadata["relatedResources"]
+    assert "remove tags from the resource" in steps and PERMANENT in steps, steps
+    assert {"vaultwatch", "permanent failure", "tags"} <= set(content["keywords"])
+    assert backup["RecoveryPointArn"] in metadata["relatedResources"]
     assert metadata["additionalContext"]["copyJobId"] == job["CopyJobId"]
 
     # E-mail subscribers get the readable text, with what to do.
     email = alert["Email"]
     assert email.startswith("An AWS Backup copy failed permanently.\n")
     for part in (f"Copy job:          {job['CopyJobId']}", "Attempts:          1", f"Reason:            {PERMANENT}",
-                 "What to do:", f"1. Make sure KMS key {KMS_KEY} is enabled", "aws backup start-copy-job"):
+                 "What to do:", "1. The copy would carry more tags than AWS allows", "aws backup start-copy-job"):
         assert part in email, part
     assert "`" not in email and "*Reason" not in email, "plain text, not the chat's markdown"
 
@@ -146,3 +147,44 @@ def test_a_manual_fix_gets_exactly_one_resolved_message_in_the_alerts_thread(set
     again = settled.delivery.reconcile()
     assert again.ok and again.payload["errors"] == 0, again.payload
     assert in_thread(settled.queries.peek_alerts()) == []
+
+
+def test_a_broken_path_sends_one_alert_and_one_healed_message_in_its_thread(settled):
+    """Three nightly backups whose copies to the DR vault fail on its key: one incident alert (chat and
+    e-mail), naming the path, AWS's words and the fix. The key is fixed; the next copy on the path
+    completes, and the reconciler's sweep tells the incident healed, once, in the same thread."""
+    plan_id = plan(settled)
+    settled.backup.fail_copies(PATH_FAILURE, count=3, destinationVaultArn=DR_VAULT)
+    backups = []
+    for n in range(3):
+        resource = f"arn:aws:ec2:us-east-1:{ACCOUNT}:volume/vol-path{n}{uuid.uuid4().hex[:10]}"
+        backups.append(settled.backup.complete_backup("planned", resource, planId=plan_id))
+    settled.delivery.settle()
+    for backup in backups:
+        (job,) = jobs_for(settled, backup["RecoveryPointArn"])
+        assert job["State"] == "FAILED" and settled.queries.copy_record(job["CopyJobId"])["incident"].startswith("incident-")
+    (alert,) = settled.queries.take_alerts()
+    assert alert["Subject"] == "vaultwatch: copy path to dr-copy broken (KMS key)"
+    assert attribute(alert, "Reason") == "path broken" and "CopyJobId" not in alert["MessageAttributes"]
+    notification = alert["Notification"]
+    assert schema_errors(notification) == []
+    thread = notification["metadata"]["threadId"]
+    assert thread.startswith("incident-") and notification["metadata"]["eventType"] == "VaultwatchPathIncident"
+    steps = "\n".join(notification["content"]["nextSteps"])
+    assert KMS_KEY in steps and "not pending deletion" in steps, steps
+    email = alert["Email"]
+    for part in (":backup-vault:planned", DR_VAULT, PATH_FAILURE, "Affected recovery points:", "What to do:"):
+        assert part in email, part
+    assert "start-copy-job" not in email, "nothing to copy by hand"
+
+    # The key is fixed: the next night's copy on the path completes; the sweep heals the incident.
+    resource = f"arn:aws:ec2:us-east-1:{ACCOUNT}:volume/vol-pathok{uuid.uuid4().hex[:10]}"
+    settled.backup.complete_backup("planned", resource, planId=plan_id)
+    settled.delivery.settle()
+    settled.delivery.reconcile()
+    (healed,) = settled.queries.take_alerts()
+    assert healed["Subject"] == "vaultwatch: copy path to dr-copy healed (KMS key)"
+    assert healed["Notification"]["metadata"]["threadId"] == thread
+    assert "3 recovery points were affected" in healed["Email"], healed["Email"]
+    settled.delivery.reconcile()
+    assert settled.queries.take_alerts() == [], "told once"

@@ -82,7 +82,7 @@ def test_deprecated_vault_events_are_dropped_and_said(stack):
 
 def test_an_alert_is_sent_once_though_the_write_that_records_it_fails_for_a_while(settled, resource):
     plan_id = plan(settled)
-    settled.backup.control("faults", {"failCopies": [{"statusMessage": "Access Denied", "destinationVaultArn": DR_VAULT}]})
+    settled.backup.control("faults", {"failCopies": [{"statusMessage": "The resultant tag set must not have more than 50 user tags.", "destinationVaultArn": DR_VAULT}]})
     # The UpdateItem that closes the claim (and records "alerted: ...") is refused five times: more
     # than the SDK's own three attempts, so the retrier's retry of that write is what saves it.
     settled.endpoints.dynamodb_faults.fail("UpdateItem", "alerted: permanent failure", 5)

@@ -7,7 +7,7 @@ import subprocess
 
 from conftest import DR_VAULT, EU_VAULT
 
-PERMANENT = "Access denied: the IAM role cannot use KMS key arn:aws:kms:us-west-2:123456789012:key/abc"
+PERMANENT = "The resultant tag set must not have more than 50 user tags."  # the recovery point's, alerted per copy
 # CloudWatch's units (PutMetricData's StandardUnit), as the EMF specification refers to them.
 UNITS = {"Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes", "Terabytes",
          "Bits", "Kilobits", "Megabits", "Gigabits", "Terabits", "Percent", "Count", "Bytes/Second",
@@ -103,7 +103,7 @@ def test_the_coverage_command_reports_each_required_copy(settled, resource):
         assert row["destinationRecoveryPoint"].startswith("arn:aws:backup:")
     failed = rows[(failing["RecoveryPointArn"], DR_VAULT)]
     assert (failed["status"], failed["alerted"]) == ("failed", True), failed
-    assert "Access denied" in failed["reason"]
+    assert "50 user tags" in failed["reason"]
     assert rows[(failing["RecoveryPointArn"], EU_VAULT)]["status"] == "covered"
     assert result.returncode == 1 and report["summary"]["oldestUncoveredSeconds"]["us-west-2"] >= 0
 

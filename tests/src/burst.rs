@@ -488,7 +488,8 @@ impl Burst {
             self.backup.inner.copy_jobs().into_iter().map(|job| (job.id.clone(), job)).collect();
         self.figures.copy_jobs = jobs.len();
         self.figures.faults_injected = self.backup.injected.lock().unwrap().clone();
-        self.figures.alerts = self.alerts.published().len();
+        // Alerts of chains, and of path incidents (one each).
+        self.figures.alerts = self.alerts.published().len() + self.alerts.incident_messages().len();
         self.figures.duplicates_absorbed = self.figures.deliveries.saturating_sub(self.figures.notifications);
 
         // No token ever created two copies (the fake creates one per token by construction; this
@@ -561,13 +562,30 @@ impl Burst {
                     lost += 1;
                     self.failures.push(format!("{id}: transient failure at attempt {attempt} never retried"));
                 }
-                if alerts_per_root.get(&root).copied().unwrap_or(0) != 1 {
-                    self.failures.push(format!("chain {root}: {:?} alerts, expected 1", alerts_per_root.get(&root)));
+                // A failure of the path is its incident's (one alert per incident, below), not the chain's.
+                let expected = usize::from(!permanent);
+                if alerts_per_root.get(&root).copied().unwrap_or(0) != expected {
+                    self.failures
+                        .push(format!("chain {root}: {:?} alerts, expected {expected}", alerts_per_root.get(&root)));
+                }
+                if permanent && self.store.record(id).and_then(|r| r.outcome.incident).is_none() {
+                    self.failures.push(format!("{id}: a path failure not counted in its incident"));
                 }
             }
             if job.state == CopyJobState::Completed && alerts_per_root.contains_key(&root) {
                 self.failures.push(format!("chain {root} completed but alerted"));
             }
+        }
+        // Incidents: each alerted exactly once, whatever the number of failures counted in it.
+        let opened = self
+            .alerts
+            .incident_messages()
+            .iter()
+            .filter(|message| matches!(message, vaultwatch::domain::IncidentMessage::Opened(_)))
+            .count();
+        let incidents = self.store.incidents();
+        if opened != incidents.len() || incidents.iter().any(|incident| !incident.alerted) {
+            self.failures.push(format!("{opened} incident alerts for {} incidents", incidents.len()));
         }
         self.figures.retries = started.iter().filter(|r| r.token.as_str().starts_with("retry-")).count();
         self.figures.lost = lost;

@@ -11,11 +11,15 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use vaultwatch::domain::{
     BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOutcome, ClaimOwner, CopyDetails, CopyJob,
-    CopyJobId, CopyJobRecord, IdempotencyToken, Lifecycle, Ownership, PlanRuleRef, RecoveryPoint, RecoveryPointArn,
-    Refusal, StartedCopy, StateChange, StateUpdate, SweepCursor, VaultName,
+    CopyJobId, CopyJobRecord, HealedBy, IdempotencyToken, Incident, IncidentId, IncidentKey, Lifecycle, Ownership,
+    PathFailure, PathKey, PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal, StartedCopy, StateChange, StateUpdate,
+    SweepCursor, VaultName,
 };
 use vaultwatch::ports::memory::Call;
-use vaultwatch::ports::{AwsError, BackupApi, BackupJobQuery, CopyJobQuery, Page, StartCopyRequest, TrackingStore};
+use vaultwatch::ports::{
+    AwsError, BackupApi, BackupJobQuery, CopyJobQuery, IncidentClaim, IncidentClaimKind, IncidentEntry, Page,
+    StartCopyRequest, TrackingStore,
+};
 
 /// What a [`Hooked`] port does around each call.
 pub trait Hook: Send + Sync {
@@ -233,5 +237,51 @@ impl<T: TrackingStore + Sync, H: Hook> TrackingStore for Hooked<T, H> {
     }
     async fn record_refusal(&self, refusal: &Refusal) -> Result<(), AwsError> {
         self.call(Call::RecordRefusal, self.inner.record_refusal(refusal)).await
+    }
+    async fn record_path_failure(&self, failure: &PathFailure, now: DateTime<Utc>) -> Result<IncidentEntry, AwsError> {
+        self.call(Call::RecordPathFailure, self.inner.record_path_failure(failure, now)).await
+    }
+    async fn incident(&self, key: &IncidentKey) -> Result<Option<Incident>, AwsError> {
+        self.call(Call::Incident, self.inner.incident(key)).await
+    }
+    async fn incidents_on(&self, path: &PathKey) -> Result<Vec<Incident>, AwsError> {
+        self.call(Call::IncidentsOn, self.inner.incidents_on(path)).await
+    }
+    async fn heal_incident(&self, id: &IncidentId, by: &HealedBy, at: DateTime<Utc>) -> Result<bool, AwsError> {
+        self.call(Call::HealIncident, self.inner.heal_incident(id, by, at)).await
+    }
+    async fn claim_incident(
+        &self,
+        id: &IncidentId,
+        kind: IncidentClaimKind,
+        owner: &ClaimOwner,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<IncidentClaim, AwsError> {
+        self.call(Call::ClaimIncident, self.inner.claim_incident(id, kind, owner, now, lease)).await
+    }
+    async fn finish_incident_claim(
+        &self,
+        id: &IncidentId,
+        kind: IncidentClaimKind,
+        owner: &ClaimOwner,
+    ) -> Result<Ownership, AwsError> {
+        self.call(Call::FinishIncidentClaim, self.inner.finish_incident_claim(id, kind, owner)).await
+    }
+    async fn release_incident_claim(
+        &self,
+        id: &IncidentId,
+        kind: IncidentClaimKind,
+        owner: &ClaimOwner,
+    ) -> Result<Ownership, AwsError> {
+        self.call(Call::ReleaseIncidentClaim, self.inner.release_incident_claim(id, kind, owner)).await
+    }
+    async fn mark_digest(
+        &self,
+        id: &IncidentId,
+        previous: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, AwsError> {
+        self.call(Call::MarkDigest, self.inner.mark_digest(id, previous, now)).await
     }
 }

@@ -25,6 +25,12 @@ pub const BACKUP_JOB: &str = "8A9C2E6B-41D7-4F0B-9C3E-2B7F5D1A6E90";
 /// A transient failure that is not congestion: retried within MaxAttempts, with doubling steps.
 pub const PASSING_FAILURE: &str = "Copy job failed due to an internal failure. Try again later.";
 /// AWS Backup's concurrent-copy limit (docs/aws-facts.md#service-quotas): congestion.
+/// A failure that belongs to the recovery point, not its path: alerted per copy (AWS's words,
+/// docs/aws-facts.md#failure-messages).
+pub const POINT_FAILURE: &str = "The resultant tag set must not have more than 50 user tags.";
+/// A failure that belongs to the copy path (its destination key): counted in the path's incident.
+pub const PATH_FAILURE: &str =
+    "Access denied: the role cannot use KMS key arn:aws:kms:us-west-2:123456789012:key/1234abcd";
 pub const LIMIT_FAILURE: &str = "There are too many copy jobs running for resource.";
 pub const RECOVERY_POINT: &str =
     "arn:aws:backup:us-east-1:123456789012:recovery-point:1EB3B5E7-9EB0-435A-A80B-108B488B0D45";

@@ -20,6 +20,7 @@ pub async fn all(store: &impl TrackingStore, fresh: impl Fn(&str) -> CopyJobId) 
     claims_are_exclusive_expire_and_can_be_released(store, &fresh("CLAIM")).await;
     claim_ownership(store, &fresh("OWNED")).await;
     claim_outcome(store, &fresh("OUTCOME")).await;
+    incidents(store, fresh("PATH").as_str()).await;
 }
 
 fn update(id: &CopyJobId, state: CopyJobState) -> StateUpdate {
@@ -33,17 +34,17 @@ fn lifecycle(cold: i64, delete: i64) -> Lifecycle {
 /// A state moves only forward (terminal states share the top rank: the first recorded wins); details
 /// are filled once and never overwritten; starting a job never moves its state back.
 pub async fn states_only_move_forward(store: &impl TrackingStore, id: &CopyJobId) {
-    assert!(matches!(store.apply_state(&update(&id, CopyJobState::Running)).await.unwrap(), StateChange::Applied(_)));
+    assert!(matches!(store.apply_state(&update(id, CopyJobState::Running)).await.unwrap(), StateChange::Applied(_)));
     assert!(
-        matches!(store.apply_state(&update(&id, CopyJobState::Created)).await.unwrap(), StateChange::Stale(r) if r.state == Some(CopyJobState::Running))
+        matches!(store.apply_state(&update(id, CopyJobState::Created)).await.unwrap(), StateChange::Stale(r) if r.state == Some(CopyJobState::Running))
     );
-    assert!(matches!(store.apply_state(&update(&id, CopyJobState::Running)).await.unwrap(), StateChange::Stale(_)));
-    let StateChange::Applied(record) = store.apply_state(&update(&id, CopyJobState::Failed)).await.unwrap() else {
+    assert!(matches!(store.apply_state(&update(id, CopyJobState::Running)).await.unwrap(), StateChange::Stale(_)));
+    let StateChange::Applied(record) = store.apply_state(&update(id, CopyJobState::Failed)).await.unwrap() else {
         panic!()
     };
     assert_eq!(record.state, Some(CopyJobState::Failed));
     assert!(
-        matches!(store.apply_state(&update(&id, CopyJobState::Completed)).await.unwrap(), StateChange::Stale(r) if r.state == Some(CopyJobState::Failed))
+        matches!(store.apply_state(&update(id, CopyJobState::Completed)).await.unwrap(), StateChange::Stale(r) if r.state == Some(CopyJobState::Failed))
     );
 
     // Details are filled once and never overwritten; starting a job never moves its state back.
@@ -53,9 +54,9 @@ pub async fn states_only_move_forward(store: &impl TrackingStore, id: &CopyJobId
         resource_type: Some("EBS".into()),
         ..CopyDetails::default()
     };
-    store.fill_details(&id, &details).await.unwrap();
+    store.fill_details(id, &details).await.unwrap();
     let other = CopyDetails { resource_type: Some("RDS".into()), ..CopyDetails::default() };
-    store.fill_details(&id, &other).await.unwrap();
+    store.fill_details(id, &other).await.unwrap();
     let lineage =
         Lineage::original(&CopyJobId::parse("ROOT").unwrap()).next_attempt(&CopyJobId::parse("ROOT").unwrap());
     store
@@ -68,8 +69,8 @@ pub async fn states_only_move_forward(store: &impl TrackingStore, id: &CopyJobId
         })
         .await
         .unwrap();
-    store.link_retry(&id, &CopyJobId::parse("NEXT").unwrap()).await.unwrap();
-    let record = record_of(store, &id).await;
+    store.link_retry(id, &CopyJobId::parse("NEXT").unwrap()).await.unwrap();
+    let record = record_of(store, id).await;
     assert_eq!(record.state, Some(CopyJobState::Failed));
     assert_eq!(record.details.resource_type, Some(vaultwatch::domain::ResourceType::Ebs));
     assert_eq!(record.details.destination_vault, Some(vault));
@@ -84,29 +85,29 @@ pub async fn claims_are_exclusive_expire_and_can_be_released(store: &impl Tracki
     let lease = Duration::from_secs(90);
     let now = Utc::now();
     let (a, b) = (ClaimOwner::parse("request-a").unwrap(), ClaimOwner::parse("request-b").unwrap());
-    assert!(matches!(store.claim(&id, ClaimKind::Alert, &a, now, lease).await.unwrap(), Claim::Acquired(_)));
-    assert_eq!(store.claim(&id, ClaimKind::Alert, &b, now, lease).await.unwrap(), Claim::InProgress);
+    assert!(matches!(store.claim(id, ClaimKind::Alert, &a, now, lease).await.unwrap(), Claim::Acquired(_)));
+    assert_eq!(store.claim(id, ClaimKind::Alert, &b, now, lease).await.unwrap(), Claim::InProgress);
     assert!(
-        matches!(store.claim(&id, ClaimKind::FailureHandling, &b, now, lease).await.unwrap(), Claim::Acquired(_)),
+        matches!(store.claim(id, ClaimKind::FailureHandling, &b, now, lease).await.unwrap(), Claim::Acquired(_)),
         "claims are per kind"
     );
     // Abandoned past its lease: taken over.
     let later = now + chrono::Duration::seconds(120);
-    assert!(matches!(store.claim(&id, ClaimKind::Alert, &b, later, lease).await.unwrap(), Claim::Acquired(_)));
-    store.release_claim(&id, ClaimKind::Alert, &b).await.unwrap();
-    assert!(matches!(store.claim(&id, ClaimKind::Alert, &b, later, lease).await.unwrap(), Claim::Acquired(_)));
+    assert!(matches!(store.claim(id, ClaimKind::Alert, &b, later, lease).await.unwrap(), Claim::Acquired(_)));
+    store.release_claim(id, ClaimKind::Alert, &b).await.unwrap();
+    assert!(matches!(store.claim(id, ClaimKind::Alert, &b, later, lease).await.unwrap(), Claim::Acquired(_)));
     let alerted = ClaimOutcome { alerted: Some(AlertKind::PermanentFailure), ..ClaimOutcome::default() };
-    assert_eq!(store.finish_claim(&id, ClaimKind::Alert, &b, &alerted, None).await.unwrap(), Ownership::Held);
+    assert_eq!(store.finish_claim(id, ClaimKind::Alert, &b, &alerted, None).await.unwrap(), Ownership::Held);
     assert_eq!(
-        store.release_claim(&id, ClaimKind::Alert, &b).await.unwrap(),
+        store.release_claim(id, ClaimKind::Alert, &b).await.unwrap(),
         Ownership::Lost,
         "a done claim stays done"
     );
     assert_eq!(
-        store.claim(&id, ClaimKind::Alert, &a, later + chrono::Duration::hours(1), lease).await.unwrap(),
+        store.claim(id, ClaimKind::Alert, &a, later + chrono::Duration::hours(1), lease).await.unwrap(),
         Claim::AlreadyDone
     );
-    assert_eq!(record_of(store, &id).await.outcome, alerted);
+    assert_eq!(record_of(store, id).await.outcome, alerted);
 }
 
 /// The store's side of claim ownership, for any store (the in-memory one in the behaviour tests,
@@ -172,4 +173,100 @@ pub async fn claim_outcome(store: &impl TrackingStore, id: &CopyJobId) {
     assert_eq!(finish(ClaimKind::Alert, &refused).await, refused, "the retry scheduled is gone with the alert");
     let resolved = ClaimOutcome { resolved_by: Some(CopyJobId::parse("MANUAL-1").unwrap()), ..refused };
     assert_eq!(finish(ClaimKind::Resolution, &resolved).await, resolved);
+}
+
+/// A path's incident, for any store: the first failure opens it, each recovery point is counted
+/// once however often it fails and however many writers meet at once, another kind of cause is
+/// another incident, each episode's messages are claimed once, and digests are recorded once per
+/// due time. `unique` makes the path one the store has not seen.
+pub async fn incidents(store: &impl TrackingStore, unique: &str) {
+    use chrono::SubsecRound;
+    use vaultwatch::domain::{
+        AffectedPoint, CopyPath, Destination, IamRoleArn, IncidentId, PathCauseKind, PathFailure, RecoveryPointArn,
+    };
+    use vaultwatch::ports::{IncidentClaim, IncidentClaimKind};
+
+    let vault = |region: &str, name: &str| {
+        BackupVaultArn::parse(&format!("arn:aws:backup:{region}:123456789012:backup-vault:{name}-{unique}")).unwrap()
+    };
+    let path = CopyPath {
+        source_vault: vault("us-east-1", "primary"),
+        destination_vault: vault("us-west-2", "dr"),
+        role: Some(IamRoleArn::parse("arn:aws:iam::123456789012:role/backup").unwrap()),
+    };
+    let failure = |point: &str, kind| PathFailure {
+        path: path.clone(),
+        kind,
+        status_message: "Unable to access KMS key: the key is disabled.".into(),
+        message_category: None,
+        point: AffectedPoint {
+            recovery_point: RecoveryPointArn::parse(&format!("arn:aws:ec2:us-east-1::snapshot/snap-{point}")).unwrap(),
+            copy_job: CopyJobId::parse(&format!("JOB-{point}")).ok(),
+            resource: None,
+            resource_type: Some("EBS".into()),
+            lifecycle: Some(lifecycle(30, 365)),
+            plan_rule: None,
+        },
+        destination: Destination::default(),
+    };
+    let t0 = Utc::now().trunc_subsecs(3);
+    let kms = PathCauseKind::KmsKey;
+
+    let first = store.record_path_failure(&failure("a", kms), t0).await.unwrap();
+    assert!(first.opened && first.added, "{first:?}");
+    assert_eq!((first.incident.affected, first.incident.id.opened_at), (1, t0));
+    assert!(first.incident.is_open() && !first.incident.alerted);
+    assert_eq!(first.incident.first, failure("a", kms).point);
+    assert_eq!(first.incident.path, path);
+    let id = first.incident.id.clone();
+
+    let again = store.record_path_failure(&failure("a", kms), t0 + chrono::Duration::seconds(1)).await.unwrap();
+    assert!(!again.opened && !again.added, "the same recovery point counts once: {again:?}");
+    assert_eq!((again.incident.affected, &again.incident.id), (1, &id));
+
+    // Writers meeting on the path at once: one episode, each point counted once.
+    let points: Vec<String> = (0..8).map(|n| format!("p{n}")).collect();
+    let entries = futures_util::future::join_all(points.iter().chain(points.iter()).map(|point| {
+        let failure = failure(point, kms);
+        async move { store.record_path_failure(&failure, t0 + chrono::Duration::seconds(2)).await.unwrap() }
+    }))
+    .await;
+    assert!(entries.iter().all(|entry| !entry.opened && entry.incident.id == id));
+    assert_eq!(entries.iter().filter(|entry| entry.added).count(), 8);
+    let incident = store.incident(&id.key).await.unwrap().expect("the incident");
+    assert_eq!(incident.affected, 9);
+
+    // Another kind of cause on the same path is another incident.
+    let denied = store.record_path_failure(&failure("a", PathCauseKind::Access), t0).await.unwrap();
+    assert!(denied.opened && denied.added && denied.incident.id != id);
+
+    // The opening alert, once per episode.
+    let lease = Duration::from_secs(330);
+    let (a, b) = (ClaimOwner::parse("request-a").unwrap(), ClaimOwner::parse("request-b").unwrap());
+    let claim = async |owner| store.claim_incident(&id, IncidentClaimKind::Opened, owner, t0, lease).await.unwrap();
+    assert!(matches!(claim(&a).await, IncidentClaim::Acquired(incident) if incident.id == id));
+    assert_eq!(claim(&b).await, IncidentClaim::InProgress);
+    assert_eq!(store.finish_incident_claim(&id, IncidentClaimKind::Opened, &b).await.unwrap(), Ownership::Lost);
+    assert_eq!(store.finish_incident_claim(&id, IncidentClaimKind::Opened, &a).await.unwrap(), Ownership::Held);
+    assert_eq!(claim(&b).await, IncidentClaim::AlreadyDone);
+    assert!(store.incident(&id.key).await.unwrap().unwrap().alerted);
+    // A claim given back can be taken again; one of another episode is gone.
+    let healed_claim =
+        async |owner| store.claim_incident(&id, IncidentClaimKind::Healed, owner, t0, lease).await.unwrap();
+    assert!(matches!(healed_claim(&a).await, IncidentClaim::Acquired(_)));
+    assert_eq!(store.release_incident_claim(&id, IncidentClaimKind::Healed, &b).await.unwrap(), Ownership::Lost);
+    assert_eq!(store.release_incident_claim(&id, IncidentClaimKind::Healed, &a).await.unwrap(), Ownership::Held);
+    assert!(matches!(healed_claim(&b).await, IncidentClaim::Acquired(_)));
+    let other = IncidentId { opened_at: t0 - chrono::Duration::days(1), ..id.clone() };
+    let gone = store.claim_incident(&other, IncidentClaimKind::Opened, &a, t0, lease).await.unwrap();
+    assert_eq!(gone, IncidentClaim::Gone);
+
+    // Digests: one writer per due time.
+    let t1 = t0 + chrono::Duration::hours(24);
+    assert!(store.mark_digest(&id, None, t1).await.unwrap());
+    assert!(!store.mark_digest(&id, None, t1).await.unwrap(), "already recorded");
+    assert!(store.mark_digest(&id, Some(t1), t1 + chrono::Duration::hours(24)).await.unwrap());
+    assert!(!store.mark_digest(&other, None, t1).await.unwrap(), "not the current episode");
+    let incident = store.incident(&id.key).await.unwrap().unwrap();
+    assert_eq!(incident.last_digest_at, Some(t1 + chrono::Duration::hours(24)));
 }

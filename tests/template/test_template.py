@@ -114,10 +114,13 @@ def test_pass_role_only_for_the_backup_role_and_only_to_aws_backup():
     assert TEMPLATE["Conditions"]["HasPassableRoles"] == [[["", "PassableRoleArns"], ""]]
 
 
-def test_the_tracker_and_the_retrier_only_write_the_table():
-    for name in ("CopyJobTrackerFunction", "CopyJobRetrierFunction"):
+def test_the_tracker_and_the_retrier_only_write_the_table_and_read_by_key():
+    # The retrier reads one item by key: a path incident another writer counted a failure in.
+    expected = {"CopyJobTrackerFunction": ["dynamodb:UpdateItem"],
+                "CopyJobRetrierFunction": ["dynamodb:GetItem", "dynamodb:UpdateItem"]}
+    for name, actions in expected.items():
         table = [s for n, s in function_statements() if n == name and s["Resource"] == "TrackingTable.Arn"]
-        assert [as_list(s["Action"]) for s in table] == [["dynamodb:UpdateItem"]], name
+        assert [as_list(s["Action"]) for s in table] == [actions], name
 
 
 def test_only_aws_backup_of_this_account_may_publish_to_the_vault_topic():
@@ -256,6 +259,7 @@ README_GRANTS = {
     },
     "CopyJobRetrierFunction": {
         "dynamodb:UpdateItem": {"TrackingTable.Arn"},
+        "dynamodb:GetItem": {"TrackingTable.Arn"},
         "backup:DescribeCopyJob": {"*"},
         "backup:DescribeBackupJob": {"*"},
         "backup:GetBackupPlan": {"arn:${AWS::Partition}:backup:${AWS::Region}:${AWS::AccountId}:backup-plan:*"},

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::error::classify;
 use super::OnFirstUse;
-use crate::domain::{Alert, CopyJobId, CustomNotification, Resolution, TopicArn};
+use crate::domain::{Alert, CopyJobId, CustomNotification, IncidentMessage, Resolution, TopicArn};
 use crate::ports::{AlertSink, AwsError};
 
 pub struct SnsAlerts {
@@ -101,6 +101,11 @@ impl AlertSink for SnsAlerts {
     async fn resolve(&self, resolution: &Resolution) -> Result<(), AwsError> {
         let message = message_structure(&resolution.notification(), &resolution.body());
         self.publish_message(resolution.subject(), message, "resolved", Some(resolution.alerted_job.as_str())).await
+    }
+
+    async fn incident(&self, message: &IncidentMessage) -> Result<(), AwsError> {
+        let structured = message_structure(&message.notification(), &message.body());
+        self.publish_message(message.subject(), structured, message.label(), None).await
     }
 }
 

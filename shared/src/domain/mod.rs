@@ -38,6 +38,7 @@ pub mod chatbot;
 mod coverage;
 mod failure;
 mod ids;
+mod incident;
 mod job;
 mod lifecycle;
 mod path;
@@ -63,6 +64,10 @@ pub use failure::{
     classify_failure, classify_refusal, Cause, Classification, FailureClass, PathCause, PointCause, TransientCause,
 };
 pub use ids::{AccountId, BackupJobId, BackupPlanId, BackupPlanVersion, BackupRuleId, CopyJobId};
+pub use incident::{
+    AffectedPoint, BackfillProgress, HealedBy, Incident, IncidentId, IncidentMessage, IncidentState, NotBackfilled,
+    PathFailure, INCIDENT_EVENT_TYPE, INCIDENT_HEALED_EVENT_TYPE,
+};
 pub use job::{
     BackupJob, BackupJobState, Composite, CopyJob, CopyJobState, Destination, JobKind, PlanRuleRef, ResourceType,
     VaultLockState, VaultType,

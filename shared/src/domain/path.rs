@@ -71,6 +71,11 @@ impl fmt::Display for CopyPath {
 pub struct PathKey(String);
 
 impl PathKey {
+    /// A key as the table stores it (read back with [`Self::path`]).
+    pub fn from_stored(stored: &str) -> Self {
+        Self(stored.to_owned())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -125,6 +130,54 @@ impl From<&PathCause> for PathCauseKind {
     }
 }
 
+impl PathCauseKind {
+    /// As keys and the table name it (the serde name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PassRole => "pass_role",
+            Self::Access => "access",
+            Self::KmsKey => "kms_key",
+            Self::ManagedKey => "managed_key",
+            Self::VaultAccessPolicy => "vault_access_policy",
+            Self::Organization => "organization",
+            Self::Retention => "retention",
+            Self::Unsupported => "unsupported",
+            Self::Congestion => "congestion",
+        }
+    }
+
+    pub const ALL: [Self; 9] = [
+        Self::PassRole,
+        Self::Access,
+        Self::KmsKey,
+        Self::ManagedKey,
+        Self::VaultAccessPolicy,
+        Self::Organization,
+        Self::Retention,
+        Self::Unsupported,
+        Self::Congestion,
+    ];
+
+    pub fn parse(stored: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == stored)
+    }
+
+    /// In a person's words, for subjects and headlines.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::PassRole => "role cannot be passed",
+            Self::Access => "access denied",
+            Self::KmsKey => "KMS key",
+            Self::ManagedKey => "AWS managed key",
+            Self::VaultAccessPolicy => "vault access policy",
+            Self::Organization => "organization settings",
+            Self::Retention => "vault lock retention",
+            Self::Unsupported => "resource type not supported",
+            Self::Congestion => "AWS Backup's limits",
+        }
+    }
+}
+
 /// One incident: a path broken by one kind of cause.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct IncidentKey {
@@ -170,5 +223,10 @@ mod tests {
         assert_eq!(PathCauseKind::from(&key(Some("arn:aws:kms:...:key/1"))), PathCauseKind::from(&key(None)));
         assert_ne!(PathCauseKind::from(&PathCause::Retention), PathCauseKind::from(&PathCause::Organization));
         assert_eq!(serde_json::to_string(&PathCauseKind::VaultAccessPolicy).unwrap(), r#""vault_access_policy""#);
+        for kind in PathCauseKind::ALL {
+            assert_eq!(serde_json::to_string(&kind).unwrap(), format!("\"{}\"", kind.as_str()));
+            assert_eq!(PathCauseKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(PathCauseKind::parse("kms"), None);
     }
 }

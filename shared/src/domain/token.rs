@@ -28,6 +28,15 @@ impl IdempotencyToken {
         Self(format!("route-{hex}"))
     }
 
+    /// Token of the backfill copy of a recovery point in an incident's episode (its digest): one
+    /// copy per recovery point and episode however often the backfill is repeated.
+    pub fn for_backfill(episode: &str, recovery_point: &RecoveryPointArn) -> Self {
+        let digest =
+            Sha256::new().chain_update(episode).chain_update([0u8]).chain_update(recovery_point.as_str()).finalize();
+        let hex: String = digest.iter().take(16).map(|byte| format!("{byte:02x}")).collect();
+        Self(format!("backfill-{hex}"))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

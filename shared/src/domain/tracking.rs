@@ -262,6 +262,8 @@ pub struct ClaimOutcome {
     pub handled_with_parent: Option<CopyJobId>,
     /// The completed copy whose "resolved" message closed this job's alert.
     pub resolved_by: Option<CopyJobId>,
+    /// The path incident the failure was counted in (its thread), instead of an alert of its own.
+    pub incident: Option<String>,
 }
 
 impl ClaimOutcome {
@@ -277,9 +279,10 @@ impl ClaimOutcome {
     /// The outcome in words, e.g. "alerted: congestion persists; retry 9 scheduled; resolved by
     /// <job>" (the wording records written before outcomes had fields kept as their only outcome).
     pub fn note(&self) -> String {
-        let Self { retry_scheduled, alerted, handled_with_parent, resolved_by } = self;
+        let Self { retry_scheduled, alerted, handled_with_parent, resolved_by, incident } = self;
         let parts = [
             handled_with_parent.as_ref().map(|parent| format!("handled with composite parent {parent}")),
+            incident.as_ref().map(|thread| format!("in incident {thread}")),
             alerted.as_ref().map(|kind| format!("alerted: {kind}")),
             retry_scheduled.map(|attempt| format!("retry {attempt} scheduled")),
             resolved_by.as_ref().map(|job| format!("resolved by {job}")),
@@ -298,6 +301,8 @@ impl ClaimOutcome {
                 outcome.alerted = Some(AlertKind::from_label(label.strip_prefix(": ").unwrap_or(label)));
             } else if let Some(attempt) = part.strip_prefix("retry ").and_then(|rest| rest.strip_suffix(" scheduled")) {
                 outcome.retry_scheduled = attempt.parse().ok();
+            } else if let Some(thread) = part.strip_prefix("in incident ") {
+                outcome.incident = Some(thread.to_owned());
             } else if let Some(job) = part.strip_prefix("resolved by ") {
                 outcome.resolved_by = CopyJobId::parse(job).ok();
             }

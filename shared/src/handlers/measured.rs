@@ -65,10 +65,15 @@ impl Measured for FailureHandled {
         match self {
             Self::Alerted { alerted: reason, .. } => alerted(into, reason),
             Self::RetryScheduled { .. } => into.add(Metric::RetriesScheduled, 1.0),
-            // Told, but not a chain's end: an alert sent, and a retry scheduled.
-            Self::Escalated { .. } => {
-                into.add(Metric::AlertsSent, 1.0);
-                into.add(Metric::RetriesScheduled, 1.0);
+            Self::Escalated { alerted, .. } | Self::Incident { alerted, .. } => {
+                if matches!(self, Self::Escalated { .. }) {
+                    into.add(Metric::RetriesScheduled, 1.0);
+                }
+                into.add(Metric::PathFailures, 1.0);
+                if *alerted {
+                    into.add(Metric::IncidentsOpened, 1.0);
+                    into.add(Metric::AlertsSent, 1.0);
+                }
             }
             Self::Duplicate { .. } | Self::Nested { .. } => {}
         }
@@ -97,7 +102,10 @@ impl Measured for Summary {
     fn measure(&self, into: &mut Measurements) {
         into.add(Metric::ReconcilerRepaired, self.repaired as f64);
         into.add(Metric::RetriesScheduled, self.retried as f64);
-        into.add(Metric::AlertsSent, (self.alerted + self.refused) as f64);
+        into.add(Metric::AlertsSent, (self.alerted + self.refused + self.incidents_opened) as f64);
+        into.add(Metric::PathFailures, self.path_failures as f64);
+        into.add(Metric::IncidentsOpened, self.incidents_opened as f64);
+        into.add(Metric::IncidentsResolved, self.incidents_healed as f64);
         into.add(Metric::AlertsResolved, self.resolved as f64);
         into.add(Metric::MissingCopiesStarted, self.missing_copies_started as f64);
         if let Some(coverage) = &self.coverage {

@@ -3,6 +3,7 @@
 pub mod copier;
 pub mod coverage;
 pub mod deadline;
+pub mod healing;
 mod measured;
 pub mod organization;
 pub mod reconciler;

@@ -27,15 +27,16 @@ use serde_json::Value;
 use super::copier::{CompletedBackup, Copier};
 use super::coverage::{CoverageAssessor, CoverageQuery};
 use super::deadline::{Deadline, Stopped};
+use super::healing::Healer;
 use super::organization::{AccountCoverage, OrganizationAssessor, OrganizationSettings};
 use super::retrier::{ClaimedWork, FailureHandled, Once, Retrier, RetrierSettings};
 use super::tracker::Tracker;
 use super::HandlerError;
 use crate::domain::{
     Alert, AlertReason, BackupVaultArn, ClaimKind, ClaimOwner, CopyDetails, CopyJob, CopyJobId, CopyJobState,
-    CopyLedger, CopyRoute, Coverage, CoverageStatus, CoverageSummary, IamRoleArn, IdempotencyToken, ListingPlace,
-    RecoveryPointArn, Refusal, RequiredBy, Requirement, Resolution, RouteTable, SourcePolicy, SweepCursor, SweepPhase,
-    SweepResume, VerifiedSweep,
+    CopyLedger, CopyPath, CopyRoute, Coverage, CoverageStatus, CoverageSummary, IamRoleArn, IdempotencyToken,
+    ListingPlace, PathKey, RecoveryPointArn, Refusal, RequiredBy, Requirement, Resolution, RouteTable, SourcePolicy,
+    SweepCursor, SweepPhase, SweepResume, VerifiedSweep,
 };
 use crate::notification::{scheduled_time, CopyJobEvent};
 use crate::ports::{AlertSink, AwsError, BackupApi, Clock, CopyJobQuery, RetryQueue, TrackingStore, OPERATION_TIMEOUT};
@@ -96,6 +97,11 @@ pub struct Summary {
     pub already_verified: usize,
     pub retried: usize,
     pub alerted: usize,
+    /// Failures counted in their path's incident, and incidents whose alert this run sent.
+    pub path_failures: usize,
+    pub incidents_opened: usize,
+    /// Path incidents healed by a copy that completed on the path (their "healed" message sent).
+    pub incidents_healed: usize,
     /// Alerted copies found covered (a COMPLETED copy of the same recovery point to the same vault):
     /// one "resolved" message each, in the alert's thread.
     pub resolved: usize,
@@ -147,9 +153,14 @@ impl Summary {
         match reconciled.failure {
             Some(FailureHandled::RetryScheduled { .. }) => self.retried += 1,
             Some(FailureHandled::Alerted { .. }) => self.alerted += 1,
-            Some(FailureHandled::Escalated { .. }) => {
+            Some(FailureHandled::Escalated { alerted, .. }) => {
                 self.retried += 1;
-                self.alerted += 1;
+                self.path_failures += 1;
+                self.incidents_opened += usize::from(alerted);
+            }
+            Some(FailureHandled::Incident { alerted, .. }) => {
+                self.path_failures += 1;
+                self.incidents_opened += usize::from(alerted);
             }
             Some(FailureHandled::Duplicate { .. } | FailureHandled::Nested { .. }) | None => {}
         }
@@ -245,6 +256,15 @@ struct Swept {
     ledger: CopyLedger,
     /// Pairs of listed copy jobs that could not be read as a whole: they have a copy all the same.
     unreadable_copies: HashSet<(RecoveryPointArn, BackupVaultArn)>,
+    /// The last copy listed as completed on each path: proof the path works (healing its incidents).
+    completed_on: HashMap<PathKey, Completed>,
+}
+
+/// A copy that completed on a path.
+#[derive(Clone, Debug)]
+struct Completed {
+    job: CopyJobId,
+    at: DateTime<Utc>,
 }
 
 /// A coverage status that says no copy job exists for the requirement.
@@ -277,6 +297,10 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
     fn tracker(&self) -> Tracker<&S> {
         // The reconciler reads the API, not notifications: no publisher to verify.
         Tracker { store: &self.store, sources: SourcePolicy::default() }
+    }
+
+    fn healer(&self) -> Healer<&S, &A> {
+        Healer { store: &self.store, alerts: &self.alerts, clock: self.clock.clone(), lease: self.retry.claim_lease }
     }
 
     fn retrier(&self) -> Retrier<&B, &S, &A, &Q> {
@@ -442,8 +466,10 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
                 Progress::Finished
             }
         };
+        let healing = self.heal_paths(&swept.completed_on, summary, run).await;
         summary.missing_copy_pass = self.missing_copy_pass(swept, &rows, run, out_of_time, summary).await?;
-        Ok(summary.missing_copy_pass != MissingCopyPass::Stopped
+        Ok(healing == Progress::Finished
+            && summary.missing_copy_pass != MissingCopyPass::Stopped
             && !matches!(rows, CoverageRows::Stopped)
             && resolutions == Progress::Finished)
     }
@@ -471,6 +497,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         };
         let mut ledger = CopyLedger::default();
         let mut unreadable_copies = HashSet::new();
+        let mut completed_on: HashMap<PathKey, Completed> = HashMap::new();
         // Some listed job could not be read well enough to know even its pair.
         let mut copies_unknown = false;
         let listing = loop {
@@ -493,6 +520,13 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             }
             // A run stopped inside this page reconciled its jobs up to this one. (Not listed again,
             // the page changed: all of it is reconciled again, harmlessly.)
+            for job in page.items.iter().filter(|job| job.state == CopyJobState::Completed) {
+                let Some(at) = job.completed_at else { continue };
+                let last = completed_on.entry(CopyPath::of(job).key()).or_insert(Completed { job: job.id.clone(), at });
+                if at > last.at {
+                    *last = Completed { job: job.id.clone(), at };
+                }
+            }
             let done =
                 place.last_reconciled.as_ref().and_then(|last| page.items.iter().position(|job| job.id == *last));
             let jobs = &page.items[done.map_or(0, |at| at + 1)..];
@@ -527,7 +561,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
                 };
             }
         };
-        Ok(Swept { listing, ledger, unreadable_copies })
+        Ok(Swept { listing, ledger, unreadable_copies, completed_on })
     }
 
     /// Reconciles one listed page's jobs, a few at a time (their table writes overlap), and notes
@@ -753,6 +787,31 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             }
         }
         Ok(Progress::Finished)
+    }
+
+    /// Heals each open incident of a path on which a copy completed after the incident opened, and
+    /// sends its one "healed" message (again on a later sweep if this one could not).
+    async fn heal_paths(
+        &self,
+        completed_on: &HashMap<PathKey, Completed>,
+        summary: &mut Summary,
+        run: Run<'_>,
+    ) -> Progress {
+        let healer = self.healer();
+        for (path, completed) in completed_on {
+            let Ok(healed) = run.deadline.bound(healer.heal_path(path, &completed.job, completed.at, run.owner)).await
+            else {
+                return Progress::Stopped;
+            };
+            match healed {
+                Ok(told) => summary.incidents_healed += told,
+                Err(err) => {
+                    summary.errors += 1;
+                    tracing::error!(path = path.as_str(), error = %err, "could not heal the path's incidents");
+                }
+            }
+        }
+        Progress::Finished
     }
 
     /// The "resolved" message of one alerted job, once: false when another run already sent it.

@@ -17,14 +17,16 @@ use serde_json::Value;
 
 use super::{for_each_notification, skipped, HandlerError, Outcomes, RecordOutcome, CONCURRENT_RECORDS};
 use crate::domain::{
-    classify_failure, Alert, AlertReason, BackupVaultArn, Claim, ClaimKind, ClaimLease, ClaimOutcome, ClaimOwner,
-    Classification, Composite, CopyDetails, CopyJob, CopyJobId, CopyJobRecord, CopyTargets, Destination, FailureClass,
-    IamRoleArn, IdempotencyToken, Lifecycle, Lineage, NotCopyable, Ownership, PassableRoles, PlanRuleRef, ResourceType,
-    RetryPolicy, SourcePolicy, StartedCopy,
+    classify_failure, AffectedPoint, Alert, AlertReason, BackupVaultArn, Cause, Claim, ClaimKind, ClaimLease,
+    ClaimOutcome, ClaimOwner, Classification, Composite, CopyDetails, CopyJob, CopyJobId, CopyJobRecord, CopyPath,
+    CopyTargets, Destination, FailureClass, IamRoleArn, IdempotencyToken, IncidentId, IncidentMessage, Lifecycle,
+    Lineage, NotCopyable, Ownership, PassableRoles, PathCauseKind, PathFailure, PlanRuleRef, ResourceType, RetryPolicy,
+    SourcePolicy, StartedCopy,
 };
 use crate::notification::{JobEvent, ParseError};
 use crate::ports::{
-    AlertSink, AwsError, BackupApi, Clock, RetryQueue, RetryRequest, StartCopyRequest, TrackingStore, WallClock,
+    AlertSink, AwsError, BackupApi, Clock, IncidentClaim, IncidentClaimKind, RetryQueue, RetryRequest,
+    StartCopyRequest, TrackingStore, WallClock,
 };
 
 /// What the retrier decided about one failed copy job. Serialised tagged: `{"outcome":
@@ -42,17 +44,15 @@ pub enum FailureHandled {
     },
     /// A retry waits on the delay queue.
     RetryScheduled { copy_job: CopyJobId, attempt: u32, delay_seconds: u64 },
-    /// A retry waits on the delay queue, and the operator was told why the chain is taking so long
-    /// (congestion outlasting its budget).
-    Escalated {
-        copy_job: CopyJobId,
-        attempt: u32,
-        delay_seconds: u64,
-        #[serde(serialize_with = "reason_label")]
-        alerted: AlertReason,
-    },
+    /// A retry waits on the delay queue, and the chain's congestion outlasted its budget: counted in
+    /// the path's congestion incident (`incident`, its thread; `alerted` when this failure sent its
+    /// one alert).
+    Escalated { copy_job: CopyJobId, attempt: u32, delay_seconds: u64, incident: String, alerted: bool },
     /// A nested job of a composite copy: its parent is retried or alerted, not it.
     Nested { copy_job: CopyJobId, parent: CopyJobId },
+    /// The failure belongs to its path: counted in the path's incident of its kind (`incident` is
+    /// the incident's thread). `alerted` when this failure sent the incident's one alert.
+    Incident { copy_job: CopyJobId, incident: String, cause: PathCauseKind, opened: bool, alerted: bool },
 }
 
 /// What a due retry came to.
@@ -118,6 +118,9 @@ pub struct RetrierSettings {
     pub roles: PassableRoles,
     /// Where the function may copy to (`COPY_TARGETS`, the template's `AllowedCopyTargets`).
     pub targets: CopyTargets,
+    /// Hours between "still broken" digests of an open incident (`INCIDENT_DIGEST_HOURS`, the
+    /// template's `IncidentDigestHours`); 0: none.
+    pub incident_digest_hours: u32,
 }
 
 /// The template's values: 3 retries from 60 s, a 330 s claim lease; any publisher, role and target.
@@ -129,9 +132,13 @@ impl Default for RetrierSettings {
             sources: SourcePolicy::default(),
             roles: PassableRoles::default(),
             targets: CopyTargets::default(),
+            incident_digest_hours: DEFAULT_INCIDENT_DIGEST_HOURS,
         }
     }
 }
+
+/// The template's `IncidentDigestHours` default: a digest a day.
+pub const DEFAULT_INCIDENT_DIGEST_HOURS: u32 = 24;
 
 /// How often a claim is closed before the invocation gives up, once its side effect (an alert, a
 /// scheduled retry) has happened: a redelivery would repeat it.
@@ -333,6 +340,20 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         let lifecycle = job.destination_lifecycle.or(record.lifecycle);
         let plan = match self.plan_retry(&job, &classification, &next, delay).await? {
             Ok(plan) => plan,
+            // A failure of the path: one incident, not an alert per copy.
+            Err(AlertReason::PermanentFailure { cause: Cause::Path(cause), .. }) => {
+                let kind = PathCauseKind::from(&cause);
+                let joined = self.join_incident(&job, kind, &status_message, lifecycle, record, held.owner()).await?;
+                let recorded = ClaimOutcome { incident: Some(joined.thread.clone()), ..ClaimOutcome::default() };
+                let outcome = FailureHandled::Incident {
+                    copy_job: id.clone(),
+                    incident: joined.thread,
+                    cause: kind,
+                    opened: joined.opened,
+                    alerted: joined.alerted,
+                };
+                return Ok(ClaimedWork { recorded, details, outcome });
+            }
             // Alerts here need no claim of their own: this failure's claim already makes them once.
             Err(reason) => {
                 let alert = alert_for(&job, &lineage, reason, self.alert_lifecycle(&job, lifecycle).await);
@@ -362,28 +383,95 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         self.queue.schedule(&request, delay).await?;
         tracing::info!(copy_job = %id, attempt, delay_seconds = delay.as_secs(), "retry scheduled");
         let (copy_job, delay_seconds) = (id.clone(), delay.as_secs());
-        let congestion = AlertReason::CongestionPersists { status_message, cause: classification.cause.clone() };
-        // Every failure of a chain told of its congestion says so, not only the one that told: the
-        // failure a completed copy follows is the one its "resolved" message is claimed on.
-        let recorded = ClaimOutcome {
-            retry_scheduled: Some(attempt),
-            alerted: self.settings.policy.told_of_congestion(attempt, &classification).then(|| (&congestion).into()),
-            ..ClaimOutcome::default()
-        };
-        // The retry is scheduled first: if the alert then fails, a redelivery schedules the same
-        // retry again (same token, same job) rather than telling the operator twice.
-        if self.settings.policy.escalates(attempt, &classification) {
-            let alert = alert_for(&job, &lineage, congestion, self.alert_lifecycle(&job, lifecycle).await);
-            // Retry and alert go out within one renewed lease: no second confirmation.
-            self.publish(&alert).await?;
-            let outcome = FailureHandled::Escalated { copy_job, attempt, delay_seconds, alerted: alert.reason };
-            return Ok(ClaimedWork { recorded, details, outcome });
+        let mut recorded = ClaimOutcome { retry_scheduled: Some(attempt), ..ClaimOutcome::default() };
+        // Congestion past its budget is the path's: its congestion incident (one alert, however many
+        // chains are held back on the path), joined by every later failure of the chain. The retry is
+        // scheduled first: if the incident then fails, a redelivery schedules the same retry again
+        // (same token, same job) and joins the incident once.
+        if self.settings.policy.told_of_congestion(attempt, &classification) {
+            let kind = PathCauseKind::Congestion;
+            let joined = self.join_incident(&job, kind, &status_message, lifecycle, record, held.owner()).await?;
+            recorded.incident = Some(joined.thread.clone());
+            if self.settings.policy.escalates(attempt, &classification) {
+                let (incident, alerted) = (joined.thread, joined.alerted);
+                let outcome = FailureHandled::Escalated { copy_job, attempt, delay_seconds, incident, alerted };
+                return Ok(ClaimedWork { recorded, details, outcome });
+            }
         }
         Ok(ClaimedWork {
             recorded,
             details,
             outcome: FailureHandled::RetryScheduled { copy_job, attempt, delay_seconds },
         })
+    }
+
+    /// Counts a failure that belongs to its path in the path's incident of `kind`, and sends the
+    /// incident's one alert if no one has (the failure that opened it, or a later one when its
+    /// opener stopped before sending), and a digest when one is due.
+    async fn join_incident(
+        &self,
+        job: &CopyJob,
+        kind: PathCauseKind,
+        status_message: &str,
+        lifecycle: Option<Lifecycle>,
+        record: &CopyJobRecord,
+        owner: &ClaimOwner,
+    ) -> Result<Joined, HandlerError> {
+        let failure = PathFailure {
+            path: CopyPath::of(job),
+            kind,
+            status_message: status_message.to_owned(),
+            message_category: job.message_category.clone(),
+            point: AffectedPoint {
+                recovery_point: job.source_recovery_point.clone(),
+                copy_job: Some(record.lineage.as_ref().map_or(&job.id, |lineage| &lineage.root).clone()),
+                resource: job.resource.clone(),
+                resource_type: job.resource_type.clone(),
+                lifecycle,
+                plan_rule: if lifecycle.is_none() { job.created_by.clone() } else { None },
+            },
+            destination: job.destination.clone(),
+        };
+        let now = self.clock.now();
+        let entry = self.store.record_path_failure(&failure, now).await?;
+        let incident = entry.incident;
+        tracing::info!(copy_job = %job.id, incident = %incident.id.thread_id(), cause = kind.as_str(), opened = entry.opened, affected = incident.affected, "failure counted in its path's incident");
+        let alerted = !incident.alerted && self.send_opened(&incident.id, owner).await?;
+        if incident.digest_due(now, self.settings.incident_digest_hours)
+            && self.store.mark_digest(&incident.id, incident.last_digest_at, now).await?
+        {
+            // At most one digest per due time; one lost to a failed publish waits for the next.
+            match self.alerts.incident(&IncidentMessage::Digest(incident.clone())).await {
+                Ok(()) => {
+                    tracing::warn!(incident = %incident.id.thread_id(), affected = incident.affected, "incident digest published")
+                }
+                Err(err) => {
+                    tracing::error!(incident = %incident.id.thread_id(), error = %err, "incident digest not published")
+                }
+            }
+        }
+        Ok(Joined { thread: incident.id.thread_id(), opened: entry.opened, alerted })
+    }
+
+    /// Sends an incident's opening alert once (its claim on the incident item): true if this call sent it.
+    async fn send_opened(&self, id: &IncidentId, owner: &ClaimOwner) -> Result<bool, HandlerError> {
+        let lease = self.settings.claim_lease.duration();
+        let kind = IncidentClaimKind::Opened;
+        let incident = match self.store.claim_incident(id, kind, owner, self.clock.now(), lease).await? {
+            IncidentClaim::Acquired(incident) => *incident,
+            IncidentClaim::AlreadyDone | IncidentClaim::InProgress | IncidentClaim::Gone => return Ok(false),
+        };
+        if let Err(err) = self.alerts.incident(&IncidentMessage::Opened(incident)).await {
+            if let Err(release) = self.store.release_incident_claim(id, kind, owner).await {
+                tracing::warn!(incident = %id.thread_id(), error = %release, "could not release the incident's claim; it expires with its lease");
+            }
+            return Err(err.into());
+        }
+        tracing::warn!(incident = %id.thread_id(), "incident alert published");
+        if self.store.finish_incident_claim(id, kind, owner).await? == Ownership::Lost {
+            tracing::error!(incident = %id.thread_id(), "incident alert sent, but its claim was taken over before it was recorded");
+        }
+        Ok(true)
     }
 
     /// The lifecycle the alert's command gives the copy: the one a retry asks for — the job's or its
@@ -604,6 +692,20 @@ pub(crate) struct HeldClaim {
     id: CopyJobId,
     kind: ClaimKind,
     owner: ClaimOwner,
+}
+
+impl HeldClaim {
+    fn owner(&self) -> &ClaimOwner {
+        &self.owner
+    }
+}
+
+/// What counting a failure in its path's incident came to.
+struct Joined {
+    /// The incident's thread.
+    thread: String,
+    opened: bool,
+    alerted: bool,
 }
 
 /// Why work under a claim stopped: it failed (the claim is given back), or the claim was found

@@ -9,13 +9,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::{
-    AlertSink, AwsError, BackupApi, BackupJobQuery, CopyJobQuery, Page, RetryQueue, RetryRequest, StartCopyRequest,
-    TrackingStore,
+    AlertSink, AwsError, BackupApi, BackupJobQuery, CopyJobQuery, IncidentClaim, IncidentClaimKind, IncidentEntry,
+    Page, RetryQueue, RetryRequest, StartCopyRequest, TrackingStore,
 };
 use crate::domain::{
     Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOutcome, ClaimOwner, CopyDetails, CopyJob,
-    CopyJobId, CopyJobRecord, IdempotencyToken, Lifecycle, Ownership, PlanRuleRef, RecoveryPoint, RecoveryPointArn,
-    Refusal, Resolution, StartedCopy, StateChange, StateUpdate, SweepCursor, VaultName,
+    CopyJobId, CopyJobRecord, HealedBy, IdempotencyToken, Incident, IncidentId, IncidentKey, IncidentMessage,
+    Lifecycle, Ownership, PathFailure, PathKey, PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal, Resolution,
+    StartedCopy, StateChange, StateUpdate, SweepCursor, VaultName,
 };
 
 impl<T: BackupApi> BackupApi for &T {
@@ -135,6 +136,61 @@ impl<T: TrackingStore> TrackingStore for &T {
     fn save_cursor(&self, cursor: &SweepCursor) -> impl Future<Output = Result<(), AwsError>> + Send {
         (**self).save_cursor(cursor)
     }
+    fn record_path_failure(
+        &self,
+        failure: &PathFailure,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<IncidentEntry, AwsError>> + Send {
+        (**self).record_path_failure(failure, now)
+    }
+    fn incident(&self, key: &IncidentKey) -> impl Future<Output = Result<Option<Incident>, AwsError>> + Send {
+        (**self).incident(key)
+    }
+    fn incidents_on(&self, path: &PathKey) -> impl Future<Output = Result<Vec<Incident>, AwsError>> + Send {
+        (**self).incidents_on(path)
+    }
+    fn heal_incident(
+        &self,
+        id: &IncidentId,
+        by: &HealedBy,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, AwsError>> + Send {
+        (**self).heal_incident(id, by, at)
+    }
+    fn claim_incident(
+        &self,
+        id: &IncidentId,
+        kind: IncidentClaimKind,
+        owner: &ClaimOwner,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> impl Future<Output = Result<IncidentClaim, AwsError>> + Send {
+        (**self).claim_incident(id, kind, owner, now, lease)
+    }
+    fn finish_incident_claim(
+        &self,
+        id: &IncidentId,
+        kind: IncidentClaimKind,
+        owner: &ClaimOwner,
+    ) -> impl Future<Output = Result<Ownership, AwsError>> + Send {
+        (**self).finish_incident_claim(id, kind, owner)
+    }
+    fn release_incident_claim(
+        &self,
+        id: &IncidentId,
+        kind: IncidentClaimKind,
+        owner: &ClaimOwner,
+    ) -> impl Future<Output = Result<Ownership, AwsError>> + Send {
+        (**self).release_incident_claim(id, kind, owner)
+    }
+    fn mark_digest(
+        &self,
+        id: &IncidentId,
+        previous: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, AwsError>> + Send {
+        (**self).mark_digest(id, previous, now)
+    }
     fn refused(
         &self,
         tokens: &[IdempotencyToken],
@@ -153,6 +209,9 @@ impl<T: AlertSink> AlertSink for &T {
 
     fn resolve(&self, resolution: &Resolution) -> impl Future<Output = Result<(), AwsError>> + Send {
         (**self).resolve(resolution)
+    }
+    fn incident(&self, message: &IncidentMessage) -> impl Future<Output = Result<(), AwsError>> + Send {
+        (**self).incident(message)
     }
 }
 

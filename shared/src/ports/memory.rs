@@ -11,14 +11,15 @@ use aws_lambda_events::cloudformation::CloudFormationCustomResourceResponse;
 
 use super::{
     AccountScope, AlertSink, AwsError, BackupApi, BackupJobQuery, Clock, CopyJobQuery, CustomResourceResponder,
-    ErrorClass, Page, ResponseError, RetryQueue, RetryRequest, StartCopyRequest, TrackingStore, Unreadable,
-    VaultNotificationsApi,
+    ErrorClass, IncidentClaim, IncidentClaimKind, IncidentEntry, Page, ResponseError, RetryQueue, RetryRequest,
+    StartCopyRequest, TrackingStore, Unreadable, VaultNotificationsApi,
 };
 use crate::domain::{
-    AccountId, Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOutcome, ClaimOwner, Composite,
-    CopyDetails, CopyJob, CopyJobId, CopyJobRecord, IamRoleArn, IdempotencyToken, Lifecycle, Ownership, PlanRuleRef,
-    RecoveryPoint, RecoveryPointArn, Refusal, Resolution, StartedCopy, StateChange, StateUpdate, StorageClass,
-    SweepCursor, VaultName, VaultNotifications,
+    AccountId, AffectedPoint, Alert, BackfillProgress, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind,
+    ClaimOutcome, ClaimOwner, Composite, CopyDetails, CopyJob, CopyJobId, CopyJobRecord, HealedBy, IamRoleArn,
+    IdempotencyToken, Incident, IncidentId, IncidentKey, IncidentMessage, IncidentState, Lifecycle, Ownership,
+    PathFailure, PathKey, PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal, Resolution, StartedCopy, StateChange,
+    StateUpdate, StorageClass, SweepCursor, VaultName, VaultNotifications,
 };
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -77,6 +78,15 @@ pub enum Call {
     RecordRefusal,
     Publish,
     Resolve,
+    RecordPathFailure,
+    Incident,
+    ClaimIncident,
+    FinishIncidentClaim,
+    ReleaseIncidentClaim,
+    MarkDigest,
+    PublishIncident,
+    IncidentsOn,
+    HealIncident,
 }
 
 impl Call {
@@ -106,6 +116,15 @@ impl Call {
             Self::RecordRefusal => "record_refusal",
             Self::Publish => "publish",
             Self::Resolve => "resolve",
+            Self::RecordPathFailure => "record_path_failure",
+            Self::Incident => "incident",
+            Self::ClaimIncident => "claim_incident",
+            Self::FinishIncidentClaim => "finish_incident_claim",
+            Self::ReleaseIncidentClaim => "release_incident_claim",
+            Self::MarkDigest => "mark_digest",
+            Self::PublishIncident => "publish_incident",
+            Self::IncidentsOn => "incidents_on",
+            Self::HealIncident => "heal_incident",
         }
     }
 }
@@ -540,7 +559,32 @@ pub struct MemoryStore {
     faults: Faults,
     cursor: Mutex<SweepCursor>,
     refusals: Mutex<HashMap<IdempotencyToken, Refusal>>,
+    incidents: Mutex<Incidents>,
     calls: Mutex<BTreeMap<Call, usize>>,
+}
+
+/// Incidents in memory: every episode, and each key's current one.
+#[derive(Default)]
+struct Incidents {
+    episodes: HashMap<IncidentId, StoredIncident>,
+    current: HashMap<IncidentKey, IncidentId>,
+}
+
+struct StoredIncident {
+    incident: Incident,
+    points: HashSet<RecoveryPointArn>,
+    /// Slot `n` (from 1) is `slots[n - 1]`.
+    slots: Vec<AffectedPoint>,
+    claims: HashMap<IncidentClaimKind, StoredClaim>,
+}
+
+impl Incidents {
+    fn current(&mut self, id: &IncidentId) -> Option<&mut StoredIncident> {
+        if self.current.get(&id.key) != Some(id) {
+            return None;
+        }
+        self.episodes.get_mut(id)
+    }
 }
 
 impl MemoryStore {
@@ -582,6 +626,19 @@ impl MemoryStore {
     pub fn fail_after(&self, call: Call, passing: usize, times: usize, error: AwsError) {
         self.faults.pass(call, passing);
         self.faults.queue(call, times, error);
+    }
+
+    /// Every incident episode, in the order they opened.
+    pub fn incidents(&self) -> Vec<Incident> {
+        let mut incidents: Vec<Incident> =
+            lock(&self.incidents).episodes.values().map(|stored| stored.incident.clone()).collect();
+        incidents.sort_by_key(|incident| incident.id.opened_at);
+        incidents
+    }
+
+    /// The affected recovery points of an episode, in slot order.
+    pub fn affected_points(&self, id: &IncidentId) -> Vec<AffectedPoint> {
+        lock(&self.incidents).episodes.get(id).map(|stored| stored.slots.clone()).unwrap_or_default()
     }
 
     /// A pending claim taken at `at` as the version before claims had owners wrote it: no owner.
@@ -741,6 +798,146 @@ impl TrackingStore for MemoryStore {
         lock(&self.refusals).entry(refusal.token.clone()).or_insert_with(|| refusal.clone());
         Ok(())
     }
+
+    async fn record_path_failure(&self, failure: &PathFailure, now: DateTime<Utc>) -> Result<IncidentEntry, AwsError> {
+        self.check(Call::RecordPathFailure)?;
+        let key = failure.key();
+        let mut incidents = lock(&self.incidents);
+        let open = incidents.current.get(&key).filter(|id| incidents.episodes[*id].incident.is_open()).cloned();
+        let (id, opened) = match open {
+            Some(id) => (id, false),
+            None => {
+                let id = IncidentId { key: key.clone(), opened_at: now };
+                let incident = Incident {
+                    id: id.clone(),
+                    path: failure.path.clone(),
+                    status_message: failure.status_message.clone(),
+                    message_category: failure.message_category.clone(),
+                    first: failure.point.clone(),
+                    destination: failure.destination.clone(),
+                    affected: 0,
+                    state: IncidentState::Open,
+                    alerted: false,
+                    healed_told: false,
+                    last_digest_at: None,
+                    backfill: BackfillProgress::default(),
+                };
+                let stored =
+                    StoredIncident { incident, points: HashSet::new(), slots: Vec::new(), claims: HashMap::new() };
+                incidents.episodes.insert(id.clone(), stored);
+                incidents.current.insert(key, id.clone());
+                (id, true)
+            }
+        };
+        let stored = incidents.episodes.get_mut(&id).expect("just found or inserted");
+        let added = stored.points.insert(failure.point.recovery_point.clone());
+        if added {
+            stored.slots.push(failure.point.clone());
+            stored.incident.affected += 1;
+        }
+        Ok(IncidentEntry { incident: stored.incident.clone(), opened, added })
+    }
+
+    async fn incident(&self, key: &IncidentKey) -> Result<Option<Incident>, AwsError> {
+        self.check(Call::Incident)?;
+        let incidents = lock(&self.incidents);
+        Ok(incidents.current.get(key).map(|id| incidents.episodes[id].incident.clone()))
+    }
+
+    async fn incidents_on(&self, path: &PathKey) -> Result<Vec<Incident>, AwsError> {
+        self.check(Call::IncidentsOn)?;
+        let incidents = lock(&self.incidents);
+        Ok(incidents
+            .current
+            .iter()
+            .filter(|(key, _)| key.path == *path)
+            .map(|(_, id)| incidents.episodes[id].incident.clone())
+            .collect())
+    }
+
+    async fn heal_incident(&self, id: &IncidentId, by: &HealedBy, at: DateTime<Utc>) -> Result<bool, AwsError> {
+        self.check(Call::HealIncident)?;
+        let mut incidents = lock(&self.incidents);
+        let Some(stored) = incidents.current(id).filter(|stored| stored.incident.is_open()) else { return Ok(false) };
+        stored.incident.state = IncidentState::Healed { at, by: by.clone() };
+        Ok(true)
+    }
+
+    async fn claim_incident(
+        &self,
+        id: &IncidentId,
+        kind: IncidentClaimKind,
+        owner: &ClaimOwner,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<IncidentClaim, AwsError> {
+        self.check(Call::ClaimIncident)?;
+        let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        let mut incidents = lock(&self.incidents);
+        let Some(stored) = incidents.current(id) else { return Ok(IncidentClaim::Gone) };
+        Ok(match stored.claims.get(&kind) {
+            Some(claim) if claim.done => IncidentClaim::AlreadyDone,
+            Some(claim) if claim.at + lease > now => IncidentClaim::InProgress,
+            _ => {
+                stored.claims.insert(kind, StoredClaim { done: false, at: now, owner: Some(owner.clone()) });
+                IncidentClaim::Acquired(Box::new(stored.incident.clone()))
+            }
+        })
+    }
+
+    async fn finish_incident_claim(
+        &self,
+        id: &IncidentId,
+        kind: IncidentClaimKind,
+        owner: &ClaimOwner,
+    ) -> Result<Ownership, AwsError> {
+        self.check(Call::FinishIncidentClaim)?;
+        let mut incidents = lock(&self.incidents);
+        let Some(stored) = incidents.episodes.get_mut(id) else { return Ok(Ownership::Lost) };
+        match stored.claims.get_mut(&kind).filter(|claim| claim.owner.as_ref() == Some(owner)) {
+            Some(claim) => {
+                claim.done = true;
+                match kind {
+                    IncidentClaimKind::Opened => stored.incident.alerted = true,
+                    IncidentClaimKind::Healed => stored.incident.healed_told = true,
+                }
+                Ok(Ownership::Held)
+            }
+            None => Ok(Ownership::Lost),
+        }
+    }
+
+    async fn release_incident_claim(
+        &self,
+        id: &IncidentId,
+        kind: IncidentClaimKind,
+        owner: &ClaimOwner,
+    ) -> Result<Ownership, AwsError> {
+        self.check(Call::ReleaseIncidentClaim)?;
+        let mut incidents = lock(&self.incidents);
+        let Some(stored) = incidents.episodes.get_mut(id) else { return Ok(Ownership::Lost) };
+        if stored.claims.get(&kind).is_some_and(|claim| claim.pending_for(owner)) {
+            stored.claims.remove(&kind);
+            return Ok(Ownership::Held);
+        }
+        Ok(Ownership::Lost)
+    }
+
+    async fn mark_digest(
+        &self,
+        id: &IncidentId,
+        previous: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, AwsError> {
+        self.check(Call::MarkDigest)?;
+        let mut incidents = lock(&self.incidents);
+        let Some(stored) = incidents.current(id).filter(|stored| stored.incident.is_open()) else { return Ok(false) };
+        if stored.incident.last_digest_at != previous {
+            return Ok(false);
+        }
+        stored.incident.last_digest_at = Some(now);
+        Ok(true)
+    }
 }
 
 /// Alerts in memory.
@@ -748,6 +945,7 @@ impl TrackingStore for MemoryStore {
 pub struct MemoryAlerts {
     published: Mutex<Vec<Alert>>,
     resolved: Mutex<Vec<Resolution>>,
+    incidents: Mutex<Vec<IncidentMessage>>,
     faults: Faults,
 }
 
@@ -758,6 +956,11 @@ impl MemoryAlerts {
 
     pub fn published(&self) -> Vec<Alert> {
         lock(&self.published).clone()
+    }
+
+    /// The incident messages published, in order.
+    pub fn incident_messages(&self) -> Vec<IncidentMessage> {
+        lock(&self.incidents).clone()
     }
 
     /// The "resolved" messages published, in order.
@@ -781,6 +984,12 @@ impl AlertSink for MemoryAlerts {
     async fn resolve(&self, resolution: &Resolution) -> Result<(), AwsError> {
         self.faults.check(Call::Resolve)?;
         lock(&self.resolved).push(resolution.clone());
+        Ok(())
+    }
+
+    async fn incident(&self, message: &IncidentMessage) -> Result<(), AwsError> {
+        self.faults.check(Call::PublishIncident)?;
+        lock(&self.incidents).push(message.clone());
         Ok(())
     }
 }

@@ -15,9 +15,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     AccountId, Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOutcome, ClaimOwner, CopyDetails,
-    CopyJob, CopyJobId, CopyJobRecord, CopyJobState, IamRoleArn, IdempotencyToken, Lifecycle, Lineage, Ownership,
-    PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal, Resolution, ResourceArn, ResourceType, ServiceRefusal,
-    StartedCopy, StateChange, StateUpdate, SweepCursor, VaultName, VaultNotifications,
+    CopyJob, CopyJobId, CopyJobRecord, CopyJobState, HealedBy, IamRoleArn, IdempotencyToken, Incident, IncidentId,
+    IncidentKey, IncidentMessage, Lifecycle, Lineage, Ownership, PathFailure, PathKey, PlanRuleRef, RecoveryPoint,
+    RecoveryPointArn, Refusal, Resolution, ResourceArn, ResourceType, ServiceRefusal, StartedCopy, StateChange,
+    StateUpdate, SweepCursor, VaultName, VaultNotifications,
 };
 
 /// The longest one call through a port may take, retries included: the adapters set the SDK's
@@ -300,6 +301,90 @@ pub trait TrackingStore: Send + Sync {
     /// Remembers that AWS Backup refused a routed copy for good, so later sweeps do not ask again.
     fn record_refusal(&self, refusal: &Refusal) -> impl Future<Output = Result<(), AwsError>> + Send;
     fn save_cursor(&self, cursor: &SweepCursor) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// Adds a failure that belongs to its path to the path's incident of that kind: opens the
+    /// incident (a new episode, when none is open) and counts the recovery point once, however
+    /// often it fails and however many writers meet on the path at once.
+    fn record_path_failure(
+        &self,
+        failure: &PathFailure,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<IncidentEntry, AwsError>> + Send;
+    /// The incidents of a path as they stand (the current or last episode of each kind of cause).
+    fn incidents_on(&self, path: &PathKey) -> impl Future<Output = Result<Vec<Incident>, AwsError>> + Send;
+    /// Marks the open episode `id` healed (`by` a copy that completed on the path, or the path
+    /// check): true for the one caller that healed it, false if it was not open.
+    fn heal_incident(
+        &self,
+        id: &IncidentId,
+        by: &HealedBy,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, AwsError>> + Send;
+    /// The incident of `key` as it stands (its current or last episode).
+    fn incident(&self, key: &IncidentKey) -> impl Future<Output = Result<Option<Incident>, AwsError>> + Send;
+    /// Claims one of an episode's messages for `owner`, like a copy job's claims (`InProgress` while
+    /// another owner's lease runs; `Gone` when `id` is not the key's current episode).
+    fn claim_incident(
+        &self,
+        id: &IncidentId,
+        kind: IncidentClaimKind,
+        owner: &ClaimOwner,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> impl Future<Output = Result<IncidentClaim, AwsError>> + Send;
+    /// Marks `owner`'s claimed message sent (`Lost`: the claim is no longer its).
+    fn finish_incident_claim(
+        &self,
+        id: &IncidentId,
+        kind: IncidentClaimKind,
+        owner: &ClaimOwner,
+    ) -> impl Future<Output = Result<Ownership, AwsError>> + Send;
+    /// Gives `owner`'s claim back after the message could not be sent.
+    fn release_incident_claim(
+        &self,
+        id: &IncidentId,
+        kind: IncidentClaimKind,
+        owner: &ClaimOwner,
+    ) -> impl Future<Output = Result<Ownership, AwsError>> + Send;
+    /// Records that a digest of the open episode goes out at `now`, if none was recorded since
+    /// `previous` (the one the caller read): true for the one caller that should send it.
+    fn mark_digest(
+        &self,
+        id: &IncidentId,
+        previous: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, AwsError>> + Send;
+}
+
+/// What recording a path failure came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IncidentEntry {
+    /// The incident after the failure was added.
+    pub incident: Incident,
+    /// This failure opened the episode.
+    pub opened: bool,
+    /// This failure's recovery point was not yet among the affected ones.
+    pub added: bool,
+}
+
+/// The messages of an incident's episode that go out once each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IncidentClaimKind {
+    /// The alert that the path is broken.
+    Opened,
+    /// The message that it healed.
+    Healed,
+}
+
+/// What claiming an incident's message came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IncidentClaim {
+    /// This owner sends it; the incident as it stands.
+    Acquired(Box<Incident>),
+    AlreadyDone,
+    InProgress,
+    /// The episode is not the key's current one (healed and opened again since).
+    Gone,
 }
 
 /// Where operators are told about copies that need them, and, in the same thread, when an alerted
@@ -307,6 +392,8 @@ pub trait TrackingStore: Send + Sync {
 pub trait AlertSink: Send + Sync {
     fn publish(&self, alert: &Alert) -> impl Future<Output = Result<(), AwsError>> + Send;
     fn resolve(&self, resolution: &Resolution) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// A message about a copy path's incident, in the incident's thread.
+    fn incident(&self, message: &IncidentMessage) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
 /// A retry waiting for its backoff to pass. Serialised into the delay queue, so it carries

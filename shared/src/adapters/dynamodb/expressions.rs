@@ -17,11 +17,33 @@ pub const CLAIM_IS_OURS_AND_PENDING: &str = "#claim = :pending AND #claim_owner 
 /// The claim is `:owner`'s, pending or already finished by it (a finish repeated after a lost
 /// response writes the same again); a claim another invocation took over is not finished.
 pub const CLAIM_IS_OURS: &str = "#claim_owner = :owner";
+/// The item does not exist yet.
+pub const ITEM_IS_NEW: &str = "attribute_not_exists(#pk)";
+/// A recovery point's item is still taken at `:taken` (no other writer took it over since).
+pub const POINT_STILL_TAKEN_AT: &str = "#taken_at = :taken";
+/// An incident may open a new episode: it has none, or its last one healed.
+pub const INCIDENT_MAY_OPEN: &str = "attribute_not_exists(#pk) OR #incident_state = :healed";
+/// The incident's current episode is `:episode`, still open.
+pub const EPISODE_IS_OPEN: &str = "#opened_at = :episode AND #incident_state = :open";
+/// An incident's claim is free (or abandoned), in episode `:episode`.
+pub const INCIDENT_CLAIM_IS_FREE: &str =
+    "#opened_at = :episode AND (attribute_not_exists(#claim) OR (#claim = :pending AND #claim_at < :lease_cutoff))";
+/// An incident's claim is `:owner`'s, in episode `:episode`.
+pub const INCIDENT_CLAIM_IS_OURS: &str = "#opened_at = :episode AND #claim_owner = :owner";
+/// An incident's claim is `:owner`'s and pending, in episode `:episode`.
+pub const INCIDENT_CLAIM_IS_OURS_AND_PENDING: &str =
+    "#opened_at = :episode AND #claim = :pending AND #claim_owner = :owner";
+/// No digest of the open episode `:episode` was recorded yet.
+pub const FIRST_DIGEST: &str =
+    "#opened_at = :episode AND #incident_state = :open AND attribute_not_exists(#last_digest_at)";
+/// The last digest of the open episode `:episode` recorded is `:previous`.
+pub const NEXT_DIGEST: &str = "#opened_at = :episode AND #incident_state = :open AND #last_digest_at = :previous";
 
 /// One UpdateItem's update expression, condition, and placeholder bindings.
 #[derive(Debug, Default)]
 pub struct UpdateExpression {
     sets: Vec<String>,
+    adds: Vec<String>,
     removes: Vec<String>,
     condition: Option<&'static str>,
     names: HashMap<String, String>,
@@ -75,6 +97,12 @@ impl UpdateExpression {
         }
     }
 
+    /// `ADD #attr :attr`: a number added to (a set extended), atomically.
+    pub fn add(mut self, attribute: &str, value: AttributeValue) -> Self {
+        self.adds.push(format!("#{attribute} :{attribute}"));
+        self.name(attribute, attribute).value(attribute, value)
+    }
+
     /// `REMOVE #placeholder`
     pub fn remove(mut self, placeholder: &str, attribute: &str) -> Self {
         self.removes.push(format!("#{placeholder}"));
@@ -91,6 +119,9 @@ impl UpdateExpression {
         let mut clauses = Vec::new();
         if !self.sets.is_empty() {
             clauses.push(format!("SET {}", self.sets.join(", ")));
+        }
+        if !self.adds.is_empty() {
+            clauses.push(format!("ADD {}", self.adds.join(", ")));
         }
         if !self.removes.is_empty() {
             clauses.push(format!("REMOVE {}", self.removes.join(", ")));

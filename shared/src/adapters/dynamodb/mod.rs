@@ -17,18 +17,22 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 
 use self::expressions::{
-    UpdateExpression, CLAIM_IS_FREE, CLAIM_IS_OURS, CLAIM_IS_OURS_AND_PENDING, STATE_MOVES_FORWARD,
+    UpdateExpression, CLAIM_IS_FREE, CLAIM_IS_OURS, CLAIM_IS_OURS_AND_PENDING, EPISODE_IS_OPEN, FIRST_DIGEST,
+    INCIDENT_CLAIM_IS_FREE, INCIDENT_CLAIM_IS_OURS, INCIDENT_CLAIM_IS_OURS_AND_PENDING, INCIDENT_MAY_OPEN, ITEM_IS_NEW,
+    NEXT_DIGEST, POINT_STILL_TAKEN_AT, STATE_MOVES_FORWARD,
 };
 use self::schema::{
-    claim_done, copy, copy_key, cursor, cursor_from_item, cursor_to_item, detail_attributes, number, record_from_item,
-    refusal, refusal_key, refusal_token, state_at, string, timestamp, Item, ITEM_TYPE, PK, UPDATED_AT,
+    affected, claim_done, copy, copy_key, cursor, cursor_from_item, cursor_to_item, detail_attributes, incident,
+    incident_claim, incident_from_item, incident_key, number, opened_at, point_json, point_key, record_from_item,
+    refusal, refusal_key, refusal_token, slot_key, state_at, string, timestamp, Item, ITEM_TYPE, PK, UPDATED_AT,
 };
 use super::error::classify;
 use crate::domain::{
-    Claim, ClaimKind, ClaimOutcome, ClaimOwner, CopyDetails, CopyJobId, CopyJobRecord, CopyJobState, IdempotencyToken,
-    Ownership, Refusal, StartedCopy, StateChange, StateUpdate, SweepCursor,
+    Claim, ClaimKind, ClaimOutcome, ClaimOwner, CopyDetails, CopyJobId, CopyJobRecord, CopyJobState, HealedBy,
+    IdempotencyToken, Incident, IncidentId, IncidentKey, Ownership, PathCauseKind, PathFailure, PathKey, Refusal,
+    StartedCopy, StateChange, StateUpdate, SweepCursor,
 };
-use crate::ports::{AwsError, ErrorClass, TrackingStore};
+use crate::ports::{AwsError, ErrorClass, IncidentClaim, IncidentClaimKind, IncidentEntry, TrackingStore};
 
 pub struct DynamoStore {
     client: Client,
@@ -224,6 +228,117 @@ fn ownership(updated: &Updated) -> Ownership {
     }
 }
 
+/// Opens a new episode of the failure's incident at `now`, unless one is open.
+fn open_episode(failure: &PathFailure, now: DateTime<Utc>) -> UpdateExpression {
+    use incident::*;
+    let key = failure.key();
+    let destination = CopyDetails { destination: failure.destination.clone(), ..CopyDetails::default() };
+    let mut write = UpdateExpression::default()
+        .set(ITEM_TYPE, string(KIND))
+        .set(UPDATED_AT, timestamp(now))
+        .set(PATH, string(key.path.as_str()))
+        .set(CAUSE_KIND, string(key.cause.as_str()))
+        .set(OPENED_AT, timestamp(now))
+        .set(STATE, string(OPEN))
+        .set(STATUS_MESSAGE, string(failure.status_message.as_str()))
+        .set(FIRST_POINT, point_json(&failure.point))
+        .set(AFFECTED, number(0));
+    write = match &failure.message_category {
+        Some(category) => write.set(MESSAGE_CATEGORY, string(category.as_str())),
+        None => write.remove(MESSAGE_CATEGORY, MESSAGE_CATEGORY),
+    };
+    for (name, value) in detail_attributes(&destination) {
+        write = write.set(name, value);
+    }
+    for claim in [IncidentClaimKind::Opened, IncidentClaimKind::Healed].map(incident_claim) {
+        write = write.remove(claim.state, claim.state).remove(claim.at, claim.at).remove(claim.owner, claim.owner);
+    }
+    write
+        .remove(LAST_DIGEST_AT, LAST_DIGEST_AT)
+        .remove(HEALED_AT, HEALED_AT)
+        .remove(HEALED_BY, HEALED_BY)
+        .name("pk", PK)
+        .value("healed", string(HEALED))
+        .condition(INCIDENT_MAY_OPEN)
+}
+
+/// Binds the episode a write is conditional on.
+fn in_episode(write: UpdateExpression, id: &IncidentId) -> UpdateExpression {
+    write.name("opened_at", incident::OPENED_AT).value("episode", timestamp(id.opened_at))
+}
+
+/// How often a path failure is tried again when the episode it joined healed (and another opened)
+/// between its writes.
+const EPISODE_RACES: usize = 4;
+
+/// How long a recovery point may stay taken but unnumbered before another writer numbers it: past
+/// the longest function timeout, so its first writer is surely gone.
+const POINT_ABANDONED_AFTER: Duration = Duration::from_secs(15 * 60);
+
+impl DynamoStore {
+    /// Counts the failure's recovery point in `episode` once: a point item (conditional on being
+    /// new), a number from the incident's atomic counter, the numbered slot, the number on the
+    /// point. A writer stopped between them leaves a point without a slot number, which the next
+    /// delivery of the failure numbers (a slot may then stay empty: read as nothing). `None` when
+    /// the episode is no longer open.
+    async fn add_point(
+        &self,
+        failure: &PathFailure,
+        episode: &IncidentId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Item, bool)>, AwsError> {
+        let point = point_key(episode, &failure.point.recovery_point);
+        let new_point = UpdateExpression::default()
+            .set(ITEM_TYPE, string(affected::POINT_KIND))
+            .set(UPDATED_AT, timestamp(now))
+            .set(affected::TAKEN_AT, number(now.timestamp()))
+            .name("pk", PK)
+            .condition(ITEM_IS_NEW);
+        if let Updated::ConditionFailed(item) = self.update("UpdateItem", point.clone(), new_point, false).await? {
+            // Counted, or being counted by a live writer: the incident as it stands. A point left
+            // unnumbered past any writer's life is numbered by the one writer that takes it over.
+            let taken_at = item.get(affected::TAKEN_AT).and_then(|v| v.as_n().ok()).and_then(|n| n.parse::<i64>().ok());
+            let abandoned = !item.contains_key(affected::SLOT)
+                && taken_at.is_some_and(|at| at < now.timestamp() - POINT_ABANDONED_AFTER.as_secs() as i64);
+            let taken_over = abandoned && {
+                let take = UpdateExpression::default()
+                    .set(affected::TAKEN_AT, number(now.timestamp()))
+                    .value("taken", number(taken_at.unwrap_or_default()))
+                    .condition(POINT_STILL_TAKEN_AT);
+                matches!(self.update("UpdateItem", point.clone(), take, false).await?, Updated::Applied(_))
+            };
+            if !taken_over {
+                let current = self.get_item(incident_key(&episode.key)).await?.unwrap_or_default();
+                return Ok((opened_at(&current) == Some(episode.opened_at)).then_some((current, false)));
+            }
+        }
+        let count = UpdateExpression::default()
+            .add(incident::AFFECTED, number(1))
+            .name("incident_state", incident::STATE)
+            .value("open", string(incident::OPEN));
+        let count = in_episode(count, episode).condition(EPISODE_IS_OPEN);
+        let item = match self.update("UpdateItem", incident_key(&episode.key), count, true).await? {
+            Updated::Applied(item) => item,
+            Updated::ConditionFailed(_) => return Ok(None),
+        };
+        let slot: u64 =
+            item.get(incident::AFFECTED).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()).unwrap_or(0);
+        let slot_item = UpdateExpression::default()
+            .set(ITEM_TYPE, string(affected::SLOT_KIND))
+            .set(UPDATED_AT, timestamp(now))
+            .set(affected::POINT, point_json(&failure.point));
+        self.update("UpdateItem", slot_key(episode, slot), slot_item, false).await?;
+        let numbered = UpdateExpression::default().set(affected::SLOT, number(slot));
+        self.update("UpdateItem", point, numbered, false).await?;
+        Ok(Some((item, true)))
+    }
+
+    /// An incident write conditional on its episode and a claim: the claim's outcome.
+    async fn incident_claim_write(&self, id: &IncidentId, write: UpdateExpression) -> Result<Ownership, AwsError> {
+        Ok(ownership(&self.update("UpdateItem", incident_key(&id.key), in_episode(write, id), false).await?))
+    }
+}
+
 impl TrackingStore for DynamoStore {
     async fn apply_state(&self, update: &StateUpdate) -> Result<StateChange, AwsError> {
         let write = copy_item(&update.id)
@@ -336,6 +451,133 @@ impl TrackingStore for DynamoStore {
         Ok(())
     }
 
+    async fn record_path_failure(&self, failure: &PathFailure, now: DateTime<Utc>) -> Result<IncidentEntry, AwsError> {
+        let key = failure.key();
+        for _ in 0..EPISODE_RACES {
+            let (item, opened) =
+                match self.update("UpdateItem", incident_key(&key), open_episode(failure, now), true).await? {
+                    Updated::Applied(item) => (item, true),
+                    Updated::ConditionFailed(item) => (item, false),
+                };
+            let Some(opened_at) = opened_at(&item) else { continue };
+            let episode = IncidentId { key: key.clone(), opened_at };
+            let Some((item, added)) = self.add_point(failure, &episode, now).await? else { continue };
+            if let Some(incident) = incident_from_item(&item) {
+                return Ok(IncidentEntry { incident, opened, added });
+            }
+        }
+        Err(AwsError {
+            service: "dynamodb",
+            operation: "UpdateItem",
+            class: ErrorClass::Transient,
+            code: None,
+            message: format!(
+                "the incident's episode kept changing while a failure was added to it ({})",
+                key.path.as_str()
+            ),
+        })
+    }
+
+    async fn incident(&self, key: &IncidentKey) -> Result<Option<Incident>, AwsError> {
+        Ok(self.get_item(incident_key(key)).await?.as_ref().and_then(incident_from_item))
+    }
+
+    async fn incidents_on(&self, path: &PathKey) -> Result<Vec<Incident>, AwsError> {
+        let keys = PathCauseKind::ALL.map(|cause| incident_key(&IncidentKey { path: path.clone(), cause }));
+        Ok(self.batch_get(keys.to_vec()).await?.iter().filter_map(incident_from_item).collect())
+    }
+
+    async fn heal_incident(&self, id: &IncidentId, by: &HealedBy, at: DateTime<Utc>) -> Result<bool, AwsError> {
+        let write = UpdateExpression::default()
+            .set(incident::STATE, string(incident::HEALED))
+            .set(incident::HEALED_AT, timestamp(at))
+            .set(incident::HEALED_BY, string(by.as_stored()))
+            .set(UPDATED_AT, timestamp(at))
+            .value("open", string(incident::OPEN));
+        let write = in_episode(write, id).condition(EPISODE_IS_OPEN);
+        Ok(matches!(self.update("UpdateItem", incident_key(&id.key), write, false).await?, Updated::Applied(_)))
+    }
+
+    async fn claim_incident(
+        &self,
+        id: &IncidentId,
+        kind: IncidentClaimKind,
+        owner: &ClaimOwner,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<IncidentClaim, AwsError> {
+        let attributes = incident_claim(kind);
+        let cutoff = now.timestamp() - i64::try_from(lease.as_secs()).unwrap_or(i64::MAX);
+        let write = UpdateExpression::default()
+            .set_as("claim", attributes.state, string(copy::CLAIM_PENDING))
+            .set_as("claim_at", attributes.at, number(now.timestamp()))
+            .set_as("claim_owner", attributes.owner, string(owner.as_str()))
+            .value("pending", string(copy::CLAIM_PENDING))
+            .value("lease_cutoff", number(cutoff))
+            .condition(INCIDENT_CLAIM_IS_FREE);
+        Ok(match self.update("UpdateItem", incident_key(&id.key), in_episode(write, id), true).await? {
+            Updated::Applied(item) => match incident_from_item(&item) {
+                Some(incident) => IncidentClaim::Acquired(Box::new(incident)),
+                None => IncidentClaim::Gone,
+            },
+            Updated::ConditionFailed(item) if opened_at(&item) != Some(id.opened_at) => IncidentClaim::Gone,
+            Updated::ConditionFailed(item)
+                if item.get(attributes.state).and_then(|v| v.as_s().ok()).map(String::as_str)
+                    == Some(copy::CLAIM_DONE) =>
+            {
+                IncidentClaim::AlreadyDone
+            }
+            Updated::ConditionFailed(_) => IncidentClaim::InProgress,
+        })
+    }
+
+    async fn finish_incident_claim(
+        &self,
+        id: &IncidentId,
+        kind: IncidentClaimKind,
+        owner: &ClaimOwner,
+    ) -> Result<Ownership, AwsError> {
+        let attributes = incident_claim(kind);
+        let write = UpdateExpression::default()
+            .set_as("claim", attributes.state, string(copy::CLAIM_DONE))
+            .name("claim_owner", attributes.owner)
+            .value("owner", string(owner.as_str()));
+        self.incident_claim_write(id, write.condition(INCIDENT_CLAIM_IS_OURS)).await
+    }
+
+    async fn release_incident_claim(
+        &self,
+        id: &IncidentId,
+        kind: IncidentClaimKind,
+        owner: &ClaimOwner,
+    ) -> Result<Ownership, AwsError> {
+        let attributes = incident_claim(kind);
+        let write = UpdateExpression::default()
+            .remove("claim", attributes.state)
+            .remove("claim_at", attributes.at)
+            .remove("claim_owner", attributes.owner)
+            .value("pending", string(copy::CLAIM_PENDING))
+            .value("owner", string(owner.as_str()));
+        self.incident_claim_write(id, write.condition(INCIDENT_CLAIM_IS_OURS_AND_PENDING)).await
+    }
+
+    async fn mark_digest(
+        &self,
+        id: &IncidentId,
+        previous: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, AwsError> {
+        let write = UpdateExpression::default()
+            .set(incident::LAST_DIGEST_AT, timestamp(now))
+            .name("incident_state", incident::STATE)
+            .value("open", string(incident::OPEN));
+        let write = match previous {
+            Some(previous) => write.value("previous", timestamp(previous)).condition(NEXT_DIGEST),
+            None => write.condition(FIRST_DIGEST),
+        };
+        Ok(self.incident_claim_write(id, write).await? == Ownership::Held)
+    }
+
     async fn save_cursor(&self, sweep: &SweepCursor) -> Result<(), AwsError> {
         self.client
             .put_item()
@@ -405,7 +647,7 @@ mod tests {
         // The whole outcome: the decision made is set, the others removed (an earlier holder's go).
         assert_eq!(values[":retry_scheduled"], AttributeValue::N("1".into()));
         assert_eq!(values[":outcome"], AttributeValue::S("retry 1 scheduled".into()));
-        assert!(expression.ends_with("REMOVE #alerted, #handled_with_parent, #resolved_by"), "{expression}");
+        assert!(expression.ends_with("REMOVE #alerted, #handled_with_parent, #resolved_by, #incident"), "{expression}");
         assert_eq!(names["#claim_owner"], "failure_claim_owner");
         assert_eq!(values[":claim"], AttributeValue::S("done".into()));
         assert_eq!(values[":owner"], owner_value);

@@ -6,6 +6,10 @@
 //! - `copy#<CopyJobId>`: a copy job's state, timestamps, details, lineage, claims and outcome.
 //! - `refusal#<route token>`: a routed copy AWS Backup refused for good.
 //! - `reconciler#cursor`: where an unfinished reconciliation sweep stopped.
+//! - `incident#<path key>#<cause kind>`: a copy path's incident of one kind of cause (its current
+//!   or last episode); `episode#<episode>#point#<recovery point ARN>` and
+//!   `episode#<episode>#slot#<n>`: each recovery point an episode affected, once, and numbered
+//!   from 1 (so they are read by key, a few at a time, with no index and no item growing).
 //!
 //! The copies of a recovery point are found through the table's `by-recovery-point` index (on the
 //! records' `source_recovery_point_arn`), not kept in a second item that every event would write.
@@ -15,10 +19,13 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use crate::ports::IncidentClaimKind;
+
 use crate::domain::{
-    AlertKind, BackupJobId, BackupVaultArn, ClaimKind, ClaimOutcome, CopyDetails, CopyJobId, CopyJobRecord,
-    CopyJobState, Destination, IdempotencyToken, KmsKeyArn, Lifecycle, Lineage, ListingPlace, RecoveryPointArn,
-    ResourceArn, ResourceType, SweepCursor, SweepPhase, SweepResume, VaultLockState, VaultType, VerifiedSweep,
+    AffectedPoint, AlertKind, BackfillProgress, BackupJobId, BackupVaultArn, ClaimKind, ClaimOutcome, CopyDetails,
+    CopyJobId, CopyJobRecord, CopyJobState, Destination, HealedBy, IdempotencyToken, Incident, IncidentId, IncidentKey,
+    IncidentState, KmsKeyArn, Lifecycle, Lineage, ListingPlace, PathCauseKind, PathKey, RecoveryPointArn, ResourceArn,
+    ResourceType, SweepCursor, SweepPhase, SweepResume, VaultLockState, VaultType, VerifiedSweep,
 };
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -74,6 +81,8 @@ pub mod copy {
     pub const ALERTED: &str = "alerted";
     pub const HANDLED_WITH_PARENT: &str = "handled_with_parent";
     pub const RESOLVED_BY: &str = "resolved_by";
+    /// The path incident the failure was counted in (its thread), when it was not alerted alone.
+    pub const INCIDENT: &str = "incident";
     pub const OUTCOME: &str = "outcome";
     // Claims make a side effect happen once: `pending` while it runs (with when it was taken or last
     // renewed, and by whom: the invocation's request id), then `done`. Only the owner finishes,
@@ -123,6 +132,126 @@ pub mod cursor {
     pub const VERIFIED_WINDOW_START: &str = "verified_window_start";
     pub const VERIFIED_COMPLETED_BEFORE: &str = "verified_completed_before";
     pub const VERIFIED_FILTERS: &str = "verified_filters";
+}
+
+/// `incident#<path key>#<cause kind>`: one copy path's incident of one kind of cause. One item per
+/// path and kind holds its current (or last) episode, named by when it opened.
+pub mod incident {
+    pub const KIND: &str = "path_incident";
+    /// The path key (`<source vault ARN> <destination vault ARN> <role ARN or ->`) and the kind.
+    pub const PATH: &str = "path";
+    pub const CAUSE_KIND: &str = "cause_kind";
+    /// When the episode opened: its name (conditions compare it).
+    pub const OPENED_AT: &str = "opened_at";
+    /// `open` or `healed`.
+    pub const STATE: &str = "incident_state";
+    pub const OPEN: &str = "open";
+    pub const HEALED: &str = "healed";
+    /// AWS's words of the failure that opened it, and its category (the cause is classified from them).
+    pub const STATUS_MESSAGE: &str = "status_message";
+    pub const MESSAGE_CATEGORY: &str = "message_category";
+    /// The recovery point whose failure opened it (JSON).
+    pub const FIRST_POINT: &str = "first_point";
+    /// Recovery points affected, each counted once.
+    pub const AFFECTED: &str = "affected";
+    pub const LAST_DIGEST_AT: &str = "last_digest_at";
+    pub const HEALED_AT: &str = "healed_at";
+    /// The copy job that completed on the path, or `path-check`.
+    pub const HEALED_BY: &str = "healed_by";
+    // Each message that goes out once per episode has a claim, as a copy job's do.
+    pub const OPENED_CLAIM: &str = "opened_claim";
+    pub const OPENED_CLAIM_AT: &str = "opened_claim_at";
+    pub const OPENED_CLAIM_OWNER: &str = "opened_claim_owner";
+    pub const HEALED_CLAIM: &str = "healed_claim";
+    pub const HEALED_CLAIM_AT: &str = "healed_claim_at";
+    pub const HEALED_CLAIM_OWNER: &str = "healed_claim_owner";
+}
+
+/// `episode#<episode>#point#<recovery point ARN>` and `episode#<episode>#slot#<n>`: a recovery point
+/// an incident's episode affected (`<episode>` is [`crate::domain::IncidentId::digest`]).
+pub mod affected {
+    pub const POINT_KIND: &str = "incident_point";
+    pub const SLOT_KIND: &str = "incident_slot";
+    /// On the point item: when its writer took it (epoch seconds), until it numbers it.
+    pub const TAKEN_AT: &str = "taken_at";
+    /// On the point item: the slot it was numbered into (absent until then).
+    pub const SLOT: &str = "slot";
+    /// On the slot item: the recovery point and what copying it needs (JSON).
+    pub const POINT: &str = "point";
+}
+
+pub fn incident_key(key: &IncidentKey) -> AttributeValue {
+    AttributeValue::S(format!("incident#{}#{}", key.path.as_str(), key.cause.as_str()))
+}
+
+pub fn point_key(episode: &IncidentId, point: &RecoveryPointArn) -> AttributeValue {
+    AttributeValue::S(format!("episode#{}#point#{point}", episode.digest()))
+}
+
+pub fn slot_key(episode: &IncidentId, slot: u64) -> AttributeValue {
+    AttributeValue::S(format!("episode#{}#slot#{slot}", episode.digest()))
+}
+
+/// The claim attributes of an incident's message.
+pub fn incident_claim(kind: IncidentClaimKind) -> ClaimAttributes {
+    use incident::*;
+    let (state, at, owner) = match kind {
+        IncidentClaimKind::Opened => (OPENED_CLAIM, OPENED_CLAIM_AT, OPENED_CLAIM_OWNER),
+        IncidentClaimKind::Healed => (HEALED_CLAIM, HEALED_CLAIM_AT, HEALED_CLAIM_OWNER),
+    };
+    ClaimAttributes { state, at, owner }
+}
+
+/// An affected point as its JSON.
+pub fn point_json(point: &AffectedPoint) -> AttributeValue {
+    string(serde_json::to_string(point).expect("an affected point serialises"))
+}
+
+pub fn point_from_json(item: &Item, name: &str) -> Option<AffectedPoint> {
+    serde_json::from_str(item.get(name)?.as_s().ok()?).ok()
+}
+
+/// When an item's episode opened (the `opened_at` it holds).
+pub fn opened_at(item: &Item) -> Option<DateTime<Utc>> {
+    parse_timestamp(item.get(incident::OPENED_AT)?.as_s().ok()?)
+}
+
+fn parse_timestamp(raw: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(raw).ok().map(|at| at.with_timezone(&Utc))
+}
+
+/// Reads an incident item back; `None` if it is not a whole one.
+pub fn incident_from_item(item: &Item) -> Option<Incident> {
+    use incident::*;
+    let s = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str);
+    let path_key = s(PATH)?;
+    let path = PathKey::from_stored(path_key).path()?;
+    let cause = PathCauseKind::parse(s(CAUSE_KIND)?)?;
+    let id = IncidentId { key: IncidentKey { path: path.key(), cause }, opened_at: opened_at(item)? };
+    let state = match s(STATE)? {
+        HEALED => IncidentState::Healed {
+            at: s(HEALED_AT).and_then(parse_timestamp)?,
+            by: s(HEALED_BY).and_then(HealedBy::from_stored)?,
+        },
+        _ => IncidentState::Open,
+    };
+    let done = |kind| {
+        item.get(incident_claim(kind).state).and_then(|v| v.as_s().ok()).map(String::as_str) == Some(copy::CLAIM_DONE)
+    };
+    Some(Incident {
+        id,
+        path,
+        status_message: s(STATUS_MESSAGE).unwrap_or_default().to_owned(),
+        message_category: s(MESSAGE_CATEGORY).map(str::to_owned),
+        first: point_from_json(item, FIRST_POINT)?,
+        destination: record_from_item(item).details.destination,
+        affected: item.get(AFFECTED).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()).unwrap_or(0),
+        state,
+        alerted: done(IncidentClaimKind::Opened),
+        healed_told: done(IncidentClaimKind::Healed),
+        last_digest_at: s(LAST_DIGEST_AT).and_then(parse_timestamp),
+        backfill: BackfillProgress::default(),
+    })
 }
 
 pub fn copy_key(id: &CopyJobId) -> AttributeValue {
@@ -257,14 +386,15 @@ pub fn record_from_item(item: &Item) -> CopyJobRecord {
 }
 
 /// The outcome attributes of `outcome` (all of them: an absent decision removes its attribute).
-pub fn outcome_attributes(outcome: &ClaimOutcome) -> [(&'static str, Option<AttributeValue>); 5] {
+pub fn outcome_attributes(outcome: &ClaimOutcome) -> [(&'static str, Option<AttributeValue>); 6] {
     use copy::*;
-    let ClaimOutcome { retry_scheduled, alerted, handled_with_parent, resolved_by } = outcome;
+    let ClaimOutcome { retry_scheduled, alerted, handled_with_parent, resolved_by, incident } = outcome;
     [
         (RETRY_SCHEDULED, retry_scheduled.map(number)),
         (ALERTED, alerted.as_ref().map(|kind| string(serde_json::to_string(kind).expect("an alert kind serialises")))),
         (HANDLED_WITH_PARENT, handled_with_parent.as_ref().map(|id| string(id.as_str()))),
         (RESOLVED_BY, resolved_by.as_ref().map(|id| string(id.as_str()))),
+        (INCIDENT, incident.as_ref().map(|thread| string(thread.as_str()))),
         (OUTCOME, (!outcome.is_empty()).then(|| string(outcome.note()))),
     ]
 }
@@ -273,7 +403,7 @@ pub fn outcome_attributes(outcome: &ClaimOutcome) -> [(&'static str, Option<Attr
 fn outcome_from_item(item: &Item) -> ClaimOutcome {
     use copy::*;
     let s = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str);
-    let fields = [RETRY_SCHEDULED, ALERTED, HANDLED_WITH_PARENT, RESOLVED_BY];
+    let fields = [RETRY_SCHEDULED, ALERTED, HANDLED_WITH_PARENT, RESOLVED_BY, INCIDENT];
     if !fields.iter().any(|name| item.contains_key(*name)) {
         return s(OUTCOME).map(ClaimOutcome::from_note).unwrap_or_default();
     }
@@ -289,6 +419,7 @@ fn outcome_from_item(item: &Item) -> ClaimOutcome {
         }),
         handled_with_parent: s(HANDLED_WITH_PARENT).and_then(|id| CopyJobId::parse(id).ok()),
         resolved_by: s(RESOLVED_BY).and_then(|id| CopyJobId::parse(id).ok()),
+        incident: s(INCIDENT).map(str::to_owned),
     }
 }
 

@@ -1,0 +1,479 @@
+//! Incidents: one broken copy path for one kind of cause ([`super::path`]), and the messages an
+//! operator gets about it — one when it opens, a digest at most every `IncidentDigestHours` while it
+//! stays open, and one when it heals — all in one chat thread, whatever the number of copies that
+//! fail on the path.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::advice::{advise, vault_label};
+use super::chatbot::{code, CustomNotification, Thread};
+use super::{
+    classify_failure, Alert, Cause, CopyJobId, CopyPath, Destination, IdempotencyToken, IncidentKey, Lifecycle,
+    PathCauseKind, PlanRuleRef, RecoveryPointArn, ResourceArn, ResourceType,
+};
+
+/// One episode of an incident: the path and kind, and when it opened. A path that heals and breaks
+/// again opens a new episode (a new thread, a new list of affected recovery points).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct IncidentId {
+    pub key: IncidentKey,
+    pub opened_at: DateTime<Utc>,
+}
+
+impl IncidentId {
+    /// The episode's name in keys, tokens and threads: short and stable (the path key is long).
+    pub fn digest(&self) -> String {
+        let digest = Sha256::new()
+            .chain_update(self.key.path.as_str())
+            .chain_update([0u8])
+            .chain_update(self.key.cause.as_str())
+            .chain_update([0u8])
+            .chain_update(self.opened_at.to_rfc3339_opts(SecondsFormat::Millis, true))
+            .finalize();
+        digest.iter().take(12).map(|byte| format!("{byte:02x}")).collect()
+    }
+
+    /// The chat thread of every message about the episode.
+    pub fn thread_id(&self) -> String {
+        format!("incident-{}", self.digest())
+    }
+
+    /// The token of the backfill copy of `point`: the same for every start of it in this episode,
+    /// so a start repeated after a crash returns AWS Backup's first job instead of a second copy.
+    pub fn backfill_token(&self, point: &RecoveryPointArn) -> IdempotencyToken {
+        IdempotencyToken::for_backfill(&self.digest(), point)
+    }
+}
+
+/// A recovery point left without its copy by an incident, with what a copy of it later needs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AffectedPoint {
+    pub recovery_point: RecoveryPointArn,
+    /// The failed copy job that made it one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_job: Option<CopyJobId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<ResourceArn>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_type: Option<ResourceType>,
+    /// The lifecycle the copy was to have, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<Lifecycle>,
+    /// The plan rule whose CopyAction made the copy (its lifecycle is looked up at backfill).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_rule: Option<PlanRuleRef>,
+}
+
+/// A failure that belongs to its path, as the retrier hands it to the store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PathFailure {
+    pub path: CopyPath,
+    pub kind: PathCauseKind,
+    /// AWS's words, and its category: the incident's cause is classified from them when read.
+    pub status_message: String,
+    pub message_category: Option<String>,
+    pub point: AffectedPoint,
+    pub destination: Destination,
+}
+
+impl PathFailure {
+    pub fn key(&self) -> IncidentKey {
+        IncidentKey { path: self.path.key(), cause: self.kind }
+    }
+}
+
+/// How an incident ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HealedBy {
+    /// A copy on the path completed after the incident opened.
+    Copy(CopyJobId),
+    /// The path check found the cause gone.
+    PathCheck,
+}
+
+impl HealedBy {
+    /// As the table stores it: the copy job id, or `path-check`.
+    pub fn as_stored(&self) -> &str {
+        match self {
+            Self::Copy(job) => job.as_str(),
+            Self::PathCheck => "path-check",
+        }
+    }
+
+    pub fn from_stored(stored: &str) -> Option<Self> {
+        match stored {
+            "path-check" => Some(Self::PathCheck),
+            job => CopyJobId::parse(job).ok().map(Self::Copy),
+        }
+    }
+}
+
+/// Where an incident stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IncidentState {
+    Open,
+    Healed { at: DateTime<Utc>, by: HealedBy },
+}
+
+/// How far the backfill of a healed incident has gone: slots `1..next_slot` are settled (a copy
+/// started, or found not copyable any more).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BackfillProgress {
+    pub next_slot: u64,
+    pub started: u64,
+    pub not_copyable: u64,
+}
+
+/// An incident as the tracking table holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Incident {
+    pub id: IncidentId,
+    pub path: CopyPath,
+    pub status_message: String,
+    pub message_category: Option<String>,
+    /// The failure that opened it.
+    pub first: AffectedPoint,
+    pub destination: Destination,
+    /// Recovery points left without their copy (each counted once).
+    pub affected: u64,
+    pub state: IncidentState,
+    /// Whether its opening alert went out.
+    pub alerted: bool,
+    /// Whether the message that it healed went out.
+    pub healed_told: bool,
+    pub last_digest_at: Option<DateTime<Utc>>,
+    pub backfill: BackfillProgress,
+}
+
+impl Incident {
+    /// The cause, read from AWS's words by the one classifier.
+    pub fn cause(&self) -> Cause {
+        classify_failure(self.message_category.as_deref(), Some(&self.status_message)).cause
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.state == IncidentState::Open
+    }
+
+    /// Whether a digest is due at `now`, every `every` hours (0: never).
+    pub fn digest_due(&self, now: DateTime<Utc>, every_hours: u32) -> bool {
+        if every_hours == 0 || !self.is_open() || !self.alerted {
+            return false;
+        }
+        let since = self.last_digest_at.unwrap_or(self.id.opened_at);
+        now - since >= chrono::Duration::hours(i64::from(every_hours))
+    }
+
+    /// The per-copy alert of the failure that opened the incident: its reason and advice are the
+    /// incident's ("what to fix").
+    fn first_alert(&self) -> Alert {
+        Alert {
+            copy_job: self.first.copy_job.clone(),
+            original_job: None,
+            recovery_point: Some(self.first.recovery_point.clone()),
+            resource: self.first.resource.clone(),
+            source_vault: self.path.source_vault.clone(),
+            destination_vault: self.path.destination_vault.clone(),
+            destination: self.destination.clone(),
+            role: self.path.role.clone(),
+            lifecycle: self.first.lifecycle,
+            reason: super::AlertReason::PermanentFailure {
+                status_message: self.status_message.clone(),
+                cause: self.cause(),
+            },
+            attempts: 1,
+        }
+    }
+}
+
+/// The event types of incident messages (Chatbot custom notifications).
+pub const INCIDENT_EVENT_TYPE: &str = "VaultwatchPathIncident";
+pub const INCIDENT_HEALED_EVENT_TYPE: &str = "VaultwatchPathHealed";
+
+/// A recovery point the backfill could not copy, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotBackfilled {
+    pub recovery_point: RecoveryPointArn,
+    pub why: String,
+}
+
+/// What an operator is told about an incident, in its thread.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IncidentMessage {
+    /// The path broke: the one alert.
+    Opened(Incident),
+    /// Still broken (at most one per `IncidentDigestHours`).
+    Digest(Incident),
+    /// The cause is gone; the backfill follows (when on).
+    Healed { incident: Incident, backfill: bool },
+    /// The backfill has settled every affected recovery point.
+    Backfilled { incident: Incident, not_copied: Vec<NotBackfilled> },
+}
+
+impl IncidentMessage {
+    pub fn incident(&self) -> &Incident {
+        match self {
+            Self::Opened(incident) | Self::Digest(incident) => incident,
+            Self::Healed { incident, .. } | Self::Backfilled { incident, .. } => incident,
+        }
+    }
+
+    /// The message attribute `Reason` subscribers filter on.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Opened(_) => "path broken",
+            Self::Digest(_) => "path still broken",
+            Self::Healed { .. } => "path healed",
+            Self::Backfilled { .. } => "path backfilled",
+        }
+    }
+
+    fn headline(&self) -> String {
+        let incident = self.incident();
+        let kind = incident.id.key.cause.describe();
+        let affected = incident.affected;
+        match self {
+            Self::Opened(_) => format!("A copy path is broken ({kind}): copies on it fail until it is fixed."),
+            Self::Digest(_) => format!("Still broken ({kind}): {affected} recovery points without a copy."),
+            Self::Healed { backfill, .. } => format!(
+                "Healed: the copy path works again. {affected} recovery points were affected{}.",
+                if *backfill { "; vaultwatch now copies them again" } else { "" }
+            ),
+            Self::Backfilled { incident, not_copied } => format!(
+                "Backfill done: {} copies started, {} recovery points could not be copied any more.",
+                incident.backfill.started,
+                not_copied.len().max(usize::try_from(incident.backfill.not_copyable).unwrap_or(usize::MAX))
+            ),
+        }
+    }
+
+    pub fn subject(&self) -> String {
+        let incident = self.incident();
+        let vault = incident.path.destination_vault.vault_name();
+        let what = match self {
+            Self::Opened(_) => "broken",
+            Self::Digest(_) => "still broken",
+            Self::Healed { .. } => "healed",
+            Self::Backfilled { .. } => "backfilled",
+        };
+        let subject = format!("vaultwatch: copy path to {vault} {what} ({})", incident.id.key.cause.describe());
+        super::chatbot::truncate_chars(&subject, 99)
+    }
+
+    /// Steps: what to fix (opened, digest), nothing (healed, backfilled).
+    fn steps(&self) -> Vec<String> {
+        match self {
+            Self::Opened(incident) | Self::Digest(incident) => {
+                let mut steps = advise(&incident.first_alert()).steps;
+                steps.push(
+                    "Nothing to copy by hand: once the path works (a copy on it completes, or `vaultwatch paths` \
+                     finds it healthy), this thread says so and vaultwatch copies the affected recovery points."
+                        .to_owned(),
+                );
+                steps
+            }
+            Self::Healed { .. } | Self::Backfilled { .. } => Vec::new(),
+        }
+    }
+
+    fn facts(&self) -> Vec<(&'static str, String)> {
+        let incident = self.incident();
+        let mut facts = vec![
+            ("Path", incident.path.to_string()),
+            ("Cause", format!("{} ({})", incident.id.key.cause.describe(), incident.status_message)),
+            ("Opened", incident.id.opened_at.to_rfc3339_opts(SecondsFormat::Secs, true)),
+            ("First recovery point", incident.first.recovery_point.to_string()),
+            ("Affected recovery points", incident.affected.to_string()),
+        ];
+        if let Some(job) = &incident.first.copy_job {
+            facts.push(("First failed copy job", job.to_string()));
+        }
+        if let (IncidentState::Healed { at, by }, Self::Healed { .. } | Self::Backfilled { .. }) =
+            (&incident.state, self)
+        {
+            let by = match by {
+                HealedBy::Copy(job) => format!("copy job {job} completed on the path"),
+                HealedBy::PathCheck => "the path check found the cause gone".to_owned(),
+            };
+            facts.push(("Healed", format!("{} ({by})", at.to_rfc3339_opts(SecondsFormat::Secs, true))));
+        }
+        if let Self::Backfilled { not_copied, .. } = self {
+            for point in not_copied.iter().take(20) {
+                facts.push(("Not copied", format!("{} ({})", point.recovery_point, point.why)));
+            }
+        }
+        facts
+    }
+
+    /// The readable plain text (the e-mail).
+    pub fn body(&self) -> String {
+        let mut body = String::new();
+        let _ = writeln!(body, "{}", self.headline());
+        let _ = writeln!(body);
+        for (name, value) in self.facts() {
+            let _ = writeln!(body, "{:<26}{value}", format!("{name}:"));
+        }
+        let steps = self.steps();
+        if !steps.is_empty() {
+            let _ = writeln!(body);
+            let _ = writeln!(body, "What to do:");
+            for (n, step) in steps.iter().enumerate() {
+                let _ = writeln!(body, "  {}. {}", n + 1, step.replace('`', ""));
+            }
+        }
+        body
+    }
+
+    /// The AWS Chatbot custom notification, in the incident's thread.
+    pub fn notification(&self) -> CustomNotification {
+        let incident = self.incident();
+        let destination = vault_label(&incident.path.destination_vault);
+        let summary = format!("Copy path to {destination} broken ({})", incident.id.key.cause.describe());
+        let (icon, event_type) = match self {
+            Self::Opened(_) | Self::Digest(_) => (":rotating_light:", INCIDENT_EVENT_TYPE),
+            Self::Healed { .. } | Self::Backfilled { .. } => (":white_check_mark:", INCIDENT_HEALED_EVENT_TYPE),
+        };
+        let title = format!("{icon} vaultwatch: {}", self.subject().trim_start_matches("vaultwatch: "));
+        let mut description = format!("{}\n", self.headline());
+        for (name, value) in self.facts() {
+            let _ = write!(description, "\n*{name}:* {}", code(&value));
+        }
+        let thread = Thread { id: incident.id.thread_id(), summary, event_type };
+        let event = match self {
+            Self::Opened(_) => "opened".to_owned(),
+            Self::Digest(_) => format!("digest-{}", incident.affected),
+            Self::Healed { .. } => "healed".to_owned(),
+            Self::Backfilled { .. } => "backfilled".to_owned(),
+        };
+        let mut notification = CustomNotification::new(&title, &description, thread)
+            .with_id(&format!("vaultwatch-{}-{event}", incident.id.thread_id()));
+        for step in self.steps() {
+            notification = notification.next_step(&step);
+        }
+        notification = notification
+            .keyword("vaultwatch")
+            .keyword("copy path")
+            .keyword(incident.id.key.cause.as_str())
+            .keyword(incident.path.destination_vault.region())
+            .related_resource(incident.path.source_vault.as_str())
+            .related_resource(incident.path.destination_vault.as_str())
+            .related_resource(incident.first.recovery_point.as_str());
+        if let Some(role) = &incident.path.role {
+            notification = notification.related_resource(role.as_str());
+        }
+        notification
+            .context("incident", &incident.id.thread_id())
+            .context("cause", incident.id.key.cause.as_str())
+            .context("affected", &incident.affected.to_string())
+            .context("destinationRegion", incident.path.destination_vault.region())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{BackupVaultArn, IamRoleArn};
+
+    pub(crate) fn incident(kind: PathCauseKind, message: &str) -> Incident {
+        let path = CopyPath {
+            source_vault: BackupVaultArn::parse("arn:aws:backup:us-east-1:111122223333:backup-vault:primary").unwrap(),
+            destination_vault: BackupVaultArn::parse("arn:aws:backup:us-west-2:111122223333:backup-vault:dr").unwrap(),
+            role: Some(IamRoleArn::parse("arn:aws:iam::111122223333:role/backup").unwrap()),
+        };
+        let opened_at = DateTime::parse_from_rfc3339("2026-12-01T02:00:00Z").unwrap().with_timezone(&Utc);
+        Incident {
+            id: IncidentId { key: IncidentKey { path: path.key(), cause: kind }, opened_at },
+            path,
+            status_message: message.to_owned(),
+            message_category: None,
+            first: AffectedPoint {
+                recovery_point: RecoveryPointArn::parse("arn:aws:ec2:us-east-1::snapshot/snap-0123456789abcdef0")
+                    .unwrap(),
+                copy_job: Some(CopyJobId::parse("47C8EF56-74D8-059D-1301-C5BE1D5C926E").unwrap()),
+                resource: None,
+                resource_type: Some(ResourceType::Ebs),
+                lifecycle: None,
+                plan_rule: None,
+            },
+            destination: Destination::default(),
+            affected: 30,
+            state: IncidentState::Open,
+            alerted: true,
+            healed_told: false,
+            last_digest_at: None,
+            backfill: BackfillProgress::default(),
+        }
+    }
+
+    const KMS: &str = "Unable to access KMS key arn:aws:kms:us-west-2:111122223333:key/1234abcd. \
+                       The key is disabled.";
+
+    #[test]
+    fn an_episode_has_one_thread_and_one_token_per_recovery_point() {
+        let open = incident(PathCauseKind::KmsKey, KMS);
+        let again = IncidentId { opened_at: open.id.opened_at + chrono::Duration::days(1), ..open.id.clone() };
+        assert_eq!(open.id.thread_id(), open.id.clone().thread_id());
+        assert_ne!(open.id.thread_id(), again.thread_id(), "a new episode is a new thread");
+        let point = &open.first.recovery_point;
+        assert_eq!(open.id.backfill_token(point), open.id.backfill_token(point));
+        assert_ne!(open.id.backfill_token(point), again.backfill_token(point));
+        let other = IncidentKey { cause: PathCauseKind::Access, ..open.id.key.clone() };
+        assert_ne!(IncidentId { key: other, ..open.id.clone() }.thread_id(), open.id.thread_id());
+    }
+
+    #[test]
+    fn every_message_of_an_incident_goes_to_its_thread() {
+        let open = incident(PathCauseKind::KmsKey, KMS);
+        let healed = Incident {
+            state: IncidentState::Healed { at: open.id.opened_at, by: HealedBy::PathCheck },
+            ..open.clone()
+        };
+        let messages = [
+            IncidentMessage::Opened(open.clone()),
+            IncidentMessage::Digest(open.clone()),
+            IncidentMessage::Healed { incident: healed.clone(), backfill: true },
+            IncidentMessage::Backfilled { incident: healed, not_copied: Vec::new() },
+        ];
+        for message in &messages {
+            assert_eq!(message.notification().thread_id(), open.id.thread_id());
+            assert!(message.subject().chars().count() < 100);
+            assert!(message.body().contains(&open.path.destination_vault.to_string()), "{}", message.body());
+        }
+        let opened = messages[0].body();
+        assert!(opened.contains("Affected recovery points: 30"), "{opened}");
+        assert!(opened.contains("The key is disabled"), "AWS's words: {opened}");
+        assert!(opened.contains("What to do:") && opened.contains("enabled"), "the fix: {opened}");
+        assert!(!opened.contains("start-copy-job"), "nothing to copy by hand: {opened}");
+        assert!(messages[1].body().starts_with("Still broken (KMS key): 30 recovery points without a copy."));
+        assert!(messages[2].body().contains("copy job") || messages[2].body().contains("path check"));
+        assert!(messages[2].body().contains("30 recovery points were affected"));
+    }
+
+    #[test]
+    fn digests_come_every_so_many_hours_while_open_and_alerted() {
+        let open = incident(PathCauseKind::KmsKey, KMS);
+        let opened_at = open.id.opened_at;
+        let at = |hours| opened_at + chrono::Duration::hours(hours);
+        assert!(!open.digest_due(at(23), 24));
+        assert!(open.digest_due(at(24), 24));
+        assert!(!open.digest_due(at(240), 0), "0 = never");
+        let recent = Incident { last_digest_at: Some(at(24)), ..open.clone() };
+        assert!(!recent.digest_due(at(47), 24) && recent.digest_due(at(48), 24));
+        assert!(!Incident { alerted: false, ..open.clone() }.digest_due(at(48), 24));
+        let healed = Incident { state: IncidentState::Healed { at: at(1), by: HealedBy::PathCheck }, ..open };
+        assert!(!healed.digest_due(at(48), 24));
+    }
+
+    #[test]
+    fn healed_by_reads_back() {
+        let job = CopyJobId::parse("47C8EF56-74D8-059D-1301-C5BE1D5C926E").unwrap();
+        for by in [HealedBy::PathCheck, HealedBy::Copy(job)] {
+            assert_eq!(HealedBy::from_stored(by.as_stored()), Some(by));
+        }
+    }
+}
