@@ -61,9 +61,9 @@ COPY_INTO = "backup:CopyIntoBackupVault"
 #   crossRegionAndAccount: one copy both cross-Region and cross-account ("RDS, Aurora, DocumentDB,
 #     and Neptune do not support a single copy action that performs both cross-Region AND
 #     cross-account backup", DG Feature availability by resource)
-#   crossRegionAirGapped: a cross-Region copy to or from a logically air-gapped vault ("currently
-#     unavailable for backups containing Amazon Aurora, Amazon DocumentDB, and Amazon Neptune", DG
-#     Logically air-gapped vault, Considerations and limitations)
+#   crossRegionAirGapped: a cross-Region copy to or from a logically air-gapped vault (currently
+#     unavailable for backups containing Aurora, DocumentDB and Neptune: DG Logically air-gapped
+#     vault, Considerations and limitations, read in its ja_jp copy)
 COPY_FEATURES: dict[str, dict[str, bool]] = {
     "RDS": {"crossRegionAndAccount": False},
     "Aurora": {"crossRegionAndAccount": False, "crossRegionAirGapped": False},
