@@ -18,6 +18,7 @@ import pytest
 from harness.processes import MOTO, start_server, start_standin
 from standin import paths
 from standin.common import derive_category
+from standin.state import moto_account
 
 SOURCE, DR, OUTSIDER, SAME = "111111111111", "222222222222", "555555555555", "123456789012"
 MANAGED_POLICY = "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup"
@@ -53,14 +54,8 @@ def aws(servers, service: str, account: str, region: str = "us-east-1", endpoint
     """A client of moto's `service` (or the proxy's IAM) acting in `account`."""
     client = boto3.client(service, region_name=region, endpoint_url=endpoint or servers["moto"],
                           aws_access_key_id="testing", aws_secret_access_key="testing")
-    client.meta.events.register("before-sign.*.*", paths_account(account))
+    client.meta.events.register("before-sign.*.*", moto_account(account))
     return client
-
-
-def paths_account(account: str):
-    def hook(request, **_):
-        request.headers["x-moto-account-id"] = account
-    return hook
 
 
 def backup(servers, account: str = SAME, region: str = "us-east-1"):

@@ -26,6 +26,28 @@ control `{"strict": true}`, or the server's --strict-paths); configuration a tes
 AWS's own APIs is always enforced: a vault access policy, a Vault Lock (and an air-gapped vault's
 retention range), the organization's cross-account setting once UpdateGlobalSettings set it, a
 role read from IAM, keys read from KMS.
+
+Seeding a misconfigured path (a recipe; tests/e2e/test_standin_paths.py does each):
+
+    vault access policy   PutBackupVaultAccessPolicy on the destination (a Deny of
+                          backup:CopyIntoBackupVault; or, cross-account, no Allow for the source;
+                          strict mode: no policy at all)
+    Vault Lock            PutBackupVaultLockConfiguration Min/MaxRetentionDays, then a copy whose
+                          Lifecycle.DeleteAfterDays (or none: kept indefinitely) falls outside
+    organization          the `organization` control, then UpdateGlobalSettings
+                          {"isCrossAccountBackupEnabled": "false"} signed as the management account (or
+                          a source account outside the organization); strict mode: no organization
+    KMS                   CreateBackupVault EncryptionKeyArn of a moto key, then DisableKey or
+                          ScheduleKeyDeletion in moto; cross-account: a source key policy that does
+                          not name the destination account; strict mode: a source vault without a key
+    role                  a role missing from moto's IAM, or one whose policies lack
+                          backup:CopyIntoBackupVault on the destination vault
+    resource type         strict mode, then an RDS/Aurora/DocumentDB/Neptune copy cross-Region and
+                          cross-account, or Aurora/DocumentDB/Neptune cross-Region into an air-gapped vault
+
+The stand-in needs --kms-endpoint / --iam-endpoint (moto, or the IAM proxy) for the KMS and role
+deciders; moto loads AWS's managed policies with MOTO_IAM_LOAD_MANAGED_POLICIES=true, and acts in
+the account named by the x-moto-account-id header (state.moto_account).
 """
 
 from __future__ import annotations
