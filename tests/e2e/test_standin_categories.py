@@ -15,6 +15,7 @@ import pytest
 
 from harness import classifier
 from harness.classifier import ClassifierDrift
+from standin import paths
 from standin.common import CAUSE_CATEGORIES, CAUSE_PHRASES, derive_category, message_cause
 
 # The rule: which causes are denials (the role may not be passed, access, the vault access policy,
@@ -102,3 +103,23 @@ def test_a_table_the_reader_cannot_follow_is_drift_not_fewer_checks():
     assert marker in rows
     with pytest.raises(ClassifierDrift, match="Rate exceeded"):
         classifier.documented_rows(rows.replace(marker, 'row("Rate exceeded",\n            Transient, transient(Throttled),'))
+
+
+# The texts the stand-in's copy paths fail copies with (standin.paths, docs/aws-facts.md#copy-paths),
+# each with the path cause the Rust classifier must read in it.
+@pytest.mark.parametrize(("message", "cause"), [
+    (paths.NOT_SAME_ORGANIZATION, "Path(Organization)"),
+    (paths.CROSS_ACCOUNT_OFF, "Path(Organization)"),
+    (paths.ACCESS_DENIED, "Path(VaultAccessPolicy)"),
+    (paths.ROLE_NOT_ASSUMABLE.format(role="arn:aws:iam::111111111111:role/copier"), "Path(Access)"),
+    (paths.MANAGED_KEY, "Path(ManagedKey)"),
+    (paths.KEY_UNUSABLE, "Path(KmsKey)"),
+    (paths.KEY_MISSING, "Path(KmsKey)"),
+    (paths.RETENTION, "Path(Retention)"),
+    *[(paths.UNSUPPORTED.format(source="us-east-1", destination="us-west-2", type=kind), "Path(Unsupported)")
+      for kind in paths.COPY_FEATURES],
+])
+def test_every_copy_path_failure_classifies_to_its_path_cause(message, cause):
+    assert rust_first_match(message, classifier.rust_phrases()) == cause
+    assert message_cause(message) == cause
+    assert derive_category(message) == category_for(cause)

@@ -52,6 +52,15 @@ AWS Backup's documented refusals and shapes (docs/aws-facts.md):
     dimensions, AggregationPeriod, MaxResults (1..500; more is InvalidParameterValueException) and
     NextToken.
 
+  * copy paths (standin.paths, docs/aws-facts.md#copy-paths): when a copy job runs, its path
+    decides its fate in order (resource type, organization and its cross-account setting, the role
+    read from IAM, the destination vault access policy, the vaults' KMS keys, Vault Lock retention),
+    the first failing decider ending it FAILED with AWS's text; the configuration is set and read
+    through AWS's APIs (Put/Get/DeleteBackupVaultAccessPolicy, Put/DeleteBackupVaultLockConfiguration,
+    CreateBackupVault EncryptionKeyArn, DescribeBackupVault, Describe/UpdateGlobalSettings), keys and
+    roles through moto (--kms-endpoint, --iam-endpoint); AWS's defaults only in strict mode;
+    SimulatePrincipalPolicy is served by standin.iam_proxy in front of moto's IAM.
+
 On every job transition it publishes the vault's notification to the vault's SNS topic exactly as
 AWS Backup does (Subject, text, MessageAttributes EventType/State/AccountId/Id/StartTime), through a
 real SNS endpoint (moto), for parent and child jobs alike.
@@ -65,6 +74,9 @@ group:
     accounts         accounts, regions and the organization (who may see whose jobs)
     faults           fault injection (/_standin/faults)
     quotas           request rates and concurrent copy job caps (/_standin/quotas)
+    iam_policy       the IAM policy evaluator (vault access, role, key policies; simulations)
+    paths            what decides a copy's fate on its path (run by `advance`)
+    iam_proxy        SimulatePrincipalPolicy in front of moto's IAM (a server of its own)
     state            BackupState: every vault, plan, point and job, the counters, one lock
     vaults           vaults and their notifications
     plans            backup plans

@@ -4,11 +4,12 @@ Organization view)."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 from functools import lru_cache
 
-from standin.common import ACCOUNT, DEFAULT_REGION, ApiError, invalid
+from standin.common import ACCOUNT, DEFAULT_REGION, ApiError, invalid, invalid_request, now
 
 # Every vault, plan, recovery point and job belongs to one (account, region) and its ARNs say which.
 # An API call acts as the account of its SigV4 access key id when that is 12 digits (moto's
@@ -81,6 +82,19 @@ class Organization:
         self.management = management
         self.delegated = frozenset(delegated)
         self.members = frozenset(members) | self.delegated | frozenset([management] if management else [])
+        # AWS Backup's global settings (UpdateGlobalSettings from the management account): None
+        # until set; AWS's default is off ("false"). docs/aws-facts.md#copy-paths, Organization.
+        self.cross_account_backup: bool | None = None
+        self.settings: dict[str, str] = {}
+        self.settings_updated: float | None = None
+
+    @property
+    def org_id(self) -> str | None:
+        """The organization's id (pattern o-[a-z0-9]{10,32}), fixed by its management account (the
+        stand-in's: AWS's are random)."""
+        if self.management is None:
+            return None
+        return "o-" + hashlib.sha256(self.management.encode()).hexdigest()[:10]
 
     @classmethod
     def from_spec(cls, spec: dict) -> Organization:
@@ -132,3 +146,41 @@ class Organization:
         if requested in self.members:
             return frozenset([requested]), False
         raise access_denied("ListCopyJobSummaries")
+
+
+# ---------------------------------------------------------------------- global settings
+# UpdateGlobalSettings / DescribeGlobalSettings (API model): "Returns an error if the account is not
+# an Organizations management account" / "... not a member of an Organizations organization"; the
+# error's code and wording are not documented: InvalidRequestException with the stand-in's words.
+# Which flags AWS reports by default is not documented either: the three the model names, each
+# "false" until set (AWS's default for cross-account backup: off).
+GLOBAL_SETTINGS = ("isCrossAccountBackupEnabled", "isMpaEnabled", "isDelegatedAdministratorEnabled")
+
+
+def describe_global_settings(backup, region: str, params: dict) -> dict:
+    with backup.lock:
+        org = backup.organization
+        if caller_account() not in org.members:
+            raise invalid_request("The account is not a member of an organization", "DescribeGlobalSettings")  # wording presumed
+        settings = {name: org.settings.get(name, "false") for name in GLOBAL_SETTINGS}
+        result = {"GlobalSettings": settings}
+        if org.settings_updated is not None:
+            result["LastUpdateTime"] = org.settings_updated
+        return result
+
+
+def update_global_settings(backup, region: str, params: dict) -> dict:
+    ctx = "UpdateGlobalSettings"
+    settings = params.get("GlobalSettings") or {}
+    for name, value in settings.items():
+        if name not in GLOBAL_SETTINGS or value not in ("true", "false"):
+            raise invalid(f"Invalid global setting {name}={value}", ctx)  # wording presumed
+    with backup.lock:
+        org = backup.organization
+        if org.management is None or caller_account() != org.management:
+            raise invalid_request("Only the management account of an organization can update global settings", ctx)  # wording presumed
+        org.settings.update(settings)
+        if "isCrossAccountBackupEnabled" in settings:
+            org.cross_account_backup = settings["isCrossAccountBackupEnabled"] == "true"
+        org.settings_updated = now()
+    return {}

@@ -130,6 +130,15 @@ Test control lives under /_standin/ (never part of AWS), every endpoint POST wit
                              account and the delegated administrators are members implicitly, and
                              they (only) see other members' jobs. {} (and reset): no organization,
                              every account sees only its own
+  paths                      {"strict"?: bool}                   -> {"strict", "organizationId",
+                                                                     "kmsEndpoint", "iamEndpoint"}
+                             copy paths (standin.paths, docs/aws-facts.md#copy-paths): strict
+                             enforces AWS's defaults too (no organization, cross-account backup
+                             off, no vault access policy, the default AWS managed key, the
+                             resource-type table); without it (the default, and after reset unless
+                             the server ran with --strict-paths) only configuration given through
+                             AWS's APIs decides. {} changes nothing and reports; organizationId is
+                             the organization's id for aws:PrincipalOrgID conditions
 A control that names a vault by name finds it in account 123456789012 and region us-east-1 unless
 its body says "account" / "region" (ids and ARNs name their own); vaults of another account are
 created through the API, signed with that account's id as access key id.
@@ -221,3 +230,12 @@ def control_organization(backup: BackupState, body: dict) -> dict:
     with backup.lock:
         backup.organization = organization
     return organization.describe()
+
+
+def control_paths(backup: BackupState, body: dict) -> dict:
+    """Control: /_standin/paths."""
+    with backup.lock:
+        if body.get("strict") is not None:
+            backup.strict_paths = bool(body["strict"])
+        return {"strict": backup.strict_paths, "organizationId": backup.organization.org_id,
+                "kmsEndpoint": backup.endpoints["kms"], "iamEndpoint": backup.endpoints["iam"]}

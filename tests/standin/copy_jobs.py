@@ -12,6 +12,7 @@ import uuid
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from standin import paths
 from standin.accounts import caller_account, job_scope
 from standin.common import (ACCOUNT, AIR_GAPPED, COPY_STATES, TERMINAL, VAULT_ARN, ApiError, derive_category, invalid,
                             invalid_request, not_found, now, validate_lifecycle)
@@ -251,8 +252,15 @@ def derive_parent(backup: BackupState, parent: dict) -> list[dict]:
     return moved
 
 
+def path_failure(backup: BackupState, path: paths.Path) -> tuple[str, str] | None:
+    """(StatusMessage, MessageCategory) of a copy its path fails (standin.paths), or None."""
+    message = paths.decide(backup, path)
+    return (message, derive_category(message)) if message else None
+
+
 def advance(backup: BackupState) -> list[dict]:
-    """Control: every unfinished copy job runs to its end: FAILED when a fault rule matches it,
+    """Control: every unfinished copy job runs to its end: FAILED when a fault rule matches it or,
+    that failing to, its path fails it (standin.paths: the first failing decider's AWS message),
     else COMPLETED. Parent jobs are not run: they follow their children. Returns the jobs
     that moved (their last snapshot each). Under a concurrent copy job cap it is one step of
     time instead (see advance_step)."""
@@ -265,7 +273,8 @@ def advance(backup: BackupState) -> list[dict]:
         for job in pending:
             parent = backup.copy_jobs.get(job.get("ParentJobId") or "")
             index = backup.children[parent["CopyJobId"]].index(job["CopyJobId"]) if parent else None
-            plans.append((job["CopyJobId"], backup.faults.copy_failure(job, parent, index)))
+            plans.append((job["CopyJobId"], backup.faults.copy_failure(job, parent, index), paths.path_of(backup, job)))
+    plans = [(job_id, failure or path_failure(backup, path)) for job_id, failure, path in plans]
     moved = {}
     for job_id, failure in plans:
         if backup.copy_jobs[job_id]["State"] == "CREATED":
@@ -279,7 +288,8 @@ def advance(backup: BackupState) -> list[dict]:
 
 def advance_step(backup: BackupState) -> list[dict]:
     """Control `advance` under a concurrent copy job cap: one step of time. First every copy
-    job RUNNING at the start ends (FAILED when a fault rule matches it, else COMPLETED),
+    job RUNNING at the start ends (FAILED when a fault rule matches it or its path fails it, else
+    COMPLETED),
     freeing its slot; then CREATED jobs start RUNNING, oldest first, each when the quotas'
     rule admits it (see Quotas: its resource free, and its account's destination region or,
     that reached, its destination vault with a free slot). A job that is not admitted stays
@@ -295,8 +305,9 @@ def advance_step(backup: BackupState) -> list[dict]:
             if job["State"] == "RUNNING":
                 parent = backup.copy_jobs.get(job.get("ParentJobId") or "")
                 index = backup.children[parent["CopyJobId"]].index(job["CopyJobId"]) if parent else None
-                ending.append((job["CopyJobId"], backup.faults.copy_failure(job, parent, index)))
+                ending.append((job["CopyJobId"], backup.faults.copy_failure(job, parent, index), paths.path_of(backup, job)))
         waiting = [job["CopyJobId"] for job in unfinished if job["State"] == "CREATED"]
+    ending = [(job_id, failure or path_failure(backup, path)) for job_id, failure, path in ending]
     moved = {}
 
     def move(job_id: str, state: str, message: str | None = None, category: str | None = None):

@@ -3,6 +3,7 @@ path) to the AWS Backup operation or the control that answers it. An API call is
 validated against the model, answered, and its response checked against the model.
 
 Run from tests/: python -m standin.server --port 0 --sns-endpoint http://127.0.0.1:5000
+  [--kms-endpoint URL] [--iam-endpoint URL] [--strict-paths]   (copy paths: standin.paths)
 Prints "READY <port>" on stdout once listening.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import copy as copying
 import json
+import os
 import re
 import sys
 import uuid
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlparse
 
 from harness.loopback import LoopbackHandler, LoopbackServer, report_ready
-from standin import backup_jobs, backup_model, controls, copy_jobs, listings, plans, recovery_points, summaries, vaults
+from standin import accounts, backup_jobs, backup_model, controls, copy_jobs, listings, plans, recovery_points, summaries, vaults
 from standin.accounts import REQUEST, signing_account
 from standin.common import ACCOUNT, DEFAULT_REGION, ApiError, deep_merge, without_nulls
 from standin.state import BackupState
@@ -67,6 +69,17 @@ ROUTES = [
         "GetBackupVaultNotifications", vaults.get_notifications),
     api("PUT", r"/backup/plans/?", "CreateBackupPlan", plans.create_backup_plan),
     api("GET", r"/backup/plans/(?P<backupPlanId>[^/]+)/?", "GetBackupPlan", plans.get_backup_plan),
+    api("PUT", r"/backup-vaults/(?P<backupVaultName>[^/]+)/access-policy", "PutBackupVaultAccessPolicy",
+        vaults.put_access_policy),
+    api("GET", r"/backup-vaults/(?P<backupVaultName>[^/]+)/access-policy", "GetBackupVaultAccessPolicy",
+        vaults.get_access_policy),
+    api("DELETE", r"/backup-vaults/(?P<backupVaultName>[^/]+)/access-policy", "DeleteBackupVaultAccessPolicy",
+        vaults.delete_access_policy),
+    api("PUT", r"/backup-vaults/(?P<backupVaultName>[^/]+)/vault-lock", "PutBackupVaultLockConfiguration", vaults.put_lock),
+    api("DELETE", r"/backup-vaults/(?P<backupVaultName>[^/]+)/vault-lock", "DeleteBackupVaultLockConfiguration",
+        vaults.delete_lock),
+    api("GET", r"/global-settings", "DescribeGlobalSettings", accounts.describe_global_settings),
+    api("PUT", r"/global-settings", "UpdateGlobalSettings", accounts.update_global_settings),
     api("GET", r"/audit/copy-job-summaries/?", "ListCopyJobSummaries", summaries.list_copy_job_summaries),
     control("reset", controls.control_reset),
     control("calls", controls.control_calls),
@@ -85,6 +98,7 @@ ROUTES = [
     control("corrupt-response", controls.corrupt_response),
     control("published", controls.control_published),
     control("organization", controls.control_organization),
+    control("paths", controls.control_paths),
 ]
 SIGNING_REGION = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/backup/aws4_request")
 
@@ -191,9 +205,19 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--sns-endpoint", default=None, help="SNS endpoint to publish vault notifications to")
+    parser.add_argument("--kms-endpoint", default=os.environ.get("STANDIN_KMS_ENDPOINT"),
+                        help="KMS endpoint (moto) where copies read their vaults' keys (default $STANDIN_KMS_ENDPOINT; "
+                             "none: every key is usable)")
+    parser.add_argument("--iam-endpoint", default=os.environ.get("STANDIN_IAM_ENDPOINT"),
+                        help="IAM endpoint (moto, or standin.iam_proxy) where copies read the role passed (default "
+                             "$STANDIN_IAM_ENDPOINT; none: every role may copy)")
+    parser.add_argument("--strict-paths", action="store_true", default=os.environ.get("STANDIN_STRICT_PATHS") == "true",
+                        help="enforce AWS's defaults on copy paths from the start (standin.paths; the paths control)")
     args = parser.parse_args()
     backup_model.service_model()  # load the model before accepting requests
-    server = LoopbackServer(make_handler(BackupState(args.sns_endpoint)), args.host, args.port)
+    state = BackupState(args.sns_endpoint, kms_endpoint=args.kms_endpoint, iam_endpoint=args.iam_endpoint,
+                        strict_paths=args.strict_paths)
+    server = LoopbackServer(make_handler(state), args.host, args.port)
     report_ready(server.port)
     try:
         server.serve_forever()

@@ -12,13 +12,26 @@ from standin.common import ACCOUNT, VAULT_ARN, iso, not_found
 from standin.faults import Faults
 from standin.quotas import Quotas
 
+def moto_account(account: str):
+    """A botocore before-sign hook: the request acts in `account` in moto."""
+    def hook(request, **_):
+        request.headers["x-moto-account-id"] = account
+    return hook
+
+
 class BackupState:
     """The service state. All access under one lock; SNS publishing happens outside it."""
 
-    def __init__(self, sns_endpoint: str | None):
+    def __init__(self, sns_endpoint: str | None, *, kms_endpoint: str | None = None, iam_endpoint: str | None = None,
+                 strict_paths: bool = False):
         self.lock = threading.RLock()
         self.sns_endpoint = sns_endpoint
         self._sns = {}
+        # Where the copy paths' deciders read keys and roles (moto); None: every key and role is
+        # usable (standin.paths). strict_paths: AWS's defaults enforced from the start (and after reset).
+        self.endpoints = {"kms": kms_endpoint, "iam": iam_endpoint}
+        self._aws_clients: dict[tuple[str, str, str], object] = {}
+        self.strict_default = strict_paths
         self.faults = Faults()
         self.quotas = Quotas()
         self.version = 0  # bumped by changed()
@@ -42,6 +55,7 @@ class BackupState:
             self.passable_roles: set[str] | None = None  # None: every role may be passed
             self.corruptions: list[dict] = []  # test-only response corruption {"operation", "merge", "count"}
             self.organization = Organization()  # none: every account sees only its own jobs
+            self.strict_paths = self.strict_default  # standin.paths: AWS's defaults enforced too
             self.faults.reset()
             self.quotas.reset()
             # The jobs a listing selects (see listings.selection), reused by its next pages until changed().
@@ -83,6 +97,23 @@ class BackupState:
                 TopicArn=topic, Subject=record["subject"], Message=text,
                 MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
             )
+
+    def aws_client(self, service: str, region: str, account: str | None):
+        """A client of `service` ("kms", "iam") at its endpoint, acting as `account` (moto's
+        header x-moto-account-id names the account a request acts in), or None without an endpoint."""
+        endpoint = self.endpoints.get(service)
+        if not endpoint:
+            return None
+        key = (service, region, account or ACCOUNT)
+        client = self._aws_clients.get(key)
+        if client is None:
+            import boto3  # only needed with an endpoint
+
+            client = boto3.client(service, region_name=region, endpoint_url=endpoint,
+                                  aws_access_key_id="testing", aws_secret_access_key="testing")
+            client.meta.events.register("before-sign.*.*", moto_account(account or ACCOUNT))
+            self._aws_clients[key] = client
+        return client
 
     # ------------------------------------------------------------------ helpers
     def vault(self, region: str, name: str, context: str, account: str | None = None) -> dict:
