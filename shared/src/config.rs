@@ -7,6 +7,7 @@ use crate::domain::{
     BackupVaultArn, ClaimLease, CopyJobState, CopyTargets, IamRoleArn, PassableRoles, RetryPolicy, RouteTable,
     SourcePolicy, TopicArn,
 };
+use crate::handlers::backfill::{BackfillSettings, DEFAULT_BACKFILL_CONCURRENCY};
 use crate::handlers::organization::OrganizationSettings;
 use crate::handlers::reconciler::SweepSettings;
 use crate::handlers::retrier::{RetrierSettings, DEFAULT_INCIDENT_DIGEST_HOURS};
@@ -91,6 +92,24 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             }
         };
         (copy_role, roles)
+    }
+
+    /// BACKFILL_AFTER_HEALING (`true`/`false`, default true) and BACKFILL_CONCURRENCY (1-100,
+    /// default 5): the backfill of a healed path.
+    fn backfill(&mut self) -> BackfillSettings {
+        let enabled = match self.get("BACKFILL_AFTER_HEALING").as_deref() {
+            None | Some("true") => true,
+            Some("false") => false,
+            Some(_) => {
+                self.problems.push("BACKFILL_AFTER_HEALING must be true or false".to_owned());
+                true
+            }
+        };
+        let concurrency = self.number("BACKFILL_CONCURRENCY", u64::from(DEFAULT_BACKFILL_CONCURRENCY));
+        if !(1..=100).contains(&concurrency) {
+            self.problems.push("BACKFILL_CONCURRENCY must be from 1 to 100".to_owned());
+        }
+        BackfillSettings { enabled, concurrency: u32::try_from(concurrency.clamp(1, 100)).unwrap_or(1) }
     }
 
     /// COPY_TARGETS: destination vault ARN patterns copies may go to; unset allows any, with a
@@ -186,6 +205,7 @@ impl RetrierConfig {
         let (copy_role, roles) = env.roles();
         let targets = env.copy_targets();
         let digest_hours = env.number("INCIDENT_DIGEST_HOURS", u64::from(DEFAULT_INCIDENT_DIGEST_HOURS));
+        let backfill = env.backfill();
         let policy = RetryPolicy::new(u32::try_from(max_attempts).unwrap_or(u32::MAX), Duration::from_secs(base_delay))
             .map_err(|err| env.problems.push(err.to_string()))
             .ok();
@@ -207,6 +227,7 @@ impl RetrierConfig {
                     roles,
                     targets,
                     incident_digest_hours: u32::try_from(digest_hours).unwrap_or(u32::MAX),
+                    backfill,
                 },
             })
         })

@@ -44,6 +44,8 @@ pub enum Metric {
     PathFailures,
     /// Path incidents healed (their "healed" message sent).
     IncidentsResolved,
+    /// Copies of a healed path's affected recovery points started by its backfill.
+    CopiesBackfilled,
 }
 
 impl Metric {
@@ -67,6 +69,7 @@ impl Metric {
             Self::IncidentsOpened => "IncidentsOpened",
             Self::PathFailures => "PathFailures",
             Self::IncidentsResolved => "IncidentsResolved",
+            Self::CopiesBackfilled => "CopiesBackfilled",
         }
     }
 

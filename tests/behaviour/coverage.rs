@@ -378,6 +378,7 @@ mod report {
             lineage,
             lifecycle: None,
             at: Utc::now(),
+            backfill_of: None,
         };
         store.record_started(&started).await.unwrap();
         backup.add_backup_job(completed("GONE", 5, None));
@@ -444,6 +445,7 @@ mod report {
             status: Some("COMPLETED".into()),
             moves_to_cold_at: None,
             deleted_at: None,
+            created_at: None,
         };
         backup.set_recovery_point(&job.source_recovery_point, Some(cold));
         let retrier = memory_retrier(backup);

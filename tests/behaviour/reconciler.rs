@@ -101,6 +101,7 @@ async fn a_sweep_over_unseen_jobs_repairs_retries_and_alerts_once_each() {
             path_failures: 0,
             incidents_opened: 0,
             incidents_healed: 0,
+            copies_backfilled: 0,
             resolved: 0,
             missing_copies_started: 0,
             refused: 0,
@@ -376,6 +377,7 @@ async fn a_refused_routed_copy_is_alerted_once_and_not_asked_again() {
             status: None,
             moves_to_cold_at: None,
             deleted_at: None,
+            created_at: None,
         }),
     );
     let first = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
@@ -994,4 +996,83 @@ async fn a_copy_completing_on_a_broken_path_heals_its_incident_once() {
     assert!(messages[1].body().contains("5 recovery points were affected"), "{}", messages[1].body());
     assert_eq!(reconciler.run(Utc::now(), never_out_of_time()).await.unwrap().incidents_healed, 0, "told once");
     assert!(reconciler.alerts.published().is_empty());
+}
+
+/// After healing, the backfill copies each affected recovery point that can still be copied, at
+/// most `BackfillConcurrency` in flight to the vault: the next starts when one ends (its event, to
+/// the retrier), one deleted since is named as not copied, a second sweep starts nothing twice,
+/// and one "backfilled" message closes the thread.
+#[tokio::test]
+async fn a_healed_path_is_backfilled_paced_by_its_vaults_concurrency_and_told_once() {
+    use vaultwatch::domain::{IncidentMessage, RecoveryPointArn};
+    let mut reconciler = reconciler(RouteTable::default());
+    reconciler.retry.backfill.concurrency = 2;
+    let settings = reconciler.retry.clone();
+    let retrier =
+        || Retrier::new(&reconciler.backup, &reconciler.store, &reconciler.alerts, &reconciler.queue, settings.clone());
+    let mut night = Vec::new();
+    for n in 0..5 {
+        let mut job = generated_job(2);
+        job.id = copy_id(&format!("NIGHT1-{n}"));
+        job.source_recovery_point = RecoveryPointArn::parse(&format!("{RECOVERY_POINT}-{n}")).unwrap();
+        job.status_message = Some(PATH_FAILURE.into());
+        job.completed_at = Some(Utc::now() - chrono::Duration::hours(20));
+        reconciler.backup.add_copy_job(job.clone());
+        retrier().handle_failure(&job.id, None, &ClaimOwner::unique()).await.unwrap();
+        night.push(job);
+    }
+    // One of them is deleted before the path heals, another copied by hand meanwhile.
+    reconciler.backup.set_recovery_point(&night[3].source_recovery_point, None);
+    let mut by_hand = completed_copy_of(&night[4], "BY-HAND");
+    by_hand.completed_at = Some(Utc::now() - chrono::Duration::hours(19));
+    reconciler.backup.add_copy_job(by_hand);
+    let mut next = completed_copy_of(&night[0], "NIGHT2-0");
+    next.source_recovery_point = RecoveryPointArn::parse(&format!("{RECOVERY_POINT}-night2")).unwrap();
+    next.iam_role = night[0].iam_role.clone();
+    reconciler.backup.add_copy_job(next);
+
+    let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!((summary.incidents_healed, summary.copies_backfilled), (1, 2), "{summary:?}");
+    let started = |reconciler: &TestReconciler| -> Vec<_> {
+        reconciler.backup.started_copies().into_iter().filter(|c| c.token.as_str().starts_with("backfill-")).collect()
+    };
+    assert_eq!(started(&reconciler).len(), 2, "two in flight to the vault, no more");
+    // A sweep while they run starts nothing more.
+    assert_eq!(reconciler.run(Utc::now(), never_out_of_time()).await.unwrap().copies_backfilled, 0);
+
+    // Each backfill copy that completes makes room for the next, on its event.
+    let mut done = std::collections::HashSet::new();
+    for _ in 0..4 {
+        let running: Vec<_> = reconciler
+            .backup
+            .copy_jobs()
+            .into_iter()
+            .filter(|job| job.state == CopyJobState::Created && !done.contains(&job.id))
+            .collect();
+        for job in running {
+            reconciler.backup.set_copy_state(&job.id, CopyJobState::Completed, None);
+            retrier().handle(&copy_event("COMPLETED", job.id.as_str())).await.unwrap();
+            done.insert(job.id);
+        }
+    }
+    let copies = started(&reconciler);
+    assert_eq!(copies.len(), 3, "every affected point but the deleted and the copied one, once each: {copies:?}");
+    let points: std::collections::HashSet<_> = copies.iter().map(|c| c.recovery_point.clone()).collect();
+    assert_eq!(points.len(), 3);
+    assert!(!points.contains(&night[3].source_recovery_point) && !points.contains(&night[4].source_recovery_point));
+    assert!(copies.iter().all(|c| c.lifecycle == night[0].destination_lifecycle), "the failed copy's lifecycle");
+    let messages = reconciler.alerts.incident_messages();
+    let backfilled: Vec<_> = messages.iter().filter(|m| matches!(m, IncidentMessage::Backfilled { .. })).collect();
+    assert_eq!(backfilled.len(), 1, "{messages:?}");
+    let body = backfilled[0].body();
+    assert!(
+        body.contains("3 copies made again, 1 already had a copy, 1 recovery points could not be copied"),
+        "{body}"
+    );
+    assert!(body.contains(night[3].source_recovery_point.as_str()), "{body}");
+    assert_eq!(backfilled[0].notification().thread_id(), messages[0].notification().thread_id());
+    // Nothing more on later sweeps.
+    assert_eq!(reconciler.run(Utc::now(), never_out_of_time()).await.unwrap().copies_backfilled, 0);
+    assert_eq!(started(&reconciler).len(), 3);
+    assert_eq!(reconciler.alerts.incident_messages().len(), messages.len());
 }

@@ -614,6 +614,7 @@ fn warm_recovery_point() -> vaultwatch::domain::RecoveryPoint {
         status: Some("COMPLETED".into()),
         moves_to_cold_at: None,
         deleted_at: None,
+        created_at: None,
     }
 }
 

@@ -132,6 +132,7 @@ async fn lineage_written_by_the_retrier_survives_state_changes() {
         lineage: lineage.clone(),
         lifecycle: None,
         at: Utc::now(),
+        backfill_of: None,
     };
     tracker.store.record_started(&started).await.unwrap();
     tracker.handle(&fixture("sns/copy-job-successful.json")).await.unwrap();

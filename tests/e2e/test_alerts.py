@@ -149,10 +149,11 @@ def test_a_manual_fix_gets_exactly_one_resolved_message_in_the_alerts_thread(set
     assert in_thread(settled.queries.peek_alerts()) == []
 
 
-def test_a_broken_path_sends_one_alert_and_one_healed_message_in_its_thread(settled):
+def test_a_broken_path_sends_one_alert_heals_with_one_message_and_is_backfilled(settled):
     """Three nightly backups whose copies to the DR vault fail on its key: one incident alert (chat and
     e-mail), naming the path, AWS's words and the fix. The key is fixed; the next copy on the path
-    completes, and the reconciler's sweep tells the incident healed, once, in the same thread."""
+    completes, and the reconciler's sweep tells the incident healed, once, in the same thread; the
+    backfill then copies the three recovery points once each, and says so in the thread."""
     plan_id = plan(settled)
     settled.backup.fail_copies(PATH_FAILURE, count=3, destinationVaultArn=DR_VAULT)
     backups = []
@@ -182,9 +183,21 @@ def test_a_broken_path_sends_one_alert_and_one_healed_message_in_its_thread(sett
     settled.backup.complete_backup("planned", resource, planId=plan_id)
     settled.delivery.settle()
     settled.delivery.reconcile()
-    (healed,) = settled.queries.take_alerts()
+    # The backfill starts a copy of each affected recovery point; each completes (its event reaches
+    # the retrier, which closes the backfill when the last has ended).
+    settled.delivery.settle()
+    healed, backfilled = settled.queries.take_alerts()
     assert healed["Subject"] == "vaultwatch: copy path to dr-copy healed (KMS key)"
     assert healed["Notification"]["metadata"]["threadId"] == thread
-    assert "3 recovery points were affected" in healed["Email"], healed["Email"]
+    assert "3 recovery points were affected; vaultwatch now copies them again" in healed["Email"], healed["Email"]
+    assert backfilled["Subject"] == "vaultwatch: copy path to dr-copy backfilled (KMS key)"
+    assert backfilled["Notification"]["metadata"]["threadId"] == thread
+    assert "Backfill done: 3 copies made again, 0 already had a copy, 0 recovery points could not be copied" in backfilled["Email"]
+    for backup in backups:
+        states = sorted(job["State"] for job in jobs_for(settled, backup["RecoveryPointArn"]))
+        assert states == ["COMPLETED", "FAILED"], states
     settled.delivery.reconcile()
-    assert settled.queries.take_alerts() == [], "told once"
+    settled.delivery.settle()
+    assert settled.queries.take_alerts() == [], "told once, copied once"
+    for backup in backups:
+        assert len(jobs_for(settled, backup["RecoveryPointArn"])) == 2

@@ -492,20 +492,48 @@ impl Burst {
         self.figures.alerts = self.alerts.published().len() + self.alerts.incident_messages().len();
         self.figures.duplicates_absorbed = self.figures.deliveries.saturating_sub(self.figures.notifications);
 
-        // No token ever created two copies (the fake creates one per token by construction; this
-        // guards the (recovery point, destination, attempt) identity the tokens stand for).
+        // No chain's attempt (its token: the chain's root and the attempt), no route and no
+        // backfill episode started two copies of a (recovery point, destination); and no
+        // (recovery point, destination) has two completed copies. A recovery point may have two
+        // chains: a healed path's backfill starts a new one after the first ended in the incident.
         let mut per_attempt: HashMap<(RecoveryPointArn, BackupVaultArn, String), usize> = HashMap::new();
         for request in &started {
-            let attempt = request.token.as_str().rsplit('-').next().unwrap_or_default().to_owned();
-            let kind = if request.token.as_str().starts_with("retry-") { attempt } else { "route".into() };
+            let kind = match request.token.as_str() {
+                token if token.starts_with("retry-") || token.starts_with("backfill-") => token.to_owned(),
+                _ => "route".into(),
+            };
             *per_attempt
                 .entry((request.recovery_point.clone(), request.destination_vault.clone(), kind))
                 .or_default() += 1;
         }
-        let duplicated: usize = per_attempt.values().map(|n| n - 1).sum();
+        let mut completed: HashMap<(RecoveryPointArn, BackupVaultArn), usize> = HashMap::new();
+        for job in jobs.values().filter(|job| job.state == CopyJobState::Completed && !job.composite.is_child()) {
+            *completed.entry((job.source_recovery_point.clone(), job.destination_vault.clone())).or_default() += 1;
+        }
+        let duplicated: usize =
+            per_attempt.values().map(|n| n - 1).sum::<usize>() + completed.values().map(|n| n - 1).sum::<usize>();
         self.figures.duplicated = duplicated;
         if duplicated > 0 {
-            self.failures.push(format!("{duplicated} copies duplicated a (recovery point, destination, attempt)"));
+            let twice: Vec<String> = completed
+                .iter()
+                .filter(|(_, n)| **n > 1)
+                .map(|((point, vault), n)| {
+                    let tokens: Vec<&str> = started
+                        .iter()
+                        .filter(|r| r.recovery_point == *point && r.destination_vault == *vault)
+                        .map(|r| r.token.as_str())
+                        .collect();
+                    format!("{point} -> {vault}: {n} completed, started with {tokens:?}")
+                })
+                .chain(
+                    per_attempt
+                        .iter()
+                        .filter(|(_, n)| **n > 1)
+                        .map(|((point, vault, kind), n)| format!("{point} -> {vault} {kind}: {n} starts")),
+                )
+                .collect();
+            self.failures
+                .push(format!("{duplicated} copies duplicated a (recovery point, destination, attempt): {twice:?}"));
         }
 
         // Exactly one routed copy per (backup, applicable route).

@@ -10,10 +10,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use vaultwatch::domain::{
-    BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOutcome, ClaimOwner, CopyDetails, CopyJob,
-    CopyJobId, CopyJobRecord, HealedBy, IdempotencyToken, Incident, IncidentId, IncidentKey, Lifecycle, Ownership,
-    PathFailure, PathKey, PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal, StartedCopy, StateChange, StateUpdate,
-    SweepCursor, VaultName,
+    AffectedPoint, Backfill, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOutcome, ClaimOwner,
+    CopyDetails, CopyJob, CopyJobId, CopyJobRecord, HealedBy, IdempotencyToken, Incident, IncidentId, IncidentKey,
+    Lifecycle, Ownership, PathFailure, PathKey, PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal, SlotSettled,
+    StartedCopy, StateChange, StateUpdate, SweepCursor, VaultName,
 };
 use vaultwatch::ports::memory::Call;
 use vaultwatch::ports::{
@@ -275,6 +275,47 @@ impl<T: TrackingStore + Sync, H: Hook> TrackingStore for Hooked<T, H> {
         owner: &ClaimOwner,
     ) -> Result<Ownership, AwsError> {
         self.call(Call::ReleaseIncidentClaim, self.inner.release_incident_claim(id, kind, owner)).await
+    }
+    async fn open_backfill(&self, backfill: &Backfill) -> Result<(), AwsError> {
+        self.call(Call::OpenBackfill, self.inner.open_backfill(backfill)).await
+    }
+    async fn active_backfills(&self) -> Result<Vec<Backfill>, AwsError> {
+        self.call(Call::ActiveBackfills, self.inner.active_backfills()).await
+    }
+    async fn claim_backfill(
+        &self,
+        episode: &IncidentId,
+        owner: &ClaimOwner,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<Option<Backfill>, AwsError> {
+        self.call(Call::ClaimBackfill, self.inner.claim_backfill(episode, owner, now, lease)).await
+    }
+    async fn release_backfill(&self, episode: &IncidentId, owner: &ClaimOwner) -> Result<Ownership, AwsError> {
+        self.call(Call::ReleaseBackfill, self.inner.release_backfill(episode, owner)).await
+    }
+    async fn settle_backfill_slot(
+        &self,
+        episode: &IncidentId,
+        owner: &ClaimOwner,
+        slot: u64,
+        settled: &SlotSettled,
+    ) -> Result<Ownership, AwsError> {
+        self.call(Call::SettleBackfillSlot, self.inner.settle_backfill_slot(episode, owner, slot, settled)).await
+    }
+    async fn backfill_copy_ended(&self, episode_digest: &str, job: &CopyJobId) -> Result<(), AwsError> {
+        self.call(Call::BackfillCopyEnded, self.inner.backfill_copy_ended(episode_digest, job)).await
+    }
+    async fn finish_backfill(&self, episode: &IncidentId, owner: &ClaimOwner) -> Result<bool, AwsError> {
+        self.call(Call::FinishBackfill, self.inner.finish_backfill(episode, owner)).await
+    }
+    async fn affected_slots(
+        &self,
+        episode: &IncidentId,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<(u64, AffectedPoint)>, AwsError> {
+        self.call(Call::AffectedSlots, self.inner.affected_slots(episode, from, to)).await
     }
     async fn mark_digest(
         &self,

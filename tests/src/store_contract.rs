@@ -66,6 +66,7 @@ pub async fn states_only_move_forward(store: &impl TrackingStore, id: &CopyJobId
             lineage: lineage.clone(),
             lifecycle: Some(lifecycle(30, 365)),
             at: Utc::now(),
+            backfill_of: None,
         })
         .await
         .unwrap();
@@ -269,4 +270,61 @@ pub async fn incidents(store: &impl TrackingStore, unique: &str) {
     assert!(!store.mark_digest(&other, None, t1).await.unwrap(), "not the current episode");
     let incident = store.incident(&id.key).await.unwrap().unwrap();
     assert_eq!(incident.last_digest_at, Some(t1 + chrono::Duration::hours(24)));
+
+    // Healing: once, the episode no longer open; a path's incidents read together.
+    let on_path = store.incidents_on(&path.key()).await.unwrap();
+    assert_eq!(on_path.len(), 2, "{on_path:?}");
+    let by = vaultwatch::domain::HealedBy::Copy(CopyJobId::parse("NEXT-NIGHT").unwrap());
+    assert!(store.heal_incident(&id, &by, t1).await.unwrap());
+    assert!(!store.heal_incident(&id, &by, t1).await.unwrap(), "healed once");
+    let healed = store.incident(&id.key).await.unwrap().unwrap();
+    assert_eq!(healed.state, vaultwatch::domain::IncidentState::Healed { at: t1, by });
+
+    // The backfill: its slots read by number, one runner at a time, each slot settled once.
+    backfills(store, &healed).await;
+}
+
+/// A healed episode's backfill, for any store (`healed` has 9 affected recovery points).
+async fn backfills(store: &impl TrackingStore, healed: &vaultwatch::domain::Incident) {
+    use vaultwatch::domain::{Backfill, NotBackfilled, SlotSettled};
+    let id = &healed.id;
+    let lease = Duration::from_secs(330);
+    let (a, b) = (ClaimOwner::parse("runner-a").unwrap(), ClaimOwner::parse("runner-b").unwrap());
+    let slots = store.affected_slots(id, 1, 20).await.unwrap();
+    assert_eq!(slots.iter().map(|(slot, _)| *slot).collect::<Vec<_>>(), (1..=9).collect::<Vec<_>>());
+    assert!(store.affected_slots(id, 3, 2).await.unwrap().is_empty());
+
+    store.open_backfill(&Backfill::of(healed)).await.unwrap();
+    store.open_backfill(&Backfill::of(healed)).await.unwrap();
+    let active = store.active_backfills().await.unwrap();
+    let ours: Vec<_> = active.iter().filter(|backfill| backfill.episode == *id).collect();
+    assert_eq!(ours.len(), 1, "opened once: {active:?}");
+    assert_eq!((ours[0].slots, ours[0].next_slot, ours[0].started), (9, 1, 0));
+
+    let now = Utc::now();
+    let held = store.claim_backfill(id, &a, now, lease).await.unwrap().expect("free");
+    assert_eq!(held.next_slot, 1);
+    assert!(store.claim_backfill(id, &b, now, lease).await.unwrap().is_none(), "one runner at a time");
+    let job = CopyJobId::parse("BACKFILL-1").unwrap();
+    let started = SlotSettled::Started(job.clone());
+    assert_eq!(store.settle_backfill_slot(id, &b, 1, &started).await.unwrap(), Ownership::Lost, "not b's");
+    assert_eq!(store.settle_backfill_slot(id, &a, 1, &started).await.unwrap(), Ownership::Held);
+    assert_eq!(store.settle_backfill_slot(id, &a, 1, &started).await.unwrap(), Ownership::Lost, "settled once");
+    let gone = NotBackfilled { recovery_point: slots[1].1.recovery_point.clone(), why: "deleted".into() };
+    let not_copyable = SlotSettled::NotCopyable(gone.clone());
+    assert_eq!(store.settle_backfill_slot(id, &a, 2, &not_copyable).await.unwrap(), Ownership::Held);
+    assert_eq!(store.settle_backfill_slot(id, &a, 3, &SlotSettled::Empty).await.unwrap(), Ownership::Held);
+    assert_eq!(store.release_backfill(id, &a).await.unwrap(), Ownership::Held);
+    let held = store.claim_backfill(id, &b, now, lease).await.unwrap().expect("given back");
+    assert_eq!((held.next_slot, held.started, held.not_copyable), (4, 1, 1));
+    assert_eq!(held.in_flight.iter().collect::<Vec<_>>(), [&job]);
+    assert_eq!(held.not_copied, [gone]);
+
+    store.backfill_copy_ended(&id.digest(), &job).await.unwrap();
+    assert!(!store.finish_backfill(id, &a).await.unwrap(), "not a's");
+    assert!(store.finish_backfill(id, &b).await.unwrap());
+    assert!(!store.finish_backfill(id, &b).await.unwrap(), "told once");
+    assert!(store.active_backfills().await.unwrap().iter().all(|backfill| backfill.episode != *id), "no longer active");
+    let ended = store.claim_backfill(id, &a, now + chrono::Duration::hours(1), lease).await.unwrap().unwrap();
+    assert!(ended.in_flight.is_empty() && ended.told);
 }

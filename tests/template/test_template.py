@@ -115,9 +115,10 @@ def test_pass_role_only_for_the_backup_role_and_only_to_aws_backup():
 
 
 def test_the_tracker_and_the_retrier_only_write_the_table_and_read_by_key():
-    # The retrier reads one item by key: a path incident another writer counted a failure in.
+    # The retrier reads by key: a path incident another writer counted a failure in, whether a copy
+    # that ended was a backfill's, the backfills to advance.
     expected = {"CopyJobTrackerFunction": ["dynamodb:UpdateItem"],
-                "CopyJobRetrierFunction": ["dynamodb:GetItem", "dynamodb:UpdateItem"]}
+                "CopyJobRetrierFunction": ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"]}
     for name, actions in expected.items():
         table = [s for n, s in function_statements() if n == name and s["Resource"] == "TrackingTable.Arn"]
         assert [as_list(s["Action"]) for s in table] == [actions], name
@@ -260,8 +261,10 @@ README_GRANTS = {
     "CopyJobRetrierFunction": {
         "dynamodb:UpdateItem": {"TrackingTable.Arn"},
         "dynamodb:GetItem": {"TrackingTable.Arn"},
+        "dynamodb:BatchGetItem": {"TrackingTable.Arn"},
         "backup:DescribeCopyJob": {"*"},
         "backup:DescribeBackupJob": {"*"},
+        "backup:ListCopyJobs": {"*"},
         "backup:GetBackupPlan": {"arn:${AWS::Partition}:backup:${AWS::Region}:${AWS::AccountId}:backup-plan:*"},
         "backup:StartCopyJob": {THIS_REGIONS_RECOVERY_POINTS},
         "backup:DescribeRecoveryPoint": {THIS_REGIONS_RECOVERY_POINTS},

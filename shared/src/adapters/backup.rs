@@ -367,6 +367,7 @@ impl BackupApi for SdkBackup {
             status: output.status().map(|status| status.as_str().to_owned()),
             moves_to_cold_at: lifecycle.and_then(|l| l.move_to_cold_storage_at()).and_then(chrono_time),
             deleted_at: lifecycle.and_then(|l| l.delete_at()).and_then(chrono_time),
+            created_at: None,
         }))
     }
 

@@ -120,15 +120,6 @@ pub enum IncidentState {
     Healed { at: DateTime<Utc>, by: HealedBy },
 }
 
-/// How far the backfill of a healed incident has gone: slots `1..next_slot` are settled (a copy
-/// started, or found not copyable any more).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct BackfillProgress {
-    pub next_slot: u64,
-    pub started: u64,
-    pub not_copyable: u64,
-}
-
 /// An incident as the tracking table holds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Incident {
@@ -147,7 +138,6 @@ pub struct Incident {
     /// Whether the message that it healed went out.
     pub healed_told: bool,
     pub last_digest_at: Option<DateTime<Utc>>,
-    pub backfill: BackfillProgress,
 }
 
 impl Incident {
@@ -191,12 +181,100 @@ impl Incident {
     }
 }
 
+/// A healed episode's backfill: one copy of each recovery point it affected that can still be
+/// copied, a few in flight at a time. Slots `1..=slots` are settled in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Backfill {
+    pub episode: IncidentId,
+    pub path: CopyPath,
+    /// The episode's affected recovery points when it healed.
+    pub slots: u64,
+    /// The next slot to settle (from 1).
+    pub next_slot: u64,
+    pub started: u64,
+    /// Recovery points that had a copy in the destination by then (a copy made by hand, a plan's).
+    pub covered: u64,
+    pub not_copyable: u64,
+    /// The first [`NOT_COPIED_KEPT`] recovery points that could not be copied any more, and why.
+    pub not_copied: Vec<NotBackfilled>,
+    /// Backfill copies started and not yet ended.
+    pub in_flight: std::collections::BTreeSet<CopyJobId>,
+    /// Whether its "backfilled" message went out.
+    pub told: bool,
+}
+
+/// How many not-copied recovery points a backfill keeps by name (the message lists them; the
+/// count covers the rest).
+pub const NOT_COPIED_KEPT: usize = 20;
+
+impl Backfill {
+    /// A new backfill of a healed episode.
+    pub fn of(incident: &Incident) -> Self {
+        Self {
+            episode: incident.id.clone(),
+            path: incident.path.clone(),
+            slots: incident.affected,
+            next_slot: 1,
+            started: 0,
+            covered: 0,
+            not_copyable: 0,
+            not_copied: Vec::new(),
+            in_flight: std::collections::BTreeSet::new(),
+            told: false,
+        }
+    }
+
+    /// Every slot settled.
+    pub fn settled(&self) -> bool {
+        self.next_slot > self.slots
+    }
+
+    /// Every slot settled and every copy it started ended.
+    pub fn finished(&self) -> bool {
+        self.settled() && self.in_flight.is_empty()
+    }
+
+    /// The state after slot `next_slot` settled as `settled`.
+    pub fn after(&self, settled: &SlotSettled) -> Self {
+        let mut next = Self { next_slot: self.next_slot + 1, ..self.clone() };
+        match settled {
+            SlotSettled::Started(job) => {
+                next.started += 1;
+                next.in_flight.insert(job.clone());
+            }
+            SlotSettled::Covered(_) => next.covered += 1,
+            SlotSettled::NotCopyable(why) => {
+                next.not_copyable += 1;
+                if next.not_copied.len() < NOT_COPIED_KEPT {
+                    next.not_copied.push(why.clone());
+                }
+            }
+            SlotSettled::Empty => {}
+        }
+        next
+    }
+}
+
+/// How one slot of a backfill settled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SlotSettled {
+    /// Its copy started.
+    Started(CopyJobId),
+    /// A copy of it to the destination already exists or is under way (this job): none started.
+    Covered(CopyJobId),
+    /// Its recovery point cannot be copied any more.
+    NotCopyable(NotBackfilled),
+    /// Nothing was recorded in it (a writer stopped between numbering and recording).
+    Empty,
+}
+
 /// The event types of incident messages (Chatbot custom notifications).
 pub const INCIDENT_EVENT_TYPE: &str = "VaultwatchPathIncident";
 pub const INCIDENT_HEALED_EVENT_TYPE: &str = "VaultwatchPathHealed";
 
 /// A recovery point the backfill could not copy, and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct NotBackfilled {
     pub recovery_point: RecoveryPointArn,
     pub why: String,
@@ -212,7 +290,7 @@ pub enum IncidentMessage {
     /// The cause is gone; the backfill follows (when on).
     Healed { incident: Incident, backfill: bool },
     /// The backfill has settled every affected recovery point.
-    Backfilled { incident: Incident, not_copied: Vec<NotBackfilled> },
+    Backfilled { incident: Incident, backfill: Backfill },
 }
 
 impl IncidentMessage {
@@ -244,10 +322,9 @@ impl IncidentMessage {
                 "Healed: the copy path works again. {affected} recovery points were affected{}.",
                 if *backfill { "; vaultwatch now copies them again" } else { "" }
             ),
-            Self::Backfilled { incident, not_copied } => format!(
-                "Backfill done: {} copies started, {} recovery points could not be copied any more.",
-                incident.backfill.started,
-                not_copied.len().max(usize::try_from(incident.backfill.not_copyable).unwrap_or(usize::MAX))
+            Self::Backfilled { backfill, .. } => format!(
+                "Backfill done: {} copies made again, {} already had a copy, {} recovery points could not be copied any more.",
+                backfill.started, backfill.covered, backfill.not_copyable
             ),
         }
     }
@@ -302,8 +379,8 @@ impl IncidentMessage {
             };
             facts.push(("Healed", format!("{} ({by})", at.to_rfc3339_opts(SecondsFormat::Secs, true))));
         }
-        if let Self::Backfilled { not_copied, .. } = self {
-            for point in not_copied.iter().take(20) {
+        if let Self::Backfilled { backfill, .. } = self {
+            for point in &backfill.not_copied {
                 facts.push(("Not copied", format!("{} ({})", point.recovery_point, point.why)));
             }
         }
@@ -406,7 +483,6 @@ mod tests {
             alerted: true,
             healed_told: false,
             last_digest_at: None,
-            backfill: BackfillProgress::default(),
         }
     }
 
@@ -437,7 +513,7 @@ mod tests {
             IncidentMessage::Opened(open.clone()),
             IncidentMessage::Digest(open.clone()),
             IncidentMessage::Healed { incident: healed.clone(), backfill: true },
-            IncidentMessage::Backfilled { incident: healed, not_copied: Vec::new() },
+            IncidentMessage::Backfilled { backfill: Backfill::of(&healed), incident: healed },
         ];
         for message in &messages {
             assert_eq!(message.notification().thread_id(), open.id.thread_id());

@@ -65,8 +65,8 @@ pub use failure::{
 };
 pub use ids::{AccountId, BackupJobId, BackupPlanId, BackupPlanVersion, BackupRuleId, CopyJobId};
 pub use incident::{
-    AffectedPoint, BackfillProgress, HealedBy, Incident, IncidentId, IncidentMessage, IncidentState, NotBackfilled,
-    PathFailure, INCIDENT_EVENT_TYPE, INCIDENT_HEALED_EVENT_TYPE,
+    AffectedPoint, Backfill, HealedBy, Incident, IncidentId, IncidentMessage, IncidentState, NotBackfilled,
+    PathFailure, SlotSettled, INCIDENT_EVENT_TYPE, INCIDENT_HEALED_EVENT_TYPE, NOT_COPIED_KEPT,
 };
 pub use job::{
     BackupJob, BackupJobState, Composite, CopyJob, CopyJobState, Destination, JobKind, PlanRuleRef, ResourceType,

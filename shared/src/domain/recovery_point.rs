@@ -38,6 +38,8 @@ pub struct RecoveryPoint {
     pub moves_to_cold_at: Option<DateTime<Utc>>,
     /// `CalculatedLifecycle.DeleteAt`.
     pub deleted_at: Option<DateTime<Utc>>,
+    /// `CreationDate`: a copy's lifecycle is counted from it.
+    pub created_at: Option<DateTime<Utc>>,
 }
 
 /// Why AWS Backup cannot copy a recovery point: a retry would only fail again, so the operator is
@@ -144,6 +146,7 @@ mod tests {
             status: Some("COMPLETED".into()),
             moves_to_cold_at: None,
             deleted_at: None,
+            created_at: None,
         }
     }
 

@@ -240,6 +240,8 @@ pub struct CopyJobRecord {
     pub lifecycle: Option<Lifecycle>,
     /// The retry that replaced this job after it failed.
     pub retried_by: Option<CopyJobId>,
+    /// The incident episode (its digest) whose backfill started the job.
+    pub backfill_of: Option<String>,
     /// What vaultwatch decided about this job under its claims (retry, alert, resolution).
     pub outcome: ClaimOutcome,
     /// The retrier has finished deciding about this job's failure (its claim is done).
@@ -428,6 +430,8 @@ pub struct StartedCopy {
     pub lineage: Lineage,
     pub lifecycle: Option<Lifecycle>,
     pub at: DateTime<Utc>,
+    /// The incident episode (its digest) whose backfill started it.
+    pub backfill_of: Option<String>,
 }
 
 /// Side effects guarded by a claim in the tracking table, so duplicate deliveries do them once.

@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 
 use super::HandlerError;
 use crate::domain::{
-    ClaimLease, ClaimOwner, CopyJobId, HealedBy, IncidentId, IncidentMessage, IncidentState, Ownership, PathKey,
+    Backfill, ClaimLease, ClaimOwner, CopyJobId, HealedBy, IncidentId, IncidentMessage, IncidentState, Ownership,
+    PathCauseKind, PathKey,
 };
 use crate::ports::{AlertSink, Clock, IncidentClaim, IncidentClaimKind, TrackingStore};
 
@@ -16,6 +17,8 @@ pub struct Healer<S, A> {
     pub alerts: A,
     pub clock: Arc<dyn Clock>,
     pub lease: ClaimLease,
+    /// Whether a healed incident's affected recovery points are copied again (`BackfillAfterHealing`).
+    pub backfill: bool,
 }
 
 impl<S: TrackingStore, A: AlertSink> Healer<S, A> {
@@ -61,7 +64,12 @@ impl<S: TrackingStore, A: AlertSink> Healer<S, A> {
             self.store.release_incident_claim(id, kind, owner).await?;
             return Ok(false);
         }
-        if let Err(err) = self.alerts.incident(&IncidentMessage::Healed { incident, backfill: false }).await {
+        // A congested path's copies are its retry chains': nothing to copy again.
+        let backfill = self.backfill && id.key.cause != PathCauseKind::Congestion && incident.affected > 0;
+        if backfill {
+            self.store.open_backfill(&Backfill::of(&incident)).await?;
+        }
+        if let Err(err) = self.alerts.incident(&IncidentMessage::Healed { incident, backfill }).await {
             if let Err(release) = self.store.release_incident_claim(id, kind, owner).await {
                 tracing::warn!(incident = %id.thread_id(), error = %release, "could not release the healed message's claim; it expires with its lease");
             }

@@ -1,5 +1,6 @@
 //! The functions' behaviour, over the ports only. Each `main.rs` wires one of these to real clients.
 
+pub mod backfill;
 pub mod copier;
 pub mod coverage;
 pub mod deadline;

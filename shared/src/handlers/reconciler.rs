@@ -102,6 +102,8 @@ pub struct Summary {
     pub incidents_opened: usize,
     /// Path incidents healed by a copy that completed on the path (their "healed" message sent).
     pub incidents_healed: usize,
+    /// Backfill copies of healed paths' affected recovery points started.
+    pub copies_backfilled: usize,
     /// Alerted copies found covered (a COMPLETED copy of the same recovery point to the same vault):
     /// one "resolved" message each, in the alert's thread.
     pub resolved: usize,
@@ -300,7 +302,13 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
     }
 
     fn healer(&self) -> Healer<&S, &A> {
-        Healer { store: &self.store, alerts: &self.alerts, clock: self.clock.clone(), lease: self.retry.claim_lease }
+        Healer {
+            store: &self.store,
+            alerts: &self.alerts,
+            clock: self.clock.clone(),
+            lease: self.retry.claim_lease,
+            backfill: self.retry.backfill.enabled,
+        }
     }
 
     fn retrier(&self) -> Retrier<&B, &S, &A, &Q> {
@@ -467,8 +475,10 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             }
         };
         let healing = self.heal_paths(&swept.completed_on, summary, run).await;
+        let backfilling = self.backfill(summary, run).await;
         summary.missing_copy_pass = self.missing_copy_pass(swept, &rows, run, out_of_time, summary).await?;
         Ok(healing == Progress::Finished
+            && backfilling == Progress::Finished
             && summary.missing_copy_pass != MissingCopyPass::Stopped
             && !matches!(rows, CoverageRows::Stopped)
             && resolutions == Progress::Finished)
@@ -812,6 +822,24 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             }
         }
         Progress::Finished
+    }
+
+    /// Advances the healed paths' backfills (copies whose events were lost are found ended here).
+    async fn backfill(&self, summary: &mut Summary, run: Run<'_>) -> Progress {
+        let retrier = self.retrier();
+        let backfiller = retrier.backfiller();
+        match run.deadline.bound(backfiller.run(run.owner)).await {
+            Ok(Ok(backfilled)) => {
+                summary.copies_backfilled += backfilled.started;
+                Progress::Finished
+            }
+            Ok(Err(err)) => {
+                summary.errors += 1;
+                tracing::error!(error = %err, "could not advance the backfills");
+                Progress::Finished
+            }
+            Err(Stopped) => Progress::Stopped,
+        }
     }
 
     /// The "resolved" message of one alerted job, once: false when another run already sent it.

@@ -15,6 +15,7 @@ use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::backfill::{BackfillSettings, Backfiller};
 use super::{for_each_notification, skipped, HandlerError, Outcomes, RecordOutcome, CONCURRENT_RECORDS};
 use crate::domain::{
     classify_failure, AffectedPoint, Alert, AlertReason, BackupVaultArn, Cause, Claim, ClaimKind, ClaimLease,
@@ -121,6 +122,8 @@ pub struct RetrierSettings {
     /// Hours between "still broken" digests of an open incident (`INCIDENT_DIGEST_HOURS`, the
     /// template's `IncidentDigestHours`); 0: none.
     pub incident_digest_hours: u32,
+    /// Whether and how fast a healed path's affected recovery points are copied again.
+    pub backfill: BackfillSettings,
 }
 
 /// The template's values: 3 retries from 60 s, a 330 s claim lease; any publisher, role and target.
@@ -133,6 +136,7 @@ impl Default for RetrierSettings {
             roles: PassableRoles::default(),
             targets: CopyTargets::default(),
             incident_digest_hours: DEFAULT_INCIDENT_DIGEST_HOURS,
+            backfill: BackfillSettings::default(),
         }
     }
 }
@@ -175,6 +179,12 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
                 JobEvent::Copy(copy) if copy.state.has_failed() => {
                     self.handle_failure(&copy.id, None, owner).await.map(RecordOutcome::Handled)
                 }
+                JobEvent::Copy(copy) if copy.state.is_terminal() => {
+                    let advanced = self.after_backfill_copy(&copy.id, owner).await?;
+                    let reason =
+                        format!("copy job is {}{}", copy.state, if advanced { "; its backfill advanced" } else { "" });
+                    Ok(skipped(&notification, &reason))
+                }
                 JobEvent::Copy(copy) => Ok(skipped(&notification, &format!("copy job is {}", copy.state))),
                 JobEvent::CopyStateUnknown { id } => self.handle_if_failed(id, owner).await,
                 JobEvent::Backup(_) => Ok(skipped(&notification, "backup job events are the copier's")),
@@ -183,6 +193,29 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         })
         .await?;
         Ok(RetrierResponse::Notifications(outcomes))
+    }
+
+    /// The backfiller over this retrier's clients.
+    pub(crate) fn backfiller(&self) -> Backfiller<&B, &S, &A> {
+        Backfiller {
+            backup: &self.backup,
+            store: &self.store,
+            alerts: &self.alerts,
+            clock: self.clock.clone(),
+            settings: self.settings.backfill,
+            roles: self.settings.roles.clone(),
+            lease: self.settings.claim_lease,
+        }
+    }
+
+    /// A copy that ended (completed, or aborted: failures are handled above too) and that a
+    /// backfill started makes room for the backfill's next copy. True if it was one.
+    async fn after_backfill_copy(&self, id: &CopyJobId, owner: &ClaimOwner) -> Result<bool, HandlerError> {
+        let records = self.store.get_many(std::slice::from_ref(id)).await?;
+        let Some(episode) = records.get(id).and_then(|record| record.backfill_of.clone()) else { return Ok(false) };
+        let run = self.backfiller().copy_ended(&episode, id, owner).await?;
+        tracing::info!(copy_job = %id, started = run.started, not_copyable = run.not_copyable, "backfill copy ended; backfill advanced");
+        Ok(true)
     }
 
     /// A copy job event whose state the notification did not say in a known spelling: the API does.
@@ -318,6 +351,11 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         };
         if !job.has_failed() {
             return Err(HandlerError::StateNotSettled(id.clone(), job.state).into());
+        }
+        // A backfill copy that failed is no longer in flight: its backfill may start the next (its
+        // failure is handled as any other's: a path failure joins the path's new incident).
+        if let Some(episode) = &record.backfill_of {
+            self.store.backfill_copy_ended(episode, id).await?;
         }
         // The record learns the job's details in the write that finishes the claim.
         let details = Some(CopyDetails::from(&job));
@@ -614,8 +652,14 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
             resource_type: request.resource_type.clone(),
             ..CopyDetails::default()
         };
-        let started =
-            StartedCopy { id: new_job.clone(), details, lineage: lineage.clone(), lifecycle, at: self.clock.now() };
+        let started = StartedCopy {
+            id: new_job.clone(),
+            details,
+            lineage: lineage.clone(),
+            lifecycle,
+            at: self.clock.now(),
+            backfill_of: None,
+        };
         self.store.record_started(&started).await?;
         self.store.link_retry(&request.failed_job, &new_job).await?;
         tracing::info!(copy_job = %new_job, retry_of = %request.failed_job, attempt = lineage.attempt, "retry started");

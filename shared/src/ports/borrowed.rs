@@ -13,10 +13,10 @@ use super::{
     Page, RetryQueue, RetryRequest, StartCopyRequest, TrackingStore,
 };
 use crate::domain::{
-    Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOutcome, ClaimOwner, CopyDetails, CopyJob,
-    CopyJobId, CopyJobRecord, HealedBy, IdempotencyToken, Incident, IncidentId, IncidentKey, IncidentMessage,
-    Lifecycle, Ownership, PathFailure, PathKey, PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal, Resolution,
-    StartedCopy, StateChange, StateUpdate, SweepCursor, VaultName,
+    AffectedPoint, Alert, Backfill, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOutcome, ClaimOwner,
+    CopyDetails, CopyJob, CopyJobId, CopyJobRecord, HealedBy, IdempotencyToken, Incident, IncidentId, IncidentKey,
+    IncidentMessage, Lifecycle, Ownership, PathFailure, PathKey, PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal,
+    Resolution, SlotSettled, StartedCopy, StateChange, StateUpdate, SweepCursor, VaultName,
 };
 
 impl<T: BackupApi> BackupApi for &T {
@@ -182,6 +182,59 @@ impl<T: TrackingStore> TrackingStore for &T {
         owner: &ClaimOwner,
     ) -> impl Future<Output = Result<Ownership, AwsError>> + Send {
         (**self).release_incident_claim(id, kind, owner)
+    }
+    fn open_backfill(&self, backfill: &Backfill) -> impl Future<Output = Result<(), AwsError>> + Send {
+        (**self).open_backfill(backfill)
+    }
+    fn active_backfills(&self) -> impl Future<Output = Result<Vec<Backfill>, AwsError>> + Send {
+        (**self).active_backfills()
+    }
+    fn claim_backfill(
+        &self,
+        episode: &IncidentId,
+        owner: &ClaimOwner,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> impl Future<Output = Result<Option<Backfill>, AwsError>> + Send {
+        (**self).claim_backfill(episode, owner, now, lease)
+    }
+    fn release_backfill(
+        &self,
+        episode: &IncidentId,
+        owner: &ClaimOwner,
+    ) -> impl Future<Output = Result<Ownership, AwsError>> + Send {
+        (**self).release_backfill(episode, owner)
+    }
+    fn settle_backfill_slot(
+        &self,
+        episode: &IncidentId,
+        owner: &ClaimOwner,
+        slot: u64,
+        settled: &SlotSettled,
+    ) -> impl Future<Output = Result<Ownership, AwsError>> + Send {
+        (**self).settle_backfill_slot(episode, owner, slot, settled)
+    }
+    fn backfill_copy_ended(
+        &self,
+        episode_digest: &str,
+        job: &CopyJobId,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send {
+        (**self).backfill_copy_ended(episode_digest, job)
+    }
+    fn finish_backfill(
+        &self,
+        episode: &IncidentId,
+        owner: &ClaimOwner,
+    ) -> impl Future<Output = Result<bool, AwsError>> + Send {
+        (**self).finish_backfill(episode, owner)
+    }
+    fn affected_slots(
+        &self,
+        episode: &IncidentId,
+        from: u64,
+        to: u64,
+    ) -> impl Future<Output = Result<Vec<(u64, AffectedPoint)>, AwsError>> + Send {
+        (**self).affected_slots(episode, from, to)
     }
     fn mark_digest(
         &self,

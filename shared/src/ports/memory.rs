@@ -15,10 +15,10 @@ use super::{
     StartCopyRequest, TrackingStore, Unreadable, VaultNotificationsApi,
 };
 use crate::domain::{
-    AccountId, AffectedPoint, Alert, BackfillProgress, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind,
-    ClaimOutcome, ClaimOwner, Composite, CopyDetails, CopyJob, CopyJobId, CopyJobRecord, HealedBy, IamRoleArn,
-    IdempotencyToken, Incident, IncidentId, IncidentKey, IncidentMessage, IncidentState, Lifecycle, Ownership,
-    PathFailure, PathKey, PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal, Resolution, StartedCopy, StateChange,
+    AccountId, AffectedPoint, Alert, Backfill, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOutcome,
+    ClaimOwner, Composite, CopyDetails, CopyJob, CopyJobId, CopyJobRecord, HealedBy, IamRoleArn, IdempotencyToken,
+    Incident, IncidentId, IncidentKey, IncidentMessage, IncidentState, Lifecycle, Ownership, PathFailure, PathKey,
+    PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal, Resolution, SlotSettled, StartedCopy, StateChange,
     StateUpdate, StorageClass, SweepCursor, VaultName, VaultNotifications,
 };
 
@@ -87,6 +87,14 @@ pub enum Call {
     PublishIncident,
     IncidentsOn,
     HealIncident,
+    OpenBackfill,
+    ActiveBackfills,
+    ClaimBackfill,
+    ReleaseBackfill,
+    SettleBackfillSlot,
+    BackfillCopyEnded,
+    FinishBackfill,
+    AffectedSlots,
 }
 
 impl Call {
@@ -125,6 +133,14 @@ impl Call {
             Self::PublishIncident => "publish_incident",
             Self::IncidentsOn => "incidents_on",
             Self::HealIncident => "heal_incident",
+            Self::OpenBackfill => "open_backfill",
+            Self::ActiveBackfills => "active_backfills",
+            Self::ClaimBackfill => "claim_backfill",
+            Self::ReleaseBackfill => "release_backfill",
+            Self::SettleBackfillSlot => "settle_backfill_slot",
+            Self::BackfillCopyEnded => "backfill_copy_ended",
+            Self::FinishBackfill => "finish_backfill",
+            Self::AffectedSlots => "affected_slots",
         }
     }
 }
@@ -389,6 +405,7 @@ impl BackupApi for MemoryBackup {
                 status: Some("COMPLETED".into()),
                 moves_to_cold_at: None,
                 deleted_at: None,
+                created_at: None,
             })
         }))
     }
@@ -563,11 +580,18 @@ pub struct MemoryStore {
     calls: Mutex<BTreeMap<Call, usize>>,
 }
 
-/// Incidents in memory: every episode, and each key's current one.
+/// Incidents in memory: every episode, each key's current one, and the backfills.
 #[derive(Default)]
 struct Incidents {
     episodes: HashMap<IncidentId, StoredIncident>,
     current: HashMap<IncidentKey, IncidentId>,
+    backfills: BTreeMap<String, StoredBackfill>,
+}
+
+struct StoredBackfill {
+    backfill: Backfill,
+    active: bool,
+    claim: Option<StoredClaim>,
 }
 
 struct StoredIncident {
@@ -689,6 +713,7 @@ impl TrackingStore for MemoryStore {
             record.details.fill_from(&copy.details);
             record.lineage = Some(copy.lineage.clone());
             record.lifecycle = record.lifecycle.or(copy.lifecycle);
+            record.backfill_of = record.backfill_of.take().or_else(|| copy.backfill_of.clone());
             record.state.get_or_insert(crate::domain::CopyJobState::Created);
         });
         Ok(())
@@ -820,7 +845,6 @@ impl TrackingStore for MemoryStore {
                     alerted: false,
                     healed_told: false,
                     last_digest_at: None,
-                    backfill: BackfillProgress::default(),
                 };
                 let stored =
                     StoredIncident { incident, points: HashSet::new(), slots: Vec::new(), claims: HashMap::new() };
@@ -921,6 +945,107 @@ impl TrackingStore for MemoryStore {
             return Ok(Ownership::Held);
         }
         Ok(Ownership::Lost)
+    }
+
+    async fn open_backfill(&self, backfill: &Backfill) -> Result<(), AwsError> {
+        self.check(Call::OpenBackfill)?;
+        lock(&self.incidents).backfills.entry(backfill.episode.digest()).or_insert_with(|| StoredBackfill {
+            backfill: backfill.clone(),
+            active: true,
+            claim: None,
+        });
+        Ok(())
+    }
+
+    async fn active_backfills(&self) -> Result<Vec<Backfill>, AwsError> {
+        self.check(Call::ActiveBackfills)?;
+        let incidents = lock(&self.incidents);
+        Ok(incidents.backfills.values().filter(|stored| stored.active).map(|stored| stored.backfill.clone()).collect())
+    }
+
+    async fn claim_backfill(
+        &self,
+        episode: &IncidentId,
+        owner: &ClaimOwner,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<Option<Backfill>, AwsError> {
+        self.check(Call::ClaimBackfill)?;
+        let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        let mut incidents = lock(&self.incidents);
+        let Some(stored) = incidents.backfills.get_mut(&episode.digest()) else { return Ok(None) };
+        if stored.claim.as_ref().is_some_and(|claim| claim.at + lease > now) {
+            return Ok(None);
+        }
+        stored.claim = Some(StoredClaim { done: false, at: now, owner: Some(owner.clone()) });
+        Ok(Some(stored.backfill.clone()))
+    }
+
+    async fn release_backfill(&self, episode: &IncidentId, owner: &ClaimOwner) -> Result<Ownership, AwsError> {
+        self.check(Call::ReleaseBackfill)?;
+        let mut incidents = lock(&self.incidents);
+        let Some(stored) = incidents.backfills.get_mut(&episode.digest()) else { return Ok(Ownership::Lost) };
+        if stored.claim.as_ref().is_some_and(|claim| claim.owner.as_ref() == Some(owner)) {
+            stored.claim = None;
+            return Ok(Ownership::Held);
+        }
+        Ok(Ownership::Lost)
+    }
+
+    async fn settle_backfill_slot(
+        &self,
+        episode: &IncidentId,
+        owner: &ClaimOwner,
+        slot: u64,
+        settled: &SlotSettled,
+    ) -> Result<Ownership, AwsError> {
+        self.check(Call::SettleBackfillSlot)?;
+        let mut incidents = lock(&self.incidents);
+        let Some(stored) = incidents.backfills.get_mut(&episode.digest()) else { return Ok(Ownership::Lost) };
+        let ours = stored.claim.as_ref().is_some_and(|claim| claim.owner.as_ref() == Some(owner));
+        if !ours || stored.backfill.next_slot != slot {
+            return Ok(Ownership::Lost);
+        }
+        stored.backfill = stored.backfill.after(settled);
+        Ok(Ownership::Held)
+    }
+
+    async fn backfill_copy_ended(&self, episode_digest: &str, job: &CopyJobId) -> Result<(), AwsError> {
+        self.check(Call::BackfillCopyEnded)?;
+        if let Some(stored) = lock(&self.incidents).backfills.get_mut(episode_digest) {
+            stored.backfill.in_flight.remove(job);
+        }
+        Ok(())
+    }
+
+    async fn finish_backfill(&self, episode: &IncidentId, owner: &ClaimOwner) -> Result<bool, AwsError> {
+        self.check(Call::FinishBackfill)?;
+        let mut incidents = lock(&self.incidents);
+        let Some(stored) = incidents.backfills.get_mut(&episode.digest()) else { return Ok(false) };
+        let ours = stored.claim.as_ref().is_some_and(|claim| claim.owner.as_ref() == Some(owner));
+        if !ours || stored.backfill.told {
+            return Ok(false);
+        }
+        stored.backfill.told = true;
+        stored.active = false;
+        Ok(true)
+    }
+
+    async fn affected_slots(
+        &self,
+        episode: &IncidentId,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<(u64, AffectedPoint)>, AwsError> {
+        self.check(Call::AffectedSlots)?;
+        let incidents = lock(&self.incidents);
+        let Some(stored) = incidents.episodes.get(episode) else { return Ok(Vec::new()) };
+        Ok((from..=to)
+            .filter_map(|slot| {
+                let index = usize::try_from(slot.checked_sub(1)?).ok()?;
+                Some((slot, stored.slots.get(index)?.clone()))
+            })
+            .collect())
     }
 
     async fn mark_digest(

@@ -14,11 +14,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    AccountId, Alert, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOutcome, ClaimOwner, CopyDetails,
-    CopyJob, CopyJobId, CopyJobRecord, CopyJobState, HealedBy, IamRoleArn, IdempotencyToken, Incident, IncidentId,
-    IncidentKey, IncidentMessage, Lifecycle, Lineage, Ownership, PathFailure, PathKey, PlanRuleRef, RecoveryPoint,
-    RecoveryPointArn, Refusal, Resolution, ResourceArn, ResourceType, ServiceRefusal, StartedCopy, StateChange,
-    StateUpdate, SweepCursor, VaultName, VaultNotifications,
+    AccountId, AffectedPoint, Alert, Backfill, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOutcome,
+    ClaimOwner, CopyDetails, CopyJob, CopyJobId, CopyJobRecord, CopyJobState, HealedBy, IamRoleArn, IdempotencyToken,
+    Incident, IncidentId, IncidentKey, IncidentMessage, Lifecycle, Lineage, Ownership, PathFailure, PathKey,
+    PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal, Resolution, ResourceArn, ResourceType, ServiceRefusal,
+    SlotSettled, StartedCopy, StateChange, StateUpdate, SweepCursor, VaultName, VaultNotifications,
 };
 
 /// The longest one call through a port may take, retries included: the adapters set the SDK's
@@ -346,6 +346,55 @@ pub trait TrackingStore: Send + Sync {
         kind: IncidentClaimKind,
         owner: &ClaimOwner,
     ) -> impl Future<Output = Result<Ownership, AwsError>> + Send;
+    /// Starts the backfill of a healed episode (nothing if it has one already).
+    fn open_backfill(&self, backfill: &Backfill) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// The backfills not yet finished (started, or their last copies still running, or their
+    /// message not yet sent).
+    fn active_backfills(&self) -> impl Future<Output = Result<Vec<Backfill>, AwsError>> + Send;
+    /// Takes a backfill for `owner` (one runner at a time; a claim older than `lease` is abandoned):
+    /// its state, or none when another runner holds it.
+    fn claim_backfill(
+        &self,
+        episode: &IncidentId,
+        owner: &ClaimOwner,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> impl Future<Output = Result<Option<Backfill>, AwsError>> + Send;
+    /// Gives a backfill back (its runner is done for now).
+    fn release_backfill(
+        &self,
+        episode: &IncidentId,
+        owner: &ClaimOwner,
+    ) -> impl Future<Output = Result<Ownership, AwsError>> + Send;
+    /// Records how the backfill's next slot, `slot`, settled (`Lost` if `owner` no longer holds it or
+    /// the slot was settled already).
+    fn settle_backfill_slot(
+        &self,
+        episode: &IncidentId,
+        owner: &ClaimOwner,
+        slot: u64,
+        settled: &SlotSettled,
+    ) -> impl Future<Output = Result<Ownership, AwsError>> + Send;
+    /// A backfill copy ended (completed, failed or aborted): no longer in flight.
+    fn backfill_copy_ended(
+        &self,
+        episode_digest: &str,
+        job: &CopyJobId,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Marks the backfill told (its message sent) and no longer active: true for the one caller
+    /// holding it that marked it.
+    fn finish_backfill(
+        &self,
+        episode: &IncidentId,
+        owner: &ClaimOwner,
+    ) -> impl Future<Output = Result<bool, AwsError>> + Send;
+    /// The recovery points recorded in an episode's slots `from..=to` (empty slots left out).
+    fn affected_slots(
+        &self,
+        episode: &IncidentId,
+        from: u64,
+        to: u64,
+    ) -> impl Future<Output = Result<Vec<(u64, AffectedPoint)>, AwsError>> + Send;
     /// Records that a digest of the open episode goes out at `now`, if none was recorded since
     /// `previous` (the one the caller read): true for the one caller that should send it.
     fn mark_digest(

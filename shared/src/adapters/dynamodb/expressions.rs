@@ -21,6 +21,15 @@ pub const CLAIM_IS_OURS: &str = "#claim_owner = :owner";
 pub const ITEM_IS_NEW: &str = "attribute_not_exists(#pk)";
 /// A recovery point's item is still taken at `:taken` (no other writer took it over since).
 pub const POINT_STILL_TAKEN_AT: &str = "#taken_at = :taken";
+/// The item exists (a write to it creates nothing).
+pub const ITEM_EXISTS: &str = "attribute_exists(#pk)";
+/// A backfill exists and its runner's claim is free (or abandoned).
+pub const BACKFILL_CLAIM_IS_FREE: &str =
+    "attribute_exists(#pk) AND (attribute_not_exists(#claim) OR (#claim = :pending AND #claim_at < :lease_cutoff))";
+/// The backfill is `:owner`'s and `:slot` is its next slot.
+pub const BACKFILL_SLOT_IS_NEXT: &str = "#claim_owner = :owner AND #next = :slot";
+/// The backfill is `:owner`'s and its message not yet recorded.
+pub const BACKFILL_NOT_TOLD_AND_OURS: &str = "#claim_owner = :owner AND #told = :not_told";
 /// An incident may open a new episode: it has none, or its last one healed.
 pub const INCIDENT_MAY_OPEN: &str = "attribute_not_exists(#pk) OR #incident_state = :healed";
 /// The incident's current episode is `:episode`, still open.
@@ -44,6 +53,7 @@ pub const NEXT_DIGEST: &str = "#opened_at = :episode AND #incident_state = :open
 pub struct UpdateExpression {
     sets: Vec<String>,
     adds: Vec<String>,
+    deletes: Vec<String>,
     removes: Vec<String>,
     condition: Option<&'static str>,
     names: HashMap<String, String>,
@@ -103,6 +113,12 @@ impl UpdateExpression {
         self.name(attribute, attribute).value(attribute, value)
     }
 
+    /// `DELETE #attr :attr`: elements taken out of a set.
+    pub fn delete(mut self, attribute: &str, value: AttributeValue) -> Self {
+        self.deletes.push(format!("#{attribute} :{attribute}"));
+        self.name(attribute, attribute).value(attribute, value)
+    }
+
     /// `REMOVE #placeholder`
     pub fn remove(mut self, placeholder: &str, attribute: &str) -> Self {
         self.removes.push(format!("#{placeholder}"));
@@ -122,6 +138,9 @@ impl UpdateExpression {
         }
         if !self.adds.is_empty() {
             clauses.push(format!("ADD {}", self.adds.join(", ")));
+        }
+        if !self.deletes.is_empty() {
+            clauses.push(format!("DELETE {}", self.deletes.join(", ")));
         }
         if !self.removes.is_empty() {
             clauses.push(format!("REMOVE {}", self.removes.join(", ")));

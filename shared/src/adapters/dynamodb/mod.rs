@@ -17,20 +17,22 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 
 use self::expressions::{
-    UpdateExpression, CLAIM_IS_FREE, CLAIM_IS_OURS, CLAIM_IS_OURS_AND_PENDING, EPISODE_IS_OPEN, FIRST_DIGEST,
-    INCIDENT_CLAIM_IS_FREE, INCIDENT_CLAIM_IS_OURS, INCIDENT_CLAIM_IS_OURS_AND_PENDING, INCIDENT_MAY_OPEN, ITEM_IS_NEW,
+    UpdateExpression, BACKFILL_CLAIM_IS_FREE, BACKFILL_NOT_TOLD_AND_OURS, BACKFILL_SLOT_IS_NEXT, CLAIM_IS_FREE,
+    CLAIM_IS_OURS, CLAIM_IS_OURS_AND_PENDING, EPISODE_IS_OPEN, FIRST_DIGEST, INCIDENT_CLAIM_IS_FREE,
+    INCIDENT_CLAIM_IS_OURS, INCIDENT_CLAIM_IS_OURS_AND_PENDING, INCIDENT_MAY_OPEN, ITEM_EXISTS, ITEM_IS_NEW,
     NEXT_DIGEST, POINT_STILL_TAKEN_AT, STATE_MOVES_FORWARD,
 };
 use self::schema::{
-    affected, claim_done, copy, copy_key, cursor, cursor_from_item, cursor_to_item, detail_attributes, incident,
-    incident_claim, incident_from_item, incident_key, number, opened_at, point_json, point_key, record_from_item,
-    refusal, refusal_key, refusal_token, slot_key, state_at, string, timestamp, Item, ITEM_TYPE, PK, UPDATED_AT,
+    affected, backfill, backfill_claim, backfill_from_item, backfill_key, claim_done, copy, copy_key, cursor,
+    cursor_from_item, cursor_to_item, detail_attributes, incident, incident_claim, incident_from_item, incident_key,
+    number, opened_at, point_from_json, point_json, point_key, record_from_item, refusal, refusal_key, refusal_token,
+    slot_key, slot_of, state_at, string, timestamp, Item, ITEM_TYPE, PK, UPDATED_AT,
 };
 use super::error::classify;
 use crate::domain::{
-    Claim, ClaimKind, ClaimOutcome, ClaimOwner, CopyDetails, CopyJobId, CopyJobRecord, CopyJobState, HealedBy,
-    IdempotencyToken, Incident, IncidentId, IncidentKey, Ownership, PathCauseKind, PathFailure, PathKey, Refusal,
-    StartedCopy, StateChange, StateUpdate, SweepCursor,
+    AffectedPoint, Backfill, Claim, ClaimKind, ClaimOutcome, ClaimOwner, CopyDetails, CopyJobId, CopyJobRecord,
+    CopyJobState, HealedBy, IdempotencyToken, Incident, IncidentId, IncidentKey, Ownership, PathCauseKind, PathFailure,
+    PathKey, Refusal, SlotSettled, StartedCopy, StateChange, StateUpdate, SweepCursor, NOT_COPIED_KEPT,
 };
 use crate::ports::{AwsError, ErrorClass, IncidentClaim, IncidentClaimKind, IncidentEntry, TrackingStore};
 
@@ -366,6 +368,7 @@ impl TrackingStore for DynamoStore {
             .set_opt(copy::RETRY_OF, started.lineage.retry_of.as_ref().map(|id| string(id.as_str())))
             .set_if_absent_opt(copy::LIFECYCLE, lifecycle)
             .set_if_absent(copy::REQUESTED_AT, timestamp(started.at))
+            .set_if_absent_opt(copy::BACKFILL_OF, started.backfill_of.clone().map(string))
             // The tracker may have seen the job already; never move its state back.
             .set_if_absent(copy::STATE, string(CopyJobState::Created.as_str()))
             .set_if_absent(copy::STATE_RANK, number(CopyJobState::Created.rank()));
@@ -559,6 +562,148 @@ impl TrackingStore for DynamoStore {
             .value("pending", string(copy::CLAIM_PENDING))
             .value("owner", string(owner.as_str()));
         self.incident_claim_write(id, write.condition(INCIDENT_CLAIM_IS_OURS_AND_PENDING)).await
+    }
+
+    async fn open_backfill(&self, started: &Backfill) -> Result<(), AwsError> {
+        use backfill::*;
+        let digest = started.episode.digest();
+        let write = UpdateExpression::default()
+            .set_if_absent(ITEM_TYPE, string(KIND))
+            .set_if_absent(incident::PATH, string(started.episode.key.path.as_str()))
+            .set_if_absent(incident::CAUSE_KIND, string(started.episode.key.cause.as_str()))
+            .set_if_absent(incident::OPENED_AT, timestamp(started.episode.opened_at))
+            .set_if_absent(SLOTS, number(started.slots))
+            .set_if_absent(NEXT_SLOT, number(started.next_slot))
+            .set_if_absent(STARTED, number(0))
+            .set_if_absent(NOT_COPYABLE, number(0))
+            .set_if_absent(TOLD, AttributeValue::Bool(false))
+            .set(UPDATED_AT, timestamp(Utc::now()));
+        self.update("UpdateItem", backfill_key(&digest), write, false).await?;
+        let register = UpdateExpression::default()
+            .set(ITEM_TYPE, string(ACTIVE_KIND))
+            .add(EPISODES, AttributeValue::Ss(vec![digest]));
+        self.update("UpdateItem", string(ACTIVE_KEY), register, false).await?;
+        Ok(())
+    }
+
+    async fn active_backfills(&self) -> Result<Vec<Backfill>, AwsError> {
+        let Some(active) = self.get_item(string(backfill::ACTIVE_KEY)).await? else { return Ok(Vec::new()) };
+        let digests = active.get(backfill::EPISODES).and_then(|v| v.as_ss().ok()).cloned().unwrap_or_default();
+        let items = self.batch_get(digests.iter().map(|digest| backfill_key(digest)).collect()).await?;
+        Ok(items.iter().filter_map(backfill_from_item).collect())
+    }
+
+    async fn claim_backfill(
+        &self,
+        episode: &IncidentId,
+        owner: &ClaimOwner,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<Option<Backfill>, AwsError> {
+        let attributes = backfill_claim();
+        let cutoff = now.timestamp() - i64::try_from(lease.as_secs()).unwrap_or(i64::MAX);
+        let write = UpdateExpression::default()
+            .set_as("claim", attributes.state, string(copy::CLAIM_PENDING))
+            .set_as("claim_at", attributes.at, number(now.timestamp()))
+            .set_as("claim_owner", attributes.owner, string(owner.as_str()))
+            .value("pending", string(copy::CLAIM_PENDING))
+            .value("lease_cutoff", number(cutoff))
+            .name("pk", PK)
+            .condition(BACKFILL_CLAIM_IS_FREE);
+        Ok(match self.update("UpdateItem", backfill_key(&episode.digest()), write, true).await? {
+            Updated::Applied(item) => backfill_from_item(&item),
+            Updated::ConditionFailed(_) => None,
+        })
+    }
+
+    async fn release_backfill(&self, episode: &IncidentId, owner: &ClaimOwner) -> Result<Ownership, AwsError> {
+        let attributes = backfill_claim();
+        let write = UpdateExpression::default()
+            .remove("claim", attributes.state)
+            .remove("claim_at", attributes.at)
+            .remove("claim_owner", attributes.owner)
+            .value("pending", string(copy::CLAIM_PENDING))
+            .value("owner", string(owner.as_str()))
+            .condition(CLAIM_IS_OURS_AND_PENDING);
+        Ok(ownership(&self.update("UpdateItem", backfill_key(&episode.digest()), write, false).await?))
+    }
+
+    async fn settle_backfill_slot(
+        &self,
+        episode: &IncidentId,
+        owner: &ClaimOwner,
+        slot: u64,
+        settled: &SlotSettled,
+    ) -> Result<Ownership, AwsError> {
+        use backfill::*;
+        let write = UpdateExpression::default()
+            .set_as("next", NEXT_SLOT, number(slot + 1))
+            .value("slot", number(slot))
+            .set(UPDATED_AT, timestamp(Utc::now()))
+            .name("claim_owner", backfill_claim().owner)
+            .value("owner", string(owner.as_str()));
+        let write = match settled {
+            SlotSettled::Started(job) => {
+                write.add(STARTED, number(1)).add(IN_FLIGHT, AttributeValue::Ss(vec![job.as_str().to_owned()]))
+            }
+            SlotSettled::NotCopyable(why) => {
+                // The list grows only to NOT_COPIED_KEPT: the caller's state after this slot says so.
+                let write = write.add(NOT_COPYABLE, number(1));
+                match self.get_item(backfill_key(&episode.digest())).await?.as_ref().and_then(backfill_from_item) {
+                    Some(current) if current.not_copied.len() < NOT_COPIED_KEPT => {
+                        let mut list = current.not_copied;
+                        list.push(why.clone());
+                        write.set(NOT_COPIED, string(serde_json::to_string(&list).expect("a list serialises")))
+                    }
+                    _ => write,
+                }
+            }
+            SlotSettled::Covered(_) => write.add(COVERED, number(1)),
+            SlotSettled::Empty => write,
+        };
+        let write = write.condition(BACKFILL_SLOT_IS_NEXT);
+        Ok(ownership(&self.update("UpdateItem", backfill_key(&episode.digest()), write, false).await?))
+    }
+
+    async fn backfill_copy_ended(&self, episode_digest: &str, job: &CopyJobId) -> Result<(), AwsError> {
+        let write = UpdateExpression::default()
+            .delete(backfill::IN_FLIGHT, AttributeValue::Ss(vec![job.as_str().to_owned()]))
+            .name("pk", PK)
+            .condition(ITEM_EXISTS);
+        self.update("UpdateItem", backfill_key(episode_digest), write, false).await?;
+        Ok(())
+    }
+
+    async fn finish_backfill(&self, episode: &IncidentId, owner: &ClaimOwner) -> Result<bool, AwsError> {
+        let digest = episode.digest();
+        let write = UpdateExpression::default()
+            .set(backfill::TOLD, AttributeValue::Bool(true))
+            .name("claim_owner", backfill_claim().owner)
+            .value("owner", string(owner.as_str()))
+            .value("not_told", AttributeValue::Bool(false))
+            .condition(BACKFILL_NOT_TOLD_AND_OURS);
+        if !matches!(self.update("UpdateItem", backfill_key(&digest), write, false).await?, Updated::Applied(_)) {
+            return Ok(false);
+        }
+        let unregister = UpdateExpression::default().delete(backfill::EPISODES, AttributeValue::Ss(vec![digest]));
+        self.update("UpdateItem", string(backfill::ACTIVE_KEY), unregister, false).await?;
+        Ok(true)
+    }
+
+    async fn affected_slots(
+        &self,
+        episode: &IncidentId,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<(u64, AffectedPoint)>, AwsError> {
+        if from > to {
+            return Ok(Vec::new());
+        }
+        let items = self.batch_get((from..=to).map(|slot| slot_key(episode, slot)).collect()).await?;
+        let mut slots: Vec<(u64, AffectedPoint)> =
+            items.iter().filter_map(|item| Some((slot_of(item)?, point_from_json(item, affected::POINT)?))).collect();
+        slots.sort_by_key(|(slot, _)| *slot);
+        Ok(slots)
     }
 
     async fn mark_digest(

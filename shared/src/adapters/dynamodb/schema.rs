@@ -22,8 +22,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use crate::ports::IncidentClaimKind;
 
 use crate::domain::{
-    AffectedPoint, AlertKind, BackfillProgress, BackupJobId, BackupVaultArn, ClaimKind, ClaimOutcome, CopyDetails,
-    CopyJobId, CopyJobRecord, CopyJobState, Destination, HealedBy, IdempotencyToken, Incident, IncidentId, IncidentKey,
+    AffectedPoint, AlertKind, Backfill, BackupJobId, BackupVaultArn, ClaimKind, ClaimOutcome, CopyDetails, CopyJobId,
+    CopyJobRecord, CopyJobState, Destination, HealedBy, IdempotencyToken, Incident, IncidentId, IncidentKey,
     IncidentState, KmsKeyArn, Lifecycle, Lineage, ListingPlace, PathCauseKind, PathKey, RecoveryPointArn, ResourceArn,
     ResourceType, SweepCursor, SweepPhase, SweepResume, VaultLockState, VaultType, VerifiedSweep,
 };
@@ -71,6 +71,8 @@ pub mod copy {
     /// JSON of the lifecycle vaultwatch asked for, when vaultwatch started the job.
     pub const LIFECYCLE: &str = "lifecycle";
     pub const REQUESTED_AT: &str = "requested_at";
+    /// The incident episode whose backfill started the job (its digest).
+    pub const BACKFILL_OF: &str = "backfill_of";
     // What vaultwatch decided about the job under its claims, one attribute per decision (written
     // whole by each claim's finishing write): the retry scheduled (its attempt), what was alerted
     // (JSON tagged by `kind`), the composite parent a nested failure was handled with, the copy
@@ -180,6 +182,70 @@ pub mod affected {
     pub const POINT: &str = "point";
 }
 
+/// `backfill#<episode>`: a healed episode's backfill; `backfill#active`: the episodes whose
+/// backfill is not finished (a string set: as many as paths healed and not yet backfilled).
+pub mod backfill {
+    pub const KIND: &str = "incident_backfill";
+    // The episode (`path`, `cause_kind`, `opened_at` as on the incident item), then:
+    pub const SLOTS: &str = "slots";
+    pub const NEXT_SLOT: &str = "next_slot";
+    pub const STARTED: &str = "started";
+    pub const COVERED: &str = "covered";
+    pub const NOT_COPYABLE: &str = "not_copyable";
+    /// JSON list of the first recovery points that cannot be copied any more, and why.
+    pub const NOT_COPIED: &str = "not_copied";
+    /// String set of the backfill copies started and not yet ended.
+    pub const IN_FLIGHT: &str = "in_flight";
+    pub const TOLD: &str = "told";
+    pub const BACKFILL_CLAIM: &str = "backfill_claim";
+    pub const BACKFILL_CLAIM_AT: &str = "backfill_claim_at";
+    pub const BACKFILL_CLAIM_OWNER: &str = "backfill_claim_owner";
+    pub const ACTIVE_KEY: &str = "backfill#active";
+    pub const ACTIVE_KIND: &str = "active_backfills";
+    /// On `backfill#active`: the active episodes' digests.
+    pub const EPISODES: &str = "episodes";
+}
+
+pub fn backfill_key(digest: &str) -> AttributeValue {
+    AttributeValue::S(format!("backfill#{digest}"))
+}
+
+pub fn backfill_claim() -> ClaimAttributes {
+    use backfill::*;
+    ClaimAttributes { state: BACKFILL_CLAIM, at: BACKFILL_CLAIM_AT, owner: BACKFILL_CLAIM_OWNER }
+}
+
+/// Reads a backfill item back; `None` if it is not a whole one.
+pub fn backfill_from_item(item: &Item) -> Option<Backfill> {
+    use backfill::*;
+    let s = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str);
+    let n = |name: &str| item.get(name).and_then(|v| v.as_n().ok()).and_then(|n| n.parse::<u64>().ok());
+    let path = PathKey::from_stored(s(incident::PATH)?).path()?;
+    let cause = PathCauseKind::parse(s(incident::CAUSE_KIND)?)?;
+    let episode = IncidentId { key: IncidentKey { path: path.key(), cause }, opened_at: opened_at(item)? };
+    Some(Backfill {
+        episode,
+        path,
+        slots: n(SLOTS)?,
+        next_slot: n(NEXT_SLOT)?,
+        started: n(STARTED).unwrap_or(0),
+        covered: n(COVERED).unwrap_or(0),
+        not_copyable: n(NOT_COPYABLE).unwrap_or(0),
+        not_copied: s(NOT_COPIED).and_then(|json| serde_json::from_str(json).ok()).unwrap_or_default(),
+        in_flight: item
+            .get(IN_FLIGHT)
+            .and_then(|v| v.as_ss().ok())
+            .map(|jobs| jobs.iter().filter_map(|job| CopyJobId::parse(job).ok()).collect())
+            .unwrap_or_default(),
+        told: item.get(TOLD).and_then(|v| v.as_bool().ok()).copied().unwrap_or(false),
+    })
+}
+
+/// The slot number of a slot item (from its key).
+pub fn slot_of(item: &Item) -> Option<u64> {
+    item.get(PK)?.as_s().ok()?.rsplit_once("#slot#")?.1.parse().ok()
+}
+
 pub fn incident_key(key: &IncidentKey) -> AttributeValue {
     AttributeValue::S(format!("incident#{}#{}", key.path.as_str(), key.cause.as_str()))
 }
@@ -250,7 +316,6 @@ pub fn incident_from_item(item: &Item) -> Option<Incident> {
         alerted: done(IncidentClaimKind::Opened),
         healed_told: done(IncidentClaimKind::Healed),
         last_digest_at: s(LAST_DIGEST_AT).and_then(parse_timestamp),
-        backfill: BackfillProgress::default(),
     })
 }
 
@@ -382,6 +447,7 @@ pub fn record_from_item(item: &Item) -> CopyJobRecord {
         outcome: outcome_from_item(item),
         failure_handled: s(claim(ClaimKind::FailureHandling).state) == Some(CLAIM_DONE),
         resolution_published: s(claim(ClaimKind::Resolution).state) == Some(CLAIM_DONE),
+        backfill_of: s(BACKFILL_OF).map(str::to_owned),
     }
 }
 
