@@ -1,22 +1,29 @@
 //! `vaultwatch`: the operator's command. `vaultwatch coverage` reports whether every recovery point
-//! has the copies it requires; `vaultwatch notifications` wires vaults to the vaultwatch topic.
-//! Credentials and region come from the environment or a profile, as for the AWS CLI.
+//! has the copies it requires; `vaultwatch paths` checks the copy paths before a copy fails;
+//! `vaultwatch notifications` wires vaults to the vaultwatch topic. Credentials and region come
+//! from the environment or a profile, as for the AWS CLI.
 //!
-//! Exit status: 0 done (for `coverage`: nothing uncovered), 1 `coverage` found uncovered recovery
-//! points or `notifications` could not configure a vault, 2 usage error, 3 AWS or configuration
-//! error (nothing reported).
+//! Exit status: 0 done (for `coverage`: nothing uncovered; for `paths`: every path ok), 1 `coverage`
+//! found uncovered recovery points, `paths` found a broken path, or `notifications` could not
+//! configure a vault, 2 usage error, 3 AWS or configuration error (nothing reported), 4 `paths`
+//! found none broken but could not tell about some from this account.
 
+mod paths;
 mod report;
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use chrono::Utc;
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use vaultwatch::adapters::{load_sdk_config, DynamoStore, Host, SdkBackup, SdkConfig};
-use vaultwatch::domain::{BackupVaultArn, RetryPolicy, RouteTable, TopicArn, VaultName};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use vaultwatch::adapters::{load_sdk_config, DynamoStore, Host, SdkBackup, SdkConfig, SdkPathFacts};
+use vaultwatch::domain::{
+    BackupVaultArn, CopyPath, CopyRetention, DomainError, IamRoleArn, Lifecycle, PathOrigin, PathSpec, ResourceType,
+    ResourceTypes, RetryPolicy, RouteTable, TopicArn, VaultName,
+};
 use vaultwatch::handlers::coverage::{CoverageAssessor, CoverageQuery};
 use vaultwatch::handlers::organization::{OrganizationAssessor, OrganizationReport, OrganizationSettings};
+use vaultwatch::handlers::paths::{PathChecker, PathsQuery};
 use vaultwatch::handlers::vault_setup::{configure_vaults, SetupOptions};
 
 #[derive(Debug, Parser)]
@@ -39,6 +46,22 @@ enum Command {
     /// and region. A backup then requires the --require-copy-to vaults and the destinations its copy
     /// jobs went to (member accounts' plans and routes cannot be read from there). Read-only.
     Coverage(CoverageArgs),
+    /// Checks each copy path before a copy fails: ok, broken (the cause and the fix) or cannot tell.
+    ///
+    /// The paths are the copy routes (--routes, COPY_ROUTES; their source vaults are this account's,
+    /// in the configured region), the CopyActions of this account's backup plans in that region, and
+    /// --path. Checks per path: the destination vault exists; its access policy lets the source
+    /// account copy into it (backup:CopyIntoBackupVault; across accounts an Allow is needed, an
+    /// explicit Deny breaks any path); the copies' DeleteAfterDays fits the vault's Vault Lock
+    /// (Min/MaxRetentionDays); across accounts, cross-account backup is on in the organization
+    /// (DescribeGlobalSettings); AWS Backup copies the path's resource types that way (RDS, Aurora,
+    /// DocumentDB and Neptune not cross-Region and cross-account in one copy). A destination vault is
+    /// read only in its own account: run the check there too. KMS keys and the role's permissions are
+    /// not checked yet: they say cannot tell, with the command to run. Read-only.
+    ///
+    /// Exit status: 0 every path ok, 1 a path is broken, 4 none broken but some cannot tell from this
+    /// account, 2 usage error, 3 AWS or configuration error (nothing reported).
+    Paths(PathsArgs),
     /// Points vaults' AWS Backup notifications at the vaultwatch topic, keeping the events already set.
     ///
     /// Adds the events vaultwatch needs (BACKUP_JOB_COMPLETED, COPY_JOB_STARTED, COPY_JOB_SUCCESSFUL,
@@ -75,6 +98,67 @@ struct CoverageArgs {
     /// Retries after the original copy, as the stack's MaxAttempts (for "retrying n of m").
     #[arg(long, env = "MAX_ATTEMPTS", default_value_t = RetryPolicy::default().max_attempts)]
     max_attempts: u32,
+}
+
+#[derive(Debug, Args)]
+struct PathsArgs {
+    /// The copy routes, as the stack's CopyRoutes parameter (JSON).
+    #[arg(long, env = "COPY_ROUTES", value_name = "JSON", value_parser = |raw: &str| RouteTable::from_json(raw))]
+    routes: Option<RouteTable>,
+    /// The role routed copies pass, as the stack's BackupRoleArn.
+    #[arg(long = "role", env = "COPY_ROLE_ARN", value_name = "ROLE_ARN", value_parser = |raw: &str| IamRoleArn::parse(raw))]
+    route_role: Option<IamRoleArn>,
+    /// Leave out the account's backup plans (ListBackupPlans, GetBackupPlan).
+    #[arg(long)]
+    no_plans: bool,
+    /// A path to check: its source and destination vault ARNs, and the role its copies pass
+    /// (repeat for several).
+    #[arg(
+        long = "path",
+        num_args = 2..=3,
+        action = ArgAction::Append,
+        value_names = ["SOURCE_VAULT_ARN", "DESTINATION_VAULT_ARN", "ROLE_ARN"]
+    )]
+    path: Vec<String>,
+    /// The --path values, per occurrence (clap's derive flattens them; read from its matches).
+    #[arg(skip)]
+    paths: Vec<Vec<String>>,
+    /// With --path: the copies' DeleteAfterDays (none: each keeps its source recovery point's).
+    #[arg(long, value_name = "DAYS", requires = "path", value_parser = clap::value_parser!(i64).range(1..))]
+    delete_after_days: Option<i64>,
+    /// With --path: a resource type its copies carry, as AWS names it (repeat; none: any type).
+    #[arg(long = "resource-type", value_name = "TYPE", requires = "path")]
+    resource_types: Vec<String>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+impl PathsArgs {
+    /// The --path paths.
+    fn extra(&self) -> Result<Vec<PathSpec>, DomainError> {
+        let lifecycle =
+            self.delete_after_days.map(|days| Lifecycle { delete_after_days: Some(days), ..Lifecycle::default() });
+        let resource_types = if self.resource_types.is_empty() {
+            ResourceTypes::Any
+        } else {
+            ResourceTypes::Only(self.resource_types.iter().map(|kind| ResourceType::parse(kind)).collect())
+        };
+        self.paths
+            .iter()
+            .map(|values| {
+                Ok(PathSpec {
+                    path: CopyPath {
+                        source_vault: BackupVaultArn::parse(&values[0])?,
+                        destination_vault: BackupVaultArn::parse(&values[1])?,
+                        role: values.get(2).map(|role| IamRoleArn::parse(role)).transpose()?,
+                    },
+                    origin: PathOrigin::CommandLine,
+                    retention: CopyRetention::of_route(lifecycle.as_ref()),
+                    resource_types: resource_types.clone(),
+                })
+            })
+            .collect()
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -120,7 +204,16 @@ impl Cli {
             let message = format!("the argument '--{id}' cannot be used with '--organization' (one account only)");
             return Err(command.error(clap::error::ErrorKind::ArgumentConflict, message));
         }
-        Self::from_arg_matches(&matches)
+        let mut cli = Self::from_arg_matches(&matches)?;
+        if let (Command::Paths(args), Some(paths)) = (&mut cli.command, matches.subcommand_matches("paths")) {
+            if let Some(occurrences) = paths.get_occurrences::<String>("path") {
+                args.paths = occurrences.map(|values| values.cloned().collect()).collect();
+            }
+            if let Err(err) = args.extra() {
+                return Err(command.error(clap::error::ErrorKind::ValueValidation, format!("invalid --path: {err}")));
+            }
+        }
+        Ok(cli)
     }
 }
 
@@ -163,6 +256,7 @@ async fn main() -> ExitCode {
                 Err(err) => failed(&err),
             }
         }
+        Command::Paths(args) => paths(&sdk, args).await,
         Command::Notifications(args) => {
             let options = SetupOptions { dry_run: args.dry_run, replace_topic: args.replace_topic };
             let mut status = ExitCode::SUCCESS;
@@ -200,6 +294,37 @@ async fn organization(sdk: &SdkConfig, args: CoverageArgs, since: chrono::DateTi
     let report = OrganizationReport::combine(reports, Utc::now());
     reported(report::write_organization(&report, args.format, std::io::stdout().lock()), report.summary.uncovered())
 }
+
+/// `paths`: the check of every path, and its exit status (0 all ok, 1 broken, 4 cannot tell).
+async fn paths(sdk: &SdkConfig, args: PathsArgs) -> ExitCode {
+    let Some(region) = sdk.region().map(ToString::to_string) else {
+        return failed(&"no region configured (AWS_REGION or the profile's region)");
+    };
+    let extra = match args.extra() {
+        Ok(extra) => extra,
+        Err(err) => return failed(&err),
+    };
+    let query = PathsQuery {
+        region,
+        routes: args.routes.unwrap_or_default(),
+        route_role: args.route_role,
+        plans: !args.no_plans,
+        extra,
+    };
+    let report = match (PathChecker { facts: SdkPathFacts::new(sdk) }).check_all(&query).await {
+        Ok(report) => report,
+        Err(err) => return failed(&err),
+    };
+    match paths::write(&report, args.format, std::io::stdout().lock()) {
+        Err(err) => failed(&err),
+        Ok(()) if report.summary.broken > 0 => ExitCode::FAILURE,
+        Ok(()) if report.summary.cannot_tell > 0 => ExitCode::from(CANNOT_TELL),
+        Ok(()) => ExitCode::SUCCESS,
+    }
+}
+
+/// `paths`' exit status when no path is broken but some cannot be told about from this account.
+const CANNOT_TELL: u8 = 4;
 
 /// A coverage report's exit status: 1 when something is uncovered, 3 when it could not be written.
 fn reported(written: std::io::Result<()>, uncovered: usize) -> ExitCode {
@@ -258,6 +383,48 @@ mod tests {
         assert!(parse(&["coverage", "--table", "t", "--format", "xml"]).unwrap_err().contains("xml"));
         assert!(parse(&["coverage", "--table", "t", "--routes", "[{}]"]).unwrap_err().contains("--routes"));
         assert!(parse(&["coverage"]).unwrap_err().contains("--table <NAME>"), "the table is needed for one account");
+    }
+
+    #[test]
+    fn paths_arguments_name_paths_and_are_validated() {
+        const SOURCE: &str = "arn:aws:backup:us-east-1:111111111111:backup-vault:src";
+        const DR: &str = "arn:aws:backup:us-west-2:222222222222:backup-vault:dr";
+        const ROLE: &str = "arn:aws:iam::111111111111:role/copier";
+        let Command::Paths(args) = parse(&[
+            "paths",
+            "--no-plans",
+            "--path",
+            SOURCE,
+            DR,
+            ROLE,
+            "--path",
+            SOURCE,
+            DR,
+            "--delete-after-days",
+            "35",
+            "--resource-type",
+            "RDS",
+            "--format",
+            "json",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!()
+        };
+        assert!(args.no_plans && args.format == Format::Json);
+        let extra = args.extra().unwrap();
+        assert_eq!(extra.len(), 2);
+        assert_eq!(extra[0].path.role.as_ref().map(IamRoleArn::as_str), Some(ROLE));
+        assert_eq!((extra[1].path.role.as_ref(), extra[1].retention), (None, CopyRetention::Days(35)));
+        assert_eq!(extra[1].resource_types, ResourceTypes::Only(vec![ResourceType::Rds]));
+        assert!(parse(&["paths", "--path", SOURCE]).unwrap_err().contains("--path"));
+        assert!(parse(&["paths", "--path", SOURCE, "dr"]).unwrap_err().contains("invalid --path"));
+        assert!(parse(&["paths", "--path", SOURCE, DR, "copier"]).unwrap_err().contains("invalid --path"));
+        assert!(parse(&["paths", "--delete-after-days", "3"]).unwrap_err().contains("--path"));
+        assert!(parse(&["paths", "--path", SOURCE, DR, "--delete-after-days", "0"]).unwrap_err().contains("0"));
+        let Command::Paths(args) = parse(&["paths"]).unwrap().command else { panic!() };
+        assert!(args.paths.is_empty() && !args.no_plans && args.format == Format::Table);
     }
 
     #[test]

@@ -21,6 +21,12 @@ IsTruncated false. A principal that is not an existing role: NoSuchEntity (HTTP 
 "The role with name NAME cannot be found." (users and groups are not simulated: InvalidInput).
 Within one account an Allow in either the identity or the resource policy suffices; across
 accounts both must allow; an explicit Deny in either wins.
+
+It also answers STS GetCallerIdentity (AWS_ENDPOINT_URL_STS), which moto answers with its default
+account whatever the credentials: the caller's account is the SigV4 access key id when that is 12
+digits, as the stand-in reads it (standin.accounts.signing_account). Answer (STS API model, Query
+protocol, namespace https://sts.amazonaws.com/doc/2011-06-15/): GetCallerIdentityResult {UserId,
+Account, Arn}.
 """
 
 from __future__ import annotations
@@ -34,9 +40,18 @@ import boto3
 
 from harness.loopback import Connections, LoopbackHandler, LoopbackServer, report_ready
 from standin import iam_policy, paths
+from standin.accounts import signing_account
 from standin.state import moto_account
 
 NAMESPACE = "https://iam.amazonaws.com/doc/2010-05-08/"
+STS_NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
+
+
+def caller_identity_xml(account: str) -> str:
+    return (f'<GetCallerIdentityResponse xmlns="{STS_NAMESPACE}"><GetCallerIdentityResult>'
+            f"<UserId>AIDA{account}</UserId><Account>{account}</Account>"
+            f"<Arn>arn:aws:iam::{account}:user/operator</Arn></GetCallerIdentityResult>"
+            f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata></GetCallerIdentityResponse>")
 
 
 class SimulationError(Exception):
@@ -139,6 +154,9 @@ def make_handler(moto: str):
         def handle_any(self, method: str):
             body = self.read_body() or b""
             params = parse_qs(body.decode(errors="replace"), keep_blank_values=True)
+            if method == "POST" and params.get("Action", [""])[0] == "GetCallerIdentity":
+                xml = caller_identity_xml(signing_account(self.headers.get("Authorization")))
+                return self.send(200, xml.encode(), "text/xml", {"x-amzn-RequestId": str(uuid.uuid4())})
             if method != "POST" or params.get("Action", [""])[0] != "SimulatePrincipalPolicy":
                 return self.forward(method, body)
             source = params.get("PolicySourceArn", [""])[0]

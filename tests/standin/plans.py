@@ -1,5 +1,5 @@
-"""Backup plans: CreateBackupPlan, GetBackupPlan (a plan rule's CopyActions start copies when a
-backup job of the rule completes: backup_jobs)."""
+"""Backup plans: CreateBackupPlan, GetBackupPlan, ListBackupPlans (a plan rule's CopyActions start
+copies when a backup job of the rule completes: backup_jobs)."""
 
 from __future__ import annotations
 
@@ -49,3 +49,15 @@ def get_backup_plan(backup: BackupState, region: str, params: dict) -> dict:
             "BackupPlan": copying.deepcopy(plan["versions"][version]), "BackupPlanId": plan_id,
             "BackupPlanArn": plan["arn"], "VersionId": version, "CreationDate": plan["created"],
         }
+
+
+def list_backup_plans(backup: BackupState, region: str, params: dict) -> dict:
+    """ListBackupPlans: the caller's plans in the region, each with its latest version (one page:
+    the stand-in's plans are few)."""
+    with backup.lock:
+        listed = [
+            {"BackupPlanArn": plan["arn"], "BackupPlanId": plan_id, "CreationDate": plan["created"],
+             "VersionId": plan["latest"], "BackupPlanName": plan["versions"][plan["latest"]]["BackupPlanName"]}
+            for plan_id, plan in backup.plans.items() if arn_scope(plan["arn"]) == (caller_account(), region)
+        ]
+    return {"BackupPlansList": listed}

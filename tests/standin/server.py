@@ -68,6 +68,7 @@ ROUTES = [
     api("GET", r"/backup-vaults/(?P<backupVaultName>[^/]+)/notification-configuration",
         "GetBackupVaultNotifications", vaults.get_notifications),
     api("PUT", r"/backup/plans/?", "CreateBackupPlan", plans.create_backup_plan),
+    api("GET", r"/backup/plans/?", "ListBackupPlans", plans.list_backup_plans),
     api("GET", r"/backup/plans/(?P<backupPlanId>[^/]+)/?", "GetBackupPlan", plans.get_backup_plan),
     api("PUT", r"/backup-vaults/(?P<backupVaultName>[^/]+)/access-policy", "PutBackupVaultAccessPolicy",
         vaults.put_access_policy),

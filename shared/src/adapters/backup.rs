@@ -17,8 +17,10 @@ use crate::domain::{
 };
 use chrono::{DateTime, Utc};
 
+use crate::domain::{AccountId, VaultFacts};
 use crate::ports::{
-    AwsError, BackupApi, BackupJobQuery, CopyJobQuery, Page, StartCopyRequest, Unreadable, VaultNotificationsApi,
+    AwsError, BackupApi, BackupJobQuery, CopyJobQuery, Page, PathFactsApi, PlanCopyAction, StartCopyRequest,
+    Unreadable, VaultNotificationsApi,
 };
 
 /// What vaultwatch reads of one plan version: its rules' copy actions (rule id, destination,
@@ -521,5 +523,151 @@ impl VaultNotificationsApi for SdkBackup {
             .await
             .map_err(|err| classify("backup", "PutBackupVaultNotifications", err))?;
         Ok(())
+    }
+}
+
+/// The path check's reads: AWS Backup in each vault's region, STS for the caller's account.
+pub struct SdkPathFacts {
+    sdk: aws_config::SdkConfig,
+    sts: aws_sdk_sts::Client,
+    /// One AWS Backup client per region asked about.
+    clients: Mutex<HashMap<String, Client>>,
+}
+
+impl SdkPathFacts {
+    pub fn new(sdk: &aws_config::SdkConfig) -> Self {
+        Self { sdk: sdk.clone(), sts: aws_sdk_sts::Client::new(sdk), clients: Mutex::new(HashMap::new()) }
+    }
+
+    fn client(&self, region: &str) -> Client {
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        clients
+            .entry(region.to_owned())
+            .or_insert_with(|| {
+                Client::new(&self.sdk.to_builder().region(aws_config::Region::new(region.to_owned())).build())
+            })
+            .clone()
+    }
+
+    /// The configured region's client (DescribeGlobalSettings).
+    fn home(&self) -> Client {
+        self.client(&self.sdk.region().map(ToString::to_string).unwrap_or_default())
+    }
+}
+
+/// A lookup that AWS answers ResourceNotFoundException for: `None`.
+fn found<T>(result: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(err) if err.is_code("ResourceNotFoundException") => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+impl PathFactsApi for SdkPathFacts {
+    async fn caller_account(&self) -> Result<AccountId, AwsError> {
+        const OP: &str = "GetCallerIdentity";
+        let output = self.sts.get_caller_identity().send().await.map_err(|err| classify("sts", OP, err))?;
+        let account = output.account().ok_or_else(|| malformed("sts", OP, "lacks Account"))?;
+        AccountId::parse(account).map_err(|err| malformed("sts", OP, format_args!("member Account: {err}")))
+    }
+
+    async fn describe_backup_vault(&self, vault: &BackupVaultArn) -> Result<Option<VaultFacts>, AwsError> {
+        const OP: &str = "DescribeBackupVault";
+        let output = found(
+            self.client(vault.region())
+                .describe_backup_vault()
+                .backup_vault_name(vault.vault_name().as_str())
+                .send()
+                .await
+                .map_err(|err| classify("backup", OP, err)),
+        )?;
+        let Some(output) = output else { return Ok(None) };
+        let response = ResponseReader { operation: OP };
+        Ok(Some(VaultFacts {
+            arn: response
+                .optional("BackupVaultArn", output.backup_vault_arn(), BackupVaultArn::parse)?
+                .unwrap_or_else(|| vault.clone()),
+            vault_type: output.vault_type().map(|t| VaultType::parse(t.as_str())),
+            locked: output.locked().unwrap_or(false),
+            min_retention_days: output.min_retention_days(),
+            max_retention_days: output.max_retention_days(),
+            encryption_key: response.optional("EncryptionKeyArn", output.encryption_key_arn(), KmsKeyArn::parse)?,
+        }))
+    }
+
+    async fn get_backup_vault_access_policy(&self, vault: &BackupVaultArn) -> Result<Option<String>, AwsError> {
+        const OP: &str = "GetBackupVaultAccessPolicy";
+        let output = found(
+            self.client(vault.region())
+                .get_backup_vault_access_policy()
+                .backup_vault_name(vault.vault_name().as_str())
+                .send()
+                .await
+                .map_err(|err| classify("backup", OP, err)),
+        )?;
+        Ok(output.and_then(|output| output.policy().map(str::to_owned)))
+    }
+
+    async fn describe_global_settings(&self) -> Result<Option<bool>, AwsError> {
+        const OP: &str = "DescribeGlobalSettings";
+        let output = self.home().describe_global_settings().send().await.map_err(|err| classify("backup", OP, err))?;
+        let setting = output.global_settings().and_then(|settings| settings.get("isCrossAccountBackupEnabled"));
+        Ok(setting.and_then(|value| match value.as_str() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        }))
+    }
+
+    async fn list_plan_copy_actions(&self, region: &str) -> Result<Vec<PlanCopyAction>, AwsError> {
+        let client = self.client(region);
+        let mut plan_ids = Vec::new();
+        let mut next_token: Option<String> = None;
+        loop {
+            let output = client
+                .list_backup_plans()
+                .set_next_token(next_token.take())
+                .send()
+                .await
+                .map_err(|err| classify("backup", "ListBackupPlans", err))?;
+            plan_ids
+                .extend(output.backup_plans_list().iter().filter_map(|plan| plan.backup_plan_id().map(str::to_owned)));
+            next_token = output.next_token().map(str::to_owned);
+            if next_token.is_none() {
+                break;
+            }
+        }
+        let mut actions = Vec::new();
+        for plan_id in plan_ids {
+            const OP: &str = "GetBackupPlan";
+            let output = found(
+                client
+                    .get_backup_plan()
+                    .backup_plan_id(&plan_id)
+                    .send()
+                    .await
+                    .map_err(|err| classify("backup", OP, err)),
+            )?;
+            // Deleted between the listing and now: nothing to check.
+            let Some(plan) = output.as_ref().and_then(|output| output.backup_plan()) else { continue };
+            for rule in plan.rules() {
+                let source_vault = VaultName::parse(rule.target_backup_vault_name())
+                    .map_err(|err| malformed("backup", OP, format_args!("member TargetBackupVaultName: {err}")))?;
+                for action in rule.copy_actions() {
+                    actions.push(PlanCopyAction {
+                        plan: plan.backup_plan_name().to_owned(),
+                        rule: rule.rule_name().to_owned(),
+                        source_vault: source_vault.clone(),
+                        destination: BackupVaultArn::parse(action.destination_backup_vault_arn()).map_err(|err| {
+                            malformed("backup", OP, format_args!("member DestinationBackupVaultArn: {err}"))
+                        })?,
+                        lifecycle: action.lifecycle().map(lifecycle_from_sdk),
+                        rule_lifecycle: rule.lifecycle().map(lifecycle_from_sdk),
+                    });
+                }
+            }
+        }
+        Ok(actions)
     }
 }

@@ -25,7 +25,7 @@ use aws_smithy_types::config_bag::ConfigBag;
 
 use crate::config::ConfigError;
 
-pub use backup::SdkBackup;
+pub use backup::{SdkBackup, SdkPathFacts};
 pub use cloudformation::PresignedUrlResponder;
 pub use dynamodb::DynamoStore;
 pub use sns::SnsAlerts;

@@ -75,6 +75,11 @@ impl IamRoleArn {
         }
         Ok(Self(raw.to_owned()))
     }
+
+    /// The role's account.
+    pub fn account(&self) -> &str {
+        self.0.split(':').nth(4).unwrap_or_default()
+    }
 }
 string_newtype!(IamRoleArn);
 

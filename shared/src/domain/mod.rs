@@ -42,6 +42,7 @@ mod incident;
 mod job;
 mod lifecycle;
 mod path;
+mod path_check;
 mod permissions;
 mod recovery_point;
 mod refusal;
@@ -51,6 +52,7 @@ mod source;
 mod token;
 mod tracking;
 mod vault_notifications;
+mod vault_policy;
 
 pub use advice::{advise, copy_command, Advice};
 pub use alert::{Alert, AlertReason, Resolution, ALERT_EVENT_TYPE, RESOLVED_EVENT_TYPE};
@@ -74,6 +76,10 @@ pub use job::{
 };
 pub use lifecycle::{DeleteAfterEvent, Lifecycle, KEEP_INDEFINITELY, MIN_DAYS_IN_COLD_STORAGE};
 pub use path::{CopyPath, IncidentKey, PathCauseKind, PathKey};
+pub use path_check::{
+    check_path, Check, CheckName, CopyRetention, Fact, PathFacts, PathOrigin, PathReport, PathSpec, PathVerdict,
+    ResourceTypes, VaultFacts,
+};
 pub use permissions::{CopyTargets, PassableRoles};
 pub use recovery_point::{NotCopyable, RecoveryPoint, StorageClass};
 pub use refusal::{ErrorClass, ServiceRefusal};
@@ -88,6 +94,10 @@ pub use tracking::{
 };
 pub use vault_notifications::{
     merged as merged_notifications, TopicConflict, VaultChange, VaultNotifications, DEPRECATED_EVENTS, REQUIRED_EVENTS,
+};
+pub use vault_policy::{
+    copy_into_statement, evaluate as evaluate_vault_policy, PolicyDecision, PolicyError, PolicyRequest,
+    COPY_INTO_BACKUP_VAULT,
 };
 
 /// A value that does not fit the domain. Names what was wrong, never echoes the value (it may be

@@ -12,7 +12,8 @@ use super::{BackupVaultArn, CopyJob, IamRoleArn, PathCause};
 
 /// One copy path. The role is part of it: a role's missing permission breaks the copies that pass
 /// that role, not the others between the same vaults.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CopyPath {
     /// The source vault; its ARN names the source account and region.
     pub source_vault: BackupVaultArn,
@@ -111,6 +112,8 @@ pub enum PathCauseKind {
     Organization,
     Retention,
     Unsupported,
+    /// The destination vault does not exist (found by the path check, `vaultwatch paths`).
+    MissingVault,
     /// AWS Backup's limits held the path's copies back past the congestion budget.
     Congestion,
 }
@@ -142,11 +145,12 @@ impl PathCauseKind {
             Self::Organization => "organization",
             Self::Retention => "retention",
             Self::Unsupported => "unsupported",
+            Self::MissingVault => "missing_vault",
             Self::Congestion => "congestion",
         }
     }
 
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::PassRole,
         Self::Access,
         Self::KmsKey,
@@ -155,6 +159,7 @@ impl PathCauseKind {
         Self::Organization,
         Self::Retention,
         Self::Unsupported,
+        Self::MissingVault,
         Self::Congestion,
     ];
 
@@ -173,6 +178,7 @@ impl PathCauseKind {
             Self::Organization => "organization settings",
             Self::Retention => "vault lock retention",
             Self::Unsupported => "resource type not supported",
+            Self::MissingVault => "destination vault missing",
             Self::Congestion => "AWS Backup's limits",
         }
     }

@@ -98,6 +98,11 @@ impl RouteTable {
         self.routes.iter().map(|route| &route.source_vault).filter(move |vault| seen.insert(*vault))
     }
 
+    /// Every route, in the configured order.
+    pub fn iter(&self) -> impl Iterator<Item = &CopyRoute> {
+        self.routes.iter()
+    }
+
     pub fn len(&self) -> usize {
         self.routes.len()
     }

@@ -7,6 +7,7 @@ pub mod deadline;
 pub mod healing;
 mod measured;
 pub mod organization;
+pub mod paths;
 pub mod reconciler;
 pub mod retrier;
 pub mod tracker;

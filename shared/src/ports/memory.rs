@@ -11,15 +11,15 @@ use aws_lambda_events::cloudformation::CloudFormationCustomResourceResponse;
 
 use super::{
     AccountScope, AlertSink, AwsError, BackupApi, BackupJobQuery, Clock, CopyJobQuery, CustomResourceResponder,
-    ErrorClass, IncidentClaim, IncidentClaimKind, IncidentEntry, Page, ResponseError, RetryQueue, RetryRequest,
-    StartCopyRequest, TrackingStore, Unreadable, VaultNotificationsApi,
+    ErrorClass, IncidentClaim, IncidentClaimKind, IncidentEntry, Page, PathFactsApi, PlanCopyAction, ResponseError,
+    RetryQueue, RetryRequest, StartCopyRequest, TrackingStore, Unreadable, VaultNotificationsApi,
 };
 use crate::domain::{
     AccountId, AffectedPoint, Alert, Backfill, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOutcome,
     ClaimOwner, Composite, CopyDetails, CopyJob, CopyJobId, CopyJobRecord, HealedBy, IamRoleArn, IdempotencyToken,
     Incident, IncidentId, IncidentKey, IncidentMessage, IncidentState, Lifecycle, Ownership, PathFailure, PathKey,
     PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal, Resolution, SlotSettled, StartedCopy, StateChange,
-    StateUpdate, StorageClass, SweepCursor, VaultName, VaultNotifications,
+    StateUpdate, StorageClass, SweepCursor, VaultFacts, VaultName, VaultNotifications,
 };
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -59,6 +59,11 @@ pub enum Call {
     DescribeCopyJob,
     DescribeRecoveryPoint,
     GetBackupPlan,
+    DescribeBackupVault,
+    GetBackupVaultAccessPolicy,
+    DescribeGlobalSettings,
+    ListBackupPlans,
+    GetCallerIdentity,
     ListBackupJobs,
     ListCopyJobSummaries,
     ListCopyJobs,
@@ -105,6 +110,11 @@ impl Call {
             Self::DescribeCopyJob => "DescribeCopyJob",
             Self::DescribeRecoveryPoint => "DescribeRecoveryPoint",
             Self::GetBackupPlan => "GetBackupPlan",
+            Self::DescribeBackupVault => "DescribeBackupVault",
+            Self::GetBackupVaultAccessPolicy => "GetBackupVaultAccessPolicy",
+            Self::DescribeGlobalSettings => "DescribeGlobalSettings",
+            Self::ListBackupPlans => "ListBackupPlans",
+            Self::GetCallerIdentity => "GetCallerIdentity",
             Self::ListBackupJobs => "ListBackupJobs",
             Self::ListCopyJobSummaries => "ListCopyJobSummaries",
             Self::ListCopyJobs => "ListCopyJobs",
@@ -1210,5 +1220,116 @@ impl CustomResourceResponder for MemoryResponder {
     async fn respond(&self, url: &str, response: &CloudFormationCustomResourceResponse) -> Result<(), ResponseError> {
         lock(&self.responses).push((url.to_owned(), response.clone()));
         Ok(())
+    }
+}
+
+#[derive(Default)]
+struct PathFactsState {
+    caller_account: Option<AccountId>,
+    vaults: HashMap<BackupVaultArn, VaultFacts>,
+    policies: HashMap<BackupVaultArn, String>,
+    /// `isCrossAccountBackupEnabled` as DescribeGlobalSettings reports it (`None`: not reported).
+    cross_account_backup: Option<bool>,
+    plan_actions: Vec<(String, PlanCopyAction)>,
+    calls: BTreeMap<Call, usize>,
+}
+
+/// What the path check reads, in memory: the caller's vaults (with their Vault Lock and key), their
+/// access policies, the organization's cross-account setting and the plans' copy actions. Like AWS,
+/// it describes only the caller's own vaults: another account's is access denied.
+#[derive(Default)]
+pub struct MemoryPathFacts {
+    state: Mutex<PathFactsState>,
+    faults: Faults,
+}
+
+impl MemoryPathFacts {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Calls come from this account (default [`CALLER_ACCOUNT`]).
+    pub fn set_caller_account(&self, account: AccountId) {
+        lock(&self.state).caller_account = Some(account);
+    }
+
+    /// A vault as DescribeBackupVault reports it (its account must be the caller's to be read).
+    pub fn add_vault(&self, vault: VaultFacts) {
+        lock(&self.state).vaults.insert(vault.arn.clone(), vault);
+    }
+
+    /// The vault's access policy (JSON text).
+    pub fn set_access_policy(&self, vault: &BackupVaultArn, policy: &str) {
+        lock(&self.state).policies.insert(vault.clone(), policy.to_owned());
+    }
+
+    pub fn set_cross_account_backup(&self, enabled: Option<bool>) {
+        lock(&self.state).cross_account_backup = enabled;
+    }
+
+    /// A plan rule's copy action in `region`.
+    pub fn add_plan_copy_action(&self, region: &str, action: PlanCopyAction) {
+        lock(&self.state).plan_actions.push((region.to_owned(), action));
+    }
+
+    /// The next `times` calls of `call` fail with `error`.
+    pub fn fail_next(&self, call: Call, times: usize, error: AwsError) {
+        self.faults.queue(call, times, error);
+    }
+
+    pub fn calls(&self, call: Call) -> usize {
+        lock(&self.state).calls.get(&call).copied().unwrap_or(0)
+    }
+
+    fn enter(&self, call: Call) -> Result<std::sync::MutexGuard<'_, PathFactsState>, AwsError> {
+        let mut state = lock(&self.state);
+        *state.calls.entry(call).or_default() += 1;
+        self.faults.check(call)?;
+        Ok(state)
+    }
+}
+
+impl PathFactsState {
+    fn caller(&self) -> AccountId {
+        self.caller_account.clone().unwrap_or_else(|| AccountId::parse(CALLER_ACCOUNT).expect("12 digits"))
+    }
+
+    /// A vault of the caller's, or AWS's refusal of another account's.
+    fn own(&self, vault: &BackupVaultArn, operation: &'static str) -> Result<(), AwsError> {
+        if vault.account() == self.caller().as_str() {
+            Ok(())
+        } else {
+            Err(backup_error(operation, ErrorClass::Permanent, "AccessDeniedException"))
+        }
+    }
+}
+
+impl PathFactsApi for MemoryPathFacts {
+    async fn caller_account(&self) -> Result<AccountId, AwsError> {
+        Ok(self.enter(Call::GetCallerIdentity)?.caller())
+    }
+
+    async fn describe_backup_vault(&self, vault: &BackupVaultArn) -> Result<Option<VaultFacts>, AwsError> {
+        let state = self.enter(Call::DescribeBackupVault)?;
+        state.own(vault, "DescribeBackupVault")?;
+        Ok(state.vaults.get(vault).cloned())
+    }
+
+    async fn get_backup_vault_access_policy(&self, vault: &BackupVaultArn) -> Result<Option<String>, AwsError> {
+        let state = self.enter(Call::GetBackupVaultAccessPolicy)?;
+        state.own(vault, "GetBackupVaultAccessPolicy")?;
+        if !state.vaults.contains_key(vault) {
+            return Err(not_found("GetBackupVaultAccessPolicy"));
+        }
+        Ok(state.policies.get(vault).cloned())
+    }
+
+    async fn describe_global_settings(&self) -> Result<Option<bool>, AwsError> {
+        Ok(self.enter(Call::DescribeGlobalSettings)?.cross_account_backup)
+    }
+
+    async fn list_plan_copy_actions(&self, region: &str) -> Result<Vec<PlanCopyAction>, AwsError> {
+        let state = self.enter(Call::ListBackupPlans)?;
+        Ok(state.plan_actions.iter().filter(|(at, _)| at == region).map(|(_, action)| action.clone()).collect())
     }
 }

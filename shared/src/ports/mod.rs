@@ -18,7 +18,7 @@ use crate::domain::{
     ClaimOwner, CopyDetails, CopyJob, CopyJobId, CopyJobRecord, CopyJobState, HealedBy, IamRoleArn, IdempotencyToken,
     Incident, IncidentId, IncidentKey, IncidentMessage, Lifecycle, Lineage, Ownership, PathFailure, PathKey,
     PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal, Resolution, ResourceArn, ResourceType, ServiceRefusal,
-    SlotSettled, StartedCopy, StateChange, StateUpdate, SweepCursor, VaultName, VaultNotifications,
+    SlotSettled, StartedCopy, StateChange, StateUpdate, SweepCursor, VaultFacts, VaultName, VaultNotifications,
 };
 
 /// The longest one call through a port may take, retries included: the adapters set the SDK's
@@ -151,6 +151,47 @@ pub trait BackupApi: Send + Sync {
 /// version back to the operation's 1.31.85), and throughout `ONE_DAY` is "The daily job count for
 /// the prior 14 days" (docs/aws-facts.md#organization-view).
 pub const COPY_JOB_SUMMARY_DAYS: i64 = 14;
+
+/// What the path check (`vaultwatch paths`) reads: the caller's account, and AWS Backup's vault
+/// configuration, global settings and plans. Read-only.
+pub trait PathFactsApi: Send + Sync {
+    /// The account the caller's credentials belong to (STS GetCallerIdentity).
+    fn caller_account(&self) -> impl Future<Output = Result<AccountId, AwsError>> + Send;
+    /// DescribeBackupVault of one of the caller's vaults, in the vault's region; `None` when AWS
+    /// says it does not exist (ResourceNotFoundException).
+    fn describe_backup_vault(
+        &self,
+        vault: &BackupVaultArn,
+    ) -> impl Future<Output = Result<Option<VaultFacts>, AwsError>> + Send;
+    /// GetBackupVaultAccessPolicy of one of the caller's vaults: the policy's JSON text, `None` when
+    /// the vault has none (ResourceNotFoundException, "... has no associated POLICY").
+    fn get_backup_vault_access_policy(
+        &self,
+        vault: &BackupVaultArn,
+    ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
+    /// DescribeGlobalSettings: `isCrossAccountBackupEnabled` (`None` when AWS does not report it).
+    fn describe_global_settings(&self) -> impl Future<Output = Result<Option<bool>, AwsError>> + Send;
+    /// The copy actions of the caller's backup plans in `region` (ListBackupPlans, then GetBackupPlan
+    /// of each plan's latest version).
+    fn list_plan_copy_actions(
+        &self,
+        region: &str,
+    ) -> impl Future<Output = Result<Vec<PlanCopyAction>, AwsError>> + Send;
+}
+
+/// One CopyAction of a backup plan rule, with what decides its copies' retention.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlanCopyAction {
+    pub plan: String,
+    pub rule: String,
+    /// The rule's TargetBackupVaultName: the copies' source vault.
+    pub source_vault: VaultName,
+    pub destination: BackupVaultArn,
+    /// The CopyAction's own lifecycle.
+    pub lifecycle: Option<Lifecycle>,
+    /// The rule's lifecycle (its backups', which a copy without a retention keeps).
+    pub rule_lifecycle: Option<Lifecycle>,
+}
 
 /// Whether AWS's copy job summaries can count every job created since `since`. Whether the 14 days
 /// are 14 × 24 hours or the UTC calendar days ending today is not documented: only a window starting

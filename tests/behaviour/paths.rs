@@ -1,0 +1,421 @@
+//! The path check (`vaultwatch paths`): each check of a copy path says ok, broken (the cause, what
+//! was found, the fix) or cannot tell from this account (why, and where to run it), from facts read
+//! through the memory port; a path's verdict is its worst check's.
+
+use serde_json::{json, Value};
+use vaultwatch::domain::{
+    evaluate_vault_policy, AccountId, BackupVaultArn, CheckName, CopyPath, CopyRetention, IamRoleArn, Lifecycle,
+    PathCauseKind, PathOrigin, PathReport, PathSpec, PathVerdict, PolicyDecision, PolicyRequest, ResourceType,
+    ResourceTypes, RouteTable, VaultFacts, VaultType, COPY_INTO_BACKUP_VAULT,
+};
+use vaultwatch::handlers::paths::{PathChecker, PathsQuery, PathsReport};
+use vaultwatch::ports::memory::{backup_error, transient_error, Call, MemoryPathFacts, CALLER_ACCOUNT};
+use vaultwatch::ports::{ErrorClass, PlanCopyAction};
+
+const DR_ACCOUNT: &str = "444455556666";
+const SOURCE: &str = "arn:aws:backup:us-east-1:123456789012:backup-vault:primary";
+const SAME_ACCOUNT: &str = "arn:aws:backup:us-west-2:123456789012:backup-vault:copy";
+const DR: &str = "arn:aws:backup:us-west-2:444455556666:backup-vault:dr";
+const ROLE: &str = "arn:aws:iam::123456789012:role/copier";
+
+fn vault(arn: &str) -> BackupVaultArn {
+    BackupVaultArn::parse(arn).unwrap()
+}
+
+fn account(id: &str) -> AccountId {
+    AccountId::parse(id).unwrap()
+}
+
+fn vault_facts(arn: &str) -> VaultFacts {
+    VaultFacts {
+        arn: vault(arn),
+        vault_type: Some(VaultType::Standard),
+        locked: false,
+        min_retention_days: None,
+        max_retention_days: None,
+        encryption_key: None,
+    }
+}
+
+fn locked(arn: &str, min: Option<i64>, max: Option<i64>) -> VaultFacts {
+    VaultFacts { locked: true, min_retention_days: min, max_retention_days: max, ..vault_facts(arn) }
+}
+
+/// A path from `SOURCE` named on the command line.
+fn spec(destination: &str, retention: CopyRetention, types: ResourceTypes) -> PathSpec {
+    PathSpec {
+        path: CopyPath {
+            source_vault: vault(SOURCE),
+            destination_vault: vault(destination),
+            role: Some(IamRoleArn::parse(ROLE).unwrap()),
+        },
+        origin: PathOrigin::CommandLine,
+        retention,
+        resource_types: types,
+    }
+}
+
+fn query(extra: Vec<PathSpec>) -> PathsQuery {
+    PathsQuery { region: "us-east-1".into(), extra, ..PathsQuery::default() }
+}
+
+async fn report(facts: MemoryPathFacts, query: &PathsQuery) -> PathsReport {
+    PathChecker { facts }.check_all(query).await.unwrap()
+}
+
+/// The one path's report.
+async fn check(facts: MemoryPathFacts, path: PathSpec) -> PathReport {
+    let mut report = report(facts, &query(vec![path])).await;
+    assert_eq!(report.paths.len(), 1);
+    report.paths.remove(0)
+}
+
+fn verdict(report: &PathReport, name: CheckName) -> &PathVerdict {
+    &report.checks.iter().find(|check| check.check == name).unwrap().verdict
+}
+
+fn broken_by(verdict: &PathVerdict) -> Option<PathCauseKind> {
+    match verdict {
+        PathVerdict::Broken { cause, .. } => Some(*cause),
+        _ => None,
+    }
+}
+
+fn run_in(verdict: &PathVerdict) -> Option<&str> {
+    match verdict {
+        PathVerdict::CannotTell { run_in, .. } => run_in.as_ref().map(AccountId::as_str),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn a_healthy_same_account_path_passes_every_check_of_this_slice() {
+    let facts = MemoryPathFacts::new();
+    facts.add_vault(vault_facts(SAME_ACCOUNT));
+    let report = check(facts, spec(SAME_ACCOUNT, CopyRetention::Days(30), ResourceTypes::Any)).await;
+    for name in [
+        CheckName::DestinationVault,
+        CheckName::VaultAccessPolicy,
+        CheckName::VaultLock,
+        CheckName::Organization,
+        CheckName::ResourceTypes,
+    ] {
+        assert_eq!(verdict(&report, name), &PathVerdict::Ok, "{name:?}");
+    }
+    // KMS keys and the role are the second slice: said so, with where to run what, never "ok".
+    for name in [CheckName::KmsKeys, CheckName::Role] {
+        assert_eq!(run_in(verdict(&report, name)), Some(CALLER_ACCOUNT), "{name:?}");
+    }
+    let PathVerdict::CannotTell { why, .. } = verdict(&report, CheckName::Role) else { panic!() };
+    assert!(
+        why.contains("simulate-principal-policy --policy-source-arn arn:aws:iam::123456789012:role/copier"),
+        "{why}"
+    );
+    assert!(matches!(report.verdict, PathVerdict::CannotTell { .. }));
+}
+
+#[tokio::test]
+async fn a_missing_destination_vault_breaks_the_path_and_its_vault_checks_cannot_tell() {
+    let report = check(MemoryPathFacts::new(), spec(SAME_ACCOUNT, CopyRetention::Days(30), ResourceTypes::Any)).await;
+    assert_eq!(broken_by(verdict(&report, CheckName::DestinationVault)), Some(PathCauseKind::MissingVault));
+    let PathVerdict::Broken { fix, .. } = &report.verdict else { panic!("{:?}", report.verdict) };
+    assert!(fix.contains("create-backup-vault --backup-vault-name copy --region us-west-2"), "{fix}");
+    assert!(matches!(verdict(&report, CheckName::VaultLock), PathVerdict::CannotTell { .. }));
+}
+
+#[tokio::test]
+async fn from_the_source_account_the_destination_account_must_tell_about_its_vault() {
+    let facts = MemoryPathFacts::new();
+    facts.set_cross_account_backup(Some(true));
+    let report = check(facts, spec(DR, CopyRetention::Days(30), ResourceTypes::Only(vec![ResourceType::Ebs]))).await;
+    for name in [CheckName::DestinationVault, CheckName::VaultAccessPolicy, CheckName::VaultLock] {
+        assert_eq!(run_in(verdict(&report, name)), Some(DR_ACCOUNT), "{name:?}");
+    }
+    assert_eq!(verdict(&report, CheckName::Organization), &PathVerdict::Ok);
+    assert_eq!(verdict(&report, CheckName::ResourceTypes), &PathVerdict::Ok);
+    assert_eq!(run_in(&report.verdict), Some(DR_ACCOUNT), "the first check that cannot tell");
+}
+
+/// A cross-account path checked from the destination account, its vault with `policy`.
+async fn from_destination(policy: Option<Value>) -> PathReport {
+    let facts = MemoryPathFacts::new();
+    facts.set_caller_account(account(DR_ACCOUNT));
+    facts.set_cross_account_backup(Some(true));
+    facts.add_vault(vault_facts(DR));
+    if let Some(policy) = policy {
+        facts.set_access_policy(&vault(DR), &policy.to_string());
+    }
+    check(facts, spec(DR, CopyRetention::Days(30), ResourceTypes::Any)).await
+}
+
+#[tokio::test]
+async fn a_cross_account_destination_without_a_policy_is_broken_and_the_fix_is_the_statement_that_allows_it() {
+    let report = from_destination(None).await;
+    let PathVerdict::Broken { cause, found, fix } = verdict(&report, CheckName::VaultAccessPolicy) else {
+        panic!("{report:?}")
+    };
+    assert_eq!(*cause, PathCauseKind::VaultAccessPolicy);
+    assert!(found.contains("has no access policy"), "{found}");
+    let statement: Value = serde_json::from_str(fix).expect("the fix is JSON");
+    assert_eq!(statement["Effect"], "Allow");
+    assert_eq!(statement["Action"], COPY_INTO_BACKUP_VAULT);
+    assert_eq!(statement["Principal"]["AWS"], "arn:aws:iam::123456789012:root");
+    // A policy of that statement lets the source account copy.
+    let source = account(CALLER_ACCOUNT);
+    let destination = vault(DR);
+    let request = PolicyRequest {
+        action: COPY_INTO_BACKUP_VAULT,
+        account: &source,
+        role: None,
+        resource: &destination,
+        organization: None,
+    };
+    let policy = json!({ "Version": "2012-10-17", "Statement": [statement.clone()] });
+    assert_eq!(evaluate_vault_policy(&policy.to_string(), &request), Ok(PolicyDecision::Allowed));
+    let fixed = from_destination(Some(policy)).await;
+    assert_eq!(verdict(&fixed, CheckName::VaultAccessPolicy), &PathVerdict::Ok);
+}
+
+#[tokio::test]
+async fn an_explicit_deny_of_copies_breaks_a_path_even_within_one_account() {
+    let deny = json!({ "Sid": "NoCopies", "Effect": "Deny", "Principal": "*", "Action": "backup:CopyInto*" });
+    let facts = MemoryPathFacts::new();
+    facts.add_vault(vault_facts(SAME_ACCOUNT));
+    facts.set_access_policy(&vault(SAME_ACCOUNT), &json!({ "Statement": [deny] }).to_string());
+    let report = check(facts, spec(SAME_ACCOUNT, CopyRetention::Days(30), ResourceTypes::Any)).await;
+    let PathVerdict::Broken { found, fix, .. } = verdict(&report, CheckName::VaultAccessPolicy) else { panic!() };
+    assert!(found.contains("\"NoCopies\"") && fix.starts_with("Remove or narrow"), "{found} / {fix}");
+    // A policy of other actions only (the usual Deny of deletions) does not touch copies.
+    let facts = MemoryPathFacts::new();
+    facts.add_vault(vault_facts(SAME_ACCOUNT));
+    let deletions =
+        json!({ "Statement": [{ "Effect": "Deny", "Principal": "*", "Action": "backup:DeleteRecoveryPoint" }] });
+    facts.set_access_policy(&vault(SAME_ACCOUNT), &deletions.to_string());
+    let report = check(facts, spec(SAME_ACCOUNT, CopyRetention::Days(30), ResourceTypes::Any)).await;
+    assert_eq!(verdict(&report, CheckName::VaultAccessPolicy), &PathVerdict::Ok);
+}
+
+#[tokio::test]
+async fn a_policy_that_admits_an_organization_cannot_tell_without_the_source_accounts_organization() {
+    let by_org = json!({ "Statement": [{
+        "Effect": "Allow", "Principal": "*", "Action": COPY_INTO_BACKUP_VAULT,
+        "Condition": { "StringEquals": { "aws:PrincipalOrgID": "o-abc123def4" } }
+    }]});
+    let report = from_destination(Some(by_org)).await;
+    let PathVerdict::CannotTell { why, run_in } = verdict(&report, CheckName::VaultAccessPolicy) else { panic!() };
+    assert!(why.contains("o-abc123def4"), "{why}");
+    assert_eq!(run_in.as_ref().map(AccountId::as_str), Some(CALLER_ACCOUNT));
+}
+
+#[tokio::test]
+async fn the_copies_retention_must_fit_the_vault_lock() {
+    async fn lock_verdict(min: Option<i64>, max: Option<i64>, retention: CopyRetention) -> PathVerdict {
+        let facts = MemoryPathFacts::new();
+        facts.add_vault(locked(SAME_ACCOUNT, min, max));
+        let report = check(facts, spec(SAME_ACCOUNT, retention, ResourceTypes::Any)).await;
+        verdict(&report, CheckName::VaultLock).clone()
+    }
+    let PathVerdict::Broken { cause, found, fix } = lock_verdict(Some(7), Some(30), CopyRetention::Days(35)).await
+    else {
+        panic!()
+    };
+    assert_eq!(cause, PathCauseKind::Retention);
+    assert!(found.contains("kept 35 days") && found.contains("MaxRetentionDays 30"), "{found}");
+    assert!(fix.contains("between 7 and 30 days"), "{fix}");
+    assert_eq!(cause_of(lock_verdict(Some(7), Some(30), CopyRetention::Days(3)).await), Some(PathCauseKind::Retention));
+    assert_eq!(cause_of(lock_verdict(None, Some(30), CopyRetention::Forever).await), Some(PathCauseKind::Retention));
+    assert_eq!(lock_verdict(Some(7), Some(30), CopyRetention::Days(30)).await, PathVerdict::Ok);
+    assert_eq!(lock_verdict(Some(7), None, CopyRetention::Forever).await, PathVerdict::Ok);
+    // No DeleteAfterDays on the route: each copy keeps its source's retention, not known here.
+    assert!(matches!(lock_verdict(Some(7), Some(30), CopyRetention::OfSource).await, PathVerdict::CannotTell { .. }));
+    // An unlocked vault takes any retention.
+    let facts = MemoryPathFacts::new();
+    facts.add_vault(VaultFacts { locked: false, ..locked(SAME_ACCOUNT, Some(7), Some(30)) });
+    let report = check(facts, spec(SAME_ACCOUNT, CopyRetention::Forever, ResourceTypes::Any)).await;
+    assert_eq!(verdict(&report, CheckName::VaultLock), &PathVerdict::Ok);
+}
+
+fn cause_of(verdict: PathVerdict) -> Option<PathCauseKind> {
+    broken_by(&verdict)
+}
+
+#[test]
+fn a_copys_retention_is_its_own_else_its_sources() {
+    let days = |days| Lifecycle { delete_after_days: Some(days), ..Lifecycle::default() };
+    assert_eq!(CopyRetention::of_route(Some(&days(30))), CopyRetention::Days(30));
+    assert_eq!(CopyRetention::of_route(None), CopyRetention::OfSource);
+    assert_eq!(CopyRetention::of_route(Some(&days(-1))), CopyRetention::OfSource);
+    assert_eq!(CopyRetention::of_plan_copy(Some(&days(30)), Some(&days(7))), CopyRetention::Days(30));
+    assert_eq!(CopyRetention::of_plan_copy(None, Some(&days(7))), CopyRetention::Days(7));
+    assert_eq!(CopyRetention::of_plan_copy(Some(&days(-1)), None), CopyRetention::Forever);
+}
+
+#[tokio::test]
+async fn cross_account_backup_off_in_the_organization_breaks_cross_account_paths() {
+    let facts = MemoryPathFacts::new();
+    facts.set_cross_account_backup(Some(false));
+    let report = check(facts, spec(DR, CopyRetention::Days(30), ResourceTypes::Any)).await;
+    let PathVerdict::Broken { cause, fix, .. } = verdict(&report, CheckName::Organization) else { panic!() };
+    assert_eq!(*cause, PathCauseKind::Organization);
+    assert!(fix.contains("isCrossAccountBackupEnabled=true"), "{fix}");
+    assert_eq!(broken_by(&report.verdict), Some(PathCauseKind::Organization), "broken beats cannot tell");
+    // Not the management account (AWS refuses the read): cannot tell, run there.
+    let facts = MemoryPathFacts::new();
+    facts.fail_next(
+        Call::DescribeGlobalSettings,
+        1,
+        backup_error("DescribeGlobalSettings", ErrorClass::Permanent, "AccessDeniedException"),
+    );
+    let report = check(facts, spec(DR, CopyRetention::Days(30), ResourceTypes::Any)).await;
+    let PathVerdict::CannotTell { why, .. } = verdict(&report, CheckName::Organization) else { panic!() };
+    assert!(why.contains("management account"), "{why}");
+    // Within one account the setting is not asked for.
+    let facts = MemoryPathFacts::new();
+    facts.add_vault(vault_facts(SAME_ACCOUNT));
+    facts.set_cross_account_backup(Some(false));
+    let report = check(facts, spec(SAME_ACCOUNT, CopyRetention::Days(30), ResourceTypes::Any)).await;
+    assert_eq!(verdict(&report, CheckName::Organization), &PathVerdict::Ok);
+}
+
+#[tokio::test]
+async fn resource_types_aws_backup_does_not_copy_along_the_path_break_it() {
+    async fn types_verdict(destination: &str, vault: VaultFacts, types: ResourceTypes) -> PathVerdict {
+        let facts = MemoryPathFacts::new();
+        facts.set_cross_account_backup(Some(true));
+        facts.add_vault(vault);
+        let report = check(facts, spec(destination, CopyRetention::Days(30), types)).await;
+        verdict(&report, CheckName::ResourceTypes).clone()
+    }
+    let only = |types: &[ResourceType]| ResourceTypes::Only(types.to_vec());
+    // Cross-Region and cross-account in one copy: not RDS (nor Aurora, DocumentDB, Neptune).
+    let PathVerdict::Broken { cause, found, .. } =
+        types_verdict(DR, vault_facts(DR), only(&[ResourceType::Ebs, ResourceType::Rds])).await
+    else {
+        panic!()
+    };
+    assert_eq!(cause, PathCauseKind::Unsupported);
+    assert!(found.contains("RDS cross-Region and cross-account") && !found.contains("EBS"), "{found}");
+    assert_eq!(types_verdict(DR, vault_facts(DR), only(&[ResourceType::Ebs])).await, PathVerdict::Ok);
+    assert!(matches!(types_verdict(DR, vault_facts(DR), ResourceTypes::Any).await, PathVerdict::CannotTell { .. }));
+    // Cross-Region into a logically air-gapped vault: not Aurora; RDS is fine.
+    let air_gapped = VaultFacts { vault_type: Some(VaultType::LogicallyAirGapped), ..vault_facts(SAME_ACCOUNT) };
+    let aurora = types_verdict(SAME_ACCOUNT, air_gapped.clone(), only(&[ResourceType::Aurora])).await;
+    assert_eq!(broken_by(&aurora), Some(PathCauseKind::Unsupported));
+    assert_eq!(types_verdict(SAME_ACCOUNT, air_gapped, only(&[ResourceType::Rds])).await, PathVerdict::Ok);
+    assert_eq!(
+        types_verdict(SAME_ACCOUNT, vault_facts(SAME_ACCOUNT), only(&[ResourceType::Aurora])).await,
+        PathVerdict::Ok
+    );
+}
+
+#[test]
+fn the_worst_verdict_wins() {
+    let broken = PathVerdict::Broken { cause: PathCauseKind::Retention, found: "f".into(), fix: "x".into() };
+    let cannot = PathVerdict::CannotTell { why: "w".into(), run_in: None };
+    assert_eq!(PathVerdict::worst([&PathVerdict::Ok, &cannot, &broken, &PathVerdict::Ok]), broken);
+    assert_eq!(PathVerdict::worst([&PathVerdict::Ok, &cannot]), cannot);
+    assert_eq!(PathVerdict::worst([&PathVerdict::Ok, &PathVerdict::Ok]), PathVerdict::Ok);
+    assert_eq!(PathVerdict::worst([]), PathVerdict::Ok);
+}
+
+#[tokio::test]
+async fn routes_and_plans_give_the_paths_each_once() {
+    let facts = MemoryPathFacts::new();
+    facts.add_vault(vault_facts(SAME_ACCOUNT));
+    let days = |days| Some(Lifecycle { delete_after_days: Some(days), ..Lifecycle::default() });
+    let action = PlanCopyAction {
+        plan: "nightly".into(),
+        rule: "daily".into(),
+        source_vault: vaultwatch::domain::VaultName::parse("primary").unwrap(),
+        destination: vault(SAME_ACCOUNT),
+        lifecycle: None,
+        rule_lifecycle: days(14),
+    };
+    facts.add_plan_copy_action("us-east-1", action.clone());
+    facts.add_plan_copy_action("eu-west-1", PlanCopyAction { plan: "elsewhere".into(), ..action });
+    let routes = RouteTable::from_json(&format!(
+        r#"[{{"sourceVault":"primary","destinationVaultArn":"{SAME_ACCOUNT}","lifecycle":{{"deleteAfterDays":30}},"resourceTypes":["EBS"]}}]"#
+    ))
+    .unwrap();
+    let route_role = Some(IamRoleArn::parse(ROLE).unwrap());
+    let twice = spec(SAME_ACCOUNT, CopyRetention::Days(30), ResourceTypes::Any);
+    let query = PathsQuery { routes, route_role, plans: true, extra: vec![twice.clone(), twice], ..query(vec![]) };
+    let report = report(facts, &query).await;
+    let origins: Vec<&PathOrigin> = report.paths.iter().map(|path| &path.spec.origin).collect();
+    assert_eq!(
+        origins,
+        [
+            &PathOrigin::Route,
+            &PathOrigin::PlanRule { plan: "nightly".into(), rule: "daily".into() },
+            &PathOrigin::CommandLine
+        ]
+    );
+    let route = &report.paths[0].spec;
+    assert_eq!(route.path.source_vault, vault(SOURCE), "the caller's vault in the query's region");
+    assert_eq!(
+        (route.retention, &route.resource_types),
+        (CopyRetention::Days(30), &ResourceTypes::Only(vec![ResourceType::Ebs]))
+    );
+    let plan = &report.paths[1].spec;
+    assert_eq!((plan.retention, plan.path.role.as_ref()), (CopyRetention::Days(14), None));
+    assert_eq!(report.account.as_str(), CALLER_ACCOUNT);
+    assert_eq!(
+        (report.summary.ok, report.summary.broken, report.summary.cannot_tell),
+        (0, 0, 3),
+        "KMS and the role cannot tell yet"
+    );
+}
+
+#[tokio::test]
+async fn a_vault_is_read_once_and_a_passing_error_fails_the_check_while_a_refusal_cannot_tell() {
+    let facts = MemoryPathFacts::new();
+    facts.add_vault(vault_facts(SAME_ACCOUNT));
+    let paths = vec![
+        spec(SAME_ACCOUNT, CopyRetention::Days(30), ResourceTypes::Any),
+        spec(SAME_ACCOUNT, CopyRetention::Days(31), ResourceTypes::Any),
+    ];
+    let checker = PathChecker { facts };
+    checker.check_all(&query(paths.clone())).await.unwrap();
+    assert_eq!(checker.facts.calls(Call::DescribeBackupVault), 1);
+    assert_eq!(checker.facts.calls(Call::GetBackupVaultAccessPolicy), 1);
+
+    checker.facts.fail_next(
+        Call::DescribeBackupVault,
+        1,
+        transient_error("backup", "DescribeBackupVault", "ThrottlingException"),
+    );
+    assert!(checker.check_all(&query(paths.clone())).await.unwrap_err().is_transient());
+
+    let denied = backup_error("DescribeBackupVault", ErrorClass::Permanent, "AccessDeniedException");
+    checker.facts.fail_next(Call::DescribeBackupVault, 1, denied);
+    let report = checker.check_all(&query(paths)).await.unwrap();
+    let PathVerdict::CannotTell { why, run_in } = verdict(&report.paths[0], CheckName::DestinationVault) else {
+        panic!()
+    };
+    assert!(why.contains("AccessDeniedException"), "{why}");
+    assert_eq!(run_in.as_ref().map(AccountId::as_str), Some(CALLER_ACCOUNT));
+}
+
+#[tokio::test]
+async fn the_report_serialises_with_each_check_and_its_verdict() {
+    let facts = MemoryPathFacts::new();
+    facts.add_vault(locked(SAME_ACCOUNT, None, Some(7)));
+    let report = report(facts, &query(vec![spec(SAME_ACCOUNT, CopyRetention::Days(30), ResourceTypes::Any)])).await;
+    let json = serde_json::to_value(&report).unwrap();
+    let path = &json["paths"][0];
+    assert_eq!(path["path"]["destinationVault"], SAME_ACCOUNT);
+    assert_eq!(path["origin"]["kind"], "commandLine");
+    assert_eq!(path["retention"]["days"], 30);
+    assert_eq!(path["verdict"]["status"], "broken");
+    assert_eq!(path["verdict"]["cause"], "retention");
+    let checks: Vec<(&str, &str)> = path["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["check"].as_str().unwrap(), c["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(checks[..3], [("destination_vault", "ok"), ("vault_access_policy", "ok"), ("vault_lock", "broken")]);
+    assert_eq!(path["checks"][6]["runIn"], CALLER_ACCOUNT);
+    assert_eq!(json["summary"]["broken"], 1);
+    assert_eq!(json["account"], CALLER_ACCOUNT);
+}
