@@ -1,6 +1,7 @@
 """The vaultwatch demo: a realistic story played through the real function binaries against the
 local stack (moto + the AWS Backup stand-in). Deploys nothing; prints what each function did and
-ends with the tracking table, the alerts, a coverage report and the metrics the functions wrote. Run it with `scripts/demo` (which puts tests/ on the import path for
+ends with the tracking table, the alerts and their threads' messages, a coverage report and the
+metrics the functions wrote. Run it with `scripts/demo` (which puts tests/ on the import path for
 the harness).
 """
 
@@ -51,9 +52,13 @@ def describe_outcome(invocation: Invocation) -> str:
     if not invocation.outcome.ok:
         return f"ERROR {payload.get('errorType')}: {payload.get('errorMessage')}"
     if "scanned" in payload:
-        return (f"scanned {payload['scanned']}, repaired {payload['repaired']}, retried {payload['retried']}, "
-                f"alerted {payload['alerted']}, missing copies started {payload['missingCopiesStarted']}, "
-                f"details filled {payload['detailsFilled']}, resolved {payload.get('resolved', 0)}")
+        # What the sweep did: the counts that are not zero.
+        counts = [("repaired", "repaired"), ("detailsFilled", "details filled"), ("retried", "retried"),
+                  ("alerted", "alerted"), ("pathFailures", "path failures counted"), ("incidentsOpened", "incidents opened"),
+                  ("incidentsHealed", "incidents healed"), ("copiesBackfilled", "backfill copies started"),
+                  ("resolved", "resolved"), ("missingCopiesStarted", "missing copies started"), ("errors", "errors")]
+        done = [f"{label} {payload[key]}" for key, label in counts if payload.get(key)]
+        return f"scanned {payload['scanned']}: " + (", ".join(done) or "nothing to do")
     if "batchItemFailures" in payload:
         return "retry started" if not payload["batchItemFailures"] else f"{len(payload['batchItemFailures'])} to redeliver"
     parts = []
@@ -65,7 +70,13 @@ def describe_outcome(invocation: Invocation) -> str:
         elif kind == "retryScheduled":
             parts.append(f"transient failure: retry {outcome['attempt']} scheduled")
         elif kind == "escalated":
-            parts.append(f"retry {outcome['attempt']} scheduled; ALERT sent ({outcome['alerted']})")
+            parts.append(f"retry {outcome['attempt']} scheduled; congestion counted in {outcome['incident']}"
+                         + ("; ALERT sent" if outcome["alerted"] else ""))
+        elif kind == "incident":
+            # A failure of its copy path: counted in the path's incident; the first one alerts.
+            verb = "opened" if outcome["opened"] else "counted in"
+            parts.append(f"path failure ({outcome['cause']}): {verb} {outcome['incident']}"
+                         + ("; ALERT sent" if outcome["alerted"] else ", no alert"))
         elif kind == "notCopyable":
             parts.append(f"nothing to copy: {outcome['reason']}")
         elif kind == "alerted":
@@ -131,6 +142,67 @@ def readable(message: str) -> str:
     return "\n".join([content.get("title", ""), content.get("description", ""), *steps, f"(thread {thread})"])
 
 
+def thread_of(alert: dict) -> str:
+    return alert["Notification"].get("metadata", {}).get("threadId", "-")
+
+
+def take_alerts(stack: LocalAws, published: list[dict]) -> list[dict]:
+    """The alerts published since the last look, added to `published` (the end of the demo prints them)."""
+    new = stack.queries.take_alerts()
+    published += new
+    return new
+
+
+def failed_records(stack: LocalAws, vault: str) -> list[dict]:
+    """The tracking records of the FAILED copies to `vault`, oldest first."""
+    return sorted((i for i in stack.queries.table_items() if i["item_type"] == "copy_job" and i.get("state") == "FAILED"
+                   and i.get("destination_vault_arn") == vault), key=lambda i: i.get("requested_at", i.get("updated_at", "")))
+
+
+def incidents(stack: LocalAws) -> list[dict]:
+    """The copy path incidents in the tracking table."""
+    return [i for i in stack.queries.table_items() if i["item_type"] == "path_incident"]
+
+
+def print_paths(stack: LocalAws) -> None:
+    """`vaultwatch paths --role ROLE`: the routes' and the plans' copy paths, checked (read-only)."""
+    result = stack.vaultwatch("paths", "--role", ROLE, "--format", "json")
+    report = json.loads(result.stdout)
+    status = {"ok": "ok", "broken": "broken", "cannotTell": "cannot tell"}
+    print("     $ vaultwatch paths --role <backup role> --format json   (condensed here: vaults by name)")
+    for path in report["paths"]:
+        origin = path["origin"]
+        where = "route" if origin["kind"] == "route" else f"plan {origin.get('plan')}, rule {origin.get('rule')}"
+        ok = [check["check"] for check in path["checks"] if check["status"] == "ok"]
+        print(f"     {short(path['path']['sourceVault'])} -> {short(path['path']['destinationVault'])} ({where}): "
+              f"{status.get(path['verdict']['status'], path['verdict']['status'])}; ok: {', '.join(ok) or 'none'}")
+        for check in path["checks"]:
+            if check["status"] != "ok":
+                said = check.get("why") or f"{check.get('found')}; fix: {check.get('fix')}"
+                print(f"       {check['check']} {status.get(check['status'], check['status'])}: {said}")
+    summary = report["summary"]
+    print(f"     {summary['ok']} ok, {summary['broken']} broken, {summary['cannotTell']} cannot tell (exit status {result.returncode})")
+
+
+def print_alerts(alerts: list[dict], shown: set[str]) -> None:
+    """Every alert published, and every message posted in an alert's thread, as a chat channel shows
+    them; those whose message id is in `shown` were printed in full in the story."""
+    threads: dict[str, str] = {}
+    for alert in alerts:
+        threads.setdefault(thread_of(alert), alert["Subject"])
+    replies = len(alerts) - len(threads)
+    print(f"\nAlerts and thread messages published: {len(alerts)} ({len(threads)} alerts, each opening a chat thread; "
+          f"{replies} later messages in their threads)")
+    for alert in alerts:
+        opener = threads[thread_of(alert)]
+        where = "" if opener == alert["Subject"] else f"  [in the thread of: {opener}]"
+        print(f"  {alert['Subject']}{where}")
+        if alert["MessageId"] in shown:
+            print("    (shown in full above)")
+        else:
+            print("    " + "\n    ".join(readable(alert["Message"]).strip().splitlines()))
+
+
 def print_coverage(stack: LocalAws) -> None:
     """The report an auditor asks for: `vaultwatch coverage`, as an operator runs it."""
     print("\nCopy coverage (`vaultwatch coverage --since 1h`): every recovery point and each copy it requires")
@@ -184,9 +256,10 @@ def print_metrics(stack: LocalAws) -> None:
             for metric in directive["Metrics"]:
                 name = metric["Name"]
                 key = (document["Function"], name + (f" ({document['DestinationRegion']})" if "DestinationRegion" in document else ""))
-                gauge = metric.get("Unit") == "Seconds" or name == "UncoveredRecoveryPoints"
+                gauge = metric.get("Unit") == "Seconds" or name in ("UncoveredRecoveryPoints", "BrokenPaths")
                 totals[key] = document[name] if gauge else totals.get(key, 0) + document[name]
-    print("\nMetrics written (CloudWatch Embedded Metric Format; counts summed, gauges as last written):")
+    print("\nMetrics written (CloudWatch Embedded Metric Format; counts summed, gauges as last written; a region's")
+    print("OldestUncoveredAgeSeconds is written only while something there is uncovered):")
     for (function, name), value in sorted(totals.items()):
         print(f"  {function:<11} {name:<45} {value:g}")
 
@@ -209,6 +282,11 @@ def main() -> int:
         say("setup", "plan daily-with-dr-copy: copy to dr-copy, cold after 30 days, delete after 365")
         say("setup", "copier route: RDS backups in primary also go to eu-archive")
 
+        # Every alert and thread message, in the order published; the end of the demo prints them.
+        published: list[dict] = []
+        # Those the story printed in full (by SNS message id).
+        shown: set[str] = set()
+
         print("\n1. A web server volume is backed up; the plan copies it to the DR region.")
         stack.backup.complete_backup("primary", f"arn:aws:ec2:us-east-1:{ACCOUNT}:volume/vol-web01", "EBS", planId=plan_id)
         run_until_quiet(stack)
@@ -217,17 +295,44 @@ def main() -> int:
         stack.backup.fail_copies("Copy job failed because the destination backup vault is being modified. Try again later.", destinationVaultArn=DR)
         stack.backup.complete_backup("primary", f"arn:aws:ec2:us-east-1:{ACCOUNT}:volume/vol-db01", "EBS", planId=plan_id)
         run_until_quiet(stack)
+        take_alerts(stack, published)
 
-        print("\n3. An RDS database: the plan copy succeeds, the routed copy to eu-archive fails for good.")
-        stack.backup.fail_copies("Access denied: the IAM role cannot use the destination KMS key", destinationVaultArn=EU)
-        orders = stack.backup.complete_backup("primary", f"arn:aws:rds:us-east-1:{ACCOUNT}:db:orders", "RDS", planId=plan_id)
+        print("\n3. A copy path breaks: eu-archive's KMS key no longer lets the backup role use it. Three RDS")
+        print("   databases are backed up; their plan copies to dr-copy complete, and each routed copy to eu-archive")
+        print("   fails on the key. The failure belongs to the path, not to one copy: vaultwatch opens one incident")
+        print("   for the path and sends ONE alert; the other failures are counted in it.")
+        # The vault's key, as AWS Backup describes it; a failed copy names it in AWS's words.
+        eu_key = stack.endpoints.client("backup", "eu-west-1").describe_backup_vault(BackupVaultName="eu-archive")["EncryptionKeyArn"]
+        kms_denied = f"Access denied: the IAM role cannot use KMS key {eu_key}"
+        databases = ("orders", "customers", "inventory")
+        stack.backup.fail_copies(kms_denied, count=len(databases), destinationVaultArn=EU)
+        say("KMS", f"key {short(eu_key)} (eu-archive's): its key policy no longer lets the backup role use it")
+        for name in databases:
+            stack.backup.complete_backup("primary", f"arn:aws:rds:us-east-1:{ACCOUNT}:db:{name}", "RDS", planId=plan_id)
         run_until_quiet(stack)
+        alerts = take_alerts(stack, published)
+        print(f"   Alerts the operator got: {len(alerts)}, as a chat channel shows it (e-mail subscribers get it as text):")
+        for alert in alerts:
+            print("     " + "\n     ".join(readable(alert["Message"]).strip().splitlines()))
+            shown.add(alert["MessageId"])
+        print("   The failed copies' tracking records name the incident they were counted in:")
+        for record in failed_records(stack, EU):
+            print(f"     copy {short(record['copy_job_id'])} ({short(record.get('resource_arn'))}) FAILED, incident {record.get('incident', '-')}")
+        print("   The operator checks the copy paths (`vaultwatch paths`, read-only). The checks it makes pass; the")
+        print("   KMS keys and the role it does not check yet: 'cannot tell', with how to check them by hand.")
+        print_paths(stack)
 
-        print("\n4. SNS delivers a notification twice: nothing is copied twice.")
+        print("\n4. SNS delivers a notification twice: nothing is copied twice. The path is still broken, so the")
+        print("   billing database's copy to eu-archive fails too: counted in the incident, no second alert.")
+        stack.backup.fail_copies(kms_denied, count=1, destinationVaultArn=EU)
         stack.delivery.duplicate_deliveries = 2
         stack.backup.complete_backup("primary", f"arn:aws:rds:us-east-1:{ACCOUNT}:db:billing", "RDS", planId=plan_id)
         run_until_quiet(stack)
         stack.delivery.duplicate_deliveries = 1
+        alerts = take_alerts(stack, published)
+        (incident,) = incidents(stack)
+        print(f"   New alerts: {len(alerts)}. The incident is {incident['incident_state']}, with {incident['affected']} "
+              f"affected recovery points.")
 
         print("\n5. A point-in-time (continuous) RDS backup: AWS Backup does not copy those on demand, so the")
         print("   route to eu-archive asks nothing of it.")
@@ -235,12 +340,16 @@ def main() -> int:
         run_until_quiet(stack)
 
         print("\n6. A DR copy fails while its source has already moved to cold storage: a retry could never")
-        print("   work, so the operator hears it now, once, with the reason.")
+        print("   work, so the operator hears it now, once, with the reason. This failure belongs to its recovery")
+        print("   point, not to the path: an alert of its own (printed at the end), no incident.")
         stack.backup.fail_copies("Copy job failed. Try again later.", destinationVaultArn=DR)
         cold = stack.backup.complete_backup("primary", f"arn:aws:ec2:us-east-1:{ACCOUNT}:volume/vol-archive01", "EBS", planId=plan_id)
         stack.backup.set_recovery_point(cold["RecoveryPointArn"], storageClass="COLD")
         say("AWS Backup", f"recovery point {short(cold['RecoveryPointArn'])} moved to cold storage")
         run_until_quiet(stack)
+        alerts = take_alerts(stack, published)
+        print(f"   New alerts: {len(alerts)} ({'; '.join(a['Subject'] for a in alerts) or '-'}). "
+              f"Incidents in the table: still {len(incidents(stack))}.")
 
         print("\n7. A backup made straight to a logically air-gapped vault: AWS Backup takes a temporary recovery")
         print("   point in primary, copies it into the air-gapped vault itself and deletes it. No fault: vaultwatch")
@@ -256,6 +365,7 @@ def main() -> int:
         say("AWS Backup", f"temporary recovery point {short(locked['RecoveryPointArn'])} "
                           f"(DeleteAfterEvent {locked['RecoveryPointLifecycle'].get('DeleteAfterEvent')})")
         run_until_quiet(stack)
+        take_alerts(stack, published)
 
         print("\n8. Copies complete but SNS loses their notifications; the hourly reconciler repairs the table.")
         stack.backup.complete_backup("primary", f"arn:aws:ec2:us-east-1:{ACCOUNT}:volume/vol-app01", "EBS", planId=plan_id)
@@ -267,24 +377,37 @@ def main() -> int:
         say("SNS", f"{len(moved)} COPY_JOB SUCCESSFUL notification(s) lost")
         stack.delivery.drain()
         stack.delivery.reconcile()
+        take_alerts(stack, published)
+        (incident,) = incidents(stack)
+        print(f"   The incident is still {incident['incident_state']}: no copy on its path has completed since it opened.")
 
-        print("\n9. The operator fixes the key policy and starts the failed copy again by hand (the alert gave the")
-        print("   command); the next sweep posts one 'resolved' message in the alert's thread.")
-        manual = stack.endpoints.client("backup").start_copy_job(
-            RecoveryPointArn=orders["RecoveryPointArn"], SourceBackupVaultName="primary", DestinationBackupVaultArn=EU,
-            IamRoleArn=ROLE)
-        say("operator", f"aws backup start-copy-job ... -> copy {short(manual['CopyJobId'])}")
-        for job in stack.backup.advance():
-            say("AWS Backup", f"copy {short(job['CopyJobId'])} -> {short(job['DestinationBackupVaultArn'])} {job['State']}")
-        stack.delivery.drain()
+        print("\n9. The operator fixes eu-archive's key policy, and copies to it stop failing. The next night's")
+        print("   backup of orders is copied to eu-archive and completes: the path works again. The hourly sweep")
+        print("   heals the incident (one 'healed' message in its thread) and backfills it: one copy of each")
+        print("   affected recovery point (at most BackfillConcurrency, 5 by default, in flight per destination")
+        print("   vault); when they have ended, one 'backfilled' message. Nothing to copy by hand.")
+        say("operator", f"key policy of {short(eu_key)} lets the backup role use it again")
+        stack.backup.complete_backup("primary", f"arn:aws:rds:us-east-1:{ACCOUNT}:db:orders", "RDS", planId=plan_id)
+        run_until_quiet(stack)
         stack.delivery.reconcile()
+        run_until_quiet(stack)
+        say("EventBridge", "an hour later, the next scheduled sweep")
+        stack.delivery.reconcile()
+        alerts = take_alerts(stack, published)
+        print(f"   Messages the operator got: {len(alerts)}")
+        for alert in alerts:
+            print(f"     {alert['Subject']}  (thread {thread_of(alert)})")
+        (incident,) = incidents(stack)
+        print(f"   The incident is {incident['incident_state']}. Copies to eu-archive of its {incident['affected']} affected "
+              f"recovery points, as AWS Backup lists them:")
+        jobs = sorted(stack.queries.copy_jobs(ByDestinationVaultArn=EU), key=lambda job: job["CreationDate"])
+        for record in failed_records(stack, EU):
+            point = record["source_recovery_point_arn"]
+            states = [job["State"] for job in jobs if job["SourceRecoveryPointArn"] == point]
+            print(f"     {short(point)} ({short(record.get('resource_arn'))}): {', '.join(states)}")
 
         print_table(stack)
-        alerts = stack.queries.take_alerts()
-        print(f"\nAlerts and resolutions published: {len(alerts)}")
-        for alert in alerts:
-            print(f"  {alert['Subject']}")
-            print("    " + "\n    ".join(readable(alert["Message"]).strip().splitlines()))
+        print_alerts(published + stack.queries.take_alerts(), shown)
         calls = stack.backup.calls()
         print("\nAWS Backup API calls: " + ", ".join(f"{k} {v}" for k, v in sorted(calls.items())))
         print_coverage(stack)
