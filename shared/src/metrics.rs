@@ -46,6 +46,8 @@ pub enum Metric {
     IncidentsResolved,
     /// Copies of a healed path's affected recovery points started by its backfill.
     CopiesBackfilled,
+    /// Paths with an open incident (gauge, each sweep; congestion not counted).
+    BrokenPaths,
 }
 
 impl Metric {
@@ -70,6 +72,7 @@ impl Metric {
             Self::PathFailures => "PathFailures",
             Self::IncidentsResolved => "IncidentsResolved",
             Self::CopiesBackfilled => "CopiesBackfilled",
+            Self::BrokenPaths => "BrokenPaths",
         }
     }
 

@@ -97,3 +97,36 @@ async fn an_alert_that_cannot_be_sent_is_an_error_and_the_next_sweep_tries_again
     assert_eq!((second.refused, second.errors), (1, 0));
     assert_eq!(reconciler.alerts.published().len(), 1);
 }
+
+/// A routed copy is not started into a path with an open incident (it would fail like the rest); it
+/// is once the incident heals.
+#[tokio::test]
+async fn no_missing_copy_is_started_into_a_broken_path_until_it_heals() {
+    use vaultwatch::domain::{AffectedPoint, CopyPath, Destination, HealedBy, PathCauseKind, PathFailure};
+    use vaultwatch::ports::TrackingStore;
+    let reconciler = reconciler_with_one_missing_copy();
+    let failure = PathFailure {
+        path: CopyPath { source_vault: vault(SOURCE_VAULT), destination_vault: vault(DR_VAULT), role: None },
+        kind: PathCauseKind::KmsKey,
+        status_message: PATH_FAILURE.into(),
+        message_category: None,
+        point: AffectedPoint {
+            recovery_point: RecoveryPointArn::parse("arn:aws:backup:us-east-1:123456789012:recovery-point:RP-0")
+                .unwrap(),
+            copy_job: None,
+            resource: None,
+            resource_type: None,
+            lifecycle: None,
+            plan_rule: None,
+        },
+        destination: Destination::default(),
+    };
+    let incident = reconciler.store.record_path_failure(&failure, Utc::now()).await.unwrap().incident;
+    let summary = reconciler.run(Utc::now(), || false).await.unwrap();
+    assert_eq!((summary.missing_copies_started, summary.broken_paths), (0, Some(1)), "{summary:?}");
+    assert!(reconciler.backup.started_copies().is_empty());
+
+    reconciler.store.heal_incident(&incident.id, &HealedBy::PathCheck, Utc::now()).await.unwrap();
+    let summary = reconciler.run(Utc::now(), || false).await.unwrap();
+    assert_eq!((summary.missing_copies_started, summary.broken_paths), (1, Some(0)), "{summary:?}");
+}

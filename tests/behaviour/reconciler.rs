@@ -102,6 +102,7 @@ async fn a_sweep_over_unseen_jobs_repairs_retries_and_alerts_once_each() {
             incidents_opened: 0,
             incidents_healed: 0,
             copies_backfilled: 0,
+            broken_paths: Some(0),
             resolved: 0,
             missing_copies_started: 0,
             refused: 0,
@@ -1075,4 +1076,40 @@ async fn a_healed_path_is_backfilled_paced_by_its_vaults_concurrency_and_told_on
     assert_eq!(reconciler.run(Utc::now(), never_out_of_time()).await.unwrap().copies_backfilled, 0);
     assert_eq!(started(&reconciler).len(), 3);
     assert_eq!(reconciler.alerts.incident_messages().len(), messages.len());
+}
+
+/// An open incident seen by the sweeps: the BrokenPaths gauge, one "still broken" digest a day
+/// though no failure comes, and no routed copy started into the broken path (it is once it heals).
+#[tokio::test]
+async fn sweeps_count_broken_paths_send_due_digests_and_start_no_copy_into_a_broken_path() {
+    use std::sync::Arc;
+    use vaultwatch::domain::{IncidentMessage, RecoveryPointArn};
+    use vaultwatch::ports::memory::MemoryClock;
+    use vaultwatch::ports::Clock;
+    let clock = MemoryClock::at(Utc::now());
+    let mut reconciler = reconciler(RouteTable::default());
+    reconciler.clock = Arc::new(clock.clone());
+    let mut failed = generated_job(2);
+    failed.status_message = Some(PATH_FAILURE.into());
+    failed.source_recovery_point = RecoveryPointArn::parse(&format!("{RECOVERY_POINT}-broken")).unwrap();
+    reconciler.backup.add_copy_job(failed.clone());
+    event_path(&reconciler)
+        .with_clock(Arc::new(clock.clone()))
+        .handle_failure(&failed.id, None, &ClaimOwner::unique())
+        .await
+        .unwrap();
+
+    let summary = reconciler.run(clock.now(), never_out_of_time()).await.unwrap();
+    assert_eq!((summary.broken_paths, summary.errors), (Some(1), 0), "{summary:?}");
+    let mut measured = Measurements::default();
+    summary.measure(&mut measured);
+    assert_eq!(measured.get(Metric::BrokenPaths, None), Some(1.0));
+    assert_eq!(reconciler.alerts.incident_messages().len(), 1, "the opening alert only");
+
+    clock.advance(chrono::Duration::hours(25));
+    reconciler.run(clock.now(), never_out_of_time()).await.unwrap();
+    reconciler.run(clock.now(), never_out_of_time()).await.unwrap();
+    let messages = reconciler.alerts.incident_messages();
+    let digests = messages.iter().filter(|m| matches!(m, IncidentMessage::Digest(_))).count();
+    assert_eq!(digests, 1, "one digest per day, however many sweeps: {messages:?}");
 }

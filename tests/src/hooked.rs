@@ -244,6 +244,9 @@ impl<T: TrackingStore + Sync, H: Hook> TrackingStore for Hooked<T, H> {
     async fn incident(&self, key: &IncidentKey) -> Result<Option<Incident>, AwsError> {
         self.call(Call::Incident, self.inner.incident(key)).await
     }
+    async fn open_incidents(&self) -> Result<Vec<Incident>, AwsError> {
+        self.call(Call::OpenIncidents, self.inner.open_incidents()).await
+    }
     async fn incidents_on(&self, path: &PathKey) -> Result<Vec<Incident>, AwsError> {
         self.call(Call::IncidentsOn, self.inner.incidents_on(path)).await
     }

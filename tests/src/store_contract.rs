@@ -271,6 +271,10 @@ pub async fn incidents(store: &impl TrackingStore, unique: &str) {
     let incident = store.incident(&id.key).await.unwrap().unwrap();
     assert_eq!(incident.last_digest_at, Some(t1 + chrono::Duration::hours(24)));
 
+    // Open incidents are listed together (the store may hold others', from other paths).
+    let open = store.open_incidents().await.unwrap();
+    assert!(open.iter().any(|incident| incident.id == id) && open.iter().all(|incident| incident.is_open()));
+
     // Healing: once, the episode no longer open; a path's incidents read together.
     let on_path = store.incidents_on(&path.key()).await.unwrap();
     assert_eq!(on_path.len(), 2, "{on_path:?}");
@@ -279,9 +283,12 @@ pub async fn incidents(store: &impl TrackingStore, unique: &str) {
     assert!(!store.heal_incident(&id, &by, t1).await.unwrap(), "healed once");
     let healed = store.incident(&id.key).await.unwrap().unwrap();
     assert_eq!(healed.state, vaultwatch::domain::IncidentState::Healed { at: t1, by });
+    assert!(store.open_incidents().await.unwrap().iter().all(|incident| incident.id != id), "no longer open");
 
     // The backfill: its slots read by number, one runner at a time, each slot settled once.
     backfills(store, &healed).await;
+    // Nothing left open for the functions sharing the table (a sweep would tell an untold incident).
+    assert!(store.heal_incident(&denied.incident.id, &vaultwatch::domain::HealedBy::PathCheck, t1).await.unwrap());
 }
 
 /// A healed episode's backfill, for any store (`healed` has 9 affected recovery points).

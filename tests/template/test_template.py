@@ -817,7 +817,7 @@ def test_the_functions_alert_on_the_organization_topic_when_given_and_the_alarms
     actions = [r["Properties"]["AlarmActions"] for r in resources.values()
                if r["Type"] == "AWS::CloudWatch::Alarm" and "AlarmActions" in r["Properties"]]
     alarm_topics = ["<AlertTopic>", organization_topic] if scenario == "organization-topic-same-region" else ["<AlertTopic>"]
-    assert len(actions) == 4 and all(a == alarm_topics for a in actions), actions
+    assert len(actions) == 5 and all(a == alarm_topics for a in actions), actions
     # No alarm action outside the stack's region, whatever the parameters.
     for topics in actions:
         assert all(t == "<AlertTopic>" or t.split(":")[3] == "us-east-1" for t in topics), topics

@@ -107,6 +107,9 @@ impl Measured for Summary {
         into.add(Metric::IncidentsOpened, self.incidents_opened as f64);
         into.add(Metric::IncidentsResolved, self.incidents_healed as f64);
         into.add(Metric::CopiesBackfilled, self.copies_backfilled as f64);
+        if let Some(broken) = self.broken_paths {
+            into.add(Metric::BrokenPaths, broken as f64);
+        }
         into.add(Metric::AlertsResolved, self.resolved as f64);
         into.add(Metric::MissingCopiesStarted, self.missing_copies_started as f64);
         if let Some(coverage) = &self.coverage {

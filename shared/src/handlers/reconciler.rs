@@ -35,8 +35,8 @@ use super::HandlerError;
 use crate::domain::{
     Alert, AlertReason, BackupVaultArn, ClaimKind, ClaimOwner, CopyDetails, CopyJob, CopyJobId, CopyJobState,
     CopyLedger, CopyPath, CopyRoute, Coverage, CoverageStatus, CoverageSummary, IamRoleArn, IdempotencyToken,
-    ListingPlace, PathKey, RecoveryPointArn, Refusal, RequiredBy, Requirement, Resolution, RouteTable, SourcePolicy,
-    SweepCursor, SweepPhase, SweepResume, VerifiedSweep,
+    ListingPlace, PathCauseKind, PathKey, RecoveryPointArn, Refusal, RequiredBy, Requirement, Resolution, RouteTable,
+    SourcePolicy, SweepCursor, SweepPhase, SweepResume, VerifiedSweep,
 };
 use crate::notification::{scheduled_time, CopyJobEvent};
 use crate::ports::{AlertSink, AwsError, BackupApi, Clock, CopyJobQuery, RetryQueue, TrackingStore, OPERATION_TIMEOUT};
@@ -104,6 +104,9 @@ pub struct Summary {
     pub incidents_healed: usize,
     /// Backfill copies of healed paths' affected recovery points started.
     pub copies_backfilled: usize,
+    /// Paths with an open incident (not counting congestion) when the sweep looked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broken_paths: Option<usize>,
     /// Alerted copies found covered (a COMPLETED copy of the same recovery point to the same vault):
     /// one "resolved" message each, in the alert's thread.
     pub resolved: usize,
@@ -476,9 +479,11 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         };
         let healing = self.heal_paths(&swept.completed_on, summary, run).await;
         let backfilling = self.backfill(summary, run).await;
-        summary.missing_copy_pass = self.missing_copy_pass(swept, &rows, run, out_of_time, summary).await?;
+        let (watching, broken) = self.watch_incidents(summary, run).await;
+        summary.missing_copy_pass = self.missing_copy_pass(swept, &rows, &broken, run, out_of_time, summary).await?;
         Ok(healing == Progress::Finished
             && backfilling == Progress::Finished
+            && watching == Progress::Finished
             && summary.missing_copy_pass != MissingCopyPass::Stopped
             && !matches!(rows, CoverageRows::Stopped)
             && resolutions == Progress::Finished)
@@ -680,6 +685,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         &self,
         swept: &Swept,
         rows: &CoverageRows,
+        broken: &HashSet<(BackupVaultArn, BackupVaultArn)>,
         run: Run<'_>,
         out_of_time: &mut impl FnMut() -> bool,
         summary: &mut Summary,
@@ -699,7 +705,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             CoverageRows::Unassessed => return Ok(MissingCopyPass::Unassessed),
             CoverageRows::Stopped => return Ok(MissingCopyPass::Stopped),
         };
-        Ok(match self.start_missing_copies(rows, &swept.unreadable_copies, run, out_of_time, summary).await? {
+        Ok(match self.start_missing_copies(rows, &swept.unreadable_copies, broken, run, out_of_time, summary).await? {
             Progress::Finished => MissingCopyPass::Ran,
             Progress::Stopped => MissingCopyPass::Stopped,
         })
@@ -824,6 +830,50 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         Progress::Finished
     }
 
+    /// The open incidents: `BrokenPaths` (paths with an incident other than congestion), an opening
+    /// alert its opener could not send, and the "still broken" digests due (with no new failure to
+    /// bring them). The (source vault, destination vault) pairs broken, for the missing-copy pass.
+    async fn watch_incidents(
+        &self,
+        summary: &mut Summary,
+        run: Run<'_>,
+    ) -> (Progress, HashSet<(BackupVaultArn, BackupVaultArn)>) {
+        let mut broken = HashSet::new();
+        let open = match run.deadline.bound(self.store.open_incidents()).await {
+            Ok(Ok(open)) => open,
+            Ok(Err(err)) => {
+                summary.errors += 1;
+                tracing::error!(error = %err, "could not read the open incidents");
+                return (Progress::Finished, broken);
+            }
+            Err(Stopped) => return (Progress::Stopped, broken),
+        };
+        let paths: HashSet<&PathKey> =
+            open.iter().filter(|i| i.id.key.cause != PathCauseKind::Congestion).map(|i| &i.id.key.path).collect();
+        summary.broken_paths = Some(paths.len());
+        let retrier = self.retrier();
+        for incident in &open {
+            if incident.id.key.cause != PathCauseKind::Congestion {
+                broken.insert((incident.path.source_vault.clone(), incident.path.destination_vault.clone()));
+            }
+            let told = async {
+                if !incident.alerted && retrier.send_opened(&incident.id, run.owner).await? {
+                    summary.incidents_opened += 1;
+                }
+                retrier.send_digest_if_due(incident, run.now).await
+            };
+            match run.deadline.bound(told).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(err)) => {
+                    summary.errors += 1;
+                    tracing::error!(incident = %incident.id.thread_id(), error = %err, "could not tell an open incident");
+                }
+                Err(Stopped) => return (Progress::Stopped, broken),
+            }
+        }
+        (Progress::Finished, broken)
+    }
+
     /// Advances the healed paths' backfills (copies whose events were lost are found ended here).
     async fn backfill(&self, summary: &mut Summary, run: Run<'_>) -> Progress {
         let retrier = self.retrier();
@@ -873,6 +923,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         &self,
         rows: &[Coverage],
         unreadable_copies: &HashSet<(RecoveryPointArn, BackupVaultArn)>,
+        broken: &HashSet<(BackupVaultArn, BackupVaultArn)>,
         run: Run<'_>,
         out_of_time: &mut impl FnMut() -> bool,
         summary: &mut Summary,
@@ -884,6 +935,8 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             .map(|row| &row.requirement)
             .filter(|r| r.recovery_point.never_copyable().is_none())
             .filter(|r| !unreadable_copies.contains(&(r.recovery_point.clone(), r.destination.clone())))
+            // A path with an open incident fails every copy: they are started once it heals.
+            .filter(|r| !broken.contains(&(r.source_vault_arn.clone(), r.destination.clone())))
             .collect();
         // Refusals are read in batches as large as the store's.
         for batch in missing.chunks(100) {

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use chrono::{DateTime, Utc};
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 use serde_json::Value;
@@ -20,9 +21,9 @@ use super::{for_each_notification, skipped, HandlerError, Outcomes, RecordOutcom
 use crate::domain::{
     classify_failure, AffectedPoint, Alert, AlertReason, BackupVaultArn, Cause, Claim, ClaimKind, ClaimLease,
     ClaimOutcome, ClaimOwner, Classification, Composite, CopyDetails, CopyJob, CopyJobId, CopyJobRecord, CopyPath,
-    CopyTargets, Destination, FailureClass, IamRoleArn, IdempotencyToken, IncidentId, IncidentMessage, Lifecycle,
-    Lineage, NotCopyable, Ownership, PassableRoles, PathCauseKind, PathFailure, PlanRuleRef, ResourceType, RetryPolicy,
-    SourcePolicy, StartedCopy,
+    CopyTargets, Destination, FailureClass, IamRoleArn, IdempotencyToken, Incident, IncidentId, IncidentMessage,
+    Lifecycle, Lineage, NotCopyable, Ownership, PassableRoles, PathCauseKind, PathFailure, PlanRuleRef, ResourceType,
+    RetryPolicy, SourcePolicy, StartedCopy,
 };
 use crate::notification::{JobEvent, ParseError};
 use crate::ports::{
@@ -475,24 +476,36 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         let incident = entry.incident;
         tracing::info!(copy_job = %job.id, incident = %incident.id.thread_id(), cause = kind.as_str(), opened = entry.opened, affected = incident.affected, "failure counted in its path's incident");
         let alerted = !incident.alerted && self.send_opened(&incident.id, owner).await?;
-        if incident.digest_due(now, self.settings.incident_digest_hours)
-            && self.store.mark_digest(&incident.id, incident.last_digest_at, now).await?
-        {
-            // At most one digest per due time; one lost to a failed publish waits for the next.
-            match self.alerts.incident(&IncidentMessage::Digest(incident.clone())).await {
-                Ok(()) => {
-                    tracing::warn!(incident = %incident.id.thread_id(), affected = incident.affected, "incident digest published")
-                }
-                Err(err) => {
-                    tracing::error!(incident = %incident.id.thread_id(), error = %err, "incident digest not published")
-                }
-            }
-        }
+        self.send_digest_if_due(&incident, now).await?;
         Ok(Joined { thread: incident.id.thread_id(), opened: entry.opened, alerted })
     }
 
+    /// Sends a "still broken" digest of an open incident when one is due (at most one per due
+    /// time, whoever asks): true if this call sent it. One lost to a failed publish waits for the next.
+    pub(crate) async fn send_digest_if_due(
+        &self,
+        incident: &Incident,
+        now: DateTime<Utc>,
+    ) -> Result<bool, HandlerError> {
+        if !incident.digest_due(now, self.settings.incident_digest_hours)
+            || !self.store.mark_digest(&incident.id, incident.last_digest_at, now).await?
+        {
+            return Ok(false);
+        }
+        match self.alerts.incident(&IncidentMessage::Digest(incident.clone())).await {
+            Ok(()) => {
+                tracing::warn!(incident = %incident.id.thread_id(), affected = incident.affected, "incident digest published");
+                Ok(true)
+            }
+            Err(err) => {
+                tracing::error!(incident = %incident.id.thread_id(), error = %err, "incident digest not published");
+                Ok(false)
+            }
+        }
+    }
+
     /// Sends an incident's opening alert once (its claim on the incident item): true if this call sent it.
-    async fn send_opened(&self, id: &IncidentId, owner: &ClaimOwner) -> Result<bool, HandlerError> {
+    pub(crate) async fn send_opened(&self, id: &IncidentId, owner: &ClaimOwner) -> Result<bool, HandlerError> {
         let lease = self.settings.claim_lease.duration();
         let kind = IncidentClaimKind::Opened;
         let incident = match self.store.claim_incident(id, kind, owner, self.clock.now(), lease).await? {

@@ -146,6 +146,9 @@ impl<T: TrackingStore> TrackingStore for &T {
     fn incident(&self, key: &IncidentKey) -> impl Future<Output = Result<Option<Incident>, AwsError>> + Send {
         (**self).incident(key)
     }
+    fn open_incidents(&self) -> impl Future<Output = Result<Vec<Incident>, AwsError>> + Send {
+        (**self).open_incidents()
+    }
     fn incidents_on(&self, path: &PathKey) -> impl Future<Output = Result<Vec<Incident>, AwsError>> + Send {
         (**self).incidents_on(path)
     }

@@ -92,6 +92,7 @@ pub enum Call {
     PublishIncident,
     IncidentsOn,
     HealIncident,
+    OpenIncidents,
     OpenBackfill,
     ActiveBackfills,
     ClaimBackfill,
@@ -142,6 +143,7 @@ impl Call {
             Self::MarkDigest => "mark_digest",
             Self::PublishIncident => "publish_incident",
             Self::IncidentsOn => "incidents_on",
+            Self::OpenIncidents => "open_incidents",
             Self::HealIncident => "heal_incident",
             Self::OpenBackfill => "open_backfill",
             Self::ActiveBackfills => "active_backfills",
@@ -876,6 +878,19 @@ impl TrackingStore for MemoryStore {
         self.check(Call::Incident)?;
         let incidents = lock(&self.incidents);
         Ok(incidents.current.get(key).map(|id| incidents.episodes[id].incident.clone()))
+    }
+
+    async fn open_incidents(&self) -> Result<Vec<Incident>, AwsError> {
+        self.check(Call::OpenIncidents)?;
+        let incidents = lock(&self.incidents);
+        let mut open: Vec<Incident> = incidents
+            .current
+            .values()
+            .map(|id| incidents.episodes[id].incident.clone())
+            .filter(Incident::is_open)
+            .collect();
+        open.sort_by_key(|incident| incident.id.opened_at);
+        Ok(open)
     }
 
     async fn incidents_on(&self, path: &PathKey) -> Result<Vec<Incident>, AwsError> {

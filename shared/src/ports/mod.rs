@@ -351,6 +351,9 @@ pub trait TrackingStore: Send + Sync {
         failure: &PathFailure,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<IncidentEntry, AwsError>> + Send;
+    /// The incidents whose episode is open (kept in one small set, written as failures are counted
+    /// and healed).
+    fn open_incidents(&self) -> impl Future<Output = Result<Vec<Incident>, AwsError>> + Send;
     /// The incidents of a path as they stand (the current or last episode of each kind of cause).
     fn incidents_on(&self, path: &PathKey) -> impl Future<Output = Result<Vec<Incident>, AwsError>> + Send;
     /// Marks the open episode `id` healed (`by` a copy that completed on the path, or the path

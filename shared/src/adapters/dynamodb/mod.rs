@@ -25,8 +25,9 @@ use self::expressions::{
 use self::schema::{
     affected, backfill, backfill_claim, backfill_from_item, backfill_key, claim_done, copy, copy_key, cursor,
     cursor_from_item, cursor_to_item, detail_attributes, incident, incident_claim, incident_from_item, incident_key,
-    number, opened_at, point_from_json, point_json, point_key, record_from_item, refusal, refusal_key, refusal_token,
-    slot_key, slot_of, state_at, string, timestamp, Item, ITEM_TYPE, PK, UPDATED_AT,
+    incident_name, number, open_incidents, opened_at, point_from_json, point_json, point_key, record_from_item,
+    refusal, refusal_key, refusal_token, slot_key, slot_of, state_at, string, timestamp, Item, ITEM_TYPE, PK,
+    UPDATED_AT,
 };
 use super::error::classify;
 use crate::domain::{
@@ -335,6 +336,18 @@ impl DynamoStore {
         Ok(Some((item, true)))
     }
 
+    /// Adds an incident to `incident#open`, or takes it out.
+    async fn mark_open(&self, key: &IncidentKey, open: bool) -> Result<(), AwsError> {
+        let member = AttributeValue::Ss(vec![incident_name(key)]);
+        let write = UpdateExpression::default().set(ITEM_TYPE, string(open_incidents::KIND));
+        let write = match open {
+            true => write.add(open_incidents::INCIDENTS, member),
+            false => write.delete(open_incidents::INCIDENTS, member),
+        };
+        self.update("UpdateItem", string(open_incidents::KEY), write, false).await?;
+        Ok(())
+    }
+
     /// An incident write conditional on its episode and a claim: the claim's outcome.
     async fn incident_claim_write(&self, id: &IncidentId, write: UpdateExpression) -> Result<Ownership, AwsError> {
         Ok(ownership(&self.update("UpdateItem", incident_key(&id.key), in_episode(write, id), false).await?))
@@ -465,6 +478,11 @@ impl TrackingStore for DynamoStore {
             let Some(opened_at) = opened_at(&item) else { continue };
             let episode = IncidentId { key: key.clone(), opened_at };
             let Some((item, added)) = self.add_point(failure, &episode, now).await? else { continue };
+            if added {
+                // Written with every new point (not only the opening one): a writer stopped before
+                // it is made good by the next.
+                self.mark_open(&key, true).await?;
+            }
             if let Some(incident) = incident_from_item(&item) {
                 return Ok(IncidentEntry { incident, opened, added });
             }
@@ -498,7 +516,22 @@ impl TrackingStore for DynamoStore {
             .set(UPDATED_AT, timestamp(at))
             .value("open", string(incident::OPEN));
         let write = in_episode(write, id).condition(EPISODE_IS_OPEN);
-        Ok(matches!(self.update("UpdateItem", incident_key(&id.key), write, false).await?, Updated::Applied(_)))
+        let healed =
+            matches!(self.update("UpdateItem", incident_key(&id.key), write, false).await?, Updated::Applied(_));
+        if healed {
+            self.mark_open(&id.key, false).await?;
+        }
+        Ok(healed)
+    }
+
+    async fn open_incidents(&self) -> Result<Vec<Incident>, AwsError> {
+        let Some(open) = self.get_item(string(open_incidents::KEY)).await? else { return Ok(Vec::new()) };
+        let names = open.get(open_incidents::INCIDENTS).and_then(|v| v.as_ss().ok()).cloned().unwrap_or_default();
+        let keys = names.iter().map(|name| AttributeValue::S(format!("incident#{name}"))).collect();
+        let mut incidents: Vec<Incident> =
+            self.batch_get(keys).await?.iter().filter_map(incident_from_item).filter(Incident::is_open).collect();
+        incidents.sort_by_key(|incident| incident.id.opened_at);
+        Ok(incidents)
     }
 
     async fn claim_incident(

@@ -169,6 +169,14 @@ pub mod incident {
     pub const HEALED_CLAIM_OWNER: &str = "healed_claim_owner";
 }
 
+/// `incident#open`: the incidents whose episode is open (a string set of their keys without the
+/// prefix: as many as paths broken, each by a few kinds at most).
+pub mod open_incidents {
+    pub const KEY: &str = "incident#open";
+    pub const KIND: &str = "open_incidents";
+    pub const INCIDENTS: &str = "incidents";
+}
+
 /// `episode#<episode>#point#<recovery point ARN>` and `episode#<episode>#slot#<n>`: a recovery point
 /// an incident's episode affected (`<episode>` is [`crate::domain::IncidentId::digest`]).
 pub mod affected {
@@ -247,7 +255,12 @@ pub fn slot_of(item: &Item) -> Option<u64> {
 }
 
 pub fn incident_key(key: &IncidentKey) -> AttributeValue {
-    AttributeValue::S(format!("incident#{}#{}", key.path.as_str(), key.cause.as_str()))
+    AttributeValue::S(format!("incident#{}", incident_name(key)))
+}
+
+/// An incident's key without its prefix: its member of `incident#open`.
+pub fn incident_name(key: &IncidentKey) -> String {
+    format!("{}#{}", key.path.as_str(), key.cause.as_str())
 }
 
 pub fn point_key(episode: &IncidentId, point: &RecoveryPointArn) -> AttributeValue {
