@@ -197,7 +197,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
     }
 
     /// The backfiller over this retrier's clients.
-    pub(crate) fn backfiller(&self) -> Backfiller<&B, &S, &A> {
+    pub fn backfiller(&self) -> Backfiller<&B, &S, &A> {
         Backfiller {
             backup: &self.backup,
             store: &self.store,
