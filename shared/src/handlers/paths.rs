@@ -178,7 +178,11 @@ impl<F: PathFactsApi> PathChecker<F> {
         if let (true, Fact::Known(Some(VaultFacts { encryption_key: Some(key), .. }))) =
             (path.is_cross_account(), &source_vault)
         {
-            if matches!(keys.get(key), Some(Fact::Known(Some(_)))) {
+            // GetKeyPolicy: "Cross-account use: No" (KMS API model): another account's key cannot tell.
+            if key.account() != account.as_str() {
+                let why = format!("GetKeyPolicy answers only in the key's account {}", key.account());
+                key_policies.insert(key.clone(), Fact::Unknown { why, run_in: AccountId::parse(key.account()).ok() });
+            } else if matches!(keys.get(key), Some(Fact::Known(Some(_)))) {
                 key_policies.insert(key.clone(), self.read_key_policy(key, cache).await?);
             }
         }
