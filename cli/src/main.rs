@@ -50,14 +50,23 @@ enum Command {
     ///
     /// The paths are the copy routes (--routes, COPY_ROUTES; their source vaults are this account's,
     /// in the configured region), the CopyActions of this account's backup plans in that region, and
-    /// --path. Checks per path: the destination vault exists; its access policy lets the source
-    /// account copy into it (backup:CopyIntoBackupVault; across accounts an Allow is needed, an
-    /// explicit Deny breaks any path); the copies' DeleteAfterDays fits the vault's Vault Lock
-    /// (Min/MaxRetentionDays); across accounts, cross-account backup is on in the organization
-    /// (DescribeGlobalSettings); AWS Backup copies the path's resource types that way (RDS, Aurora,
-    /// DocumentDB and Neptune not cross-Region and cross-account in one copy). A destination vault is
-    /// read only in its own account: run the check there too. KMS keys and the role's permissions are
-    /// not checked yet: they say cannot tell, with the command to run. Read-only.
+    /// --path. Checks per path, and what each reads: the destination vault exists
+    /// (backup:DescribeBackupVault); its access policy lets the source account copy into it
+    /// (backup:GetBackupVaultAccessPolicy; across accounts an Allow of backup:CopyIntoBackupVault is
+    /// needed, an explicit Deny breaks any path; aws:PrincipalOrgID is decided with the organization
+    /// below); the copies' DeleteAfterDays fits the vault's Vault Lock (Min/MaxRetentionDays);
+    /// organization: across accounts, both accounts in one organization
+    /// (organizations:DescribeOrganization, and organizations:ListAccounts in the management account
+    /// only: elsewhere membership cannot be told) and cross-account backup on
+    /// (backup:DescribeGlobalSettings); AWS Backup copies the path's resource types that way (RDS,
+    /// Aurora, DocumentDB and Neptune not cross-Region and cross-account in one copy); kms_keys: each
+    /// vault's key is Enabled (kms:DescribeKey; the fix is the aws kms command), and across accounts
+    /// the source key is not an AWS managed key and its key policy lets the destination account use
+    /// it (kms:GetKeyPolicy); role: the role may copy into the destination vault
+    /// (iam:SimulatePrincipalPolicy of backup:CopyIntoBackupVault, with the vault's access policy; a
+    /// role of this account only; a plan's role is its backup selection's, not read: cannot tell).
+    /// A vault, key or role is read only in its own account: run the check in the source and the
+    /// destination account. Read-only, with the operator's credentials.
     ///
     /// Exit status: 0 every path ok, 1 a path is broken, 4 none broken but some cannot tell from this
     /// account, 2 usage error, 3 AWS or configuration error (nothing reported).

@@ -136,8 +136,8 @@ fn table(report: &PathsReport, mut out: impl Write) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use vaultwatch::domain::{
-        check_path, AccountId, BackupVaultArn, CopyPath, CopyRetention, Fact, PathFacts, PathOrigin, PathSpec,
-        ResourceTypes, VaultFacts,
+        check_path, AccountId, BackupVaultArn, CopyPath, CopyRetention, Fact, OrganizationFacts, OrganizationView,
+        PathFacts, PathOrigin, PathSpec, ResourceTypes, VaultFacts,
     };
     use vaultwatch::handlers::paths::PathsSummary;
 
@@ -165,11 +165,23 @@ mod tests {
             max_retention_days: None,
             encryption_key: None,
         };
+
+        let organization =
+            OrganizationFacts { id: "o-abc123def4".into(), management: AccountId::parse("222222222222").unwrap() };
+        let members = [AccountId::parse("111111111111").unwrap(), organization.management.clone()];
         let facts = PathFacts {
+            caller: AccountId::parse("222222222222").unwrap(),
+            source_vault: Fact::Unknown { why: "not read".into(), run_in: None },
             destination_vault: Fact::Known(Some(vault)),
             access_policy: Fact::Known(None),
             cross_account_backup: Fact::Known(false),
-            source_organization: None,
+            organization: OrganizationView {
+                described: Fact::Known(Some(organization)),
+                members: Fact::Known(members.into_iter().collect()),
+            },
+            keys: Default::default(),
+            key_policies: Default::default(),
+            role: Fact::Unknown { why: "not read".into(), run_in: None },
         };
         let paths = vec![check_path(&spec, &facts)];
         let summary = PathsSummary { ok: 0, broken: 1, cannot_tell: 0 };
@@ -191,8 +203,9 @@ mod tests {
         assert!(table.contains("  organization broken (organization settings): DescribeGlobalSettings"), "{table}");
         assert!(table.contains("    fix: {\"Action\":\"backup:CopyIntoBackupVault\""), "{table}");
         assert!(
-            table.contains("  kms_keys cannot tell: not checked yet")
-                && table.contains("[run in account 111111111111]")
+            table.contains("  kms_keys cannot tell: the source vault's key: not read")
+                && table.contains("  role cannot tell"),
+            "{table}"
         );
         assert!(
             table.ends_with("1 paths checked from account 222222222222: 0 ok, 1 broken, 0 cannot tell\n"),

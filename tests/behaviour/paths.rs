@@ -4,9 +4,10 @@
 
 use serde_json::{json, Value};
 use vaultwatch::domain::{
-    evaluate_vault_policy, AccountId, BackupVaultArn, CheckName, CopyPath, CopyRetention, IamRoleArn, Lifecycle,
-    PathCauseKind, PathOrigin, PathReport, PathSpec, PathVerdict, PolicyDecision, PolicyRequest, ResourceType,
-    ResourceTypes, RouteTable, VaultFacts, VaultType, COPY_INTO_BACKUP_VAULT,
+    evaluate_vault_policy, share_key_statement, AccountId, BackupVaultArn, CheckName, CopyPath, CopyRetention,
+    IamRoleArn, KeyFacts, KeyManager, KeyState, KmsKeyArn, Lifecycle, OrganizationFacts, PathCauseKind, PathOrigin,
+    PathReport, PathSpec, PathVerdict, PolicyDecision, PolicyRequest, ResourceType, ResourceTypes, RouteTable,
+    SimulatedDecision, VaultFacts, VaultType, COPY_INTO_BACKUP_VAULT,
 };
 use vaultwatch::handlers::paths::{PathChecker, PathsQuery, PathsReport};
 use vaultwatch::ports::memory::{backup_error, transient_error, Call, MemoryPathFacts, CALLER_ACCOUNT};
@@ -17,6 +18,10 @@ const SOURCE: &str = "arn:aws:backup:us-east-1:123456789012:backup-vault:primary
 const SAME_ACCOUNT: &str = "arn:aws:backup:us-west-2:123456789012:backup-vault:copy";
 const DR: &str = "arn:aws:backup:us-west-2:444455556666:backup-vault:dr";
 const ROLE: &str = "arn:aws:iam::123456789012:role/copier";
+const SOURCE_KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/11111111-1111-1111-1111-111111111111";
+const SAME_KEY: &str = "arn:aws:kms:us-west-2:123456789012:key/22222222-2222-2222-2222-222222222222";
+const DR_KEY: &str = "arn:aws:kms:us-west-2:444455556666:key/33333333-3333-3333-3333-333333333333";
+const ORG: &str = "o-abc123def4";
 
 fn vault(arn: &str) -> BackupVaultArn {
     BackupVaultArn::parse(arn).unwrap()
@@ -35,6 +40,46 @@ fn vault_facts(arn: &str) -> VaultFacts {
         max_retention_days: None,
         encryption_key: None,
     }
+}
+
+fn keyed(arn: &str, key: &str) -> VaultFacts {
+    VaultFacts { encryption_key: Some(KmsKeyArn::parse(key).unwrap()), ..vault_facts(arn) }
+}
+
+fn key(arn: &str, state: KeyState, manager: KeyManager) -> KeyFacts {
+    KeyFacts { arn: KmsKeyArn::parse(arn).unwrap(), state, manager }
+}
+
+/// A key policy of the key's own account alone (the default key policy's root statement).
+fn own_key_policy(arn: &str) -> String {
+    let account = arn.split(':').nth(4).unwrap();
+    json!({ "Statement": [{ "Effect": "Allow", "Principal": { "AWS": format!("arn:aws:iam::{account}:root") },
+        "Action": "kms:*", "Resource": "*" }] })
+    .to_string()
+}
+
+fn role_arn() -> IamRoleArn {
+    IamRoleArn::parse(ROLE).unwrap()
+}
+
+/// The organization `ORG` of `management` with `members`.
+fn organization(facts: &MemoryPathFacts, management: &str, members: &[&str]) {
+    let organization = OrganizationFacts { id: ORG.into(), management: account(management) };
+    let members: Vec<AccountId> = members.iter().map(|id| account(id)).collect();
+    facts.set_organization(organization, &members);
+}
+
+/// Every fact a healthy path from `SOURCE` to `SAME_ACCOUNT` reads: both vaults on enabled customer
+/// managed keys, a role the simulator allows to copy into the vault.
+fn healthy_same_account() -> MemoryPathFacts {
+    let facts = MemoryPathFacts::new();
+    facts.add_vault(keyed(SOURCE, SOURCE_KEY));
+    facts.add_vault(keyed(SAME_ACCOUNT, SAME_KEY));
+    for arn in [SOURCE_KEY, SAME_KEY] {
+        facts.add_key(key(arn, KeyState::Enabled, KeyManager::Customer), &own_key_policy(arn));
+    }
+    facts.add_role(&role_arn(), &[(COPY_INTO_BACKUP_VAULT, SimulatedDecision::Allowed)]);
+    facts
 }
 
 fn locked(arn: &str, min: Option<i64>, max: Option<i64>) -> VaultFacts {
@@ -89,29 +134,12 @@ fn run_in(verdict: &PathVerdict) -> Option<&str> {
 }
 
 #[tokio::test]
-async fn a_healthy_same_account_path_passes_every_check_of_this_slice() {
-    let facts = MemoryPathFacts::new();
-    facts.add_vault(vault_facts(SAME_ACCOUNT));
-    let report = check(facts, spec(SAME_ACCOUNT, CopyRetention::Days(30), ResourceTypes::Any)).await;
-    for name in [
-        CheckName::DestinationVault,
-        CheckName::VaultAccessPolicy,
-        CheckName::VaultLock,
-        CheckName::Organization,
-        CheckName::ResourceTypes,
-    ] {
+async fn a_healthy_same_account_path_passes_every_check() {
+    let report = check(healthy_same_account(), spec(SAME_ACCOUNT, CopyRetention::Days(30), ResourceTypes::Any)).await;
+    for name in CheckName::ALL {
         assert_eq!(verdict(&report, name), &PathVerdict::Ok, "{name:?}");
     }
-    // KMS keys and the role are the second slice: said so, with where to run what, never "ok".
-    for name in [CheckName::KmsKeys, CheckName::Role] {
-        assert_eq!(run_in(verdict(&report, name)), Some(CALLER_ACCOUNT), "{name:?}");
-    }
-    let PathVerdict::CannotTell { why, .. } = verdict(&report, CheckName::Role) else { panic!() };
-    assert!(
-        why.contains("simulate-principal-policy --policy-source-arn arn:aws:iam::123456789012:role/copier"),
-        "{why}"
-    );
-    assert!(matches!(report.verdict, PathVerdict::CannotTell { .. }));
+    assert_eq!(report.verdict, PathVerdict::Ok);
 }
 
 #[tokio::test]
@@ -127,6 +155,8 @@ async fn a_missing_destination_vault_breaks_the_path_and_its_vault_checks_cannot
 async fn from_the_source_account_the_destination_account_must_tell_about_its_vault() {
     let facts = MemoryPathFacts::new();
     facts.set_cross_account_backup(Some(true));
+    organization(&facts, CALLER_ACCOUNT, &[DR_ACCOUNT]);
+    facts.add_role(&role_arn(), &[(COPY_INTO_BACKUP_VAULT, SimulatedDecision::Allowed)]);
     let report = check(facts, spec(DR, CopyRetention::Days(30), ResourceTypes::Only(vec![ResourceType::Ebs]))).await;
     for name in [CheckName::DestinationVault, CheckName::VaultAccessPolicy, CheckName::VaultLock] {
         assert_eq!(run_in(verdict(&report, name)), Some(DR_ACCOUNT), "{name:?}");
@@ -167,7 +197,7 @@ async fn a_cross_account_destination_without_a_policy_is_broken_and_the_fix_is_t
         action: COPY_INTO_BACKUP_VAULT,
         account: &source,
         role: None,
-        resource: &destination,
+        resource: destination.as_str(),
         organization: None,
     };
     let policy = json!({ "Version": "2012-10-17", "Statement": [statement.clone()] });
@@ -253,6 +283,7 @@ fn a_copys_retention_is_its_own_else_its_sources() {
 #[tokio::test]
 async fn cross_account_backup_off_in_the_organization_breaks_cross_account_paths() {
     let facts = MemoryPathFacts::new();
+    organization(&facts, CALLER_ACCOUNT, &[DR_ACCOUNT]);
     facts.set_cross_account_backup(Some(false));
     let report = check(facts, spec(DR, CopyRetention::Days(30), ResourceTypes::Any)).await;
     let PathVerdict::Broken { cause, fix, .. } = verdict(&report, CheckName::Organization) else { panic!() };
@@ -261,6 +292,7 @@ async fn cross_account_backup_off_in_the_organization_breaks_cross_account_paths
     assert_eq!(broken_by(&report.verdict), Some(PathCauseKind::Organization), "broken beats cannot tell");
     // Not the management account (AWS refuses the read): cannot tell, run there.
     let facts = MemoryPathFacts::new();
+    organization(&facts, CALLER_ACCOUNT, &[DR_ACCOUNT]);
     facts.fail_next(
         Call::DescribeGlobalSettings,
         1,
@@ -321,6 +353,7 @@ fn the_worst_verdict_wins() {
 #[tokio::test]
 async fn routes_and_plans_give_the_paths_each_once() {
     let facts = MemoryPathFacts::new();
+    facts.add_role(&role_arn(), &[(COPY_INTO_BACKUP_VAULT, SimulatedDecision::Allowed)]);
     facts.add_vault(vault_facts(SAME_ACCOUNT));
     let days = |days| Some(Lifecycle { delete_after_days: Some(days), ..Lifecycle::default() });
     let action = PlanCopyAction {
@@ -362,7 +395,7 @@ async fn routes_and_plans_give_the_paths_each_once() {
     assert_eq!(
         (report.summary.ok, report.summary.broken, report.summary.cannot_tell),
         (0, 0, 3),
-        "KMS and the role cannot tell yet"
+        "the source vault is not there to read its key"
     );
 }
 
@@ -376,8 +409,10 @@ async fn a_vault_is_read_once_and_a_passing_error_fails_the_check_while_a_refusa
     ];
     let checker = PathChecker { facts };
     checker.check_all(&query(paths.clone())).await.unwrap();
-    assert_eq!(checker.facts.calls(Call::DescribeBackupVault), 1);
+    assert_eq!(checker.facts.calls(Call::DescribeBackupVault), 2, "the source vault and the destination, once each");
     assert_eq!(checker.facts.calls(Call::GetBackupVaultAccessPolicy), 1);
+    assert_eq!(checker.facts.calls(Call::SimulatePrincipalPolicy), 1);
+    assert_eq!(checker.facts.calls(Call::DescribeOrganization), 1);
 
     checker.facts.fail_next(
         Call::DescribeBackupVault,
@@ -387,7 +422,7 @@ async fn a_vault_is_read_once_and_a_passing_error_fails_the_check_while_a_refusa
     assert!(checker.check_all(&query(paths.clone())).await.unwrap_err().is_transient());
 
     let denied = backup_error("DescribeBackupVault", ErrorClass::Permanent, "AccessDeniedException");
-    checker.facts.fail_next(Call::DescribeBackupVault, 1, denied);
+    checker.facts.fail_next(Call::DescribeBackupVault, 2, denied);
     let report = checker.check_all(&query(paths)).await.unwrap();
     let PathVerdict::CannotTell { why, run_in } = verdict(&report.paths[0], CheckName::DestinationVault) else {
         panic!()
@@ -415,7 +450,256 @@ async fn the_report_serialises_with_each_check_and_its_verdict() {
         .map(|c| (c["check"].as_str().unwrap(), c["status"].as_str().unwrap()))
         .collect();
     assert_eq!(checks[..3], [("destination_vault", "ok"), ("vault_access_policy", "ok"), ("vault_lock", "broken")]);
-    assert_eq!(path["checks"][6]["runIn"], CALLER_ACCOUNT);
+    assert_eq!(path["checks"][5]["check"], "kms_keys");
+    assert_eq!(
+        (path["checks"][6]["check"].as_str(), path["checks"][6]["cause"].as_str()),
+        (Some("role"), Some("access"))
+    );
     assert_eq!(json["summary"]["broken"], 1);
     assert_eq!(json["account"], CALLER_ACCOUNT);
+}
+
+// ---------------------------------------------------------------------- KMS keys
+fn cause_and_texts(verdict: &PathVerdict) -> (PathCauseKind, &str, &str) {
+    match verdict {
+        PathVerdict::Broken { cause, found, fix } => (*cause, found.as_str(), fix.as_str()),
+        other => panic!("not broken: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_vault_key_that_is_disabled_pending_deletion_or_gone_breaks_the_path_with_the_kms_command_that_fixes_it() {
+    async fn with_destination_key(state: Option<KeyState>) -> PathVerdict {
+        let facts = healthy_same_account();
+        if let Some(state) = state {
+            facts.add_key(key(SAME_KEY, state, KeyManager::Customer), &own_key_policy(SAME_KEY));
+        } else {
+            facts.add_vault(keyed(SAME_ACCOUNT, "arn:aws:kms:us-west-2:123456789012:key/gone"));
+        }
+        let report = check(facts, spec(SAME_ACCOUNT, CopyRetention::Days(30), ResourceTypes::Any)).await;
+        verdict(&report, CheckName::KmsKeys).clone()
+    }
+    assert_eq!(with_destination_key(Some(KeyState::Enabled)).await, PathVerdict::Ok);
+    let disabled = with_destination_key(Some(KeyState::Disabled)).await;
+    let (cause, found, fix) = cause_and_texts(&disabled);
+    assert_eq!(cause, PathCauseKind::KmsKey);
+    assert!(found.contains("destination vault's key") && found.ends_with("is Disabled"), "{found}");
+    assert_eq!(fix, format!("aws kms enable-key --key-id {SAME_KEY} --region us-west-2 (in account 123456789012)"));
+    let pending = with_destination_key(Some(KeyState::PendingDeletion)).await;
+    let (_, found, fix) = cause_and_texts(&pending);
+    assert!(found.ends_with("is PendingDeletion"), "{found}");
+    assert!(
+        fix.starts_with(&format!("aws kms cancel-key-deletion --key-id {SAME_KEY}")) && fix.contains("enable-key"),
+        "{fix}"
+    );
+    let gone = with_destination_key(None).await;
+    let (cause, found, _) = cause_and_texts(&gone);
+    assert_eq!((cause, found.contains("does not exist")), (PathCauseKind::KmsKey, true), "{found}");
+    // A key still being created says nothing yet.
+    assert!(matches!(with_destination_key(Some(KeyState::Creating)).await, PathVerdict::CannotTell { .. }));
+}
+
+#[tokio::test]
+async fn a_key_of_another_account_cannot_be_told_here_and_says_where_to_run() {
+    let facts = healthy_same_account();
+    let foreign = "arn:aws:kms:us-west-2:777788889999:key/44444444-4444-4444-4444-444444444444";
+    facts.add_vault(keyed(SAME_ACCOUNT, foreign));
+    let report = check(facts, spec(SAME_ACCOUNT, CopyRetention::Days(30), ResourceTypes::Any)).await;
+    let kms = verdict(&report, CheckName::KmsKeys);
+    assert_eq!(run_in(kms), Some("777788889999"), "{kms:?}");
+    let PathVerdict::CannotTell { why, .. } = kms else { panic!() };
+    assert!(why.contains("AccessDeniedException"), "{why}");
+}
+
+/// A cross-account path to `DR` checked from the source account, the organization's management
+/// account, with cross-account backup on; the source vault on `source_key`.
+async fn cross_account_from_source(source_key: KeyFacts, policy: &str, types: ResourceTypes) -> PathReport {
+    let facts = MemoryPathFacts::new();
+    organization(&facts, CALLER_ACCOUNT, &[DR_ACCOUNT]);
+    facts.set_cross_account_backup(Some(true));
+    facts.add_vault(keyed(SOURCE, source_key.arn.as_str()));
+    facts.add_key(source_key, policy);
+    facts.add_role(&role_arn(), &[(COPY_INTO_BACKUP_VAULT, SimulatedDecision::Allowed)]);
+    check(facts, spec(DR, CopyRetention::Days(30), types)).await
+}
+
+#[tokio::test]
+async fn across_accounts_an_aws_managed_source_key_breaks_copies_of_types_aws_backup_does_not_fully_manage() {
+    let managed = || key(SOURCE_KEY, KeyState::Enabled, KeyManager::Aws);
+    let only = |types: &[ResourceType]| ResourceTypes::Only(types.to_vec());
+    let report = cross_account_from_source(managed(), "{}", only(&[ResourceType::Ebs])).await;
+    let kms = verdict(&report, CheckName::KmsKeys);
+    let (cause, found, _) = cause_and_texts(kms);
+    assert_eq!(cause, PathCauseKind::ManagedKey);
+    assert!(found.contains("AWS managed key") && found.contains(DR_ACCOUNT), "{found}");
+    // Fully managed types take the vault's key: only the destination's side is left to tell.
+    let report = cross_account_from_source(managed(), "{}", only(&[ResourceType::Efs])).await;
+    assert_eq!(run_in(verdict(&report, CheckName::KmsKeys)), Some(DR_ACCOUNT));
+    let report = cross_account_from_source(managed(), "{}", ResourceTypes::Any).await;
+    let PathVerdict::CannotTell { why, .. } = verdict(&report, CheckName::KmsKeys) else { panic!() };
+    assert!(why.contains("destination vault's key"), "the destination's side comes first: {why}");
+}
+
+#[tokio::test]
+async fn across_accounts_the_source_key_policy_must_share_the_key_with_the_destination_account() {
+    let customer = || key(SOURCE_KEY, KeyState::Enabled, KeyManager::Customer);
+    let ebs = || ResourceTypes::Only(vec![ResourceType::Ebs]);
+    let report = cross_account_from_source(customer(), &own_key_policy(SOURCE_KEY), ebs()).await;
+    let (cause, found, fix) = cause_and_texts(verdict(&report, CheckName::KmsKeys));
+    assert_eq!(cause, PathCauseKind::KmsKey);
+    assert!(found.contains("does not allow kms:DescribeKey for account 444455556666"), "{found}");
+    let statement: Value = serde_json::from_str(fix).expect("the fix is a key policy statement");
+    assert_eq!(statement["Principal"]["AWS"], "arn:aws:iam::444455556666:root");
+    assert_eq!(statement, share_key_statement(&account(DR_ACCOUNT)));
+    // With the statement the key is shared: only the destination's side is left to tell.
+    let shared: Value = serde_json::from_str(&own_key_policy(SOURCE_KEY)).unwrap();
+    let mut statements = shared["Statement"].as_array().unwrap().clone();
+    statements.push(statement);
+    let policy = json!({ "Statement": statements }).to_string();
+    let report = cross_account_from_source(customer(), &policy, ebs()).await;
+    let kms = verdict(&report, CheckName::KmsKeys);
+    assert_eq!(run_in(kms), Some(DR_ACCOUNT), "{kms:?}");
+    assert_eq!(verdict(&report, CheckName::Organization), &PathVerdict::Ok, "the management account lists both");
+}
+
+// ---------------------------------------------------------------------- the role
+#[tokio::test]
+async fn the_role_is_simulated_on_the_destination_vault_with_its_access_policy() {
+    async fn role_verdict(facts: MemoryPathFacts) -> (PathVerdict, MemoryPathFacts) {
+        let checker = PathChecker { facts };
+        let mut report = checker
+            .check_all(&query(vec![spec(SAME_ACCOUNT, CopyRetention::Days(30), ResourceTypes::Any)]))
+            .await
+            .unwrap();
+        let path = report.paths.remove(0);
+        (verdict(&path, CheckName::Role).clone(), checker.facts)
+    }
+    let (allowed, facts) = role_verdict(healthy_same_account()).await;
+    assert_eq!(allowed, PathVerdict::Ok);
+    let asked = facts.simulations();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(
+        (asked[0].actions.as_slice(), asked[0].resource.as_str()),
+        ([COPY_INTO_BACKUP_VAULT.to_owned()].as_slice(), SAME_ACCOUNT)
+    );
+    assert_eq!(asked[0].resource_policy, None, "the vault has no access policy");
+
+    // A custom role without backup:CopyIntoBackupVault: broken, and the fix is the statement to add.
+    let facts = healthy_same_account();
+    facts.add_role(&role_arn(), &[("backup:StartCopyJob", SimulatedDecision::Allowed)]);
+    let vault_policy =
+        json!({ "Statement": [{ "Effect": "Deny", "Principal": "*", "Action": "backup:DeleteRecoveryPoint" }] })
+            .to_string();
+    facts.set_access_policy(&vault(SAME_ACCOUNT), &vault_policy);
+    let (denied, facts) = role_verdict(facts).await;
+    let (cause, found, fix) = cause_and_texts(&denied);
+    assert_eq!(cause, PathCauseKind::Access);
+    assert!(
+        found.contains("backup:CopyIntoBackupVault") && found.contains("implicitDeny") && found.contains(ROLE),
+        "{found}"
+    );
+    let statement: Value = serde_json::from_str(fix).expect("the fix is a policy statement");
+    assert_eq!(
+        statement,
+        json!({ "Sid": "AllowCopyIntoBackupVault", "Effect": "Allow", "Action": COPY_INTO_BACKUP_VAULT, "Resource": SAME_ACCOUNT })
+    );
+    assert_eq!(
+        facts.simulations()[0].resource_policy.as_deref(),
+        Some(vault_policy.as_str()),
+        "passed as ResourcePolicy"
+    );
+
+    // An explicit Deny names the policy to change.
+    let facts = healthy_same_account();
+    facts.add_role(&role_arn(), &[(COPY_INTO_BACKUP_VAULT, SimulatedDecision::ExplicitDeny)]);
+    let explicit = role_verdict(facts).await.0;
+    let (cause, found, fix) = cause_and_texts(&explicit);
+    assert_eq!(cause, PathCauseKind::Access);
+    assert!(
+        found.contains("explicitDeny") && fix.starts_with("Remove or narrow the Deny in inline"),
+        "{found} / {fix}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_role_breaks_the_path_and_an_unknown_or_foreign_role_cannot_tell() {
+    let facts = healthy_same_account();
+    let nobody = IamRoleArn::parse("arn:aws:iam::123456789012:role/nobody").unwrap();
+    let mut path = spec(SAME_ACCOUNT, CopyRetention::Days(30), ResourceTypes::Any);
+    path.path.role = Some(nobody);
+    let report = check(facts, path.clone()).await;
+    let (cause, found, _) = cause_and_texts(verdict(&report, CheckName::Role));
+    assert_eq!((cause, found.contains("does not exist")), (PathCauseKind::Access, true), "{found}");
+
+    path.path.role = None;
+    let report = check(healthy_same_account(), path.clone()).await;
+    let PathVerdict::CannotTell { why, .. } = verdict(&report, CheckName::Role) else { panic!() };
+    assert!(why.contains("third value of --path"), "{why}");
+    assert!(matches!(report.verdict, PathVerdict::CannotTell { .. }));
+
+    path.path.role = Some(IamRoleArn::parse("arn:aws:iam::777788889999:role/copier").unwrap());
+    let facts = healthy_same_account();
+    let checker = PathChecker { facts };
+    let report = checker.check_all(&query(vec![path])).await.unwrap();
+    let role = verdict(&report.paths[0], CheckName::Role);
+    assert_eq!(run_in(role), Some("777788889999"), "{role:?}");
+    assert_eq!(checker.facts.calls(Call::SimulatePrincipalPolicy), 0, "IAM simulates only the caller's roles");
+}
+
+// ---------------------------------------------------------------------- the organization
+#[tokio::test]
+async fn both_accounts_must_be_in_one_organization_and_only_its_management_account_lists_them() {
+    async fn organization_verdict(facts: MemoryPathFacts) -> PathVerdict {
+        facts.set_cross_account_backup(Some(true));
+        let report = check(facts, spec(DR, CopyRetention::Days(30), ResourceTypes::Any)).await;
+        verdict(&report, CheckName::Organization).clone()
+    }
+    let facts = MemoryPathFacts::new();
+    organization(&facts, CALLER_ACCOUNT, &[DR_ACCOUNT]);
+    assert_eq!(organization_verdict(facts).await, PathVerdict::Ok);
+    // The destination account is not a member: broken, and the fix invites it.
+    let facts = MemoryPathFacts::new();
+    organization(&facts, CALLER_ACCOUNT, &[]);
+    let outside = organization_verdict(facts).await;
+    let (cause, found, fix) = cause_and_texts(&outside);
+    assert_eq!(cause, PathCauseKind::Organization);
+    assert!(
+        found.contains(&format!("ListAccounts of organization {ORG}: account {DR_ACCOUNT} is not a member")),
+        "{found}"
+    );
+    assert!(fix.contains(&format!("invite-account-to-organization --target Id={DR_ACCOUNT},Type=ACCOUNT")), "{fix}");
+    // A member account cannot list the members: cannot tell, run in the management account.
+    let facts = MemoryPathFacts::new();
+    organization(&facts, "999999999999", &[CALLER_ACCOUNT, DR_ACCOUNT]);
+    assert_eq!(run_in(&organization_verdict(facts).await), Some("999999999999"));
+    // The caller in no organization at all: broken.
+    let none = organization_verdict(MemoryPathFacts::new()).await;
+    let (_, found, _) = cause_and_texts(&none);
+    assert!(found.contains("is not a member of an organization"), "{found}");
+}
+
+#[tokio::test]
+async fn a_vault_policy_that_admits_the_organization_is_decided_with_the_organizations_id() {
+    let by_org = |id: &str| {
+        json!({ "Statement": [{
+            "Effect": "Allow", "Principal": "*", "Action": COPY_INTO_BACKUP_VAULT,
+            "Condition": { "StringEquals": { "aws:PrincipalOrgID": id } }
+        }]})
+        .to_string()
+    };
+    async fn from_member_destination(policy: String) -> PathVerdict {
+        let facts = MemoryPathFacts::new();
+        facts.set_caller_account(account(DR_ACCOUNT));
+        organization(&facts, "999999999999", &[CALLER_ACCOUNT, DR_ACCOUNT]);
+        facts.set_cross_account_backup(Some(true));
+        facts.add_vault(keyed(DR, DR_KEY));
+        facts.set_access_policy(&vault(DR), &policy);
+        let report = check(facts, spec(DR, CopyRetention::Days(30), ResourceTypes::Any)).await;
+        verdict(&report, CheckName::VaultAccessPolicy).clone()
+    }
+    // From the destination account, a member: the source must be in the same organization for any
+    // copy (the organization check), so the policy is read with the destination's organization.
+    assert_eq!(from_member_destination(by_org(ORG)).await, PathVerdict::Ok);
+    let other = from_member_destination(by_org("o-zzzzzzzzzz")).await;
+    assert_eq!(broken_by(&other), Some(PathCauseKind::VaultAccessPolicy), "{other:?}");
 }

@@ -22,6 +22,14 @@ IsTruncated false. A principal that is not an existing role: NoSuchEntity (HTTP 
 Within one account an Allow in either the identity or the resource policy suffices; across
 accounts both must allow; an explicit Deny in either wins.
 
+It also stands in for KMS's AWS managed key for AWS Backup (AWS_ENDPOINT_URL_KMS): moto knows no
+`aws/backup` key, and the stand-in names one per account and region for a vault created without a
+key (standin.paths.default_key_arn). DescribeKey of such a key (by its ARN) is answered as KMS
+describes an AWS managed key (KMS API model, awsJson1_1 `TrentService.DescribeKey`: KeyMetadata
+{AWSAccountId, KeyId, Arn, Enabled, KeyState "Enabled", KeyManager "AWS", KeyUsage, KeySpec,
+Origin, Description, CreationDate}); every other KMS request goes to moto, in the account of its signing access key id when that is 12
+digits (moto's x-moto-account-id header, added when the request has none).
+
 It also answers STS GetCallerIdentity (AWS_ENDPOINT_URL_STS), which moto answers with its default
 account whatever the credentials: the caller's account is the SigV4 access key id when that is 12
 digits, as the stand-in reads it (standin.accounts.signing_account). Answer (STS API model, Query
@@ -32,6 +40,8 @@ Account, Arn}.
 from __future__ import annotations
 
 import argparse
+import json
+import time
 import uuid
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
@@ -40,11 +50,26 @@ import boto3
 
 from harness.loopback import Connections, LoopbackHandler, LoopbackServer, report_ready
 from standin import iam_policy, paths
-from standin.accounts import signing_account
+from standin.accounts import SIGNING_ACCESS_KEY, TWELVE_DIGITS, signing_account
 from standin.state import moto_account
 
 NAMESPACE = "https://iam.amazonaws.com/doc/2010-05-08/"
 STS_NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
+
+
+def aws_managed_key(key_id: str) -> dict | None:
+    """DescribeKey's answer for the stand-in's AWS managed key for AWS Backup, None for any other key."""
+    parts = key_id.split(":")
+    if len(parts) != 6 or parts[2] != "kms" or not parts[5].startswith("key/"):
+        return None
+    region, account = parts[3], parts[4]
+    if key_id != paths.default_key_arn(account, region):
+        return None
+    return {"KeyMetadata": {"AWSAccountId": account, "KeyId": parts[5][len("key/"):], "Arn": key_id, "Enabled": True,
+                            "KeyState": "Enabled", "KeyManager": "AWS", "KeyUsage": "ENCRYPT_DECRYPT",
+                            "KeySpec": "SYMMETRIC_DEFAULT", "CustomerMasterKeySpec": "SYMMETRIC_DEFAULT",
+                            "Origin": "AWS_KMS", "CreationDate": round(time.time(), 3),
+                            "Description": "Default key that protects my Backup vaults when no other key is defined"}}
 
 
 def caller_identity_xml(account: str) -> str:
@@ -145,6 +170,11 @@ def make_handler(moto: str):
     class Handler(LoopbackHandler):
         def forward(self, method: str, body: bytes):
             headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+            # moto acts in the account its x-moto-account-id header names; a caller signing with a
+            # 12-digit access key id (the stand-in's convention) acts in that account, as in AWS.
+            signed = SIGNING_ACCESS_KEY.search(self.headers.get("Authorization") or "")
+            if signed and TWELVE_DIGITS.match(signed.group(1)) and not any(k.lower() == "x-moto-account-id" for k in headers):
+                headers["x-moto-account-id"] = signed.group(1)
             status, payload, answered = upstream.request(method, self.path, body, headers)
             kept = {k: v for k, v in answered
                     if k.lower() not in ("content-length", "content-type", "connection", "transfer-encoding", "server", "date")}
@@ -153,6 +183,12 @@ def make_handler(moto: str):
 
         def handle_any(self, method: str):
             body = self.read_body() or b""
+            if self.headers.get("X-Amz-Target") == "TrentService.DescribeKey":
+                managed = aws_managed_key(str(json.loads(body or b"{}").get("KeyId", "")))
+                if managed is not None:
+                    return self.send(200, json.dumps(managed).encode(), "application/x-amz-json-1.1",
+                                     {"x-amzn-RequestId": str(uuid.uuid4())})
+                return self.forward(method, body)
             params = parse_qs(body.decode(errors="replace"), keep_blank_values=True)
             if method == "POST" and params.get("Action", [""])[0] == "GetCallerIdentity":
                 xml = caller_identity_xml(signing_account(self.headers.get("Authorization")))

@@ -5,6 +5,9 @@ validated against the model, answered, and its response checked against the mode
 Run from tests/: python -m standin.server --port 0 --sns-endpoint http://127.0.0.1:5000
   [--kms-endpoint URL] [--iam-endpoint URL] [--strict-paths]   (copy paths: standin.paths)
 Prints "READY <port>" on stdout once listening.
+
+It also answers AWS Organizations' DescribeOrganization and ListAccounts (standin.organizations)
+from its organization, at the same endpoint.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlparse
 
 from harness.loopback import LoopbackHandler, LoopbackServer, report_ready
-from standin import accounts, backup_jobs, backup_model, controls, copy_jobs, listings, plans, recovery_points, summaries, vaults
+from standin import (accounts, backup_jobs, backup_model, controls, copy_jobs, listings, organizations, plans, recovery_points,
+                     summaries, vaults)
 from standin.accounts import REQUEST, signing_account
 from standin.common import ACCOUNT, DEFAULT_REGION, ApiError, deep_merge, without_nulls
 from standin.state import BackupState
@@ -134,8 +138,23 @@ def make_handler(backup: BackupState):
                 raise ApiError(400, "SerializationException", "Request body must be a JSON object")
             return parsed
 
+        def organizations(self, target: str):
+            """AWS Organizations (standin.organizations): awsJson1_1 at POST /."""
+            self.read_body()
+            caller = signing_account(self.headers.get("Authorization"))
+            try:
+                body = organizations.answer(backup, target, caller)
+                status = 200
+            except ApiError as err:
+                body, status = {"__type": err.code, "message": err.message}, err.status
+            encoded = json.dumps(body, separators=(",", ":")).encode()
+            self.send(status, encoded, "application/x-amz-json-1.1", {"x-amzn-RequestId": str(uuid.uuid4())})
+
         def handle_any(self, method: str):
             url = urlparse(self.path)
+            target = self.headers.get("X-Amz-Target") or ""
+            if method == "POST" and target.startswith(organizations.TARGET_PREFIX):
+                return self.organizations(target)
             REQUEST.account = ACCOUNT  # a control acts for the accounts its body names
             try:
                 route, labels = find_route(method, url.path)

@@ -17,10 +17,12 @@ use crate::domain::{
 };
 use chrono::{DateTime, Utc};
 
-use crate::domain::{AccountId, VaultFacts};
+use crate::domain::{
+    AccountId, KeyFacts, KeyManager, KeyState, OrganizationFacts, SimulatedDecision, Simulation, VaultFacts,
+};
 use crate::ports::{
-    AwsError, BackupApi, BackupJobQuery, CopyJobQuery, Page, PathFactsApi, PlanCopyAction, StartCopyRequest,
-    Unreadable, VaultNotificationsApi,
+    AwsError, BackupApi, BackupJobQuery, CopyJobQuery, Page, PathFactsApi, PlanCopyAction, RoleSimulationRequest,
+    StartCopyRequest, Unreadable, VaultNotificationsApi,
 };
 
 /// What vaultwatch reads of one plan version: its rules' copy actions (rule id, destination,
@@ -526,17 +528,42 @@ impl VaultNotificationsApi for SdkBackup {
     }
 }
 
-/// The path check's reads: AWS Backup in each vault's region, STS for the caller's account.
+/// The path check's reads: AWS Backup and KMS in each vault's (key's) region, STS for the caller's
+/// account, IAM's policy simulator and Organizations (global services: the configured region's
+/// clients reach their endpoints).
 pub struct SdkPathFacts {
     sdk: aws_config::SdkConfig,
     sts: aws_sdk_sts::Client,
+    iam: aws_sdk_iam::Client,
+    organizations: aws_sdk_organizations::Client,
     /// One AWS Backup client per region asked about.
     clients: Mutex<HashMap<String, Client>>,
+    /// One KMS client per region asked about.
+    kms: Mutex<HashMap<String, aws_sdk_kms::Client>>,
 }
 
 impl SdkPathFacts {
     pub fn new(sdk: &aws_config::SdkConfig) -> Self {
-        Self { sdk: sdk.clone(), sts: aws_sdk_sts::Client::new(sdk), clients: Mutex::new(HashMap::new()) }
+        Self {
+            sdk: sdk.clone(),
+            sts: aws_sdk_sts::Client::new(sdk),
+            iam: aws_sdk_iam::Client::new(sdk),
+            organizations: aws_sdk_organizations::Client::new(sdk),
+            clients: Mutex::new(HashMap::new()),
+            kms: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn kms(&self, region: &str) -> aws_sdk_kms::Client {
+        let mut clients = self.kms.lock().unwrap_or_else(|p| p.into_inner());
+        clients
+            .entry(region.to_owned())
+            .or_insert_with(|| {
+                aws_sdk_kms::Client::new(
+                    &self.sdk.to_builder().region(aws_config::Region::new(region.to_owned())).build(),
+                )
+            })
+            .clone()
     }
 
     fn client(&self, region: &str) -> Client {
@@ -669,5 +696,138 @@ impl PathFactsApi for SdkPathFacts {
             }
         }
         Ok(actions)
+    }
+
+    async fn describe_key(&self, key: &KmsKeyArn) -> Result<Option<KeyFacts>, AwsError> {
+        const OP: &str = "DescribeKey";
+        let output = match self.kms(key.region()).describe_key().key_id(key.as_str()).send().await {
+            Ok(output) => output,
+            Err(err) => {
+                let err = classify("kms", OP, err);
+                return if err.is_code("NotFoundException") { Ok(None) } else { Err(err) };
+            }
+        };
+        let metadata = output.key_metadata().ok_or_else(|| malformed("kms", OP, "lacks KeyMetadata"))?;
+        let state = metadata.key_state().ok_or_else(|| malformed("kms", OP, "lacks KeyMetadata.KeyState"))?;
+        Ok(Some(KeyFacts {
+            arn: match metadata.arn() {
+                Some(arn) => KmsKeyArn::parse(arn)
+                    .map_err(|err| malformed("kms", OP, format_args!("member KeyMetadata.Arn: {err}")))?,
+                None => key.clone(),
+            },
+            state: KeyState::parse(state.as_str()),
+            manager: match metadata.key_manager() {
+                Some(aws_sdk_kms::types::KeyManagerType::Aws) => KeyManager::Aws,
+                _ => KeyManager::Customer,
+            },
+        }))
+    }
+
+    async fn get_key_policy(&self, key: &KmsKeyArn) -> Result<String, AwsError> {
+        const OP: &str = "GetKeyPolicy";
+        let output = self
+            .kms(key.region())
+            .get_key_policy()
+            .key_id(key.as_str())
+            .policy_name("default")
+            .send()
+            .await
+            .map_err(|err| classify("kms", OP, err))?;
+        output.policy().map(str::to_owned).ok_or_else(|| malformed("kms", OP, "lacks Policy"))
+    }
+
+    async fn simulate_role(&self, request: &RoleSimulationRequest) -> Result<Option<Vec<Simulation>>, AwsError> {
+        const OP: &str = "SimulatePrincipalPolicy";
+        let mut simulations = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let output = match self
+                .iam
+                .simulate_principal_policy()
+                .policy_source_arn(request.role.as_str())
+                .set_action_names(Some(request.actions.clone()))
+                .resource_arns(request.resource.as_str())
+                .set_resource_policy(request.resource_policy.clone())
+                .set_marker(marker.take())
+                .send()
+                .await
+            {
+                Ok(output) => output,
+                Err(err) => {
+                    let err = classify("iam", OP, err);
+                    return if err.is_code("NoSuchEntity") { Ok(None) } else { Err(err) };
+                }
+            };
+            for result in output.evaluation_results() {
+                use aws_sdk_iam::types::PolicyEvaluationDecisionType as Decision;
+                simulations.push(Simulation {
+                    action: result.eval_action_name().to_owned(),
+                    resource: result.eval_resource_name().unwrap_or(request.resource.as_str()).to_owned(),
+                    decision: match result.eval_decision() {
+                        Decision::Allowed => SimulatedDecision::Allowed,
+                        Decision::ExplicitDeny => SimulatedDecision::ExplicitDeny,
+                        // implicitDeny, or a decision this SDK does not know: not allowed.
+                        _ => SimulatedDecision::ImplicitDeny,
+                    },
+                    matched: result
+                        .matched_statements()
+                        .iter()
+                        .filter_map(|statement| statement.source_policy_id().map(str::to_owned))
+                        .collect(),
+                    missing_context: result.missing_context_values().to_vec(),
+                });
+            }
+            marker = output.marker().filter(|_| output.is_truncated()).map(str::to_owned);
+            if marker.is_none() {
+                return Ok(Some(simulations));
+            }
+        }
+    }
+
+    async fn describe_organization(&self) -> Result<Option<OrganizationFacts>, AwsError> {
+        const OP: &str = "DescribeOrganization";
+        let output = match self.organizations.describe_organization().send().await {
+            Ok(output) => output,
+            Err(err) => {
+                let err = classify("organizations", OP, err);
+                return if err.is_code("AWSOrganizationsNotInUseException") { Ok(None) } else { Err(err) };
+            }
+        };
+        let organization = output.organization().ok_or_else(|| malformed("organizations", OP, "lacks Organization"))?;
+        let id = organization.id().ok_or_else(|| malformed("organizations", OP, "lacks Organization.Id"))?;
+        let management = organization
+            .master_account_id()
+            .ok_or_else(|| malformed("organizations", OP, "lacks Organization.MasterAccountId"))?;
+        Ok(Some(OrganizationFacts {
+            id: id.to_owned(),
+            management: AccountId::parse(management)
+                .map_err(|err| malformed("organizations", OP, format_args!("member MasterAccountId: {err}")))?,
+        }))
+    }
+
+    async fn list_organization_accounts(&self) -> Result<Vec<AccountId>, AwsError> {
+        const OP: &str = "ListAccounts";
+        let mut accounts = Vec::new();
+        let mut next_token: Option<String> = None;
+        loop {
+            let output = self
+                .organizations
+                .list_accounts()
+                .set_next_token(next_token.take())
+                .send()
+                .await
+                .map_err(|err| classify("organizations", OP, err))?;
+            for account in output.accounts() {
+                let id = account.id().ok_or_else(|| malformed("organizations", OP, "an account lacks Id"))?;
+                accounts.push(
+                    AccountId::parse(id)
+                        .map_err(|err| malformed("organizations", OP, format_args!("member Id: {err}")))?,
+                );
+            }
+            next_token = output.next_token().map(str::to_owned);
+            if next_token.is_none() {
+                return Ok(accounts);
+            }
+        }
     }
 }

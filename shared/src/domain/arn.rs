@@ -97,6 +97,16 @@ impl KmsKeyArn {
         }
         Ok(Self(raw.to_owned()))
     }
+
+    /// The key's account.
+    pub fn account(&self) -> &str {
+        self.0.split(':').nth(4).unwrap_or_default()
+    }
+
+    /// The key's region (KMS answers about a key only in its region).
+    pub fn region(&self) -> &str {
+        self.0.split(':').nth(3).unwrap_or_default()
+    }
 }
 string_newtype!(KmsKeyArn);
 

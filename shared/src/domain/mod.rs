@@ -77,8 +77,9 @@ pub use job::{
 pub use lifecycle::{DeleteAfterEvent, Lifecycle, KEEP_INDEFINITELY, MIN_DAYS_IN_COLD_STORAGE};
 pub use path::{CopyPath, IncidentKey, PathCauseKind, PathKey};
 pub use path_check::{
-    check_path, Check, CheckName, CopyRetention, Fact, PathFacts, PathOrigin, PathReport, PathSpec, PathVerdict,
-    ResourceTypes, VaultFacts,
+    check_path, Check, CheckName, CopyRetention, Fact, KeyFacts, KeyManager, KeyState, OrganizationFacts,
+    OrganizationView, PathFacts, PathOrigin, PathReport, PathSpec, PathVerdict, ResourceTypes, RoleFacts,
+    SimulatedDecision, Simulation, VaultFacts,
 };
 pub use permissions::{CopyTargets, PassableRoles};
 pub use recovery_point::{NotCopyable, RecoveryPoint, StorageClass};
@@ -96,8 +97,8 @@ pub use vault_notifications::{
     merged as merged_notifications, TopicConflict, VaultChange, VaultNotifications, DEPRECATED_EVENTS, REQUIRED_EVENTS,
 };
 pub use vault_policy::{
-    copy_into_statement, evaluate as evaluate_vault_policy, PolicyDecision, PolicyError, PolicyRequest,
-    COPY_INTO_BACKUP_VAULT,
+    copy_into_statement, evaluate as evaluate_vault_policy, share_key_statement, PolicyDecision, PolicyError,
+    PolicyRequest, COPY_INTO_BACKUP_VAULT, KMS_SHARED_ACTIONS, KMS_SHARE_FIX_ACTIONS,
 };
 
 /// A value that does not fit the domain. Names what was wrong, never echoes the value (it may be

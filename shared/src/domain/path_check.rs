@@ -4,11 +4,16 @@
 //! [`crate::ports::PathFactsApi`] by `handlers::paths`, and decided here, check by check, as
 //! docs/aws-facts.md#copy-paths says AWS decides a copy's fate.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use serde::Serialize;
+use serde_json::json;
 
-use super::vault_policy::{copy_into_statement, evaluate, PolicyDecision, PolicyRequest, COPY_INTO_BACKUP_VAULT};
+use super::vault_policy::{
+    copy_into_statement, evaluate, share_key_statement, PolicyDecision, PolicyRequest, COPY_INTO_BACKUP_VAULT,
+    KMS_SHARED_ACTIONS,
+};
 use super::{AccountId, BackupVaultArn, CopyPath, KmsKeyArn, Lifecycle, PathCauseKind, ResourceType, VaultType};
 
 /// The checks of a path, in the order they are reported.
@@ -233,17 +238,159 @@ impl<T> Fact<T> {
     }
 }
 
+/// A KMS key's `KeyState` (DescribeKey), as the KMS API model spells its values.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum KeyState {
+    Enabled,
+    Disabled,
+    PendingDeletion,
+    PendingReplicaDeletion,
+    PendingImport,
+    Unavailable,
+    Creating,
+    Updating,
+    /// A state the model did not list when this was written, as AWS spells it.
+    Other(String),
+}
+
+impl KeyState {
+    const KNOWN: [(KeyState, &'static str); 8] = [
+        (Self::Enabled, "Enabled"),
+        (Self::Disabled, "Disabled"),
+        (Self::PendingDeletion, "PendingDeletion"),
+        (Self::PendingReplicaDeletion, "PendingReplicaDeletion"),
+        (Self::PendingImport, "PendingImport"),
+        (Self::Unavailable, "Unavailable"),
+        (Self::Creating, "Creating"),
+        (Self::Updating, "Updating"),
+    ];
+
+    pub fn parse(raw: &str) -> Self {
+        Self::KNOWN
+            .iter()
+            .find(|(_, name)| *name == raw)
+            .map_or_else(|| Self::Other(raw.to_owned()), |(state, _)| state.clone())
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Other(raw) => raw,
+            known => Self::KNOWN.iter().find(|(state, _)| state == known).map_or("", |(_, name)| name),
+        }
+    }
+}
+
+/// Who manages a KMS key (DescribeKey `KeyManager`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KeyManager {
+    /// An AWS managed key (`aws/backup`, a default vault's): it cannot be shared with another account.
+    Aws,
+    Customer,
+}
+
+/// What DescribeKey says of a key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyFacts {
+    pub arn: KmsKeyArn,
+    pub state: KeyState,
+    pub manager: KeyManager,
+}
+
+/// IAM's answer for one action on one resource (SimulatePrincipalPolicy `EvalDecision`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SimulatedDecision {
+    Allowed,
+    ExplicitDeny,
+    ImplicitDeny,
+}
+
+impl SimulatedDecision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allowed => "allowed",
+            Self::ExplicitDeny => "explicitDeny",
+            Self::ImplicitDeny => "implicitDeny",
+        }
+    }
+}
+
+/// One `EvaluationResults` member of a simulation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Simulation {
+    pub action: String,
+    pub resource: String,
+    pub decision: SimulatedDecision,
+    /// The policies whose statements decided it (`SourcePolicyId`).
+    pub matched: Vec<String>,
+    /// Condition keys the simulation had no value for (`MissingContextValues`).
+    pub missing_context: Vec<String>,
+}
+
+/// What IAM says of the path's role.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RoleFacts {
+    /// SimulatePrincipalPolicy: NoSuchEntity.
+    Missing,
+    Simulated(Vec<Simulation>),
+}
+
+/// What DescribeOrganization says of the caller's organization.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrganizationFacts {
+    /// `o-...`, for `aws:PrincipalOrgID`.
+    pub id: String,
+    pub management: AccountId,
+}
+
+/// The caller's organization as read: whether it is in one, and (from its management account only)
+/// its members.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrganizationView {
+    /// DescribeOrganization (`None`: the caller is in no organization).
+    pub described: Fact<Option<OrganizationFacts>>,
+    /// ListAccounts: the organization's member accounts.
+    pub members: Fact<HashSet<AccountId>>,
+}
+
 /// What was read about one path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PathFacts {
+    /// The account the check runs in.
+    pub caller: AccountId,
+    /// The source vault (`None`: it does not exist).
+    pub source_vault: Fact<Option<VaultFacts>>,
     /// The destination vault (`None`: it does not exist).
     pub destination_vault: Fact<Option<VaultFacts>>,
     /// The destination vault's access policy, its JSON text (`None`: it has none).
     pub access_policy: Fact<Option<String>>,
     /// The organization's `isCrossAccountBackupEnabled` (read for cross-account paths only).
     pub cross_account_backup: Fact<bool>,
-    /// The source account's organization id, when known (for `aws:PrincipalOrgID`).
-    pub source_organization: Option<String>,
+    /// The caller's organization.
+    pub organization: OrganizationView,
+    /// DescribeKey of the vaults' keys (`None`: KMS says the key does not exist).
+    pub keys: HashMap<KmsKeyArn, Fact<Option<KeyFacts>>>,
+    /// GetKeyPolicy (`default`) of a cross-account path's source key.
+    pub key_policies: HashMap<KmsKeyArn, Fact<String>>,
+    /// SimulatePrincipalPolicy of the path's role (when it names one).
+    pub role: Fact<RoleFacts>,
+}
+
+impl PathFacts {
+    /// The source account's organization id, when known (for `aws:PrincipalOrgID`): the caller's
+    /// when the caller is the source account or lists it as a member; from the destination account
+    /// of a cross-account path, the destination's own, since such a copy needs both accounts in one
+    /// organization and the organization check says whether they are
+    /// (docs/aws-facts.md#organization).
+    pub fn source_organization(&self, path: &CopyPath) -> Option<&str> {
+        let Fact::Known(Some(organization)) = &self.organization.described else { return None };
+        let source = account_of(&path.source_vault)?;
+        let member = match &self.organization.members {
+            Fact::Known(members) => members.contains(&source),
+            Fact::Unknown { .. } => false,
+        };
+        let assumed = path.is_cross_account() && path.destination_vault.account() == self.caller.as_str();
+        (source == self.caller || member || assumed).then_some(organization.id.as_str())
+    }
 }
 
 /// A path's checks and, the worst of them, its verdict.
@@ -276,7 +423,7 @@ pub fn check_path(spec: &PathSpec, facts: &PathFacts) -> PathReport {
                 CheckName::Organization => organization(spec, facts),
                 CheckName::ResourceTypes => resource_types(spec, facts),
                 CheckName::KmsKeys => kms_keys(spec, facts),
-                CheckName::Role => role(spec),
+                CheckName::Role => role(spec, facts),
             };
             Check { check, verdict }
         })
@@ -338,8 +485,8 @@ fn vault_access_policy(spec: &PathSpec, facts: &PathFacts) -> PathVerdict {
                 action: COPY_INTO_BACKUP_VAULT,
                 account: &source,
                 role: path.role.as_ref(),
-                resource: destination,
-                organization: facts.source_organization.as_deref(),
+                resource: destination.as_str(),
+                organization: facts.source_organization(path),
             };
             match evaluate(policy, &request) {
                 Ok(decision) => decision,
@@ -434,6 +581,85 @@ fn organization(spec: &PathSpec, facts: &PathFacts) -> PathVerdict {
     if !spec.path.is_cross_account() {
         return PathVerdict::Ok;
     }
+    PathVerdict::worst(&[same_organization(spec, facts), cross_account_backup(facts)])
+}
+
+/// Both accounts of a cross-account path must be members of one organization ("Copy job failed.
+/// Both source and destination account must be a member of the same organization.",
+/// docs/aws-facts.md#organization). Only the management account lists the members.
+fn same_organization(spec: &PathSpec, facts: &PathFacts) -> PathVerdict {
+    let path = &spec.path;
+    let (Some(source), Some(destination)) = (account_of(&path.source_vault), account_of(&path.destination_vault))
+    else {
+        return PathVerdict::cannot_tell("a vault's ARN names no account", None);
+    };
+    let caller = &facts.caller;
+    let organization = match &facts.organization.described {
+        Fact::Unknown { why, run_in } => {
+            return PathVerdict::cannot_tell(format!("DescribeOrganization: {why}"), run_in.clone())
+        }
+        Fact::Known(None) if *caller == source || *caller == destination => {
+            let other = if *caller == source { &destination } else { &source };
+            return PathVerdict::Broken {
+                cause: PathCauseKind::Organization,
+                found: format!(
+                    "DescribeOrganization: account {caller} is not a member of an organization, and a cross-account \
+                     copy needs accounts {source} and {destination} in one"
+                ),
+                fix: format!(
+                    "Make both accounts members of one organization: from its management account, aws organizations \
+                     invite-account-to-organization --target Id={caller},Type=ACCOUNT (and Id={other} if it is not \
+                     a member either)"
+                ),
+            };
+        }
+        Fact::Known(None) => {
+            return PathVerdict::cannot_tell(
+                format!("account {caller} is in no organization: run the check in account {source}"),
+                Some(source),
+            )
+        }
+        Fact::Known(Some(organization)) => organization,
+    };
+    let members = match &facts.organization.members {
+        Fact::Known(members) => members,
+        Fact::Unknown { why, run_in } => {
+            return PathVerdict::cannot_tell(
+                format!(
+                    "whether accounts {source} and {destination} are both members of organization {}: {why}",
+                    organization.id
+                ),
+                run_in.clone().or_else(|| Some(organization.management.clone())),
+            )
+        }
+    };
+    let outside: Vec<&AccountId> = [&source, &destination].into_iter().filter(|a| !members.contains(a)).collect();
+    if outside.is_empty() {
+        return PathVerdict::Ok;
+    }
+    let names = outside.iter().map(ToString::to_string).collect::<Vec<_>>().join(" and ");
+    PathVerdict::Broken {
+        cause: PathCauseKind::Organization,
+        found: format!(
+            "ListAccounts of organization {}: account {names} is not a member, and a cross-account copy needs both \
+             accounts in one organization",
+            organization.id
+        ),
+        fix: outside
+            .iter()
+            .map(|account| {
+                format!(
+                    "aws organizations invite-account-to-organization --target Id={account},Type=ACCOUNT (in the \
+                     management account {})",
+                    organization.management
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
+}
+
+fn cross_account_backup(facts: &PathFacts) -> PathVerdict {
     match facts.cross_account_backup.verdict_unless_known() {
         Err(verdict) => verdict,
         Ok(true) => PathVerdict::Ok,
@@ -505,42 +731,194 @@ fn resource_types(spec: &PathSpec, facts: &PathFacts) -> PathVerdict {
     }
 }
 
+/// Resource types AWS Backup fully manages, as presumed (docs/aws-facts.md#logically-air-gapped-vaults):
+/// their backups take the vault's key, and their cross-account copies may use an AWS managed key.
+const FULLY_MANAGED: [ResourceType; 5] = [
+    ResourceType::Efs,
+    ResourceType::S3,
+    ResourceType::DynamoDb,
+    ResourceType::VirtualMachine,
+    ResourceType::Timestream,
+];
+
+/// The vaults' keys must be usable, and across accounts the source vault's a customer managed key
+/// that its key policy shares with the destination account (docs/aws-facts.md#kms-keys).
 fn kms_keys(spec: &PathSpec, facts: &PathFacts) -> PathVerdict {
     let path = &spec.path;
-    let key = match &facts.destination_vault {
-        Fact::Known(Some(VaultFacts { encryption_key: Some(key), .. })) => format!("`{key}`"),
-        _ => "the destination vault's key".to_owned(),
-    };
-    let across = if path.is_cross_account() {
-        format!(
-            "; across accounts the source vault's key must be a customer managed key whose policy lets account {} \
-             use it",
-            path.destination_vault.account()
-        )
-    } else {
-        String::new()
-    };
-    PathVerdict::cannot_tell(
-        format!(
-            "not checked yet: the source vault's key and {key} must be enabled (aws kms describe-key --key-id KEY: \
-             KeyState Enabled){across}"
-        ),
-        account_of(&path.source_vault),
-    )
+    let sides = [
+        ("source", &path.source_vault, &facts.source_vault),
+        ("destination", &path.destination_vault, &facts.destination_vault),
+    ];
+    let mut verdicts = Vec::new();
+    for (side, arn, vault) in sides {
+        match vault {
+            Fact::Unknown { why, run_in } => {
+                verdicts.push(PathVerdict::cannot_tell(format!("the {side} vault's key: {why}"), run_in.clone()))
+            }
+            Fact::Known(None) => {
+                verdicts.push(PathVerdict::cannot_tell(format!("there is no {side} vault {arn} to read its key"), None))
+            }
+            // No key reported (an AWS owned key): nothing to check.
+            Fact::Known(Some(VaultFacts { encryption_key: None, .. })) => {}
+            Fact::Known(Some(VaultFacts { encryption_key: Some(key), .. })) => {
+                verdicts.push(key_usable(spec, side, key, facts.keys.get(key)))
+            }
+        }
+    }
+    if path.is_cross_account() {
+        verdicts.push(source_key_shared(spec, facts));
+    }
+    PathVerdict::worst(&verdicts)
 }
 
-fn role(spec: &PathSpec) -> PathVerdict {
-    let path = &spec.path;
-    match &path.role {
-        Some(role) => PathVerdict::cannot_tell(
-            format!(
-                "not checked yet: aws iam simulate-principal-policy --policy-source-arn {role} --action-names \
-                 {COPY_INTO_BACKUP_VAULT} --resource-arns {} must say allowed",
-                path.destination_vault
-            ),
-            AccountId::parse(role.account()).ok(),
+fn key_account(key: &KmsKeyArn) -> Option<AccountId> {
+    AccountId::parse(key.account()).ok()
+}
+
+/// The commands that run against the key, in its account and region.
+fn kms_command(command: &str, key: &KmsKeyArn) -> String {
+    format!("aws kms {command} --key-id {key} --region {}", key.region())
+}
+
+/// DescribeKey: the key exists and is `Enabled` ("KMS key is either disabled or pending deletion
+/// or access to KMS key is denied", "Given key ID does not exist": docs/aws-facts.md#kms-keys).
+fn key_usable(spec: &PathSpec, side: &str, key: &KmsKeyArn, described: Option<&Fact<Option<KeyFacts>>>) -> PathVerdict {
+    let Some(described) = described else {
+        return PathVerdict::cannot_tell(format!("DescribeKey of {key} was not read"), key_account(key));
+    };
+    let facts = match described {
+        Fact::Unknown { why, run_in } => {
+            return PathVerdict::cannot_tell(
+                format!("DescribeKey of the {side} vault's key {key}: {why}"),
+                run_in.clone(),
+            )
+        }
+        Fact::Known(None) => {
+            return PathVerdict::Broken {
+                cause: PathCauseKind::KmsKey,
+                found: format!("DescribeKey: the {side} vault's key {key} does not exist"),
+                fix: format!(
+                    "A vault's key cannot be changed: create a vault encrypted with an enabled key (aws backup \
+                     create-backup-vault --encryption-key-arn KEY) and point the {} at it",
+                    spec.origin
+                ),
+            }
+        }
+        Fact::Known(Some(facts)) => facts,
+    };
+    let account = key.account();
+    let found = format!("DescribeKey: the {side} vault's key {key} is {}", facts.state.as_str());
+    let fix = match &facts.state {
+        KeyState::Enabled => return PathVerdict::Ok,
+        KeyState::Creating | KeyState::Updating => {
+            return PathVerdict::cannot_tell(format!("{found}: check again when it is Enabled"), key_account(key))
+        }
+        KeyState::Disabled => format!("{} (in account {account})", kms_command("enable-key", key)),
+        // "a key whose deletion is cancelled is Disabled" (docs/aws-facts.md#kms-keys): enable it too.
+        KeyState::PendingDeletion | KeyState::PendingReplicaDeletion => format!(
+            "{}, then {} (in account {account})",
+            kms_command("cancel-key-deletion", key),
+            kms_command("enable-key", key)
         ),
-        None => PathVerdict::cannot_tell(
+        KeyState::PendingImport => {
+            format!("Import the key's material ({}) in account {account}", kms_command("import-key-material", key))
+        }
+        KeyState::Unavailable | KeyState::Other(_) => {
+            format!("Make the key Enabled again (its custom key store connected) in account {account}")
+        }
+    };
+    PathVerdict::Broken { cause: PathCauseKind::KmsKey, found, fix }
+}
+
+/// Across accounts: not an AWS managed source key (unless every type copied is fully managed by
+/// AWS Backup), and a key policy that lets the destination account use the key.
+fn source_key_shared(spec: &PathSpec, facts: &PathFacts) -> PathVerdict {
+    let path = &spec.path;
+    // What the vault or the key itself could not tell is said by key_usable already.
+    let Fact::Known(Some(VaultFacts { encryption_key: Some(key), .. })) = &facts.source_vault else {
+        return PathVerdict::Ok;
+    };
+    let Some(Fact::Known(Some(described))) = facts.keys.get(key) else { return PathVerdict::Ok };
+    let Some(destination) = account_of(&path.destination_vault) else {
+        return PathVerdict::cannot_tell("the destination vault's ARN names no account", None);
+    };
+    if described.manager == KeyManager::Aws {
+        let managed = |kind: &ResourceType| FULLY_MANAGED.contains(kind);
+        let found = format!(
+            "the source vault {} is encrypted with the AWS managed key {key}, which cannot be shared with account \
+             {destination}",
+            path.source_vault
+        );
+        let fix = format!(
+            "Copy from a vault encrypted with a customer managed key whose policy lets account {destination} use it \
+             (a vault's key cannot be changed: create one with aws backup create-backup-vault --encryption-key-arn \
+             KEY, and back up to it)"
+        );
+        return match &spec.resource_types {
+            ResourceTypes::Only(types) if types.iter().all(managed) => PathVerdict::Ok,
+            ResourceTypes::Only(_) => PathVerdict::Broken { cause: PathCauseKind::ManagedKey, found, fix },
+            ResourceTypes::Any => PathVerdict::cannot_tell(
+                format!(
+                    "{found}: copies of types AWS Backup does not fully manage (all but EFS, S3, DynamoDB, \
+                     VirtualMachine, Timestream) fail; name the {}'s resourceTypes, or {}",
+                    spec.origin,
+                    fix.to_lowercase()
+                ),
+                None,
+            ),
+        };
+    }
+    let policy = match facts.key_policies.get(key) {
+        None => return PathVerdict::cannot_tell(format!("GetKeyPolicy of {key} was not read"), key_account(key)),
+        Some(Fact::Unknown { why, run_in }) => {
+            return PathVerdict::cannot_tell(format!("the policy of the source key {key}: {why}"), run_in.clone())
+        }
+        Some(Fact::Known(policy)) => policy,
+    };
+    let share = share_key_statement(&destination).to_string();
+    let mut undecided = None;
+    for action in KMS_SHARED_ACTIONS {
+        let request =
+            PolicyRequest { action, account: &destination, role: None, resource: key.as_str(), organization: None };
+        match evaluate(policy, &request) {
+            Err(err) => return PathVerdict::cannot_tell(format!("the policy of the source key {key}: {err}"), None),
+            Ok(PolicyDecision::Allowed) => {}
+            Ok(PolicyDecision::ExplicitDeny { statement }) => {
+                return PathVerdict::Broken {
+                    cause: PathCauseKind::KmsKey,
+                    found: format!(
+                        "the policy of the source key {key} denies {action} to account {destination}: {statement}"
+                    ),
+                    fix: format!("Remove or narrow the statement {statement}, and keep {share}"),
+                }
+            }
+            Ok(PolicyDecision::ImplicitDeny) => {
+                return PathVerdict::Broken {
+                    cause: PathCauseKind::KmsKey,
+                    found: format!(
+                        "GetKeyPolicy: the policy of the source key {key} does not allow {action} for account \
+                         {destination}"
+                    ),
+                    fix: share,
+                }
+            }
+            Ok(PolicyDecision::Undecided { why }) => {
+                undecided.get_or_insert(why);
+            }
+        }
+    }
+    match undecided {
+        Some(why) => PathVerdict::cannot_tell(format!("the policy of the source key {key}: {why}"), None),
+        None => PathVerdict::Ok,
+    }
+}
+
+/// The role may copy into the destination vault, as IAM's policy simulator says
+/// (docs/aws-facts.md#the-role).
+fn role(spec: &PathSpec, facts: &PathFacts) -> PathVerdict {
+    let path = &spec.path;
+    let Some(role) = &path.role else {
+        return PathVerdict::cannot_tell(
             match &spec.origin {
                 PathOrigin::Route => "the role routed copies pass is not known: give it with --role (COPY_ROLE_ARN)",
                 PathOrigin::PlanRule { .. } => {
@@ -549,6 +927,87 @@ fn role(spec: &PathSpec) -> PathVerdict {
                 PathOrigin::CommandLine => "the path names no role: give it as the third value of --path",
             },
             account_of(&path.source_vault),
-        ),
+        );
+    };
+    let simulations = match &facts.role {
+        Fact::Unknown { why, run_in } => return PathVerdict::cannot_tell(why.clone(), run_in.clone()),
+        Fact::Known(RoleFacts::Missing) => {
+            return PathVerdict::Broken {
+                cause: PathCauseKind::Access,
+                found: format!("SimulatePrincipalPolicy: the role {role} does not exist (NoSuchEntity)"),
+                fix: format!(
+                    "Create the role (trusting backup.amazonaws.com, with AWSBackupServiceRolePolicyForBackup) or \
+                     point the {} at an existing one",
+                    spec.origin
+                ),
+            }
+        }
+        Fact::Known(RoleFacts::Simulated(simulations)) => simulations,
+    };
+    if simulations.is_empty() {
+        return PathVerdict::cannot_tell(
+            "SimulatePrincipalPolicy returned no evaluation",
+            AccountId::parse(role.account()).ok(),
+        );
     }
+    let described = |simulation: &Simulation| {
+        let matched = if simulation.matched.is_empty() {
+            String::new()
+        } else {
+            format!(" (statements of {})", simulation.matched.join(", "))
+        };
+        format!(
+            "SimulatePrincipalPolicy: {} on {} is {} for the role {role}{matched}",
+            simulation.action,
+            simulation.resource,
+            simulation.decision.as_str()
+        )
+    };
+    let allow = role_statement(simulations);
+    if let Some(denied) = simulations.iter().find(|s| s.decision == SimulatedDecision::ExplicitDeny) {
+        return PathVerdict::Broken {
+            cause: PathCauseKind::Access,
+            found: described(denied),
+            fix: format!(
+                "Remove or narrow the Deny in {} and make sure the role allows {allow}",
+                if denied.matched.is_empty() { "the role's policies".to_owned() } else { denied.matched.join(", ") }
+            ),
+        };
+    }
+    if let Some(denied) = simulations.iter().find(|s| s.decision == SimulatedDecision::ImplicitDeny) {
+        if !denied.missing_context.is_empty() {
+            return PathVerdict::cannot_tell(
+                format!(
+                    "{}, but the simulation had no value for {}: a condition on them may allow it",
+                    described(denied),
+                    denied.missing_context.join(", ")
+                ),
+                AccountId::parse(role.account()).ok(),
+            );
+        }
+        return PathVerdict::Broken { cause: PathCauseKind::Access, found: described(denied), fix: allow };
+    }
+    PathVerdict::Ok
+}
+
+/// The identity policy statement that lets the role do what the simulation denied (KC
+/// *backup-resolve-access-denied-error*: the role's identity-based policy needs
+/// `backup:CopyIntoBackupVault`), as JSON.
+fn role_statement(simulations: &[Simulation]) -> String {
+    let denied: Vec<&Simulation> = simulations.iter().filter(|s| s.decision != SimulatedDecision::Allowed).collect();
+    let mut actions: Vec<&str> = denied.iter().map(|s| s.action.as_str()).collect();
+    actions.dedup();
+    let mut resources: Vec<&str> = denied.iter().map(|s| s.resource.as_str()).collect();
+    resources.dedup();
+    let one_or_many = |values: Vec<&str>| match values.as_slice() {
+        [one] => json!(one),
+        _ => json!(values),
+    };
+    json!({
+        "Sid": "AllowCopyIntoBackupVault",
+        "Effect": "Allow",
+        "Action": one_or_many(actions),
+        "Resource": one_or_many(resources),
+    })
+    .to_string()
 }

@@ -1,31 +1,53 @@
-//! Reading a destination vault's access policy: does it let the source account copy into the vault
-//! (`backup:CopyIntoBackupVault`)? A small evaluator of resource-based policies, as AWS documents
-//! them for vault access policies (docs/aws-facts.md#destination-vault-access-policy): explicit Deny
-//! wins, then Allow, else implicit deny; `Action`/`NotAction` and `Resource`/`NotResource` with `*`
-//! and `?` wildcards; `Principal` `*` or `{"AWS": account | arn:aws:iam::ACCOUNT:root | role ARN}`;
-//! `Condition` string operators over `aws:PrincipalOrgID`, `aws:PrincipalAccount` and
-//! `aws:PrincipalArn`. Anything else it meets (an unknown operator or key, `NotPrincipal`, a
-//! principal it does not know) leaves the statement undecided: the answer is then "cannot tell",
-//! never a guess.
+//! Reading a resource-based policy: does a destination vault's access policy let the source account
+//! copy into the vault (`backup:CopyIntoBackupVault`), does a source KMS key's key policy let the
+//! destination account use the key (`kms:Decrypt`, ...)? A small evaluator of resource-based
+//! policies, as AWS documents them for vault access policies
+//! (docs/aws-facts.md#destination-vault-access-policy) and key policies (docs/aws-facts.md#kms-keys):
+//! explicit Deny wins, then Allow, else implicit deny; `Action`/`NotAction` and
+//! `Resource`/`NotResource` with `*` and `?` wildcards; `Principal` `*` or `{"AWS": account |
+//! arn:aws:iam::ACCOUNT:root | role ARN}`; `Condition` string operators over `aws:PrincipalOrgID`,
+//! `aws:PrincipalAccount`, `aws:PrincipalArn` and `kms:CallerAccount`. Anything else it meets (an
+//! unknown operator or key, `NotPrincipal`, a principal it does not know) leaves the statement
+//! undecided: the answer is then "cannot tell", never a guess.
 
 use serde_json::{json, Map, Value};
 
-use super::{AccountId, BackupVaultArn, IamRoleArn};
+use super::{AccountId, IamRoleArn};
 
 /// The action a copy needs the destination vault's policy to allow.
 pub const COPY_INTO_BACKUP_VAULT: &str = "backup:CopyIntoBackupVault";
+
+/// What the destination account does with the source vault's key in a cross-account copy, as
+/// the path check asks the key policy (docs/aws-facts.md#kms-keys): the core of the KC's list.
+pub const KMS_SHARED_ACTIONS: [&str; 3] = ["kms:DescribeKey", "kms:Decrypt", "kms:CreateGrant"];
+
+/// The KMS actions a source key's policy grants the destination account in vaultwatch's fix: KC
+/// *backup-cross-account-copy-error*'s list (docs/aws-facts.md#iam-for-startcopyjob).
+pub const KMS_SHARE_FIX_ACTIONS: [&str; 9] = [
+    "kms:DescribeKey",
+    "kms:Encrypt",
+    "kms:Decrypt",
+    "kms:ReEncrypt*",
+    "kms:GenerateDataKey*",
+    "kms:CreateGrant",
+    "kms:ListGrants",
+    "kms:RevokeGrant",
+    "kms:RetireGrant",
+];
 
 /// Who asks, for what: a copy on a path.
 #[derive(Clone, Copy, Debug)]
 pub struct PolicyRequest<'a> {
     pub action: &'a str,
-    /// The source account (the copy's principal is its role, in that account).
+    /// The principal's account: the source account for a vault access policy (the copy's principal
+    /// is its role, in that account), the destination account for a source key's policy (also its
+    /// `kms:CallerAccount`).
     pub account: &'a AccountId,
-    /// The role the copy passes, when known.
+    /// The role the copy passes, when known (and the principal).
     pub role: Option<&'a IamRoleArn>,
-    /// The destination vault.
-    pub resource: &'a BackupVaultArn,
-    /// The source account's organization, when known (for `aws:PrincipalOrgID`).
+    /// The resource's ARN: the destination vault, or the source key.
+    pub resource: &'a str,
+    /// The principal account's organization, when known (for `aws:PrincipalOrgID`).
     pub organization: Option<&'a str>,
 }
 
@@ -44,7 +66,7 @@ pub enum PolicyDecision {
 
 /// A policy that is not a JSON policy document.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("the vault access policy is not a policy document: {0}")]
+#[error("the policy is not a policy document: {0}")]
 pub struct PolicyError(String);
 
 /// Whether a statement applies to the request.
@@ -74,7 +96,8 @@ impl Applies {
     }
 }
 
-/// Evaluates a vault access policy (its JSON text) for the request.
+/// Evaluates a resource-based policy (its JSON text: a vault access policy, a key policy) for the
+/// request.
 pub fn evaluate(policy: &str, request: &PolicyRequest) -> Result<PolicyDecision, PolicyError> {
     let document: Value = serde_json::from_str(policy).map_err(|err| PolicyError(err.to_string()))?;
     let statements = match document.get("Statement") {
@@ -157,7 +180,7 @@ fn action(fields: &Map<String, Value>, request: &PolicyRequest) -> Applies {
 }
 
 fn resource(fields: &Map<String, Value>, request: &PolicyRequest) -> Applies {
-    let arn = request.resource.as_str();
+    let arn = request.resource;
     let listed = |member: &str| {
         fields
             .get(member)
@@ -232,7 +255,7 @@ fn condition(fields: &Map<String, Value>, request: &PolicyRequest) -> Applies {
 fn test(operator: &str, key: &str, values: &[&str], request: &PolicyRequest) -> Applies {
     let operator_name = operator.strip_prefix("ForAnyValue:").unwrap_or(operator);
     let known = match key.to_ascii_lowercase().as_str() {
-        "aws:principalaccount" => Some(request.account.as_str().to_owned()),
+        "aws:principalaccount" | "kms:calleraccount" => Some(request.account.as_str().to_owned()),
         "aws:principalarn" => match request.role {
             Some(role) => Some(role.as_str().to_owned()),
             None => return Applies::Unknown(format!("its condition on {key} needs the path's role")),
@@ -263,6 +286,19 @@ fn test(operator: &str, key: &str, values: &[&str], request: &PolicyRequest) -> 
     }
 }
 
+/// The key policy statement that lets `destination` (an account) use a source vault's key for
+/// cross-account copies (KC *backup-troubleshoot-cross-account-copy*: "Confirm that the source AWS
+/// KMS key policy allows the destination account").
+pub fn share_key_statement(destination: &AccountId) -> Value {
+    json!({
+        "Sid": format!("AllowCopiesTo{destination}"),
+        "Effect": "Allow",
+        "Principal": { "AWS": format!("arn:aws:iam::{destination}:root") },
+        "Action": KMS_SHARE_FIX_ACTIONS,
+        "Resource": "*",
+    })
+}
+
 /// The statement that lets `source` copy into `destination`: the one AWS's knowledge center gives
 /// (principal the source account's root, action `backup:CopyIntoBackupVault`).
 pub fn copy_into_statement(source: &AccountId) -> Value {
@@ -284,13 +320,12 @@ mod tests {
 
     fn decide(policy: Value, role: Option<&str>, organization: Option<&str>) -> PolicyDecision {
         let account = AccountId::parse("111122223333").unwrap();
-        let resource = BackupVaultArn::parse(DR).unwrap();
         let role = role.map(|role| IamRoleArn::parse(role).unwrap());
         let request = PolicyRequest {
             action: COPY_INTO_BACKUP_VAULT,
             account: &account,
             role: role.as_ref(),
-            resource: &resource,
+            resource: DR,
             organization,
         };
         evaluate(&policy.to_string(), &request).unwrap()
@@ -362,14 +397,38 @@ mod tests {
     }
 
     #[test]
+    fn a_key_policy_shares_the_key_with_an_account_by_root_or_caller_account() {
+        const KEY: &str = "arn:aws:kms:us-east-1:444455556666:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let destination = AccountId::parse("111122223333").unwrap();
+        let decide = |policy: Value| {
+            let decisions: Vec<PolicyDecision> = KMS_SHARED_ACTIONS
+                .iter()
+                .map(|action| {
+                    let request =
+                        PolicyRequest { action, account: &destination, role: None, resource: KEY, organization: None };
+                    evaluate(&policy.to_string(), &request).unwrap()
+                })
+                .collect();
+            decisions
+        };
+        let shared = decide(policy(json!([share_key_statement(&destination)])));
+        assert!(shared.iter().all(|decision| *decision == PolicyDecision::Allowed), "{shared:?}");
+        let own =
+            json!({ "Effect": "Allow", "Principal": { "AWS": "arn:aws:iam::444455556666:root" }, "Action": "kms:*" });
+        assert!(decide(policy(json!([own]))).iter().all(|decision| *decision == PolicyDecision::ImplicitDeny));
+        let by_caller = json!({ "Effect": "Allow", "Principal": "*", "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant"],
+            "Condition": { "StringEquals": { "kms:CallerAccount": "111122223333" } } });
+        assert!(decide(policy(json!([by_caller]))).iter().all(|decision| *decision == PolicyDecision::Allowed));
+    }
+
+    #[test]
     fn a_document_that_is_not_a_policy_is_an_error() {
         let account = AccountId::parse("111122223333").unwrap();
-        let resource = BackupVaultArn::parse(DR).unwrap();
         let request = PolicyRequest {
             action: COPY_INTO_BACKUP_VAULT,
             account: &account,
             role: None,
-            resource: &resource,
+            resource: DR,
             organization: None,
         };
         assert!(evaluate("not json", &request).is_err());

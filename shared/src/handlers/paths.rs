@@ -8,10 +8,11 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 
 use crate::domain::{
-    check_path, AccountId, BackupVaultArn, CopyPath, CopyRetention, Fact, IamRoleArn, PathFacts, PathOrigin,
-    PathReport, PathSpec, PathVerdict, ResourceTypes, RouteTable, VaultFacts,
+    check_path, AccountId, BackupVaultArn, CopyPath, CopyRetention, Fact, IamRoleArn, KeyFacts, KmsKeyArn,
+    OrganizationFacts, OrganizationView, PathFacts, PathOrigin, PathReport, PathSpec, PathVerdict, ResourceTypes,
+    RoleFacts, RouteTable, VaultFacts, COPY_INTO_BACKUP_VAULT,
 };
-use crate::ports::{AwsError, PathFactsApi};
+use crate::ports::{AwsError, PathFactsApi, RoleSimulationRequest};
 
 /// Which paths to check.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -63,11 +64,17 @@ pub struct PathChecker<F> {
     pub facts: F,
 }
 
-/// Facts read once per run: a destination vault (and its policy) is read once for every path to it.
+/// Facts read once per run: a vault (and its policy), a key (and its policy), a role's simulation
+/// and the organization are read once for every path that needs them.
 #[derive(Default)]
 struct Cache {
-    vaults: HashMap<BackupVaultArn, (Fact<Option<VaultFacts>>, Fact<Option<String>>)>,
+    vaults: HashMap<BackupVaultArn, Fact<Option<VaultFacts>>>,
+    policies: HashMap<BackupVaultArn, Fact<Option<String>>>,
     cross_account_backup: Option<Fact<bool>>,
+    keys: HashMap<KmsKeyArn, Fact<Option<KeyFacts>>>,
+    key_policies: HashMap<KmsKeyArn, Fact<String>>,
+    simulations: HashMap<RoleSimulationRequest, Fact<RoleFacts>>,
+    organization: Option<OrganizationView>,
 }
 
 impl<F: PathFactsApi> PathChecker<F> {
@@ -132,13 +139,15 @@ impl<F: PathFactsApi> PathChecker<F> {
     }
 
     async fn facts_of(&self, spec: &PathSpec, account: &AccountId, cache: &mut Cache) -> Result<PathFacts, AwsError> {
-        let destination = &spec.path.destination_vault;
-        if !cache.vaults.contains_key(destination) {
-            let read = self.destination(destination, account).await?;
-            cache.vaults.insert(destination.clone(), read);
-        }
-        let (destination_vault, access_policy) = cache.vaults[destination].clone();
-        let cross_account_backup = if spec.path.is_cross_account() {
+        let path = &spec.path;
+        let source_vault = self.read_vault(&path.source_vault, account, cache).await?;
+        let destination_vault = self.read_vault(&path.destination_vault, account, cache).await?;
+        let access_policy = match &destination_vault {
+            Fact::Known(Some(_)) => self.read_access_policy(&path.destination_vault, cache).await?,
+            Fact::Known(None) => Fact::Known(None),
+            Fact::Unknown { why, run_in } => Fact::Unknown { why: why.clone(), run_in: run_in.clone() },
+        };
+        let cross_account_backup = if path.is_cross_account() {
             match &cache.cross_account_backup {
                 Some(fact) => fact.clone(),
                 None => {
@@ -150,28 +159,187 @@ impl<F: PathFactsApi> PathChecker<F> {
         } else {
             Fact::Unknown { why: "not read for a path within one account".into(), run_in: None }
         };
-        Ok(PathFacts { destination_vault, access_policy, cross_account_backup, source_organization: None })
+        let organization = match &cache.organization {
+            Some(view) => view.clone(),
+            None => {
+                let view = self.read_organization(account).await?;
+                cache.organization = Some(view.clone());
+                view
+            }
+        };
+        // The vaults' keys; across accounts the source key's policy too.
+        let mut keys = HashMap::new();
+        let mut key_policies = HashMap::new();
+        for vault in [&source_vault, &destination_vault] {
+            if let Fact::Known(Some(VaultFacts { encryption_key: Some(key), .. })) = vault {
+                keys.insert(key.clone(), self.read_key(key, account, cache).await?);
+            }
+        }
+        if let (true, Fact::Known(Some(VaultFacts { encryption_key: Some(key), .. }))) =
+            (path.is_cross_account(), &source_vault)
+        {
+            // GetKeyPolicy: "Cross-account use: No" (KMS API model): another account's key cannot tell.
+            if key.account() != account.as_str() {
+                let why = format!("GetKeyPolicy answers only in the key's account {}", key.account());
+                key_policies.insert(key.clone(), Fact::Unknown { why, run_in: AccountId::parse(key.account()).ok() });
+            } else if matches!(keys.get(key), Some(Fact::Known(Some(_)))) {
+                key_policies.insert(key.clone(), self.read_key_policy(key, cache).await?);
+            }
+        }
+        let role = self.simulate_path_role(path, account, &access_policy, cache).await?;
+        Ok(PathFacts {
+            caller: account.clone(),
+            source_vault,
+            destination_vault,
+            access_policy,
+            cross_account_backup,
+            organization,
+            keys,
+            key_policies,
+            role,
+        })
     }
 
-    /// The destination vault and its access policy, read when the vault is the caller's.
-    async fn destination(
+    /// A vault, read when it is the caller's.
+    async fn read_vault(
         &self,
         vault: &BackupVaultArn,
         account: &AccountId,
-    ) -> Result<(Fact<Option<VaultFacts>>, Fact<Option<String>>), AwsError> {
+        cache: &mut Cache,
+    ) -> Result<Fact<Option<VaultFacts>>, AwsError> {
+        if let Some(fact) = cache.vaults.get(vault) {
+            return Ok(fact.clone());
+        }
         let owner = AccountId::parse(vault.account()).ok();
-        if vault.account() != account.as_str() {
+        let fact = if vault.account() != account.as_str() {
             let why =
                 format!("vault {vault} is in account {}, and this check runs in account {account}", vault.account());
-            let policy = Fact::Unknown { why: why.clone(), run_in: owner.clone() };
-            return Ok((Fact::Unknown { why, run_in: owner }, policy));
-        }
-        let described = match readable(self.facts.describe_backup_vault(vault).await, &owner)? {
-            Fact::Known(None) => return Ok((Fact::Known(None), Fact::Known(None))),
-            described => described,
+            Fact::Unknown { why, run_in: owner }
+        } else {
+            readable(self.facts.describe_backup_vault(vault).await, &owner)?
         };
-        let policy = readable(self.facts.get_backup_vault_access_policy(vault).await, &owner)?;
-        Ok((described, policy))
+        cache.vaults.insert(vault.clone(), fact.clone());
+        Ok(fact)
+    }
+
+    /// The access policy of a vault the caller could describe.
+    async fn read_access_policy(
+        &self,
+        vault: &BackupVaultArn,
+        cache: &mut Cache,
+    ) -> Result<Fact<Option<String>>, AwsError> {
+        if let Some(fact) = cache.policies.get(vault) {
+            return Ok(fact.clone());
+        }
+        let owner = AccountId::parse(vault.account()).ok();
+        let fact = readable(self.facts.get_backup_vault_access_policy(vault).await, &owner)?;
+        cache.policies.insert(vault.clone(), fact.clone());
+        Ok(fact)
+    }
+
+    /// DescribeKey of a vault's key. A key of another account is asked about too (its policy may
+    /// let the caller describe it); a refusal is not knowing, and "it does not exist" from another
+    /// account may be one (KMS does not tell the two apart there), so it is not knowing either.
+    async fn read_key(
+        &self,
+        key: &KmsKeyArn,
+        account: &AccountId,
+        cache: &mut Cache,
+    ) -> Result<Fact<Option<KeyFacts>>, AwsError> {
+        if let Some(fact) = cache.keys.get(key) {
+            return Ok(fact.clone());
+        }
+        let owner = AccountId::parse(key.account()).ok();
+        let fact = match readable(self.facts.describe_key(key).await, &owner)? {
+            Fact::Known(None) if key.account() != account.as_str() => Fact::Unknown {
+                why: format!("DescribeKey from account {account} does not find {key}: run the check in its account"),
+                run_in: owner,
+            },
+            fact => fact,
+        };
+        cache.keys.insert(key.clone(), fact.clone());
+        Ok(fact)
+    }
+
+    async fn read_key_policy(&self, key: &KmsKeyArn, cache: &mut Cache) -> Result<Fact<String>, AwsError> {
+        if let Some(fact) = cache.key_policies.get(key) {
+            return Ok(fact.clone());
+        }
+        let owner = AccountId::parse(key.account()).ok();
+        let fact = readable(self.facts.get_key_policy(key).await, &owner)?;
+        cache.key_policies.insert(key.clone(), fact.clone());
+        Ok(fact)
+    }
+
+    /// The path's role, simulated for `backup:CopyIntoBackupVault` on the destination vault with the
+    /// vault's access policy when it was read (docs/aws-facts.md#the-role). IAM simulates only the
+    /// caller's own roles.
+    async fn simulate_path_role(
+        &self,
+        path: &CopyPath,
+        account: &AccountId,
+        access_policy: &Fact<Option<String>>,
+        cache: &mut Cache,
+    ) -> Result<Fact<RoleFacts>, AwsError> {
+        let Some(role) = &path.role else {
+            return Ok(Fact::Unknown { why: "the path names no role".into(), run_in: None });
+        };
+        let owner = AccountId::parse(role.account()).ok();
+        if role.account() != account.as_str() {
+            return Ok(Fact::Unknown {
+                why: format!(
+                    "role {role} is in account {}, and IAM simulates only this account's ({account}) roles: aws iam \
+                     simulate-principal-policy --policy-source-arn {role} --action-names {COPY_INTO_BACKUP_VAULT} \
+                     --resource-arns {} must say allowed",
+                    role.account(),
+                    path.destination_vault
+                ),
+                run_in: owner,
+            });
+        }
+        let request = RoleSimulationRequest {
+            role: role.clone(),
+            actions: vec![COPY_INTO_BACKUP_VAULT.to_owned()],
+            resource: path.destination_vault.to_string(),
+            resource_policy: match access_policy {
+                Fact::Known(policy) => policy.clone(),
+                Fact::Unknown { .. } => None,
+            },
+        };
+        if let Some(fact) = cache.simulations.get(&request) {
+            return Ok(fact.clone());
+        }
+        let fact = match readable(self.facts.simulate_role(&request).await, &owner)? {
+            Fact::Known(Some(simulations)) => Fact::Known(RoleFacts::Simulated(simulations)),
+            Fact::Known(None) => Fact::Known(RoleFacts::Missing),
+            Fact::Unknown { why, run_in } => Fact::Unknown { why: format!("SimulatePrincipalPolicy: {why}"), run_in },
+        };
+        cache.simulations.insert(request, fact.clone());
+        Ok(fact)
+    }
+
+    /// DescribeOrganization, and from its management account ListAccounts.
+    async fn read_organization(&self, account: &AccountId) -> Result<OrganizationView, AwsError> {
+        let described: Fact<Option<OrganizationFacts>> = readable(self.facts.describe_organization().await, &None)?;
+        let members = match &described {
+            Fact::Known(Some(organization)) if organization.management == *account => {
+                match readable(self.facts.list_organization_accounts().await, &Some(organization.management.clone()))? {
+                    Fact::Known(members) => Fact::Known(members.into_iter().collect()),
+                    Fact::Unknown { why, run_in } => Fact::Unknown { why: format!("ListAccounts: {why}"), run_in },
+                }
+            }
+            Fact::Known(Some(organization)) => Fact::Unknown {
+                why: format!(
+                    "ListAccounts answers in the organization's management account {}, and this check runs in \
+                     account {account}",
+                    organization.management
+                ),
+                run_in: Some(organization.management.clone()),
+            },
+            Fact::Known(None) => Fact::Known(HashSet::new()),
+            Fact::Unknown { why, run_in } => Fact::Unknown { why: why.clone(), run_in: run_in.clone() },
+        };
+        Ok(OrganizationView { described, members })
     }
 
     async fn cross_account_backup(&self) -> Result<Fact<bool>, AwsError> {

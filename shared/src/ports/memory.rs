@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 use aws_lambda_events::cloudformation::CloudFormationCustomResourceResponse;
 
+use super::RoleSimulationRequest;
 use super::{
     AccountScope, AlertSink, AwsError, BackupApi, BackupJobQuery, Clock, CopyJobQuery, CustomResourceResponder,
     ErrorClass, IncidentClaim, IncidentClaimKind, IncidentEntry, Page, PathFactsApi, PlanCopyAction, ResponseError,
@@ -21,6 +22,7 @@ use crate::domain::{
     PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal, Resolution, SlotSettled, StartedCopy, StateChange,
     StateUpdate, StorageClass, SweepCursor, VaultFacts, VaultName, VaultNotifications,
 };
+use crate::domain::{KeyFacts, KmsKeyArn, OrganizationFacts, SimulatedDecision, Simulation};
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -64,6 +66,11 @@ pub enum Call {
     DescribeGlobalSettings,
     ListBackupPlans,
     GetCallerIdentity,
+    DescribeKey,
+    GetKeyPolicy,
+    SimulatePrincipalPolicy,
+    DescribeOrganization,
+    ListAccounts,
     ListBackupJobs,
     ListCopyJobSummaries,
     ListCopyJobs,
@@ -116,6 +123,11 @@ impl Call {
             Self::DescribeGlobalSettings => "DescribeGlobalSettings",
             Self::ListBackupPlans => "ListBackupPlans",
             Self::GetCallerIdentity => "GetCallerIdentity",
+            Self::DescribeKey => "DescribeKey",
+            Self::GetKeyPolicy => "GetKeyPolicy",
+            Self::SimulatePrincipalPolicy => "SimulatePrincipalPolicy",
+            Self::DescribeOrganization => "DescribeOrganization",
+            Self::ListAccounts => "ListAccounts",
             Self::ListBackupJobs => "ListBackupJobs",
             Self::ListCopyJobSummaries => "ListCopyJobSummaries",
             Self::ListCopyJobs => "ListCopyJobs",
@@ -184,6 +196,17 @@ pub fn transient_error(service: &'static str, operation: &'static str, code: &st
         service,
         operation,
         class: ErrorClass::Transient,
+        code: Some(code.to_owned()),
+        message: format!("{code} (injected)"),
+    }
+}
+
+/// A permanent error of another service (KMS, IAM, Organizations) as its adapter would classify it.
+pub fn service_error(service: &'static str, operation: &'static str, code: &str) -> AwsError {
+    AwsError {
+        service,
+        operation,
+        class: ErrorClass::Permanent,
         code: Some(code.to_owned()),
         message: format!("{code} (injected)"),
     }
@@ -1246,12 +1269,22 @@ struct PathFactsState {
     /// `isCrossAccountBackupEnabled` as DescribeGlobalSettings reports it (`None`: not reported).
     cross_account_backup: Option<bool>,
     plan_actions: Vec<(String, PlanCopyAction)>,
+    /// KMS keys: what DescribeKey says, and the key policy.
+    keys: HashMap<KmsKeyArn, (KeyFacts, String)>,
+    /// IAM's answers by (role, action): the roles that exist, and what the simulator decides.
+    roles: HashMap<IamRoleArn, HashMap<String, SimulatedDecision>>,
+    /// The SimulatePrincipalPolicy requests made, in order.
+    simulations: Vec<RoleSimulationRequest>,
+    /// The organization and its members (the management account among them).
+    organization: Option<(OrganizationFacts, Vec<AccountId>)>,
     calls: BTreeMap<Call, usize>,
 }
 
 /// What the path check reads, in memory: the caller's vaults (with their Vault Lock and key), their
-/// access policies, the organization's cross-account setting and the plans' copy actions. Like AWS,
-/// it describes only the caller's own vaults: another account's is access denied.
+/// access policies, the organization's cross-account setting and the plans' copy actions, KMS keys,
+/// IAM's simulation of roles and the organization. Like AWS, it describes only the caller's own
+/// vaults, keys and roles (another account's is access denied), the organization to its members
+/// and its member list to the management account.
 #[derive(Default)]
 pub struct MemoryPathFacts {
     state: Mutex<PathFactsState>,
@@ -1285,6 +1318,31 @@ impl MemoryPathFacts {
     /// A plan rule's copy action in `region`.
     pub fn add_plan_copy_action(&self, region: &str, action: PlanCopyAction) {
         lock(&self.state).plan_actions.push((region.to_owned(), action));
+    }
+
+    /// A KMS key as DescribeKey reports it, with its key policy (JSON text).
+    pub fn add_key(&self, key: KeyFacts, policy: &str) {
+        lock(&self.state).keys.insert(key.arn.clone(), (key, policy.to_owned()));
+    }
+
+    /// A role that exists, and what IAM's simulator decides for each action (others: implicitDeny).
+    pub fn add_role(&self, role: &IamRoleArn, decisions: &[(&str, SimulatedDecision)]) {
+        let decisions = decisions.iter().map(|(action, decision)| ((*action).to_owned(), *decision)).collect();
+        lock(&self.state).roles.insert(role.clone(), decisions);
+    }
+
+    /// The SimulatePrincipalPolicy requests made so far.
+    pub fn simulations(&self) -> Vec<RoleSimulationRequest> {
+        lock(&self.state).simulations.clone()
+    }
+
+    /// The organization and its members (its management account is one, whether listed or not).
+    pub fn set_organization(&self, organization: OrganizationFacts, members: &[AccountId]) {
+        let mut members = members.to_vec();
+        if !members.contains(&organization.management) {
+            members.push(organization.management.clone());
+        }
+        lock(&self.state).organization = Some((organization, members));
     }
 
     /// The next `times` calls of `call` fail with `error`.
@@ -1346,5 +1404,69 @@ impl PathFactsApi for MemoryPathFacts {
     async fn list_plan_copy_actions(&self, region: &str) -> Result<Vec<PlanCopyAction>, AwsError> {
         let state = self.enter(Call::ListBackupPlans)?;
         Ok(state.plan_actions.iter().filter(|(at, _)| at == region).map(|(_, action)| action.clone()).collect())
+    }
+
+    async fn describe_key(&self, key: &KmsKeyArn) -> Result<Option<KeyFacts>, AwsError> {
+        let state = self.enter(Call::DescribeKey)?;
+        if key.account() != state.caller().as_str() {
+            return Err(service_error("kms", "DescribeKey", "AccessDeniedException"));
+        }
+        Ok(state.keys.get(key).map(|(facts, _)| facts.clone()))
+    }
+
+    async fn get_key_policy(&self, key: &KmsKeyArn) -> Result<String, AwsError> {
+        let state = self.enter(Call::GetKeyPolicy)?;
+        if key.account() != state.caller().as_str() {
+            return Err(service_error("kms", "GetKeyPolicy", "AccessDeniedException"));
+        }
+        match state.keys.get(key) {
+            Some((_, policy)) => Ok(policy.clone()),
+            None => Err(service_error("kms", "GetKeyPolicy", "NotFoundException")),
+        }
+    }
+
+    async fn simulate_role(&self, request: &RoleSimulationRequest) -> Result<Option<Vec<Simulation>>, AwsError> {
+        let mut state = self.enter(Call::SimulatePrincipalPolicy)?;
+        state.simulations.push(request.clone());
+        let Some(decisions) = state.roles.get(&request.role) else { return Ok(None) };
+        Ok(Some(
+            request
+                .actions
+                .iter()
+                .map(|action| {
+                    let decision = decisions.get(action).copied().unwrap_or(SimulatedDecision::ImplicitDeny);
+                    Simulation {
+                        action: action.clone(),
+                        resource: request.resource.clone(),
+                        decision,
+                        matched: match decision {
+                            SimulatedDecision::ImplicitDeny => Vec::new(),
+                            _ => vec!["inline".to_owned()],
+                        },
+                        missing_context: Vec::new(),
+                    }
+                })
+                .collect(),
+        ))
+    }
+
+    async fn describe_organization(&self) -> Result<Option<OrganizationFacts>, AwsError> {
+        let state = self.enter(Call::DescribeOrganization)?;
+        let caller = state.caller();
+        Ok(state
+            .organization
+            .as_ref()
+            .filter(|(_, members)| members.contains(&caller))
+            .map(|(organization, _)| organization.clone()))
+    }
+
+    async fn list_organization_accounts(&self) -> Result<Vec<AccountId>, AwsError> {
+        let state = self.enter(Call::ListAccounts)?;
+        let caller = state.caller();
+        match &state.organization {
+            Some((organization, members)) if organization.management == caller => Ok(members.clone()),
+            Some(_) => Err(service_error("organizations", "ListAccounts", "AccessDeniedException")),
+            None => Err(service_error("organizations", "ListAccounts", "AWSOrganizationsNotInUseException")),
+        }
     }
 }

@@ -20,6 +20,7 @@ use crate::domain::{
     PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal, Resolution, ResourceArn, ResourceType, ServiceRefusal,
     SlotSettled, StartedCopy, StateChange, StateUpdate, SweepCursor, VaultFacts, VaultName, VaultNotifications,
 };
+use crate::domain::{KeyFacts, KmsKeyArn, OrganizationFacts, Simulation};
 
 /// The longest one call through a port may take, retries included: the adapters set the SDK's
 /// operation timeout to it, and a handler that must act before a deadline keeps this much back.
@@ -152,8 +153,19 @@ pub trait BackupApi: Send + Sync {
 /// the prior 14 days" (docs/aws-facts.md#organization-view).
 pub const COPY_JOB_SUMMARY_DAYS: i64 = 14;
 
-/// What the path check (`vaultwatch paths`) reads: the caller's account, and AWS Backup's vault
-/// configuration, global settings and plans. Read-only.
+/// A SimulatePrincipalPolicy request: may the role do these actions on the resource?
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RoleSimulationRequest {
+    pub role: IamRoleArn,
+    pub actions: Vec<String>,
+    pub resource: String,
+    /// The resource's own policy (a vault access policy), evaluated with the role's (`ResourcePolicy`).
+    pub resource_policy: Option<String>,
+}
+
+/// What the path check (`vaultwatch paths`) reads: the caller's account, AWS Backup's vault
+/// configuration, global settings and plans, the vaults' KMS keys, the role's permissions as IAM's
+/// policy simulator tells them, and the caller's organization. Read-only.
 pub trait PathFactsApi: Send + Sync {
     /// The account the caller's credentials belong to (STS GetCallerIdentity).
     fn caller_account(&self) -> impl Future<Output = Result<AccountId, AwsError>> + Send;
@@ -177,6 +189,23 @@ pub trait PathFactsApi: Send + Sync {
         &self,
         region: &str,
     ) -> impl Future<Output = Result<Vec<PlanCopyAction>, AwsError>> + Send;
+    /// KMS DescribeKey, in the key's region: its state and manager; `None` when KMS says it does not
+    /// exist (NotFoundException).
+    fn describe_key(&self, key: &KmsKeyArn) -> impl Future<Output = Result<Option<KeyFacts>, AwsError>> + Send;
+    /// KMS GetKeyPolicy (`default`, the only name a key policy has), in the key's region: its JSON text.
+    fn get_key_policy(&self, key: &KmsKeyArn) -> impl Future<Output = Result<String, AwsError>> + Send;
+    /// IAM SimulatePrincipalPolicy of the caller's role (every page); `None` when the role does not
+    /// exist (NoSuchEntity).
+    fn simulate_role(
+        &self,
+        request: &RoleSimulationRequest,
+    ) -> impl Future<Output = Result<Option<Vec<Simulation>>, AwsError>> + Send;
+    /// Organizations DescribeOrganization: the caller's organization, `None` when it is in none
+    /// (AWSOrganizationsNotInUseException). Any member account may ask.
+    fn describe_organization(&self) -> impl Future<Output = Result<Option<OrganizationFacts>, AwsError>> + Send;
+    /// Organizations ListAccounts (every page): the organization's member accounts. Only the
+    /// management account (or a delegated administrator) may ask.
+    fn list_organization_accounts(&self) -> impl Future<Output = Result<Vec<AccountId>, AwsError>> + Send;
 }
 
 /// One CopyAction of a backup plan rule, with what decides its copies' retention.
