@@ -290,7 +290,7 @@ pub enum IncidentMessage {
     /// The cause is gone; the backfill follows (when on).
     Healed { incident: Incident, backfill: bool },
     /// The backfill has settled every affected recovery point.
-    Backfilled { incident: Incident, backfill: Backfill },
+    Backfilled { incident: Incident, backfill: Box<Backfill> },
 }
 
 impl IncidentMessage {
@@ -513,7 +513,7 @@ mod tests {
             IncidentMessage::Opened(open.clone()),
             IncidentMessage::Digest(open.clone()),
             IncidentMessage::Healed { incident: healed.clone(), backfill: true },
-            IncidentMessage::Backfilled { backfill: Backfill::of(&healed), incident: healed },
+            IncidentMessage::Backfilled { backfill: Box::new(Backfill::of(&healed)), incident: healed },
         ];
         for message in &messages {
             assert_eq!(message.notification().thread_id(), open.id.thread_id());

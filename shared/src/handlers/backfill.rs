@@ -283,7 +283,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink> Backfiller<B, S, A> {
             return Ok(false);
         }
         // Recorded first: a message lost to a failed publish is logged, never sent twice.
-        let message = IncidentMessage::Backfilled { incident, backfill: backfill.clone() };
+        let message = IncidentMessage::Backfilled { incident, backfill: Box::new(backfill.clone()) };
         match self.alerts.incident(&message).await {
             Ok(()) => {
                 tracing::info!(incident = %backfill.episode.thread_id(), started = backfill.started, not_copyable = backfill.not_copyable, "backfill finished")
