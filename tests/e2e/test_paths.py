@@ -19,7 +19,7 @@ import boto3
 import pytest
 
 from harness.config import ROOT
-from harness.processes import MOTO, start_server, start_standin
+from harness.processes import path_servers
 from standin import paths as standin_paths
 from standin.state import moto_account
 
@@ -39,23 +39,9 @@ OK, BROKEN, CANNOT_TELL = 0, 1, 4
 
 @pytest.fixture(scope="module")
 def servers():
-    started = []
-    try:
-        env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
-        moto, (moto_port,) = start_server(MOTO, "moto server", env=env, stderr=subprocess.DEVNULL)
-        started.append(moto)
-        moto_url = f"http://127.0.0.1:{moto_port}"
-        proxy, (proxy_port,) = start_server([*MOTO[:2], "standin.iam_proxy", "--port", "0", "--moto", moto_url], "IAM proxy",
-                                            stderr=subprocess.DEVNULL)
-        started.append(proxy)
-        proxy_url = f"http://127.0.0.1:{proxy_port}"
-        standin, url = start_standin(["--kms-endpoint", moto_url, "--iam-endpoint", proxy_url], stderr=subprocess.DEVNULL)
-        started.append(standin)
-        yield {"moto": moto_url, "proxy": proxy_url, "backup": url}
-    finally:
-        for process in started:
-            process.terminate()
-            process.wait(timeout=10)
+    """moto (KMS, IAM), the IAM proxy in front of it, and a stand-in reading keys and roles there."""
+    with path_servers() as urls:
+        yield urls
 
 
 def backup(servers, account: str, region: str = "us-east-1"):

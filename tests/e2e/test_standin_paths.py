@@ -7,15 +7,13 @@ SimulatePrincipalPolicy. No function binaries."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import urllib.request
 
 import boto3
 import botocore.exceptions
 import pytest
 
-from harness.processes import MOTO, start_server, start_standin
+from harness.processes import path_servers
 from standin import paths
 from standin.common import derive_category
 from standin.state import moto_account
@@ -29,25 +27,9 @@ TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "
 
 @pytest.fixture(scope="module")
 def servers():
-    """moto (KMS, IAM with AWS's managed policies), the IAM proxy in front of it, and a stand-in
-    reading keys from moto and roles through the proxy."""
-    started = []
-    try:
-        env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
-        moto, (moto_port,) = start_server(MOTO, "moto server", env=env, stderr=subprocess.DEVNULL)
-        started.append(moto)
-        moto_url = f"http://127.0.0.1:{moto_port}"
-        proxy, (proxy_port,) = start_server([*MOTO[:2], "standin.iam_proxy", "--port", "0", "--moto", moto_url], "IAM proxy",
-                                            stderr=subprocess.DEVNULL)
-        started.append(proxy)
-        proxy_url = f"http://127.0.0.1:{proxy_port}"
-        standin, url = start_standin(["--kms-endpoint", moto_url, "--iam-endpoint", proxy_url], stderr=subprocess.DEVNULL)
-        started.append(standin)
-        yield {"moto": moto_url, "proxy": proxy_url, "backup": url}
-    finally:
-        for process in started:
-            process.terminate()
-            process.wait(timeout=10)
+    """moto (KMS, IAM), the IAM proxy in front of it, and a stand-in reading keys and roles there."""
+    with path_servers() as urls:
+        yield urls
 
 
 def aws(servers, service: str, account: str, region: str = "us-east-1", endpoint: str | None = None):

@@ -4,6 +4,7 @@ READY line) and stopped with the stack."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -40,6 +41,30 @@ def start_standin(args: list[str], **popen) -> tuple[subprocess.Popen, str]:
     """Starts the AWS Backup stand-in with `args`; returns the process and its URL once it listens."""
     process, (port,) = start_server([*STANDIN, "--port", "0", *args], "backup stand-in", **popen)
     return process, f"http://127.0.0.1:{port}"
+
+
+@contextlib.contextmanager
+def path_servers():
+    """moto (KMS, IAM with AWS's managed policies), the IAM proxy in front of it (SimulatePrincipalPolicy,
+    STS), and a stand-in reading keys from moto and roles through the proxy: the copy paths' world.
+    Yields their URLs: `moto`, `proxy`, `backup`."""
+    started = []
+    try:
+        env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
+        moto, (moto_port,) = start_server(MOTO, "moto server", env=env, stderr=subprocess.DEVNULL)
+        started.append(moto)
+        moto_url = f"http://127.0.0.1:{moto_port}"
+        proxy, (proxy_port,) = start_server([*MOTO[:2], "standin.iam_proxy", "--port", "0", "--moto", moto_url],
+                                            "IAM proxy", stderr=subprocess.DEVNULL)
+        started.append(proxy)
+        proxy_url = f"http://127.0.0.1:{proxy_port}"
+        standin, url = start_standin(["--kms-endpoint", moto_url, "--iam-endpoint", proxy_url], stderr=subprocess.DEVNULL)
+        started.append(standin)
+        yield {"moto": moto_url, "proxy": proxy_url, "backup": url}
+    finally:
+        for process in started:
+            process.terminate()
+            process.wait(timeout=10)
 
 
 class Endpoints:
