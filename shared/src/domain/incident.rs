@@ -546,6 +546,39 @@ mod tests {
     }
 
     #[test]
+    fn a_backfill_keeps_the_first_not_copied_by_name_and_counts_them_all() {
+        let open = incident(PathCauseKind::KmsKey, KMS);
+        let mut backfill = Backfill::of(&open);
+        let gone = |n: usize| NotBackfilled {
+            recovery_point: RecoveryPointArn::parse(&format!("arn:aws:ec2:us-east-1::snapshot/snap-{n:017}")).unwrap(),
+            why: "deleted".into(),
+        };
+        for n in 0..NOT_COPIED_KEPT + 1 {
+            backfill = backfill.after(&SlotSettled::NotCopyable(gone(n)));
+        }
+        assert_eq!(backfill.not_copyable, NOT_COPIED_KEPT as u64 + 1);
+        assert_eq!(backfill.not_copied.len(), NOT_COPIED_KEPT, "the first ones by name");
+        assert_eq!(backfill.not_copied[NOT_COPIED_KEPT - 1], gone(NOT_COPIED_KEPT - 1));
+        assert_eq!(backfill.next_slot, NOT_COPIED_KEPT as u64 + 2);
+    }
+
+    #[test]
+    fn each_message_names_what_it_says_for_subscribers_filtering_on_it() {
+        let open = incident(PathCauseKind::KmsKey, KMS);
+        let healed = Incident {
+            state: IncidentState::Healed { at: open.id.opened_at, by: HealedBy::PathCheck },
+            ..open.clone()
+        };
+        let labels = [
+            IncidentMessage::Opened(open.clone()).label(),
+            IncidentMessage::Digest(open).label(),
+            IncidentMessage::Healed { incident: healed.clone(), backfill: false }.label(),
+            IncidentMessage::Backfilled { backfill: Box::new(Backfill::of(&healed)), incident: healed }.label(),
+        ];
+        assert_eq!(labels, ["path broken", "path still broken", "path healed", "path backfilled"]);
+    }
+
+    #[test]
     fn healed_by_reads_back() {
         let job = CopyJobId::parse("47C8EF56-74D8-059D-1301-C5BE1D5C926E").unwrap();
         for by in [HealedBy::PathCheck, HealedBy::Copy(job)] {
