@@ -1113,3 +1113,58 @@ async fn sweeps_count_broken_paths_send_due_digests_and_start_no_copy_into_a_bro
     let digests = messages.iter().filter(|m| matches!(m, IncidentMessage::Digest(_))).count();
     assert_eq!(digests, 1, "one digest per day, however many sweeps: {messages:?}");
 }
+
+/// An incident of a resource type AWS Backup does not copy along the path heals only on a copy of
+/// that type: the path's other copies completing every night prove nothing about it.
+#[tokio::test]
+async fn an_unsupported_resource_types_incident_heals_only_on_a_copy_of_that_type() {
+    use vaultwatch::domain::{IncidentState, PathCauseKind, RecoveryPointArn};
+    let reconciler = reconciler(RouteTable::default());
+    let mut rds = generated_job(2);
+    rds.id = copy_id("RDS-FAILED");
+    rds.resource_type = Some("RDS".into());
+    rds.status_message = Some("Copy job from primary to dr-copy cannot be initiated for RDS resources. Feature is not supported for provided resource type.".into());
+    rds.completed_at = Some(Utc::now() - chrono::Duration::hours(20));
+    reconciler.backup.add_copy_job(rds.clone());
+    event_path(&reconciler).handle_failure(&rds.id, None, &ClaimOwner::unique()).await.unwrap();
+    assert_eq!(reconciler.store.incidents()[0].id.key.cause, PathCauseKind::Unsupported);
+
+    let mut ebs = completed_copy_of(&rds, "EBS-DONE");
+    ebs.resource_type = Some("EBS".into());
+    ebs.iam_role = rds.iam_role.clone();
+    ebs.source_recovery_point = RecoveryPointArn::parse(&format!("{RECOVERY_POINT}-ebs")).unwrap();
+    reconciler.backup.add_copy_job(ebs);
+    assert_eq!(reconciler.run(Utc::now(), never_out_of_time()).await.unwrap().incidents_healed, 0);
+    assert!(reconciler.store.incidents()[0].is_open(), "an EBS copy says nothing about RDS on the path");
+
+    let mut rds_done = completed_copy_of(&rds, "RDS-DONE");
+    rds_done.iam_role = rds.iam_role.clone();
+    reconciler.backup.add_copy_job(rds_done);
+    assert_eq!(reconciler.run(Utc::now(), never_out_of_time()).await.unwrap().incidents_healed, 1);
+    assert!(matches!(reconciler.store.incidents()[0].state, IncidentState::Healed { .. }));
+}
+
+/// The backfill is opened before the "healed" message: a message SNS refuses is sent on the next
+/// sweep, and the healed episode's recovery points are copied meanwhile.
+#[tokio::test]
+async fn a_healed_message_sns_refuses_does_not_hold_the_backfill_back() {
+    use vaultwatch::domain::{IncidentMessage, RecoveryPointArn};
+    let reconciler = reconciler(RouteTable::default());
+    let mut failed = generated_job(2);
+    failed.status_message = Some(PATH_FAILURE.into());
+    failed.completed_at = Some(Utc::now() - chrono::Duration::hours(20));
+    reconciler.backup.add_copy_job(failed.clone());
+    event_path(&reconciler).handle_failure(&failed.id, None, &ClaimOwner::unique()).await.unwrap();
+    let mut next = completed_copy_of(&failed, "NEXT-NIGHT");
+    next.iam_role = failed.iam_role.clone();
+    next.source_recovery_point = RecoveryPointArn::parse(&format!("{RECOVERY_POINT}-next")).unwrap();
+    reconciler.backup.add_copy_job(next);
+
+    reconciler.alerts.fail_next(Call::PublishIncident, 1, transient_error("sns", "Publish", "Throttling"));
+    let first = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!((first.incidents_healed, first.errors, first.copies_backfilled), (0, 1, 1), "{first:?}");
+    let second = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!((second.incidents_healed, second.copies_backfilled), (1, 0), "{second:?}");
+    let healed = reconciler.alerts.incident_messages().iter().filter(|m| matches!(m, IncidentMessage::Healed { .. })).count();
+    assert_eq!(healed, 1);
+}

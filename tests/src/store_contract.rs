@@ -225,11 +225,23 @@ pub async fn incidents(store: &impl TrackingStore, unique: &str) {
     assert!(!again.opened && !again.added, "the same recovery point counts once: {again:?}");
     assert_eq!((again.incident.affected, &again.incident.id), (1, &id));
 
-    // Writers meeting on the path at once: one episode, each point counted once.
+    // Writers meeting on the path at once: one episode, each point counted once. Two failures of a
+    // point (two copy jobs) may meet: the one that finds the other numbering it is told to try again
+    // (a transient error: the failure is delivered again), as a redelivery would.
     let points: Vec<String> = (0..8).map(|n| format!("p{n}")).collect();
-    let entries = futures_util::future::join_all(points.iter().chain(points.iter()).map(|point| {
-        let failure = failure(point, kms);
-        async move { store.record_path_failure(&failure, t0 + chrono::Duration::seconds(2)).await.unwrap() }
+    let twice = points.iter().map(|point| (point, "")).chain(points.iter().map(|point| (point, "-again")));
+    let entries = futures_util::future::join_all(twice.map(|(point, again)| {
+        let mut failure = failure(point, kms);
+        failure.point.copy_job = CopyJobId::parse(&format!("JOB-{point}{again}")).ok();
+        async move {
+            loop {
+                match store.record_path_failure(&failure, t0 + chrono::Duration::seconds(2)).await {
+                    Ok(entry) => break entry,
+                    Err(err) if err.is_transient() => tokio::task::yield_now().await,
+                    Err(err) => panic!("{err}"),
+                }
+            }
+        }
     }))
     .await;
     assert!(entries.iter().all(|entry| !entry.opened && entry.incident.id == id));

@@ -120,6 +120,10 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink> Backfiller<B, S, A> {
         let Some(mut backfill) = self.store.claim_backfill(episode, owner, self.clock.now(), lease).await? else {
             return Ok(());
         };
+        // In flight as the claimed state says (another runner may have started copies since the
+        // listing this run began with).
+        let busy = in_flight.entry(backfill.path.destination_vault.clone()).or_default();
+        *busy = busy.saturating_sub(seen.in_flight.len()) + backfill.in_flight.len();
         let advanced = self.settle_slots(&mut backfill, owner, in_flight, run).await;
         let told = match &advanced {
             Ok(()) if backfill.finished() && !backfill.told => self.tell(&backfill, owner).await,

@@ -27,7 +27,7 @@ use serde_json::Value;
 use super::copier::{CompletedBackup, Copier};
 use super::coverage::{CoverageAssessor, CoverageQuery};
 use super::deadline::{Deadline, Stopped};
-use super::healing::Healer;
+use super::healing::{CompletedCopy, Healer};
 use super::organization::{AccountCoverage, OrganizationAssessor, OrganizationSettings};
 use super::retrier::{ClaimedWork, FailureHandled, Once, Retrier, RetrierSettings};
 use super::tracker::Tracker;
@@ -261,15 +261,9 @@ struct Swept {
     ledger: CopyLedger,
     /// Pairs of listed copy jobs that could not be read as a whole: they have a copy all the same.
     unreadable_copies: HashSet<(RecoveryPointArn, BackupVaultArn)>,
-    /// The last copy listed as completed on each path: proof the path works (healing its incidents).
-    completed_on: HashMap<PathKey, Completed>,
-}
-
-/// A copy that completed on a path.
-#[derive(Clone, Debug)]
-struct Completed {
-    job: CopyJobId,
-    at: DateTime<Utc>,
+    /// The last copy listed as completed on each path, per resource type: proof the path works
+    /// (healing its incidents).
+    completed_on: HashMap<PathKey, Vec<CompletedCopy>>,
 }
 
 /// A coverage status that says no copy job exists for the requirement.
@@ -512,7 +506,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
         };
         let mut ledger = CopyLedger::default();
         let mut unreadable_copies = HashSet::new();
-        let mut completed_on: HashMap<PathKey, Completed> = HashMap::new();
+        let mut completed_on: HashMap<PathKey, Vec<CompletedCopy>> = HashMap::new();
         // Some listed job could not be read well enough to know even its pair.
         let mut copies_unknown = false;
         let listing = loop {
@@ -537,9 +531,12 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             // the page changed: all of it is reconciled again, harmlessly.)
             for job in page.items.iter().filter(|job| job.state == CopyJobState::Completed) {
                 let Some(at) = job.completed_at else { continue };
-                let last = completed_on.entry(CopyPath::of(job).key()).or_insert(Completed { job: job.id.clone(), at });
-                if at > last.at {
-                    *last = Completed { job: job.id.clone(), at };
+                let copy = CompletedCopy { job: job.id.clone(), at, resource_type: job.resource_type.clone() };
+                let latest = completed_on.entry(CopyPath::of(job).key()).or_default();
+                match latest.iter_mut().find(|other| other.resource_type == copy.resource_type) {
+                    Some(other) if other.at < at => *other = copy,
+                    Some(_) => {}
+                    None => latest.push(copy),
                 }
             }
             let done =
@@ -809,14 +806,13 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
     /// sends its one "healed" message (again on a later sweep if this one could not).
     async fn heal_paths(
         &self,
-        completed_on: &HashMap<PathKey, Completed>,
+        completed_on: &HashMap<PathKey, Vec<CompletedCopy>>,
         summary: &mut Summary,
         run: Run<'_>,
     ) -> Progress {
         let healer = self.healer();
         for (path, completed) in completed_on {
-            let Ok(healed) = run.deadline.bound(healer.heal_path(path, &completed.job, completed.at, run.owner)).await
-            else {
+            let Ok(healed) = run.deadline.bound(healer.heal_path(path, completed, run.owner)).await else {
                 return Progress::Stopped;
             };
             match healed {

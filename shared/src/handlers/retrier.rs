@@ -519,9 +519,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
             return Err(err.into());
         }
         tracing::warn!(incident = %id.thread_id(), "incident alert published");
-        if self.store.finish_incident_claim(id, kind, owner).await? == Ownership::Lost {
-            tracing::error!(incident = %id.thread_id(), "incident alert sent, but its claim was taken over before it was recorded");
-        }
+        super::healing::finish_message_claim(&self.store, id, kind, owner).await?;
         Ok(true)
     }
 

@@ -291,28 +291,51 @@ impl DynamoStore {
         now: DateTime<Utc>,
     ) -> Result<Option<(Item, bool)>, AwsError> {
         let point = point_key(episode, &failure.point.recovery_point);
+        // The failure's copy job takes the point: its own redelivery (the failure's claim makes it
+        // the only writer for that job) takes it again at once.
+        let writer = failure.point.copy_job.as_ref().map_or("-", |job| job.as_str()).to_owned();
         let new_point = UpdateExpression::default()
             .set(ITEM_TYPE, string(affected::POINT_KIND))
             .set(UPDATED_AT, timestamp(now))
             .set(affected::TAKEN_AT, number(now.timestamp()))
+            .set(affected::TAKEN_BY, string(writer.as_str()))
             .name("pk", PK)
             .condition(ITEM_IS_NEW);
         if let Updated::ConditionFailed(item) = self.update("UpdateItem", point.clone(), new_point, false).await? {
-            // Counted, or being counted by a live writer: the incident as it stands. A point left
-            // unnumbered past any writer's life is numbered by the one writer that takes it over.
+            let s = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str);
             let taken_at = item.get(affected::TAKEN_AT).and_then(|v| v.as_n().ok()).and_then(|n| n.parse::<i64>().ok());
-            let abandoned = !item.contains_key(affected::SLOT)
-                && taken_at.is_some_and(|at| at < now.timestamp() - POINT_ABANDONED_AFTER.as_secs() as i64);
-            let taken_over = abandoned && {
-                let take = UpdateExpression::default()
-                    .set(affected::TAKEN_AT, number(now.timestamp()))
-                    .value("taken", number(taken_at.unwrap_or_default()))
-                    .condition(POINT_STILL_TAKEN_AT);
-                matches!(self.update("UpdateItem", point.clone(), take, false).await?, Updated::Applied(_))
-            };
-            if !taken_over {
+            if item.contains_key(affected::SLOT) {
+                // Counted before: the incident as it stands.
                 let current = self.get_item(incident_key(&episode.key)).await?.unwrap_or_default();
                 return Ok((opened_at(&current) == Some(episode.opened_at)).then_some((current, false)));
+            }
+            // Unnumbered: this failure's own earlier attempt stopped between the writes (take it
+            // again), another failure of the point is numbering it now (try later: a success here
+            // would let the point go uncounted if that writer then stops), or that writer is gone.
+            let ours = s(affected::TAKEN_BY) == Some(writer.as_str()) && writer != "-";
+            let abandoned = taken_at.is_some_and(|at| at < now.timestamp() - POINT_ABANDONED_AFTER.as_secs() as i64);
+            if !ours && !abandoned {
+                return Err(AwsError {
+                    service: "dynamodb",
+                    operation: "UpdateItem",
+                    class: ErrorClass::Transient,
+                    code: None,
+                    message: "another failure of this recovery point is being counted in the incident".into(),
+                });
+            }
+            let take = UpdateExpression::default()
+                .set(affected::TAKEN_AT, number(now.timestamp()))
+                .set(affected::TAKEN_BY, string(writer.as_str()))
+                .value("taken", number(taken_at.unwrap_or_default()))
+                .condition(POINT_STILL_TAKEN_AT);
+            if !matches!(self.update("UpdateItem", point.clone(), take, false).await?, Updated::Applied(_)) {
+                return Err(AwsError {
+                    service: "dynamodb",
+                    operation: "UpdateItem",
+                    class: ErrorClass::Transient,
+                    code: None,
+                    message: "another writer took this recovery point over".into(),
+                });
             }
         }
         let count = UpdateExpression::default()
@@ -611,7 +634,13 @@ impl TrackingStore for DynamoStore {
             .set_if_absent(NOT_COPYABLE, number(0))
             .set_if_absent(TOLD, AttributeValue::Bool(false))
             .set(UPDATED_AT, timestamp(Utc::now()));
-        self.update("UpdateItem", backfill_key(&digest), write, false).await?;
+        let item = match self.update("UpdateItem", backfill_key(&digest), write, true).await? {
+            Updated::Applied(item) | Updated::ConditionFailed(item) => item,
+        };
+        // A finished backfill opened again (its healed message retried) stays finished.
+        if item.get(TOLD).and_then(|v| v.as_bool().ok()).copied().unwrap_or(false) {
+            return Ok(());
+        }
         let register = UpdateExpression::default()
             .set(ITEM_TYPE, string(ACTIVE_KIND))
             .add(EPISODES, AttributeValue::Ss(vec![digest]));

@@ -182,8 +182,10 @@ pub mod open_incidents {
 pub mod affected {
     pub const POINT_KIND: &str = "incident_point";
     pub const SLOT_KIND: &str = "incident_slot";
-    /// On the point item: when its writer took it (epoch seconds), until it numbers it.
+    /// On the point item: when its writer took it (epoch seconds), until it numbers it, and which
+    /// failed copy job's failure that writer counts (its redelivery takes the point again at once).
     pub const TAKEN_AT: &str = "taken_at";
+    pub const TAKEN_BY: &str = "taken_by";
     /// On the point item: the slot it was numbered into (absent until then).
     pub const SLOT: &str = "slot";
     /// On the slot item: the recovery point and what copying it needs (JSON).
