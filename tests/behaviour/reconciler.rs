@@ -1165,6 +1165,49 @@ async fn a_healed_message_sns_refuses_does_not_hold_the_backfill_back() {
     assert_eq!((first.incidents_healed, first.errors, first.copies_backfilled), (0, 1, 1), "{first:?}");
     let second = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!((second.incidents_healed, second.copies_backfilled), (1, 0), "{second:?}");
-    let healed = reconciler.alerts.incident_messages().iter().filter(|m| matches!(m, IncidentMessage::Healed { .. })).count();
+    let healed =
+        reconciler.alerts.incident_messages().iter().filter(|m| matches!(m, IncidentMessage::Healed { .. })).count();
     assert_eq!(healed, 1);
+}
+
+/// Backfill copies whose COPY_JOB events were lost still make room: the sweep finds them ended in
+/// their records and starts the next; the run that settles the last says the backfill finished.
+#[tokio::test]
+async fn a_backfill_goes_on_when_its_copies_events_are_lost_and_says_when_it_finished() {
+    use vaultwatch::domain::RecoveryPointArn;
+    let mut reconciler = reconciler(RouteTable::default());
+    reconciler.retry.backfill.concurrency = 2;
+    let settings = reconciler.retry.clone();
+    let retrier =
+        || Retrier::new(&reconciler.backup, &reconciler.store, &reconciler.alerts, &reconciler.queue, settings.clone());
+    for n in 0..3 {
+        let mut job = generated_job(2);
+        job.id = copy_id(&format!("LOST-{n}"));
+        job.source_recovery_point = RecoveryPointArn::parse(&format!("{RECOVERY_POINT}-lost{n}")).unwrap();
+        job.status_message = Some(PATH_FAILURE.into());
+        job.completed_at = Some(Utc::now() - chrono::Duration::hours(20));
+        reconciler.backup.add_copy_job(job.clone());
+        retrier().handle_failure(&job.id, None, &ClaimOwner::unique()).await.unwrap();
+        if n == 0 {
+            let mut next = completed_copy_of(&job, "LOST-NEXT");
+            next.iam_role = job.iam_role.clone();
+            next.source_recovery_point = RecoveryPointArn::parse(&format!("{RECOVERY_POINT}-lostnext")).unwrap();
+            reconciler.backup.add_copy_job(next);
+        }
+    }
+    assert_eq!(reconciler.run(Utc::now(), never_out_of_time()).await.unwrap().copies_backfilled, 2);
+    // Both complete; their events never arrive. The next sweep records them and starts the third.
+    let started: Vec<CopyJobId> =
+        reconciler.backup.copy_jobs().into_iter().filter(|j| j.state == CopyJobState::Created).map(|j| j.id).collect();
+    assert_eq!(started.len(), 2);
+    for id in &started {
+        reconciler.backup.set_copy_state(id, CopyJobState::Completed, None);
+    }
+    assert_eq!(reconciler.run(Utc::now(), never_out_of_time()).await.unwrap().copies_backfilled, 1);
+    // The third ends (its event arrives): the backfill is finished, told once.
+    let last = reconciler.backup.copy_jobs().into_iter().find(|j| j.state == CopyJobState::Created).unwrap();
+    reconciler.backup.set_copy_state(&last.id, CopyJobState::Completed, None);
+    let episode = reconciler.store.incidents()[0].id.digest();
+    let run = retrier().backfiller().copy_ended(&episode, &last.id, &ClaimOwner::unique()).await.unwrap();
+    assert_eq!((run.started, run.finished), (0, 1));
 }

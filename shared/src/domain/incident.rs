@@ -576,6 +576,15 @@ mod tests {
             IncidentMessage::Backfilled { backfill: Box::new(Backfill::of(&healed)), incident: healed }.label(),
         ];
         assert_eq!(labels, ["path broken", "path still broken", "path healed", "path backfilled"]);
+        assert_eq!(
+            IncidentMessage::Opened(incident(PathCauseKind::KmsKey, KMS)).subject(),
+            "vaultwatch: copy path to dr broken (KMS key)"
+        );
+        let retention = incident(PathCauseKind::Retention, "Copy job failed. The retention specified in the job is not within the range specified for the target Backup Vault.");
+        assert_eq!(
+            IncidentMessage::Digest(retention).subject(),
+            "vaultwatch: copy path to dr still broken (vault lock retention)"
+        );
     }
 
     #[test]
