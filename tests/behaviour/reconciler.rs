@@ -1211,3 +1211,61 @@ async fn a_backfill_goes_on_when_its_copies_events_are_lost_and_says_when_it_fin
     let run = retrier().backfiller().copy_ended(&episode, &last.id, &ClaimOwner::unique()).await.unwrap();
     assert_eq!((run.started, run.finished), (0, 1));
 }
+
+/// One backfill run over four affected recovery points: one deleted and one AWS Backup refuses for
+/// good are named as not copied; one with a copy in another vault is still copied (only a copy in
+/// this destination covers it); a passing refusal leaves its slot for the next run. Each started
+/// copy's record carries what coverage reads of it.
+#[tokio::test]
+async fn a_backfill_run_names_what_it_cannot_copy_and_records_what_it_started() {
+    use vaultwatch::domain::{Backfill, HealedBy, RecoveryPointArn};
+    use vaultwatch::ports::memory::backup_error;
+    use vaultwatch::ports::{ErrorClass, TrackingStore};
+    let reconciler = reconciler(RouteTable::default());
+    let retrier = event_path(&reconciler);
+    let mut jobs = Vec::new();
+    for n in 0..4 {
+        let mut job = generated_job(2);
+        job.id = copy_id(&format!("RUN-{n}"));
+        job.source_recovery_point = RecoveryPointArn::parse(&format!("{RECOVERY_POINT}-run{n}")).unwrap();
+        job.status_message = Some(PATH_FAILURE.into());
+        reconciler.backup.add_copy_job(job.clone());
+        retrier.handle_failure(&job.id, None, &ClaimOwner::unique()).await.unwrap();
+        jobs.push(job);
+    }
+    reconciler.backup.set_recovery_point(&jobs[0].source_recovery_point, None);
+    let mut elsewhere = completed_copy_of(&jobs[1], "ELSEWHERE-1");
+    elsewhere.destination_vault = vault("arn:aws:backup:eu-west-1:123456789012:backup-vault:eu");
+    reconciler.backup.add_copy_job(elsewhere);
+    let incident = reconciler.store.incidents().pop().unwrap();
+    assert!(reconciler.store.heal_incident(&incident.id, &HealedBy::PathCheck, Utc::now()).await.unwrap());
+    reconciler.store.open_backfill(&Backfill::of(&reconciler.store.incidents().pop().unwrap())).await.unwrap();
+
+    // Slot 1 deleted; slot 2 started; slot 3 refused for good; slot 4: AWS Backup's limits, later.
+    let refused = backup_error("StartCopyJob", ErrorClass::Permanent, "InvalidParameterValueException");
+    let throttled = backup_error("StartCopyJob", ErrorClass::Transient, "ThrottlingException");
+    reconciler.backup.fail_after(Call::StartCopyJob, 1, 1, refused);
+    reconciler.backup.fail_after(Call::StartCopyJob, 0, 1, throttled);
+    let owner = ClaimOwner::unique();
+    let run = retrier.backfiller().run(&owner).await.unwrap();
+    assert_eq!((run.started, run.not_copyable, run.finished), (1, 2, 0), "{run:?}");
+    let started =
+        reconciler.backup.started_copies().into_iter().find(|c| c.token.as_str().starts_with("backfill-")).unwrap();
+    assert_eq!(started.recovery_point, jobs[1].source_recovery_point, "a copy in another vault does not cover it");
+    let job = reconciler
+        .backup
+        .copy_jobs()
+        .into_iter()
+        .find(|j| j.source_recovery_point == started.recovery_point && j.state == CopyJobState::Created)
+        .unwrap();
+    let record = record_of(&reconciler.store, &job.id).await;
+    assert_eq!(record.details.source_recovery_point.as_ref(), Some(&jobs[1].source_recovery_point));
+    assert_eq!(record.details.source_vault.as_ref(), Some(&jobs[1].source_vault));
+    assert_eq!(record.details.destination_vault.as_ref(), Some(&jobs[1].destination_vault));
+    assert_eq!((&record.details.resource, &record.details.resource_type), (&jobs[1].resource, &jobs[1].resource_type));
+    assert_eq!(record.backfill_of, Some(incident.id.digest()));
+
+    // The next run starts the slot the limits held back.
+    let run = retrier.backfiller().run(&owner).await.unwrap();
+    assert_eq!((run.started, run.not_copyable), (1, 0), "{run:?}");
+}

@@ -326,6 +326,12 @@ impl MemoryBackup {
         self.faults.queue(call, times, error);
     }
 
+    /// After `passing` calls of `call` answer as usual, the next `times` fail with `error`.
+    pub fn fail_after(&self, call: Call, passing: usize, times: usize, error: AwsError) {
+        self.faults.pass(call, passing);
+        self.faults.queue(call, times, error);
+    }
+
     /// Copy jobs actually created (duplicates answered through a token are not counted).
     pub fn started_copies(&self) -> Vec<StartCopyRequest> {
         lock(&self.state).started.clone()
