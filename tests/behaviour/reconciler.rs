@@ -974,6 +974,12 @@ async fn a_copy_completing_on_a_broken_path_heals_its_incident_once() {
     }
     assert_eq!(reconciler.alerts.incident_messages().len(), 1);
     assert_eq!(reconciler.store.incidents()[0].affected, 5);
+    // A copy on the path that completed before it broke proves nothing about it now.
+    let mut before = completed_copy_of(&night[0], "BEFORE-BREAK");
+    before.iam_role = night[0].iam_role.clone();
+    before.source_recovery_point = RecoveryPointArn::parse(&format!("{RECOVERY_POINT}-before")).unwrap();
+    before.completed_at = Some(reconciler.store.incidents()[0].id.opened_at - chrono::Duration::minutes(1));
+    reconciler.backup.add_copy_job(before);
     // Another path's completion proves nothing about this one.
     let mut elsewhere = completed_copy_of(&night[0], "ELSEWHERE");
     elsewhere.destination_vault = vault("arn:aws:backup:eu-west-1:123456789012:backup-vault:eu");
