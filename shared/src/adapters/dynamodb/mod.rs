@@ -163,15 +163,26 @@ fn take_claim(
     now: DateTime<Utc>,
     lease: Duration,
 ) -> UpdateExpression {
-    let attributes = schema::claim(kind);
+    taking(copy_item(id), schema::claim(kind), owner, now, lease).condition(CLAIM_IS_FREE)
+}
+
+/// Takes the claim `attributes` keep for `owner`, binding what the claim-is-free conditions use
+/// (`:pending`, `:lease_cutoff`: before it, a pending claim is abandoned); the caller adds its
+/// condition. One shape for copy jobs', incidents' and backfills' claims.
+fn taking(
+    write: UpdateExpression,
+    attributes: schema::ClaimAttributes,
+    owner: &ClaimOwner,
+    now: DateTime<Utc>,
+    lease: Duration,
+) -> UpdateExpression {
     let cutoff = now.timestamp() - i64::try_from(lease.as_secs()).unwrap_or(i64::MAX);
-    copy_item(id)
+    write
         .set_as("claim", attributes.state, string(copy::CLAIM_PENDING))
         .set_as("claim_at", attributes.at, number(now.timestamp()))
         .set_as("claim_owner", attributes.owner, string(owner.as_str()))
         .value("pending", string(copy::CLAIM_PENDING))
         .value("lease_cutoff", number(cutoff))
-        .condition(CLAIM_IS_FREE)
 }
 
 /// Starts `owner`'s pending claim's lease again at `now`.
@@ -213,14 +224,18 @@ fn finish_claim(
 
 /// Gives `owner`'s pending claim back: its state, time and owner go.
 fn release_claim(kind: ClaimKind, owner: &ClaimOwner) -> UpdateExpression {
-    let attributes = schema::claim(kind);
+    giving_back(schema::claim(kind), owner).condition(CLAIM_IS_OURS_AND_PENDING)
+}
+
+/// Gives back the claim `attributes` keep, binding what the claim-is-ours conditions use
+/// (`:pending`, `:owner`); the caller adds its condition.
+fn giving_back(attributes: schema::ClaimAttributes, owner: &ClaimOwner) -> UpdateExpression {
     UpdateExpression::default()
         .remove("claim", attributes.state)
         .remove("claim_at", attributes.at)
         .remove("claim_owner", attributes.owner)
         .value("pending", string(copy::CLAIM_PENDING))
         .value("owner", string(owner.as_str()))
-        .condition(CLAIM_IS_OURS_AND_PENDING)
 }
 
 /// A write conditional on a claim's owner: its condition failing means the claim is another's.
@@ -566,14 +581,8 @@ impl TrackingStore for DynamoStore {
         lease: Duration,
     ) -> Result<IncidentClaim, AwsError> {
         let attributes = incident_claim(kind);
-        let cutoff = now.timestamp() - i64::try_from(lease.as_secs()).unwrap_or(i64::MAX);
-        let write = UpdateExpression::default()
-            .set_as("claim", attributes.state, string(copy::CLAIM_PENDING))
-            .set_as("claim_at", attributes.at, number(now.timestamp()))
-            .set_as("claim_owner", attributes.owner, string(owner.as_str()))
-            .value("pending", string(copy::CLAIM_PENDING))
-            .value("lease_cutoff", number(cutoff))
-            .condition(INCIDENT_CLAIM_IS_FREE);
+        let write =
+            taking(UpdateExpression::default(), attributes, owner, now, lease).condition(INCIDENT_CLAIM_IS_FREE);
         Ok(match self.update("UpdateItem", incident_key(&id.key), in_episode(write, id), true).await? {
             Updated::Applied(item) => match incident_from_item(&item) {
                 Some(incident) => IncidentClaim::Acquired(Box::new(incident)),
@@ -610,14 +619,8 @@ impl TrackingStore for DynamoStore {
         kind: IncidentClaimKind,
         owner: &ClaimOwner,
     ) -> Result<Ownership, AwsError> {
-        let attributes = incident_claim(kind);
-        let write = UpdateExpression::default()
-            .remove("claim", attributes.state)
-            .remove("claim_at", attributes.at)
-            .remove("claim_owner", attributes.owner)
-            .value("pending", string(copy::CLAIM_PENDING))
-            .value("owner", string(owner.as_str()));
-        self.incident_claim_write(id, write.condition(INCIDENT_CLAIM_IS_OURS_AND_PENDING)).await
+        let write = giving_back(incident_claim(kind), owner).condition(INCIDENT_CLAIM_IS_OURS_AND_PENDING);
+        self.incident_claim_write(id, write).await
     }
 
     async fn open_backfill(&self, started: &Backfill) -> Result<(), AwsError> {
@@ -662,14 +665,7 @@ impl TrackingStore for DynamoStore {
         now: DateTime<Utc>,
         lease: Duration,
     ) -> Result<Option<Backfill>, AwsError> {
-        let attributes = backfill_claim();
-        let cutoff = now.timestamp() - i64::try_from(lease.as_secs()).unwrap_or(i64::MAX);
-        let write = UpdateExpression::default()
-            .set_as("claim", attributes.state, string(copy::CLAIM_PENDING))
-            .set_as("claim_at", attributes.at, number(now.timestamp()))
-            .set_as("claim_owner", attributes.owner, string(owner.as_str()))
-            .value("pending", string(copy::CLAIM_PENDING))
-            .value("lease_cutoff", number(cutoff))
+        let write = taking(UpdateExpression::default(), backfill_claim(), owner, now, lease)
             .name("pk", PK)
             .condition(BACKFILL_CLAIM_IS_FREE);
         Ok(match self.update("UpdateItem", backfill_key(&episode.digest()), write, true).await? {
@@ -679,14 +675,7 @@ impl TrackingStore for DynamoStore {
     }
 
     async fn release_backfill(&self, episode: &IncidentId, owner: &ClaimOwner) -> Result<Ownership, AwsError> {
-        let attributes = backfill_claim();
-        let write = UpdateExpression::default()
-            .remove("claim", attributes.state)
-            .remove("claim_at", attributes.at)
-            .remove("claim_owner", attributes.owner)
-            .value("pending", string(copy::CLAIM_PENDING))
-            .value("owner", string(owner.as_str()))
-            .condition(CLAIM_IS_OURS_AND_PENDING);
+        let write = giving_back(backfill_claim(), owner).condition(CLAIM_IS_OURS_AND_PENDING);
         Ok(ownership(&self.update("UpdateItem", backfill_key(&episode.digest()), write, false).await?))
     }
 
