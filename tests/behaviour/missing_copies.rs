@@ -110,7 +110,7 @@ async fn no_missing_copy_is_started_into_a_broken_path_until_it_heals() {
         kind: PathCauseKind::KmsKey,
         status_message: PATH_FAILURE.into(),
         message_category: None,
-        point: AffectedPoint {
+        point: Some(AffectedPoint {
             recovery_point: RecoveryPointArn::parse("arn:aws:backup:us-east-1:123456789012:recovery-point:RP-0")
                 .unwrap(),
             copy_job: None,
@@ -118,8 +118,9 @@ async fn no_missing_copy_is_started_into_a_broken_path_until_it_heals() {
             resource_type: None,
             lifecycle: None,
             plan_rule: None,
-        },
+        }),
         destination: Destination::default(),
+        check_fix: None,
     };
     let incident = reconciler.store.record_path_failure(&failure, Utc::now()).await.unwrap().incident;
     let summary = reconciler.run(Utc::now(), || false).await.unwrap();

@@ -187,9 +187,10 @@ async fn a_path_failure_opens_the_paths_incident_once_and_never_copies() {
         (SOURCE_VAULT, DR_VAULT)
     );
     assert_eq!(incident.affected, 1);
-    assert_eq!(incident.first.copy_job.as_ref(), Some(&id));
+    let first = incident.first.as_ref().expect("the first affected recovery point");
+    assert_eq!(first.copy_job.as_ref(), Some(&id));
     // What the backfill's copy needs: the plan rule whose CopyAction lifecycle it looks up then.
-    assert_eq!((incident.first.lifecycle, &incident.first.plan_rule), (None, &failed_copy_job().created_by));
+    assert_eq!((first.lifecycle, &first.plan_rule), (None, &failed_copy_job().created_by));
     let body = messages[0].body();
     for part in [SOURCE_VAULT, DR_VAULT, "1234abcd", "What to do:", RECOVERY_POINT] {
         assert!(body.contains(part), "incident lacks {part}:\n{body}");

@@ -200,15 +200,16 @@ pub async fn incidents(store: &impl TrackingStore, unique: &str) {
         kind,
         status_message: "Unable to access KMS key: the key is disabled.".into(),
         message_category: None,
-        point: AffectedPoint {
+        point: Some(AffectedPoint {
             recovery_point: RecoveryPointArn::parse(&format!("arn:aws:ec2:us-east-1::snapshot/snap-{point}")).unwrap(),
             copy_job: CopyJobId::parse(&format!("JOB-{point}")).ok(),
             resource: None,
             resource_type: Some("EBS".into()),
             lifecycle: Some(lifecycle(30, 365)),
             plan_rule: None,
-        },
+        }),
         destination: Destination::default(),
+        check_fix: None,
     };
     let t0 = Utc::now().trunc_subsecs(3);
     let kms = PathCauseKind::KmsKey;
@@ -232,7 +233,7 @@ pub async fn incidents(store: &impl TrackingStore, unique: &str) {
     let twice = points.iter().map(|point| (point, "")).chain(points.iter().map(|point| (point, "-again")));
     let entries = futures_util::future::join_all(twice.map(|(point, again)| {
         let mut failure = failure(point, kms);
-        failure.point.copy_job = CopyJobId::parse(&format!("JOB-{point}{again}")).ok();
+        failure.point.as_mut().unwrap().copy_job = CopyJobId::parse(&format!("JOB-{point}{again}")).ok();
         async move {
             loop {
                 match store.record_path_failure(&failure, t0 + chrono::Duration::seconds(2)).await {
@@ -252,6 +253,22 @@ pub async fn incidents(store: &impl TrackingStore, unique: &str) {
     // Another kind of cause on the same path is another incident.
     let denied = store.record_path_failure(&failure("a", PathCauseKind::Access), t0).await.unwrap();
     assert!(denied.opened && denied.added && denied.incident.id != id);
+
+    // The path check's finding opens an incident with nothing affected yet, once; the first failure
+    // that joins it is its first affected recovery point, and the check's fix stays.
+    let found = PathFailure::found_by_check(path.clone(), PathCauseKind::VaultAccessPolicy, "no policy", "add it");
+    let checked = store.record_path_failure(&found, t0).await.unwrap();
+    assert!(checked.opened && !checked.added, "{checked:?}");
+    assert_eq!((checked.incident.affected, &checked.incident.first), (0, &None));
+    assert_eq!(checked.incident.check_fix.as_deref(), Some("add it"));
+    let found_again = store.record_path_failure(&found, t0 + chrono::Duration::days(1)).await.unwrap();
+    assert!(!found_again.opened && found_again.incident.id == checked.incident.id, "{found_again:?}");
+    let joining = failure("b", PathCauseKind::VaultAccessPolicy);
+    let joined = store.record_path_failure(&joining, t0 + chrono::Duration::days(1)).await.unwrap();
+    assert!(!joined.opened && joined.added && joined.incident.id == checked.incident.id, "{joined:?}");
+    assert_eq!((joined.incident.affected, &joined.incident.first), (1, &joining.point));
+    assert_eq!(joined.incident.check_fix.as_deref(), Some("add it"));
+    assert!(store.open_incidents().await.unwrap().iter().any(|incident| incident.id == checked.incident.id));
 
     // The opening alert, once per episode.
     let lease = Duration::from_secs(330);
@@ -289,7 +306,7 @@ pub async fn incidents(store: &impl TrackingStore, unique: &str) {
 
     // Healing: once, the episode no longer open; a path's incidents read together.
     let on_path = store.incidents_on(&path.key()).await.unwrap();
-    assert_eq!(on_path.len(), 2, "{on_path:?}");
+    assert_eq!(on_path.len(), 3, "{on_path:?}");
     let by = vaultwatch::domain::HealedBy::Copy(CopyJobId::parse("NEXT-NIGHT").unwrap());
     assert!(store.heal_incident(&id, &by, t1).await.unwrap());
     assert!(!store.heal_incident(&id, &by, t1).await.unwrap(), "healed once");
@@ -301,6 +318,7 @@ pub async fn incidents(store: &impl TrackingStore, unique: &str) {
     backfills(store, &healed).await;
     // Nothing left open for the functions sharing the table (a sweep would tell an untold incident).
     assert!(store.heal_incident(&denied.incident.id, &vaultwatch::domain::HealedBy::PathCheck, t1).await.unwrap());
+    assert!(store.heal_incident(&checked.incident.id, &vaultwatch::domain::HealedBy::PathCheck, t1).await.unwrap());
 }
 
 /// A healed episode's backfill, for any store (`healed` has 9 affected recovery points).

@@ -69,21 +69,40 @@ pub struct AffectedPoint {
     pub plan_rule: Option<PlanRuleRef>,
 }
 
-/// A failure that belongs to its path, as the retrier hands it to the store.
+/// What opens or joins a path's incident: a copy that failed for its path (as the retrier hands it
+/// to the store), or the path check's finding that every copy on it will fail.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PathFailure {
     pub path: CopyPath,
     pub kind: PathCauseKind,
-    /// AWS's words, and its category: the incident's cause is classified from them when read.
+    /// AWS's words, and its category (the incident's cause is classified from them when read); for
+    /// the path check's finding, what it found.
     pub status_message: String,
     pub message_category: Option<String>,
-    pub point: AffectedPoint,
+    /// The recovery point the failed copy left without its copy; none for the path check's finding.
+    pub point: Option<AffectedPoint>,
     pub destination: Destination,
+    /// The fix the path check named, when it is the check's finding.
+    pub check_fix: Option<String>,
 }
 
 impl PathFailure {
     pub fn key(&self) -> IncidentKey {
         IncidentKey { path: self.path.key(), cause: self.kind }
+    }
+
+    /// The path check's finding that `path` is broken by `kind`: it opens the path's incident
+    /// before any copy on it fails.
+    pub fn found_by_check(path: CopyPath, kind: PathCauseKind, found: &str, fix: &str) -> Self {
+        Self {
+            path,
+            kind,
+            status_message: found.to_owned(),
+            message_category: None,
+            point: None,
+            destination: Destination::default(),
+            check_fix: Some(fix.to_owned()),
+        }
     }
 }
 
@@ -127,9 +146,12 @@ pub struct Incident {
     pub path: CopyPath,
     pub status_message: String,
     pub message_category: Option<String>,
-    /// The failure that opened it.
-    pub first: AffectedPoint,
+    /// The first recovery point a failure left without its copy (none while only the path check
+    /// found the path broken).
+    pub first: Option<AffectedPoint>,
     pub destination: Destination,
+    /// Set when the path check opened it: the fix it named (`status_message` holds what it found).
+    pub check_fix: Option<String>,
     /// Recovery points left without their copy (each counted once).
     pub affected: u64,
     pub state: IncidentState,
@@ -162,16 +184,17 @@ impl Incident {
     /// The per-copy alert of the failure that opened the incident: its reason and advice are the
     /// incident's ("what to fix").
     fn first_alert(&self) -> Alert {
+        let first = self.first.as_ref();
         Alert {
-            copy_job: self.first.copy_job.clone(),
+            copy_job: first.and_then(|point| point.copy_job.clone()),
             original_job: None,
-            recovery_point: Some(self.first.recovery_point.clone()),
-            resource: self.first.resource.clone(),
+            recovery_point: first.map(|point| point.recovery_point.clone()),
+            resource: first.and_then(|point| point.resource.clone()),
             source_vault: self.path.source_vault.clone(),
             destination_vault: self.path.destination_vault.clone(),
             destination: self.destination.clone(),
             role: self.path.role.clone(),
-            lifecycle: self.first.lifecycle,
+            lifecycle: first.and_then(|point| point.lifecycle),
             reason: super::AlertReason::PermanentFailure {
                 status_message: self.status_message.clone(),
                 cause: self.cause(),
@@ -346,7 +369,10 @@ impl IncidentMessage {
     fn steps(&self) -> Vec<String> {
         match self {
             Self::Opened(incident) | Self::Digest(incident) => {
-                let mut steps = advise(&incident.first_alert()).steps;
+                let mut steps = match &incident.check_fix {
+                    Some(fix) => vec![fix.clone()],
+                    None => advise(&incident.first_alert()).steps,
+                };
                 steps.push(
                     "Nothing to copy by hand: once the path works (a copy on it completes, or `vaultwatch paths` \
                      finds it healthy), this thread says so and vaultwatch copies the affected recovery points."
@@ -364,10 +390,15 @@ impl IncidentMessage {
             ("Path", incident.path.to_string()),
             ("Cause", format!("{} ({})", incident.id.key.cause.describe(), incident.status_message)),
             ("Opened", incident.id.opened_at.to_rfc3339_opts(SecondsFormat::Secs, true)),
-            ("First recovery point", incident.first.recovery_point.to_string()),
-            ("Affected recovery points", incident.affected.to_string()),
         ];
-        if let Some(job) = &incident.first.copy_job {
+        if incident.check_fix.is_some() {
+            facts.push(("Found by", "the path check, before a copy on the path failed".to_owned()));
+        }
+        if let Some(first) = &incident.first {
+            facts.push(("First recovery point", first.recovery_point.to_string()));
+        }
+        facts.push(("Affected recovery points", incident.affected.to_string()));
+        if let Some(job) = incident.first.as_ref().and_then(|first| first.copy_job.as_ref()) {
             facts.push(("First failed copy job", job.to_string()));
         }
         if let (IncidentState::Healed { at, by }, Self::Healed { .. } | Self::Backfilled { .. }) =
@@ -438,8 +469,10 @@ impl IncidentMessage {
             .keyword(incident.id.key.cause.as_str())
             .keyword(incident.path.destination_vault.region())
             .related_resource(incident.path.source_vault.as_str())
-            .related_resource(incident.path.destination_vault.as_str())
-            .related_resource(incident.first.recovery_point.as_str());
+            .related_resource(incident.path.destination_vault.as_str());
+        if let Some(first) = &incident.first {
+            notification = notification.related_resource(first.recovery_point.as_str());
+        }
         if let Some(role) = &incident.path.role {
             notification = notification.related_resource(role.as_str());
         }
@@ -468,7 +501,7 @@ mod tests {
             path,
             status_message: message.to_owned(),
             message_category: None,
-            first: AffectedPoint {
+            first: Some(AffectedPoint {
                 recovery_point: RecoveryPointArn::parse("arn:aws:ec2:us-east-1::snapshot/snap-0123456789abcdef0")
                     .unwrap(),
                 copy_job: Some(CopyJobId::parse("47C8EF56-74D8-059D-1301-C5BE1D5C926E").unwrap()),
@@ -476,8 +509,9 @@ mod tests {
                 resource_type: Some(ResourceType::Ebs),
                 lifecycle: None,
                 plan_rule: None,
-            },
+            }),
             destination: Destination::default(),
+            check_fix: None,
             affected: 30,
             state: IncidentState::Open,
             alerted: true,
@@ -495,7 +529,7 @@ mod tests {
         let again = IncidentId { opened_at: open.id.opened_at + chrono::Duration::days(1), ..open.id.clone() };
         assert_eq!(open.id.thread_id(), open.id.clone().thread_id());
         assert_ne!(open.id.thread_id(), again.thread_id(), "a new episode is a new thread");
-        let point = &open.first.recovery_point;
+        let point = &open.first.as_ref().unwrap().recovery_point;
         assert_eq!(open.id.backfill_token(point), open.id.backfill_token(point));
         assert_ne!(open.id.backfill_token(point), again.backfill_token(point));
         let other = IncidentKey { cause: PathCauseKind::Access, ..open.id.key.clone() };
@@ -585,6 +619,29 @@ mod tests {
             IncidentMessage::Digest(retention).subject(),
             "vaultwatch: copy path to dr still broken (vault lock retention)"
         );
+    }
+
+    #[test]
+    fn an_incident_the_path_check_opened_names_the_checks_fix_and_no_recovery_point() {
+        let fix = "Add this statement to the vault access policy of dr: {\"Effect\":\"Allow\"}";
+        let found = Incident {
+            status_message: "vault dr has no access policy".into(),
+            first: None,
+            affected: 0,
+            check_fix: Some(fix.into()),
+            ..incident(PathCauseKind::VaultAccessPolicy, "")
+        };
+        let opened = IncidentMessage::Opened(found.clone());
+        let body = opened.body();
+        assert!(body.contains("Found by:                 the path check, before a copy on the path failed"), "{body}");
+        assert!(body.contains("vault dr has no access policy") && !body.contains("First recovery point"), "{body}");
+        assert_eq!(opened.steps()[0], fix);
+        let notification = serde_json::to_value(opened.notification()).unwrap();
+        let related = notification["metadata"]["relatedResources"].as_array().unwrap().len();
+        assert_eq!(related, 3, "the vaults and the role, no recovery point: {notification}");
+        // A copy-failure incident keeps its per-cause advice and its first recovery point.
+        let failed = IncidentMessage::Opened(incident(PathCauseKind::VaultAccessPolicy, "Access denied"));
+        assert!(failed.body().contains("First recovery point") && failed.steps()[0] != fix);
     }
 
     #[test]

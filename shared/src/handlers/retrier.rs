@@ -461,15 +461,16 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
             kind,
             status_message: status_message.to_owned(),
             message_category: job.message_category.clone(),
-            point: AffectedPoint {
+            point: Some(AffectedPoint {
                 recovery_point: job.source_recovery_point.clone(),
                 copy_job: Some(record.lineage.as_ref().map_or(&job.id, |lineage| &lineage.root).clone()),
                 resource: job.resource.clone(),
                 resource_type: job.resource_type.clone(),
                 lifecycle,
                 plan_rule: if lifecycle.is_none() { job.created_by.clone() } else { None },
-            },
+            }),
             destination: job.destination.clone(),
+            check_fix: None,
         };
         let now = self.clock.now();
         let entry = self.store.record_path_failure(&failure, now).await?;

@@ -881,6 +881,7 @@ impl TrackingStore for MemoryStore {
                     message_category: failure.message_category.clone(),
                     first: failure.point.clone(),
                     destination: failure.destination.clone(),
+                    check_fix: failure.check_fix.clone(),
                     affected: 0,
                     state: IncidentState::Open,
                     alerted: false,
@@ -895,10 +896,15 @@ impl TrackingStore for MemoryStore {
             }
         };
         let stored = incidents.episodes.get_mut(&id).expect("just found or inserted");
-        let added = stored.points.insert(failure.point.recovery_point.clone());
+        let Some(point) = &failure.point else {
+            return Ok(IncidentEntry { incident: stored.incident.clone(), opened, added: false });
+        };
+        let added = stored.points.insert(point.recovery_point.clone());
         if added {
-            stored.slots.push(failure.point.clone());
+            stored.slots.push(point.clone());
             stored.incident.affected += 1;
+            // An incident the path check opened gets its first affected point from the first failure.
+            stored.incident.first.get_or_insert_with(|| point.clone());
         }
         Ok(IncidentEntry { incident: stored.incident.clone(), opened, added })
     }

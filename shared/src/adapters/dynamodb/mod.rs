@@ -259,11 +259,18 @@ fn open_episode(failure: &PathFailure, now: DateTime<Utc>) -> UpdateExpression {
         .set(OPENED_AT, timestamp(now))
         .set(STATE, string(OPEN))
         .set(STATUS_MESSAGE, string(failure.status_message.as_str()))
-        .set(FIRST_POINT, point_json(&failure.point))
         .set(AFFECTED, number(0));
     write = match &failure.message_category {
         Some(category) => write.set(MESSAGE_CATEGORY, string(category.as_str())),
         None => write.remove(MESSAGE_CATEGORY, MESSAGE_CATEGORY),
+    };
+    write = match &failure.point {
+        Some(point) => write.set(FIRST_POINT, point_json(point)),
+        None => write.remove(FIRST_POINT, FIRST_POINT),
+    };
+    write = match &failure.check_fix {
+        Some(fix) => write.set(CHECK_FIX, string(fix.as_str())),
+        None => write.remove(CHECK_FIX, CHECK_FIX),
     };
     for (name, value) in detail_attributes(&destination) {
         write = write.set(name, value);
@@ -301,14 +308,14 @@ impl DynamoStore {
     /// the episode is no longer open.
     async fn add_point(
         &self,
-        failure: &PathFailure,
+        affected: &AffectedPoint,
         episode: &IncidentId,
         now: DateTime<Utc>,
     ) -> Result<Option<(Item, bool)>, AwsError> {
-        let point = point_key(episode, &failure.point.recovery_point);
+        let point = point_key(episode, &affected.recovery_point);
         // The failure's copy job takes the point: its own redelivery (the failure's claim makes it
         // the only writer for that job) takes it again at once.
-        let writer = failure.point.copy_job.as_ref().map_or("-", |job| job.as_str()).to_owned();
+        let writer = affected.copy_job.as_ref().map_or("-", |job| job.as_str()).to_owned();
         let new_point = UpdateExpression::default()
             .set(ITEM_TYPE, string(affected::POINT_KIND))
             .set(UPDATED_AT, timestamp(now))
@@ -355,6 +362,8 @@ impl DynamoStore {
         }
         let count = UpdateExpression::default()
             .add(incident::AFFECTED, number(1))
+            // An incident the path check opened gets its first affected point from the first failure.
+            .set_if_absent(incident::FIRST_POINT, point_json(affected))
             .name("incident_state", incident::STATE)
             .value("open", string(incident::OPEN));
         let count = in_episode(count, episode).condition(EPISODE_IS_OPEN);
@@ -367,7 +376,7 @@ impl DynamoStore {
         let slot_item = UpdateExpression::default()
             .set(ITEM_TYPE, string(affected::SLOT_KIND))
             .set(UPDATED_AT, timestamp(now))
-            .set(affected::POINT, point_json(&failure.point));
+            .set(affected::POINT, point_json(affected));
         self.update("UpdateItem", slot_key(episode, slot), slot_item, false).await?;
         let numbered = UpdateExpression::default().set(affected::SLOT, number(slot));
         self.update("UpdateItem", point, numbered, false).await?;
@@ -515,7 +524,17 @@ impl TrackingStore for DynamoStore {
                 };
             let Some(opened_at) = opened_at(&item) else { continue };
             let episode = IncidentId { key: key.clone(), opened_at };
-            let Some((item, added)) = self.add_point(failure, &episode, now).await? else { continue };
+            let Some(point) = &failure.point else {
+                // The path check's finding: the episode, and no recovery point to count.
+                if opened {
+                    self.mark_open(&key, true).await?;
+                }
+                match incident_from_item(&item) {
+                    Some(incident) => return Ok(IncidentEntry { incident, opened, added: false }),
+                    None => continue,
+                }
+            };
+            let Some((item, added)) = self.add_point(point, &episode, now).await? else { continue };
             if added {
                 // Written with every new point (not only the opening one): a writer stopped before
                 // it is made good by the next.

@@ -152,8 +152,11 @@ pub mod incident {
     /// AWS's words of the failure that opened it, and its category (the cause is classified from them).
     pub const STATUS_MESSAGE: &str = "status_message";
     pub const MESSAGE_CATEGORY: &str = "message_category";
-    /// The recovery point whose failure opened it (JSON).
+    /// The first recovery point a failure left without its copy (JSON; absent while only the path
+    /// check found the path broken).
     pub const FIRST_POINT: &str = "first_point";
+    /// The fix the path check named, when the check opened it.
+    pub const CHECK_FIX: &str = "check_fix";
     /// Recovery points affected, each counted once.
     pub const AFFECTED: &str = "affected";
     pub const LAST_DIGEST_AT: &str = "last_digest_at";
@@ -324,8 +327,9 @@ pub fn incident_from_item(item: &Item) -> Option<Incident> {
         path,
         status_message: s(STATUS_MESSAGE).unwrap_or_default().to_owned(),
         message_category: s(MESSAGE_CATEGORY).map(str::to_owned),
-        first: point_from_json(item, FIRST_POINT)?,
+        first: point_from_json(item, FIRST_POINT),
         destination: record_from_item(item).details.destination,
+        check_fix: s(CHECK_FIX).map(str::to_owned),
         affected: item.get(AFFECTED).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()).unwrap_or(0),
         state,
         alerted: done(IncidentClaimKind::Opened),
