@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use tokio::sync::Notify;
 use vaultwatch::domain::{
     AffectedPoint, Backfill, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOutcome, ClaimOwner,
@@ -17,8 +17,8 @@ use vaultwatch::domain::{
 };
 use vaultwatch::ports::memory::Call;
 use vaultwatch::ports::{
-    AwsError, BackupApi, BackupJobQuery, CopyJobQuery, IncidentClaim, IncidentClaimKind, IncidentEntry, Page,
-    StartCopyRequest, TrackingStore,
+    AwsError, BackupApi, BackupJobQuery, CopyJobQuery, DailyTask, IncidentClaim, IncidentClaimKind, IncidentEntry,
+    Page, StartCopyRequest, TrackingStore,
 };
 
 /// What a [`Hooked`] port does around each call.
@@ -327,5 +327,13 @@ impl<T: TrackingStore + Sync, H: Hook> TrackingStore for Hooked<T, H> {
         now: DateTime<Utc>,
     ) -> Result<bool, AwsError> {
         self.call(Call::MarkDigest, self.inner.mark_digest(id, previous, now)).await
+    }
+
+    async fn done_on(&self, task: DailyTask) -> Result<Option<NaiveDate>, AwsError> {
+        self.call(Call::DoneOn, self.inner.done_on(task)).await
+    }
+
+    async fn mark_done_on(&self, task: DailyTask, day: NaiveDate) -> Result<bool, AwsError> {
+        self.call(Call::MarkDoneOn, self.inner.mark_done_on(task, day)).await
     }
 }

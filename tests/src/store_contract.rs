@@ -21,6 +21,30 @@ pub async fn all(store: &impl TrackingStore, fresh: impl Fn(&str) -> CopyJobId) 
     claim_ownership(store, &fresh("OWNED")).await;
     claim_outcome(store, &fresh("OUTCOME")).await;
     incidents(store, fresh("PATH").as_str()).await;
+    daily_tasks_move_forward_only(store).await;
+}
+
+/// A daily task's day moves forward only. Days long past, so a table shared with other tests keeps
+/// today's tasks due.
+pub async fn daily_tasks_move_forward_only(store: &impl TrackingStore) {
+    use vaultwatch::ports::DailyTask;
+    let task = DailyTask::PathCheck;
+    let day = |n: u32| chrono::NaiveDate::from_ymd_opt(2001, 1, n).unwrap();
+    match store.done_on(task).await.unwrap() {
+        None => {
+            assert!(store.mark_done_on(task, day(2)).await.unwrap());
+            assert_eq!(store.done_on(task).await.unwrap(), Some(day(2)));
+            assert!(!store.mark_done_on(task, day(2)).await.unwrap(), "done that day already");
+            assert!(!store.mark_done_on(task, day(1)).await.unwrap(), "never back");
+            assert!(store.mark_done_on(task, day(3)).await.unwrap());
+            assert_eq!(store.done_on(task).await.unwrap(), Some(day(3)));
+        }
+        Some(done) => {
+            assert!(!store.mark_done_on(task, done).await.unwrap());
+            assert!(!store.mark_done_on(task, done.pred_opt().unwrap()).await.unwrap());
+            assert_eq!(store.done_on(task).await.unwrap(), Some(done));
+        }
+    }
 }
 
 fn update(id: &CopyJobId, state: CopyJobState) -> StateUpdate {

@@ -77,9 +77,9 @@ pub use job::{
 pub use lifecycle::{DeleteAfterEvent, Lifecycle, KEEP_INDEFINITELY, MIN_DAYS_IN_COLD_STORAGE};
 pub use path::{CopyPath, IncidentKey, PathCauseKind, PathKey};
 pub use path_check::{
-    check_path, Check, CheckName, CopyRetention, Fact, KeyFacts, KeyManager, KeyState, OrganizationFacts,
-    OrganizationView, PathFacts, PathOrigin, PathReport, PathSpec, PathVerdict, ResourceTypes, RoleFacts,
-    SimulatedDecision, Simulation, VaultFacts,
+    check_path, checked_incidents, checks_clearing, Check, CheckName, CheckedIncidents, CopyRetention, Fact, KeyFacts,
+    KeyManager, KeyState, OrganizationFacts, OrganizationView, PathFacts, PathOrigin, PathReport, PathSpec,
+    PathVerdict, ResourceTypes, RoleFacts, SimulatedDecision, Simulation, VaultFacts,
 };
 pub use permissions::{CopyTargets, PassableRoles};
 pub use recovery_point::{NotCopyable, RecoveryPoint, StorageClass};

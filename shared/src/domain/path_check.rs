@@ -14,7 +14,10 @@ use super::vault_policy::{
     copy_into_statement, evaluate, share_key_statement, PolicyDecision, PolicyRequest, COPY_INTO_BACKUP_VAULT,
     KMS_SHARED_ACTIONS,
 };
-use super::{AccountId, BackupVaultArn, CopyPath, KmsKeyArn, Lifecycle, PathCauseKind, ResourceType, VaultType};
+use super::{
+    AccountId, BackupVaultArn, CopyPath, Incident, IncidentId, IncidentKey, KmsKeyArn, Lifecycle, PathCauseKind,
+    PathFailure, ResourceType, VaultType,
+};
 
 /// The checks of a path, in the order they are reported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -1010,4 +1013,62 @@ fn role_statement(simulations: &[Simulation]) -> String {
         "Resource": one_or_many(resources),
     })
     .to_string()
+}
+
+/// The checks that, all `ok` on a path, say its incident of `kind` is gone; none for the kinds
+/// the check does not read: a role the caller may not pass (`iam:PassRole` is the starter's, not
+/// the path's), resource types (a copy of the incident's type heals it), congestion.
+pub fn checks_clearing(kind: PathCauseKind) -> &'static [CheckName] {
+    match kind {
+        PathCauseKind::MissingVault => &[CheckName::DestinationVault],
+        PathCauseKind::VaultAccessPolicy => &[CheckName::DestinationVault, CheckName::VaultAccessPolicy],
+        PathCauseKind::Retention => &[CheckName::VaultLock],
+        PathCauseKind::Organization => &[CheckName::Organization],
+        PathCauseKind::KmsKey | PathCauseKind::ManagedKey => &[CheckName::KmsKeys],
+        // AWS's "access denied" may be either side's: the vault's policy and the role's.
+        PathCauseKind::Access => &[CheckName::VaultAccessPolicy, CheckName::Role],
+        PathCauseKind::PassRole | PathCauseKind::Unsupported | PathCauseKind::Congestion => &[],
+    }
+}
+
+/// What the path check's reports mean for the paths' incidents.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CheckedIncidents {
+    /// Each (path, kind of cause) found broken, once: its incident opens before any copy fails.
+    /// Only paths whose role is known: every copy job names its role, and an incident is a path's
+    /// with its role, so a finding without one would be an incident no failure ever joins.
+    pub broken: Vec<PathFailure>,
+    /// Open incidents whose cause the check found gone: every check that clears their kind is `ok`
+    /// on a report of their path, and none of the path's reports finds that kind broken.
+    pub gone: Vec<IncidentId>,
+}
+
+pub fn checked_incidents(reports: &[PathReport], open: &[Incident]) -> CheckedIncidents {
+    let mut broken: Vec<PathFailure> = Vec::new();
+    let mut broken_keys = HashSet::new();
+    for report in reports {
+        for check in &report.checks {
+            let PathVerdict::Broken { cause, found, fix } = &check.verdict else { continue };
+            let path = &report.spec.path;
+            broken_keys.insert(IncidentKey { path: path.key(), cause: *cause });
+            if path.role.is_some() && !broken.iter().any(|known| known.path == *path && known.kind == *cause) {
+                broken.push(PathFailure::found_by_check(path.clone(), *cause, found, fix));
+            }
+        }
+    }
+    let gone = open
+        .iter()
+        .filter(|incident| incident.is_open() && !broken_keys.contains(&incident.id.key))
+        .filter(|incident| {
+            let clearing = checks_clearing(incident.id.key.cause);
+            !clearing.is_empty()
+                && reports.iter().filter(|report| report.spec.path.key() == incident.id.key.path).any(|report| {
+                    clearing.iter().all(|name| {
+                        report.checks.iter().any(|check| check.check == *name && check.verdict == PathVerdict::Ok)
+                    })
+                })
+        })
+        .map(|incident| incident.id.clone())
+        .collect();
+    CheckedIncidents { broken, gone }
 }

@@ -50,7 +50,8 @@ impl<S: TrackingStore, A: AlertSink> Healer<S, A> {
                         .filter(|copy| copy.at > incident.id.opened_at)
                         .filter(|copy| {
                             incident.id.key.cause != PathCauseKind::Unsupported
-                                || copy.resource_type == incident.first.as_ref().and_then(|first| first.resource_type.clone())
+                                || copy.resource_type
+                                    == incident.first.as_ref().and_then(|first| first.resource_type.clone())
                         })
                         .max_by_key(|copy| copy.at);
                     let Some(proof) = proof else { continue };

@@ -6,11 +6,11 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{
-    AlertSink, AwsError, BackupApi, BackupJobQuery, CopyJobQuery, IncidentClaim, IncidentClaimKind, IncidentEntry,
-    Page, RetryQueue, RetryRequest, StartCopyRequest, TrackingStore,
+    AlertSink, AwsError, BackupApi, BackupJobQuery, CopyJobQuery, DailyTask, IncidentClaim, IncidentClaimKind,
+    IncidentEntry, Page, RetryQueue, RetryRequest, StartCopyRequest, TrackingStore,
 };
 use crate::domain::{
     AffectedPoint, Alert, Backfill, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOutcome, ClaimOwner,
@@ -246,6 +246,12 @@ impl<T: TrackingStore> TrackingStore for &T {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<bool, AwsError>> + Send {
         (**self).mark_digest(id, previous, now)
+    }
+    fn done_on(&self, task: DailyTask) -> impl Future<Output = Result<Option<NaiveDate>, AwsError>> + Send {
+        (**self).done_on(task)
+    }
+    fn mark_done_on(&self, task: DailyTask, day: NaiveDate) -> impl Future<Output = Result<bool, AwsError>> + Send {
+        (**self).mark_done_on(task, day)
     }
     fn refused(
         &self,

@@ -5,15 +5,15 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use aws_lambda_events::cloudformation::CloudFormationCustomResourceResponse;
 
 use super::RoleSimulationRequest;
 use super::{
     AccountScope, AlertSink, AwsError, BackupApi, BackupJobQuery, Clock, CopyJobQuery, CustomResourceResponder,
-    ErrorClass, IncidentClaim, IncidentClaimKind, IncidentEntry, Page, PathFactsApi, PlanCopyAction, ResponseError,
-    RetryQueue, RetryRequest, StartCopyRequest, TrackingStore, Unreadable, VaultNotificationsApi,
+    DailyTask, ErrorClass, IncidentClaim, IncidentClaimKind, IncidentEntry, Page, PathFactsApi, PlanCopyAction,
+    ResponseError, RetryQueue, RetryRequest, StartCopyRequest, TrackingStore, Unreadable, VaultNotificationsApi,
 };
 use crate::domain::{
     AccountId, AffectedPoint, Alert, Backfill, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOutcome,
@@ -108,6 +108,8 @@ pub enum Call {
     BackfillCopyEnded,
     FinishBackfill,
     AffectedSlots,
+    DoneOn,
+    MarkDoneOn,
 }
 
 impl Call {
@@ -165,6 +167,8 @@ impl Call {
             Self::BackfillCopyEnded => "backfill_copy_ended",
             Self::FinishBackfill => "finish_backfill",
             Self::AffectedSlots => "affected_slots",
+            Self::DoneOn => "done_on",
+            Self::MarkDoneOn => "mark_done_on",
         }
     }
 }
@@ -618,6 +622,7 @@ pub struct MemoryStore {
     cursor: Mutex<SweepCursor>,
     refusals: Mutex<HashMap<IdempotencyToken, Refusal>>,
     incidents: Mutex<Incidents>,
+    daily: Mutex<HashMap<DailyTask, NaiveDate>>,
     calls: Mutex<BTreeMap<Call, usize>>,
 }
 
@@ -1121,6 +1126,21 @@ impl TrackingStore for MemoryStore {
             return Ok(false);
         }
         stored.incident.last_digest_at = Some(now);
+        Ok(true)
+    }
+
+    async fn done_on(&self, task: DailyTask) -> Result<Option<NaiveDate>, AwsError> {
+        self.check(Call::DoneOn)?;
+        Ok(lock(&self.daily).get(&task).copied())
+    }
+
+    async fn mark_done_on(&self, task: DailyTask, day: NaiveDate) -> Result<bool, AwsError> {
+        self.check(Call::MarkDoneOn)?;
+        let mut daily = lock(&self.daily);
+        if daily.get(&task).is_some_and(|done| *done >= day) {
+            return Ok(false);
+        }
+        daily.insert(task, day);
         Ok(true)
     }
 }

@@ -10,7 +10,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use aws_lambda_events::cloudformation::CloudFormationCustomResourceResponse;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
@@ -476,6 +476,26 @@ pub trait TrackingStore: Send + Sync {
         previous: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<bool, AwsError>> + Send;
+    /// The last day (UTC) `task` finished, if it ever did.
+    fn done_on(&self, task: DailyTask) -> impl Future<Output = Result<Option<NaiveDate>, AwsError>> + Send;
+    /// Records `task` finished on `day`; only a later day moves it (true if this call moved it).
+    fn mark_done_on(&self, task: DailyTask, day: NaiveDate) -> impl Future<Output = Result<bool, AwsError>> + Send;
+}
+
+/// A task the reconciler does once a day (UTC), on the first whole sweep of the day.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DailyTask {
+    /// The path check (`PathCheck`): every known path checked, incidents opened and healed.
+    PathCheck,
+}
+
+impl DailyTask {
+    /// As the table names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PathCheck => "path-check",
+        }
+    }
 }
 
 /// What recording a path failure came to.

@@ -14,20 +14,20 @@ use std::time::Duration;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use self::expressions::{
     UpdateExpression, BACKFILL_CLAIM_IS_FREE, BACKFILL_NOT_TOLD_AND_OURS, BACKFILL_SLOT_IS_NEXT, CLAIM_IS_FREE,
     CLAIM_IS_OURS, CLAIM_IS_OURS_AND_PENDING, EPISODE_IS_OPEN, FIRST_DIGEST, INCIDENT_CLAIM_IS_FREE,
-    INCIDENT_CLAIM_IS_OURS, INCIDENT_CLAIM_IS_OURS_AND_PENDING, INCIDENT_MAY_OPEN, ITEM_EXISTS, ITEM_IS_NEW,
+    INCIDENT_CLAIM_IS_OURS, INCIDENT_CLAIM_IS_OURS_AND_PENDING, INCIDENT_MAY_OPEN, ITEM_EXISTS, ITEM_IS_NEW, LATER_DAY,
     NEXT_DIGEST, POINT_STILL_TAKEN_AT, STATE_MOVES_FORWARD,
 };
 use self::schema::{
     affected, backfill, backfill_claim, backfill_from_item, backfill_key, claim_done, copy, copy_key, cursor,
-    cursor_from_item, cursor_to_item, detail_attributes, incident, incident_claim, incident_from_item, incident_key,
-    incident_name, number, open_incidents, opened_at, point_from_json, point_json, point_key, record_from_item,
-    refusal, refusal_key, refusal_token, slot_key, slot_of, state_at, string, timestamp, Item, ITEM_TYPE, PK,
-    UPDATED_AT,
+    cursor_from_item, cursor_to_item, daily, daily_key, detail_attributes, incident, incident_claim,
+    incident_from_item, incident_key, incident_name, number, open_incidents, opened_at, point_from_json, point_json,
+    point_key, record_from_item, refusal, refusal_key, refusal_token, slot_key, slot_of, state_at, string, timestamp,
+    Item, ITEM_TYPE, PK, UPDATED_AT,
 };
 use super::error::classify;
 use crate::domain::{
@@ -35,7 +35,7 @@ use crate::domain::{
     CopyJobState, HealedBy, IdempotencyToken, Incident, IncidentId, IncidentKey, Ownership, PathCauseKind, PathFailure,
     PathKey, Refusal, SlotSettled, StartedCopy, StateChange, StateUpdate, SweepCursor, NOT_COPIED_KEPT,
 };
-use crate::ports::{AwsError, ErrorClass, IncidentClaim, IncidentClaimKind, IncidentEntry, TrackingStore};
+use crate::ports::{AwsError, DailyTask, ErrorClass, IncidentClaim, IncidentClaimKind, IncidentEntry, TrackingStore};
 
 pub struct DynamoStore {
     client: Client,
@@ -791,6 +791,21 @@ impl TrackingStore for DynamoStore {
             None => write.condition(FIRST_DIGEST),
         };
         Ok(self.incident_claim_write(id, write).await? == Ownership::Held)
+    }
+
+    async fn done_on(&self, task: DailyTask) -> Result<Option<NaiveDate>, AwsError> {
+        let item = self.get_item(daily_key(task)).await?;
+        let day = item.as_ref().and_then(|item| item.get(daily::DONE_ON)).and_then(|v| v.as_s().ok());
+        Ok(day.and_then(|day| NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()))
+    }
+
+    async fn mark_done_on(&self, task: DailyTask, day: NaiveDate) -> Result<bool, AwsError> {
+        let write = UpdateExpression::default()
+            .set(ITEM_TYPE, string(daily::KIND))
+            .set(UPDATED_AT, timestamp(Utc::now()))
+            .set(daily::DONE_ON, string(&day.format("%Y-%m-%d").to_string()))
+            .condition(LATER_DAY);
+        Ok(matches!(self.update("UpdateItem", daily_key(task), write, false).await?, Updated::Applied(_)))
     }
 
     async fn save_cursor(&self, sweep: &SweepCursor) -> Result<(), AwsError> {

@@ -180,6 +180,13 @@ pub mod open_incidents {
     pub const INCIDENTS: &str = "incidents";
 }
 
+/// `daily#<task>`: the last day (UTC) a daily task of the reconciler finished.
+pub mod daily {
+    pub const KIND: &str = "daily_task";
+    /// `YYYY-MM-DD`: ISO dates order as strings, so a condition keeps it from moving back.
+    pub const DONE_ON: &str = "done_on";
+}
+
 /// `episode#<episode>#point#<recovery point ARN>` and `episode#<episode>#slot#<n>`: a recovery point
 /// an incident's episode affected (`<episode>` is [`crate::domain::IncidentId::digest`]).
 pub mod affected {
@@ -217,6 +224,10 @@ pub mod backfill {
     pub const ACTIVE_KIND: &str = "active_backfills";
     /// On `backfill#active`: the active episodes' digests.
     pub const EPISODES: &str = "episodes";
+}
+
+pub fn daily_key(task: crate::ports::DailyTask) -> AttributeValue {
+    AttributeValue::S(format!("daily#{}", task.as_str()))
 }
 
 pub fn backfill_key(digest: &str) -> AttributeValue {
