@@ -274,6 +274,9 @@ pub struct ReconcilerConfig {
     /// reports the organization's coverage, read-only; ORGANIZATION_REQUIRED_DESTINATIONS names the
     /// vaults every backup must have a copy in (comma-separated ARNs).
     pub organization: Option<OrganizationSettings>,
+    /// PATH_CHECK (`daily`, the default, or `off`): the daily path check, of the routes' and this
+    /// region's plans' paths (AWS_REGION, which Lambda sets) and the open incidents'.
+    pub path_check_region: Option<String>,
 }
 
 impl ReconcilerConfig {
@@ -333,6 +336,24 @@ impl ReconcilerConfig {
         if !organization_view && !required_destinations.is_empty() {
             env.problems.push("ORGANIZATION_REQUIRED_DESTINATIONS is set but ORGANIZATION_VIEW is not true".into());
         }
+        let path_check_region = match env.get("PATH_CHECK").as_deref() {
+            None | Some("daily") => match env.get("AWS_REGION") {
+                Some(region) => Some(region),
+                None => {
+                    env.problems.push(
+                        "AWS_REGION is not set: the daily path check (PATH_CHECK=daily) reads this region's plans; \
+                         set PATH_CHECK=off to go without it"
+                            .into(),
+                    );
+                    None
+                }
+            },
+            Some("off") => None,
+            Some(other) => {
+                env.problems.push(format!("PATH_CHECK must be daily or off, not {other:?}"));
+                None
+            }
+        };
         let max_attempts = retrier.as_ref().map_or(0, |retrier| retrier.settings.policy.max_attempts);
         let organization = organization_view.then_some(OrganizationSettings { required_destinations, max_attempts });
         env.finish(|| {
@@ -347,6 +368,7 @@ impl ReconcilerConfig {
                 routes: routes?,
                 copy_role,
                 organization,
+                path_check_region,
             })
         })
     }
@@ -453,11 +475,32 @@ mod tests {
             ("TRACKING_TABLE_NAME", "tracking"),
             ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:alerts"),
             ("RETRY_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/retries"),
+            ("AWS_REGION", "eu-west-1"),
         ]))
         .unwrap();
         assert_eq!(ok.sweep.lookback, Duration::from_secs(72 * 3600));
         assert!(ok.routes.is_empty() && ok.copy_role.is_none());
         assert_eq!(ok.organization, None, "the organization view is opted into");
+        assert_eq!(ok.path_check_region.as_deref(), Some("eu-west-1"), "the path check is on by default");
+    }
+
+    #[test]
+    fn the_daily_path_check_reads_the_functions_region_or_is_turned_off() {
+        let base = [
+            ("TRACKING_TABLE_NAME", "tracking"),
+            ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:alerts"),
+            ("RETRY_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/retries"),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            ReconcilerConfig::from_lookup(lookup(&[&base[..], extra].concat()))
+        };
+        let daily = with(&[("PATH_CHECK", "daily"), ("AWS_REGION", "us-east-1")]).unwrap();
+        assert_eq!(daily.path_check_region.as_deref(), Some("us-east-1"));
+        assert_eq!(with(&[("PATH_CHECK", "off")]).unwrap().path_check_region, None);
+        let err = with(&[]).unwrap_err().to_string();
+        assert!(err.contains("AWS_REGION is not set") && err.contains("PATH_CHECK=off"), "{err}");
+        let err = with(&[("PATH_CHECK", "weekly"), ("AWS_REGION", "us-east-1")]).unwrap_err().to_string();
+        assert!(err.contains("PATH_CHECK must be daily or off"), "{err}");
     }
 
     #[test]
@@ -467,6 +510,7 @@ mod tests {
             ("TRACKING_TABLE_NAME", "tracking"),
             ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:alerts"),
             ("RETRY_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/retries"),
+            ("PATH_CHECK", "off"),
         ];
         let with = |extra: &[(&'static str, &'static str)]| {
             ReconcilerConfig::from_lookup(lookup(&[&base[..], extra].concat()))

@@ -14,6 +14,7 @@ mod metrics;
 mod missing_copies;
 mod organization;
 mod parsing;
+mod path_watch;
 mod paths;
 mod properties;
 mod reconciler;

@@ -15,7 +15,8 @@ use vaultwatch_tests::*;
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/copy";
 
-fn reconciler_with_one_missing_copy() -> Reconciler<MemoryBackup, MemoryStore, MemoryAlerts, MemoryQueue> {
+fn reconciler_with_one_missing_copy(
+) -> Reconciler<MemoryBackup, MemoryStore, MemoryAlerts, MemoryQueue, vaultwatch::ports::memory::MemoryPathFacts> {
     let routes = json!([{ "sourceVault": "primary", "destinationVaultArn": DR_VAULT }]).to_string();
     let backup = MemoryBackup::new();
     backup.add_backup_job(BackupJob {
@@ -42,6 +43,7 @@ fn reconciler_with_one_missing_copy() -> Reconciler<MemoryBackup, MemoryStore, M
         routes: RouteTable::from_json(&routes).unwrap(),
         copy_role: Some(IamRoleArn::parse(ROLE).unwrap()),
         organization: None,
+        path_check: None,
         clock: std::sync::Arc::new(vaultwatch::ports::WallClock),
     }
 }

@@ -184,7 +184,10 @@ mod reconciler {
     use super::*;
 
     /// The management account's reconciler over the organization above, with or without the view.
-    fn management_reconciler(view: bool) -> Reconciler<MemoryBackup, MemoryStore, MemoryAlerts, MemoryQueue> {
+    fn management_reconciler(
+        view: bool,
+    ) -> Reconciler<MemoryBackup, MemoryStore, MemoryAlerts, MemoryQueue, vaultwatch::ports::memory::MemoryPathFacts>
+    {
         let assessor = organization();
         Reconciler {
             backup: assessor.backup,
@@ -196,6 +199,7 @@ mod reconciler {
             routes: RouteTable::default(),
             copy_role: None,
             organization: view.then_some(assessor.settings),
+            path_check: None,
             clock: std::sync::Arc::new(vaultwatch::ports::WallClock),
         }
     }

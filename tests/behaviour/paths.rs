@@ -351,6 +351,32 @@ fn the_worst_verdict_wins() {
 }
 
 #[tokio::test]
+async fn a_plans_copies_go_along_one_path_per_role_of_its_backup_selections() {
+    let facts = MemoryPathFacts::new();
+    let other = IamRoleArn::parse("arn:aws:iam::123456789012:role/databases").unwrap();
+    facts.add_role(&role_arn(), &[(COPY_INTO_BACKUP_VAULT, SimulatedDecision::Allowed)]);
+    facts.add_role(&other, &[(COPY_INTO_BACKUP_VAULT, SimulatedDecision::ImplicitDeny)]);
+    facts.add_plan_copy_action(
+        "us-east-1",
+        PlanCopyAction {
+            plan: "nightly".into(),
+            rule: "daily".into(),
+            source_vault: vaultwatch::domain::VaultName::parse("primary").unwrap(),
+            destination: vault(SAME_ACCOUNT),
+            lifecycle: None,
+            rule_lifecycle: None,
+            roles: vec![role_arn(), other.clone()],
+        },
+    );
+    let report = report(facts, &PathsQuery { plans: true, ..query(vec![]) }).await;
+    let roles: Vec<Option<&IamRoleArn>> = report.paths.iter().map(|path| path.spec.path.role.as_ref()).collect();
+    assert_eq!(roles, [Some(&role_arn()), Some(&other)]);
+    let role_check =
+        |n: usize| report.paths[n].checks.iter().find(|c| c.check == CheckName::Role).unwrap().verdict.name();
+    assert_eq!((role_check(0), role_check(1)), ("ok", "broken"), "each role simulated for itself");
+}
+
+#[tokio::test]
 async fn routes_and_plans_give_the_paths_each_once() {
     let facts = MemoryPathFacts::new();
     facts.add_role(&role_arn(), &[(COPY_INTO_BACKUP_VAULT, SimulatedDecision::Allowed)]);
@@ -363,6 +389,7 @@ async fn routes_and_plans_give_the_paths_each_once() {
         destination: vault(SAME_ACCOUNT),
         lifecycle: None,
         rule_lifecycle: days(14),
+        roles: Vec::new(),
     };
     facts.add_plan_copy_action("us-east-1", action.clone());
     facts.add_plan_copy_action("eu-west-1", PlanCopyAction { plan: "elsewhere".into(), ..action });

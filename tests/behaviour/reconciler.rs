@@ -18,7 +18,8 @@ use vaultwatch_tests::*;
 
 const JOBS: usize = 2500;
 
-type TestReconciler = Reconciler<MemoryBackup, MemoryStore, MemoryAlerts, MemoryQueue>;
+type TestReconciler =
+    Reconciler<MemoryBackup, MemoryStore, MemoryAlerts, MemoryQueue, vaultwatch::ports::memory::MemoryPathFacts>;
 
 fn reconciler(routes: RouteTable) -> TestReconciler {
     Reconciler {
@@ -31,6 +32,7 @@ fn reconciler(routes: RouteTable) -> TestReconciler {
         routes,
         copy_role: Some(IamRoleArn::parse("arn:aws:iam::123456789012:role/copy").unwrap()),
         organization: None,
+        path_check: None,
         clock: std::sync::Arc::new(vaultwatch::ports::WallClock),
     }
 }
@@ -111,6 +113,7 @@ async fn a_sweep_over_unseen_jobs_repairs_retries_and_alerts_once_each() {
             missing_copy_pass: MissingCopyPass::NoRoutes,
             coverage: Some(CoverageSummary::default()),
             organization: None,
+            path_check: None,
             complete: true
         }
     );
@@ -860,8 +863,13 @@ use vaultwatch::domain::SweepPhase;
 use vaultwatch::handlers::reconciler::SAFETY_MARGIN;
 use vaultwatch_tests::hooked::{Hooked, Latency};
 
-type SlowReconciler<'a> =
-    Reconciler<Hooked<&'a MemoryBackup, Latency>, Hooked<&'a MemoryStore, Latency>, &'a MemoryAlerts, &'a MemoryQueue>;
+type SlowReconciler<'a> = Reconciler<
+    Hooked<&'a MemoryBackup, Latency>,
+    Hooked<&'a MemoryStore, Latency>,
+    &'a MemoryAlerts,
+    &'a MemoryQueue,
+    vaultwatch::ports::memory::MemoryPathFacts,
+>;
 
 /// `memory`'s reconciler over its own ports, where each call of `operations` takes `latency`.
 fn slowed<'a>(memory: &'a TestReconciler, operations: &'static [Call], latency: Duration) -> SlowReconciler<'a> {
@@ -875,6 +883,7 @@ fn slowed<'a>(memory: &'a TestReconciler, operations: &'static [Call], latency: 
         routes: memory.routes.clone(),
         copy_role: memory.copy_role.clone(),
         organization: None,
+        path_check: None,
         clock: memory.clock.clone(),
     }
 }

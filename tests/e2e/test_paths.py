@@ -235,6 +235,26 @@ def test_the_table_and_csv_name_what_to_fix_and_usage_errors_exit_2(world):
     assert vaultwatch(world, SOURCE, "--path", SRC_VAULT, "not-a-vault").returncode == 2
 
 
+def test_a_plans_paths_pass_its_backup_selections_roles_each_checked(world):
+    """A plan's copies pass the role of its backup selections (ListBackupSelections): one path per
+    role, each simulated; a role without CopyIntoBackupVault is broken on the plan's path."""
+    client = backup(world, SOURCE)
+    (plan,) = client.list_backup_plans()["BackupPlansList"]
+    custom = role(world, "selector", managed=False, inline={"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["backup:StartBackupJob"], "Resource": "*"}]})
+    for name, arn in (("everything", ROLE), ("databases", custom)):
+        client.create_backup_selection(BackupPlanId=plan["BackupPlanId"],
+                                       BackupSelection={"SelectionName": name, "IamRoleArn": arn, "Resources": ["*"]})
+    listed = client.list_backup_selections(BackupPlanId=plan["BackupPlanId"])["BackupSelectionsList"]
+    assert sorted(selection["IamRoleArn"] for selection in listed) == sorted([ROLE, custom])
+    result = vaultwatch(world, SOURCE, "--format", "json")
+    assert result.returncode == BROKEN, result.stderr
+    paths = {p["path"]["role"]: p for p in json.loads(result.stdout)["paths"] if p["origin"]["kind"] == "planRule"}
+    assert sorted(paths) == sorted([ROLE, custom])
+    assert paths[ROLE]["verdict"] == {"status": "ok"}, checks(paths[ROLE])
+    assert (paths[custom]["verdict"]["status"], paths[custom]["verdict"]["cause"]) == ("broken", "access")
+
+
 def path_check(servers, destination: str, role_arn: str = ROLE) -> dict:
     """`vaultwatch paths` of one path from 1111's `src` (EBS, 30 days), from 1111: its report."""
     result = vaultwatch(servers, SOURCE, "--no-plans", "--path", SRC_VAULT, destination, role_arn, "--delete-after-days", "30",

@@ -63,3 +63,7 @@ class Settings:
     # moto without its per-request costs that emulate nothing, DynamoDB's conditional writes atomic
     # (harness.lean_moto); always so with concurrency.
     lean_moto: bool = False
+    # The copy paths' world (harness.processes.path_servers): moto with AWS's managed IAM policies,
+    # the IAM proxy (SimulatePrincipalPolicy, STS), the stand-in reading keys and roles there, and
+    # the reconciler's daily path check on, reading them.
+    copy_paths: bool = False

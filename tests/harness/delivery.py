@@ -240,9 +240,10 @@ class Delivery:
                 return
         raise RuntimeError("the system did not settle")
 
-    def reconcile(self) -> Outcome:
-        """One scheduled run of the reconciler, with the event EventBridge sends."""
-        event = scheduled_event()
+    def reconcile(self, at: float | None = None) -> Outcome:
+        """One scheduled run of the reconciler, with the event EventBridge sends (at `at`, seconds
+        since the epoch: now by default)."""
+        event = scheduled_event(at)
         outcome = self.functions["reconciler"].invoke(event)
         self._record(Invocation("reconciler", event, outcome, 1))
         return outcome

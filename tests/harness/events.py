@@ -44,11 +44,12 @@ def sqs_event(messages: list[dict], queue_name: str) -> dict:
     } for m in messages]}
 
 
-def scheduled_event() -> dict:
-    """The event an EventBridge schedule sends (the reconciler ignores its content)."""
+def scheduled_event(at: float | None = None) -> dict:
+    """The event an EventBridge schedule sends at `at` (seconds since the epoch; now by default):
+    the reconciler's run is as of its `time`."""
     return {
         "version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
-        "account": ACCOUNT, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "region": REGION,
+        "account": ACCOUNT, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at)), "region": REGION,
         "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/vaultwatch-sweep"], "detail": {},
     }
 

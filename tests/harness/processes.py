@@ -97,11 +97,18 @@ class Endpoints:
         # its DynamoDB-only endpoint (same backend, each conditional write atomic, which concurrent
         # delivery needs), where DynamoDB requests then go.
         lean = self.settings.lean_moto or bool(self.settings.concurrency)
+        env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"} if self.settings.copy_paths else None
         process, ports = start_server([*MOTO, *(["--lean"] if lean else [])], "moto server",
-                                      stderr=self._log("moto.log"), start_new_session=True)
+                                      stderr=self._log("moto.log"), start_new_session=True, env=env)
         self.processes.append(process)
         self.moto_url = f"http://127.0.0.1:{ports[0]}"
         self.dynamodb_url = f"http://127.0.0.1:{ports[1]}" if lean else self.moto_url
+        self.iam_proxy_url = None
+        if self.settings.copy_paths:
+            proxy, (port,) = start_server([*MOTO[:2], "standin.iam_proxy", "--port", "0", "--moto", self.moto_url],
+                                          "IAM proxy", stderr=self._log("iam-proxy.log"), start_new_session=True)
+            self.processes.append(proxy)
+            self.iam_proxy_url = f"http://127.0.0.1:{port}"
 
     def _start_standin(self) -> None:
         sns = self.moto_url
@@ -111,7 +118,8 @@ class Endpoints:
 
             self.direct_topic = DirectTopic(self.moto_url)
             sns = self.direct_topic.url
-        process, self.backup_url = start_standin(["--sns-endpoint", sns], stderr=self._log("standin.log"),
+        paths = ["--kms-endpoint", self.moto_url, "--iam-endpoint", self.iam_proxy_url] if self.iam_proxy_url else []
+        process, self.backup_url = start_standin(["--sns-endpoint", sns, *paths], stderr=self._log("standin.log"),
                                                  start_new_session=True)
         self.processes.append(process)
 

@@ -89,8 +89,17 @@ class Resources:
         }
         specific["reconciler"] = {
             **specific["retrier"], "RECONCILE_LOOKBACK_HOURS": "1", "RECONCILE_PAGE_SIZE": str(RECONCILE_PAGE_SIZE),
-            "COPY_ROUTES": json.dumps(settings.routes), "COPY_ROLE_ARN": ROLE, **settings.reconciler_env,
+            "COPY_ROUTES": json.dumps(settings.routes), "COPY_ROLE_ARN": ROLE,
+            # The daily path check reads IAM's policy simulator, which moto lacks: on only in the
+            # tests that run the path servers (harness.processes.path_servers) and say so.
+            "PATH_CHECK": "off", **settings.reconciler_env,
         }
+        if settings.copy_paths:
+            specific["reconciler"].update({
+                "PATH_CHECK": "daily", "AWS_ENDPOINT_URL_IAM": self.endpoints.iam_proxy_url,
+                "AWS_ENDPOINT_URL_STS": self.endpoints.iam_proxy_url, "AWS_ENDPOINT_URL_KMS": self.endpoints.iam_proxy_url,
+                "AWS_ENDPOINT_URL_ORGANIZATIONS": self.endpoints.backup_url, **settings.reconciler_env,
+            })
         return {**common, **specific[name]}
 
     def track(self, jobs: list[dict]) -> None:

@@ -437,6 +437,9 @@ impl Burst {
             routes: self.routes.clone(),
             copy_role: Some(IamRoleArn::parse(ROLE).unwrap()),
             organization: None,
+            path_check: None::<
+                vaultwatch::handlers::reconciler::DailyPathCheck<vaultwatch::ports::memory::MemoryPathFacts>,
+            >,
             clock: std::sync::Arc::new(vaultwatch::ports::WallClock),
         };
         match reconciler.run(Utc::now(), || false).await {

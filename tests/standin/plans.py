@@ -1,5 +1,7 @@
 """Backup plans: CreateBackupPlan, GetBackupPlan, ListBackupPlans (a plan rule's CopyActions start
-copies when a backup job of the rule completes: backup_jobs)."""
+copies when a backup job of the rule completes: backup_jobs), and a plan's backup selections:
+CreateBackupSelection, ListBackupSelections (each names the role its backups, and the copies of its
+plan's rules, pass)."""
 
 from __future__ import annotations
 
@@ -49,6 +51,32 @@ def get_backup_plan(backup: BackupState, region: str, params: dict) -> dict:
             "BackupPlan": copying.deepcopy(plan["versions"][version]), "BackupPlanId": plan_id,
             "BackupPlanArn": plan["arn"], "VersionId": version, "CreationDate": plan["created"],
         }
+
+
+def create_backup_selection(backup: BackupState, region: str, params: dict) -> dict:
+    plan_id, selection = params["BackupPlanId"], params["BackupSelection"]
+    created = now()
+    with backup.lock:
+        plan = backup.plans.get(plan_id)
+        if plan is None or arn_scope(plan["arn"]) != (caller_account(), region):
+            raise not_found("Failed reading Backup plan with provided version", "CreateBackupSelection")
+        selection_id = str(uuid.uuid4())
+        plan.setdefault("selections", {})[selection_id] = {
+            "SelectionId": selection_id, "SelectionName": selection["SelectionName"], "BackupPlanId": plan_id,
+            "CreationDate": created, "IamRoleArn": selection["IamRoleArn"],
+            **({"CreatorRequestId": params["CreatorRequestId"]} if "CreatorRequestId" in params else {}),
+        }
+    return {"SelectionId": selection_id, "BackupPlanId": plan_id, "CreationDate": created}
+
+
+def list_backup_selections(backup: BackupState, region: str, params: dict) -> dict:
+    """ListBackupSelections of one of the caller's plans in the region (one page)."""
+    plan_id = params["BackupPlanId"]
+    with backup.lock:
+        plan = backup.plans.get(plan_id)
+        if plan is None or arn_scope(plan["arn"]) != (caller_account(), region):
+            raise not_found("Failed reading Backup plan with provided version", "ListBackupSelections")
+        return {"BackupSelectionsList": [dict(selection) for selection in plan.get("selections", {}).values()]}
 
 
 def list_backup_plans(backup: BackupState, region: str, params: dict) -> dict:

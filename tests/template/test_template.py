@@ -13,7 +13,12 @@ TEMPLATE = yaml.load((ROOT / "template.yaml").read_text(), Loader=CfnLoader)
 RESOURCES = TEMPLATE["Resources"]
 # Actions that accept no narrower resource than "*" (AWS Backup's Describe and List calls).
 NO_RESOURCE_LEVEL = {"backup:DescribeCopyJob", "backup:DescribeBackupJob", "backup:ListCopyJobs", "backup:ListBackupJobs",
-                     "backup:ListCopyJobSummaries"}
+                     "backup:ListCopyJobSummaries",
+                     # The path check's: AWS Backup's settings and plan listing, the organization's
+                     # description and member list, and STS's caller identity (Service Authorization
+                     # Reference: no resource types for any of them).
+                     "backup:DescribeGlobalSettings", "backup:ListBackupPlans", "organizations:DescribeOrganization",
+                     "organizations:ListAccounts", "sts:GetCallerIdentity"}
 # Actions on a recovery point (resource type recoveryPoint*, ARN
 # arn:${Partition}:${Vendor}:${Region}:*:${ResourceType}:${RecoveryPointId} in the Service
 # Authorization Reference: EBS, EC2 and RDS points have ec2/rds ARNs): this region's, of any service.
@@ -296,6 +301,18 @@ README_GRANTS["CopyJobReconcilerFunction"] = {
     "dynamodb:BatchGetItem": {"TrackingTable.Arn"},
     "dynamodb:GetItem": {"TrackingTable.Arn"},
     "dynamodb:PutItem": {"TrackingTable.Arn"},
+    # The daily path check, read-only.
+    "backup:DescribeBackupVault": {"arn:${AWS::Partition}:backup:*:${AWS::AccountId}:backup-vault:*"},
+    "backup:GetBackupVaultAccessPolicy": {"arn:${AWS::Partition}:backup:*:${AWS::AccountId}:backup-vault:*"},
+    "backup:DescribeGlobalSettings": {"*"},
+    "backup:ListBackupPlans": {"*"},
+    "backup:ListBackupSelections": {"arn:${AWS::Partition}:backup:${AWS::Region}:${AWS::AccountId}:backup-plan:*"},
+    "organizations:DescribeOrganization": {"*"},
+    "organizations:ListAccounts": {"*"},
+    "sts:GetCallerIdentity": {"*"},
+    "kms:DescribeKey": {"arn:${AWS::Partition}:kms:*:*:key/*"},
+    "kms:GetKeyPolicy": {"arn:${AWS::Partition}:kms:*:${AWS::AccountId}:key/*"},
+    "iam:SimulatePrincipalPolicy": {"arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"},
 }
 # And all of them: the failure destination and the stack's key.
 EVERY_FUNCTION_GRANTS = {

@@ -591,6 +591,40 @@ fn found<T>(result: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
     }
 }
 
+impl SdkPathFacts {
+    /// The distinct roles of a plan's backup selections (ListBackupSelections, every page); none
+    /// for a plan deleted since it was read.
+    async fn selection_roles(&self, client: &Client, plan_id: &str) -> Result<Vec<IamRoleArn>, AwsError> {
+        const OP: &str = "ListBackupSelections";
+        let mut roles: Vec<IamRoleArn> = Vec::new();
+        let mut next_token: Option<String> = None;
+        loop {
+            let output = found(
+                client
+                    .list_backup_selections()
+                    .backup_plan_id(plan_id)
+                    .set_next_token(next_token.take())
+                    .send()
+                    .await
+                    .map_err(|err| classify("backup", OP, err)),
+            )?;
+            let Some(output) = output else { return Ok(Vec::new()) };
+            for selection in output.backup_selections_list() {
+                let Some(raw) = selection.iam_role_arn() else { continue };
+                let role = IamRoleArn::parse(raw)
+                    .map_err(|err| malformed("backup", OP, format_args!("member IamRoleArn: {err}")))?;
+                if !roles.contains(&role) {
+                    roles.push(role);
+                }
+            }
+            next_token = output.next_token().map(str::to_owned);
+            if next_token.is_none() {
+                return Ok(roles);
+            }
+        }
+    }
+}
+
 impl PathFactsApi for SdkPathFacts {
     async fn caller_account(&self) -> Result<AccountId, AwsError> {
         const OP: &str = "GetCallerIdentity";
@@ -678,6 +712,8 @@ impl PathFactsApi for SdkPathFacts {
             )?;
             // Deleted between the listing and now: nothing to check.
             let Some(plan) = output.as_ref().and_then(|output| output.backup_plan()) else { continue };
+            let copies = plan.rules().iter().any(|rule| !rule.copy_actions().is_empty());
+            let roles = if copies { self.selection_roles(&client, &plan_id).await? } else { Vec::new() };
             for rule in plan.rules() {
                 let source_vault = VaultName::parse(rule.target_backup_vault_name())
                     .map_err(|err| malformed("backup", OP, format_args!("member TargetBackupVaultName: {err}")))?;
@@ -691,6 +727,7 @@ impl PathFactsApi for SdkPathFacts {
                         })?,
                         lifecycle: action.lifecycle().map(lifecycle_from_sdk),
                         rule_lifecycle: rule.lifecycle().map(lifecycle_from_sdk),
+                        roles: roles.clone(),
                     });
                 }
             }

@@ -5,17 +5,17 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 
-use super::{DynamoStore, PresignedUrlResponder, SdkBackup, SnsAlerts, SqsRetryQueue};
+use super::{DynamoStore, PresignedUrlResponder, SdkBackup, SdkPathFacts, SnsAlerts, SqsRetryQueue};
 use crate::config::{CopierConfig, ReconcilerConfig, RetrierConfig, TrackerConfig};
 use crate::handlers::copier::Copier;
-use crate::handlers::reconciler::Reconciler;
+use crate::handlers::reconciler::{DailyPathCheck, Reconciler};
 use crate::handlers::retrier::Retrier;
 use crate::handlers::tracker::Tracker;
 use crate::handlers::vault_setup::custom_resource::VaultNotificationsResource;
 use crate::ports::WallClock;
 
 pub type AwsRetrier = Retrier<SdkBackup, DynamoStore, SnsAlerts, SqsRetryQueue>;
-pub type AwsReconciler = Reconciler<SdkBackup, DynamoStore, SnsAlerts, SqsRetryQueue>;
+pub type AwsReconciler = Reconciler<SdkBackup, DynamoStore, SnsAlerts, SqsRetryQueue, SdkPathFacts>;
 pub type AwsVaultNotificationsResource = VaultNotificationsResource<SdkBackup, PresignedUrlResponder>;
 
 impl Tracker<DynamoStore> {
@@ -60,6 +60,7 @@ impl AwsReconciler {
             routes: config.routes,
             copy_role: config.copy_role,
             organization: config.organization,
+            path_check: config.path_check_region.map(|region| DailyPathCheck { facts: SdkPathFacts::new(sdk), region }),
             clock: Arc::new(WallClock),
         }
     }

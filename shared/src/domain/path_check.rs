@@ -141,6 +141,8 @@ pub enum PathOrigin {
     PlanRule { plan: String, rule: String },
     /// `--path` on the command line.
     CommandLine,
+    /// An open incident's path (the reconciler checks whether its cause is gone).
+    Incident,
 }
 
 impl fmt::Display for PathOrigin {
@@ -149,6 +151,7 @@ impl fmt::Display for PathOrigin {
             Self::Route => f.write_str("route"),
             Self::PlanRule { plan, rule } => write!(f, "plan {plan} rule {rule}"),
             Self::CommandLine => f.write_str("command line"),
+            Self::Incident => f.write_str("open incident"),
         }
     }
 }
@@ -211,6 +214,22 @@ pub struct PathSpec {
     pub origin: PathOrigin,
     pub retention: CopyRetention,
     pub resource_types: ResourceTypes,
+}
+
+impl PathSpec {
+    /// An open incident's path, with what its first failure tells of the copies on it.
+    pub fn of_incident(incident: &Incident) -> Self {
+        let first = incident.first.as_ref();
+        Self {
+            path: incident.path.clone(),
+            origin: PathOrigin::Incident,
+            retention: CopyRetention::of_route(first.and_then(|point| point.lifecycle.as_ref())),
+            resource_types: match first.and_then(|point| point.resource_type.clone()) {
+                Some(kind) => ResourceTypes::Only(vec![kind]),
+                None => ResourceTypes::Any,
+            },
+        }
+    }
 }
 
 /// What DescribeBackupVault says of a vault.
@@ -925,9 +944,10 @@ fn role(spec: &PathSpec, facts: &PathFacts) -> PathVerdict {
             match &spec.origin {
                 PathOrigin::Route => "the role routed copies pass is not known: give it with --role (COPY_ROLE_ARN)",
                 PathOrigin::PlanRule { .. } => {
-                    "the role a plan's copies pass is its backup selection's, not read yet (ListBackupSelections)"
+                    "the plan has no backup selection (ListBackupSelections) to name its role"
                 }
                 PathOrigin::CommandLine => "the path names no role: give it as the third value of --path",
+                PathOrigin::Incident => "the copy jobs on the path did not name their role",
             },
             account_of(&path.source_vault),
         );

@@ -7,6 +7,7 @@ pub mod deadline;
 pub mod healing;
 mod measured;
 pub mod organization;
+pub mod path_watch;
 pub mod paths;
 pub mod reconciler;
 pub mod retrier;

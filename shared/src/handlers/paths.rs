@@ -119,20 +119,37 @@ impl<F: PathFactsApi> PathChecker<F> {
             .collect();
         if query.plans {
             for action in self.facts.list_plan_copy_actions(&query.region).await? {
-                specs.push(PathSpec {
-                    path: CopyPath {
-                        source_vault: vault_in(&query.region, action.source_vault.as_str()),
-                        destination_vault: action.destination,
-                        // A plan's copies pass its backup selection's role, not read here.
-                        role: None,
-                    },
-                    origin: PathOrigin::PlanRule { plan: action.plan, rule: action.rule },
-                    retention: CopyRetention::of_plan_copy(action.lifecycle.as_ref(), action.rule_lifecycle.as_ref()),
-                    resource_types: ResourceTypes::Any,
-                });
+                // One path per role of the plan's selections (none known: one without a role).
+                let roles: Vec<Option<IamRoleArn>> = match action.roles.is_empty() {
+                    true => vec![None],
+                    false => action.roles.iter().cloned().map(Some).collect(),
+                };
+                for role in roles {
+                    specs.push(PathSpec {
+                        path: CopyPath {
+                            source_vault: vault_in(&query.region, action.source_vault.as_str()),
+                            destination_vault: action.destination.clone(),
+                            role,
+                        },
+                        origin: PathOrigin::PlanRule { plan: action.plan.clone(), rule: action.rule.clone() },
+                        retention: CopyRetention::of_plan_copy(
+                            action.lifecycle.as_ref(),
+                            action.rule_lifecycle.as_ref(),
+                        ),
+                        resource_types: ResourceTypes::Any,
+                    });
+                }
             }
         }
-        specs.extend(query.extra.iter().cloned());
+        // An open incident's path is checked as configured, when it is.
+        let configured: HashSet<CopyPath> = specs.iter().map(|spec| spec.path.clone()).collect();
+        specs.extend(
+            query
+                .extra
+                .iter()
+                .filter(|spec| spec.origin != PathOrigin::Incident || !configured.contains(&spec.path))
+                .cloned(),
+        );
         let mut seen = HashSet::new();
         specs.retain(|spec| seen.insert(spec.clone()));
         Ok(specs)

@@ -29,6 +29,8 @@ use super::coverage::{CoverageAssessor, CoverageQuery};
 use super::deadline::{Deadline, Stopped};
 use super::healing::{CompletedCopy, Healer};
 use super::organization::{AccountCoverage, OrganizationAssessor, OrganizationSettings};
+use super::path_watch::{PathWatch, PathWatchSummary};
+use super::paths::{PathChecker, PathsQuery};
 use super::retrier::{ClaimedWork, FailureHandled, Once, Retrier, RetrierSettings};
 use super::tracker::Tracker;
 use super::HandlerError;
@@ -39,7 +41,9 @@ use crate::domain::{
     SourcePolicy, SweepCursor, SweepPhase, SweepResume, VerifiedSweep,
 };
 use crate::notification::{scheduled_time, CopyJobEvent};
-use crate::ports::{AlertSink, AwsError, BackupApi, Clock, CopyJobQuery, RetryQueue, TrackingStore, OPERATION_TIMEOUT};
+use crate::ports::{
+    AlertSink, AwsError, BackupApi, Clock, CopyJobQuery, PathFactsApi, RetryQueue, TrackingStore, OPERATION_TIMEOUT,
+};
 
 /// Listed jobs reconciled at once: their reads and writes of the tracking table overlap.
 const CONCURRENT_JOBS: usize = 8;
@@ -107,6 +111,9 @@ pub struct Summary {
     /// Paths with an open incident (not counting congestion) when the sweep looked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub broken_paths: Option<usize>,
+    /// The day's path check, on the sweep that ran it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_check: Option<PathWatchSummary>,
     /// Alerted copies found covered (a COMPLETED copy of the same recovery point to the same vault):
     /// one "resolved" message each, in the alert's thread.
     pub resolved: usize,
@@ -274,7 +281,14 @@ fn no_copy_job(status: &CoverageStatus) -> bool {
     )
 }
 
-pub struct Reconciler<B, S, A, Q> {
+/// The reconciler's daily path check: how it reads what it checks, and the region of the routes'
+/// source vaults and of the plans (the function's).
+pub struct DailyPathCheck<P> {
+    pub facts: P,
+    pub region: String,
+}
+
+pub struct Reconciler<B, S, A, Q, P> {
     pub backup: B,
     pub store: S,
     pub alerts: A,
@@ -287,12 +301,14 @@ pub struct Reconciler<B, S, A, Q> {
     pub copy_role: Option<IamRoleArn>,
     /// The organization view (the management account's stack): reported after the own sweep.
     pub organization: Option<OrganizationSettings>,
+    /// The daily path check (`PathCheck`), on the first whole sweep of each day (UTC).
+    pub path_check: Option<DailyPathCheck<P>>,
     /// The time of a run whose event carries none (a manual invocation); a scheduled run's time is
     /// its event's.
     pub clock: Arc<dyn Clock>,
 }
 
-impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, S, A, Q> {
+impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue, P: PathFactsApi> Reconciler<B, S, A, Q, P> {
     fn tracker(&self) -> Tracker<&S> {
         // The reconciler reads the API, not notifications: no publisher to verify.
         Tracker { store: &self.store, sources: SourcePolicy::default() }
@@ -471,11 +487,17 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
                 Progress::Finished
             }
         };
-        let healing = self.heal_paths(&swept.completed_on, summary, run).await;
+        let (checking, cleared_on) = self.daily_path_check(summary, run).await;
+        let mut heal_on = swept.completed_on.clone();
+        for path in cleared_on {
+            heal_on.entry(path).or_default();
+        }
+        let healing = self.heal_paths(&heal_on, summary, run).await;
         let backfilling = self.backfill(summary, run).await;
         let (watching, broken) = self.watch_incidents(summary, run).await;
         summary.missing_copy_pass = self.missing_copy_pass(swept, &rows, &broken, run, out_of_time, summary).await?;
-        Ok(healing == Progress::Finished
+        Ok(checking == Progress::Finished
+            && healing == Progress::Finished
             && backfilling == Progress::Finished
             && watching == Progress::Finished
             && summary.missing_copy_pass != MissingCopyPass::Stopped
@@ -800,6 +822,36 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Reconciler<B, 
             }
         }
         Ok(Progress::Finished)
+    }
+
+    /// The day's path check, once a day: incidents opened for the paths it finds broken (their alerts
+    /// go out with the open incidents, below), and healed where it finds the cause gone (the paths
+    /// returned, for their "healed" messages). An error leaves the day's check to the next sweep.
+    async fn daily_path_check(&self, summary: &mut Summary, run: Run<'_>) -> (Progress, Vec<PathKey>) {
+        let Some(check) = &self.path_check else { return (Progress::Finished, Vec::new()) };
+        let watch = PathWatch { checker: PathChecker { facts: &check.facts }, store: &self.store };
+        let query = PathsQuery {
+            region: check.region.clone(),
+            routes: self.routes.clone(),
+            route_role: self.copy_role.clone(),
+            plans: true,
+            extra: Vec::new(),
+        };
+        match run.deadline.bound(watch.run_daily(&query, run.now)).await {
+            Ok(Ok(Some(checked))) => {
+                tracing::info!(?checked, "path check done for the day");
+                let healed_on = checked.healed_on.clone();
+                summary.path_check = Some(checked);
+                (Progress::Finished, healed_on)
+            }
+            Ok(Ok(None)) => (Progress::Finished, Vec::new()),
+            Ok(Err(err)) => {
+                summary.errors += 1;
+                tracing::error!(error = %err, "the path check could not finish; the next sweep tries again");
+                (Progress::Finished, Vec::new())
+            }
+            Err(Stopped) => (Progress::Stopped, Vec::new()),
+        }
     }
 
     /// Heals each open incident of a path on which a copy completed after the incident opened, and

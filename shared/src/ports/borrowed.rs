@@ -10,13 +10,15 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{
     AlertSink, AwsError, BackupApi, BackupJobQuery, CopyJobQuery, DailyTask, IncidentClaim, IncidentClaimKind,
-    IncidentEntry, Page, RetryQueue, RetryRequest, StartCopyRequest, TrackingStore,
+    IncidentEntry, Page, PathFactsApi, PlanCopyAction, RetryQueue, RetryRequest, RoleSimulationRequest,
+    StartCopyRequest, TrackingStore,
 };
 use crate::domain::{
-    AffectedPoint, Alert, Backfill, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOutcome, ClaimOwner,
-    CopyDetails, CopyJob, CopyJobId, CopyJobRecord, HealedBy, IdempotencyToken, Incident, IncidentId, IncidentKey,
-    IncidentMessage, Lifecycle, Ownership, PathFailure, PathKey, PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal,
-    Resolution, SlotSettled, StartedCopy, StateChange, StateUpdate, SweepCursor, VaultName,
+    AccountId, AffectedPoint, Alert, Backfill, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOutcome,
+    ClaimOwner, CopyDetails, CopyJob, CopyJobId, CopyJobRecord, HealedBy, IdempotencyToken, Incident, IncidentId,
+    IncidentKey, IncidentMessage, KeyFacts, KmsKeyArn, Lifecycle, OrganizationFacts, Ownership, PathFailure, PathKey,
+    PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal, Resolution, Simulation, SlotSettled, StartedCopy,
+    StateChange, StateUpdate, SweepCursor, VaultFacts, VaultName,
 };
 
 impl<T: BackupApi> BackupApi for &T {
@@ -280,5 +282,50 @@ impl<T: AlertSink> AlertSink for &T {
 impl<T: RetryQueue> RetryQueue for &T {
     fn schedule(&self, request: &RetryRequest, delay: Duration) -> impl Future<Output = Result<(), AwsError>> + Send {
         (**self).schedule(request, delay)
+    }
+}
+
+impl<T: PathFactsApi> PathFactsApi for &T {
+    fn caller_account(&self) -> impl Future<Output = Result<AccountId, AwsError>> + Send {
+        (**self).caller_account()
+    }
+    fn describe_backup_vault(
+        &self,
+        vault: &BackupVaultArn,
+    ) -> impl Future<Output = Result<Option<VaultFacts>, AwsError>> + Send {
+        (**self).describe_backup_vault(vault)
+    }
+    fn get_backup_vault_access_policy(
+        &self,
+        vault: &BackupVaultArn,
+    ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send {
+        (**self).get_backup_vault_access_policy(vault)
+    }
+    fn describe_global_settings(&self) -> impl Future<Output = Result<Option<bool>, AwsError>> + Send {
+        (**self).describe_global_settings()
+    }
+    fn list_plan_copy_actions(
+        &self,
+        region: &str,
+    ) -> impl Future<Output = Result<Vec<PlanCopyAction>, AwsError>> + Send {
+        (**self).list_plan_copy_actions(region)
+    }
+    fn describe_key(&self, key: &KmsKeyArn) -> impl Future<Output = Result<Option<KeyFacts>, AwsError>> + Send {
+        (**self).describe_key(key)
+    }
+    fn get_key_policy(&self, key: &KmsKeyArn) -> impl Future<Output = Result<String, AwsError>> + Send {
+        (**self).get_key_policy(key)
+    }
+    fn simulate_role(
+        &self,
+        request: &RoleSimulationRequest,
+    ) -> impl Future<Output = Result<Option<Vec<Simulation>>, AwsError>> + Send {
+        (**self).simulate_role(request)
+    }
+    fn describe_organization(&self) -> impl Future<Output = Result<Option<OrganizationFacts>, AwsError>> + Send {
+        (**self).describe_organization()
+    }
+    fn list_organization_accounts(&self) -> impl Future<Output = Result<Vec<AccountId>, AwsError>> + Send {
+        (**self).list_organization_accounts()
     }
 }

@@ -184,7 +184,7 @@ pub trait PathFactsApi: Send + Sync {
     /// DescribeGlobalSettings: `isCrossAccountBackupEnabled` (`None` when AWS does not report it).
     fn describe_global_settings(&self) -> impl Future<Output = Result<Option<bool>, AwsError>> + Send;
     /// The copy actions of the caller's backup plans in `region` (ListBackupPlans, then GetBackupPlan
-    /// of each plan's latest version).
+    /// of each plan's latest version and ListBackupSelections of each plan with a CopyAction).
     fn list_plan_copy_actions(
         &self,
         region: &str,
@@ -220,6 +220,9 @@ pub struct PlanCopyAction {
     pub lifecycle: Option<Lifecycle>,
     /// The rule's lifecycle (its backups', which a copy without a retention keeps).
     pub rule_lifecycle: Option<Lifecycle>,
+    /// The roles of the plan's backup selections (ListBackupSelections), each once: a plan's
+    /// copies pass the role of the selection that backed their resource up.
+    pub roles: Vec<IamRoleArn>,
 }
 
 /// Whether AWS's copy job summaries can count every job created since `since`. Whether the 14 days

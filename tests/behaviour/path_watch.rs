@@ -1,0 +1,188 @@
+//! The reconciler's daily path check: a route whose destination key is disabled is found broken
+//! before any copy on it fails (one incident, one alert naming the check's fix, no copy started onto
+//! it); the check runs once a day; the next day's check finds the key enabled and heals the incident
+//! with one message, and the route's missing copy starts.
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+use vaultwatch::domain::{
+    BackupJob, BackupJobId, BackupJobState, HealedBy, IamRoleArn, IncidentMessage, IncidentState, KeyFacts, KeyManager,
+    KeyState, KmsKeyArn, PathCauseKind, RecoveryPointArn, RouteTable, SimulatedDecision, VaultFacts, VaultType,
+    COPY_INTO_BACKUP_VAULT,
+};
+use vaultwatch::handlers::reconciler::{DailyPathCheck, Reconciler, SweepSettings};
+use vaultwatch::handlers::retrier::RetrierSettings;
+use vaultwatch::ports::memory::{
+    transient_error, Call, MemoryAlerts, MemoryBackup, MemoryPathFacts, MemoryQueue, MemoryStore,
+};
+use vaultwatch_tests::*;
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/copy";
+const SOURCE_KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/11111111-1111-1111-1111-111111111111";
+const DR_KEY: &str = "arn:aws:kms:us-west-2:123456789012:key/22222222-2222-2222-2222-222222222222";
+
+type Watched = Reconciler<MemoryBackup, MemoryStore, MemoryAlerts, MemoryQueue, MemoryPathFacts>;
+
+fn keyed_vault(arn: &str, key: &str) -> VaultFacts {
+    VaultFacts {
+        arn: vault(arn),
+        vault_type: Some(VaultType::Standard),
+        locked: false,
+        min_retention_days: None,
+        max_retention_days: None,
+        encryption_key: Some(KmsKeyArn::parse(key).unwrap()),
+    }
+}
+
+fn set_key(facts: &MemoryPathFacts, arn: &str, state: KeyState) {
+    let policy = json!({ "Statement": [{ "Effect": "Allow", "Principal": { "AWS": "arn:aws:iam::123456789012:root" },
+        "Action": "kms:*", "Resource": "*" }] });
+    let key = KeyFacts { arn: KmsKeyArn::parse(arn).unwrap(), state, manager: KeyManager::Customer };
+    facts.add_key(key, &policy.to_string());
+}
+
+/// A route from `primary` to the DR vault with a backup of the day not yet copied, and the facts
+/// the path check reads: both vaults on customer managed keys (the DR one disabled), the route's
+/// role allowed to copy into the DR vault.
+fn watched(now: DateTime<Utc>) -> Watched {
+    let routes = json!([{ "sourceVault": "primary", "destinationVaultArn": DR_VAULT, "resourceTypes": ["EBS"] }]);
+    let backup = MemoryBackup::new();
+    backup.add_backup_job(BackupJob {
+        id: BackupJobId::parse("BACKUP-1").unwrap(),
+        state: BackupJobState::Completed,
+        recovery_point: Some(
+            RecoveryPointArn::parse("arn:aws:backup:us-east-1:123456789012:recovery-point:RP-1").unwrap(),
+        ),
+        vault: vault(SOURCE_VAULT),
+        resource: None,
+        resource_type: Some("EBS".into()),
+        parent_job: None,
+        completed_at: Some(now - Duration::hours(1)),
+        created_by: None,
+        lifecycle: None,
+    });
+    let facts = MemoryPathFacts::new();
+    facts.add_vault(keyed_vault(SOURCE_VAULT, SOURCE_KEY));
+    facts.add_vault(keyed_vault(DR_VAULT, DR_KEY));
+    set_key(&facts, SOURCE_KEY, KeyState::Enabled);
+    set_key(&facts, DR_KEY, KeyState::Disabled);
+    facts.add_role(&IamRoleArn::parse(ROLE).unwrap(), &[(COPY_INTO_BACKUP_VAULT, SimulatedDecision::Allowed)]);
+    Reconciler {
+        backup,
+        store: MemoryStore::new(),
+        alerts: MemoryAlerts::new(),
+        queue: MemoryQueue::new(),
+        retry: RetrierSettings::default(),
+        sweep: SweepSettings::default(),
+        routes: RouteTable::from_json(&routes.to_string()).unwrap(),
+        copy_role: Some(IamRoleArn::parse(ROLE).unwrap()),
+        organization: None,
+        path_check: Some(DailyPathCheck { facts, region: "us-east-1".into() }),
+        clock: std::sync::Arc::new(vaultwatch::ports::WallClock),
+    }
+}
+
+fn facts(reconciler: &Watched) -> &MemoryPathFacts {
+    &reconciler.path_check.as_ref().unwrap().facts
+}
+
+#[tokio::test]
+async fn a_broken_route_is_found_before_its_first_copy_fails_and_healed_when_the_check_finds_it_fixed() {
+    let day1 = "2026-12-01T02:00:00Z".parse::<DateTime<Utc>>().unwrap();
+    let reconciler = watched(day1);
+
+    let first = reconciler.run(day1, || false).await.unwrap();
+    let checked = first.path_check.as_ref().expect("the day's check ran");
+    assert_eq!((checked.checked, checked.verdicts.broken, checked.incidents_found), (1, 1, 1), "{first:?}");
+    assert_eq!((first.incidents_opened, first.broken_paths, first.errors), (1, Some(1), 0), "{first:?}");
+    assert_eq!(first.missing_copies_started, 0, "no copy started onto a path found broken");
+    assert!(reconciler.backup.started_copies().is_empty());
+    let messages = reconciler.alerts.incident_messages();
+    let [IncidentMessage::Opened(incident)] = &messages[..] else { panic!("one alert: {messages:?}") };
+    assert_eq!(incident.id.key.cause, PathCauseKind::KmsKey);
+    assert_eq!((incident.affected, &incident.first), (0, &None));
+    assert!(incident.check_fix.as_deref().is_some_and(|fix| fix.contains(DR_KEY)), "{incident:?}");
+    assert!(reconciler.alerts.published().is_empty(), "no per-copy alert");
+
+    // Later sweeps of the day: no second check, nothing more said.
+    let described = facts(&reconciler).calls(Call::DescribeBackupVault);
+    let again = reconciler.run(day1 + Duration::hours(1), || false).await.unwrap();
+    assert_eq!((again.path_check.as_ref(), again.incidents_opened), (None, 0), "{again:?}");
+    assert_eq!(facts(&reconciler).calls(Call::DescribeBackupVault), described);
+    assert_eq!(reconciler.alerts.incident_messages().len(), 1);
+
+    // The key is enabled; the next day's check finds the cause gone: one "healed" message, and the
+    // route's missing copy starts.
+    set_key(facts(&reconciler), DR_KEY, KeyState::Enabled);
+    let day2 = day1 + Duration::days(1);
+    let healed = reconciler.run(day2, || false).await.unwrap();
+    let checked = healed.path_check.as_ref().expect("the next day's check ran");
+    assert_eq!((checked.verdicts.ok, checked.incidents_cleared), (1, 1), "{healed:?}");
+    assert_eq!((healed.incidents_healed, healed.broken_paths, healed.missing_copies_started), (1, Some(0), 1));
+    let messages = reconciler.alerts.incident_messages();
+    let [_, IncidentMessage::Healed { incident, backfill: false }] = &messages[..] else {
+        panic!("one healed message, nothing to backfill: {messages:?}")
+    };
+    assert!(matches!(&incident.state, IncidentState::Healed { by: HealedBy::PathCheck, .. }), "{incident:?}");
+}
+
+#[tokio::test]
+async fn a_check_that_cannot_finish_is_tried_again_on_the_next_sweep_of_the_day() {
+    let day1 = "2026-12-01T02:00:00Z".parse::<DateTime<Utc>>().unwrap();
+    let reconciler = watched(day1);
+    facts(&reconciler).fail_next(
+        Call::DescribeBackupVault,
+        1,
+        transient_error("backup", "DescribeBackupVault", "ThrottlingException"),
+    );
+    let first = reconciler.run(day1, || false).await.unwrap();
+    assert_eq!((first.path_check.as_ref(), first.errors), (None, 1), "{first:?}");
+    assert!(reconciler.alerts.incident_messages().is_empty());
+    let second = reconciler.run(day1 + Duration::hours(1), || false).await.unwrap();
+    assert_eq!(second.path_check.as_ref().map(|checked| checked.incidents_found), Some(1), "{second:?}");
+    assert_eq!(reconciler.alerts.incident_messages().len(), 1);
+}
+
+#[tokio::test]
+async fn an_incident_a_failure_opened_is_healed_by_the_check_only_when_the_checks_of_its_cause_say_ok() {
+    use vaultwatch::domain::{AffectedPoint, CopyPath, Destination, PathFailure};
+    use vaultwatch::ports::TrackingStore;
+    let day1 = "2026-12-01T02:00:00Z".parse::<DateTime<Utc>>().unwrap();
+    let reconciler = watched(day1);
+    set_key(facts(&reconciler), DR_KEY, KeyState::Enabled);
+    let path = CopyPath {
+        source_vault: vault(SOURCE_VAULT),
+        destination_vault: vault(DR_VAULT),
+        role: Some(IamRoleArn::parse(ROLE).unwrap()),
+    };
+    let failure = |kind, point: &str| PathFailure {
+        path: path.clone(),
+        kind,
+        status_message: PATH_FAILURE.into(),
+        message_category: None,
+        point: Some(AffectedPoint {
+            recovery_point: RecoveryPointArn::parse(&format!("arn:aws:ec2:us-east-1::snapshot/snap-{point}")).unwrap(),
+            copy_job: None,
+            resource: None,
+            resource_type: Some("EBS".into()),
+            lifecycle: None,
+            plan_rule: None,
+        }),
+        destination: Destination::default(),
+        check_fix: None,
+    };
+    // A KMS incident (its checks now ok) and one the check cannot see (iam:PassRole is the starter's).
+    for kind in [PathCauseKind::KmsKey, PathCauseKind::PassRole] {
+        reconciler
+            .store
+            .record_path_failure(&failure(kind, "0123456789abcdef0"), day1 - Duration::hours(2))
+            .await
+            .unwrap();
+    }
+    let summary = reconciler.run(day1, || false).await.unwrap();
+    let checked = summary.path_check.as_ref().unwrap();
+    assert_eq!((checked.incidents_cleared, checked.incidents_found), (1, 0), "{summary:?}");
+    let incidents = reconciler.store.incidents();
+    let state = |kind| incidents.iter().find(|incident| incident.id.key.cause == kind).unwrap().is_open();
+    assert!(!state(PathCauseKind::KmsKey) && state(PathCauseKind::PassRole), "{incidents:?}");
+}

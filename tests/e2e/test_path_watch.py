@@ -1,0 +1,80 @@
+"""The reconciler's daily path check through the real binary, in the copy paths' world (moto's KMS
+and IAM with AWS's managed policies, the IAM proxy's SimulatePrincipalPolicy, the stand-in reading
+keys and roles there): a route whose destination key is disabled is found broken on the first sweep
+of the day, before any copy on it has run — one alert naming the path, what was found and the fix,
+and no copy started onto the path; later sweeps that day check nothing again; the next day's check
+finds the key enabled and heals the incident with one message in its thread, and the route's copy
+starts."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from harness.config import ACCOUNT, ROLE
+from harness.stack import LocalAws
+
+SOURCE = "primary-watch"
+DR = f"arn:aws:backup:us-west-2:{ACCOUNT}:backup-vault:dr-watch"
+MANAGED_POLICY = "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup"
+TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "backup.amazonaws.com"},
+                                                 "Action": "sts:AssumeRole"}]}
+DAY = 24 * 3600
+
+
+@pytest.fixture(scope="module")
+def stack():
+    routes = [{"sourceVault": SOURCE, "destinationVaultArn": DR, "resourceTypes": ["EBS"]}]
+    # A lookback of two days: the next day's sweep still sees the backup of the first.
+    with LocalAws(copy_paths=True, routes=routes, reconciler_env={"RECONCILE_LOOKBACK_HOURS": "48"}) as stack:
+        yield stack
+
+
+def test_a_broken_route_is_found_before_any_copy_and_healed_by_the_next_days_check(stack):
+    iam = stack.endpoints.client("iam")
+    name = ROLE.rsplit("/", 1)[-1]
+    iam.create_role(RoleName=name, Path="/service-role/", AssumeRolePolicyDocument=json.dumps(TRUST))
+    iam.attach_role_policy(RoleName=name, PolicyArn=MANAGED_POLICY)
+    kms = stack.endpoints.client("kms", "us-west-2")
+    key = kms.create_key()["KeyMetadata"]["Arn"]
+    kms.disable_key(KeyId=key.split("/")[-1])
+    stack.backup.create_vault(SOURCE)
+    stack.backup.backup_client("us-west-2").create_backup_vault(BackupVaultName="dr-watch", EncryptionKeyArn=key)
+    backup = stack.backup.complete_backup(SOURCE, f"arn:aws:ec2:us-east-1:{ACCOUNT}:volume/vol-0watch00000000000")
+    copies = stack.backup.backup_client().list_copy_jobs
+
+    # The first sweep of the day checks the route: broken, one alert, and no copy onto it.
+    first = stack.delivery.reconcile()
+    assert first.ok, first
+    checked = first.payload["pathCheck"]
+    assert (checked["broken"], checked["incidentsFound"]) == (1, 1), first.payload
+    assert (first.payload["incidentsOpened"], first.payload["brokenPaths"], first.payload["errors"]) == (1, 1, 0)
+    assert first.payload["missingCopiesStarted"] == 0
+    assert copies(ByDestinationVaultArn=DR)["CopyJobs"] == []
+    (alert,) = stack.queries.take_alerts()
+    assert alert["Subject"] == "vaultwatch: copy path to dr-watch broken (KMS key)"
+    email = alert["Email"]
+    assert "Found by:                 the path check, before a copy on the path failed" in email, email
+    assert f"the destination vault's key {key} is Disabled" in email, email
+    assert f"aws kms enable-key --key-id {key} --region us-west-2" in email, email
+    thread = alert["Notification"]["metadata"]["threadId"]
+
+    # Later sweeps of the day: no second check, nothing said.
+    again = stack.delivery.reconcile()
+    assert again.ok and "pathCheck" not in again.payload and again.payload["errors"] == 0, again.payload
+    assert stack.queries.take_alerts() == []
+
+    # The fix; the next day's first sweep finds it and heals the incident, and the copy starts.
+    kms.enable_key(KeyId=key.split("/")[-1])
+    healed = stack.delivery.reconcile(at=time.time() + DAY)
+    assert healed.ok, healed
+    assert (healed.payload["pathCheck"]["incidentsCleared"], healed.payload["incidentsHealed"]) == (1, 1), healed.payload
+    assert (healed.payload["brokenPaths"], healed.payload["missingCopiesStarted"]) == (0, 1), healed.payload
+    (message,) = stack.queries.take_alerts()
+    assert message["Subject"] == "vaultwatch: copy path to dr-watch healed (KMS key)"
+    assert message["Notification"]["metadata"]["threadId"] == thread
+    assert "the path check found the cause gone" in message["Email"], message["Email"]
+    (copy,) = copies(ByDestinationVaultArn=DR)["CopyJobs"]
+    assert copy["SourceRecoveryPointArn"] == backup["RecoveryPointArn"]
