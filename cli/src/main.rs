@@ -23,7 +23,7 @@ use vaultwatch::domain::{
 };
 use vaultwatch::handlers::coverage::{CoverageAssessor, CoverageQuery};
 use vaultwatch::handlers::organization::{OrganizationAssessor, OrganizationReport, OrganizationSettings};
-use vaultwatch::handlers::paths::{PathChecker, PathsQuery};
+use vaultwatch::handlers::paths::{add_health, PathChecker, PathsQuery};
 use vaultwatch::handlers::vault_setup::{configure_vaults, SetupOptions};
 
 #[derive(Debug, Parser)]
@@ -64,7 +64,9 @@ enum Command {
     /// the source key is not an AWS managed key and its key policy lets the destination account use
     /// it (kms:GetKeyPolicy); role: the role may copy into the destination vault
     /// (iam:SimulatePrincipalPolicy of backup:CopyIntoBackupVault, with the vault's access policy; a
-    /// role of this account only; a plan's role is its backup selection's, not read: cannot tell).
+    /// role of this account only; a plan's copies pass its backup selections' roles:
+    /// backup:ListBackupSelections, one path per role). With --table (TRACKING_TABLE_NAME), each
+    /// path's health as vaultwatch saw it (broken, healthy, unknown).
     /// A vault, key or role is read only in its own account: run the check in the source and the
     /// destination account. Read-only, with the operator's credentials.
     ///
@@ -140,6 +142,11 @@ struct PathsArgs {
     resource_types: Vec<String>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// The tracking table (the stack's TrackingTableName output): adds each path's health as
+    /// vaultwatch saw it (broken while it has an open incident, healthy once a copy on it completed
+    /// or the daily check found it ok, else unknown; dynamodb:GetItem, BatchGetItem).
+    #[arg(long, env = "TRACKING_TABLE_NAME", value_name = "NAME")]
+    table: Option<String>,
 }
 
 impl PathsArgs {
@@ -320,10 +327,15 @@ async fn paths(sdk: &SdkConfig, args: PathsArgs) -> ExitCode {
         plans: !args.no_plans,
         extra,
     };
-    let report = match (PathChecker { facts: SdkPathFacts::new(sdk) }).check_all(&query).await {
+    let mut report = match (PathChecker { facts: SdkPathFacts::new(sdk) }).check_all(&query).await {
         Ok(report) => report,
         Err(err) => return failed(&err),
     };
+    if let Some(table) = &args.table {
+        if let Err(err) = add_health(&mut report, &DynamoStore::new(sdk, table.clone())).await {
+            return failed(&err);
+        }
+    }
     match paths::write(&report, args.format, std::io::stdout().lock()) {
         Err(err) => failed(&err),
         Ok(()) if report.summary.broken > 0 => ExitCode::FAILURE,

@@ -32,7 +32,12 @@ pub fn write(report: &PathsReport, format: Format, mut out: impl Write) -> io::R
         }
         Format::Csv => {
             let mut csv = csv::Writer::from_writer(out);
-            csv.write_record(CSV_COLUMNS)?;
+            let health = with_health(report);
+            let mut header = CSV_COLUMNS.to_vec();
+            if health {
+                header.push("health");
+            }
+            csv.write_record(header)?;
             for path in &report.paths {
                 for check in &path.checks {
                     let (cause, found, fix, run_in) = particulars(&check.verdict);
@@ -46,6 +51,9 @@ pub fn write(report: &PathsReport, format: Format, mut out: impl Write) -> io::R
                         fix,
                         run_in,
                     ]);
+                    if health {
+                        row.push(health_of(path));
+                    }
                     csv.write_record(row)?;
                 }
             }
@@ -53,6 +61,15 @@ pub fn write(report: &PathsReport, format: Format, mut out: impl Write) -> io::R
         }
         Format::Table => table(report, out),
     }
+}
+
+/// Whether the paths' health was read (`--table`): then tables and CSV have a `health` column.
+fn with_health(report: &PathsReport) -> bool {
+    report.paths.iter().any(|path| path.health.is_some())
+}
+
+fn health_of(path: &PathReport) -> String {
+    path.health.as_ref().map(|health| health.describe()).unwrap_or_default()
 }
 
 /// (cause, found or why, fix, account to run in) of a verdict, empty where it has none.
@@ -84,8 +101,23 @@ fn path_cells(path: &PathReport) -> [String; 6] {
 /// Fixed-width columns padded to the widest cell (as the coverage table), then what decided each
 /// path that is not ok, then the summary.
 fn table(report: &PathsReport, mut out: impl Write) -> io::Result<()> {
-    let rows: Vec<[String; 6]> = report.paths.iter().map(path_cells).collect();
-    let mut widths: Vec<usize> = TABLE_COLUMNS.iter().map(|column| column.len()).collect();
+    let health = with_health(report);
+    let mut columns = TABLE_COLUMNS.to_vec();
+    if health {
+        columns.push("health");
+    }
+    let rows: Vec<Vec<String>> = report
+        .paths
+        .iter()
+        .map(|path| {
+            let mut row = path_cells(path).to_vec();
+            if health {
+                row.push(health_of(path));
+            }
+            row
+        })
+        .collect();
+    let mut widths: Vec<usize> = columns.iter().map(|column| column.len()).collect();
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
@@ -95,7 +127,7 @@ fn table(report: &PathsReport, mut out: impl Write) -> io::Result<()> {
         let padded: Vec<String> = cells.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
         padded.join("  ").trim_end().to_owned()
     };
-    writeln!(out, "{}", line(&TABLE_COLUMNS.map(str::to_owned)))?;
+    writeln!(out, "{}", line(&columns.iter().map(|column| (*column).to_owned()).collect::<Vec<_>>()))?;
     for row in &rows {
         writeln!(out, "{}", line(row))?;
     }

@@ -15,6 +15,7 @@ use vaultwatch::handlers::retrier::RetrierSettings;
 use vaultwatch::ports::memory::{
     transient_error, Call, MemoryAlerts, MemoryBackup, MemoryPathFacts, MemoryQueue, MemoryStore,
 };
+use vaultwatch::ports::TrackingStore;
 use vaultwatch_tests::*;
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/copy";
@@ -82,6 +83,11 @@ fn watched(now: DateTime<Utc>) -> Watched {
     }
 }
 
+/// The path's record in the tracking table.
+async fn noted(store: &MemoryStore, key: &vaultwatch::domain::PathKey) -> vaultwatch::domain::PathRecord {
+    store.path_records(std::slice::from_ref(key)).await.unwrap().remove(key).expect("the path's record")
+}
+
 fn facts(reconciler: &Watched) -> &MemoryPathFacts {
     &reconciler.path_check.as_ref().unwrap().facts
 }
@@ -103,6 +109,9 @@ async fn a_broken_route_is_found_before_its_first_copy_fails_and_healed_when_the
     assert_eq!((incident.affected, &incident.first), (0, &None));
     assert!(incident.check_fix.as_deref().is_some_and(|fix| fix.contains(DR_KEY)), "{incident:?}");
     assert!(reconciler.alerts.published().is_empty(), "no per-copy alert");
+    let key = incident.id.key.path.clone();
+    let record = noted(&reconciler.store, &key).await;
+    assert_eq!(record.last_check, Some((day1, "broken".to_owned())));
 
     // Later sweeps of the day: no second check, nothing more said.
     let described = facts(&reconciler).calls(Call::DescribeBackupVault);
@@ -124,6 +133,8 @@ async fn a_broken_route_is_found_before_its_first_copy_fails_and_healed_when_the
         panic!("one healed message, nothing to backfill: {messages:?}")
     };
     assert!(matches!(&incident.state, IncidentState::Healed { by: HealedBy::PathCheck, .. }), "{incident:?}");
+    let record = noted(&reconciler.store, &key).await;
+    assert_eq!(record.last_check, Some((day2, "ok".to_owned())));
 }
 
 #[tokio::test]

@@ -61,6 +61,11 @@ def test_a_broken_route_is_found_before_any_copy_and_healed_by_the_next_days_che
     assert f"aws kms enable-key --key-id {key} --region us-west-2" in email, email
     thread = alert["Notification"]["metadata"]["threadId"]
 
+    # `vaultwatch paths` with the table: the route broken, as the incident says.
+    health = path_health(stack)
+    assert health["verdict"]["status"] == "broken" and health["health"]["health"] == "broken", health
+    assert health["health"]["causes"] == ["kms_key"] and health["health"]["affected"] == 0, health
+
     # Later sweeps of the day: no second check, nothing said.
     again = stack.delivery.reconcile()
     assert again.ok and "pathCheck" not in again.payload and again.payload["errors"] == 0, again.payload
@@ -78,3 +83,20 @@ def test_a_broken_route_is_found_before_any_copy_and_healed_by_the_next_days_che
     assert "the path check found the cause gone" in message["Email"], message["Email"]
     (copy,) = copies(ByDestinationVaultArn=DR)["CopyJobs"]
     assert copy["SourceRecoveryPointArn"] == backup["RecoveryPointArn"]
+    health = path_health(stack)["health"]
+    assert health["health"] == "healthy" and "checkedOkAt" in health and "lastCompletedAt" not in health, health
+
+    # The copy completes; the next sweep notes it: the path's health names it.
+    stack.backup.advance()
+    stack.delivery.settle()
+    assert stack.delivery.reconcile(at=time.time() + DAY).ok
+    health = path_health(stack)["health"]
+    assert (health["health"], health["lastCompletedJob"]) == ("healthy", copy["CopyJobId"]), health
+
+
+def path_health(stack) -> dict:
+    """The route's report from `vaultwatch paths --table` (the stack's table, its routes and role)."""
+    result = stack.vaultwatch("paths", "--no-plans", "--format", "json")
+    assert result.returncode in (0, 1, 4), result.stderr
+    (route,) = [path for path in json.loads(result.stdout)["paths"] if path["origin"]["kind"] == "route"]
+    return route

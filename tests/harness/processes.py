@@ -79,6 +79,8 @@ class Endpoints:
         self.dynamodb_faults: DynamoFaults | None = None
         # With direct_notifications: the SNS endpoint the stand-in publishes to (a harness.sns_direct.DirectTopic).
         self.direct_topic = None
+        # With copy_paths: the IAM proxy (SimulatePrincipalPolicy, STS) in front of moto.
+        self.iam_proxy_url: str | None = None
         self._clients: dict[tuple[str, str], object] = {}
         self._clients_lock = threading.Lock()
 

@@ -33,7 +33,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness.config import CREDENTIALS, FUNCTIONS, SCHEDULED, Settings
+from harness.config import CREDENTIALS, FUNCTIONS, ROLE, SCHEDULED, Settings
 from harness.controls import StandIn
 from harness.delivery import Delivery
 from harness.lambda_runtime import LambdaPool, LocalLambda
@@ -102,6 +102,11 @@ class LocalAws:
                "COPY_ROUTES": json.dumps(self.settings.routes), "TLS_ROOTS": "system"}
         if account is not None:
             env["AWS_ACCESS_KEY_ID"] = account
+        if self.endpoints.iam_proxy_url:
+            # The copy paths' world: `vaultwatch paths` reads IAM, STS and KMS through the proxy.
+            proxy = self.endpoints.iam_proxy_url
+            env.update({"AWS_ENDPOINT_URL_IAM": proxy, "AWS_ENDPOINT_URL_STS": proxy, "AWS_ENDPOINT_URL_KMS": proxy,
+                        "AWS_ENDPOINT_URL_ORGANIZATIONS": self.endpoints.backup_url, "COPY_ROLE_ARN": ROLE})
         env.pop("AWS_LAMBDA_RUNTIME_API", None)
         return subprocess.run([str(self.settings.binaries / "vaultwatch"), *args], env=env, capture_output=True,
                               text=True, timeout=120)

@@ -12,8 +12,8 @@ use tokio::sync::Notify;
 use vaultwatch::domain::{
     AffectedPoint, Backfill, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOutcome, ClaimOwner,
     CopyDetails, CopyJob, CopyJobId, CopyJobRecord, HealedBy, IdempotencyToken, Incident, IncidentId, IncidentKey,
-    Lifecycle, Ownership, PathFailure, PathKey, PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal, SlotSettled,
-    StartedCopy, StateChange, StateUpdate, SweepCursor, VaultName,
+    Lifecycle, Ownership, PathFailure, PathKey, PathRecord, PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal,
+    SlotSettled, StartedCopy, StateChange, StateUpdate, SweepCursor, VaultName,
 };
 use vaultwatch::ports::memory::Call;
 use vaultwatch::ports::{
@@ -327,6 +327,18 @@ impl<T: TrackingStore + Sync, H: Hook> TrackingStore for Hooked<T, H> {
         now: DateTime<Utc>,
     ) -> Result<bool, AwsError> {
         self.call(Call::MarkDigest, self.inner.mark_digest(id, previous, now)).await
+    }
+
+    async fn note_path_copy(&self, path: &PathKey, job: &CopyJobId, at: DateTime<Utc>) -> Result<(), AwsError> {
+        self.call(Call::NotePathCopy, self.inner.note_path_copy(path, job, at)).await
+    }
+
+    async fn note_path_check(&self, path: &PathKey, at: DateTime<Utc>, verdict: &str) -> Result<(), AwsError> {
+        self.call(Call::NotePathCheck, self.inner.note_path_check(path, at, verdict)).await
+    }
+
+    async fn path_records(&self, paths: &[PathKey]) -> Result<HashMap<PathKey, PathRecord>, AwsError> {
+        self.call(Call::PathRecords, self.inner.path_records(paths)).await
     }
 
     async fn done_on(&self, task: DailyTask) -> Result<Option<NaiveDate>, AwsError> {

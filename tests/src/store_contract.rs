@@ -22,6 +22,31 @@ pub async fn all(store: &impl TrackingStore, fresh: impl Fn(&str) -> CopyJobId) 
     claim_outcome(store, &fresh("OUTCOME")).await;
     incidents(store, fresh("PATH").as_str()).await;
     daily_tasks_move_forward_only(store).await;
+    path_records(store, fresh("PATHS").as_str()).await;
+}
+
+/// A path's record: the latest completed copy (never an earlier one over it) and the last check.
+pub async fn path_records(store: &impl TrackingStore, unique: &str) {
+    use vaultwatch::domain::{PathKey, PathRecord};
+    let path = PathKey::from_stored(&format!(
+        "arn:aws:backup:us-east-1:123456789012:backup-vault:{unique} arn:aws:backup:us-west-2:123456789012:backup-vault:dr -"
+    ));
+    let other = PathKey::from_stored(&format!("{} other", path.as_str()));
+    assert!(store.path_records(&[path.clone(), other.clone()]).await.unwrap().is_empty(), "never noted");
+    use chrono::SubsecRound;
+    let t0 = Utc::now().trunc_subsecs(3);
+    let (first, later) = (CopyJobId::parse("COPY-1").unwrap(), CopyJobId::parse("COPY-2").unwrap());
+    store.note_path_copy(&path, &later, t0).await.unwrap();
+    store.note_path_copy(&path, &first, t0 - chrono::Duration::hours(1)).await.unwrap();
+    store.note_path_check(&path, t0, "broken").await.unwrap();
+    store.note_path_check(&path, t0 + chrono::Duration::hours(1), "ok").await.unwrap();
+    let records = store.path_records(&[path.clone(), other]).await.unwrap();
+    let expected = PathRecord {
+        last_completed: Some((later, t0)),
+        last_check: Some((t0 + chrono::Duration::hours(1), "ok".to_owned())),
+    };
+    assert_eq!(records.get(&path), Some(&expected), "{records:?}");
+    assert_eq!(records.len(), 1);
 }
 
 /// A daily task's day moves forward only. Days long past, so a table shared with other tests keeps

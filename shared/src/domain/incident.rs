@@ -485,7 +485,7 @@ impl IncidentMessage {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::domain::{BackupVaultArn, IamRoleArn};
 

@@ -75,7 +75,7 @@ pub use job::{
     VaultLockState, VaultType,
 };
 pub use lifecycle::{DeleteAfterEvent, Lifecycle, KEEP_INDEFINITELY, MIN_DAYS_IN_COLD_STORAGE};
-pub use path::{CopyPath, IncidentKey, PathCauseKind, PathKey};
+pub use path::{CopyPath, IncidentKey, PathCauseKind, PathHealth, PathKey, PathRecord};
 pub use path_check::{
     check_path, checked_incidents, checks_clearing, Check, CheckName, CheckedIncidents, CopyRetention, Fact, KeyFacts,
     KeyManager, KeyState, OrganizationFacts, OrganizationView, PathFacts, PathOrigin, PathReport, PathSpec,

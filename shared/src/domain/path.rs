@@ -8,7 +8,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::{BackupVaultArn, CopyJob, IamRoleArn, PathCause};
+use chrono::{DateTime, Utc};
+
+use super::{BackupVaultArn, CopyJob, CopyJobId, IamRoleArn, Incident, PathCause};
 
 /// One copy path. The role is part of it: a role's missing permission breaks the copies that pass
 /// that role, not the others between the same vaults.
@@ -191,6 +193,79 @@ pub struct IncidentKey {
     pub cause: PathCauseKind,
 }
 
+/// What the tracking table keeps of one path (`path#<path key>`): its last completed copy, which
+/// the reconciler's sweeps note, and its last path check.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PathRecord {
+    pub last_completed: Option<(CopyJobId, DateTime<Utc>)>,
+    /// When the path check last looked, and its verdict's name (`ok`, `broken`, `cannot tell`).
+    pub last_check: Option<(DateTime<Utc>, String)>,
+}
+
+/// A path's health: broken while it has an open incident (congestion aside), else healthy once a
+/// copy on it completed or the check found it ok, else unknown.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "health", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum PathHealth {
+    Healthy {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        last_completed_at: Option<DateTime<Utc>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        last_completed_job: Option<CopyJobId>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        checked_ok_at: Option<DateTime<Utc>>,
+    },
+    Broken {
+        causes: Vec<PathCauseKind>,
+        since: DateTime<Utc>,
+        /// Recovery points its open incidents left without a copy.
+        affected: u64,
+    },
+    /// Never seen a copy complete, never checked ok.
+    Unknown,
+}
+
+impl PathHealth {
+    /// From the path's record and its open incidents (`open`: the path's only).
+    pub fn of(record: &PathRecord, open: &[Incident]) -> Self {
+        let broken: Vec<&Incident> =
+            open.iter().filter(|i| i.is_open() && i.id.key.cause != PathCauseKind::Congestion).collect();
+        if let Some(since) = broken.iter().map(|incident| incident.id.opened_at).min() {
+            return Self::Broken {
+                causes: broken.iter().map(|incident| incident.id.key.cause).collect(),
+                since,
+                affected: broken.iter().map(|incident| incident.affected).sum(),
+            };
+        }
+        let checked_ok_at = record.last_check.as_ref().filter(|(_, verdict)| verdict == "ok").map(|(at, _)| *at);
+        match (&record.last_completed, checked_ok_at) {
+            (None, None) => Self::Unknown,
+            (completed, checked_ok_at) => Self::Healthy {
+                last_completed_at: completed.as_ref().map(|(_, at)| *at),
+                last_completed_job: completed.as_ref().map(|(job, _)| job.clone()),
+                checked_ok_at,
+            },
+        }
+    }
+
+    /// In a line: `healthy (last copy 2026-12-05T02:10:00Z)`, `broken since ... (kms_key; 30 affected)`.
+    pub fn describe(&self) -> String {
+        let at = |at: &DateTime<Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        match self {
+            Self::Healthy { last_completed_at: Some(completed), .. } => {
+                format!("healthy (last copy {})", at(completed))
+            }
+            Self::Healthy { checked_ok_at: Some(checked), .. } => format!("healthy (checked ok {})", at(checked)),
+            Self::Healthy { .. } => "healthy".to_owned(),
+            Self::Broken { causes, since, affected } => {
+                let causes: Vec<&str> = causes.iter().map(|cause| cause.as_str()).collect();
+                format!("broken since {} ({}; {affected} affected)", at(since), causes.join(", "))
+            }
+            Self::Unknown => "unknown".to_owned(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,5 +309,33 @@ mod tests {
             assert_eq!(PathCauseKind::parse(kind.as_str()), Some(kind));
         }
         assert_eq!(PathCauseKind::parse("kms"), None);
+    }
+
+    #[test]
+    fn a_path_is_broken_while_an_incident_is_open_healthy_once_a_copy_completed_or_checked_ok_else_unknown() {
+        use crate::domain::incident::tests::incident;
+        let at = |hour: u32| {
+            DateTime::parse_from_rfc3339(&format!("2026-12-0{hour}T02:00:00Z")).unwrap().with_timezone(&Utc)
+        };
+        let job = CopyJobId::parse("47C8EF56-74D8-059D-1301-C5BE1D5C926E").unwrap();
+        let never = PathRecord::default();
+        assert_eq!(PathHealth::of(&never, &[]), PathHealth::Unknown);
+        let checked = PathRecord { last_check: Some((at(2), "ok".into())), ..PathRecord::default() };
+        assert_eq!(PathHealth::of(&checked, &[]).describe(), "healthy (checked ok 2026-12-02T02:00:00Z)");
+        let cannot = PathRecord { last_check: Some((at(2), "cannot tell".into())), ..PathRecord::default() };
+        assert_eq!(PathHealth::of(&cannot, &[]), PathHealth::Unknown);
+        let copied = PathRecord { last_completed: Some((job.clone(), at(3))), ..checked };
+        let healthy = PathHealth::of(&copied, &[]);
+        assert_eq!(healthy.describe(), "healthy (last copy 2026-12-03T02:00:00Z)");
+        assert_eq!(
+            serde_json::to_value(&healthy).unwrap(),
+            serde_json::json!({ "health": "healthy", "lastCompletedAt": "2026-12-03T02:00:00Z",
+                "lastCompletedJob": job.as_str(), "checkedOkAt": "2026-12-02T02:00:00Z" })
+        );
+        let kms = incident(PathCauseKind::KmsKey, "disabled");
+        let congestion = incident(PathCauseKind::Congestion, "Rate exceeded");
+        let broken = PathHealth::of(&copied, &[kms.clone(), congestion.clone()]);
+        assert_eq!(broken.describe(), "broken since 2026-12-01T02:00:00Z (kms_key; 30 affected)");
+        assert_eq!(PathHealth::of(&copied, &[congestion]), healthy, "congestion is AWS's limits, not the path");
     }
 }

@@ -423,6 +423,9 @@ pub struct PathReport {
     pub spec: PathSpec,
     pub verdict: PathVerdict,
     pub checks: Vec<Check>,
+    /// The path's health as the tracking table holds it, when it was read (`vaultwatch paths --table`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<super::PathHealth>,
 }
 
 impl PathReport {
@@ -451,7 +454,7 @@ pub fn check_path(spec: &PathSpec, facts: &PathFacts) -> PathReport {
         })
         .collect();
     let verdict = PathVerdict::worst(checks.iter().map(|check| &check.verdict));
-    PathReport { spec: spec.clone(), verdict, checks }
+    PathReport { spec: spec.clone(), verdict, checks, health: None }
 }
 
 fn account_of(arn: &BackupVaultArn) -> Option<AccountId> {

@@ -4,6 +4,8 @@
 //! alert goes out with the sweep's open incidents), and an open incident whose cause the check finds
 //! gone is healed (its message and backfill follow as for a copy that completed on the path).
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -58,6 +60,15 @@ impl<F: PathFactsApi, S: TrackingStore> PathWatch<F, S> {
         query.extra.extend(open.iter().map(PathSpec::of_incident));
         let report = self.checker.check_all(&query).await?;
         report.paths.iter().for_each(log_report);
+        // Each path's record: the check's verdict (the worst of the path's reports).
+        let mut verdicts: HashMap<PathKey, PathVerdict> = HashMap::new();
+        for path in &report.paths {
+            let verdict = verdicts.entry(path.spec.path.key()).or_insert(PathVerdict::Ok);
+            *verdict = PathVerdict::worst([&*verdict, &path.verdict]);
+        }
+        for (path, verdict) in &verdicts {
+            self.store.note_path_check(path, now, verdict.name()).await?;
+        }
         let changes = checked_incidents(&report.paths, &open);
         let mut summary =
             PathWatchSummary { checked: report.paths.len(), verdicts: report.summary, ..PathWatchSummary::default() };

@@ -8,11 +8,11 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 
 use crate::domain::{
-    check_path, AccountId, BackupVaultArn, CopyPath, CopyRetention, Fact, IamRoleArn, KeyFacts, KmsKeyArn,
-    OrganizationFacts, OrganizationView, PathFacts, PathOrigin, PathReport, PathSpec, PathVerdict, ResourceTypes,
-    RoleFacts, RouteTable, VaultFacts, COPY_INTO_BACKUP_VAULT,
+    check_path, AccountId, BackupVaultArn, CopyPath, CopyRetention, Fact, IamRoleArn, Incident, KeyFacts, KmsKeyArn,
+    OrganizationFacts, OrganizationView, PathFacts, PathHealth, PathKey, PathOrigin, PathReport, PathSpec, PathVerdict,
+    ResourceTypes, RoleFacts, RouteTable, VaultFacts, COPY_INTO_BACKUP_VAULT,
 };
-use crate::ports::{AwsError, PathFactsApi, RoleSimulationRequest};
+use crate::ports::{AwsError, PathFactsApi, RoleSimulationRequest, TrackingStore};
 
 /// Which paths to check.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -371,6 +371,23 @@ impl<F: PathFactsApi> PathChecker<F> {
             Err(err) => Fact::Unknown { why: format!("{err}: {run_there}"), run_in: None },
         })
     }
+}
+
+/// Adds each path's health from the tracking table: its record and its open incidents.
+pub async fn add_health(report: &mut PathsReport, store: &impl TrackingStore) -> Result<(), AwsError> {
+    let mut keys: Vec<PathKey> = report.paths.iter().map(|path| path.spec.path.key()).collect();
+    keys.sort();
+    keys.dedup();
+    let records = store.path_records(&keys).await?;
+    let mut health = HashMap::new();
+    for key in keys {
+        let open: Vec<Incident> = store.incidents_on(&key).await?.into_iter().filter(Incident::is_open).collect();
+        health.insert(key.clone(), PathHealth::of(&records.get(&key).cloned().unwrap_or_default(), &open));
+    }
+    for path in &mut report.paths {
+        path.health = health.get(&path.spec.path.key()).cloned();
+    }
+    Ok(())
 }
 
 /// A read's answer as a fact: a refusal (access denied, a request AWS will not answer here) is not

@@ -864,6 +864,18 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue, P: PathFactsAp
     ) -> Progress {
         let healer = self.healer();
         for (path, completed) in completed_on {
+            // The path's record: its latest completed copy (its health reads "healthy" from it).
+            if let Some(latest) = completed.iter().max_by_key(|copy| copy.at) {
+                let noted = run.deadline.bound(self.store.note_path_copy(path, &latest.job, latest.at)).await;
+                match noted {
+                    Err(Stopped) => return Progress::Stopped,
+                    Ok(Err(err)) => {
+                        summary.errors += 1;
+                        tracing::error!(path = path.as_str(), error = %err, "could not note the path's completed copy");
+                    }
+                    Ok(Ok(())) => {}
+                }
+            }
             let Ok(healed) = run.deadline.bound(healer.heal_path(path, completed, run.owner)).await else {
                 return Progress::Stopped;
             };

@@ -17,8 +17,8 @@ use crate::domain::{
     AccountId, AffectedPoint, Alert, Backfill, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOutcome,
     ClaimOwner, CopyDetails, CopyJob, CopyJobId, CopyJobRecord, HealedBy, IdempotencyToken, Incident, IncidentId,
     IncidentKey, IncidentMessage, KeyFacts, KmsKeyArn, Lifecycle, OrganizationFacts, Ownership, PathFailure, PathKey,
-    PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal, Resolution, Simulation, SlotSettled, StartedCopy,
-    StateChange, StateUpdate, SweepCursor, VaultFacts, VaultName,
+    PathRecord, PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal, Resolution, Simulation, SlotSettled,
+    StartedCopy, StateChange, StateUpdate, SweepCursor, VaultFacts, VaultName,
 };
 
 impl<T: BackupApi> BackupApi for &T {
@@ -248,6 +248,28 @@ impl<T: TrackingStore> TrackingStore for &T {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<bool, AwsError>> + Send {
         (**self).mark_digest(id, previous, now)
+    }
+    fn note_path_copy(
+        &self,
+        path: &PathKey,
+        job: &CopyJobId,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send {
+        (**self).note_path_copy(path, job, at)
+    }
+    fn note_path_check(
+        &self,
+        path: &PathKey,
+        at: DateTime<Utc>,
+        verdict: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send {
+        (**self).note_path_check(path, at, verdict)
+    }
+    fn path_records(
+        &self,
+        paths: &[PathKey],
+    ) -> impl Future<Output = Result<HashMap<PathKey, PathRecord>, AwsError>> + Send {
+        (**self).path_records(paths)
     }
     fn done_on(&self, task: DailyTask) -> impl Future<Output = Result<Option<NaiveDate>, AwsError>> + Send {
         (**self).done_on(task)

@@ -19,8 +19,8 @@ use crate::domain::{
     AccountId, AffectedPoint, Alert, Backfill, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOutcome,
     ClaimOwner, Composite, CopyDetails, CopyJob, CopyJobId, CopyJobRecord, HealedBy, IamRoleArn, IdempotencyToken,
     Incident, IncidentId, IncidentKey, IncidentMessage, IncidentState, Lifecycle, Ownership, PathFailure, PathKey,
-    PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal, Resolution, SlotSettled, StartedCopy, StateChange,
-    StateUpdate, StorageClass, SweepCursor, VaultFacts, VaultName, VaultNotifications,
+    PathRecord, PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal, Resolution, SlotSettled, StartedCopy,
+    StateChange, StateUpdate, StorageClass, SweepCursor, VaultFacts, VaultName, VaultNotifications,
 };
 use crate::domain::{KeyFacts, KmsKeyArn, OrganizationFacts, SimulatedDecision, Simulation};
 
@@ -110,6 +110,9 @@ pub enum Call {
     AffectedSlots,
     DoneOn,
     MarkDoneOn,
+    NotePathCopy,
+    NotePathCheck,
+    PathRecords,
 }
 
 impl Call {
@@ -169,6 +172,9 @@ impl Call {
             Self::AffectedSlots => "affected_slots",
             Self::DoneOn => "done_on",
             Self::MarkDoneOn => "mark_done_on",
+            Self::NotePathCopy => "note_path_copy",
+            Self::NotePathCheck => "note_path_check",
+            Self::PathRecords => "path_records",
         }
     }
 }
@@ -623,6 +629,7 @@ pub struct MemoryStore {
     refusals: Mutex<HashMap<IdempotencyToken, Refusal>>,
     incidents: Mutex<Incidents>,
     daily: Mutex<HashMap<DailyTask, NaiveDate>>,
+    paths: Mutex<HashMap<PathKey, PathRecord>>,
     calls: Mutex<BTreeMap<Call, usize>>,
 }
 
@@ -1127,6 +1134,28 @@ impl TrackingStore for MemoryStore {
         }
         stored.incident.last_digest_at = Some(now);
         Ok(true)
+    }
+
+    async fn note_path_copy(&self, path: &PathKey, job: &CopyJobId, at: DateTime<Utc>) -> Result<(), AwsError> {
+        self.check(Call::NotePathCopy)?;
+        let mut paths = lock(&self.paths);
+        let record = paths.entry(path.clone()).or_default();
+        if record.last_completed.as_ref().is_none_or(|(_, noted)| *noted < at) {
+            record.last_completed = Some((job.clone(), at));
+        }
+        Ok(())
+    }
+
+    async fn note_path_check(&self, path: &PathKey, at: DateTime<Utc>, verdict: &str) -> Result<(), AwsError> {
+        self.check(Call::NotePathCheck)?;
+        lock(&self.paths).entry(path.clone()).or_default().last_check = Some((at, verdict.to_owned()));
+        Ok(())
+    }
+
+    async fn path_records(&self, paths: &[PathKey]) -> Result<HashMap<PathKey, PathRecord>, AwsError> {
+        self.check(Call::PathRecords)?;
+        let records = lock(&self.paths);
+        Ok(paths.iter().filter_map(|path| Some((path.clone(), records.get(path)?.clone()))).collect())
     }
 
     async fn done_on(&self, task: DailyTask) -> Result<Option<NaiveDate>, AwsError> {

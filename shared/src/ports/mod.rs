@@ -17,8 +17,9 @@ use crate::domain::{
     AccountId, AffectedPoint, Alert, Backfill, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOutcome,
     ClaimOwner, CopyDetails, CopyJob, CopyJobId, CopyJobRecord, CopyJobState, HealedBy, IamRoleArn, IdempotencyToken,
     Incident, IncidentId, IncidentKey, IncidentMessage, Lifecycle, Lineage, Ownership, PathFailure, PathKey,
-    PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal, Resolution, ResourceArn, ResourceType, ServiceRefusal,
-    SlotSettled, StartedCopy, StateChange, StateUpdate, SweepCursor, VaultFacts, VaultName, VaultNotifications,
+    PathRecord, PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal, Resolution, ResourceArn, ResourceType,
+    ServiceRefusal, SlotSettled, StartedCopy, StateChange, StateUpdate, SweepCursor, VaultFacts, VaultName,
+    VaultNotifications,
 };
 use crate::domain::{KeyFacts, KmsKeyArn, OrganizationFacts, Simulation};
 
@@ -479,6 +480,25 @@ pub trait TrackingStore: Send + Sync {
         previous: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<bool, AwsError>> + Send;
+    /// Notes a copy that completed on a path at `at` (kept only when later than the one noted).
+    fn note_path_copy(
+        &self,
+        path: &PathKey,
+        job: &CopyJobId,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Notes the path check's verdict (`ok`, `broken`, `cannot tell`) on a path at `at`.
+    fn note_path_check(
+        &self,
+        path: &PathKey,
+        at: DateTime<Utc>,
+        verdict: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// The records of `paths` (a path never noted is missing from the map).
+    fn path_records(
+        &self,
+        paths: &[PathKey],
+    ) -> impl Future<Output = Result<HashMap<PathKey, PathRecord>, AwsError>> + Send;
     /// The last day (UTC) `task` finished, if it ever did.
     fn done_on(&self, task: DailyTask) -> impl Future<Output = Result<Option<NaiveDate>, AwsError>> + Send;
     /// Records `task` finished on `day`; only a later day moves it (true if this call moved it).

@@ -46,6 +46,8 @@ pub const INCIDENT_CLAIM_IS_OURS_AND_PENDING: &str =
 pub const FIRST_DIGEST: &str =
     "#opened_at = :episode AND #incident_state = :open AND attribute_not_exists(#last_digest_at)";
 /// The last digest of the open episode `:episode` recorded is `:previous`.
+/// A path's last completed copy moves forward only.
+pub const LATER_COPY: &str = "attribute_not_exists(#last_copy_at) OR #last_copy_at < :last_copy_at";
 /// A daily task's day moves forward only.
 pub const LATER_DAY: &str = "attribute_not_exists(#done_on) OR #done_on < :done_on";
 pub const NEXT_DIGEST: &str = "#opened_at = :episode AND #incident_state = :open AND #last_digest_at = :previous";

@@ -19,21 +19,21 @@ use chrono::{DateTime, NaiveDate, Utc};
 use self::expressions::{
     UpdateExpression, BACKFILL_CLAIM_IS_FREE, BACKFILL_NOT_TOLD_AND_OURS, BACKFILL_SLOT_IS_NEXT, CLAIM_IS_FREE,
     CLAIM_IS_OURS, CLAIM_IS_OURS_AND_PENDING, EPISODE_IS_OPEN, FIRST_DIGEST, INCIDENT_CLAIM_IS_FREE,
-    INCIDENT_CLAIM_IS_OURS, INCIDENT_CLAIM_IS_OURS_AND_PENDING, INCIDENT_MAY_OPEN, ITEM_EXISTS, ITEM_IS_NEW, LATER_DAY,
-    NEXT_DIGEST, POINT_STILL_TAKEN_AT, STATE_MOVES_FORWARD,
+    INCIDENT_CLAIM_IS_OURS, INCIDENT_CLAIM_IS_OURS_AND_PENDING, INCIDENT_MAY_OPEN, ITEM_EXISTS, ITEM_IS_NEW,
+    LATER_COPY, LATER_DAY, NEXT_DIGEST, POINT_STILL_TAKEN_AT, STATE_MOVES_FORWARD,
 };
 use self::schema::{
-    affected, backfill, backfill_claim, backfill_from_item, backfill_key, claim_done, copy, copy_key, cursor,
-    cursor_from_item, cursor_to_item, daily, daily_key, detail_attributes, incident, incident_claim,
-    incident_from_item, incident_key, incident_name, number, open_incidents, opened_at, point_from_json, point_json,
-    point_key, record_from_item, refusal, refusal_key, refusal_token, slot_key, slot_of, state_at, string, timestamp,
-    Item, ITEM_TYPE, PK, UPDATED_AT,
+    affected, backfill, backfill_claim, backfill_from_item, backfill_key, claim_done, copy, copy_key, copy_path,
+    copy_path_key, cursor, cursor_from_item, cursor_to_item, daily, daily_key, detail_attributes, incident,
+    incident_claim, incident_from_item, incident_key, incident_name, number, open_incidents, opened_at,
+    path_record_from_item, point_from_json, point_json, point_key, record_from_item, refusal, refusal_key,
+    refusal_token, slot_key, slot_of, state_at, string, timestamp, Item, ITEM_TYPE, PK, UPDATED_AT,
 };
 use super::error::classify;
 use crate::domain::{
     AffectedPoint, Backfill, Claim, ClaimKind, ClaimOutcome, ClaimOwner, CopyDetails, CopyJobId, CopyJobRecord,
     CopyJobState, HealedBy, IdempotencyToken, Incident, IncidentId, IncidentKey, Ownership, PathCauseKind, PathFailure,
-    PathKey, Refusal, SlotSettled, StartedCopy, StateChange, StateUpdate, SweepCursor, NOT_COPIED_KEPT,
+    PathKey, PathRecord, Refusal, SlotSettled, StartedCopy, StateChange, StateUpdate, SweepCursor, NOT_COPIED_KEPT,
 };
 use crate::ports::{AwsError, DailyTask, ErrorClass, IncidentClaim, IncidentClaimKind, IncidentEntry, TrackingStore};
 
@@ -791,6 +791,35 @@ impl TrackingStore for DynamoStore {
             None => write.condition(FIRST_DIGEST),
         };
         Ok(self.incident_claim_write(id, write).await? == Ownership::Held)
+    }
+
+    async fn note_path_copy(&self, path: &PathKey, job: &CopyJobId, at: DateTime<Utc>) -> Result<(), AwsError> {
+        let write = UpdateExpression::default()
+            .set(ITEM_TYPE, string(copy_path::KIND))
+            .set(UPDATED_AT, timestamp(Utc::now()))
+            .set(copy_path::PATH, string(path.as_str()))
+            .set(copy_path::LAST_COPY_JOB, string(job.as_str()))
+            .set(copy_path::LAST_COPY_AT, timestamp(at))
+            .condition(LATER_COPY);
+        // A later copy noted already: nothing to do.
+        self.update("UpdateItem", copy_path_key(path), write, false).await?;
+        Ok(())
+    }
+
+    async fn note_path_check(&self, path: &PathKey, at: DateTime<Utc>, verdict: &str) -> Result<(), AwsError> {
+        let write = UpdateExpression::default()
+            .set(ITEM_TYPE, string(copy_path::KIND))
+            .set(UPDATED_AT, timestamp(Utc::now()))
+            .set(copy_path::PATH, string(path.as_str()))
+            .set(copy_path::LAST_CHECK_AT, timestamp(at))
+            .set(copy_path::LAST_CHECK, string(verdict));
+        self.update("UpdateItem", copy_path_key(path), write, false).await?;
+        Ok(())
+    }
+
+    async fn path_records(&self, paths: &[PathKey]) -> Result<HashMap<PathKey, PathRecord>, AwsError> {
+        let keys = paths.iter().map(copy_path_key).collect();
+        Ok(self.batch_get(keys).await?.iter().filter_map(path_record_from_item).collect())
     }
 
     async fn done_on(&self, task: DailyTask) -> Result<Option<NaiveDate>, AwsError> {

@@ -180,6 +180,42 @@ pub mod open_incidents {
     pub const INCIDENTS: &str = "incidents";
 }
 
+/// `path#<path key>`: what the table keeps of a copy path besides its incidents.
+pub mod copy_path {
+    pub const KIND: &str = "copy_path";
+    /// The path key (as on its incidents).
+    pub const PATH: &str = "path";
+    /// The latest copy noted completed on it, and when.
+    pub const LAST_COPY_JOB: &str = "last_copy_job";
+    pub const LAST_COPY_AT: &str = "last_copy_at";
+    /// When the path check last looked, and its verdict (`ok`, `broken`, `cannot tell`).
+    pub const LAST_CHECK_AT: &str = "last_check_at";
+    pub const LAST_CHECK: &str = "last_check";
+}
+
+pub fn copy_path_key(path: &crate::domain::PathKey) -> AttributeValue {
+    AttributeValue::S(format!("path#{}", path.as_str()))
+}
+
+/// A path item read back.
+pub fn path_record_from_item(item: &Item) -> Option<(crate::domain::PathKey, crate::domain::PathRecord)> {
+    use copy_path::*;
+    let s = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str);
+    let path = crate::domain::PathKey::from_stored(s(PATH)?);
+    let last_completed = match (
+        s(LAST_COPY_JOB).and_then(|job| CopyJobId::parse(job).ok()),
+        s(LAST_COPY_AT).and_then(parse_timestamp),
+    ) {
+        (Some(job), Some(at)) => Some((job, at)),
+        _ => None,
+    };
+    let last_check = match (s(LAST_CHECK_AT).and_then(parse_timestamp), s(LAST_CHECK)) {
+        (Some(at), Some(verdict)) => Some((at, verdict.to_owned())),
+        _ => None,
+    };
+    Some((path, crate::domain::PathRecord { last_completed, last_check }))
+}
+
 /// `daily#<task>`: the last day (UTC) a daily task of the reconciler finished.
 pub mod daily {
     pub const KIND: &str = "daily_task";
