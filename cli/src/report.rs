@@ -105,6 +105,9 @@ fn detail(status: &CoverageStatus) -> String {
             format!("copy job {copy_job}")
         }
         CoverageStatus::Retrying { attempt, of } => format!("attempt {attempt} of {of}"),
+        CoverageStatus::Failed { reason, incident: Some(incident), .. } => {
+            format!("path broken ({incident}): {reason}")
+        }
         CoverageStatus::Failed { reason, alerted, .. } => {
             format!("{}: {reason}", if *alerted { "alerted" } else { "alert pending" })
         }
@@ -207,6 +210,7 @@ mod tests {
                     copy_job: CopyJobId::parse("C-1").unwrap(),
                     reason: "Access denied, \"kms\"".into(),
                     alerted: true,
+                    incident: None,
                 },
             },
         ];

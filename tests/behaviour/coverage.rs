@@ -211,7 +211,7 @@ fn a_failure_nothing_will_retry_is_failed_with_aws_reason_and_whether_it_was_ale
         "{reversed:?}"
     );
     let failed = status(&[attempt("FIRST", CopyJobState::Failed, Some(0)), alerted], SourceState::Copyable);
-    let CoverageStatus::Failed { copy_job, reason, alerted } = &failed else { panic!("{failed:?}") };
+    let CoverageStatus::Failed { copy_job, reason, alerted, .. } = &failed else { panic!("{failed:?}") };
     assert_eq!((copy_job, *alerted), (&copy_id("LAST"), true));
     assert_eq!(reason, failed_copy_job().status_message.as_deref().unwrap());
     assert!(failed.is_uncovered() && failed.to_string().starts_with("failed (alerted): "), "{failed}");
@@ -220,6 +220,17 @@ fn a_failure_nothing_will_retry_is_failed_with_aws_reason_and_whether_it_was_ale
     let pending = status(&[attempt("FIRST", CopyJobState::Failed, None)], SourceState::Copyable);
     assert!(matches!(pending, CoverageStatus::Failed { alerted: false, .. }), "{pending:?}");
     assert!(pending.to_string().starts_with("failed (alert pending)"));
+
+    // Counted in its path's incident: alerted there, and named (as `vaultwatch paths` names the path broken).
+    let mut counted = attempt("PATH", CopyJobState::Failed, Some(0));
+    counted.record.as_mut().unwrap().outcome =
+        ClaimOutcome { incident: Some("incident-0123456789ab".into()), ..ClaimOutcome::default() };
+    let in_incident = status(&[counted], SourceState::Copyable);
+    assert!(
+        matches!(&in_incident, CoverageStatus::Failed { alerted: true, incident: Some(thread), .. } if thread == "incident-0123456789ab"),
+        "{in_incident:?}"
+    );
+    assert!(in_incident.to_string().starts_with("failed (path broken, incident-0123456789ab): "), "{in_incident}");
 }
 
 #[test]
@@ -272,7 +283,11 @@ fn the_lag_is_the_age_of_the_oldest_uncovered_requirement_per_destination_region
         row(4, DR_VAULT, CoverageStatus::Missing),
         row(9, DR_VAULT, CoverageStatus::Copying { copy_job: copy_id("R") }),
         row(10, eu, CoverageStatus::Retrying { attempt: 1, of: MAX }),
-        row(12, eu, CoverageStatus::Failed { copy_job: copy_id("F"), reason: "x".into(), alerted: true }),
+        row(
+            12,
+            eu,
+            CoverageStatus::Failed { copy_job: copy_id("F"), reason: "x".into(), alerted: true, incident: None },
+        ),
     ];
     let summary = CoverageSummary::of(&rows, now);
     assert_eq!(summary.uncovered(), 4);

@@ -94,6 +94,8 @@ pub struct AttemptRecord {
     pub retried: bool,
     /// What was alerted about this failure, if it was.
     pub alerted: Option<AlertKind>,
+    /// The path incident the failure was counted in (its thread), when it was.
+    pub incident: Option<String>,
     pub resolution_published: bool,
 }
 
@@ -106,6 +108,7 @@ impl From<&CopyJobRecord> for AttemptRecord {
             // A retry scheduled, alone or after an alert that did not end the chain.
             retried: record.retried_by.is_some() || outcome.retry_scheduled.is_some(),
             alerted: outcome.alerted.clone(),
+            incident: outcome.incident.clone(),
             resolution_published: record.resolution_published,
         }
     }
@@ -181,8 +184,16 @@ pub enum CoverageStatus {
     /// allows (its class's: 1 for an unrecognised failure, up to 128 for congestion).
     Retrying { attempt: u32, of: u32 },
     /// The last copy failed and nothing more will be tried (an alert was sent, or will be by the
-    /// retrier or the next sweep).
-    Failed { copy_job: CopyJobId, reason: String, alerted: bool },
+    /// retrier or the next sweep; or the failure was counted in its path's incident, which
+    /// alerted, and whose backfill copies it again once the path heals).
+    Failed {
+        copy_job: CopyJobId,
+        reason: String,
+        alerted: bool,
+        /// The path incident (its thread) the failure was counted in.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        incident: Option<String>,
+    },
     /// No copy job at all.
     Missing,
     /// AWS Backup cannot copy this recovery point: said of the source before any copy job, or, with
@@ -227,6 +238,9 @@ impl fmt::Display for CoverageStatus {
             }
             Self::Copying { copy_job } => write!(f, "copying (copy job {copy_job})"),
             Self::Retrying { attempt, of } => write!(f, "retrying (attempt {attempt} of {of})"),
+            Self::Failed { reason, incident: Some(incident), .. } => {
+                write!(f, "failed (path broken, {incident}): {reason}")
+            }
             Self::Failed { reason, alerted: true, .. } => write!(f, "failed (alerted): {reason}"),
             Self::Failed { reason, alerted: false, .. } => write!(f, "failed (alert pending): {reason}"),
             Self::Missing => f.write_str("missing (no copy job)"),
@@ -286,8 +300,9 @@ pub fn coverage_of(attempts: &[CopyAttempt], source: &SourceState, max_attempts:
             .as_ref()
             .and_then(|failure| failure.status_message.clone())
             .unwrap_or_else(|| "no status message".to_owned());
-        let alerted = record.is_some_and(|r| r.alerted.is_some());
-        return CoverageStatus::Failed { copy_job: last.job.clone(), reason, alerted };
+        let incident = record.and_then(|r| r.incident.clone());
+        let alerted = record.is_some_and(|r| r.alerted.is_some()) || incident.is_some();
+        return CoverageStatus::Failed { copy_job: last.job.clone(), reason, alerted, incident };
     }
     match source {
         SourceState::Copyable => CoverageStatus::Missing,
