@@ -10,6 +10,7 @@ use vaultwatch::domain::{
     KeyState, KmsKeyArn, PathCauseKind, RecoveryPointArn, RouteTable, SimulatedDecision, VaultFacts, VaultType,
     COPY_INTO_BACKUP_VAULT,
 };
+use vaultwatch::handlers::deploy_check::ReconcilerFunction;
 use vaultwatch::handlers::reconciler::{DailyPathCheck, Reconciler, SweepSettings};
 use vaultwatch::handlers::retrier::RetrierSettings;
 use vaultwatch::ports::memory::{
@@ -196,4 +197,93 @@ async fn an_incident_a_failure_opened_is_healed_by_the_check_only_when_the_check
     let incidents = reconciler.store.incidents();
     let state = |kind| incidents.iter().find(|incident| incident.id.key.cause == kind).unwrap().is_open();
     assert!(!state(PathCauseKind::KmsKey) && state(PathCauseKind::PassRole), "{incidents:?}");
+}
+
+/// A CloudFormation custom resource request to the reconciler's function.
+fn deploy_request(kind: &str) -> serde_json::Value {
+    let mut request = json!({
+        "RequestType": kind,
+        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:copy-job-reconciler",
+        "ResponseURL": "https://cloudformation-custom-resource-response.example/put-here",
+        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/vaultwatch/1",
+        "RequestId": "req-1",
+        "LogicalResourceId": "PathCheckAtDeploy",
+        "ResourceType": "AWS::CloudFormation::CustomResource",
+        "ResourceProperties": { "CopyRoutes": "[]" },
+    });
+    if kind != "Create" {
+        request["PhysicalResourceId"] = json!("vaultwatch-path-check-PathCheckAtDeploy");
+    }
+    if kind == "Update" {
+        request["OldResourceProperties"] = json!({ "CopyRoutes": "" });
+    }
+    request
+}
+
+type Function = ReconcilerFunction<
+    MemoryBackup,
+    MemoryStore,
+    MemoryAlerts,
+    MemoryQueue,
+    MemoryPathFacts,
+    vaultwatch::ports::memory::MemoryResponder,
+>;
+
+fn function(reconciler: Watched) -> Function {
+    ReconcilerFunction { reconciler, responder: Default::default() }
+}
+
+/// An answer's status as CloudFormation reads it.
+fn status<T: serde::Serialize>(response: &T) -> serde_json::Value {
+    serde_json::to_value(response).unwrap()["Status"].clone()
+}
+
+/// Milliseconds since the epoch of a deadline a minute away.
+fn a_minute_away() -> u64 {
+    u64::try_from((Utc::now() + Duration::minutes(1)).timestamp_millis()).unwrap()
+}
+
+#[tokio::test]
+async fn at_deploy_the_check_runs_once_alerts_a_broken_path_and_always_answers_success() {
+    let owner = vaultwatch::domain::ClaimOwner::parse("deploy-1").unwrap();
+    let function = function(watched(Utc::now()));
+    let summary = function.handle(&deploy_request("Create"), a_minute_away(), &owner).await.unwrap();
+    assert_eq!(summary.path_check.as_ref().map(|checked| checked.incidents_found), Some(1), "{summary:?}");
+    assert_eq!(summary.incidents_opened, 1);
+    let [(url, response)] = &function.responder.responses()[..] else { panic!("one answer") };
+    assert!(url.ends_with("/put-here"));
+    assert_eq!(
+        (status(response), response.physical_resource_id.as_str()),
+        (json!("SUCCESS"), "vaultwatch-path-check-PathCheckAtDeploy")
+    );
+    let reason = response.reason.as_deref().unwrap();
+    assert!(
+        reason.starts_with("path check: 1 paths, 0 ok, 1 broken, 0 cannot tell")
+            && reason.contains("1 incidents opened"),
+        "{reason}"
+    );
+    let messages = function.reconciler.alerts.incident_messages();
+    assert!(matches!(&messages[..], [IncidentMessage::Opened(_)]), "{messages:?}");
+    // No copy started: the deploy only checks; the sweep still runs its daily check (the day is not marked).
+    assert!(function.reconciler.backup.started_copies().is_empty());
+
+    // An update whose check cannot finish still answers SUCCESS, and says so; a delete does nothing.
+    facts(&function.reconciler).fail_next(
+        Call::DescribeBackupVault,
+        1,
+        transient_error("backup", "DescribeBackupVault", "ThrottlingException"),
+    );
+    let failed = function.handle(&deploy_request("Update"), a_minute_away(), &owner).await.unwrap();
+    assert_eq!((failed.path_check.as_ref(), failed.errors), (None, 1), "{failed:?}");
+    function.handle(&deploy_request("Delete"), a_minute_away(), &owner).await.unwrap();
+    let responses = function.responder.responses();
+    assert_eq!(responses.len(), 3);
+    assert!(responses.iter().all(|(_, response)| status(response) == json!("SUCCESS")));
+    assert!(responses[1].1.reason.as_deref().unwrap().contains("could not finish"), "{:?}", responses[1].1.reason);
+    assert_eq!(function.reconciler.alerts.incident_messages().len(), 1, "told once");
+
+    // A scheduled event is a sweep, not an answer to CloudFormation.
+    let event = json!({ "source": "aws.events", "detail-type": "Scheduled Event", "time": "2026-12-01T02:00:00Z" });
+    let swept = function.handle(&event, a_minute_away(), &owner).await.unwrap();
+    assert!(swept.complete && function.responder.responses().len() == 3, "{swept:?}");
 }

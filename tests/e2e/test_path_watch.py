@@ -9,7 +9,9 @@ starts."""
 from __future__ import annotations
 
 import json
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -24,7 +26,7 @@ TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal":
 DAY = 24 * 3600
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def stack():
     routes = [{"sourceVault": SOURCE, "destinationVaultArn": DR, "resourceTypes": ["EBS"]}]
     # A lookback of two days: the next day's sweep still sees the backup of the first.
@@ -32,7 +34,9 @@ def stack():
         yield stack
 
 
-def test_a_broken_route_is_found_before_any_copy_and_healed_by_the_next_days_check(stack):
+def broken_route(stack) -> str:
+    """The stack's role (AWS's managed policy for AWS Backup), the route's vaults, the DR vault on a
+    customer managed key that is disabled: its ARN."""
     iam = stack.endpoints.client("iam")
     name = ROLE.rsplit("/", 1)[-1]
     iam.create_role(RoleName=name, Path="/service-role/", AssumeRolePolicyDocument=json.dumps(TRUST))
@@ -42,6 +46,12 @@ def test_a_broken_route_is_found_before_any_copy_and_healed_by_the_next_days_che
     kms.disable_key(KeyId=key.split("/")[-1])
     stack.backup.create_vault(SOURCE)
     stack.backup.backup_client("us-west-2").create_backup_vault(BackupVaultName="dr-watch", EncryptionKeyArn=key)
+    return key
+
+
+def test_a_broken_route_is_found_before_any_copy_and_healed_by_the_next_days_check(stack):
+    key = broken_route(stack)
+    kms = stack.endpoints.client("kms", "us-west-2")
     backup = stack.backup.complete_backup(SOURCE, f"arn:aws:ec2:us-east-1:{ACCOUNT}:volume/vol-0watch00000000000")
     copies = stack.backup.backup_client().list_copy_jobs
 
@@ -92,6 +102,50 @@ def test_a_broken_route_is_found_before_any_copy_and_healed_by_the_next_days_che
     assert stack.delivery.reconcile(at=time.time() + DAY).ok
     health = path_health(stack)["health"]
     assert (health["health"], health["lastCompletedJob"]) == ("healthy", copy["CopyJobId"]), health
+
+
+def test_at_deploy_the_custom_resource_checks_alerts_and_answers_success(stack):
+    """CloudFormation's Create of `PathCheckAtDeploy`, sent to the reconciler's function: the route
+    is found broken (one alert), CloudFormation is answered SUCCESS with what was found; Delete is
+    answered SUCCESS and says nothing."""
+    broken_route(stack)
+    answers = []
+
+    class ResponseUrl(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_PUT(self):
+            answers.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ResponseUrl)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        event = {
+            "RequestType": "Create", "ResponseURL": f"http://127.0.0.1:{server.server_address[1]}/presigned",
+            "StackId": f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/vaultwatch/1", "RequestId": "r-1",
+            "LogicalResourceId": "PathCheckAtDeploy", "ResourceType": "AWS::CloudFormation::CustomResource",
+            "ResourceProperties": {"ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:reconciler",
+                                   "CopyRoutes": "[]", "BackupRoleArn": ROLE},
+        }
+        created = stack.functions["reconciler"].invoke(event)
+        assert created.ok, created.payload
+        (answer,) = answers
+        assert (answer["Status"], answer["RequestId"]) == ("SUCCESS", "r-1"), answer
+        assert answer["PhysicalResourceId"] == "vaultwatch-path-check-PathCheckAtDeploy"
+        assert answer["Reason"].startswith("path check: 1 paths, 0 ok, 1 broken"), answer["Reason"]
+        (alert,) = stack.queries.take_alerts()
+        assert alert["Subject"] == "vaultwatch: copy path to dr-watch broken (KMS key)"
+        deleted = {**event, "RequestType": "Delete", "RequestId": "r-2",
+                   "PhysicalResourceId": answer["PhysicalResourceId"]}
+        assert stack.functions["reconciler"].invoke(deleted).ok
+        assert (answers[-1]["Status"], answers[-1]["RequestId"]) == ("SUCCESS", "r-2")
+        assert stack.queries.take_alerts() == []
+    finally:
+        server.shutdown()
 
 
 def path_health(stack) -> dict:

@@ -1,5 +1,6 @@
 //! copy-job-reconciler: on a schedule, brings the tracking table in line with AWS Backup, retries
-//! failures the event path missed and starts copies routes call for but nobody started.
+//! failures the event path missed, starts copies routes call for but nobody started, and checks the
+//! copy paths once a day; at deploy it serves the template's `PathCheckAtDeploy` custom resource.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;

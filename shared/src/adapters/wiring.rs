@@ -8,6 +8,7 @@ use aws_config::SdkConfig;
 use super::{DynamoStore, PresignedUrlResponder, SdkBackup, SdkPathFacts, SnsAlerts, SqsRetryQueue};
 use crate::config::{CopierConfig, ReconcilerConfig, RetrierConfig, TrackerConfig};
 use crate::handlers::copier::Copier;
+use crate::handlers::deploy_check::ReconcilerFunction;
 use crate::handlers::reconciler::{DailyPathCheck, Reconciler};
 use crate::handlers::retrier::Retrier;
 use crate::handlers::tracker::Tracker;
@@ -15,7 +16,8 @@ use crate::handlers::vault_setup::custom_resource::VaultNotificationsResource;
 use crate::ports::WallClock;
 
 pub type AwsRetrier = Retrier<SdkBackup, DynamoStore, SnsAlerts, SqsRetryQueue>;
-pub type AwsReconciler = Reconciler<SdkBackup, DynamoStore, SnsAlerts, SqsRetryQueue, SdkPathFacts>;
+pub type AwsReconciler =
+    ReconcilerFunction<SdkBackup, DynamoStore, SnsAlerts, SqsRetryQueue, SdkPathFacts, PresignedUrlResponder>;
 pub type AwsVaultNotificationsResource = VaultNotificationsResource<SdkBackup, PresignedUrlResponder>;
 
 impl Tracker<DynamoStore> {
@@ -50,7 +52,7 @@ impl AwsRetrier {
 impl AwsReconciler {
     pub fn from_config(config: ReconcilerConfig, sdk: &SdkConfig) -> Self {
         let retrier = config.retrier;
-        Self {
+        let reconciler = Reconciler {
             backup: SdkBackup::new(sdk),
             store: DynamoStore::new(sdk, retrier.table),
             alerts: SnsAlerts::new(sdk, retrier.alert_topic),
@@ -62,7 +64,9 @@ impl AwsReconciler {
             organization: config.organization,
             path_check: config.path_check_region.map(|region| DailyPathCheck { facts: SdkPathFacts::new(sdk), region }),
             clock: Arc::new(WallClock),
-        }
+        };
+        // The same function serves the template's path check at deploy (a custom resource).
+        Self { reconciler, responder: PresignedUrlResponder }
     }
 }
 

@@ -4,6 +4,7 @@ pub mod backfill;
 pub mod copier;
 pub mod coverage;
 pub mod deadline;
+pub mod deploy_check;
 pub mod healing;
 mod measured;
 pub mod organization;
@@ -42,6 +43,8 @@ pub enum HandlerError {
     NoRecoveryPoint(BackupJobId),
     #[error("{failed} of {total} records failed; first: {first}")]
     Records { failed: usize, total: usize, first: Box<HandlerError> },
+    #[error("the answer to CloudFormation was not delivered: {0}")]
+    Respond(#[from] crate::ports::ResponseError),
 }
 
 /// Reads a paged listing to its end, handing each page to `each`. (The reconciler's own sweep pages
@@ -71,6 +74,7 @@ impl HandlerError {
             Self::InProgress(_) => "InProgress",
             Self::StateNotSettled(..) => "StateNotSettled",
             Self::NoRecoveryPoint(_) => "NoRecoveryPoint",
+            Self::Respond(_) => "ResponseNotDelivered",
             Self::Records { first, .. } => first.kind(),
         }
     }

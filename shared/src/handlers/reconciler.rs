@@ -828,6 +828,27 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue, P: PathFactsAp
     /// go out with the open incidents, below), and healed where it finds the cause gone (the paths
     /// returned, for their "healed" messages). An error leaves the day's check to the next sweep.
     async fn daily_path_check(&self, summary: &mut Summary, run: Run<'_>) -> (Progress, Vec<PathKey>) {
+        self.path_check(summary, run, true).await
+    }
+
+    /// The path check now, whatever the day (the template's custom resource at deploy, after its
+    /// reads of the routes and plans): incidents opened for the paths it finds broken and their one
+    /// alert sent, incidents whose cause it finds gone healed and told, as a sweep would. Errors
+    /// are counted in the summary (`path_check` none when the check could not finish).
+    pub async fn check_paths_now(&self, owner: &ClaimOwner, now: DateTime<Utc>, deadline: Deadline) -> Summary {
+        let mut summary = Summary::default();
+        let run = Run { now, owner, deadline };
+        let (checking, cleared_on) = self.path_check(&mut summary, run, false).await;
+        let heal_on: HashMap<PathKey, Vec<CompletedCopy>> =
+            cleared_on.into_iter().map(|path| (path, Vec::new())).collect();
+        let healing = self.heal_paths(&heal_on, &mut summary, run).await;
+        let (watching, _) = self.watch_incidents(&mut summary, run).await;
+        summary.complete = [checking, healing, watching].iter().all(|progress| *progress == Progress::Finished);
+        summary
+    }
+
+    /// The path check, once a day (`daily`) or now.
+    async fn path_check(&self, summary: &mut Summary, run: Run<'_>, daily: bool) -> (Progress, Vec<PathKey>) {
         let Some(check) = &self.path_check else { return (Progress::Finished, Vec::new()) };
         let watch = PathWatch { checker: PathChecker { facts: &check.facts }, store: &self.store };
         let query = PathsQuery {
@@ -837,7 +858,13 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue, P: PathFactsAp
             plans: true,
             extra: Vec::new(),
         };
-        match run.deadline.bound(watch.run_daily(&query, run.now)).await {
+        let checked = async {
+            match daily {
+                true => watch.run_daily(&query, run.now).await,
+                false => watch.run(&query, run.now).await.map(Some),
+            }
+        };
+        match run.deadline.bound(checked).await {
             Ok(Ok(Some(checked))) => {
                 tracing::info!(?checked, "path check done for the day");
                 let healed_on = checked.healed_on.clone();

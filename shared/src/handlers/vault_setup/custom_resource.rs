@@ -18,7 +18,7 @@ use crate::domain::{DomainError, TopicArn, VaultName};
 use crate::ports::{CustomResourceResponder, ResponseError, VaultNotificationsApi};
 
 /// CloudFormation keeps at most 4 KiB of a response; the reason is cut well before that.
-const MAX_REASON_CHARS: usize = 3000;
+pub(crate) const MAX_REASON_CHARS: usize = 3000;
 
 pub struct VaultNotificationsResource<A, R> {
     pub backup: A,
@@ -169,7 +169,12 @@ impl<A: VaultNotificationsApi, R: CustomResourceResponder> VaultNotificationsRes
     }
 }
 
-fn respond_to(stack_id: String, request_id: String, logical_resource_id: String, physical: String) -> Response {
+pub(crate) fn respond_to(
+    stack_id: String,
+    request_id: String,
+    logical_resource_id: String,
+    physical: String,
+) -> Response {
     let mut response = Response::default();
     response.status = Status::Success;
     response.stack_id = stack_id;
@@ -193,6 +198,6 @@ fn malformed(payload: &Value, problem: &dyn std::fmt::Display) -> Result<(String
     Ok((url, response))
 }
 
-fn truncated(text: &str) -> String {
+pub(crate) fn truncated(text: &str) -> String {
     text.chars().take(MAX_REASON_CHARS).collect()
 }
