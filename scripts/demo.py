@@ -21,6 +21,8 @@ EU = f"arn:aws:backup:eu-west-1:{ACCOUNT}:backup-vault:eu-archive"
 ROUTES = [{"sourceVault": "primary", "destinationVaultArn": EU, "resourceTypes": ["RDS"],
            "lifecycle": {"deleteAfterDays": 2555}}]
 LIFECYCLE = {"MoveToColdStorageAfterDays": 30, "DeleteAfterDays": 365}
+TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "backup.amazonaws.com"},
+                                                 "Action": "sts:AssumeRole"}]}
 START = time.monotonic()
 
 
@@ -248,11 +250,21 @@ def main() -> int:
     # SIGTERM unwinds like Ctrl-C, so the stack's processes are stopped either way.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print("vaultwatch demo: local AWS (moto + AWS Backup stand-in), real function binaries\n")
-    with LocalAws(max_attempts=3, routes=ROUTES, on_invocation=on_invocation) as stack:
-        say("setup", "vaults primary (us-east-1), dr-copy (us-west-2), eu-archive (eu-west-1)")
+    # The copy paths' world: KMS keys and IAM roles decide copies as in AWS, and the reconciler checks
+    # the paths once a day.
+    with LocalAws(max_attempts=3, routes=ROUTES, on_invocation=on_invocation, copy_paths=True) as stack:
+        iam = stack.endpoints.client("iam")
+        role_name = ROLE.rsplit("/", 1)[-1]
+        iam.create_role(RoleName=role_name, Path="/service-role/", AssumeRolePolicyDocument=json.dumps(TRUST))
+        iam.attach_role_policy(RoleName=role_name,
+                               PolicyArn="arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup")
+        say("setup", f"backup role {role_name} (AWS's managed policy for AWS Backup)")
+        kms = stack.endpoints.client("kms", "eu-west-1")
+        eu_key = kms.create_key(Description="eu-archive")["KeyMetadata"]["Arn"]
+        say("setup", "vaults primary (us-east-1), dr-copy (us-west-2), eu-archive (eu-west-1, its own KMS key)")
         stack.backup.create_vault("primary")
         stack.backup.create_vault("dr-copy", region="us-west-2", notify=False)
-        stack.backup.create_vault("eu-archive", region="eu-west-1", notify=False)
+        stack.backup.backup_client("eu-west-1").create_backup_vault(BackupVaultName="eu-archive", EncryptionKeyArn=eu_key)
         plan_id = stack.endpoints.client("backup").create_backup_plan(BackupPlan={
             "BackupPlanName": "daily-with-dr-copy",
             "Rules": [{"RuleName": "daily", "TargetBackupVaultName": "primary",
@@ -277,16 +289,13 @@ def main() -> int:
         run_until_quiet(stack)
         take_alerts(stack, published)
 
-        print("\n3. A copy path breaks: eu-archive's KMS key no longer lets the backup role use it. Three RDS")
-        print("   databases are backed up; their plan copies to dr-copy complete, and each routed copy to eu-archive")
-        print("   fails on the key. The failure belongs to the path, not to one copy: vaultwatch opens one incident")
-        print("   for the path and sends ONE alert; the other failures are counted in it.")
-        # The vault's key, as AWS Backup describes it; a failed copy names it in AWS's words.
-        eu_key = stack.endpoints.client("backup", "eu-west-1").describe_backup_vault(BackupVaultName="eu-archive")["EncryptionKeyArn"]
-        kms_denied = f"Access denied: the IAM role cannot use KMS key {eu_key}"
+        print("\n3. A copy path breaks: someone disables eu-archive's KMS key. Three RDS databases are backed up;")
+        print("   their plan copies to dr-copy complete, and each routed copy to eu-archive fails on the key. The")
+        print("   failure belongs to the path, not to one copy: vaultwatch opens one incident for the path and")
+        print("   sends ONE alert; the other failures are counted in it.")
         databases = ("orders", "customers", "inventory")
-        stack.backup.fail_copies(kms_denied, count=len(databases), destinationVaultArn=EU)
-        say("KMS", f"key {short(eu_key)} (eu-archive's): its key policy no longer lets the backup role use it")
+        kms.disable_key(KeyId=eu_key.split("/")[-1])
+        say("KMS", f"key {short(eu_key)} (eu-archive's) disabled")
         for name in databases:
             stack.backup.complete_backup("primary", f"arn:aws:rds:us-east-1:{ACCOUNT}:db:{name}", "RDS", planId=plan_id)
         run_until_quiet(stack)
@@ -298,13 +307,16 @@ def main() -> int:
         print("   The failed copies' tracking records name the incident they were counted in:")
         for record in failed_records(stack, EU):
             print(f"     copy {short(record['copy_job_id'])} ({short(record.get('resource_arn'))}) FAILED, incident {record.get('incident', '-')}")
-        print("   (`vaultwatch paths` checks every copy path read-only, KMS keys and the role included, and says")
-        print("   which is broken and the fix: README, Copy paths and incidents. Its checks need IAM's policy")
-        print("   simulator and AWS Organizations, which this demo's local stack does not serve.)")
+        print("   The operator asks which paths are broken and what fixes them: `vaultwatch paths --table` checks")
+        print("   every copy path read-only (the vaults, their policies and keys, the role) and names the fix;")
+        print("   the health column is the incident's. (The reconciler runs the same check once a day and at")
+        print("   deploy: a path broken before its first copy gets its incident and alert then.)")
+        checked = stack.vaultwatch("paths", "--no-plans")
+        print("     $ vaultwatch paths --no-plans --table <tracking table>")
+        print("     " + "\n     ".join(checked.stdout.strip().splitlines()))
 
         print("\n4. SNS delivers a notification twice: nothing is copied twice. The path is still broken, so the")
         print("   billing database's copy to eu-archive fails too: counted in the incident, no second alert.")
-        stack.backup.fail_copies(kms_denied, count=1, destinationVaultArn=EU)
         stack.delivery.duplicate_deliveries = 2
         stack.backup.complete_backup("primary", f"arn:aws:rds:us-east-1:{ACCOUNT}:db:billing", "RDS", planId=plan_id)
         run_until_quiet(stack)
@@ -361,12 +373,13 @@ def main() -> int:
         (incident,) = incidents(stack)
         print(f"   The incident is still {incident['incident_state']}: no copy on its path has completed since it opened.")
 
-        print("\n9. The operator fixes eu-archive's key policy, and copies to it stop failing. The next night's")
+        print("\n9. The operator runs the fix the check named (enables eu-archive's key). The next night's")
         print("   backup of orders is copied to eu-archive and completes: the path works again. The hourly sweep")
         print("   heals the incident (one 'healed' message in its thread) and backfills it: one copy of each")
         print("   affected recovery point (at most BackfillConcurrency, 5 by default, in flight per destination")
         print("   vault); when they have ended, one 'backfilled' message. Nothing to copy by hand.")
-        say("operator", f"key policy of {short(eu_key)} lets the backup role use it again")
+        kms.enable_key(KeyId=eu_key.split("/")[-1])
+        say("operator", f"aws kms enable-key --key-id {short(eu_key)}")
         stack.backup.complete_backup("primary", f"arn:aws:rds:us-east-1:{ACCOUNT}:db:orders", "RDS", planId=plan_id)
         run_until_quiet(stack)
         stack.delivery.reconcile()
