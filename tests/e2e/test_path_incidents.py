@@ -128,7 +128,8 @@ def test_fifty_nights_on_a_broken_path_make_one_alert_and_the_fix_backfills_each
     assert settled.queries.take_alerts() == []
     assert settled.backup.copy_starts() == starts
     (incident,) = incident_items(settled, destination)
-    assert (incident["incident_state"], incident["healed_by"]) == ("healed", jobs_for(settled, healing["RecoveryPointArn"])[0]["CopyJobId"])
+    (healing_copy,) = jobs_for(settled, healing["RecoveryPointArn"])
+    assert (incident["incident_state"], incident["healed_by"]) == ("healed", healing_copy["CopyJobId"])
     assert len(settled.queries.copy_jobs(ByDestinationVaultArn=destination)) == 2 * NIGHTS + 1
     report = settled.vaultwatch("coverage", "--since", "1h", "--vault", "planned", "--format", "json")
     rows = {(r["recoveryPoint"], r["destination"]): r for r in json.loads(report.stdout)["rows"]}
