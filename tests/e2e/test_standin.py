@@ -410,6 +410,18 @@ def test_idempotency_tokens_return_the_same_job_and_refuse_other_parameters(url)
     assert error(lambda: start(url, rp, IdempotencyToken="t-1", Lifecycle={"DeleteAfterDays": 10}))[0] == "InvalidRequestException"
 
 
+def test_start_copy_job_calls_are_counted_by_recovery_point_a_repeated_token_and_a_refusal_too(url):
+    first, second = backup(url)["RecoveryPointArn"], backup(url)["RecoveryPointArn"]
+    job = start(url, first, IdempotencyToken="t-1")["CopyJobId"]
+    assert start(url, first, IdempotencyToken="t-1")["CopyJobId"] == job
+    start(url, second)
+    gone = f"arn:aws:backup:us-east-1:{ACCOUNT}:recovery-point:gone"
+    assert error(lambda: start(url, gone))[0] == "ResourceNotFoundException"
+    assert control(url, "calls")["startCopyJobByRecoveryPoint"] == {first: 2, second: 1, gone: 1}
+    control(url, "reset")
+    assert control(url, "calls")["startCopyJobByRecoveryPoint"] == {}
+
+
 # ---------------------------------------------------------------------- i. quotas (docs/aws-facts.md, Service quotas)
 DST2 = f"arn:aws:backup:us-west-2:{ACCOUNT}:backup-vault:dst2"
 EU = f"arn:aws:backup:eu-west-1:{ACCOUNT}:backup-vault:eu"

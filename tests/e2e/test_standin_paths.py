@@ -320,6 +320,34 @@ def test_the_role_must_exist_and_may_copy_into_the_vault_as_simulate_principal_p
         "NoSuchEntity", "The role with name nobody cannot be found.")
 
 
+def test_within_one_account_the_vault_policy_may_allow_what_the_role_does_not_as_the_simulation_says(world):
+    """A role without backup:CopyIntoBackupVault copies into a vault of its own account whose access
+    policy allows it (IAM: within one account an Allow in either policy suffices), as
+    SimulatePrincipalPolicy with that policy says; across accounts the role must allow too."""
+    custom = role(world, SOURCE, "custom", managed=False, inline={"Statement": [
+        {"Effect": "Allow", "Action": "backup:StartCopyJob", "Resource": "*"}]})
+    assert failed(copy(world, destination=SAME_ACCOUNT_VAULT, role_name="custom"), paths.ACCESS_DENIED)
+    dst = backup(world, SOURCE, "us-west-2")
+    for principal in ({"AWS": custom}, {"AWS": SOURCE}, "*"):
+        policy = json.dumps({"Statement": [{"Effect": "Allow", "Principal": principal, "Action": "backup:CopyIntoBackupVault",
+                                            "Resource": "*"}]})
+        dst.put_backup_vault_access_policy(BackupVaultName="dst", Policy=policy)
+        assert simulate(world, custom, SAME_ACCOUNT_VAULT, ResourcePolicy=policy) == "allowed"
+        assert completed(copy(world, destination=SAME_ACCOUNT_VAULT, role_name="custom")), principal
+    # A Deny in either still wins.
+    deny = json.dumps({"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "backup:CopyIntoBackupVault", "Resource": "*"}]})
+    dst.put_backup_vault_access_policy(BackupVaultName="dst", Policy=deny)
+    assert failed(copy(world, destination=SAME_ACCOUNT_VAULT), paths.ACCESS_DENIED)
+    # Across accounts the destination's Allow is not enough for a role that does not allow it.
+    healthy_organization(world)
+    allow_copies_from(world, {"AWS": SOURCE})
+    shared_source(world)
+    assert simulate(world, custom, DR_VAULT, ResourcePolicy=json.dumps({"Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": SOURCE}, "Action": "backup:CopyIntoBackupVault", "Resource": "*"}]})) == "implicitDeny"
+    assert failed(copy(world, vault="cmk", role_name="custom"), paths.ACCESS_DENIED)
+    assert completed(copy(world, vault="cmk"))
+
+
 def test_simulate_principal_policy_honours_a_resource_policy_and_the_proxy_forwards_the_rest(world):
     custom = role(world, SOURCE, "custom", managed=False, inline={"Statement": [
         {"Effect": "Allow", "Action": "backup:StartCopyJob", "Resource": "*"}]})

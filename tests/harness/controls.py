@@ -148,3 +148,8 @@ class StandIn:
     def calls(self) -> dict:
         """AWS Backup API calls so far, by operation."""
         return self.control("calls")["calls"]
+
+    def copy_starts(self) -> dict:
+        """StartCopyJob calls so far by RecoveryPointArn (a refused one, or one repeating an
+        IdempotencyToken, too)."""
+        return self.control("calls")["startCopyJobByRecoveryPoint"]

@@ -68,10 +68,10 @@ def path_servers():
 
 
 class Endpoints:
-    """The stack's servers, each on a loopback port of its own: moto (SNS, SQS, DynamoDB), the
-    DynamoDB fault proxy in front of it (a thread of this process), the direct SNS topic (with
-    `direct_notifications`) and the AWS Backup stand-in; their URLs, and one client per service and
-    region, shared."""
+    """The stack's servers, each on a loopback port of its own: moto (SNS, SQS, DynamoDB, and KMS for
+    the keys vaults name), the DynamoDB fault proxy in front of it (a thread of this process), the
+    direct SNS topic (with `direct_notifications`) and the AWS Backup stand-in; their URLs, and one
+    client per service and region, shared."""
 
     def __init__(self, settings: Settings, workdir: Path):
         self.settings, self.workdir = settings, workdir
@@ -120,9 +120,12 @@ class Endpoints:
 
             self.direct_topic = DirectTopic(self.moto_url)
             sns = self.direct_topic.url
-        paths = ["--kms-endpoint", self.moto_url, "--iam-endpoint", self.iam_proxy_url] if self.iam_proxy_url else []
-        process, self.backup_url = start_standin(["--sns-endpoint", sns, *paths], stderr=self._log("standin.log"),
-                                                 start_new_session=True)
+        # The keys a vault names (EncryptionKeyArn) are moto's: a test disables one there and the
+        # stand-in's KMS decider fails the vault's copies (standin.paths); a vault without one asks
+        # nothing. In the copy paths' world it reads roles through the IAM proxy too.
+        iam = ["--iam-endpoint", self.iam_proxy_url] if self.iam_proxy_url else []
+        process, self.backup_url = start_standin(["--sns-endpoint", sns, "--kms-endpoint", self.moto_url, *iam],
+                                                 stderr=self._log("standin.log"), start_new_session=True)
         self.processes.append(process)
 
     def client(self, service: str, region: str = REGION):

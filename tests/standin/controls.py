@@ -5,7 +5,9 @@ server.ROUTES.
 
 Test control lives under /_standin/ (never part of AWS), every endpoint POST with a JSON body:
   reset                      {}                                  forget everything
-  calls                      {}                                  -> {"calls": {op: n}, "injected": {...},
+  calls                      {}                                  -> {"calls": {op: n},
+                                                                     "startCopyJobByRecoveryPoint": {arn: n},
+                                                                     "injected": {...},
                                                                      "throttled": {op: n},
                                                                      "peakRunning": {"vaults": {arn: n},
                                                                                      "regions": {"ACCOUNT/region": n},
@@ -16,7 +18,10 @@ Test control lives under /_standin/ (never part of AWS), every endpoint POST wit
                                                                      "limitedBy": {"refused"|"waited"|"failed":
                                                                                    {"vault"|"region"|"resource"|
                                                                                     "crossAccount": n}}}
-                             every API call is counted in "calls", throttled ones too; "throttled":
+                             every API call is counted in "calls", throttled ones too;
+                             "startCopyJobByRecoveryPoint": the StartCopyJob calls that reached the
+                             service (not throttled), by RecoveryPointArn, a refused one or one
+                             repeating an IdempotencyToken too; "throttled":
                              calls refused by a quota's rate; "peakRunning": the most jobs seen
                              RUNNING at once per destination vault, per (account, destination
                              region), per resource (its copy jobs within its account and its RUNNING
@@ -164,7 +169,8 @@ def control_reset(backup: BackupState, body: dict) -> dict:
 
 def control_calls(backup: BackupState, body: dict) -> dict:
     with backup.lock:
-        return {"calls": dict(backup.calls), "injected": backup.faults.counts(), **backup.quotas.report()}
+        return {"calls": dict(backup.calls), "startCopyJobByRecoveryPoint": dict(backup.copy_starts),
+                "injected": backup.faults.counts(), **backup.quotas.report()}
 
 
 def control_faults(backup: BackupState, body: dict) -> dict:

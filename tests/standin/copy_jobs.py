@@ -104,6 +104,7 @@ def start_copy_job(backup: BackupState, region: str, params: dict) -> dict:
     request = {k: params.get(k) for k in ("RecoveryPointArn", "SourceBackupVaultName", "DestinationBackupVaultArn", "IamRoleArn", "Lifecycle")}
     fingerprint = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
     with backup.lock:
+        backup.copy_starts[rp] += 1  # every call that reached the service, a repeated token's too
         if token and token in backup.tokens:
             earlier, job_id = backup.tokens[token]
             if earlier != fingerprint:

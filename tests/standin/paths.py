@@ -8,7 +8,8 @@ the deciders `advance` asks when a copy job runs, in order, the first failing on
     2. organization    a cross-account copy: both accounts in the organization, and its cross-account
                        backup setting on (UpdateGlobalSettings isCrossAccountBackupEnabled)
     3. role            the role passed exists and its policies allow backup:CopyIntoBackupVault on
-                       the destination vault (read from IAM: --iam-endpoint)
+                       the destination vault (read from IAM: --iam-endpoint); within one account
+                       the destination vault's access policy allowing it suffices too
     4. vault policy    the destination vault's access policy: no explicit Deny of
                        backup:CopyIntoBackupVault for the source; across accounts, an Allow
     5. KMS keys        cross-account: not the source vault's AWS managed key (a type not fully
@@ -191,19 +192,31 @@ def role(backup: BackupState, path: Path) -> str | None:
         return ROLE_NOT_ASSUMABLE.format(role=path.role)
     decision = iam_policy.evaluate([(name, doc) for name, _, doc in policies],
                                    iam_policy.Request(COPY_INTO, path.destination_arn, path.role))
+    if not path.cross_account:
+        # Within one account an Allow in either the role's policies or the vault's access policy
+        # suffices (IAM's same-account evaluation, as the SimulatePrincipalPolicy proxy combines them);
+        # across accounts both must allow, the vault's side decided by vault_access_policy.
+        decision = iam_policy.combine(decision, vault_policy_decision(path), same_account=True)
     return None if decision.allowed else ACCESS_DENIED
 
 
-def vault_access_policy(backup: BackupState, path: Path) -> str | None:
+def vault_policy_decision(path: Path) -> iam_policy.Decision | None:
+    """The destination vault's access policy on the copy (None: the vault has none)."""
     policy = (path.destination_vault or {}).get("accessPolicy")
     if policy is None:
-        return ACCESS_DENIED if path.cross_account and path.strict else None
+        return None
     context = {}
     org = path.organization
     if org.management is not None and path.source_account in org.members:
         context["aws:PrincipalOrgID"] = org.org_id
-    decision = iam_policy.evaluate([("vault-access-policy", policy)],
-                                   iam_policy.Request(COPY_INTO, path.destination_arn, path.role, context), resource_based=True)
+    return iam_policy.evaluate([("vault-access-policy", policy)],
+                               iam_policy.Request(COPY_INTO, path.destination_arn, path.role, context), resource_based=True)
+
+
+def vault_access_policy(backup: BackupState, path: Path) -> str | None:
+    decision = vault_policy_decision(path)
+    if decision is None:
+        return ACCESS_DENIED if path.cross_account and path.strict else None
     if decision.decision == iam_policy.EXPLICIT_DENY or (path.cross_account and not decision.allowed):
         return ACCESS_DENIED
     return None

@@ -51,6 +51,7 @@ class BackupState:
             self.tokens: dict[str, tuple[str, str]] = {}
             self.plans: dict[str, dict] = {}  # plan id -> {"versions": {version: plan}, "latest": version}
             self.calls = Counter()
+            self.copy_starts = Counter()  # StartCopyJob calls by RecoveryPointArn
             self.published: list[dict] = []
             self.passable_roles: set[str] | None = None  # None: every role may be passed
             self.corruptions: list[dict] = []  # test-only response corruption {"operation", "merge", "count"}
