@@ -338,6 +338,17 @@ async fn resource_types_aws_backup_does_not_copy_along_the_path_break_it() {
         types_verdict(SAME_ACCOUNT, vault_facts(SAME_ACCOUNT), only(&[ResourceType::Aurora])).await,
         PathVerdict::Ok
     );
+    // Cross-Region out of a logically air-gapped vault: not Neptune either ("to or from").
+    let air_gapped_source = VaultFacts { vault_type: Some(VaultType::LogicallyAirGapped), ..vault_facts(SOURCE) };
+    let facts = MemoryPathFacts::new();
+    facts.add_vault(air_gapped_source);
+    facts.add_vault(vault_facts(SAME_ACCOUNT));
+    let report = check(facts, spec(SAME_ACCOUNT, CopyRetention::Days(30), only(&[ResourceType::Neptune]))).await;
+    let PathVerdict::Broken { cause, found, .. } = verdict(&report, CheckName::ResourceTypes) else {
+        panic!("{report:?}")
+    };
+    assert_eq!(*cause, PathCauseKind::Unsupported);
+    assert!(found.contains("out of a logically air-gapped vault"), "{found}");
 }
 
 #[test]

@@ -13,8 +13,9 @@ a resource type AWS Backup does not copy along the path; any combination, and he
 runs through the real binary from the source account (the organization's management account, which
 sees the most) and, in some cases, from the destination account; then one copy per path runs to its
 end in the stand-in, and each verdict is held against its copy. Beyond the path's verdict, the
-check that names the copy's cause must not say `ok` either. One disagreement is known and left to
-the Rust check (OUT_OF_AIR_GAPPED): its cases are xfail(strict), and fail if they stop showing it.
+check that names the copy's cause must not say `ok` either. (It found two disagreements, both
+fixed: the stand-in's same-account vault policy, and the check's cross-Region copies out of a
+logically air-gapped vault.)
 
 VAULTWATCH_PATH_CASES (default 30) cases from seed VAULTWATCH_PATH_SEED (default 2200) on: a failing
 case names its seed; `VAULTWATCH_PATH_SEED=<seed> VAULTWATCH_PATH_CASES=1` runs it alone. moto
@@ -436,38 +437,9 @@ def disagreements(case: Case) -> list[tuple[int, str]]:
     return found
 
 
-# ---------------------------------------------------------------------- known disagreements
-# A disagreement found, decided against AWS's documented behaviour, and left to the Rust check's
-# owner: each case that has it is xfail(strict=True), raising KnownDisagreement only for it (any other
-# disagreement in the same case still fails the test).
-OUT_OF_AIR_GAPPED = (
-    "vaultwatch paths says resource_types ok for a cross-Region copy of Aurora, DocumentDB or Neptune out of a "
-    "logically air-gapped vault, which AWS does not make (\"cross-Region copy to or from a logically air-gapped "
-    "vault is currently unavailable\" for them, docs/aws-facts.md#resource-types); the stand-in fails it. "
-    "shared/src/domain/path_check.rs unsupported_types reads only the destination vault's type, not the source's")
-
-
-def out_of_air_gapped(path: PathCase) -> bool:
-    """A path the check gets wrong (OUT_OF_AIR_GAPPED): its copy fails on its resource type, which the
-    check says is fine."""
-    return (path.source_air_gapped and path.exists and not path.air_gapped and path.region != "us-east-1"
-            and path.resource_type in ("Aurora", "DocumentDB", "Neptune"))
-
-
-class KnownDisagreement(AssertionError):
-    pass
-
-
-def known_disagreement(seed: int) -> str | None:
-    """Why the case of `seed` is expected to disagree, if it is."""
-    return OUT_OF_AIR_GAPPED if any(out_of_air_gapped(p) for p in draw_case(seed).paths) else None
-
-
 def cases():
     for seed in SEEDS:
-        reason = known_disagreement(seed)
-        marks = [pytest.mark.xfail(strict=True, raises=KnownDisagreement, reason=reason)] if reason else []
-        yield pytest.param(seed, marks=marks, id=str(seed))
+        yield pytest.param(seed, id=str(seed))
 
 
 @pytest.fixture(scope="module")
@@ -488,27 +460,20 @@ def campaign():
 
 @pytest.mark.parametrize("seed", list(cases()))
 def test_the_check_never_says_ok_for_a_path_whose_copy_fails_nor_broken_for_one_whose_copy_completes(campaign, seed):
-    """Per case: no path's verdict contradicted by its copy (a case with a known disagreement is
-    xfail, and fails if it does not show it)."""
+    """Per case: no path's verdict contradicted by its copy."""
     case = campaign(seed)
     found = disagreements(case)
-    known = {p.n for p in case.paths if out_of_air_gapped(p)}
     again = f"\nthe case (VAULTWATCH_PATH_SEED={seed} VAULTWATCH_PATH_CASES=1):\n{case.describe()}"
-    unknown = [line for n, line in found if n not in known]
-    assert not unknown, "\n".join(unknown) + again
-    if found:
-        raise KnownDisagreement("\n".join(line for _, line in found) + again)
+    assert not found, "\n".join(line for _, line in found) + again
 
 
 def test_most_verdicts_are_decided_and_each_kind_occurs(campaign):
     """Over every case: how many verdicts were ok, broken and cannot tell, and how many copies
     completed; the check must decide (ok or broken) at least DECIDED_AT_LEAST of them, and the cases
     must have produced each verdict and both outcomes, so that the property was tested at all."""
-    tally, copies, known = Counter(), Counter(), []
+    tally, copies = Counter(), Counter()
     for seed in SEEDS:
         case = campaign(seed)
-        if known_disagreement(seed):
-            known.append(seed)
         for account, reports in case.reports.items():
             for n, report in reports.items():
                 completed = case.outcomes[n]["state"] == "COMPLETED"
@@ -521,8 +486,7 @@ def test_most_verdicts_are_decided_and_each_kind_occurs(campaign):
                f"account, {tally['from destination']} from the destination): ok {tally['ok']}, broken {tally['broken']}, "
                f"cannot tell {tally['cannotTell']} (cannot tell of copies that completed "
                f"{tally[('cannotTell', 'completed')]}, failed {tally[('cannotTell', 'failed')]}); "
-               f"copies: {copies['completed']} completed, {copies['failed']} failed; "
-               f"cases with the known disagreement (xfail): {known or 'none'}")
+               f"copies: {copies['completed']} completed, {copies['failed']} failed")
     print(summary)
     assert (tally["ok"] + tally["broken"]) >= DECIDED_AT_LEAST * total, summary
     if len(SEEDS) >= 10:

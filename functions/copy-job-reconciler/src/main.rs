@@ -2,6 +2,10 @@
 //! failures the event path missed, starts copies routes call for but nobody started, and checks the
 //! copy paths once a day; at deploy it serves the template's `PathCheckAtDeploy` custom resource.
 
+// rustc's default query depth (128) is too shallow for the layout of this main's future, which holds
+// the sweep's and the path check's nested request futures (as vault-notifications' main).
+#![recursion_limit = "256"]
+
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use vaultwatch::adapters::{load_sdk_config, AwsReconciler, Host};

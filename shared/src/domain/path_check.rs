@@ -709,13 +709,16 @@ fn unsupported_types(spec: &PathSpec, facts: &PathFacts) -> (Vec<ResourceType>, 
         let types = vec![ResourceType::Rds, ResourceType::Aurora, ResourceType::DocumentDb, ResourceType::Neptune];
         return (types, "cross-Region and cross-account in one copy");
     }
-    let air_gapped = matches!(
-        &facts.destination_vault,
-        Fact::Known(Some(VaultFacts { vault_type: Some(VaultType::LogicallyAirGapped), .. }))
-    );
-    if air_gapped {
-        let types = vec![ResourceType::Aurora, ResourceType::DocumentDb, ResourceType::Neptune];
-        return (types, "cross-Region to a logically air-gapped vault");
+    // "Cross-Region copy to or from a logically air-gapped vault" (docs/aws-facts.md#resource-types).
+    let air_gapped = |vault: &Fact<Option<VaultFacts>>| {
+        matches!(vault, Fact::Known(Some(VaultFacts { vault_type: Some(VaultType::LogicallyAirGapped), .. })))
+    };
+    let types = || vec![ResourceType::Aurora, ResourceType::DocumentDb, ResourceType::Neptune];
+    if air_gapped(&facts.destination_vault) {
+        return (types(), "cross-Region to a logically air-gapped vault");
+    }
+    if air_gapped(&facts.source_vault) {
+        return (types(), "cross-Region out of a logically air-gapped vault");
     }
     (Vec::new(), "")
 }
