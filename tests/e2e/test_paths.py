@@ -302,3 +302,60 @@ def test_a_custom_role_without_copy_into_backup_vault_is_broken_and_the_fix_is_t
                                               PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}))
     assert path_check(world, SAME_VAULT, custom)["exit"] == OK
     assert copy(world, SAME_VAULT, 30, custom)["State"] == "COMPLETED"
+
+
+def test_eight_seeded_misconfigurations_are_each_found_before_any_copy_runs_and_the_healthy_path_is_ok(world):
+    """One `vaultwatch paths` run over nine paths from 1111's `src` (EBS, 35 days): eight broken each
+    their own way and one healthy, checked before any copy has run; then one copy per path shows the
+    stand-in fails each broken one for the cause the check named and lets the healthy one through."""
+    west = backup(world, SOURCE, "us-west-2")
+    kms = aws(world, "kms", SOURCE, "us-west-2")
+    disabled, doomed = (kms.create_key()["KeyMetadata"]["Arn"] for _ in range(2))
+    kms.disable_key(KeyId=disabled.split("/")[-1])
+    kms.schedule_key_deletion(KeyId=doomed.split("/")[-1], PendingWindowInDays=7)
+    west.create_backup_vault(BackupVaultName="off-key", EncryptionKeyArn=disabled)
+    west.create_backup_vault(BackupVaultName="doomed-key", EncryptionKeyArn=doomed)
+    west.create_backup_vault(BackupVaultName="denying")
+    denying = f"arn:aws:backup:us-west-2:{SOURCE}:backup-vault:denying"
+    west.put_backup_vault_access_policy(BackupVaultName="denying", Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Principal": "*", "Action": "backup:CopyIntoBackupVault", "Resource": "*"}]}))
+    narrow = role(world, "narrow", managed=False, inline={"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["backup:StartCopyJob"], "Resource": "*"}]})
+    ghost = f"arn:aws:iam::{SOURCE}:role/ghost"
+    vault_of = lambda name: f"arn:aws:backup:us-west-2:{SOURCE}:backup-vault:{name}"  # noqa: E731
+    seeded = {  # (destination, role): (the check that finds it, its cause)
+        (vault_of("nope"), ROLE): ("destination_vault", "missing_vault"),
+        (LOCKED_VAULT, ROLE): ("vault_lock", "retention"),
+        (vault_of("off-key"), ROLE): ("kms_keys", "kms_key"),
+        (vault_of("doomed-key"), ROLE): ("kms_keys", "kms_key"),
+        (SAME_VAULT, ghost): ("role", "access"),
+        (SAME_VAULT, narrow): ("role", "access"),
+        (denying, ROLE): ("vault_access_policy", "vault_access_policy"),
+        (DR_VAULT, ROLE): ("organization", "organization"),
+    }
+    assert backup(world, SOURCE).list_copy_jobs()["CopyJobs"] == [], "no copy has run"
+    args = ["--no-plans", "--format", "json", "--delete-after-days", "35", "--resource-type", "EBS"]
+    for destination, role_arn in [*seeded, (SAME_VAULT, ROLE)]:
+        args += ["--path", SRC_VAULT, destination, role_arn]
+    result = vaultwatch(world, SOURCE, *args)
+    assert result.returncode == BROKEN, result.stderr
+    reports = {(p["path"]["destinationVault"], p["path"]["role"]): p for p in json.loads(result.stdout)["paths"]}
+    for (destination, role_arn), (check, cause) in seeded.items():
+        report = reports[(destination, role_arn)]
+        assert report["verdict"]["status"] == "broken", (destination, role_arn, report["verdict"])
+        assert (checks(report)[check]["status"], checks(report)[check]["cause"]) == ("broken", cause), checks(report)[check]
+    assert reports[(SAME_VAULT, ROLE)]["verdict"] == {"status": "ok"}, checks(reports[(SAME_VAULT, ROLE)])
+
+    # The copies: each broken path's fails (or is refused) as the check said; the healthy one completes.
+    expected = {
+        LOCKED_VAULT: standin_paths.RETENTION, vault_of("off-key"): standin_paths.KEY_UNUSABLE,
+        vault_of("doomed-key"): standin_paths.KEY_UNUSABLE, denying: standin_paths.ACCESS_DENIED,
+        DR_VAULT: standin_paths.CROSS_ACCOUNT_OFF,
+    }
+    for destination, message in expected.items():
+        assert copy(world, destination, 35)["StatusMessage"] == message, destination
+    assert copy(world, SAME_VAULT, 35, ghost)["StatusMessage"] == standin_paths.ROLE_NOT_ASSUMABLE.format(role=ghost)
+    assert copy(world, SAME_VAULT, 35, narrow)["StatusMessage"] == standin_paths.ACCESS_DENIED
+    with pytest.raises(Exception, match="ResourceNotFound|does not exist|not found"):
+        copy(world, vault_of("nope"), 35)
+    assert copy(world, SAME_VAULT, 35)["State"] == "COMPLETED"
