@@ -1284,3 +1284,51 @@ async fn a_backfill_run_names_what_it_cannot_copy_and_records_what_it_started() 
     let run = retrier.backfiller().run(&owner).await.unwrap();
     assert_eq!((run.started, run.not_copyable), (1, 0), "{run:?}");
 }
+
+/// Two healed incidents whose backfills copy into one vault, advanced by two runners at once (a
+/// sweep and a retrier, say), each call to AWS Backup taking its time: the vault's claim lets one
+/// runner start copies into it at a time, so no more than `BackfillConcurrency` are ever in flight
+/// there, however the runners interleave; the other runner leaves the vault to it.
+#[tokio::test(start_paused = true)]
+async fn two_runners_backfilling_one_vault_keep_to_its_concurrency_together() {
+    use vaultwatch::domain::{Backfill, HealedBy, IamRoleArn, RecoveryPointArn};
+    let mut reconciler = reconciler(RouteTable::default());
+    reconciler.retry.backfill.concurrency = 2;
+    let retrier = event_path(&reconciler);
+    for (path, role) in [("a", "arn:aws:iam::123456789012:role/copy"), ("b", "arn:aws:iam::123456789012:role/other")] {
+        for n in 0..4 {
+            let mut job = generated_job(2);
+            job.id = copy_id(&format!("TWO-{path}{n}"));
+            job.iam_role = Some(IamRoleArn::parse(role).unwrap());
+            job.source_recovery_point = RecoveryPointArn::parse(&format!("{RECOVERY_POINT}-two{path}{n}")).unwrap();
+            job.status_message = Some(PATH_FAILURE.into());
+            reconciler.backup.add_copy_job(job.clone());
+            retrier.handle_failure(&job.id, None, &ClaimOwner::unique()).await.unwrap();
+        }
+    }
+    let incidents = reconciler.store.incidents();
+    assert_eq!(incidents.len(), 2, "two paths (two roles) into one vault");
+    for incident in &incidents {
+        assert!(reconciler.store.heal_incident(&incident.id, &HealedBy::PathCheck, Utc::now()).await.unwrap());
+    }
+    for incident in reconciler.store.incidents() {
+        reconciler.store.open_backfill(&Backfill::of(&incident)).await.unwrap();
+    }
+    let slow = Hooked {
+        inner: &reconciler.backup,
+        hook: Latency {
+            latency: Duration::from_millis(50),
+            operations: &[Call::StartCopyJob, Call::DescribeRecoveryPoint, Call::ListCopyJobs],
+        },
+    };
+    let settings = reconciler.retry.clone();
+    let runner = || Retrier::new(&slow, &reconciler.store, &reconciler.alerts, &reconciler.queue, settings.clone());
+    let (one, other) = (runner(), runner());
+    let (first, second) = tokio::join!(
+        async { one.backfiller().run(&ClaimOwner::unique()).await.unwrap() },
+        async { other.backfiller().run(&ClaimOwner::unique()).await.unwrap() }
+    );
+    let in_flight = reconciler.backup.copy_jobs().into_iter().filter(|j| j.state == CopyJobState::Created).count();
+    assert_eq!(in_flight, 2, "{first:?} {second:?}");
+    assert_eq!(first.started + second.started, 2);
+}

@@ -329,6 +329,20 @@ impl<T: TrackingStore + Sync, H: Hook> TrackingStore for Hooked<T, H> {
         self.call(Call::MarkDigest, self.inner.mark_digest(id, previous, now)).await
     }
 
+    async fn claim_backfill_vault(
+        &self,
+        vault: &BackupVaultArn,
+        owner: &ClaimOwner,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<bool, AwsError> {
+        self.call(Call::ClaimBackfillVault, self.inner.claim_backfill_vault(vault, owner, now, lease)).await
+    }
+
+    async fn release_backfill_vault(&self, vault: &BackupVaultArn, owner: &ClaimOwner) -> Result<Ownership, AwsError> {
+        self.call(Call::ReleaseBackfillVault, self.inner.release_backfill_vault(vault, owner)).await
+    }
+
     async fn note_path_copy(&self, path: &PathKey, job: &CopyJobId, at: DateTime<Utc>) -> Result<(), AwsError> {
         self.call(Call::NotePathCopy, self.inner.note_path_copy(path, job, at)).await
     }

@@ -23,6 +23,24 @@ pub async fn all(store: &impl TrackingStore, fresh: impl Fn(&str) -> CopyJobId) 
     incidents(store, fresh("PATH").as_str()).await;
     daily_tasks_move_forward_only(store).await;
     path_records(store, fresh("PATHS").as_str()).await;
+    backfill_vault_claims(store, fresh("VAULT").as_str()).await;
+}
+
+/// One runner per vault starts backfill copies: the vault's claim is exclusive, lapses with its
+/// lease and is given back only by its owner.
+pub async fn backfill_vault_claims(store: &impl TrackingStore, unique: &str) {
+    let vault = BackupVaultArn::parse(&format!("arn:aws:backup:us-west-2:123456789012:backup-vault:bf-{unique}")).unwrap();
+    let (a, b) = (ClaimOwner::parse("runner-a").unwrap(), ClaimOwner::parse("runner-b").unwrap());
+    let lease = Duration::from_secs(330);
+    let now = Utc::now();
+    assert!(store.claim_backfill_vault(&vault, &a, now, lease).await.unwrap());
+    assert!(!store.claim_backfill_vault(&vault, &b, now, lease).await.unwrap(), "one runner at a time");
+    assert_eq!(store.release_backfill_vault(&vault, &b).await.unwrap(), Ownership::Lost, "not b's");
+    assert_eq!(store.release_backfill_vault(&vault, &a).await.unwrap(), Ownership::Held);
+    assert!(store.claim_backfill_vault(&vault, &b, now, lease).await.unwrap(), "given back");
+    let later = now + chrono::Duration::seconds(331);
+    assert!(store.claim_backfill_vault(&vault, &a, later, lease).await.unwrap(), "taken over after the lease");
+    assert_eq!(store.release_backfill_vault(&vault, &a).await.unwrap(), Ownership::Held);
 }
 
 /// A path's record: the latest completed copy (never an earlier one over it) and the last check.

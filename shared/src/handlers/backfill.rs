@@ -58,25 +58,56 @@ pub struct Backfiller<B, S, A> {
 }
 
 impl<B: BackupApi, S: TrackingStore, A: AlertSink> Backfiller<B, S, A> {
-    /// Advances every active backfill as far as its destination's concurrency allows.
+    /// Advances every active backfill as far as its destination's concurrency allows: one vault at
+    /// a time, under the vault's claim, so two runners (a sweep and a retrier, or two retriers) never
+    /// start copies into one vault at once and `BackfillConcurrency` holds across them. A vault
+    /// another runner holds is left to it.
     pub async fn run(&self, owner: &ClaimOwner) -> Result<BackfillRun, HandlerError> {
         let mut run = BackfillRun::default();
-        let mut active = self.store.active_backfills().await?;
-        if active.is_empty() {
-            return Ok(run);
+        let mut vaults: Vec<BackupVaultArn> =
+            self.store.active_backfills().await?.into_iter().map(|backfill| backfill.path.destination_vault).collect();
+        vaults.sort();
+        vaults.dedup();
+        for vault in vaults {
+            let lease = self.lease.duration();
+            if !self.store.claim_backfill_vault(&vault, owner, self.clock.now(), lease).await? {
+                tracing::debug!(%vault, "another runner is starting this vault's backfill copies");
+                continue;
+            }
+            let advanced = self.run_vault(&vault, owner, &mut run).await;
+            if let Err(err) = self.store.release_backfill_vault(&vault, owner).await {
+                tracing::warn!(%vault, error = %err, "could not give the vault's backfill claim back; it lapses with its lease");
+            }
+            advanced?;
         }
+        Ok(run)
+    }
+
+    /// The backfills into `vault`, read under its claim (what another runner started before it gave
+    /// the vault back counts), advanced in the order their episodes opened.
+    async fn run_vault(
+        &self,
+        vault: &BackupVaultArn,
+        owner: &ClaimOwner,
+        run: &mut BackfillRun,
+    ) -> Result<(), HandlerError> {
+        let mut active: Vec<Backfill> = self
+            .store
+            .active_backfills()
+            .await?
+            .into_iter()
+            .filter(|backfill| backfill.path.destination_vault == *vault)
+            .collect();
         for backfill in &mut active {
             self.forget_ended(backfill).await?;
         }
         active.sort_by_key(|backfill| backfill.episode.opened_at);
         let mut in_flight: HashMap<BackupVaultArn, usize> = HashMap::new();
+        in_flight.insert(vault.clone(), active.iter().map(|backfill| backfill.in_flight.len()).sum());
         for backfill in &active {
-            *in_flight.entry(backfill.path.destination_vault.clone()).or_default() += backfill.in_flight.len();
+            self.advance(backfill, owner, &mut in_flight, run).await?;
         }
-        for backfill in &active {
-            self.advance(backfill, owner, &mut in_flight, &mut run).await?;
-        }
-        Ok(run)
+        Ok(())
     }
 
     /// A backfill copy ended (its COPY_JOB event): no longer in flight, and the next may start.

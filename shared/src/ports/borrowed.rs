@@ -249,6 +249,22 @@ impl<T: TrackingStore> TrackingStore for &T {
     ) -> impl Future<Output = Result<bool, AwsError>> + Send {
         (**self).mark_digest(id, previous, now)
     }
+    fn claim_backfill_vault(
+        &self,
+        vault: &BackupVaultArn,
+        owner: &ClaimOwner,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> impl Future<Output = Result<bool, AwsError>> + Send {
+        (**self).claim_backfill_vault(vault, owner, now, lease)
+    }
+    fn release_backfill_vault(
+        &self,
+        vault: &BackupVaultArn,
+        owner: &ClaimOwner,
+    ) -> impl Future<Output = Result<Ownership, AwsError>> + Send {
+        (**self).release_backfill_vault(vault, owner)
+    }
     fn note_path_copy(
         &self,
         path: &PathKey,

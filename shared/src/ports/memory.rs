@@ -112,6 +112,8 @@ pub enum Call {
     MarkDoneOn,
     NotePathCopy,
     NotePathCheck,
+    ClaimBackfillVault,
+    ReleaseBackfillVault,
     PathRecords,
 }
 
@@ -173,6 +175,8 @@ impl Call {
             Self::DoneOn => "done_on",
             Self::MarkDoneOn => "mark_done_on",
             Self::NotePathCopy => "note_path_copy",
+            Self::ClaimBackfillVault => "claim_backfill_vault",
+            Self::ReleaseBackfillVault => "release_backfill_vault",
             Self::NotePathCheck => "note_path_check",
             Self::PathRecords => "path_records",
         }
@@ -630,6 +634,7 @@ pub struct MemoryStore {
     incidents: Mutex<Incidents>,
     daily: Mutex<HashMap<DailyTask, NaiveDate>>,
     paths: Mutex<HashMap<PathKey, PathRecord>>,
+    backfill_vaults: Mutex<HashMap<BackupVaultArn, StoredClaim>>,
     calls: Mutex<BTreeMap<Call, usize>>,
 }
 
@@ -1134,6 +1139,33 @@ impl TrackingStore for MemoryStore {
         }
         stored.incident.last_digest_at = Some(now);
         Ok(true)
+    }
+
+    async fn claim_backfill_vault(
+        &self,
+        vault: &BackupVaultArn,
+        owner: &ClaimOwner,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<bool, AwsError> {
+        self.check(Call::ClaimBackfillVault)?;
+        let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        let mut vaults = lock(&self.backfill_vaults);
+        if vaults.get(vault).is_some_and(|claim| claim.at + lease > now) {
+            return Ok(false);
+        }
+        vaults.insert(vault.clone(), StoredClaim { done: false, at: now, owner: Some(owner.clone()) });
+        Ok(true)
+    }
+
+    async fn release_backfill_vault(&self, vault: &BackupVaultArn, owner: &ClaimOwner) -> Result<Ownership, AwsError> {
+        self.check(Call::ReleaseBackfillVault)?;
+        let mut vaults = lock(&self.backfill_vaults);
+        if vaults.get(vault).is_some_and(|claim| claim.owner.as_ref() == Some(owner)) {
+            vaults.remove(vault);
+            return Ok(Ownership::Held);
+        }
+        Ok(Ownership::Lost)
     }
 
     async fn note_path_copy(&self, path: &PathKey, job: &CopyJobId, at: DateTime<Utc>) -> Result<(), AwsError> {

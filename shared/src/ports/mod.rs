@@ -480,6 +480,21 @@ pub trait TrackingStore: Send + Sync {
         previous: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<bool, AwsError>> + Send;
+    /// Claims the right to start backfill copies into `vault` for `owner` (one runner per vault at a
+    /// time, so `BackfillConcurrency` holds across runners): false while another's lease runs.
+    fn claim_backfill_vault(
+        &self,
+        vault: &BackupVaultArn,
+        owner: &ClaimOwner,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> impl Future<Output = Result<bool, AwsError>> + Send;
+    /// Gives the vault's backfill claim back (`Lost`: it is no longer `owner`'s).
+    fn release_backfill_vault(
+        &self,
+        vault: &BackupVaultArn,
+        owner: &ClaimOwner,
+    ) -> impl Future<Output = Result<Ownership, AwsError>> + Send;
     /// Notes a copy that completed on a path at `at` (kept only when later than the one noted).
     fn note_path_copy(
         &self,

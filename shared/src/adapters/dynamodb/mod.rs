@@ -23,17 +23,19 @@ use self::expressions::{
     LATER_COPY, LATER_DAY, NEXT_DIGEST, POINT_STILL_TAKEN_AT, STATE_MOVES_FORWARD,
 };
 use self::schema::{
-    affected, backfill, backfill_claim, backfill_from_item, backfill_key, claim_done, copy, copy_key, copy_path,
-    copy_path_key, cursor, cursor_from_item, cursor_to_item, daily, daily_key, detail_attributes, incident,
-    incident_claim, incident_from_item, incident_key, incident_name, number, open_incidents, opened_at,
-    path_record_from_item, point_from_json, point_json, point_key, record_from_item, refusal, refusal_key,
-    refusal_token, slot_key, slot_of, state_at, string, timestamp, Item, ITEM_TYPE, PK, UPDATED_AT,
+    affected, backfill, backfill_claim, backfill_from_item, backfill_key, backfill_vault, backfill_vault_key,
+    claim_done, copy, copy_key, copy_path, copy_path_key, cursor, cursor_from_item, cursor_to_item, daily, daily_key,
+    detail_attributes, incident, incident_claim, incident_from_item, incident_key, incident_name, number,
+    open_incidents, opened_at, path_record_from_item, point_from_json, point_json, point_key, record_from_item,
+    refusal, refusal_key, refusal_token, slot_key, slot_of, state_at, string, timestamp, Item, ITEM_TYPE, PK,
+    UPDATED_AT,
 };
 use super::error::classify;
 use crate::domain::{
-    AffectedPoint, Backfill, Claim, ClaimKind, ClaimOutcome, ClaimOwner, CopyDetails, CopyJobId, CopyJobRecord,
-    CopyJobState, HealedBy, IdempotencyToken, Incident, IncidentId, IncidentKey, Ownership, PathCauseKind, PathFailure,
-    PathKey, PathRecord, Refusal, SlotSettled, StartedCopy, StateChange, StateUpdate, SweepCursor, NOT_COPIED_KEPT,
+    AffectedPoint, Backfill, BackupVaultArn, Claim, ClaimKind, ClaimOutcome, ClaimOwner, CopyDetails, CopyJobId,
+    CopyJobRecord, CopyJobState, HealedBy, IdempotencyToken, Incident, IncidentId, IncidentKey, Ownership,
+    PathCauseKind, PathFailure, PathKey, PathRecord, Refusal, SlotSettled, StartedCopy, StateChange, StateUpdate,
+    SweepCursor, NOT_COPIED_KEPT,
 };
 use crate::ports::{AwsError, DailyTask, ErrorClass, IncidentClaim, IncidentClaimKind, IncidentEntry, TrackingStore};
 
@@ -791,6 +793,24 @@ impl TrackingStore for DynamoStore {
             None => write.condition(FIRST_DIGEST),
         };
         Ok(self.incident_claim_write(id, write).await? == Ownership::Held)
+    }
+
+    async fn claim_backfill_vault(
+        &self,
+        vault: &BackupVaultArn,
+        owner: &ClaimOwner,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<bool, AwsError> {
+        let write = taking(UpdateExpression::default(), backfill_claim(), owner, now, lease)
+            .set(ITEM_TYPE, string(backfill_vault::KIND))
+            .condition(CLAIM_IS_FREE);
+        Ok(matches!(self.update("UpdateItem", backfill_vault_key(vault), write, false).await?, Updated::Applied(_)))
+    }
+
+    async fn release_backfill_vault(&self, vault: &BackupVaultArn, owner: &ClaimOwner) -> Result<Ownership, AwsError> {
+        let write = giving_back(backfill_claim(), owner).condition(CLAIM_IS_OURS_AND_PENDING);
+        Ok(ownership(&self.update("UpdateItem", backfill_vault_key(vault), write, false).await?))
     }
 
     async fn note_path_copy(&self, path: &PathKey, job: &CopyJobId, at: DateTime<Utc>) -> Result<(), AwsError> {

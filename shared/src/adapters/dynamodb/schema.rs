@@ -266,6 +266,15 @@ pub fn daily_key(task: crate::ports::DailyTask) -> AttributeValue {
     AttributeValue::S(format!("daily#{}", task.as_str()))
 }
 
+/// `backfill-vault#<vault ARN>`: the claim of the one runner starting backfill copies into a vault.
+pub mod backfill_vault {
+    pub const KIND: &str = "backfill_vault";
+}
+
+pub fn backfill_vault_key(vault: &crate::domain::BackupVaultArn) -> AttributeValue {
+    AttributeValue::S(format!("backfill-vault#{vault}"))
+}
+
 pub fn backfill_key(digest: &str) -> AttributeValue {
     AttributeValue::S(format!("backfill#{digest}"))
 }
