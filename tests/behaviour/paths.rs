@@ -741,3 +741,132 @@ async fn a_vault_policy_that_admits_the_organization_is_decided_with_the_organiz
     let other = from_member_destination(by_org("o-zzzzzzzzzz")).await;
     assert_eq!(broken_by(&other), Some(PathCauseKind::VaultAccessPolicy), "{other:?}");
 }
+
+/// What the check's reports mean for incidents: a finding per (path, kind of cause), once however
+/// many reports or checks name it, none for a path without a role; an open incident is gone only
+/// when every check that clears its kind says ok on its path and no report of the path finds that
+/// kind broken.
+#[test]
+fn the_checks_reports_open_one_incident_per_path_and_cause_and_clear_only_what_they_prove_gone() {
+    use vaultwatch::domain::{
+        checked_incidents, AffectedPoint, Check, Destination, Incident, IncidentId, IncidentKey, IncidentState,
+        RecoveryPointArn,
+    };
+    let with_role = |destination: &str, role: Option<&str>| CopyPath {
+        source_vault: vault(SOURCE),
+        destination_vault: vault(destination),
+        role: role.map(|role| IamRoleArn::parse(role).unwrap()),
+    };
+    let broken = |cause| PathVerdict::Broken { cause, found: "found".into(), fix: "fix".into() };
+    let report = |path: &CopyPath, origin: PathOrigin, checks: Vec<(CheckName, PathVerdict)>| {
+        let checks: Vec<Check> = checks.into_iter().map(|(check, verdict)| Check { check, verdict }).collect();
+        PathReport {
+            spec: PathSpec {
+                path: path.clone(),
+                origin,
+                retention: CopyRetention::Days(30),
+                resource_types: ResourceTypes::Any,
+            },
+            verdict: PathVerdict::worst(checks.iter().map(|check| &check.verdict)),
+            checks,
+            health: None,
+        }
+    };
+    let path = with_role(SAME_ACCOUNT, Some(ROLE));
+    let other = with_role(DR, Some(ROLE));
+    let roleless = with_role(SAME_ACCOUNT, None);
+    let reports = [
+        // One path broken twice for the KMS key (two reports) and once for its Vault Lock range.
+        report(&path, PathOrigin::Route, vec![(CheckName::KmsKeys, broken(PathCauseKind::KmsKey))]),
+        report(
+            &path,
+            PathOrigin::CommandLine,
+            vec![
+                (CheckName::KmsKeys, broken(PathCauseKind::KmsKey)),
+                (CheckName::VaultLock, broken(PathCauseKind::Retention)),
+            ],
+        ),
+        // Another path broken for the KMS key too; a path without a role.
+        report(&other, PathOrigin::Route, vec![(CheckName::KmsKeys, broken(PathCauseKind::KmsKey))]),
+        report(
+            &roleless,
+            PathOrigin::PlanRule { plan: "p".into(), rule: "r".into() },
+            vec![(CheckName::KmsKeys, broken(PathCauseKind::KmsKey))],
+        ),
+    ];
+    let found: Vec<(CopyPath, PathCauseKind)> =
+        checked_incidents(&reports, &[]).broken.into_iter().map(|finding| (finding.path, finding.kind)).collect();
+    assert_eq!(
+        found,
+        [
+            (path.clone(), PathCauseKind::KmsKey),
+            (path.clone(), PathCauseKind::Retention),
+            (other.clone(), PathCauseKind::KmsKey)
+        ]
+    );
+
+    let open = |path: &CopyPath, cause| Incident {
+        id: IncidentId { key: IncidentKey { path: path.key(), cause }, opened_at: chrono::Utc::now() },
+        path: path.clone(),
+        status_message: "x".into(),
+        message_category: None,
+        first: Some(AffectedPoint {
+            recovery_point: RecoveryPointArn::parse("arn:aws:ec2:us-east-1::snapshot/snap-0123456789abcdef0").unwrap(),
+            copy_job: None,
+            resource: None,
+            resource_type: None,
+            lifecycle: None,
+            plan_rule: None,
+        }),
+        destination: Destination::default(),
+        check_fix: None,
+        affected: 1,
+        state: IncidentState::Open,
+        alerted: true,
+        healed_told: false,
+        last_digest_at: None,
+    };
+    let retention = open(&path, PathCauseKind::Retention);
+    let access = open(&path, PathCauseKind::Access);
+    let kms_elsewhere = open(&other, PathCauseKind::KmsKey);
+    let reports = [
+        // The lock: ok for the route's copies, broken for the command line's: not gone.
+        report(
+            &path,
+            PathOrigin::Route,
+            vec![
+                (CheckName::VaultLock, PathVerdict::Ok),
+                (CheckName::VaultAccessPolicy, PathVerdict::Ok),
+                (CheckName::Role, PathVerdict::Ok),
+            ],
+        ),
+        report(&path, PathOrigin::CommandLine, vec![(CheckName::VaultLock, broken(PathCauseKind::Retention))]),
+        // The other path's KMS check cannot tell: not gone.
+        report(
+            &other,
+            PathOrigin::Route,
+            vec![(CheckName::KmsKeys, PathVerdict::CannotTell { why: "w".into(), run_in: None })],
+        ),
+    ];
+    let gone = checked_incidents(&reports, &[retention.clone(), access.clone(), kms_elsewhere]).gone;
+    assert_eq!(gone, [access.id.clone()], "access denied: the vault policy and the role both ok");
+    // The Vault Lock range ok on every report of the path: gone; a healed incident is not gone again.
+    let reports = [report(&path, PathOrigin::Route, vec![(CheckName::VaultLock, PathVerdict::Ok)])];
+    let healed = Incident {
+        state: IncidentState::Healed { at: chrono::Utc::now(), by: vaultwatch::domain::HealedBy::PathCheck },
+        ..retention.clone()
+    };
+    assert_eq!(checked_incidents(&reports, &[retention.clone(), healed]).gone, [retention.id.clone()]);
+}
+
+#[test]
+fn a_paths_origin_reads_as_reports_name_it() {
+    let origins = [
+        PathOrigin::Route,
+        PathOrigin::PlanRule { plan: "nightly".into(), rule: "daily".into() },
+        PathOrigin::CommandLine,
+        PathOrigin::Incident,
+    ];
+    let named: Vec<String> = origins.iter().map(ToString::to_string).collect();
+    assert_eq!(named, ["route", "plan nightly rule daily", "command line", "open incident"]);
+}
