@@ -1324,10 +1324,9 @@ async fn two_runners_backfilling_one_vault_keep_to_its_concurrency_together() {
     let settings = reconciler.retry.clone();
     let runner = || Retrier::new(&slow, &reconciler.store, &reconciler.alerts, &reconciler.queue, settings.clone());
     let (one, other) = (runner(), runner());
-    let (first, second) = tokio::join!(
-        async { one.backfiller().run(&ClaimOwner::unique()).await.unwrap() },
-        async { other.backfiller().run(&ClaimOwner::unique()).await.unwrap() }
-    );
+    let (first, second) = tokio::join!(async { one.backfiller().run(&ClaimOwner::unique()).await.unwrap() }, async {
+        other.backfiller().run(&ClaimOwner::unique()).await.unwrap()
+    });
     let in_flight = reconciler.backup.copy_jobs().into_iter().filter(|j| j.state == CopyJobState::Created).count();
     assert_eq!(in_flight, 2, "{first:?} {second:?}");
     assert_eq!(first.started + second.started, 2);

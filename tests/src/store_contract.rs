@@ -29,7 +29,8 @@ pub async fn all(store: &impl TrackingStore, fresh: impl Fn(&str) -> CopyJobId) 
 /// One runner per vault starts backfill copies: the vault's claim is exclusive, lapses with its
 /// lease and is given back only by its owner.
 pub async fn backfill_vault_claims(store: &impl TrackingStore, unique: &str) {
-    let vault = BackupVaultArn::parse(&format!("arn:aws:backup:us-west-2:123456789012:backup-vault:bf-{unique}")).unwrap();
+    let vault =
+        BackupVaultArn::parse(&format!("arn:aws:backup:us-west-2:123456789012:backup-vault:bf-{unique}")).unwrap();
     let (a, b) = (ClaimOwner::parse("runner-a").unwrap(), ClaimOwner::parse("runner-b").unwrap());
     let lease = Duration::from_secs(330);
     let now = Utc::now();
