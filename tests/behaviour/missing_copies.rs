@@ -4,9 +4,7 @@
 
 use chrono::Utc;
 use serde_json::json;
-use vaultwatch::domain::{
-    AlertReason, BackupJob, BackupJobId, BackupJobState, IamRoleArn, RecoveryPointArn, RouteTable,
-};
+use vaultwatch::domain::{AlertReason, IamRoleArn, RouteTable};
 use vaultwatch::handlers::reconciler::{Reconciler, SweepSettings};
 use vaultwatch::handlers::retrier::RetrierSettings;
 use vaultwatch::ports::memory::{backup_error, transient_error, MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
@@ -19,20 +17,11 @@ fn reconciler_with_one_missing_copy(
 ) -> Reconciler<MemoryBackup, MemoryStore, MemoryAlerts, MemoryQueue, vaultwatch::ports::memory::MemoryPathFacts> {
     let routes = json!([{ "sourceVault": "primary", "destinationVaultArn": DR_VAULT }]).to_string();
     let backup = MemoryBackup::new();
-    backup.add_backup_job(BackupJob {
-        id: BackupJobId::parse("BACKUP-1").unwrap(),
-        state: BackupJobState::Completed,
-        recovery_point: Some(
-            RecoveryPointArn::parse("arn:aws:backup:us-east-1:123456789012:recovery-point:RP-1").unwrap(),
-        ),
-        vault: vault(SOURCE_VAULT),
-        resource: None,
-        resource_type: Some("EBS".into()),
-        parent_job: None,
-        completed_at: Some(Utc::now()),
-        created_by: None,
-        lifecycle: None,
-    });
+    backup.add_backup_job(completed_backup(
+        "BACKUP-1",
+        "arn:aws:backup:us-east-1:123456789012:recovery-point:RP-1",
+        Utc::now(),
+    ));
     Reconciler {
         backup,
         store: MemoryStore::new(),
@@ -104,7 +93,7 @@ async fn an_alert_that_cannot_be_sent_is_an_error_and_the_next_sweep_tries_again
 /// is once the incident heals.
 #[tokio::test]
 async fn no_missing_copy_is_started_into_a_broken_path_until_it_heals() {
-    use vaultwatch::domain::{AffectedPoint, CopyPath, Destination, HealedBy, PathCauseKind, PathFailure};
+    use vaultwatch::domain::{CopyPath, Destination, HealedBy, PathCauseKind, PathFailure};
     use vaultwatch::ports::TrackingStore;
     let reconciler = reconciler_with_one_missing_copy();
     let failure = PathFailure {
@@ -112,15 +101,7 @@ async fn no_missing_copy_is_started_into_a_broken_path_until_it_heals() {
         kind: PathCauseKind::KmsKey,
         status_message: PATH_FAILURE.into(),
         message_category: None,
-        point: Some(AffectedPoint {
-            recovery_point: RecoveryPointArn::parse("arn:aws:backup:us-east-1:123456789012:recovery-point:RP-0")
-                .unwrap(),
-            copy_job: None,
-            resource: None,
-            resource_type: None,
-            lifecycle: None,
-            plan_rule: None,
-        }),
+        point: Some(affected_point("arn:aws:backup:us-east-1:123456789012:recovery-point:RP-0")),
         destination: Destination::default(),
         check_fix: None,
     };

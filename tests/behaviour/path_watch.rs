@@ -6,9 +6,8 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 use vaultwatch::domain::{
-    BackupJob, BackupJobId, BackupJobState, HealedBy, IamRoleArn, IncidentMessage, IncidentState, KeyFacts, KeyManager,
-    KeyState, KmsKeyArn, PathCauseKind, RecoveryPointArn, RouteTable, SimulatedDecision, VaultFacts, VaultType,
-    COPY_INTO_BACKUP_VAULT,
+    HealedBy, IamRoleArn, IncidentMessage, IncidentState, KeyFacts, KeyManager, KeyState, KmsKeyArn, PathCauseKind,
+    RecoveryPointArn, RouteTable, SimulatedDecision, COPY_INTO_BACKUP_VAULT,
 };
 use vaultwatch::handlers::deploy_check::ReconcilerFunction;
 use vaultwatch::handlers::reconciler::{DailyPathCheck, Reconciler, SweepSettings};
@@ -25,17 +24,6 @@ const DR_KEY: &str = "arn:aws:kms:us-west-2:123456789012:key/22222222-2222-2222-
 
 type Watched = Reconciler<MemoryBackup, MemoryStore, MemoryAlerts, MemoryQueue, MemoryPathFacts>;
 
-fn keyed_vault(arn: &str, key: &str) -> VaultFacts {
-    VaultFacts {
-        arn: vault(arn),
-        vault_type: Some(VaultType::Standard),
-        locked: false,
-        min_retention_days: None,
-        max_retention_days: None,
-        encryption_key: Some(KmsKeyArn::parse(key).unwrap()),
-    }
-}
-
 fn set_key(facts: &MemoryPathFacts, arn: &str, state: KeyState) {
     let policy = json!({ "Statement": [{ "Effect": "Allow", "Principal": { "AWS": "arn:aws:iam::123456789012:root" },
         "Action": "kms:*", "Resource": "*" }] });
@@ -49,23 +37,14 @@ fn set_key(facts: &MemoryPathFacts, arn: &str, state: KeyState) {
 fn watched(now: DateTime<Utc>) -> Watched {
     let routes = json!([{ "sourceVault": "primary", "destinationVaultArn": DR_VAULT, "resourceTypes": ["EBS"] }]);
     let backup = MemoryBackup::new();
-    backup.add_backup_job(BackupJob {
-        id: BackupJobId::parse("BACKUP-1").unwrap(),
-        state: BackupJobState::Completed,
-        recovery_point: Some(
-            RecoveryPointArn::parse("arn:aws:backup:us-east-1:123456789012:recovery-point:RP-1").unwrap(),
-        ),
-        vault: vault(SOURCE_VAULT),
-        resource: None,
-        resource_type: Some("EBS".into()),
-        parent_job: None,
-        completed_at: Some(now - Duration::hours(1)),
-        created_by: None,
-        lifecycle: None,
-    });
+    backup.add_backup_job(completed_backup(
+        "BACKUP-1",
+        "arn:aws:backup:us-east-1:123456789012:recovery-point:RP-1",
+        now - Duration::hours(1),
+    ));
     let facts = MemoryPathFacts::new();
-    facts.add_vault(keyed_vault(SOURCE_VAULT, SOURCE_KEY));
-    facts.add_vault(keyed_vault(DR_VAULT, DR_KEY));
+    facts.add_vault(crate::paths::keyed(SOURCE_VAULT, SOURCE_KEY));
+    facts.add_vault(crate::paths::keyed(DR_VAULT, DR_KEY));
     set_key(&facts, SOURCE_KEY, KeyState::Enabled);
     set_key(&facts, DR_KEY, KeyState::Disabled);
     facts.add_role(&IamRoleArn::parse(ROLE).unwrap(), &[(COPY_INTO_BACKUP_VAULT, SimulatedDecision::Allowed)]);
@@ -282,8 +261,18 @@ async fn at_deploy_the_check_runs_once_alerts_a_broken_path_and_always_answers_s
     assert!(responses[1].1.reason.as_deref().unwrap().contains("could not finish"), "{:?}", responses[1].1.reason);
     assert_eq!(function.reconciler.alerts.incident_messages().len(), 1, "told once");
 
+    // A request that names where to answer but is none CloudFormation sends: answered, nothing done.
+    let odd = json!({ "ResponseURL": "https://cloudformation-custom-resource-response.example/put-here",
+        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/vaultwatch/1", "RequestId": "req-odd" });
+    let answered = function.handle(&odd, a_minute_away(), &owner).await.unwrap();
+    assert_eq!((answered.path_check.as_ref(), answered.pages), (None, 0), "no sweep: {answered:?}");
+    let responses = function.responder.responses();
+    let (_, last) = responses.last().unwrap();
+    assert_eq!((status(last), last.request_id.as_str()), (json!("SUCCESS"), "req-odd"));
+    assert!(last.reason.as_deref().unwrap().starts_with("not a Create, Update or Delete"), "{:?}", last.reason);
+
     // A scheduled event is a sweep, not an answer to CloudFormation.
     let event = json!({ "source": "aws.events", "detail-type": "Scheduled Event", "time": "2026-12-01T02:00:00Z" });
     let swept = function.handle(&event, a_minute_away(), &owner).await.unwrap();
-    assert!(swept.complete && function.responder.responses().len() == 3, "{swept:?}");
+    assert!(swept.complete && swept.pages == 1 && function.responder.responses().len() == 4, "{swept:?}");
 }

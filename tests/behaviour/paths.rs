@@ -31,7 +31,7 @@ fn account(id: &str) -> AccountId {
     AccountId::parse(id).unwrap()
 }
 
-fn vault_facts(arn: &str) -> VaultFacts {
+pub(crate) fn vault_facts(arn: &str) -> VaultFacts {
     VaultFacts {
         arn: vault(arn),
         vault_type: Some(VaultType::Standard),
@@ -42,7 +42,7 @@ fn vault_facts(arn: &str) -> VaultFacts {
     }
 }
 
-fn keyed(arn: &str, key: &str) -> VaultFacts {
+pub(crate) fn keyed(arn: &str, key: &str) -> VaultFacts {
     VaultFacts { encryption_key: Some(KmsKeyArn::parse(key).unwrap()), ..vault_facts(arn) }
 }
 
@@ -748,10 +748,7 @@ async fn a_vault_policy_that_admits_the_organization_is_decided_with_the_organiz
 /// kind broken.
 #[test]
 fn the_checks_reports_open_one_incident_per_path_and_cause_and_clear_only_what_they_prove_gone() {
-    use vaultwatch::domain::{
-        checked_incidents, AffectedPoint, Check, Destination, Incident, IncidentId, IncidentKey, IncidentState,
-        RecoveryPointArn,
-    };
+    use vaultwatch::domain::{checked_incidents, Check, Destination, Incident, IncidentId, IncidentKey, IncidentState};
     let with_role = |destination: &str, role: Option<&str>| CopyPath {
         source_vault: vault(SOURCE),
         destination_vault: vault(destination),
@@ -810,14 +807,7 @@ fn the_checks_reports_open_one_incident_per_path_and_cause_and_clear_only_what_t
         path: path.clone(),
         status_message: "x".into(),
         message_category: None,
-        first: Some(AffectedPoint {
-            recovery_point: RecoveryPointArn::parse("arn:aws:ec2:us-east-1::snapshot/snap-0123456789abcdef0").unwrap(),
-            copy_job: None,
-            resource: None,
-            resource_type: None,
-            lifecycle: None,
-            plan_rule: None,
-        }),
+        first: Some(vaultwatch_tests::affected_point("arn:aws:ec2:us-east-1::snapshot/snap-0123456789abcdef0")),
         destination: Destination::default(),
         check_fix: None,
         affected: 1,

@@ -9,12 +9,11 @@ starts."""
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from harness.cloudformation import response_url
 from harness.config import ACCOUNT, ROLE
 from harness.stack import LocalAws
 
@@ -109,23 +108,9 @@ def test_at_deploy_the_custom_resource_checks_alerts_and_answers_success(stack):
     is found broken (one alert), CloudFormation is answered SUCCESS with what was found; Delete is
     answered SUCCESS and says nothing."""
     broken_route(stack)
-    answers = []
-
-    class ResponseUrl(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def do_PUT(self):
-            answers.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), ResponseUrl)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with response_url() as (url, answers):
         event = {
-            "RequestType": "Create", "ResponseURL": f"http://127.0.0.1:{server.server_address[1]}/presigned",
+            "RequestType": "Create", "ResponseURL": url,
             "StackId": f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/vaultwatch/1", "RequestId": "r-1",
             "LogicalResourceId": "PathCheckAtDeploy", "ResourceType": "AWS::CloudFormation::CustomResource",
             "ResourceProperties": {"ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:reconciler",
@@ -144,8 +129,6 @@ def test_at_deploy_the_custom_resource_checks_alerts_and_answers_success(stack):
         assert stack.functions["reconciler"].invoke(deleted).ok
         assert (answers[-1]["Status"], answers[-1]["RequestId"]) == ("SUCCESS", "r-2")
         assert stack.queries.take_alerts() == []
-    finally:
-        server.shutdown()
 
 
 def path_health(stack) -> dict:

@@ -3,10 +3,9 @@ and the vault-notifications binary as the template's CloudFormation custom resou
 Lambda Runtime API."""
 
 import json
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from harness.cloudformation import response_url
 from harness.config import CREDENTIALS, ROOT
 from harness.lambda_runtime import LocalLambda
 
@@ -68,39 +67,25 @@ def test_a_conflicting_topic_and_an_unknown_vault_are_refused_clearly(stack):
 
 
 def test_the_custom_resource_answers_cloudformation(stack, tmp_path):
-    answers = []
-
-    class ResponseUrl(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def do_PUT(self):
-            answers.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), ResponseUrl)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     env = {**CREDENTIALS, "AWS_ENDPOINT_URL_BACKUP": stack.endpoints.backup_url}
     function = LocalLambda("vault-notifications", BINARY, env, str(tmp_path / "function.log"))
-    try:
-        function.start()
-        name = vault(stack, events=["BACKUP_JOB_STARTED"])
-        event = {
-            "RequestType": "Create", "ResponseURL": f"http://127.0.0.1:{server.server_address[1]}/presigned",
-            "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/vaultwatch/1", "RequestId": "r-1",
-            "LogicalResourceId": "VaultNotificationSetup", "ResourceType": "Custom::VaultNotifications",
-            "ResourceProperties": {"ServiceToken": function.arn, "TopicArn": stack.resources.vault_topic, "VaultNames": [name], "ReplaceTopic": "false"},
-        }
-        outcome = function.invoke(event)
-        assert outcome.ok, outcome.payload
-        assert answers[-1]["Status"] == "SUCCESS" and answers[-1]["RequestId"] == "r-1"
-        assert notifications(stack, name)[1] == REQUIRED | {"BACKUP_JOB_STARTED"}
+    with response_url() as (url, answers):
+        try:
+            function.start()
+            name = vault(stack, events=["BACKUP_JOB_STARTED"])
+            event = {
+                "RequestType": "Create", "ResponseURL": url,
+                "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/vaultwatch/1", "RequestId": "r-1",
+                "LogicalResourceId": "VaultNotificationSetup", "ResourceType": "Custom::VaultNotifications",
+                "ResourceProperties": {"ServiceToken": function.arn, "TopicArn": stack.resources.vault_topic, "VaultNames": [name], "ReplaceTopic": "false"},
+            }
+            outcome = function.invoke(event)
+            assert outcome.ok, outcome.payload
+            assert answers[-1]["Status"] == "SUCCESS" and answers[-1]["RequestId"] == "r-1"
+            assert notifications(stack, name)[1] == REQUIRED | {"BACKUP_JOB_STARTED"}
 
-        failing = {**event, "RequestId": "r-2", "ResourceProperties": {**event["ResourceProperties"], "VaultNames": ["missing-vault"]}}
-        assert function.invoke(failing).ok
-        assert answers[-1]["Status"] == "FAILED" and "missing-vault does not exist" in answers[-1]["Reason"]
-    finally:
-        function.stop()
-        server.shutdown()
+            failing = {**event, "RequestId": "r-2", "ResourceProperties": {**event["ResourceProperties"], "VaultNames": ["missing-vault"]}}
+            assert function.invoke(failing).ok
+            assert answers[-1]["Status"] == "FAILED" and "missing-vault does not exist" in answers[-1]["Reason"]
+        finally:
+            function.stop()

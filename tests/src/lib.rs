@@ -226,3 +226,32 @@ pub fn retry_scheduled(attempt: u32) -> ClaimOutcome {
 pub fn alerted(kind: AlertKind) -> ClaimOutcome {
     ClaimOutcome { alerted: Some(kind), ..ClaimOutcome::default() }
 }
+
+/// A backup job of `SOURCE_VAULT` that completed at `completed_at` with recovery point `point` (an
+/// EBS volume's, no plan): what the copier's routes and the missing-copy pass look at.
+pub fn completed_backup(id: &str, point: &str, completed_at: DateTime<Utc>) -> BackupJob {
+    BackupJob {
+        id: vaultwatch::domain::BackupJobId::parse(id).unwrap(),
+        state: vaultwatch::domain::BackupJobState::Completed,
+        recovery_point: Some(vaultwatch::domain::RecoveryPointArn::parse(point).unwrap()),
+        vault: vault(SOURCE_VAULT),
+        resource: None,
+        resource_type: Some("EBS".into()),
+        parent_job: None,
+        completed_at: Some(completed_at),
+        created_by: None,
+        lifecycle: None,
+    }
+}
+
+/// A recovery point an incident counts, known by its ARN alone.
+pub fn affected_point(point: &str) -> vaultwatch::domain::AffectedPoint {
+    vaultwatch::domain::AffectedPoint {
+        recovery_point: vaultwatch::domain::RecoveryPointArn::parse(point).unwrap(),
+        copy_job: None,
+        resource: None,
+        resource_type: None,
+        lifecycle: None,
+        plan_rule: None,
+    }
+}

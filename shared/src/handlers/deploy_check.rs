@@ -31,29 +31,29 @@ where
     P: PathFactsApi,
     R: CustomResourceResponder,
 {
-    /// Lambda entry point: a CloudFormation custom resource request (it names a `ResponseURL` and a
-    /// `RequestType`) is the check at deploy; anything else is a scheduled sweep
-    /// ([`Reconciler::handle`]).
+    /// Lambda entry point: a CloudFormation custom resource request (it names a `ResponseURL`, which
+    /// is always answered, so no stack waits on it) is the check at deploy; anything else is a
+    /// scheduled sweep ([`Reconciler::handle`]).
     pub async fn handle(&self, payload: &Value, deadline_ms: u64, owner: &ClaimOwner) -> Result<Summary, HandlerError> {
-        if payload.get("ResponseURL").is_none() || payload.get("RequestType").is_none() {
+        if payload.get("ResponseURL").is_none() {
             return self.reconciler.handle(payload, deadline_ms, owner).await;
         }
         let deadline = Deadline::before_lambda_deadline(deadline_ms, SAFETY_MARGIN);
         let now = self.reconciler.clock.now();
-        let (url, mut response, check) = match serde_json::from_value::<Request>(payload.clone()) {
+        let (url, mut response, request) = match serde_json::from_value::<Request>(payload.clone()) {
             Ok(Request::Create(r)) => {
                 let physical = format!("vaultwatch-path-check-{}", r.logical_resource_id);
-                (r.response_url, respond_to(r.stack_id, r.request_id, r.logical_resource_id, physical), true)
+                (r.response_url, respond_to(r.stack_id, r.request_id, r.logical_resource_id, physical), Asked::Check)
             }
             Ok(Request::Update(r)) => (
                 r.response_url,
                 respond_to(r.stack_id, r.request_id, r.logical_resource_id, r.physical_resource_id),
-                true,
+                Asked::Check,
             ),
             Ok(Request::Delete(r)) => (
                 r.response_url,
                 respond_to(r.stack_id, r.request_id, r.logical_resource_id, r.physical_resource_id),
-                false,
+                Asked::Delete,
             ),
             // A request that does not parse (or a type CloudFormation adds later): answered, never hung.
             _ => {
@@ -63,28 +63,47 @@ where
                     .get("PhysicalResourceId")
                     .and_then(Value::as_str)
                     .map_or_else(|| format!("vaultwatch-path-check-{logical}"), str::to_owned);
-                (field("ResponseURL"), respond_to(field("StackId"), field("RequestId"), logical, physical), false)
+                (
+                    field("ResponseURL"),
+                    respond_to(field("StackId"), field("RequestId"), logical, physical),
+                    Asked::Unknown,
+                )
             }
         };
-        let summary = match check {
-            true if self.reconciler.path_check.is_none() => {
+        let summary = match request {
+            Asked::Check if self.reconciler.path_check.is_none() => {
                 response.reason = Some("the path check is off (PathCheck off)".to_owned());
                 Summary::default()
             }
-            true => {
+            Asked::Check => {
                 let summary = self.reconciler.check_paths_now(owner, now, deadline).await;
                 tracing::info!(?summary, "path check at deploy");
                 response.reason = Some(truncated(&reason(&summary)));
                 summary
             }
-            false => {
+            Asked::Delete => {
                 response.reason = Some("nothing to do: incidents stay as they are".to_owned());
+                Summary::default()
+            }
+            Asked::Unknown => {
+                tracing::warn!(request = %payload, "not a custom resource request this function knows; answered SUCCESS");
+                response.reason =
+                    Some("not a Create, Update or Delete request this function knows: nothing done".to_owned());
                 Summary::default()
             }
         };
         self.responder.respond(&url, &response).await?;
         Ok(summary)
     }
+}
+
+/// What a request asks of the function.
+enum Asked {
+    /// Create or Update: check the paths now.
+    Check,
+    Delete,
+    /// A request that does not parse, or a type CloudFormation adds later: answered, nothing done.
+    Unknown,
 }
 
 /// What the check at deploy found, in a line for CloudFormation's events.
