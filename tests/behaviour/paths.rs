@@ -600,6 +600,52 @@ async fn across_accounts_the_source_key_policy_must_share_the_key_with_the_desti
     assert_eq!(verdict(&report, CheckName::Organization), &PathVerdict::Ok, "the management account lists both");
 }
 
+#[tokio::test]
+async fn across_accounts_a_grant_to_the_destination_account_shares_the_key_where_its_policy_does_not() {
+    use vaultwatch::domain::KeyGrant;
+    let facts = || {
+        let facts = MemoryPathFacts::new();
+        organization(&facts, CALLER_ACCOUNT, &[DR_ACCOUNT]);
+        facts.set_cross_account_backup(Some(true));
+        facts.add_vault(keyed(SOURCE, SOURCE_KEY));
+        facts.add_key(key(SOURCE_KEY, KeyState::Enabled, KeyManager::Customer), &own_key_policy(SOURCE_KEY));
+        facts.add_role(&role_arn(), &[(COPY_INTO_BACKUP_VAULT, SimulatedDecision::Allowed)]);
+        facts
+    };
+    let ebs = || spec(DR, CopyRetention::Days(30), ResourceTypes::Only(vec![ResourceType::Ebs]));
+    let grant = |grantee: &str, operations: &[&str]| KeyGrant {
+        grantee: grantee.into(),
+        operations: operations.iter().map(|op| (*op).to_owned()).collect(),
+    };
+    let key_arn = KmsKeyArn::parse(SOURCE_KEY).unwrap();
+    let all = ["DescribeKey", "Decrypt", "CreateGrant"];
+    // A grant to the destination account's role, every operation the copy needs: shared.
+    let granted = facts();
+    granted.add_grant(&key_arn, grant(&format!("arn:aws:iam::{DR_ACCOUNT}:role/backup"), &all));
+    let report = check(granted, ebs()).await;
+    assert_eq!(run_in(verdict(&report, CheckName::KmsKeys)), Some(DR_ACCOUNT), "only the destination's side left");
+    // A grant to another account, or without Decrypt: still not shared.
+    for (grantee, operations) in
+        [("arn:aws:iam::999999999999:root", &all[..]), (&format!("arn:aws:iam::{DR_ACCOUNT}:root")[..], &all[..1])]
+    {
+        let partial = facts();
+        partial.add_grant(&key_arn, grant(grantee, operations));
+        let report = check(partial, ebs()).await;
+        let (cause, found, _) = cause_and_texts(verdict(&report, CheckName::KmsKeys));
+        assert_eq!(cause, PathCauseKind::KmsKey, "{grantee} {operations:?}");
+        assert!(found.contains("and no grant does (ListGrants)"), "{found}");
+    }
+    // Grants that cannot be read leave it undecided, not broken.
+    let unreadable = facts();
+    unreadable.fail_next(
+        Call::ListGrants,
+        1,
+        backup_error("ListGrants", ErrorClass::Permanent, "AccessDeniedException"),
+    );
+    let report = check(unreadable, ebs()).await;
+    assert!(matches!(verdict(&report, CheckName::KmsKeys), PathVerdict::CannotTell { .. }), "{report:?}");
+}
+
 // ---------------------------------------------------------------------- the role
 #[tokio::test]
 async fn the_role_is_simulated_on_the_destination_vault_with_its_access_policy() {

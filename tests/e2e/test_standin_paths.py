@@ -284,6 +284,11 @@ def test_a_cross_account_copy_needs_a_shared_customer_managed_source_key(world):
     allow_copies_from(world, {"AWS": SOURCE})
     backup(world, SOURCE).create_backup_vault(BackupVaultName="private", EncryptionKeyArn=key(world, SOURCE))
     assert failed(copy(world, vault="private"), paths.KEY_UNUSABLE)  # the key policy names only its own account
+    # A grant of Decrypt to the destination account shares it where the key policy does not.
+    private = backup(world, SOURCE).describe_backup_vault(BackupVaultName="private")["EncryptionKeyArn"]
+    aws(world, "kms", SOURCE).create_grant(KeyId=private, GranteePrincipal=f"arn:aws:iam::{DR}:root",
+                                           Operations=["Decrypt", "DescribeKey", "CreateGrant"])
+    assert completed(copy(world, vault="private"))
     shared_source(world)
     assert completed(copy(world, vault="cmk"))
     control(world, "paths", {"strict": True})

@@ -244,7 +244,13 @@ def kms_keys(backup: BackupState, path: Path) -> str | None:
         decision = iam_policy.evaluate([("key-policy", policy)], iam_policy.Request(
             "kms:Decrypt", source_key, f"arn:aws:iam::{path.destination_account}:root",
             {"kms:CallerAccount": path.destination_account}), resource_based=True)
-        if not decision.allowed:
+        if decision.decision == iam_policy.EXPLICIT_DENY:
+            return KEY_UNUSABLE
+        # KMS allows by key policy or by grant: a grant of Decrypt to the destination account does.
+        granted = any(iam_policy.principal_account(grant.get("GranteePrincipal")) == path.destination_account
+                      and "Decrypt" in grant.get("Operations", [])
+                      for grant in kms.list_grants(KeyId=source_key).get("Grants", []))
+        if not (decision.allowed or granted):
             return KEY_UNUSABLE
     return None
 

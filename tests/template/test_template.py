@@ -312,6 +312,7 @@ README_GRANTS["CopyJobReconcilerFunction"] = {
     "sts:GetCallerIdentity": {"*"},
     "kms:DescribeKey": {"arn:${AWS::Partition}:kms:*:*:key/*"},
     "kms:GetKeyPolicy": {"arn:${AWS::Partition}:kms:*:${AWS::AccountId}:key/*"},
+    "kms:ListGrants": {"arn:${AWS::Partition}:kms:*:${AWS::AccountId}:key/*"},
     "iam:SimulatePrincipalPolicy": {"arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"},
 }
 # And all of them: the failure destination and the stack's key.

@@ -18,7 +18,7 @@ use crate::domain::{
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    AccountId, KeyFacts, KeyManager, KeyState, OrganizationFacts, SimulatedDecision, Simulation, VaultFacts,
+    AccountId, KeyFacts, KeyGrant, KeyManager, KeyState, OrganizationFacts, SimulatedDecision, Simulation, VaultFacts,
 };
 use crate::ports::{
     AwsError, BackupApi, BackupJobQuery, CopyJobQuery, Page, PathFactsApi, PlanCopyAction, RoleSimulationRequest,
@@ -771,6 +771,30 @@ impl PathFactsApi for SdkPathFacts {
             .await
             .map_err(|err| classify("kms", OP, err))?;
         output.policy().map(str::to_owned).ok_or_else(|| malformed("kms", OP, "lacks Policy"))
+    }
+
+    async fn list_grants(&self, key: &KmsKeyArn) -> Result<Vec<KeyGrant>, AwsError> {
+        const OP: &str = "ListGrants";
+        let mut grants = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let output = self
+                .kms(key.region())
+                .list_grants()
+                .key_id(key.as_str())
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|err| classify("kms", OP, err))?;
+            grants.extend(output.grants().iter().map(|grant| KeyGrant {
+                grantee: grant.grantee_principal().unwrap_or_default().to_owned(),
+                operations: grant.operations().iter().map(|op| op.as_str().to_owned()).collect(),
+            }));
+            marker = output.next_marker().map(str::to_owned).filter(|_| output.truncated());
+            if marker.is_none() {
+                return Ok(grants);
+            }
+        }
     }
 
     async fn simulate_role(&self, request: &RoleSimulationRequest) -> Result<Option<Vec<Simulation>>, AwsError> {

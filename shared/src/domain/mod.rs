@@ -78,7 +78,7 @@ pub use lifecycle::{DeleteAfterEvent, Lifecycle, KEEP_INDEFINITELY, MIN_DAYS_IN_
 pub use path::{CopyPath, IncidentKey, PathCauseKind, PathHealth, PathKey, PathRecord};
 pub use path_check::{
     check_path, checked_incidents, checks_clearing, Check, CheckName, CheckedIncidents, CopyRetention, Fact, KeyFacts,
-    KeyManager, KeyState, OrganizationFacts, OrganizationView, PathFacts, PathOrigin, PathReport, PathSpec,
+    KeyGrant, KeyManager, KeyState, OrganizationFacts, OrganizationView, PathFacts, PathOrigin, PathReport, PathSpec,
     PathVerdict, ResourceTypes, RoleFacts, SimulatedDecision, Simulation, VaultFacts,
 };
 pub use permissions::{CopyTargets, PassableRoles};

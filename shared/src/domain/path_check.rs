@@ -318,6 +318,23 @@ pub struct KeyFacts {
     pub manager: KeyManager,
 }
 
+/// One of a KMS key's grants (ListGrants): whom it gives which operations.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyGrant {
+    /// `GranteePrincipal`: an IAM ARN (or a service principal).
+    pub grantee: String,
+    /// `Operations`, as KMS names them (`Decrypt`, `CreateGrant`, ...).
+    pub operations: Vec<String>,
+}
+
+impl KeyGrant {
+    /// Whether the grant gives `action` (`kms:Decrypt`) to a principal of `account`.
+    fn gives(&self, action: &str, account: &AccountId) -> bool {
+        let operation = action.trim_start_matches("kms:");
+        self.grantee.split(':').nth(4) == Some(account.as_str()) && self.operations.iter().any(|op| op == operation)
+    }
+}
+
 /// IAM's answer for one action on one resource (SimulatePrincipalPolicy `EvalDecision`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SimulatedDecision {
@@ -393,6 +410,9 @@ pub struct PathFacts {
     pub keys: HashMap<KmsKeyArn, Fact<Option<KeyFacts>>>,
     /// GetKeyPolicy (`default`) of a cross-account path's source key.
     pub key_policies: HashMap<KmsKeyArn, Fact<String>>,
+    /// ListGrants of the same key: a grant lets the destination account use it where the key policy
+    /// does not.
+    pub key_grants: HashMap<KmsKeyArn, Fact<Vec<KeyGrant>>>,
     /// SimulatePrincipalPolicy of the path's role (when it names one).
     pub role: Fact<RoleFacts>,
 }
@@ -920,16 +940,27 @@ fn source_key_shared(spec: &PathSpec, facts: &PathFacts) -> PathVerdict {
                     fix: format!("Remove or narrow the statement {statement}, and keep {share}"),
                 }
             }
-            Ok(PolicyDecision::ImplicitDeny) => {
-                return PathVerdict::Broken {
-                    cause: PathCauseKind::KmsKey,
-                    found: format!(
-                        "GetKeyPolicy: the policy of the source key {key} does not allow {action} for account \
-                         {destination}"
-                    ),
-                    fix: share,
+            // KMS allows by key policy or by grant: a grant to the destination account is enough.
+            Ok(PolicyDecision::ImplicitDeny) => match facts.key_grants.get(key) {
+                Some(Fact::Known(grants)) if grants.iter().any(|grant| grant.gives(action, &destination)) => {}
+                Some(Fact::Unknown { why, .. }) => {
+                    undecided.get_or_insert(format!("the key policy does not allow {action}, and ListGrants: {why}"));
                 }
-            }
+                None => {
+                    undecided
+                        .get_or_insert(format!("the key policy does not allow {action}; its grants were not read"));
+                }
+                Some(Fact::Known(_)) => {
+                    return PathVerdict::Broken {
+                        cause: PathCauseKind::KmsKey,
+                        found: format!(
+                            "GetKeyPolicy: the policy of the source key {key} does not allow {action} for account \
+                         {destination}, and no grant does (ListGrants)"
+                        ),
+                        fix: share,
+                    }
+                }
+            },
             Ok(PolicyDecision::Undecided { why }) => {
                 undecided.get_or_insert(why);
             }

@@ -8,9 +8,9 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 
 use crate::domain::{
-    check_path, AccountId, BackupVaultArn, CopyPath, CopyRetention, Fact, IamRoleArn, Incident, KeyFacts, KmsKeyArn,
-    OrganizationFacts, OrganizationView, PathFacts, PathHealth, PathKey, PathOrigin, PathReport, PathSpec, PathVerdict,
-    ResourceTypes, RoleFacts, RouteTable, VaultFacts, COPY_INTO_BACKUP_VAULT,
+    check_path, AccountId, BackupVaultArn, CopyPath, CopyRetention, Fact, IamRoleArn, Incident, KeyFacts, KeyGrant,
+    KeyManager, KmsKeyArn, OrganizationFacts, OrganizationView, PathFacts, PathHealth, PathKey, PathOrigin, PathReport,
+    PathSpec, PathVerdict, ResourceTypes, RoleFacts, RouteTable, VaultFacts, COPY_INTO_BACKUP_VAULT,
 };
 use crate::ports::{AwsError, PathFactsApi, RoleSimulationRequest, TrackingStore};
 
@@ -73,6 +73,7 @@ struct Cache {
     cross_account_backup: Option<Fact<bool>>,
     keys: HashMap<KmsKeyArn, Fact<Option<KeyFacts>>>,
     key_policies: HashMap<KmsKeyArn, Fact<String>>,
+    key_grants: HashMap<KmsKeyArn, Fact<Vec<KeyGrant>>>,
     simulations: HashMap<RoleSimulationRequest, Fact<RoleFacts>>,
     organization: Option<OrganizationView>,
 }
@@ -187,6 +188,7 @@ impl<F: PathFactsApi> PathChecker<F> {
         // The vaults' keys; across accounts the source key's policy too.
         let mut keys = HashMap::new();
         let mut key_policies = HashMap::new();
+        let mut key_grants = HashMap::new();
         for vault in [&source_vault, &destination_vault] {
             if let Fact::Known(Some(VaultFacts { encryption_key: Some(key), .. })) = vault {
                 keys.insert(key.clone(), self.read_key(key, account, cache).await?);
@@ -201,6 +203,10 @@ impl<F: PathFactsApi> PathChecker<F> {
                 key_policies.insert(key.clone(), Fact::Unknown { why, run_in: AccountId::parse(key.account()).ok() });
             } else if matches!(keys.get(key), Some(Fact::Known(Some(_)))) {
                 key_policies.insert(key.clone(), self.read_key_policy(key, cache).await?);
+                // Grants only share a customer managed key (an AWS managed one cannot be shared).
+                if matches!(keys.get(key), Some(Fact::Known(Some(KeyFacts { manager: KeyManager::Customer, .. })))) {
+                    key_grants.insert(key.clone(), self.read_grants(key, cache).await?);
+                }
             }
         }
         let role = self.simulate_path_role(path, account, &access_policy, cache).await?;
@@ -213,6 +219,7 @@ impl<F: PathFactsApi> PathChecker<F> {
             organization,
             keys,
             key_policies,
+            key_grants,
             role,
         })
     }
@@ -275,6 +282,16 @@ impl<F: PathFactsApi> PathChecker<F> {
             fact => fact,
         };
         cache.keys.insert(key.clone(), fact.clone());
+        Ok(fact)
+    }
+
+    async fn read_grants(&self, key: &KmsKeyArn, cache: &mut Cache) -> Result<Fact<Vec<KeyGrant>>, AwsError> {
+        if let Some(fact) = cache.key_grants.get(key) {
+            return Ok(fact.clone());
+        }
+        let owner = AccountId::parse(key.account()).ok();
+        let fact = readable(self.facts.list_grants(key).await, &owner)?;
+        cache.key_grants.insert(key.clone(), fact.clone());
         Ok(fact)
     }
 

@@ -16,8 +16,8 @@ use super::{
 use crate::domain::{
     AccountId, AffectedPoint, Alert, Backfill, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOutcome,
     ClaimOwner, CopyDetails, CopyJob, CopyJobId, CopyJobRecord, HealedBy, IdempotencyToken, Incident, IncidentId,
-    IncidentKey, IncidentMessage, KeyFacts, KmsKeyArn, Lifecycle, OrganizationFacts, Ownership, PathFailure, PathKey,
-    PathRecord, PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal, Resolution, Simulation, SlotSettled,
+    IncidentKey, IncidentMessage, KeyFacts, KeyGrant, KmsKeyArn, Lifecycle, OrganizationFacts, Ownership, PathFailure,
+    PathKey, PathRecord, PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal, Resolution, Simulation, SlotSettled,
     StartedCopy, StateChange, StateUpdate, SweepCursor, VaultFacts, VaultName,
 };
 
@@ -353,6 +353,9 @@ impl<T: PathFactsApi> PathFactsApi for &T {
     }
     fn get_key_policy(&self, key: &KmsKeyArn) -> impl Future<Output = Result<String, AwsError>> + Send {
         (**self).get_key_policy(key)
+    }
+    fn list_grants(&self, key: &KmsKeyArn) -> impl Future<Output = Result<Vec<KeyGrant>, AwsError>> + Send {
+        (**self).list_grants(key)
     }
     fn simulate_role(
         &self,

@@ -22,7 +22,7 @@ use crate::domain::{
     PathRecord, PlanRuleRef, RecoveryPoint, RecoveryPointArn, Refusal, Resolution, SlotSettled, StartedCopy,
     StateChange, StateUpdate, StorageClass, SweepCursor, VaultFacts, VaultName, VaultNotifications,
 };
-use crate::domain::{KeyFacts, KmsKeyArn, OrganizationFacts, SimulatedDecision, Simulation};
+use crate::domain::{KeyFacts, KeyGrant, KmsKeyArn, OrganizationFacts, SimulatedDecision, Simulation};
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -114,6 +114,7 @@ pub enum Call {
     NotePathCheck,
     ClaimBackfillVault,
     ReleaseBackfillVault,
+    ListGrants,
     PathRecords,
 }
 
@@ -176,6 +177,7 @@ impl Call {
             Self::MarkDoneOn => "mark_done_on",
             Self::NotePathCopy => "note_path_copy",
             Self::ClaimBackfillVault => "claim_backfill_vault",
+            Self::ListGrants => "ListGrants",
             Self::ReleaseBackfillVault => "release_backfill_vault",
             Self::NotePathCheck => "note_path_check",
             Self::PathRecords => "path_records",
@@ -1364,6 +1366,7 @@ struct PathFactsState {
     plan_actions: Vec<(String, PlanCopyAction)>,
     /// KMS keys: what DescribeKey says, and the key policy.
     keys: HashMap<KmsKeyArn, (KeyFacts, String)>,
+    grants: HashMap<KmsKeyArn, Vec<KeyGrant>>,
     /// IAM's answers by (role, action): the roles that exist, and what the simulator decides.
     roles: HashMap<IamRoleArn, HashMap<String, SimulatedDecision>>,
     /// The SimulatePrincipalPolicy requests made, in order.
@@ -1416,6 +1419,11 @@ impl MemoryPathFacts {
     /// A KMS key as DescribeKey reports it, with its key policy (JSON text).
     pub fn add_key(&self, key: KeyFacts, policy: &str) {
         lock(&self.state).keys.insert(key.arn.clone(), (key, policy.to_owned()));
+    }
+
+    /// A grant of a key (ListGrants).
+    pub fn add_grant(&self, key: &KmsKeyArn, grant: KeyGrant) {
+        lock(&self.state).grants.entry(key.clone()).or_default().push(grant);
     }
 
     /// A role that exists, and what IAM's simulator decides for each action (others: implicitDeny).
@@ -1515,6 +1523,17 @@ impl PathFactsApi for MemoryPathFacts {
         match state.keys.get(key) {
             Some((_, policy)) => Ok(policy.clone()),
             None => Err(service_error("kms", "GetKeyPolicy", "NotFoundException")),
+        }
+    }
+
+    async fn list_grants(&self, key: &KmsKeyArn) -> Result<Vec<KeyGrant>, AwsError> {
+        let state = self.enter(Call::ListGrants)?;
+        if key.account() != state.caller().as_str() {
+            return Err(service_error("kms", "ListGrants", "AccessDeniedException"));
+        }
+        match state.keys.contains_key(key) {
+            true => Ok(state.grants.get(key).cloned().unwrap_or_default()),
+            false => Err(service_error("kms", "ListGrants", "NotFoundException")),
         }
     }
 

@@ -21,7 +21,7 @@ use crate::domain::{
     ServiceRefusal, SlotSettled, StartedCopy, StateChange, StateUpdate, SweepCursor, VaultFacts, VaultName,
     VaultNotifications,
 };
-use crate::domain::{KeyFacts, KmsKeyArn, OrganizationFacts, Simulation};
+use crate::domain::{KeyFacts, KeyGrant, KmsKeyArn, OrganizationFacts, Simulation};
 
 /// The longest one call through a port may take, retries included: the adapters set the SDK's
 /// operation timeout to it, and a handler that must act before a deadline keeps this much back.
@@ -195,6 +195,8 @@ pub trait PathFactsApi: Send + Sync {
     fn describe_key(&self, key: &KmsKeyArn) -> impl Future<Output = Result<Option<KeyFacts>, AwsError>> + Send;
     /// KMS GetKeyPolicy (`default`, the only name a key policy has), in the key's region: its JSON text.
     fn get_key_policy(&self, key: &KmsKeyArn) -> impl Future<Output = Result<String, AwsError>> + Send;
+    /// KMS ListGrants (every page), in the key's region.
+    fn list_grants(&self, key: &KmsKeyArn) -> impl Future<Output = Result<Vec<KeyGrant>, AwsError>> + Send;
     /// IAM SimulatePrincipalPolicy of the caller's role (every page); `None` when the role does not
     /// exist (NoSuchEntity).
     fn simulate_role(
