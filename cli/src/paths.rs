@@ -213,6 +213,7 @@ mod tests {
             },
             keys: Default::default(),
             key_policies: Default::default(),
+            key_grants: Default::default(),
             role: Fact::Unknown { why: "not read".into(), run_in: None },
         };
         let paths = vec![check_path(&spec, &facts)];
