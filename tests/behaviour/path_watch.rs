@@ -259,6 +259,7 @@ async fn at_deploy_the_check_runs_once_alerts_a_broken_path_and_always_answers_s
     assert_eq!(responses.len(), 3);
     assert!(responses.iter().all(|(_, response)| status(response) == json!("SUCCESS")));
     assert!(responses[1].1.reason.as_deref().unwrap().contains("could not finish"), "{:?}", responses[1].1.reason);
+    assert_eq!(responses[2].1.reason.as_deref(), Some("nothing to do: incidents stay as they are"));
     assert_eq!(function.reconciler.alerts.incident_messages().len(), 1, "told once");
 
     // A request that names where to answer but is none CloudFormation sends: answered, nothing done.
@@ -275,4 +276,21 @@ async fn at_deploy_the_check_runs_once_alerts_a_broken_path_and_always_answers_s
     let event = json!({ "source": "aws.events", "detail-type": "Scheduled Event", "time": "2026-12-01T02:00:00Z" });
     let swept = function.handle(&event, a_minute_away(), &owner).await.unwrap();
     assert!(swept.complete && swept.pages == 1 && function.responder.responses().len() == 4, "{swept:?}");
+}
+
+#[tokio::test]
+async fn with_the_path_check_off_the_deploy_answers_success_and_checks_nothing() {
+    let owner = vaultwatch::domain::ClaimOwner::parse("deploy-2").unwrap();
+    let mut reconciler = watched(Utc::now());
+    let facts = reconciler.path_check.take().unwrap().facts;
+    let function = function(reconciler);
+    let summary = function.handle(&deploy_request("Create"), a_minute_away(), &owner).await.unwrap();
+    assert_eq!((summary.path_check.as_ref(), summary.incidents_opened), (None, 0));
+    let [(_, response)] = &function.responder.responses()[..] else { panic!("one answer") };
+    assert_eq!(
+        (status(response), response.reason.as_deref()),
+        (json!("SUCCESS"), Some("the path check is off (PathCheck off)"))
+    );
+    assert_eq!(facts.calls(Call::DescribeBackupVault), 0);
+    assert!(function.reconciler.alerts.incident_messages().is_empty());
 }
