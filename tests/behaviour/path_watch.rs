@@ -294,3 +294,27 @@ async fn with_the_path_check_off_the_deploy_answers_success_and_checks_nothing()
     assert_eq!(facts.calls(Call::DescribeBackupVault), 0);
     assert!(function.reconciler.alerts.incident_messages().is_empty());
 }
+
+/// A path no route or plan names, on which the sweep saw a copy complete (one started by hand, or by
+/// another tool), is checked too: its destination key disabled since, its incident opens.
+#[tokio::test]
+async fn a_path_the_sweep_saw_copies_on_is_checked_too() {
+    use vaultwatch::domain::{CopyJobState, PathOrigin};
+    let day1 = "2026-12-01T02:00:00Z".parse::<DateTime<Utc>>().unwrap();
+    let mut reconciler = watched(day1);
+    reconciler.routes = RouteTable::default();
+    let mut copied = failed_copy_job();
+    copied.state = CopyJobState::Completed;
+    copied.status_message = None;
+    copied.destination_vault = vault(DR_VAULT);
+    copied.iam_role = Some(IamRoleArn::parse(ROLE).unwrap());
+    copied.completed_at = Some(day1 - Duration::hours(1));
+    reconciler.backup.add_copy_job(copied);
+    let summary = reconciler.run(day1, || false).await.unwrap();
+    let checked = summary.path_check.as_ref().expect("the day's check ran");
+    assert_eq!((checked.checked, checked.incidents_found), (1, 1), "{summary:?}");
+    let messages = reconciler.alerts.incident_messages();
+    let [IncidentMessage::Opened(incident)] = &messages[..] else { panic!("{messages:?}") };
+    assert_eq!((incident.id.key.cause, incident.path.destination_vault.as_str()), (PathCauseKind::KmsKey, DR_VAULT));
+    assert_eq!(PathOrigin::CopyJobs.to_string(), "copy jobs");
+}

@@ -143,6 +143,8 @@ pub enum PathOrigin {
     CommandLine,
     /// An open incident's path (the reconciler checks whether its cause is gone).
     Incident,
+    /// A path the sweep saw copies complete on (copies started by hand or by another tool).
+    CopyJobs,
 }
 
 impl fmt::Display for PathOrigin {
@@ -152,6 +154,7 @@ impl fmt::Display for PathOrigin {
             Self::PlanRule { plan, rule } => write!(f, "plan {plan} rule {rule}"),
             Self::CommandLine => f.write_str("command line"),
             Self::Incident => f.write_str("open incident"),
+            Self::CopyJobs => f.write_str("copy jobs"),
         }
     }
 }
@@ -227,6 +230,27 @@ impl PathSpec {
             resource_types: match first.and_then(|point| point.resource_type.clone()) {
                 Some(kind) => ResourceTypes::Only(vec![kind]),
                 None => ResourceTypes::Any,
+            },
+        }
+    }
+}
+
+impl PathSpec {
+    /// A path the sweep saw copies of `types` complete on: checked as such copies go (their own
+    /// retention is each one's; a type not reported leaves any type possible).
+    pub fn of_copies(path: CopyPath, types: &[Option<ResourceType>]) -> Self {
+        let known: Option<Vec<ResourceType>> = types.iter().cloned().collect();
+        Self {
+            path,
+            origin: PathOrigin::CopyJobs,
+            retention: CopyRetention::OfSource,
+            resource_types: match known {
+                Some(mut types) if !types.is_empty() => {
+                    types.sort_by_key(ToString::to_string);
+                    types.dedup();
+                    ResourceTypes::Only(types)
+                }
+                _ => ResourceTypes::Any,
             },
         }
     }
@@ -984,7 +1008,7 @@ fn role(spec: &PathSpec, facts: &PathFacts) -> PathVerdict {
                     "the plan has no backup selection (ListBackupSelections) to name its role"
                 }
                 PathOrigin::CommandLine => "the path names no role: give it as the third value of --path",
-                PathOrigin::Incident => "the copy jobs on the path did not name their role",
+                PathOrigin::Incident | PathOrigin::CopyJobs => "the copy jobs on the path did not name their role",
             },
             account_of(&path.source_vault),
         );

@@ -1,5 +1,6 @@
 //! The reconciler's daily path check: every path it knows — its copy routes, its backup plans'
-//! CopyActions, the paths of its open incidents — checked as `vaultwatch paths` checks them. A
+//! CopyActions, the paths it saw copies complete on, the paths of its open incidents — checked as
+//! `vaultwatch paths` checks them. A
 //! broken path's incident opens before any copy on it fails ("found by the path check"; its one
 //! alert goes out with the sweep's open incidents), and an open incident whose cause the check finds
 //! gone is healed (its message and backfill follow as for a copy that completed on the path).

@@ -148,7 +148,10 @@ impl<F: PathFactsApi> PathChecker<F> {
             query
                 .extra
                 .iter()
-                .filter(|spec| spec.origin != PathOrigin::Incident || !configured.contains(&spec.path))
+                .filter(|spec| {
+                    !matches!(spec.origin, PathOrigin::Incident | PathOrigin::CopyJobs)
+                        || !configured.contains(&spec.path)
+                })
                 .cloned(),
         );
         let mut seen = HashSet::new();

@@ -37,8 +37,8 @@ use super::HandlerError;
 use crate::domain::{
     Alert, AlertReason, BackupVaultArn, ClaimKind, ClaimOwner, CopyDetails, CopyJob, CopyJobId, CopyJobState,
     CopyLedger, CopyPath, CopyRoute, Coverage, CoverageStatus, CoverageSummary, IamRoleArn, IdempotencyToken,
-    ListingPlace, PathCauseKind, PathKey, RecoveryPointArn, Refusal, RequiredBy, Requirement, Resolution, RouteTable,
-    SourcePolicy, SweepCursor, SweepPhase, SweepResume, VerifiedSweep,
+    ListingPlace, PathCauseKind, PathKey, PathSpec, RecoveryPointArn, Refusal, RequiredBy, Requirement, Resolution,
+    RouteTable, SourcePolicy, SweepCursor, SweepPhase, SweepResume, VerifiedSweep,
 };
 use crate::notification::{scheduled_time, CopyJobEvent};
 use crate::ports::{
@@ -487,7 +487,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue, P: PathFactsAp
                 Progress::Finished
             }
         };
-        let (checking, cleared_on) = self.daily_path_check(summary, run).await;
+        let (checking, cleared_on) = self.daily_path_check(&swept.completed_on, summary, run).await;
         let mut heal_on = swept.completed_on.clone();
         for path in cleared_on {
             heal_on.entry(path).or_default();
@@ -827,8 +827,22 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue, P: PathFactsAp
     /// The day's path check, once a day: incidents opened for the paths it finds broken (their alerts
     /// go out with the open incidents, below), and healed where it finds the cause gone (the paths
     /// returned, for their "healed" messages). An error leaves the day's check to the next sweep.
-    async fn daily_path_check(&self, summary: &mut Summary, run: Run<'_>) -> (Progress, Vec<PathKey>) {
-        self.path_check(summary, run, true).await
+    async fn daily_path_check(
+        &self,
+        seen: &HashMap<PathKey, Vec<CompletedCopy>>,
+        summary: &mut Summary,
+        run: Run<'_>,
+    ) -> (Progress, Vec<PathKey>) {
+        // The paths the sweep saw copies complete on are known paths too (with their role).
+        let seen: Vec<PathSpec> = seen
+            .iter()
+            .filter_map(|(key, copies)| {
+                let path = key.path().filter(|path| path.role.is_some())?;
+                let types: Vec<_> = copies.iter().map(|copy| copy.resource_type.clone()).collect();
+                Some(PathSpec::of_copies(path, &types))
+            })
+            .collect();
+        self.path_check(summary, run, true, seen).await
     }
 
     /// The path check now, whatever the day (the template's custom resource at deploy, after its
@@ -838,7 +852,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue, P: PathFactsAp
     pub async fn check_paths_now(&self, owner: &ClaimOwner, now: DateTime<Utc>, deadline: Deadline) -> Summary {
         let mut summary = Summary::default();
         let run = Run { now, owner, deadline };
-        let (checking, cleared_on) = self.path_check(&mut summary, run, false).await;
+        let (checking, cleared_on) = self.path_check(&mut summary, run, false, Vec::new()).await;
         let heal_on: HashMap<PathKey, Vec<CompletedCopy>> =
             cleared_on.into_iter().map(|path| (path, Vec::new())).collect();
         let healing = self.heal_paths(&heal_on, &mut summary, run).await;
@@ -848,7 +862,13 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue, P: PathFactsAp
     }
 
     /// The path check, once a day (`daily`) or now.
-    async fn path_check(&self, summary: &mut Summary, run: Run<'_>, daily: bool) -> (Progress, Vec<PathKey>) {
+    async fn path_check(
+        &self,
+        summary: &mut Summary,
+        run: Run<'_>,
+        daily: bool,
+        seen: Vec<PathSpec>,
+    ) -> (Progress, Vec<PathKey>) {
         let Some(check) = &self.path_check else { return (Progress::Finished, Vec::new()) };
         let watch = PathWatch { checker: PathChecker { facts: &check.facts }, store: &self.store };
         let query = PathsQuery {
@@ -856,7 +876,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue, P: PathFactsAp
             routes: self.routes.clone(),
             route_role: self.copy_role.clone(),
             plans: true,
-            extra: Vec::new(),
+            extra: seen,
         };
         let checked = async {
             match daily {
