@@ -318,3 +318,35 @@ async fn a_path_the_sweep_saw_copies_on_is_checked_too() {
     assert_eq!((incident.id.key.cause, incident.path.destination_vault.as_str()), (PathCauseKind::KmsKey, DR_VAULT));
     assert_eq!(PathOrigin::CopyJobs.to_string(), "copy jobs");
 }
+
+/// `vaultwatch paths --table`: each path's health from the table, the path's record and its open
+/// incidents: broken while one is open, healthy once a copy completed, unknown before either.
+#[tokio::test]
+async fn the_paths_report_gets_each_paths_health_from_the_table() {
+    use vaultwatch::domain::{CopyJobId, PathFailure, PathHealth};
+    use vaultwatch::handlers::paths::{add_health, PathChecker, PathsQuery};
+    let day1 = "2026-12-01T02:00:00Z".parse::<DateTime<Utc>>().unwrap();
+    let reconciler = watched(day1);
+    let store = MemoryStore::new();
+    let query = PathsQuery {
+        region: "us-east-1".into(),
+        routes: reconciler.routes.clone(),
+        route_role: reconciler.copy_role.clone(),
+        ..PathsQuery::default()
+    };
+    let checker = PathChecker { facts: &reconciler.path_check.as_ref().unwrap().facts };
+    let health = async || {
+        let mut report = checker.check_all(&query).await.unwrap();
+        add_health(&mut report, &store).await.unwrap();
+        report.paths[0].health.clone()
+    };
+    assert_eq!(health().await, Some(PathHealth::Unknown));
+    let path = checker.check_all(&query).await.unwrap().paths[0].spec.path.clone();
+    let job = CopyJobId::parse("COPIED-1").unwrap();
+    store.note_path_copy(&path.key(), &job, day1).await.unwrap();
+    let Some(PathHealth::Healthy { last_completed_job, .. }) = health().await else { panic!() };
+    assert_eq!(last_completed_job, Some(job));
+    let found = PathFailure::found_by_check(path, PathCauseKind::KmsKey, "disabled", "enable it");
+    store.record_path_failure(&found, day1).await.unwrap();
+    assert!(matches!(health().await, Some(PathHealth::Broken { since, .. }) if since == day1));
+}
