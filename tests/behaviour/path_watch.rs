@@ -228,7 +228,7 @@ async fn at_deploy_the_check_runs_once_alerts_a_broken_path_and_always_answers_s
     let function = function(watched(Utc::now()));
     let summary = function.handle(&deploy_request("Create"), a_minute_away(), &owner).await.unwrap();
     assert_eq!(summary.path_check.as_ref().map(|checked| checked.incidents_found), Some(1), "{summary:?}");
-    assert_eq!(summary.incidents_opened, 1);
+    assert!(summary.incidents_opened == 1 && summary.complete, "{summary:?}");
     let [(url, response)] = &function.responder.responses()[..] else { panic!("one answer") };
     assert!(url.ends_with("/put-here"));
     assert_eq!(
@@ -349,4 +349,30 @@ async fn the_paths_report_gets_each_paths_health_from_the_table() {
     let found = PathFailure::found_by_check(path, PathCauseKind::KmsKey, "disabled", "enable it");
     store.record_path_failure(&found, day1).await.unwrap();
     assert!(matches!(health().await, Some(PathHealth::Broken { since, .. }) if since == day1));
+}
+
+/// The path's record of its latest completed copy cannot be written: counted as an error, and the
+/// sweep goes on (the next one notes it).
+#[tokio::test]
+async fn a_completed_copy_the_table_cannot_note_is_an_error_and_the_sweep_goes_on() {
+    use vaultwatch::domain::CopyJobState;
+    let day1 = "2026-12-01T02:00:00Z".parse::<DateTime<Utc>>().unwrap();
+    let mut reconciler = watched(day1);
+    reconciler.path_check = None;
+    let mut copied = failed_copy_job();
+    copied.state = CopyJobState::Completed;
+    copied.status_message = None;
+    copied.completed_at = Some(day1 - Duration::hours(1));
+    reconciler.backup.add_copy_job(copied.clone());
+    reconciler.store.fail_next(Call::NotePathCopy, 1, transient_error("dynamodb", "UpdateItem", "ThrottlingException"));
+    let first = reconciler.run(day1, || false).await.unwrap();
+    assert_eq!((first.errors, first.complete), (1, true), "{first:?}");
+    let key = vaultwatch::domain::CopyPath::of(&copied).key();
+    assert!(reconciler.store.path_records(std::slice::from_ref(&key)).await.unwrap().is_empty());
+    let second = reconciler.run(day1 + Duration::hours(1), || false).await.unwrap();
+    assert_eq!(second.errors, 0, "{second:?}");
+    assert_eq!(
+        noted(&reconciler.store, &key).await.last_completed,
+        Some((copied.id.clone(), day1 - Duration::hours(1)))
+    );
 }
