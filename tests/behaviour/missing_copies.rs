@@ -5,8 +5,7 @@
 use chrono::Utc;
 use serde_json::json;
 use vaultwatch::domain::{AlertReason, IamRoleArn, RouteTable};
-use vaultwatch::handlers::reconciler::{Reconciler, SweepSettings};
-use vaultwatch::handlers::retrier::RetrierSettings;
+use vaultwatch::handlers::reconciler::Reconciler;
 use vaultwatch::ports::memory::{backup_error, transient_error, MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
 use vaultwatch::ports::{AwsError, ErrorClass};
 use vaultwatch_tests::*;
@@ -22,19 +21,7 @@ fn reconciler_with_one_missing_copy(
         "arn:aws:backup:us-east-1:123456789012:recovery-point:RP-1",
         Utc::now(),
     ));
-    Reconciler {
-        backup,
-        store: MemoryStore::new(),
-        alerts: MemoryAlerts::new(),
-        queue: MemoryQueue::new(),
-        retry: RetrierSettings::default(),
-        sweep: SweepSettings::default(),
-        routes: RouteTable::from_json(&routes).unwrap(),
-        copy_role: Some(IamRoleArn::parse(ROLE).unwrap()),
-        organization: None,
-        path_check: None,
-        clock: std::sync::Arc::new(vaultwatch::ports::WallClock),
-    }
+    memory_reconciler(backup, RouteTable::from_json(&routes).unwrap(), Some(IamRoleArn::parse(ROLE).unwrap()))
 }
 
 #[tokio::test]

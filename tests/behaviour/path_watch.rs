@@ -10,8 +10,7 @@ use vaultwatch::domain::{
     RecoveryPointArn, RouteTable, SimulatedDecision, COPY_INTO_BACKUP_VAULT,
 };
 use vaultwatch::handlers::deploy_check::ReconcilerFunction;
-use vaultwatch::handlers::reconciler::{DailyPathCheck, Reconciler, SweepSettings};
-use vaultwatch::handlers::retrier::RetrierSettings;
+use vaultwatch::handlers::reconciler::{DailyPathCheck, Reconciler};
 use vaultwatch::ports::memory::{
     transient_error, Call, MemoryAlerts, MemoryBackup, MemoryPathFacts, MemoryQueue, MemoryStore,
 };
@@ -48,19 +47,10 @@ fn watched(now: DateTime<Utc>) -> Watched {
     set_key(&facts, SOURCE_KEY, KeyState::Enabled);
     set_key(&facts, DR_KEY, KeyState::Disabled);
     facts.add_role(&IamRoleArn::parse(ROLE).unwrap(), &[(COPY_INTO_BACKUP_VAULT, SimulatedDecision::Allowed)]);
-    Reconciler {
-        backup,
-        store: MemoryStore::new(),
-        alerts: MemoryAlerts::new(),
-        queue: MemoryQueue::new(),
-        retry: RetrierSettings::default(),
-        sweep: SweepSettings::default(),
-        routes: RouteTable::from_json(&routes.to_string()).unwrap(),
-        copy_role: Some(IamRoleArn::parse(ROLE).unwrap()),
-        organization: None,
-        path_check: Some(DailyPathCheck { facts, region: "us-east-1".into() }),
-        clock: std::sync::Arc::new(vaultwatch::ports::WallClock),
-    }
+    let routes = RouteTable::from_json(&routes.to_string()).unwrap();
+    let mut reconciler = memory_reconciler(backup, routes, Some(IamRoleArn::parse(ROLE).unwrap()));
+    reconciler.path_check = Some(DailyPathCheck { facts, region: "us-east-1".into() });
+    reconciler
 }
 
 /// The path's record in the tracking table.

@@ -255,3 +255,31 @@ pub fn affected_point(point: &str) -> vaultwatch::domain::AffectedPoint {
         plan_rule: None,
     }
 }
+
+/// A reconciler over in-memory ports: `backup`'s jobs, `routes` started with `copy_role`, default
+/// settings, no organization view and no daily path check (set `path_check` for one).
+pub fn memory_reconciler(
+    backup: MemoryBackup,
+    routes: vaultwatch::domain::RouteTable,
+    copy_role: Option<vaultwatch::domain::IamRoleArn>,
+) -> vaultwatch::handlers::reconciler::Reconciler<
+    MemoryBackup,
+    MemoryStore,
+    MemoryAlerts,
+    MemoryQueue,
+    vaultwatch::ports::memory::MemoryPathFacts,
+> {
+    vaultwatch::handlers::reconciler::Reconciler {
+        backup,
+        store: MemoryStore::new(),
+        alerts: MemoryAlerts::new(),
+        queue: MemoryQueue::new(),
+        retry: RetrierSettings::default(),
+        sweep: vaultwatch::handlers::reconciler::SweepSettings::default(),
+        routes,
+        copy_role,
+        organization: None,
+        path_check: None,
+        clock: std::sync::Arc::new(vaultwatch::ports::WallClock),
+    }
+}
