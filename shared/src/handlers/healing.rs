@@ -10,7 +10,7 @@ use crate::domain::{
     Backfill, ClaimLease, ClaimOwner, CopyJobId, HealedBy, IncidentId, IncidentMessage, IncidentState, Ownership,
     PathCauseKind, PathKey, ResourceType,
 };
-use crate::ports::{AlertSink, Clock, IncidentClaim, IncidentClaimKind, TrackingStore};
+use crate::ports::{AlertSink, AwsError, Clock, IncidentClaim, IncidentClaimKind, TrackingStore};
 
 /// A copy that completed on a path: the proof that heals its incidents.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -115,10 +115,6 @@ impl<S: TrackingStore, A: AlertSink> Healer<S, A> {
     }
 }
 
-/// How often a sent message's claim is closed before giving up: a claim left pending is taken over
-/// after its lease, and the message sent again.
-const FINISH_ATTEMPTS: u32 = 4;
-
 /// Records an incident's message sent (its claim done), trying again on a passing store error.
 pub(crate) async fn finish_message_claim<S: TrackingStore>(
     store: &S,
@@ -126,24 +122,19 @@ pub(crate) async fn finish_message_claim<S: TrackingStore>(
     kind: IncidentClaimKind,
     owner: &ClaimOwner,
 ) -> Result<(), HandlerError> {
-    let mut backoff = std::time::Duration::from_millis(25);
-    for attempt in 1..=FINISH_ATTEMPTS {
-        match store.finish_incident_claim(id, kind, owner).await {
-            Ok(Ownership::Held) => return Ok(()),
-            Ok(Ownership::Lost) => {
-                tracing::error!(incident = %id.thread_id(), ?kind, "message sent, but its claim was taken over before it was recorded");
-                return Ok(());
-            }
-            Err(err) if err.is_transient() && attempt < FINISH_ATTEMPTS => {
-                tracing::warn!(incident = %id.thread_id(), attempt, error = %err, "could not record the message sent; trying again");
-                tokio::time::sleep(backoff).await;
-                backoff *= 4;
-            }
-            Err(err) => {
-                tracing::error!(incident = %id.thread_id(), error = %err, "message sent but not recorded: it may be sent again after its claim's lease");
-                return Err(err.into());
-            }
+    let close = async || store.finish_incident_claim(id, kind, owner).await;
+    let retrying = |attempt, err: &AwsError| {
+        tracing::warn!(incident = %id.thread_id(), attempt, error = %err, "could not record the message sent; trying again");
+    };
+    match super::closing_claim(close, retrying).await {
+        Ok(Ownership::Held) => Ok(()),
+        Ok(Ownership::Lost) => {
+            tracing::error!(incident = %id.thread_id(), ?kind, "message sent, but its claim was taken over before it was recorded");
+            Ok(())
+        }
+        Err(err) => {
+            tracing::error!(incident = %id.thread_id(), error = %err, "message sent but not recorded: it may be sent again after its claim's lease");
+            Err(err.into())
         }
     }
-    Ok(())
 }

@@ -47,6 +47,32 @@ pub enum HandlerError {
     Respond(#[from] crate::ports::ResponseError),
 }
 
+/// How often a claim is closed before the invocation gives up, once its side effect (an alert, a
+/// scheduled retry, an incident's message) has happened: a redelivery would repeat it.
+const FINISH_ATTEMPTS: u32 = 4;
+/// Backoff between those attempts: 25 ms, 100 ms, 400 ms.
+const FINISH_BACKOFF: std::time::Duration = std::time::Duration::from_millis(25);
+
+/// Runs `close` (the write that closes a claim) until it answers, again after each passing error
+/// (`retrying` says so), up to [`FINISH_ATTEMPTS`] times; the last error when it never answers.
+pub(crate) async fn closing_claim<T>(
+    mut close: impl AsyncFnMut() -> Result<T, AwsError>,
+    retrying: impl Fn(u32, &AwsError),
+) -> Result<T, AwsError> {
+    let mut backoff = FINISH_BACKOFF;
+    for attempt in 1..FINISH_ATTEMPTS {
+        match close().await {
+            Err(err) if err.is_transient() => {
+                retrying(attempt, &err);
+                tokio::time::sleep(backoff).await;
+                backoff *= 4;
+            }
+            answered => return answered,
+        }
+    }
+    close().await
+}
+
 /// Reads a paged listing to its end, handing each page to `each`. (The reconciler's own sweep pages
 /// by hand: it stops at its deadline and saves its cursor between pages.)
 pub(crate) async fn for_each_page<T>(

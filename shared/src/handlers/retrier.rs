@@ -145,12 +145,6 @@ impl Default for RetrierSettings {
 /// The template's `IncidentDigestHours` default: a digest a day.
 pub const DEFAULT_INCIDENT_DIGEST_HOURS: u32 = 24;
 
-/// How often a claim is closed before the invocation gives up, once its side effect (an alert, a
-/// scheduled retry) has happened: a redelivery would repeat it.
-const FINISH_ATTEMPTS: u32 = 4;
-/// Backoff between those attempts: 25 ms, 100 ms, 400 ms.
-const FINISH_BACKOFF: Duration = Duration::from_millis(25);
-
 impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, A, Q> {
     /// A retrier on the wall clock.
     pub fn new(backup: B, store: S, alerts: A, queue: Q, settings: RetrierSettings) -> Self {
@@ -321,22 +315,14 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue> Retrier<B, S, 
         recorded: &ClaimOutcome,
         details: Option<&CopyDetails>,
     ) -> Result<Ownership, HandlerError> {
-        let mut backoff = FINISH_BACKOFF;
-        for attempt in 1..=FINISH_ATTEMPTS {
-            match self.store.finish_claim(id, kind, owner, recorded, details).await {
-                Ok(ownership) => return Ok(ownership),
-                Err(err) if err.is_transient() && attempt < FINISH_ATTEMPTS => {
-                    tracing::warn!(copy_job = %id, attempt, error = %err, "could not close claim; trying again");
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 4;
-                }
-                Err(err) => {
-                    tracing::error!(copy_job = %id, outcome = recorded.note(), error = %err, "done but could not record it; the claim stays taken until its lease ends");
-                    return Err(err.into());
-                }
-            }
-        }
-        unreachable!("the last attempt returns")
+        let close = async || self.store.finish_claim(id, kind, owner, recorded, details).await;
+        let retrying = |attempt, err: &AwsError| {
+            tracing::warn!(copy_job = %id, attempt, error = %err, "could not close claim; trying again");
+        };
+        super::closing_claim(close, retrying).await.map_err(|err| {
+            tracing::error!(copy_job = %id, outcome = recorded.note(), error = %err, "done but could not record it; the claim stays taken until its lease ends");
+            err.into()
+        })
     }
 
     async fn decide(
