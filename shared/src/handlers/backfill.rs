@@ -102,10 +102,9 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink> Backfiller<B, S, A> {
             self.forget_ended(backfill).await?;
         }
         active.sort_by_key(|backfill| backfill.episode.opened_at);
-        let mut in_flight: HashMap<BackupVaultArn, usize> = HashMap::new();
-        in_flight.insert(vault.clone(), active.iter().map(|backfill| backfill.in_flight.len()).sum());
+        let mut busy: usize = active.iter().map(|backfill| backfill.in_flight.len()).sum();
         for backfill in &active {
-            self.advance(backfill, owner, &mut in_flight, run).await?;
+            self.advance(backfill, owner, &mut busy, run).await?;
         }
         Ok(())
     }
@@ -143,7 +142,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink> Backfiller<B, S, A> {
         &self,
         seen: &Backfill,
         owner: &ClaimOwner,
-        in_flight: &mut HashMap<BackupVaultArn, usize>,
+        busy: &mut usize,
         run: &mut BackfillRun,
     ) -> Result<(), HandlerError> {
         let episode = &seen.episode;
@@ -153,9 +152,8 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink> Backfiller<B, S, A> {
         };
         // In flight as the claimed state says (another runner may have started copies since the
         // listing this run began with).
-        let busy = in_flight.entry(backfill.path.destination_vault.clone()).or_default();
         *busy = busy.saturating_sub(seen.in_flight.len()) + backfill.in_flight.len();
-        let advanced = self.settle_slots(&mut backfill, owner, in_flight, run).await;
+        let advanced = self.settle_slots(&mut backfill, owner, busy, run).await;
         let told = match &advanced {
             Ok(()) if backfill.finished() && !backfill.told => self.tell(&backfill, owner).await,
             _ => Ok(false),
@@ -173,14 +171,12 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink> Backfiller<B, S, A> {
         &self,
         backfill: &mut Backfill,
         owner: &ClaimOwner,
-        in_flight: &mut HashMap<BackupVaultArn, usize>,
+        busy: &mut usize,
         run: &mut BackfillRun,
     ) -> Result<(), HandlerError> {
-        let destination = backfill.path.destination_vault.clone();
         let limit = usize::try_from(self.settings.concurrency).unwrap_or(usize::MAX);
         while !backfill.settled() {
-            let busy = in_flight.get(&destination).copied().unwrap_or(0);
-            let room = limit.saturating_sub(busy) as u64;
+            let room = limit.saturating_sub(*busy) as u64;
             if room == 0 {
                 return Ok(());
             }
@@ -205,7 +201,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink> Backfiller<B, S, A> {
                 match &settled {
                     SlotSettled::Started(_) => {
                         run.started += 1;
-                        *in_flight.entry(destination.clone()).or_default() += 1;
+                        *busy += 1;
                     }
                     SlotSettled::NotCopyable(_) => run.not_copyable += 1,
                     SlotSettled::Covered(_) | SlotSettled::Empty => {}
