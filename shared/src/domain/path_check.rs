@@ -233,9 +233,7 @@ impl PathSpec {
             },
         }
     }
-}
 
-impl PathSpec {
     /// A path the sweep saw copies of `types` complete on: checked as such copies go (their own
     /// retention is each one's; a type not reported leaves any type possible).
     pub fn of_copies(path: CopyPath, types: &[Option<ResourceType>]) -> Self {

@@ -886,7 +886,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue, P: PathFactsAp
         };
         match run.deadline.bound(checked).await {
             Ok(Ok(Some(checked))) => {
-                tracing::info!(?checked, "path check done for the day");
+                tracing::info!(?checked, "path check done");
                 let healed_on = checked.healed_on.clone();
                 summary.path_check = Some(checked);
                 (Progress::Finished, healed_on)

@@ -152,6 +152,14 @@ fn copy_item(id: &CopyJobId) -> UpdateExpression {
         .set(UPDATED_AT, timestamp(Utc::now()))
 }
 
+/// A write to a path's item (`path#<path key>`): what every one of them sets.
+fn path_item(path: &PathKey) -> UpdateExpression {
+    UpdateExpression::default()
+        .set(ITEM_TYPE, string(copy_path::KIND))
+        .set(UPDATED_AT, timestamp(Utc::now()))
+        .set(copy_path::PATH, string(path.as_str()))
+}
+
 /// The details the item does not have yet; recorded ones are never overwritten.
 fn with_details(write: UpdateExpression, details: &CopyDetails) -> UpdateExpression {
     detail_attributes(details).into_iter().fold(write, |write, (name, value)| write.set_if_absent(name, value))
@@ -814,10 +822,7 @@ impl TrackingStore for DynamoStore {
     }
 
     async fn note_path_copy(&self, path: &PathKey, job: &CopyJobId, at: DateTime<Utc>) -> Result<(), AwsError> {
-        let write = UpdateExpression::default()
-            .set(ITEM_TYPE, string(copy_path::KIND))
-            .set(UPDATED_AT, timestamp(Utc::now()))
-            .set(copy_path::PATH, string(path.as_str()))
+        let write = path_item(path)
             .set(copy_path::LAST_COPY_JOB, string(job.as_str()))
             .set(copy_path::LAST_COPY_AT, timestamp(at))
             .condition(LATER_COPY);
@@ -827,12 +832,8 @@ impl TrackingStore for DynamoStore {
     }
 
     async fn note_path_check(&self, path: &PathKey, at: DateTime<Utc>, verdict: &str) -> Result<(), AwsError> {
-        let write = UpdateExpression::default()
-            .set(ITEM_TYPE, string(copy_path::KIND))
-            .set(UPDATED_AT, timestamp(Utc::now()))
-            .set(copy_path::PATH, string(path.as_str()))
-            .set(copy_path::LAST_CHECK_AT, timestamp(at))
-            .set(copy_path::LAST_CHECK, string(verdict));
+        let write =
+            path_item(path).set(copy_path::LAST_CHECK_AT, timestamp(at)).set(copy_path::LAST_CHECK, string(verdict));
         self.update("UpdateItem", copy_path_key(path), write, false).await?;
         Ok(())
     }
