@@ -36,6 +36,7 @@ mod alert;
 mod arn;
 pub mod chatbot;
 mod coverage;
+pub mod evidence;
 mod failure;
 mod ids;
 mod incident;
