@@ -8,6 +8,7 @@
 //! configure a vault, 2 usage error, 3 AWS or configuration error (nothing reported), 4 `paths`
 //! found none broken but could not tell about some from this account.
 
+mod evidence;
 mod paths;
 mod report;
 
@@ -73,6 +74,9 @@ enum Command {
     /// Exit status: 0 every path ok, 1 a path is broken, 4 none broken but some cannot tell from this
     /// account, 2 usage error, 3 AWS or configuration error (nothing reported).
     Paths(PathsArgs),
+    /// Copy-coverage evidence in the evidence bucket: verify the chain of daily snapshots, or show a day.
+    #[command(subcommand)]
+    Evidence(evidence::EvidenceCommand),
     /// Points vaults' AWS Backup notifications at the vaultwatch topic, keeping the events already set.
     ///
     /// Adds the events vaultwatch needs (BACKUP_JOB_COMPLETED, COPY_JOB_STARTED, COPY_JOB_SUCCESSFUL,
@@ -273,6 +277,7 @@ async fn main() -> ExitCode {
             }
         }
         Command::Paths(args) => paths(&sdk, args).await,
+        Command::Evidence(command) => evidence::run(&sdk, command).await,
         Command::Notifications(args) => {
             let options = SetupOptions { dry_run: args.dry_run, replace_topic: args.replace_topic };
             let mut status = ExitCode::SUCCESS;

@@ -277,6 +277,17 @@ pub struct ReconcilerConfig {
     /// PATH_CHECK (`daily`, the default, or `off`): the daily path check, of the routes' and this
     /// region's plans' paths (AWS_REGION, which Lambda sets) and the open incidents'.
     pub path_check_region: Option<String>,
+    /// EVIDENCE_BUCKET: the daily evidence snapshots' bucket (none: no snapshots), with
+    /// EVIDENCE_PREFIX, this account's and region's key prefix, and, with the organization view,
+    /// EVIDENCE_ORGANIZATION_PREFIX, the organization's.
+    pub evidence: Option<EvidenceConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceConfig {
+    pub bucket: String,
+    pub prefix: String,
+    pub organization_prefix: String,
 }
 
 impl ReconcilerConfig {
@@ -354,6 +365,23 @@ impl ReconcilerConfig {
                 None
             }
         };
+        let evidence = match (env.get("EVIDENCE_BUCKET"), env.get("EVIDENCE_PREFIX")) {
+            (None, _) => None,
+            (Some(_), None) => {
+                env.problems.push("EVIDENCE_BUCKET is set but EVIDENCE_PREFIX is not".into());
+                None
+            }
+            (Some(bucket), Some(prefix)) => {
+                let organization_prefix = env.get("EVIDENCE_ORGANIZATION_PREFIX").unwrap_or_default();
+                if organization_view && organization_prefix.is_empty() {
+                    env.problems.push(
+                        "ORGANIZATION_VIEW is true and EVIDENCE_BUCKET is set, but EVIDENCE_ORGANIZATION_PREFIX is not"
+                            .into(),
+                    );
+                }
+                Some(EvidenceConfig { bucket, prefix: prefix.trim_end_matches('/').to_owned(), organization_prefix })
+            }
+        };
         let max_attempts = retrier.as_ref().map_or(0, |retrier| retrier.settings.policy.max_attempts);
         let organization = organization_view.then_some(OrganizationSettings { required_destinations, max_attempts });
         env.finish(|| {
@@ -369,6 +397,7 @@ impl ReconcilerConfig {
                 copy_role,
                 organization,
                 path_check_region,
+                evidence,
             })
         })
     }
@@ -501,6 +530,37 @@ mod tests {
         assert!(err.contains("AWS_REGION is not set") && err.contains("PATH_CHECK=off"), "{err}");
         let err = with(&[("PATH_CHECK", "weekly"), ("AWS_REGION", "us-east-1")]).unwrap_err().to_string();
         assert!(err.contains("PATH_CHECK must be daily or off"), "{err}");
+    }
+
+    #[test]
+    fn evidence_snapshots_need_a_bucket_and_a_prefix_and_with_the_organization_view_its_prefix() {
+        let base = [
+            ("TRACKING_TABLE_NAME", "tracking"),
+            ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:alerts"),
+            ("RETRY_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/retries"),
+            ("PATH_CHECK", "off"),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            ReconcilerConfig::from_lookup(lookup(&[&base[..], extra].concat()))
+        };
+        assert_eq!(with(&[]).unwrap().evidence, None, "no bucket, no snapshots");
+        let on =
+            with(&[("EVIDENCE_BUCKET", "audit"), ("EVIDENCE_PREFIX", "coverage-evidence/123456789012/us-east-1/")])
+                .unwrap();
+        assert_eq!(
+            on.evidence,
+            Some(EvidenceConfig {
+                bucket: "audit".into(),
+                prefix: "coverage-evidence/123456789012/us-east-1".into(),
+                organization_prefix: String::new()
+            })
+        );
+        let err = with(&[("EVIDENCE_BUCKET", "audit")]).unwrap_err().to_string();
+        assert!(err.contains("EVIDENCE_PREFIX is not"), "{err}");
+        let err = with(&[("EVIDENCE_BUCKET", "audit"), ("EVIDENCE_PREFIX", "p/a/b"), ("ORGANIZATION_VIEW", "true")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("EVIDENCE_ORGANIZATION_PREFIX is not"), "{err}");
     }
 
     #[test]

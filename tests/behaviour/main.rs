@@ -9,6 +9,7 @@ mod classification;
 mod contract;
 mod copier;
 mod coverage;
+mod evidence;
 mod malformed;
 mod metrics;
 mod missing_copies;

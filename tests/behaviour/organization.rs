@@ -200,6 +200,7 @@ mod reconciler {
             copy_role: None,
             organization: view.then_some(assessor.settings),
             path_check: None,
+            evidence: None,
             clock: std::sync::Arc::new(vaultwatch::ports::WallClock),
         }
     }

@@ -33,6 +33,7 @@ fn reconciler(routes: RouteTable) -> TestReconciler {
         copy_role: Some(IamRoleArn::parse("arn:aws:iam::123456789012:role/copy").unwrap()),
         organization: None,
         path_check: None,
+        evidence: None,
         clock: std::sync::Arc::new(vaultwatch::ports::WallClock),
     }
 }
@@ -114,6 +115,7 @@ async fn a_sweep_over_unseen_jobs_repairs_retries_and_alerts_once_each() {
             coverage: Some(CoverageSummary::default()),
             organization: None,
             path_check: None,
+            evidence: Vec::new(),
             complete: true
         }
     );
@@ -884,6 +886,7 @@ fn slowed<'a>(memory: &'a TestReconciler, operations: &'static [Call], latency: 
         copy_role: memory.copy_role.clone(),
         organization: None,
         path_check: None,
+        evidence: None,
         clock: memory.clock.clone(),
     }
 }

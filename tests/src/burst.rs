@@ -440,6 +440,7 @@ impl Burst {
             path_check: None::<
                 vaultwatch::handlers::reconciler::DailyPathCheck<vaultwatch::ports::memory::MemoryPathFacts>,
             >,
+            evidence: None::<vaultwatch::handlers::reconciler::EvidenceSettings<vaultwatch::ports::NoEvidence>>,
             clock: std::sync::Arc::new(vaultwatch::ports::WallClock),
         };
         match reconciler.run(Utc::now(), || false).await {

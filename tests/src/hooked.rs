@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use tokio::sync::Notify;
+use vaultwatch::domain::evidence::EvidenceHead;
 use vaultwatch::domain::{
     AffectedPoint, Backfill, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOutcome, ClaimOwner,
     CopyDetails, CopyJob, CopyJobId, CopyJobRecord, HealedBy, IdempotencyToken, Incident, IncidentId, IncidentKey,
@@ -361,5 +362,18 @@ impl<T: TrackingStore + Sync, H: Hook> TrackingStore for Hooked<T, H> {
 
     async fn mark_done_on(&self, task: DailyTask, day: NaiveDate) -> Result<bool, AwsError> {
         self.call(Call::MarkDoneOn, self.inner.mark_done_on(task, day)).await
+    }
+
+    async fn evidence_head(&self, scope: &str) -> Result<Option<EvidenceHead>, AwsError> {
+        self.call(Call::EvidenceHead, self.inner.evidence_head(scope)).await
+    }
+
+    async fn advance_evidence(
+        &self,
+        scope: &str,
+        from: Option<NaiveDate>,
+        to: &EvidenceHead,
+    ) -> Result<bool, AwsError> {
+        self.call(Call::AdvanceEvidence, self.inner.advance_evidence(scope, from, to)).await
     }
 }

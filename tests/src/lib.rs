@@ -280,6 +280,7 @@ pub fn memory_reconciler(
         copy_role,
         organization: None,
         path_check: None,
+        evidence: None,
         clock: std::sync::Arc::new(vaultwatch::ports::WallClock),
     }
 }

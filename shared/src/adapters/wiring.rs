@@ -5,19 +5,26 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 
-use super::{DynamoStore, PresignedUrlResponder, SdkBackup, SdkPathFacts, SnsAlerts, SqsRetryQueue};
+use super::{DynamoStore, PresignedUrlResponder, S3Evidence, SdkBackup, SdkPathFacts, SnsAlerts, SqsRetryQueue};
 use crate::config::{CopierConfig, ReconcilerConfig, RetrierConfig, TrackerConfig};
 use crate::handlers::copier::Copier;
 use crate::handlers::deploy_check::ReconcilerFunction;
-use crate::handlers::reconciler::{DailyPathCheck, Reconciler};
+use crate::handlers::reconciler::{DailyPathCheck, EvidenceSettings, Reconciler};
 use crate::handlers::retrier::Retrier;
 use crate::handlers::tracker::Tracker;
 use crate::handlers::vault_setup::custom_resource::VaultNotificationsResource;
 use crate::ports::WallClock;
 
 pub type AwsRetrier = Retrier<SdkBackup, DynamoStore, SnsAlerts, SqsRetryQueue>;
-pub type AwsReconciler =
-    ReconcilerFunction<SdkBackup, DynamoStore, SnsAlerts, SqsRetryQueue, SdkPathFacts, PresignedUrlResponder>;
+pub type AwsReconciler = ReconcilerFunction<
+    SdkBackup,
+    DynamoStore,
+    SnsAlerts,
+    SqsRetryQueue,
+    SdkPathFacts,
+    PresignedUrlResponder,
+    S3Evidence,
+>;
 pub type AwsVaultNotificationsResource = VaultNotificationsResource<SdkBackup, PresignedUrlResponder>;
 
 impl Tracker<DynamoStore> {
@@ -63,6 +70,11 @@ impl AwsReconciler {
             copy_role: config.copy_role,
             organization: config.organization,
             path_check: config.path_check_region.map(|region| DailyPathCheck { facts: SdkPathFacts::new(sdk), region }),
+            evidence: config.evidence.map(|evidence| EvidenceSettings {
+                sink: S3Evidence::new(sdk, evidence.bucket),
+                prefix: evidence.prefix,
+                organization_prefix: evidence.organization_prefix,
+            }),
             clock: Arc::new(WallClock),
         };
         // The same function serves the template's path check at deploy (a custom resource).

@@ -14,15 +14,17 @@ use super::reconciler::{Reconciler, Summary, SAFETY_MARGIN};
 use super::vault_setup::custom_resource::{respond_to, truncated};
 use super::HandlerError;
 use crate::domain::ClaimOwner;
-use crate::ports::{AlertSink, BackupApi, CustomResourceResponder, PathFactsApi, RetryQueue, TrackingStore};
+use crate::ports::{
+    AlertSink, BackupApi, CustomResourceResponder, EvidenceSink, NoEvidence, PathFactsApi, RetryQueue, TrackingStore,
+};
 
-pub struct ReconcilerFunction<B, S, A, Q, P, R> {
-    pub reconciler: Reconciler<B, S, A, Q, P>,
+pub struct ReconcilerFunction<B, S, A, Q, P, R, E = NoEvidence> {
+    pub reconciler: Reconciler<B, S, A, Q, P, E>,
     /// Answers the custom resource's requests (the presigned response URL).
     pub responder: R,
 }
 
-impl<B, S, A, Q, P, R> ReconcilerFunction<B, S, A, Q, P, R>
+impl<B, S, A, Q, P, R, E> ReconcilerFunction<B, S, A, Q, P, R, E>
 where
     B: BackupApi,
     S: TrackingStore,
@@ -30,6 +32,7 @@ where
     Q: RetryQueue,
     P: PathFactsApi,
     R: CustomResourceResponder,
+    E: EvidenceSink,
 {
     /// Lambda entry point: a CloudFormation custom resource request (it names a `ResponseURL`, which
     /// is always answered, so no stack waits on it) is the check at deploy; anything else is a

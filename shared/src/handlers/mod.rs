@@ -5,6 +5,7 @@ pub mod copier;
 pub mod coverage;
 pub mod deadline;
 pub mod deploy_check;
+pub mod evidence;
 pub mod healing;
 mod measured;
 pub mod organization;
@@ -43,6 +44,8 @@ pub enum HandlerError {
     NoRecoveryPoint(BackupJobId),
     #[error("{failed} of {total} records failed; first: {first}")]
     Records { failed: usize, total: usize, first: Box<HandlerError> },
+    #[error("{0}")]
+    Evidence(String),
     #[error("the answer to CloudFormation was not delivered: {0}")]
     Respond(#[from] crate::ports::ResponseError),
 }
@@ -101,6 +104,7 @@ impl HandlerError {
             Self::StateNotSettled(..) => "StateNotSettled",
             Self::NoRecoveryPoint(_) => "NoRecoveryPoint",
             Self::Respond(_) => "ResponseNotDelivered",
+            Self::Evidence(_) => "EvidenceNotWritten",
             Self::Records { first, .. } => first.kind(),
         }
     }

@@ -27,6 +27,7 @@ use serde_json::Value;
 use super::copier::{CompletedBackup, Copier};
 use super::coverage::{CoverageAssessor, CoverageQuery};
 use super::deadline::{Deadline, Stopped};
+use super::evidence::{EvidenceWriter, EvidenceWritten};
 use super::healing::{CompletedCopy, Healer};
 use super::organization::{AccountCoverage, OrganizationAssessor, OrganizationSettings};
 use super::path_watch::{PathWatch, PathWatchSummary};
@@ -42,7 +43,8 @@ use crate::domain::{
 };
 use crate::notification::{scheduled_time, CopyJobEvent};
 use crate::ports::{
-    AlertSink, AwsError, BackupApi, Clock, CopyJobQuery, PathFactsApi, RetryQueue, TrackingStore, OPERATION_TIMEOUT,
+    AlertSink, AwsError, BackupApi, Clock, CopyJobQuery, EvidenceSink, NoEvidence, PathFactsApi, RetryQueue,
+    TrackingStore, OPERATION_TIMEOUT,
 };
 
 /// Listed jobs reconciled at once: their reads and writes of the tracking table overlap.
@@ -132,6 +134,9 @@ pub struct Summary {
     /// The organization's coverage per member account, when this stack has the organization view.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub organization: Option<OrganizationSummary>,
+    /// The evidence snapshots this run wrote (the day before's, on the day's first whole sweep).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<EvidenceWritten>,
     /// False when the deadline stopped the run; the next run continues from the saved cursor.
     pub complete: bool,
 }
@@ -288,7 +293,15 @@ pub struct DailyPathCheck<P> {
     pub region: String,
 }
 
-pub struct Reconciler<B, S, A, Q, P> {
+/// Where the daily evidence snapshots go (`EvidenceBucketName`): the bucket, and the key prefixes
+/// of this account's and (with the organization view) the organization's.
+pub struct EvidenceSettings<E> {
+    pub sink: E,
+    pub prefix: String,
+    pub organization_prefix: String,
+}
+
+pub struct Reconciler<B, S, A, Q, P, E = NoEvidence> {
     pub backup: B,
     pub store: S,
     pub alerts: A,
@@ -303,12 +316,16 @@ pub struct Reconciler<B, S, A, Q, P> {
     pub organization: Option<OrganizationSettings>,
     /// The daily path check (`PathCheck`), on the first whole sweep of each day (UTC).
     pub path_check: Option<DailyPathCheck<P>>,
+    /// The daily evidence snapshot of the day before, on the first whole sweep of each day (UTC).
+    pub evidence: Option<EvidenceSettings<E>>,
     /// The time of a run whose event carries none (a manual invocation); a scheduled run's time is
     /// its event's.
     pub clock: Arc<dyn Clock>,
 }
 
-impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue, P: PathFactsApi> Reconciler<B, S, A, Q, P> {
+impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue, P: PathFactsApi, E: EvidenceSink>
+    Reconciler<B, S, A, Q, P, E>
+{
     fn tracker(&self) -> Tracker<&S> {
         // The reconciler reads the API, not notifications: no publisher to verify.
         Tracker { store: &self.store, sources: SourcePolicy::default() }
@@ -410,7 +427,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue, P: PathFactsAp
         }
         if let Some(settings) = &self.organization {
             if !out_of_time() {
-                let report = self.report_organization(settings, sweep.window_start, now, &mut summary);
+                let report = self.report_organization(settings, sweep.window_start, run, &mut summary);
                 summary.complete = deadline.bound(report).await.is_ok();
             }
         }
@@ -478,6 +495,12 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue, P: PathFactsAp
             Listing::Whole => self.assess_coverage(window_start, &mut swept.ledger, run, summary).await,
             _ => CoverageRows::Unassessed,
         };
+        let evidence = match (&rows, &self.evidence) {
+            (CoverageRows::Assessed(rows), Some(settings)) => {
+                self.write_evidence(&settings.prefix, rows, window_start, run, summary).await
+            }
+            _ => Progress::Finished,
+        };
         // Alerted copies that a completed copy now covers: told once each, in the alert's thread.
         let resolutions = match self.publish_resolutions(&mut swept.ledger, summary, run).await {
             Ok(progress) => progress,
@@ -497,6 +520,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue, P: PathFactsAp
         let (watching, broken) = self.watch_incidents(summary, run).await;
         summary.missing_copy_pass = self.missing_copy_pass(swept, &rows, &broken, run, out_of_time, summary).await?;
         Ok(checking == Progress::Finished
+            && evidence == Progress::Finished
             && healing == Progress::Finished
             && backfilling == Progress::Finished
             && watching == Progress::Finished
@@ -697,6 +721,38 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue, P: PathFactsAp
         }
     }
 
+    /// The day before's evidence snapshot of `prefix`'s scope, unless written (a failure is counted
+    /// and logged; the chain stays where it was, so the next whole sweep writes the day).
+    async fn write_evidence(
+        &self,
+        prefix: &str,
+        rows: &[Coverage],
+        window_start: DateTime<Utc>,
+        run: Run<'_>,
+        summary: &mut Summary,
+    ) -> Progress {
+        let Some(settings) = &self.evidence else { return Progress::Finished };
+        let organization = prefix == settings.organization_prefix;
+        let write = async {
+            // The organization's scope has no incidents of its own: member stacks keep theirs.
+            let incidents = if organization { Vec::new() } else { self.store.open_incidents().await? };
+            let writer = EvidenceWriter { sink: &settings.sink, store: &self.store, prefix: prefix.to_owned() };
+            writer.write_daily(rows, &incidents, window_start, run.now).await
+        };
+        match run.deadline.bound(write).await {
+            Ok(Ok(written)) => {
+                summary.evidence.extend(written);
+                Progress::Finished
+            }
+            Ok(Err(err)) => {
+                summary.errors += 1;
+                tracing::error!(error = %err, prefix, "could not write the evidence snapshot");
+                Progress::Finished
+            }
+            Err(Stopped) => Progress::Stopped,
+        }
+    }
+
     /// Whether to look for routed copies nobody started, and the look. It may run only on a whole
     /// listing: a copy missing from a partial one may exist, and starting another could duplicate a
     /// plan's CopyAction.
@@ -736,12 +792,15 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue, P: PathFactsAp
         &self,
         settings: &OrganizationSettings,
         since: DateTime<Utc>,
-        now: DateTime<Utc>,
+        run: Run<'_>,
         summary: &mut Summary,
     ) {
         let assessor = OrganizationAssessor { backup: &self.backup, settings: settings.clone() };
-        match assessor.report(since, now).await {
+        match assessor.report(since, run.now).await {
             Ok(report) => {
+                if let Some(evidence) = &self.evidence {
+                    self.write_evidence(&evidence.organization_prefix, &report.rows, since, run, summary).await;
+                }
                 tracing::info!(
                     accounts = report.accounts.len(),
                     uncovered = report.summary.uncovered(),

@@ -9,10 +9,11 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{
-    AlertSink, AwsError, BackupApi, BackupJobQuery, CopyJobQuery, DailyTask, IncidentClaim, IncidentClaimKind,
-    IncidentEntry, Page, PathFactsApi, PlanCopyAction, RetryQueue, RetryRequest, RoleSimulationRequest,
-    StartCopyRequest, TrackingStore,
+    AlertSink, AwsError, BackupApi, BackupJobQuery, CopyJobQuery, DailyTask, EvidenceSink, IncidentClaim,
+    IncidentClaimKind, IncidentEntry, Page, PathFactsApi, PlanCopyAction, RetryQueue, RetryRequest,
+    RoleSimulationRequest, StartCopyRequest, TrackingStore,
 };
+use crate::domain::evidence::EvidenceHead;
 use crate::domain::{
     AccountId, AffectedPoint, Alert, Backfill, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOutcome,
     ClaimOwner, CopyDetails, CopyJob, CopyJobId, CopyJobRecord, HealedBy, IdempotencyToken, Incident, IncidentId,
@@ -293,6 +294,17 @@ impl<T: TrackingStore> TrackingStore for &T {
     fn mark_done_on(&self, task: DailyTask, day: NaiveDate) -> impl Future<Output = Result<bool, AwsError>> + Send {
         (**self).mark_done_on(task, day)
     }
+    fn evidence_head(&self, scope: &str) -> impl Future<Output = Result<Option<EvidenceHead>, AwsError>> + Send {
+        (**self).evidence_head(scope)
+    }
+    fn advance_evidence(
+        &self,
+        scope: &str,
+        from: Option<NaiveDate>,
+        to: &EvidenceHead,
+    ) -> impl Future<Output = Result<bool, AwsError>> + Send {
+        (**self).advance_evidence(scope, from, to)
+    }
     fn refused(
         &self,
         tokens: &[IdempotencyToken],
@@ -368,5 +380,16 @@ impl<T: PathFactsApi> PathFactsApi for &T {
     }
     fn list_organization_accounts(&self) -> impl Future<Output = Result<Vec<AccountId>, AwsError>> + Send {
         (**self).list_organization_accounts()
+    }
+}
+
+impl<T: EvidenceSink> EvidenceSink for &T {
+    fn put_object(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &'static str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send {
+        (**self).put_object(key, body, content_type)
     }
 }

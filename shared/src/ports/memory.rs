@@ -12,9 +12,11 @@ use aws_lambda_events::cloudformation::CloudFormationCustomResourceResponse;
 use super::RoleSimulationRequest;
 use super::{
     AccountScope, AlertSink, AwsError, BackupApi, BackupJobQuery, Clock, CopyJobQuery, CustomResourceResponder,
-    DailyTask, ErrorClass, IncidentClaim, IncidentClaimKind, IncidentEntry, Page, PathFactsApi, PlanCopyAction,
-    ResponseError, RetryQueue, RetryRequest, StartCopyRequest, TrackingStore, Unreadable, VaultNotificationsApi,
+    DailyTask, ErrorClass, EvidenceReader, EvidenceSink, IncidentClaim, IncidentClaimKind, IncidentEntry, Page,
+    PathFactsApi, PlanCopyAction, ResponseError, RetryQueue, RetryRequest, StartCopyRequest, TrackingStore, Unreadable,
+    VaultNotificationsApi,
 };
+use crate::domain::evidence::{EvidenceHead, StoredVersion};
 use crate::domain::{
     AccountId, AffectedPoint, Alert, Backfill, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOutcome,
     ClaimOwner, Composite, CopyDetails, CopyJob, CopyJobId, CopyJobRecord, HealedBy, IamRoleArn, IdempotencyToken,
@@ -116,6 +118,9 @@ pub enum Call {
     ReleaseBackfillVault,
     ListGrants,
     PathRecords,
+    EvidenceHead,
+    AdvanceEvidence,
+    PutObject,
 }
 
 impl Call {
@@ -175,6 +180,9 @@ impl Call {
             Self::AffectedSlots => "affected_slots",
             Self::DoneOn => "done_on",
             Self::MarkDoneOn => "mark_done_on",
+            Self::EvidenceHead => "evidence_head",
+            Self::AdvanceEvidence => "advance_evidence",
+            Self::PutObject => "PutObject",
             Self::NotePathCopy => "note_path_copy",
             Self::ClaimBackfillVault => "claim_backfill_vault",
             Self::ListGrants => "ListGrants",
@@ -635,6 +643,7 @@ pub struct MemoryStore {
     refusals: Mutex<HashMap<IdempotencyToken, Refusal>>,
     incidents: Mutex<Incidents>,
     daily: Mutex<HashMap<DailyTask, NaiveDate>>,
+    evidence: Mutex<HashMap<String, EvidenceHead>>,
     paths: Mutex<HashMap<PathKey, PathRecord>>,
     backfill_vaults: Mutex<HashMap<BackupVaultArn, StoredClaim>>,
     calls: Mutex<BTreeMap<Call, usize>>,
@@ -1205,6 +1214,109 @@ impl TrackingStore for MemoryStore {
         }
         daily.insert(task, day);
         Ok(true)
+    }
+
+    async fn evidence_head(&self, scope: &str) -> Result<Option<EvidenceHead>, AwsError> {
+        self.check(Call::EvidenceHead)?;
+        Ok(lock(&self.evidence).get(scope).cloned())
+    }
+
+    async fn advance_evidence(
+        &self,
+        scope: &str,
+        from: Option<NaiveDate>,
+        to: &EvidenceHead,
+    ) -> Result<bool, AwsError> {
+        self.check(Call::AdvanceEvidence)?;
+        let mut heads = lock(&self.evidence);
+        if heads.get(scope).map(|head| head.day) != from {
+            return Ok(false);
+        }
+        heads.insert(scope.to_owned(), to.clone());
+        Ok(true)
+    }
+}
+
+/// An evidence bucket in memory, versioned as S3 is: a put adds a version, a delete without a
+/// version adds a delete marker.
+#[derive(Default)]
+pub struct MemoryEvidence {
+    /// Per key, its versions oldest first (`None`: a delete marker).
+    objects: Mutex<BTreeMap<String, Vec<Option<Vec<u8>>>>>,
+    faults: Faults,
+}
+
+impl MemoryEvidence {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The latest content of every key that has one.
+    pub fn latest(&self) -> BTreeMap<String, Vec<u8>> {
+        lock(&self.objects)
+            .iter()
+            .filter_map(|(key, versions)| Some((key.clone(), versions.last()?.clone()?)))
+            .collect()
+    }
+
+    /// How many versions (delete markers included) each key has.
+    pub fn version_counts(&self) -> BTreeMap<String, usize> {
+        lock(&self.objects).iter().map(|(key, versions)| (key.clone(), versions.len())).collect()
+    }
+
+    /// A delete without a version id: a delete marker.
+    pub fn delete(&self, key: &str) {
+        lock(&self.objects).entry(key.to_owned()).or_default().push(None);
+    }
+
+    /// A put from outside vaultwatch (an edit).
+    pub fn overwrite(&self, key: &str, body: &[u8]) {
+        lock(&self.objects).entry(key.to_owned()).or_default().push(Some(body.to_vec()));
+    }
+
+    /// The next `times` puts fail with `error` (after those already queued).
+    pub fn fail_next(&self, times: usize, error: AwsError) {
+        self.faults.queue(Call::PutObject, times, error);
+    }
+
+    /// The next `times` puts (after those already queued) succeed.
+    pub fn pass_next(&self, times: usize) {
+        self.faults.pass(Call::PutObject, times);
+    }
+}
+
+impl EvidenceSink for MemoryEvidence {
+    async fn put_object(&self, key: &str, body: Vec<u8>, _content_type: &'static str) -> Result<(), AwsError> {
+        self.faults.check(Call::PutObject)?;
+        lock(&self.objects).entry(key.to_owned()).or_default().push(Some(body));
+        Ok(())
+    }
+}
+
+impl EvidenceReader for MemoryEvidence {
+    async fn list_versions(&self, prefix: &str) -> Result<Vec<StoredVersion>, AwsError> {
+        let objects = lock(&self.objects);
+        Ok(objects
+            .iter()
+            .filter(|(key, _)| key.starts_with(prefix))
+            .flat_map(|(key, versions)| {
+                versions.iter().enumerate().map(move |(n, version)| StoredVersion {
+                    key: key.clone(),
+                    version_id: n.to_string(),
+                    is_latest: n + 1 == versions.len(),
+                    delete_marker: version.is_none(),
+                })
+            })
+            .collect())
+    }
+
+    async fn get_version(&self, key: &str, version_id: &str) -> Result<Vec<u8>, AwsError> {
+        let objects = lock(&self.objects);
+        let version = version_id.parse::<usize>().ok();
+        objects
+            .get(key)
+            .and_then(|versions| versions.get(version?)?.clone())
+            .ok_or_else(|| service_error("s3", "GetObject", "NoSuchVersion"))
     }
 }
 

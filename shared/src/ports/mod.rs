@@ -13,6 +13,7 @@ use aws_lambda_events::cloudformation::CloudFormationCustomResourceResponse;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::evidence::{EvidenceHead, StoredVersion};
 use crate::domain::{
     AccountId, AffectedPoint, Alert, Backfill, BackupJob, BackupJobId, BackupVaultArn, Claim, ClaimKind, ClaimOutcome,
     ClaimOwner, CopyDetails, CopyJob, CopyJobId, CopyJobRecord, CopyJobState, HealedBy, IamRoleArn, IdempotencyToken,
@@ -520,6 +521,16 @@ pub trait TrackingStore: Send + Sync {
     fn done_on(&self, task: DailyTask) -> impl Future<Output = Result<Option<NaiveDate>, AwsError>> + Send;
     /// Records `task` finished on `day`; only a later day moves it (true if this call moved it).
     fn mark_done_on(&self, task: DailyTask, day: NaiveDate) -> impl Future<Output = Result<bool, AwsError>> + Send;
+    /// Where the evidence chain of `scope` (its key prefix) stands, if it has a day.
+    fn evidence_head(&self, scope: &str) -> impl Future<Output = Result<Option<EvidenceHead>, AwsError>> + Send;
+    /// Moves the chain of `scope` from the day `from` (none: it has no day yet) to `to`; false when
+    /// another writer moved it first.
+    fn advance_evidence(
+        &self,
+        scope: &str,
+        from: Option<NaiveDate>,
+        to: &EvidenceHead,
+    ) -> impl Future<Output = Result<bool, AwsError>> + Send;
 }
 
 /// A task the reconciler does once a day (UTC), on the first whole sweep of the day.
@@ -635,6 +646,34 @@ pub trait CustomResourceResponder: Send + Sync {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("could not answer CloudFormation: {0}")]
 pub struct ResponseError(pub String);
+
+/// Where evidence snapshots are written: the evidence bucket (PutObject only; the functions never
+/// read it back).
+pub trait EvidenceSink: Send + Sync {
+    fn put_object(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &'static str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// No evidence bucket: a reconciler without snapshots (tests, tools). Uninhabited: never called.
+pub enum NoEvidence {}
+
+impl EvidenceSink for NoEvidence {
+    async fn put_object(&self, _key: &str, _body: Vec<u8>, _content_type: &'static str) -> Result<(), AwsError> {
+        match *self {}
+    }
+}
+
+/// How `vaultwatch evidence` reads the bucket, every version of every object included.
+pub trait EvidenceReader: Send + Sync {
+    /// Every version and delete marker under `prefix`.
+    fn list_versions(&self, prefix: &str) -> impl Future<Output = Result<Vec<StoredVersion>, AwsError>> + Send;
+    /// One version's content.
+    fn get_version(&self, key: &str, version_id: &str) -> impl Future<Output = Result<Vec<u8>, AwsError>> + Send;
+}
 
 /// The delay queue that holds retries until their backoff has passed.
 pub trait RetryQueue: Send + Sync {

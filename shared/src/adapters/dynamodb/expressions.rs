@@ -50,6 +50,10 @@ pub const FIRST_DIGEST: &str =
 pub const LATER_COPY: &str = "attribute_not_exists(#last_copy_at) OR #last_copy_at < :last_copy_at";
 /// A daily task's day moves forward only.
 pub const LATER_DAY: &str = "attribute_not_exists(#done_on) OR #done_on < :done_on";
+/// An evidence chain has no day yet.
+pub const NO_EVIDENCE_YET: &str = "attribute_not_exists(#evidence_day)";
+/// An evidence chain's last day is still `:from` (no other writer moved it).
+pub const EVIDENCE_STILL_AT: &str = "#evidence_day = :from";
 pub const NEXT_DIGEST: &str = "#opened_at = :episode AND #incident_state = :open AND #last_digest_at = :previous";
 
 /// One UpdateItem's update expression, condition, and placeholder bindings.

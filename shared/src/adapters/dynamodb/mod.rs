@@ -18,19 +18,20 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use self::expressions::{
     UpdateExpression, BACKFILL_CLAIM_IS_FREE, BACKFILL_NOT_TOLD_AND_OURS, BACKFILL_SLOT_IS_NEXT, CLAIM_IS_FREE,
-    CLAIM_IS_OURS, CLAIM_IS_OURS_AND_PENDING, EPISODE_IS_OPEN, FIRST_DIGEST, INCIDENT_CLAIM_IS_FREE,
+    CLAIM_IS_OURS, CLAIM_IS_OURS_AND_PENDING, EPISODE_IS_OPEN, EVIDENCE_STILL_AT, FIRST_DIGEST, INCIDENT_CLAIM_IS_FREE,
     INCIDENT_CLAIM_IS_OURS, INCIDENT_CLAIM_IS_OURS_AND_PENDING, INCIDENT_MAY_OPEN, ITEM_EXISTS, ITEM_IS_NEW,
-    LATER_COPY, LATER_DAY, NEXT_DIGEST, POINT_STILL_TAKEN_AT, STATE_MOVES_FORWARD,
+    LATER_COPY, LATER_DAY, NEXT_DIGEST, NO_EVIDENCE_YET, POINT_STILL_TAKEN_AT, STATE_MOVES_FORWARD,
 };
 use self::schema::{
     affected, backfill, backfill_claim, backfill_from_item, backfill_key, backfill_vault, backfill_vault_key,
     claim_done, copy, copy_key, copy_path, copy_path_key, cursor, cursor_from_item, cursor_to_item, daily, daily_key,
-    detail_attributes, incident, incident_claim, incident_from_item, incident_key, incident_name, number,
-    open_incidents, opened_at, path_record_from_item, point_from_json, point_json, point_key, record_from_item,
-    refusal, refusal_key, refusal_token, slot_key, slot_of, state_at, string, timestamp, Item, ITEM_TYPE, PK,
-    UPDATED_AT,
+    detail_attributes, evidence, evidence_key, incident, incident_claim, incident_from_item, incident_key,
+    incident_name, number, open_incidents, opened_at, path_record_from_item, point_from_json, point_json, point_key,
+    record_from_item, refusal, refusal_key, refusal_token, slot_key, slot_of, state_at, string, timestamp, Item,
+    ITEM_TYPE, PK, UPDATED_AT,
 };
 use super::error::classify;
+use crate::domain::evidence::EvidenceHead;
 use crate::domain::{
     AffectedPoint, Backfill, BackupVaultArn, Claim, ClaimKind, ClaimOutcome, ClaimOwner, CopyDetails, CopyJobId,
     CopyJobRecord, CopyJobState, HealedBy, IdempotencyToken, Incident, IncidentId, IncidentKey, Ownership,
@@ -856,6 +857,40 @@ impl TrackingStore for DynamoStore {
             .set(daily::DONE_ON, string(&day.format("%Y-%m-%d").to_string()))
             .condition(LATER_DAY);
         Ok(matches!(self.update("UpdateItem", daily_key(task), write, false).await?, Updated::Applied(_)))
+    }
+
+    async fn evidence_head(&self, scope: &str) -> Result<Option<EvidenceHead>, AwsError> {
+        let Some(item) = self.get_item(evidence_key(scope)).await? else { return Ok(None) };
+        let s = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str);
+        let (Some(day), Some(sha256)) =
+            (s(evidence::DAY).and_then(|day| NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()), s(evidence::SHA256))
+        else {
+            return Ok(None);
+        };
+        let history = s(evidence::HISTORY).and_then(|json| serde_json::from_str(json).ok()).unwrap_or_default();
+        Ok(Some(EvidenceHead { day, sha256: sha256.to_owned(), history }))
+    }
+
+    async fn advance_evidence(
+        &self,
+        scope: &str,
+        from: Option<NaiveDate>,
+        to: &EvidenceHead,
+    ) -> Result<bool, AwsError> {
+        let history = serde_json::to_string(&to.history).unwrap_or_else(|_| "[]".to_owned());
+        let write = UpdateExpression::default()
+            .set(ITEM_TYPE, string(evidence::KIND))
+            .set(UPDATED_AT, timestamp(Utc::now()))
+            .set(evidence::SHA256, string(&to.sha256))
+            .set(evidence::HISTORY, string(history));
+        let write = match from {
+            None => write.set(evidence::DAY, string(to.day.format("%Y-%m-%d").to_string())).condition(NO_EVIDENCE_YET),
+            Some(from) => write
+                .set(evidence::DAY, string(to.day.format("%Y-%m-%d").to_string()))
+                .value("from", string(from.format("%Y-%m-%d").to_string()))
+                .condition(EVIDENCE_STILL_AT),
+        };
+        Ok(matches!(self.update("UpdateItem", evidence_key(scope), write, false).await?, Updated::Applied(_)))
     }
 
     async fn save_cursor(&self, sweep: &SweepCursor) -> Result<(), AwsError> {

@@ -275,6 +275,21 @@ pub fn backfill_vault_key(vault: &crate::domain::BackupVaultArn) -> AttributeVal
     AttributeValue::S(format!("backfill-vault#{vault}"))
 }
 
+/// `evidence#<scope>`: where a scope's chain of evidence snapshots stands (the writer never reads
+/// the bucket).
+pub mod evidence {
+    pub const KIND: &str = "evidence_chain";
+    /// The last day written (`YYYY-MM-DD`), its manifest's SHA-256, and the JSON of the last 30
+    /// days' totals (the page's chart).
+    pub const DAY: &str = "evidence_day";
+    pub const SHA256: &str = "evidence_sha256";
+    pub const HISTORY: &str = "evidence_history";
+}
+
+pub fn evidence_key(scope: &str) -> AttributeValue {
+    AttributeValue::S(format!("evidence#{scope}"))
+}
+
 pub fn backfill_key(digest: &str) -> AttributeValue {
     AttributeValue::S(format!("backfill#{digest}"))
 }
