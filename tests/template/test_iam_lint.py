@@ -142,6 +142,7 @@ def get_att(name, attribute):
         "AWS::SNS::Topic": f"arn:{PARTITION}:sns:{REGION}:{ACCOUNT}:{physical_name(name)}",
         "AWS::KMS::Key": f"arn:{PARTITION}:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
         "AWS::Serverless::Function": f"arn:{PARTITION}:lambda:{REGION}:{ACCOUNT}:function:{physical_name(name)}",
+        "AWS::S3::Bucket": f"arn:{PARTITION}:s3:::{physical_name(name)}",
     }
     if attribute == "Arn":
         return arns[kind]

@@ -93,17 +93,17 @@ def test_the_tracking_table_has_a_retained_key_of_its_own_and_nothing_deleted_sh
 
 
 def test_the_retained_resources_are_the_documented_ones():
-    # What stays after `sam delete` (README "Uninstall"): the table and its key; in the DR vault
-    # template, the vault and its key.
+    # What stays after `sam delete` (README "Uninstall"): the table and its key, the evidence bucket
+    # and its TLS-only policy; in the DR vault template, the vault and its key.
     kept = {path.name: sorted(n for n, r in load(path)["Resources"].items() if retained(r)) for path in TEMPLATES}
     assert kept == {
-        "template.yaml": ["TrackingTable", "TrackingTableKey"],
+        "template.yaml": ["EvidenceBucket", "EvidenceBucketPolicy", "TrackingTable", "TrackingTableKey"],
         "central-alerts.yaml": [],
         "dr-vault.yaml": ["AirGappedVault", "StandardVault", "VaultKey"],
     }
     readme = (ROOT / "README.md").read_text()
     uninstall = readme.split("\n## Uninstall\n", 1)[1].split("\n## ", 1)[0]
-    for name in ("tracking table", "key", "DR vault", "ScheduleKeyDeletion", "delete-table"):
+    for name in ("tracking table", "key", "DR vault", "ScheduleKeyDeletion", "delete-table", "evidence bucket", "Object Lock"):
         assert name.lower() in uninstall.lower(), name
 
 

@@ -314,6 +314,13 @@ README_GRANTS["CopyJobReconcilerFunction"] = {
     "kms:GetKeyPolicy": {"arn:${AWS::Partition}:kms:*:${AWS::AccountId}:key/*"},
     "kms:ListGrants": {"arn:${AWS::Partition}:kms:*:${AWS::AccountId}:key/*"},
     "iam:SimulatePrincipalPolicy": {"arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"},
+    # The daily evidence snapshots: new objects under the prefix of the created or the given bucket.
+    "s3:PutObject": {
+        "arn:${AWS::Partition}:s3:::${Bucket}/coverage-evidence/*",
+        "CreatesEvidenceBucket",
+        "EvidenceBucket",
+        "EvidenceBucketName",
+    },
 }
 # And all of them: the failure destination and the stack's key.
 EVERY_FUNCTION_GRANTS = {
