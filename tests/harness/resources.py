@@ -9,13 +9,29 @@ import json
 from typing import TYPE_CHECKING
 
 from harness import schema
-from harness.config import ACCOUNT, COPY_TARGETS, CREDENTIALS, RECONCILE_PAGE_SIZE, ROLE, Settings
+from harness.config import ACCOUNT, COPY_TARGETS, CREDENTIALS, RECONCILE_PAGE_SIZE, REGION, ROLE, Settings
 from harness.template import template_filter_policies
 
 if TYPE_CHECKING:
     from harness.processes import Endpoints
 
 TABLE = "vaultwatch-tracking"
+EVIDENCE_BUCKET = "vaultwatch-evidence"
+# The template's key prefix of the evidence (EVIDENCE_PREFIX is it/<account>/<region>).
+EVIDENCE_PREFIX = "coverage-evidence"
+EVIDENCE_RETENTION_DAYS = 400
+
+
+def create_evidence_bucket(s3) -> str:
+    """The bucket as template.yaml's EvidenceBucket makes it: Object Lock (which turns versioning
+    on) in compliance mode with the default retention."""
+    s3.create_bucket(Bucket=EVIDENCE_BUCKET, ObjectLockEnabledForBucket=True)
+    s3.put_bucket_versioning(Bucket=EVIDENCE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object_lock_configuration(Bucket=EVIDENCE_BUCKET, ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": EVIDENCE_RETENTION_DAYS}},
+    })
+    return EVIDENCE_BUCKET
 
 
 class Resources:
@@ -57,6 +73,8 @@ class Resources:
             self.subscription_queues[name] = url
         if self.endpoints.direct_topic is not None:
             self.endpoints.direct_topic.route(self.vault_topic, policies)
+        if self.settings.evidence:
+            self.evidence_bucket = create_evidence_bucket(client("s3"))
         self.alert_inbox, alert_inbox_arn = queue("alert-inbox")
         client("sns", self.settings.alert_region).subscribe(TopicArn=self.alert_topic, Protocol="sqs", Endpoint=alert_inbox_arn)
         return self
@@ -94,6 +112,11 @@ class Resources:
             # tests that run the path servers (harness.processes.path_servers) and say so.
             "PATH_CHECK": "off", **settings.reconciler_env,
         }
+        if settings.evidence:
+            specific["reconciler"].update({
+                "EVIDENCE_BUCKET": self.evidence_bucket, "EVIDENCE_PREFIX": f"{EVIDENCE_PREFIX}/{ACCOUNT}/{REGION}",
+                "EVIDENCE_ORGANIZATION_PREFIX": f"{EVIDENCE_PREFIX}/organization/{REGION}",
+            })
         if settings.copy_paths:
             specific["reconciler"].update({
                 "PATH_CHECK": "daily", "AWS_ENDPOINT_URL_IAM": self.endpoints.iam_proxy_url,

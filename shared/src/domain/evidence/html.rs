@@ -63,6 +63,7 @@ pub(super) fn page(manifest: &Manifest, rows: &[EvidenceRow], history: &[DayTota
                 }
                 h2 { "The last " (history.len()) " days" }
                 (chart(history))
+                p { span class="ok" { "■ covered" } " " span class="bad" { "■ uncovered" } " (per day the backups completed, UTC; hover a bar for its count)" }
                 h2 { "Not covered (" (uncovered.len()) ")" }
                 @if uncovered.is_empty() {
                     p { "Every required copy of the day's backups is there." }
