@@ -182,9 +182,56 @@ def test_aws_managed_backup_service_role_policy_grants_copy_into_backup_vault():
     assert f"({policy['DefaultVersionId']})" in section(FACTS.read_text(), "## Cross-account copy to a DR vault")
 
 
+# ---------------------------------------------------------------- the event feeds' delivery guarantees
+
+# AWS's words each document must quote (docs/aws-facts.md#eventbridge-feed, README "Choosing the event
+# feed"): AWS Backup's events are best effort, EventBridge's retries, the rules' metric, SNS's guarantee.
+FEED_QUOTES = {
+    "AWS Backup's events are best effort (DG)": "AWS Backup emits events to EventBridge in a best-effort manner every 5 minutes.",
+    "the events reference's delivery type": "Delivery type: Best effort",
+    "what best effort means": "in some rare cases an event might not be delivered",
+    "EventBridge's retries": "EventBridge retries sending the event for 24 hours and up to 185 times",
+    "the rule's metric": "If RuleName is specified, the number of events that matched with a specific rule.",
+    "SNS standard topics' guarantee": "A message is delivered at least once, but occasionally more than one copy of a message is delivered.",
+    "the CREATED copy event without its id": "The CREATED example has no `copyJobId`",
+}
+# What AWS does not say, said as if it did.
+FALSE_FEED_CLAIMS = [
+    r"AWS Backup[^.|]*\b(?:durabl[ey]|guarantees?|guaranteed)\b",
+    r"EventBridge[^.|]*(?:exactly once|never (?:loses|drops))",
+]
+
+
+def feed_problems(readme: str, facts: str) -> list[str]:
+    problems = []
+    feed = section(facts, "## EventBridge feed") if "## EventBridge feed\n" in facts else ""
+    for what, quote in FEED_QUOTES.items():
+        if quote not in feed:
+            problems.append(f"aws-facts (EventBridge feed) does not quote {what}: {quote!r}")
+    if "https://docs.aws.amazon.com/aws-backup/latest/devguide/eventbridge.html" not in feed:
+        problems.append("aws-facts does not cite the DG's EventBridge page")
+    choosing = section(readme, "## Choosing the event feed") if "## Choosing the event feed\n" in readme else ""
+    for needed in ("Best effort", "185 times", "delivered at least once", "docs/aws-facts.md#eventbridge-feed"):
+        if needed not in choosing:
+            problems.append(f"README (Choosing the event feed) does not give {needed!r}")
+    for claim in FALSE_FEED_CLAIMS:
+        for name, text in (("README", choosing), ("aws-facts", feed)):
+            if re.search(claim, text):
+                problems.append(f"{name} claims a delivery guarantee AWS does not document ({claim!r})")
+    return problems
+
+
+def test_the_event_feeds_guarantees_are_aws_words_with_their_sources():
+    assert feed_problems(README.read_text(), FACTS.read_text()) == []
+
+
 # ---------------------------------------------------------------- each check can fail
 
-BEFORE_README = """## Deploy to an organization
+BEFORE_README = """## Choosing the event feed
+
+`eventbridge` is the reliable feed: AWS Backup guarantees its events reach EventBridge, exactly once.
+
+## Deploy to an organization
 
 - **No SAM transform.** Service-managed StackSets run no macros, `AWS::Serverless` included, whatever
   the capabilities (`CAPABILITY_AUTO_EXPAND` does not help): they take the template as CloudFormation
@@ -205,7 +252,12 @@ many failures stop a region; auto-deployment ignores them.
 | `PassableRoleArns` | (empty) | Further roles the functions may pass to AWS Backup. |
 """
 
-BEFORE_FACTS = """## Organization alert topic
+BEFORE_FACTS = """## EventBridge feed
+
+- **Delivery.** AWS Backup delivers its events to EventBridge durably, at least once, and EventBridge
+  never loses them.
+
+## Organization alert topic
 
 - **`aws:PrincipalOrgID`**: the topic and key policies admit the organization's IAM principals (the
   member stacks' function roles); a member account's CloudWatch alarms (`cloudwatch.amazonaws.com`)
@@ -240,6 +292,11 @@ Sources: **CloudFormation API model**, botocore 1.43.127.
     (copy_role_problems, "does not quote the KC"),
     (copy_role_problems, "README Central DR account does not ask the backup role"),
     (copy_role_problems, "README's PassableRoleArns row does not say"),
+    (feed_problems, "does not quote AWS Backup's events are best effort"),
+    (feed_problems, "does not quote EventBridge's retries"),
+    (feed_problems, "README (Choosing the event feed) does not give 'Best effort'"),
+    (feed_problems, "README claims a delivery guarantee AWS does not document"),
+    (feed_problems, "aws-facts claims a delivery guarantee AWS does not document"),
 ], ids=lambda v: v if isinstance(v, str) else v.__name__)
 def test_each_check_reports_the_wording_the_documents_had_before(check, expected):
     problems = check(BEFORE_README, BEFORE_FACTS)

@@ -16,11 +16,12 @@ Runtime API, wired the way template.yaml wires them in AWS.
                      and stopped; their clients
     resources        the template's topics, queues and table, each function's environment, and
                      records written to the table as the event path would
-    delivery         SNS and SQS delivery to the functions, as Lambda does it (one at a time, or
-                     concurrently); settling the system
+    delivery         SNS, EventBridge and SQS delivery to the functions, as Lambda does it (one at a
+                     time, or concurrently); settling the system
     sns_direct       DirectTopic: the stand-in's notifications straight to the subscriptions (filter
                      policies by moto's matcher), for a burst of them
     moto_server      moto's server on a port the OS picks, reporting it with a READY line
+    moto_events      moto's EventBridge handing a rule's target the whole matched event, as AWS does
     lean_moto        moto's server without per-request costs that emulate nothing (the benchmark's)
     queries          what happened: alerts (taken or peeked), failure destination, tracking
                      table, copy jobs, metrics

@@ -63,6 +63,11 @@ class Settings:
     # moto without its per-request costs that emulate nothing, DynamoDB's conditional writes atomic
     # (harness.lean_moto); always so with concurrency.
     lean_moto: bool = False
+    # The template's EventSource: "sns" (the vault topic; vaults wired to it), "eventbridge" (the
+    # template's rules on moto's default event bus, each delivering to a queue per function, which
+    # harness.delivery hands over as Lambda's asynchronous invocation; the stand-in puts AWS Backup's
+    # events there; no vault wired), or "both".
+    event_source: str = "sns"
     # The copy paths' world (harness.processes.path_servers): moto with AWS's managed IAM policies,
     # the IAM proxy (SimulatePrincipalPolicy, STS), the stand-in reading keys and roles there, and
     # the reconciler's daily path check on, reading them.
@@ -70,3 +75,19 @@ class Settings:
     # The evidence bucket (template's EvidenceBucket): a moto bucket with versioning and compliance-mode
     # Object Lock, and the reconciler writing its daily snapshots to it.
     evidence: bool = False
+
+    def __post_init__(self):
+        if self.event_source not in EVENT_SOURCES:
+            raise ValueError(f"event_source {self.event_source!r} is not one of {EVENT_SOURCES}")
+
+    @property
+    def sns_feed(self) -> bool:
+        return self.event_source in ("sns", "both")
+
+    @property
+    def eventbridge_feed(self) -> bool:
+        return self.event_source in ("eventbridge", "both")
+
+
+# The template's EventSource values.
+EVENT_SOURCES = ("sns", "eventbridge", "both")

@@ -45,10 +45,13 @@ class StandIn:
     def create_vault(self, name: str, region: str = REGION, notify: bool | None = None, account: str | None = None) -> str:
         """A vault of `account` (the stack's own when None), created through the API. Its
         notifications go to the stack's vault topic when `notify` (default: only for the stack's own
-        account: another account's vault events are not the stack's)."""
+        account, another account's vault events are not the stack's, and only with the SNS feed: with
+        EventSource eventbridge no vault is wired)."""
         backup = self.backup_client(region, account)
         arn = backup.create_backup_vault(BackupVaultName=name)["BackupVaultArn"]
-        if notify if notify is not None else account in (None, ACCOUNT):
+        if notify is None:
+            notify = account in (None, ACCOUNT) and self.resources.settings.sns_feed
+        if notify:
             backup.put_backup_vault_notifications(BackupVaultName=name, SNSTopicArn=self.resources.vault_topic, BackupVaultEvents=VAULT_EVENTS)
         return arn
 

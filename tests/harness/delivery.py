@@ -1,8 +1,14 @@
 """Delivery as AWS does it. The vault topic fans out to one subscription per function with the
 template's filter policy (moto applies it); each notification reaches its function as an SNSEvent;
 a function error is retried twice and then kept in the failure destination (an SQS queue, in
-Lambda's destination record format). The retry queue feeds the retrier as SQS events with
-ReportBatchItemFailures semantics.
+Lambda's destination record format). With the EventBridge feed (Settings.event_source), each of the
+template's rules delivers the events moto matched to it to its function the same way, as the event
+itself (EventBridge invokes Lambda asynchronously too). The retry queue feeds the retrier as SQS
+events with ReportBatchItemFailures semantics.
+
+With both feeds a pass hands over every feed's events in the order `feed_order` says (a test may
+change it): "sns-first" (the default), "eventbridge-first", "interleaved" (one of each feed in turn)
+or "shuffled:<seed>".
 
 Nothing here waits on the clock: `settle()` delivers until every queue is empty, then lets the
 stand-in run the copy jobs that were started, and repeats until nothing moves.
@@ -29,7 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from harness.config import Settings
-from harness.events import failure_record, scheduled_event, sns_event, sqs_event
+from harness.events import eventbridge_event, failure_record, scheduled_event, sns_event, sqs_event
 from harness.lambda_runtime import Outcome
 
 if TYPE_CHECKING:
@@ -64,6 +70,8 @@ class Delivery:
         self.advance = advance
         # How many times each notification reaches its function (a test may change it for a while).
         self.duplicate_deliveries = 1
+        # In which order one pass hands over the two feeds' events (see the module's docstring).
+        self.feed_order = "sns-first"
         self.invocations: list[Invocation] = []
         # Concurrent delivery's state (made in `_worker_pools`): the worker pools, asynchronous
         # invocations to retry, and the locks of that list and of the retry queue's receives.
@@ -117,19 +125,48 @@ class Delivery:
         return self.duplicate_deliveries
 
     def deliver(self) -> int:
-        """One pass over every subscription queue and the retry queue. Returns messages handled."""
+        """One pass over every subscription queue, every rule's queue and the retry queue. Returns
+        messages handled."""
         if self.settings.concurrency:
             return self._deliver_concurrently()
-        handled = 0
         sqs = self.endpoints.client("sqs")
-        for name, url in self.resources.subscription_queues.items():
-            messages = self._receive(url)
-            for message in messages:
-                for _ in range(self.duplicate_deliveries):
-                    self.invoke_async(name, sns_event(message))
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-                handled += 1
-        return handled + self._deliver_retries()
+        pending = []  # (feed, function, event, queue, message)
+        for feed, queues, event_of in self._feeds():
+            for name, url in queues.items():
+                for message in self._receive(url):
+                    pending.append((feed, name, event_of(message), url, message))
+        for _, name, event, url, message in self.in_feed_order(pending):
+            for _ in range(self.duplicate_deliveries):
+                self.invoke_async(name, event)
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return len(pending) + self._deliver_retries()
+
+    def _feeds(self):
+        """(feed, function -> queue, the event Lambda builds from a message) of each feed."""
+        return (("sns", self.resources.subscription_queues, sns_event),
+                ("eventbridge", self.resources.rule_queues, eventbridge_event))
+
+    def in_feed_order(self, pending: list[tuple]) -> list[tuple]:
+        """`pending` (each item's first member its feed) in `feed_order`; within a feed, as received."""
+        order = self.feed_order
+        sns = [item for item in pending if item[0] == "sns"]
+        eventbridge = [item for item in pending if item[0] == "eventbridge"]
+        if order == "sns-first":
+            return sns + eventbridge
+        if order == "eventbridge-first":
+            return eventbridge + sns
+        if order == "interleaved":
+            mixed = []
+            for index in range(max(len(sns), len(eventbridge))):
+                mixed += eventbridge[index:index + 1] + sns[index:index + 1]
+            return mixed
+        if order.startswith("shuffled:"):
+            import random
+
+            mixed = list(pending)
+            random.Random(int(order.split(":", 1)[1])).shuffle(mixed)
+            return mixed
+        raise ValueError(f"unknown feed_order {order!r}")
 
     # ------------------------------------------------------------------ concurrent delivery
     def _worker_pools(self) -> dict[str, ThreadPoolExecutor]:
@@ -138,7 +175,7 @@ class Delivery:
             self._async_retries, self._retry_lock, self._retry_receive = [], threading.Lock(), threading.Lock()
             pools = self._pools = {
                 name: ThreadPoolExecutor(self.settings.concurrency.get(name, 1), thread_name_prefix=f"deliver-{name}")
-                for name in self.resources.subscription_queues
+                for name in {**self.resources.subscription_queues, **self.resources.rule_queues}
             }
             pools["retry queue"] = ThreadPoolExecutor(self.settings.retry_queue_concurrency, thread_name_prefix="retry-queue")
         return pools
@@ -180,6 +217,10 @@ class Delivery:
         or received from its queue and deleted in batches)."""
         if self.endpoints.direct_topic is not None:
             return self.endpoints.direct_topic.take(name)
+        return self._take_queued(url)
+
+    def _take_queued(self, url: str) -> list[dict]:
+        """Every message waiting in queue `url`, received and deleted in batches."""
         sqs, taken = self.endpoints.client("sqs"), []
         while messages := self._receive(url):
             sqs.delete_message_batch(QueueUrl=url, Entries=[
@@ -213,6 +254,11 @@ class Delivery:
             for message in self._take_notifications(name, url):
                 for _ in range(self.deliveries_of()):
                     invocations.append(pools[name].submit(self._invoke_async_attempt, name, sns_event(message), 1))
+                handled += 1
+        for name, url in self.resources.rule_queues.items():
+            for message in self._take_queued(url):
+                for _ in range(self.deliveries_of()):
+                    invocations.append(pools[name].submit(self._invoke_async_attempt, name, eventbridge_event(message), 1))
                 handled += 1
         # The event source scales out from one poller as it finds messages (an empty queue costs one receive).
         pollers = []

@@ -33,6 +33,13 @@ def sns_event(message: dict) -> dict:
     }]}
 
 
+def eventbridge_event(message: dict) -> dict:
+    """The event an EventBridge rule hands its Lambda target (`message`: an SQS message of the queue
+    standing in for the target, whose body is the matched event, whole, as a target without an input
+    transformer receives it)."""
+    return json.loads(message["Body"])
+
+
 def sqs_event(messages: list[dict], queue_name: str) -> dict:
     """The SQSEvent of an event source mapping over the queue `queue_name` (`messages`: as
     ReceiveMessage returns them)."""

@@ -29,6 +29,7 @@ def main() -> None:
         from harness import lean_moto  # its patches apply on import, before moto's app is made
 
         dynamodb = lean_moto.serve_dynamodb(HOST, 0)
+    from harness import moto_events  # noqa: F401 (EventBridge's targets get the whole event, as in AWS)
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 

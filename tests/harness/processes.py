@@ -124,7 +124,9 @@ class Endpoints:
         # stand-in's KMS decider fails the vault's copies (standin.paths); a vault without one asks
         # nothing. In the copy paths' world it reads roles through the IAM proxy too.
         iam = ["--iam-endpoint", self.iam_proxy_url] if self.iam_proxy_url else []
-        process, self.backup_url = start_standin(["--sns-endpoint", sns, "--kms-endpoint", self.moto_url, *iam],
+        # The EventBridge feed: AWS Backup's job events on moto's default bus, where the template's rules are.
+        events = ["--events-endpoint", self.moto_url] if self.settings.eventbridge_feed else []
+        process, self.backup_url = start_standin(["--sns-endpoint", sns, "--kms-endpoint", self.moto_url, *iam, *events],
                                                  stderr=self._log("standin.log"), start_new_session=True)
         self.processes.append(process)
 

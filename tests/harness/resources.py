@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from harness import schema
 from harness.config import ACCOUNT, COPY_TARGETS, CREDENTIALS, RECONCILE_PAGE_SIZE, REGION, ROLE, Settings
-from harness.template import template_filter_policies
+from harness.template import template_event_patterns, template_filter_policies
 
 if TYPE_CHECKING:
     from harness.processes import Endpoints
@@ -75,6 +75,17 @@ class Resources:
             self.endpoints.direct_topic.route(self.vault_topic, policies)
         if self.settings.evidence:
             self.evidence_bucket = create_evidence_bucket(client("s3"))
+        # The EventBridge feed: the template's rules on the default bus, their patterns as declared, each
+        # delivering to a queue that stands in for its function target (moto matches every event the
+        # stand-in puts against the patterns; harness.delivery invokes the function with what arrives).
+        self.rule_queues = {}
+        if self.settings.eventbridge_feed:
+            events = client("events")
+            for name, pattern in template_event_patterns().items():
+                url, arn = queue(f"eventbridge-to-{name}")
+                events.put_rule(Name=f"vaultwatch-{name}", EventPattern=json.dumps(pattern), State="ENABLED")
+                events.put_targets(Rule=f"vaultwatch-{name}", Targets=[{"Id": name, "Arn": arn}])
+                self.rule_queues[name] = url
         self.alert_inbox, alert_inbox_arn = queue("alert-inbox")
         client("sns", self.settings.alert_region).subscribe(TopicArn=self.alert_topic, Protocol="sqs", Endpoint=alert_inbox_arn)
         return self

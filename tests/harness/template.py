@@ -33,3 +33,17 @@ def template_parameter_default(name: str) -> str:
     """The default of one of template.yaml's parameters, as a string (as CloudFormation passes it)."""
     template = yaml.load((ROOT / "template.yaml").read_text(), Loader=CfnLoader)
     return str(template["Parameters"][name]["Default"])
+
+
+def template_event_patterns() -> dict[str, dict]:
+    """Each function's EventBridge rule pattern (the EventBridge feed), as template.yaml declares it:
+    the rule whose one target is the function."""
+    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=CfnLoader)
+    resources = template["Resources"]
+    patterns = {}
+    for name, (_, logical_id) in FUNCTIONS.items():
+        rules = [r for r in resources.values() if r["Type"] == "AWS::Events::Rule"
+                 and [t["Arn"] for t in r["Properties"]["Targets"]] == [f"{logical_id}.Arn"]]
+        (rule,) = rules
+        patterns[name] = rule["Properties"]["EventPattern"]
+    return patterns

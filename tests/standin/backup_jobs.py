@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from standin.accounts import arn_scope, caller_account, job_scope
 from standin.common import (ACCOUNT, AIR_GAPPED, DEFAULT_REGION, TERMINAL, VAULT_ARN, derive_category, invalid, not_found,
                             now, project)
+from standin import events
 from standin.copy_jobs import new_copy_job, notify_copy, start_copy
 from standin.recovery_points import new_point
 
@@ -117,6 +118,7 @@ def complete_backup(backup: BackupState, spec: dict) -> dict:
             else f"An AWS Backup job failed. Resource ARN : {backup_job['ResourceArn']}. BackupJob ID : {backup_job['BackupJobId']}"
         )
         backup.notify(vault, "BACKUP_JOB_COMPLETED", "BACKUP_JOB", state, backup_job["BackupJobId"], created, text)
+        events.emit(backup, backup_job["BackupVaultArn"], events.backup_job_event(backup_job))
     for copy_job in copies:
         notify_copy(backup, copy_job)
     return result
@@ -181,6 +183,7 @@ def bulk(backup: BackupState, spec: dict) -> dict:
     with backup.lock:
         vault = backup.vault(region, spec["vault"], "bulk", account)
         notifications, vault["notifications"] = vault["notifications"], None
+        backup.events_muted += 1
         try:
             for index in range(spec["count"]):
                 job = complete_backup(backup, {
@@ -207,5 +210,6 @@ def bulk(backup: BackupState, spec: dict) -> dict:
                     created["copies"] += 1
         finally:
             vault["notifications"] = notifications
+            backup.events_muted -= 1
             backup.changed()  # the copies' states and dates were set after they were created
     return created

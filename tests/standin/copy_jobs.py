@@ -12,7 +12,7 @@ import uuid
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from standin import paths
+from standin import events, paths
 from standin.accounts import caller_account, job_scope
 from standin.common import (ACCOUNT, AIR_GAPPED, COPY_STATES, TERMINAL, VAULT_ARN, ApiError, derive_category, invalid,
                             invalid_request, not_found, now, validate_lifecycle)
@@ -80,6 +80,9 @@ def child_states(backup: BackupState, parent_id: str) -> dict:
 
 
 def notify_copy(backup: BackupState, job: dict) -> None:
+    """The vault notification of the copy job's state, when its vault asks for it, and its EventBridge
+    event (every state, every vault)."""
+    events.emit(backup, job["SourceBackupVaultArn"], events.copy_job_event(job))
     vault = backup.vault_by_arn(job["SourceBackupVaultArn"])
     event, text = {
         "CREATED": ("COPY_JOB_STARTED", "An AWS Backup copy job has started."),

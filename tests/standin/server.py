@@ -235,12 +235,14 @@ def main() -> None:
     parser.add_argument("--iam-endpoint", default=os.environ.get("STANDIN_IAM_ENDPOINT"),
                         help="IAM endpoint (moto, or standin.iam_proxy) where copies read the role passed (default "
                              "$STANDIN_IAM_ENDPOINT; none: every role may copy)")
+    parser.add_argument("--events-endpoint", default=None,
+                        help="EventBridge endpoint (moto) to put AWS Backup's job state change events on (standin.events)")
     parser.add_argument("--strict-paths", action="store_true", default=os.environ.get("STANDIN_STRICT_PATHS") == "true",
                         help="enforce AWS's defaults on copy paths from the start (standin.paths; the paths control)")
     args = parser.parse_args()
     backup_model.service_model()  # load the model before accepting requests
     state = BackupState(args.sns_endpoint, kms_endpoint=args.kms_endpoint, iam_endpoint=args.iam_endpoint,
-                        strict_paths=args.strict_paths)
+                        strict_paths=args.strict_paths, events_endpoint=args.events_endpoint)
     server = LoopbackServer(make_handler(state), args.host, args.port)
     report_ready(server.port)
     try:

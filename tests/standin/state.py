@@ -23,9 +23,13 @@ class BackupState:
     """The service state. All access under one lock; SNS publishing happens outside it."""
 
     def __init__(self, sns_endpoint: str | None, *, kms_endpoint: str | None = None, iam_endpoint: str | None = None,
-                 strict_paths: bool = False):
+                 strict_paths: bool = False, events_endpoint: str | None = None):
         self.lock = threading.RLock()
         self.sns_endpoint = sns_endpoint
+        # Where AWS Backup's EventBridge events go (standin.events): moto's EventBridge; None: nowhere.
+        self.events_endpoint = events_endpoint
+        # Above 0 while a control makes jobs the event path never sees (bulk): no EventBridge event.
+        self.events_muted = 0
         self._sns = {}
         # Where the copy paths' deciders read keys and roles (moto); None: every key and role is
         # usable (standin.paths). strict_paths: AWS's defaults enforced from the start (and after reset).
@@ -99,10 +103,11 @@ class BackupState:
                 MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
             )
 
-    def aws_client(self, service: str, region: str, account: str | None):
-        """A client of `service` ("kms", "iam") at its endpoint, acting as `account` (moto's
-        header x-moto-account-id names the account a request acts in), or None without an endpoint."""
-        endpoint = self.endpoints.get(service)
+    def aws_client(self, service: str, region: str, account: str | None, endpoint: str | None = None):
+        """A client of `service` ("kms", "iam", "events") at its endpoint (`endpoint`, else the one
+        configured for it), acting as `account` (moto's header x-moto-account-id names the account a
+        request acts in), or None without an endpoint."""
+        endpoint = endpoint or self.endpoints.get(service)
         if not endpoint:
             return None
         key = (service, region, account or ACCOUNT)

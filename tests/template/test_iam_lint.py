@@ -72,7 +72,11 @@ SCENARIOS = {
         "TeamsTeamId": "74361522-da01-538d-aa2e-ac7918c6bb92",
         "TeamsTenantId": "1b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5d",
         "TeamsChannelId": "19%3ab6ef35dc342d56ba5654e6fc6d25a071%40thread.tacv2",
+        # Both event feeds: the rules, their dead letters' queue policy and key statement.
+        "EventSource": "both",
     },
+    # The EventBridge feed alone, without routes (no copier, so no copier rule in the queue policy).
+    "eventbridge-feed": {"EventSource": "eventbridge"},
     # A StackSet's stack: the backup role by name, the same value in every account, which each stack
     # turns into its own account's role ARN.
     "stackset-role-name": {"BackupRoleArn": "service-role/AWSBackupDefaultServiceRole"},
@@ -143,6 +147,7 @@ def get_att(name, attribute):
         "AWS::KMS::Key": f"arn:{PARTITION}:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
         "AWS::Serverless::Function": f"arn:{PARTITION}:lambda:{REGION}:{ACCOUNT}:function:{physical_name(name)}",
         "AWS::S3::Bucket": f"arn:{PARTITION}:s3:::{physical_name(name)}",
+        "AWS::Events::Rule": f"arn:{PARTITION}:events:{REGION}:{ACCOUNT}:rule/{physical_name(name)}",
     }
     if attribute == "Arn":
         return arns[kind]
@@ -249,11 +254,11 @@ def policy_documents(params, conditions):
 def test_every_policy_document_passes_parliament(scenario):
     params, conditions = deployment(SCENARIOS[scenario])
     documents = policy_documents(params, conditions)
-    # Five functions with policies, the vault topic policy, the key policy, the chat channels' policy
+    # Five functions with policies, the vault topic policy, the failure queue's policy, the key policy, the chat channels' policy
     # and their roles' trust policies: the extractor found them.
     assert {"function:CopyJobTrackerFunction", "function:CopyJobRetrierFunction", "function:CrossRegionCopierFunction",
             "function:CopyJobReconcilerFunction", "function:VaultNotificationsFunction",
-            "PolicyDocument:VaultEventsTopicPolicy", "KeyPolicy:EventsKey", "KeyPolicy:TrackingTableKey",
+            "PolicyDocument:VaultEventsTopicPolicy", "PolicyDocument:FailureQueuePolicy", "KeyPolicy:EventsKey", "KeyPolicy:TrackingTableKey",
             "PolicyDocument:ChatbotNotificationsPolicy",
             "AssumeRolePolicyDocument:SlackChannelRole", "AssumeRolePolicyDocument:TeamsChannelRole"} <= set(documents)
     unexpected, seen = [], set()

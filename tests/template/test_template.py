@@ -142,12 +142,25 @@ def test_only_aws_backup_of_this_account_may_publish_to_the_vault_topic():
 
 
 THIS_ACCOUNTS_TOPICS = "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:*"
+THIS_ACCOUNTS_QUEUES = "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:*"
+
+
+def key_statements():
+    """The stack key's policy statements, each as (condition or None, statement): a statement under
+    !If [Condition, statement, AWS::NoValue] is there only when the condition holds."""
+    for statement in RESOURCES["EventsKey"]["Properties"]["KeyPolicy"]["Statement"]:
+        if isinstance(statement, list):
+            condition, present, absent = statement
+            assert absent == "AWS::NoValue", statement
+            yield condition, present
+        else:
+            yield None, statement
 
 
 def test_services_publishing_to_the_encrypted_topics_use_the_key_under_the_topics_encryption_context():
     # The KMS request behind a service's publish carries the topic as encryption context (SNS sets
     # it); AWS documents no aws:Source* key there, and a condition on an absent key silences the topic.
-    statements = RESOURCES["EventsKey"]["Properties"]["KeyPolicy"]["Statement"]
+    statements = [s for _, s in key_statements()]
     publishers = {s["Principal"]["Service"]: s for s in statements
                   if s["Principal"].get("Service") in ("backup.amazonaws.com", "cloudwatch.amazonaws.com")}
     assert set(publishers) == {"backup.amazonaws.com", "cloudwatch.amazonaws.com"}
@@ -219,7 +232,9 @@ def test_an_alarm_fires_when_the_vault_topic_falls_silent():
     (alarm,) = [r for r in metric_alarms() if r["Properties"]["Dimensions"][0]["Value"] == "VaultEventsTopic.TopicName"]
     properties = alarm["Properties"]
     assert alarm["Condition"] == "AlarmOnSilentVaultTopic"
-    assert TEMPLATE["Conditions"]["AlarmOnSilentVaultTopic"] == [["SilentVaultTopicAlarmHours", "0"]]
+    # Off at 0 hours, and without the SNS feed (EventSource eventbridge: nothing publishes to the topic).
+    assert TEMPLATE["Conditions"]["AlarmOnSilence"] == [["SilentVaultTopicAlarmHours", "0"]]
+    assert TEMPLATE["Conditions"]["AlarmOnSilentVaultTopic"] == ["AlarmOnSilence", "UsesSnsFeed"]
     assert (properties["Namespace"], properties["MetricName"], properties["Statistic"]) == ("AWS/SNS", "NumberOfMessagesPublished", "Sum")
     assert properties["Dimensions"] == [{"Name": "TopicName", "Value": "VaultEventsTopic.TopicName"}]
     # One-hour periods, as many as the parameter says, every one of them silent.
@@ -547,6 +562,10 @@ ALARM_SCENARIOS = {
     "no-silence-alarm": {"SilentVaultTopicAlarmHours": 0},
     "no-lag-alarm": {"CopyLagThresholdHours": 0},
     "neither": {"SilentVaultTopicAlarmHours": 0, "CopyLagThresholdHours": 0},
+    # The feeds' silence alarms: the EventBridge feed's instead of the topic's, and both.
+    "eventbridge-feed": {"EventSource": "eventbridge"},
+    "both-feeds": {"EventSource": "both"},
+    "both-feeds-no-silence-alarm": {"EventSource": "both", "SilentVaultTopicAlarmHours": 0},
 }
 
 
@@ -842,7 +861,7 @@ def test_the_functions_alert_on_the_organization_topic_when_given_and_the_alarms
     actions = [r["Properties"]["AlarmActions"] for r in resources.values()
                if r["Type"] == "AWS::CloudWatch::Alarm" and "AlarmActions" in r["Properties"]]
     alarm_topics = ["<AlertTopic>", organization_topic] if scenario == "organization-topic-same-region" else ["<AlertTopic>"]
-    assert len(actions) == 5 and all(a == alarm_topics for a in actions), actions
+    assert len(actions) == 6 and all(a == alarm_topics for a in actions), actions
     # No alarm action outside the stack's region, whatever the parameters.
     for topics in actions:
         assert all(t == "<AlertTopic>" or t.split(":")[3] == "us-east-1" for t in topics), topics
@@ -930,11 +949,15 @@ def test_only_publishers_and_encrypters_use_the_key_so_chat_subscribers_need_not
     # SNS decrypts a message when it delivers it: a subscriber (Chatbot, e-mail) needs no key access.
     # Who publishes to the encrypted alert topic: the functions (their own kms grants) and CloudWatch
     # alarms, which the key policy lets use the key.
-    statements = RESOURCES["EventsKey"]["Properties"]["KeyPolicy"]["Statement"]
+    statements = [s for _, s in key_statements()]
     services = {s["Principal"].get("Service") for s in statements if "Service" in s["Principal"]}
     # No sns.amazonaws.com: no queue of the stack is an SNS subscription (SNS uses a queue's key only
-    # to deliver into it), and subscribers of a topic need nothing on its key.
-    assert services == {"backup.amazonaws.com", "cloudwatch.amazonaws.com", "logs.${AWS::Region}.amazonaws.com"}
+    # to deliver into it), and subscribers of a topic need nothing on its key. EventBridge writes the
+    # dead letters of the EventBridge feed's rules into the failure queue (only with that feed).
+    assert services == {"backup.amazonaws.com", "cloudwatch.amazonaws.com", "logs.${AWS::Region}.amazonaws.com",
+                        "events.amazonaws.com"}
+    conditional = {s["Principal"].get("Service"): c for c, s in key_statements() if c}
+    assert conditional == {"events.amazonaws.com": "UsesEventBridgeFeed"}
     alarming = [s for s in statements if s["Principal"].get("Service") == "cloudwatch.amazonaws.com"]
     assert alarming and {"kms:GenerateDataKey*", "kms:Decrypt"} <= set(alarming[0]["Action"])
     assert any(flat(r["Properties"].get("AlarmActions")) >= {"AlertTopic"} for r in of_type("AWS::CloudWatch::Alarm").values())
