@@ -69,12 +69,38 @@ async fn duplicate_completion_starts_no_second_copy() {
 }
 
 #[tokio::test]
-async fn eventbridge_completion_needs_no_lookup() {
+async fn an_eventbridge_completion_as_aws_documents_it_is_described_before_it_is_routed() {
+    // AWS's example event has no isParent and no recoveryPointLifecycle: whether the job is nested
+    // in a composite backup, or its recovery point temporary, is DescribeBackupJob's to say.
     let copier = copier(&two_routes());
     copier.handle(&fixture("eventbridge/backup-job-completed.json")).await.unwrap();
+    assert_eq!(copier.backup.calls(Call::DescribeBackupJob), 1);
+    assert_eq!(copier.backup.started_copies().len(), 2);
+}
+
+#[tokio::test]
+async fn an_eventbridge_completion_with_the_job_record_s_members_needs_no_lookup() {
+    let copier = copier(&two_routes());
+    let mut event = fixture("eventbridge/backup-job-completed.json");
+    event["detail"]["isParent"] = json!(false);
+    event["detail"]["recoveryPointLifecycle"] = json!({ "deleteAfterDays": 35 });
+    copier.handle(&event).await.unwrap();
     assert_eq!(copier.backup.calls(Call::DescribeBackupJob), 0);
     assert_eq!(copier.backup.started_copies().len(), 2);
     assert_eq!(copier.backup.total_calls(), 2, "one call per route");
+}
+
+#[tokio::test]
+async fn an_eventbridge_completion_of_a_nested_job_is_not_routed_even_when_its_event_does_not_say_so() {
+    let copier = copier(&two_routes());
+    let event = fixture("eventbridge/backup-job-completed.json");
+    let mut nested = backup_job_from_wire(&fixture("backup-api/describe-backup-job-completed.json"));
+    assert_eq!(nested.id.as_str(), event["detail"]["backupJobId"].as_str().unwrap());
+    nested.parent_job = Some(vaultwatch::domain::BackupJobId::parse("PARENT-1").unwrap());
+    copier.backup.add_backup_job(nested);
+    copier.handle(&event).await.unwrap();
+    assert_eq!(copier.backup.calls(Call::DescribeBackupJob), 1);
+    assert!(copier.backup.started_copies().is_empty(), "a nested job is copied with its composite parent");
 }
 
 #[tokio::test]

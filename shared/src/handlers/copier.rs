@@ -156,8 +156,9 @@ impl<B: BackupApi> Copier<B> {
         futures_util::future::join_all(starts).await
     }
 
-    /// Takes the facts from the event when it carries them all (EventBridge), else asks
-    /// DescribeBackupJob (SNS carries only the job id).
+    /// Takes the facts from the event when it carries all that decides routing (an EventBridge
+    /// event with the job record's composite and lifecycle members), else asks DescribeBackupJob
+    /// (SNS carries only the job id; AWS's documented EventBridge events lack those members).
     async fn completed_backup(&self, event: &BackupJobEvent) -> Result<Completion, HandlerError> {
         if event.parent_job.is_some() {
             return Ok(Completion::Nested);
@@ -165,8 +166,8 @@ impl<B: BackupApi> Copier<B> {
         if event.lifecycle.is_some_and(|lifecycle| lifecycle.deleted_after_copy()) {
             return Ok(Completion::Temporary);
         }
-        if let (Some(recovery_point), Some(vault), Some(resource_type)) =
-            (&event.recovery_point, &event.vault, &event.resource_type)
+        if let (true, Some(recovery_point), Some(vault), Some(resource_type)) =
+            (event.decides_routing(), &event.recovery_point, &event.vault, &event.resource_type)
         {
             return Ok(Completion::Copyable(CompletedBackup {
                 recovery_point: recovery_point.clone(),

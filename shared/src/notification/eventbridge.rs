@@ -61,6 +61,7 @@ pub(super) fn parse_eventbridge_event(payload: Value, at: &str) -> Result<Notifi
             iam_role: detail.parsed("iamRoleArn", IamRoleArn::parse)?,
             parent_job: detail.parsed("parentJobId", BackupJobId::parse)?,
             lifecycle: detail.lifecycle("recoveryPointLifecycle"),
+            is_parent: detail.value.get("isParent").and_then(Value::as_bool),
         }),
         other => JobEvent::Ignored {
             kind: JobKind::Other(other.chars().take(64).collect()),

@@ -91,6 +91,25 @@ pub struct BackupJobEvent {
     /// The recovery point's lifecycle, when the event carries it (EventBridge's
     /// `recoveryPointLifecycle`, presumed to mirror the API's member; SNS carries none).
     pub lifecycle: Option<Lifecycle>,
+    /// Whether the job is a composite parent, when the event says (EventBridge's `isParent`,
+    /// presumed to mirror DescribeBackupJob's `IsParent`, which every job has; SNS carries none).
+    pub is_parent: Option<bool>,
+}
+
+impl BackupJobEvent {
+    /// The event carries what decides whether the backup may be routed: its recovery point, vault
+    /// and resource type, and the job record's composite and lifecycle members (`isParent`, and
+    /// `recoveryPointLifecycle` for a temporary recovery point). AWS's documented EventBridge
+    /// examples have neither of the last two (docs/aws-facts.md#eventbridge-feed): such an event is
+    /// checked with DescribeBackupJob, as an SNS notification is, rather than a nested job or a
+    /// temporary recovery point being routed like an ordinary backup.
+    pub fn decides_routing(&self) -> bool {
+        self.recovery_point.is_some()
+            && self.vault.is_some()
+            && self.resource_type.is_some()
+            && self.is_parent.is_some()
+            && self.lifecycle.is_some()
+    }
 }
 
 /// Parses a Lambda event payload. The outer error means the payload is not a notification at all;

@@ -91,6 +91,7 @@ fn parse_record(index: usize, raw: &Value) -> Result<Notification, ParseError> {
                 iam_role: None,
                 parent_job: None,
                 lifecycle: None,
+                is_parent: None,
             })
         }
         kind => JobEvent::Ignored { reason: format!("event type {kind} is not handled"), kind },
