@@ -238,6 +238,69 @@ mod reconciler {
     }
 
     #[tokio::test]
+    async fn the_management_accounts_reconciler_writes_the_organizations_evidence_under_its_own_scope() {
+        use vaultwatch::domain::evidence::{day_bounds, Manifest, EVIDENCE_COLUMNS};
+        use vaultwatch::handlers::reconciler::EvidenceSettings;
+        use vaultwatch::ports::memory::MemoryEvidence;
+
+        let bucket = MemoryEvidence::new();
+        let base = management_reconciler(true);
+        let reconciler = Reconciler {
+            backup: base.backup,
+            store: base.store,
+            alerts: base.alerts,
+            queue: base.queue,
+            retry: base.retry,
+            sweep: SweepSettings { lookback: std::time::Duration::from_secs(7 * 24 * 3600), ..base.sweep },
+            routes: base.routes,
+            copy_role: None,
+            organization: base.organization,
+            path_check: None::<
+                vaultwatch::handlers::reconciler::DailyPathCheck<vaultwatch::ports::memory::MemoryPathFacts>,
+            >,
+            evidence: Some(EvidenceSettings {
+                sink: &bucket,
+                prefix: "coverage-evidence/999999999999/us-east-1".into(),
+                organization_prefix: "coverage-evidence/organization/us-east-1".into(),
+            }),
+            clock: base.clock,
+        };
+        // The run after midnight that follows the organization's last backup: that backup's day is
+        // the one written.
+        let report = organization().report(Utc::now() - Duration::days(7), Utc::now()).await.unwrap();
+        let last = report.rows.iter().map(|row| row.requirement.completed_at).max().unwrap();
+        let now = day_bounds(last.date_naive()).1 + Duration::minutes(30);
+        let summary = reconciler.run(now, || false).await.unwrap();
+        let yesterday = now.date_naive().pred_opt().unwrap();
+        assert_eq!(summary.evidence.len(), 2, "{summary:?}");
+        assert!(summary.evidence.iter().all(|w| w.day == yesterday));
+        let latest = bucket.latest();
+        let key = format!("coverage-evidence/organization/us-east-1/{yesterday}/manifest.json");
+        let manifest: Manifest = serde_json::from_slice(&latest[&key]).unwrap();
+        assert_eq!(manifest.scope, "organization/us-east-1");
+        // The organization's rows of backups completed yesterday, every member's.
+        let (start, end) = day_bounds(yesterday);
+        let expected: Vec<&str> = report
+            .rows
+            .iter()
+            .filter(|row| (start..end).contains(&row.requirement.completed_at))
+            .map(|row| row.requirement.source_vault_arn.account())
+            .collect();
+        assert!(!expected.is_empty());
+        let totals = &manifest.totals;
+        assert_eq!(totals.covered + totals.uncovered + totals.other, expected.len());
+        let csv = String::from_utf8(latest[&key.replace("manifest.json", "coverage.csv")].clone()).unwrap();
+        let accounts: Vec<&str> = csv.lines().skip(1).map(|line| line.split(',').nth(2).unwrap()).collect();
+        assert_eq!(csv.lines().next().unwrap(), EVIDENCE_COLUMNS.join(","));
+        let mut sorted_expected = expected.clone();
+        sorted_expected.sort_unstable();
+        let mut sorted_accounts = accounts.clone();
+        sorted_accounts.sort_unstable();
+        assert_eq!(sorted_accounts, sorted_expected);
+        assert!(manifest.open_incidents.is_empty(), "member stacks keep their own incidents");
+    }
+
+    #[tokio::test]
     async fn without_the_organization_view_the_reconciler_lists_only_its_own_account() {
         let reconciler = management_reconciler(false);
         let summary = reconciler.run(Utc::now(), || false).await.unwrap();
