@@ -11,8 +11,9 @@ import json
 import signal
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 
-from harness.config import ACCOUNT, ROLE
+from harness.config import ACCOUNT, ROLE, ROOT
 from harness.delivery import Invocation
 from harness.stack import LocalAws
 
@@ -252,7 +253,10 @@ def main() -> int:
     print("vaultwatch demo: local AWS (moto + AWS Backup stand-in), real function binaries\n")
     # The copy paths' world: KMS keys and IAM roles decide copies as in AWS, and the reconciler checks
     # the paths once a day.
-    with LocalAws(max_attempts=3, routes=ROUTES, on_invocation=on_invocation, copy_paths=True) as stack:
+    # The evidence bucket as the template creates it (Object Lock, compliance mode), and the template's
+    # default sweep window (72 hours), so the night's sweep still sees the day's backups.
+    with LocalAws(max_attempts=3, routes=ROUTES, on_invocation=on_invocation, copy_paths=True, evidence=True,
+                  reconciler_env={"RECONCILE_LOOKBACK_HOURS": "72"}) as stack:
         iam = stack.endpoints.client("iam")
         role_name = ROLE.rsplit("/", 1)[-1]
         iam.create_role(RoleName=role_name, Path="/service-role/", AssumeRolePolicyDocument=json.dumps(TRUST))
@@ -406,6 +410,26 @@ def main() -> int:
         print_coverage(stack)
         print_metrics(stack)
         print_organization(stack)
+
+        print("\n11. Past midnight (UTC), the night's first sweep writes the day's copy-coverage evidence: CSV,")
+        print("    JSON Lines and one self-contained HTML page, and a manifest chaining the day to the one before")
+        print("    by SHA-256, into the evidence bucket (S3 Object Lock, compliance mode). Later sweeps write nothing.")
+        midnight = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+        for minutes in (10, 70):
+            night = stack.delivery.reconcile(at=(midnight + timedelta(minutes=minutes)).timestamp()).payload
+            for written in night.get("evidence", []):
+                say("reconciler", f"evidence of {written['day']}: {written['rows']} required copies, "
+                                  f"{written['uncovered']} uncovered, manifest SHA-256 {written['sha256'][:16]}...")
+        verified = stack.vaultwatch("evidence", "verify", "--bucket", stack.resources.evidence_bucket)
+        print(f"     $ vaultwatch evidence verify --bucket {stack.resources.evidence_bucket}   (exit {verified.returncode})")
+        print("     " + "\n     ".join(verified.stdout.strip().splitlines()))
+        page = stack.vaultwatch("evidence", "show", "--bucket", stack.resources.evidence_bucket,
+                                "--date", (midnight - timedelta(days=1)).date().isoformat(), "--file", "html")
+        out = ROOT / "target" / "demo" / "evidence.html"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(page.stdout)
+        print(f"   The day's page, as an auditor opens it: {out} (open it in a browser)")
+
     print("\nAll local processes stopped.")
     return 0
 
