@@ -532,17 +532,20 @@ mod tests {
         assert!(err.contains("PATH_CHECK must be daily or off"), "{err}");
     }
 
-    #[test]
-    fn evidence_snapshots_need_a_bucket_and_a_prefix_and_with_the_organization_view_its_prefix() {
+    /// The reconciler's configuration from its required variables (the path check off) and `extra`.
+    fn reconciler_without_path_check(extra: &[(&'static str, &'static str)]) -> Result<ReconcilerConfig, ConfigError> {
         let base = [
             ("TRACKING_TABLE_NAME", "tracking"),
             ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:alerts"),
             ("RETRY_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/retries"),
             ("PATH_CHECK", "off"),
         ];
-        let with = |extra: &[(&'static str, &'static str)]| {
-            ReconcilerConfig::from_lookup(lookup(&[&base[..], extra].concat()))
-        };
+        ReconcilerConfig::from_lookup(lookup(&[&base[..], extra].concat()))
+    }
+
+    #[test]
+    fn evidence_snapshots_need_a_bucket_and_a_prefix_and_with_the_organization_view_its_prefix() {
+        let with = reconciler_without_path_check;
         assert_eq!(with(&[]).unwrap().evidence, None, "no bucket, no snapshots");
         let on =
             with(&[("EVIDENCE_BUCKET", "audit"), ("EVIDENCE_PREFIX", "coverage-evidence/123456789012/us-east-1/")])
@@ -566,15 +569,7 @@ mod tests {
     #[test]
     fn the_organization_view_is_opted_into_with_its_required_destinations() {
         const DR: &str = "arn:aws:backup:us-west-2:444444444444:backup-vault:central-dr";
-        let base = [
-            ("TRACKING_TABLE_NAME", "tracking"),
-            ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:alerts"),
-            ("RETRY_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/retries"),
-            ("PATH_CHECK", "off"),
-        ];
-        let with = |extra: &[(&'static str, &'static str)]| {
-            ReconcilerConfig::from_lookup(lookup(&[&base[..], extra].concat()))
-        };
+        let with = reconciler_without_path_check;
         let on = with(&[("ORGANIZATION_VIEW", "true"), ("ORGANIZATION_REQUIRED_DESTINATIONS", DR)]).unwrap();
         let settings = on.organization.unwrap();
         assert_eq!(settings.required_destinations, [BackupVaultArn::parse(DR).unwrap()]);
