@@ -135,9 +135,15 @@ async fn verify_names_an_edited_file_and_a_deleted_day() {
     assert!(matches!(on("2026-12-01")[..], [Finding::Rewritten { .. }, Finding::Altered { .. }]), "{findings:?}");
     assert!(matches!(on("2026-12-02")[..], [Finding::Deleted { .. }]), "{findings:?}");
     assert_eq!(on("2026-12-03"), Vec::<&Finding>::new(), "{findings:?}");
-    // Only from the 3rd on: its link reaches a deleted day, which is not checked.
+    // Only from the 3rd on: its link reaches a deleted day, which is not checked; of the days before,
+    // only manifests are read (one may be the link of the first day checked).
+    let reads_before = bucket.reads().len();
     let later = verify(&bucket, "coverage-evidence", day("2026-12-03")).await.unwrap().findings;
     assert_eq!(later, []);
+    let read: Vec<String> = bucket.reads()[reads_before..].to_vec();
+    assert!(read.contains(&key("2026-12-01", MANIFEST_FILE)), "{read:?}");
+    assert!(!read.iter().any(|k| k.contains("2026-12-01") && !k.ends_with(MANIFEST_FILE)), "{read:?}");
+    assert!(read.contains(&key("2026-12-03", CSV_FILE)), "{read:?}");
 }
 
 #[tokio::test]

@@ -67,9 +67,7 @@ impl<E: EvidenceSink, S: TrackingStore> EvidenceWriter<E, S> {
         })?;
         let written = EvidenceWritten {
             day,
-            rows: snapshot.manifest.totals.covered
-                + snapshot.manifest.totals.uncovered
-                + snapshot.manifest.totals.other,
+            rows: snapshot.manifest.totals.total(),
             uncovered: snapshot.manifest.totals.uncovered,
             page: day_key(&self.prefix, day, crate::domain::evidence::HTML_FILE),
             sha256: snapshot.head.sha256.clone(),

@@ -156,3 +156,42 @@ mod scheduled_time_tests {
         assert!(scheduled_time(&json!({"time": 1444322386})).is_err());
     }
 }
+
+#[cfg(test)]
+mod routing_tests {
+    use super::*;
+
+    fn event() -> BackupJobEvent {
+        BackupJobEvent {
+            id: BackupJobId::parse("BACKUP-1").unwrap(),
+            state: BackupJobState::Completed,
+            recovery_point: Some(
+                RecoveryPointArn::parse("arn:aws:backup:us-east-1:123456789012:recovery-point:RP-1").unwrap(),
+            ),
+            vault: Some(BackupVaultArn::parse("arn:aws:backup:us-east-1:123456789012:backup-vault:primary").unwrap()),
+            resource: None,
+            resource_type: Some(ResourceType::parse("EBS")),
+            iam_role: None,
+            parent_job: None,
+            lifecycle: Some(Lifecycle::default()),
+            is_parent: Some(false),
+        }
+    }
+
+    #[test]
+    fn an_event_decides_routing_only_with_every_member_that_decides_it() {
+        assert!(event().decides_routing());
+        let without: [fn(&mut BackupJobEvent); 5] = [
+            |e| e.recovery_point = None,
+            |e| e.vault = None,
+            |e| e.resource_type = None,
+            |e| e.is_parent = None,
+            |e| e.lifecycle = None,
+        ];
+        for (n, remove) in without.iter().enumerate() {
+            let mut event = event();
+            remove(&mut event);
+            assert!(!event.decides_routing(), "member {n} missing");
+        }
+    }
+}

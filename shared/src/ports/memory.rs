@@ -1244,6 +1244,8 @@ pub struct MemoryEvidence {
     /// Per key, its versions oldest first (`None`: a delete marker).
     objects: Mutex<BTreeMap<String, Vec<Option<Vec<u8>>>>>,
     faults: Faults,
+    /// The keys read (GetObject), in order.
+    reads: Mutex<Vec<String>>,
 }
 
 impl MemoryEvidence {
@@ -1262,6 +1264,11 @@ impl MemoryEvidence {
     /// How many versions (delete markers included) each key has.
     pub fn version_counts(&self) -> BTreeMap<String, usize> {
         lock(&self.objects).iter().map(|(key, versions)| (key.clone(), versions.len())).collect()
+    }
+
+    /// The keys GetObject read, in order.
+    pub fn reads(&self) -> Vec<String> {
+        lock(&self.reads).clone()
     }
 
     /// A delete without a version id: a delete marker.
@@ -1311,6 +1318,7 @@ impl EvidenceReader for MemoryEvidence {
     }
 
     async fn get_version(&self, key: &str, version_id: &str) -> Result<Vec<u8>, AwsError> {
+        lock(&self.reads).push(key.to_owned());
         let objects = lock(&self.objects);
         let version = version_id.parse::<usize>().ok();
         objects

@@ -47,7 +47,7 @@ pub(super) fn page(manifest: &Manifest, rows: &[EvidenceRow], history: &[DayTota
                     span class="ok" { (totals.covered) " covered" } ", "
                     span class=(if totals.uncovered > 0 { "bad" } else { "ok" }) { (totals.uncovered) " uncovered" }
                     ", " (totals.other) " not owed (not copyable or expired), of "
-                    (totals.covered + totals.uncovered + totals.other) " required copies of the backups completed that day (UTC)."
+                    (totals.total()) " required copies of the backups completed that day (UTC)."
                     @if !manifest.complete {
                         " The sweep's window began at " (manifest.window_start) ", after the day began: backups before it are not counted."
                     }

@@ -167,6 +167,11 @@ pub struct DayTotals {
 }
 
 impl DayTotals {
+    /// Every required copy of the day's backups.
+    pub fn total(&self) -> usize {
+        self.covered + self.uncovered + self.other
+    }
+
     pub fn of(day: NaiveDate, rows: &[EvidenceRow]) -> Self {
         let mut totals = Self { day, ..Self::default() };
         for row in rows {

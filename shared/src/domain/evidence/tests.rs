@@ -236,3 +236,40 @@ fn days_before_since_only_serve_the_first_link() {
     assert_eq!(findings.len(), 1, "{findings:?}");
     assert_eq!(findings[0].day, day("2026-12-01"));
 }
+
+#[test]
+fn rows_no_longer_owed_count_apart_from_covered_and_uncovered() {
+    let rows = [
+        row("a", "2026-12-01T01:00:00Z", covered()),
+        row("b", "2026-12-01T02:00:00Z", CoverageStatus::NotCopyable { why: "continuous".into(), copy_job: None }),
+        row("c", "2026-12-01T03:00:00Z", CoverageStatus::Expired),
+        row("d", "2026-12-01T04:00:00Z", CoverageStatus::Missing),
+        row("e", "2026-12-01T05:00:00Z", CoverageStatus::Retrying { attempt: 1, of: 3 }),
+    ];
+    let snapshot = snapshot("2026-12-01", &rows, None);
+    assert_eq!(snapshot.manifest.totals, DayTotals { day: day("2026-12-01"), covered: 1, uncovered: 2, other: 2 });
+    assert_eq!(snapshot.manifest.totals.total(), 5);
+    let page = String::from_utf8(body(&snapshot, HTML_FILE).to_vec()).unwrap();
+    assert!(page.contains("1 covered") && page.contains("2 uncovered") && page.contains("2 not owed"), "{page}");
+    assert!(page.contains("of 5 required copies"), "{page}");
+    let parsed: Vec<EvidenceRow> = String::from_utf8(body(&snapshot, JSONL_FILE).to_vec())
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let uncovered: Vec<bool> = parsed.iter().map(EvidenceRow::is_uncovered).collect();
+    assert_eq!(uncovered, [false, false, false, true, true]);
+    assert_eq!(parsed[3].reason, "no copy job");
+    assert_eq!(parsed[4].reason, "retrying (attempt 1 of 3)");
+}
+
+#[test]
+fn a_day_written_again_replaces_its_own_totals_in_the_chart_rather_than_adding_a_second_bar() {
+    let first = snapshot("2026-12-01", &[row("a", "2026-12-01T01:00:00Z", covered())], None);
+    let second = snapshot("2026-12-02", &[], Some(&first.head));
+    // A head that already holds the 2nd (a repeated write of the day) keeps one entry for it.
+    let again = snapshot("2026-12-02", &[row("b", "2026-12-02T01:00:00Z", covered())], Some(&second.head));
+    let days: Vec<NaiveDate> = again.head.history.iter().map(|t| t.day).collect();
+    assert_eq!(days, [day("2026-12-01"), day("2026-12-02")]);
+    assert_eq!(again.head.history[1].covered, 1);
+}
