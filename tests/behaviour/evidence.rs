@@ -144,6 +144,12 @@ async fn verify_names_an_edited_file_and_a_deleted_day() {
     assert!(read.contains(&key("2026-12-01", MANIFEST_FILE)), "{read:?}");
     assert!(!read.iter().any(|k| k.contains("2026-12-01") && !k.ends_with(MANIFEST_FILE)), "{read:?}");
     assert!(read.contains(&key("2026-12-03", CSV_FILE)), "{read:?}");
+    // A day before --since that was altered is named through the link of the first day checked.
+    bucket.overwrite(&key("2026-12-02", MANIFEST_FILE), b"{}");
+    let linked = verify(&bucket, "coverage-evidence", day("2026-12-03")).await.unwrap().findings;
+    assert_eq!(linked.len(), 1, "{linked:?}");
+    assert_eq!(linked[0].day, day("2026-12-02"));
+    assert!(matches!(&linked[0].finding, Finding::Altered { what } if what.contains("2026-12-03")), "{linked:?}");
 }
 
 #[tokio::test]
