@@ -174,3 +174,46 @@ async fn a_write_an_error_interrupted_is_written_by_the_next_sweep_and_verify_te
         "{findings:?}"
     );
 }
+
+#[tokio::test]
+async fn the_accounts_snapshot_lists_its_open_path_incidents() {
+    use vaultwatch::domain::{CopyPath, PathCauseKind, PathFailure};
+    let bucket = MemoryEvidence::new();
+    let reconciler = evidenced(&bucket);
+    let path = CopyPath { source_vault: vault(SOURCE_VAULT), destination_vault: vault(DR_VAULT), role: None };
+    let found = PathFailure::found_by_check(path, PathCauseKind::KmsKey, "the key is disabled", "enable it");
+    let incident = reconciler.store.record_path_failure(&found, at("2026-12-01T12:00:00Z")).await.unwrap().incident;
+    reconciler.run(at("2026-12-02T00:05:00Z"), || false).await.unwrap();
+    let manifest: Manifest = serde_json::from_slice(&bucket.latest()[&key("2026-12-01", MANIFEST_FILE)]).unwrap();
+    let listed: Vec<&str> = manifest.open_incidents.iter().map(|i| i.incident.as_str()).collect();
+    assert_eq!(listed, [incident.id.thread_id().as_str()]);
+    assert_eq!(manifest.open_incidents[0].found, "the key is disabled");
+    let page = String::from_utf8(bucket.latest()[&key("2026-12-01", HTML_FILE)].clone()).unwrap();
+    assert!(page.contains("Open path incidents (1)") && page.contains(&incident.id.thread_id()), "{page}");
+}
+
+#[tokio::test]
+async fn show_reads_the_latest_version_of_a_days_file_and_finds_the_scopes_that_hold_a_day() {
+    use vaultwatch::handlers::evidence::{read_day_file, scopes_with_day};
+    let bucket = MemoryEvidence::new();
+    let reconciler = evidenced(&bucket);
+    reconciler.run(at("2026-12-02T00:05:00Z"), || false).await.unwrap();
+    let scope = "123456789012/us-east-1";
+    let csv = read_day_file(&bucket, "coverage-evidence", scope, day("2026-12-01"), CSV_FILE).await.unwrap();
+    assert_eq!(csv.as_deref(), bucket.latest().get(&key("2026-12-01", CSV_FILE)).map(Vec::as_slice));
+    assert!(csv.unwrap().starts_with(b"reportTimePeriodStart,"));
+    bucket.overwrite(&key("2026-12-01", CSV_FILE), b"edited\n");
+    let edited = read_day_file(&bucket, "coverage-evidence", scope, day("2026-12-01"), CSV_FILE).await.unwrap();
+    assert_eq!(edited.as_deref(), Some(&b"edited\n"[..]), "the latest version");
+    bucket.delete(&key("2026-12-01", CSV_FILE));
+    let deleted = read_day_file(&bucket, "coverage-evidence", scope, day("2026-12-01"), CSV_FILE).await.unwrap();
+    assert_eq!(deleted, None, "a delete marker hides it");
+    let other_day = read_day_file(&bucket, "coverage-evidence", scope, day("2026-11-30"), CSV_FILE).await.unwrap();
+    assert_eq!(other_day, None);
+
+    bucket.overwrite("coverage-evidence/organization/us-east-1/2026-12-01/manifest.json", b"{}");
+    bucket.overwrite("coverage-evidence/444455556666/eu-west-1/2026-11-30/manifest.json", b"{}");
+    let scopes = scopes_with_day(&bucket, "coverage-evidence", day("2026-12-01")).await.unwrap();
+    assert_eq!(scopes, ["123456789012/us-east-1", "organization/us-east-1"]);
+    assert_eq!(scopes_with_day(&bucket, "coverage-evidence", day("2026-11-29")).await.unwrap(), Vec::<String>::new());
+}
