@@ -273,3 +273,71 @@ fn a_day_written_again_replaces_its_own_totals_in_the_chart_rather_than_adding_a
     assert_eq!(days, [day("2026-12-01"), day("2026-12-02")]);
     assert_eq!(again.head.history[1].covered, 1);
 }
+
+#[test]
+fn the_page_sums_up_each_destination() {
+    let rows = [
+        row("a", "2026-12-01T01:00:00Z", covered()),
+        row("b", "2026-12-01T02:00:00Z", failed()),
+        row("c", "2026-12-01T03:00:00Z", CoverageStatus::Expired),
+    ];
+    let page = String::from_utf8(body(&snapshot("2026-12-01", &rows, None), HTML_FILE).to_vec()).unwrap();
+    let dr = "arn:aws:backup:us-west-2:111122223333:backup-vault:dr";
+    let expected = format!(
+        "<tr><td><code>{dr}</code></td><td class=\"num\">1</td><td class=\"num\">1</td><td class=\"num\">1</td></tr>"
+    );
+    assert!(page.contains(&expected), "{page}");
+    assert_eq!(page.matches("<td class=\"num\">").count(), 3, "one destination, one row: {page}");
+}
+
+#[test]
+fn each_finding_says_what_it_is() {
+    let linked_from = day("2026-12-03");
+    let said = [
+        Finding::Missing { linked_from }.to_string(),
+        Finding::Deleted { files: vec![CSV_FILE.into(), HTML_FILE.into()] }.to_string(),
+        Finding::Rewritten { files: vec![CSV_FILE.into()] }.to_string(),
+        Finding::Altered { what: "x".into() }.to_string(),
+        Finding::Unreadable { what: "y".into() }.to_string(),
+    ];
+    assert_eq!(
+        said,
+        [
+            "missing: the snapshot of 2026-12-03 links to it and the bucket holds none of it",
+            "deleted: coverage.csv, index.html (a delete marker hides the earlier versions)",
+            "rewritten: coverage.csv (more than one version)",
+            "altered: x",
+            "unreadable: y",
+        ]
+    );
+}
+
+#[test]
+fn a_manifest_moved_to_another_day_a_file_deleted_alone_and_a_file_gone_are_told_apart() {
+    let days = three_days();
+    let all: Vec<&Snapshot> = days.iter().collect();
+
+    // Day two's manifest copied over day three's: it hashes as its files do, but names another day.
+    let mut moved = bucket(&all);
+    let second = moved[&day("2026-12-02")].clone();
+    moved.insert(day("2026-12-03"), second);
+    let findings = verify_chain(SCOPE, &moved, day("2026-12-03"));
+    assert!(
+        findings.iter().any(|f| matches!(&f.finding, Finding::Altered { what } if what.contains("not this day"))),
+        "{findings:?}"
+    );
+
+    let mut one_deleted = bucket(&all);
+    let csv = one_deleted.get_mut(&day("2026-12-02")).unwrap().get_mut(CSV_FILE).unwrap();
+    csv.deleted = true;
+    csv.latest = None;
+    let findings = verify_chain(SCOPE, &one_deleted, day("2026-01-01"));
+    assert_eq!(findings.len(), 1, "the deletion, not also a missing file: {findings:?}");
+    assert!(matches!(&findings[0].finding, Finding::Deleted { files } if files == &[CSV_FILE.to_owned()]));
+
+    let mut gone = bucket(&all);
+    gone.get_mut(&day("2026-12-02")).unwrap().remove(CSV_FILE);
+    let findings = verify_chain(SCOPE, &gone, day("2026-01-01"));
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert!(matches!(&findings[0].finding, Finding::Unreadable { what } if what.starts_with(CSV_FILE)));
+}
