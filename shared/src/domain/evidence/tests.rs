@@ -341,3 +341,32 @@ fn a_manifest_moved_to_another_day_a_file_deleted_alone_and_a_file_gone_are_told
     assert_eq!(findings.len(), 1, "{findings:?}");
     assert!(matches!(&findings[0].finding, Finding::Unreadable { what } if what.starts_with(CSV_FILE)));
 }
+
+#[test]
+fn the_chart_draws_each_days_covered_and_uncovered_copies_to_one_scale() {
+    // Day one: 2 covered, 2 uncovered; day two: 4 covered. The tallest day fills the 120 px.
+    let first = snapshot(
+        "2026-12-01",
+        &[
+            row("a", "2026-12-01T01:00:00Z", covered()),
+            row("b", "2026-12-01T02:00:00Z", covered()),
+            row("c", "2026-12-01T03:00:00Z", failed()),
+            row("d", "2026-12-01T04:00:00Z", CoverageStatus::Missing),
+        ],
+        None,
+    );
+    let rows: Vec<Coverage> =
+        (0..4).map(|n| row(&format!("e{n}"), &format!("2026-12-02T0{n}:00:00Z"), covered())).collect();
+    let second = snapshot("2026-12-02", &rows, Some(&first.head));
+    let page = String::from_utf8(body(&second, HTML_FILE).to_vec()).unwrap();
+    assert!(page.contains(r#"<svg xmlns="http://www.w3.org/2000/svg" width="44" height="140""#), "{page}");
+    for bar in [
+        r##"<rect x="0" y="60" width="18" height="60" fill="#2e8540">"##,
+        r##"<rect x="0" y="0" width="18" height="60" fill="#c5192d">"##,
+        r##"<rect x="22" y="0" width="18" height="120" fill="#2e8540">"##,
+        r##"<rect x="22" y="0" width="18" height="0" fill="#c5192d">"##,
+    ] {
+        assert!(page.contains(bar), "{bar} in {page}");
+    }
+    assert!(page.contains(r#"<text x="22" y="134" font-size="9">02</text>"#), "{page}");
+}
