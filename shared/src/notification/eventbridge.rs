@@ -114,3 +114,40 @@ impl<'a> Detail<'a> {
         ParseError::invalid(&format!("{}.detail", self.at), source)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_copy_job_events_details_are_read_whole() {
+        let event = json!({
+            "version": "0", "id": "e-1", "detail-type": "Copy Job State Change", "source": "aws.backup",
+            "account": "123456789012", "time": "2026-11-20T03:41:02Z", "region": "us-east-1",
+            "resources": ["arn:aws:backup:us-east-1:123456789012:recovery-point:RP-1"],
+            "detail": {
+                "copyJobId": "COPY-CHILD", "state": "FAILED", "statusMessage": "failed",
+                "resourceArn": "arn:aws:ec2:us-east-1:123456789012:volume/vol-1", "resourceType": "EBS",
+                "parentJobId": "COPY-PARENT", "numberOfChildJobs": 3,
+                "sourceBackupVaultArn": "arn:aws:backup:us-east-1:123456789012:backup-vault:primary",
+                "destinationBackupVaultArn": "arn:aws:backup:us-west-2:123456789012:backup-vault:dr"
+            }
+        });
+        let notification = parse_eventbridge_event(event, "test").unwrap();
+        let JobEvent::Copy(copy) = notification.event else { panic!("a copy job event") };
+        let details = copy.details;
+        assert_eq!(
+            details.resource.map(|r| r.to_string()).as_deref(),
+            Some("arn:aws:ec2:us-east-1:123456789012:volume/vol-1")
+        );
+        assert_eq!(details.resource_type, Some(ResourceType::parse("EBS")));
+        assert_eq!(details.parent_job, Some(CopyJobId::parse("COPY-PARENT").unwrap()));
+        assert_eq!(details.child_jobs, Some(3));
+        assert_eq!(
+            details.source_recovery_point.map(|p| p.to_string()).as_deref(),
+            Some("arn:aws:backup:us-east-1:123456789012:recovery-point:RP-1")
+        );
+    }
+}
