@@ -125,7 +125,8 @@ fn chart(history: &[DayTotals]) -> Markup {
     const BAR: usize = 18;
     const GAP: usize = 4;
     const HEIGHT: usize = 120;
-    let width = (history.len() * (BAR + GAP)).max(BAR + GAP);
+    // The history always holds the day itself: at least one bar.
+    let width = history.len() * (BAR + GAP);
     let most = history.iter().map(|t| t.covered + t.uncovered).max().unwrap_or(0).max(1);
     let scale = |n: usize| n * HEIGHT / most;
     html! {
