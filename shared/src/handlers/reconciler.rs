@@ -301,6 +301,14 @@ pub struct EvidenceSettings<E> {
     pub organization_prefix: String,
 }
 
+/// Whose evidence a snapshot is: this account's and region's (with its open incidents), or the
+/// organization's (the organization view's rows).
+#[derive(Clone, Copy)]
+enum EvidenceScope {
+    Account,
+    Organization,
+}
+
 pub struct Reconciler<B, S, A, Q, P, E = NoEvidence> {
     pub backup: B,
     pub store: S,
@@ -495,9 +503,9 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue, P: PathFactsAp
             Listing::Whole => self.assess_coverage(window_start, &mut swept.ledger, run, summary).await,
             _ => CoverageRows::Unassessed,
         };
-        let evidence = match (&rows, &self.evidence) {
-            (CoverageRows::Assessed(rows), Some(settings)) => {
-                self.write_evidence(&settings.prefix, rows, window_start, run, summary).await
+        let evidence = match &rows {
+            CoverageRows::Assessed(rows) => {
+                self.write_evidence(EvidenceScope::Account, rows, window_start, run, summary).await
             }
             _ => Progress::Finished,
         };
@@ -721,22 +729,29 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue, P: PathFactsAp
         }
     }
 
-    /// The day before's evidence snapshot of `prefix`'s scope, unless written (a failure is counted
-    /// and logged; the chain stays where it was, so the next whole sweep writes the day).
+    /// The day before's evidence snapshot of `scope`, unless written or no bucket is configured (a
+    /// failure is counted and logged; the chain stays where it was, so the next whole sweep writes
+    /// the day).
     async fn write_evidence(
         &self,
-        prefix: &str,
+        scope: EvidenceScope,
         rows: &[Coverage],
         window_start: DateTime<Utc>,
         run: Run<'_>,
         summary: &mut Summary,
     ) -> Progress {
         let Some(settings) = &self.evidence else { return Progress::Finished };
-        let organization = prefix == settings.organization_prefix;
+        let prefix = match scope {
+            EvidenceScope::Account => &settings.prefix,
+            EvidenceScope::Organization => &settings.organization_prefix,
+        };
         let write = async {
             // The organization's scope has no incidents of its own: member stacks keep theirs.
-            let incidents = if organization { Vec::new() } else { self.store.open_incidents().await? };
-            let writer = EvidenceWriter { sink: &settings.sink, store: &self.store, prefix: prefix.to_owned() };
+            let incidents = match scope {
+                EvidenceScope::Account => self.store.open_incidents().await?,
+                EvidenceScope::Organization => Vec::new(),
+            };
+            let writer = EvidenceWriter { sink: &settings.sink, store: &self.store, prefix: prefix.clone() };
             writer.write_daily(rows, &incidents, window_start, run.now).await
         };
         match run.deadline.bound(write).await {
@@ -746,7 +761,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue, P: PathFactsAp
             }
             Ok(Err(err)) => {
                 summary.errors += 1;
-                tracing::error!(error = %err, prefix, "could not write the evidence snapshot");
+                tracing::error!(error = %err, prefix = %prefix, "could not write the evidence snapshot");
                 Progress::Finished
             }
             Err(Stopped) => Progress::Stopped,
@@ -798,9 +813,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue, P: PathFactsAp
         let assessor = OrganizationAssessor { backup: &self.backup, settings: settings.clone() };
         match assessor.report(since, run.now).await {
             Ok(report) => {
-                if let Some(evidence) = &self.evidence {
-                    self.write_evidence(&evidence.organization_prefix, &report.rows, since, run, summary).await;
-                }
+                self.write_evidence(EvidenceScope::Organization, &report.rows, since, run, summary).await;
                 tracing::info!(
                     accounts = report.accounts.len(),
                     uncovered = report.summary.uncovered(),
