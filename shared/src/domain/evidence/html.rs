@@ -13,16 +13,11 @@ th,td{border:1px solid #c8c8c8;padding:0.25rem 0.5rem;text-align:left;font-size:
 th{background:#f0f0f0}.num{text-align:right}.bad{color:#a4000f}.ok{color:#1d6b2f}\
 code{font-size:0.85rem}footer{margin-top:2rem;font-size:0.8rem;color:#555}";
 
-/// Covered / uncovered per destination vault.
-fn per_destination(rows: &[EvidenceRow]) -> BTreeMap<&str, (usize, usize, usize)> {
-    let mut by: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
+/// The day's counts per destination vault.
+fn per_destination(rows: &[EvidenceRow]) -> BTreeMap<&str, DayTotals> {
+    let mut by: BTreeMap<&str, DayTotals> = BTreeMap::new();
     for row in rows {
-        let entry = by.entry(row.destination_backup_vault_arn.as_str()).or_default();
-        match row.coverage_status.as_str() {
-            "covered" => entry.0 += 1,
-            _ if row.is_uncovered() => entry.1 += 1,
-            _ => entry.2 += 1,
-        }
+        by.entry(row.destination_backup_vault_arn.as_str()).or_default().count(row);
     }
     by
 }
@@ -56,8 +51,8 @@ pub(super) fn page(manifest: &Manifest, rows: &[EvidenceRow], history: &[DayTota
                 table {
                     thead { tr { th { "Destination vault" } th class="num" { "Covered" } th class="num" { "Uncovered" } th class="num" { "Not owed" } } }
                     tbody {
-                        @for (destination, (covered, uncovered, other)) in per_destination(rows) {
-                            tr { td { code { (destination) } } td class="num" { (covered) } td class="num" { (uncovered) } td class="num" { (other) } }
+                        @for (destination, counts) in per_destination(rows) {
+                            tr { td { code { (destination) } } td class="num" { (counts.covered) } td class="num" { (counts.uncovered) } td class="num" { (counts.other) } }
                         }
                     }
                 }

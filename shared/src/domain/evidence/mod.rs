@@ -174,14 +174,17 @@ impl DayTotals {
 
     pub fn of(day: NaiveDate, rows: &[EvidenceRow]) -> Self {
         let mut totals = Self { day, ..Self::default() };
-        for row in rows {
-            match row.coverage_status.as_str() {
-                "covered" => totals.covered += 1,
-                _ if row.is_uncovered() => totals.uncovered += 1,
-                _ => totals.other += 1,
-            }
-        }
+        rows.iter().for_each(|row| totals.count(row));
         totals
+    }
+
+    /// Counts `row` as covered, uncovered or no longer owed.
+    pub fn count(&mut self, row: &EvidenceRow) {
+        match row.coverage_status.as_str() {
+            "covered" => self.covered += 1,
+            _ if row.is_uncovered() => self.uncovered += 1,
+            _ => self.other += 1,
+        }
     }
 }
 
