@@ -28,10 +28,6 @@ impl S3Evidence {
     fn client(&self) -> &Client {
         self.client.get()
     }
-
-    pub fn bucket(&self) -> &str {
-        &self.bucket
-    }
 }
 
 fn path_style(sdk: &SdkConfig) -> Client {
