@@ -239,10 +239,11 @@ def print_metrics(stack: LocalAws) -> None:
             for metric in directive["Metrics"]:
                 name = metric["Name"]
                 key = (document["Function"], name + (f" ({document['DestinationRegion']})" if "DestinationRegion" in document else ""))
-                gauge = metric.get("Unit") == "Seconds" or name in ("UncoveredRecoveryPoints", "BrokenPaths")
+                gauge = metric.get("Unit") == "Seconds" or name.endswith(("UncoveredRecoveryPoints", "BrokenPaths", "FailedCopyChains"))
                 totals[key] = document[name] if gauge else totals.get(key, 0) + document[name]
-    print("\nMetrics written (CloudWatch Embedded Metric Format; counts summed, gauges as last written; a region's")
-    print("OldestUncoveredAgeSeconds is written only while something there is uncovered):")
+    print("\nMetrics written (CloudWatch Embedded Metric Format; counts summed, gauges as last written). At the")
+    print("default MetricsDetail, essential: what the alarms and the dashboard's main rows read, a count only when")
+    print("not zero, a region's OldestUncoveredAgeSeconds only while something there waits (docs/cost.md):")
     for (function, name), value in sorted(totals.items()):
         print(f"  {function:<11} {name:<45} {value:g}")
 

@@ -5,9 +5,17 @@
 //! from each invocation's typed outcome, not from counters scattered through the code behind a
 //! global recorder, and the writer is a few dozen lines (the comparison is in docs/tuning.md).
 //!
-//! Dimensions are bounded: the function, and for copy metrics the destination region, and for the
-//! organization view the member account; never a job id or an ARN (each distinct value is a
-//! separate, billed metric).
+//! Every distinct (name, dimensions) written in an hour is a billed custom metric for that hour
+//! (docs/cost.md), so:
+//! - dimensions are bounded: the function, and for copy metrics the destination region, and for the
+//!   organization view the member account; never a job id or an ARN;
+//! - a count is written only when it is not zero: every alarm treats a missing datapoint as not
+//!   breaching and every graph sums, so a zero says nothing a gap does not; a gauge is written
+//!   whenever it is measured, and `handlers::measured` measures one only when it has something to
+//!   say (the uncovered recovery points of a sweep; a copy lag only where a copy is waiting; broken
+//!   paths and failed chains only when there are some);
+//! - `MetricsDetail::Essential` (the default) writes only what the alarms and the dashboard's main
+//!   rows read; `Detailed` adds the rest, and the organization view's per-account metrics.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -48,6 +56,13 @@ pub enum Metric {
     CopiesBackfilled,
     /// Paths with an open incident (gauge, each sweep; congestion not counted).
     BrokenPaths,
+    /// Organization view, over every member account: recovery points waiting for a required copy
+    /// (gauge, each sweep).
+    OrganizationUncoveredRecoveryPoints,
+    /// Organization view, over every member account: copies whose last attempt failed.
+    OrganizationFailedCopyChains,
+    /// Organization view: the oldest uncovered recovery point in any member account.
+    OrganizationOldestUncoveredAgeSeconds,
 }
 
 impl Metric {
@@ -73,14 +88,84 @@ impl Metric {
             Self::IncidentsResolved => "IncidentsResolved",
             Self::CopiesBackfilled => "CopiesBackfilled",
             Self::BrokenPaths => "BrokenPaths",
+            Self::OrganizationUncoveredRecoveryPoints => "OrganizationUncoveredRecoveryPoints",
+            Self::OrganizationFailedCopyChains => "OrganizationFailedCopyChains",
+            Self::OrganizationOldestUncoveredAgeSeconds => "OrganizationOldestUncoveredAgeSeconds",
         }
+    }
+
+    /// The least detail that writes it: the alarms' metrics and the dashboard's main rows are
+    /// essential (tests/template/test_template.py holds the template to this).
+    pub fn detail(self) -> MetricsDetail {
+        match self {
+            Self::AlertsSent => MetricsDetail::Essential,
+            Self::BrokenPaths => MetricsDetail::Essential,
+            Self::OldestUncoveredAgeSeconds => MetricsDetail::Essential,
+            Self::UncoveredRecoveryPoints => MetricsDetail::Essential,
+            Self::CopiesStarted => MetricsDetail::Essential,
+            Self::MissingCopiesStarted => MetricsDetail::Essential,
+            Self::RetriesScheduled => MetricsDetail::Essential,
+            Self::RetriesStarted => MetricsDetail::Essential,
+            Self::OrganizationUncoveredRecoveryPoints => MetricsDetail::Essential,
+            Self::OrganizationFailedCopyChains => MetricsDetail::Essential,
+            Self::OrganizationOldestUncoveredAgeSeconds => MetricsDetail::Essential,
+            Self::PermanentFailures => MetricsDetail::Detailed,
+            Self::NotCopyable => MetricsDetail::Detailed,
+            Self::ChainsExhausted => MetricsDetail::Detailed,
+            Self::AlertsResolved => MetricsDetail::Detailed,
+            Self::NotificationsRejected => MetricsDetail::Detailed,
+            Self::MalformedNotifications => MetricsDetail::Detailed,
+            Self::ReconcilerRepaired => MetricsDetail::Detailed,
+            Self::FailedCopyChains => MetricsDetail::Detailed,
+            Self::IncidentsOpened => MetricsDetail::Detailed,
+            Self::PathFailures => MetricsDetail::Detailed,
+            Self::IncidentsResolved => MetricsDetail::Detailed,
+            Self::CopiesBackfilled => MetricsDetail::Detailed,
+        }
+    }
+
+    /// A gauge's zero is written (the code measures a gauge only when it has something to say:
+    /// "a sweep found nothing uncovered", "a copy has waited under a second"); a count's is not.
+    pub fn is_gauge(self) -> bool {
+        matches!(
+            self,
+            Self::UncoveredRecoveryPoints
+                | Self::OldestUncoveredAgeSeconds
+                | Self::BrokenPaths
+                | Self::FailedCopyChains
+                | Self::OrganizationUncoveredRecoveryPoints
+                | Self::OrganizationFailedCopyChains
+                | Self::OrganizationOldestUncoveredAgeSeconds
+        )
     }
 
     /// A CloudWatch unit name.
     pub fn unit(self) -> &'static str {
         match self {
-            Self::OldestUncoveredAgeSeconds => "Seconds",
+            Self::OldestUncoveredAgeSeconds | Self::OrganizationOldestUncoveredAgeSeconds => "Seconds",
             _ => "Count",
+        }
+    }
+}
+
+/// Which metrics the functions write (the template's `MetricsDetail`, variable `METRICS_DETAIL`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MetricsDetail {
+    /// What the alarms and the dashboard's main rows read.
+    #[default]
+    Essential,
+    /// Everything, the organization view's per-account metrics included.
+    Detailed,
+}
+
+impl MetricsDetail {
+    /// `detailed` (any case) is detailed; anything else, unset included, essential (the template
+    /// allows only the two values).
+    fn parse(value: &str) -> Self {
+        if value.eq_ignore_ascii_case("detailed") {
+            Self::Detailed
+        } else {
+            Self::Essential
         }
     }
 }
@@ -126,12 +211,24 @@ impl Measurements {
         self.values.is_empty()
     }
 
-    /// The EMF documents: one per dimension set (the function; the function and each region or
-    /// account).
-    pub fn emf(&self, namespace: &str, function: &str, at: DateTime<Utc>) -> Vec<Value> {
+    /// Whether a measured value is written at `detail`: its metric is at that detail (per member
+    /// account only when detailed), and it is not a count's zero, which says nothing a gap does not.
+    fn written(dimension: &Dimension, metric: Metric, value: f64, detail: MetricsDetail) -> bool {
+        let least = match dimension {
+            Some((ACCOUNT_ID, _)) => MetricsDetail::Detailed,
+            _ => metric.detail(),
+        };
+        least <= detail && (value != 0.0 || metric.is_gauge())
+    }
+
+    /// The EMF documents written at `detail`: one per dimension set (the function; the function and
+    /// each region or account).
+    pub fn emf(&self, namespace: &str, function: &str, at: DateTime<Utc>, detail: MetricsDetail) -> Vec<Value> {
         let mut by_dimension: BTreeMap<&Dimension, Vec<(Metric, f64)>> = BTreeMap::new();
         for ((dimension, metric), value) in &self.values {
-            by_dimension.entry(dimension).or_default().push((*metric, *value));
+            if Self::written(dimension, *metric, *value, detail) {
+                by_dimension.entry(dimension).or_default().push((*metric, *value));
+            }
         }
         by_dimension
             .into_iter()
@@ -176,11 +273,13 @@ pub struct MetricsWriter {
     /// Lambda takes a line without one for INFO and drops it below the level set
     /// (docs/aws-facts.md), which would silence the metrics at WARN or above.
     level: String,
+    detail: MetricsDetail,
 }
 
 impl MetricsWriter {
     /// `METRICS_NAMESPACE` (the template's `MetricsNamespace`), `vaultwatch` when unset; the level
-    /// from `AWS_LAMBDA_LOG_LEVEL` (the template's `LogLevel`), `INFO` when unset.
+    /// from `AWS_LAMBDA_LOG_LEVEL` (the template's `LogLevel`), `INFO` when unset; the detail from
+    /// `METRICS_DETAIL` (the template's `MetricsDetail`), essential when unset.
     pub fn from_env(function: &'static str) -> Self {
         Self::from_lookup(function, |name| std::env::var(name).ok())
     }
@@ -191,6 +290,7 @@ impl MetricsWriter {
             namespace: set("METRICS_NAMESPACE").unwrap_or_else(|| "vaultwatch".to_owned()),
             function,
             level: set("AWS_LAMBDA_LOG_LEVEL").map_or_else(|| "INFO".to_owned(), |level| level.to_ascii_uppercase()),
+            detail: set("METRICS_DETAIL").map_or_else(MetricsDetail::default, |detail| MetricsDetail::parse(&detail)),
         }
     }
 
@@ -206,7 +306,7 @@ impl MetricsWriter {
     }
 
     fn write(&self, measurements: &Measurements, mut out: impl Write) {
-        for mut document in measurements.emf(&self.namespace, self.function, Utc::now()) {
+        for mut document in measurements.emf(&self.namespace, self.function, Utc::now(), self.detail) {
             document["level"] = Value::String(self.level.clone());
             // A metric line that cannot be written is not worth failing the invocation for.
             let _ = writeln!(out, "{document}");
@@ -228,7 +328,7 @@ mod tests {
         m.add_for_region(Metric::CopiesStarted, "us-west-2", 2.0);
         m.add_for_region(Metric::OldestUncoveredAgeSeconds, "us-west-2", 3600.0);
         let at = Utc.with_ymd_and_hms(2026, 11, 26, 0, 0, 0).unwrap();
-        let docs = m.emf("vaultwatch", "copier", at);
+        let docs = m.emf("vaultwatch", "copier", at, MetricsDetail::Essential);
         assert_eq!(docs.len(), 2);
         assert_eq!(
             docs[0],
@@ -248,7 +348,7 @@ mod tests {
             json!({ "Name": "OldestUncoveredAgeSeconds", "Unit": "Seconds" })
         );
         assert!(
-            Measurements::default().emf("vaultwatch", "copier", at).is_empty(),
+            Measurements::default().emf("vaultwatch", "copier", at, MetricsDetail::Detailed).is_empty(),
             "nothing measured, nothing written"
         );
     }
@@ -264,6 +364,13 @@ mod tests {
         for unset in [None, Some(String::new()), Some("  ".to_owned())] {
             let writer = MetricsWriter::from_lookup("copier", |_| unset.clone());
             assert_eq!((writer.namespace.as_str(), writer.level.as_str()), ("vaultwatch", "INFO"));
+            assert_eq!(writer.detail, MetricsDetail::Essential);
+        }
+        for (value, detail) in
+            [("detailed", MetricsDetail::Detailed), (" Detailed ", MetricsDetail::Detailed), ("essential", MetricsDetail::Essential)]
+        {
+            let writer = MetricsWriter::from_lookup("copier", |name| (name == "METRICS_DETAIL").then(|| value.to_owned()));
+            assert_eq!(writer.detail, detail, "{value}");
         }
     }
 
@@ -271,7 +378,12 @@ mod tests {
     fn the_writer_puts_one_line_per_document() {
         let mut m = Measurements::default();
         m.add(Metric::MalformedNotifications, 1.0);
-        let writer = MetricsWriter { namespace: "ops".into(), function: "tracker", level: "WARN".into() };
+        let writer = MetricsWriter {
+            namespace: "ops".into(),
+            function: "tracker",
+            level: "WARN".into(),
+            detail: MetricsDetail::Detailed,
+        };
         let mut out = Vec::new();
         writer.write(&m, &mut out);
         let text = String::from_utf8(out).unwrap();
@@ -280,5 +392,104 @@ mod tests {
         assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Namespace"], "ops");
         assert_eq!(line["MalformedNotifications"], 1.0);
         assert_eq!(line["level"], "WARN", "kept by Lambda's log-level filter");
+    }
+
+    /// Every metric, with each dimension it can have.
+    fn everything(value: f64) -> Measurements {
+        let mut m = Measurements::default();
+        for metric in ALL {
+            m.add(metric, value);
+            m.add_for_region(metric, "us-west-2", value);
+            m.add_for_account(metric, "111122223333", value);
+        }
+        m
+    }
+
+    const ALL: [Metric; 23] = [
+        Metric::CopiesStarted,
+        Metric::RetriesScheduled,
+        Metric::RetriesStarted,
+        Metric::PermanentFailures,
+        Metric::NotCopyable,
+        Metric::ChainsExhausted,
+        Metric::AlertsSent,
+        Metric::AlertsResolved,
+        Metric::NotificationsRejected,
+        Metric::MalformedNotifications,
+        Metric::ReconcilerRepaired,
+        Metric::MissingCopiesStarted,
+        Metric::UncoveredRecoveryPoints,
+        Metric::OldestUncoveredAgeSeconds,
+        Metric::FailedCopyChains,
+        Metric::IncidentsOpened,
+        Metric::PathFailures,
+        Metric::IncidentsResolved,
+        Metric::CopiesBackfilled,
+        Metric::BrokenPaths,
+        Metric::OrganizationUncoveredRecoveryPoints,
+        Metric::OrganizationFailedCopyChains,
+        Metric::OrganizationOldestUncoveredAgeSeconds,
+    ];
+
+    /// (dimension name or "", metric name) of every value the documents carry.
+    fn written(documents: &[Value]) -> Vec<(String, String)> {
+        let mut found = Vec::new();
+        for document in documents {
+            let spec = &document["_aws"]["CloudWatchMetrics"][0];
+            let dimension = spec["Dimensions"][0].as_array().unwrap().get(1).map_or("", |d| d.as_str().unwrap());
+            for definition in spec["Metrics"].as_array().unwrap() {
+                found.push((dimension.to_owned(), definition["Name"].as_str().unwrap().to_owned()));
+            }
+        }
+        found.sort();
+        found
+    }
+
+    #[test]
+    fn essential_writes_the_essential_metrics_and_never_per_account_detailed_writes_everything() {
+        let at = Utc.with_ymd_and_hms(2026, 12, 6, 0, 0, 0).unwrap();
+        let m = everything(1.0);
+        let essential = written(&m.emf("vaultwatch", "reconciler", at, MetricsDetail::Essential));
+        let names = |dimension: &str| -> Vec<&str> {
+            essential.iter().filter(|(d, _)| d == dimension).map(|(_, name)| name.as_str()).collect()
+        };
+        let expected = [
+            "AlertsSent",
+            "BrokenPaths",
+            "CopiesStarted",
+            "MissingCopiesStarted",
+            "OldestUncoveredAgeSeconds",
+            "OrganizationFailedCopyChains",
+            "OrganizationOldestUncoveredAgeSeconds",
+            "OrganizationUncoveredRecoveryPoints",
+            "RetriesScheduled",
+            "RetriesStarted",
+            "UncoveredRecoveryPoints",
+        ];
+        assert_eq!(names(""), expected);
+        assert_eq!(names(DESTINATION_REGION), expected);
+        assert!(names(ACCOUNT_ID).is_empty(), "per member account only when detailed");
+
+        let detailed = written(&m.emf("vaultwatch", "reconciler", at, MetricsDetail::Detailed));
+        assert_eq!(detailed.len(), 3 * ALL.len(), "every metric under every dimension");
+        assert!(detailed.iter().all(|(_, name)| ALL.iter().any(|metric| metric.name() == name)));
+    }
+
+    #[test]
+    fn a_counts_zero_is_not_written_a_gauges_is() {
+        let at = Utc.with_ymd_and_hms(2026, 12, 6, 0, 0, 0).unwrap();
+        let zeros = written(&everything(0.0).emf("vaultwatch", "reconciler", at, MetricsDetail::Detailed));
+        let gauges: Vec<&str> = ALL.iter().filter(|metric| metric.is_gauge()).map(|metric| metric.name()).collect();
+        let mut expected: Vec<(String, String)> = ["", ACCOUNT_ID, DESTINATION_REGION]
+            .into_iter()
+            .flat_map(|dimension| gauges.iter().map(move |name| (dimension.to_owned(), (*name).to_owned())))
+            .collect();
+        expected.sort();
+        assert_eq!(zeros, expected);
+        assert_eq!(gauges.len(), 7);
+        let mut m = Measurements::default();
+        m.add(Metric::AlertsSent, 0.0);
+        m.add(Metric::RetriesScheduled, 0.0);
+        assert!(m.emf("vaultwatch", "reconciler", at, MetricsDetail::Detailed).is_empty(), "a zero count says nothing");
     }
 }

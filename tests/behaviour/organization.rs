@@ -178,7 +178,7 @@ mod reconciler {
     use vaultwatch::handlers::reconciler::Reconciler;
     use vaultwatch::handlers::reconciler::SweepSettings;
     use vaultwatch::handlers::retrier::RetrierSettings;
-    use vaultwatch::metrics::{Measured, Measurements, Metric};
+    use vaultwatch::metrics::{Measured, Measurements, Metric, MetricsDetail};
     use vaultwatch::ports::memory::{MemoryAlerts, MemoryQueue, MemoryStore};
 
     use super::*;
@@ -226,15 +226,30 @@ mod reconciler {
         summary.measure(&mut measured);
         assert_eq!(measured.get_for_account(Metric::UncoveredRecoveryPoints, SEARCH), Some(2.0));
         assert_eq!(measured.get_for_account(Metric::FailedCopyChains, SEARCH), Some(1.0));
-        assert_eq!(measured.get_for_account(Metric::FailedCopyChains, PAYMENTS), Some(0.0));
+        assert_eq!(measured.get_for_account(Metric::FailedCopyChains, PAYMENTS), None, "none failed: not measured");
+        assert_eq!(measured.get_for_account(Metric::UncoveredRecoveryPoints, PAYMENTS), Some(0.0), "a gauge");
+        assert_eq!(measured.get_for_account(Metric::OldestUncoveredAgeSeconds, PAYMENTS), None, "nothing waits");
         let oldest = measured.get_for_account(Metric::OldestUncoveredAgeSeconds, SEARCH).unwrap();
         assert!((30.0 * 3600.0 - 5.0..=30.0 * 3600.0 + 5.0).contains(&oldest), "{oldest}");
-        let document = measured.emf("vaultwatch", "reconciler", Utc::now());
-        let by_account = document.iter().find(|d| d["AccountId"] == SEARCH).expect("an AccountId document");
+        // The organization's totals, over its members: 4 uncovered, 1 failed chain, the oldest.
+        assert_eq!(measured.get(Metric::OrganizationUncoveredRecoveryPoints, None), Some(4.0));
+        assert_eq!(measured.get(Metric::OrganizationFailedCopyChains, None), Some(1.0));
+        assert_eq!(measured.get(Metric::OrganizationOldestUncoveredAgeSeconds, None), Some(oldest));
+
+        // Per member account only when detailed; the totals at either detail.
+        let documents = measured.emf("vaultwatch", "reconciler", Utc::now(), MetricsDetail::Detailed);
+        let by_account = documents.iter().find(|d| d["AccountId"] == SEARCH).expect("an AccountId document");
         assert_eq!(
             by_account["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0],
             serde_json::json!(["Function", "AccountId"])
         );
+        let essential = measured.emf("vaultwatch", "reconciler", Utc::now(), MetricsDetail::Essential);
+        assert!(essential.iter().all(|d| d.get("AccountId").is_none()), "{essential:?}");
+        for documents in [&documents, &essential] {
+            let whole = documents.iter().find(|d| d.get("AccountId").is_none()).expect("the function's document");
+            assert_eq!(whole["OrganizationUncoveredRecoveryPoints"], 4.0);
+            assert_eq!(whole["OrganizationFailedCopyChains"], 1.0);
+        }
     }
 
     #[tokio::test]

@@ -1,7 +1,7 @@
 """The organization view end to end: the stand-in serves three member accounts in two regions (and
 an account outside the organization); from the management account, `vaultwatch coverage
 --organization` and the reconciler with ORGANIZATION_VIEW report each member's coverage per region,
-read-only, and the reconciler writes the per-account metrics."""
+read-only, and the reconciler writes the organization's totals and (detailed) per-account metrics."""
 
 import json
 
@@ -21,7 +21,8 @@ REGIONS = ["us-east-1", "eu-west-1"]
 @pytest.fixture(scope="module")
 def organization():
     env = {"ORGANIZATION_VIEW": "true", "ORGANIZATION_REQUIRED_DESTINATIONS": CENTRAL_DR}
-    with LocalAws(reconciler_env=env) as stack:
+    # Detailed: the per-account metrics too (essential writes the organization's totals only).
+    with LocalAws(reconciler_env=env, metrics_detail="detailed") as stack:
         stack.backup.set_organization(MANAGEMENT, members=[PAYMENTS, SEARCH, LEGACY, DR_ACCOUNT])
         stack.backup.create_vault("central-dr", region="us-west-2", account=DR_ACCOUNT)
         for account, region in [(PAYMENTS, "us-east-1"), (PAYMENTS, "eu-west-1"), (SEARCH, "us-east-1"),
@@ -100,4 +101,9 @@ def test_the_management_accounts_reconciler_measures_each_member(organization):
     assert organization.queries.metric_totals("reconciler", "UncoveredRecoveryPoints", AccountId=SEARCH) == 2
     assert organization.queries.metric_totals("reconciler", "UncoveredRecoveryPoints", AccountId=PAYMENTS) == 0
     assert organization.queries.metric_totals("reconciler", "FailedCopyChains", AccountId=OUTSIDER) == 0
+    # The organization's totals in this region, over its members.
+    assert organization.queries.metric_totals("reconciler", "OrganizationUncoveredRecoveryPoints") == 2
+    assert organization.queries.metric_totals("reconciler", "OrganizationFailedCopyChains") == 1
+    assert any("OrganizationOldestUncoveredAgeSeconds" in d for d in organization.queries.emf_documents()), \
+        "a lag: something waits"
     assert organization.queries.peek_alerts() == [] and organization.backup.calls().get("StartCopyJob", 0) == 0

@@ -11,6 +11,7 @@ import json
 import uuid
 from contextlib import contextmanager
 
+from harness import alarms
 from harness.config import ACCOUNT
 from harness.stack import LocalAws
 from standin import paths as standin_paths
@@ -63,6 +64,11 @@ def unfinished_copies_into(stack, destination: str):
         stack.delivery.advance = advance
 
 
+def reconciler_documents(stack) -> list[dict]:
+    """The reconciler's EMF documents so far, in the order it wrote them."""
+    return [d for d in stack.queries.emf_documents() if d["Function"] == "reconciler"]
+
+
 def incident_items(stack, destination: str) -> list[dict]:
     return [item for item in stack.queries.table_items()
             if item["pk"].startswith("incident#") and item["pk"] != "incident#open" and destination in item["pk"]]
@@ -96,6 +102,15 @@ def test_fifty_nights_on_a_broken_path_make_one_alert_and_the_fix_backfills_each
     thread = alert["Notification"]["metadata"]["threadId"]
     (incident,) = incident_items(settled, destination)
     assert (incident["incident_state"], incident["affected"]) == ("open", NIGHTS), incident
+
+    # A sweep counts the broken path, and that gauge fires the broken-paths alarm at the default
+    # MetricsDetail (essential); it tells no one again.
+    written = len(reconciler_documents(settled))
+    sweep = settled.delivery.reconcile()
+    assert sweep.ok and sweep.payload["brokenPaths"] == 1, sweep.payload
+    assert alarms.fires(alarms.template_alarm("BrokenPathsAlarm"), reconciler_documents(settled)[written:])
+    settled.delivery.settle()
+    assert settled.queries.take_alerts() == []
 
     # The key is enabled: the next night's copy completes; the sweep heals the incident and starts
     # the backfill, whose copies' events start the next ones until every recovery point is copied.

@@ -72,6 +72,8 @@ class Settings:
     # the IAM proxy (SimulatePrincipalPolicy, STS), the stand-in reading keys and roles there, and
     # the reconciler's daily path check on, reading them.
     copy_paths: bool = False
+    # The template's MetricsDetail (its default: essential), the functions' METRICS_DETAIL.
+    metrics_detail: str = "essential"
     # The evidence bucket (template's EvidenceBucket): a moto bucket with versioning and compliance-mode
     # Object Lock, and the reconciler writing its daily snapshots to it.
     evidence: bool = False

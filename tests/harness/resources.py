@@ -101,6 +101,7 @@ class Resources:
             **CREDENTIALS, **endpoints, "TRACKING_TABLE_NAME": self.table,
             # As the template's LoggingConfig (what Lambda sets from it) and MetricsNamespace.
             "AWS_LAMBDA_LOG_LEVEL": "INFO", "AWS_LAMBDA_LOG_FORMAT": "JSON", "METRICS_NAMESPACE": "vaultwatch",
+            "METRICS_DETAIL": settings.metrics_detail,
             "ALLOWED_TOPIC_ARNS": self.vault_topic, "ALLOWED_ACCOUNT_IDS": ACCOUNT,
             # As the template's Globals: BackupRoleArn, BackupRoleArn as the one passable role (no
             # PassableRoleArns), and the default AllowedCopyTargets.

@@ -485,6 +485,8 @@ import tomllib  # noqa: E402
 # A sibling test module: pytest puts each test file's folder (tests/template) on the import path.
 from test_iam_lint import NO_VALUE, TEMPLATE as LONG_FORM, deployment  # noqa: E402
 
+from harness.alarms import essential_metrics  # noqa: E402
+
 SHARED = ROOT / "shared" / "src"
 DOCS = ROOT / "docs" / "aws-facts.md"
 
@@ -566,6 +568,8 @@ ALARM_SCENARIOS = {
     "eventbridge-feed": {"EventSource": "eventbridge"},
     "both-feeds": {"EventSource": "both"},
     "both-feeds-no-silence-alarm": {"EventSource": "both", "SilentVaultTopicAlarmHours": 0},
+    # Every metric the code writes, with the dashboard rows that show the detailed ones.
+    "detailed": {"MetricsDetail": "detailed"},
 }
 
 
@@ -682,7 +686,7 @@ def test_the_copy_lag_alarm_follows_its_parameter_and_reads_what_the_reconciler_
     # Seconds (the metric's unit) to the parameter's hours.
     assert hours["Expression"] == f"{query['Id']} / 3600"
     assert code_metrics()["OldestUncoveredAgeSeconds"] == "OldestUncoveredAgeSeconds"
-    assert 'Self::OldestUncoveredAgeSeconds => "Seconds"' in rust(SHARED / "metrics.rs")
+    assert re.search(r'Self::OldestUncoveredAgeSeconds\b[^=]*=> "Seconds"', rust(SHARED / "metrics.rs"))
     # Metrics Insights alarms evaluate only the last three hours.
     assert query["Period"] * properties["EvaluationPeriods"] <= 3 * 3600
     assert properties["DatapointsToAlarm"] <= properties["EvaluationPeriods"]
@@ -707,7 +711,7 @@ def test_the_dashboard_parses_and_lays_out_its_widgets(scenario):
 
 
 def test_the_dashboard_shows_every_metric_the_code_writes_under_its_dimensions():
-    board, _, _ = dashboard("defaults")
+    board, _, _ = dashboard("detailed")
     namespace_ = TEMPLATE["Parameters"]["MetricsNamespace"]["Default"]
     ours = [(name, dims) for namespace, name, dims in referenced_metrics(board) if namespace == namespace_]
     assert {name for name, _ in ours} == set(code_metrics().values())
@@ -720,6 +724,45 @@ def test_the_dashboard_shows_every_metric_the_code_writes_under_its_dimensions()
         assert dimensions in written, (name, dimensions, written)
     # Every metric the code writes per member account has its organization graph.
     assert {name for name, dims in ours if "AccountId" in dims} >= account_metrics() - {"OldestUncoveredAgeSeconds"}
+
+
+def test_essential_metrics_are_what_the_alarms_and_the_default_dashboard_read():
+    """MetricsDetail essential (the default) writes what the alarms and the dashboard's main rows
+    read, and nothing they do not; the per-account graph is detailed's (the code writes per member
+    account only then)."""
+    assert TEMPLATE["Parameters"]["MetricsDetail"]["Default"] == "essential"
+    assert TEMPLATE["Parameters"]["MetricsDetail"]["AllowedValues"] == ["essential", "detailed"]
+    assert TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["METRICS_DETAIL"] == "MetricsDetail"
+    assert '"METRICS_DETAIL"' in rust(SHARED / "metrics.rs")
+    essential = essential_metrics()
+    source = rust(SHARED / "metrics.rs")
+    details = source[source.index("pub fn detail(self)"):]
+    assert set(re.findall(r"Self::(\w+)\s*=>\s*MetricsDetail::", details[:details.index("\n    }\n")])) == set(code_metrics()), \
+        "every metric has its detail"
+    namespace_ = TEMPLATE["Parameters"]["MetricsNamespace"]["Default"]
+    board, _, _ = dashboard("defaults")
+    shown = {(name, dims) for namespace, name, dims in referenced_metrics(board) if namespace == namespace_}
+    assert {name for name, _ in shown} == essential
+    assert all("AccountId" not in dims for _, dims in shown)
+    alarmed = set()
+    for alarm in of_type("AWS::CloudWatch::Alarm").values():
+        for query in alarm["Properties"].get("Metrics", []):
+            alarmed |= {metric for _, metric, _, _ in SELECT.findall(" ".join(str(query.get("Expression", "")).split()))}
+    assert alarmed == {"AlertsSent", "BrokenPaths", "OldestUncoveredAgeSeconds"} and alarmed <= essential
+    detailed, _, _ = dashboard("detailed")
+    assert len(detailed["widgets"]) > len(board["widgets"]), "detailed adds its rows"
+
+
+def test_the_dashboard_is_optional():
+    parameter = TEMPLATE["Parameters"]["CreateDashboard"]
+    assert (parameter["Default"], parameter["AllowedValues"]) == ("true", ["true", "false"])
+    assert TEMPLATE["Conditions"]["CreatesDashboard"] == [{"Ref": "CreateDashboard"}, "true"] or \
+        TEMPLATE["Conditions"]["CreatesDashboard"] == ["CreateDashboard", "true"]
+    assert RESOURCES["Dashboard"]["Condition"] == "CreatesDashboard"
+    assert TEMPLATE["Outputs"]["DashboardName"]["Condition"] == "CreatesDashboard"
+    # Nothing else refers to it: the stack deploys whole without it.
+    others = {name: body for name, body in RESOURCES.items() if name != "Dashboard"}
+    assert "Dashboard" not in json.dumps(others).replace("DashboardBody", "")
 
 
 def aws_backup_metrics_documented() -> set[str]:

@@ -107,7 +107,8 @@ impl Measured for Summary {
         into.add(Metric::IncidentsOpened, self.incidents_opened as f64);
         into.add(Metric::IncidentsResolved, self.incidents_healed as f64);
         into.add(Metric::CopiesBackfilled, self.copies_backfilled as f64);
-        if let Some(broken) = self.broken_paths {
+        // Only when some path is broken: the alarm reads no datapoint as none.
+        if let Some(broken) = self.broken_paths.filter(|broken| *broken > 0) {
             into.add(Metric::BrokenPaths, broken as f64);
         }
         into.add(Metric::AlertsResolved, self.resolved as f64);
@@ -118,13 +119,29 @@ impl Measured for Summary {
                 into.add_for_region(Metric::OldestUncoveredAgeSeconds, region, *seconds as f64);
             }
         }
-        // Per member account (the reconciler reads its own region: one entry per account).
-        for account in self.organization.iter().flat_map(|organization| &organization.accounts) {
-            let id = account.account.as_str();
-            into.add_for_account(Metric::UncoveredRecoveryPoints, id, account.summary.uncovered() as f64);
-            into.add_for_account(Metric::FailedCopyChains, id, account.failed_chains as f64);
-            let oldest = account.summary.oldest_uncovered_seconds.values().max().copied().unwrap_or(0);
-            into.add_for_account(Metric::OldestUncoveredAgeSeconds, id, oldest as f64);
+        if let Some(organization) = &self.organization {
+            // The whole organization (in this region), and per member account (the reconciler
+            // reads its own region: one entry per account; written only when detailed). A lag
+            // only where something waits, failed chains only when there are some.
+            let mut failed_chains = 0;
+            for account in &organization.accounts {
+                let id = account.account.as_str();
+                into.add_for_account(Metric::UncoveredRecoveryPoints, id, account.summary.uncovered() as f64);
+                if account.failed_chains > 0 {
+                    into.add_for_account(Metric::FailedCopyChains, id, account.failed_chains as f64);
+                }
+                if let Some(oldest) = account.summary.oldest_uncovered_seconds.values().max() {
+                    into.add_for_account(Metric::OldestUncoveredAgeSeconds, id, *oldest as f64);
+                }
+                failed_chains += account.failed_chains;
+            }
+            into.add(Metric::OrganizationUncoveredRecoveryPoints, organization.summary.uncovered() as f64);
+            if failed_chains > 0 {
+                into.add(Metric::OrganizationFailedCopyChains, failed_chains as f64);
+            }
+            if let Some(oldest) = organization.summary.oldest_uncovered_seconds.values().max() {
+                into.add(Metric::OrganizationOldestUncoveredAgeSeconds, *oldest as f64);
+            }
         }
     }
 }
