@@ -715,7 +715,8 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue, P: PathFactsAp
         let coverage = self.coverage();
         match run.deadline.bound(coverage.assess(&query, ledger, run.now)).await {
             Ok(Ok(report)) => {
-                tracing::info!(coverage = ?report.summary, "copy coverage");
+                // At INFO the run's one line, "reconciliation finished", carries it in its summary.
+                tracing::debug!(coverage = ?report.summary, "copy coverage");
                 summary.coverage = Some(report.summary);
                 summary.unreadable += report.unreadable;
                 CoverageRows::Assessed(report.rows)
@@ -814,7 +815,7 @@ impl<B: BackupApi, S: TrackingStore, A: AlertSink, Q: RetryQueue, P: PathFactsAp
         match assessor.report(since, run.now).await {
             Ok(report) => {
                 self.write_evidence(EvidenceScope::Organization, &report.rows, since, run, summary).await;
-                tracing::info!(
+                tracing::debug!(
                     accounts = report.accounts.len(),
                     uncovered = report.summary.uncovered(),
                     failed_chains = report.failed_chains(),
