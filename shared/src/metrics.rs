@@ -12,8 +12,8 @@
 //! - a count is written only when it is not zero: every alarm treats a missing datapoint as not
 //!   breaching and every graph sums, so a zero says nothing a gap does not; a gauge is written
 //!   whenever it is measured, and `handlers::measured` measures one only when it has something to
-//!   say (the uncovered recovery points of a sweep; a copy lag only where a copy is waiting; broken
-//!   paths and failed chains only when there are some);
+//!   say (uncovered recovery points, broken paths and failed chains when there are some; a copy lag
+//!   where a copy waits, if only for under a second);
 //! - `MetricsDetail::Essential` (the default) writes only what the alarms and the dashboard's main
 //!   rows read; `Detailed` adds the rest, and the organization view's per-account metrics.
 
@@ -124,8 +124,8 @@ impl Metric {
         }
     }
 
-    /// A gauge's zero is written (the code measures a gauge only when it has something to say:
-    /// "a sweep found nothing uncovered", "a copy has waited under a second"); a count's is not.
+    /// A gauge's zero is written (the code measures a gauge only when it has something to say, as
+    /// "a copy has waited under a second"); a count's is not.
     pub fn is_gauge(self) -> bool {
         matches!(
             self,

@@ -227,7 +227,7 @@ mod reconciler {
         assert_eq!(measured.get_for_account(Metric::UncoveredRecoveryPoints, SEARCH), Some(2.0));
         assert_eq!(measured.get_for_account(Metric::FailedCopyChains, SEARCH), Some(1.0));
         assert_eq!(measured.get_for_account(Metric::FailedCopyChains, PAYMENTS), None, "none failed: not measured");
-        assert_eq!(measured.get_for_account(Metric::UncoveredRecoveryPoints, PAYMENTS), Some(0.0), "a gauge");
+        assert_eq!(measured.get_for_account(Metric::UncoveredRecoveryPoints, PAYMENTS), None, "nothing uncovered");
         assert_eq!(measured.get_for_account(Metric::OldestUncoveredAgeSeconds, PAYMENTS), None, "nothing waits");
         let oldest = measured.get_for_account(Metric::OldestUncoveredAgeSeconds, SEARCH).unwrap();
         assert!((30.0 * 3600.0 - 5.0..=30.0 * 3600.0 + 5.0).contains(&oldest), "{oldest}");

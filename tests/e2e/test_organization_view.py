@@ -100,6 +100,8 @@ def test_the_management_accounts_reconciler_measures_each_member(organization):
     assert organization.queries.metric_totals("reconciler", "FailedCopyChains", AccountId=SEARCH) == 1
     assert organization.queries.metric_totals("reconciler", "UncoveredRecoveryPoints", AccountId=SEARCH) == 2
     assert organization.queries.metric_totals("reconciler", "UncoveredRecoveryPoints", AccountId=PAYMENTS) == 0
+    assert not any(d.get("AccountId") == PAYMENTS for d in organization.queries.emf_documents()), \
+        "nothing to say about an account with everything covered"
     assert organization.queries.metric_totals("reconciler", "FailedCopyChains", AccountId=OUTSIDER) == 0
     # The organization's totals in this region, over its members.
     assert organization.queries.metric_totals("reconciler", "OrganizationUncoveredRecoveryPoints") == 2

@@ -114,19 +114,25 @@ impl Measured for Summary {
         into.add(Metric::AlertsResolved, self.resolved as f64);
         into.add(Metric::MissingCopiesStarted, self.missing_copies_started as f64);
         if let Some(coverage) = &self.coverage {
-            into.add(Metric::UncoveredRecoveryPoints, coverage.uncovered() as f64);
+            // Only when something is uncovered: the dashboard shows the sweeps themselves from
+            // AWS/Lambda's free Invocations, so a zero every hour would only cost a metric-month.
+            if coverage.uncovered() > 0 {
+                into.add(Metric::UncoveredRecoveryPoints, coverage.uncovered() as f64);
+            }
             for (region, seconds) in &coverage.oldest_uncovered_seconds {
                 into.add_for_region(Metric::OldestUncoveredAgeSeconds, region, *seconds as f64);
             }
         }
         if let Some(organization) = &self.organization {
             // The whole organization (in this region), and per member account (the reconciler
-            // reads its own region: one entry per account; written only when detailed). A lag
-            // only where something waits, failed chains only when there are some.
+            // reads its own region: one entry per account; written only when detailed), each only
+            // when it has something to say: something uncovered, a lag, a failed chain.
             let mut failed_chains = 0;
             for account in &organization.accounts {
                 let id = account.account.as_str();
-                into.add_for_account(Metric::UncoveredRecoveryPoints, id, account.summary.uncovered() as f64);
+                if account.summary.uncovered() > 0 {
+                    into.add_for_account(Metric::UncoveredRecoveryPoints, id, account.summary.uncovered() as f64);
+                }
                 if account.failed_chains > 0 {
                     into.add_for_account(Metric::FailedCopyChains, id, account.failed_chains as f64);
                 }
@@ -135,7 +141,9 @@ impl Measured for Summary {
                 }
                 failed_chains += account.failed_chains;
             }
-            into.add(Metric::OrganizationUncoveredRecoveryPoints, organization.summary.uncovered() as f64);
+            if organization.summary.uncovered() > 0 {
+                into.add(Metric::OrganizationUncoveredRecoveryPoints, organization.summary.uncovered() as f64);
+            }
             if failed_chains > 0 {
                 into.add(Metric::OrganizationFailedCopyChains, failed_chains as f64);
             }
