@@ -101,7 +101,6 @@ impl Metric {
             Self::AlertsSent => MetricsDetail::Essential,
             Self::BrokenPaths => MetricsDetail::Essential,
             Self::OldestUncoveredAgeSeconds => MetricsDetail::Essential,
-            Self::UncoveredRecoveryPoints => MetricsDetail::Essential,
             Self::CopiesStarted => MetricsDetail::Essential,
             Self::MissingCopiesStarted => MetricsDetail::Essential,
             Self::RetriesScheduled => MetricsDetail::Essential,
@@ -109,6 +108,8 @@ impl Metric {
             Self::OrganizationUncoveredRecoveryPoints => MetricsDetail::Essential,
             Self::OrganizationFailedCopyChains => MetricsDetail::Essential,
             Self::OrganizationOldestUncoveredAgeSeconds => MetricsDetail::Essential,
+            // Written every hour while anything is uncovered: the copy lag says when that matters.
+            Self::UncoveredRecoveryPoints => MetricsDetail::Detailed,
             Self::PermanentFailures => MetricsDetail::Detailed,
             Self::NotCopyable => MetricsDetail::Detailed,
             Self::ChainsExhausted => MetricsDetail::Detailed,
@@ -464,7 +465,6 @@ mod tests {
             "OrganizationUncoveredRecoveryPoints",
             "RetriesScheduled",
             "RetriesStarted",
-            "UncoveredRecoveryPoints",
         ];
         assert_eq!(names(""), expected);
         assert_eq!(names(DESTINATION_REGION), expected);
