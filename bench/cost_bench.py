@@ -365,8 +365,21 @@ def next_midnight(now: datetime) -> datetime:
     return datetime(now.year, now.month, now.day, tzinfo=timezone.utc) + timedelta(days=1)
 
 
+def binaries_seen(binaries: Path) -> dict[str, str]:
+    """Each function binary's build time and size: what the figures were measured with (the
+    binaries can be rebuilt while the benchmark runs; a run compares them before and after)."""
+    from harness.config import FUNCTIONS, SCHEDULED
+
+    seen = {}
+    for _, (binary, _) in {**FUNCTIONS, **SCHEDULED}.items():
+        stat = (binaries / binary).stat()
+        seen[binary] = f"{datetime.fromtimestamp(stat.st_mtime, timezone.utc):%Y-%m-%d %H:%M:%S} UTC, {stat.st_size:,} bytes, inode {stat.st_ino}"
+    return seen
+
+
 def run_day(n: int, detail: str, binaries: Path, progress=print) -> dict:
     day = Day.drawn(n)
+    before = binaries_seen(binaries)
     started = time.monotonic()
     with CostStack(detail, routes=ROUTES, binaries=binaries, evidence=True,
                    reconciler_env={"RECONCILE_LOOKBACK_HOURS": str(LOOKBACK_HOURS)}) as stack:
@@ -438,6 +451,10 @@ def run_day(n: int, detail: str, binaries: Path, progress=print) -> dict:
         indexes = [Index.of(ix, keys) for ix in definition.get("GlobalSecondaryIndexes", [])]
         table_bytes, index_bytes = storage_bytes(items, indexes)
         counts = collect(stack, n, detail, binaries, wall, setup, sweeps, vault_publishes, deliveries, retry_batches)
+        counts["binaries_seen"] = before
+        if binaries_seen(binaries) != before:
+            counts["binaries_changed"] = True
+            progress(f"  WARNING: the binaries in {binaries} changed during this run: measure again", flush=True)
         counts["outcome"] = {
             "copy_jobs": dict(Counter(j["State"] for j in jobs)), "alerts": len(alerts),
             "expected": {"backups": n, "routed": len(day.routed), "transient": len(day.transient),
@@ -622,7 +639,10 @@ def alarm_metrics(metrics_by_slot: list[set]) -> dict:
             matching = {m for m in window if m[1] == alarm["metric"] and sorted(d for d, _ in m[2]) == alarm["dimensions"]
                         and (alarm["function"] is None or dict(m[2]).get("Function") == alarm["function"])}
             per_hour.append(len(matching))
-        result[alarm["alarm"]] = {**alarm, "per_hour": per_hour, "mean": sum(per_hour) / SLOTS}
+        # Whether an hour whose query matches nothing is billed for any metric is not stated
+        # (docs/aws-facts.md#billing): counted as one.
+        billed = [max(1, k) for k in per_hour]
+        result[alarm["alarm"]] = {**alarm, "per_hour": per_hour, "mean": sum(billed) / SLOTS}
     return result
 
 
@@ -730,8 +750,10 @@ def fixed_monthly(q: dict[str, float], prices: dict) -> list[tuple[str, float, s
     lines = [
         ("Customer managed KMS keys (EventsKey, TrackingTableKey), first year", 2 * price(prices, "kms_key_month"),
          "2 keys; with automatic rotation each rotation's new key material adds $1/key-month (up to 2 more per key)"),
-        ("Dashboard", price(prices, "dashboard_month"), "one per stack and region; the first 3 of an account are in the free tier"),
     ]
+    if deployed_by_default("Dashboard"):
+        lines.append(("Dashboard", price(prices, "dashboard_month"),
+                      "one per stack and region (CreateDashboard, where the template has it); an account's first 3 are in the free tier"))
     for alarm in standard_alarms():
         lines.append((f"{alarm} (standard alarm)", price(prices, "alarm_standard_month"), "one metric"))
     for alarm in insights_alarms():
@@ -898,7 +920,7 @@ def usage_table(rows: list[tuple[str, dict[str, float]]], columns: list[str]) ->
     return "\n".join(lines)
 
 
-def model(by_detail: dict[str, list[dict]], org: list[dict], prices: dict) -> dict:
+def model(by_detail: dict[str, list[dict]], org: dict[str, list[dict]], prices: dict) -> dict:
     """Monthly figures per account-region (1,000 and 10,000 backups a day, per detail level), and the
     organization's."""
     result = {"account_region": {}, "fits": {}, "org": {}}
@@ -915,8 +937,7 @@ def model(by_detail: dict[str, list[dict]], org: list[dict], prices: dict) -> di
                 "fixed": {name: v for name, v, _ in fixed}, "fixed_notes": {name: note for name, _, note in fixed},
                 "fixed_total": sum(v for _, v, _ in fixed),
             }
-    if org:
-        result["org"] = organization_model(org, result, prices)
+    result["org"] = {detail: organization_model(runs, result, prices) for detail, runs in org.items() if runs}
     return result
 
 
@@ -950,6 +971,9 @@ def organization_model(org: list[dict], result: dict, prices: dict) -> dict:
     log_bytes = fit([r["per_sweep"]["log_bytes"] for r in org], point)
     log_events = fit([r["per_sweep"]["log_events"] for r in org], point)
     per_member_metrics = org[-1]["per_sweep"]["per_account_metrics"] / org[-1]["members"]
+    # The rest of the sweeps' metrics (the organization's totals, the management account's own) do
+    # not grow with the members.
+    other_metrics = org[-1]["per_sweep"]["metrics"] - org[-1]["per_sweep"]["per_account_metrics"]
     # The organization's evidence: one day's rows (M x backups a day) once a day.
     evidence_rows = [[1.0, r["members"] * r["backups_per_member"]] for r in org]
     evidence = solve(evidence_rows, [r["evidence_put_bytes"] for r in org])
@@ -960,14 +984,18 @@ def organization_model(org: list[dict], result: dict, prices: dict) -> dict:
         "Lambda (hourly organization sweeps)": sweeps * price(prices, "lambda_request")
         + billed_ms / 1000 * mem * sweeps * price(prices, "lambda_gb_second_arm"),
         "CloudWatch Logs ingestion": (log_bytes + LOG_EVENT_OVERHEAD * log_events) * sweeps / 1e9 * price(prices, "logs_ingestion"),
-        "Per-member-account metrics": per_member_metrics * members * 24 * DAYS_PER_MONTH / HOURS_PER_MONTH
-        * price(prices, "custom_metric_month"),
+        "Metrics (per member account, and the totals)": (per_member_metrics * members + other_metrics) * 24 * DAYS_PER_MONTH
+        / HOURS_PER_MONTH * price(prices, "custom_metric_month"),
         "Organization evidence (S3 PUTs; storage at the retention)": 4 * DAYS_PER_MONTH * price(prices, "s3_put")
         + evidence_day * evidence_retention_days() / 1e9 * price(prices, "s3_storage_month"),
     }
     member = result["account_region"].get(f"{ORG_BACKUPS_PER_DAY}-{detail}")
     stacks = ORG_ACCOUNTS * ORG_REGIONS
+    dashboard = member["fixed"].get("Dashboard", 0.0)
     return {
+        "member_fixed_without_dashboards": (member["fixed_total"] - dashboard) * stacks,
+        "total_without_member_dashboards": (member["usage_total"] + member["fixed_total"] - dashboard) * stacks
+        + (sum(view.values()) + member["fixed_total"]) * ORG_REGIONS,
         "detail": detail, "members": members, "regions": ORG_REGIONS, "backups_in_window": backups,
         "per_sweep": {"local_ms": local_ms, "billed_ms": billed_ms, "calls": calls, "log_bytes": log_bytes},
         "per_member_metrics": per_member_metrics, "view_per_region": view, "evidence_bytes_per_day": evidence_day,
@@ -978,8 +1006,8 @@ def organization_model(org: list[dict], result: dict, prices: dict) -> dict:
     }
 
 
-def figures_markdown(runs: list[dict], org: list[dict], result: dict, prices: dict, wall: float) -> str:
-    details = sorted(result["fits"])
+def figures_markdown(runs: list[dict], org: dict[str, list[dict]], result: dict, prices: dict, wall: float) -> str:
+    details = sorted(result["fits"], key=lambda d: (d != "essential", d))
     out = []
     largest = max(r["n"] for r in runs)
     head = max(runs, key=lambda r: (r["n"], r["detail"]))
@@ -987,7 +1015,7 @@ def figures_markdown(runs: list[dict], org: list[dict], result: dict, prices: di
                f"binaries `{Path(head['binaries']).relative_to(ROOT) if Path(head['binaries']).is_absolute() else head['binaries']}`, "
                f"{os.cpu_count()} cores ({platform.machine()}); {len(runs)} runs "
                f"(N = {', '.join(str(n) for n in sorted({r['n'] for r in runs}))} x METRICS_DETAIL "
-               f"{', '.join(details)}) and {len(org)} organization-view runs in {wall / 60:.1f} min. Prices: "
+               f"{', '.join(details)}) and {sum(map(len, org.values()))} organization-view runs in {wall / 60:.1f} min. Prices: "
                f"`bench/prices-us-east-1.json`, read {prices['read_on']}; free tiers ignored.")
     out.append("")
     # Headline.
@@ -1007,6 +1035,12 @@ def figures_markdown(runs: list[dict], org: list[dict], result: dict, prices: di
         out.append(f"- `{d}`, 1,000 backups a day: {money(one['usage_total'])} a month, {verdict} the issue's US$1 goal; "
                    f"the largest component is {top[0]} ({money(top[1])}, {top[1] / one['usage_total'] * 100:.0f}%).")
     out.append("")
+    for d in details:
+        largest_run = max((r for r in runs if r["detail"] == d), key=lambda r: r["n"])
+        hours = Counter(m for slot in largest_run["slots"] for m in slot["metrics"])
+        out.append(f"- The metrics `{d}` writes (N = {largest_run['n']:,}), hours a day each: "
+                   + ", ".join(f"{name.split('/', 1)[1]} {h}" for name, h in hours.most_common()) + ".")
+    out.append("")
     out.append("Each figure is a fit a + b·N of the day's counts over the measured N (next table), times 30.4 days; "
                "10,000 backups a day is an extrapolation of the fit. Logs storage is the steady state at the "
                f"template's {log_retention_days()}-day retention. Lambda duration follows the brief's model (local wall time + "
@@ -1016,32 +1050,39 @@ def figures_markdown(runs: list[dict], org: list[dict], result: dict, prices: di
     out.append("")
     out.append("### Organization: 100 member accounts x 3 regions, 1,000 backups a day each")
     out.append("")
-    o = result.get("org") or {}
-    if o:
-        view = o["view_per_region"]
-        out.append(f"| part | monthly |\n|---|---|\n"
-                   f"| {o['member_stacks']} member stacks, usage-based (`{o['detail']}`) | {money(o['member_usage'])} |\n"
-                   f"| {o['member_stacks']} member stacks, fixed charges | {money(o['member_fixed'])} |\n"
-                   f"| management account's organization view, {o['regions']} regions (usage) | {money(o['view_usage'])} |\n"
-                   f"| management account's {o['regions']} stacks, fixed charges | {money(o['management_fixed'])} |\n"
-                   f"| **organization total** | **{money(o['total'])}** |")
+    orgs = result.get("org") or {}
+    if orgs:
+        ds = sorted(orgs, key=lambda d: (d != "essential", d))
+        out.append("| part | " + " | ".join(f"`{d}`" for d in ds) + " |\n|---" * 1 + "|---" * len(ds) + "|")
+        parts = [("member_usage", f"{ORG_ACCOUNTS * ORG_REGIONS} member stacks, usage-based"),
+                 ("member_fixed", f"{ORG_ACCOUNTS * ORG_REGIONS} member stacks, fixed charges"),
+                 ("view_usage", f"the management account's organization view, {ORG_REGIONS} regions (usage)"),
+                 ("management_fixed", f"the management account's {ORG_REGIONS} stacks, fixed charges")]
+        for key, label in parts:
+            out.append(f"| {label} | " + " | ".join(money(orgs[d][key]) for d in ds) + " |")
+        out.append("| **organization total** | " + " | ".join(f"**{money(orgs[d]['total'])}**" for d in ds) + " |")
+        out.append("| organization total, member stacks without their dashboards | "
+                   + " | ".join(money(orgs[d]["total_without_member_dashboards"]) for d in ds) + " |")
         out.append("")
-        out.append(f"The organization view per region and month: " + ", ".join(f"{k} {money(v)}" for k, v in view.items())
-                   + f". Per sweep at {o['members']} members with {o['backups_in_window']:,.0f} backups each in the "
-                   f"{LOOKBACK_HOURS}-hour window: {o['sweep_seconds']:,.1f} s modelled duration"
-                   + (" (**over the reconciler's 300 s timeout**: the sweep would continue from its cursor over several runs)"
-                      if o["sweep_seconds"] > 300 else "")
-                   + f", {sum(v for k, v in o['per_sweep']['calls'].items() if k.startswith('backup:')):,.0f} AWS Backup calls "
-                   f"(listing pages), {o['per_member_metrics']:.1f} metrics per member account per sweep; the organization's "
-                   f"daily evidence {o['evidence_bytes_per_day'] / 1e6:,.0f} MB.")
+        for d in ds:
+            o = orgs[d]
+            out.append(f"- `{d}`: the organization view per region and month: " + ", ".join(f"{k} {money(v)}" for k, v in o["view_per_region"].items())
+                       + f". Per sweep at {o['members']} members with {o['backups_in_window']:,.0f} backups each in the "
+                       f"{LOOKBACK_HOURS}-hour window: {o['sweep_seconds']:,.1f} s modelled duration"
+                       + (" (**over the reconciler's 300 s timeout**: the sweep would continue from its cursor over several runs)"
+                          if o["sweep_seconds"] > 300 else "")
+                       + f", {sum(v for k, v in o['per_sweep']['calls'].items() if k.startswith('backup:')):,.0f} AWS Backup calls "
+                       f"(listing pages), {o['per_member_metrics']:.1f} metrics per member account per sweep; the organization's "
+                       f"daily evidence {o['evidence_bytes_per_day'] / 1e6:,.0f} MB.")
         out.append("")
-        out.append("| measured run | per sweep: local ms | modelled ms | AWS Backup calls (by the page model) | log bytes | per-account metrics |\n|---|---|---|---|---|---|")
-        for r in org:
-            s = r["per_sweep"]
-            modelled = sum(org_backup_calls(r["members"], r["backups_per_member"]).values())
-            out.append(f"| {r['members']} members x {r['backups_per_member']} backups | {s['wall_ms']:,.0f} | {s['billed_ms']:,.0f} | "
-                       f"{sum(v for k, v in s['calls'].items() if k.startswith('backup:')):,.0f} ({modelled}) | {s['log_bytes']:,.0f} | "
-                       f"{s['per_account_metrics']} ({', '.join(r['per_account_metric_names'])}) |")
+        out.append("| measured run | per sweep: local ms | modelled ms | AWS Backup calls (by the page model) | log bytes | metrics (per account) |\n|---|---|---|---|---|---|")
+        for d in ds:
+            for r in org[d]:
+                s_ = r["per_sweep"]
+                modelled = sum(org_backup_calls(r["members"], r["backups_per_member"]).values())
+                out.append(f"| `{d}`, {r['members']} members x {r['backups_per_member']} backups | {s_['wall_ms']:,.0f} | {s_['billed_ms']:,.0f} | "
+                           f"{sum(v for k, v in s_['calls'].items() if k.startswith('backup:')):,.0f} ({modelled}) | {s_['log_bytes']:,.0f} | "
+                           f"{s_['metrics']} ({s_['per_account_metrics']}{': ' + ', '.join(r['per_account_metric_names']) if r['per_account_metric_names'] else ''}) |")
         out.append("")
     # Daily counts and linearity.
     out.append(f"### The measured day: counts, per-backup rates and linearity")
@@ -1069,6 +1110,30 @@ def figures_markdown(runs: list[dict], org: list[dict], result: dict, prices: di
         out.append(f"| {name} | {f['invocations']:,} | {f['cold_starts']} ({f['init_ms']:.1f}) | {f['billed_ms']:,} | "
                    f"{f['gb_seconds']:.2f} | {calls} | {f['log_bytes']:,} + {f['platform_bytes']:,} |")
     out.append("")
+    out.append(f"Per hour at N = {largest} (`{head['detail']}`; hours 1-4 hold the night's backups, the sweep of hour 0 "
+               "writes the evidence):")
+    out.append("")
+    out.append("| hour | invocations (copier, tracker, retrier, reconciler) | AWS calls | RRU | WRU | metrics | log KB |")
+    out.append("|---|---|---|---|---|---|---|")
+    quiet = None
+    for slot in head["slots"]:
+        inv = slot["invocations"]
+        row = (f"{inv.get('copier', 0)}, {inv.get('tracker', 0)}, {inv.get('retrier', 0)}, {inv.get('reconciler', 0)} | "
+               f"{sum(slot['calls'].values()):,} | {slot['rru']:,.0f} | {slot['wru']:,.0f} | {slot['metric_count']} | "
+               f"{slot['log_bytes'] / 1024:,.1f} |")
+        if slot["slot"] > max(NIGHT) + 1:
+            if quiet is None:
+                quiet = row
+                out.append(f"| {slot['slot']}-{SLOTS - 1} (each) | " + row)
+            continue
+        out.append(f"| {slot['slot']} | " + row)
+    out.append("")
+    out.append("DynamoDB at N = %d, by function: " % largest + "; ".join(
+        f"{name} " + ", ".join([f"{op} {v:,.0f} RRU" for op, v in f["usage"]["rru"].items()]
+                               + [f"{op} {v:,} WRU" for op, v in f["usage"]["wru"].items() if v]
+                               + [f"index {sum(f['usage']['gsi_wru'].values()):,} WRU"] * bool(sum(f["usage"]["gsi_wru"].values())))
+        for name, f in head["functions"].items() if f["usage"]["rru"] or f["usage"]["wru"]) + ".")
+    out.append("")
     kms = kms_on_behalf(head)
     out.append("KMS requests on the functions' behalf in that day (model): " + ", ".join(f"{k} {v:,.0f}" for k, v in kms.items()) + ".")
     out.append("")
@@ -1081,7 +1146,7 @@ def figures_markdown(runs: list[dict], org: list[dict], result: dict, prices: di
 
 def fixed_markdown(result: dict, prices: dict) -> str:
     lines = ["| item | 1,000/day | 10,000/day | how |", "|---|---|---|---|"]
-    details = sorted(result["fits"])
+    details = sorted(result["fits"], key=lambda d: (d != "essential", d))
     d = "essential" if "essential" in details else details[0]
     one, ten = result["account_region"][f"1000-{d}"], result["account_region"][f"10000-{d}"]
     for name in one["fixed"]:
@@ -1136,16 +1201,19 @@ def main(argv: list[str] | None = None) -> int:
             print_counts(counts)
             by_detail[detail].append(counts)
             runs.append(counts)
-    org = []
+    org: dict[str, list[dict]] = {}
     org_members = [int(x) for x in args.org_members.split(",") if x]
     org_backups = [int(x) for x in args.org_backups.split(",") if x]
     if org_members:
+        # Enough runs to fit a + b M + c M B: the members varied at the first size, then the size.
         plan_ = [(org_members[0], org_backups[0])] + [(m, org_backups[0]) for m in org_members[1:]] \
                 + [(org_members[-1], b) for b in org_backups[1:]]
-        for members, backups in plan_:
-            print(f"organization view: {members} members x {backups} backups", flush=True)
-            org.append(run_org(members, backups, binaries, "essential" if "essential" in details else details[0]))
-            print(f"  per sweep: {json.dumps({k: v for k, v in org[-1]['per_sweep'].items() if k != 'calls'})}", flush=True)
+        for detail in details:
+            org[detail] = []
+            for members, backups in plan_:
+                print(f"organization view: {members} members x {backups} backups, METRICS_DETAIL={detail}", flush=True)
+                org[detail].append(run_org(members, backups, binaries, detail))
+                print(f"  per sweep: {json.dumps({k: v for k, v in org[detail][-1]['per_sweep'].items() if k != 'calls'})}", flush=True)
         (OUT / "org.json").write_text(json.dumps(org, indent=1))
     wall = time.monotonic() - started
     result = model(by_detail, org, prices)
