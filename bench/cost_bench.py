@@ -63,7 +63,7 @@ from cost_counting import (CountingProxy, Index, Usage, emf_documents, emf_metri
                            usage_total)
 from harness import schema
 from harness.config import ACCOUNT, DR_VAULT, RECONCILE_PAGE_SIZE, REGION, ROOT
-from harness.delivery import Delivery, Invocation
+from harness.delivery import Delivery
 from harness.events import sns_event
 from harness.stack import LocalAws
 from harness.template import CfnLoader
@@ -1017,6 +1017,14 @@ def figures_markdown(runs: list[dict], org: dict[str, list[dict]], result: dict,
                f"(N = {', '.join(str(n) for n in sorted({r['n'] for r in runs}))} x METRICS_DETAIL "
                f"{', '.join(details)}) and {sum(map(len, org.values()))} organization-view runs in {wall / 60:.1f} min. Prices: "
                f"`bench/prices-us-east-1.json`, read {prices['read_on']}; free tiers ignored.")
+    built = sorted({seen.split(",")[0] for r in runs for seen in r.get("binaries_seen", {}).values()})
+    out.append("")
+    out.append(f"The binaries were built {', '.join(built)}"
+               + (" (a debug build: its durations are longer than the release build's; the counts of requests and "
+                  "bytes do not depend on the build)" if "debug" in str(head["binaries"]) else "") + ".")
+    changed = [f"N={r['n']} {r['detail']}" for r in runs if r.get("binaries_changed")]
+    if changed:
+        out.append(f"**The binaries changed during the runs {', '.join(changed)}: measure again.**")
     out.append("")
     # Headline.
     out.append("### Usage-based charges per account-region per month")

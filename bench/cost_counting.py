@@ -15,7 +15,7 @@ import re
 import threading
 import time
 import urllib.parse
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -522,9 +522,3 @@ def usage_total(usages) -> Usage:
         total.add(usage)
     return total
 
-
-def group_by(pairs, key) -> dict:
-    grouped = defaultdict(list)
-    for pair in pairs:
-        grouped[key(pair)].append(pair)
-    return grouped

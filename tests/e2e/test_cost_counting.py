@@ -17,7 +17,7 @@ from cost_counting import (CountingProxy, Index, chunks, emf_metrics, index_writ
                            metric_hours, number_size, read_units, s3_operation, s3_request_class, signed_service,
                            update_write_units, value_size, write_units)
 import cost_bench  # noqa: E402
-from harness.config import ACCOUNT, DR_VAULT, REGION  # noqa: E402
+from harness.config import ACCOUNT, REGION  # noqa: E402
 
 
 def test_item_sizes_follow_dynamodb_rules():
