@@ -149,3 +149,33 @@ fn the_reconciler_counts_refused_routed_copies_among_the_alerts_it_sent() {
     let summary = vaultwatch::handlers::reconciler::Summary { alerted: 2, refused: 1, ..Default::default() };
     assert_eq!(measured(&summary).get(Metric::AlertsSent, None), Some(3.0));
 }
+
+/// A sweep measures its gauges only when they have something to say: broken paths and uncovered
+/// recovery points when there are some, a lag per region where a copy waits (even under a second).
+#[test]
+fn a_sweep_measures_its_gauges_only_when_they_have_something_to_say() {
+    use vaultwatch::domain::CoverageSummary;
+    use vaultwatch::handlers::reconciler::Summary;
+
+    let quiet = Summary {
+        broken_paths: Some(0),
+        coverage: Some(CoverageSummary { by_status: [("covered", 5)].into(), ..Default::default() }),
+        ..Default::default()
+    };
+    let m = measured(&quiet);
+    let gauges = [Metric::BrokenPaths, Metric::UncoveredRecoveryPoints, Metric::OldestUncoveredAgeSeconds];
+    assert!(gauges.iter().all(|gauge| m.get(*gauge, None).is_none()), "{m:?}");
+
+    let troubled = Summary {
+        broken_paths: Some(1),
+        coverage: Some(CoverageSummary {
+            by_status: [("covered", 5), ("failed", 2)].into(),
+            oldest_uncovered_seconds: [("us-west-2".to_owned(), 0)].into(),
+        }),
+        ..Default::default()
+    };
+    let m = measured(&troubled);
+    assert_eq!(m.get(Metric::BrokenPaths, None), Some(1.0));
+    assert_eq!(m.get(Metric::UncoveredRecoveryPoints, None), Some(2.0));
+    assert_eq!(m.get(Metric::OldestUncoveredAgeSeconds, Some("us-west-2")), Some(0.0), "a copy waits");
+}

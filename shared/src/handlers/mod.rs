@@ -197,9 +197,11 @@ fn rejected<T>(notification: &Notification, sources: &SourcePolicy) -> Option<Re
     Some(RecordOutcome::Rejected { reason: why })
 }
 
-/// Logs a skipped notification; unknown event types are normal, not errors.
+/// Logs a skipped notification; unknown event types are normal, not errors. At DEBUG: a function
+/// is given many events it has nothing to do with (the retrier every copy job's state changes, which
+/// the tracker logs), and each INFO line is billed log ingestion (docs/cost.md).
 pub(crate) fn skipped<T>(notification: &Notification, why: &str) -> RecordOutcome<T> {
-    tracing::info!(origin = ?notification.origin, why, "notification skipped");
+    tracing::debug!(origin = ?notification.origin, why, "notification skipped");
     RecordOutcome::Skipped { reason: why.to_owned() }
 }
 
