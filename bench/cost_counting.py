@@ -393,6 +393,8 @@ class CountingProxy:
     def handle(self, handler, body: bytes, arrived: float) -> None:
         service = signed_service(handler.headers) or "unknown"
         operation = operation_of(service, handler.command, handler.path, handler.headers, body)
+        # The invocation this request belongs to is the one running when it arrives; everything it
+        # costs is counted before the reply goes out, since the reply may end the invocation.
         with self.lock:
             self.in_flight[service] += 1
             usage = self._usage()
@@ -403,20 +405,19 @@ class CountingProxy:
             else:
                 status, data, headers = self._upstream(service, handler, body)
                 self._count_other(service, operation, handler, body, status)
-            handler.send_response(status)
-            for name, value in headers:
-                if name.lower() not in DROPPED_REPLY_HEADERS:
-                    handler.send_header(name, value)
-            handler.send_header("Content-Length", str(len(data)))
-            handler.end_headers()
-            if handler.command != "HEAD":
-                handler.wfile.write(data)
         finally:
             with self.lock:
                 self.in_flight[service] -= 1
-                usage = self._usage()
                 usage.calls[f"{service}:{operation}"] += 1
                 usage.intervals.append((arrived, time.perf_counter()))
+        handler.send_response(status)
+        for name, value in headers:
+            if name.lower() not in DROPPED_REPLY_HEADERS:
+                handler.send_header(name, value)
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        if handler.command != "HEAD":
+            handler.wfile.write(data)
 
     def _upstream(self, service: str, handler, body: bytes):
         url = self.upstreams.get(service, self.default)

@@ -112,7 +112,7 @@ def test_the_tracker_makes_one_update_per_notification_and_is_billed_by_the_item
     stack, counts = tiny
     tracker = [m for m in stack.measured if m.function == "tracker"]
     assert len(tracker) == 10, "a CREATED and a COMPLETED notification for each of the 5 copies"
-    assert all(dict(m.usage.calls) == {"dynamodb:UpdateItem": 1} for m in tracker)
+    assert all(dict(m.usage.calls) == {"dynamodb:UpdateItem": 1} for m in tracker), [dict(m.usage.calls) for m in tracker]
     # Each copy's record is under 1 KB, so each write, before and after, is one unit; the tracker
     # writes no recovery point, so nothing reaches the index.
     sizes = [cost_bench.item_size(item) for item in cost_bench._scan(stack) if item.get("item_type", {}).get("S") == "copy_job"]
