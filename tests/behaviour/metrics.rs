@@ -155,16 +155,38 @@ fn the_reconciler_counts_refused_routed_copies_among_the_alerts_it_sent() {
 #[test]
 fn a_sweep_measures_its_gauges_only_when_they_have_something_to_say() {
     use vaultwatch::domain::CoverageSummary;
-    use vaultwatch::handlers::reconciler::Summary;
+    use vaultwatch::handlers::organization::AccountCoverage;
+    use vaultwatch::handlers::reconciler::{OrganizationSummary, Summary};
 
+    let covered = CoverageSummary { by_status: [("covered", 5)].into(), ..Default::default() };
     let quiet = Summary {
         broken_paths: Some(0),
-        coverage: Some(CoverageSummary { by_status: [("covered", 5)].into(), ..Default::default() }),
+        coverage: Some(covered.clone()),
+        organization: Some(OrganizationSummary {
+            accounts: vec![AccountCoverage {
+                account: "111122223333".into(),
+                region: "us-east-1".into(),
+                summary: covered.clone(),
+                failed_chains: 0,
+                aws_failed_copy_jobs: None,
+            }],
+            summary: covered,
+            unreadable: 0,
+        }),
         ..Default::default()
     };
     let m = measured(&quiet);
-    let gauges = [Metric::BrokenPaths, Metric::UncoveredRecoveryPoints, Metric::OldestUncoveredAgeSeconds];
+    let gauges = [
+        Metric::BrokenPaths,
+        Metric::UncoveredRecoveryPoints,
+        Metric::OldestUncoveredAgeSeconds,
+        Metric::FailedCopyChains,
+        Metric::OrganizationUncoveredRecoveryPoints,
+        Metric::OrganizationFailedCopyChains,
+        Metric::OrganizationOldestUncoveredAgeSeconds,
+    ];
     assert!(gauges.iter().all(|gauge| m.get(*gauge, None).is_none()), "{m:?}");
+    assert!(gauges.iter().all(|gauge| m.get_for_account(*gauge, "111122223333").is_none()), "{m:?}");
 
     let troubled = Summary {
         broken_paths: Some(1),
