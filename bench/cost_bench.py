@@ -1,4 +1,4 @@
-"""Cost benchmark (issue 24, "Measure"): a realistic day of an account-region through the REAL
+"""Cost benchmark: a realistic day of an account-region through the REAL
 function binaries against the local stack (tests/harness's LocalAws: moto, the AWS Backup stand-in,
 the functions under the local Lambda Runtime API), counting what AWS would bill, then priced from
 bench/prices-us-east-1.json (prices are inputs, not code).
@@ -228,7 +228,7 @@ class Measured:
         return sum(LATENCY_MS.get(name.split(":", 1)[0], DEFAULT_LATENCY_MS) * count for name, count in self.usage.calls.items())
 
     def billed_ms(self) -> int:
-        """The brief's model: local wall time + calls x in-region latency, rounded up to 1 ms."""
+        """The model of docs/cost.md's Assumptions: local wall time + calls x in-region latency, rounded up to 1 ms."""
         return math.ceil(self.wall * 1000 + self.latency_ms())
 
     def net_billed_ms(self) -> int:
@@ -1040,7 +1040,7 @@ def figures_markdown(runs: list[dict], org: dict[str, list[dict]], result: dict,
         one = result["account_region"][f"1000-{d}"]
         top = max(one["usage"].items(), key=lambda kv: kv[1])
         verdict = "under" if one["usage_total"] < 1 else "**over**"
-        out.append(f"- `{d}`, 1,000 backups a day: {money(one['usage_total'])} a month, {verdict} the issue's US$1 goal; "
+        out.append(f"- `{d}`, 1,000 backups a day: {money(one['usage_total'])} a month, {verdict} the US$1 goal; "
                    f"the largest component is {top[0]} ({money(top[1])}, {top[1] / one['usage_total'] * 100:.0f}%).")
     out.append("")
     for d in details:
@@ -1051,7 +1051,7 @@ def figures_markdown(runs: list[dict], org: dict[str, list[dict]], result: dict,
     out.append("")
     out.append("Each figure is a fit a + b·N of the day's counts over the measured N (next table), times 30.4 days; "
                "10,000 backups a day is an extrapolation of the fit. Logs storage is the steady state at the "
-               f"template's {log_retention_days()}-day retention. Lambda duration follows the brief's model (local wall time + "
+               f"template's {log_retention_days()}-day retention. Lambda duration follows the Assumptions' model (local wall time + "
                "calls x latency); without the local stand-ins' own time it would be "
                + ", ".join(f"{money(result['account_region'][f'1000-{d}']['quantities']['net_lambda_gb_second_arm'] * DAYS_PER_MONTH * price(prices, 'lambda_gb_second_arm'))}"
                            f" (`{d}`, 1,000/day)" for d in details) + ".")

@@ -246,6 +246,8 @@ def print_metrics(stack: LocalAws) -> None:
     print("not zero, a region's OldestUncoveredAgeSeconds only while something there waits (docs/cost.md):")
     for (function, name), value in sorted(totals.items()):
         print(f"  {function:<11} {name:<45} {value:g}")
+    print(f"  {len(totals)} distinct metrics (name and dimensions). CloudWatch bills each for every hour it is written in:")
+    print("  what a month of vaultwatch costs, metrics, requests, logs and fixed charges, is in docs/cost.md.")
 
 
 def main() -> int:
