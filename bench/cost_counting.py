@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from harness.loopback import Connections, LoopbackHandler, LoopbackServer
+from harness.queries import emf_documents_in
 
 KB = 1024
 # SQS and SNS bill each 64 KB chunk of a request's payload as one request.
@@ -243,18 +244,8 @@ def emf_metrics(document: dict) -> list[tuple[str, str, tuple]]:
 
 
 def emf_documents(lines) -> list[dict]:
-    """The EMF documents among log lines (JSON objects with an `_aws` member)."""
-    documents = []
-    for line in lines:
-        if '"_aws"' not in line:
-            continue
-        try:
-            document = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(document, dict) and "_aws" in document:
-            documents.append(document)
-    return documents
+    """The EMF documents among log lines, as the test harness reads them."""
+    return emf_documents_in(lines)
 
 
 def metric_hours(slots: list[set]) -> int:

@@ -4,20 +4,15 @@ and a tiny day (5 backups, one hour with a sweep) through the real binaries, who
 what the functions are known to do."""
 
 import json
-import sys
-from pathlib import Path
 
 import boto3
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "bench"))
-
-from cost_counting import (CountingProxy, Index, chunks, emf_metrics, index_write_units, item_size,  # noqa: E402
-                           metric_hours, number_size, read_units, s3_operation, s3_request_class, signed_service,
-                           update_write_units, value_size, write_units)
-import cost_bench  # noqa: E402
-from harness.config import ACCOUNT, REGION  # noqa: E402
+import cost_bench
+from cost_counting import (CountingProxy, Index, chunks, emf_metrics, index_write_units, item_size, metric_hours,
+                           number_size, read_units, s3_operation, s3_request_class, signed_service, update_write_units,
+                           value_size, write_units)
+from harness.config import ACCOUNT, REGION
 
 
 def test_item_sizes_follow_dynamodb_rules():

@@ -23,6 +23,21 @@ def plain(item: dict) -> dict:
     return out
 
 
+def emf_documents_in(lines) -> list[dict]:
+    """The EMF documents among log lines: JSON objects with an `_aws` member."""
+    documents = []
+    for line in lines:
+        if '"_aws"' not in line:
+            continue
+        try:
+            document = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(document, dict) and "_aws" in document:
+            documents.append(document)
+    return documents
+
+
 class Queries:
     """Reading what happened. Only `take_alerts()` and `take_failures()` consume what they read."""
 
@@ -81,15 +96,7 @@ class Queries:
         for function in self.functions.values():
             function.log.flush()
             with open(function.log_path, encoding="utf-8", errors="replace") as log:
-                for line in log:
-                    if '"_aws"' not in line:
-                        continue
-                    try:
-                        document = json.loads(line)
-                    except json.JSONDecodeError:
-                        continue
-                    if isinstance(document, dict) and "_aws" in document:
-                        documents.append(document)
+                documents.extend(emf_documents_in(log))
         return documents
 
     def metric_totals(self, function: str, metric: str, **dimensions) -> float:
