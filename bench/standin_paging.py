@@ -16,17 +16,13 @@ import argparse
 import json
 import statistics
 import subprocess
-import sys
 import time
 import urllib.parse
 from datetime import datetime, timezone
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # harness, standin
-
-from harness.config import ACCOUNT  # noqa: E402
-from harness.loopback import Connections  # noqa: E402
-from harness.processes import start_standin  # noqa: E402
+from harness.config import ACCOUNT
+from harness.loopback import Connections
+from harness.processes import start_standin
 
 DR = f"arn:aws:backup:us-west-2:{ACCOUNT}:backup-vault:dr-copy"
 STATES = {"COMPLETED": 0.9, "FAILED": 0.05, "RUNNING": 0.05}  # as bench/reconciler_sweep.py's

@@ -1135,7 +1135,8 @@ def test_the_sam_transform_passes_the_concurrency_settings_through(monkeypatch):
         assert out[function]["Properties"]["ReservedConcurrentExecutions"] == 1
 
 
-def test_every_parameter_is_in_the_readmes_parameter_table():
+def test_the_reserved_concurrency_parameters_say_what_minus_one_means():
+    """(Every parameter's row and default: tests/docs/test_docs_drift.py.)"""
     readme = (ROOT / "README.md").read_text()
     section = readme[readme.index("## Configuration"):]
     section = section[:section.index("\nEnvironment variables")]
@@ -1145,7 +1146,5 @@ def test_every_parameter_is_in_the_readmes_parameter_table():
             cells = [c.strip() for c in line.strip("|").split("|")]
             for name in re.findall(r"`(\w+)`", cells[0]):
                 rows[name] = cells
-    assert set(TEMPLATE["Parameters"]) <= set(rows), set(TEMPLATE["Parameters"]) - set(rows)
-    for name in ("CopierReservedConcurrency", "RetrierReservedConcurrency", "RetryQueueMaximumConcurrency"):
-        assert rows[name][1] == f"`{TEMPLATE['Parameters'][name]['Default']}`", name
-        assert "-1" in rows[name][2] or name == "RetryQueueMaximumConcurrency", name
+    for name in ("CopierReservedConcurrency", "RetrierReservedConcurrency"):
+        assert "-1" in rows[name][2], name
