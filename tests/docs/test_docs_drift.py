@@ -1,6 +1,7 @@
-"""The README's tables and Layout against what exists: every environment variable the code reads is in
-the variables table (and nothing else is), every template parameter is in the parameter table with its
-default, every folder, script and docs page is in the Layout. Each check is a function of the texts,
+"""The README's tables and the Layout (docs/internals.md) against what exists: every environment
+variable the code reads is in the README's variables table (and nothing else is), every template
+parameter is in its parameter table with its default, every folder, script and docs page is in the
+Layout. Each check is a function of the texts,
 so the tests below also show it failing when something is added without its documentation."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from harness.config import ROOT
 from harness.template import CfnLoader
 
 README = ROOT / "README.md"
+INTERNALS = ROOT / "docs" / "internals.md"
 # Where configuration is read: the functions' and the command's configuration, telemetry, metrics,
 # the SDK set-up, the binaries.
 CONFIG_SOURCES = ["shared/src/config.rs", "shared/src/metrics.rs", "shared/src/telemetry.rs",
@@ -154,7 +156,7 @@ def test_every_parameter_is_in_the_readmes_table_with_its_default():
 
 def test_the_layout_names_every_folder_script_and_docs_page_that_exists():
     scripts = [path.name for path in (ROOT / "scripts").iterdir() if path.is_file()]
-    assert layout_problems(tracked_files(), scripts, README.read_text()) == []
+    assert layout_problems(tracked_files(), scripts, INTERNALS.read_text()) == []
 
 
 def test_no_python_module_edits_its_import_path():
@@ -186,7 +188,7 @@ def test_a_parameter_without_its_row_or_with_another_default_is_named():
 
 
 def test_a_script_folder_or_docs_page_missing_from_the_layout_is_named():
-    readme = README.read_text()
+    readme = INTERNALS.read_text()
     tracked = tracked_files()
     scripts = [path.name for path in (ROOT / "scripts").iterdir() if path.is_file()]
     problems = layout_problems([*tracked, "newfolder/x.rs", "docs/new.md"], [*scripts, "bench-new"], readme)

@@ -386,7 +386,7 @@ def test_what_is_a_name_and_how_far_it_reaches_comes_from_the_schemas_and_arn_fo
 # ---------------------------------------------------------------- the README's StackSet commands
 
 def organization_section():
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "organization.md").read_text()
     section = readme[readme.index("## Deploy to an organization"):]
     return section[:section.index("\n## ", 1)]
 

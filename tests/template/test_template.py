@@ -1041,8 +1041,8 @@ def test_the_resource_types_the_serverless_application_repository_lacks_are_the_
     assert used <= listed | unlisted, f"classify in docs/aws-facts.md: {used - listed - unlisted}"
     assert not listed & unlisted
     assert not any(t.startswith("Custom::") for t in used), "the SAR refuses Custom:: types"
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("### Publish to the Serverless Application Repository"):]
+    readme = (ROOT / "docs" / "operations.md").read_text()
+    section = readme[readme.index("## Publish to the Serverless Application Repository"):]
     section = section[:section.index("\n## ", 1)]
     assert set(re.findall(r"`(AWS::[\w:]+)`", section)) >= used & unlisted
 

@@ -1,4 +1,4 @@
-//! Evidence snapshots (docs: README, "Evidence for auditors"). The reconciler's first whole sweep of
+//! Evidence snapshots (docs: docs/operations.md, "Evidence for auditors"). The reconciler's first whole sweep of
 //! a day (UTC) writes the day before: its coverage rows as files, then the manifest, then moves the
 //! chain head in the tracking table with a write conditional on where it stood. `vaultwatch
 //! evidence verify` reads every version of every object back and walks the chain.

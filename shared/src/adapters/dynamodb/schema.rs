@@ -1,5 +1,5 @@
 //! The tracking table's schema: its keys, every attribute name, and the conversion between items and
-//! records. The README's "The tracking table" section names the same keys and attributes in the same
+//! records. docs/internals.md's "The tracking table" section names the same keys and attributes in the same
 //! order (a test below holds them together).
 //!
 //! One table, partition key `pk` (string):
@@ -661,14 +661,14 @@ mod tests {
     }
 
     #[test]
-    fn the_readme_names_every_key_and_attribute_of_the_schema_in_its_order() {
-        let readme = include_str!("../../../../README.md");
-        let section = readme.split("\n## The tracking table\n").nth(1).expect("README has the section");
+    fn the_docs_name_every_key_and_attribute_of_the_schema_in_its_order() {
+        let internals = include_str!("../../../../docs/internals.md");
+        let section = internals.split("\n## The tracking table\n").nth(1).expect("docs/internals.md has the section");
         let section = section.split("\n## ").next().unwrap_or_default();
         let schema = schema_names();
         let named: Vec<&str> = section.split('`').skip(1).step_by(2).filter(|code| schema.contains(code)).collect();
         assert!(schema.len() > 30, "{schema:?}");
-        assert_eq!(named, schema, "README section `The tracking table` vs schema.rs");
+        assert_eq!(named, schema, "docs/internals.md section `The tracking table` vs schema.rs");
     }
 
     #[test]
