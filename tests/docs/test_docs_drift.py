@@ -194,3 +194,11 @@ def test_a_script_folder_or_docs_page_missing_from_the_layout_is_named():
     problems = layout_problems([*tracked, "newfolder/x.rs", "docs/new.md"], [*scripts, "bench-new"], readme)
     assert problems == ["folder newfolder/ not in the Layout", "docs/new.md not in the Layout",
                         "scripts/bench-new not in the Layout"]
+
+
+def test_the_readme_stays_a_five_minute_read():
+    """Everything beyond what it is, trying it, deploying, configuring and removing it lives in docs/."""
+    lines = README.read_text().count("\n")
+    assert lines <= 300, f"README.md has {lines} lines: move a section to docs/"
+    for page in ("operations", "organization", "security", "internals", "testing", "cost"):
+        assert f"](docs/{page}.md)" in README.read_text(), page
