@@ -5,6 +5,7 @@ the documented exit status 3; `--verbose` adds the error as the SDK reported it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 import subprocess
@@ -74,6 +75,38 @@ def test_no_credentials_says_where_credentials_come_from(home, closed_port):
     first, detail = verbose.stderr.splitlines()[:2]
     assert first == line
     assert detail.startswith("detail: backup ListCopyJobs failed") and "no credentials found in chain" in detail
+
+
+def test_an_expired_sso_session_asks_for_aws_sso_login(home, closed_port):
+    # An sso-session profile, and the token `aws sso login` cached for the session: expired, without
+    # the refresh token (and client registration) the SDK would refresh it with. aws-config reads it
+    # from ~/.aws/sso/cache/<SHA-1 of the session name, hex>.json (aws-config's sso/cache.rs).
+    aws = home / ".aws"
+    (aws / "sso" / "cache").mkdir(parents=True)
+    (aws / "config").write_text(
+        "[profile ops]\n"
+        "sso_session = corp\n"
+        "sso_account_id = 123456789012\n"
+        "sso_role_name = BackupAuditor\n"
+        "region = us-east-1\n"
+        "\n"
+        "[sso-session corp]\n"
+        "sso_start_url = https://d-1234567890.awsapps.com/start\n"
+        "sso_region = us-east-1\n"
+        "sso_registration_scopes = sso:account:access\n")
+    token = "an-access-token-that-must-not-be-printed"
+    cache = aws / "sso" / "cache" / f"{hashlib.sha1(b'corp').hexdigest()}.json"
+    cache.write_text(json.dumps({"startUrl": "https://d-1234567890.awsapps.com/start", "region": "us-east-1",
+                                 "accessToken": token, "expiresAt": "2024-01-01T00:00:00Z"}))
+    env = {"HOME": str(home), "AWS_PROFILE": "ops", "AWS_ENDPOINT_URL": f"http://127.0.0.1:{closed_port}"}
+
+    line = one_line(run(env, "coverage", "--table", "t"))
+    assert line == ("error: the AWS SSO session of profile ops has expired (or was never signed in): "
+                    "run `aws sso login --profile ops`")
+    verbose = run(env, "--verbose", "coverage", "--table", "t")
+    assert verbose.stderr.splitlines()[0] == line
+    assert "the SSO token has expired and cannot be refreshed" in verbose.stderr
+    assert token not in verbose.stderr
 
 
 @pytest.mark.parametrize("command, option", [
