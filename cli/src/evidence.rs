@@ -12,7 +12,7 @@ use vaultwatch::adapters::{S3Evidence, SdkConfig};
 use vaultwatch::domain::evidence::{Manifest, CSV_FILE, HTML_FILE, JSONL_FILE, MANIFEST_FILE};
 use vaultwatch::handlers::evidence::{read_day_file, scopes_with_day, verify, Verification};
 
-use crate::failed;
+use crate::{failed, Errors};
 
 /// The key prefix the template writes under.
 const DEFAULT_PREFIX: &str = "coverage-evidence";
@@ -92,7 +92,7 @@ impl DayFile {
     }
 }
 
-pub async fn run(sdk: &SdkConfig, command: EvidenceCommand) -> ExitCode {
+pub async fn run(sdk: &SdkConfig, errors: &Errors<'_>, command: EvidenceCommand) -> ExitCode {
     match command {
         EvidenceCommand::Verify(args) => {
             let since = match chrono::Duration::from_std(args.since) {
@@ -108,10 +108,10 @@ pub async fn run(sdk: &SdkConfig, command: EvidenceCommand) -> ExitCode {
                         Ok(()) => ExitCode::FAILURE,
                     }
                 }
-                Err(err) => failed(&err),
+                Err(err) => errors.handler_failed(&err),
             }
         }
-        EvidenceCommand::Show(args) => show(sdk, args).await,
+        EvidenceCommand::Show(args) => show(sdk, errors, args).await,
     }
 }
 
@@ -134,12 +134,12 @@ fn write_verification(verification: &Verification, format: VerifyFormat, mut out
     Ok(())
 }
 
-async fn show(sdk: &SdkConfig, args: ShowArgs) -> ExitCode {
+async fn show(sdk: &SdkConfig, errors: &Errors<'_>, args: ShowArgs) -> ExitCode {
     let bucket = S3Evidence::new(sdk, args.bucket);
     let scope = match args.scope {
         Some(scope) => scope,
         None => match scopes_with_day(&bucket, &args.prefix, args.date).await {
-            Err(err) => return failed(&err),
+            Err(err) => return errors.handler_failed(&err),
             Ok(scopes) if scopes.len() == 1 => scopes.into_iter().next().unwrap_or_default(),
             Ok(scopes) if scopes.is_empty() => {
                 eprintln!("no snapshot of {} under {}", args.date.format("%Y-%m-%d"), args.prefix);
@@ -155,13 +155,13 @@ async fn show(sdk: &SdkConfig, args: ShowArgs) -> ExitCode {
     let mut out = std::io::stdout().lock();
     let printed = match args.file {
         Some(file) => match read(file.name()).await {
-            Err(err) => return failed(&err),
+            Err(err) => return errors.handler_failed(&err),
             Ok(None) => None,
             Ok(Some(body)) => Some(out.write_all(&body)),
         },
         None => {
             let (manifest, csv) = match (read(MANIFEST_FILE).await, read(CSV_FILE).await) {
-                (Err(err), _) | (_, Err(err)) => return failed(&err),
+                (Err(err), _) | (_, Err(err)) => return errors.handler_failed(&err),
                 (Ok(manifest), Ok(csv)) => (manifest, csv),
             };
             match (manifest.and_then(|m| serde_json::from_slice::<Manifest>(&m).ok()), csv) {

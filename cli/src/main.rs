@@ -7,6 +7,10 @@
 //! found uncovered recovery points, `paths` found a broken path, or `notifications` could not
 //! configure a vault, 2 usage error, 3 AWS or configuration error (nothing reported), 4 `paths`
 //! found none broken but could not tell about some from this account.
+//!
+//! An error is one line on stderr: what is wrong and what to do, for the failures an operator fixes
+//! outside vaultwatch (`ActionableError`: credentials, SSO session, region, access denied, network,
+//! the tracking table's name); `--verbose` adds the error as the SDK reported it.
 
 mod evidence;
 mod paths;
@@ -17,7 +21,10 @@ use std::time::Duration;
 
 use chrono::Utc;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
-use vaultwatch::adapters::{load_sdk_config, DynamoStore, Host, SdkBackup, SdkConfig, SdkPathFacts};
+use vaultwatch::adapters::{
+    load_sdk_config, ActionableError, CommandContext, DynamoStore, Host, Permissions, SdkBackup, SdkConfig,
+    SdkPathFacts,
+};
 use vaultwatch::domain::{
     BackupVaultArn, CopyPath, CopyRetention, DomainError, IamRoleArn, Lifecycle, PathOrigin, PathSpec, ResourceType,
     ResourceTypes, RetryPolicy, RouteTable, TopicArn, VaultName,
@@ -26,10 +33,15 @@ use vaultwatch::handlers::coverage::{CoverageAssessor, CoverageQuery};
 use vaultwatch::handlers::organization::{OrganizationAssessor, OrganizationReport, OrganizationSettings};
 use vaultwatch::handlers::paths::{add_health, PathChecker, PathsQuery};
 use vaultwatch::handlers::vault_setup::{configure_vaults, SetupOptions};
+use vaultwatch::handlers::HandlerError;
+use vaultwatch::ports::AwsError;
 
 #[derive(Debug, Parser)]
 #[command(name = "vaultwatch", version, about = "Keeps AWS Backup copy jobs honest: coverage reports and vault setup")]
 struct Cli {
+    /// On an error, also print it as AWS and the SDK reported it (the one-line message says what to do).
+    #[arg(long, global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -245,6 +257,40 @@ fn single_account_option_with_organization(matches: &clap::ArgMatches) -> Option
         .find(|id| coverage.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
 }
 
+impl Command {
+    /// The tracking table the command reads, if it reads one.
+    fn table(&self) -> Option<&str> {
+        match self {
+            Self::Coverage(args) if !args.organization => args.table.as_deref(),
+            Self::Paths(args) => args.table.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Where the docs list the actions the command needs.
+    fn permissions(&self) -> Permissions {
+        let (listed_in, command) = match self {
+            Self::Coverage(args) if args.organization => {
+                ("docs/organization.md#observe-the-whole-organization", "vaultwatch coverage --organization")
+            }
+            Self::Coverage(_) => ("docs/operations.md#the-vaultwatch-command", "vaultwatch coverage"),
+            Self::Paths(_) => ("docs/operations.md#copy-paths-and-incidents", "vaultwatch paths"),
+            Self::Evidence(_) => ("docs/operations.md#evidence-for-auditors", "vaultwatch evidence"),
+            Self::Notifications(_) => ("docs/operations.md#the-vaultwatch-command", "vaultwatch notifications"),
+        };
+        Permissions { listed_in, command }
+    }
+
+    /// Whether the command sends requests to the configured region (not `coverage --organization`
+    /// given its regions), and the command's own region option if it has one.
+    fn needs_region(&self) -> (bool, Option<&'static str>) {
+        match self {
+            Self::Coverage(args) => (args.regions.is_empty(), Some("--region with --organization")),
+            _ => (true, None),
+        }
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::try_parse_args(std::env::args()).unwrap_or_else(|err| err.exit());
@@ -252,6 +298,17 @@ async fn main() -> ExitCode {
         Ok(sdk) => sdk,
         Err(err) => return failed(&err),
     };
+    let table = cli.command.table().map(str::to_owned);
+    let errors = Errors {
+        context: CommandContext::new(&sdk, table.as_deref(), cli.command.permissions()),
+        verbose: cli.verbose,
+    };
+    // Without a region every request fails in the SDK's endpoint resolution: say so before any.
+    if let (true, option) = cli.command.needs_region() {
+        if sdk.region().is_none() {
+            return failed(&ActionableError::NoRegion { option });
+        }
+    }
     match cli.command {
         Command::Coverage(args) => {
             let since = match chrono::Duration::from_std(args.since) {
@@ -259,7 +316,7 @@ async fn main() -> ExitCode {
                 Err(err) => return failed(&err),
             };
             if args.organization {
-                return organization(&sdk, args, since).await;
+                return organization(&sdk, &errors, args, since).await;
             }
             let assessor = CoverageAssessor {
                 backup: SdkBackup::new(&sdk),
@@ -273,11 +330,11 @@ async fn main() -> ExitCode {
                     report::write(&coverage, args.format, std::io::stdout().lock()),
                     coverage.summary.uncovered(),
                 ),
-                Err(err) => failed(&err),
+                Err(err) => errors.handler_failed(&err),
             }
         }
-        Command::Paths(args) => paths(&sdk, args).await,
-        Command::Evidence(command) => evidence::run(&sdk, command).await,
+        Command::Paths(args) => paths(&sdk, &errors, args).await,
+        Command::Evidence(command) => evidence::run(&sdk, &errors, command).await,
         Command::Notifications(args) => {
             let options = SetupOptions { dry_run: args.dry_run, replace_topic: args.replace_topic };
             let mut status = ExitCode::SUCCESS;
@@ -286,7 +343,10 @@ async fn main() -> ExitCode {
                     Ok(change) => println!("{change}"),
                     Err(err) => {
                         status = ExitCode::FAILURE;
-                        eprintln!("error: {err}");
+                        match err.aws_error() {
+                            Some(aws) => errors.print_aws(aws, ""),
+                            None => eprintln!("error: {err}"),
+                        }
                     }
                 }
             }
@@ -296,7 +356,12 @@ async fn main() -> ExitCode {
 }
 
 /// `coverage --organization`: each region's organization report, as one.
-async fn organization(sdk: &SdkConfig, args: CoverageArgs, since: chrono::DateTime<Utc>) -> ExitCode {
+async fn organization(
+    sdk: &SdkConfig,
+    errors: &Errors<'_>,
+    args: CoverageArgs,
+    since: chrono::DateTime<Utc>,
+) -> ExitCode {
     let settings =
         OrganizationSettings { required_destinations: args.required_destinations, max_attempts: args.max_attempts };
     let regions = if args.regions.is_empty() {
@@ -309,17 +374,26 @@ async fn organization(sdk: &SdkConfig, args: CoverageArgs, since: chrono::DateTi
         let assessor = OrganizationAssessor { backup: SdkBackup::in_region(sdk, &region), settings: settings.clone() };
         match assessor.report(since, Utc::now()).await {
             Ok(report) => reports.push(report),
-            Err(err) => return failed(&format!("{region}: {err}")),
+            Err(err) => match err.aws_error() {
+                Some(aws) => {
+                    errors.print_aws(aws, &format!("{region}: "));
+                    return ExitCode::from(3);
+                }
+                None => return failed(&format!("{region}: {err}")),
+            },
         }
     }
-    let report = OrganizationReport::combine(reports, Utc::now());
-    reported(report::write_organization(&report, args.format, std::io::stdout().lock()), report.summary.uncovered())
+    let organization = OrganizationReport::combine(reports, Utc::now());
+    reported(
+        report::write_organization(&organization, args.format, std::io::stdout().lock()),
+        organization.summary.uncovered(),
+    )
 }
 
 /// `paths`: the check of every path, and its exit status (0 all ok, 1 broken, 4 cannot tell).
-async fn paths(sdk: &SdkConfig, args: PathsArgs) -> ExitCode {
+async fn paths(sdk: &SdkConfig, errors: &Errors<'_>, args: PathsArgs) -> ExitCode {
     let Some(region) = sdk.region().map(ToString::to_string) else {
-        return failed(&"no region configured (AWS_REGION or the profile's region)");
+        return failed(&ActionableError::NoRegion { option: None });
     };
     let extra = match args.extra() {
         Ok(extra) => extra,
@@ -332,19 +406,19 @@ async fn paths(sdk: &SdkConfig, args: PathsArgs) -> ExitCode {
         plans: !args.no_plans,
         extra,
     };
-    let mut report = match (PathChecker { facts: SdkPathFacts::new(sdk) }).check_all(&query).await {
-        Ok(report) => report,
-        Err(err) => return failed(&err),
+    let mut checked = match (PathChecker { facts: SdkPathFacts::new(sdk) }).check_all(&query).await {
+        Ok(checked) => checked,
+        Err(err) => return errors.aws_failed(&err),
     };
     if let Some(table) = &args.table {
-        if let Err(err) = add_health(&mut report, &DynamoStore::new(sdk, table.clone())).await {
-            return failed(&err);
+        if let Err(err) = add_health(&mut checked, &DynamoStore::new(sdk, table.clone())).await {
+            return errors.aws_failed(&err);
         }
     }
-    match paths::write(&report, args.format, std::io::stdout().lock()) {
+    match paths::write(&checked, args.format, std::io::stdout().lock()) {
         Err(err) => failed(&err),
-        Ok(()) if report.summary.broken > 0 => ExitCode::FAILURE,
-        Ok(()) if report.summary.cannot_tell > 0 => ExitCode::from(CANNOT_TELL),
+        Ok(()) if checked.summary.broken > 0 => ExitCode::FAILURE,
+        Ok(()) if checked.summary.cannot_tell > 0 => ExitCode::from(CANNOT_TELL),
         Ok(()) => ExitCode::SUCCESS,
     }
 }
@@ -365,6 +439,41 @@ fn reported(written: std::io::Result<()>, uncovered: usize) -> ExitCode {
 fn failed(err: &dyn std::fmt::Display) -> ExitCode {
     eprintln!("error: {err}");
     ExitCode::from(3)
+}
+
+/// How a command says what stopped it: one line on stderr, naming what is wrong and what to do
+/// when the library knows ([`ActionableError`]); with `--verbose`, the error as the SDK gave it.
+pub(crate) struct Errors<'a> {
+    context: CommandContext<'a>,
+    verbose: bool,
+}
+
+impl Errors<'_> {
+    /// A failed AWS call stopped the command: status 3.
+    pub(crate) fn aws_failed(&self, err: &AwsError) -> ExitCode {
+        self.print_aws(err, "");
+        ExitCode::from(3)
+    }
+
+    /// The handler stopped the command: status 3.
+    pub(crate) fn handler_failed(&self, err: &HandlerError) -> ExitCode {
+        match err.aws_error() {
+            Some(aws) => self.aws_failed(aws),
+            None => failed(err),
+        }
+    }
+
+    fn print_aws(&self, err: &AwsError, prefix: &str) {
+        match ActionableError::of(err, &self.context) {
+            Some(actionable) => {
+                eprintln!("error: {prefix}{actionable}");
+                if self.verbose {
+                    eprintln!("detail: {err}");
+                }
+            }
+            None => eprintln!("error: {prefix}{err}"),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -451,6 +560,46 @@ mod tests {
         assert!(parse(&["paths", "--path", SOURCE, DR, "--delete-after-days", "0"]).unwrap_err().contains("0"));
         let Command::Paths(args) = parse(&["paths"]).unwrap().command else { panic!() };
         assert!(args.paths.is_empty() && !args.no_plans && args.format == Format::Table);
+    }
+
+    #[test]
+    fn verbose_goes_before_or_after_the_command_and_each_command_says_what_it_needs() {
+        assert!(!parse(&["coverage", "--table", "t"]).unwrap().verbose);
+        assert!(parse(&["--verbose", "coverage", "--table", "t"]).unwrap().verbose);
+        assert!(parse(&["evidence", "verify", "--bucket", "b", "--verbose"]).unwrap().verbose);
+
+        let coverage = parse(&["coverage", "--table", "t"]).unwrap().command;
+        assert_eq!((coverage.table(), coverage.needs_region().0), (Some("t"), true));
+        assert_eq!(coverage.permissions(), Permissions { listed_in: "docs/operations.md#the-vaultwatch-command", command: "vaultwatch coverage" });
+        let regions = parse(&["coverage", "--organization", "--region", "eu-west-1"]).unwrap().command;
+        assert_eq!((regions.table(), regions.needs_region().0), (None, false), "its regions are given");
+        assert_eq!(regions.permissions().listed_in, "docs/organization.md#observe-the-whole-organization");
+        let paths = parse(&["paths", "--table", "t"]).unwrap().command;
+        assert_eq!((paths.table(), paths.needs_region()), (Some("t"), (true, None)));
+        assert_eq!(paths.permissions().listed_in, "docs/operations.md#copy-paths-and-incidents");
+
+        // The errors point there: each is a section of a docs page.
+        let pages = [
+            ("docs/operations.md", include_str!("../../docs/operations.md")),
+            ("docs/organization.md", include_str!("../../docs/organization.md")),
+        ];
+        for args in [
+            &["coverage", "--table", "t"][..],
+            &["coverage", "--organization"],
+            &["paths"],
+            &["evidence", "verify", "--bucket", "b"],
+            &["notifications", "--topic-arn", TOPIC, "primary"],
+        ] {
+            let listed_in = parse(args).unwrap().command.permissions().listed_in;
+            let (page, anchor) = listed_in.split_once('#').unwrap();
+            let (_, text) = pages.iter().find(|(name, _)| *name == page).expect(listed_in);
+            let anchors: Vec<String> = text
+                .lines()
+                .filter_map(|line| line.strip_prefix("## "))
+                .map(|heading| heading.to_lowercase().replace(' ', "-").replace('`', ""))
+                .collect();
+            assert!(anchors.iter().any(|a| a == anchor), "{listed_in}");
+        }
     }
 
     #[test]

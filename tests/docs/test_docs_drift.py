@@ -26,6 +26,7 @@ READ = re.compile(r"\b(?:get|required|parsed|number|optional|var|var_os|set|look
 # Read but not vaultwatch's configuration, each with its reason.
 NOT_CONFIGURATION = {
     "AWS_REGION": "set by Lambda (and the SDK's own region variable): the region the function runs in",
+    "AWS_PROFILE": "the SDK's profile variable: the command reads it only to name the profile whose SSO session expired",
 }
 
 

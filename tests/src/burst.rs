@@ -98,6 +98,7 @@ impl FaultyBackup {
             class: ErrorClass::Transient,
             code: last.map(str::to_owned),
             message: "injected".into(),
+            no_answer: None,
         })
     }
 }

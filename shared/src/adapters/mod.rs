@@ -29,6 +29,7 @@ use crate::config::ConfigError;
 pub use backup::{SdkBackup, SdkPathFacts};
 pub use cloudformation::PresignedUrlResponder;
 pub use dynamodb::DynamoStore;
+pub use error::{ActionableError, CommandContext, Permissions};
 pub use s3::S3Evidence;
 pub use sns::SnsAlerts;
 pub use sqs::SqsRetryQueue;

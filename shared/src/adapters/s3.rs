@@ -104,6 +104,7 @@ impl EvidenceReader for S3Evidence {
             class: crate::ports::ErrorClass::Transient,
             code: None,
             message: err.to_string(),
+            no_answer: None,
         })?;
         Ok(body.into_bytes().to_vec())
     }

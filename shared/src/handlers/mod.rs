@@ -50,6 +50,17 @@ pub enum HandlerError {
     Respond(#[from] crate::ports::ResponseError),
 }
 
+impl HandlerError {
+    /// The failed AWS call behind this error, if one is (the first record's, for a batch).
+    pub fn aws_error(&self) -> Option<&AwsError> {
+        match self {
+            Self::Aws(err) => Some(err),
+            Self::Records { first, .. } => first.aws_error(),
+            _ => None,
+        }
+    }
+}
+
 /// How often a claim is closed before the invocation gives up, once its side effect (an alert, a
 /// scheduled retry, an incident's message) has happened: a redelivery would repeat it.
 const FINISH_ATTEMPTS: u32 = 4;
@@ -213,7 +224,14 @@ mod tests {
     use crate::ports::ErrorClass;
 
     fn aws(class: ErrorClass) -> HandlerError {
-        let error = AwsError { service: "backup", operation: "StartCopyJob", class, code: None, message: "x".into() };
+        let error = AwsError {
+            service: "backup",
+            operation: "StartCopyJob",
+            class,
+            code: None,
+            message: "x".into(),
+            no_answer: None,
+        };
         HandlerError::Aws(error)
     }
 

@@ -222,6 +222,7 @@ pub fn transient_error(service: &'static str, operation: &'static str, code: &st
         class: ErrorClass::Transient,
         code: Some(code.to_owned()),
         message: format!("{code} (injected)"),
+        no_answer: None,
     }
 }
 
@@ -233,12 +234,20 @@ pub fn service_error(service: &'static str, operation: &'static str, code: &str)
         class: ErrorClass::Permanent,
         code: Some(code.to_owned()),
         message: format!("{code} (injected)"),
+        no_answer: None,
     }
 }
 
 /// An error as the Backup adapter would classify it.
 pub fn backup_error(operation: &'static str, class: ErrorClass, code: &str) -> AwsError {
-    AwsError { service: "backup", operation, class, code: Some(code.to_owned()), message: format!("{code} (injected)") }
+    AwsError {
+        service: "backup",
+        operation,
+        class,
+        code: Some(code.to_owned()),
+        message: format!("{code} (injected)"),
+        no_answer: None,
+    }
 }
 
 #[derive(Default)]

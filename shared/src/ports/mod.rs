@@ -57,6 +57,20 @@ pub struct AwsError {
     /// The service's error code, e.g. "ThrottlingException".
     pub code: Option<String>,
     pub message: String,
+    /// Why no answer came, when the call got none and the SDK says why (an answer has a `code`).
+    pub no_answer: Option<NoAnswer>,
+}
+
+/// Why a call got no answer from the service: what an operator fixes outside vaultwatch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoAnswer {
+    /// No provider of the SDK's credentials chain found credentials.
+    NoCredentials,
+    /// The profile signs in with AWS SSO and its session needs a new sign-in (the cached token
+    /// expired and cannot be refreshed, or no token is cached).
+    SsoSignIn,
+    /// The connection failed (refused, name not resolved, TLS) or timed out.
+    Unreachable,
 }
 
 impl AwsError {

@@ -98,6 +98,7 @@ impl DynamoStore {
                         class: ErrorClass::Permanent,
                         code: None,
                         message: err.to_string(),
+                        no_answer: None,
                     },
                 )?);
             for _ in 0..5 {
@@ -119,6 +120,7 @@ impl DynamoStore {
                     class: ErrorClass::Transient,
                     code: Some("UnprocessedKeys".into()),
                     message: "keys still unprocessed after 5 tries".into(),
+                    no_answer: None,
                 });
             }
         }
@@ -354,6 +356,7 @@ impl DynamoStore {
                     class: ErrorClass::Transient,
                     code: None,
                     message: "another failure of this recovery point is being counted in the incident".into(),
+                    no_answer: None,
                 });
             }
             let take = UpdateExpression::default()
@@ -368,6 +371,7 @@ impl DynamoStore {
                     class: ErrorClass::Transient,
                     code: None,
                     message: "another writer took this recovery point over".into(),
+                    no_answer: None,
                 });
             }
         }
@@ -564,6 +568,7 @@ impl TrackingStore for DynamoStore {
                 "the incident's episode kept changing while a failure was added to it ({})",
                 key.path.as_str()
             ),
+            no_answer: None,
         })
     }
 

@@ -26,6 +26,16 @@ pub enum SetupError {
     Aws { vault: VaultName, source: AwsError },
 }
 
+impl SetupError {
+    /// The failed AWS call behind this error, if one is.
+    pub fn aws_error(&self) -> Option<&AwsError> {
+        match self {
+            Self::Aws { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
 /// Configures each vault in turn; every vault is attempted, and each result is reported.
 pub async fn configure_vaults<A: VaultNotificationsApi>(
     api: &A,
