@@ -155,6 +155,12 @@ def test_every_parameter_is_in_the_readmes_table_with_its_default():
     assert parameter_problems(template_parameters(), README.read_text()) == []
 
 
+def test_the_reserved_concurrency_parameters_say_what_minus_one_means():
+    rows = parameters_table(README.read_text())
+    for name in ("CopierReservedConcurrency", "RetrierReservedConcurrency"):
+        assert "-1" in rows[name][2], name
+
+
 def test_the_layout_names_every_folder_script_and_docs_page_that_exists():
     scripts = [path.name for path in (ROOT / "scripts").iterdir() if path.is_file()]
     assert layout_problems(tracked_files(), scripts, INTERNALS.read_text()) == []

@@ -1135,16 +1135,3 @@ def test_the_sam_transform_passes_the_concurrency_settings_through(monkeypatch):
         assert out[function]["Properties"]["ReservedConcurrentExecutions"] == 1
 
 
-def test_the_reserved_concurrency_parameters_say_what_minus_one_means():
-    """(Every parameter's row and default: tests/docs/test_docs_drift.py.)"""
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Configuration"):]
-    section = section[:section.index("\nEnvironment variables")]
-    rows = {}
-    for line in section.splitlines():
-        if line.startswith("| `"):
-            cells = [c.strip() for c in line.strip("|").split("|")]
-            for name in re.findall(r"`(\w+)`", cells[0]):
-                rows[name] = cells
-    for name in ("CopierReservedConcurrency", "RetrierReservedConcurrency"):
-        assert "-1" in rows[name][2], name
