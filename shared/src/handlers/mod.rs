@@ -236,6 +236,27 @@ mod tests {
     }
 
     #[test]
+    fn the_aws_call_behind_an_error_is_found_through_a_batch() {
+        let err = aws(ErrorClass::Permanent);
+        assert_eq!(err.aws_error().map(|e| e.operation), Some("StartCopyJob"));
+        let batch = HandlerError::Records { failed: 2, total: 3, first: Box::new(aws(ErrorClass::Transient)) };
+        assert_eq!(batch.aws_error().map(|e| e.class), Some(ErrorClass::Transient), "the first record's");
+        assert!(HandlerError::Evidence("x".into()).aws_error().is_none());
+        let setup = vault_setup::SetupError::Aws {
+            vault: crate::domain::VaultName::parse("primary").unwrap(),
+            source: AwsError {
+                service: "backup",
+                operation: "PutBackupVaultNotifications",
+                class: ErrorClass::Permanent,
+                code: None,
+                message: "x".into(),
+                no_answer: None,
+            },
+        };
+        assert_eq!(setup.aws_error().map(|e| e.operation), Some("PutBackupVaultNotifications"));
+    }
+
+    #[test]
     fn the_error_type_lambda_reports_says_whether_trying_again_can_help() {
         assert_eq!(aws(ErrorClass::Transient).kind(), "AwsTransientError");
         assert_eq!(aws(ErrorClass::Permanent).kind(), "AwsPermanentError");
