@@ -1,6 +1,7 @@
 """The README's tables and the Layout (docs/internals.md) against what exists: every environment
 variable the code reads is in the README's variables table (and nothing else is), every template
-parameter is in its parameter table with its default, every folder, script and docs page is in the
+parameter is in its parameter table with its default, every alarm is in its alarm table as it
+behaves, every folder, script and docs page is in the
 Layout. Each check is a function of the texts,
 so the tests below also show it failing when something is added without its documentation."""
 
@@ -137,8 +138,52 @@ def tracked_files() -> list[str]:
     return subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
 
 
+def template() -> dict:
+    return yaml.load((ROOT / "template.yaml").read_text(), Loader=CfnLoader)
+
+
 def template_parameters() -> dict:
-    return yaml.load((ROOT / "template.yaml").read_text(), Loader=CfnLoader)["Parameters"]
+    return template()["Parameters"]
+
+
+def template_resources() -> dict:
+    return template()["Resources"]
+
+
+# The README's alarm rows, by the template's alarm resources they describe.
+ALARM_ROWS = {
+    "FailureQueueNotEmptyAlarm": "failure destination not empty",
+    "RetryDeadLetterQueueNotEmptyAlarm": "retry dead-letter queue not empty",
+    "SilentVaultTopicAlarm": "vault topic silent",
+    "SilentEventBridgeFeedAlarm": "EventBridge feed silent",
+    "CopyLagAlarm": "copy lag",
+    "BrokenPathsAlarm": "broken paths",
+    "AlertsSentAlarm": "alerts sent",
+}
+
+
+def alarm_rows(readme: str) -> list[str]:
+    """The first column of the README's alarm table."""
+    text = section(readme, "## Dashboard and alarms")
+    return [line.strip("|").split("|")[0].strip() for line in text.splitlines()
+            if line.startswith("| ") and not line.startswith("| alarm |")]
+
+
+def alarm_problems(resources: dict, readme: str) -> list[str]:
+    """Each alarm of the template with its row, each row with its alarm; the silence alarms the only
+    ones a missing datapoint breaches and the alerts alarm the only one without actions, as the
+    README says."""
+    alarms = {name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    rows = alarm_rows(readme)
+    problems = [f"{name}: no row" for name in alarms if ALARM_ROWS.get(name) not in rows]
+    problems += [f"row {row!r}: no alarm" for row in rows if row not in [ALARM_ROWS.get(n) for n in alarms]]
+    for name, properties in alarms.items():
+        breaching = properties.get("TreatMissingData") == "breaching"
+        if breaching != ("silent" in ALARM_ROWS.get(name, "")):
+            problems.append(f"{name}: missing data {'breaches' if breaching else 'does not breach'}")
+        if ("AlarmActions" in properties) == (name == "AlertsSentAlarm"):
+            problems.append(f"{name}: {'has' if 'AlarmActions' in properties else 'has no'} actions")
+    return problems
 
 
 # ---------------------------------------------------------------- the checks, on this repository
@@ -159,6 +204,10 @@ def test_the_reserved_concurrency_parameters_say_what_minus_one_means():
     rows = parameters_table(README.read_text())
     for name in ("CopierReservedConcurrency", "RetrierReservedConcurrency"):
         assert "-1" in rows[name][2], name
+
+
+def test_every_alarm_is_in_the_readmes_alarm_table_as_it_behaves():
+    assert alarm_problems(template_resources(), README.read_text()) == []
 
 
 def test_the_layout_names_every_folder_script_and_docs_page_that_exists():
@@ -201,6 +250,21 @@ def test_a_script_folder_or_docs_page_missing_from_the_layout_is_named():
     problems = layout_problems([*tracked, "newfolder/x.rs", "docs/new.md"], [*scripts, "bench-new"], readme)
     assert problems == ["folder newfolder/ not in the Layout", "docs/new.md not in the Layout",
                         "scripts/bench-new not in the Layout"]
+
+
+def test_an_alarm_without_its_row_or_unlike_its_row_is_named():
+    resources = template_resources()
+    readme = README.read_text()
+    quiet = {"Type": "AWS::CloudWatch::Alarm", "Properties": {"TreatMissingData": "notBreaching", "AlarmActions": []}}
+    assert alarm_problems({**resources, "NewAlarm": quiet}, readme) == ["NewAlarm: no row"]
+    without = {name: r for name, r in resources.items() if name != "BrokenPathsAlarm"}
+    assert alarm_problems(without, readme) == ["row 'broken paths': no alarm"]
+    lag = resources["CopyLagAlarm"]
+    breaching = {**resources, "CopyLagAlarm": {**lag, "Properties": {**lag["Properties"], "TreatMissingData": "breaching"}}}
+    assert alarm_problems(breaching, readme) == ["CopyLagAlarm: missing data breaches"]
+    alerts = resources["AlertsSentAlarm"]
+    acting = {**resources, "AlertsSentAlarm": {**alerts, "Properties": {**alerts["Properties"], "AlarmActions": ["topic"]}}}
+    assert alarm_problems(acting, readme) == ["AlertsSentAlarm: has actions"]
 
 
 def test_the_readme_stays_a_five_minute_read():
