@@ -125,19 +125,12 @@ impl Metric {
         }
     }
 
-    /// A gauge's zero is written (the code measures a gauge only when it has something to say, as
-    /// "a copy has waited under a second"); a count's is not.
-    pub fn is_gauge(self) -> bool {
-        matches!(
-            self,
-            Self::UncoveredRecoveryPoints
-                | Self::OldestUncoveredAgeSeconds
-                | Self::BrokenPaths
-                | Self::FailedCopyChains
-                | Self::OrganizationUncoveredRecoveryPoints
-                | Self::OrganizationFailedCopyChains
-                | Self::OrganizationOldestUncoveredAgeSeconds
-        )
+    /// Whether a zero is news: an age's is ("a copy has waited under a second"). Any other metric's
+    /// zero (no copies started, nothing uncovered, no broken path) says nothing a missing datapoint
+    /// does not (every alarm treats one as not breaching, every graph sums), and each metric written
+    /// in an hour is billed for that hour: it is not measured.
+    pub fn zero_is_news(self) -> bool {
+        matches!(self, Self::OldestUncoveredAgeSeconds | Self::OrganizationOldestUncoveredAgeSeconds)
     }
 
     /// A CloudWatch unit name.
@@ -185,19 +178,25 @@ pub struct Measurements {
 }
 
 impl Measurements {
-    /// Adds to a count (or sets a gauge, for `OldestUncoveredAgeSeconds`).
+    /// Adds to a count (or sets a gauge, measured once), unless it is a zero that is no news.
     pub fn add(&mut self, metric: Metric, value: f64) {
-        *self.values.entry((None, metric)).or_default() += value;
+        self.insert(None, metric, value);
     }
 
     /// The same, for one destination region.
     pub fn add_for_region(&mut self, metric: Metric, region: &str, value: f64) {
-        *self.values.entry((Some((DESTINATION_REGION, region.to_owned())), metric)).or_default() += value;
+        self.insert(Some((DESTINATION_REGION, region.to_owned())), metric, value);
     }
 
     /// The same, for one member account (the organization view).
     pub fn add_for_account(&mut self, metric: Metric, account: &str, value: f64) {
-        *self.values.entry((Some((ACCOUNT_ID, account.to_owned())), metric)).or_default() += value;
+        self.insert(Some((ACCOUNT_ID, account.to_owned())), metric, value);
+    }
+
+    fn insert(&mut self, dimension: Dimension, metric: Metric, value: f64) {
+        if value != 0.0 || metric.zero_is_news() {
+            *self.values.entry((dimension, metric)).or_default() += value;
+        }
     }
 
     pub fn get(&self, metric: Metric, region: Option<&str>) -> Option<f64> {
@@ -212,14 +211,14 @@ impl Measurements {
         self.values.is_empty()
     }
 
-    /// Whether a measured value is written at `detail`: its metric is at that detail (per member
-    /// account only when detailed), and it is not a count's zero, which says nothing a gap does not.
-    fn written(dimension: &Dimension, metric: Metric, value: f64, detail: MetricsDetail) -> bool {
+    /// Whether a measured value is written at `detail`: its metric is at that detail, and per member
+    /// account only when detailed.
+    fn written(dimension: &Dimension, metric: Metric, detail: MetricsDetail) -> bool {
         let least = match dimension {
             Some((ACCOUNT_ID, _)) => MetricsDetail::Detailed,
             _ => metric.detail(),
         };
-        least <= detail && (value != 0.0 || metric.is_gauge())
+        least <= detail
     }
 
     /// The EMF documents written at `detail`: one per dimension set (the function; the function and
@@ -227,7 +226,7 @@ impl Measurements {
     pub fn emf(&self, namespace: &str, function: &str, at: DateTime<Utc>, detail: MetricsDetail) -> Vec<Value> {
         let mut by_dimension: BTreeMap<&Dimension, Vec<(Metric, f64)>> = BTreeMap::new();
         for ((dimension, metric), value) in &self.values {
-            if Self::written(dimension, *metric, *value, detail) {
+            if Self::written(dimension, *metric, detail) {
                 by_dimension.entry(dimension).or_default().push((*metric, *value));
             }
         }
@@ -476,20 +475,28 @@ mod tests {
     }
 
     #[test]
-    fn a_counts_zero_is_not_written_a_gauges_is() {
+    fn only_an_ages_zero_is_measured() {
         let at = Utc.with_ymd_and_hms(2026, 12, 6, 0, 0, 0).unwrap();
-        let zeros = written(&everything(0.0).emf("vaultwatch", "reconciler", at, MetricsDetail::Detailed));
-        let gauges: Vec<&str> = ALL.iter().filter(|metric| metric.is_gauge()).map(|metric| metric.name()).collect();
+        let zeros = everything(0.0);
+        let ages: Vec<&str> = ALL.iter().filter(|metric| metric.zero_is_news()).map(|metric| metric.name()).collect();
+        assert_eq!(ages, ["OldestUncoveredAgeSeconds", "OrganizationOldestUncoveredAgeSeconds"]);
         let mut expected: Vec<(String, String)> = ["", ACCOUNT_ID, DESTINATION_REGION]
             .into_iter()
-            .flat_map(|dimension| gauges.iter().map(move |name| (dimension.to_owned(), (*name).to_owned())))
+            .flat_map(|dimension| ages.iter().map(move |name| (dimension.to_owned(), (*name).to_owned())))
             .collect();
         expected.sort();
-        assert_eq!(zeros, expected);
-        assert_eq!(gauges.len(), 7);
+        assert_eq!(written(&zeros.emf("vaultwatch", "reconciler", at, MetricsDetail::Detailed)), expected);
+        assert_eq!(zeros.get(Metric::OldestUncoveredAgeSeconds, Some("us-west-2")), Some(0.0), "a copy waits");
+        assert_eq!(zeros.get_for_account(Metric::OldestUncoveredAgeSeconds, "111122223333"), Some(0.0));
+        assert_eq!(zeros.get(Metric::BrokenPaths, None), None, "no broken path is no news");
+
         let mut m = Measurements::default();
         m.add(Metric::AlertsSent, 0.0);
-        m.add(Metric::RetriesScheduled, 0.0);
-        assert!(m.emf("vaultwatch", "reconciler", at, MetricsDetail::Detailed).is_empty(), "a zero count says nothing");
+        m.add_for_region(Metric::CopiesStarted, "us-west-2", 0.0);
+        m.add_for_account(Metric::UncoveredRecoveryPoints, "111122223333", 0.0);
+        assert!(m.is_empty(), "a zero count or gauge says nothing: {m:?}");
+        m.add(Metric::AlertsSent, 1.0);
+        m.add(Metric::AlertsSent, 0.0);
+        assert_eq!(m.get(Metric::AlertsSent, None), Some(1.0));
     }
 }

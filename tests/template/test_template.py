@@ -523,7 +523,7 @@ def function_metrics() -> set[str]:
     and per-account calls."""
     source = rust(SHARED / "handlers" / "measured.rs")
     alone = re.sub(r"add_for_(?:region|account)\(\s*Metric::\w+", "", source)
-    return {code_metrics()[v] for v in re.findall(r"\bMetric::(\w+)", alone)}
+    return {code_metrics()[v] for v in re.findall(r"\bMetric::([A-Z]\w*)", alone)}
 
 
 def render(node, params, conditions):

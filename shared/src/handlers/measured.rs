@@ -107,46 +107,31 @@ impl Measured for Summary {
         into.add(Metric::IncidentsOpened, self.incidents_opened as f64);
         into.add(Metric::IncidentsResolved, self.incidents_healed as f64);
         into.add(Metric::CopiesBackfilled, self.copies_backfilled as f64);
-        // Only when some path is broken: the alarm reads no datapoint as none.
-        if let Some(broken) = self.broken_paths.filter(|broken| *broken > 0) {
-            into.add(Metric::BrokenPaths, broken as f64);
-        }
+        into.add(Metric::BrokenPaths, self.broken_paths.unwrap_or(0) as f64);
         into.add(Metric::AlertsResolved, self.resolved as f64);
         into.add(Metric::MissingCopiesStarted, self.missing_copies_started as f64);
         if let Some(coverage) = &self.coverage {
-            // Only when something is uncovered: the dashboard shows the sweeps themselves from
-            // AWS/Lambda's free Invocations, so a zero every hour would only cost a metric-month.
-            if coverage.uncovered() > 0 {
-                into.add(Metric::UncoveredRecoveryPoints, coverage.uncovered() as f64);
-            }
+            into.add(Metric::UncoveredRecoveryPoints, coverage.uncovered() as f64);
             for (region, seconds) in &coverage.oldest_uncovered_seconds {
                 into.add_for_region(Metric::OldestUncoveredAgeSeconds, region, *seconds as f64);
             }
         }
         if let Some(organization) = &self.organization {
             // The whole organization (in this region), and per member account (the reconciler
-            // reads its own region: one entry per account; written only when detailed), each only
-            // when it has something to say: something uncovered, a lag, a failed chain.
+            // reads its own region: one entry per account; written only when detailed). A zero
+            // is no news (`Metric::zero_is_news`); a lag only where something waits.
             let mut failed_chains = 0;
             for account in &organization.accounts {
                 let id = account.account.as_str();
-                if account.summary.uncovered() > 0 {
-                    into.add_for_account(Metric::UncoveredRecoveryPoints, id, account.summary.uncovered() as f64);
-                }
-                if account.failed_chains > 0 {
-                    into.add_for_account(Metric::FailedCopyChains, id, account.failed_chains as f64);
-                }
+                into.add_for_account(Metric::UncoveredRecoveryPoints, id, account.summary.uncovered() as f64);
+                into.add_for_account(Metric::FailedCopyChains, id, account.failed_chains as f64);
                 if let Some(oldest) = account.summary.oldest_uncovered_seconds.values().max() {
                     into.add_for_account(Metric::OldestUncoveredAgeSeconds, id, *oldest as f64);
                 }
                 failed_chains += account.failed_chains;
             }
-            if organization.summary.uncovered() > 0 {
-                into.add(Metric::OrganizationUncoveredRecoveryPoints, organization.summary.uncovered() as f64);
-            }
-            if failed_chains > 0 {
-                into.add(Metric::OrganizationFailedCopyChains, failed_chains as f64);
-            }
+            into.add(Metric::OrganizationUncoveredRecoveryPoints, organization.summary.uncovered() as f64);
+            into.add(Metric::OrganizationFailedCopyChains, failed_chains as f64);
             if let Some(oldest) = organization.summary.oldest_uncovered_seconds.values().max() {
                 into.add(Metric::OrganizationOldestUncoveredAgeSeconds, *oldest as f64);
             }
