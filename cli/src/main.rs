@@ -570,7 +570,10 @@ mod tests {
 
         let coverage = parse(&["coverage", "--table", "t"]).unwrap().command;
         assert_eq!((coverage.table(), coverage.needs_region().0), (Some("t"), true));
-        assert_eq!(coverage.permissions(), Permissions { listed_in: "docs/operations.md#the-vaultwatch-command", command: "vaultwatch coverage" });
+        assert_eq!(
+            coverage.permissions(),
+            Permissions { listed_in: "docs/operations.md#the-vaultwatch-command", command: "vaultwatch coverage" }
+        );
         let regions = parse(&["coverage", "--organization", "--region", "eu-west-1"]).unwrap().command;
         assert_eq!((regions.table(), regions.needs_region().0), (None, false), "its regions are given");
         assert_eq!(regions.permissions().listed_in, "docs/organization.md#observe-the-whole-organization");

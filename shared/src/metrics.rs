@@ -366,10 +366,13 @@ mod tests {
             assert_eq!((writer.namespace.as_str(), writer.level.as_str()), ("vaultwatch", "INFO"));
             assert_eq!(writer.detail, MetricsDetail::Essential);
         }
-        for (value, detail) in
-            [("detailed", MetricsDetail::Detailed), (" Detailed ", MetricsDetail::Detailed), ("essential", MetricsDetail::Essential)]
-        {
-            let writer = MetricsWriter::from_lookup("copier", |name| (name == "METRICS_DETAIL").then(|| value.to_owned()));
+        for (value, detail) in [
+            ("detailed", MetricsDetail::Detailed),
+            (" Detailed ", MetricsDetail::Detailed),
+            ("essential", MetricsDetail::Essential),
+        ] {
+            let writer =
+                MetricsWriter::from_lookup("copier", |name| (name == "METRICS_DETAIL").then(|| value.to_owned()));
             assert_eq!(writer.detail, detail, "{value}");
         }
     }

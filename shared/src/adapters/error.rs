@@ -386,7 +386,8 @@ mod tests {
         sdk.build()
     }
 
-    const COVERAGE: Permissions = Permissions { listed_in: "docs/operations.md#the-vaultwatch-command", command: "vaultwatch coverage" };
+    const COVERAGE: Permissions =
+        Permissions { listed_in: "docs/operations.md#the-vaultwatch-command", command: "vaultwatch coverage" };
 
     fn setup_error(err: &AwsError, sdk: &SdkConfig) -> Option<ActionableError> {
         let context =
