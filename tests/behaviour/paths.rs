@@ -885,14 +885,14 @@ fn the_checks_reports_open_one_incident_per_path_and_cause_and_clear_only_what_t
         ),
     ];
     let gone = checked_incidents(&reports, &[retention.clone(), access.clone(), kms_elsewhere]).gone;
-    assert_eq!(gone, [access.id.clone()], "access denied: the vault policy and the role both ok");
+    assert_eq!(gone, std::slice::from_ref(&access.id), "access denied: the vault policy and the role both ok");
     // The Vault Lock range ok on every report of the path: gone; a healed incident is not gone again.
     let reports = [report(&path, PathOrigin::Route, vec![(CheckName::VaultLock, PathVerdict::Ok)])];
     let healed = Incident {
         state: IncidentState::Healed { at: chrono::Utc::now(), by: vaultwatch::domain::HealedBy::PathCheck },
         ..retention.clone()
     };
-    assert_eq!(checked_incidents(&reports, &[retention.clone(), healed]).gone, [retention.id.clone()]);
+    assert_eq!(checked_incidents(&reports, &[retention.clone(), healed]).gone, std::slice::from_ref(&retention.id));
 }
 
 #[test]

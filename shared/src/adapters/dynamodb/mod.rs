@@ -859,7 +859,7 @@ impl TrackingStore for DynamoStore {
         let write = UpdateExpression::default()
             .set(ITEM_TYPE, string(daily::KIND))
             .set(UPDATED_AT, timestamp(Utc::now()))
-            .set(daily::DONE_ON, string(&day.format("%Y-%m-%d").to_string()))
+            .set(daily::DONE_ON, string(day.format("%Y-%m-%d").to_string()))
             .condition(LATER_DAY);
         Ok(matches!(self.update("UpdateItem", daily_key(task), write, false).await?, Updated::Applied(_)))
     }

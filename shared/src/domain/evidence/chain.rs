@@ -150,6 +150,6 @@ pub fn verify_chain(
             }
         }
     }
-    findings.sort_by(|a, b| a.day.cmp(&b.day));
+    findings.sort_by_key(|a| a.day);
     findings
 }
