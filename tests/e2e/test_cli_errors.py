@@ -47,7 +47,7 @@ def home(tmp_path) -> Path:
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     """The command with exactly this environment (and PATH), instance metadata off."""
-    assert VAULTWATCH.exists(), "run `cargo build --bins` first"
+    assert VAULTWATCH.exists(), "run `cargo build --workspace --bins` first"
     env = {"PATH": "/usr/bin:/bin", "AWS_EC2_METADATA_DISABLED": "true", **env}
     return subprocess.run([str(VAULTWATCH), *args], env=env, capture_output=True, text=True, timeout=60)
 

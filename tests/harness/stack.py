@@ -81,7 +81,7 @@ class LocalAws:
         for name, (binary, _) in {**FUNCTIONS, **SCHEDULED}.items():
             path = self.settings.binaries / binary
             if not path.exists():
-                raise RuntimeError(f"{path} not found: run `cargo build --bins` first")
+                raise RuntimeError(f"{path} not found: run `cargo build --workspace --bins` first")
             timeout = 300.0 if name in SCHEDULED else 30.0
             log = str(self.workdir / f"{name}.log")
             if self.settings.concurrency:
