@@ -234,7 +234,13 @@ fn next_steps_name_the_kms_key_and_principal_aws_names() {
     cross_account.destination_vault = vault(OTHER_ACCOUNT_VAULT);
     let text = steps(&cross_account);
     assert!(text.contains(key) && text.contains(principal), "{text}");
-    assert!(text.contains("enabled and not pending deletion") && text.contains("444455556666"), "{text}");
+    assert!(text.contains("enabled and not pending deletion"), "{text}");
+    assert!(
+        text.contains(
+            "for this cross-account copy it must be a customer managed key that also allows account 444455556666"
+        ),
+        "{text}"
+    );
     let notification = cross_account.notification();
     assert!(notification.keywords().contains(&"kms key".to_owned()));
     assert!(notification.related_resources().contains(&key.to_owned()));
@@ -243,7 +249,24 @@ fn next_steps_name_the_kms_key_and_principal_aws_names() {
     let text =
         steps(&alert(permanent("KMS key is either disabled or pending deletion or access to KMS key is denied")));
     assert!(text.contains(ROLE) && text.contains("the KMS key of the source or the destination"), "{text}");
-    assert!(!text.contains("444455556666"), "same account: nothing to share: {text}");
+    assert!(
+        !text.contains("444455556666") && !text.contains("cross-account"),
+        "same account: nothing to share: {text}"
+    );
+}
+
+#[test]
+fn a_denied_copy_names_the_source_account_only_across_accounts() {
+    let denied = || AlertReason::CopyRefused { refusal: refused("AccessDeniedException", "Insufficient privileges") };
+    let same = alert(denied());
+    assert_eq!(advise(&same).topic, "permissions");
+    assert!(!steps(&same).contains("for account"), "{}", steps(&same));
+    let cross = Alert { destination_vault: vault(OTHER_ACCOUNT_VAULT), ..alert(denied()) };
+    assert!(
+        steps(&cross).contains("allows `backup:CopyIntoBackupVault` for account 123456789012."),
+        "{}",
+        steps(&cross)
+    );
 }
 
 #[test]
