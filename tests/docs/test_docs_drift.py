@@ -273,3 +273,13 @@ def test_the_readme_stays_a_five_minute_read():
     assert lines <= 300, f"README.md has {lines} lines: move a section to docs/"
     for page in ("operations", "organization", "security", "internals", "testing", "cost"):
         assert f"](docs/{page}.md)" in README.read_text(), page
+
+
+def test_the_congestion_budget_is_told_with_the_codes_numbers():
+    """docs/operations.md is the congestion budget's one home; its numbers are retry.rs's."""
+    source = (ROOT / "shared" / "src" / "domain" / "retry.rs").read_text()
+    constant = lambda name: int(re.search(rf"const {name}: u32 = (\d+);", source).group(1))  # noqa: E731
+    text = " ".join((ROOT / "docs" / "operations.md").read_text().split())
+    assert f"congestion budget ({constant('CONGESTION_ATTEMPTS')} retries, or `MaxAttempts` if more" in text
+    assert f"up to retry {constant('CONGESTION_LAST_ATTEMPT')} (about a day)" in text
+    assert f"{['no', 'one', 'two', 'three', 'four', 'five'][constant('CONGESTION_STEPS_AHEAD')]} doublings longer" in text
