@@ -6,8 +6,8 @@ Run with scripts/bench: it builds the release binaries first and puts tests/ on 
 for the harness (tests/harness). Prints a table and writes docs/performance.md. Figures are from
 this machine and the local stand-ins (moto's latency: docs/tuning.md), so warm latency mostly
 measures the stand-ins; init, memory and size are the functions'. The reconciler's sweep is
-bench/reconciler_sweep.py's, shared with scripts/bench-sweep (bench/sweep_bench.py), whose section
-and Targets row of docs/performance.md this keeps as they are.
+bench/reconciler_sweep.py's, shared with scripts/bench-sweep (bench/sweep_bench.py). The sections and
+Targets rows of docs/performance.md other benchmarks write are kept as they are (`merged`).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from pathlib import Path
 from harness.config import ACCOUNT, CREDENTIALS, ROOT
 from harness.lambda_runtime import LocalLambda, lambda_environment
 from harness.stack import LocalAws
-from reconciler_sweep import (AT_SCALE_ROW, AT_SCALE_SECTION, BATCH_GET_KEYS, DR, PAGE_SIZE, RELEASE, SWEEP_HEADER,
-                              Scenario, row_of, section_of, sweep, sweep_row, template_timeout)
+from reconciler_sweep import (BATCH_GET_KEYS, DR, PAGE_SIZE, RELEASE, SWEEP_HEADER, Scenario, section_of, sweep,
+                              sweep_row, template_timeout)
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "1000"))
 # Init is the median of this many cold starts (one start is too noisy to compare 2 ms figures).
@@ -141,9 +141,21 @@ def bulk_jobs(vault: str, states: dict, count: int) -> list[str]:
     return [j["CopyJobId"] for j in STACK.queries.copy_jobs() if j["SourceBackupVaultArn"].endswith(f":{vault}")]
 
 
-def anchor(heading: str) -> str:
-    """GitHub's anchor of a heading."""
-    return "".join(c for c in heading.lower().replace(" ", "-") if c.isalnum() or c in "-_")
+def sections(document: str) -> list[tuple[str, str]]:
+    """The `## ` sections of `document` in order: (heading, the section's text, heading included)."""
+    return [(part.split("\n", 1)[0], f"## {part.rstrip()}\n") for part in document.split("\n## ")[1:]]
+
+
+def merged(previous: str, preamble: str, targets: list[str], owned: dict[str, str]) -> str:
+    """docs/performance.md with this benchmark's parts (the preamble and its table, its rows of the
+    targets, its `owned` sections) and, as they were, every section and target row another benchmark
+    wrote (each dated there)."""
+    ours = {row.strip("|").split("|")[0].strip() for row in targets[2:]}
+    kept_rows = [line for line in (section_of(previous, "Targets") or "").split("\n")[3:]
+                 if line.startswith("| ") and not line.strip("|").split("|")[0].strip().startswith(tuple(ours))]
+    kept = [text for heading, text in sections(previous) if heading not in owned and heading != "Targets"]
+    parts = [preamble, "## Targets\n\n" + "\n".join(targets + kept_rows) + "\n", *owned.values(), *kept]
+    return "\n".join(part.rstrip("\n") + "\n" for part in parts)
 
 
 def api_calls_table() -> str:
@@ -228,12 +240,6 @@ def main() -> int:
         f"{steady_sweep['seconds']:.1f} s; first run ({first_sweep['summary']['scanned']:,} jobs, no verified sweep yet): "
         f"{first_sweep['list_calls']} List calls, {first_sweep['seconds']:.1f} s | {status(sweep_ok)} (both runs) |",
     ]
-    # scripts/bench-sweep's row and section are kept as it wrote them (dated there).
-    previous = (ROOT / "docs" / "performance.md").read_text() if (ROOT / "docs" / "performance.md").exists() else ""
-    at_scale_row, at_scale_section = row_of(previous, AT_SCALE_ROW), section_of(previous, AT_SCALE_SECTION)
-    if at_scale_row:
-        targets.append(at_scale_row)
-    targets = "\n".join(targets)
     sweep_table = "\n".join([SWEEP_HEADER, sweep_row(first_sweep), sweep_row(steady_sweep)])
     batch_gets = [run["breakdown"]["upstream"]["moto DynamoDB"].get("BatchGetItem", (0, 0.0))[0] for run in sweeps]
     print(sweep_table)
@@ -243,15 +249,16 @@ def main() -> int:
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
-    at_scale = f"\n{at_scale_section}" if at_scale_section else ""
-    at_scale_note = (f" The section [{AT_SCALE_SECTION}](#{anchor(AT_SCALE_SECTION)}) and its row of the targets are written by "
-                     "`scripts/bench-sweep`, which dates them." if at_scale_section else "")
-    document = f"""# Performance
+    when = datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')
+    preamble = f"""# Performance
 
-Measured by `scripts/bench` on {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}, commit `{commit}`,
-{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.machine()}.{at_scale_note} Release profile: fat LTO,
-one codegen unit, `opt-level = 3`, `panic = "abort"`, symbols stripped; x86_64 here (the deployed
-arm64 binaries come from the same profile through `sam build`).
+The machine figures (init, latency, memory, size), the targets they are judged against, the
+[reconciler sweep](#reconciler-sweep) and the [AWS calls per event](#aws-calls-per-event) were
+measured by `scripts/bench` on {when}, commit `{commit}`, {os.cpu_count()} cores ({cpu}),
+{platform.system()} {platform.machine()}. Each other section, written by its own benchmark, says
+when and at which commit it was measured, and so does its row of the targets. Release profile: fat
+LTO, one codegen unit, `opt-level = 3`, `panic = "abort"`, symbols stripped; x86_64 here (the
+deployed arm64 binaries come from the same profile through `sam build`).
 
 Each function's release binary runs under the project's local Lambda Runtime API, as Lambda runs
 it, calling the local stand-ins (the AWS Backup stand-in; moto for DynamoDB, SNS, SQS). Init is
@@ -267,12 +274,8 @@ memory and size are the functions' own. What each tuning step changed, with befo
 is in [tuning.md](tuning.md).
 
 {table}
-
-## Targets
-
-{targets}
-
-## Reconciler sweep
+"""
+    sweep_section = f"""## Reconciler sweep
 
 The reconciler's release binary, two scheduled invocations against the stand-in (`sweep()` in
 `bench/reconciler_sweep.py`), with the template's {SWEEP.timeout} s timeout: the first finds {SWEEP.old:,} copy jobs
@@ -289,16 +292,21 @@ finished when it started, so the next run reads only the records of new and unfi
 ({batch_gets[1]} BatchGetItem calls here). The first run has no such run before it and reads every
 record ({batch_gets[0]} BatchGetItem calls). Why moto is pinned to 5.1, with its figures:
 [tuning.md](tuning.md#reconciler-sweep).
-{at_scale}
-## AWS calls per event
+"""
+    calls_section = f"""## AWS calls per event
 
 Counted by `cargo run -p vaultwatch-tests --bin api-calls` (the handlers over counting in-memory
 ports; one port call is one AWS request). The `call_budget` behaviour test holds every row to its
 target. GetBackupPlan is cached per plan version in a warm environment, so the retry row's lookup
-happens once per plan version.
+happens once per plan version. Not among the rows: a stale tracker event that brings details the
+record lacks (2 calls), a failed S3 backup (+1 GetBackupPlan per plan version) and a due retry AWS
+Backup refuses (StartCopyJob, then the alert's claim, its renewal, publication and close: 5, 6 with
+an uncached plan lookup).
 
 {calls}
 """
+    previous = (ROOT / "docs" / "performance.md").read_text() if (ROOT / "docs" / "performance.md").exists() else ""
+    document = merged(previous, preamble, targets, {"Reconciler sweep": sweep_section, "AWS calls per event": calls_section})
     (ROOT / "docs").mkdir(exist_ok=True)
     (ROOT / "docs" / "performance.md").write_text(document)
     print("\nwritten to docs/performance.md")
