@@ -41,6 +41,9 @@ INIT_VS_HELLO = 1.5
 INIT_VS_PEER = 0.1
 RSS_TARGET_MIB = 30
 BINARY_TARGET_MIB = 8
+# Per listing: ListCopyJobs over the window's copy jobs, and ListBackupJobs over its backups (as
+# many: each copy job's backup is in the window), which copy coverage lists on every whole sweep
+# (the decision is in the section "Reconciler at 100,000 copy jobs").
 SWEEP_LIST_CALLS = -(-SWEEP.jobs // PAGE_SIZE) + 1
 SWEEP_SECONDS = 10
 
@@ -141,6 +144,10 @@ def bulk_jobs(vault: str, states: dict, count: int) -> list[str]:
     return [j["CopyJobId"] for j in STACK.queries.copy_jobs() if j["SourceBackupVaultArn"].endswith(f":{vault}")]
 
 
+def listings(run: dict) -> str:
+    return f"{run['calls'].get('ListCopyJobs', 0)} ListCopyJobs + {run['calls'].get('ListBackupJobs', 0)} ListBackupJobs"
+
+
 def sections(document: str) -> list[tuple[str, str]]:
     """The `## ` sections of `document` in order: (heading, the section's text, heading included)."""
     return [(part.split("\n", 1)[0], f"## {part.rstrip()}\n") for part in document.split("\n## ")[1:]]
@@ -226,7 +233,8 @@ def main() -> int:
     def status(ok):
         return "met" if ok else "not met"
     sweeps = (first_sweep, steady_sweep)
-    sweep_ok = all(run["list_calls"] <= SWEEP_LIST_CALLS and run["seconds"] < SWEEP_SECONDS for run in sweeps)
+    sweep_ok = all(run["calls"].get(listing, 0) <= SWEEP_LIST_CALLS and run["seconds"] < SWEEP_SECONDS
+                   for run in sweeps for listing in ("ListCopyJobs", "ListBackupJobs"))
     targets = [
         "| figure | target | measured (worst function) | status |",
         "|---|---|---|---|",
@@ -236,9 +244,9 @@ def main() -> int:
         f"| peak RSS over {EVENTS} invocations | <= {RSS_TARGET_MIB} MiB | {worst('rss_mib'):.1f} MiB | {status(worst('rss_mib') <= RSS_TARGET_MIB)} |",
         f"| stripped release binary | <= {BINARY_TARGET_MIB} MiB | {worst('size_mib'):.2f} MiB | {status(worst('size_mib') <= BINARY_TARGET_MIB)} |",
         f"| AWS calls per event: tracker / retrier / copier | each path its own (table below); costliest: {calls_target} | {calls_worst} | {status(calls_ok)} |",
-        f"| reconciler over {SWEEP.jobs:,} copy jobs | <= {SWEEP_LIST_CALLS} List calls, < {SWEEP_SECONDS} s | steady state: {steady_sweep['list_calls']} List calls, "
-        f"{steady_sweep['seconds']:.1f} s; first run ({first_sweep['summary']['scanned']:,} jobs, no verified sweep yet): "
-        f"{first_sweep['list_calls']} List calls, {first_sweep['seconds']:.1f} s | {status(sweep_ok)} (both runs) |",
+        f"| reconciler over {SWEEP.jobs:,} copy jobs | <= {SWEEP_LIST_CALLS} ListCopyJobs and <= {SWEEP_LIST_CALLS} ListBackupJobs calls, < {SWEEP_SECONDS} s | "
+        f"steady state: {listings(steady_sweep)}, {steady_sweep['seconds']:.1f} s; first run ({first_sweep['summary']['scanned']:,} jobs, "
+        f"no verified sweep yet): {listings(first_sweep)}, {first_sweep['seconds']:.1f} s | {status(sweep_ok)} (both runs) |",
     ]
     sweep_table = "\n".join([SWEEP_HEADER, sweep_row(first_sweep), sweep_row(steady_sweep)])
     batch_gets = [run["breakdown"]["upstream"]["moto DynamoDB"].get("BatchGetItem", (0, 0.0))[0] for run in sweeps]
