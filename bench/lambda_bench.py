@@ -166,7 +166,7 @@ def merged(previous: str, preamble: str, targets: list[str], owned: dict[str, st
 
 
 def api_calls_table() -> str:
-    run = subprocess.run(["cargo", "run", "--quiet", "-p", "vaultwatch-tests", "--bin", "api-calls"],
+    run = subprocess.run(["cargo", "run", "--quiet", "-p", "vaultwatch-bench", "--bin", "api-calls"],
                          cwd=ROOT, capture_output=True, text=True, check=True)
     return run.stdout.strip()
 
@@ -303,7 +303,7 @@ record ({batch_gets[0]} BatchGetItem calls). Why moto is pinned to 5.1, with its
 """
     calls_section = f"""## AWS calls per event
 
-Counted by `cargo run -p vaultwatch-tests --bin api-calls` (the handlers over counting in-memory
+Counted by `cargo run -p vaultwatch-bench --bin api-calls` (the handlers over counting in-memory
 ports; one port call is one AWS request). The `call_budget` behaviour test holds every row to its
 target. GetBackupPlan is cached per plan version in a warm environment, so the retry row's lookup
 happens once per plan version. Not among the rows: a stale tracker event that brings details the

@@ -1,4 +1,4 @@
-//! Benchmark: the burst simulation at scale. `cargo run --release -p vaultwatch-tests --bin burst -- [N] [SEED]`
+//! Benchmark: the burst simulation at scale. `cargo run --release -p vaultwatch-bench --bin burst -- [N] [SEED]`
 //! (defaults: N = 10,000 backups, a seed from the clock). Prints the figures; exits 1 on any violation.
 
 fn main() -> std::process::ExitCode {

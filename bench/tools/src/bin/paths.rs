@@ -1,5 +1,5 @@
 //! Benchmark: copy path incidents at scale, in memory (the real retrier and reconciler logic over the
-//! in-memory ports). `cargo run --release -p vaultwatch-tests --bin paths -- [FAILURES] [BACKFILL]
+//! in-memory ports). `cargo run --release -p vaultwatch-bench --bin paths -- [FAILURES] [BACKFILL]
 //! [CONCURRENCY]` (defaults 10,000, 10,000 and 5). Prints the figures for docs/performance.md; exits
 //! 1 when an expectation fails:
 //! - FAILURES copy failures on 3 broken paths (16 at a time, as concurrent retriers) send 3 alerts;
