@@ -560,4 +560,12 @@ fn the_resolved_message_lands_in_the_alerts_thread() {
     let body = resolved.body();
     assert!(body.starts_with("Resolved:") && body.contains("Completed copy:    MANUAL-1") && !body.contains('`'));
     assert!(resolved.subject().ends_with("resolved") && resolved.subject().chars().count() < 100);
+    assert!(body.contains(&format!("Resource:          {RESOURCE}\n")), "{body}");
+    // What AWS did not say is said as "none", not left blank.
+    let unnamed = Resolution { resource: None, destination_recovery_point: None, ..resolution() };
+    assert!(
+        unnamed.body().contains("Resource:          none\n") && unnamed.body().contains("Copy:              none\n"),
+        "{}",
+        unnamed.body()
+    );
 }

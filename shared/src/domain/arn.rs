@@ -228,6 +228,27 @@ mod tests {
     }
 
     #[test]
+    fn an_arn_of_2048_characters_is_read_one_longer_is_refused() {
+        let snapshot = "arn:aws:ec2:us-east-1::snapshot/snap-";
+        let of_length = |len: usize| format!("{snapshot}{}", "0".repeat(len - snapshot.len()));
+        assert!(RecoveryPointArn::parse(&of_length(MAX_ARN_LEN)).is_ok());
+        let err = RecoveryPointArn::parse(&of_length(MAX_ARN_LEN + 1)).unwrap_err().to_string();
+        assert!(err.contains("longer than 2048"), "{err}");
+    }
+
+    #[test]
+    fn each_empty_part_is_refused_alone() {
+        for bad in [
+            "arn::backup:us-west-2:123456789012:backup-vault:dr",
+            "arn:aws::us-west-2:123456789012:backup-vault:dr",
+            "arn:aws:backup:us-west-2:123456789012:",
+        ] {
+            let err = RecoveryPointArn::parse(bad).unwrap_err().to_string();
+            assert!(err.contains("empty partition, service or resource"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
     fn a_topics_region_comes_from_its_arn() {
         assert_eq!(TopicArn::parse("arn:aws:sns:eu-west-1:123456789012:org-alerts").unwrap().region(), "eu-west-1");
         assert_eq!(TopicArn::parse("arn:aws-cn:sns:cn-north-1:123456789012:a").unwrap().region(), "cn-north-1");
