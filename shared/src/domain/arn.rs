@@ -249,6 +249,15 @@ mod tests {
     }
 
     #[test]
+    fn a_kms_key_arn_names_a_key_of_kms() {
+        let key = "arn:aws:kms:us-west-2:444455556666:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        assert_eq!(KmsKeyArn::parse(key).unwrap().as_str(), key);
+        for bad in ["arn:aws:kms:us-west-2:444455556666:alias/backup", "arn:aws:sqs:us-west-2:444455556666:key/1"] {
+            assert!(KmsKeyArn::parse(bad).unwrap_err().to_string().contains("is not a KMS key"), "{bad}");
+        }
+    }
+
+    #[test]
     fn a_topics_region_comes_from_its_arn() {
         assert_eq!(TopicArn::parse("arn:aws:sns:eu-west-1:123456789012:org-alerts").unwrap().region(), "eu-west-1");
         assert_eq!(TopicArn::parse("arn:aws-cn:sns:cn-north-1:123456789012:a").unwrap().region(), "cn-north-1");
