@@ -172,14 +172,6 @@ impl CustomNotification {
         &self.metadata.thread_id
     }
 
-    pub fn summary(&self) -> &str {
-        &self.metadata.summary
-    }
-
-    pub fn event_type(&self) -> &str {
-        &self.metadata.event_type
-    }
-
     pub fn related_resources(&self) -> &[String] {
         &self.metadata.related_resources
     }
