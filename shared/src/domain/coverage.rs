@@ -251,19 +251,14 @@ impl fmt::Display for CoverageStatus {
     }
 }
 
-/// The status of one requirement, from the copy jobs of its recovery point to its destination
-/// (the ledger's attempts of that pair). `max_attempts` is the retry policy's (retries after the
-/// original job); a retry counts to the last its failure's class allows ([`RetryPolicy::last_attempt`]).
+/// The status of one requirement, from the copy jobs of its recovery point to its destination:
+/// the ledger's attempts of that pair ([`CopyLedger::attempts`]), the latest of each kind.
+/// `max_attempts` is the retry policy's (retries after the original job); a retry counts to the last
+/// its failure's class allows ([`RetryPolicy::last_attempt`]).
 pub fn coverage_of(attempts: &[CopyAttempt], source: &SourceState, max_attempts: u32) -> CoverageStatus {
     let policy = RetryPolicy { max_attempts, ..RetryPolicy::default() };
-    let (mut completed, mut running, mut failed) = (None, None, None::<&CopyAttempt>);
-    for attempt in attempts {
-        match Kind::of(attempt.state) {
-            Kind::Completed => completed = latest(completed, attempt),
-            Kind::UnderWay => running = latest(running, attempt),
-            Kind::Failed => failed = latest(failed, attempt),
-        }
-    }
+    let of_kind = |kind| attempts.iter().find(|attempt| Kind::of(attempt.state) == kind);
+    let (completed, running, failed) = (of_kind(Kind::Completed), of_kind(Kind::UnderWay), of_kind(Kind::Failed));
     if let Some(done) = completed {
         return CoverageStatus::Covered {
             copy_job: done.job.clone(),
@@ -322,15 +317,8 @@ fn last_attempt(policy: &RetryPolicy, attempt: u32, retried: Option<&CopyAttempt
     }
 }
 
-/// The later of two attempts: the higher retry attempt, then the later completion (the listing's
-/// order is not specified); on a tie the one already kept stays.
-fn latest<'a>(current: Option<&'a CopyAttempt>, candidate: &'a CopyAttempt) -> Option<&'a CopyAttempt> {
-    match current {
-        Some(current) if order(current) >= order(candidate) => Some(current),
-        _ => Some(candidate),
-    }
-}
-
+/// Which of two attempts of a kind is the later: the higher retry attempt, then the later completion
+/// (the listing's order is not specified).
 fn order(attempt: &CopyAttempt) -> (u32, Option<DateTime<Utc>>) {
     (attempt.lineage_attempt(), attempt.completed_at)
 }
