@@ -265,7 +265,7 @@ The machine figures (init, latency, memory, size), the targets they are judged a
 measured by `scripts/bench` on {when}, commit `{commit}`, {os.cpu_count()} cores ({cpu}),
 {platform.system()} {platform.machine()}. Each other section, written by its own benchmark, says
 when and at which commit it was measured, and so does its row of the targets. Release profile: fat
-LTO, one codegen unit, `opt-level = 3`, `panic = "abort"`, symbols stripped; x86_64 here (the
+LTO, one codegen unit, `opt-level = 3` (the AWS SDK's crates `"s"`), `panic = "abort"`, symbols stripped; x86_64 here (the
 deployed arm64 binaries come from the same profile through `sam build`).
 
 Each function's release binary runs under the project's local Lambda Runtime API, as Lambda runs
