@@ -562,4 +562,35 @@ mod ledger {
         ledger.observe(&running.job, None);
         assert_eq!(ledger.records_wanted([&r]), [copy_id("RUNNING")]);
     }
+
+    #[test]
+    fn records_are_added_only_where_a_status_reads_them_and_none_is_kept() {
+        use std::collections::HashMap;
+        use vaultwatch::domain::Lineage;
+        let at_attempt = |attempt| CopyJobRecord {
+            lineage: Some(Lineage { root: copy_id("ROOT"), attempt, retry_of: None }),
+            ..CopyJobRecord::default()
+        };
+        let r = requirement();
+        let mut ledger = CopyLedger::default();
+        let (done, running) =
+            (attempt("DONE", CopyJobState::Completed, None), attempt("RUNNING", CopyJobState::Running, None));
+        let failed = attempt("FAILED", CopyJobState::Failed, None);
+        ledger.observe(&done.job, None);
+        ledger.observe(&running.job, Some(&at_attempt(3)));
+        ledger.observe(&failed.job, None);
+        let records = HashMap::from([
+            (copy_id("DONE"), at_attempt(1)),
+            (copy_id("RUNNING"), at_attempt(9)),
+            (copy_id("FAILED"), at_attempt(2)),
+        ]);
+        ledger.add_records(&records);
+        let kept: Vec<(&str, Option<u32>)> = ledger
+            .attempts(&r.recovery_point, &r.destination)
+            .iter()
+            .map(|a| (a.job.as_str(), a.record.as_ref().map(|record| record.attempt)))
+            .collect();
+        // A completed copy's record would add nothing; the one an attempt was listed with stays.
+        assert_eq!(kept, [("DONE", None), ("RUNNING", Some(3)), ("FAILED", Some(2))]);
+    }
 }
