@@ -39,6 +39,9 @@ const TRANSIENT: &str = "Copy job failed because the destination backup vault is
 const PERMANENT: &str = "Access denied: the IAM role cannot use the destination KMS key";
 const SDK_ATTEMPTS: u32 = 3;
 
+/// Hourly sweeps after the event path went quiet, at most: far above what any burst needs
+/// (a handful), far below what a sweep that never settles would run in the test's time.
+const MAX_RECONCILER_RUNS: usize = 200;
 /// AWS Backup with injected faults, behind the SDK's retry.
 pub struct FaultyBackup {
     pub inner: MemoryBackup,
@@ -474,6 +477,11 @@ impl Burst {
             }
             // The event path is quiet: the hourly reconciler runs, until a sweep finds nothing.
             if !self.reconcile().await {
+                break;
+            }
+            // A sweep that keeps finding work is a violation, not a reason to run for ever.
+            if self.figures.reconciler_runs >= MAX_RECONCILER_RUNS {
+                self.failures.push(format!("the reconciler still found work after {MAX_RECONCILER_RUNS} runs"));
                 break;
             }
         }
