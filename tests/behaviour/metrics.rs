@@ -148,6 +148,10 @@ fn a_batch_counts_its_malformed_records_and_only_those() {
 fn the_reconciler_counts_refused_routed_copies_among_the_alerts_it_sent() {
     let summary = vaultwatch::handlers::reconciler::Summary { alerted: 2, refused: 1, ..Default::default() };
     assert_eq!(measured(&summary).get(Metric::AlertsSent, None), Some(3.0));
+    // An opened incident's alert is one too.
+    let with_incident =
+        vaultwatch::handlers::reconciler::Summary { alerted: 2, refused: 1, incidents_opened: 1, ..Default::default() };
+    assert_eq!(measured(&with_incident).get(Metric::AlertsSent, None), Some(4.0));
 }
 
 /// A sweep measures its gauges only when they have something to say: broken paths and uncovered
