@@ -343,10 +343,7 @@ async fn main() -> ExitCode {
                     Ok(change) => println!("{change}"),
                     Err(err) => {
                         status = ExitCode::FAILURE;
-                        match err.aws_error() {
-                            Some(aws) => errors.print_aws(aws, ""),
-                            None => eprintln!("error: {err}"),
-                        }
+                        errors.print(err.aws_error(), &err, "");
                     }
                 }
             }
@@ -374,13 +371,10 @@ async fn organization(
         let assessor = OrganizationAssessor { backup: SdkBackup::in_region(sdk, &region), settings: settings.clone() };
         match assessor.report(since, Utc::now()).await {
             Ok(report) => reports.push(report),
-            Err(err) => match err.aws_error() {
-                Some(aws) => {
-                    errors.print_aws(aws, &format!("{region}: "));
-                    return ExitCode::from(3);
-                }
-                None => return failed(&format!("{region}: {err}")),
-            },
+            Err(err) => {
+                errors.print(err.aws_error(), &err, &format!("{region}: "));
+                return ExitCode::from(3);
+            }
         }
     }
     let organization = OrganizationReport::combine(reports, Utc::now());
@@ -457,9 +451,15 @@ impl Errors<'_> {
 
     /// The handler stopped the command: status 3.
     pub(crate) fn handler_failed(&self, err: &HandlerError) -> ExitCode {
-        match err.aws_error() {
-            Some(aws) => self.aws_failed(aws),
-            None => failed(err),
+        self.print(err.aws_error(), err, "");
+        ExitCode::from(3)
+    }
+
+    /// Says what `err` was: through the failed AWS call behind it (`aws`), if there is one.
+    fn print(&self, aws: Option<&AwsError>, err: &dyn std::fmt::Display, prefix: &str) {
+        match aws {
+            Some(aws) => self.print_aws(aws, prefix),
+            None => eprintln!("error: {prefix}{err}"),
         }
     }
 
