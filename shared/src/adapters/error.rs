@@ -368,7 +368,8 @@ mod tests {
         unanswered(ConnectorError::other(Box::new(err), None))
     }
 
-    fn denied(code: &str, message: &str) -> AwsError {
+    /// AWS Backup refused ListCopyJobs with this code and message.
+    fn refusal(code: &str, message: &str) -> AwsError {
         AwsError {
             service: "backup",
             operation: "ListCopyJobs",
@@ -475,7 +476,7 @@ mod tests {
     #[test]
     fn an_access_denied_names_the_principal_the_action_and_the_resource() {
         let sdk = sdk(Some("us-east-1"), None);
-        let err = denied(
+        let err = refusal(
             "AccessDeniedException",
             "User: arn:aws:iam::123456789012:user/auditor is not authorized to perform: backup:ListCopyJobs on \
              resource: arn:aws:backup:us-east-1:123456789012:* because no identity-based policy allows the \
@@ -488,14 +489,14 @@ mod tests {
              (docs/operations.md#the-vaultwatch-command lists what `vaultwatch coverage` needs)"
         );
         // Not the documented form: AWS's own words (AWS Backup's Common Errors text).
-        let err = denied("AccessDeniedException", "You do not have sufficient access to perform this action.");
+        let err = refusal("AccessDeniedException", "You do not have sufficient access to perform this action.");
         assert_eq!(
             setup_error(&err, &sdk).unwrap().to_string(),
             "access denied: AWS refused backup ListCopyJobs (AccessDeniedException: You do not have sufficient \
              access to perform this action.): the IAM policy of these credentials must allow it (docs/operations.md#the-vaultwatch-command \
              lists what `vaultwatch coverage` needs)"
         );
-        assert_eq!(setup_error(&denied("ValidationException", "no"), &sdk), None);
+        assert_eq!(setup_error(&refusal("ValidationException", "no"), &sdk), None);
     }
 
     #[test]
@@ -554,10 +555,7 @@ mod tests {
         let err = AwsError {
             service: "dynamodb",
             operation: "BatchGetItem",
-            class: ErrorClass::Permanent,
-            code: Some("ResourceNotFoundException".into()),
-            message: "Requested resource not found".into(),
-            no_answer: None,
+            ..refusal("ResourceNotFoundException", "Requested resource not found")
         };
         assert_eq!(
             setup_error(&err, &sdk(Some("us-east-1"), None)).unwrap().to_string(),
