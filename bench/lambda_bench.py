@@ -24,8 +24,8 @@ from pathlib import Path
 from harness.config import ACCOUNT, CREDENTIALS, ROOT
 from harness.lambda_runtime import LocalLambda, lambda_environment
 from harness.stack import LocalAws
-from reconciler_sweep import (BATCH_GET_KEYS, DR, PAGE_SIZE, RELEASE, SWEEP_HEADER, Scenario, section_of, sweep,
-                              sweep_row, template_timeout)
+from reconciler_sweep import (BATCH_GET_KEYS, DR, PAGE_SIZE, RELEASE, SWEEP_HEADER, Scenario, section_of, sections,
+                              sweep, sweep_row, template_timeout)
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "1000"))
 # Init is the median of this many cold starts (one start is too noisy to compare 2 ms figures).
@@ -146,11 +146,6 @@ def bulk_jobs(vault: str, states: dict, count: int) -> list[str]:
 
 def listings(run: dict) -> str:
     return f"{run['calls'].get('ListCopyJobs', 0)} ListCopyJobs + {run['calls'].get('ListBackupJobs', 0)} ListBackupJobs"
-
-
-def sections(document: str) -> list[tuple[str, str]]:
-    """The `## ` sections of `document` in order: (heading, the section's text, heading included)."""
-    return [(part.split("\n", 1)[0], f"## {part.rstrip()}\n") for part in document.split("\n## ")[1:]]
 
 
 def merged(previous: str, preamble: str, targets: list[str], owned: dict[str, str]) -> str:

@@ -406,13 +406,15 @@ def replace_section(document: str, heading: str, section: str, before: str | Non
     return document.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
 
 
+def sections(document: str) -> list[tuple[str, str]]:
+    """The `## ` sections of `document` in order: (heading, the section's text, heading included, up
+    to the next `## `)."""
+    return [(part.split("\n", 1)[0], f"## {part.rstrip()}\n") for part in document.split("\n## ")[1:]]
+
+
 def section_of(document: str, heading: str) -> str | None:
-    """The `## heading` section of `document` (heading included, up to the next `## `), if any."""
-    marker = f"\n## {heading}\n"
-    if marker not in document:
-        return None
-    rest = document.split(marker, 1)[1]
-    return f"## {heading}\n" + (rest[:rest.find("\n## ")] if "\n## " in rest else rest).rstrip("\n") + "\n"
+    """The first `## heading` section of `document`, if any."""
+    return next((text for found, text in sections(document) if found == heading), None)
 
 
 def replace_row(document: str, first_cell: str, row: str, table_heading: str = "Targets") -> str:
