@@ -142,6 +142,13 @@ async fn a_healthy_same_account_path_passes_every_check() {
     assert_eq!(report.verdict, PathVerdict::Ok);
 }
 
+#[test]
+fn the_command_names_each_check_as_the_json_report_does() {
+    for name in CheckName::ALL {
+        assert_eq!(json!(name), json!(name.as_str()), "{name:?}");
+    }
+}
+
 #[tokio::test]
 async fn a_missing_destination_vault_breaks_the_path_and_its_vault_checks_cannot_tell() {
     let report = check(MemoryPathFacts::new(), spec(SAME_ACCOUNT, CopyRetention::Days(30), ResourceTypes::Any)).await;
