@@ -282,9 +282,36 @@ fn a_copys_retention_is_its_own_else_its_sources() {
     assert_eq!(CopyRetention::of_route(Some(&days(30))), CopyRetention::Days(30));
     assert_eq!(CopyRetention::of_route(None), CopyRetention::OfSource);
     assert_eq!(CopyRetention::of_route(Some(&days(-1))), CopyRetention::OfSource);
+    // 0 is no documented retention (docs/aws-facts.md#vault-lock): read as none set, like -1.
+    assert_eq!(CopyRetention::of_route(Some(&days(0))), CopyRetention::OfSource);
+    assert_eq!(CopyRetention::of_route(Some(&days(1))), CopyRetention::Days(1));
     assert_eq!(CopyRetention::of_plan_copy(Some(&days(30)), Some(&days(7))), CopyRetention::Days(30));
     assert_eq!(CopyRetention::of_plan_copy(None, Some(&days(7))), CopyRetention::Days(7));
     assert_eq!(CopyRetention::of_plan_copy(Some(&days(-1)), None), CopyRetention::Forever);
+}
+
+#[test]
+fn copies_seen_on_a_path_are_checked_for_their_types_and_an_unknown_type_leaves_any() {
+    let path = spec(DR, CopyRetention::OfSource, ResourceTypes::Any).path;
+    let types = |types: &[Option<ResourceType>]| PathSpec::of_copies(path.clone(), types).resource_types;
+    let (ebs, rds) = (Some(ResourceType::Ebs), Some(ResourceType::Rds));
+    assert_eq!(
+        types(&[rds.clone(), ebs.clone(), rds.clone()]),
+        ResourceTypes::Only(vec![ResourceType::Ebs, ResourceType::Rds])
+    );
+    assert_eq!(types(&[ebs, None]), ResourceTypes::Any);
+    assert_eq!(types(&[]), ResourceTypes::Any);
+}
+
+#[test]
+fn key_states_are_read_as_kms_spells_them() {
+    for state in [KeyState::Enabled, KeyState::Disabled, KeyState::PendingDeletion, KeyState::Creating] {
+        assert_eq!(KeyState::parse(state.as_str()), state);
+    }
+    assert_eq!(KeyState::parse("Enabled"), KeyState::Enabled);
+    assert_eq!(KeyState::parse("PendingReplicaDeletion").as_str(), "PendingReplicaDeletion");
+    assert_eq!(KeyState::parse("Frozen"), KeyState::Other("Frozen".into()));
+    assert_eq!(KeyState::parse("Frozen").as_str(), "Frozen");
 }
 
 #[tokio::test]
