@@ -137,6 +137,21 @@ async fn a_sweep_over_unseen_jobs_repairs_retries_and_alerts_once_each() {
 }
 
 #[tokio::test]
+async fn lost_failures_of_one_broken_path_open_one_incident_and_each_is_counted() {
+    let reconciler = reconciler(RouteTable::default());
+    for index in [2, 22, 42] {
+        let mut job = generated_job(index);
+        job.status_message = Some(PATH_FAILURE.to_owned());
+        reconciler.backup.add_copy_job(job);
+    }
+    let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!((summary.path_failures, summary.incidents_opened), (3, 1), "{summary:?}");
+    assert_eq!((summary.retried, summary.alerted), (0, 0), "{summary:?}");
+    assert_eq!(reconciler.alerts.incident_messages().len(), 1, "told once, as the path's incident");
+    assert!(reconciler.alerts.published().is_empty(), "no alert per copy");
+}
+
+#[tokio::test]
 async fn failures_the_retrier_already_handled_are_left_alone() {
     let reconciler = populated();
     // The event path handled job 0's failure before the sweep.
