@@ -16,7 +16,8 @@ def markdown_files() -> list[Path]:
 
 
 def slug(heading: str) -> str:
-    text = re.sub(r"[`*_]", "", heading.strip().lower())
+    text = re.sub(r"[`*]", "", heading.strip().lower())
+    text = re.sub(r"(?<!\w)_+|_+(?!\w)", "", text)  # _emphasis_ goes, x86_64's underscore stays
     return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
 
 
@@ -46,6 +47,13 @@ def test_every_relative_markdown_link_resolves():
     files = markdown_files()
     assert len(files) >= 4, files
     assert broken_links(files) == []
+
+
+def test_headings_slug_as_github_does():
+    assert slug("Binary size (stripped, x86_64)") == "binary-size-stripped-x86_64"
+    assert slug("Not `metrics_cloudwatch_embedded`") == "not-metrics_cloudwatch_embedded"
+    assert slug("The _first_ **run**: 7144c52") == "the-first-run-7144c52"
+    assert slug("IAM for StartCopyJob") == "iam-for-startcopyjob"
 
 
 def test_a_missing_file_or_heading_is_reported(tmp_path):
