@@ -658,10 +658,13 @@ async fn across_accounts_a_grant_to_the_destination_account_shares_the_key_where
     granted.add_grant(&key_arn, grant(&format!("arn:aws:iam::{DR_ACCOUNT}:role/backup"), &all));
     let report = check(granted, ebs()).await;
     assert_eq!(run_in(verdict(&report, CheckName::KmsKeys)), Some(DR_ACCOUNT), "only the destination's side left");
-    // A grant to another account, or without Decrypt: still not shared.
-    for (grantee, operations) in
-        [("arn:aws:iam::999999999999:root", &all[..]), (&format!("arn:aws:iam::{DR_ACCOUNT}:root")[..], &all[..1])]
-    {
+    // A grant to another account, or without Decrypt or CreateGrant: still not shared.
+    let destination_root = format!("arn:aws:iam::{DR_ACCOUNT}:root");
+    for (grantee, operations) in [
+        ("arn:aws:iam::999999999999:root", &all[..]),
+        (&destination_root[..], &all[..1]),
+        (&destination_root[..], &all[..2]),
+    ] {
         let partial = facts();
         partial.add_grant(&key_arn, grant(grantee, operations));
         let report = check(partial, ebs()).await;

@@ -452,8 +452,9 @@ impl PathFacts {
             Fact::Known(members) => members.contains(&source),
             Fact::Unknown { .. } => false,
         };
-        let assumed = path.is_cross_account() && path.destination_vault.account() == self.caller.as_str();
-        (source == self.caller || member || assumed).then_some(organization.id.as_str())
+        // The destination's account: on a same-account path that is the source's too.
+        let destination = path.destination_vault.account() == self.caller.as_str();
+        (source == self.caller || member || destination).then_some(organization.id.as_str())
     }
 }
 
