@@ -440,21 +440,14 @@ pub struct PathFacts {
 }
 
 impl PathFacts {
-    /// The source account's organization id, when known (for `aws:PrincipalOrgID`): the caller's
-    /// when the caller is the source account or lists it as a member; from the destination account
-    /// of a cross-account path, the destination's own, since such a copy needs both accounts in one
-    /// organization and the organization check says whether they are
-    /// (docs/aws-facts.md#organization).
+    /// The source account's organization id, for `aws:PrincipalOrgID` in the destination vault's
+    /// access policy. That policy is read only in the destination's own account
+    /// (docs/aws-facts.md#destination-vault-access-policy), whose organization is the source's too: a
+    /// copy across accounts needs both in one organization, and the organization check says whether
+    /// they are (docs/aws-facts.md#organization).
     pub fn source_organization(&self, path: &CopyPath) -> Option<&str> {
         let Fact::Known(Some(organization)) = &self.organization.described else { return None };
-        let source = account_of(&path.source_vault)?;
-        let member = match &self.organization.members {
-            Fact::Known(members) => members.contains(&source),
-            Fact::Unknown { .. } => false,
-        };
-        // The destination's account: on a same-account path that is the source's too.
-        let destination = path.destination_vault.account() == self.caller.as_str();
-        (source == self.caller || member || destination).then_some(organization.id.as_str())
+        (path.destination_vault.account() == self.caller.as_str()).then_some(organization.id.as_str())
     }
 }
 
