@@ -142,6 +142,17 @@ async fn a_healthy_same_account_path_passes_every_check() {
     assert_eq!(report.verdict, PathVerdict::Ok);
 }
 
+#[tokio::test]
+async fn the_checks_that_decide_a_verdict_are_those_as_bad_as_it_and_none_decide_ok() {
+    let deciding = |report: &PathReport| report.deciding().map(|check| check.check).collect::<Vec<_>>();
+    let healthy = check(healthy_same_account(), spec(SAME_ACCOUNT, CopyRetention::Days(30), ResourceTypes::Any)).await;
+    assert_eq!(deciding(&healthy), []);
+    // Broken by the missing vault and the unknown role; the checks that need the vault cannot tell,
+    // and do not decide.
+    let missing = check(MemoryPathFacts::new(), spec(SAME_ACCOUNT, CopyRetention::Days(30), ResourceTypes::Any)).await;
+    assert_eq!(deciding(&missing), [CheckName::DestinationVault, CheckName::Role]);
+}
+
 #[test]
 fn the_command_names_each_check_as_the_json_report_does() {
     for name in CheckName::ALL {
