@@ -578,8 +578,8 @@ async fn a_vault_key_that_is_disabled_pending_deletion_or_gone_breaks_the_path_w
     let gone = with_destination_key(None).await;
     let (cause, found, _) = cause_and_texts(&gone);
     assert_eq!((cause, found.contains("does not exist")), (PathCauseKind::KmsKey, true), "{found}");
-    // A key still being created says nothing yet.
-    assert!(matches!(with_destination_key(Some(KeyState::Creating)).await, PathVerdict::CannotTell { .. }));
+    // A key still being created says nothing yet: ask again in its account.
+    assert_eq!(run_in(&with_destination_key(Some(KeyState::Creating)).await), Some(CALLER_ACCOUNT));
 }
 
 #[tokio::test]
@@ -804,10 +804,20 @@ async fn both_accounts_must_be_in_one_organization_and_only_its_management_accou
     let facts = MemoryPathFacts::new();
     organization(&facts, "999999999999", &[CALLER_ACCOUNT, DR_ACCOUNT]);
     assert_eq!(run_in(&organization_verdict(facts).await), Some("999999999999"));
-    // The caller in no organization at all: broken.
-    let none = organization_verdict(MemoryPathFacts::new()).await;
-    let (_, found, _) = cause_and_texts(&none);
-    assert!(found.contains("is not a member of an organization"), "{found}");
+    // Either account of the path in no organization at all: broken, and the fix invites it and names
+    // the other.
+    for (caller, other) in [(CALLER_ACCOUNT, DR_ACCOUNT), (DR_ACCOUNT, CALLER_ACCOUNT)] {
+        let facts = MemoryPathFacts::new();
+        facts.set_caller_account(account(caller));
+        let none = organization_verdict(facts).await;
+        let (_, found, fix) = cause_and_texts(&none);
+        assert!(found.contains(&format!("account {caller} is not a member of an organization")), "{found}");
+        assert!(fix.contains(&format!("--target Id={caller},Type=ACCOUNT (and Id={other} if")), "{fix}");
+    }
+    // A third account in no organization says nothing of the path's: run in the source account.
+    let facts = MemoryPathFacts::new();
+    facts.set_caller_account(account("555555555555"));
+    assert_eq!(run_in(&organization_verdict(facts).await), Some(CALLER_ACCOUNT));
 }
 
 #[tokio::test]
