@@ -1177,6 +1177,39 @@ async fn an_unsupported_resource_types_incident_heals_only_on_a_copy_of_that_typ
     assert!(matches!(reconciler.store.incidents()[0].state, IncidentState::Healed { .. }));
 }
 
+/// The sweep keeps each resource type's latest completed copy on a path whatever order the listing
+/// gives them in: an older copy of the type listed after it, or a later copy of another type, does
+/// not hide the one that heals.
+#[tokio::test]
+async fn the_copy_that_heals_is_found_whatever_order_the_listing_gives() {
+    use vaultwatch::domain::{IncidentState, RecoveryPointArn};
+    let reconciler = reconciler(RouteTable::default());
+    let mut rds = generated_job(2);
+    rds.id = copy_id("RDS-FAILED");
+    rds.resource_type = Some("RDS".into());
+    rds.status_message = Some("Copy job from primary to dr-copy cannot be initiated for RDS resources. Feature is not supported for provided resource type.".into());
+    rds.completed_at = Some(Utc::now() - chrono::Duration::hours(20));
+    reconciler.backup.add_copy_job(rds.clone());
+    event_path(&reconciler).handle_failure(&rds.id, None, &ClaimOwner::unique()).await.unwrap();
+    let opened = reconciler.store.incidents()[0].id.opened_at;
+    let now = Utc::now();
+    let copy = |id: &str, kind: &str, at| {
+        let mut copy = completed_copy_of(&rds, id);
+        copy.resource_type = Some(kind.into());
+        copy.iam_role = rds.iam_role.clone();
+        copy.source_recovery_point = RecoveryPointArn::parse(&format!("{RECOVERY_POINT}-{id}")).unwrap();
+        copy.completed_at = Some(at);
+        copy
+    };
+    reconciler.backup.add_copy_job(copy("RDS-DONE", "RDS", now));
+    reconciler.backup.add_copy_job(copy("RDS-BEFORE", "RDS", opened - chrono::Duration::hours(1)));
+    reconciler.backup.add_copy_job(copy("EBS-LATER", "EBS", now + chrono::Duration::seconds(1)));
+    let summary = reconciler.run(now + chrono::Duration::minutes(1), never_out_of_time()).await.unwrap();
+    assert_eq!(summary.incidents_healed, 1, "{summary:?}");
+    let IncidentState::Healed { by, .. } = &reconciler.store.incidents()[0].state else { panic!() };
+    assert_eq!(by, &vaultwatch::domain::HealedBy::Copy(copy_id("RDS-DONE")));
+}
+
 /// The backfill is opened before the "healed" message: a message SNS refuses is sent on the next
 /// sweep, and the healed episode's recovery points are copied meanwhile.
 #[tokio::test]
