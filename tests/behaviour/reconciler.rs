@@ -233,6 +233,20 @@ async fn a_sweep_with_errors_vouches_for_nothing() {
 }
 
 #[tokio::test]
+async fn a_coverage_that_cannot_be_assessed_is_an_error_of_the_sweep() {
+    let reconciler = populated();
+    reconciler.backup.fail_next(
+        Call::ListBackupJobs,
+        1,
+        transient_error("backup", "ListBackupJobs", "ThrottlingException"),
+    );
+    let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!((summary.errors, summary.coverage.as_ref()), (1, None), "{summary:?}");
+    let again = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert!(again.errors == 0 && again.coverage.is_some(), "assessed on the next sweep: {again:?}");
+}
+
+#[tokio::test]
 async fn a_bounded_run_saves_its_place_and_the_next_continues() {
     let reconciler = populated();
     let first = reconciler.run(Utc::now(), out_of_time_after(1)).await.unwrap();
