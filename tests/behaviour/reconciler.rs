@@ -247,6 +247,24 @@ async fn a_coverage_that_cannot_be_assessed_is_an_error_of_the_sweep() {
 }
 
 #[tokio::test]
+async fn an_organization_report_that_cannot_be_made_is_an_error_of_the_sweep_beside_its_own_coverage() {
+    use vaultwatch::handlers::organization::OrganizationSettings;
+    let mut reconciler = populated();
+    reconciler.organization =
+        Some(OrganizationSettings { required_destinations: vec![vault(DR_VAULT)], max_attempts: 3 });
+    // Both listings of the window's backups fail: the sweep's own coverage and the organization's.
+    reconciler.backup.fail_next(
+        Call::ListBackupJobs,
+        2,
+        transient_error("backup", "ListBackupJobs", "ThrottlingException"),
+    );
+    let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!((summary.errors, summary.coverage.is_none(), summary.organization.is_none()), (2, true, true));
+    let again = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert!(again.errors == 0 && again.organization.is_some(), "reported on the next sweep: {again:?}");
+}
+
+#[tokio::test]
 async fn a_bounded_run_saves_its_place_and_the_next_continues() {
     let reconciler = populated();
     let first = reconciler.run(Utc::now(), out_of_time_after(1)).await.unwrap();
