@@ -10,6 +10,7 @@ mod contract;
 mod copier;
 mod coverage;
 mod evidence;
+mod logs;
 mod malformed;
 mod metrics;
 mod missing_copies;

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::logs::Logs;
 use serde_json::{json, Value};
 use vaultwatch::domain::{
     AlertKind, AlertReason, ClaimOwner, CopyJobState, IdempotencyToken, NotCopyable, RetryPolicy,
@@ -413,39 +414,6 @@ async fn throttled_start_is_reported_to_sqs_and_rejected_start_alerts() {
     assert!(body.contains("backup StartCopyJob failed (permanent, InvalidParameterValueException): "), "{body}");
     assert!(!body.contains("Permanent"), "{body}");
     assert!(retrier.backup.started_copies().is_empty());
-}
-
-/// The log lines written while `work` runs on this thread (JSON lines, as the functions write them).
-#[derive(Clone, Default)]
-struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
-    type Writer = Logs;
-    fn make_writer(&'a self) -> Logs {
-        self.clone()
-    }
-}
-
-impl Logs {
-    async fn during<T>(&self, work: impl std::future::Future<Output = T>) -> T {
-        let subscriber = tracing_subscriber::fmt().json().with_writer(self.clone()).finish();
-        let _guard = tracing::subscriber::set_default(subscriber);
-        work.await
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
 }
 
 #[tokio::test]
