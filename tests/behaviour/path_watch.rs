@@ -62,6 +62,21 @@ fn facts(reconciler: &Watched) -> &MemoryPathFacts {
     &reconciler.path_check.as_ref().unwrap().facts
 }
 
+/// The day's check leaves one log line per path: its verdict and, when broken, the cause, what was
+/// found and the fix.
+#[tokio::test]
+async fn the_days_check_logs_each_paths_verdict_with_its_fix() {
+    let day1 = "2026-12-01T02:00:00Z".parse::<DateTime<Utc>>().unwrap();
+    let reconciler = watched(day1);
+    let logs = crate::logs::Logs::default();
+    logs.during(reconciler.run(day1, || false)).await.unwrap();
+    let text = logs.text();
+    let lines: Vec<&str> = text.lines().filter(|line| line.contains("\"message\":\"path check: ")).collect();
+    let [line] = &lines[..] else { panic!("one line for the one path: {text}") };
+    assert!(line.contains("path check: broken") && line.contains("\"cause\":\"kms_key\""), "{line}");
+    assert!(line.contains(&format!("enable-key --key-id {DR_KEY}")), "the fix: {line}");
+}
+
 #[tokio::test]
 async fn a_broken_route_is_found_before_its_first_copy_fails_and_healed_when_the_check_finds_it_fixed() {
     let day1 = "2026-12-01T02:00:00Z".parse::<DateTime<Utc>>().unwrap();

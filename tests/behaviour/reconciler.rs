@@ -265,6 +265,20 @@ async fn an_organization_report_that_cannot_be_made_is_an_error_of_the_sweep_bes
 }
 
 #[tokio::test]
+async fn open_incidents_that_cannot_be_read_are_an_error_of_the_sweep() {
+    let reconciler = populated();
+    reconciler.store.fail_next(
+        Call::OpenIncidents,
+        1,
+        transient_error("dynamodb", "Query", "ProvisionedThroughputExceededException"),
+    );
+    let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!((summary.errors, summary.broken_paths), (1, None), "{summary:?}");
+    let again = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!((again.errors, again.broken_paths), (0, Some(0)), "{again:?}");
+}
+
+#[tokio::test]
 async fn a_bounded_run_saves_its_place_and_the_next_continues() {
     let reconciler = populated();
     let first = reconciler.run(Utc::now(), out_of_time_after(1)).await.unwrap();
