@@ -1193,20 +1193,28 @@ async fn sweeps_count_broken_paths_send_due_digests_and_start_no_copy_into_a_bro
     assert_eq!(digests, 1, "one digest per day, however many sweeps: {messages:?}");
 }
 
-/// An incident of a resource type AWS Backup does not copy along the path heals only on a copy of
-/// that type: the path's other copies completing every night prove nothing about it.
-#[tokio::test]
-async fn an_unsupported_resource_types_incident_heals_only_on_a_copy_of_that_type() {
-    use vaultwatch::domain::{IncidentState, PathCauseKind, RecoveryPointArn};
-    let reconciler = reconciler(RouteTable::default());
+/// An RDS copy failed on the path as a type AWS Backup does not copy there: the path's incident of
+/// it is open. The failed job.
+async fn unsupported_rds_incident(reconciler: &TestReconciler) -> CopyJob {
+    use vaultwatch::domain::PathCauseKind;
     let mut rds = generated_job(2);
     rds.id = copy_id("RDS-FAILED");
     rds.resource_type = Some("RDS".into());
     rds.status_message = Some("Copy job from primary to dr-copy cannot be initiated for RDS resources. Feature is not supported for provided resource type.".into());
     rds.completed_at = Some(Utc::now() - chrono::Duration::hours(20));
     reconciler.backup.add_copy_job(rds.clone());
-    event_path(&reconciler).handle_failure(&rds.id, None, &ClaimOwner::unique()).await.unwrap();
+    event_path(reconciler).handle_failure(&rds.id, None, &ClaimOwner::unique()).await.unwrap();
     assert_eq!(reconciler.store.incidents()[0].id.key.cause, PathCauseKind::Unsupported);
+    rds
+}
+
+/// An incident of a resource type AWS Backup does not copy along the path heals only on a copy of
+/// that type: the path's other copies completing every night prove nothing about it.
+#[tokio::test]
+async fn an_unsupported_resource_types_incident_heals_only_on_a_copy_of_that_type() {
+    use vaultwatch::domain::{IncidentState, RecoveryPointArn};
+    let reconciler = reconciler(RouteTable::default());
+    let rds = unsupported_rds_incident(&reconciler).await;
 
     let mut ebs = completed_copy_of(&rds, "EBS-DONE");
     ebs.resource_type = Some("EBS".into());
@@ -1230,13 +1238,7 @@ async fn an_unsupported_resource_types_incident_heals_only_on_a_copy_of_that_typ
 async fn the_copy_that_heals_is_found_whatever_order_the_listing_gives() {
     use vaultwatch::domain::{IncidentState, RecoveryPointArn};
     let reconciler = reconciler(RouteTable::default());
-    let mut rds = generated_job(2);
-    rds.id = copy_id("RDS-FAILED");
-    rds.resource_type = Some("RDS".into());
-    rds.status_message = Some("Copy job from primary to dr-copy cannot be initiated for RDS resources. Feature is not supported for provided resource type.".into());
-    rds.completed_at = Some(Utc::now() - chrono::Duration::hours(20));
-    reconciler.backup.add_copy_job(rds.clone());
-    event_path(&reconciler).handle_failure(&rds.id, None, &ClaimOwner::unique()).await.unwrap();
+    let rds = unsupported_rds_incident(&reconciler).await;
     let opened = reconciler.store.incidents()[0].id.opened_at;
     let now = Utc::now();
     let copy = |id: &str, kind: &str, at| {
