@@ -1284,6 +1284,27 @@ async fn a_healed_message_sns_refuses_does_not_hold_the_backfill_back() {
     assert_eq!(healed, 1);
 }
 
+/// An incident's opening alert that neither its opener nor the sweep could send is an error of the
+/// sweep, and goes out once on the next.
+#[tokio::test]
+async fn an_opening_alert_the_sweep_cannot_send_either_is_an_error_and_goes_out_on_the_next() {
+    let reconciler = reconciler(RouteTable::default());
+    let mut failed = generated_job(2);
+    failed.status_message = Some(PATH_FAILURE.into());
+    reconciler.backup.add_copy_job(failed.clone());
+    // SNS refuses the opener, then the sweep twice: as it handles the failure again (its record
+    // says not handled) and as it tells the open incidents.
+    reconciler.alerts.fail_next(Call::PublishIncident, 3, transient_error("sns", "Publish", "Throttling"));
+    let opener = event_path(&reconciler).handle_failure(&failed.id, None, &ClaimOwner::unique()).await;
+    assert!(opener.is_err(), "{opener:?}");
+    let later = Utc::now() + chrono::Duration::minutes(10);
+    let first = reconciler.run(later, never_out_of_time()).await.unwrap();
+    assert_eq!((first.incidents_opened, first.errors), (0, 2), "{first:?}");
+    let second = reconciler.run(later, never_out_of_time()).await.unwrap();
+    assert_eq!((second.incidents_opened, second.errors), (1, 0), "{second:?}");
+    assert_eq!(reconciler.alerts.incident_messages().len(), 1);
+}
+
 /// Backfill copies whose COPY_JOB events were lost still make room: the sweep finds them ended in
 /// their records and starts the next; the run that settles the last says the backfill finished.
 #[tokio::test]
