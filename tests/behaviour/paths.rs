@@ -584,14 +584,20 @@ async fn a_vault_key_that_is_disabled_pending_deletion_or_gone_breaks_the_path_w
 
 #[tokio::test]
 async fn a_key_of_another_account_cannot_be_told_here_and_says_where_to_run() {
-    let facts = healthy_same_account();
     let foreign = "arn:aws:kms:us-west-2:777788889999:key/44444444-4444-4444-4444-444444444444";
-    facts.add_vault(keyed(SAME_ACCOUNT, foreign));
-    let report = check(facts, spec(SAME_ACCOUNT, CopyRetention::Days(30), ResourceTypes::Any)).await;
-    let kms = verdict(&report, CheckName::KmsKeys);
-    assert_eq!(run_in(kms), Some("777788889999"), "{kms:?}");
-    let PathVerdict::CannotTell { why, .. } = kms else { panic!() };
-    assert!(why.contains("AccessDeniedException"), "{why}");
+    // KMS refuses it, or does not find it from here (which may be a refusal too): neither is broken.
+    for (exists, answer) in [(true, "AccessDeniedException"), (false, "does not find")] {
+        let facts = healthy_same_account();
+        facts.add_vault(keyed(SAME_ACCOUNT, foreign));
+        if exists {
+            facts.add_key(key(foreign, KeyState::Enabled, KeyManager::Customer), &own_key_policy(foreign));
+        }
+        let report = check(facts, spec(SAME_ACCOUNT, CopyRetention::Days(30), ResourceTypes::Any)).await;
+        let kms = verdict(&report, CheckName::KmsKeys);
+        assert_eq!(run_in(kms), Some("777788889999"), "{kms:?}");
+        let PathVerdict::CannotTell { why, .. } = kms else { panic!() };
+        assert!(why.contains(answer), "{why}");
+    }
 }
 
 /// A cross-account path to `DR` checked from the source account, the organization's management
@@ -803,7 +809,13 @@ async fn both_accounts_must_be_in_one_organization_and_only_its_management_accou
     // A member account cannot list the members: cannot tell, run in the management account.
     let facts = MemoryPathFacts::new();
     organization(&facts, "999999999999", &[CALLER_ACCOUNT, DR_ACCOUNT]);
-    assert_eq!(run_in(&organization_verdict(facts).await), Some("999999999999"));
+    let member = organization_verdict(facts).await;
+    assert_eq!(run_in(&member), Some("999999999999"));
+    let PathVerdict::CannotTell { why, .. } = &member else { panic!("{member:?}") };
+    assert!(
+        why.contains("ListAccounts answers in the organization's management account 999999999999"),
+        "not asked: {why}"
+    );
     // Either account of the path in no organization at all: broken, and the fix invites it and names
     // the other.
     for (caller, other) in [(CALLER_ACCOUNT, DR_ACCOUNT), (DR_ACCOUNT, CALLER_ACCOUNT)] {

@@ -1639,7 +1639,12 @@ impl PathFactsApi for MemoryPathFacts {
     async fn describe_key(&self, key: &KmsKeyArn) -> Result<Option<KeyFacts>, AwsError> {
         let state = self.enter(Call::DescribeKey)?;
         if key.account() != state.caller().as_str() {
-            return Err(service_error("kms", "DescribeKey", "AccessDeniedException"));
+            // Another account's key: refused when it exists (its policy does not share it here), not
+            // found when it does not (which of the two KMS answers is not documented).
+            return match state.keys.contains_key(key) {
+                true => Err(service_error("kms", "DescribeKey", "AccessDeniedException")),
+                false => Ok(None),
+            };
         }
         Ok(state.keys.get(key).map(|(facts, _)| facts.clone()))
     }
