@@ -279,6 +279,18 @@ async fn open_incidents_that_cannot_be_read_are_an_error_of_the_sweep() {
 }
 
 #[tokio::test]
+async fn backfills_that_cannot_be_read_are_an_error_of_the_sweep() {
+    let reconciler = populated();
+    reconciler.store.fail_next(
+        Call::ActiveBackfills,
+        1,
+        transient_error("dynamodb", "Query", "ProvisionedThroughputExceededException"),
+    );
+    let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    assert_eq!((summary.errors, summary.copies_backfilled), (1, 0), "{summary:?}");
+}
+
+#[tokio::test]
 async fn a_bounded_run_saves_its_place_and_the_next_continues() {
     let reconciler = populated();
     let first = reconciler.run(Utc::now(), out_of_time_after(1)).await.unwrap();
