@@ -346,6 +346,17 @@ async fn cross_account_backup_off_in_the_organization_breaks_cross_account_paths
     let report = check(facts, spec(DR, CopyRetention::Days(30), ResourceTypes::Any)).await;
     let PathVerdict::CannotTell { why, .. } = verdict(&report, CheckName::Organization) else { panic!() };
     assert!(why.contains("management account"), "{why}");
+    // A throttled read is no answer: the check fails, to be run again.
+    let facts = MemoryPathFacts::new();
+    organization(&facts, CALLER_ACCOUNT, &[DR_ACCOUNT]);
+    facts.fail_next(
+        Call::DescribeGlobalSettings,
+        1,
+        transient_error("backup", "DescribeGlobalSettings", "ThrottlingException"),
+    );
+    let checked =
+        PathChecker { facts }.check_all(&query(vec![spec(DR, CopyRetention::Days(30), ResourceTypes::Any)])).await;
+    assert!(checked.is_err_and(|err| err.is_transient()));
     // Within one account the setting is not asked for.
     let facts = MemoryPathFacts::new();
     facts.add_vault(vault_facts(SAME_ACCOUNT));
