@@ -215,15 +215,27 @@ async fn a_clean_sweep_spares_the_next_one_the_records_of_finished_jobs() {
     assert_eq!(other.already_verified, 0);
 }
 
+/// A sweep of the populated table in which `fail` makes one of its calls fail: the sweep's summary,
+/// and the reconciler for the sweep after.
+async fn swept_with_one_failure(fail: impl FnOnce(&mut TestReconciler)) -> (Summary, TestReconciler) {
+    let mut reconciler = populated();
+    fail(&mut reconciler);
+    let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    (summary, reconciler)
+}
+
+fn dynamodb_throttled(operation: &'static str) -> vaultwatch::ports::AwsError {
+    transient_error("dynamodb", operation, "ProvisionedThroughputExceededException")
+}
+
+fn backup_throttled(operation: &'static str) -> vaultwatch::ports::AwsError {
+    transient_error("backup", operation, "ThrottlingException")
+}
+
 #[tokio::test]
 async fn a_sweep_with_errors_vouches_for_nothing() {
-    let reconciler = populated();
-    reconciler.store.fail_next(
-        Call::ApplyState,
-        1,
-        transient_error("dynamodb", "UpdateItem", "ProvisionedThroughputExceededException"),
-    );
-    let first = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    let (first, reconciler) =
+        swept_with_one_failure(|r| r.store.fail_next(Call::ApplyState, 1, dynamodb_throttled("UpdateItem"))).await;
     assert_eq!(first.errors, 1);
     let second = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!(second.already_verified, 0, "every record is read again");
@@ -234,13 +246,9 @@ async fn a_sweep_with_errors_vouches_for_nothing() {
 
 #[tokio::test]
 async fn a_coverage_that_cannot_be_assessed_is_an_error_of_the_sweep() {
-    let reconciler = populated();
-    reconciler.backup.fail_next(
-        Call::ListBackupJobs,
-        1,
-        transient_error("backup", "ListBackupJobs", "ThrottlingException"),
-    );
-    let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    let (summary, reconciler) =
+        swept_with_one_failure(|r| r.backup.fail_next(Call::ListBackupJobs, 1, backup_throttled("ListBackupJobs")))
+            .await;
     assert_eq!((summary.errors, summary.coverage.as_ref()), (1, None), "{summary:?}");
     let again = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert!(again.errors == 0 && again.coverage.is_some(), "assessed on the next sweep: {again:?}");
@@ -249,16 +257,12 @@ async fn a_coverage_that_cannot_be_assessed_is_an_error_of_the_sweep() {
 #[tokio::test]
 async fn an_organization_report_that_cannot_be_made_is_an_error_of_the_sweep_beside_its_own_coverage() {
     use vaultwatch::handlers::organization::OrganizationSettings;
-    let mut reconciler = populated();
-    reconciler.organization =
-        Some(OrganizationSettings { required_destinations: vec![vault(DR_VAULT)], max_attempts: 3 });
-    // Both listings of the window's backups fail: the sweep's own coverage and the organization's.
-    reconciler.backup.fail_next(
-        Call::ListBackupJobs,
-        2,
-        transient_error("backup", "ListBackupJobs", "ThrottlingException"),
-    );
-    let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    let (summary, reconciler) = swept_with_one_failure(|r| {
+        r.organization = Some(OrganizationSettings { required_destinations: vec![vault(DR_VAULT)], max_attempts: 3 });
+        // Both listings of the window's backups fail: the sweep's own coverage and the organization's.
+        r.backup.fail_next(Call::ListBackupJobs, 2, backup_throttled("ListBackupJobs"));
+    })
+    .await;
     assert_eq!((summary.errors, summary.coverage.is_none(), summary.organization.is_none()), (2, true, true));
     let again = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert!(again.errors == 0 && again.organization.is_some(), "reported on the next sweep: {again:?}");
@@ -266,13 +270,8 @@ async fn an_organization_report_that_cannot_be_made_is_an_error_of_the_sweep_bes
 
 #[tokio::test]
 async fn open_incidents_that_cannot_be_read_are_an_error_of_the_sweep() {
-    let reconciler = populated();
-    reconciler.store.fail_next(
-        Call::OpenIncidents,
-        1,
-        transient_error("dynamodb", "Query", "ProvisionedThroughputExceededException"),
-    );
-    let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    let (summary, reconciler) =
+        swept_with_one_failure(|r| r.store.fail_next(Call::OpenIncidents, 1, dynamodb_throttled("Query"))).await;
     assert_eq!((summary.errors, summary.broken_paths), (1, None), "{summary:?}");
     let again = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     assert_eq!((again.errors, again.broken_paths), (0, Some(0)), "{again:?}");
@@ -280,13 +279,8 @@ async fn open_incidents_that_cannot_be_read_are_an_error_of_the_sweep() {
 
 #[tokio::test]
 async fn backfills_that_cannot_be_read_are_an_error_of_the_sweep() {
-    let reconciler = populated();
-    reconciler.store.fail_next(
-        Call::ActiveBackfills,
-        1,
-        transient_error("dynamodb", "Query", "ProvisionedThroughputExceededException"),
-    );
-    let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
+    let (summary, _) =
+        swept_with_one_failure(|r| r.store.fail_next(Call::ActiveBackfills, 1, dynamodb_throttled("Query"))).await;
     assert_eq!((summary.errors, summary.copies_backfilled), (1, 0), "{summary:?}");
 }
 
@@ -563,8 +557,7 @@ async fn continued_after(problem: impl FnOnce(&TestReconciler)) {
 #[tokio::test]
 async fn a_continued_sweep_that_met_errors_or_unreadable_jobs_vouches_for_nothing() {
     continued_after(|reconciler| {
-        let throttled = transient_error("dynamodb", "UpdateItem", "ProvisionedThroughputExceededException");
-        reconciler.store.fail_next(Call::ApplyState, 1, throttled);
+        reconciler.store.fail_next(Call::ApplyState, 1, dynamodb_throttled("UpdateItem"));
     })
     .await;
     continued_after(|reconciler| {
