@@ -276,18 +276,7 @@ impl Denial {
 /// Where a call to `service` goes: the endpoint set for it or for every service (AWS_ENDPOINT_URL_<SERVICE>,
 /// AWS_ENDPOINT_URL, or the profile's), in the SDK's own order, else the SDK's endpoint for the region.
 fn endpoint(sdk: &SdkConfig, service: &'static str) -> String {
-    let service_id = match service {
-        "backup" => "Backup",
-        "dynamodb" => "DynamoDB",
-        "s3" => "S3",
-        "kms" => "KMS",
-        "iam" => "IAM",
-        "organizations" => "Organizations",
-        "sts" => "STS",
-        "sns" => "SNS",
-        "sqs" => "SQS",
-        other => other,
-    };
+    let (service_id, default_endpoint) = service_endpoints(service);
     // As each SDK client's `From<&SdkConfig>` does.
     let configured = if sdk.get_origin("endpoint_url").is_client_config() {
         sdk.endpoint_url().map(str::to_owned)
@@ -298,38 +287,46 @@ fn endpoint(sdk: &SdkConfig, service: &'static str) -> String {
             .and_then(|key| sdk.service_config()?.load_config(key))
             .or_else(|| sdk.endpoint_url().map(str::to_owned))
     };
-    configured.or_else(|| default_endpoint(sdk, service)).unwrap_or_else(|| match sdk.region() {
+    configured.or_else(|| default_endpoint?(sdk)).unwrap_or_else(|| match sdk.region() {
         Some(region) => format!("its {region} endpoint"),
         None => "its endpoint".to_owned(),
     })
 }
 
-/// The SDK's own endpoint of `service` for the configured region (its endpoint rules, as a request
-/// would resolve them), for the services the command calls.
-fn default_endpoint(sdk: &SdkConfig, service: &'static str) -> Option<String> {
+/// The SDK's own endpoint of a service for the configured region: its endpoint rules, as a request
+/// would resolve them.
+type DefaultEndpoint = fn(&SdkConfig) -> Option<String>;
+
+/// Per service: the SDK's service id (the name its endpoint settings go by) and, for those the
+/// command calls, its default endpoint.
+fn service_endpoints(service: &'static str) -> (&'static str, Option<DefaultEndpoint>) {
     macro_rules! resolve {
         ($sdk_crate:ident) => {{
-            use $sdk_crate::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
-            let params = Params::builder()
-                .region(sdk.region()?.to_string())
-                .use_fips(sdk.use_fips().unwrap_or(false))
-                .use_dual_stack(sdk.use_dual_stack().unwrap_or(false))
-                .build()
-                .ok()?;
-            // The rules are evaluated in place: the future is ready at once.
-            DefaultResolver::new().resolve_endpoint(&params).now_or_never()?.ok()?.url().to_owned()
+            Some(|sdk: &SdkConfig| -> Option<String> {
+                use $sdk_crate::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
+                let params = Params::builder()
+                    .region(sdk.region()?.to_string())
+                    .use_fips(sdk.use_fips().unwrap_or(false))
+                    .use_dual_stack(sdk.use_dual_stack().unwrap_or(false))
+                    .build()
+                    .ok()?;
+                // The rules are evaluated in place: the future is ready at once.
+                Some(DefaultResolver::new().resolve_endpoint(&params).now_or_never()?.ok()?.url().to_owned())
+            } as DefaultEndpoint)
         }};
     }
-    Some(match service {
-        "backup" => resolve!(aws_sdk_backup),
-        "dynamodb" => resolve!(aws_sdk_dynamodb),
-        "s3" => resolve!(aws_sdk_s3),
-        "kms" => resolve!(aws_sdk_kms),
-        "iam" => resolve!(aws_sdk_iam),
-        "organizations" => resolve!(aws_sdk_organizations),
-        "sts" => resolve!(aws_sdk_sts),
-        _ => return None,
-    })
+    match service {
+        "backup" => ("Backup", resolve!(aws_sdk_backup)),
+        "dynamodb" => ("DynamoDB", resolve!(aws_sdk_dynamodb)),
+        "s3" => ("S3", resolve!(aws_sdk_s3)),
+        "kms" => ("KMS", resolve!(aws_sdk_kms)),
+        "iam" => ("IAM", resolve!(aws_sdk_iam)),
+        "organizations" => ("Organizations", resolve!(aws_sdk_organizations)),
+        "sts" => ("STS", resolve!(aws_sdk_sts)),
+        "sns" => ("SNS", None),
+        "sqs" => ("SQS", None),
+        other => (other, None),
+    }
 }
 
 #[cfg(test)]
