@@ -72,7 +72,8 @@ from harness.loopback import Connections, LoopbackHandler, LoopbackServer
 from harness.delivery import Delivery
 from harness.stack import LocalAws
 from harness.template import template_parameter_default
-from reconciler_sweep import performance_doc, replace_row, replace_section
+from harness.markdown import replace_row, replace_section
+from reconciler_sweep import performance_doc
 
 DESTINATIONS = [DR_VAULT, EU_VAULT]
 ARRIVAL_WINDOW = 300        # simulated seconds: every backup completes within five minutes

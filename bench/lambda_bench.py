@@ -24,8 +24,8 @@ from pathlib import Path
 from harness.config import ACCOUNT, CREDENTIALS, ROOT
 from harness.lambda_runtime import LocalLambda, lambda_environment
 from harness.stack import LocalAws
-from reconciler_sweep import (BATCH_GET_KEYS, DR, PAGE_SIZE, RELEASE, SWEEP_HEADER, Scenario, section_of, sections,
-                              sweep, sweep_row, template_timeout)
+from harness.markdown import section_of, sections
+from reconciler_sweep import BATCH_GET_KEYS, DR, PAGE_SIZE, RELEASE, SWEEP_HEADER, Scenario, sweep, sweep_row, template_timeout
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "1000"))
 # Init is the median of this many cold starts (one start is too noisy to compare 2 ms figures).

@@ -22,9 +22,10 @@ import sys
 from datetime import datetime, timezone
 
 from harness.config import ROOT
+from harness.markdown import replace_row, replace_section
 from reconciler_sweep import (AT_SCALE_ROW, AT_SCALE_SECTION, BACKUP_EVERY, LAMBDA_MAX_TIMEOUT, NEW_EVERY, PAGE_SIZE,
-                              RECONCILER, SWEEP_HEADER, UNSEEN_EVERY, Scenario, performance_doc, replace_row,
-                              replace_section, safety_margin, sweep, sweep_row, template_timeout)
+                              RECONCILER, SWEEP_HEADER, UNSEEN_EVERY, Scenario, performance_doc, safety_margin, sweep,
+                              sweep_row, template_timeout)
 
 JOBS = 100_000
 # Issue 13's targets for one run: bounded memory, one ListCopyJobs page per PAGE_SIZE jobs plus one

@@ -23,6 +23,8 @@ from pathlib import Path
 import botocore.session
 import pytest
 
+from harness.markdown import section
+
 ROOT = Path(__file__).resolve().parents[2]
 FACTS = ROOT / "docs" / "aws-facts.md"
 
@@ -41,14 +43,9 @@ class Documentation:
 README = Documentation
 
 
-def section(text: str, heading: str) -> str:
-    """The body under `heading` (a Markdown heading line) up to the next heading of its level or
-    higher, with whitespace collapsed (claims wrap across lines)."""
-    level = len(heading) - len(heading.lstrip("#"))
-    start = text.index(heading + "\n")
-    rest = text[start + len(heading) + 1:]
-    end = re.search(rf"^#{{1,{level}}} ", rest, flags=re.M)
-    return " ".join((rest[:end.start()] if end else rest).split())
+def prose(text: str, heading: str) -> str:
+    """The `## heading` section with whitespace collapsed (claims wrap across lines)."""
+    return " ".join(section(text, heading).split())
 
 
 def bold_paragraph(text: str, title: str) -> str:
@@ -77,8 +74,8 @@ FALSE_STACKSET_CLAIMS = [
 
 def stackset_problems(readme: str, facts: str) -> list[str]:
     problems = []
-    organization = section(readme, "## Deploy to an organization")
-    stacksets = section(facts, "## StackSets")
+    organization = prose(readme, "Deploy to an organization")
+    stacksets = prose(facts, "StackSets")
     for name, text in (("README", organization), ("aws-facts", stacksets)):
         for claim in FALSE_STACKSET_CLAIMS:
             if re.search(claim, text):
@@ -111,10 +108,10 @@ STRICT_SENTENCE = ("MaxConcurrentCount is at most one more than the FailureToler
 
 def concurrency_problems(readme: str, facts: str) -> list[str]:
     problems = []
-    stacksets = section(facts, "## StackSets").replace("`", "")
+    stacksets = prose(facts, "StackSets").replace("`", "")
     if STRICT_SENTENCE not in stacksets:
         problems.append("aws-facts does not quote MaxConcurrentCount's limit under STRICT_FAILURE_TOLERANCE")
-    organization = section(readme, "## Deploy to an organization")
+    organization = prose(readme, "Deploy to an organization")
     if "STRICT_FAILURE_TOLERANCE" not in organization or "FailureToleranceCount` + 1" not in organization:
         problems.append("README does not say that concurrency is at most the failure tolerance + 1 by default")
     return problems
@@ -134,7 +131,7 @@ def test_the_strict_failure_tolerance_limit_is_quoted_from_the_model_and_told_in
 
 def alarm_problems(readme: str, facts: str) -> list[str]:
     problems = []
-    topic = section(facts, "## Organization alert topic")
+    topic = prose(facts, "Organization alert topic")
     for needed, why in (
         ("Allow any CloudWatch alarm to publish to a topic in a different account", "SNS's cross-account alarm example"),
         ("Notify_Users_Alarm_Changes", "CloudWatch's confused deputy advice"),
@@ -162,12 +159,12 @@ KC_SENTENCE = ("add the backup:CopyIntoBackupVault action to your AWS Identity a
 
 def copy_role_problems(readme: str, facts: str) -> list[str]:
     problems = []
-    cross_account = section(facts, "## Cross-account copy to a DR vault")
+    cross_account = prose(facts, "Cross-account copy to a DR vault")
     if KC_SENTENCE not in cross_account or "backup-resolve-access-denied-error" not in cross_account:
         problems.append("aws-facts does not quote the KC: the role's own policy needs backup:CopyIntoBackupVault")
     if "AWSBackupServiceRolePolicyForBackup" not in cross_account:
         problems.append("aws-facts does not say AWS's managed backup role policy has backup:CopyIntoBackupVault")
-    dr = section(readme, "## Central DR account")
+    dr = prose(readme, "Central DR account")
     role_item = re.search(r"3\. \*\*The backup role's own grants\*\*(.*?)4\. \*\*", dr)
     if not role_item or "backup:CopyIntoBackupVault" not in role_item.group(1) \
             or "AWSBackupServiceRolePolicyForBackup" not in role_item.group(1):
@@ -192,7 +189,7 @@ def test_aws_managed_backup_service_role_policy_grants_copy_into_backup_vault():
                 and "backup:CopyIntoBackupVault" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])]
     assert [s["Resource"] for s in granting] == ["arn:aws:backup:*:*:backup-vault:*"], granting
     # The version the facts quote is the one checked here.
-    assert f"({policy['DefaultVersionId']})" in section(FACTS.read_text(), "## Cross-account copy to a DR vault")
+    assert f"({policy['DefaultVersionId']})" in prose(FACTS.read_text(), "Cross-account copy to a DR vault")
 
 
 # ---------------------------------------------------------------- the event feeds' delivery guarantees
@@ -217,13 +214,13 @@ FALSE_FEED_CLAIMS = [
 
 def feed_problems(readme: str, facts: str) -> list[str]:
     problems = []
-    feed = section(facts, "## EventBridge feed") if "## EventBridge feed\n" in facts else ""
+    feed = prose(facts, "EventBridge feed") if "## EventBridge feed\n" in facts else ""
     for what, quote in FEED_QUOTES.items():
         if quote not in feed:
             problems.append(f"aws-facts (EventBridge feed) does not quote {what}: {quote!r}")
     if "https://docs.aws.amazon.com/aws-backup/latest/devguide/eventbridge.html" not in feed:
         problems.append("aws-facts does not cite the DG's EventBridge page")
-    choosing = section(readme, "## Choosing the event feed") if "## Choosing the event feed\n" in readme else ""
+    choosing = prose(readme, "Choosing the event feed") if "## Choosing the event feed\n" in readme else ""
     for needed in ("Best effort", "185 times", "delivered at least once", "aws-facts.md#eventbridge-feed"):
         if needed not in choosing:
             problems.append(f"README (Choosing the event feed) does not give {needed!r}")

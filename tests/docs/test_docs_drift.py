@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from harness.config import ROOT
+from harness.markdown import section
 from harness.template import CfnLoader
 
 README = ROOT / "README.md"
@@ -39,12 +40,6 @@ def code_variables(root: Path = ROOT) -> set[str]:
             source = path.read_text().split("#[cfg(test)]")[0]
             names |= set(READ.findall(source))
     return names
-
-
-def section(text: str, heading: str) -> str:
-    start = text.index(f"\n{heading}\n")
-    end = text.find("\n## ", start + 1)
-    return text[start:end if end != -1 else len(text)]
 
 
 def variables_table(readme: str) -> tuple[set[str], set[str]]:
@@ -76,7 +71,7 @@ def stale_variables(code: set[str], readme: str) -> set[str]:
 
 def parameters_table(readme: str) -> dict[str, list[str]]:
     """Parameter name -> its row's cells, from the README's Configuration table."""
-    text = section(readme, "## Configuration")
+    text = section(readme, "Configuration")
     text = text[:text.index("\nEnvironment variables")]
     rows = {}
     for line in text.splitlines():
@@ -110,7 +105,7 @@ def parameter_problems(parameters: dict, readme: str) -> list[str]:
 
 
 def layout(readme: str) -> str:
-    text = section(readme, "## Layout")
+    text = section(readme, "Layout")
     return text[text.index("```"):text.rindex("```")]
 
 
@@ -164,7 +159,7 @@ ALARM_ROWS = {
 
 def alarm_rows(readme: str) -> list[str]:
     """The first column of the README's alarm table."""
-    text = section(readme, "## Dashboard and alarms")
+    text = section(readme, "Dashboard and alarms")
     return [line.strip("|").split("|")[0].strip() for line in text.splitlines()
             if line.startswith("| ") and not line.startswith("| alarm |")]
 

@@ -4,8 +4,8 @@ and Targets rows the other benchmarks wrote (bench-sweep, bench-burst, bench-pat
 from __future__ import annotations
 
 from harness.config import ROOT
+from harness.markdown import sections
 from lambda_bench import merged
-from reconciler_sweep import sections
 
 PERFORMANCE = ROOT / "docs" / "performance.md"
 OURS = ["init vs hello-world", "init vs Python boto3 peer", "peak RSS over 1000 invocations",
