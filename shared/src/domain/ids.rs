@@ -93,6 +93,8 @@ mod tests {
         assert!(CopyJobId::parse("").is_err());
         assert!(CopyJobId::parse("a b").is_err());
         assert!(CopyJobId::parse(&"x".repeat(300)).is_err());
+        assert!(CopyJobId::parse(&"x".repeat(MAX_ID_LEN)).is_ok(), "as long as allowed");
+        assert!(CopyJobId::parse(&"x".repeat(MAX_ID_LEN + 1)).is_err());
     }
 
     #[test]
