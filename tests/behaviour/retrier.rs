@@ -10,7 +10,7 @@ use vaultwatch::domain::{
 };
 use vaultwatch::handlers::retrier::{Retrier, RetrierSettings};
 use vaultwatch::handlers::HandlerError;
-use vaultwatch::ports::memory::{backup_error, transient_error, MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
+use vaultwatch::ports::memory::{backup_error, service_error, transient_error, MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
 use vaultwatch::ports::{ErrorClass, RetryRequest};
 use vaultwatch_tests::*;
 
@@ -769,6 +769,13 @@ async fn an_alert_is_published_once_even_when_closing_its_claim_fails_for_a_whil
     let again = retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap_err();
     assert_eq!(again.kind(), "InProgress");
     assert_eq!(retrier.alerts.published().len(), 1);
+
+    // A refusal that will not pass is not tried again: the invocation fails at once.
+    let retrier = retrier_with(|job| job.status_message = Some(POINT_FAILURE.into()));
+    retrier.store.fail_next(Call::FinishClaim, 1, service_error("dynamodb", "UpdateItem", "ValidationException"));
+    let started = tokio::time::Instant::now();
+    assert!(retrier.handle(&fixture("sns/copy-job-failed.json")).await.is_err());
+    assert_eq!((retrier.store.calls(Call::FinishClaim), started.elapsed()), (1, Duration::ZERO));
 }
 
 #[tokio::test]
