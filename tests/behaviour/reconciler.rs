@@ -1057,7 +1057,13 @@ async fn a_copy_completing_on_a_broken_path_heals_its_incident_once() {
     before.iam_role = night[0].iam_role.clone();
     before.source_recovery_point = RecoveryPointArn::parse(&format!("{RECOVERY_POINT}-before")).unwrap();
     before.completed_at = Some(reconciler.store.incidents()[0].id.opened_at - chrono::Duration::minutes(1));
-    reconciler.backup.add_copy_job(before);
+    reconciler.backup.add_copy_job(before.clone());
+    // Nor does one that completed at the instant it broke.
+    let mut at_break = completed_copy_of(&night[0], "AT-BREAK");
+    at_break.source_recovery_point = RecoveryPointArn::parse(&format!("{RECOVERY_POINT}-at-break")).unwrap();
+    at_break.completed_at = Some(reconciler.store.incidents()[0].id.opened_at);
+    at_break.iam_role = before.iam_role;
+    reconciler.backup.add_copy_job(at_break);
     // Another path's completion proves nothing about this one.
     let mut elsewhere = completed_copy_of(&night[0], "ELSEWHERE");
     elsewhere.destination_vault = vault("arn:aws:backup:eu-west-1:123456789012:backup-vault:eu");
@@ -1079,7 +1085,9 @@ async fn a_copy_completing_on_a_broken_path_heals_its_incident_once() {
     assert_eq!(messages.len(), 2);
     assert!(matches!(&messages[1], IncidentMessage::Healed { incident, .. } if incident.affected == 5));
     assert!(messages[1].body().contains("5 recovery points were affected"), "{}", messages[1].body());
+    let claims = reconciler.store.calls(Call::ClaimIncident);
     assert_eq!(reconciler.run(Utc::now(), never_out_of_time()).await.unwrap().incidents_healed, 0, "told once");
+    assert_eq!(reconciler.store.calls(Call::ClaimIncident), claims, "a told incident is not asked about again");
     assert!(reconciler.alerts.published().is_empty());
 }
 
