@@ -103,10 +103,6 @@ impl RouteTable {
         self.routes.iter()
     }
 
-    pub fn len(&self) -> usize {
-        self.routes.len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.routes.is_empty()
     }
