@@ -1131,7 +1131,10 @@ async fn a_healed_path_is_backfilled_paced_by_its_vaults_concurrency_and_told_on
     };
     assert_eq!(started(&reconciler).len(), 2, "two in flight to the vault, no more");
     let healed = reconciler.alerts.incident_messages();
-    assert!(matches!(&healed[1], IncidentMessage::Healed { backfill: true, .. }), "says a backfill follows: {healed:?}");
+    assert!(
+        matches!(&healed[1], IncidentMessage::Healed { backfill: true, .. }),
+        "says a backfill follows: {healed:?}"
+    );
     // A sweep while they run starts nothing more.
     assert_eq!(reconciler.run(Utc::now(), never_out_of_time()).await.unwrap().copies_backfilled, 0);
 

@@ -10,7 +10,9 @@ use vaultwatch::domain::{
 };
 use vaultwatch::handlers::retrier::{Retrier, RetrierSettings};
 use vaultwatch::handlers::HandlerError;
-use vaultwatch::ports::memory::{backup_error, service_error, transient_error, MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore};
+use vaultwatch::ports::memory::{
+    backup_error, service_error, transient_error, MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore,
+};
 use vaultwatch::ports::{ErrorClass, RetryRequest};
 use vaultwatch_tests::*;
 
