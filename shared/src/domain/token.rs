@@ -61,5 +61,7 @@ mod tests {
         assert_ne!(IdempotencyToken::for_route(&rp, &dr), IdempotencyToken::for_route(&rp, &eu));
         let root = CopyJobId::parse("47C8EF56-74D8-059D-1301-C5BE1D5C926E").unwrap();
         assert_eq!(IdempotencyToken::for_retry(&root, 1).as_str(), "retry-47C8EF56-74D8-059D-1301-C5BE1D5C926E-1");
+        // Logged as it is sent.
+        assert_eq!(IdempotencyToken::for_retry(&root, 1).to_string(), "retry-47C8EF56-74D8-059D-1301-C5BE1D5C926E-1");
     }
 }
