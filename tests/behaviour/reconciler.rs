@@ -12,7 +12,9 @@ use vaultwatch::domain::{
 use vaultwatch::handlers::reconciler::{MissingCopyPass, Reconciler, Summary, SweepSettings};
 use vaultwatch::handlers::retrier::{Retrier, RetrierSettings};
 use vaultwatch::metrics::{Measured, Measurements, Metric};
-use vaultwatch::ports::memory::{transient_error, MemoryAlerts, MemoryBackup, MemoryClock, MemoryQueue, MemoryStore};
+use vaultwatch::ports::memory::{
+    dynamodb_throttled, transient_error, MemoryAlerts, MemoryBackup, MemoryClock, MemoryQueue, MemoryStore,
+};
 use vaultwatch::ports::TrackingStore;
 use vaultwatch_tests::*;
 
@@ -222,10 +224,6 @@ async fn swept_with_one_failure(fail: impl FnOnce(&mut TestReconciler)) -> (Summ
     fail(&mut reconciler);
     let summary = reconciler.run(Utc::now(), never_out_of_time()).await.unwrap();
     (summary, reconciler)
-}
-
-fn dynamodb_throttled(operation: &'static str) -> vaultwatch::ports::AwsError {
-    transient_error("dynamodb", operation, "ProvisionedThroughputExceededException")
 }
 
 fn backup_throttled(operation: &'static str) -> vaultwatch::ports::AwsError {

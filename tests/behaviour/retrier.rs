@@ -11,7 +11,8 @@ use vaultwatch::domain::{
 use vaultwatch::handlers::retrier::{Retrier, RetrierSettings};
 use vaultwatch::handlers::HandlerError;
 use vaultwatch::ports::memory::{
-    backup_error, service_error, transient_error, MemoryAlerts, MemoryBackup, MemoryQueue, MemoryStore,
+    backup_error, dynamodb_throttled, service_error, transient_error, MemoryAlerts, MemoryBackup, MemoryQueue,
+    MemoryStore,
 };
 use vaultwatch::ports::{ErrorClass, RetryRequest};
 use vaultwatch_tests::*;
@@ -38,10 +39,6 @@ fn wire(response: impl serde::Serialize) -> Value {
 
 fn failed_event(id: &str) -> Value {
     copy_event("FAILED", id)
-}
-
-fn throttled() -> vaultwatch::ports::AwsError {
-    transient_error("dynamodb", "UpdateItem", "ProvisionedThroughputExceededException")
 }
 
 #[tokio::test]
@@ -280,7 +277,7 @@ async fn an_incident_alert_survives_a_failed_publish_and_digests_come_daily() {
         job
     };
     retrier.backup.add_copy_job(fail(0));
-    retrier.alerts.fail_next(Call::PublishIncident, 1, throttled());
+    retrier.alerts.fail_next(Call::PublishIncident, 1, transient_error("sns", "Publish", "ThrottlingException"));
     assert!(retrier.handle(&failed_event("NIGHT-00")).await.is_err(), "the failure is delivered again");
     assert!(retrier.alerts.incident_messages().is_empty());
     retrier.handle(&failed_event("NIGHT-00")).await.unwrap();
@@ -753,7 +750,7 @@ async fn an_alert_is_published_once_even_when_closing_its_claim_fails_for_a_whil
     let retrier = retrier_with(|job| job.status_message = Some(POINT_FAILURE.into()));
     // The store refuses the write that records the alert twice, then recovers: the handler
     // retries it instead of giving the claim back for a redelivery to publish again.
-    retrier.store.fail_next(Call::FinishClaim, 2, throttled());
+    retrier.store.fail_next(Call::FinishClaim, 2, dynamodb_throttled("UpdateItem"));
     let started = tokio::time::Instant::now();
     retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap();
     // Backing off between the tries (on the paused clock): 25 ms, then four times as long.
@@ -765,7 +762,7 @@ async fn an_alert_is_published_once_even_when_closing_its_claim_fails_for_a_whil
     // A store that stays down: the invocation fails, but the claim is kept, so a redelivery
     // within the lease does not publish a second time.
     let retrier = retrier_with(|job| job.status_message = Some(POINT_FAILURE.into()));
-    retrier.store.fail_next(Call::FinishClaim, 100, throttled());
+    retrier.store.fail_next(Call::FinishClaim, 100, dynamodb_throttled("UpdateItem"));
     assert!(retrier.handle(&fixture("sns/copy-job-failed.json")).await.is_err());
     assert_eq!(retrier.store.calls(Call::FinishClaim), 4, "tried four times, then left to the lease");
     let again = retrier.handle(&fixture("sns/copy-job-failed.json")).await.unwrap_err();

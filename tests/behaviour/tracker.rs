@@ -6,7 +6,7 @@ use vaultwatch::domain::{CopyJobState, SourcePolicy};
 use vaultwatch::handlers::tracker::Tracked;
 use vaultwatch::handlers::tracker::Tracker;
 use vaultwatch::handlers::RecordOutcome;
-use vaultwatch::ports::memory::{transient_error, MemoryStore};
+use vaultwatch::ports::memory::{dynamodb_throttled, MemoryStore};
 use vaultwatch_tests::*;
 
 fn tracker() -> Tracker<MemoryStore> {
@@ -107,11 +107,7 @@ async fn failed_state_keeps_the_status_message() {
 #[tokio::test]
 async fn a_failed_write_fails_the_event_and_the_redelivery_records_it() {
     let tracker = tracker();
-    tracker.store.fail_next(
-        Call::ApplyState,
-        1,
-        transient_error("dynamodb", "UpdateItem", "ProvisionedThroughputExceededException"),
-    );
+    tracker.store.fail_next(Call::ApplyState, 1, dynamodb_throttled("UpdateItem"));
     assert!(tracker.handle(&fixture("sns/copy-job-successful.json")).await.is_err());
     assert_eq!(state_of(&tracker), None);
     tracker.handle(&fixture("sns/copy-job-successful.json")).await.unwrap();

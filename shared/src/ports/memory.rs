@@ -226,6 +226,11 @@ pub fn transient_error(service: &'static str, operation: &'static str, code: &st
     }
 }
 
+/// A throttled DynamoDB call: the transient error tests inject most often.
+pub fn dynamodb_throttled(operation: &'static str) -> AwsError {
+    transient_error("dynamodb", operation, "ProvisionedThroughputExceededException")
+}
+
 /// A permanent error of another service (KMS, IAM, Organizations) as its adapter would classify it.
 pub fn service_error(service: &'static str, operation: &'static str, code: &str) -> AwsError {
     AwsError {
