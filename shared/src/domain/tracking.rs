@@ -214,6 +214,20 @@ mod tests {
         assert_eq!((recorded.resource_type.clone(), recorded.child_jobs), (Some(ResourceType::Ebs), Some(2)));
         assert!(!known.adds_to(&recorded), "nothing left to add");
     }
+
+    #[test]
+    fn a_verified_sweep_covers_only_jobs_completed_before_its_margin() {
+        let completed_before: DateTime<Utc> = "2026-12-07T02:00:00Z".parse().unwrap();
+        let verified = VerifiedSweep {
+            window_start: "2026-11-07T02:00:00Z".parse().unwrap(),
+            completed_before,
+            filters: String::new(),
+        };
+        assert!(verified.covers(Some(completed_before - chrono::Duration::milliseconds(1))));
+        // A job completing at the very instant may have been listed before it completed: read again.
+        assert!(!verified.covers(Some(completed_before)));
+        assert!(!verified.covers(None), "a job not yet completed can still change");
+    }
 }
 
 /// A state change reported by an event.
