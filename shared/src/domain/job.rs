@@ -465,6 +465,14 @@ mod tests {
         assert_eq!(BackupJobState::parse("EXPIRED"), BackupJobState::NotCompleted("EXPIRED".into()));
         assert_eq!(JobKind::parse("COPY_JOB"), JobKind::Copy);
         assert_eq!(JobKind::parse("S3_BACKUP_OBJECT"), JobKind::Other("S3_BACKUP_OBJECT".into()));
+        use CopyJobState::*;
+        for state in [Created, Running, Completed, Failed, Partial] {
+            assert_eq!(CopyJobState::parse(state.as_str()), Ok(state), "every state AWS sends reads back");
+        }
+        // An ignored event's reason names its type as AWS spelled it.
+        for spelled in ["BACKUP_JOB", "COPY_JOB", "RESTORE_JOB", "S3_BACKUP_OBJECT"] {
+            assert_eq!(JobKind::parse(spelled).to_string(), spelled);
+        }
         assert_eq!(VaultType::parse("LOGICALLY_AIR_GAPPED_BACKUP_VAULT"), VaultType::LogicallyAirGapped);
         assert_eq!(VaultType::parse("BACKUP_VAULT"), VaultType::Standard);
         assert_eq!(

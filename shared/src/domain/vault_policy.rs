@@ -397,6 +397,28 @@ mod tests {
     }
 
     #[test]
+    fn an_undecided_deny_outweighs_an_allow_and_an_undecided_allow_does_not() {
+        let allow = json!({ "Effect": "Allow", "Principal": "*", "Action": "backup:CopyIntoBackupVault" });
+        let tls_only = json!({ "Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "backup:*",
+            "Condition": { "Bool": { "aws:SecureTransport": "false" } } });
+        let by_org = json!({ "Effect": "Allow", "Principal": "*", "Action": "backup:CopyIntoBackupVault",
+            "Condition": { "StringEquals": { "aws:PrincipalOrgID": "o-abc123def4" } } });
+        let no_deletes = json!({ "Effect": "Deny", "Principal": "*", "Action": "backup:DeleteRecoveryPoint" });
+
+        let PolicyDecision::Undecided { why } = decide(policy(json!([allow, tls_only])), None, None) else {
+            panic!("a Deny that may apply could still deny the copy")
+        };
+        assert!(why.starts_with("statement `TlsOnly`: "), "names the statement: {why}");
+        assert_eq!(
+            decide(policy(json!([allow, by_org, no_deletes])), None, None),
+            PolicyDecision::Allowed,
+            "an Allow that may apply changes nothing when another allows, nor does a Deny that does not apply"
+        );
+        let PolicyDecision::Undecided { why } = decide(policy(json!([by_org])), None, None) else { panic!() };
+        assert!(why.starts_with("statement (no Sid): "), "{why}");
+    }
+
+    #[test]
     fn a_key_policy_shares_the_key_with_an_account_by_root_or_caller_account() {
         const KEY: &str = "arn:aws:kms:us-east-1:444455556666:key/1234abcd-12ab-34cd-56ef-1234567890ab";
         let destination = AccountId::parse("111122223333").unwrap();
