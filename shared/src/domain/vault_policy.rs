@@ -419,6 +419,62 @@ mod tests {
     }
 
     #[test]
+    fn a_role_principal_is_the_paths_role_only_and_a_bare_string_is_not_read() {
+        let allow = |principal: Value| {
+            policy(json!([{ "Effect": "Allow", "Principal": principal, "Action": "backup:CopyIntoBackupVault" }]))
+        };
+        let other_role = json!({ "AWS": "arn:aws:iam::111122223333:role/other" });
+        assert_eq!(decide(allow(other_role), Some(ROLE), None), PolicyDecision::ImplicitDeny);
+        assert!(
+            matches!(decide(allow(json!("111122223333")), None, None), PolicyDecision::Undecided { .. }),
+            "IAM's grammar has only `*` as a string Principal"
+        );
+    }
+
+    #[test]
+    fn not_resource_applies_to_every_vault_but_those_it_lists() {
+        let allow = json!({ "Effect": "Allow", "Principal": "*", "Action": "backup:CopyIntoBackupVault" });
+        let deny_but =
+            |vault: &str| json!({ "Effect": "Deny", "Principal": "*", "Action": "backup:*", "NotResource": vault });
+        assert_eq!(decide(policy(json!([allow, deny_but(DR)])), None, None), PolicyDecision::Allowed);
+        let elsewhere = deny_but(&DR.replace(":dr", ":other"));
+        assert_eq!(
+            decide(policy(json!([allow, elsewhere.clone()])), None, None),
+            PolicyDecision::ExplicitDeny { statement: elsewhere }
+        );
+    }
+
+    #[test]
+    fn each_string_operator_is_read_as_iam_defines_it() {
+        let shouting = "arn:aws:iam::111122223333:role/COPIER";
+        let cases = [
+            ("StringEquals", "aws:PrincipalAccount", "111122223333", true),
+            ("StringEquals", "AWS:PRINCIPALACCOUNT", "999988887777", false),
+            ("ForAnyValue:StringEquals", "aws:PrincipalAccount", "111122223333", true),
+            ("StringNotEquals", "aws:PrincipalAccount", "111122223333", false),
+            ("StringNotEquals", "aws:PrincipalAccount", "999988887777", true),
+            ("StringEquals", "aws:PrincipalArn", shouting, false),
+            ("StringEqualsIgnoreCase", "aws:PrincipalArn", shouting, true),
+            ("StringNotEqualsIgnoreCase", "aws:PrincipalArn", shouting, false),
+            ("StringNotEqualsIgnoreCase", "aws:PrincipalArn", "arn:aws:iam::111122223333:role/other", true),
+            ("StringLike", "aws:PrincipalArn", "arn:aws:iam::111122223333:role/cop*", true),
+            ("StringLike", "aws:PrincipalArn", "arn:aws:iam::111122223333:role/COP*", false),
+            ("StringNotLike", "aws:PrincipalArn", "arn:aws:iam::111122223333:role/cop*", false),
+            ("StringNotLike", "aws:PrincipalArn", "arn:aws:iam::*:role/other", true),
+        ];
+        for (operator, key, value, allowed) in cases {
+            let statement = json!({ "Effect": "Allow", "Principal": "*", "Action": "backup:CopyIntoBackupVault",
+                "Condition": { operator: { key: value } } });
+            let expected = if allowed { PolicyDecision::Allowed } else { PolicyDecision::ImplicitDeny };
+            assert_eq!(decide(policy(json!([statement])), Some(ROLE), None), expected, "{operator} {key} {value}");
+        }
+        let by_role = json!({ "Effect": "Allow", "Principal": "*", "Action": "backup:CopyIntoBackupVault",
+            "Condition": { "StringEquals": { "aws:PrincipalArn": ROLE } } });
+        let PolicyDecision::Undecided { why } = decide(policy(json!([by_role])), None, None) else { panic!() };
+        assert!(why.contains("needs the path's role"), "{why}");
+    }
+
+    #[test]
     fn a_key_policy_shares_the_key_with_an_account_by_root_or_caller_account() {
         const KEY: &str = "arn:aws:kms:us-east-1:444455556666:key/1234abcd-12ab-34cd-56ef-1234567890ab";
         let destination = AccountId::parse("111122223333").unwrap();
