@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use serde_json::{json, Value};
 use vaultwatch::domain::{
-    BackupJob, BackupJobId, BackupJobState, BackupVaultArn, CopyJob, CopyJobId, CopyJobState, IamRoleArn,
+    BackupJob, BackupJobId, BackupJobState, BackupVaultArn, Composite, CopyJob, CopyJobId, CopyJobState, IamRoleArn,
     IdempotencyToken, Lifecycle, PlanRuleRef, RecoveryPoint, RecoveryPointArn, ResourceArn, RetryPolicy, RouteTable,
     SourcePolicy, VaultName,
 };
@@ -520,7 +520,10 @@ impl Burst {
                 .or_default() += 1;
         }
         let mut completed: HashMap<(RecoveryPointArn, BackupVaultArn), usize> = HashMap::new();
-        for job in jobs.values().filter(|job| job.state == CopyJobState::Completed && !job.composite.is_child()) {
+        for job in jobs
+            .values()
+            .filter(|job| job.state == CopyJobState::Completed && !matches!(job.composite, Composite::Child { .. }))
+        {
             *completed.entry((job.source_recovery_point.clone(), job.destination_vault.clone())).or_default() += 1;
         }
         let duplicated: usize =

@@ -351,12 +351,6 @@ pub enum Composite {
     Child { parent: CopyJobId },
 }
 
-impl Composite {
-    pub fn is_child(&self) -> bool {
-        matches!(self, Self::Child { .. })
-    }
-}
-
 /// A copy job as DescribeCopyJob or ListCopyJobs reports it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CopyJob {
