@@ -451,6 +451,8 @@ async fn other_events_are_skipped_without_calls() {
     }
     assert_eq!(retrier.backup.calls(Call::DescribeCopyJob), 0);
     assert!(retrier.queue.scheduled().is_empty());
+    // Only the completed copy is looked up, in case a backfill waits on it; a started one is not.
+    assert_eq!(retrier.store.calls(Call::GetMany), 1);
 }
 
 #[tokio::test]
