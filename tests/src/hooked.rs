@@ -85,9 +85,12 @@ impl<B> Stalled<B> {
         Self { inner, hook: Stall::default() }
     }
 
-    /// Returns once the first DescribeCopyJob has stalled.
+    /// Returns once the first DescribeCopyJob has stalled. Panics if none has within 10 s: a
+    /// handler that never calls it fails the test instead of leaving it waiting.
     pub async fn reached(&self) {
-        self.hook.reached.notified().await
+        tokio::time::timeout(Duration::from_secs(10), self.hook.reached.notified())
+            .await
+            .expect("the first DescribeCopyJob was never called")
     }
 
     /// Lets the stalled call answer.
